@@ -1,0 +1,46 @@
+"""Multimodal Playground: captioning, visual question answering, text-to-image and
+image-text search in one Gradio app.
+
+    python app.py                      # auto profile: GPU checkpoints on CUDA, else CPU ones
+    python app.py --profile tiny       # tiny random models, offline, for trying the app
+    gradio app.py                      # reload mode while developing
+
+``demo`` is module-level so that ``gradio app.py`` and Hugging Face Spaces find it.
+Importing this file builds the widgets only; models load when a tab is first used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+
+from pipelines import registry, settings
+from ui import build_demo, launch_kwargs
+
+demo = build_demo()
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--profile", choices=registry.PROFILES, default=None,
+                        help=f"which checkpoints to use (default: MODEL_PROFILE or auto; now {settings.MODEL_PROFILE!r})")  # fmt: skip
+    parser.add_argument("--host", default=settings.SERVER_NAME, help="address to listen on (GRADIO_SERVER_NAME)")
+    parser.add_argument("--port", type=int, default=settings.SERVER_PORT, help="port to listen on (GRADIO_SERVER_PORT)")
+    parser.add_argument("--share", action="store_true", help="also serve through a temporary public gradio.live link")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    global demo
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if args.profile and args.profile != settings.MODEL_PROFILE:
+        os.environ["MODEL_PROFILE"] = args.profile
+        demo = build_demo(args.profile)
+    demo.queue(max_size=settings.QUEUE_MAX_SIZE, default_concurrency_limit=settings.CONCURRENCY_LIMIT)
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, **launch_kwargs())
+
+
+if __name__ == "__main__":
+    main()

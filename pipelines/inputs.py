@@ -1,0 +1,169 @@
+"""Input checks shared by every pipeline.
+
+Pipelines are called by the UI and, through the API, by clients that send anything,
+so each check raises ``ValueError`` (or ``TypeError``) with the rule and the bad
+value, and the UI turns that into a message for the user.
+"""
+
+from __future__ import annotations
+
+import random
+import unicodedata
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from pipelines import settings
+
+IMAGE_FORMATS = {"PNG", "JPEG", "MPO", "WEBP", "GIF", "BMP"}  # MPO: JPEG from phone cameras
+MAX_SEED = 2**32 - 1
+
+
+def load_image(image, name: str = "image") -> Image.Image:
+    """Return ``image`` (a path, PIL image or HxW[xC] uint8 array) as an RGB PIL image
+    that any model here can take: EXIF orientation applied, transparency flattened
+    onto white, 16-bit and palette images converted, at most MAX_IMAGE_SIDE pixels
+    on its longest side."""
+    if image is None:
+        raise ValueError(f"No {name} given: upload an image or pick one of the examples.")
+    if isinstance(image, (str, Path)):
+        image = _open(Path(image), name)
+    elif isinstance(image, np.ndarray):
+        image = _from_array(image, name)
+    elif not isinstance(image, Image.Image):
+        raise TypeError(f"`{name}` must be an image file path, a PIL image or a numpy array, not {type(image).__name__}.")
+    _check_size(image.width, image.height, name)
+    image = ImageOps.exif_transpose(image) or image
+    image = _to_rgb(image)
+    if max(image.size) > settings.MAX_IMAGE_SIDE:
+        image = image.copy()
+        image.thumbnail((settings.MAX_IMAGE_SIDE, settings.MAX_IMAGE_SIDE), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    return image
+
+
+def _open(path: Path, name: str) -> Image.Image:
+    if not path.is_file():
+        raise ValueError(f"The {name} file {path.name!r} does not exist.")
+    if path.stat().st_size == 0:
+        raise ValueError(f"The {name} file {path.name!r} is empty (0 bytes).")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(path)
+            if image.format not in IMAGE_FORMATS:
+                raise ValueError(
+                    f"The {name} is a {image.format} file; supported formats are {sorted(IMAGE_FORMATS)}."
+                )
+            _check_size(image.width, image.height, name)
+            image.seek(0)  # first frame of an animated GIF or WEBP
+            image.load()
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        if isinstance(error, UnidentifiedImageError):
+            raise ValueError(
+                f"The {name} file {path.name!r} is not an image that can be read "
+                f"(supported formats: {sorted(IMAGE_FORMATS)})."
+            ) from None
+        raise ValueError(f"The {name} is too large to decode safely (over {settings.MAX_IMAGE_PIXELS:,} pixels).") from None
+    except (OSError, SyntaxError, EOFError) as error:  # truncated or corrupt data
+        raise ValueError(f"The {name} file {path.name!r} is damaged or truncated and can't be read ({error}).") from None
+    return image
+
+
+def _from_array(array: np.ndarray, name: str) -> Image.Image:
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)) or 0 in array.shape:
+        raise ValueError(f"The {name} array must have shape HxW, HxWx3 or HxWx4, not {array.shape}.")
+    if array.dtype != np.uint8:
+        array = np.asarray(array, dtype=np.float64)
+        if not np.isfinite(array).all():
+            raise ValueError(f"The {name} array contains NaN or infinite values.")
+        top = 1.0 if array.max(initial=0) <= 1.0 else 255.0 if array.max() <= 255 else float(array.max())
+        array = np.clip(array / top * 255.0, 0, 255).round().astype(np.uint8)
+    return Image.fromarray(array)
+
+
+def _check_size(width: int, height: int, name: str) -> None:
+    if width < 1 or height < 1:
+        raise ValueError(f"The {name} has no pixels ({width}x{height}).")
+    if width * height > settings.MAX_IMAGE_PIXELS:
+        raise ValueError(
+            f"The {name} is {width}x{height} = {width * height:,} pixels; the limit is "
+            f"{settings.MAX_IMAGE_PIXELS:,}. Please resize it."
+        )
+    ratio = max(width, height) / min(width, height)
+    if ratio > settings.MAX_ASPECT_RATIO:
+        raise ValueError(
+            f"The {name} is {width}x{height}, an aspect ratio of {ratio:.0f}:1; at most "
+            f"{settings.MAX_ASPECT_RATIO:.0f}:1 is accepted. Please crop it."
+        )
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        # 16-bit and float greyscale: stretch to 8 bits instead of clipping to white.
+        array = np.asarray(image, dtype=np.float64)
+        low, high = float(array.min()), float(array.max())
+        scaled = (array - low) / (high - low) * 255.0 if high > low else np.zeros_like(array)
+        image = Image.fromarray(scaled.round().astype(np.uint8))
+    if image.mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB") if image.mode != "RGB" else image
+
+
+def check_text(text, name: str, max_chars: int | None = None) -> str:
+    """Strip ``text``, drop control characters, and refuse it when empty or too long."""
+    if text is None:
+        text = ""
+    if not isinstance(text, str):
+        raise TypeError(f"`{name}` must be a string, not {type(text).__name__}.")
+    max_chars = max_chars or settings.MAX_TEXT_CHARS
+    # Control characters (and lone surrogates) become spaces; format characters such
+    # as the zero-width joiner stay, since emoji and some scripts need them.
+    cleaned = "".join(" " if unicodedata.category(ch) in ("Cc", "Cs") else ch for ch in text)
+    cleaned = " ".join(cleaned.split())
+    if not cleaned:
+        raise ValueError(f"The {name} is empty: please type some text.")
+    if len(cleaned) > max_chars:
+        raise ValueError(f"The {name} is {len(cleaned):,} characters long; the limit is {max_chars:,}.")
+    return cleaned
+
+
+def check_number(name: str, value, low: float, high: float, integer: bool = True):
+    """Return ``value`` as an int (or float) after checking low <= value <= high."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"`{name}` must be a number, not {type(value).__name__} ({value!r}).")
+    if not np.isfinite(value):
+        raise ValueError(f"`{name}` must be a finite number, not {value}.")
+    if integer and float(value) != int(value):
+        raise ValueError(f"`{name}` must be a whole number, not {value}.")
+    if not low <= value <= high:
+        raise ValueError(f"`{name}` must be between {low} and {high}, not {value}.")
+    return int(value) if integer else float(value)
+
+
+def check_seed(seed) -> int:
+    """A seed in [0, 2**32 - 1]; None or -1 draws a random one (and returns it, so
+    the result can be reproduced)."""
+    if seed is None or (not isinstance(seed, bool) and isinstance(seed, (int, float)) and seed == -1):
+        return random.randint(0, MAX_SEED)
+    return check_number("seed", seed, 0, MAX_SEED)
+
+
+def parse_labels(labels) -> list[str]:
+    """Comma-separated labels (or a list) -> unique, non-empty labels in order."""
+    if isinstance(labels, (list, tuple)):
+        labels = ",".join(str(label) for label in labels)
+    text = check_text(labels, "list of labels")
+    parsed = list(dict.fromkeys(label.strip() for label in text.split(",") if label.strip()))
+    if len(parsed) < 2:
+        raise ValueError(f"Give at least two comma-separated labels to choose between, e.g. 'cat, dog'; got {parsed}.")
+    if len(parsed) > settings.MAX_LABELS:
+        raise ValueError(f"Give at most {settings.MAX_LABELS} labels; got {len(parsed)}.")
+    return parsed

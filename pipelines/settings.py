@@ -1,0 +1,67 @@
+"""Every setting of the app in one place: plain constants, each overridable by an
+environment variable of the same name. Read once at import; nothing here touches
+the network or loads a model."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ASSETS_DIR = ROOT / "assets"
+EXAMPLE_IMAGES_DIR = ASSETS_DIR / "images"
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.getenv(name, str(default)))
+
+
+def _float(name: str, default: float) -> float:
+    return float(os.getenv(name, str(default)))
+
+
+# --- Models -----------------------------------------------------------------
+
+# Which checkpoints to use: auto (gpu if CUDA is available, else cpu), gpu, cpu or tiny.
+MODEL_PROFILE = os.getenv("MODEL_PROFILE", "auto")
+
+# Where the app keeps what it writes: tiny models, gallery embeddings, user uploads.
+# On Spaces with persistent storage, point this at /data.
+DATA_DIR = Path(os.getenv("PLAYGROUND_DATA_DIR", Path.home() / ".cache" / "multimodal-playground"))
+
+# Seconds to wait for the Hugging Face Hub before deciding it is unreachable. The
+# Hub client itself retries for minutes on a machine without network.
+HUB_CHECK_TIMEOUT = _float("HUB_CHECK_TIMEOUT", 3.0)
+
+# --- Input limits (enforced on the server; API clients bypass the UI) ---------
+
+# Images above this many pixels are refused outright (decompression bombs).
+MAX_IMAGE_PIXELS = _int("MAX_IMAGE_PIXELS", 40_000_000)
+# Larger images are downscaled to this longest side before inference; every model
+# here works at 224-768 px, so nothing is lost and preprocessing stays fast.
+MAX_IMAGE_SIDE = _int("MAX_IMAGE_SIDE", 2048)
+# Longest side / shortest side beyond which an image is refused (a 1x5000 strip
+# has nothing to caption and breaks resizing).
+MAX_ASPECT_RATIO = _float("MAX_ASPECT_RATIO", 20.0)
+# Characters accepted in a question, prompt, query or label list.
+MAX_TEXT_CHARS = _int("MAX_TEXT_CHARS", 1000)
+# Largest number of zero-shot labels in one request.
+MAX_LABELS = _int("MAX_LABELS", 50)
+# Largest upload through the web server (Gradio's max_file_size syntax).
+MAX_FILE_SIZE = os.getenv("MAX_FILE_SIZE", "20mb")
+# Whose images the search gallery adds: "shared" (everyone sees them, kept across
+# restarts: a laptop or a classroom) or "session" (each visitor sees only their own:
+# the default on a public Space).
+GALLERY_MODE = os.getenv("GALLERY_MODE", "session" if os.getenv("SPACE_ID") else "shared")
+# Most images added to the search gallery in one request.
+MAX_GALLERY_UPLOAD = _int("MAX_GALLERY_UPLOAD", 200)
+
+# --- Server -------------------------------------------------------------------
+
+# Gradio's own variables, so `gradio app.py` and Spaces behave the same way.
+SERVER_NAME = os.getenv("GRADIO_SERVER_NAME", "127.0.0.1")
+SERVER_PORT = _int("GRADIO_SERVER_PORT", 7860)
+# Requests waiting beyond this get "busy, try again" instead of piling up.
+QUEUE_MAX_SIZE = _int("QUEUE_MAX_SIZE", 64)
+# Model calls running at once per event; one keeps a small CPU or GPU from thrashing.
+CONCURRENCY_LIMIT = _int("CONCURRENCY_LIMIT", 1)

@@ -1,0 +1,127 @@
+"""Text-to-image with latent diffusion (Stable Diffusion, SD-Turbo, SDXL-Turbo).
+
+Latent diffusion (Rombach et al., 2022, "High-Resolution Image Synthesis with Latent
+Diffusion Models"): a CLIP text encoder embeds the prompt, a UNet removes noise from
+a 4-channel latent step by step while cross-attending to that embedding, and a VAE
+decodes the final latent into pixels. The turbo checkpoints are distilled (Sauer et
+al., 2023, "Adversarial Diffusion Distillation") to give an image in 1-4 steps
+without classifier-free guidance. diffusers' ``AutoPipelineForText2Image`` picks the
+pipeline class from the checkpoint's ``model_index.json``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from PIL import Image
+
+from pipelines.inputs import check_number, check_seed, check_text
+
+MAX_STEPS = 100
+MAX_SIDE = 1024
+MAX_IMAGES = 4
+
+
+class TextToImagePipeline:
+    def __init__(self, pipe, model_id: str = "", defaults: dict | None = None):
+        self.pipe = pipe
+        self.model_id = model_id
+        self.pipe.set_progress_bar_config(disable=True)
+        side = pipe.unet.config.sample_size * pipe.vae_scale_factor
+        self.defaults = {"num_inference_steps": 25, "guidance_scale": 7.5, "width": side, "height": side}
+        self.defaults.update(defaults or {})
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        model_id: str,
+        *,
+        revision: str = "main",
+        device: str = "cpu",
+        dtype=torch.float32,
+        local_files_only=False,
+        defaults: dict | None = None,
+    ) -> TextToImagePipeline:
+        from diffusers import AutoPipelineForText2Image
+
+        hub = dict(revision=revision, local_files_only=local_files_only, dtype=dtype)
+        if dtype == torch.float16:
+            try:  # half-size download where the repository has fp16 weights
+                pipe = AutoPipelineForText2Image.from_pretrained(model_id, variant="fp16", **hub)
+            except (OSError, ValueError):
+                pipe = AutoPipelineForText2Image.from_pretrained(model_id, **hub)
+        else:
+            pipe = AutoPipelineForText2Image.from_pretrained(model_id, **hub)
+        _place(pipe, device)
+        return cls(pipe, model_id, defaults)
+
+    def check_inputs(self, num_inference_steps, guidance_scale, width, height, num_images) -> None:
+        check_number("num_inference_steps", num_inference_steps, 1, MAX_STEPS)
+        check_number("guidance_scale", guidance_scale, 0.0, 20.0, integer=False)
+        for name, value in (("width", width), ("height", height)):
+            check_number(name, value, 64, MAX_SIDE)
+            if value % 8:
+                raise ValueError(f"`{name}` has to be divisible by 8 but is {value}.")
+        check_number("num_images", num_images, 1, MAX_IMAGES)
+
+    @torch.inference_mode()
+    def __call__(
+        self,
+        prompt: str,
+        negative_prompt: str | None = None,
+        seed: int | None = None,
+        num_inference_steps: int | None = None,
+        guidance_scale: float | None = None,
+        width: int | None = None,
+        height: int | None = None,
+        num_images: int = 1,
+        callback: Callable[[int, int], None] | None = None,
+    ) -> list[Image.Image]:
+        """Generate ``num_images`` images; image i uses seed ``seed + i``, so any one of
+        them can be made again alone. ``callback(step, total)`` reports progress."""
+        # 1. Check inputs, filling in the checkpoint's defaults
+        prompt = check_text(prompt, "prompt")
+        negative_prompt = check_text(negative_prompt, "negative prompt") if negative_prompt and negative_prompt.strip() else None
+        steps = self.defaults["num_inference_steps"] if num_inference_steps is None else num_inference_steps
+        guidance = self.defaults["guidance_scale"] if guidance_scale is None else guidance_scale
+        width = self.defaults["width"] if width is None else width
+        height = self.defaults["height"] if height is None else height
+        self.check_inputs(steps, guidance, width, height, num_images)
+        seed = check_seed(seed)
+
+        # 2. One CPU generator per image: the same seed gives the same image on any device
+        generators = [torch.Generator("cpu").manual_seed((seed + i) % 2**32) for i in range(int(num_images))]
+
+        # 3. Denoise, reporting each step
+        def on_step_end(pipe, step, timestep, tensors):
+            if callback is not None:
+                callback(step + 1, int(steps))
+            return tensors
+
+        output = self.pipe(
+            prompt=[prompt] * int(num_images),
+            negative_prompt=[negative_prompt] * int(num_images) if negative_prompt else None,
+            num_inference_steps=int(steps),
+            guidance_scale=float(guidance),
+            width=int(width),
+            height=int(height),
+            generator=generators,
+            callback_on_step_end=on_step_end,
+        )
+        return list(output.images)
+
+
+def _place(pipe, device: str) -> None:
+    """Move the pipeline to ``device``; on a GPU without room for all of it, let
+    accelerate keep each component on the CPU until it runs."""
+    if not device.startswith("cuda"):
+        pipe.to(device)
+        return
+    needed = sum(p.numel() * p.element_size() for c in pipe.components.values() if isinstance(c, torch.nn.Module)
+                 for p in c.parameters())  # fmt: skip
+    free, _ = torch.cuda.mem_get_info()
+    if needed * 1.5 < free:  # weights plus room for activations
+        pipe.to(device)
+    else:
+        pipe.enable_model_cpu_offload()

@@ -1,0 +1,44 @@
+"""Ask tab: visual question answering (BLIP generates the answer, ViLT classifies it)."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from pipelines import settings
+from ui.common import get_model, gpu, model_picker, model_status, status_line, user_errors
+from ui.i18n import _
+
+EXAMPLES = [
+    ("cat.jpg", "What animal is this?"),
+    ("coffee.jpg", "What is in the cup?"),
+    ("astronaut.jpg", "What is the woman wearing?"),
+    ("rocket.jpg", "Is it day or night?"),
+    ("coins.jpg", "How many coins are there?"),
+]
+
+
+@gpu
+@user_errors
+def vqa(image: str, question: str, model: str | None = None, progress=gr.Progress(track_tqdm=True)) -> str:
+    pipe = get_model("vqa", model, progress).pipeline
+    return pipe(image, question)
+
+
+def build(demo: gr.Blocks) -> None:
+    with gr.Tab(_("ask.tab"), id="ask"):
+        gr.Markdown(_("ask.intro"))
+        with gr.Row(equal_height=False):
+            with gr.Column():
+                image = gr.Image(type="filepath", label=_("common.image"), sources=["upload", "clipboard", "webcam"], height=340)
+                question = gr.Textbox(label=_("ask.question"), placeholder=_("ask.placeholder"), max_length=500)
+                picker = model_picker("vqa")
+                button = gr.Button(_("ask.button"), variant="primary")
+            with gr.Column():
+                answer = gr.Textbox(label=_("ask.answer"), lines=2, buttons=["copy"])
+                status = status_line(demo, "vqa", picker)
+        examples = [[str(settings.EXAMPLE_IMAGES_DIR / name), q] for name, q in EXAMPLES]
+        gr.Examples(examples, inputs=[image, question], label=_("common.examples"))
+
+        event = gr.on([button.click, question.submit], vqa, [image, question, picker], answer, api_name="vqa",
+                      concurrency_id="model")  # fmt: skip
+        event.then(lambda m: model_status("vqa", m), picker, status, api_visibility="private", queue=False)

@@ -1,0 +1,113 @@
+"""What every tab shares: turning pipeline errors into messages, loading models with
+progress, the model picker and its status line, and the ZeroGPU decorator."""
+
+from __future__ import annotations
+
+import functools
+import gc
+import logging
+
+import gradio as gr
+
+from pipelines import registry
+from pipelines.loading import MODELS, CheckpointUnavailable, Loaded
+from ui.i18n import _
+
+log = logging.getLogger("playground")
+
+try:  # On Hugging Face Spaces with ZeroGPU, a GPU is attached only inside spaces.GPU calls.
+    import spaces
+
+    gpu = spaces.GPU
+except ImportError:
+
+    def gpu(fn=None, **_kwargs):
+        return fn if fn is not None else (lambda f: f)
+
+
+def user_errors(fn):
+    """Run a handler; a pipeline's ValueError/TypeError (bad input) or a missing
+    checkpoint becomes a gr.Error the user reads, running out of memory frees what it
+    can, and any other failure is logged and reported without taking the app down."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except (ValueError, TypeError, CheckpointUnavailable) as error:
+            raise gr.Error(str(error), title="Input problem / 输入有误") from None
+        except MemoryError:
+            _free_memory()
+            raise gr.Error("Out of memory. Try a smaller image, fewer images or a smaller model. / 内存不足。") from None
+        except Exception as error:
+            import torch
+
+            if isinstance(error, torch.OutOfMemoryError):
+                _free_memory()
+                raise gr.Error("The GPU ran out of memory. Try fewer or smaller images, or a smaller model. / 显存不足。") from None
+            log.exception("handler %s failed", fn.__name__)
+            raise gr.Error(
+                f"The model failed: {type(error).__name__}: {error}. The app is still running; try again or "
+                "pick another model. / 模型运行失败，应用仍在运行。"
+            ) from None
+
+    return wrapper
+
+
+def _free_memory() -> None:
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def get_model(task: str, model: str | None, progress: gr.Progress | None = None) -> Loaded:
+    """The cached pipeline for ``task``/``model``, loading it (with a progress message) on first use."""
+
+    def on_load(checkpoint: registry.Checkpoint) -> None:
+        if progress is not None:
+            progress(0, desc=f"Loading {checkpoint.label} ({checkpoint.size})…")
+
+    return MODELS.get(task, model or None, on_load=on_load)
+
+
+def model_picker(task: str) -> gr.Dropdown:
+    offered = registry.choices(task, MODELS.profile)
+    return gr.Dropdown(
+        choices=[(f"{c.label} · {c.size}" if c.size else c.label, c.key) for c in offered],
+        value=offered[0].key,
+        label=_("common.model"),
+        info=_("common.model_info"),
+        interactive=len(offered) > 1,
+    )
+
+
+def model_status(task: str, model: str | None) -> str:
+    """Markdown for the line under a tab: what is loaded, where, and any fallback notice."""
+    try:
+        checkpoint = registry.get_checkpoint(task, model or None, MODELS.profile)
+    except ValueError as error:
+        return f"⚠️ {error}"
+    if not MODELS.is_loaded(task, checkpoint.key):
+        return f"**{checkpoint.label}** (`{checkpoint.repo_id}`) · loads on first use · 首次使用时加载"
+    loaded = MODELS.get(task, checkpoint.key)
+    dtype = str(getattr(getattr(loaded.pipeline, "model", None), "dtype", "") or loaded.pipeline.pipe.dtype)
+    line = (
+        f"**{loaded.checkpoint.label}** (`{loaded.checkpoint.repo_id}`) · {loaded.device} · "
+        f"{dtype.replace('torch.', '')} · loaded in {loaded.seconds:.1f} s"
+    )
+    if loaded.notice:
+        line = f"⚠️ {loaded.notice}\n\n{line}"
+    return line
+
+
+def status_line(demo: gr.Blocks, task: str, picker: gr.Dropdown) -> gr.Markdown:
+    """A status line under the outputs, refreshed on page load and when the picker changes."""
+    status = gr.Markdown(elem_classes="model-status")
+    refresh = dict(fn=lambda m: model_status(task, m), inputs=picker, outputs=status, api_visibility="private", queue=False)
+    demo.load(**refresh)
+    picker.change(**refresh)
+    return status
