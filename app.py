@@ -22,7 +22,9 @@ demo = build_demo()
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--profile", choices=registry.PROFILES, default=None,
                         help=f"which checkpoints to use (default: MODEL_PROFILE or auto; now {settings.MODEL_PROFILE!r})")  # fmt: skip
     parser.add_argument("--host", default=settings.SERVER_NAME, help="address to listen on (GRADIO_SERVER_NAME)")

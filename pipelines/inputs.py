@@ -17,6 +17,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from pipelines import settings
 
+# PIL warns above this many pixels and refuses above twice as many; _open turns the
+# warning into a refusal, so nothing larger than the limit is ever decoded.
+Image.MAX_IMAGE_PIXELS = settings.MAX_IMAGE_PIXELS
 IMAGE_FORMATS = {"PNG", "JPEG", "MPO", "WEBP", "GIF", "BMP"}  # MPO: JPEG from phone cameras
 MAX_SEED = 2**32 - 1
 
@@ -33,7 +36,9 @@ def load_image(image, name: str = "image") -> Image.Image:
     elif isinstance(image, np.ndarray):
         image = _from_array(image, name)
     elif not isinstance(image, Image.Image):
-        raise TypeError(f"`{name}` must be an image file path, a PIL image or a numpy array, not {type(image).__name__}.")
+        raise TypeError(
+            f"`{name}` must be an image file path, a PIL image or a numpy array, not {type(image).__name__}."
+        )
     _check_size(image.width, image.height, name)
     image = ImageOps.exif_transpose(image) or image
     image = _to_rgb(image)
@@ -53,9 +58,7 @@ def _open(path: Path, name: str) -> Image.Image:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(path)
             if image.format not in IMAGE_FORMATS:
-                raise ValueError(
-                    f"The {name} is a {image.format} file; supported formats are {sorted(IMAGE_FORMATS)}."
-                )
+                raise ValueError(f"The {name} is a {image.format} file; supported formats are {sorted(IMAGE_FORMATS)}.")
             _check_size(image.width, image.height, name)
             image.seek(0)  # first frame of an animated GIF or WEBP
             image.load()
@@ -65,9 +68,13 @@ def _open(path: Path, name: str) -> Image.Image:
                 f"The {name} file {path.name!r} is not an image that can be read "
                 f"(supported formats: {sorted(IMAGE_FORMATS)})."
             ) from None
-        raise ValueError(f"The {name} is too large to decode safely (over {settings.MAX_IMAGE_PIXELS:,} pixels).") from None
+        raise ValueError(
+            f"The {name} is too large to decode safely; the limit is {settings.MAX_IMAGE_PIXELS:,} pixels. Please resize it."
+        ) from None
     except (OSError, SyntaxError, EOFError) as error:  # truncated or corrupt data
-        raise ValueError(f"The {name} file {path.name!r} is damaged or truncated and can't be read ({error}).") from None
+        raise ValueError(
+            f"The {name} file {path.name!r} is damaged or truncated and can't be read ({error})."
+        ) from None
     return image
 
 

@@ -58,7 +58,9 @@ def hub_reachable() -> bool:
     if constants.HF_HUB_OFFLINE:
         return False
     try:
-        urllib.request.urlopen(urllib.request.Request(constants.ENDPOINT, method="HEAD"), timeout=settings.HUB_CHECK_TIMEOUT)
+        urllib.request.urlopen(
+            urllib.request.Request(constants.ENDPOINT, method="HEAD"), timeout=settings.HUB_CHECK_TIMEOUT
+        )
     except urllib.error.HTTPError:
         return True  # the server answered
     except (OSError, ValueError):

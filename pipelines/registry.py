@@ -63,9 +63,18 @@ _ALL = [
     # Text-to-image: latent diffusion (Rombach et al. 2022); the turbo models are
     # distilled with adversarial diffusion distillation (Sauer et al. 2023).
     Checkpoint("sd-turbo", "text_to_image", "stabilityai/sd-turbo", "sd", "SD-Turbo", "2.6 GB", defaults=_SD_TURBO),
-    Checkpoint("sdxl-turbo", "text_to_image", "stabilityai/sdxl-turbo", "sdxl", "SDXL-Turbo", "6.9 GB", defaults=_SD_TURBO),
-    Checkpoint("sd-1.5", "text_to_image", "stable-diffusion-v1-5/stable-diffusion-v1-5", "sd", "Stable Diffusion 1.5",
-               "2.1 GB", defaults=_SD_15),
+    Checkpoint(
+        "sdxl-turbo", "text_to_image", "stabilityai/sdxl-turbo", "sdxl", "SDXL-Turbo", "6.9 GB", defaults=_SD_TURBO
+    ),
+    Checkpoint(
+        "sd-1.5",
+        "text_to_image",
+        "stable-diffusion-v1-5/stable-diffusion-v1-5",
+        "sd",
+        "Stable Diffusion 1.5",
+        "2.1 GB",
+        defaults=_SD_15,
+    ),
     Checkpoint("tiny-sd", "text_to_image", "tiny/sd", "sd", "Tiny SD (random)", "1 MB", defaults=_TINY_T2I),
     Checkpoint("tiny-sdxl", "text_to_image", "tiny/sdxl", "sdxl", "Tiny SDXL (random)", "2 MB", defaults=_TINY_T2I),
     # Retrieval and zero-shot classification: CLIP (Radford et al. 2021).

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
 from pipelines.inputs import check_number, check_text, load_image, parse_labels
 
 SUPPORTED = ("clip",)
@@ -67,7 +68,9 @@ class RetrievalPipeline:
         chunks = []
         for start in range(0, len(images), batch_size):
             pixels = self.processor(images=images[start : start + batch_size], return_tensors="pt")["pixel_values"]
-            features = self.model.get_image_features(pixel_values=pixels.to(self.device, self.model.dtype)).pooler_output
+            features = self.model.get_image_features(
+                pixel_values=pixels.to(self.device, self.model.dtype)
+            ).pooler_output
             chunks.append(_normalise(features))
             if callback is not None:
                 callback(min(start + batch_size, len(images)), len(images))
@@ -92,7 +95,7 @@ class RetrievalPipeline:
         # CLIP's learned temperature: logits = exp(t) * cosine similarity
         logits = torch.from_numpy(text_embeddings @ image_embedding) * self.model.logit_scale.exp().float().cpu()
         probs = logits.softmax(dim=0).tolist()
-        return dict(sorted(zip(labels, probs), key=lambda item: -item[1]))
+        return dict(sorted(zip(labels, probs, strict=True), key=lambda item: -item[1]))
 
 
 def _normalise(features: torch.Tensor) -> np.ndarray:
@@ -141,7 +144,9 @@ class Gallery:
         found = []
         for folder in [*self.folders, *map(Path, extra)]:
             if folder.is_dir():
-                found += sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
+                found += sorted(
+                    p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+                )
         return found
 
     def _hash(self, path: Path) -> str:
@@ -169,7 +174,7 @@ class Gallery:
             missing = [p for p in paths if self._hash(p) not in cached]
             readable = [p for p in missing if _readable(p)]  # a damaged file must not break search
             if readable:
-                for path, embedding in zip(readable, pipe.embed_images(readable, callback=callback)):
+                for path, embedding in zip(readable, pipe.embed_images(readable, callback=callback), strict=True):
                     cached[self._hash(path)] = embedding
                 self._save_cache(pipe.name, cached)
             paths = [p for p in paths if self._hash(p) in cached]
@@ -184,7 +189,7 @@ class Gallery:
             with np.load(path, allow_pickle=False) as data:
                 if str(data["model"]) != model_name:
                     return {}
-                return dict(zip(data["hashes"].tolist(), data["embeddings"]))
+                return dict(zip(data["hashes"].tolist(), data["embeddings"], strict=True))
         except (OSError, ValueError, KeyError):  # an unreadable cache is recomputed, never fatal
             return {}
 

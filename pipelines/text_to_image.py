@@ -82,7 +82,9 @@ class TextToImagePipeline:
         them can be made again alone. ``callback(step, total)`` reports progress."""
         # 1. Check inputs, filling in the checkpoint's defaults
         prompt = check_text(prompt, "prompt")
-        negative_prompt = check_text(negative_prompt, "negative prompt") if negative_prompt and negative_prompt.strip() else None
+        negative_prompt = (
+            check_text(negative_prompt, "negative prompt") if negative_prompt and negative_prompt.strip() else None
+        )
         steps = self.defaults["num_inference_steps"] if num_inference_steps is None else num_inference_steps
         guidance = self.defaults["guidance_scale"] if guidance_scale is None else guidance_scale
         width = self.defaults["width"] if width is None else width

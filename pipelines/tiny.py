@@ -20,15 +20,116 @@ from pathlib import Path
 from pipelines import settings
 
 # Words a caption or answer is made of, so that random output reads like words.
-_WORDS = (
-    "a an the of on in at with and is are to by from near next under over this that it "
-    "photo picture image drawing close up view of man woman person people child boy girl "
-    "cat dog horse bird animal car bus bike motorcycle rocket plane boat train street road "
-    "table cup coffee plate food tree grass flower sky cloud sun moon star space galaxy "
-    "wall brick building house room window door clock coin camera text sign book page "
-    "sitting standing holding wearing looking flying running lying black white red green "
-    "blue yellow brown gray orange pink purple small large old young two three four yes no"
-).split()
+_WORDS = [
+    "a",
+    "an",
+    "the",
+    "of",
+    "on",
+    "in",
+    "at",
+    "with",
+    "and",
+    "is",
+    "are",
+    "to",
+    "by",
+    "from",
+    "near",
+    "next",
+    "under",
+    "over",
+    "this",
+    "that",
+    "it",
+    "photo",
+    "picture",
+    "image",
+    "drawing",
+    "close",
+    "up",
+    "view",
+    "of",
+    "man",
+    "woman",
+    "person",
+    "people",
+    "child",
+    "boy",
+    "girl",
+    "cat",
+    "dog",
+    "horse",
+    "bird",
+    "animal",
+    "car",
+    "bus",
+    "bike",
+    "motorcycle",
+    "rocket",
+    "plane",
+    "boat",
+    "train",
+    "street",
+    "road",
+    "table",
+    "cup",
+    "coffee",
+    "plate",
+    "food",
+    "tree",
+    "grass",
+    "flower",
+    "sky",
+    "cloud",
+    "sun",
+    "moon",
+    "star",
+    "space",
+    "galaxy",
+    "wall",
+    "brick",
+    "building",
+    "house",
+    "room",
+    "window",
+    "door",
+    "clock",
+    "coin",
+    "camera",
+    "text",
+    "sign",
+    "book",
+    "page",
+    "sitting",
+    "standing",
+    "holding",
+    "wearing",
+    "looking",
+    "flying",
+    "running",
+    "lying",
+    "black",
+    "white",
+    "red",
+    "green",
+    "blue",
+    "yellow",
+    "brown",
+    "gray",
+    "orange",
+    "pink",
+    "purple",
+    "small",
+    "large",
+    "old",
+    "young",
+    "two",
+    "three",
+    "four",
+    "yes",
+    "no",
+]
 _CHARS = string.ascii_lowercase + string.digits + string.punctuation
 # Answers the tiny ViLT classifier chooses from (the real one has 3,129).
 _VQA_ANSWERS = ["yes", "no", "1", "2", "3", "red", "blue", "green", "white", "black", "cat", "dog", "man", "woman"]
@@ -60,7 +161,9 @@ def _text_config(tokenizer, **extra) -> dict:
     )  # fmt: skip
 
 
-_VISION = dict(hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4, image_size=32, patch_size=8)
+_VISION = dict(
+    hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4, image_size=32, patch_size=8
+)
 
 
 def _blip(out: Path, vqa: bool) -> None:
@@ -83,7 +186,9 @@ def _blip(out: Path, vqa: bool) -> None:
     model = (BlipForQuestionAnswering if vqa else BlipForConditionalGeneration)(config)
     model.generation_config.max_length = 20
     model.save_pretrained(out)
-    processor = BlipProcessor(image_processor=BlipImageProcessorPil(size={"height": 32, "width": 32}), tokenizer=tokenizer)
+    processor = BlipProcessor(
+        image_processor=BlipImageProcessorPil(size={"height": 32, "width": 32}), tokenizer=tokenizer
+    )
     processor.save_pretrained(out)
 
 

@@ -45,9 +45,7 @@ class VQAPipeline:
         return self.model.device
 
     @torch.inference_mode()
-    def __call__(
-        self, image: Image.Image | str, question: str, max_new_tokens: int = 10, num_beams: int = 3
-    ) -> str:
+    def __call__(self, image: Image.Image | str, question: str, max_new_tokens: int = 10, num_beams: int = 3) -> str:
         # 1. Check inputs
         image = load_image(image)
         question = check_text(question, "question", MAX_QUESTION_CHARS)

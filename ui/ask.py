@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from pipelines import settings
-from ui.common import get_model, gpu, model_picker, model_status, status_line, user_errors
+from ui.common import get_model, gpu, image_input, model_picker, model_status, status_line, user_errors
 from ui.i18n import _
 
 EXAMPLES = [
@@ -29,7 +29,7 @@ def build(demo: gr.Blocks) -> None:
         gr.Markdown(_("ask.intro"))
         with gr.Row(equal_height=False):
             with gr.Column():
-                image = gr.Image(type="filepath", label=_("common.image"), sources=["upload", "clipboard", "webcam"], height=340)
+                image = image_input(label=_("common.image"), sources=["upload", "clipboard", "webcam"], height=340)
                 question = gr.Textbox(label=_("ask.question"), placeholder=_("ask.placeholder"), max_length=500)
                 picker = model_picker("vqa")
                 button = gr.Button(_("ask.button"), variant="primary")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from pipelines import settings
-from ui.common import get_model, gpu, model_picker, model_status, status_line, user_errors
+from ui.common import get_model, gpu, image_input, model_picker, model_status, status_line, user_errors
 from ui.i18n import _
 
 EXAMPLES = ["astronaut.jpg", "cat.jpg", "coffee.jpg", "rocket.jpg", "grace_hopper.jpg"]
@@ -37,12 +37,16 @@ def build(demo: gr.Blocks) -> None:
         gr.Markdown(_("caption.intro"))
         with gr.Row(equal_height=False):
             with gr.Column():
-                image = gr.Image(type="filepath", label=_("common.image"), sources=["upload", "clipboard", "webcam"], height=340)
+                image = image_input(label=_("common.image"), sources=["upload", "clipboard", "webcam"], height=340)
                 picker = model_picker("caption")
                 with gr.Accordion(_("common.advanced"), open=False):
-                    prompt = gr.Textbox(label=_("caption.prompt"), info=_("caption.prompt_info"), placeholder="a photography of")
+                    prompt = gr.Textbox(
+                        label=_("caption.prompt"), info=_("caption.prompt_info"), placeholder="a photography of"
+                    )
                     max_new_tokens = gr.Slider(5, 100, 30, step=1, label=_("caption.max_new_tokens"))
-                    num_beams = gr.Slider(1, 8, 3, step=1, label=_("caption.num_beams"), info=_("caption.num_beams_info"))
+                    num_beams = gr.Slider(
+                        1, 8, 3, step=1, label=_("caption.num_beams"), info=_("caption.num_beams_info")
+                    )
                     do_sample = gr.Checkbox(False, label=_("caption.do_sample"), info=_("caption.do_sample_info"))
                     with gr.Row():
                         temperature = gr.Slider(0.1, 2.0, 1.0, step=0.05, label=_("caption.temperature"))
@@ -52,7 +56,9 @@ def build(demo: gr.Blocks) -> None:
             with gr.Column():
                 output = gr.Textbox(label=_("caption.output"), lines=3, buttons=["copy"])
                 status = status_line(demo, "caption", picker)
-        gr.Examples([[str(settings.EXAMPLE_IMAGES_DIR / name)] for name in EXAMPLES], inputs=[image], label=_("common.examples"))
+        gr.Examples(
+            [[str(settings.EXAMPLE_IMAGES_DIR / name)] for name in EXAMPLES], inputs=[image], label=_("common.examples")
+        )
 
         inputs = [image, picker, prompt, max_new_tokens, num_beams, do_sample, temperature, top_p, seed]
         event = button.click(caption, inputs, output, api_name="caption", concurrency_id="model")

@@ -25,6 +25,34 @@ except ImportError:
         return fn if fn is not None else (lambda f: f)
 
 
+def image_input(**kwargs) -> gr.Image:
+    """An image input that hands the uploaded file to the pipeline untouched (the
+    pipeline converts modes, orientation and size itself, see pipelines/inputs.py) and
+    turns an upload that is not an image into a message instead of a crash.
+
+    The check wraps this instance's preprocess: a gr.Image subclass would do the same,
+    but Gradio writes a .pyi stub beside every module that defines a component class."""
+    from PIL import Image
+
+    component = gr.Image(type="filepath", image_mode=None, **kwargs)
+    preprocess = component.preprocess
+
+    def checked_preprocess(payload):
+        try:
+            return preprocess(payload)
+        except gr.Error:
+            raise
+        except Image.DecompressionBombError:
+            raise gr.Error("The image is too large to decode safely. Please resize it. / 图片过大。") from None
+        except Exception:
+            raise gr.Error(
+                "The uploaded file is not an image that can be read (use PNG, JPEG, WEBP, GIF or BMP). / 无法读取该图片。"
+            ) from None
+
+    component.preprocess = checked_preprocess
+    return component
+
+
 def user_errors(fn):
     """Run a handler; a pipeline's ValueError/TypeError (bad input) or a missing
     checkpoint becomes a gr.Error the user reads, running out of memory frees what it
@@ -40,13 +68,17 @@ def user_errors(fn):
             raise gr.Error(str(error), title="Input problem / 输入有误") from None
         except MemoryError:
             _free_memory()
-            raise gr.Error("Out of memory. Try a smaller image, fewer images or a smaller model. / 内存不足。") from None
+            raise gr.Error(
+                "Out of memory. Try a smaller image, fewer images or a smaller model. / 内存不足。"
+            ) from None
         except Exception as error:
             import torch
 
             if isinstance(error, torch.OutOfMemoryError):
                 _free_memory()
-                raise gr.Error("The GPU ran out of memory. Try fewer or smaller images, or a smaller model. / 显存不足。") from None
+                raise gr.Error(
+                    "The GPU ran out of memory. Try fewer or smaller images, or a smaller model. / 显存不足。"
+                ) from None
             log.exception("handler %s failed", fn.__name__)
             raise gr.Error(
                 f"The model failed: {type(error).__name__}: {error}. The app is still running; try again or "
@@ -107,7 +139,9 @@ def model_status(task: str, model: str | None) -> str:
 def status_line(demo: gr.Blocks, task: str, picker: gr.Dropdown) -> gr.Markdown:
     """A status line under the outputs, refreshed on page load and when the picker changes."""
     status = gr.Markdown(elem_classes="model-status")
-    refresh = dict(fn=lambda m: model_status(task, m), inputs=picker, outputs=status, api_visibility="private", queue=False)
+    refresh = dict(
+        fn=lambda m: model_status(task, m), inputs=picker, outputs=status, api_visibility="private", queue=False
+    )
     demo.load(**refresh)
     picker.change(**refresh)
     return status

@@ -61,7 +61,9 @@ def build(demo: gr.Blocks) -> None:
                 picker = model_picker("text_to_image")
                 defaults = checkpoint_defaults(picker.value)
                 with gr.Accordion(_("common.advanced"), open=False):
-                    negative_prompt = gr.Textbox(label=_("create.negative_prompt"), info=_("create.negative_prompt_info"))
+                    negative_prompt = gr.Textbox(
+                        label=_("create.negative_prompt"), info=_("create.negative_prompt_info")
+                    )
                     seed = gr.Number(-1, precision=0, label=_("common.seed"), info=_("common.seed_info"))
                     with gr.Row():
                         steps = gr.Slider(1, 50, defaults["num_inference_steps"], step=1, label=_("create.steps"))
@@ -73,7 +75,9 @@ def build(demo: gr.Blocks) -> None:
                     num_images = gr.Slider(1, 4, 1, step=1, label=_("create.num_images"))
                 button = gr.Button(_("create.button"), variant="primary")
             with gr.Column():
-                gallery = gr.Gallery(label=_("create.output"), columns=2, height=420, object_fit="contain", format="png")
+                gallery = gr.Gallery(
+                    label=_("create.output"), columns=2, height=420, object_fit="contain", format="png"
+                )
                 status = status_line(demo, "text_to_image", picker)
         gr.Examples([[p] for p in EXAMPLES], inputs=[prompt], label=_("common.examples"))
 

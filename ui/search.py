@@ -11,11 +11,18 @@ import gradio as gr
 from pipelines import settings
 from pipelines.inputs import check_text
 from pipelines.retrieval import Gallery, add_images
-from ui.common import get_model, gpu, model_picker, model_status, status_line, user_errors
+from ui.common import get_model, gpu, image_input, model_picker, model_status, status_line, user_errors
 from ui.i18n import _
 
 GALLERY = Gallery([settings.EXAMPLE_IMAGES_DIR], settings.DATA_DIR / "embeddings")
-QUERY_EXAMPLES = ["a cat", "a rocket launch", "old coins", "a cup of coffee", "stars in deep space", "a woman in uniform"]
+QUERY_EXAMPLES = [
+    "a cat",
+    "a rocket launch",
+    "old coins",
+    "a cup of coffee",
+    "stars in deep space",
+    "a woman in uniform",
+]
 CLASSIFY_EXAMPLES = [("cat.jpg", "cat, dog, horse, bird"), ("coffee.jpg", "coffee, tea, orange juice, soup")]
 
 
@@ -86,7 +93,7 @@ def build(demo: gr.Blocks) -> None:
             with gr.Column(scale=2):
                 query = gr.Textbox(label=_("search.query"), placeholder=QUERY_EXAMPLES[0], max_length=1000)
                 text_button = gr.Button(_("search.by_text"), variant="primary")
-                query_image = gr.Image(type="filepath", label=_("search.query_image"), sources=["upload", "clipboard"], height=200)
+                query_image = image_input(label=_("search.query_image"), sources=["upload", "clipboard"], height=200)
                 image_button = gr.Button(_("search.by_image"))
                 picker = model_picker("retrieval")
                 with gr.Accordion(_("common.advanced"), open=False):
@@ -106,7 +113,9 @@ def build(demo: gr.Blocks) -> None:
         gr.Markdown(_("search.classify_intro"))
         with gr.Row(equal_height=False):
             with gr.Column():
-                classify_image = gr.Image(type="filepath", label=_("common.image"), sources=["upload", "clipboard", "webcam"], height=260)
+                classify_image = image_input(
+                    label=_("common.image"), sources=["upload", "clipboard", "webcam"], height=260
+                )
                 labels = gr.Textbox(label=_("search.labels"), placeholder="cat, dog, horse, bird", max_length=1000)
                 classify_button = gr.Button(_("search.classify"), variant="primary")
             with gr.Column():

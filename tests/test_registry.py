@@ -1,0 +1,94 @@
+"""Profiles, overrides and the auto-profile fallback to tiny models."""
+
+import pytest
+from PIL import Image
+
+from pipelines import registry
+from pipelines.loading import CheckpointUnavailable, ModelCache
+
+
+def test_every_task_has_a_default_in_every_profile():
+    for profile in ("gpu", "cpu", "tiny"):
+        for task in registry.TASKS:
+            checkpoint = registry.default_checkpoint(task, profile)
+            assert checkpoint.task == task
+            assert checkpoint.is_tiny == (profile == "tiny")
+
+
+def test_every_real_checkpoint_has_a_tiny_twin_of_its_family():
+    for checkpoint in registry.CHECKPOINTS.values():
+        twin = registry.tiny_twin(checkpoint)
+        assert twin.is_tiny and twin.task == checkpoint.task and twin.family == checkpoint.family
+
+
+def test_auto_profile_follows_cuda():
+    assert registry.resolve_profile("auto", cuda=True) == "gpu"
+    assert registry.resolve_profile("auto", cuda=False) == "cpu"
+    assert registry.resolve_profile("CPU") == "cpu"
+
+
+def test_unknown_profile_lists_the_known_ones():
+    with pytest.raises(ValueError, match=r"Unknown profile 'fast'.*'auto', 'gpu', 'cpu', 'tiny'"):
+        registry.resolve_profile("fast")
+
+
+def test_pickers_offer_real_or_tiny_models_default_first():
+    cpu = registry.choices("vqa", "cpu")
+    assert cpu[0].key == "blip-vqa-base" and {c.key for c in cpu} == {"blip-vqa-base", "blip-vqa-large", "vilt-vqa"}
+    tiny = registry.choices("vqa", "tiny")
+    assert [c.key for c in tiny] == ["tiny-blip-vqa", "tiny-vilt"]
+
+
+def test_unknown_model_key_lists_the_available_ones():
+    with pytest.raises(ValueError, match=r"Unknown caption model 'blip-huge'.*'blip-base'"):
+        registry.get_checkpoint("caption", "blip-huge", "cpu")
+    with pytest.raises(ValueError, match="available tasks"):
+        registry.default_checkpoint("painting", "cpu")
+
+
+def test_override_by_key_hub_id_and_directory(monkeypatch, tmp_path):
+    monkeypatch.setenv("MODEL_CAPTION", "blip-large")
+    assert registry.default_checkpoint("caption", "cpu").key == "blip-large"
+
+    monkeypatch.setenv("MODEL_CAPTION", "someone/my-blip@abc123")
+    checkpoint = registry.default_checkpoint("caption", "cpu")
+    assert (checkpoint.repo_id, checkpoint.revision) == ("someone/my-blip", "abc123")
+    assert registry.choices("caption", "cpu")[0] == checkpoint  # the override is the picker's default
+
+    monkeypatch.setenv("MODEL_CAPTION", str(tmp_path))
+    assert registry.default_checkpoint("caption", "cpu").repo_id == str(tmp_path.resolve())
+
+
+def test_bad_overrides_say_what_is_wrong(monkeypatch):
+    monkeypatch.setenv("MODEL_VQA", "clip-b32")
+    with pytest.raises(ValueError, match="is a retrieval checkpoint, not a vqa one"):
+        registry.default_checkpoint("vqa", "cpu")
+    monkeypatch.setenv("MODEL_VQA", "not a model")
+    with pytest.raises(ValueError, match="owner/name"):
+        registry.default_checkpoint("vqa", "cpu")
+
+
+def test_auto_falls_back_to_the_tiny_twin_and_says_so(monkeypatch):
+    monkeypatch.setattr(
+        registry, "resolve_profile", lambda profile=None, cuda=None: "cpu" if profile != "tiny" else "tiny"
+    )
+    cache = ModelCache("auto")
+    loaded = cache.get("vqa", "vilt-vqa")
+    assert loaded.requested.key == "vilt-vqa"
+    assert loaded.checkpoint.key == "tiny-vilt"
+    assert "dandelin/vilt-b32-finetuned-vqa" in loaded.notice and "hf download" in loaded.notice
+    answer = loaded.pipeline(Image.new("RGB", (40, 30)), "what?")
+    assert answer in loaded.pipeline.model.config.id2label.values()
+
+
+@pytest.mark.parametrize("profile", ["cpu", "gpu"])
+def test_explicit_profiles_never_fall_back(profile):
+    cache = ModelCache(profile)
+    with pytest.raises(CheckpointUnavailable, match=r"not in the local Hugging Face cache.*hf download"):
+        cache.get("caption")
+
+
+def test_unknown_hub_checkpoint_under_explicit_profile_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("MODEL_RETRIEVAL", "nobody/no-such-model")
+    with pytest.raises(CheckpointUnavailable, match="nobody/no-such-model"):
+        ModelCache("cpu").get("retrieval")
