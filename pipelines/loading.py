@@ -4,18 +4,38 @@ A model is loaded the first time a task asks for it and reused after that. Under
 ``auto`` profile, a checkpoint that is neither in the local Hugging Face cache nor
 downloadable (no network) is replaced by its tiny twin, with a notice that says so;
 an explicitly chosen profile raises ``CheckpointUnavailable`` instead.
+
+Speed and memory (see the README's Performance section):
+
+- precision: on a CPU with native bfloat16 (AVX512-BF16 or AMX) models load in
+  bfloat16, elsewhere in float32; on CUDA in bfloat16 where the GPU supports it, else
+  float16. ``FAST_PATH=off`` (or the Models panel) keeps float32 on the CPU. Tiny
+  models always use float32: their 32-wide layers gain nothing from bfloat16.
+- threads: PyTorch uses the CPUs this process may use (affinity and container quota).
+- a memory budget: loading a model that would not fit first unloads the least
+  recently used one (on a GPU: moves it to the CPU while there is room there), and
+  the memory is handed back (``gc``, ``torch.cuda.empty_cache``, ``malloc_trim``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import functools
+import gc
 import importlib
+import inspect
+import math
+import os
+import re
+import sys
 import threading
 import time
 import urllib.error
 import urllib.request
+from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,12 +62,165 @@ def pick_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def pick_dtype(device: str):
-    """float16 on CUDA (half the memory, tensor cores); float32 on the CPU, where
-    float16 matmuls are slow or missing."""
+# CPU features that make bfloat16 matmuls run natively (oneDNN uses them): AVX512-BF16
+# (Intel Cooper Lake and later Xeons, AMD Zen 4 and later) and AMX (Sapphire Rapids and later).
+BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+@functools.cache
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags, read once: /proc/cpuinfo on Linux, else what PyTorch detects."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
     import torch
 
-    return torch.float16 if device.startswith("cuda") else torch.float32
+    found = {"avx512_bf16": "_is_avx512_bf16_supported", "amx_bf16": "_is_amx_tile_supported"}
+    return frozenset(flag for flag, probe in found.items() if getattr(torch.cpu, probe, lambda: False)())
+
+
+def cpu_has_bf16(flags: frozenset[str] | None = None) -> bool:
+    return any(flag in (cpu_flags() if flags is None else flags) for flag in BF16_CPU_FLAGS)
+
+
+def fast_path_default() -> bool:
+    """Whether the fast path starts on: ``FAST_PATH`` is anything but off/0/false/no."""
+    return settings.FAST_PATH not in ("off", "0", "false", "no")
+
+
+def pick_dtype(device: str, fast: bool = True, flags: frozenset[str] | None = None, cuda_bf16: bool | None = None):
+    """The dtype models load in on ``device``.
+
+    CPU: bfloat16 with the fast path on a CPU that has native bfloat16 instructions
+    (about 2x the float32 matmul speed there, half the memory), else float32: without
+    them bfloat16 is emulated and slower than float32, and float16 matmuls are slower
+    still. CUDA: bfloat16 with the fast path on GPUs that support it (Ampere and later;
+    the range of float32, so no VAE overflow), else float16 (half the memory, tensor cores).
+    """
+    import torch
+
+    if device.startswith("cuda"):
+        if cuda_bf16 is None:
+            cuda_bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
+        return torch.bfloat16 if fast and cuda_bf16 else torch.float16
+    return torch.bfloat16 if fast and cpu_has_bf16(flags) else torch.float32
+
+
+def _cgroup_cpus() -> float | None:
+    """CPUs a container may use (cgroup v2 cpu.max, else v1 cfs quota), None without a limit."""
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    try:
+        quota = int(Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us").read_text())
+        period = int(Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us").read_text())
+        return quota / period if quota > 0 else None
+    except (OSError, ValueError):
+        return None
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on: its affinity mask, capped by a container's CPU quota.
+    ``os.cpu_count()`` reports the host's CPUs, which oversubscribes a 2-vCPU container."""
+    try:
+        count = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        count = os.cpu_count() or 1
+    quota = _cgroup_cpus()
+    return max(1, min(count, math.ceil(quota))) if quota else count
+
+
+@functools.cache
+def configure_torch() -> int:
+    """Set PyTorch's thread count once (NUM_THREADS, else every usable CPU) and let
+    float32 matmuls on CUDA use TF32; returns the thread count."""
+    import torch
+
+    threads = settings.NUM_THREADS or usable_cpus()
+    torch.set_num_threads(threads)
+    if torch.cuda.is_available():
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    return threads
+
+
+def total_memory(device: str) -> int:
+    """Bytes of memory on ``device``: the GPU's, or the machine's capped by a container limit."""
+    if device.startswith("cuda"):
+        import torch
+
+        return torch.cuda.get_device_properties(torch.device(device)).total_memory
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # Windows
+        return 0
+    for limit_file in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            limit = Path(limit_file).read_text().strip()
+        except OSError:
+            continue
+        if limit.isdigit():
+            total = min(total, int(limit))
+    return total
+
+
+def default_budget(device: str) -> int:
+    """MODEL_MEMORY_BUDGET, else 85% of a GPU's memory or 60% of the machine's (the rest
+    is for activations, the app and the system); 0 when the size is unknown (no limit)."""
+    if settings.MODEL_MEMORY_BUDGET:
+        return settings.MODEL_MEMORY_BUDGET
+    return int(total_memory(device) * (0.85 if device.startswith("cuda") else 0.6))
+
+
+def tensor_bytes(pipeline: Any) -> dict[str, int]:
+    """Bytes of weights and buffers a pipeline holds per device type ({"cpu": n, "cuda": m}),
+    over every torch module among its attributes and, for diffusers, its components;
+    tensors shared between modules are counted once."""
+    import torch
+
+    modules = []
+    for value in [*vars(pipeline).values(), *getattr(getattr(pipeline, "pipe", None), "components", {}).values()]:
+        if isinstance(value, torch.nn.Module):
+            modules.append(value)
+        elif hasattr(value, "components"):  # a diffusers pipeline
+            modules += [c for c in value.components.values() if isinstance(c, torch.nn.Module)]
+    seen, sizes = set(), {}
+    for module in modules:
+        for tensor in [*module.parameters(), *module.buffers()]:
+            key = (tensor.device.type, tensor.data_ptr())
+            if key in seen or tensor.device.type == "meta":
+                continue
+            seen.add(key)
+            sizes[tensor.device.type] = sizes.get(tensor.device.type, 0) + tensor.numel() * tensor.element_size()
+        for packed in _quantized_linears(module):
+            weight = packed.weight()
+            sizes["cpu"] = sizes.get("cpu", 0) + weight.numel() * weight.element_size()
+    return sizes
+
+
+def _quantized_linears(module) -> list:
+    # torch.ao's dynamic Linear: its int8 weight is packed, outside parameters()
+    return [m for m in module.modules() if hasattr(m, "_packed_params") and callable(getattr(m, "weight", None))]
+
+
+def release_memory() -> None:
+    """Hand freed memory back: collect cycles, empty PyTorch's CUDA cache, and return the
+    C heap's free pages to the system (glibc keeps them otherwise; RSS would not drop)."""
+    gc.collect()
+    if "torch" in sys.modules:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):  # not glibc
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 @functools.cache
@@ -99,6 +272,40 @@ def locate(checkpoint: Checkpoint) -> tuple[str, bool]:
     return checkpoint.repo_id, False
 
 
+def estimate_bytes(checkpoint: Checkpoint, source: str, dtype) -> int:
+    """About how much memory ``checkpoint`` takes once loaded in ``dtype``: its weight files
+    (a local directory or the Hub cache; the full-precision file where a folder has a
+    float16 variant too), else the registry's download size, scaled from float32."""
+    import torch
+
+    folder = Path(source) if Path(source).is_dir() else _snapshot(checkpoint)
+    total = 0
+    if folder is not None:
+        files = [f for f in folder.rglob("*") if f.suffix in (".safetensors", ".bin") and f.is_file()]
+        if any(f.suffix == ".safetensors" for f in files):
+            files = [f for f in files if f.suffix == ".safetensors"]
+        largest: dict[tuple, int] = {}
+        for f in files:
+            key = (f.parent, re.sub(r"\.(fp16|bf16|fp32)(?=\.)", "", f.name))
+            largest[key] = max(largest.get(key, 0), f.stat().st_size)
+        total = sum(largest.values())
+    if not total:
+        number, _, unit = checkpoint.size.partition(" ")
+        scale = {"KB": 2**10, "MB": 2**20, "GB": 2**30}.get(unit, 0)
+        total = int(float(number or 0) * scale)
+    return total * torch.finfo(dtype).bits // 32
+
+
+def _snapshot(checkpoint: Checkpoint) -> Path | None:
+    from huggingface_hub import try_to_load_from_cache
+
+    for filename in ("model_index.json", "config.json"):
+        found = try_to_load_from_cache(checkpoint.repo_id, filename, revision=checkpoint.revision)
+        if isinstance(found, str):
+            return Path(found).parent
+    return None
+
+
 @dataclass
 class Loaded:
     """A pipeline in the cache, with what the UI tells the user about it."""
@@ -109,25 +316,48 @@ class Loaded:
     device: str
     seconds: float
     notice: str = ""  # set when a tiny model stands in for the requested one
+    precision: str = ""  # e.g. "bfloat16 + int8 decoder"
+    home: str = ""  # the device it runs on; differs from ``device`` while offloaded to the CPU
+    last_used: float = field(default_factory=time.time)
+
+    @property
+    def offloaded(self) -> bool:
+        return self.device != self.home
+
+    def nbytes(self, device_type: str | None = None) -> int:
+        """Bytes of weights on ``device_type`` ("cpu", "cuda"), or on every device when None."""
+        sizes = tensor_bytes(self.pipeline)
+        return sum(sizes.values()) if device_type is None else sizes.get(device_type, 0)
 
 
 class ModelCache:
-    """Loaded pipelines by (task, checkpoint key). Thread-safe: concurrent requests
-    for the same model wait for one load instead of loading it twice."""
+    """Loaded pipelines by (task, checkpoint key), least recently used first, within a
+    memory budget. Thread-safe: concurrent requests for the same model wait for one load
+    instead of loading it twice."""
 
-    def __init__(self, profile: str | None = None):
+    def __init__(self, profile: str | None = None, budget: int | None = None):
         self.profile = profile
-        self._items: dict[tuple[str, str], Loaded] = {}
+        self.budget_override = budget  # bytes; None: MODEL_MEMORY_BUDGET or the default
+        self.fast_path = fast_path_default()
+        self._items: OrderedDict[tuple[str, str], Loaded] = OrderedDict()
         self._locks: dict[tuple[str, str], threading.Lock] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     def configure(self, profile: str | None) -> None:
         registry.resolve_profile(profile)  # validate
         self.profile = profile
 
+    def budget(self, device: str) -> int:
+        """Bytes that models may take on ``device``; 0 means no limit."""
+        return default_budget(device) if self.budget_override is None else self.budget_override
+
     def is_loaded(self, task: str, key: str | None = None) -> bool:
+        return self.peek(task, key) is not None
+
+    def peek(self, task: str, key: str | None = None) -> Loaded | None:
+        """The loaded pipeline for ``task``/``key``, or None; never loads, never counts as a use."""
         checkpoint = registry.get_checkpoint(task, key, self.profile)
-        return (task, checkpoint.key) in self._items
+        return self._items.get((task, checkpoint.key))
 
     def get(self, task: str, key: str | None = None, on_load: Callable[[Checkpoint], None] | None = None) -> Loaded:
         """The pipeline for ``task`` and checkpoint ``key`` (the profile's default when None),
@@ -137,11 +367,22 @@ class ModelCache:
         with self._lock:
             lock = self._locks.setdefault(slot, threading.Lock())
         with lock:
-            if slot not in self._items:
+            with self._lock:
+                loaded = self._items.get(slot)
+                if loaded is not None:
+                    self._items.move_to_end(slot)
+            if loaded is None:
                 if on_load is not None:
                     on_load(requested)
-                self._items[slot] = self._load(task, requested)
-            return self._items[slot]
+                loaded = self._load(task, requested)
+                with self._lock:
+                    self._items[slot] = loaded
+            elif loaded.offloaded:
+                self._make_room(loaded.home, loaded.nbytes("cpu"), keep=slot)
+                self._move(loaded, loaded.home)
+            loaded.last_used = time.time()
+            self._make_room(loaded.home, 0, keep=slot)  # measured sizes may exceed the estimate
+            return loaded
 
     def _load(self, task: str, requested: Checkpoint) -> Loaded:
         checkpoint, notice = requested, ""
@@ -159,21 +400,116 @@ class ModelCache:
             )
         module, name = PIPELINE_CLASSES[task].split(":")
         cls = getattr(importlib.import_module(module), name)
+        configure_torch()
         device = pick_device()
+        # Tiny models: 32-wide layers gain nothing from bfloat16 or int8, and float32 keeps
+        # their outputs identical on every machine.
+        fast = self.fast_path and not checkpoint.is_tiny
+        dtype = pick_dtype(device, fast)
+        options = {"defaults": checkpoint.defaults} if checkpoint.defaults else {}
+        accepts = inspect.signature(cls.from_pretrained).parameters
+        if "quantize" in accepts:  # int8 text decoders, on the CPU fast path only
+            options["quantize"] = fast and device == "cpu" and settings.INT8_DECODER not in ("off", "0", "false")
+        if "compile" in accepts:
+            options["compile"] = fast and device.startswith("cuda") and settings.TORCH_COMPILE
+            options["compile"] = options["compile"] and not os.getenv("SPACES_ZERO_GPU")
+        self._make_room(device, estimate_bytes(checkpoint, source, dtype), keep=None)
         start = time.perf_counter()
-        extra = {"defaults": checkpoint.defaults} if checkpoint.defaults else {}
         pipeline = cls.from_pretrained(
-            source, revision=checkpoint.revision, device=device, dtype=pick_dtype(device), local_files_only=local_only,
-            **extra,
-        )  # fmt: skip
-        return Loaded(pipeline, checkpoint, requested, device, time.perf_counter() - start, notice)
+            source, revision=checkpoint.revision, device=device, dtype=dtype, local_files_only=local_only, **options
+        )
+        precision = str(dtype).replace("torch.", "") + (" + int8 decoder" if options.get("quantize") else "")
+        precision += " + torch.compile" if options.get("compile") else ""
+        seconds = time.perf_counter() - start
+        return Loaded(pipeline, checkpoint, requested, device, seconds, notice, precision, home=device)
+
+    def _make_room(self, device: str, needed: int, keep: tuple[str, str] | None) -> None:
+        """Unload (on a GPU: move to the CPU) the least recently used models until
+        ``needed`` more bytes fit in ``device``'s budget; ``keep`` is never evicted."""
+        device_type = device.split(":")[0]
+        budget = self.budget(device)
+        if not budget:
+            return
+        freed = False
+        with self._lock:
+            for slot, loaded in list(self._items.items()):  # least recently used first
+                used = sum(item.nbytes(device_type) for item in self._items.values())
+                if used + needed <= budget:
+                    break
+                if slot == keep or loaded.device.split(":")[0] != device_type:
+                    continue
+                if device_type == "cuda" and hasattr(loaded.pipeline, "to"):
+                    self._move(loaded, "cpu")
+                    self._make_room("cpu", 0, keep=keep)  # the CPU has its own budget
+                else:
+                    self._evict(slot)
+                freed = True
+        if freed:
+            release_memory()
+
+    def _move(self, loaded: Loaded, device: str) -> None:
+        loaded.pipeline.to(device)
+        loaded.device = device
+        release_memory()
+
+    def _evict(self, slot: tuple[str, str]) -> None:
+        with self._lock:
+            self._items.pop(slot, None)
+
+    def unload(self, task: str, key: str) -> bool:
+        """Unload one model and hand its memory back; False when it was not loaded."""
+        with self._lock:
+            found = (task, key) in self._items
+            self._evict((task, key))
+        release_memory()
+        return found
+
+    def set_fast_path(self, on: bool) -> None:
+        """Switch the fast path; loaded models are unloaded, to reload in the new precision."""
+        if on != self.fast_path:
+            self.fast_path = on
+            self.clear()
 
     def loaded(self) -> list[Loaded]:
-        return list(self._items.values())
+        """Loaded models, least recently used first."""
+        with self._lock:
+            return list(self._items.values())
 
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+        release_memory()
 
 
 MODELS = ModelCache()
+
+
+# --- Precision helpers for the pipelines -------------------------------------------
+
+
+def quantize_int8(module):
+    """Dynamic int8 quantisation of ``module``'s Linear layers, in place (weights stored as
+    int8, activations quantised per call): a text decoder generates one token at a time,
+    so it is bound by reading its weights, and int8 reads a quarter of float32's bytes.
+    The module must be float32 and on the CPU."""
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():  # torch.ao's eager API is deprecated in favour of torchao
+        warnings.simplefilter("ignore")
+        return torch.ao.quantization.quantize_dynamic(module, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
+
+
+def float_outputs(module) -> None:
+    """Make ``module`` (e.g. a bfloat16 vision encoder) hand float32 tensors to what follows
+    (an int8 decoder, which takes float32)."""
+    import torch
+
+    def to_float(_module, _args, output):
+        for key, value in output.items():
+            if torch.is_tensor(value) and value.is_floating_point():
+                output[key] = value.float()
+        return output
+
+    module.register_forward_hook(to_float)

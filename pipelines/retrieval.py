@@ -56,6 +56,10 @@ class RetrievalPipeline:
     def device(self) -> torch.device:
         return self.model.device
 
+    def to(self, device) -> RetrievalPipeline:
+        self.model.to(device)
+        return self
+
     @property
     def name(self) -> str:
         """Identifies the embedding space: gallery caches are kept per name."""

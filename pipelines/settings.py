@@ -65,3 +65,41 @@ SERVER_PORT = _int("GRADIO_SERVER_PORT", 7860)
 QUEUE_MAX_SIZE = _int("QUEUE_MAX_SIZE", 64)
 # Model calls running at once per event; one keeps a small CPU or GPU from thrashing.
 CONCURRENCY_LIMIT = _int("CONCURRENCY_LIMIT", 1)
+
+# --- Performance and memory (issue #7) ------------------------------------------
+
+
+def _size(name: str, default: str) -> int:
+    """Bytes from "8GB", "512MB", "1.5 GiB" or a plain number of bytes; 0 means automatic."""
+    text = os.getenv(name, default).strip().lower().replace(" ", "").removesuffix("b").removesuffix("i")
+    units = {"k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
+    try:
+        if text and text[-1] in units:
+            return int(float(text[:-1]) * units[text[-1]])
+        return int(float(text or 0))
+    except ValueError:
+        raise ValueError(f"{name}={os.getenv(name)!r} is not a size; write e.g. 8GB, 512MB or 0 (automatic).") from None
+
+
+# The CPU fast path: bfloat16 weights on CPUs with native bfloat16 (AVX512-BF16 or AMX)
+# and int8 text decoders; "off" keeps every model in float32 on the CPU (and float16
+# on a GPU), for comparing outputs or on a CPU where it misbehaves. Also a UI switch.
+FAST_PATH = os.getenv("FAST_PATH", "auto").strip().lower()
+# Dynamic int8 quantisation of the BLIP text decoders on the CPU fast path ("off" keeps
+# them in float32 while the vision encoder still runs in bfloat16).
+INT8_DECODER = os.getenv("INT8_DECODER", "on").strip().lower()
+# Threads for PyTorch on the CPU; 0 = the CPUs this process may use (its affinity
+# mask and container quota), which is what a 2-vCPU Space or laptop should use.
+NUM_THREADS = _int("NUM_THREADS", 0)
+# Memory that loaded models may take (weights), e.g. "6GB"; 0 = automatic: 60% of the
+# machine's (or container's) memory on the CPU, 85% of the GPU's memory on CUDA. A load
+# that would exceed it first unloads the least recently used model (on a GPU: moves
+# it to the CPU while there is room there).
+MODEL_MEMORY_BUDGET = _size("MODEL_MEMORY_BUDGET", "0")
+# torch.compile the UNet and the vision encoders on CUDA (slow first call, faster after);
+# never under ZeroGPU, where every call may land on a fresh process.
+TORCH_COMPILE = os.getenv("TORCH_COMPILE", "off").strip().lower() in ("1", "on", "true", "yes")
+# Requests to caption, VQA and the embedding endpoints that arrive together run as one
+# batch of at most this many; 1 turns batching off (and runs one request at a time).
+# 1 under ZeroGPU, where each call gets its own GPU slot.
+MAX_BATCH_SIZE = _int("MAX_BATCH_SIZE", 1 if os.getenv("SPACES_ZERO_GPU") else 8)

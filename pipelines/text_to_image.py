@@ -7,6 +7,11 @@ decodes the final latent into pixels. The turbo checkpoints are distilled (Sauer
 al., 2023, "Adversarial Diffusion Distillation") to give an image in 1-4 steps
 without classifier-free guidance. diffusers' ``AutoPipelineForText2Image`` picks the
 pipeline class from the checkpoint's ``model_index.json``.
+
+Speed: every component runs in the loader's dtype (bfloat16 on CPUs with native
+bfloat16 and on recent GPUs: about twice the float32 speed of the UNet and the VAE on
+such a CPU); the turbo checkpoints default to 1 step without guidance (registry
+defaults); on CUDA the UNet can be compiled (``compile=True``, TORCH_COMPILE).
 """
 
 from __future__ import annotations
@@ -42,11 +47,12 @@ class TextToImagePipeline:
         dtype=torch.float32,
         local_files_only=False,
         defaults: dict | None = None,
+        compile: bool = False,
     ) -> TextToImagePipeline:
         from diffusers import AutoPipelineForText2Image
 
         hub = dict(revision=revision, local_files_only=local_files_only, dtype=dtype)
-        if dtype == torch.float16:
+        if dtype in (torch.float16, torch.bfloat16):
             try:  # half-size download where the repository has fp16 weights
                 pipe = AutoPipelineForText2Image.from_pretrained(model_id, variant="fp16", **hub)
             except (OSError, ValueError):
@@ -54,7 +60,14 @@ class TextToImagePipeline:
         else:
             pipe = AutoPipelineForText2Image.from_pretrained(model_id, **hub)
         _place(pipe, device)
+        if compile:  # compiles on the first call (a minute), then runs faster
+            pipe.unet.compile(fullgraph=True)
         return cls(pipe, model_id, defaults)
+
+    def to(self, device) -> TextToImagePipeline:
+        """Move every component to ``device`` (not for a pipeline under model CPU offload)."""
+        self.pipe.to(device)
+        return self
 
     def check_inputs(self, num_inference_steps, guidance_scale, width, height, num_images) -> None:
         check_number("num_inference_steps", num_inference_steps, 1, MAX_STEPS)
