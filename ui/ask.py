@@ -5,7 +5,20 @@ from __future__ import annotations
 import gradio as gr
 
 from pipelines import settings
-from ui.common import get_model, gpu, image_input, model_picker, model_status, status_line, user_errors
+from pipelines.batching import options_key
+from pipelines.inputs import check_text, load_image
+from pipelines.vqa import MAX_QUESTION_CHARS
+from ui.common import (
+    batch_event,
+    batched,
+    get_model,
+    gpu,
+    image_input,
+    model_picker,
+    model_status,
+    status_line,
+    user_errors,
+)
 from ui.i18n import _
 
 EXAMPLES = [
@@ -21,7 +34,9 @@ EXAMPLES = [
 @user_errors
 def vqa(image: str, question: str, model: str | None = None, progress=gr.Progress(track_tqdm=True)) -> str:
     pipe = get_model("vqa", model, progress).pipeline
-    return pipe(image, question)
+    # Checked here, so that bad input fails this request alone, never a batch.
+    pair = (load_image(image), check_text(question, "question", MAX_QUESTION_CHARS))
+    return batched(lambda pairs: pipe([i for i, _ in pairs], [q for _, q in pairs]), pair, options_key(pipe))
 
 
 def build(demo: gr.Blocks) -> None:
@@ -40,5 +55,5 @@ def build(demo: gr.Blocks) -> None:
         gr.Examples(examples, inputs=[image, question], label=_("common.examples"))
 
         event = gr.on([button.click, question.submit], vqa, [image, question, picker], answer, api_name="vqa",
-                      concurrency_id="model")  # fmt: skip
+                      **batch_event())  # fmt: skip
         event.then(lambda m: model_status("vqa", m), picker, status, api_visibility="private", queue=False)

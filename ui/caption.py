@@ -5,7 +5,19 @@ from __future__ import annotations
 import gradio as gr
 
 from pipelines import settings
-from ui.common import get_model, gpu, image_input, model_picker, model_status, status_line, user_errors
+from pipelines.batching import options_key
+from pipelines.inputs import load_image
+from ui.common import (
+    batch_event,
+    batched,
+    get_model,
+    gpu,
+    image_input,
+    model_picker,
+    model_status,
+    status_line,
+    user_errors,
+)
 from ui.i18n import _
 
 EXAMPLES = ["astronaut.jpg", "cat.jpg", "coffee.jpg", "rocket.jpg", "grace_hopper.jpg"]
@@ -26,10 +38,13 @@ def caption(
     progress=gr.Progress(track_tqdm=True),
 ) -> str:
     pipe = get_model("caption", model, progress).pipeline
-    return pipe(
-        image, prompt=prompt, max_new_tokens=max_new_tokens, num_beams=num_beams, do_sample=do_sample,
-        temperature=temperature, top_p=top_p, seed=seed,
-    )  # fmt: skip
+    # Checked here, so that bad input fails this request alone, never a batch.
+    image = load_image(image)
+    pipe.check_inputs(max_new_tokens, num_beams, temperature, top_p)
+    options = dict(prompt=prompt, max_new_tokens=max_new_tokens, num_beams=num_beams)
+    if do_sample:  # greedy and beam search ignore these, so they don't split batches
+        options.update(do_sample=True, temperature=temperature, top_p=top_p, seed=seed)
+    return batched(lambda images: pipe(images, **options), image, options_key(pipe, **options))
 
 
 def build(demo: gr.Blocks) -> None:
@@ -61,5 +76,5 @@ def build(demo: gr.Blocks) -> None:
         )
 
         inputs = [image, picker, prompt, max_new_tokens, num_beams, do_sample, temperature, top_p, seed]
-        event = button.click(caption, inputs, output, api_name="caption", concurrency_id="model")
+        event = button.click(caption, inputs, output, api_name="caption", **batch_event())
         event.then(lambda m: model_status("caption", m), picker, status, api_visibility="private", queue=False)

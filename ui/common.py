@@ -9,7 +9,8 @@ import logging
 
 import gradio as gr
 
-from pipelines import registry
+from pipelines import registry, settings
+from pipelines.batching import DEVICE_LOCK, Batcher
 from pipelines.loading import MODELS, CheckpointUnavailable, Loaded
 from ui.i18n import _
 
@@ -123,13 +124,12 @@ def model_status(task: str, model: str | None) -> str:
         checkpoint = registry.get_checkpoint(task, model or None, MODELS.profile)
     except ValueError as error:
         return f"⚠️ {error}"
-    if not MODELS.is_loaded(task, checkpoint.key):
+    loaded = MODELS.peek(task, checkpoint.key)  # never loads, and a status check is not a use
+    if loaded is None:
         return f"**{checkpoint.label}** (`{checkpoint.repo_id}`) · loads on first use · 首次使用时加载"
-    loaded = MODELS.get(task, checkpoint.key)
-    dtype = str(getattr(getattr(loaded.pipeline, "model", None), "dtype", "") or loaded.pipeline.pipe.dtype)
     line = (
         f"**{loaded.checkpoint.label}** (`{loaded.checkpoint.repo_id}`) · {loaded.device} · "
-        f"{dtype.replace('torch.', '')} · loaded in {loaded.seconds:.1f} s"
+        f"{loaded.precision} · loaded in {loaded.seconds:.1f} s"
     )
     if loaded.notice:
         line = f"⚠️ {loaded.notice}\n\n{line}"
@@ -145,3 +145,27 @@ def status_line(demo: gr.Blocks, task: str, picker: gr.Dropdown) -> gr.Markdown:
     demo.load(**refresh)
     picker.change(**refresh)
     return status
+
+
+# --- Batching concurrent requests (issue #7) ------------------------------------------
+
+BATCHER = Batcher(settings.MAX_BATCH_SIZE)
+
+
+def batched(fn, item, key):
+    """``fn([item])[0]``, run in one batch with concurrent requests of the same ``key``
+    (see pipelines/batching.py); alone when batching is off (MAX_BATCH_SIZE=1). Check
+    ``item`` before: a failure inside a batch is retried alone, but costs time."""
+    if settings.MAX_BATCH_SIZE <= 1:
+        with DEVICE_LOCK:
+            return fn([item])[0]
+    return BATCHER(fn, key, item)
+
+
+def batch_event() -> dict:
+    """Event options of a batched endpoint: handlers enough for two batches (one running,
+    one gathering), in their own concurrency group since the model itself runs one batch
+    at a time (DEVICE_LOCK); with batching off, the one "model" group like every other."""
+    if settings.MAX_BATCH_SIZE <= 1:
+        return dict(concurrency_id="model")
+    return dict(concurrency_id="batched", concurrency_limit=2 * settings.MAX_BATCH_SIZE)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from pipelines import registry
+from pipelines.batching import DEVICE_LOCK
 from pipelines.inputs import check_seed
 from pipelines.loading import MODELS
 from ui.common import get_model, gpu, model_picker, model_status, status_line, user_errors
@@ -39,10 +40,11 @@ def text_to_image(
     def on_step(step: int, total: int) -> None:
         progress((step, total), desc=f"Denoising step {step}/{total}")
 
-    images = pipe(
-        prompt, negative_prompt=negative_prompt, seed=seed, num_inference_steps=num_inference_steps,
-        guidance_scale=guidance_scale, width=width, height=height, num_images=num_images, callback=on_step,
-    )  # fmt: skip
+    with DEVICE_LOCK:  # one model computation at a time (see pipelines/batching.py)
+        images = pipe(
+            prompt, negative_prompt=negative_prompt, seed=seed, num_inference_steps=num_inference_steps,
+            guidance_scale=guidance_scale, width=width, height=height, num_images=num_images, callback=on_step,
+        )  # fmt: skip
     # Image i was made with seed + i: the caption says how to make it again alone.
     return [(image, f"seed {(seed + i) % 2**32}") for i, image in enumerate(images)]
 

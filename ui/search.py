@@ -9,9 +9,20 @@ from pathlib import Path
 import gradio as gr
 
 from pipelines import settings
-from pipelines.inputs import check_text
+from pipelines.batching import options_key
+from pipelines.inputs import check_text, load_image
 from pipelines.retrieval import Gallery, add_images
-from ui.common import get_model, gpu, image_input, model_picker, model_status, status_line, user_errors
+from ui.common import (
+    batch_event,
+    batched,
+    get_model,
+    gpu,
+    image_input,
+    model_picker,
+    model_status,
+    status_line,
+    user_errors,
+)
 from ui.i18n import _
 
 GALLERY = Gallery([settings.EXAMPLE_IMAGES_DIR], settings.DATA_DIR / "embeddings")
@@ -49,7 +60,7 @@ def search_by_text(
     progress=gr.Progress(track_tqdm=True),
 ) -> list[tuple[str, str]]:  # fmt: skip
     pipe = get_model("retrieval", model, progress).pipeline
-    embedding = pipe.embed_texts([check_text(query, "search text")])[0]
+    embedding = batched(pipe.embed_texts, check_text(query, "search text"), options_key(pipe, kind="text"))
     return _hits(GALLERY.search(pipe, embedding, top_k, [upload_folder(request)], _embed_progress(progress)))
 
 
@@ -60,7 +71,7 @@ def search_by_image(
     progress=gr.Progress(track_tqdm=True),
 ) -> list[tuple[str, str]]:  # fmt: skip
     pipe = get_model("retrieval", model, progress).pipeline
-    embedding = pipe.embed_images([image])[0]
+    embedding = batched(pipe.embed_images, load_image(image), options_key(pipe, kind="image"))
     return _hits(GALLERY.search(pipe, embedding, top_k, [upload_folder(request)], _embed_progress(progress)))
 
 
@@ -126,9 +137,9 @@ def build(demo: gr.Blocks) -> None:
         refresh = dict(fn=lambda m: model_status("retrieval", m), inputs=picker, outputs=status,
                        api_visibility="private", queue=False)  # fmt: skip
         gr.on([text_button.click, query.submit], search_by_text, [query, top_k, picker], hits,
-              api_name="search_by_text", concurrency_id="model").then(**refresh)  # fmt: skip
+              api_name="search_by_text", **batch_event()).then(**refresh)  # fmt: skip
         image_button.click(search_by_image, [query_image, top_k, picker], hits, api_name="search_by_image",
-                           concurrency_id="model").then(**refresh)  # fmt: skip
+                           **batch_event()).then(**refresh)  # fmt: skip
         gr.on([classify_button.click, labels.submit], classify, [classify_image, labels, picker], confidences,
               api_name="classify", concurrency_id="model").then(**refresh)  # fmt: skip
         demo.load(collection, None, everything, api_visibility="private", queue=False)

@@ -1,0 +1,112 @@
+"""Dynamic batching: requests that arrive together run through the model as one batch.
+
+A captioning model takes about as long for 8 images as for 2 on a small CPU, and far
+less than 8 separate calls on a GPU, so concurrent requests are worth merging. Each
+request is handled in its own thread (Gradio runs several handlers at once); the
+handler checks its own inputs, then calls ``BATCHER(fn, key, item)``. Requests with the
+same ``key`` (the same pipeline and options) that are waiting when the model becomes
+free are run together as ``fn([item, ...])``; every caller gets its own result, or its
+own exception.
+
+Why not Gradio's ``batch=True``: it fails every request of a batch when one of them
+fails (gradio/queueing.py, ``process_events``), so one visitor's unreadable upload
+would fail seven others'; and its validators answer clients with a different error
+type than every other endpoint. Here bad input fails in its own handler, before
+batching, and a batch that fails is retried one request at a time.
+
+``DEVICE_LOCK`` is held while a model computes, by the batcher and by text-to-image:
+one computation at a time on the device, so a GPU is never oversubscribed and two
+jobs on a 2-core CPU don't halve each other's speed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import Any
+
+DEVICE_LOCK = threading.RLock()
+
+
+@dataclass
+class _Job:
+    fn: Callable[[list], Any]
+    key: Hashable
+    item: Any
+    done: bool = False
+    result: Any = None
+    error: BaseException | None = None
+
+
+class Batcher:
+    """Runs concurrent calls as batches of at most ``max_batch_size`` items.
+
+    No thread of its own: the first caller to find the model free runs a batch (its
+    own request or older ones, oldest first) and hands the results out; the others
+    wait for theirs, and one of them runs the next batch.
+    """
+
+    def __init__(self, max_batch_size: int = 8):
+        self.max_batch_size = max(1, int(max_batch_size))
+        self._pending: list[_Job] = []
+        self._busy = False
+        self._cond = threading.Condition()
+        self.batch_sizes: list[int] = []  # sizes of the batches run so far (for tests and the Models panel)
+
+    def __call__(self, fn: Callable[[list], Any], key: Hashable, item: Any) -> Any:
+        """``fn([item, ...])[i]`` for this caller's ``item``; ``fn`` maps a list of items to
+        a sequence of results in the same order."""
+        job = _Job(fn, key, item)
+        with self._cond:
+            self._pending.append(job)
+        while True:
+            with self._cond:
+                while self._busy and not job.done:
+                    self._cond.wait()
+                if job.done:
+                    break
+                self._busy = True
+                batch = self._take()
+            try:
+                self._run(batch)
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+        if job.error is not None:
+            raise job.error
+        return job.result
+
+    def _take(self) -> list[_Job]:
+        """The oldest waiting job and the next ones with its key, up to the batch size."""
+        key = self._pending[0].key
+        batch = [job for job in self._pending if job.key == key][: self.max_batch_size]
+        self._pending = [job for job in self._pending if job not in batch]
+        return batch
+
+    def _run(self, batch: list[_Job]) -> None:
+        self.batch_sizes = [*self.batch_sizes[-999:], len(batch)]
+        with DEVICE_LOCK:
+            try:
+                results = batch[0].fn([job.item for job in batch])
+                if len(results) != len(batch):
+                    raise RuntimeError(f"a batch of {len(batch)} gave {len(results)} results")
+                for job, result in zip(batch, results, strict=True):
+                    job.result = result
+            except Exception as error:
+                if len(batch) == 1:
+                    batch[0].error = error
+                else:  # retry alone, so that a failure stays with the request that caused it
+                    for job in batch:
+                        try:
+                            job.result = job.fn([job.item])[0]
+                        except Exception as own_error:
+                            job.error = own_error
+        for job in batch:
+            job.done = True
+
+
+def options_key(pipeline: Any, **options) -> tuple:
+    """A batching key: the same pipeline object and the same options."""
+    return (id(pipeline), *sorted(options.items()))
