@@ -24,6 +24,7 @@ import ctypes
 import functools
 import gc
 import importlib
+import importlib.util
 import inspect
 import math
 import os
@@ -60,6 +61,28 @@ def pick_device() -> str:
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@functools.cache
+def cuda_available() -> bool:
+    """``torch.cuda.is_available()``, without importing torch (seconds) while the page
+    starts: on Linux, a PyTorch built with CUDA and an NVIDIA driver loaded. Decides
+    the ``auto`` profile; the device a model loads on is still PyTorch's answer."""
+    if "torch" in sys.modules or not sys.platform.startswith("linux"):
+        return pick_device() == "cuda"
+    if os.getenv("SPACES_ZERO_GPU"):  # ZeroGPU attaches a GPU inside each call
+        return True
+    if os.getenv("CUDA_VISIBLE_DEVICES") in ("", "-1"):
+        return False
+    spec = importlib.util.find_spec("torch")
+    if spec is None or not spec.submodule_search_locations:
+        return False
+    try:  # torch/version.py says `cuda: Optional[str] = '12.8'` in CUDA builds, `= None` in CPU ones
+        version = (Path(spec.submodule_search_locations[0]) / "version.py").read_text()
+    except OSError:
+        return pick_device() == "cuda"
+    built_with_cuda = re.search(r"^cuda\b[^=]*=\s*['\"]", version, re.MULTILINE) is not None
+    return built_with_cuda and (Path("/proc/driver/nvidia").exists() or Path("/dev/nvidiactl").exists())
 
 
 # CPU features that make bfloat16 matmuls run natively (oneDNN uses them): AVX512-BF16
@@ -306,6 +329,21 @@ def _snapshot(checkpoint: Checkpoint) -> Path | None:
     return None
 
 
+def load_options(cls, device: str, fast: bool) -> dict:
+    """What the fast path passes to ``cls.from_pretrained`` on ``device``: the dtype, int8
+    text decoders (on the CPU, for pipelines that take ``quantize``) and torch.compile
+    (on CUDA with TORCH_COMPILE, never under ZeroGPU, for pipelines that take ``compile``).
+    Tiny models get ``fast=False``: their 32-wide layers gain nothing."""
+    options = {"dtype": pick_dtype(device, fast)}
+    accepts = inspect.signature(cls.from_pretrained).parameters
+    if "quantize" in accepts:
+        options["quantize"] = fast and device == "cpu" and settings.INT8_DECODER not in ("off", "0", "false", "no")
+    if "compile" in accepts:
+        compile_ok = settings.TORCH_COMPILE and not os.getenv("SPACES_ZERO_GPU")
+        options["compile"] = fast and device.startswith("cuda") and compile_ok
+    return options
+
+
 @dataclass
 class Loaded:
     """A pipeline in the cache, with what the UI tells the user about it."""
@@ -404,21 +442,15 @@ class ModelCache:
         device = pick_device()
         # Tiny models: 32-wide layers gain nothing from bfloat16 or int8, and float32 keeps
         # their outputs identical on every machine.
-        fast = self.fast_path and not checkpoint.is_tiny
-        dtype = pick_dtype(device, fast)
-        options = {"defaults": checkpoint.defaults} if checkpoint.defaults else {}
-        accepts = inspect.signature(cls.from_pretrained).parameters
-        if "quantize" in accepts:  # int8 text decoders, on the CPU fast path only
-            options["quantize"] = fast and device == "cpu" and settings.INT8_DECODER not in ("off", "0", "false")
-        if "compile" in accepts:
-            options["compile"] = fast and device.startswith("cuda") and settings.TORCH_COMPILE
-            options["compile"] = options["compile"] and not os.getenv("SPACES_ZERO_GPU")
-        self._make_room(device, estimate_bytes(checkpoint, source, dtype), keep=None)
+        options = load_options(cls, device, self.fast_path and not checkpoint.is_tiny)
+        if checkpoint.defaults:
+            options["defaults"] = checkpoint.defaults
+        self._make_room(device, estimate_bytes(checkpoint, source, options["dtype"]), keep=None)
         start = time.perf_counter()
         pipeline = cls.from_pretrained(
-            source, revision=checkpoint.revision, device=device, dtype=dtype, local_files_only=local_only, **options
+            source, revision=checkpoint.revision, device=device, local_files_only=local_only, **options
         )
-        precision = str(dtype).replace("torch.", "") + (" + int8 decoder" if options.get("quantize") else "")
+        precision = str(options["dtype"]).replace("torch.", "") + (" + int8 decoder" if options.get("quantize") else "")
         precision += " + torch.compile" if options.get("compile") else ""
         seconds = time.perf_counter() - start
         return Loaded(pipeline, checkpoint, requested, device, seconds, notice, precision, home=device)

@@ -111,9 +111,9 @@ def resolve_profile(profile: str | None = None, cuda: bool | None = None) -> str
     if profile != "auto":
         return profile
     if cuda is None:
-        import torch
+        from pipelines.loading import cuda_available
 
-        cuda = torch.cuda.is_available()
+        cuda = cuda_available()
     return "gpu" if cuda else "cpu"
 
 

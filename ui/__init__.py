@@ -6,8 +6,8 @@ from __future__ import annotations
 import gradio as gr
 
 from pipelines import registry, settings
-from pipelines.loading import MODELS, pick_device
-from ui import ask, caption, create, search
+from pipelines.loading import MODELS, cuda_available
+from ui import ask, caption, create, models, search
 from ui.i18n import I18N, _
 
 CSS = """
@@ -27,7 +27,7 @@ def build_demo(profile: str | None = None) -> gr.Blocks:
         gr.Markdown(_("app.intro"))
         gr.Markdown(
             f"Profile / 配置: **{concrete}** ({(profile or settings.MODEL_PROFILE)}) · "
-            f"Device / 设备: **{pick_device()}**",
+            f"Device / 设备: **{'cuda' if cuda_available() else 'cpu'}**",
             elem_classes="model-status",
         )
         if concrete == "tiny":
@@ -35,6 +35,7 @@ def build_demo(profile: str | None = None) -> gr.Blocks:
         with gr.Tabs():
             for tab in (caption, ask, create, search):
                 tab.build(demo)
+        models.build(demo)
     return demo
 
 

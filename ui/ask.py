@@ -7,7 +7,6 @@ import gradio as gr
 from pipelines import settings
 from pipelines.batching import options_key
 from pipelines.inputs import check_text, load_image
-from pipelines.vqa import MAX_QUESTION_CHARS
 from ui.common import (
     batch_event,
     batched,
@@ -33,6 +32,8 @@ EXAMPLES = [
 @gpu
 @user_errors
 def vqa(image: str, question: str, model: str | None = None, progress=gr.Progress(track_tqdm=True)) -> str:
+    from pipelines.vqa import MAX_QUESTION_CHARS  # imports torch: not while the page starts
+
     pipe = get_model("vqa", model, progress).pipeline
     # Checked here, so that bad input fails this request alone, never a batch.
     pair = (load_image(image), check_text(question, "question", MAX_QUESTION_CHARS))

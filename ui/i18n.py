@@ -75,6 +75,22 @@ EN = {
     "search.labels": "Labels, separated by commas",
     "search.classify": "Classify",
     "search.confidences": "Confidence",
+    # --- Models panel (issue #7) ---
+    "models.title": "Models and memory",
+    "models.intro": (
+        "The models loaded on this machine, the memory each takes and the precision it runs in. When a new "
+        "model would not fit in the memory budget, the least recently used one is unloaded first. Unloading "
+        "frees the memory now; the model loads again the next time a tab uses it."
+    ),
+    "models.pick": "Loaded model",
+    "models.unload": "Unload",
+    "models.unload_all": "Unload all",
+    "models.refresh": "Refresh",
+    "models.fast_path": "Fast path (bfloat16 and int8 where this CPU runs them natively)",
+    "models.fast_path_info": (
+        "Off: every model runs in float32 on the CPU, for comparing outputs. Switching unloads all models; "
+        "they reload in the new precision."
+    ),
 }
 
 ZH = {
@@ -143,6 +159,18 @@ ZH = {
     "search.labels": "标签，用逗号分隔",
     "search.classify": "分类",
     "search.confidences": "置信度",
+    # --- Models panel (issue #7) ---
+    "models.title": "模型与内存",
+    "models.intro": (
+        "本机已加载的模型、每个模型占用的内存以及运行精度。新模型放不进内存预算时，会先卸载最久未使用的模型。"
+        "卸载会立即释放内存；下次使用该标签页时模型会重新加载。"
+    ),
+    "models.pick": "已加载的模型",
+    "models.unload": "卸载",
+    "models.unload_all": "全部卸载",
+    "models.refresh": "刷新",
+    "models.fast_path": "快速路径（在本机 CPU 原生支持时使用 bfloat16 和 int8）",
+    "models.fast_path_info": "关闭后所有模型在 CPU 上以 float32 运行，便于对比输出。切换会卸载所有模型，之后以新精度重新加载。",
 }
 
 I18N = gr.I18n(en=EN, **{"zh-CN": ZH})

@@ -3,6 +3,7 @@ and classify an image against labels you type (zero-shot, CLIP)."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from pathlib import Path
 
@@ -11,7 +12,6 @@ import gradio as gr
 from pipelines import settings
 from pipelines.batching import options_key
 from pipelines.inputs import check_text, load_image
-from pipelines.retrieval import Gallery, add_images
 from ui.common import (
     batch_event,
     batched,
@@ -25,7 +25,15 @@ from ui.common import (
 )
 from ui.i18n import _
 
-GALLERY = Gallery([settings.EXAMPLE_IMAGES_DIR], settings.DATA_DIR / "embeddings")
+
+@functools.cache
+def gallery():
+    """The searched gallery; pipelines.retrieval imports torch, so not while the page starts."""
+    from pipelines.retrieval import Gallery
+
+    return Gallery([settings.EXAMPLE_IMAGES_DIR], settings.DATA_DIR / "embeddings")
+
+
 QUERY_EXAMPLES = [
     "a cat",
     "a rocket launch",
@@ -61,7 +69,7 @@ def search_by_text(
 ) -> list[tuple[str, str]]:  # fmt: skip
     pipe = get_model("retrieval", model, progress).pipeline
     embedding = batched(pipe.embed_texts, check_text(query, "search text"), options_key(pipe, kind="text"))
-    return _hits(GALLERY.search(pipe, embedding, top_k, [upload_folder(request)], _embed_progress(progress)))
+    return _hits(gallery().search(pipe, embedding, top_k, [upload_folder(request)], _embed_progress(progress)))
 
 
 @gpu
@@ -72,7 +80,7 @@ def search_by_image(
 ) -> list[tuple[str, str]]:  # fmt: skip
     pipe = get_model("retrieval", model, progress).pipeline
     embedding = batched(pipe.embed_images, load_image(image), options_key(pipe, kind="image"))
-    return _hits(GALLERY.search(pipe, embedding, top_k, [upload_folder(request)], _embed_progress(progress)))
+    return _hits(gallery().search(pipe, embedding, top_k, [upload_folder(request)], _embed_progress(progress)))
 
 
 @gpu
@@ -86,6 +94,8 @@ def classify(image: str, labels: str, model: str | None = None, progress=gr.Prog
 def add_to_gallery(files: list[str] | None, request: gr.Request = None) -> tuple[list[str], str]:
     if not files:
         raise ValueError("No files given: choose one or more images to add.")
+    from pipelines.retrieval import add_images
+
     added, refused = add_images(files, upload_folder(request), settings.MAX_GALLERY_UPLOAD)
     report = f"Added {len(added)} image(s). / 已添加 {len(added)} 张图片。"
     if refused:
@@ -94,7 +104,7 @@ def add_to_gallery(files: list[str] | None, request: gr.Request = None) -> tuple
 
 
 def collection(request: gr.Request = None) -> list[str]:
-    return [str(p) for p in GALLERY.files([upload_folder(request)])]
+    return [str(p) for p in gallery().files([upload_folder(request)])]
 
 
 def build(demo: gr.Blocks) -> None:

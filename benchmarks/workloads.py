@@ -1,0 +1,211 @@
+"""Model workloads: our pipelines with the fast path against the naive float32 way of
+running the same model (as in its model card), on real-size architectures with random
+weights (benchmarks/models.py).
+
+Each ``run_*`` returns result rows. "Ours" is built the way the app loads a model on
+this machine (``pipelines.loading.load_options`` with the fast path on), from a copy of
+the baseline's weights, so fidelity compares the same weights in two precisions.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+
+import numpy as np
+import torch
+from PIL import Image
+
+from benchmarks import models
+from benchmarks.common import IMAGES, compare, count_flops, result, with_gflops
+from pipelines import loading
+
+CAPTION_TOKENS = 20
+ANSWER_TOKENS = 5
+QUESTION = "what is the man holding in his hand?"
+PROMPT = "a watercolor painting of a red fox in a snowy forest"
+
+
+def photos(count: int) -> list[Image.Image]:
+    """``count`` of the bundled photos (repeated as needed), decoded."""
+    paths = sorted(IMAGES.glob("*.jpg"))
+    decoded = [Image.open(p).convert("RGB") for p in paths]
+    return [decoded[i % len(decoded)] for i in range(count)]
+
+
+def cast_copy(module: torch.nn.Module, dtype: torch.dtype) -> torch.nn.Module:
+    """A copy of ``module`` with floating-point weights in ``dtype``, made tensor by tensor
+    (no second float32 copy of a 3 GB UNet on the way)."""
+    parameters = {id(p) for p in module.parameters()}
+    memo = {}
+    for tensor in [*module.parameters(), *module.buffers()]:
+        cast = tensor.detach().to(dtype) if tensor.is_floating_point() else tensor.detach().clone()
+        memo[id(tensor)] = torch.nn.Parameter(cast, requires_grad=False) if id(tensor) in parameters else cast
+    return copy.deepcopy(module, memo)
+
+
+def _ours_blip(model, options: dict) -> torch.nn.Module:
+    """The model as the BLIP pipelines' from_pretrained leave it: float32 text models when
+    they are quantised (the pipeline does that), the vision encoder in the fast dtype."""
+    ours = cast_copy(model, torch.float32 if options.get("quantize") else options["dtype"])
+    ours.vision_model.to(options["dtype"])
+    return ours
+
+
+def _peak(options: dict, peaks: dict) -> dict:
+    return {"ours": peaks[str(options["dtype"]).replace("torch.", "")], "float32": peaks["float32"]}
+
+
+def _agreement(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Share of positions where two batches of greedy token ids agree."""
+    length = min(a.shape[1], b.shape[1])
+    return float((a[:, :length] == b[:, :length]).float().mean())
+
+
+def run_caption(quick: bool, peaks: dict, info: dict) -> list[dict]:
+    """BLIP base, one image, 20 new tokens, greedy: our CaptionPipeline against
+    processor + generate in float32 as in the model card."""
+    from pipelines.captioning import CaptionPipeline
+
+    model, processor = models.blip(vqa=False)
+    options = loading.load_options(CaptionPipeline, "cpu", fast=True)
+    pipe = CaptionPipeline(_ours_blip(model, options), processor, quantize=options["quantize"])
+    for m in (model, pipe.model):  # exactly 20 tokens: a random decoder may stop at any point
+        m.text_decoder.generation_config.min_new_tokens = CAPTION_TOKENS
+    image = photos(1)[0]
+
+    def baseline():
+        inputs = processor(images=image, return_tensors="pt")
+        return model.generate(**inputs, max_new_tokens=CAPTION_TOKENS)
+
+    def ours():
+        return pipe(image, max_new_tokens=CAPTION_TOKENS, num_beams=1)
+
+    timing = compare(ours, baseline, repeats=2 if quick else 5)
+    with torch.inference_mode():
+        pixels = processor(images=photos(2 if quick else 8), return_tensors="pt")["pixel_values"]
+        fast = pipe.model.generate(pixel_values=pixels.to(options["dtype"]), max_new_tokens=CAPTION_TOKENS)
+        plain = model.generate(pixel_values=pixels, max_new_tokens=CAPTION_TOKENS)
+    row = result(
+        "caption", "s per caption", timing["ours"], timing["baseline"], info,
+        precision=f"{options['dtype']}".replace("torch.", "") + (" + int8 decoder" if options["quantize"] else ""),
+        fidelity=f"greedy tokens agree {_agreement(fast, plain):.0%}",
+    )  # fmt: skip
+    return [with_gflops(row, count_flops(baseline), timing["ours"], timing["baseline"], _peak(options, peaks))]
+
+
+def run_vqa(quick: bool, peaks: dict, info: dict) -> list[dict]:
+    """BLIP VQA base, one image and question, a 5-token answer, greedy: our VQAPipeline
+    against processor + generate in float32 as in the model card."""
+    from pipelines.vqa import VQAPipeline
+
+    model, processor = models.blip(vqa=True)
+    options = loading.load_options(VQAPipeline, "cpu", fast=True)
+    pipe = VQAPipeline(_ours_blip(model, options), processor, "blip", quantize=options["quantize"])
+    for m in (model, pipe.model):
+        m.text_decoder.generation_config.min_new_tokens = ANSWER_TOKENS
+    image = photos(1)[0]
+
+    def baseline():
+        inputs = processor(images=image, text=QUESTION, return_tensors="pt")
+        return model.generate(**inputs, max_new_tokens=ANSWER_TOKENS)
+
+    def ours():
+        return pipe(image, QUESTION, max_new_tokens=ANSWER_TOKENS, num_beams=1)
+
+    timing = compare(ours, baseline, repeats=2 if quick else 5)
+    with torch.inference_mode():
+        inputs = processor(images=photos(2 if quick else 8), text=[QUESTION] * (2 if quick else 8), return_tensors="pt")
+        plain = model.generate(**inputs, max_new_tokens=ANSWER_TOKENS)
+        inputs["pixel_values"] = inputs["pixel_values"].to(options["dtype"])
+        fast = pipe.model.generate(**inputs, max_new_tokens=ANSWER_TOKENS)
+    row = result(
+        "vqa", "s per answer", timing["ours"], timing["baseline"], info,
+        precision=f"{options['dtype']}".replace("torch.", "") + (" + int8 text" if options["quantize"] else ""),
+        fidelity=f"greedy tokens agree {_agreement(fast, plain):.0%}",
+    )  # fmt: skip
+    return [with_gflops(row, count_flops(baseline), timing["ours"], timing["baseline"], _peak(options, peaks))]
+
+
+def run_embed_images(quick: bool, peaks: dict, info: dict) -> list[dict]:
+    """CLIP ViT-B/32 embeddings of 64 images (16 with --quick): RetrievalPipeline.embed_images
+    (batches, fast dtype) against one image at a time in float32."""
+    from pipelines.retrieval import RetrievalPipeline
+
+    model, processor = models.clip_b32()
+    options = loading.load_options(RetrievalPipeline, "cpu", fast=True)
+    pipe = RetrievalPipeline(cast_copy(model, options["dtype"]), processor)
+    images = photos(16 if quick else 64)
+
+    def baseline():
+        with torch.no_grad():
+            return [
+                model.get_image_features(**processor(images=image, return_tensors="pt")).pooler_output
+                for image in images
+            ]
+
+    def ours():
+        return pipe.embed_images(images)
+
+    timing = compare(ours, baseline, repeats=2 if quick else 5)
+    plain = torch.cat(baseline()).float()
+    plain = (plain / plain.norm(dim=-1, keepdim=True)).numpy()
+    cosine = np.sum(ours() * plain, axis=1)  # both unit vectors
+    row = result(
+        "embed_images", f"s per {len(images)} images", timing["ours"], timing["baseline"], info,
+        precision=str(options["dtype"]).replace("torch.", ""),
+        fidelity=f"cosine to float32: mean {cosine.mean():.4f}, min {cosine.min():.4f}",
+    )  # fmt: skip
+    return [with_gflops(row, count_flops(baseline), timing["ours"], timing["baseline"], _peak(options, peaks))]
+
+
+def run_text_to_image(quick: bool, peaks: dict, info: dict) -> list[dict]:
+    """SD-Turbo's size, one 512x512 image (256x256 with --quick), 1 step, no guidance, the
+    full image (text encoder, UNet, VAE decoder): TextToImagePipeline against diffusers'
+    pipeline in float32. With TAESD available (decoder="taesd"), that too."""
+    from diffusers import StableDiffusionPipeline
+
+    from pipelines.text_to_image import TextToImagePipeline
+
+    side = 256 if quick else 512
+    baseline_pipe = models.sd_turbo()
+    options = loading.load_options(TextToImagePipeline, "cpu", fast=True)
+    components = {
+        name: cast_copy(c, options["dtype"]) if isinstance(c, torch.nn.Module) else c
+        for name, c in baseline_pipe.components.items()
+    }
+    pipe = TextToImagePipeline(StableDiffusionPipeline(**components))
+    settings = dict(num_inference_steps=1, guidance_scale=0.0, width=side, height=side)
+
+    def baseline():
+        return baseline_pipe(PROMPT, generator=torch.Generator().manual_seed(0), **settings).images[0]
+
+    def ours(**extra):
+        return pipe(PROMPT, seed=0, **settings, **extra)[0]
+
+    repeats = 1 if quick else 3
+    timing = compare(ours, baseline, repeats=repeats)
+    flops = count_flops(baseline)
+    difference = np.abs(np.asarray(ours(), np.float32) - np.asarray(baseline(), np.float32)).mean()
+    precision = str(options["dtype"]).replace("torch.", "")
+    rows = [
+        with_gflops(
+            result(
+                "text_to_image", f"s per {side}x{side} image", timing["ours"], timing["baseline"], info,
+                precision=precision, fidelity=f"mean pixel difference to float32 {difference:.1f}/255",
+            ), flops, timing["ours"], timing["baseline"], _peak(options, peaks),
+        )
+    ]  # fmt: skip
+    if "decoder" in inspect.signature(pipe.__call__).parameters and hasattr(pipe, "taesd"):
+        from diffusers import AutoencoderTiny
+
+        torch.manual_seed(0)
+        pipe.taesd = AutoencoderTiny().to(options["dtype"]).eval()  # TAESD's architecture, random weights
+        taesd = compare(lambda: ours(decoder="taesd"), baseline, repeats=repeats)
+        rows.append(
+            result(
+                "text_to_image_taesd", f"s per {side}x{side} image", taesd["ours"], taesd["baseline"], info,
+                precision=precision + " + TAESD decoder",
+            )
+        )  # fmt: skip
+    return rows

@@ -1,0 +1,109 @@
+"""Models panel: which models are loaded, the memory they take, the precision they run
+in, and buttons to unload them or switch the CPU fast path (see pipelines/loading.py)."""
+
+from __future__ import annotations
+
+import time
+
+import gradio as gr
+
+from pipelines import registry
+from pipelines.loading import MODELS
+from ui.i18n import _
+
+MB = 2**20
+
+
+def _size(nbytes: int) -> str:
+    return f"{nbytes / 2**30:.2f} GB" if nbytes >= 2**30 else f"{nbytes / MB:.0f} MB"
+
+
+def machine_summary() -> str:
+    """One line about the device, the precision the next loads will use, threads and the budget."""
+    import torch
+
+    from pipelines.loading import configure_torch, cpu_has_bf16, pick_device, pick_dtype, total_memory
+
+    device = pick_device()
+    dtype = str(pick_dtype(device, MODELS.fast_path)).replace("torch.", "")
+    if device == "cpu":
+        why = "native bfloat16 (AVX512-BF16/AMX)" if cpu_has_bf16() else "no native bfloat16 on this CPU"
+        why = why if MODELS.fast_path else "fast path off / 快速路径已关闭"
+        where = f"CPU · {configure_torch()} threads / 线程"
+    else:
+        why = "fast path on / 快速路径已开启" if MODELS.fast_path else "fast path off / 快速路径已关闭"
+        where = torch.cuda.get_device_name(0)
+    budget = MODELS.budget(device)
+    budget_text = f"{_size(budget)} of {_size(total_memory(device))}" if budget else "no limit / 无限制"
+    return f"**{where}** · new models load in **{dtype}** ({why}) · memory budget / 内存预算: **{budget_text}**"
+
+
+def loaded_table() -> str:
+    """The loaded models as a Markdown table, least recently used first, with their total."""
+    loaded = MODELS.loaded()
+    if not loaded:
+        return "No model is loaded yet: each loads the first time a tab uses it. / 尚未加载任何模型。"
+    now = time.time()
+    rows = [
+        "| task / 任务 | model / 模型 | device / 设备 | precision / 精度 | memory / 内存 | last used / 上次使用 |",
+        "|---|---|---|---|---:|---:|",
+    ]
+    for item in loaded:
+        where = f"{item.device} (offloaded / 已卸至 CPU)" if item.offloaded else item.device
+        rows.append(
+            f"| {item.requested.task} | {item.checkpoint.label} | {where} | {item.precision} | "
+            f"{_size(item.nbytes())} | {now - item.last_used:.0f} s |"
+        )
+    total = sum(item.nbytes() for item in loaded)
+    return "\n".join(rows) + f"\n\n**Total / 合计: {_size(total)}**"
+
+
+def _choices() -> list[tuple[str, str]]:
+    return [
+        (f"{i.requested.task}: {i.checkpoint.label}", f"{i.requested.task}|{i.requested.key}") for i in MODELS.loaded()
+    ]
+
+
+def refresh():
+    choices = _choices()
+    return machine_summary(), loaded_table(), gr.Dropdown(choices=choices, value=choices[0][1] if choices else None)
+
+
+def unload(slot: str | None):
+    if slot:
+        task, _, key = slot.partition("|")
+        registry.check_task(task)
+        MODELS.unload(task, key)
+    return refresh()
+
+
+def unload_all():
+    MODELS.clear()
+    return refresh()
+
+
+def set_fast_path(on: bool):
+    MODELS.set_fast_path(bool(on))  # unloads every model: each reloads in the new precision
+    return refresh()
+
+
+def build(demo: gr.Blocks) -> None:
+    with gr.Accordion(_("models.title"), open=False) as panel:
+        gr.Markdown(_("models.intro"))
+        summary = gr.Markdown()
+        table = gr.Markdown()
+        with gr.Row():
+            picked = gr.Dropdown(label=_("models.pick"), choices=[], scale=3)
+            unload_button = gr.Button(_("models.unload"), variant="stop", scale=1)
+            unload_all_button = gr.Button(_("models.unload_all"), scale=1)
+            refresh_button = gr.Button(_("models.refresh"), scale=1)
+        fast = gr.Checkbox(MODELS.fast_path, label=_("models.fast_path"), info=_("models.fast_path_info"))
+
+    outputs = [summary, table, picked]
+    private = dict(api_visibility="private", queue=False)
+    panel.expand(refresh, None, outputs, **private)
+    refresh_button.click(refresh, None, outputs, **private)
+    unload_button.click(unload, picked, outputs, **private)
+    unload_all_button.click(unload_all, None, outputs, **private)
+    fast.input(set_fast_path, fast, outputs, **private)
+    demo.load(lambda: MODELS.fast_path, None, fast, **private)
