@@ -67,9 +67,13 @@ class Batcher:
                 if job.done:
                     break
                 self._busy = True
-                batch = self._take()
             try:
-                self._run(batch)
+                # Wait for the device first (text-to-image may hold it): what arrives
+                # meanwhile joins the batch.
+                with DEVICE_LOCK:
+                    with self._cond:
+                        batch = self._take()
+                    self._run(batch)
             finally:
                 with self._cond:
                     self._busy = False
@@ -87,22 +91,21 @@ class Batcher:
 
     def _run(self, batch: list[_Job]) -> None:
         self.batch_sizes = [*self.batch_sizes[-999:], len(batch)]
-        with DEVICE_LOCK:
-            try:
-                results = batch[0].fn([job.item for job in batch])
-                if len(results) != len(batch):
-                    raise RuntimeError(f"a batch of {len(batch)} gave {len(results)} results")
-                for job, result in zip(batch, results, strict=True):
-                    job.result = result
-            except Exception as error:
-                if len(batch) == 1:
-                    batch[0].error = error
-                else:  # retry alone, so that a failure stays with the request that caused it
-                    for job in batch:
-                        try:
-                            job.result = job.fn([job.item])[0]
-                        except Exception as own_error:
-                            job.error = own_error
+        try:
+            results = batch[0].fn([job.item for job in batch])
+            if len(results) != len(batch):
+                raise RuntimeError(f"a batch of {len(batch)} gave {len(results)} results")
+            for job, result in zip(batch, results, strict=True):
+                job.result = result
+        except Exception as error:
+            if len(batch) == 1:
+                batch[0].error = error
+            else:  # retry alone, so that a failure stays with the request that caused it
+                for job in batch:
+                    try:
+                        job.result = job.fn([job.item])[0]
+                    except Exception as own_error:
+                        job.error = own_error
         for job in batch:
             job.done = True
 

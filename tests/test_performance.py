@@ -1,0 +1,286 @@
+"""Fast path, memory budget, batching and the Models panel (issue #7), on tiny models.
+Speed itself is measured by `python -m benchmarks`, never here."""
+
+import gc
+import os
+import threading
+import time
+import weakref
+
+import pytest
+import torch
+from PIL import Image
+
+from pipelines import loading, settings
+from pipelines.batching import Batcher
+from pipelines.captioning import CaptionPipeline
+from pipelines.loading import ModelCache, load_options, pick_dtype
+from pipelines.retrieval import RetrievalPipeline
+from tests.conftest import IMAGES
+
+# --- Fast-path selection ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("flags", "fast", "expected"),
+    [
+        ({"avx2", "avx512f", "avx512_bf16"}, True, torch.bfloat16),  # AMD Zen 4, Intel Cooper Lake
+        ({"avx2", "avx512f", "amx_tile", "amx_bf16"}, True, torch.bfloat16),  # Intel Sapphire Rapids
+        ({"avx2", "fma"}, True, torch.float32),  # no native bfloat16: emulated, slower than float32
+        ({"avx2", "avx512f"}, True, torch.float32),
+        ({"avx512_bf16", "amx_bf16"}, False, torch.float32),  # the switch is off
+    ],
+)
+def test_cpu_dtype_follows_the_cpu_and_the_switch(flags, fast, expected):
+    assert pick_dtype("cpu", fast=fast, flags=frozenset(flags)) == expected
+
+
+@pytest.mark.parametrize(
+    ("cuda_bf16", "fast", "expected"),
+    [(True, True, torch.bfloat16), (False, True, torch.float16), (True, False, torch.float16)],
+)
+def test_gpu_dtype_is_bf16_where_supported_else_fp16(cuda_bf16, fast, expected):
+    assert pick_dtype("cuda", fast=fast, cuda_bf16=cuda_bf16) == expected
+
+
+def test_fast_path_options_on_a_bf16_cpu_and_with_the_switches_off(monkeypatch):
+    monkeypatch.setattr(loading, "cpu_flags", lambda: frozenset({"avx512_bf16"}))
+    assert load_options(CaptionPipeline, "cpu", fast=True) == {"dtype": torch.bfloat16, "quantize": True}
+    assert load_options(CaptionPipeline, "cpu", fast=False) == {"dtype": torch.float32, "quantize": False}
+    assert load_options(RetrievalPipeline, "cpu", fast=True) == {"dtype": torch.bfloat16}  # no decoder
+    monkeypatch.setattr(settings, "INT8_DECODER", "off")
+    assert load_options(CaptionPipeline, "cpu", fast=True)["quantize"] is False
+    monkeypatch.setattr(loading, "cpu_flags", lambda: frozenset({"avx2"}))
+    assert load_options(CaptionPipeline, "cpu", fast=True)["dtype"] == torch.float32
+
+
+@pytest.mark.parametrize(("value", "on"), [("auto", True), ("off", False), ("0", False), ("false", False)])
+def test_fast_path_environment_switch(monkeypatch, value, on):
+    monkeypatch.setattr(settings, "FAST_PATH", value)
+    assert loading.fast_path_default() is on
+    assert ModelCache("tiny").fast_path is on
+
+
+def test_tiny_models_stay_float32_and_the_switch_reloads_models(monkeypatch):
+    monkeypatch.setattr(loading, "cpu_flags", lambda: frozenset({"avx512_bf16"}))
+    cache = ModelCache("tiny")
+    loaded = cache.get("caption")
+    assert loaded.precision == "float32" and loaded.pipeline.model.dtype == torch.float32
+    cache.set_fast_path(False)
+    assert not cache.fast_path and cache.loaded() == []  # reloads in the new precision on next use
+
+
+def test_bf16_and_int8_pipelines_work_and_stay_close_to_float32(models, cat):
+    """The fast path's code (bfloat16 vision encoder, int8 text decoder), on the tiny BLIP."""
+    source = str(loading.locate(models.get("caption").checkpoint)[0])
+    plain = CaptionPipeline.from_pretrained(source, local_files_only=True)
+    fast = CaptionPipeline.from_pretrained(source, dtype=torch.bfloat16, quantize=True, local_files_only=True)
+    assert fast.model.vision_model.dtype == torch.bfloat16
+    assert loading._quantized_linears(fast.model.text_decoder)  # int8 Linear layers
+    assert isinstance(fast(cat, num_beams=1), str) and fast([cat, cat]) == [fast(cat)] * 2
+    sizes = loading.tensor_bytes(fast)
+    assert 0 < sizes["cpu"] < loading.tensor_bytes(plain)["cpu"]
+
+
+def test_threads_use_the_cpus_this_process_may_use():
+    assert 1 <= loading.usable_cpus() <= os.cpu_count()
+    assert loading.configure_torch() == torch.get_num_threads() >= 1
+
+
+@pytest.mark.parametrize(("text", "expected"), [("8GB", 8 * 2**30), ("512 MB", 512 * 2**20), ("1.5GiB", 1.5 * 2**30), ("0", 0), ("1000", 1000)])  # fmt: skip
+def test_memory_budget_sizes(monkeypatch, text, expected):
+    monkeypatch.setenv("BUDGET_UNDER_TEST", text)
+    assert settings._size("BUDGET_UNDER_TEST", "0") == expected
+
+
+def test_a_bad_memory_budget_says_how_to_write_one(monkeypatch):
+    monkeypatch.setenv("BUDGET_UNDER_TEST", "lots")
+    with pytest.raises(ValueError, match="8GB"):
+        settings._size("BUDGET_UNDER_TEST", "0")
+
+
+# --- Memory budget ------------------------------------------------------------------
+
+
+def _sizes() -> dict[str, int]:
+    cache = ModelCache("tiny", budget=0)  # 0: no limit
+    return {task: cache.get(task).nbytes() for task in ("caption", "vqa", "retrieval")}
+
+
+def test_the_memory_budget_evicts_the_least_recently_used_model_and_it_reloads(cat):
+    sizes = _sizes()
+    # Any two models fit, all three don't.
+    cache = ModelCache("tiny", budget=sum(sizes.values()) - min(sizes.values()) // 2)
+    first = cache.get("caption").pipeline(cat, num_beams=1)
+    model = weakref.ref(cache.get("caption").pipeline.model)
+    cache.get("vqa")
+    cache.get("caption")  # a use: now vqa is the least recently used
+    cache.get("retrieval")
+    assert [item.requested.task for item in cache.loaded()] == ["caption", "retrieval"]
+    assert sum(item.nbytes() for item in cache.loaded()) <= cache.budget("cpu")
+
+    cache.get("vqa")  # caption is the least recently used now
+    assert cache.peek("caption") is None and cache.is_loaded("vqa") and cache.is_loaded("retrieval")
+    gc.collect()
+    assert model() is None  # nothing keeps the evicted model's memory alive
+
+    again = cache.get("caption")  # reloads on next use, and works as before
+    assert again.pipeline(cat, num_beams=1) == first
+    assert cache.peek("retrieval") is None  # ...evicting the least recently used in turn
+
+
+def test_unload_frees_a_model_and_a_model_bigger_than_the_budget_still_loads():
+    cache = ModelCache("tiny", budget=1)  # nothing fits: each load evicts everything else
+    cache.get("caption")
+    cache.get("retrieval")
+    assert [item.requested.task for item in cache.loaded()] == ["retrieval"]
+    assert cache.unload("retrieval", "tiny-clip") is True
+    assert cache.loaded() == [] and cache.unload("retrieval", "tiny-clip") is False
+
+
+def test_peek_never_loads():
+    cache = ModelCache("tiny")
+    assert cache.peek("caption") is None and cache.loaded() == []
+
+
+def test_the_memory_estimate_is_close_to_what_a_model_takes():
+    cache = ModelCache("tiny", budget=0)
+    loaded = cache.get("vqa")
+    estimate = loading.estimate_bytes(loaded.checkpoint, loading.locate(loaded.checkpoint)[0], torch.float32)
+    assert 0.5 < estimate / loaded.nbytes() < 2
+
+
+# --- Batching -------------------------------------------------------------------------
+
+
+def _photos(n: int) -> list[Image.Image]:
+    return [Image.open(p).convert("RGB") for p in sorted(IMAGES.glob("*.jpg"))[:n]]
+
+
+def test_pipelines_give_a_batch_the_answers_its_items_get_alone(models):
+    images = _photos(4)
+    caption = models.get("caption").pipeline
+    for options in (dict(num_beams=1), dict(num_beams=3), dict(prompt="a photo of")):
+        assert caption(images, **options) == [caption(image, **options) for image in images]
+    sampled = caption(images[:2], do_sample=True, seed=7)
+    assert sampled == [caption(image, do_sample=True, seed=7) for image in images[:2]]
+
+    questions = ["what is it?", "how many coins are on the table?", "what is it?", "is it red?"]
+    for key in ("tiny-blip-vqa", "tiny-vilt"):
+        vqa = models.get("vqa", key).pipeline
+        assert vqa(images, questions) == [vqa(i, q) for i, q in zip(images, questions, strict=True)]
+    with pytest.raises(ValueError, match="one question per image"):
+        models.get("vqa").pipeline(images, questions[:2])
+
+
+def test_the_batcher_merges_waiting_requests_and_keeps_each_answer_and_error_apart():
+    batcher = Batcher(max_batch_size=3)
+    calls = []
+
+    def square(items):
+        calls.append(list(items))
+        if "bad" in items:
+            raise ValueError("bad item")
+        time.sleep(0.5 if 1 in items else 0.01)  # the others arrive while 1 runs
+        return [x * x for x in items]
+
+    results, errors = {}, {}
+
+    def request(item, key="k"):
+        try:
+            results[item] = batcher(square, key, item)
+        except ValueError as error:
+            errors[item] = str(error)
+
+    first = threading.Thread(target=request, args=(1,))
+    first.start()
+    time.sleep(0.01)  # 1 is running: the next ones wait together
+    others = [threading.Thread(target=request, args=(x,)) for x in (2, 3, "bad", 4)]
+    others.append(threading.Thread(target=request, args=(5, "other key")))
+    for t in others:
+        t.start()
+        time.sleep(0.005)
+    for t in [first, *others]:
+        t.join()
+    assert results == {1: 1, 2: 4, 3: 9, 4: 16, 5: 25}
+    assert errors == {"bad": "bad item"}  # the failed batch was retried one by one
+    assert max(len(c) for c in calls) == 3  # batches, never above the limit
+    assert [5] in calls  # another key never shares a batch
+
+
+def test_concurrent_caption_requests_run_as_one_batch_with_the_answers_of_single_requests(models, monkeypatch):
+    from pipelines.batching import DEVICE_LOCK
+    from ui import caption as caption_tab
+    from ui.common import BATCHER
+
+    monkeypatch.setattr(settings, "MAX_BATCH_SIZE", 8)
+    paths = [str(p) for p in sorted(IMAGES.glob("*.jpg"))[:5]]
+    alone = [caption_tab.caption(path) for path in paths]
+    answers = {}
+    with DEVICE_LOCK:  # the model is busy: the requests gather
+        threads = [threading.Thread(target=lambda p=p: answers.update({p: caption_tab.caption(p)})) for p in paths]
+        for t in threads:
+            t.start()
+        time.sleep(1)
+    for t in threads:
+        t.join()
+    assert [answers[p] for p in paths] == alone
+    assert max(BATCHER.batch_sizes[-5:]) > 1
+
+
+# --- Through the running app ----------------------------------------------------------
+
+
+def test_concurrent_api_requests_get_the_answers_of_single_requests(client):
+    from gradio_client import handle_file
+
+    images = [handle_file(str(p)) for p in sorted(IMAGES.glob("*.jpg"))[:6]]
+    alone = [client.predict(image=image, api_name="/caption") for image in images]
+    jobs = [client.submit(image=image, api_name="/caption") for image in images]
+    assert [job.result(timeout=120) for job in jobs] == alone
+
+    questions = ["what is it?", "how many?", "what color is the sky on the left?"] * 2
+    alone = [client.predict(image=i, question=q, api_name="/vqa") for i, q in zip(images, questions, strict=True)]
+    jobs = [client.submit(image=i, question=q, api_name="/vqa") for i, q in zip(images, questions, strict=True)]
+    assert [job.result(timeout=120) for job in jobs] == alone
+
+    alone = [client.predict(query=q, top_k=3, api_name="/search_by_text") for q in ("a cat", "coffee", "a rocket")]
+    jobs = [client.submit(query=q, top_k=3, api_name="/search_by_text") for q in ("a cat", "coffee", "a rocket")]
+    captions = [[hit["caption"] for hit in job.result(timeout=120)] for job in jobs]
+    assert captions == [[hit["caption"] for hit in hits] for hits in alone]
+
+
+def test_a_bad_request_among_concurrent_ones_fails_alone(client, tmp_path):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    (tmp_path / "notes.png").write_text("not an image")
+    good = [client.submit(image=handle_file(str(p)), api_name="/caption") for p in sorted(IMAGES.glob("*.jpg"))[:4]]
+    bad = client.submit(image=handle_file(str(tmp_path / "notes.png")), api_name="/caption")
+    assert all(isinstance(job.result(timeout=120), str) for job in good)
+    with pytest.raises(AppError, match="not an image"):
+        bad.result(timeout=120)
+
+
+# --- Models panel ---------------------------------------------------------------------
+
+
+def test_models_panel_lists_unloads_and_switches_the_fast_path(monkeypatch):
+    from ui import models as panel
+
+    cache = ModelCache("tiny")
+    monkeypatch.setattr(panel, "MODELS", cache)
+    summary, table, picker = panel.refresh()
+    assert "No model is loaded" in table and "memory budget" in summary
+    cache.get("caption")
+    cache.get("retrieval")
+    summary, table, picker = panel.refresh()
+    assert "Tiny BLIP" in table and "Tiny CLIP" in table and " MB" in table and "float32" in table
+    assert [value for _, value in picker.choices] == ["caption|tiny-blip", "retrieval|tiny-clip"]
+
+    _, table, picker = panel.unload("caption|tiny-blip")
+    assert "Tiny BLIP" not in table and cache.peek("caption") is None
+    panel.set_fast_path(False)
+    assert cache.loaded() == [] and "fast path off" in panel.machine_summary()
+    cache.get("vqa")
+    assert "No model is loaded" in panel.unload_all()[1]
