@@ -65,8 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     peaks = {}
     if MODEL_WORKLOADS & set(chosen):
-        repeats = 3 if args.quick else 5
-        peaks = {name: common.matmul_gflops(getattr(torch, name), repeats=repeats) for name in ("float32", "bfloat16")}
+        peaks = {name: common.matmul_gflops(getattr(torch, name)) for name in ("float32", "bfloat16")}
         fast = str(loading.pick_dtype("cpu")).replace("torch.", "")
         rows.append(
             common.result(
