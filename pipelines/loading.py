@@ -468,8 +468,8 @@ class ModelCache:
                 used = sum(item.nbytes(device_type) for item in self._items.values())
                 if used + needed <= budget:
                     break
-                if slot == keep or loaded.device.split(":")[0] != device_type:
-                    continue
+                if slot == keep or loaded.device.split(":")[0] != device_type or not loaded.nbytes(device_type):
+                    continue  # e.g. a diffusion pipeline under model CPU offload: nothing to free here
                 if device_type == "cuda" and hasattr(loaded.pipeline, "to"):
                     self._move(loaded, "cpu")
                     self._make_room("cpu", 0, keep=keep)  # the CPU has its own budget

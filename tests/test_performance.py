@@ -211,7 +211,7 @@ def test_the_batcher_merges_waiting_requests_and_keeps_each_answer_and_error_apa
 def test_concurrent_caption_requests_run_as_one_batch_with_the_answers_of_single_requests(models, monkeypatch):
     from pipelines.batching import DEVICE_LOCK
     from ui import caption as caption_tab
-    from ui.common import BATCHER
+    from ui.serving import BATCHER
 
     monkeypatch.setattr(settings, "MAX_BATCH_SIZE", 8)
     paths = [str(p) for p in sorted(IMAGES.glob("*.jpg"))[:5]]
@@ -275,7 +275,7 @@ def test_models_panel_lists_unloads_and_switches_the_fast_path(monkeypatch):
     cache.get("caption")
     cache.get("retrieval")
     summary, table, picker = panel.refresh()
-    assert "Tiny BLIP" in table and "Tiny CLIP" in table and " MB" in table and "float32" in table
+    assert "Tiny BLIP" in table and "Tiny CLIP" in table and " KB" in table and "float32" in table
     assert [value for _, value in picker.choices] == ["caption|tiny-blip", "retrieval|tiny-clip"]
 
     _, table, picker = panel.unload("caption|tiny-blip")

@@ -7,18 +7,9 @@ import gradio as gr
 from pipelines import settings
 from pipelines.batching import options_key
 from pipelines.inputs import load_image
-from ui.common import (
-    batch_event,
-    batched,
-    get_model,
-    gpu,
-    image_input,
-    model_picker,
-    model_status,
-    status_line,
-    user_errors,
-)
+from ui.common import get_model, gpu, image_input, model_picker, model_status, status_line, user_errors
 from ui.i18n import _
+from ui.serving import batch_event, batched
 
 EXAMPLES = ["astronaut.jpg", "cat.jpg", "coffee.jpg", "rocket.jpg", "grace_hopper.jpg"]
 

@@ -15,7 +15,9 @@ MB = 2**20
 
 
 def _size(nbytes: int) -> str:
-    return f"{nbytes / 2**30:.2f} GB" if nbytes >= 2**30 else f"{nbytes / MB:.0f} MB"
+    if nbytes >= 2**30:
+        return f"{nbytes / 2**30:.2f} GB"
+    return f"{nbytes / MB:.0f} MB" if nbytes >= MB else f"{nbytes / 2**10:.0f} KB"
 
 
 def machine_summary() -> str:
@@ -33,6 +35,8 @@ def machine_summary() -> str:
     else:
         why = "fast path on / 快速路径已开启" if MODELS.fast_path else "fast path off / 快速路径已关闭"
         where = torch.cuda.get_device_name(0)
+    if registry.resolve_profile(MODELS.profile) == "tiny":
+        dtype, why = "float32", "tiny models always / 微型模型总是 float32"
     budget = MODELS.budget(device)
     budget_text = f"{_size(budget)} of {_size(total_memory(device))}" if budget else "no limit / 无限制"
     return f"**{where}** · new models load in **{dtype}** ({why}) · memory budget / 内存预算: **{budget_text}**"

@@ -1,0 +1,28 @@
+"""Batched endpoints: concurrent caption, VQA and search requests run through the model
+as one batch (see pipelines/batching.py for how, and why not Gradio's batch=True)."""
+
+from __future__ import annotations
+
+from pipelines import settings
+from pipelines.batching import DEVICE_LOCK, Batcher
+
+BATCHER = Batcher(settings.MAX_BATCH_SIZE)
+
+
+def batched(fn, item, key):
+    """``fn([item])[0]``, run in one batch with concurrent requests of the same ``key``
+    (see pipelines/batching.py); alone when batching is off (MAX_BATCH_SIZE=1). Check
+    ``item`` before: a failure inside a batch is retried alone, but costs time."""
+    if settings.MAX_BATCH_SIZE <= 1:
+        with DEVICE_LOCK:
+            return fn([item])[0]
+    return BATCHER(fn, key, item)
+
+
+def batch_event() -> dict:
+    """Event options of a batched endpoint: handlers enough for two batches (one running,
+    one gathering), in their own concurrency group since the model itself runs one batch
+    at a time (DEVICE_LOCK); with batching off, the one "model" group like every other."""
+    if settings.MAX_BATCH_SIZE <= 1:
+        return dict(concurrency_id="model")
+    return dict(concurrency_id="batched", concurrency_limit=2 * settings.MAX_BATCH_SIZE)
