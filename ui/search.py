@@ -10,7 +10,7 @@ from pathlib import Path
 import gradio as gr
 
 from pipelines import settings
-from pipelines.batching import options_key
+from pipelines.batching import DEVICE_LOCK, options_key
 from pipelines.inputs import check_text, load_image
 from ui.common import get_model, gpu, image_input, model_picker, model_status, status_line, user_errors
 from ui.i18n import _
@@ -60,7 +60,8 @@ def search_by_text(
 ) -> list[tuple[str, str]]:  # fmt: skip
     pipe = get_model("retrieval", model, progress).pipeline
     embedding = batched(pipe.embed_texts, check_text(query, "search text"), options_key(pipe, kind="text"))
-    return _hits(gallery().search(pipe, embedding, top_k, [upload_folder(request)], _embed_progress(progress)))
+    with DEVICE_LOCK:  # embeds gallery images not seen yet: one model computation at a time
+        return _hits(gallery().search(pipe, embedding, top_k, [upload_folder(request)], _embed_progress(progress)))
 
 
 @gpu
@@ -71,14 +72,16 @@ def search_by_image(
 ) -> list[tuple[str, str]]:  # fmt: skip
     pipe = get_model("retrieval", model, progress).pipeline
     embedding = batched(pipe.embed_images, load_image(image), options_key(pipe, kind="image"))
-    return _hits(gallery().search(pipe, embedding, top_k, [upload_folder(request)], _embed_progress(progress)))
+    with DEVICE_LOCK:  # embeds gallery images not seen yet: one model computation at a time
+        return _hits(gallery().search(pipe, embedding, top_k, [upload_folder(request)], _embed_progress(progress)))
 
 
 @gpu
 @user_errors
 def classify(image: str, labels: str, model: str | None = None, progress=gr.Progress(track_tqdm=True)) -> dict:
     pipe = get_model("retrieval", model, progress).pipeline
-    return pipe.classify(image, labels)
+    with DEVICE_LOCK:
+        return pipe.classify(image, labels)
 
 
 @user_errors
