@@ -480,8 +480,11 @@ class ModelCache:
             release_memory()
 
     def _move(self, loaded: Loaded, device: str) -> None:
-        loaded.pipeline.to(device)
-        loaded.device = device
+        from pipelines.batching import DEVICE_LOCK
+
+        with DEVICE_LOCK:  # never under a computation that is running
+            loaded.pipeline.to(device)
+            loaded.device = device
         release_memory()
 
     def _evict(self, slot: tuple[str, str]) -> None:

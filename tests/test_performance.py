@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from pipelines import loading, settings
+from pipelines import loading, registry, settings
 from pipelines.batching import Batcher
 from pipelines.captioning import CaptionPipeline
 from pipelines.loading import ModelCache, load_options, pick_dtype
@@ -288,3 +288,33 @@ def test_models_panel_lists_unloads_and_switches_the_fast_path(monkeypatch):
     assert cache.loaded() == []
     cache.configure("cpu")  # real checkpoints: the precision follows the switch (tiny ones stay float32)
     assert "float32" in panel.machine_summary() and "fast path off" in panel.machine_summary()
+
+
+def test_on_a_gpu_the_least_recently_used_model_moves_to_the_cpu_then_leaves(monkeypatch):
+    """The GPU branch of the budget, with stand-in pipelines (no GPU here): over the GPU
+    budget, the least recently used model is moved to the CPU; over the CPU budget, an
+    offloaded model is unloaded; a model with nothing on the GPU is left alone."""
+
+    class Stand:
+        def __init__(self, size):
+            self.size, self.where = size, "cuda"
+
+        def to(self, device):
+            self.where = device.split(":")[0]
+            return self
+
+    monkeypatch.setattr(loading, "tensor_bytes", lambda p: {p.where: p.size})
+    cache = ModelCache("tiny")
+    monkeypatch.setattr(cache, "budget", lambda device: 100 if device.startswith("cuda") else 150)
+    checkpoint = registry.get_checkpoint("caption", None, "tiny")
+    for key, size in (("a", 60), ("b", 30), ("c", 0)):
+        cache._items[("caption", key)] = loading.Loaded(Stand(size), checkpoint, checkpoint, "cuda", 0, home="cuda")
+    cache._make_room("cuda", 40, keep=None)  # 90 + 40 > 100: "a" (least recent) goes to the CPU
+    a = cache._items[("caption", "a")]
+    assert a.offloaded and a.device == "cpu" and cache._items[("caption", "b")].device == "cuda"
+    offloaded = Stand(100).to("cpu")
+    cache._items[("caption", "d")] = loading.Loaded(offloaded, checkpoint, checkpoint, "cpu", 0, home="cuda")
+    cache._make_room("cpu", 0, keep=None)  # 60 + 100 offloaded > 150: "a" leaves
+    assert ("caption", "a") not in cache._items and ("caption", "d") in cache._items
+    cache._make_room("cuda", 80, keep=None)  # "c" has nothing on the GPU: "b" moves instead
+    assert cache._items[("caption", "c")].device == "cuda" and cache._items[("caption", "b")].device == "cpu"
