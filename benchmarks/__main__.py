@@ -1,6 +1,6 @@
 """Benchmarks: our fast path and serving against the naive way, measured in one run.
 
-    python -m benchmarks                       # everything (about 10 minutes on a 2-core CPU)
+    python -m benchmarks                       # everything (search at 1M vectors alone takes a while)
     python -m benchmarks --quick               # a smoke run: fewer repeats, smaller images
     python -m benchmarks --only caption,vqa    # some of them
     python -m benchmarks --out results.jsonl   # also write the JSON lines to a file

@@ -357,6 +357,7 @@ class Loaded:
     precision: str = ""  # e.g. "bfloat16 + int8 decoder"
     home: str = ""  # the device it runs on; differs from ``device`` while offloaded to the CPU
     last_used: float = field(default_factory=time.time)
+    sizes: dict | None = field(default=None, repr=False)  # tensor_bytes, counted when needed
 
     @property
     def offloaded(self) -> bool:
@@ -364,8 +365,9 @@ class Loaded:
 
     def nbytes(self, device_type: str | None = None) -> int:
         """Bytes of weights on ``device_type`` ("cpu", "cuda"), or on every device when None."""
-        sizes = tensor_bytes(self.pipeline)
-        return sum(sizes.values()) if device_type is None else sizes.get(device_type, 0)
+        if self.sizes is None:
+            self.sizes = tensor_bytes(self.pipeline)
+        return sum(self.sizes.values()) if device_type is None else self.sizes.get(device_type, 0)
 
 
 class ModelCache:
@@ -419,6 +421,7 @@ class ModelCache:
                 self._make_room(loaded.home, loaded.nbytes("cpu"), keep=slot)
                 self._move(loaded, loaded.home)
             loaded.last_used = time.time()
+            loaded.sizes = None  # counted again: a pipeline may have grown (e.g. a decoder loaded on use)
             self._make_room(loaded.home, 0, keep=slot)  # measured sizes may exceed the estimate
             return loaded
 
@@ -485,6 +488,7 @@ class ModelCache:
         with DEVICE_LOCK:  # never under a computation that is running
             loaded.pipeline.to(device)
             loaded.device = device
+            loaded.sizes = None
         release_memory()
 
     def _evict(self, slot: tuple[str, str]) -> None:
