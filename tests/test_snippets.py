@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -80,7 +81,7 @@ def test_records_are_complete_json_and_written_atomically(models, tmp_path):
     assert record["parameters"]["seed"] is None  # a random seed the app did not report is not invented
     assert "set a seed in the app" in snippets.snippet(record)
     path = snippets.write_record(record, tmp_path)
-    saved = json.loads(open(path).read())
+    saved = json.loads(Path(path).read_text())
     assert saved == record and saved["model_id"] == loaded.pipeline.model_id
     assert {"torch", "transformers"} <= set(saved["versions"]) and len(saved["image"]["sha256"]) == 64
     assert not list(tmp_path.glob(".*"))  # no temporary file left beside it
