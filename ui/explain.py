@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import queue
+import re
 import threading
 
 import gradio as gr
@@ -95,12 +96,17 @@ def _steps_chart(steps: list[dict]) -> pd.DataFrame:
     )
 
 
+def _markdown_text(text: str) -> str:
+    """Model output shown as plain text inside Markdown (a backtick is not code here)."""
+    return re.sub(r"([\\`*_{}\[\]<>()#+\-.!|~$])", r"\\\1", text) if text else "∅"
+
+
 def _summary(record: dict) -> str:
     lines = []
     for s in record["strategies"]:
         extra = ", ".join(f"{k} = {s[k]}" for k in ("num_beams", "seed", "temperature", "top_p") if k in s)
         lines.append(
-            f"| **{s['name']}**{f' ({extra})' if extra else ''} | {s['text'] or '∅'} | {s['sequence_probability']:.3g} |"
+            f"| **{s['name']}**{f' ({extra})' if extra else ''} | {_markdown_text(s['text'])} | {s['sequence_probability']:.3g} |"
         )
     return "| | text | P(text) |\n|---|---|---|\n" + "\n".join(lines)
 
@@ -169,6 +175,11 @@ def explain_vqa(
     return explanation.record, _gallery(explanation, strategy, layer), explanation
 
 
+def _layer_slider(explanation):
+    """The layer slider's range follows the model just explained."""
+    return gr.Slider(maximum=explanation.num_layers) if explanation is not None else gr.skip()
+
+
 def _answers_chart(explanation) -> pd.DataFrame:
     if explanation is None:
         return gr.skip()
@@ -214,7 +225,7 @@ def caption_panel(demo, *, image, picker, prompt, max_new_tokens, num_beams, do_
                          concurrency_id="model")  # fmt: skip
     render = dict(fn=render_generation, inputs=[state, strategy, layer], outputs=[summary, table, chart, maps],
                   api_visibility="private", queue=False)  # fmt: skip
-    event.success(**render)
+    event.success(**render).then(_layer_slider, state, layer, api_visibility="private", queue=False)
     strategy.change(**render)
     layer.release(**render)
 
@@ -249,7 +260,9 @@ def vqa_panel(demo, *, image, question, picker, answer) -> None:
     event = button.click(explain_vqa, inputs, [record, maps, state], api_name="explain_vqa", concurrency_id="model")
     render = dict(fn=render_generation, inputs=[state, strategy, layer], outputs=[summary, table, chart, maps],
                   api_visibility="private", queue=False)  # fmt: skip
-    event.success(**render).then(_answers_chart, state, answers, api_visibility="private", queue=False)
+    event.success(**render).then(_answers_chart, state, answers, api_visibility="private", queue=False).then(
+        _layer_slider, state, layer, api_visibility="private", queue=False
+    )
     strategy.change(**render)
     layer.release(**render)
 
@@ -353,7 +366,8 @@ def explain_text_to_image(
 def _diffusion_plots(record: dict | None):
     if not record:
         return gr.skip(), gr.skip()
-    sigmas = pd.DataFrame({"step": list(range(len(record["sigmas"]))), "sigma": record["sigmas"]})
+    # Step labels as text: whole steps on the axis (σ before step 1, ..., after the last step)
+    sigmas = pd.DataFrame({"step": [f"{i:02d}" for i in range(len(record["sigmas"]))], "sigma": record["sigmas"]})
     words = pd.DataFrame([{"word": f"{i + 1:02d} {w['word']}", "attention": w["attention"]}
                           for i, w in enumerate(record["words"])], columns=["word", "attention"])  # fmt: skip
     return sigmas, words
