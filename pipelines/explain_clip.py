@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from pipelines import settings
 from pipelines.heatmaps import figure_to_image, fit, new_figure
@@ -48,6 +47,8 @@ def parse_texts(texts: str | Sequence[str]) -> list[str]:
 
 def softmax(logits: np.ndarray) -> np.ndarray:
     """Row-wise softmax in float64 (stable for any temperature)."""
+    import torch
+
     return torch.from_numpy(np.asarray(logits, np.float64)).softmax(dim=-1).numpy()
 
 
@@ -56,11 +57,12 @@ def probabilities(cosine: np.ndarray, temperature: float) -> np.ndarray:
     return softmax(np.asarray(cosine, np.float64) / temperature)
 
 
-@torch.inference_mode()
 def similarity_matrix(pipe, images: Sequence, texts: str | Sequence[str], temperature: float | None = None):
     """Cosine similarity of every image with every text, and per image the softmax over
     the texts at ``temperature`` (None: the model's learned one, as zero-shot uses).
     Returns (record, the images as loaded)."""
+    import torch
+
     if not images:
         raise ValueError("No images given: add at least one image.")
     if len(images) > settings.MAX_MATRIX_IMAGES:
@@ -70,10 +72,12 @@ def similarity_matrix(pipe, images: Sequence, texts: str | Sequence[str], temper
     loaded = [load_image(image) for image in images]
     texts = parse_texts(texts)
     cosine = pipe.embed_images(loaded) @ pipe.embed_texts(texts).T  # (N, M) of unit vectors
-    logit_scale = float(pipe.model.logit_scale.exp().float().cpu())
+    with torch.inference_mode():
+        scale = pipe.model.logit_scale.exp().float().cpu()
+    logit_scale = float(scale)
     if temperature is None:
         # Exactly /classify's computation: logits = exp(t) * cosine.
-        probs = (torch.from_numpy(cosine) * pipe.model.logit_scale.exp().float().cpu()).softmax(dim=-1).numpy()
+        probs = (torch.from_numpy(cosine) * scale).softmax(dim=-1).numpy()
         temperature = 1.0 / logit_scale
     else:
         probs = probabilities(cosine, temperature)

@@ -4,7 +4,8 @@ and a JSON record of each result.
 
 Each tab calls one ``*_panel`` function at the end of its ``build`` and hands over
 the components it needs. The computations live in ``pipelines/explain_*.py`` and
-``pipelines/snippets.py``; this module lays out the panels and wires the endpoints
+``pipelines/snippets.py`` (the torch-based ones are imported on first use, so building
+the UI loads nothing heavy); this module lays out the panels and wires the endpoints
 ``/explain_caption``, ``/explain_vqa``, ``/explain_text_to_image``,
 ``/similarity_matrix`` and ``/embedding_map``.
 """
@@ -19,11 +20,10 @@ import threading
 import gradio as gr
 import pandas as pd
 
-from pipelines import explain_clip, explain_diffusion, explain_generation, snippets
+from pipelines import explain_clip, snippets
 from pipelines.inputs import check_text
 from pipelines.loading import MODELS, locate
 from pipelines.registry import Checkpoint
-from pipelines.text_to_image import DECODERS, TAESD
 from ui.common import get_model, gpu, user_errors
 from ui.i18n import _
 
@@ -118,6 +118,8 @@ def _pick(explanation, strategy: str) -> str:
 
 def _gallery(explanation, strategy: str, layer: int) -> list:
     strategy = _pick(explanation, strategy)
+    from pipelines import explain_generation
+
     layer = min(int(layer or 0), explanation.num_layers)
     items = explain_generation.heatmaps(explanation, strategy, layer)
     if "question" in explanation.maps:  # VQA: the question's words over the image too
@@ -150,6 +152,8 @@ def explain_caption(
     layer: int = 0,
     progress=gr.Progress(track_tqdm=True),
 ):
+    from pipelines import explain_generation
+
     pipe = get_model("caption", model, progress).pipeline
     explanation = explain_generation.explain_caption(
         pipe, image, prompt=prompt, max_new_tokens=max_new_tokens, num_beams=num_beams, temperature=temperature,
@@ -170,6 +174,8 @@ def explain_vqa(
     layer: int = 0,
     progress=gr.Progress(track_tqdm=True),
 ):
+    from pipelines import explain_generation
+
     pipe = get_model("vqa", model, progress).pipeline
     explanation = explain_generation.explain_vqa(pipe, image, question, candidates=candidates, top_k=top_k)
     return explanation.record, _gallery(explanation, strategy, layer), explanation
@@ -281,6 +287,8 @@ def vqa_panel(demo, *, image, question, picker, answer) -> None:
 def attach_taesd(loaded) -> None:
     """Load the TAESD decoder for ``loaded``'s text-to-image model (the tiny one for a
     tiny model), through the same offline-aware lookup as every checkpoint."""
+    from pipelines.text_to_image import TAESD
+
     pipe = loaded.pipeline
     if pipe.taesd is not None:
         return
@@ -305,6 +313,9 @@ def create_options() -> tuple[gr.Radio, gr.Checkbox]:
 def create_extras(loaded, decoder: str = "vae", timeline: bool = False, width=None, height=None):
     """Keyword arguments for ``TextToImagePipeline.__call__`` that apply /text_to_image's
     ``decoder`` and ``timeline`` options, and the timeline (None when not asked for)."""
+    from pipelines import explain_diffusion
+    from pipelines.text_to_image import DECODERS
+
     decoder = decoder or "vae"
     if decoder not in DECODERS:
         raise ValueError(f"Unknown decoder {decoder!r}; available decoders = {list(DECODERS)}")
@@ -334,6 +345,8 @@ def explain_text_to_image(
     progress=gr.Progress(track_tqdm=True),
 ):
     """Streams the timeline while the image forms, then the per-word maps."""
+    from pipelines import explain_diffusion
+
     loaded = get_model("text_to_image", model, progress)
     if "taesd" in (preview, decoder):
         attach_taesd(loaded)
