@@ -71,6 +71,13 @@ def _loaded(task: str, model: str | None):
 
 # --- Caption and Ask: decoding explorer and attention maps -------------------------
 
+# Column names of tables and charts filled by handlers can't go through gr.I18n (only
+# component labels do), so they are bilingual, like the status lines.
+STEP, TOKEN, PROB, TOP5 = "#", "token / 词元", "p / 概率", "top 5 / 前五"
+STEP_LABEL, ANSWER, SIGMA, WORD, ATTENTION = "step / 步", "answer / 答案", "σ", "word / 词", "attention / 注意力"
+
+STRATEGY_NAMES = {"greedy": "greedy / 贪心", "beam": "beam / 束搜索", "sampling": "sampling / 采样",
+                  "classifier": "classifier / 分类器"}  # fmt: skip
 STRATEGY_KEYS = {"greedy": "explain.greedy", "beam": "explain.beam", "sampling": "explain.sampling",
                  "classifier": "explain.classifier"}  # fmt: skip
 
@@ -78,21 +85,21 @@ STRATEGY_KEYS = {"greedy": "explain.greedy", "beam": "explain.beam", "sampling":
 def _steps_table(steps: list[dict]) -> pd.DataFrame:
     rows = [
         {
-            "#": i + 1,
-            "token": s["token"],
-            "probability": round(s["probability"], 4),
-            "top 5": " · ".join(f"{a['token']} {a['probability']:.3f}" for a in s["alternatives"]),
+            STEP: i + 1,
+            TOKEN: s["token"],
+            PROB: round(s["probability"], 4),
+            TOP5: " · ".join(f"{a['token']} {a['probability']:.3f}" for a in s["alternatives"]),
         }
         for i, s in enumerate(steps)
     ]
-    return pd.DataFrame(rows, columns=["#", "token", "probability", "top 5"])
+    return pd.DataFrame(rows, columns=[STEP, TOKEN, PROB, TOP5])
 
 
 def _steps_chart(steps: list[dict]) -> pd.DataFrame:
     """Chosen token's probability per step; the label keeps steps in order."""
     return pd.DataFrame(
-        [{"step": f"{i + 1:02d} {s['token']}", "probability": s["probability"]} for i, s in enumerate(steps)],
-        columns=["step", "probability"],
+        [{STEP_LABEL: f"{i + 1:02d} {s['token']}", PROB: s["probability"]} for i, s in enumerate(steps)],
+        columns=[STEP_LABEL, PROB],
     )
 
 
@@ -106,9 +113,9 @@ def _summary(record: dict) -> str:
     for s in record["strategies"]:
         extra = ", ".join(f"{k} = {s[k]}" for k in ("num_beams", "seed", "temperature", "top_p") if k in s)
         lines.append(
-            f"| **{s['name']}**{f' ({extra})' if extra else ''} | {_markdown_text(s['text'])} | {s['sequence_probability']:.3g} |"
+            f"| **{STRATEGY_NAMES.get(s['name'], s['name'])}**{f' ({extra})' if extra else ''} | {_markdown_text(s['text'])} | {s['sequence_probability']:.3g} |"
         )
-    return "| | text | P(text) |\n|---|---|---|\n" + "\n".join(lines)
+    return "| | text / 文本 | P(text) |\n|---|---|---|\n" + "\n".join(lines)
 
 
 def _pick(explanation, strategy: str) -> str:
@@ -189,8 +196,8 @@ def _layer_slider(explanation):
 def _answers_chart(explanation) -> pd.DataFrame:
     if explanation is None:
         return gr.skip()
-    rows = [{"answer": a["answer"], "probability": a["probability"] or 0.0} for a in explanation.record["answers"]]
-    return pd.DataFrame(rows, columns=["answer", "probability"])
+    rows = [{ANSWER: a["answer"], PROB: a["probability"] or 0.0} for a in explanation.record["answers"]]
+    return pd.DataFrame(rows, columns=[ANSWER, PROB])
 
 
 def _generation_panel(demo, title: str, intro: str, button_label: str):
@@ -207,7 +214,7 @@ def _generation_panel(demo, title: str, intro: str, button_label: str):
         summary = gr.Markdown()
         with gr.Row(equal_height=False):
             table = gr.Dataframe(label=_("explain.steps"), interactive=False, wrap=True, max_height=360)
-            chart = gr.BarPlot(x="step", y="probability", label=_("explain.chart"), y_lim=[0, 1], x_label_angle=-45,
+            chart = gr.BarPlot(x=STEP_LABEL, y=PROB, label=_("explain.chart"), y_lim=[0, 1], x_label_angle=-45,
                                height=300, sort=None)  # fmt: skip
         maps = gr.Gallery(label=_("explain.maps"), columns=6, height=300, object_fit="contain", format="png")
         extra = gr.Column()  # room for a panel's own outputs
@@ -257,7 +264,7 @@ def vqa_panel(demo, *, image, question, picker, answer) -> None:
             candidates = gr.Textbox(label=_("explain.candidates"), info=_("explain.candidates_info"),
                                     placeholder="cat, dog, bird", max_length=1000)  # fmt: skip
             top_k = gr.Slider(1, 20, 5, step=1, label=_("explain.top_k"))
-        answers = gr.BarPlot(x="answer", y="probability", label=_("explain.answers"), y_lim=[0, 1], height=260,
+        answers = gr.BarPlot(x=ANSWER, y=PROB, label=_("explain.answers"), y_lim=[0, 1], height=260,
                              sort="-y")  # fmt: skip
     how_it_works("explain.vqa_how")
     code, record_file = show_code()
@@ -380,9 +387,9 @@ def _diffusion_plots(record: dict | None):
     if not record:
         return gr.skip(), gr.skip()
     # Step labels as text: whole steps on the axis (σ before step 1, ..., after the last step)
-    sigmas = pd.DataFrame({"step": [f"{i:02d}" for i in range(len(record["sigmas"]))], "sigma": record["sigmas"]})
-    words = pd.DataFrame([{"word": f"{i + 1:02d} {w['word']}", "attention": w["attention"]}
-                          for i, w in enumerate(record["words"])], columns=["word", "attention"])  # fmt: skip
+    sigmas = pd.DataFrame({STEP_LABEL: [f"{i:02d}" for i in range(len(record["sigmas"]))], SIGMA: record["sigmas"]})
+    words = pd.DataFrame([{WORD: f"{i + 1:02d} {w['word']}", ATTENTION: w["attention"]}
+                          for i, w in enumerate(record["words"])], columns=[WORD, ATTENTION])  # fmt: skip
     return sigmas, words
 
 
@@ -398,8 +405,8 @@ def create_panel(demo, *, prompt, negative_prompt, seed, steps, guidance, width,
         frames = gr.Gallery(label=_("explain.timeline_gallery"), columns=5, height=260, object_fit="contain",
                             format="png", preview=False)  # fmt: skip
         with gr.Row(equal_height=False):
-            sigma_plot = gr.LinePlot(x="step", y="sigma", label=_("explain.sigmas"), height=260)
-            word_chart = gr.BarPlot(x="word", y="attention", label=_("explain.word_chart"), height=260,
+            sigma_plot = gr.LinePlot(x=STEP_LABEL, y=SIGMA, label=_("explain.sigmas"), height=260)
+            word_chart = gr.BarPlot(x=WORD, y=ATTENTION, label=_("explain.word_chart"), height=260,
                                     x_label_angle=-45, sort=None)  # fmt: skip
         words = gr.Gallery(label=_("explain.words"), columns=6, height=280, object_fit="contain", format="png")
         with gr.Accordion(_("explain.json"), open=False):
