@@ -117,6 +117,17 @@ def classify_record(loaded, image, labels: list[str], output: dict) -> dict:
     }
 
 
+def similarity_matrix_record(loaded, images: list, matrix: dict) -> dict:
+    """The CLIP lab's result: ``matrix`` is ``explain_clip.similarity_matrix``'s record."""
+    return {
+        "task": "similarity_matrix",
+        **_model_info(loaded),
+        "images": [_image_info(image) for image in images],
+        "parameters": {"texts": list(matrix["texts"]), "temperature": matrix["temperature"]},
+        "output": {"cosine": matrix["cosine"], "probabilities": matrix["probabilities"]},
+    }
+
+
 # --- Programs -------------------------------------------------------------------
 
 _LOAD_IMAGE = f"""\
@@ -263,7 +274,40 @@ def _classify(record: dict) -> str:
     )
 
 
-PROGRAMS = {"caption": _caption, "vqa": _vqa, "text_to_image": _text_to_image, "classify": _classify}
+def _similarity_matrix(record: dict) -> str:
+    p = record["parameters"]
+    load = _LOAD_IMAGE.replace(
+        "image = ImageOps.exif_transpose(Image.open(IMAGE))", "image = ImageOps.exif_transpose(Image.open(path))"
+    )
+    load = "\n".join("    " + line if line else line for line in load.splitlines()[1:])
+    return (
+        _header(
+            record, "import torch\nfrom PIL import Image, ImageOps\nfrom transformers import CLIPModel, CLIPProcessor"
+        )
+        + f"IMAGES = {[i['path'] for i in record['images']]!r}  # the images you gave the app\n"
+        f"TEXTS = {p['texts']!r}\n\n"
+        "processor = CLIPProcessor.from_pretrained(MODEL, revision=REVISION)\n"
+        "model = CLIPModel.from_pretrained(MODEL, revision=REVISION, dtype=DTYPE, device_map=DEVICE).eval()\n\n"
+        "images = []\n"
+        "for path in IMAGES:  # each image prepared as the app prepares it\n" + load + "\n    images.append(image)\n\n"
+        "with torch.inference_mode():\n"
+        '    pixels = processor(images=images, return_tensors="pt")["pixel_values"].to(model.device, model.dtype)\n'
+        "    image_embeds = model.get_image_features(pixel_values=pixels).pooler_output.float()\n"
+        '    tokens = processor(text=TEXTS, return_tensors="pt", padding=True, truncation=True).to(model.device)\n'
+        "    text_embeds = model.get_text_features(**tokens).pooler_output.float()\n"
+        "    image_embeds = image_embeds / image_embeds.norm(dim=-1, keepdim=True).clamp_min(1e-12)\n"
+        "    text_embeds = text_embeds / text_embeds.norm(dim=-1, keepdim=True).clamp_min(1e-12)\n"
+        "    cosine = image_embeds.cpu() @ text_embeds.cpu().T  # (images, texts)\n"
+        "    # Zero-shot probabilities per image: softmax over the texts of cosine / temperature,\n"
+        "    # with CLIP's learned temperature 1 / exp(logit_scale)\n"
+        "    probs = (cosine * model.logit_scale.exp().float().cpu()).softmax(dim=-1)\n"
+        "for path, row, prob in zip(IMAGES, cosine.tolist(), probs.tolist()):\n"
+        '    print(path.split("/")[-1], " ".join(f"{c:.4f}" for c in row), "|", " ".join(f"{q:.4f}" for q in prob))\n'
+    )
+
+
+PROGRAMS = {"caption": _caption, "vqa": _vqa, "text_to_image": _text_to_image, "classify": _classify,
+            "similarity_matrix": _similarity_matrix}  # fmt: skip
 
 
 def snippet(record: dict) -> str:

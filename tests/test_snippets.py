@@ -75,6 +75,19 @@ def test_classify_snippet_reproduces_the_probabilities(models, tmp_path):
     assert run(snippets.snippet(record), tmp_path).splitlines() == [f"{k}: {v:.4f}" for k, v in output.items()]
 
 
+def test_similarity_matrix_snippet_reproduces_the_matrix(models, tmp_path):
+    from pipelines.explain_clip import similarity_matrix
+
+    images = [CAT, str(IMAGES / "coffee.jpg")]
+    matrix, _ = similarity_matrix(models.get("retrieval").pipeline, images, "a photo of a cat.\na photo of a cup.")
+    record = snippets.similarity_matrix_record(models.get("retrieval"), images, matrix)
+    expected = [
+        f"{name} {' '.join(f'{c:.4f}' for c in row)} | {' '.join(f'{q:.4f}' for q in probs)}"
+        for name, row, probs in zip(matrix["images"], matrix["cosine"], matrix["probabilities"], strict=True)
+    ]
+    assert run(snippets.snippet(record), tmp_path).splitlines() == expected
+
+
 def test_records_are_complete_json_and_written_atomically(models, tmp_path):
     loaded = models.get("caption")
     record = snippets.caption_record(loaded, CAT, "a cat", do_sample=True, seed=-1)

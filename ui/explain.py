@@ -526,5 +526,12 @@ def search_panel(demo, *, query, query_image, picker, top_k, gallery, upload_fol
             return "", None
         return _code(snippets.classify_record(_loaded("retrieval", model), image, list(output), output))
 
+    @user_errors
+    def matrix_code(images, model, matrix):
+        if not matrix or not images:
+            return "", None
+        return _code(snippets.similarity_matrix_record(_loaded("retrieval", model), list(images), matrix))
+
+    record.change(matrix_code, [files, picker, record], [code, record_file], api_visibility="private")
     confidences.change(classify_code, [classify_image, picker, confidences], [code, record_file],
                        api_visibility="private")  # fmt: skip
