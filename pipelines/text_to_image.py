@@ -8,8 +8,8 @@ al., 2023, "Adversarial Diffusion Distillation") to give an image in 1-4 steps
 without classifier-free guidance. diffusers' ``AutoPipelineForText2Image`` picks the
 pipeline class from the checkpoint's ``model_index.json``.
 
-``decoder="taesd"`` decodes the final latents with TAESD (``AutoencoderTiny``, a
-distilled 2.4 M-parameter decoder for the same latent space) instead of the full
+``decoder="taesd"`` decodes the final latents with TAESD (``AutoencoderTiny``, a tiny
+decoder distilled from the VAE for the same latent space, a few MB) instead of the full
 VAE: much faster, slightly softer images.
 """
 
