@@ -84,6 +84,14 @@ def test_explain_text_to_image_gives_per_word_maps_and_the_timeline(client):
     assert record["seed"] == 7 and len(record["sigmas"]) == 4
 
 
+def test_the_timeline_streams_while_the_image_forms(client):
+    job = client.submit(prompt="a red fox", seed=3, num_inference_steps=4, api_name="/explain_text_to_image")
+    record, _words, frames = job.result(timeout=120)
+    updates = job.outputs()
+    assert len(updates) >= 2  # frames arrived before the end, then the whole explanation
+    assert [item["caption"] for item in frames] == [f"step {k}/4" for k in range(1, 5)] == record["frames"]
+
+
 def test_similarity_matrix_agrees_with_classify(client, cat):
     coffee = handle_file(str(IMAGES / "coffee.jpg"))
     texts = "a photo of a cat.\na photo of a dog.\na photo of a bird."
