@@ -35,6 +35,12 @@ def build_demo(profile: str | None = None) -> gr.Blocks:
         with gr.Tabs():
             for tab in (caption, ask, create, search):
                 tab.build(demo)
+        # Example tables take their column headers from the inputs' labels, which are
+        # translation keys that the table itself doesn't translate: the inputs right
+        # above the table already say what each column is.
+        for block in demo.blocks.values():
+            if isinstance(block, gr.Dataset):
+                block.headers = []
     return demo
 
 
