@@ -65,3 +65,11 @@ SERVER_PORT = _int("GRADIO_SERVER_PORT", 7860)
 QUEUE_MAX_SIZE = _int("QUEUE_MAX_SIZE", 64)
 # Model calls running at once per event; one keeps a small CPU or GPU from thrashing.
 CONCURRENCY_LIMIT = _int("CONCURRENCY_LIMIT", 1)
+
+# --- Evaluation (the Evaluate tab and /evaluate; the command line has no limit) ----
+
+# Probe items per task that the Evaluate tab starts with: a run of about a minute on a CPU.
+EVAL_DEFAULT_ITEMS = _int("EVAL_DEFAULT_ITEMS", 20)
+# Most probe items per task one request may ask for (the probe set has about 150
+# questions); lower it on a shared server to keep one visitor from holding it for long.
+EVAL_MAX_ITEMS = _int("EVAL_MAX_ITEMS", 200)
