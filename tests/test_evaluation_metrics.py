@@ -3,7 +3,15 @@
 import numpy as np
 import pytest
 
-from evaluation.metrics import bleu4, cider, clip_scores, normalize_answer, retrieval_scores, tokenize_caption, vqa_accuracy
+from evaluation.metrics import (
+    bleu4,
+    cider,
+    clip_scores,
+    normalize_answer,
+    retrieval_scores,
+    tokenize_caption,
+    vqa_accuracy,
+)
 
 
 @pytest.mark.parametrize(
