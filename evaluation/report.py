@@ -180,7 +180,7 @@ def _tick(task: str, ability: str, metric: str) -> str:
         return f"{ability.replace('_to_', '→')} {metric}"
     if task == "caption":
         scale = CHART_SCALE.get(metric)
-        return f"{metric} ÷{scale:g}" if scale else metric
+        return f"{metric} ÷{scale:g}\n{ability}" if scale else f"{metric}\n{ability}"
     return ability
 
 

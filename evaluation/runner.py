@@ -390,7 +390,7 @@ def evaluate(
     limit: int | None = None,
     judges: dict[str, str | None] | None = None,
     predictions: dict[str, Any] | None = None,
-    predictions_name: str = "",
+    predictions_name: str = "predictions",
     use_judges: bool = True,
     image_dir: Path | None = None,
     cache=None,

@@ -28,6 +28,10 @@ def _progress(progress: gr.Progress, start: float, share: float, label: str):
 
 
 def _item_rows(results: dict) -> list[list]:
+    from evaluation.probes import load_probes
+
+    _, texts = load_probes().retrieval
+    readable = {t["id"]: t["text"] for t in texts}  # retrieval answers by caption, not by id
     rows = []
     for item in results["items"]:
         scores = item["scores"]
@@ -35,8 +39,10 @@ def _item_rows(results: dict) -> list[list]:
             answer = "; ".join(f"{q['question']} → {q['answer']}" for q in item["round_trip"])
             expected = "; ".join(q["answers"][0] for q in item["round_trip"])
         else:
-            answer = item["prediction"] if isinstance(item["prediction"], str) else ", ".join(item["prediction"])
-            expected = " / ".join(item["reference"])
+            answer = item["prediction"]
+            if not isinstance(answer, str):
+                answer = " | ".join(readable.get(c, c) for c in answer)
+            expected = " / ".join(readable.get(c, c) for c in item["reference"])
         headline = next(iter(scores.values()), None) if item["task"] != "caption" else scores.get("CIDEr")
         rows.append([item["task"], item["id"], item["ability"], item["input"], expected, answer,
                      "" if headline is None else round(float(headline), 3)])  # fmt: skip
@@ -172,7 +178,8 @@ def build(demo: gr.Blocks) -> None:
         chart = gr.Plot(label=_("evaluate.chart"), format="png")
         downloads = gr.File(label=_("evaluate.downloads"), file_count="multiple", interactive=False)
         with gr.Accordion(_("evaluate.items"), open=False):
-            items = gr.Dataframe(interactive=False, wrap=True, max_height=500)
+            items = gr.Dataframe(interactive=False, wrap=True, max_height=500,
+                                 column_widths=["9%", "15%", "9%", "22%", "17%", "20%", "8%"])  # fmt: skip
             round_trip = gr.Gallery(label=_("evaluate.round_trip"), columns=5, height=280, object_fit="contain")
         with gr.Accordion(_("evaluate.probes"), open=False):
             gr.Markdown(_("evaluate.probes_info"))
