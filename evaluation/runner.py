@@ -415,6 +415,11 @@ def evaluate(
     unknown = sorted(set(models) - set(TASKS)) + sorted(set(judges) - {"clip", "vqa"})
     if unknown:
         raise ValueError(f"Unknown model slot(s) {unknown}; tasks are {list(TASKS)}, judges are ['clip', 'vqa'].")
+    from pipelines import registry
+
+    for task, key in [*models.items(), *(("retrieval" if j == "clip" else "vqa", k) for j, k in judges.items())]:
+        if key:  # an unknown checkpoint is refused now, not after minutes of other tasks
+            registry.get_checkpoint(task, key, getattr(cache, "profile", None))
     selection = {task: select(probes, task, limit) for task in tasks}
     predicted = predictions is None
     if not predicted:

@@ -170,3 +170,13 @@ def test_python_dash_m_evaluation_scores_a_predictions_file(tmp_path):
     assert scored.returncode == 0, scored.stderr[-2000:]
     results = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))
     assert {r["value"] for r in results["results"] if r["metric"] in ("accuracy", "R@1", "R@10", "mean rank")} == {1.0}
+
+
+def test_an_unknown_checkpoint_is_refused_before_anything_runs(models, probes):
+    calls = []
+    with pytest.raises(ValueError, match="Unknown caption model 'blip-huge'"):
+        runner.evaluate(["caption", "vqa"], {"vqa": None, "caption": "blip-huge"}, probes=probes, cache=models,
+                        limit=1, progress=lambda *a: calls.append(a))  # fmt: skip
+    with pytest.raises(ValueError, match="Unknown vqa model"):
+        runner.evaluate(["text_to_image"], judges={"vqa": "tiny-clip"}, probes=probes, cache=models, limit=1)
+    assert calls == []

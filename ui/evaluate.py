@@ -3,6 +3,7 @@ they can do; put two checkpoints side by side; download the results (see evaluat
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -109,7 +110,7 @@ def evaluate(
                 registry.get_checkpoint(task, key, MODELS.profile)
     tasks_b = [t for t in tasks if models_b[t]]
     share = 0.5 if tasks_b else 1.0
-    folder = Path(tempfile.mkdtemp(prefix="evaluation-"))
+    folder = _run_folder()
     a = runner.evaluate(tasks, models_a, limit=limit, image_dir=folder / "images",
                         progress=_progress(progress, 0.0, share, "A · " if tasks_b else ""))  # fmt: skip
     b = None
@@ -127,6 +128,18 @@ def evaluate(
         pd.DataFrame(_item_rows(a), columns=ITEM_HEADERS),
         _round_trip_gallery(a, folder),
     )
+
+
+def _run_folder(keep: int = 20) -> Path:
+    """A new folder for one run's files, in a temp folder that keeps the last ``keep``
+    runs: Gradio serves the files after the handler returns, and a long-running server
+    must not fill its disk."""
+    root = Path(tempfile.gettempdir()) / "playground-evaluations"
+    root.mkdir(exist_ok=True)
+    runs = sorted(root.glob("run-*"), key=lambda p: p.stat().st_mtime)
+    for old in runs[: max(0, len(runs) - keep + 1)]:
+        shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix="run-", dir=root))
 
 
 def show_probes() -> list[tuple[str, str]]:
