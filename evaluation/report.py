@@ -170,8 +170,8 @@ def chart(results: list[dict], labels: list[str] | None = None):
         ax.set_ylim(0, 1.1)
         ax.set_title(TASK_TITLES[task], fontsize=10)
         ax.grid(axis="y", alpha=0.3)
-        if len(results) > 1:
-            ax.legend(fontsize=8, loc="upper right")
+    if len(results) > 1:  # one legend for all panels, above them, clear of the bars
+        fig.legend(*axes[0].get_legend_handles_labels(), loc="outside upper center", ncols=len(results), fontsize=9)
     return fig
 
 

@@ -180,3 +180,19 @@ def test_an_unknown_checkpoint_is_refused_before_anything_runs(models, probes):
     with pytest.raises(ValueError, match="Unknown vqa model"):
         runner.evaluate(["text_to_image"], judges={"vqa": "tiny-clip"}, probes=probes, cache=models, limit=1)
     assert calls == []
+
+
+def test_drawn_images_from_elsewhere_are_judged_only_when_asked(models, probes, tmp_path):
+    probes.image("scene-002").save(tmp_path / "mine.png")  # any picture stands in for a generated one
+    path = _write_jsonl(tmp_path / "t2i.jsonl", [{"id": "t2i/prompt-000", "prediction": "mine.png"}])
+    assert main(["--predictions", str(path), "--out", str(tmp_path / "plain"), "--quiet", "--no-chart"]) == 0
+    plain = json.loads((tmp_path / "plain" / "results.json").read_text(encoding="utf-8"))
+    assert plain["results"] == [] and plain["run"]["judge"] == {}
+    assert any("judge" in note for note in plain["notes"])
+    args = ["--predictions", str(path), "--judge", "--profile", "tiny", "--out", str(tmp_path / "judged")]
+    assert main([*args, "--quiet", "--no-chart"]) == 0
+    judged = json.loads((tmp_path / "judged" / "results.json").read_text(encoding="utf-8"))
+    metrics = {(r["ability"], r["metric"]): r["n"] for r in judged["results"]}
+    questions = probes.text_to_image[0]["questions"]
+    assert metrics["overall", "CLIPScore"] == 1 and metrics["overall", "round-trip accuracy"] == len(questions)
+    assert set(judged["run"]["judge"]) == {"clip", "vqa"}
