@@ -36,9 +36,10 @@ from pathlib import Path
 from PIL import Image
 
 from evaluation.scenes import Scene, describe, generate_prompts, generate_scenes, image_digest, questions, render_scene
+from pipelines import settings
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
-PHOTOS_DIR = Path(__file__).resolve().parent.parent / "assets" / "images"
+PHOTOS_DIR = settings.EXAMPLE_IMAGES_DIR
 LATEST = 1
 TASKS = ("caption", "vqa", "retrieval", "text_to_image")
 # The abilities a question can probe: the synthetic scenes' six, and object recognition
