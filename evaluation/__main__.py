@@ -105,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         print("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True)))
     for note in results["notes"]:
         print(f"note: {note}")
+    print("time: " + ", ".join(f"{task} {s:.1f} s" for task, s in results["run"]["seconds"].items()))
     print("wrote " + ", ".join(str(p) for p in paths.values()))
     return 0
 
