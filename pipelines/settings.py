@@ -73,3 +73,11 @@ TIMELINE_FRAMES = _int("TIMELINE_FRAMES", 10)
 # Most images in the CLIP lab's similarity matrix, and most texts.
 MAX_MATRIX_IMAGES = _int("MAX_MATRIX_IMAGES", 16)
 MAX_MATRIX_TEXTS = _int("MAX_MATRIX_TEXTS", 16)
+
+# --- Evaluation (the Evaluate tab and /evaluate; the command line has no limit) ----
+
+# Probe items per task that the Evaluate tab starts with: a run of about a minute on a CPU.
+EVAL_DEFAULT_ITEMS = _int("EVAL_DEFAULT_ITEMS", 20)
+# Most probe items per task one request may ask for (the probe set has about 150
+# questions); lower it on a shared server to keep one visitor from holding it for long.
+EVAL_MAX_ITEMS = _int("EVAL_MAX_ITEMS", 200)

@@ -249,6 +249,37 @@ EN = {
         "**Search** ranks the gallery's images by $s$ with the query. **Zero-shot classification** turns each label "
         r"into 'a photo of a {label}.' and takes $p(y_k \mid x) = \mathrm{softmax}_k\big(s(x, y_k)/\tau\big)$."
     ),
+    # --- Evaluate tab ---
+    "evaluate.tab": "Evaluate",
+    "evaluate.intro": (
+        "Measure what the models can do. They answer a bundled probe set: drawn scenes with known colours, counts, "
+        "positions and words, and the example photos with hand-written captions. Scores are given per ability. "
+        "Pick a second model to compare side by side."
+    ),
+    "evaluate.tasks": "Tasks",
+    "evaluate.tasks_info": "Text-to-image draws an image per prompt, then asks the VQA model about it: the slowest task.",
+    "evaluate.task.caption": "Caption",
+    "evaluate.task.vqa": "Ask (VQA)",
+    "evaluate.task.retrieval": "Search (retrieval)",
+    "evaluate.task.text_to_image": "Create (text-to-image)",
+    "evaluate.limit": "Items per task",
+    "evaluate.limit_info": "Taken in turn from every ability. Fewer is faster; the full set has about 150 questions.",
+    "evaluate.models_a": "### Model A",
+    "evaluate.models_b": "### Compare with model B (optional)",
+    "evaluate.none": "— none —",
+    "evaluate.button": "Run the evaluation",
+    "evaluate.table": "Scores (accuracy, BLEU-4 and recall from 0 to 1; CIDEr 0-10; CLIPScore 0-100; mean rank: lower is better)",
+    "evaluate.chart": "Scores per ability",
+    "evaluate.downloads": "Downloads: results.json, report.md, chart.png",
+    "evaluate.items": "Every item: what the model said",
+    "evaluate.round_trip": "Text-to-image round trip: prompt → answer (expected)",
+    "evaluate.probes": "The probe set",
+    "evaluate.probes_info": (
+        "The drawn scenes come from a seed: the same seed always draws the same images, and the answers are exact. "
+        "The photos have several hand-written captions each. The command line runs the same evaluation: "
+        "`python -m evaluation --help`."
+    ),
+    "evaluate.show_probes": "Show the probe images",
 }
 
 ZH = {
@@ -469,6 +500,35 @@ ZH = {
         "**搜索** 按与查询的 $s$ 对图库图片排序。**零样本分类** 把每个标签变成 'a photo of a {label}.'，"
         r"并取 $p(y_k \mid x) = \mathrm{softmax}_k\big(s(x, y_k)/\tau\big)$。"
     ),
+    # --- Evaluate tab ---
+    "evaluate.tab": "评测",
+    "evaluate.intro": (
+        "衡量模型的能力。模型回答一套内置的探测题：颜色、数量、位置和文字都已知的合成图片，以及带有人工撰写描述的示例照片。"
+        "按能力分别给出分数。再选一个模型即可并排比较。"
+    ),
+    "evaluate.tasks": "任务",
+    "evaluate.tasks_info": "文生图会为每条提示词生成一张图，再让问答模型回答关于它的问题：这是最慢的任务。",
+    "evaluate.task.caption": "图片描述",
+    "evaluate.task.vqa": "提问（视觉问答）",
+    "evaluate.task.retrieval": "搜索（图文检索）",
+    "evaluate.task.text_to_image": "生成图片（文生图）",
+    "evaluate.limit": "每个任务的题目数",
+    "evaluate.limit_info": "从每种能力中轮流选取。越少越快；完整题集约有 150 个问题。",
+    "evaluate.models_a": "### 模型 A",
+    "evaluate.models_b": "### 与模型 B 比较（可选）",
+    "evaluate.none": "— 不比较 —",
+    "evaluate.button": "开始评测",
+    "evaluate.table": "分数（准确率、BLEU-4 和召回率为 0 到 1；CIDEr 为 0-10；CLIPScore 为 0-100；平均排名越低越好）",
+    "evaluate.chart": "各项能力的分数",
+    "evaluate.downloads": "下载：results.json、report.md、chart.png",
+    "evaluate.items": "逐题查看：模型的回答",
+    "evaluate.round_trip": "文生图往返检验：提示词 → 回答（正确答案）",
+    "evaluate.probes": "探测题集",
+    "evaluate.probes_info": (
+        "合成图片由随机种子生成：相同的种子总是画出相同的图片，答案完全准确。每张照片都有多条人工撰写的描述。"
+        "命令行运行同样的评测：`python -m evaluation --help`。"
+    ),
+    "evaluate.show_probes": "显示探测图片",
 }
 
 I18N = gr.I18n(en=EN, **{"zh-CN": ZH})
