@@ -149,7 +149,7 @@ class FaissBackend:
             inner.hnsw.efConstruction = max(inner.hnsw.efConstruction, 80)
         if not inner.is_trained:
             # k-means on a sample is as good as on everything, and much faster.
-            sample = vectors[np.random.default_rng(0).permutation(len(vectors))[: 256 * max(1, inner.nlist)]]
+            sample = vectors[np.random.default_rng(0).permutation(len(vectors))[: 64 * max(1, inner.nlist)]]
             inner.train(sample)
         # IVF stores our ids in its lists (and removes by them); HNSW numbers vectors
         # 0..N-1 itself, so a map from its numbers to our ids wraps it.
