@@ -36,6 +36,8 @@ QUERY_EXAMPLES = [
 ]
 CLASSIFY_EXAMPLES = [("cat.jpg", "cat, dog, horse, bird"), ("coffee.jpg", "coffee, tea, orange juice, soup")]
 COLLECTION_LABELS_EXAMPLE = "animal, food, space, person, object"
+# Table headers are values, not labels, so Gradio's i18n doesn't reach them: both languages.
+COUNT_HEADERS = ["label / 标签", "images / 图片数", "share % / 占比 %"]
 PREVIEW = 48  # images shown in the collection preview
 MAX_OPEN_INDEXES = 32  # open indexes kept in memory (sessions come and go)
 
@@ -175,7 +177,7 @@ def classify(image: str, labels: str, model: str | None = None, progress=gr.Prog
 def classify_collection(
     labels: str, examples: int = 4, model: str | None = None, request: gr.Request = None,
     progress=gr.Progress(track_tqdm=True),
-) -> tuple[list[list], list[tuple[str, str]], dict]:  # fmt: skip
+) -> tuple[dict, list[tuple[str, str]], dict]:  # fmt: skip
     """Every image of the collection sorted into one of ``labels``: a count per label
     and the images the model is surest of."""
     pipe, bundled, mine = _indexes(model, request, progress)
@@ -185,7 +187,7 @@ def classify_collection(
              for row in result["labels"] for item in row["examples"]]  # fmt: skip
     for row in result["labels"]:
         row["examples"] = _public(row["examples"], bundled)
-    return table, shown, result
+    return {"headers": COUNT_HEADERS, "data": table}, shown, result
 
 
 def _add(paths: list[str], model: str | None, request: gr.Request | None, progress) -> tuple[list[str], str]:
@@ -325,10 +327,7 @@ def build(demo: gr.Blocks) -> None:
                 examples_per_label = gr.Slider(0, 12, 4, step=1, label=_("search.examples_per_label"))
                 collection_button = gr.Button(_("search.classify_collection"), variant="primary")
             with gr.Column(scale=3):
-                counts = gr.Dataframe(
-                    headers=[_("search.label"), _("search.count"), _("search.share")], interactive=False,
-                    label=_("search.counts"),
-                )  # fmt: skip
+                counts = gr.Dataframe(headers=COUNT_HEADERS, interactive=False, label=_("search.counts"))
                 label_examples = gr.Gallery(label=_("search.label_examples"), columns=6, height=240, object_fit="cover")
                 with gr.Accordion(_("search.details"), open=False):
                     collection_json = gr.JSON(label=_("search.details"))
