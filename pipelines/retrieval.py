@@ -205,10 +205,18 @@ def load_pipeline(model: str | None = None, profile: str | None = None, recorded
         if checkpoint is not None and checkpoint.is_tiny and profile is None:
             profile = "tiny"  # an index built with a tiny model is searched with it
     MODELS.configure(profile)
+    variable = registry.env_var("retrieval")
+    before = os.environ.get(variable)
     if model and model not in {c.key for c in registry.choices("retrieval", profile)}:
-        os.environ[registry.env_var("retrieval")] = model  # a Hub id, a directory, or another profile's key
+        os.environ[variable] = model  # a Hub id, a directory, or another profile's key: an override
         model = None
-    loaded = MODELS.get("retrieval", model)
+    try:
+        loaded = MODELS.get("retrieval", model)
+    finally:  # the override was for this load only
+        if before is None:
+            os.environ.pop(variable, None)
+        else:
+            os.environ[variable] = before
     if loaded.notice:
         print(f"warning: {loaded.notice}", file=sys.stderr)
     return loaded.pipeline, loaded.checkpoint.key

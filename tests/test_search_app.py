@@ -123,6 +123,7 @@ def test_in_session_mode_no_visitor_sees_another_ones_images(models, tmp_path, m
     assert alice_hits[0]["source"] == "yours"
     assert alice_hits[0]["id"] not in [h["id"] for h in bob_hits] and {h["source"] for h in bob_hits} == {"bundled"}
     assert len(search.collection(request=alice)) == len(search.collection(request=bob)) + 1
+    assert not (tmp_path / "indexes" / search._scope(bob)).exists()  # searching alone leaves nothing on disk
     with pytest.raises(gr.Error, match="No image with id"):
         search.more_like_this(alice_hits[0]["id"], request=bob, progress=None)
     with pytest.raises(gr.Error, match="among the images you added"):

@@ -62,13 +62,18 @@ class Collections:
         self._open: OrderedDict[tuple[str, str], ImageIndex] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, scope: str, folder: Path, pipe, model_key: str) -> ImageIndex:
+    def get(self, scope: str, folder: Path, pipe, model_key: str, create: bool = True) -> ImageIndex | None:
+        """The index of ``scope`` for ``pipe``'s model; None when there is nothing to
+        index and ``create`` is false (a visitor who only searches leaves nothing on disk)."""
         slot = (scope, pipe.fingerprint)
+        root = settings.DATA_DIR / "indexes" / scope / pipe.fingerprint
         with self._lock:
             if slot in self._open:
                 self._open.move_to_end(slot)
                 return self._open[slot]
-            index = ImageIndex.open_or_create(settings.DATA_DIR / "indexes" / scope / pipe.fingerprint, pipe, model_key)
+            if not create and not folder.is_dir() and not (root / "index.json").exists():
+                return None
+            index = ImageIndex.open_or_create(root, pipe, model_key)
             if folder.is_dir():
                 index.add(scan([folder]), pipe, progress=True)
             index.prune()  # files deleted while the app was down
@@ -85,18 +90,18 @@ class Collections:
 COLLECTIONS = Collections()
 
 
-def _indexes(model: str | None, request: gr.Request | None, progress=None):
-    """(pipeline, bundled index, this visitor's index) for the chosen model."""
+def _indexes(model: str | None, request: gr.Request | None, progress=None, create: bool = False):
+    """(pipeline, bundled index, this visitor's index or None if they have none yet) for the chosen model."""
     loaded = get_model("retrieval", model, progress)
     pipe = loaded.pipeline
     bundled = COLLECTIONS.get("bundled", settings.EXAMPLE_IMAGES_DIR, pipe, loaded.checkpoint.key)
-    mine = COLLECTIONS.get(_scope(request), upload_folder(request), pipe, loaded.checkpoint.key)
+    mine = COLLECTIONS.get(_scope(request), upload_folder(request), pipe, loaded.checkpoint.key, create)
     return pipe, bundled, mine
 
 
 def _search(indexes: list[ImageIndex], query, top_k: int, exclude=()) -> list[dict]:
     """The best ``top_k`` hits over several indexes, best first."""
-    hits = [hit for index in indexes for hit in index.search(query, top_k, exclude)]
+    hits = [hit for index in indexes if index is not None for hit in index.search(query, top_k, exclude)]
     return sorted(hits, key=lambda hit: -hit["score"])[:top_k]
 
 
@@ -158,7 +163,7 @@ def more_like_this(
         raise ValueError("No image chosen: click a search result first, then 'More like this'.")
     image_id = image_id.strip()
     pipe, bundled, mine = _indexes(model, request, progress)
-    owner = next((index for index in (bundled, mine) if image_id in index), None)
+    owner = next((index for index in (bundled, mine) if index is not None and image_id in index), None)
     if owner is None:
         raise ValueError(f"No image with id {image_id!r} in your collection.")
     hits = _search([bundled, mine], owner.embedding(image_id), top_k, exclude=[image_id])
@@ -181,7 +186,7 @@ def classify_collection(
     """Every image of the collection sorted into one of ``labels``: a count per label
     and the images the model is surest of."""
     pipe, bundled, mine = _indexes(model, request, progress)
-    result = classify_indexes(pipe, [bundled, mine], labels, examples)
+    result = classify_indexes(pipe, [index for index in (bundled, mine) if index is not None], labels, examples)
     table = [[row["label"], row["count"], round(100 * row["share"], 1)] for row in result["labels"]]
     shown = [(item["path"], f"{row['label']} · {item['score']:.2f} · {item['name']}")
              for row in result["labels"] for item in row["examples"]]  # fmt: skip
@@ -194,7 +199,7 @@ def _add(paths: list[str], model: str | None, request: gr.Request | None, progre
     """Unpack zips, store images as copies, embed them into this visitor's index."""
     if len(paths) > settings.MAX_INDEX_UPLOAD:
         raise ValueError(f"Add at most {settings.MAX_INDEX_UPLOAD:,} files at a time; got {len(paths):,}.")
-    pipe, bundled, mine = _indexes(model, request, progress)
+    pipe, bundled, mine = _indexes(model, request, progress, create=True)
     skipped = []
     with tempfile.TemporaryDirectory(prefix="unzip-", dir=settings.DATA_DIR) as unpacked:
         images = []
@@ -248,9 +253,9 @@ def remove_from_gallery(
         raise ValueError("No image chosen: click one of your images in the results first.")
     image_id = image_id.strip()
     _, bundled, mine = _indexes(model, request)
-    if image_id in bundled and image_id not in mine:
+    if image_id in bundled and (mine is None or image_id not in mine):
         raise ValueError("That image belongs to the bundled gallery, which can't be changed; only images you added can be removed.")  # fmt: skip
-    if image_id not in mine:
+    if mine is None or image_id not in mine:
         raise ValueError(f"No image with id {image_id!r} among the images you added.")
     path = Path(mine.item(mine.row(image_id))["path"])
     for index in COLLECTIONS.opened(_scope(request)):  # every model's index of this visitor
