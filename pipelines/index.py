@@ -33,6 +33,7 @@ import tempfile
 import threading
 import time
 import uuid
+import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -272,6 +273,11 @@ class ImageIndex:
                     raise
                 time.sleep(0.05)
                 self.manifest = self._read_manifest(self.root)
+            except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+                raise ValueError(
+                    f"The index at {self.root} has a damaged segment file ({type(error).__name__}: {error}). "
+                    "Restore it from a backup or build the index again."
+                ) from None
         self.table = table
         self._row_by_id = {int(i): row for row, i in enumerate(table.ids[: table.n])}
         self._row_by_path = {p: row for row, p in enumerate(table.columns["path"][: table.n])}

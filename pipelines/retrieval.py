@@ -288,6 +288,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             with ImageIndex.open_or_create(args.index, pipe, key, args.backend) as index:
                 report = index.add(files, pipe, batch_size=args.batch_size, progress=not args.quiet)
                 pruned = index.prune() if args.prune else []
+                if index.info()["backend"] != "exact":  # build (and cache) the search index now, not at the first query
+                    print(f"Building the {index.info()['backend']} search index...", file=sys.stderr)
+                    index.backend  # noqa: B018
                 if args.json:
                     print(json.dumps({**report.as_dict(), "removed": [i["path"] for i in pruned], "index": index.info()},
                                      indent=1, ensure_ascii=False))  # fmt: skip

@@ -104,3 +104,16 @@ def test_searching_with_another_model_is_refused(index, models, tmp_path, capsys
     code, _, err = run(capsys, "search", "--index", index, "--text", "a cat", "--model", tmp_path / "other-clip")
     assert code == 2 and "built with tiny/clip@main" in err and "not comparable" in err
     assert "MODEL_RETRIEVAL" not in os.environ  # the override was for that load only
+
+
+@pytest.mark.parametrize("backend", ["faiss", "qdrant"])
+def test_other_backends_from_the_command_line(folder, tmp_path, capsys, backend):
+    path = tmp_path / f"{backend}.idx"
+    code, _, err = run(capsys, "index", folder, "--index", path, "--profile", "tiny", "--backend", backend, "--quiet")
+    assert code == 0, err
+    assert (path / ("ann" if backend == "faiss" else "qdrant")).is_dir()  # built at index time, kept on disk
+    code, out, _ = run(
+        capsys, "search", "--index", path, "--backend", backend, "--image", folder / "horse.jpg", "--json"
+    )
+    hits = json.loads(out)
+    assert code == 0 and hits[0]["name"] == "horse.jpg" and len(hits) == 4

@@ -315,3 +315,12 @@ def test_an_index_searches_the_same_through_every_backend(pipe, tmp_path, backen
 
 def test_item_ids_fit_in_the_int64_ids_of_faiss_and_qdrant():
     assert 0 <= item_id("f" * 64) < 2**63
+
+
+def test_a_damaged_segment_is_a_clear_error(pipe, tmp_path):
+    with ImageIndex.create(tmp_path / "idx", pipe) as index:
+        index.add(make_images(tmp_path / "a", 2, seed=11), pipe)
+        segment = tmp_path / "idx" / "segments" / index.manifest["segments"][0]["file"]
+    segment.write_bytes(b"PK\x03\x04 damaged")
+    with pytest.raises(ValueError, match="damaged segment file"):
+        ImageIndex.open(tmp_path / "idx")
