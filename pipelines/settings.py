@@ -87,6 +87,10 @@ QDRANT_URL = os.getenv("QDRANT_URL", "")
 QDRANT_API_KEY = os.getenv("QDRANT_API_KEY", "")
 # Collection names on the Qdrant server are this prefix plus the index's id.
 QDRANT_COLLECTION_PREFIX = os.getenv("QDRANT_COLLECTION_PREFIX", "playground-")
+# An index built with the command line (python -m pipelines.retrieval index DIR --index
+# PATH) that the Search tab also searches, read-only, for every visitor; its hits are
+# shown as small copies, so its folders are never served. Empty: none.
+SEARCH_INDEX = os.getenv("SEARCH_INDEX", "")
 # Images embedded per batch while indexing (a kill loses at most one batch).
 INDEX_BATCH_SIZE = _int("INDEX_BATCH_SIZE", 32)
 # Uploaded zip files are hostile until proven otherwise: most members, most bytes

@@ -128,3 +128,41 @@ def test_in_session_mode_no_visitor_sees_another_ones_images(models, tmp_path, m
         search.more_like_this(alice_hits[0]["id"], request=bob, progress=None)
     with pytest.raises(gr.Error, match="among the images you added"):
         search.remove_from_gallery(alice_hits[0]["id"], request=bob)
+
+
+def test_a_library_built_with_the_command_line_is_searched_read_only(models, tmp_path, monkeypatch):
+    import shutil
+
+    from PIL import Image as PILImage
+
+    from pipelines import settings
+    from pipelines.index import ImageIndex, scan
+    from ui import search
+
+    pipe = models.get("retrieval").pipeline
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    shutil.copy(noise(tmp_path / "mountain.png", 4), photos / "mountain.png")
+    with ImageIndex.create(tmp_path / "library.idx", pipe, "tiny-clip") as library:
+        library.add(scan([photos]), pipe)
+    monkeypatch.setattr(settings, "DATA_DIR", tmp_path / "data")
+    monkeypatch.setattr(settings, "SEARCH_INDEX", str(tmp_path / "library.idx"))
+    monkeypatch.setattr(search, "COLLECTIONS", search.Collections())
+    monkeypatch.setattr(search, "_LIBRARY", {})
+
+    gallery, hits, _ = search.search(image=str(photos / "mountain.png"), top_k=3, request=None, progress=None)
+    assert hits[0]["source"] == "library" and hits[0]["name"] == "mountain.png"
+    assert isinstance(gallery[0][0], PILImage.Image)  # a copy: the library's folder is not served
+    assert isinstance(gallery[1][0], str)  # the bundled gallery is served as files
+    with pytest.raises(gr.Error, match="library"):
+        search.remove_from_gallery(hits[0]["id"], request=None)
+
+    # An index built with another model sits the search out instead of giving wrong hits.
+    from tests.test_index import other_model
+
+    monkeypatch.setattr(search, "_LIBRARY", {str(tmp_path / "library.idx"): ImageIndex.open(tmp_path / "library.idx")})
+    monkeypatch.setattr(search, "get_model", lambda *a, **k: type("L", (), {"pipeline": other_model(pipe),
+                                                                             "checkpoint": type("C", (), {"key": "x"})})())  # fmt: skip
+    with pytest.warns(UserWarning, match="not searched"):
+        _, hits, _ = search.search(query="a mountain", request=None, progress=None)
+    assert {hit["source"] for hit in hits} == {"bundled"}

@@ -6,6 +6,7 @@ Each visitor's collection is two on-disk indexes (``pipelines/index.py``) per mo
 the bundled gallery and the images added in the app (shared by everyone, or one set
 per session under GALLERY_MODE=session). Added images are stored as normalised copies
 in the uploads folder, so every model's index can be built from the same files.
+SEARCH_INDEX adds a library built with the command line (any size), searched read-only.
 """
 
 from __future__ import annotations
@@ -90,29 +91,77 @@ class Collections:
 COLLECTIONS = Collections()
 
 
+_LIBRARY: dict[str, ImageIndex] = {}  # the SEARCH_INDEX, opened once
+_LIBRARY_LOCK = threading.Lock()
+
+
+def _library(pipe) -> ImageIndex | None:
+    """The index named by SEARCH_INDEX (built with the command line), when it was built
+    with ``pipe``'s model; otherwise a warning, and it sits this search out."""
+    if not settings.SEARCH_INDEX:
+        return None
+    try:
+        with _LIBRARY_LOCK:
+            if settings.SEARCH_INDEX not in _LIBRARY:
+                _LIBRARY[settings.SEARCH_INDEX] = ImageIndex.open(settings.SEARCH_INDEX)
+            library = _LIBRARY[settings.SEARCH_INDEX]
+        library.check_model(pipe)
+    except ValueError as error:
+        gr.Warning(f"The library index (SEARCH_INDEX) is not searched: {error}")
+        return None
+    return library
+
+
 def _indexes(model: str | None, request: gr.Request | None, progress=None, create: bool = False):
-    """(pipeline, bundled index, this visitor's index or None if they have none yet) for the chosen model."""
+    """(pipeline, {source: index}) for the chosen model: the bundled gallery, this
+    visitor's images (absent until they add some) and the SEARCH_INDEX library."""
     loaded = get_model("retrieval", model, progress)
     pipe = loaded.pipeline
-    bundled = COLLECTIONS.get("bundled", settings.EXAMPLE_IMAGES_DIR, pipe, loaded.checkpoint.key)
+    sources = {"bundled": COLLECTIONS.get("bundled", settings.EXAMPLE_IMAGES_DIR, pipe, loaded.checkpoint.key)}
     mine = COLLECTIONS.get(_scope(request), upload_folder(request), pipe, loaded.checkpoint.key, create)
-    return pipe, bundled, mine
+    if mine is not None:
+        sources["yours"] = mine
+    library = _library(pipe)
+    if library is not None:
+        sources["library"] = library
+    return pipe, sources
 
 
-def _search(indexes: list[ImageIndex], query, top_k: int, exclude=()) -> list[dict]:
-    """The best ``top_k`` hits over several indexes, best first."""
-    hits = [hit for index in indexes if index is not None for hit in index.search(query, top_k, exclude)]
+def _source(sources: dict[str, ImageIndex], image_id: str) -> str | None:
+    return next((name for name, index in sources.items() if image_id in index), None)
+
+
+def _search(sources: dict[str, ImageIndex], query, top_k: int, exclude=()) -> list[dict]:
+    """The best ``top_k`` hits over every source, best first, each tagged with its source."""
+    hits = [{**hit, "source": name} for name, index in sources.items() for hit in index.search(query, top_k, exclude)]
     return sorted(hits, key=lambda hit: -hit["score"])[:top_k]
 
 
-def _gallery(hits: list[dict]) -> list[tuple[str, str]]:
-    return [(hit["path"], f"{hit['score']:.3f} · {hit['name']}") for hit in hits]
+def _picture(hit: dict):
+    """What the gallery shows: the file itself, or for the library (whose folders the
+    app does not serve) a small copy, so no other file there is ever exposed."""
+    if hit["source"] != "library":
+        return hit["path"]
+    from PIL import Image
+
+    from pipelines.inputs import load_image
+
+    try:
+        image = load_image(hit["path"])
+    except (ValueError, TypeError):  # moved or deleted since it was indexed
+        return Image.new("RGB", (64, 64), "lightgray")
+    image.thumbnail((512, 512))
+    return image
 
 
-def _public(hits: list[dict], bundled: ImageIndex) -> list[dict]:
+def _gallery(hits: list[dict], caption=lambda hit: f"{hit['score']:.3f} · {hit['name']}") -> list[tuple]:
+    return [(_picture(hit), caption(hit)) for hit in hits]
+
+
+def _public(hits: list[dict]) -> list[dict]:
     """Hits for API clients: no server paths, and where each image comes from."""
-    keep = ("id", "name", "score", "width", "height", "added")
-    return [{**{k: hit[k] for k in keep}, "source": "bundled" if hit["id"] in bundled else "yours"} for hit in hits]
+    keep = ("id", "name", "score", "width", "height", "added", "source")
+    return [{k: hit[k] for k in keep} for hit in hits]
 
 
 @gpu
@@ -122,9 +171,9 @@ def search_by_text(
     progress=gr.Progress(track_tqdm=True),
 ) -> tuple[list[tuple[str, str]], list[dict]]:  # fmt: skip
     """The gallery of hits (what the API returns) and the hits as data (kept in the page's state)."""
-    pipe, bundled, mine = _indexes(model, request, progress)
-    hits = _search([bundled, mine], pipe.embed_query(text=check_text(query, "search text")), top_k)
-    return _gallery(hits), _public(hits, bundled)
+    pipe, sources = _indexes(model, request, progress)
+    hits = _search(sources, pipe.embed_query(text=check_text(query, "search text")), top_k)
+    return _gallery(hits), _public(hits)
 
 
 @gpu
@@ -135,9 +184,9 @@ def search_by_image(
 ) -> tuple[list[tuple[str, str]], list[dict]]:  # fmt: skip
     if image is None:
         raise ValueError("No image given: upload an image or pick one of the examples.")
-    pipe, bundled, mine = _indexes(model, request, progress)
-    hits = _search([bundled, mine], pipe.embed_query(image=image), top_k)
-    return _gallery(hits), _public(hits, bundled)
+    pipe, sources = _indexes(model, request, progress)
+    hits = _search(sources, pipe.embed_query(image=image), top_k)
+    return _gallery(hits), _public(hits)
 
 
 @gpu
@@ -147,9 +196,9 @@ def search(
     model: str | None = None, request: gr.Request = None, progress=gr.Progress(track_tqdm=True),
 ) -> tuple[list[tuple[str, str]], list[dict], list[dict]]:  # fmt: skip
     """By text, by image, or both: the text then modifies the image ("at night")."""
-    pipe, bundled, mine = _indexes(model, request, progress)
-    hits = _search([bundled, mine], pipe.embed_query(text=query, image=image, text_weight=text_weight), top_k)
-    return _gallery(hits), _public(hits, bundled), _public(hits, bundled)
+    pipe, sources = _indexes(model, request, progress)
+    hits = _search(sources, pipe.embed_query(text=query, image=image, text_weight=text_weight), top_k)
+    return _gallery(hits), _public(hits), _public(hits)
 
 
 @gpu
@@ -162,12 +211,12 @@ def more_like_this(
     if not image_id or not isinstance(image_id, str):
         raise ValueError("No image chosen: click a search result first, then 'More like this'.")
     image_id = image_id.strip()
-    pipe, bundled, mine = _indexes(model, request, progress)
-    owner = next((index for index in (bundled, mine) if index is not None and image_id in index), None)
+    pipe, sources = _indexes(model, request, progress)
+    owner = _source(sources, image_id)
     if owner is None:
         raise ValueError(f"No image with id {image_id!r} in your collection.")
-    hits = _search([bundled, mine], owner.embedding(image_id), top_k, exclude=[image_id])
-    return _gallery(hits), _public(hits, bundled), _public(hits, bundled)
+    hits = _search(sources, sources[owner].embedding(image_id), top_k, exclude=[image_id])
+    return _gallery(hits), _public(hits), _public(hits)
 
 
 @gpu
@@ -185,13 +234,16 @@ def classify_collection(
 ) -> tuple[dict, list[tuple[str, str]], dict]:  # fmt: skip
     """Every image of the collection sorted into one of ``labels``: a count per label
     and the images the model is surest of."""
-    pipe, bundled, mine = _indexes(model, request, progress)
-    result = classify_indexes(pipe, [index for index in (bundled, mine) if index is not None], labels, examples)
+    pipe, sources = _indexes(model, request, progress)
+    result = classify_indexes(pipe, list(sources.values()), labels, examples)
     table = [[row["label"], row["count"], round(100 * row["share"], 1)] for row in result["labels"]]
-    shown = [(item["path"], f"{row['label']} · {item['score']:.2f} · {item['name']}")
-             for row in result["labels"] for item in row["examples"]]  # fmt: skip
+    shown = []
     for row in result["labels"]:
-        row["examples"] = _public(row["examples"], bundled)
+        row["examples"] = [{**item, "source": _source(sources, item["id"])} for item in row["examples"]]
+        shown += _gallery(
+            row["examples"], lambda item, label=row["label"]: f"{label} · {item['score']:.2f} · {item['name']}"
+        )
+        row["examples"] = _public(row["examples"])
     return {"headers": COUNT_HEADERS, "data": table}, shown, result
 
 
@@ -199,7 +251,8 @@ def _add(paths: list[str], model: str | None, request: gr.Request | None, progre
     """Unpack zips, store images as copies, embed them into this visitor's index."""
     if len(paths) > settings.MAX_INDEX_UPLOAD:
         raise ValueError(f"Add at most {settings.MAX_INDEX_UPLOAD:,} files at a time; got {len(paths):,}.")
-    pipe, bundled, mine = _indexes(model, request, progress, create=True)
+    pipe, sources = _indexes(model, request, progress, create=True)
+    mine = sources["yours"]
     skipped = []
     with tempfile.TemporaryDirectory(prefix="unzip-", dir=settings.DATA_DIR) as unpacked:
         images = []
@@ -252,9 +305,11 @@ def remove_from_gallery(
     if not image_id or not isinstance(image_id, str):
         raise ValueError("No image chosen: click one of your images in the results first.")
     image_id = image_id.strip()
-    _, bundled, mine = _indexes(model, request)
-    if image_id in bundled and (mine is None or image_id not in mine):
-        raise ValueError("That image belongs to the bundled gallery, which can't be changed; only images you added can be removed.")  # fmt: skip
+    _, sources = _indexes(model, request)
+    mine = sources.get("yours")
+    owner = _source(sources, image_id)
+    if owner in ("bundled", "library") and (mine is None or image_id not in mine):
+        raise ValueError(f"That image belongs to the {'bundled gallery' if owner == 'bundled' else 'library (SEARCH_INDEX)'}, which can't be changed here; only images you added can be removed.")  # fmt: skip
     if mine is None or image_id not in mine:
         raise ValueError(f"No image with id {image_id!r} among the images you added.")
     path = Path(mine.item(mine.row(image_id))["path"])
