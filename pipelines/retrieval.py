@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from pipelines.index import atomic_write_bytes  # noqa: F401 (snippets.py writes records with it)
 from pipelines.inputs import check_number, check_text, load_image, parse_labels
 
 SUPPORTED = ("clip",)

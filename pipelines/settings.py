@@ -98,3 +98,11 @@ INDEX_BATCH_SIZE = _int("INDEX_BATCH_SIZE", 32)
 MAX_ZIP_FILES = _int("MAX_ZIP_FILES", 2000)
 MAX_ZIP_BYTES = _int("MAX_ZIP_BYTES", 500_000_000)
 MAX_INDEX_UPLOAD = _int("MAX_INDEX_UPLOAD", 2000)
+
+# --- Explain views (issue #4) ---------------------------------------------------
+
+# Most denoising previews a timeline keeps (one every few steps, always the last).
+TIMELINE_FRAMES = _int("TIMELINE_FRAMES", 10)
+# Most images in the CLIP lab's similarity matrix, and most texts.
+MAX_MATRIX_IMAGES = _int("MAX_MATRIX_IMAGES", 16)
+MAX_MATRIX_TEXTS = _int("MAX_MATRIX_TEXTS", 16)

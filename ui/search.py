@@ -18,12 +18,14 @@ from collections import OrderedDict
 from pathlib import Path
 
 import gradio as gr
+import numpy as np
 
 from pipelines import settings
 from pipelines.index import ImageIndex, scan
 from pipelines.inputs import check_text
 from pipelines.retrieval import classify_collection as classify_indexes
 from pipelines.uploads import extract_zip, is_zip, store_images
+from ui import explain
 from ui.common import get_model, gpu, image_input, model_picker, model_status, status_line, user_errors
 from ui.i18n import _
 
@@ -89,6 +91,20 @@ class Collections:
 
 
 COLLECTIONS = Collections()
+
+
+class CollectionEmbeddings:
+    """A visitor's collection as the Explain panel's embedding map reads it
+    (``ui/explain.py``): ``embeddings(pipe, [their upload folder])`` -> (paths, (N, D))."""
+
+    def embeddings(self, pipe, extra=()) -> tuple[list[Path], np.ndarray]:
+        indexes = [COLLECTIONS.get("bundled", settings.EXAMPLE_IMAGES_DIR, pipe, "")]
+        for folder in map(Path, extra):
+            scope = folder.relative_to(settings.DATA_DIR / "uploads").as_posix()
+            indexes.append(COLLECTIONS.get(scope, folder, pipe, "", create=False))
+        indexes = [index for index in indexes if index is not None]
+        paths = [Path(item["path"]) for index in indexes for item in index.items()]
+        return paths, np.concatenate([index.embeddings for index in indexes])
 
 
 _LIBRARY: dict[str, ImageIndex] = {}  # the SEARCH_INDEX, opened once
@@ -433,3 +449,6 @@ def build(demo: gr.Blocks) -> None:
         # A zip on its own, for API clients (the UI takes zips in the files box above).
         zip_file = gr.File(file_types=[".zip"], visible=False)
         zip_file.upload(index_zip, [zip_file, picker], [everything, report], api_name="index_zip", **model_call)
+        explain.search_panel(demo, query=query, query_image=query_image, picker=picker, top_k=top_k,
+                             gallery=CollectionEmbeddings(), upload_folder=upload_folder, classify_image=classify_image,
+                             confidences=confidences)  # fmt: skip
