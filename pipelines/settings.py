@@ -65,3 +65,14 @@ SERVER_PORT = _int("GRADIO_SERVER_PORT", 7860)
 QUEUE_MAX_SIZE = _int("QUEUE_MAX_SIZE", 64)
 # Model calls running at once per event; one keeps a small CPU or GPU from thrashing.
 CONCURRENCY_LIMIT = _int("CONCURRENCY_LIMIT", 1)
+
+# --- Speech (speech recognition and text-to-speech) ---------------------------
+
+# Example and test clips (made offline with espeak-ng, see assets/ATTRIBUTION.md).
+EXAMPLE_AUDIO_DIR = ASSETS_DIR / "audio"
+# Longest clip transcribed, in seconds, from the UI and the API alike. Whisper hears
+# 30-second windows, so a 60 s clip costs two or three model calls.
+MAX_AUDIO_SECONDS = _float("MAX_AUDIO_SECONDS", 60.0)
+# Longest text read aloud, in characters (about 30 s of speech); VITS makes the whole
+# waveform in one pass, so its memory grows with the text.
+MAX_SPEECH_CHARS = _int("MAX_SPEECH_CHARS", 500)
