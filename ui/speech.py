@@ -4,6 +4,7 @@ Ask outputs. The Listen tab (ui/listen.py) lays out the full controls."""
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import gradio as gr
@@ -45,9 +46,10 @@ def speak(text: str, speaking_rate: float = 1.0, model: str | None = None, progr
 
 
 def _write(waveform, sampling_rate: int):
-    path = save_audio(SPEECH_DIR / f"speech-{uuid.uuid4().hex[:16]}.wav", waveform, sampling_rate)
-    old = sorted(SPEECH_DIR.glob("speech-*.wav"), key=lambda p: p.stat().st_mtime)[:-KEEP_SPEECH_FILES]
-    for stale in old:
+    # Names sort by creation time: the nanosecond clock, then a random part for ties.
+    path = SPEECH_DIR / f"speech-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.wav"
+    save_audio(path, waveform, sampling_rate)
+    for stale in sorted(SPEECH_DIR.glob("speech-*.wav"))[:-KEEP_SPEECH_FILES]:
         stale.unlink(missing_ok=True)
     return path
 
