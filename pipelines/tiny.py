@@ -319,12 +319,12 @@ def tiny_path(repo_id: str) -> Path:
 
 
 def _whisper(out: Path) -> None:
-    """A Whisper with the real tokenizer layout: byte-level BPE text tokens, then
-    <|endoftext|>, <|startoftranscript|>, the 100 language tokens in Whisper's order,
-    the task tokens, <|notimestamps|> and the 1,501 timestamps <|0.00|> ... <|30.00|>.
-    Generation relies on that order (language id = start-of-transcript id + 1 + index;
-    timestamps begin right after <|notimestamps|>). The feature extractor is the real
-    one: 80 log-mel bins, 30-second windows of 3,000 frames."""
+    """A Whisper with the real tokenizer layout: byte-level BPE text tokens (whole words
+    here), then <|endoftext|>, <|startoftranscript|>, the 100 language tokens in Whisper's
+    order, the task tokens, <|nospeech|>, <|notimestamps|> and the 1,501 timestamps
+    <|0.00|> ... <|30.00|>. Generation relies on that order (language id = start-of-
+    transcript id + 1 + index; timestamps begin right after <|notimestamps|>). The
+    feature extractor is the real one: 80 log-mel bins, 30-second windows of 3,000 frames."""
     import torch
     from transformers import (
         GenerationConfig,

@@ -99,3 +99,27 @@ def test_bad_input_is_refused_before_the_model_runs(pipe, kwargs, message):
     kwargs = {"audio": QUESTION, **kwargs}
     with pytest.raises(ValueError, match=message):
         pipe(**kwargs)
+
+
+def test_speech_checkpoints_follow_profiles_and_overrides(monkeypatch):
+    from pipelines import registry
+
+    assert registry.default_checkpoint("speech_recognition", "cpu").repo_id == "openai/whisper-base"
+    assert registry.default_checkpoint("speech_recognition", "gpu").repo_id == "openai/whisper-large-v3-turbo"
+    assert registry.default_checkpoint("text_to_speech", "gpu").repo_id == "facebook/mms-tts-eng"
+    monkeypatch.setenv("MODEL_SPEECH_RECOGNITION", "whisper-small")
+    assert registry.default_checkpoint("speech_recognition", "cpu").repo_id == "openai/whisper-small"
+    monkeypatch.setenv("MODEL_TEXT_TO_SPEECH", "whisper-small")
+    with pytest.raises(ValueError, match="is a speech_recognition checkpoint, not a text_to_speech one"):
+        registry.default_checkpoint("text_to_speech", "cpu")
+
+
+def test_auto_profile_offline_falls_back_to_the_tiny_whisper_and_says_so(monkeypatch):
+    from pipelines import registry
+    from pipelines.loading import ModelCache
+
+    monkeypatch.setattr(registry, "resolve_profile", lambda profile=None, cuda=None: "cpu")
+    loaded = ModelCache("auto").get("speech_recognition")
+    assert (loaded.requested.key, loaded.checkpoint.key) == ("whisper-base", "tiny-whisper")
+    assert "openai/whisper-base" in loaded.notice and "hf download" in loaded.notice
+    assert isinstance(loaded.pipeline(QUESTION, language="en")["text"], str)

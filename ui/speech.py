@@ -26,7 +26,8 @@ def transcribe(
     audio: str, language: str = "auto", task: str = "transcribe", model: str | None = None,
     progress=gr.Progress(track_tqdm=True),
 ) -> tuple[str, dict]:  # fmt: skip
-    """The transcript, and the whole result (language, timed chunks) for the Listen tab's table."""
+    """Transcribe a speech clip with Whisper, or translate it into English; returns the text.
+    (The whole result, with the language and the timed segments, goes to the Listen tab's table.)"""
     pipe = get_model("speech_recognition", model, progress).pipeline
 
     def on_window(done: float, total: float) -> None:
@@ -39,7 +40,7 @@ def transcribe(
 @gpu
 @user_errors
 def speak(text: str, speaking_rate: float = 1.0, model: str | None = None, progress=gr.Progress()) -> str:
-    """Read ``text`` aloud; returns the path of a 16-bit WAV file."""
+    """Read a text aloud with a VITS voice; returns a 16-bit mono WAV file."""
     pipe = get_model("text_to_speech", model, progress).pipeline
     result = pipe(text, speaking_rate=speaking_rate)
     return str(_write(result["audio"], result["sampling_rate"]))
