@@ -114,3 +114,13 @@ EVAL_DEFAULT_ITEMS = _int("EVAL_DEFAULT_ITEMS", 20)
 # Most probe items per task one request may ask for (the probe set has about 150
 # questions); lower it on a shared server to keep one visitor from holding it for long.
 EVAL_MAX_ITEMS = _int("EVAL_MAX_ITEMS", 200)
+# --- Speech (speech recognition and text-to-speech) ---------------------------
+
+# Example and test clips (made offline with espeak-ng, see assets/ATTRIBUTION.md).
+EXAMPLE_AUDIO_DIR = ASSETS_DIR / "audio"
+# Longest clip transcribed, in seconds, from the UI and the API alike. Whisper hears
+# 30-second windows, so a 60 s clip costs two or three model calls.
+MAX_AUDIO_SECONDS = _float("MAX_AUDIO_SECONDS", 60.0)
+# Longest text read aloud, in characters (about 30 s of speech); VITS makes the whole
+# waveform in one pass, so its memory grows with the text.
+MAX_SPEECH_CHARS = _int("MAX_SPEECH_CHARS", 500)

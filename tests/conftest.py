@@ -16,7 +16,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["MODEL_PROFILE"] = "tiny"
 os.environ["GALLERY_MODE"] = "shared"
 os.environ.setdefault("PLAYGROUND_DATA_DIR", tempfile.mkdtemp(prefix="playground-tests-"))
-for task in ("CAPTION", "VQA", "TEXT_TO_IMAGE", "RETRIEVAL"):
+for task in ("CAPTION", "VQA", "TEXT_TO_IMAGE", "RETRIEVAL", "SPEECH_RECOGNITION", "TEXT_TO_SPEECH"):
     os.environ.pop(f"MODEL_{task}", None)
 
 import pytest  # noqa: E402

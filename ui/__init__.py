@@ -7,7 +7,7 @@ import gradio as gr
 
 from pipelines import registry, settings
 from pipelines.loading import MODELS, pick_device
-from ui import ask, caption, create, evaluate, search
+from ui import ask, caption, create, evaluate, listen, search
 from ui.i18n import I18N, _
 
 CSS = """
@@ -33,7 +33,7 @@ def build_demo(profile: str | None = None) -> gr.Blocks:
         if concrete == "tiny":
             gr.Markdown(_("banner.tiny"), elem_classes="banner-tiny")
         with gr.Tabs():
-            for tab in (caption, ask, create, search, evaluate):
+            for tab in (caption, ask, create, search, listen, evaluate):
                 tab.build(demo)
         # Example tables take their column headers from the inputs' labels, which are
         # translation keys that the table itself doesn't translate: the inputs right

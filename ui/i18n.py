@@ -295,6 +295,34 @@ EN = {
         "`python -m evaluation --help`."
     ),
     "evaluate.show_probes": "Show the probe images",
+    # --- Speech (Listen tab, voice input, read aloud) ---
+    "speech.voice": "Or ask by voice (in English)",
+    "speech.read_aloud": "🔊 Read aloud",
+    "speech.player": "Spoken",
+    "listen.tab": "Listen",
+    "listen.intro": (
+        "### Speech to text\n"
+        "Record or upload a clip and Whisper writes down what is said, with a timestamp for each "
+        "segment. Clips longer than 30 seconds are heard in 30-second windows, each starting where the last sentence "
+        "ended."
+    ),
+    "listen.audio": "Speech",
+    "listen.language": "Language",
+    "listen.language_info": "Detected from the first 30 seconds when automatic; type any Whisper language code.",
+    "listen.auto": "Detect automatically",
+    "listen.task": "Task",
+    "listen.task_info": "Whisper can also translate speech in any language into English text.",
+    "listen.transcribe": "Transcribe",
+    "listen.translate": "Translate into English",
+    "listen.button": "Transcribe",
+    "listen.transcript": "Transcript",
+    "listen.segments": "Timestamps",
+    "speak.intro": "### Text to speech\nType a text and a VITS voice reads it aloud; numbers are spelled out first.",
+    "speak.text": "Text to read aloud",
+    "speak.rate": "Speaking rate",
+    "speak.rate_info": "1 is the voice's own pace; 2 is twice as fast.",
+    "speak.button": "Speak",
+    "speak.output": "Speech",
 }
 
 ZH = {
@@ -559,6 +587,33 @@ ZH = {
         "命令行运行同样的评测：`python -m evaluation --help`。"
     ),
     "evaluate.show_probes": "显示探测图片",
+    # --- Speech (Listen tab, voice input, read aloud) ---
+    "speech.voice": "或者用语音提问（英文）",
+    "speech.read_aloud": "🔊 朗读",
+    "speech.player": "朗读音频",
+    "listen.tab": "听写",
+    "listen.intro": (
+        "### 语音转文字\n"
+        "录制或上传一段音频，Whisper 会写下其中说的话，并为每一段标注时间。"
+        "超过 30 秒的音频按 30 秒的窗口逐段识别，每个窗口从上一句结束的地方开始。"
+    ),
+    "listen.audio": "语音",
+    "listen.language": "语言",
+    "listen.language_info": "自动时根据前 30 秒识别语言；也可以输入任意 Whisper 语言代码。",
+    "listen.auto": "自动识别",
+    "listen.task": "任务",
+    "listen.task_info": "Whisper 还可以把任何语言的语音翻译成英文文字。",
+    "listen.transcribe": "转写",
+    "listen.translate": "翻译成英文",
+    "listen.button": "转写",
+    "listen.transcript": "文字稿",
+    "listen.segments": "时间戳",
+    "speak.intro": "### 文字转语音\n输入一段文字，VITS 语音模型会把它读出来；数字会先转换成英文单词。",
+    "speak.text": "要朗读的文字",
+    "speak.rate": "语速",
+    "speak.rate_info": "1 是该声音本来的语速；2 是两倍速。",
+    "speak.button": "开始朗读",
+    "speak.output": "语音",
 }
 
 I18N = gr.I18n(en=EN, **{"zh-CN": ZH})
