@@ -65,3 +65,12 @@ SERVER_PORT = _int("GRADIO_SERVER_PORT", 7860)
 QUEUE_MAX_SIZE = _int("QUEUE_MAX_SIZE", 64)
 # Model calls running at once per event; one keeps a small CPU or GPU from thrashing.
 CONCURRENCY_LIMIT = _int("CONCURRENCY_LIMIT", 1)
+
+# --- Classroom mode -------------------------------------------------------------
+
+# A teacher's settings file (YAML, JSON or TOML) that sets what students may do: tabs,
+# checkpoints, locked parameters, limits, a password, a prompt log. Same as
+# `python app.py --classroom FILE`; see assets/classroom.example.yaml. Empty: no classroom.
+CLASSROOM_FILE = os.getenv("CLASSROOM_FILE", "")
+# The class password, instead of writing it in the classroom file (this one wins).
+CLASSROOM_PASSWORD = os.getenv("CLASSROOM_PASSWORD", "")

@@ -6,24 +6,42 @@ from __future__ import annotations
 import gradio as gr
 
 from pipelines import registry, settings
+from pipelines.classroom import Classroom
+from pipelines.classroom import load as load_classroom
 from pipelines.loading import MODELS, pick_device
-from ui import ask, caption, create, search
+from ui import ask, caption, classroom, create, fusion, search
+from ui.common import language_switch
 from ui.i18n import I18N, _
+
+TABS = (caption, ask, create, search, fusion)
 
 CSS = """
 .model-status { font-size: 0.85em; opacity: 0.8; }
 .banner-tiny { border-left: 4px solid #f59e0b; padding: 0.4em 0.9em; background: rgba(245, 158, 11, 0.08); }
 footer { visibility: visible; }
+#language-switch { max-width: 16em; margin-left: auto; }
+.banner-classroom { border-left: 4px solid #6366f1; padding: 0.4em 0.9em; background: rgba(99, 102, 241, 0.08); }
+.fusion-confusion table, .fusion-table table { border-collapse: collapse; font-size: 0.9em; }
+.fusion-confusion th, .fusion-confusion td, .fusion-table th, .fusion-table td {
+  padding: 0.35em 0.7em; border: 1px solid var(--border-color-primary); text-align: center; }
+.fusion-confusion td.hit { background: rgba(34, 197, 94, calc(0.12 + 0.5 * var(--share))); }
+.fusion-confusion td.miss { background: rgba(239, 68, 68, calc(0.06 + 0.5 * var(--share))); }
+.fusion-table { overflow-x: auto; }
+.fusion-table tr.best td { font-weight: 600; background: rgba(99, 102, 241, 0.1); }
 """
 THEME = gr.themes.Soft(primary_hue="indigo", secondary_hue="sky")
 
 
-def build_demo(profile: str | None = None) -> gr.Blocks:
-    """The whole app for ``profile`` (MODEL_PROFILE when None). Builds widgets only:
-    no model is loaded until a tab is used."""
+def build_demo(profile: str | None = None, classroom_file: str | None = None) -> gr.Blocks:
+    """The whole app for ``profile`` (MODEL_PROFILE when None), in classroom mode when
+    ``classroom_file`` (CLASSROOM_FILE when None) names a teacher's settings file. Builds
+    widgets only: no model is loaded until a tab is used. A bad classroom file raises
+    ClassroomError saying what to fix."""
     MODELS.configure(profile)
     concrete = registry.resolve_profile(profile)
+    _classroom(settings.CLASSROOM_FILE if classroom_file is None else classroom_file)
     with gr.Blocks(title="Multimodal Playground") as demo:
+        language_switch(demo)
         gr.Markdown(_("app.intro"))
         gr.Markdown(
             f"Profile / 配置: **{concrete}** ({(profile or settings.MODEL_PROFILE)}) · "
@@ -32,10 +50,27 @@ def build_demo(profile: str | None = None) -> gr.Blocks:
         )
         if concrete == "tiny":
             gr.Markdown(_("banner.tiny"), elem_classes="banner-tiny")
+        classroom.banner()
         with gr.Tabs():
-            for tab in (caption, ask, create, search):
-                tab.build(demo)
+            for tab in TABS:
+                if classroom.shows(_tab_id(tab)):
+                    tab.build(demo)
+        classroom.adapt(demo)  # inside the Blocks: its config is computed on exit
     return demo
+
+
+def _tab_id(tab) -> str:
+    return tab.__name__.rsplit(".", 1)[-1]
+
+
+def _classroom(path: str) -> Classroom | None:
+    """Load, check against this app's tabs and handlers, and put in force the classroom
+    file at ``path`` ("" for none)."""
+    rules = load_classroom(path) if path else None
+    if rules is not None:
+        classroom.check_against(rules, [_tab_id(tab) for tab in TABS], list(TABS))
+    classroom.activate(rules)
+    return rules
 
 
 def launch_kwargs() -> dict:
@@ -47,4 +82,5 @@ def launch_kwargs() -> dict:
         max_file_size=settings.MAX_FILE_SIZE,
         # Serve the bundled examples and the gallery; nothing else on disk.
         allowed_paths=[str(settings.ASSETS_DIR), str(settings.DATA_DIR / "uploads")],
+        **classroom.launch_kwargs(),  # the class password, in classroom mode
     )

@@ -75,6 +75,89 @@ EN = {
     "search.labels": "Labels, separated by commas",
     "search.classify": "Classify",
     "search.confidences": "Confidence",
+    # --- Language switch, fusion lab and classroom mode (issue 9) ---
+    "app.language": "Language · 语言",
+    "fusion.tab": "Fusion lab",
+    "fusion.intro": (
+        "### Train a fusion model\n"
+        "A picture and a caption: does the caption describe the picture? The app's CLIP model turns both into "
+        "feature vectors and stays frozen; you train a small model on top that *fuses* the two. Half of the captions "
+        "are wrong in one word (**a blue circle** under a red circle), so the model has to look at both. Pick a "
+        "strategy, train it, and compare the strategies on pictures the model never saw.\n\n"
+        "- **Early fusion** joins the two feature vectors first; then one network looks at both.\n"
+        "- **Late fusion** gives each modality its own network and combines their outputs only at the end.\n"
+        "- **Hybrid fusion** lets caption words and image patches attend to each other (cross-attention) "
+        "before a network decides."
+    ),
+    "fusion.strategy": "Strategy",
+    "fusion.strategy_info": "How the picture and the caption are combined.",
+    "fusion.early": "Early fusion",
+    "fusion.late": "Late fusion",
+    "fusion.hybrid": "Hybrid fusion",
+    "fusion.hidden_size": "Hidden size",
+    "fusion.hidden_size_info": "Width of the model's layers: wider can learn more, and overfit more.",
+    "fusion.epochs": "Epochs",
+    "fusion.epochs_info": "Passes over the training pairs.",
+    "fusion.optimizer": "Optimiser",
+    "fusion.optimizer_adam": "Adam",
+    "fusion.optimizer_sgd": "SGD (momentum 0.9)",
+    "fusion.learning_rate": "Learning rate",
+    "fusion.learning_rate_info": "Size of each update step. Too high: the loss jumps or explodes. Too low: little is learned.",
+    "fusion.seed_info": "Sets the starting weights and the order of the pairs: the same seed and settings train the same model.",
+    "fusion.data": "Data and features",
+    "fusion.split": "Held-out pictures",
+    "fusion.split_info": "Which pictures are kept aside to test the model.",
+    "fusion.split_instances": "new pictures of known concepts",
+    "fusion.split_combinations": "new colour-shape combinations",
+    "fusion.negatives": "A wrong caption changes",
+    "fusion.negatives_info": "Which word of the true caption a wrong caption replaces.",
+    "fusion.negatives_either": "the colour or the shape",
+    "fusion.negatives_colour": "the colour",
+    "fusion.negatives_shape": "the shape",
+    "fusion.examples": "The pictures (one per concept)",
+    "fusion.train": "Train",
+    "fusion.compare": "Train all three and compare",
+    "fusion.summary_empty": "Press **Train** to start. Training takes a few seconds; the curves grow as it runs.",
+    "fusion.summary_running": "**{strategy}**: epoch {epoch}/{epochs} · held-out accuracy {test} · training accuracy {train}",
+    "fusion.summary_done": (
+        "**{strategy}**: held-out accuracy **{test}** (guessing: 50%) · training accuracy {train} · "
+        "AUROC {auroc} · {parameters} parameters · {seconds} s"
+    ),
+    "fusion.loss": "Loss",
+    "fusion.accuracy": "Accuracy",
+    "fusion.epoch": "Epoch",
+    "fusion.series_train": "training pairs",
+    "fusion.series_test": "held-out pairs",
+    "fusion.pairs": "Pairs",
+    "fusion.confusion_title": "Confusion matrix on the {pairs} held-out pairs",
+    "fusion.confusion_corner": "true ↓ · predicted →",
+    "fusion.match": "match",
+    "fusion.mismatch": "mismatch",
+    "fusion.mistakes": "Held-out mistakes, most confident first",
+    "fusion.mistake": "“{caption}”: truly {truth}, P(match) = {p}",
+    "fusion.table_title": (
+        "### Your runs, compared on the held-out pairs\n"
+        "Every finished run of this session; the best held-out accuracy is highlighted. "
+        "The same settings and seed always give the same result."
+    ),
+    "fusion.table_empty": "No runs yet.",
+    "fusion.clear": "Clear the table",
+    "fusion.raw": "Raw result (what the /train_fusion API returns)",
+    "fusion.col_run": "#",
+    "fusion.col_strategy": "Strategy",
+    "fusion.col_hidden": "Hidden",
+    "fusion.col_lr": "Learning rate",
+    "fusion.col_epochs": "Epochs",
+    "fusion.col_optimizer": "Optimiser",
+    "fusion.col_seed": "Seed",
+    "fusion.col_data": "Held out · wrong captions",
+    "fusion.col_train": "Training acc.",
+    "fusion.col_test": "Held-out acc.",
+    "fusion.col_auroc": "AUROC",
+    "fusion.col_parameters": "Parameters",
+    "fusion.col_seconds": "Seconds",
+    "classroom.banner": "🏫 **Classroom mode.** Your teacher has set up this app for the lesson: some tabs, models and settings are fixed.",
+    "classroom.prompt_log": "📝 Your teacher keeps a log of the text you type here (prompts, questions and searches), with your name.",
 }
 
 ZH = {
@@ -143,7 +226,120 @@ ZH = {
     "search.labels": "标签，用逗号分隔",
     "search.classify": "分类",
     "search.confidences": "置信度",
+    # --- Language switch, fusion lab and classroom mode (issue 9) ---
+    "app.language": "语言 · Language",
+    "fusion.tab": "融合实验室",
+    "fusion.intro": (
+        "### 训练一个融合模型\n"
+        "给定一张图片和一句描述：这句描述说的是这张图片吗？应用中的 CLIP 模型把两者都变成特征向量，并保持冻结；"
+        "你在它上面训练一个小模型，把两种模态*融合*起来。一半的描述错了一个词（红色圆形配上 **a blue circle**），"
+        "所以模型必须同时看图片和文字。选一种策略训练，再在模型从未见过的图片上比较各种策略。\n\n"
+        "- **早期融合**先把两个特征向量拼接起来，再由一个网络同时处理两者。\n"
+        "- **晚期融合**给每种模态各自一个网络，只在最后把它们的输出结合起来。\n"
+        "- **混合融合**让描述中的词和图片的小块互相注意（交叉注意力），然后再由一个网络做判断。"
+    ),
+    "fusion.strategy": "融合策略",
+    "fusion.strategy_info": "图片和描述如何结合。",
+    "fusion.early": "早期融合",
+    "fusion.late": "晚期融合",
+    "fusion.hybrid": "混合融合",
+    "fusion.hidden_size": "隐藏层大小",
+    "fusion.hidden_size_info": "模型各层的宽度：越宽能学到的越多，也越容易过拟合。",
+    "fusion.epochs": "训练轮数",
+    "fusion.epochs_info": "遍历全部训练样本对的次数。",
+    "fusion.optimizer": "优化器",
+    "fusion.optimizer_adam": "Adam",
+    "fusion.optimizer_sgd": "SGD（动量 0.9）",
+    "fusion.learning_rate": "学习率",
+    "fusion.learning_rate_info": "每次更新的步长。太大：损失会跳动甚至发散；太小：几乎学不到东西。",
+    "fusion.seed_info": "决定初始权重和样本对的顺序：相同的种子和设置训练出相同的模型。",
+    "fusion.data": "数据与特征",
+    "fusion.split": "留出的图片",
+    "fusion.split_info": "哪些图片留作测试。",
+    "fusion.split_instances": "已知概念的新图片",
+    "fusion.split_combinations": "新的颜色与形状组合",
+    "fusion.negatives": "错误描述替换的是",
+    "fusion.negatives_info": "错误描述把正确描述中的哪个词换掉了。",
+    "fusion.negatives_either": "颜色或形状",
+    "fusion.negatives_colour": "颜色",
+    "fusion.negatives_shape": "形状",
+    "fusion.examples": "图片（每个概念一张）",
+    "fusion.train": "训练",
+    "fusion.compare": "训练全部三种并比较",
+    "fusion.summary_empty": "点击**训练**开始。训练只需几秒钟，曲线会随训练实时增长。",
+    "fusion.summary_running": "**{strategy}**：第 {epoch}/{epochs} 轮 · 留出集准确率 {test} · 训练集准确率 {train}",
+    "fusion.summary_done": (
+        "**{strategy}**：留出集准确率 **{test}**（随机猜测：50%）· 训练集准确率 {train} · "
+        "AUROC {auroc} · {parameters} 个参数 · {seconds} 秒"
+    ),
+    "fusion.loss": "损失",
+    "fusion.accuracy": "准确率",
+    "fusion.epoch": "轮次",
+    "fusion.series_train": "训练样本对",
+    "fusion.series_test": "留出样本对",
+    "fusion.pairs": "样本对",
+    "fusion.confusion_title": "{pairs} 个留出样本对上的混淆矩阵",
+    "fusion.confusion_corner": "真实 ↓ · 预测 →",
+    "fusion.match": "匹配",
+    "fusion.mismatch": "不匹配",
+    "fusion.mistakes": "留出集上的错误（最有把握的排在前面）",
+    "fusion.mistake": "“{caption}”：实际{truth}，P(匹配) = {p}",
+    "fusion.table_title": (
+        "### 你的训练记录（在留出样本对上比较）\n"
+        "本次会话中每一次完成的训练；留出集准确率最高的一行会高亮显示。相同的设置和种子总是得到相同的结果。"
+    ),
+    "fusion.table_empty": "还没有训练记录。",
+    "fusion.clear": "清空表格",
+    "fusion.raw": "原始结果（/train_fusion API 的返回值）",
+    "fusion.col_run": "#",
+    "fusion.col_strategy": "策略",
+    "fusion.col_hidden": "隐藏层",
+    "fusion.col_lr": "学习率",
+    "fusion.col_epochs": "轮数",
+    "fusion.col_optimizer": "优化器",
+    "fusion.col_seed": "种子",
+    "fusion.col_data": "留出方式 · 错误描述",
+    "fusion.col_train": "训练准确率",
+    "fusion.col_test": "留出准确率",
+    "fusion.col_auroc": "AUROC",
+    "fusion.col_parameters": "参数量",
+    "fusion.col_seconds": "秒",
+    "classroom.banner": "🏫 **课堂模式。** 老师已为这节课设置好本应用：部分标签页、模型和参数是固定的。",
+    "classroom.prompt_log": "📝 老师会记录你在这里输入的文字（提示词、问题和搜索词）以及你的名字。",
 }
 
 I18N = gr.I18n(en=EN, **{"zh-CN": ZH})
 _ = I18N
+
+
+def t(key: str, locale: str | None) -> str:
+    """The string for ``key`` in ``locale`` ("zh-CN" or "zh" for Chinese, English otherwise),
+    for text the server writes itself (tables, plot legends), where ``_`` can't reach."""
+    return (ZH if (locale or "").lower().startswith("zh") else EN)[key]
+
+
+# The language switch runs in the browser. Gradio keeps the page's language in its i18n
+# module (core-*.js, the module its Settings panel calls `changeLocale` on); importing
+# that module again by its URL gives the same instance, so the switch changes the very
+# language Gradio renders with. The choice is remembered in localStorage.
+_CHANGE_LOCALE = """
+  const urls = [...performance.getEntriesByType("resource").map((entry) => entry.name),
+                ...[...document.querySelectorAll("link[rel=modulepreload]")].map((link) => link.href)];
+  const core = urls.find((url) => /\\/assets\\/core-[\\w-]+\\.js$/.test(url));
+  if (core) (await import(core)).changeLocale(locale);
+  else console.warn("Language switch: Gradio's i18n module was not found; use Settings in the footer.");
+"""
+# The page's language as the switch names it.
+LOCALE_JS = "() => ((document.documentElement.lang || 'en').toLowerCase().startsWith('zh') ? 'zh-CN' : 'en')"
+SWITCH_LOCALE_JS = (
+    "async (locale) => {" + _CHANGE_LOCALE + "try { localStorage.setItem('playground-locale', locale); } catch (e) {}\n"
+    "  return locale;\n}"
+)
+RESTORE_LOCALE_JS = (
+    "async () => {\n  let locale = null;\n  try { locale = localStorage.getItem('playground-locale'); } catch (e) {}\n"
+    "  if (locale !== 'en' && locale !== 'zh-CN') return ("
+    + LOCALE_JS
+    + ")();\n"
+    + _CHANGE_LOCALE
+    + "  return locale;\n}"
+)
