@@ -4,6 +4,7 @@ and wires it to the pipelines. ``build_demo`` puts them together."""
 from __future__ import annotations
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from pipelines import registry, settings
 from pipelines.classroom import Classroom
@@ -11,7 +12,8 @@ from pipelines.classroom import load as load_classroom
 from pipelines.loading import MODELS, pick_device
 from ui import ask, caption, classroom, create, fusion, search
 from ui.common import language_switch
-from ui.i18n import I18N, _
+from ui.i18n import CSS as I18N_CSS
+from ui.i18n import I18N, LanguageScript, _, both
 
 TABS = (caption, ask, create, search, fusion)
 
@@ -44,8 +46,7 @@ def build_demo(profile: str | None = None, classroom_file: str | None = None) ->
         language_switch(demo)
         gr.Markdown(_("app.intro"))
         gr.Markdown(
-            f"Profile / 配置: **{concrete}** ({(profile or settings.MODEL_PROFILE)}) · "
-            f"Device / 设备: **{pick_device()}**",
+            both("app.profile_line", profile=concrete, setting=profile or settings.MODEL_PROFILE, device=pick_device()),
             elem_classes="model-status",
         )
         if concrete == "tiny":
@@ -56,7 +57,16 @@ def build_demo(profile: str | None = None, classroom_file: str | None = None) ->
                 if classroom.shows(_tab_id(tab)):
                     tab.build(demo)
         classroom.adapt(demo)  # inside the Blocks: its config is computed on exit
+        _untranslated_headers(demo)
     return demo
+
+
+def _untranslated_headers(demo: gr.Blocks) -> None:
+    """gr.Examples titles its columns with its inputs' labels, but Gradio shows those
+    titles untranslated (as raw i18n keys): drop them; the examples speak for themselves."""
+    for block in demo.blocks.values():
+        if isinstance(block, gr.Dataset) and any(not isinstance(h, str) for h in block.headers):
+            block.headers = []
 
 
 def _tab_id(tab) -> str:
@@ -77,10 +87,12 @@ def launch_kwargs() -> dict:
     """Options for ``demo.launch`` shared by app.py and the tests."""
     return dict(
         theme=THEME,
-        css=CSS,
+        css=CSS + I18N_CSS,
         i18n=I18N,
         max_file_size=settings.MAX_FILE_SIZE,
         # Serve the bundled examples and the gallery; nothing else on disk.
         allowed_paths=[str(settings.ASSETS_DIR), str(settings.DATA_DIR / "uploads")],
         **classroom.launch_kwargs(),  # the class password, in classroom mode
+        # Renders the page in the language chosen with the switch (see ui/i18n.py).
+        app_kwargs={"middleware": [Middleware(LanguageScript)]},
     )

@@ -13,7 +13,7 @@ import gradio as gr
 from pipelines import registry
 from pipelines.loading import MODELS, CheckpointUnavailable, Loaded
 from ui import classroom
-from ui.i18n import LOCALE_JS, RESTORE_LOCALE_JS, SWITCH_LOCALE_JS, _
+from ui.i18n import LOCALE_JS, SWITCH_LOCALE_JS, _, bilingual, both
 
 log = logging.getLogger("playground")
 
@@ -133,7 +133,7 @@ def get_model(task: str, model: str | None, progress: gr.Progress | None = None)
 
     def on_load(checkpoint: registry.Checkpoint) -> None:
         if progress is not None:
-            progress(0, desc=f"Loading {checkpoint.label} ({checkpoint.size})…")
+            progress(0, desc=bilingual("common.loading", model=f"{checkpoint.label} ({checkpoint.size})"))
 
     return MODELS.get(task, classroom.model_for(task, model or None), on_load=on_load)
 
@@ -157,12 +157,12 @@ def model_status(task: str, model: str | None) -> str:
     except ValueError as error:
         return f"⚠️ {error}"
     if not MODELS.is_loaded(task, checkpoint.key):
-        return f"**{checkpoint.label}** (`{checkpoint.repo_id}`) · loads on first use · 首次使用时加载"
+        return f"**{checkpoint.label}** (`{checkpoint.repo_id}`) · {both('common.loads_on_first_use')}"
     loaded = MODELS.get(task, checkpoint.key)
     dtype = str(getattr(getattr(loaded.pipeline, "model", None), "dtype", "") or loaded.pipeline.pipe.dtype)
     line = (
         f"**{loaded.checkpoint.label}** (`{loaded.checkpoint.repo_id}`) · {loaded.device} · "
-        f"{dtype.replace('torch.', '')} · loaded in {loaded.seconds:.1f} s"
+        f"{dtype.replace('torch.', '')} · {both('common.loaded_in', seconds=f'{loaded.seconds:.1f}')}"
     )
     if loaded.notice:
         line = f"⚠️ {loaded.notice}\n\n{line}"
@@ -182,13 +182,13 @@ def status_line(demo: gr.Blocks, task: str, picker: gr.Dropdown) -> gr.Markdown:
 
 def language_switch(demo: gr.Blocks) -> gr.Radio:
     """English / 简体中文 on the page itself. Gradio chooses the language from the browser
-    (and has a selector in its Settings); this switch sets the same thing, is remembered
-    by the browser, and follows changes made in Settings."""
+    (and has a selector in its Settings); this switch reloads the page in the chosen
+    language and the browser remembers it (see ``ui.i18n.LanguageScript``)."""
     switch = gr.Radio([("English", "en"), ("简体中文", "zh-CN")], value="en", label=_("app.language"),
                       elem_id="language-switch", container=False)  # fmt: skip
     switch.input(None, switch, switch, js=SWITCH_LOCALE_JS)
-    demo.load(None, None, switch, js=RESTORE_LOCALE_JS)
-    gr.Timer(1.0).tick(None, None, switch, js=LOCALE_JS)  # runs in the browser only
+    demo.load(None, None, switch, js=LOCALE_JS)
+    gr.Timer(1.0).tick(None, None, switch, js=LOCALE_JS)  # follows Settings; runs in the browser only
     return switch
 
 

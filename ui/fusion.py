@@ -13,7 +13,7 @@ import pandas as pd
 from pipelines import fusion, settings
 from pipelines.fusion import FusionConfig, FusionLab
 from ui.common import get_model, gpu, model_picker, model_status, page_locale, status_line, user_errors
-from ui.i18n import _, t
+from ui.i18n import _, bilingual, t
 
 LAB = FusionLab(settings.DATA_DIR / "fusion")
 DEFAULTS = FusionConfig(learning_rate=0.003, epochs=40)
@@ -37,14 +37,17 @@ def _runs(configs: list[FusionConfig], split: str, negatives: str, model: str | 
     loaded = get_model("retrieval", model, progress)
 
     def on_encode(done: int, total: int) -> None:
-        progress((done, total), desc=f"Encoding the pictures with CLIP {done}/{total}")
+        progress((done, total), desc=bilingual("fusion.progress_encoding"))
 
     data = LAB.matching_set(loaded.pipeline, split, negatives, callback=on_encode)
     finished: list[dict] = []
     for config in configs:
         for result in fusion.train_steps(data, config, every=max(1, config.epochs // UPDATES)):
             result["config"].update(split=split, negatives=negatives, model=loaded.checkpoint.key)
-            progress((len(result["curves"]["epoch"]), config.epochs), desc=f"Training {config.strategy} fusion")
+            progress(
+                (len(result["curves"]["epoch"]), config.epochs),
+                desc=bilingual(f"fusion.{config.strategy}"),
+            )
             yield [*finished, result]
         finished.append(result)
 

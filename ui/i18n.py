@@ -6,6 +6,8 @@ language, English otherwise. Both tables must have the same keys (a test checks)
 
 from __future__ import annotations
 
+import html
+
 import gradio as gr
 
 EN = {
@@ -157,6 +159,11 @@ EN = {
     "fusion.col_parameters": "Parameters",
     "fusion.col_seconds": "Seconds",
     "classroom.banner": "🏫 **Classroom mode.** Your teacher has set up this app for the lesson: some tabs, models and settings are fixed.",
+    "app.profile_line": "Profile: **{profile}** ({setting}) · device: **{device}**",
+    "common.loads_on_first_use": "loads on first use",
+    "common.loaded_in": "loaded in {seconds} s",
+    "common.loading": "Loading {model}…",
+    "fusion.progress_encoding": "Encoding the pictures with CLIP",
     "classroom.prompt_log": "📝 Your teacher keeps a log of the text you type here (prompts, questions and searches), with your name.",
 }
 
@@ -305,6 +312,11 @@ ZH = {
     "fusion.col_parameters": "参数量",
     "fusion.col_seconds": "秒",
     "classroom.banner": "🏫 **课堂模式。** 老师已为这节课设置好本应用：部分标签页、模型和参数是固定的。",
+    "app.profile_line": "配置：**{profile}**（{setting}）· 设备：**{device}**",
+    "common.loads_on_first_use": "首次使用时加载",
+    "common.loaded_in": "加载用时 {seconds} 秒",
+    "common.loading": "正在加载 {model}…",
+    "fusion.progress_encoding": "正在用 CLIP 编码图片",
     "classroom.prompt_log": "📝 老师会记录你在这里输入的文字（提示词、问题和搜索词）以及你的名字。",
 }
 
@@ -318,28 +330,80 @@ def t(key: str, locale: str | None) -> str:
     return (ZH if (locale or "").lower().startswith("zh") else EN)[key]
 
 
-# The language switch runs in the browser. Gradio keeps the page's language in its i18n
-# module (core-*.js, the module its Settings panel calls `changeLocale` on); importing
-# that module again by its URL gives the same instance, so the switch changes the very
-# language Gradio renders with. The choice is remembered in localStorage.
-_CHANGE_LOCALE = """
-  const urls = [...performance.getEntriesByType("resource").map((entry) => entry.name),
-                ...[...document.querySelectorAll("link[rel=modulepreload]")].map((link) => link.href)];
-  const core = urls.find((url) => /\\/assets\\/core-[\\w-]+\\.js$/.test(url));
-  if (core) (await import(core)).changeLocale(locale);
-  else console.warn("Language switch: Gradio's i18n module was not found; use Settings in the footer.");
-"""
+def both(key: str, **values) -> str:
+    """``key`` in both languages, as inline HTML for Markdown the server writes (status
+    lines): CSS shows the one matching the page's language (see ``CSS``), so it follows
+    a language switch at once, with no request to the server."""
+    return "".join(
+        f'<span class="i18n-{lang}">{html.escape(table[key].format(**values), quote=False)}</span>'
+        for lang, table in (("en", EN), ("zh", ZH))
+    )
+
+
+def bilingual(key: str, **values) -> str:
+    """``key`` in English and Chinese, as plain text, for the few places that can show
+    neither HTML nor ``_``: progress messages."""
+    return " · ".join(table[key].format(**values) for table in (EN, ZH))
+
+
+# Hides the other language's half of ``both``; <html lang> is set by Gradio's i18n.
+CSS = 'html[lang^="zh"] .i18n-en, html:not([lang^="zh"]) .i18n-zh { display: none; }\n'
+
+# The language switch. Switching a running page (Gradio's changeLocale, which its
+# Settings panel calls) leaves inactive tabs and some component texts in the old
+# language, so the switch stores the choice and reloads; ``LanguageScript`` puts a script
+# at the top of the page that, before Gradio starts, makes the browser report that
+# language (or the one in the address, ?lang=zh-CN), and Gradio renders it throughout.
+STORAGE_KEY = "playground-locale"
+LANGUAGE_SCRIPT = (
+    "<script>(() => {\n"
+    '  let locale = new URLSearchParams(location.search).get("lang");\n'
+    f'  try {{ locale = locale || localStorage.getItem("{STORAGE_KEY}"); }} catch (e) {{}}\n'
+    '  if (locale !== "en" && locale !== "zh-CN") return;\n'
+    '  for (const [name, value] of [["language", locale], ["languages", [locale]]])\n'
+    "    Object.defineProperty(navigator, name, { get: () => value, configurable: true });\n"
+    "})();</script>"
+)
 # The page's language as the switch names it.
 LOCALE_JS = "() => ((document.documentElement.lang || 'en').toLowerCase().startsWith('zh') ? 'zh-CN' : 'en')"
-SWITCH_LOCALE_JS = (
-    "async (locale) => {" + _CHANGE_LOCALE + "try { localStorage.setItem('playground-locale', locale); } catch (e) {}\n"
-    "  return locale;\n}"
-)
-RESTORE_LOCALE_JS = (
-    "async () => {\n  let locale = null;\n  try { locale = localStorage.getItem('playground-locale'); } catch (e) {}\n"
-    "  if (locale !== 'en' && locale !== 'zh-CN') return ("
-    + LOCALE_JS
-    + ")();\n"
-    + _CHANGE_LOCALE
-    + "  return locale;\n}"
-)
+SWITCH_LOCALE_JS = f"""(locale) => {{
+  const url = new URL(location.href);
+  url.searchParams.delete("lang");
+  try {{ localStorage.setItem("{STORAGE_KEY}", locale); }} catch (e) {{ url.searchParams.set("lang", locale); }}
+  location.replace(url.href);
+  return locale;
+}}"""
+
+
+class LanguageScript:
+    """ASGI middleware adding ``LANGUAGE_SCRIPT`` to the top of the app's page (the HTML
+    that holds ``window.gradio_config``); every other response passes untouched."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "GET":
+            return await self.app(scope, receive, send)
+        start: dict | None = None
+        chunks: list[bytes] = []
+
+        async def rewrite(message):
+            nonlocal start
+            if message["type"] == "http.response.start":
+                if b"text/html" in dict(message.get("headers", [])).get(b"content-type", b""):
+                    start = message  # held back until the body is complete
+                    return
+            elif message["type"] == "http.response.body" and start is not None:
+                chunks.append(message.get("body", b""))
+                if message.get("more_body"):
+                    return
+                body = b"".join(chunks)
+                if b"window.gradio_config" in body:
+                    body = body.replace(b"<head>", b"<head>" + LANGUAGE_SCRIPT.encode(), 1)
+                headers = [(k, v) for k, v in start["headers"] if k != b"content-length"]
+                await send({**start, "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+                return await send({"type": "http.response.body", "body": body})
+            await send(message)
+
+        await self.app(scope, receive, rewrite)
