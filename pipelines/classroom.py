@@ -224,8 +224,12 @@ def _parse(text: str, kind: str, name: str) -> Any:
             return yaml.safe_load(text)
         if kind == "JSON":
             return json.loads(text) if text.strip() else None
-        import tomllib
-
+        try:
+            import tomllib
+        except ModuleNotFoundError:  # Python 3.10
+            raise ClassroomError(
+                f"{name}: reading TOML needs Python 3.11 or later; write it as YAML or JSON."
+            ) from None
         return tomllib.loads(text) or None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)

@@ -58,6 +58,7 @@ HELD_OUT_PER_CONCEPT = 4  # under the "instances" split: 96 pictures to train on
 DATA_SEED = 0  # the pictures never change; the training seed changes the model only
 DATA_VERSION = 1  # part of the feature cache's name: bump it when the scenes change
 IMAGE_SIZE = 224  # CLIP's input size; smaller models' processors resize
+TRAIN_THREADS = 1  # torch threads while training (see _threads)
 LIMITS = {"hidden_size": (4, 512), "learning_rate": (1e-5, 1.0), "epochs": (1, 300), "batch_size": (1, 512)}
 
 
@@ -414,7 +415,7 @@ def train_steps(data: MatchingSet, config: FusionConfig, every: int = 1) -> Iter
     seconds = 0.0
     for epoch in range(1, config.epochs + 1):
         start = time.perf_counter()
-        with _one_thread():
+        with _threads(TRAIN_THREADS):
             model.train()
             for rows in torch.randperm(len(train_set["labels"]), generator=order).split(config.batch_size):
                 batch = {name: tensor[rows] for name, tensor in train_set.items()}
@@ -441,11 +442,12 @@ def train_steps(data: MatchingSet, config: FusionConfig, every: int = 1) -> Iter
 
 
 @contextlib.contextmanager
-def _one_thread():
-    """These models are tiny: with several threads, OpenMP's hand-offs cost more than
-    the arithmetic (ten times slower on a busy 2-core machine); the results are the same."""
+def _threads(count: int):
+    """Torch's thread count while training. These models are tiny: with several threads,
+    OpenMP's hand-offs cost more than the arithmetic (ten times slower on a busy 2-core
+    machine, see benchmarks/fusion_speed.py); the results are the same."""
     previous = torch.get_num_threads()
-    torch.set_num_threads(1)
+    torch.set_num_threads(count)
     try:
         yield
     finally:

@@ -78,7 +78,7 @@ def test_text_the_server_writes_is_in_the_pages_language(browser, app_url):
     page.get_by_role("tab", name="Fusion lab").click()
     page.get_by_role("button", name="Train", exact=True).click()
     page.wait_for_selector(".fusion-confusion >> text=mismatch", timeout=60_000)
-    assert page.locator(".fusion-table tr").count() == 2  # a header and one run
+    expect(page.locator(".fusion-table tr")).to_have_count(2, timeout=60_000)  # a header and the finished run
 
     page.get_by_text("简体中文", exact=True).click()  # reloads: the session's table starts again
     page.wait_for_selector("text=多模态游乐场", timeout=60_000)

@@ -148,3 +148,10 @@ def test_other_scenes_can_be_used(clip):
     data = MatchingSet.build(scenes, lab.features(clip), "instances")
     assert sorted(data.features.captions) == ["a blue circle", "a blue square", "a red circle", "a red square"]
     assert fusion.train(data, FusionConfig(epochs=2))["data"]["test_pairs"] == 16
+
+
+def test_a_diverging_run_stops_and_says_why(lab, clip):
+    data = lab.matching_set(clip)
+    config = FusionConfig(strategy="hybrid", optimizer="sgd", learning_rate=1.0, hidden_size=256, epochs=6)
+    with pytest.raises(ValueError, match=r"Training diverged at epoch \d .*learning rate 1.0 is too high for sgd"):
+        fusion.train(data, config)

@@ -43,7 +43,6 @@ log = logging.getLogger("playground.classroom")
 ACTIVE: Classroom | None = None
 _LIMITS: StudentLimits | None = None
 _LOG: PromptLog | None = None
-_SPECIAL = ("progress", "request")  # handler parameters Gradio fills in, not inputs
 TITLE = "Classroom rule / 课堂规则"  # the title of a refusal
 
 
@@ -143,17 +142,23 @@ def model_for(task: str, key: str | None) -> str | None:
 # --- Locks, limits and the prompt log, for every request ---------------------------------
 
 
+def _special(parameter: inspect.Parameter) -> bool:
+    """Whether Gradio fills this parameter in itself (progress, the request), not an input."""
+    return isinstance(parameter.default, gr.Progress) or "Request" in str(parameter.annotation)
+
+
 def _parameters(fn) -> list[str]:
-    return [name for name in inspect.signature(fn).parameters if name not in _SPECIAL]
+    return [name for name, parameter in inspect.signature(fn).parameters.items() if not _special(parameter)]
 
 
 def _arguments(fn, args: tuple, kwargs: dict) -> dict:
+    signature = inspect.signature(fn)
     try:
-        bound = inspect.signature(fn).bind_partial(*args, **kwargs)
+        bound = signature.bind_partial(*args, **kwargs)
     except TypeError:  # wrong arguments: the handler itself says so
         return {}
     bound.apply_defaults()
-    return {name: value for name, value in bound.arguments.items() if name not in _SPECIAL}
+    return {name: value for name, value in bound.arguments.items() if not _special(signature.parameters[name])}
 
 
 def student(request: gr.Request | None) -> str:
@@ -176,7 +181,11 @@ def check_call(fn, args: tuple, kwargs: dict) -> None:
 
     arguments = _arguments(fn, args, kwargs)
     who = student(LocalContext.request.get(None))
-    texts = {name: arguments[name] for name in TEXT_ARGUMENTS if isinstance(arguments.get(name), str)}
+    texts = {
+        name: arguments[name]
+        for name in TEXT_ARGUMENTS
+        if isinstance(arguments.get(name), str) and arguments[name].strip()
+    }
     try:
         for name, lock in ACTIVE.argument_locks().items():
             if name in arguments:
@@ -197,7 +206,7 @@ def _count(value) -> int:
 
 
 def _write_log(fn, who: str, texts: dict, refused: str | None = None) -> None:
-    if _LOG is None or not any(text.strip() for text in texts.values()):
+    if _LOG is None or not texts:
         return
     entry = {"time": datetime.now().astimezone().isoformat(timespec="seconds"), "student": who,
              "endpoint": fn.__name__, **texts}  # fmt: skip
