@@ -22,6 +22,7 @@ locked:
   height: {{max: 128}}
   guidance_scale: 0
   epochs: {{max: 20}}
+  strategy: {{allowed: [early, late]}}
 limits:
   requests_per_minute: 6
   images_per_hour: 3
@@ -96,6 +97,13 @@ def test_locked_parameters_are_enforced_on_the_server_for_api_calls(classroom_ap
     client = student(classroom_app, f"carl-{request_['api_name'][1:]}-{len(message)}")
     with pytest.raises(AppError, match=message):
         client.predict(**request_)
+
+
+def test_comparing_trains_only_the_strategies_the_teacher_allows(classroom_app):
+    client = student(classroom_app, "hana")
+    assert [r["strategy"] for r in client.predict(epochs=2, api_name="/compare_fusion")] == ["early", "late"]
+    with pytest.raises(AppError, match=r"`strategy` \(one of early, late\); got 'hybrid'"):
+        client.predict(strategy="hybrid", epochs=2, api_name="/train_fusion")
 
 
 def test_requests_per_minute_are_limited_per_student(classroom_app):

@@ -201,6 +201,23 @@ def check_call(fn, args: tuple, kwargs: dict) -> None:
     _write_log(fn, who, texts)
 
 
+def allowed(name: str, values: tuple | list) -> list:
+    """The ``values`` of parameter ``name`` the teacher allows (all of them outside
+    classroom mode): for handlers that try several values themselves, such as comparing
+    the fusion strategies."""
+    lock = ACTIVE.argument_locks().get(name) if ACTIVE is not None else None
+    if lock is None:
+        return list(values)
+    permitted = []
+    for value in values:
+        try:
+            lock.check(name, value)
+            permitted.append(value)
+        except ValueError:
+            pass
+    return permitted
+
+
 def _count(value) -> int:
     return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 1 else 1
 

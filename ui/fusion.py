@@ -12,6 +12,7 @@ import pandas as pd
 
 from pipelines import fusion, settings
 from pipelines.fusion import FusionConfig, FusionLab
+from ui import classroom
 from ui.common import get_model, gpu, model_picker, model_status, page_locale, status_line, user_errors
 from ui.i18n import _, bilingual, t
 
@@ -85,8 +86,10 @@ def compare_fusion(
     model: str | None = None,
     progress=gr.Progress(),
 ):
-    """Train early, late and hybrid fusion with the same settings; yields the list of results."""
-    configs = [_config(s, hidden_size, learning_rate, epochs, optimizer, seed) for s in fusion.STRATEGIES]
+    """Train early, late and hybrid fusion with the same settings (those the classroom
+    allows, in classroom mode); yields the list of results."""
+    strategies = classroom.allowed("strategy", fusion.STRATEGIES)
+    configs = [_config(s, hidden_size, learning_rate, epochs, optimizer, seed) for s in strategies]
     yield from _runs(configs, split, negatives, model, progress)
 
 
