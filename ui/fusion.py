@@ -246,7 +246,7 @@ def build(demo: gr.Blocks) -> None:
                                           (_("fusion.negatives_shape"), "shape")],
                                          value="either", label=_("fusion.negatives"), info=_("fusion.negatives_info"))  # fmt: skip
                     picker = model_picker("retrieval")
-                    gr.Gallery(_examples, label=_("fusion.examples"), columns=6, height=220, object_fit="contain")
+                    examples = gr.Gallery(label=_("fusion.examples"), columns=6, height=220, object_fit="contain")
                 with gr.Row():
                     train_button = gr.Button(_("fusion.train"), variant="primary")
                     compare_button = gr.Button(_("fusion.compare"))
@@ -285,3 +285,4 @@ def build(demo: gr.Blocks) -> None:
         for event in (training, comparing):
             event.then(lambda m: model_status("retrieval", m), picker, status, api_visibility="private", queue=False)
         demo.load(lambda loc: _table([], loc), locale, table, api_visibility="private", queue=False)
+        demo.load(_examples, None, examples, api_visibility="private", queue=False)  # drawn on first use, not at import
