@@ -124,3 +124,11 @@ MAX_AUDIO_SECONDS = _float("MAX_AUDIO_SECONDS", 60.0)
 # Longest text read aloud, in characters (about 30 s of speech); VITS makes the whole
 # waveform in one pass, so its memory grows with the text.
 MAX_SPEECH_CHARS = _int("MAX_SPEECH_CHARS", 500)
+# --- Classroom mode -------------------------------------------------------------
+
+# A teacher's settings file (YAML, JSON or TOML) that sets what students may do: tabs,
+# checkpoints, locked parameters, limits, a password, a prompt log. Same as
+# `python app.py --classroom FILE`; see assets/classroom.example.yaml. Empty: no classroom.
+CLASSROOM_FILE = os.getenv("CLASSROOM_FILE", "")
+# The class password, instead of writing it in the classroom file (this one wins).
+CLASSROOM_PASSWORD = os.getenv("CLASSROOM_PASSWORD", "")
