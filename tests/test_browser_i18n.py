@@ -6,6 +6,8 @@ import shutil
 
 import pytest
 
+from ui.i18n import EN, ZH
+
 playwright = pytest.importorskip("playwright.sync_api")
 expect = playwright.expect
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -29,8 +31,10 @@ def no_raw_keys(page) -> bool:
     return "__i18n__" not in text and "translation_metadata" not in text
 
 
-ENGLISH_TABS = ["Caption", "Ask", "Create", "Search", "Fusion lab"]
-CHINESE_TABS = ["图片描述", "提问", "生成图片", "搜索", "融合实验室"]
+# The tabs in the order the app shows them, in each language.
+TAB_IDS = ["caption", "ask", "create", "search", "listen", "fusion", "evaluate"]
+ENGLISH_TABS = [EN[f"{tab}.tab"] for tab in TAB_IDS]
+CHINESE_TABS = [ZH[f"{tab}.tab"] for tab in TAB_IDS]
 
 
 def tabs(page) -> list[str]:
