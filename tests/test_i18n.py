@@ -23,10 +23,10 @@ def test_every_key_the_ui_uses_exists():
 
 
 def test_both_languages_fill_in_the_same_placeholders():
-    import string
+    import re
 
-    def fields(text):
-        return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+    def fields(text):  # {name} placeholders; LaTeX braces ($x_{t}$) are not placeholders
+        return set(re.findall(r"(?<![{_^\\])\{(\w+)\}(?!})", text))
 
     assert {key: fields(EN[key]) for key in EN} == {key: fields(ZH[key]) for key in EN}
 
