@@ -4,6 +4,7 @@ The environment is set before any project module is imported, since settings and
 huggingface_hub read it at import time.
 """
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -16,7 +17,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["MODEL_PROFILE"] = "tiny"
 os.environ["GALLERY_MODE"] = "shared"
 os.environ.setdefault("PLAYGROUND_DATA_DIR", tempfile.mkdtemp(prefix="playground-tests-"))
-for task in ("CAPTION", "VQA", "TEXT_TO_IMAGE", "RETRIEVAL"):
+for task in ("CAPTION", "VQA", "TEXT_TO_IMAGE", "RETRIEVAL", "SPEECH_RECOGNITION", "TEXT_TO_SPEECH"):
     os.environ.pop(f"MODEL_{task}", None)
 
 import pytest  # noqa: E402
@@ -51,15 +52,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def app_url(tmp_path_factory):
-    """The real app, started as a user would (`python app.py --profile tiny`), on a free port."""
+@contextlib.contextmanager
+def launch_app(data_dir: Path, *args: str, env: dict | None = None):
+    """Start the real app as a user would (`python app.py --profile tiny ARGS`) on a free
+    port with its own data directory; yield its URL, stop it afterwards."""
     port = free_port()
-    data_dir = tmp_path_factory.mktemp("app-data")
-    env = {**os.environ, "PLAYGROUND_DATA_DIR": str(data_dir), "GRADIO_ANALYTICS_ENABLED": "False"}
+    env = {**os.environ, "PLAYGROUND_DATA_DIR": str(data_dir), "GRADIO_ANALYTICS_ENABLED": "False", **(env or {})}
     log = open(data_dir / "app.log", "wb")  # noqa: SIM115 (outlives this block: the app writes to it)
     process = subprocess.Popen(
-        [sys.executable, "app.py", "--profile", "tiny", "--port", str(port)],
+        [sys.executable, "app.py", "--profile", "tiny", "--port", str(port), *args],
         cwd=ROOT,
         env=env,
         stdout=log,
@@ -67,24 +68,36 @@ def app_url(tmp_path_factory):
     )
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 120
+    import urllib.error
     import urllib.request
 
     while True:
         try:
             urllib.request.urlopen(url, timeout=2)
             break
+        except urllib.error.HTTPError:  # answering, behind a login
+            break
         except OSError:
             if process.poll() is not None or time.time() > deadline:
                 process.kill()
                 raise RuntimeError("the app did not start:\n" + (data_dir / "app.log").read_text()[-3000:]) from None
             time.sleep(0.5)
-    yield url
-    process.terminate()
     try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory):
+    """The real app, started as a user would (`python app.py --profile tiny`), on a free port."""
+    with launch_app(tmp_path_factory.mktemp("app-data")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

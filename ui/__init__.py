@@ -4,48 +4,102 @@ and wires it to the pipelines. ``build_demo`` puts them together."""
 from __future__ import annotations
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from pipelines import registry, settings
+from pipelines.classroom import Classroom
+from pipelines.classroom import load as load_classroom
 from pipelines.loading import MODELS, cuda_available
-from ui import ask, caption, create, models, search
-from ui.i18n import I18N, _
+from ui import ask, caption, classroom, create, evaluate, fusion, listen, models, search
+from ui.common import language_switch
+from ui.i18n import CSS as I18N_CSS
+from ui.i18n import I18N, LanguageScript, _, both
+
+TABS = (caption, ask, create, search, listen, fusion, evaluate)
 
 CSS = """
 .model-status { font-size: 0.85em; opacity: 0.8; }
 .banner-tiny { border-left: 4px solid #f59e0b; padding: 0.4em 0.9em; background: rgba(245, 158, 11, 0.08); }
 footer { visibility: visible; }
+#language-switch { max-width: 16em; margin-left: auto; }
+.banner-classroom { border-left: 4px solid #6366f1; padding: 0.4em 0.9em; background: rgba(99, 102, 241, 0.08); }
+.fusion-confusion table, .fusion-table table { border-collapse: collapse; font-size: 0.9em; }
+.fusion-confusion th, .fusion-confusion td, .fusion-table th, .fusion-table td {
+  padding: 0.35em 0.7em; border: 1px solid var(--border-color-primary); text-align: center; }
+.fusion-confusion td.hit { background: rgba(34, 197, 94, calc(0.12 + 0.5 * var(--share))); }
+.fusion-confusion td.miss { background: rgba(239, 68, 68, calc(0.06 + 0.5 * var(--share))); }
+.fusion-table { overflow-x: auto; }
+.fusion-table tr.best td { font-weight: 600; background: rgba(99, 102, 241, 0.1); }
 """
 THEME = gr.themes.Soft(primary_hue="indigo", secondary_hue="sky")
 
 
-def build_demo(profile: str | None = None) -> gr.Blocks:
-    """The whole app for ``profile`` (MODEL_PROFILE when None). Builds widgets only:
-    no model is loaded until a tab is used."""
+def build_demo(profile: str | None = None, classroom_file: str | None = None) -> gr.Blocks:
+    """The whole app for ``profile`` (MODEL_PROFILE when None), in classroom mode when
+    ``classroom_file`` (CLASSROOM_FILE when None) names a teacher's settings file. Builds
+    widgets only: no model is loaded until a tab is used. A bad classroom file raises
+    ClassroomError saying what to fix."""
     MODELS.configure(profile)
     concrete = registry.resolve_profile(profile)
+    _classroom(settings.CLASSROOM_FILE if classroom_file is None else classroom_file)
     with gr.Blocks(title="Multimodal Playground") as demo:
+        language_switch(demo)
         gr.Markdown(_("app.intro"))
         gr.Markdown(
-            f"Profile / 配置: **{concrete}** ({(profile or settings.MODEL_PROFILE)}) · "
-            f"Device / 设备: **{'cuda' if cuda_available() else 'cpu'}**",
+            both(
+                "app.profile_line",
+                profile=concrete,
+                setting=profile or settings.MODEL_PROFILE,
+                device="cuda" if cuda_available() else "cpu",
+            ),
             elem_classes="model-status",
         )
         if concrete == "tiny":
             gr.Markdown(_("banner.tiny"), elem_classes="banner-tiny")
+        classroom.banner()
         with gr.Tabs():
-            for tab in (caption, ask, create, search):
-                tab.build(demo)
-        models.build(demo)
+            for tab in TABS:
+                if classroom.shows(_tab_id(tab)):
+                    tab.build(demo)
+        if classroom.shows("models"):  # a classroom that lists its tabs hides it
+            models.build(demo)
+        classroom.adapt(demo)  # inside the Blocks: its config is computed on exit
+        _untranslated_headers(demo)
     return demo
+
+
+def _untranslated_headers(demo: gr.Blocks) -> None:
+    """gr.Examples titles its columns with its inputs' labels, but Gradio shows those
+    titles untranslated (as raw i18n keys): drop them; the examples speak for themselves."""
+    for block in demo.blocks.values():
+        if isinstance(block, gr.Dataset) and any(not isinstance(h, str) for h in block.headers):
+            block.headers = []
+
+
+def _tab_id(tab) -> str:
+    return tab.__name__.rsplit(".", 1)[-1]
+
+
+def _classroom(path: str) -> Classroom | None:
+    """Load, check against this app's tabs and handlers, and put in force the classroom
+    file at ``path`` ("" for none)."""
+    rules = load_classroom(path) if path else None
+    if rules is not None:
+        classroom.check_against(rules, [_tab_id(tab) for tab in TABS], list(TABS))
+    classroom.activate(rules)
+    return rules
 
 
 def launch_kwargs() -> dict:
     """Options for ``demo.launch`` shared by app.py and the tests."""
     return dict(
         theme=THEME,
-        css=CSS,
+        css=CSS + I18N_CSS,
         i18n=I18N,
         max_file_size=settings.MAX_FILE_SIZE,
         # Serve the bundled examples and the gallery; nothing else on disk.
         allowed_paths=[str(settings.ASSETS_DIR), str(settings.DATA_DIR / "uploads")],
+        **classroom.launch_kwargs(),  # the class password, in classroom mode
+        # Renders the page in the language chosen with the switch (see ui/i18n.py).
+        app_kwargs={"middleware": [Middleware(LanguageScript)]},
     )

@@ -7,9 +7,11 @@ import gradio as gr
 from pipelines import settings
 from pipelines.batching import options_key
 from pipelines.inputs import check_text, load_image
+from ui import explain
 from ui.common import get_model, gpu, image_input, model_picker, model_status, status_line, user_errors
 from ui.i18n import _
 from ui.serving import batch_event, batched
+from ui.speech import ask_by_voice, read_aloud, voice_input
 
 EXAMPLES = [
     ("cat.jpg", "What animal is this?"),
@@ -38,14 +40,20 @@ def build(demo: gr.Blocks) -> None:
             with gr.Column():
                 image = image_input(label=_("common.image"), sources=["upload", "clipboard", "webcam"], height=340)
                 question = gr.Textbox(label=_("ask.question"), placeholder=_("ask.placeholder"), max_length=500)
+                voice = voice_input(label=_("speech.voice"))
                 picker = model_picker("vqa")
                 button = gr.Button(_("ask.button"), variant="primary")
             with gr.Column():
                 answer = gr.Textbox(label=_("ask.answer"), lines=2, buttons=["copy"])
+                spoken = read_aloud(answer)
                 status = status_line(demo, "vqa", picker)
         examples = [[str(settings.EXAMPLE_IMAGES_DIR / name), q] for name, q in EXAMPLES]
         gr.Examples(examples, inputs=[image, question], label=_("common.examples"))
 
         event = gr.on([button.click, question.submit], vqa, [image, question, picker], answer, api_name="vqa",
                       **batch_event())  # fmt: skip
+        event.then(lambda m: model_status("vqa", m), picker, status, api_visibility="private", queue=False)
+        explain.vqa_panel(demo, image=image, question=question, picker=picker, answer=answer)
+        # Asked by voice: the transcript becomes the question, and the answer is read aloud.
+        event = ask_by_voice(voice, question, vqa, [image, question, picker], answer, spoken)
         event.then(lambda m: model_status("vqa", m), picker, status, api_visibility="private", queue=False)

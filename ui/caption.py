@@ -7,9 +7,11 @@ import gradio as gr
 from pipelines import settings
 from pipelines.batching import options_key
 from pipelines.inputs import load_image
+from ui import explain
 from ui.common import get_model, gpu, image_input, model_picker, model_status, status_line, user_errors
 from ui.i18n import _
 from ui.serving import batch_event, batched
+from ui.speech import read_aloud
 
 EXAMPLES = ["astronaut.jpg", "cat.jpg", "coffee.jpg", "rocket.jpg", "grace_hopper.jpg"]
 
@@ -61,6 +63,7 @@ def build(demo: gr.Blocks) -> None:
                 button = gr.Button(_("caption.button"), variant="primary")
             with gr.Column():
                 output = gr.Textbox(label=_("caption.output"), lines=3, buttons=["copy"])
+                read_aloud(output)
                 status = status_line(demo, "caption", picker)
         gr.Examples(
             [[str(settings.EXAMPLE_IMAGES_DIR / name)] for name in EXAMPLES], inputs=[image], label=_("common.examples")
@@ -69,3 +72,6 @@ def build(demo: gr.Blocks) -> None:
         inputs = [image, picker, prompt, max_new_tokens, num_beams, do_sample, temperature, top_p, seed]
         event = button.click(caption, inputs, output, api_name="caption", **batch_event())
         event.then(lambda m: model_status("caption", m), picker, status, api_visibility="private", queue=False)
+        explain.caption_panel(demo, image=image, picker=picker, prompt=prompt, max_new_tokens=max_new_tokens,
+                              num_beams=num_beams, do_sample=do_sample, temperature=temperature, top_p=top_p,
+                              seed=seed, output=output)  # fmt: skip

@@ -8,6 +8,7 @@ from pipelines import registry
 from pipelines.batching import DEVICE_LOCK
 from pipelines.inputs import check_seed
 from pipelines.loading import MODELS
+from ui import explain
 from ui.common import get_model, gpu, model_picker, model_status, status_line, user_errors
 from ui.i18n import _
 
@@ -32,10 +33,15 @@ def text_to_image(
     height: int = 512,
     num_images: int = 1,
     model: str | None = None,
+    decoder: str = "vae",
+    timeline: bool = False,
     progress=gr.Progress(track_tqdm=True),
 ) -> list[tuple]:
-    pipe = get_model("text_to_image", model, progress).pipeline
+    loaded = get_model("text_to_image", model, progress)
+    pipe = loaded.pipeline
     seed = check_seed(seed)
+    # TAESD decoding and the denoising timeline (ui/explain.py)
+    extras, frames = explain.create_extras(loaded, decoder, timeline, width, height)
 
     def on_step(step: int, total: int) -> None:
         progress((step, total), desc=f"Denoising step {step}/{total}")
@@ -44,9 +50,11 @@ def text_to_image(
         images = pipe(
             prompt, negative_prompt=negative_prompt, seed=seed, num_inference_steps=num_inference_steps,
             guidance_scale=guidance_scale, width=width, height=height, num_images=num_images, callback=on_step,
+            **extras,
         )  # fmt: skip
     # Image i was made with seed + i: the caption says how to make it again alone.
-    return [(image, f"seed {(seed + i) % 2**32}") for i, image in enumerate(images)]
+    made = [(image, f"seed {(seed + i) % 2**32}") for i, image in enumerate(images)]
+    return made + (frames.frames if frames else [])  # timeline frames are captioned "step k/N"
 
 
 def checkpoint_defaults(model: str | None) -> dict:
@@ -75,6 +83,7 @@ def build(demo: gr.Blocks) -> None:
                         width = gr.Slider(64, 1024, defaults["width"], step=64, label=_("create.width"))
                         height = gr.Slider(64, 1024, defaults["height"], step=64, label=_("create.height"))
                     num_images = gr.Slider(1, 4, 1, step=1, label=_("create.num_images"))
+                    decoder, timeline = explain.create_options()
                 button = gr.Button(_("create.button"), variant="primary")
             with gr.Column():
                 gallery = gr.Gallery(
@@ -88,7 +97,10 @@ def build(demo: gr.Blocks) -> None:
             return d["num_inference_steps"], d["guidance_scale"], d["width"], d["height"]
 
         picker.change(apply_defaults, picker, [steps, guidance, width, height], api_visibility="private", queue=False)
-        inputs = [prompt, negative_prompt, seed, steps, guidance, width, height, num_images, picker]
+        inputs = [prompt, negative_prompt, seed, steps, guidance, width, height, num_images, picker, decoder, timeline]
         event = gr.on([button.click, prompt.submit], text_to_image, inputs, gallery, api_name="text_to_image",
                       concurrency_id="model")  # fmt: skip
         event.then(lambda m: model_status("text_to_image", m), picker, status, api_visibility="private", queue=False)
+        explain.create_panel(demo, prompt=prompt, negative_prompt=negative_prompt, seed=seed, steps=steps,
+                             guidance=guidance, width=width, height=height, picker=picker, decoder=decoder,
+                             gallery=gallery)  # fmt: skip
