@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from PIL import Image
 
-from pipelines.inputs import check_number, check_seed, check_text, load_image
+from pipelines.inputs import check_flag, check_number, check_seed, check_text, load_image, note_truncation, notify
 
 SUPPORTED = ("blip",)
 
@@ -61,10 +61,22 @@ class CaptionPipeline:
         # 1. Check inputs
         image = load_image(image)
         self.check_inputs(max_new_tokens, num_beams, temperature, top_p)
-        prompt = check_text(prompt, "caption prompt") if prompt and prompt.strip() else None
+        do_sample = check_flag("do_sample", do_sample)
+        given = prompt is not None and not (isinstance(prompt, str) and not prompt.strip())
+        prompt = check_text(prompt, "caption prompt") if given else None
 
-        # 2. Preprocess: pixel_values (1, 3, H, W); input_ids (1, T) when prompted
-        inputs = self.processor(images=image, text=prompt, return_tensors="pt").to(self.device)
+        # 2. Preprocess: pixel_values (1, 3, H, W); input_ids (1, T) when prompted.
+        # The decoder's positions hold the prompt and the new tokens together: more
+        # would index past its position embeddings.
+        positions = self.model.config.text_config.max_position_embeddings
+        if max_new_tokens >= positions:
+            notify(f"This model writes at most {positions - 1} tokens; `max_new_tokens` was lowered to that.")
+            max_new_tokens = positions - 1
+        text_options = {}
+        room = positions - int(max_new_tokens) + 1  # [CLS] prompt [SEP]; generate drops the [SEP]
+        if prompt is not None and note_truncation(self.processor.tokenizer, prompt, room, "caption prompt"):
+            text_options = dict(truncation=True, max_length=room)
+        inputs = self.processor(images=image, text=prompt, return_tensors="pt", **text_options).to(self.device)
         inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
 
         # 3. Generate; sampling is seeded without disturbing the global generator

@@ -29,6 +29,7 @@ PIPELINE_CLASSES = {
     "vqa": "pipelines.vqa:VQAPipeline",
     "text_to_image": "pipelines.text_to_image:TextToImagePipeline",
     "retrieval": "pipelines.retrieval:RetrievalPipeline",
+    "safety_checker": "pipelines.safety:SafetyChecker",
 }
 
 

@@ -22,7 +22,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-TASKS = ("caption", "vqa", "text_to_image", "retrieval")
+TASKS = ("caption", "vqa", "text_to_image", "retrieval", "safety_checker")
 PROFILES = ("auto", "gpu", "cpu", "tiny")
 TINY_PREFIX = "tiny/"
 
@@ -81,6 +81,12 @@ _ALL = [
     Checkpoint("clip-b32", "retrieval", "openai/clip-vit-base-patch32", "clip", "CLIP ViT-B/32", "605 MB"),
     Checkpoint("clip-l14", "retrieval", "openai/clip-vit-large-patch14", "clip", "CLIP ViT-L/14", "1.7 GB"),
     Checkpoint("tiny-clip", "retrieval", "tiny/clip", "clip", "Tiny CLIP (random)", "1 MB"),
+    # The text-to-image safety filter: the Stable Diffusion safety checker (CompVis),
+    # CLIP ViT-L/14 image embeddings against embedded unsafe concepts; see pipelines/safety.py.
+    Checkpoint("sd-safety-checker", "safety_checker", "CompVis/stable-diffusion-safety-checker", "sd-safety",
+               "SD safety checker", "1.2 GB"),  # fmt: skip
+    Checkpoint("tiny-safety-checker", "safety_checker", "tiny/safety-checker", "sd-safety",
+               "Tiny safety checker (random)", "1 MB"),  # fmt: skip
 ]
 CHECKPOINTS: dict[str, Checkpoint] = {c.key: c for c in _ALL}
 
@@ -90,6 +96,9 @@ DEFAULTS: dict[str, dict[str, str]] = {
     "cpu": {"caption": "blip-base", "vqa": "blip-vqa-base", "text_to_image": "sd-turbo", "retrieval": "clip-b32"},
     "tiny": {"caption": "tiny-blip", "vqa": "tiny-blip-vqa", "text_to_image": "tiny-sd", "retrieval": "tiny-clip"},
 }
+# The safety checker has no picker: one per profile.
+DEFAULTS["gpu"]["safety_checker"] = DEFAULTS["cpu"]["safety_checker"] = "sd-safety-checker"
+DEFAULTS["tiny"]["safety_checker"] = "tiny-safety-checker"
 
 
 def env_var(task: str) -> str:

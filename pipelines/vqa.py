@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from PIL import Image
 
-from pipelines.inputs import check_number, check_text, load_image
+from pipelines.inputs import check_number, check_text, load_image, note_truncation
 
 SUPPORTED = ("blip", "vilt")
 MAX_QUESTION_CHARS = 500
@@ -54,6 +54,7 @@ class VQAPipeline:
 
         # 2. Preprocess: pixel_values (1, 3, H, W), input_ids (1, T); truncated to the
         # text model's length (40 tokens for ViLT)
+        note_truncation(self.processor.tokenizer, question, self.processor.tokenizer.model_max_length, "question")
         inputs = self.processor(images=image, text=question, return_tensors="pt", truncation=True).to(self.device)
         inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
 

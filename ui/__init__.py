@@ -3,12 +3,17 @@ and wires it to the pipelines. ``build_demo`` puts them together."""
 
 from __future__ import annotations
 
+import logging
+
 import gradio as gr
 
-from pipelines import registry, settings
+from pipelines import registry, safety, settings
 from pipelines.loading import MODELS, pick_device
 from ui import ask, caption, create, search
 from ui.i18n import I18N, _
+from ui.security import guard_inputs, middleware, parse_auth
+
+log = logging.getLogger("playground")
 
 CSS = """
 .model-status { font-size: 0.85em; opacity: 0.8; }
@@ -35,16 +40,26 @@ def build_demo(profile: str | None = None) -> gr.Blocks:
         with gr.Tabs():
             for tab in (caption, ask, create, search):
                 tab.build(demo)
-    return demo
+    if not safety.is_on():
+        log.warning(
+            "SAFETY_FILTER=off: generated images are not checked. Use this only for research, never with children."
+        )
+    return guard_inputs(demo)
 
 
 def launch_kwargs() -> dict:
     """Options for ``demo.launch`` shared by app.py and the tests."""
+    auth = parse_auth(settings.PLAYGROUND_AUTH)
     return dict(
         theme=THEME,
         css=CSS,
         i18n=I18N,
         max_file_size=settings.MAX_FILE_SIZE,
-        # Serve the bundled examples and the gallery; nothing else on disk.
+        # Serve the bundled examples and the gallery; nothing else on disk (ui/security.py).
         allowed_paths=[str(settings.ASSETS_DIR), str(settings.DATA_DIR / "uploads")],
+        app_kwargs={"middleware": middleware()},
+        auth=auth or None,
+        auth_message="Multimodal Playground: log in with the name and password you were given. / 请输入提供给你的用户名和密码。"
+        if auth
+        else None,
     )

@@ -10,6 +10,7 @@ import logging
 import gradio as gr
 
 from pipelines import registry
+from pipelines.inputs import collect_notices
 from pipelines.loading import MODELS, CheckpointUnavailable, Loaded
 from ui.i18n import _
 
@@ -53,39 +54,69 @@ def image_input(**kwargs) -> gr.Image:
     return component
 
 
+class ModelLoadError(RuntimeError):
+    """A checkpoint that is there but fails to load (damaged files, out of memory, ...)."""
+
+
 def user_errors(fn):
     """Run a handler; a pipeline's ValueError/TypeError (bad input) or a missing
-    checkpoint becomes a gr.Error the user reads, running out of memory frees what it
-    can, and any other failure is logged and reported without taking the app down."""
+    checkpoint becomes a gr.Error the user reads; running out of memory (host or GPU),
+    a model that fails to load and any other failure are logged, the memory they held
+    is freed, and the user gets a message while the app keeps serving. Notices the
+    pipeline gave (``pipelines.inputs.notify``) are shown as warnings."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except gr.Error:
-            raise
-        except (ValueError, TypeError, CheckpointUnavailable) as error:
-            raise gr.Error(str(error), title="Input problem / 输入有误") from None
-        except MemoryError:
+        failure = None
+        with collect_notices() as notices:
+            try:
+                result = fn(*args, **kwargs)
+            except gr.Error:
+                raise
+            except (ValueError, TypeError, CheckpointUnavailable) as error:
+                raise gr.Error(str(error), title="Input problem / 输入有误") from None
+            except Exception as error:  # MemoryError included
+                failure = _failure_message(fn.__name__, error)
+        if failure is not None:
+            # Freed only here, out of the except block: until then the traceback keeps
+            # every frame of the failed call alive, and with them its tensors.
             _free_memory()
-            raise gr.Error(
-                "Out of memory. Try a smaller image, fewer images or a smaller model. / 内存不足。"
-            ) from None
-        except Exception as error:
-            import torch
-
-            if isinstance(error, torch.OutOfMemoryError):
-                _free_memory()
-                raise gr.Error(
-                    "The GPU ran out of memory. Try fewer or smaller images, or a smaller model. / 显存不足。"
-                ) from None
-            log.exception("handler %s failed", fn.__name__)
-            raise gr.Error(
-                f"The model failed: {type(error).__name__}: {error}. The app is still running; try again or "
-                "pick another model. / 模型运行失败，应用仍在运行。"
-            ) from None
+            raise gr.Error(failure[1], title=failure[0]) from None
+        for message in notices:
+            gr.Warning(message)
+        return result
 
     return wrapper
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """Host or accelerator memory exhausted: MemoryError, torch.OutOfMemoryError (CUDA,
+    MPS, XPU), or the RuntimeError that torch's CPU allocator raises."""
+    import torch
+
+    if isinstance(error, (MemoryError, torch.OutOfMemoryError)):
+        return True
+    text = str(error).lower()
+    return isinstance(error, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
+
+
+def _failure_message(handler: str, error: Exception) -> tuple[str, str]:
+    """(title, message) for an unexpected failure, logged with its traceback."""
+    if is_out_of_memory(error):
+        log.warning("handler %s ran out of memory: %s", handler, str(error)[:500])
+        return "Out of memory / 内存不足", (
+            "The model ran out of memory. Try a smaller image, fewer or smaller images, fewer steps, or a "
+            "smaller model. The app is still running. / 内存不足，请减小图片或换用较小的模型。"
+        )
+    log.exception("handler %s failed", handler)
+    if isinstance(error, ModelLoadError):
+        return "Model failed to load / 模型加载失败", f"{error} / 模型加载失败，应用仍在运行。"
+    detail = f"{type(error).__name__}: {error}"
+    detail = detail if len(detail) <= 300 else detail[:300] + "…"
+    return "Model error / 模型出错", (
+        f"The model failed: {detail}. The app is still running; try again or pick another model. "
+        "/ 模型运行失败，应用仍在运行。"
+    )
 
 
 def _free_memory() -> None:
@@ -103,7 +134,18 @@ def get_model(task: str, model: str | None, progress: gr.Progress | None = None)
         if progress is not None:
             progress(0, desc=f"Loading {checkpoint.label} ({checkpoint.size})…")
 
-    return MODELS.get(task, model or None, on_load=on_load)
+    try:
+        return MODELS.get(task, model or None, on_load=on_load)
+    except (ValueError, TypeError, CheckpointUnavailable):
+        raise
+    except Exception as error:
+        if is_out_of_memory(error):
+            raise
+        checkpoint = registry.get_checkpoint(task, model or None, MODELS.profile)
+        raise ModelLoadError(
+            f"{checkpoint.label} ({checkpoint.repo_id}) could not be loaded: {type(error).__name__}: {error}. "
+            "Other models and tabs still work; try again, or pick another model."
+        ) from error
 
 
 def model_picker(task: str) -> gr.Dropdown:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from pipelines import registry
+from pipelines import registry, safety
 from pipelines.inputs import check_seed
 from pipelines.loading import MODELS
 from ui.common import get_model, gpu, model_picker, model_status, status_line, user_errors
@@ -33,18 +33,25 @@ def text_to_image(
     model: str | None = None,
     progress=gr.Progress(track_tqdm=True),
 ) -> list[tuple]:
-    pipe = get_model("text_to_image", model, progress).pipeline
+    loaded = get_model("text_to_image", model, progress)
+    checker = safety.checker_for(loaded, on_load=lambda c: progress(0, desc=f"Loading {c.label} ({c.size})…"))
     seed = check_seed(seed)
 
     def on_step(step: int, total: int) -> None:
         progress((step, total), desc=f"Denoising step {step}/{total}")
 
-    images = pipe(
+    images = loaded.pipeline(
         prompt, negative_prompt=negative_prompt, seed=seed, num_inference_steps=num_inference_steps,
         guidance_scale=guidance_scale, width=width, height=height, num_images=num_images, callback=on_step,
+        safety_checker=checker,
     )  # fmt: skip
     # Image i was made with seed + i: the caption says how to make it again alone.
-    return [(image, f"seed {(seed + i) % 2**32}") for i, image in enumerate(images)]
+    return [(image, _caption(image, (seed + i) % 2**32)) for i, image in enumerate(images)]
+
+
+def _caption(image, seed: int) -> str:
+    hidden = image.info.get("safety") == safety.HIDDEN
+    return f"seed {seed} · {safety.HIDDEN}" if hidden else f"seed {seed}"
 
 
 def checkpoint_defaults(model: str | None) -> dict:
@@ -55,6 +62,10 @@ def checkpoint_defaults(model: str | None) -> dict:
 def build(demo: gr.Blocks) -> None:
     with gr.Tab(_("create.tab"), id="create"):
         gr.Markdown(_("create.intro"))
+        gr.Markdown(
+            _("safety.on" if safety.is_on() else "safety.off"),
+            elem_classes="model-status" if safety.is_on() else "banner-tiny",
+        )
         with gr.Row(equal_height=False):
             with gr.Column():
                 prompt = gr.Textbox(label=_("create.prompt"), placeholder=EXAMPLES[0], lines=2, max_length=1000)

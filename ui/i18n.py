@@ -75,6 +75,15 @@ EN = {
     "search.labels": "Labels, separated by commas",
     "search.classify": "Classify",
     "search.confidences": "Confidence",
+    # --- Security and safety (#8) ---
+    "safety.off": (
+        "⚠️ **The safety filter is off** (`SAFETY_FILTER=off`): prompts are not checked against the blocklist and "
+        "generated images are not checked for unsafe content. Use this only for research, never with children."
+    ),
+    "safety.on": (
+        "🛡️ A safety filter is on: prompts with blocked words are refused, and images the safety checker flags "
+        "are replaced by a notice."
+    ),
 }
 
 ZH = {
@@ -143,6 +152,12 @@ ZH = {
     "search.labels": "标签，用逗号分隔",
     "search.classify": "分类",
     "search.confidences": "置信度",
+    # --- Security and safety (#8) ---
+    "safety.off": (
+        "⚠️ **安全过滤已关闭**（`SAFETY_FILTER=off`）：不再用屏蔽词表检查提示词，也不再检查生成的图片是否含有不当内容。"
+        "仅供研究使用，切勿用于儿童。"
+    ),
+    "safety.on": "🛡️ 安全过滤已开启：含屏蔽词的提示词会被拒绝，安全检查器标记的图片会被替换为提示图。",
 }
 
 I18N = gr.I18n(en=EN, **{"zh-CN": ZH})
