@@ -185,7 +185,7 @@ def check_number(name: str, value, low: float, high: float, integer: bool = True
     """Return ``value`` as an int (or float) after checking low <= value <= high."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"`{name}` must be a number, not {type(value).__name__} ({value!r}).")
-    if not np.isfinite(value):
+    if isinstance(value, (float, np.floating)) and not np.isfinite(value):  # ints are finite, however big
         raise ValueError(f"`{name}` must be a finite number, not {value}.")
     if integer and float(value) != int(value):
         raise ValueError(f"`{name}` must be a whole number, not {value}.")

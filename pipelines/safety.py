@@ -43,27 +43,22 @@ def is_on() -> bool:
 
 
 def normalise(text: str) -> str:
-    """Lower-case words separated by single spaces: accents dropped, look-alike digits
-    mapped to letters, and runs of single letters joined ("n u d e" -> "nude")."""
-    text = unicodedata.normalize("NFKD", text.casefold())
+    """Lower-case words separated by single spaces: accents dropped, runs of single
+    characters joined ("n u d e" -> "nude"), look-alike digits read as letters."""
+    text = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    # Words are runs of letters and digits (plus @ and $, which stand in for letters);
-    # digits are read as letters only inside a word that has letters ("s3x", not "2024").
-    words = [w.translate(_LEET) if any(c.isalpha() for c in w) else w for w in re.findall(r"(?:[^\W_]|[@$])+", text)]
-    words = [re.sub(r"[@$]", "", w) for w in words]
-    words = [w for w in words if w]
-    joined, run = [], ""
-    for word in words:
+    # Words are runs of letters and digits, plus @ and $, which stand in for letters.
+    words, run = [], ""
+    for word in re.findall(r"(?:[^\W_]|[@$])+", text):
         if len(word) == 1 and word.isascii():
             run += word
             continue
-        if run:
-            joined.append(run)
-            run = ""
-        joined.append(word)
-    if run:
-        joined.append(run)
-    return " ".join(joined)
+        words += [run, word] if run else [word]
+        run = ""
+    words += [run] if run else []
+    # Digits are read as letters only in a word that has letters ("s3x", not "2024").
+    words = [w.translate(_LEET) if any(c.isalpha() for c in w) else w for w in words]
+    return " ".join(w for w in (re.sub(r"[@$]", "", w) for w in words) if w)
 
 
 class Blocklist:

@@ -10,7 +10,7 @@ import logging
 import gradio as gr
 
 from pipelines import registry
-from pipelines.inputs import collect_notices
+from pipelines.inputs import collect_notices, load_image
 from pipelines.loading import MODELS, CheckpointUnavailable, Loaded
 from ui.i18n import _
 
@@ -33,8 +33,6 @@ def image_input(**kwargs) -> gr.Image:
 
     The check wraps this instance's preprocess: a gr.Image subclass would do the same,
     but Gradio writes a .pyi stub beside every module that defines a component class."""
-    from PIL import Image
-
     component = gr.Image(type="filepath", image_mode=None, **kwargs)
     preprocess = component.preprocess
 
@@ -43,9 +41,13 @@ def image_input(**kwargs) -> gr.Image:
             return preprocess(payload)
         except gr.Error:
             raise
-        except Image.DecompressionBombError:
-            raise gr.Error("The image is too large to decode safely. Please resize it. / 图片过大。") from None
         except Exception:
+            # Gradio's own check failed; the app's image checks say precisely why.
+            path = getattr(payload, "path", None)
+            try:
+                load_image(path, "uploaded image")
+            except (ValueError, TypeError) as error:
+                raise gr.Error(f"{error} / 无法读取该图片。", title="Input problem / 输入有误") from None
             raise gr.Error(
                 "The uploaded file is not an image that can be read (use PNG, JPEG, WEBP, GIF or BMP). / 无法读取该图片。"
             ) from None

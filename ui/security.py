@@ -154,31 +154,35 @@ class Guard:
         return await self.app(scope, receive, send)
 
     async def _call_bounded(self, scope, receive, send):
-        """Run the app with a body that stops at ``max_body`` bytes even without a Content-Length."""
-        seen, started = 0, False
+        """Run the app with a body that stops at ``max_body`` bytes even without a
+        Content-Length: past it the app sees the client leave, and the client gets 413."""
+        seen, started, too_large = 0, False, False
 
         async def bounded_receive():
-            nonlocal seen
+            nonlocal seen, too_large
+            if too_large:
+                return {"type": "http.disconnect"}
             message = await receive()
             seen += len(message.get("body", b"")) if message["type"] == "http.request" else 0
             if seen > self.max_body:
-                raise BodyTooLarge
+                too_large = True
+                return {"type": "http.disconnect"}
             return message
 
-        async def tracked_send(message):
+        async def guarded_send(message):
             nonlocal started
+            if too_large:
+                return  # the client gets the 413 below instead
             started = started or message["type"] == "http.response.start"
             await send(message)
 
         try:
-            await self.app(scope, bounded_receive, tracked_send)
-        except BodyTooLarge:
-            if not started:
-                await _respond(send, 413, f"The request is larger than {self.max_body:,} bytes.")
-
-
-class BodyTooLarge(Exception):
-    """A request body without a Content-Length grew past MAX_REQUEST_BYTES."""
+            await self.app(scope, bounded_receive, guarded_send)
+        except Exception:
+            if not too_large:
+                raise
+        if too_large and not started:
+            await _respond(send, 413, f"The request is larger than {self.max_body:,} bytes.")
 
 
 def _headers(scope) -> dict[str, str]:
@@ -297,6 +301,8 @@ def _check_files(value, name: str, upload_dirs: list[Path]) -> None:
             _check_files(item, name, upload_dirs)
     elif isinstance(value, dict):
         path, url = value.get("path"), value.get("url")
+        if isinstance(url, str) and url.lower().startswith("data:"):  # Gradio would decode it instead of the path
+            _refuse(name, "Send files as uploads, not as data: URLs.")
         if path is not None:
             if not isinstance(path, str):
                 _refuse(name, f"the file path must be text, not {_show(path)}.")
