@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import gc
 import logging
+import traceback
 
 import gradio as gr
 
@@ -99,7 +100,8 @@ def is_out_of_memory(error: BaseException) -> bool:
     if isinstance(error, (MemoryError, torch.OutOfMemoryError)):
         return True
     text = str(error).lower()
-    return isinstance(error, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
+    messages = ("out of memory", "can't allocate memory", "not enough memory")
+    return isinstance(error, RuntimeError) and any(message in text for message in messages)
 
 
 def _failure_message(handler: str, error: Exception) -> tuple[str, str]:
@@ -110,7 +112,9 @@ def _failure_message(handler: str, error: Exception) -> tuple[str, str]:
             "The model ran out of memory. Try a smaller image, fewer or smaller images, fewer steps, or a "
             "smaller model. The app is still running. / 内存不足，请减小图片或换用较小的模型。"
         )
-    log.exception("handler %s failed", handler)
+    # The traceback is logged as text: a log record holding the exception itself would
+    # keep the failed call's frames, and their tensors, alive in any handler that keeps records.
+    log.error("handler %s failed:\n%s", handler, "".join(traceback.format_exception(error)).rstrip())
     if isinstance(error, ModelLoadError):
         return "Model failed to load / 模型加载失败", f"{error} / 模型加载失败，应用仍在运行。"
     detail = f"{type(error).__name__}: {error}"
