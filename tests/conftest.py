@@ -92,3 +92,24 @@ def client(app_url):
     from gradio_client import Client
 
     return Client(app_url, verbose=False)
+
+
+# --- The app in this process, for tests that reach into its models (#8) ---
+
+
+@pytest.fixture(scope="session")
+def live(models):
+    """A gradio_client connected to the app running in this test process, so a test can
+    break or tune its models (fault injection, safety thresholds) between calls."""
+    from gradio_client import Client
+
+    from ui import build_demo, launch_kwargs
+
+    demo = build_demo("tiny")
+    demo.queue(max_size=16, default_concurrency_limit=1)
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **launch_kwargs())
+    try:
+        yield Client(f"http://127.0.0.1:{port}/", verbose=False)
+    finally:
+        demo.close()

@@ -3,8 +3,8 @@ request, or fails to load, gives the user a clear message; the memory the failed
 held is released; other tabs and the next requests keep working. And a kill in the
 middle of a write leaves the previous file or the new one, never half of one.
 
-The app runs in this process (so the test can reach into its models and break them)
-and is called through gradio_client like any client."""
+The app runs in this process (the ``live`` fixture), so the test can reach into its
+models and break them, and is called through gradio_client like any client."""
 
 import subprocess
 import sys
@@ -13,27 +13,12 @@ import weakref
 
 import pytest
 import torch
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 
 from tests.conftest import IMAGES, ROOT
-from tools.loadtest import free_port
 
 CAT = str(IMAGES / "cat.jpg")
-
-
-@pytest.fixture(scope="module")
-def live(models):
-    from ui import build_demo, launch_kwargs
-
-    demo = build_demo("tiny")
-    demo.queue(max_size=16, default_concurrency_limit=1)
-    port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **launch_kwargs())
-    try:
-        yield Client(f"http://127.0.0.1:{port}/", verbose=False)
-    finally:
-        demo.close()
 
 
 def cuda_out_of_memory():
