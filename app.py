@@ -40,7 +40,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.profile and args.profile != settings.MODEL_PROFILE:
         os.environ["MODEL_PROFILE"] = args.profile
         demo = build_demo(args.profile)
-    demo.queue(max_size=settings.QUEUE_MAX_SIZE, default_concurrency_limit=settings.CONCURRENCY_LIMIT)
+    # api_open=False: model endpoints are reachable only through the queue, so its bound and
+    # concurrency limit hold for API clients too (Gradio otherwise opens /run/<api_name>).
+    demo.queue(max_size=settings.QUEUE_MAX_SIZE, default_concurrency_limit=settings.CONCURRENCY_LIMIT, api_open=False)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, **launch_kwargs())
 
 

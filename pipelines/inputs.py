@@ -204,7 +204,8 @@ def check_flag(name: str, value) -> bool:
 def note_truncation(tokenizer, text: str, max_tokens: int, name: str) -> bool:
     """Tell the user when ``text`` is longer than the ``max_tokens`` the model reads
     (the tokenizer then cuts it); return whether it is."""
-    count = len(tokenizer(text, add_special_tokens=True)["input_ids"])
+    # tokenize() rather than __call__: the latter logs its own warning about the length.
+    count = len(tokenizer.tokenize(text)) + tokenizer.num_special_tokens_to_add()
     if count <= max_tokens:
         return False
     notify(

@@ -106,7 +106,7 @@ def live(models):
     from ui import build_demo, launch_kwargs
 
     demo = build_demo("tiny")
-    demo.queue(max_size=16, default_concurrency_limit=1)
+    demo.queue(max_size=16, default_concurrency_limit=1, api_open=False)
     port = free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **launch_kwargs())
     try:

@@ -1,7 +1,8 @@
 """The app in a real browser: Playwright drives Debian's Chromium (`.ci/run` installs it;
 Playwright's own browser download is not possible offline). It uploads an example image
 in the Caption tab and reads the caption, and writes a prompt in the Create tab and
-sees the image, saving a screenshot of each (in PLAYGROUND_SCREENSHOTS if set)."""
+sees the image and the warning that the prompt was cut to the model's length, saving a
+screenshot of each (in PLAYGROUND_SCREENSHOTS if set)."""
 
 import os
 import shutil
@@ -66,10 +67,12 @@ def test_create_tab_in_a_browser(page, tmp_path):
     page.get_by_role("tab", name="Create").click()
     panel = page.get_by_role("tabpanel")
     expect(panel.get_by_text("safety filter is on")).to_be_visible()
-    panel.get_by_role("textbox").first.fill("a watercolor fox in the snow")
+    # Longer than the 77 tokens CLIP reads: the image is made, and a warning says so.
+    panel.get_by_role("textbox").first.fill("a watercolor fox in the snow " * 6)
     panel.get_by_role("button", name="Create", exact=True).click()
     image = panel.locator("img[src*='gradio_api/file=']").first
     expect(image).to_be_visible()
+    expect(page.locator(".toast-body").filter(has_text="only its beginning was used").first).to_be_visible()
     assert page.evaluate("(img) => img.naturalWidth", image.element_handle()) > 0  # the picture really loaded
     screenshot(page, "create.png", tmp_path)
 

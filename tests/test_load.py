@@ -7,7 +7,7 @@ from tools.loadtest import ENDPOINTS, run, start_app
 
 def test_concurrent_clients_all_succeed_and_memory_levels_off():
     with start_app("tiny") as (url, process):
-        result = run(url, clients=4, seconds=10, max_requests=400, pid=process.pid)
+        result = run(url, clients=4, seconds=8, max_requests=400, pid=process.pid)
     print(result.markdown())
     assert result.errors == 0, result.error_messages
     assert result.successes >= 12  # every client got through several times

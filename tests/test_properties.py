@@ -21,6 +21,7 @@ from ui.limits import RateLimiter, client_key, parse_rate
 from ui.security import file_refusal, parse_auth
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+IMAGES = settings(FAST, max_examples=60)  # each example encodes and decodes an image file
 anything = st.one_of(
     st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(), st.binary(max_size=8),
     st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
@@ -137,7 +138,7 @@ def images(draw):
     return image_format, encode(image, image_format), (width, height)
 
 
-@FAST
+@IMAGES
 @given(case=images())
 def test_every_supported_image_becomes_rgb_of_its_size(tmp_path, case):
     image_format, data, size = case
@@ -147,7 +148,7 @@ def test_every_supported_image_becomes_rgb_of_its_size(tmp_path, case):
     assert out.mode == "RGB" and out.size == size
 
 
-@FAST
+@IMAGES
 @given(case=images(), cut=st.floats(0, 1), flips=st.lists(st.tuples(st.floats(0, 1), st.integers(0, 255)), max_size=6))
 def test_damaged_images_give_an_image_or_a_message(tmp_path, case, cut, flips):
     # Truncate and corrupt a valid file at random: the result is an RGB image or a
@@ -166,7 +167,7 @@ def test_damaged_images_give_an_image_or_a_message(tmp_path, case, cut, flips):
     assert out.mode == "RGB" and max(out.size) <= app_settings.MAX_IMAGE_SIDE
 
 
-@FAST
+@IMAGES
 @given(data=st.binary(max_size=2000))
 def test_random_bytes_are_refused_with_a_message(tmp_path, data):
     path = tmp_path / "random.png"

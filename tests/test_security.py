@@ -341,3 +341,11 @@ def test_guard_middleware_alone():
     assert run(_call(unlimited, "POST", "/other", [b"x"], [(b"content-length", b"11")]))[0] == 413
     assert run(_call(guard, "GET", "/gradio_api/file=/etc/passwd"))[0] == 403
     assert run(_call(guard, "GET", f"/gradio_api/file={os.path.abspath(CAT)}"))[0] == 200
+
+
+def test_model_endpoints_cannot_skip_the_queue(app_url):
+    # Gradio opens /run/<api_name> (and /api/) to plain POSTs unless the queue is
+    # opened with api_open=False: that would bypass its bound and concurrency limit.
+    for route in ("run", "api"):
+        response = httpx.post(f"{app_url}gradio_api/{route}/search_by_text", json={"data": ["a cat", 1, "tiny-clip"]})
+        assert response.status_code == 404 and "join the queue" in response.text

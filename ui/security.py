@@ -28,8 +28,11 @@ from ui.limits import RateLimiter, client_key
 
 URL_LIKE = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*:|//|\\\\)")  # http:, file:, data:, //host, \\host
 FILE_ROUTE = re.compile(r"^(?:/gradio_api)?/file=(.*)$", re.DOTALL)
-RUN_ROUTES = re.compile(r"^/gradio_api/(?:queue/join|call/.+|run/.+)/?$")  # requests that start work
-UPLOAD_ROUTE = re.compile(r"^/gradio_api/upload/?$")
+# Requests that start a queued run. Queued events can't be run any other way, since the
+# queue is opened with api_open=False (app.py): /run/ and /api/ only serve the UI's
+# small internal events, which are not counted.
+RUN_ROUTES = re.compile(r"^/gradio_api/(?:queue/join|call/.+)/?$")
+UPLOAD_ROUTE = re.compile(r"^/gradio_api/(?:upload|process_recording)/?$")  # bounded by max_file_size
 LOGIN_ROUTE = re.compile(r"^/login/?$")
 SERVED_ONLY = "Only the app's own files and the results made for you are served."
 NOT_UPLOADED = "The file was not uploaded to this app."
