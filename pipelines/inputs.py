@@ -105,7 +105,9 @@ def _open(path: Path, name: str) -> Image.Image:
         raise
     except (OSError, SyntaxError, EOFError, ValueError, struct.error, IndexError) as error:
         # truncated or corrupt data; PIL's plugins raise any of these on bad bytes
-        raise ValueError(f"The {name} file {path.name!r} is damaged or truncated and can't be read ({error}).") from None
+        raise ValueError(
+            f"The {name} file {path.name!r} is damaged or truncated and can't be read ({error})."
+        ) from None
     if image_format not in IMAGE_FORMATS:
         raise ValueError(f"The {name} is a {image_format} file; supported formats are {sorted(IMAGE_FORMATS)}.")
     return image

@@ -83,10 +83,22 @@ _ALL = [
     Checkpoint("tiny-clip", "retrieval", "tiny/clip", "clip", "Tiny CLIP (random)", "1 MB"),
     # The text-to-image safety filter: the Stable Diffusion safety checker (CompVis),
     # CLIP ViT-L/14 image embeddings against embedded unsafe concepts; see pipelines/safety.py.
-    Checkpoint("sd-safety-checker", "safety_checker", "CompVis/stable-diffusion-safety-checker", "sd-safety",
-               "SD safety checker", "1.2 GB"),  # fmt: skip
-    Checkpoint("tiny-safety-checker", "safety_checker", "tiny/safety-checker", "sd-safety",
-               "Tiny safety checker (random)", "1 MB"),  # fmt: skip
+    Checkpoint(
+        "sd-safety-checker",
+        "safety_checker",
+        "CompVis/stable-diffusion-safety-checker",
+        "sd-safety",
+        "SD safety checker",
+        "1.2 GB",
+    ),
+    Checkpoint(
+        "tiny-safety-checker",
+        "safety_checker",
+        "tiny/safety-checker",
+        "sd-safety",
+        "Tiny safety checker (random)",
+        "1 MB",
+    ),
 ]
 CHECKPOINTS: dict[str, Checkpoint] = {c.key: c for c in _ALL}
 
