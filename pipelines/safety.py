@@ -39,6 +39,11 @@ def is_on() -> bool:
     return settings.SAFETY_FILTER == "on"
 
 
+def is_hidden(image: Image.Image) -> bool:
+    """Whether ``image`` is the notice that replaced a flagged image."""
+    return image.info.get("safety") == HIDDEN
+
+
 # --- The prompt blocklist -------------------------------------------------------
 
 

@@ -66,6 +66,14 @@ QUEUE_MAX_SIZE = _int("QUEUE_MAX_SIZE", 64)
 # Model calls running at once per event; one keeps a small CPU or GPU from thrashing.
 CONCURRENCY_LIMIT = _int("CONCURRENCY_LIMIT", 1)
 
+# --- Explain views (issue #4) ---------------------------------------------------
+
+# Most denoising previews a timeline keeps (one every few steps, always the last).
+TIMELINE_FRAMES = _int("TIMELINE_FRAMES", 10)
+# Most images in the CLIP lab's similarity matrix, and most texts.
+MAX_MATRIX_IMAGES = _int("MAX_MATRIX_IMAGES", 16)
+MAX_MATRIX_TEXTS = _int("MAX_MATRIX_TEXTS", 16)
+
 # --- Security and safety (see README, "Security and safety") -------------------
 
 

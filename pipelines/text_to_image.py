@@ -7,6 +7,10 @@ decodes the final latent into pixels. The turbo checkpoints are distilled (Sauer
 al., 2023, "Adversarial Diffusion Distillation") to give an image in 1-4 steps
 without classifier-free guidance. diffusers' ``AutoPipelineForText2Image`` picks the
 pipeline class from the checkpoint's ``model_index.json``.
+
+``decoder="taesd"`` decodes the final latents with TAESD (``AutoencoderTiny``, a tiny
+decoder distilled from the VAE for the same latent space, a few MB) instead of the full
+VAE: much faster, slightly softer images.
 """
 
 from __future__ import annotations
@@ -22,6 +26,9 @@ from pipelines.inputs import check_number, check_seed, check_text, note_truncati
 MAX_STEPS = 100
 MAX_SIDE = 1024
 MAX_IMAGES = 4
+DECODERS = ("vae", "taesd")
+# TAESD checkpoints per latent space: SD 1.x/2.x and SD-Turbo share one, SDXL has its own.
+TAESD = {"sd": "madebyollin/taesd", "sdxl": "madebyollin/taesdxl"}
 
 
 class TextToImagePipeline:
@@ -32,6 +39,9 @@ class TextToImagePipeline:
         side = pipe.unet.config.sample_size * pipe.vae_scale_factor
         self.defaults = {"num_inference_steps": 25, "guidance_scale": 7.5, "width": side, "height": side}
         self.defaults.update(defaults or {})
+        self.taesd = None  # AutoencoderTiny, loaded on first use of decoder="taesd"
+        self.taesd_id = None
+        self._taesd_pipe = None
 
     @classmethod
     def from_pretrained(
@@ -71,6 +81,37 @@ class TextToImagePipeline:
                 raise ValueError(f"`{name}` has to be divisible by 8 but is {value}.")
         check_number("num_images", num_images, 1, MAX_IMAGES)
 
+    @property
+    def family(self) -> str:
+        """Which latent space: "sdxl" for SDXL pipelines, "sd" otherwise."""
+        return "sdxl" if "XL" in type(self.pipe).__name__ else "sd"
+
+    def load_taesd(self, model_id: str | None = None, revision: str = "main", local_files_only=False):
+        """Load TAESD (``AutoencoderTiny``) for this pipeline's latent space, once; the
+        default is the checkpoint in ``TAESD`` for its family."""
+        if self.taesd is None:
+            from diffusers import AutoencoderTiny
+
+            vae = AutoencoderTiny.from_pretrained(
+                model_id or TAESD[self.family], revision=revision, local_files_only=local_files_only,
+                dtype=self.pipe.dtype,
+            )  # fmt: skip
+            self.taesd = vae.to(self.pipe._execution_device).eval()
+            self.taesd_id = model_id or TAESD[self.family]
+        return self.taesd
+
+    def decoder_pipe(self, decoder: str = "vae"):
+        """The diffusers pipeline that decodes with ``decoder``: ours, or one sharing
+        every component but the VAE (``from_pipe`` copies no weights)."""
+        if decoder not in DECODERS:
+            raise ValueError(f"Unknown decoder {decoder!r}; available decoders = {list(DECODERS)}")
+        if decoder == "vae":
+            return self.pipe
+        if self._taesd_pipe is None:
+            self._taesd_pipe = type(self.pipe).from_pipe(self.pipe, vae=self.load_taesd(), dtype=self.pipe.dtype)
+            self._taesd_pipe.set_progress_bar_config(disable=True)
+        return self._taesd_pipe
+
     @torch.inference_mode()
     def __call__(
         self,
@@ -83,10 +124,14 @@ class TextToImagePipeline:
         height: int | None = None,
         num_images: int = 1,
         callback: Callable[[int, int], None] | None = None,
+        decoder: str = "vae",
+        latents_callback: Callable[[int, int, torch.Tensor], None] | None = None,
         safety_checker: safety.SafetyChecker | None = None,
     ) -> list[Image.Image]:
         """Generate ``num_images`` images; image i uses seed ``seed + i``, so any one of
-        them can be made again alone. ``callback(step, total)`` reports progress.
+        them can be made again alone. ``callback(step, total)`` reports progress;
+        ``latents_callback(step, total, latents)`` sees the (B, C, h, w) latents after
+        each step; ``decoder`` ("vae" or "taesd") turns the final latents into pixels.
 
         With the safety filter on (``SAFETY_FILTER``), a prompt on the blocklist is
         refused, and an image that ``safety_checker`` flags is replaced by a notice image
@@ -105,6 +150,7 @@ class TextToImagePipeline:
         height = self.defaults["height"] if height is None else height
         self.check_inputs(steps, guidance, width, height, num_images)
         seed = check_seed(seed)
+        pipe = self.decoder_pipe(decoder)
 
         # 2. One CPU generator per image: the same seed gives the same image on any device
         generators = [torch.Generator("cpu").manual_seed((seed + i) % 2**32) for i in range(int(num_images))]
@@ -113,9 +159,11 @@ class TextToImagePipeline:
         def on_step_end(pipe, step, timestep, tensors):
             if callback is not None:
                 callback(step + 1, int(steps))
+            if latents_callback is not None:
+                latents_callback(step + 1, int(steps), tensors["latents"])
             return tensors
 
-        output = self.pipe(
+        output = pipe(
             prompt=[prompt] * int(num_images),
             negative_prompt=[negative_prompt] * int(num_images) if negative_prompt else None,
             num_inference_steps=int(steps),

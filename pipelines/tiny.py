@@ -1,7 +1,7 @@
 """Tiny, randomly initialised models of the real classes, built locally.
 
 The ``tiny`` profile (and every test) uses these: the same model and processor
-classes as the real checkpoints (BLIP, ViLT, CLIP, Stable Diffusion, SDXL), with
+classes as the real checkpoints (BLIP, ViLT, CLIP, Stable Diffusion, SDXL, TAESD), with
 hidden sizes of 32 and a few hundred tokens of vocabulary, built from configs and
 tokenizers written in code, saved with ``save_pretrained`` and loaded back through
 the same ``from_pretrained`` path as a downloaded checkpoint. No network is used.
@@ -276,6 +276,19 @@ def _diffusion(out: Path, xl: bool) -> None:
     pipe.save_pretrained(out)
 
 
+def _taesd(out: Path) -> None:
+    # TAESD's architecture (AutoencoderTiny) at the tiny VAE's scale: one 2x upsampling,
+    # like the tiny AutoencoderKL above, for the same 4-channel latents.
+    import torch
+    from diffusers import AutoencoderTiny
+
+    torch.manual_seed(0)
+    AutoencoderTiny(
+        encoder_block_out_channels=(32, 32), decoder_block_out_channels=(32, 32), num_encoder_blocks=(1, 1),
+        num_decoder_blocks=(1, 1), latent_channels=4,
+    ).save_pretrained(out)  # fmt: skip
+
+
 def _safety_checker(out: Path) -> None:
     # The Stable Diffusion safety checker's classes on a tiny CLIP vision tower; its 17
     # concept embeddings and thresholds keep their initial values (ones), so random
@@ -296,6 +309,7 @@ BUILDERS = {
     "clip": _clip,
     "sd": lambda out: _diffusion(out, xl=False),
     "sdxl": lambda out: _diffusion(out, xl=True),
+    "taesd": _taesd,
     "safety-checker": _safety_checker,
 }
 

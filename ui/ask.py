@@ -5,6 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from pipelines import settings
+from ui import explain
 from ui.common import get_model, gpu, image_input, model_picker, model_status, status_line, user_errors
 from ui.i18n import _
 
@@ -42,3 +43,4 @@ def build(demo: gr.Blocks) -> None:
         event = gr.on([button.click, question.submit], vqa, [image, question, picker], answer, api_name="vqa",
                       concurrency_id="model")  # fmt: skip
         event.then(lambda m: model_status("vqa", m), picker, status, api_visibility="private", queue=False)
+        explain.vqa_panel(demo, image=image, question=question, picker=picker, answer=answer)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from pipelines import settings
+from ui import explain
 from ui.common import get_model, gpu, image_input, model_picker, model_status, status_line, user_errors
 from ui.i18n import _
 
@@ -63,3 +64,6 @@ def build(demo: gr.Blocks) -> None:
         inputs = [image, picker, prompt, max_new_tokens, num_beams, do_sample, temperature, top_p, seed]
         event = button.click(caption, inputs, output, api_name="caption", concurrency_id="model")
         event.then(lambda m: model_status("caption", m), picker, status, api_visibility="private", queue=False)
+        explain.caption_panel(demo, image=image, picker=picker, prompt=prompt, max_new_tokens=max_new_tokens,
+                              num_beams=num_beams, do_sample=do_sample, temperature=temperature, top_p=top_p,
+                              seed=seed, output=output)  # fmt: skip

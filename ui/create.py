@@ -7,6 +7,7 @@ import gradio as gr
 from pipelines import registry, safety
 from pipelines.inputs import check_seed
 from pipelines.loading import MODELS
+from ui import explain
 from ui.common import get_model, gpu, model_picker, model_status, status_line, user_errors
 from ui.i18n import _
 
@@ -31,11 +32,15 @@ def text_to_image(
     height: int = 512,
     num_images: int = 1,
     model: str | None = None,
+    decoder: str = "vae",
+    timeline: bool = False,
     progress=gr.Progress(track_tqdm=True),
 ) -> list[tuple]:
     loaded = get_model("text_to_image", model, progress)
     checker = safety.checker_for(loaded, on_load=lambda c: progress(0, desc=f"Loading {c.label} ({c.size})…"))
     seed = check_seed(seed)
+    # TAESD decoding and the denoising timeline (ui/explain.py)
+    extras, frames = explain.create_extras(loaded, decoder, timeline, width, height)
 
     def on_step(step: int, total: int) -> None:
         progress((step, total), desc=f"Denoising step {step}/{total}")
@@ -43,15 +48,17 @@ def text_to_image(
     images = loaded.pipeline(
         prompt, negative_prompt=negative_prompt, seed=seed, num_inference_steps=num_inference_steps,
         guidance_scale=guidance_scale, width=width, height=height, num_images=num_images, callback=on_step,
-        safety_checker=checker,
+        safety_checker=checker, **extras,
     )  # fmt: skip
     # Image i was made with seed + i: the caption says how to make it again alone.
-    return [(image, _caption(image, (seed + i) % 2**32)) for i, image in enumerate(images)]
+    made = [(image, _caption(image, (seed + i) % 2**32)) for i, image in enumerate(images)]
+    # Timeline frames (captioned "step k/N") show the first image forming: not shown when it was hidden.
+    show_frames = frames and not safety.is_hidden(images[0])
+    return made + (frames.frames if show_frames else [])
 
 
 def _caption(image, seed: int) -> str:
-    hidden = image.info.get("safety") == safety.HIDDEN
-    return f"seed {seed} · {safety.HIDDEN}" if hidden else f"seed {seed}"
+    return f"seed {seed} · {safety.HIDDEN}" if safety.is_hidden(image) else f"seed {seed}"
 
 
 def checkpoint_defaults(model: str | None) -> dict:
@@ -84,6 +91,7 @@ def build(demo: gr.Blocks) -> None:
                         width = gr.Slider(64, 1024, defaults["width"], step=64, label=_("create.width"))
                         height = gr.Slider(64, 1024, defaults["height"], step=64, label=_("create.height"))
                     num_images = gr.Slider(1, 4, 1, step=1, label=_("create.num_images"))
+                    decoder, timeline = explain.create_options()
                 button = gr.Button(_("create.button"), variant="primary")
             with gr.Column():
                 gallery = gr.Gallery(
@@ -97,7 +105,10 @@ def build(demo: gr.Blocks) -> None:
             return d["num_inference_steps"], d["guidance_scale"], d["width"], d["height"]
 
         picker.change(apply_defaults, picker, [steps, guidance, width, height], api_visibility="private", queue=False)
-        inputs = [prompt, negative_prompt, seed, steps, guidance, width, height, num_images, picker]
+        inputs = [prompt, negative_prompt, seed, steps, guidance, width, height, num_images, picker, decoder, timeline]
         event = gr.on([button.click, prompt.submit], text_to_image, inputs, gallery, api_name="text_to_image",
                       concurrency_id="model")  # fmt: skip
         event.then(lambda m: model_status("text_to_image", m), picker, status, api_visibility="private", queue=False)
+        explain.create_panel(demo, prompt=prompt, negative_prompt=negative_prompt, seed=seed, steps=steps,
+                             guidance=guidance, width=width, height=height, picker=picker, decoder=decoder,
+                             gallery=gallery)  # fmt: skip

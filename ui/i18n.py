@@ -75,6 +75,180 @@ EN = {
     "search.labels": "Labels, separated by commas",
     "search.classify": "Classify",
     "search.confidences": "Confidence",
+    # --- explain views (issue #4) ---
+    "explain.how_title": "📖 How it works",
+    "explain.code_title": "🧑‍💻 Show the code",
+    "explain.code_intro": (
+        "A short Python program that reproduces the result above with transformers or diffusers directly: the same "
+        "model and revision, dtype, seed and every parameter. Paste it into a notebook; the JSON record has the same "
+        "facts for your notes."
+    ),
+    "explain.code": "Python",
+    "explain.record": "JSON record",
+    "explain.json": "The explanation as JSON (what the API returns)",
+    "explain.greedy": "Greedy",
+    "explain.beam": "Beam search",
+    "explain.sampling": "Sampling",
+    "explain.classifier": "Classifier",
+    "explain.strategy": "Decoding to show",
+    "explain.strategy_info": "The table, the chart and the maps follow this strategy.",
+    "explain.layer": "Attention layer",
+    "explain.layer_info": "0 = the average over all layers; 1 = the first layer.",
+    "explain.steps": "Each step: chosen token, its probability, the five most probable tokens",
+    "explain.chart": "Probability of the chosen token at each step",
+    "explain.maps": "Where the model looked, one map per token (bright = more attention)",
+    "explain.caption_title": "🔍 Explain: how the caption was written",
+    "explain.caption_intro": (
+        "Decodes the caption three ways on the same image: **greedy** (always the most probable next token), **beam "
+        "search** (keeps several candidate sentences) and **sampling** (draws each token at random, with the seed "
+        "shown). For every step you see the chosen token with its probability and the five most probable tokens, and "
+        "a heatmap of where the text decoder looked: its cross-attention over the image patches, averaged over heads. "
+        "It uses the Advanced settings above (beams, temperature, top-p, seed)."
+    ),
+    "explain.caption_button": "Explain the caption",
+    "explain.vqa_title": "🔍 Explain: how the answer was found",
+    "explain.vqa_intro": (
+        "The most likely answers with their probabilities; for BLIP the answer decoded greedy, with beam search and by "
+        "sampling, step by step. Maps: for each answer token where in the image it looked (through the question "
+        "words), then each question word's attention over the image (marked Q). ViLT picks from a fixed list of "
+        "answers, so it has one step."
+    ),
+    "explain.vqa_button": "Explain the answer",
+    "explain.candidates": "Candidate answers to score (optional)",
+    "explain.candidates_info": "Comma-separated. Empty: the model's own top answers.",
+    "explain.top_k": "Number of answers",
+    "explain.answers": "Candidate answers and their probabilities",
+    "explain.decoder": "Decoder",
+    "explain.decoder_info": "TAESD is a tiny decoder: much faster, slightly softer images.",
+    "explain.decoder_vae": "VAE (full quality)",
+    "explain.decoder_taesd": "TAESD (fast)",
+    "explain.timeline": "Add the denoising timeline",
+    "explain.timeline_info": "After the images, previews of the first image every few steps ('step k/N').",
+    "explain.create_title": "🔍 Explain: watch the image form",
+    "explain.create_intro": (
+        "Makes one image with the settings above and shows it as it forms, every few steps; then the noise level σ "
+        "the scheduler removes at each step, and for each word of the prompt where the UNet's cross-attention put it "
+        "in the image (summed over layers and steps). Use several steps (e.g. 4-25) to see a timeline."
+    ),
+    "explain.preview": "Preview",
+    "explain.preview_info": "How the timeline turns latents into pictures.",
+    "explain.preview_latent": "Linear latent → RGB (instant)",
+    "explain.preview_taesd": "TAESD (sharper)",
+    "explain.create_button": "Explain: generate step by step",
+    "explain.timeline_gallery": "Denoising timeline (live while generating)",
+    "explain.sigmas": "Noise level σ per step",
+    "explain.word_chart": "Attention each word received",
+    "explain.words": "Where each word went (per-word cross-attention)",
+    "explain.clip_title": "🔍 CLIP lab: similarity matrix, temperature and the embedding map",
+    "explain.clip_intro": (
+        "Compare a few images with a few texts: CLIP puts both in one space, and the cosine similarity of each "
+        "image-text pair is a number between -1 and 1. Per image, a softmax over the texts turns similarities into "
+        "zero-shot probabilities; the temperature τ decides how sharp they are (CLIP learned τ = 0.01)."
+    ),
+    "explain.matrix_images": "Images (up to 16)",
+    "explain.matrix_examples": "Use four example images",
+    "explain.matrix_texts": "Texts, one per line (up to 16)",
+    "explain.matrix_texts_info": "A prompt such as 'a photo of a cat.' works better than a bare word.",
+    "explain.matrix_button": "Compute the similarity matrix",
+    "explain.temperature": "Softmax temperature τ",
+    "explain.temperature_info": "Starts at the model's learned value. Lower = sharper, higher = flatter.",
+    "explain.matrix": "Cosine similarities and probabilities",
+    "explain.map_intro": (
+        "**The embedding map.** The gallery's image embeddings projected onto their two main directions (PCA), with "
+        "your search text or image placed on the map and linked to its nearest images. A text query often lands apart "
+        "from the images: CLIP's image and text embeddings fill two separate regions (the modality gap)."
+    ),
+    "explain.map_button": "Map the gallery with my query",
+    "explain.map": "PCA map of the gallery",
+    "explain.caption_how": (
+        "### How it works: BLIP captioning\n"
+        "**Architecture.** A Vision Transformer (ViT-B/16 in BLIP base, ViT-L/16 in BLIP large) cuts the image, "
+        "resized to a square of 384 × 384 pixels, into 16 × 16-pixel patches (24 × 24 = 576 of them), adds a [CLS] "
+        "token and turns each into a vector. A text decoder, a 12-layer BERT-style transformer, then writes the "
+        "caption one token (word piece) at a time. In every layer each text position attends to the tokens before it "
+        "(causal self-attention), then to all image patches (cross-attention); a final linear layer scores every "
+        "token of the vocabulary.\n\n"
+        "**Attention.** With queries $Q$ from the text and keys $K$ and values $V$ from the image patches:\n"
+        r"$$\mathrm{Attention}(Q,K,V)=\mathrm{softmax}\left(\frac{QK^\top}{\sqrt{d_k}}\right)V$$"
+        "\n"
+        "Each row of the softmax is a probability distribution over the patches: the heatmaps show it, averaged "
+        "over the heads.\n\n"
+        r"**Next-token probabilities.** From the decoder's last state $h_t$: $p(w_t \mid w_{<t}, I) = "
+        r"\mathrm{softmax}(W h_t + b)$."
+        "\n"
+        r"- Greedy: $w_t = \arg\max_w p(w \mid w_{<t}, I)$."
+        "\n"
+        r"- Beam search keeps the $B$ prefixes with the highest $\sum_t \log p(w_t \mid w_{<t}, I)$."
+        "\n"
+        r"- Sampling draws $w_t$ with $p_i \propto \exp(z_i / T)$ (temperature $T$), among the fewest tokens whose "
+        "probabilities add up to top-p.\n\n"
+        "**Training.** BLIP (Li et al., 2022) is pre-trained on image-text pairs with three losses (image-text "
+        "contrastive, image-text matching, language modelling) and cleans its web captions by bootstrapping "
+        r"(CapFilt); captioning is fine-tuned on COCO with the language-modelling loss $-\sum_t \log p(w_t \mid "
+        r"w_{<t}, I)$."
+    ),
+    "explain.vqa_how": (
+        "### How it works: visual question answering\n"
+        "**BLIP VQA** (Li et al., 2022) has three parts: a ViT encodes the image into patch vectors; a question "
+        "encoder (BERT-style) reads the question and cross-attends to the patches; an answer decoder generates the "
+        "answer token by token while cross-attending to the question encoder's output. So the image reaches the "
+        "answer through the question, and an answer token's map composes the two hops:\n"
+        r"$$A_{\text{answer}\to\text{image}} = A_{\text{answer}\to\text{question}}\;A_{\text{question}\to\text{image}}$$"
+        "\n"
+        r"A candidate answer $a$ is scored by the model itself: $P(a \mid I, q) = \prod_t p(a_t \mid a_{<t}, I, q)$."
+        "\n\n"
+        "**ViLT** (Kim et al., 2021) is one transformer over the question's word embeddings and the image's "
+        "32 × 32-pixel patch embeddings together: no separate image encoder, no convolutions. Every layer is "
+        r"self-attention $\mathrm{softmax}(QK^\top/\sqrt{d_k})V$ over words and patches at once. The [CLS] token's "
+        "final state goes through a small MLP that scores the 3,129 most frequent VQAv2 answers. It is trained with "
+        r"binary cross-entropy against soft answer scores, so each answer gets its own $\sigma(z_a)$ and the "
+        "probabilities need not add up to 1. Its maps show how much each question token attends to each patch."
+    ),
+    "explain.create_how": (
+        "### How it works: latent diffusion\n"
+        "1. **Text encoder.** CLIP's text transformer turns the prompt into 77 token vectors $c$ (SDXL uses two text "
+        "encoders side by side).\n"
+        "2. **UNet.** Starting from random noise in a small latent space (4 channels, 1/8 of the width and height), a "
+        r"UNet predicts the noise $\epsilon_\theta(x_t, t, c)$ at every step. Its ResNet blocks process the latent; "
+        "its transformer blocks attend to the latent itself (self-attention) and to the prompt (cross-attention: each "
+        "latent pixel's query against the 77 token keys). The per-word maps add up these cross-attention "
+        "probabilities.\n"
+        r"3. **Scheduler.** It sets the noise levels $\sigma_t$ and takes the steps. With $x_t = x_0 + \sigma_t "
+        r"\epsilon$ (Euler, as in SD-Turbo), the model's guess of the clean latent is $\hat{x}_0 = x_t - \sigma_t "
+        r"\epsilon_\theta(x_t, t, c)$ and one Euler step is"
+        "\n"
+        r"$$x_{t-1} = x_t + (\sigma_{t-1} - \sigma_t)\,\frac{x_t - \hat{x}_0}{\sigma_t}$$"
+        "\n"
+        r"In DDPM's notation $x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\epsilon$, and "
+        r"$\sigma_t = \sqrt{(1-\bar\alpha_t)/\bar\alpha_t}$."
+        "\n"
+        r"4. **Classifier-free guidance** (scale $s > 1$): $\hat\epsilon = \epsilon_\theta(x_t, t, \varnothing) + "
+        r"s\,(\epsilon_\theta(x_t, t, c) - \epsilon_\theta(x_t, t, \varnothing))$; a negative prompt takes the place "
+        r"of $\varnothing$."
+        "\n"
+        "5. **VAE decoder.** It turns the final latent into pixels, 8 times larger. TAESD is a much smaller decoder "
+        "distilled to do the same, for fast previews.\n\n"
+        r"Training minimises $\mathbb{E}\,\lVert \epsilon - \epsilon_\theta(x_t, t, c)\rVert^2$ (Rombach et al., "
+        "2022). The turbo models are distilled with adversarial diffusion distillation (Sauer et al., 2023), so 1-4 "
+        "steps without guidance are enough."
+    ),
+    "explain.search_how": (
+        "### How it works: CLIP\n"
+        "Two encoders trained together on 400 million image-text pairs (Radford et al., 2021): a Vision Transformer "
+        "for images and a text transformer for captions, each followed by a linear projection into one shared space "
+        "(512 dimensions for ViT-B/32, 768 for ViT-L/14). The match between an image $x$ and a text $y$ is the cosine "
+        r"similarity $s(x, y) = \frac{f(x)\cdot g(y)}{\lVert f(x)\rVert\,\lVert g(y)\rVert}$."
+        "\n\n"
+        r"**Contrastive loss.** In a batch of $N$ pairs, with $\ell_{ij} = s(x_i, y_j)/\tau$, each image must pick its "
+        "own text and each text its own image:\n"
+        r"$$\mathcal{L} = -\frac{1}{2N}\sum_{i=1}^{N}\left[\log\frac{e^{\ell_{ii}}}{\sum_{j} e^{\ell_{ij}}} + "
+        r"\log\frac{e^{\ell_{ii}}}{\sum_{j} e^{\ell_{ji}}}\right]$$"
+        "\n"
+        r"The temperature $\tau$ is learned; CLIP's ends at 0.01 (a logit scale of 100)."
+        "\n\n"
+        "**Search** ranks the gallery's images by $s$ with the query. **Zero-shot classification** turns each label "
+        r"into 'a photo of a {label}.' and takes $p(y_k \mid x) = \mathrm{softmax}_k\big(s(x, y_k)/\tau\big)$."
+    ),
     # --- Security and safety (#8) ---
     "safety.off": (
         "⚠️ **The safety filter is off** (`SAFETY_FILTER=off`): prompts are not checked against the blocklist and "
@@ -152,6 +326,158 @@ ZH = {
     "search.labels": "标签，用逗号分隔",
     "search.classify": "分类",
     "search.confidences": "置信度",
+    # --- explain views (issue #4) ---
+    "explain.how_title": "📖 原理",
+    "explain.code_title": "🧑‍💻 显示代码",
+    "explain.code_intro": (
+        "一段简短的 Python 程序，直接用 transformers 或 diffusers 复现上面的结果：相同的模型和版本、数据类型、随机种子和所有参数。"
+        "把它粘贴到 notebook 中即可运行；JSON 记录包含同样的信息，方便做笔记。"
+    ),
+    "explain.code": "Python",
+    "explain.record": "JSON 记录",
+    "explain.json": "JSON 格式的解释（即 API 的返回值）",
+    "explain.greedy": "贪心解码",
+    "explain.beam": "束搜索",
+    "explain.sampling": "采样",
+    "explain.classifier": "分类器",
+    "explain.strategy": "要显示的解码方式",
+    "explain.strategy_info": "表格、图表和热力图都对应这种方式。",
+    "explain.layer": "注意力层",
+    "explain.layer_info": "0 = 所有层的平均；1 = 第一层。",
+    "explain.steps": "每一步：选中的词元、它的概率、概率最高的五个词元",
+    "explain.chart": "每一步所选词元的概率",
+    "explain.maps": "模型看向哪里，每个词元一张图（越亮注意力越多）",
+    "explain.caption_title": "🔍 解释：描述是怎样写出来的",
+    "explain.caption_intro": (
+        "在同一张图片上用三种方式解码描述：**贪心解码**（每一步都选概率最高的词元）、**束搜索**（同时保留几个候选句子）和"
+        "**采样**（按概率随机抽取每个词元，并显示随机种子）。每一步都能看到所选词元及其概率、概率最高的五个词元，"
+        "以及一张热力图，显示文本解码器看向了图片的哪里：它对图像块的交叉注意力，在各个注意力头上取平均。"
+        "这里使用上面的高级设置（束宽、温度、top-p、随机种子）。"
+    ),
+    "explain.caption_button": "解释这条描述",
+    "explain.vqa_title": "🔍 解释：答案是怎样得到的",
+    "explain.vqa_intro": (
+        "最可能的答案及其概率；对于 BLIP，还有用贪心解码、束搜索和采样逐步生成答案的过程。热力图：先是每个答案词元"
+        "（经由问题中的词）看向图片的哪里，然后是问题中每个词对图片的注意力（标记为 Q）。ViLT 从固定的答案列表中选择，"
+        "因此只有一步。"
+    ),
+    "explain.vqa_button": "解释这个答案",
+    "explain.candidates": "要打分的候选答案（可选）",
+    "explain.candidates_info": "用逗号分隔。留空则显示模型自己的最佳答案。",
+    "explain.top_k": "答案数量",
+    "explain.answers": "候选答案及其概率",
+    "explain.decoder": "解码器",
+    "explain.decoder_info": "TAESD 是一个很小的解码器：快得多，图片略微柔和。",
+    "explain.decoder_vae": "VAE（完整质量）",
+    "explain.decoder_taesd": "TAESD（快速）",
+    "explain.timeline": "附上去噪时间线",
+    "explain.timeline_info": "在图片之后附上第一张图片每隔几步的预览（'step k/N'）。",
+    "explain.create_title": "🔍 解释：看着图片成形",
+    "explain.create_intro": (
+        "用上面的设置生成一张图片，并每隔几步显示它成形的过程；然后是调度器在每一步去除的噪声水平 σ，"
+        "以及提示词中的每个词被 UNet 的交叉注意力放在了图片的哪里（对各层和各步求和）。"
+        "要看到时间线，请使用多个步数（例如 4-25）。"
+    ),
+    "explain.preview": "预览方式",
+    "explain.preview_info": "时间线如何把潜变量变成图片。",
+    "explain.preview_latent": "线性 潜变量 → RGB（即时）",
+    "explain.preview_taesd": "TAESD（更清晰）",
+    "explain.create_button": "解释：逐步生成",
+    "explain.timeline_gallery": "去噪时间线（生成时实时显示）",
+    "explain.sigmas": "每一步的噪声水平 σ",
+    "explain.word_chart": "每个词得到的注意力",
+    "explain.words": "每个词去了哪里（逐词交叉注意力）",
+    "explain.clip_title": "🔍 CLIP 实验室：相似度矩阵、温度和嵌入地图",
+    "explain.clip_intro": (
+        "比较几张图片和几段文字：CLIP 把两者放进同一个空间，每一对图片和文字的余弦相似度是 -1 到 1 之间的一个数。"
+        "对每张图片，在文字上做 softmax 就把相似度变成零样本概率；温度 τ 决定概率有多尖锐（CLIP 学到的 τ = 0.01）。"
+    ),
+    "explain.matrix_images": "图片（最多 16 张）",
+    "explain.matrix_examples": "使用四张示例图片",
+    "explain.matrix_texts": "文字，每行一条（最多 16 条）",
+    "explain.matrix_texts_info": "像 'a photo of a cat.' 这样的提示比单个词效果更好。",
+    "explain.matrix_button": "计算相似度矩阵",
+    "explain.temperature": "Softmax 温度 τ",
+    "explain.temperature_info": "初始值是模型学到的温度。越低越尖锐，越高越平缓。",
+    "explain.matrix": "余弦相似度和概率",
+    "explain.map_intro": (
+        "**嵌入地图。** 把图库中图片的嵌入投影到它们的两个主方向上（PCA），并把你的搜索文字或图片放到地图上，"
+        "连线到离它最近的图片。文字查询常常落在图片之外：CLIP 的图片嵌入和文字嵌入分布在两个分开的区域（模态间隙）。"
+    ),
+    "explain.map_button": "用我的查询绘制图库地图",
+    "explain.map": "图库的 PCA 地图",
+    "explain.caption_how": (
+        "### 原理：BLIP 图片描述\n"
+        "**结构。** 视觉 Transformer（BLIP base 用 ViT-B/16，BLIP large 用 ViT-L/16）把缩放成 384 × 384 正方形的图片切成 "
+        "16 × 16 像素的图像块（共 24 × 24 = 576 块），加上一个 [CLS] 词元，把每一块变成一个向量。然后文本解码器"
+        "（一个 12 层、BERT 风格的 Transformer）一次写出一个词元（词片）。在每一层中，每个文本位置先关注它之前的词元"
+        "（因果自注意力），再关注所有图像块（交叉注意力）；最后一个线性层给词表中的每个词元打分。\n\n"
+        "**注意力。** 查询 $Q$ 来自文本，键 $K$ 和值 $V$ 来自图像块：\n"
+        r"$$\mathrm{Attention}(Q,K,V)=\mathrm{softmax}\left(\frac{QK^\top}{\sqrt{d_k}}\right)V$$"
+        "\n"
+        "softmax 的每一行都是图像块上的一个概率分布：热力图显示的就是它，在各个注意力头上取平均。\n\n"
+        r"**下一个词元的概率。** 由解码器最后的状态 $h_t$ 得到：$p(w_t \mid w_{<t}, I) = \mathrm{softmax}(W h_t + b)$。"
+        "\n"
+        r"- 贪心解码：$w_t = \arg\max_w p(w \mid w_{<t}, I)$。"
+        "\n"
+        r"- 束搜索保留 $\sum_t \log p(w_t \mid w_{<t}, I)$ 最高的 $B$ 个前缀。"
+        "\n"
+        r"- 采样按 $p_i \propto \exp(z_i / T)$（温度 $T$）抽取 $w_t$，只在概率累计达到 top-p 的最少词元中抽取。"
+        "\n\n"
+        "**训练。** BLIP（Li 等，2022）在图文对上用三个损失预训练（图文对比、图文匹配、语言建模），并通过自举（CapFilt）"
+        r"清洗网络上的描述；图片描述模型再在 COCO 上用语言建模损失 $-\sum_t \log p(w_t \mid w_{<t}, I)$ 微调。"
+    ),
+    "explain.vqa_how": (
+        "### 原理：视觉问答\n"
+        "**BLIP VQA**（Li 等，2022）有三部分：ViT 把图片编码成图像块向量；问题编码器（BERT 风格）读取问题并对图像块做交叉"
+        "注意力；答案解码器逐个生成答案词元，同时对问题编码器的输出做交叉注意力。因此图片是经由问题到达答案的，"
+        "答案词元的热力图由两跳组合而成：\n"
+        r"$$A_{\text{answer}\to\text{image}} = A_{\text{answer}\to\text{question}}\;A_{\text{question}\to\text{image}}$$"
+        "\n"
+        r"候选答案 $a$ 由模型自己打分：$P(a \mid I, q) = \prod_t p(a_t \mid a_{<t}, I, q)$。"
+        "\n\n"
+        "**ViLT**（Kim 等，2021）是一个同时处理问题的词嵌入和图片 32 × 32 像素图像块嵌入的 Transformer："
+        r"没有单独的图像编码器，也没有卷积。每一层都是对词和图像块同时做的自注意力 $\mathrm{softmax}(QK^\top/\sqrt{d_k})V$。"
+        "[CLS] 词元的最终状态经过一个小型 MLP，给 VQAv2 中最常见的 3,129 个答案打分。它用二元交叉熵对软答案分数训练，"
+        r"所以每个答案有自己的 $\sigma(z_a)$，这些概率之和不必等于 1。它的热力图显示每个问题词元对每个图像块的注意力。"
+    ),
+    "explain.create_how": (
+        "### 原理：潜在扩散\n"
+        "1. **文本编码器。** CLIP 的文本 Transformer 把提示词变成 77 个词元向量 $c$（SDXL 并列使用两个文本编码器）。\n"
+        "2. **UNet。** 从一个小的潜在空间（4 个通道，宽高为图片的 1/8）中的随机噪声出发，UNet 在每一步预测噪声 "
+        r"$\epsilon_\theta(x_t, t, c)$。它的 ResNet 块处理潜变量；它的 Transformer 块关注潜变量自身（自注意力）和提示词"
+        "（交叉注意力：每个潜变量像素的查询对 77 个词元的键）。逐词热力图就是把这些交叉注意力概率加起来。\n"
+        r"3. **调度器。** 它设定噪声水平 $\sigma_t$ 并执行每一步。在 $x_t = x_0 + \sigma_t \epsilon$ 的形式下（Euler，"
+        r"与 SD-Turbo 相同），模型对干净潜变量的估计是 $\hat{x}_0 = x_t - \sigma_t \epsilon_\theta(x_t, t, c)$，"
+        "一步 Euler 更新为\n"
+        r"$$x_{t-1} = x_t + (\sigma_{t-1} - \sigma_t)\,\frac{x_t - \hat{x}_0}{\sigma_t}$$"
+        "\n"
+        r"用 DDPM 的记号，$x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\epsilon$，"
+        r"且 $\sigma_t = \sqrt{(1-\bar\alpha_t)/\bar\alpha_t}$。"
+        "\n"
+        r"4. **无分类器引导**（系数 $s > 1$）：$\hat\epsilon = \epsilon_\theta(x_t, t, \varnothing) + "
+        r"s\,(\epsilon_\theta(x_t, t, c) - \epsilon_\theta(x_t, t, \varnothing))$；反向提示词取代 $\varnothing$。"
+        "\n"
+        "5. **VAE 解码器。** 它把最终的潜变量变成像素，放大 8 倍。TAESD 是蒸馏出来做同样事情的小得多的解码器，用于快速预览。\n\n"
+        r"训练时最小化 $\mathbb{E}\,\lVert \epsilon - \epsilon_\theta(x_t, t, c)\rVert^2$（Rombach 等，2022）。"
+        "Turbo 模型用对抗扩散蒸馏（Sauer 等，2023）训练，因此不用引导、1-4 步就足够。"
+    ),
+    "explain.search_how": (
+        "### 原理：CLIP\n"
+        "两个编码器在 4 亿个图文对上一起训练（Radford 等，2021）：图片用视觉 Transformer，文字用文本 Transformer，"
+        "各自再经过一个线性投影进入同一个共享空间（ViT-B/32 为 512 维，ViT-L/14 为 768 维）。图片 $x$ 和文字 $y$ 的匹配程度"
+        r"是余弦相似度 $s(x, y) = \frac{f(x)\cdot g(y)}{\lVert f(x)\rVert\,\lVert g(y)\rVert}$。"
+        "\n\n"
+        r"**对比损失。** 在一批 $N$ 个图文对中，令 $\ell_{ij} = s(x_i, y_j)/\tau$，每张图片要选出自己的文字，"
+        "每段文字要选出自己的图片：\n"
+        r"$$\mathcal{L} = -\frac{1}{2N}\sum_{i=1}^{N}\left[\log\frac{e^{\ell_{ii}}}{\sum_{j} e^{\ell_{ij}}} + "
+        r"\log\frac{e^{\ell_{ii}}}{\sum_{j} e^{\ell_{ji}}}\right]$$"
+        "\n"
+        r"温度 $\tau$ 是学出来的；CLIP 最终为 0.01（logit 缩放为 100）。"
+        "\n\n"
+        "**搜索** 按与查询的 $s$ 对图库图片排序。**零样本分类** 把每个标签变成 'a photo of a {label}.'，"
+        r"并取 $p(y_k \mid x) = \mathrm{softmax}_k\big(s(x, y_k)/\tau\big)$。"
+    ),
     # --- Security and safety (#8) ---
     "safety.off": (
         "⚠️ **安全过滤已关闭**（`SAFETY_FILTER=off`）：不再用屏蔽词表检查提示词，也不再检查生成的图片是否含有不当内容。"

@@ -11,6 +11,7 @@ import gradio as gr
 from pipelines import settings
 from pipelines.inputs import check_text
 from pipelines.retrieval import Gallery, add_images
+from ui import explain
 from ui.common import get_model, gpu, image_input, model_picker, model_status, status_line, user_errors
 from ui.i18n import _
 
@@ -133,3 +134,5 @@ def build(demo: gr.Blocks) -> None:
               api_name="classify", concurrency_id="model").then(**refresh)  # fmt: skip
         demo.load(collection, None, everything, api_visibility="private", queue=False)
         add_button.click(add_to_gallery, files, [everything, report], api_name="add_to_gallery")
+        explain.search_panel(demo, query=query, query_image=query_image, picker=picker, top_k=top_k, gallery=GALLERY,
+                             upload_folder=upload_folder, classify_image=classify_image, confidences=confidences)  # fmt: skip

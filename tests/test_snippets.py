@@ -1,0 +1,114 @@
+"""Show the code: each snippet, run as its own Python program against the tiny model,
+reproduces the app's output exactly."""
+
+import ast
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pipelines import snippets
+from pipelines.tiny import tiny_path
+from tests.conftest import IMAGES
+
+CAT = str(IMAGES / "cat.jpg")
+
+
+def run(code: str, folder) -> str:
+    """Run ``code`` as a fresh program in ``folder``, offline, and return what it printed."""
+    script = folder / "snippet.py"
+    script.write_text(code)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, str(script)], cwd=folder, env=env, capture_output=True, text=True,
+                          timeout=240)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout.strip()
+
+
+@pytest.mark.parametrize(
+    "kwargs", [dict(), dict(prompt="a photo of", num_beams=1, do_sample=True, temperature=0.7, top_p=0.8, seed=5)]
+)
+def test_caption_snippet_reproduces_the_caption(models, tmp_path, kwargs):
+    from ui.caption import caption
+
+    output = caption(CAT, **{"max_new_tokens": 12, **kwargs})  # the app's handler
+    loaded = models.get("caption")
+    record = snippets.caption_record(loaded, CAT, output, **{"max_new_tokens": 12, **kwargs})
+    assert run(snippets.snippet(record), tmp_path) == output
+
+
+@pytest.mark.parametrize("model", ["tiny-blip-vqa", "tiny-vilt"])
+def test_vqa_snippet_reproduces_the_answer(models, tmp_path, model):
+    from ui.ask import vqa
+
+    output = vqa(CAT, "What animal is this?", model=model)
+    record = snippets.vqa_record(models.get("vqa", model), CAT, "What animal is this?", output)
+    assert run(snippets.snippet(record), tmp_path) == output
+
+
+@pytest.mark.parametrize("decoder", ["vae", "taesd"])
+def test_text_to_image_snippet_reproduces_every_image(models, tmp_path, decoder):
+    from ui.create import text_to_image
+
+    gallery = text_to_image("a red fox in the snow", negative_prompt="blue", seed=12, num_inference_steps=3,
+                            guidance_scale=2.0, width=64, height=96, num_images=2, model="tiny-sd", decoder=decoder)  # fmt: skip
+    captions = [caption for _, caption in gallery]
+    assert captions == ["seed 12", "seed 13"]
+    record = snippets.text_to_image_record(models.get("text_to_image", "tiny-sd"), "a red fox in the snow", 12,
+                                           captions, "blue", 3, 2.0, 64, 96, 2, decoder)  # fmt: skip
+    files = run(snippets.snippet(record), tmp_path).split()
+    assert files == ["seed-12.png", "seed-13.png"]
+    for (image, _), name in zip(gallery, files, strict=True):
+        assert np.array_equal(np.asarray(image), np.asarray(Image.open(tmp_path / name)))
+
+
+def test_classify_snippet_reproduces_the_probabilities(models, tmp_path):
+    from ui.search import classify
+
+    output = classify(CAT, "cat, dog, an owl")
+    record = snippets.classify_record(models.get("retrieval"), CAT, list(output), output)
+    assert run(snippets.snippet(record), tmp_path).splitlines() == [f"{k}: {v:.4f}" for k, v in output.items()]
+
+
+def test_similarity_matrix_snippet_reproduces_the_matrix(models, tmp_path):
+    from pipelines.explain_clip import similarity_matrix
+
+    images = [CAT, str(IMAGES / "coffee.jpg")]
+    matrix, _ = similarity_matrix(models.get("retrieval").pipeline, images, "a photo of a cat.\na photo of a cup.")
+    record = snippets.similarity_matrix_record(models.get("retrieval"), images, matrix)
+    expected = [
+        f"{name} {' '.join(f'{c:.4f}' for c in row)} | {' '.join(f'{q:.4f}' for q in probs)}"
+        for name, row, probs in zip(matrix["images"], matrix["cosine"], matrix["probabilities"], strict=True)
+    ]
+    assert run(snippets.snippet(record), tmp_path).splitlines() == expected
+
+
+def test_records_are_complete_json_and_written_atomically(models, tmp_path):
+    loaded = models.get("caption")
+    record = snippets.caption_record(loaded, CAT, "a cat", do_sample=True, seed=-1)
+    assert record["parameters"]["seed"] is None  # a random seed the app did not report is not invented
+    assert "set a seed in the app" in snippets.snippet(record)
+    path = snippets.write_record(record, tmp_path)
+    saved = json.loads(Path(path).read_text())
+    assert saved == record and saved["model_id"] == loaded.pipeline.model_id
+    assert {"torch", "transformers"} <= set(saved["versions"]) and len(saved["image"]["sha256"]) == 64
+    assert not list(tmp_path.glob(".*"))  # no temporary file left beside it
+
+
+def test_every_snippet_is_valid_python_and_unknown_tasks_are_refused(models):
+    models.get("text_to_image", "tiny-sd").pipeline.load_taesd(str(tiny_path("tiny/taesd")), local_files_only=True)
+    records = [
+        snippets.caption_record(models.get("caption"), CAT, "x", prompt="a photo of"),
+        snippets.vqa_record(models.get("vqa", "tiny-vilt"), CAT, "what?", "x"),
+        snippets.text_to_image_record(models.get("text_to_image", "tiny-sd"), "a cat", 1, ["seed 1"], decoder="taesd"),
+        snippets.classify_record(models.get("retrieval"), CAT, ["a", "b"], {"a": 0.5, "b": 0.5}),
+    ]
+    for record in records:
+        ast.parse(snippets.snippet(record))
+    with pytest.raises(ValueError, match="No snippet"):
+        snippets.snippet({"task": "dance"})
