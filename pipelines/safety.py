@@ -161,6 +161,13 @@ class SafetyChecker:
         return [bool(flag) for flag in flags]
 
 
+def screen(checker: SafetyChecker, images: list[Image.Image]) -> tuple[list[Image.Image], int]:
+    """``images`` with those ``checker`` flags replaced by notice images, and how many were."""
+    flags = checker(images)
+    screened = [notice_image(*image.size) if flagged else image for image, flagged in zip(images, flags, strict=True)]
+    return screened, sum(flags)
+
+
 def checker_for(text_to_image, on_load=None) -> SafetyChecker | None:
     """The safety checker to run on images from the loaded text-to-image model
     ``text_to_image`` (a ``loading.Loaded``): None when the filter is off.

@@ -177,14 +177,10 @@ class TextToImagePipeline:
 
         # 4. Safety: flagged images are replaced, never returned
         if safety_checker is not None:
-            flags = safety_checker(images)
-            hidden = [i for i, flagged in enumerate(flags) if flagged]
-            for i in hidden:
-                images[i] = safety.notice_image(int(width), int(height))
+            images, hidden = safety.screen(safety_checker, images)
             if hidden:
                 notify(
-                    f"{len(hidden)} of {len(images)} image(s) were hidden by the safety filter. "
-                    "Try another prompt or seed."
+                    f"{hidden} of {len(images)} image(s) were hidden by the safety filter. Try another prompt or seed."
                 )
         return images
 

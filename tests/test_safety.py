@@ -179,3 +179,18 @@ def test_the_setting_takes_only_on_or_off():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={"SAFETY_FILTER": "maybe", "PATH": ""},
                          capture_output=True, text=True, timeout=60)  # fmt: skip
     assert out.returncode != 0 and "SAFETY_FILTER must be on or off" in out.stderr
+
+
+def test_the_explain_views_show_nothing_the_filter_hid(live, flag_everything):
+    # The denoising timeline streams previews while the image forms: each is checked as it
+    # is shown, and when the finished image is hidden the timeline and word maps go too.
+    job = live.submit(prompt="a red fox", seed=3, num_inference_steps=3, api_name="/explain_text_to_image")
+    record, words, frames = job.result(timeout=120)
+    assert frames == [] and words == [] and record["frames"] == [] and record["words"] == []
+    streamed = [item for update in job.outputs()[:-1] for item in update[2]]
+    assert streamed and all(np.array_equal(np.asarray(Image.open(item["image"]).convert("RGB")),
+                                           np.asarray(safety.notice_image(*Image.open(item["image"]).size)))
+                            for item in streamed)  # fmt: skip
+    # The Create tab's own timeline option: only the notice comes back.
+    result = live.predict(prompt="a red fox", seed=3, num_inference_steps=3, timeline=True, api_name="/text_to_image")
+    assert [item["caption"] for item in result] == ["seed 3 · hidden by the safety filter"]
