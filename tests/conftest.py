@@ -6,10 +6,7 @@ huggingface_hub read it at import time.
 
 import os
 import socket
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -54,37 +51,10 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def app_url(tmp_path_factory):
     """The real app, started as a user would (`python app.py --profile tiny`), on a free port."""
-    port = free_port()
-    data_dir = tmp_path_factory.mktemp("app-data")
-    env = {**os.environ, "PLAYGROUND_DATA_DIR": str(data_dir), "GRADIO_ANALYTICS_ENABLED": "False"}
-    log = open(data_dir / "app.log", "wb")  # noqa: SIM115 (outlives this block: the app writes to it)
-    process = subprocess.Popen(
-        [sys.executable, "app.py", "--profile", "tiny", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 120
-    import urllib.request
+    from tools.loadtest import start_app
 
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            break
-        except OSError:
-            if process.poll() is not None or time.time() > deadline:
-                process.kill()
-                raise RuntimeError("the app did not start:\n" + (data_dir / "app.log").read_text()[-3000:]) from None
-            time.sleep(0.5)
-    yield url
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
+    with start_app("tiny", data_dir=tmp_path_factory.mktemp("app-data")) as (url, _):
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -44,7 +44,7 @@ def build(demo: gr.Blocks) -> None:
                     prompt = gr.Textbox(
                         label=_("caption.prompt"), info=_("caption.prompt_info"), placeholder="a photography of"
                     )
-                    max_new_tokens = gr.Slider(5, 100, 30, step=1, label=_("caption.max_new_tokens"))
+                    max_new_tokens = gr.Slider(1, 100, 30, step=1, label=_("caption.max_new_tokens"))
                     num_beams = gr.Slider(
                         1, 8, 3, step=1, label=_("caption.num_beams"), info=_("caption.num_beams_info")
                     )

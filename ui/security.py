@@ -258,9 +258,10 @@ def _refuse(name: str, message: str) -> None:
 
 def check_input(component, value, name: str) -> None:
     """Refuse ``value`` for ``component`` (the parameter ``name``) with a clear message."""
-    _check_files(value, name, [Path(p) for p in gradio_cache_dirs()[:1]])
     if value is None:
         return
+    if _takes_files(component):
+        _check_files(value, name, gradio_cache_dirs()[:1])  # the upload folder
     if isinstance(component, (gr.Number, gr.Slider)):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             _refuse(name, f"must be a number, not {_show(value)}.")
@@ -293,6 +294,8 @@ def check_input(component, value, name: str) -> None:
 
 
 def _takes_files(component) -> bool:
+    """Components whose value is read as files. (Gradio itself refuses a file object in
+    any other component's value unless it was uploaded.)"""
     return isinstance(component, (gr.Image, gr.File, gr.Audio, gr.Video, gr.Gallery, gr.Model3D))
 
 
