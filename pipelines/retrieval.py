@@ -7,29 +7,40 @@ batch). Searching a gallery is then a dot product between L2-normalised embeddin
 and zero-shot classification is a softmax over the similarities to "a photo of a
 {label}." for each label.
 
-``Gallery`` keeps a folder's images and their embeddings, cached on disk by content
-hash, so a restart or a new image recomputes only what is new.
+Searching a user's own collection builds on this: ``pipelines/index.py`` keeps the
+embeddings on disk, ``pipelines/search_backends.py`` finds nearest neighbours (exact,
+faiss or Qdrant), and ``classify_collection`` sorts a whole collection into labels.
+This module is also the command line::
+
+    python -m pipelines.retrieval index ~/Pictures --index pictures.idx
+    python -m pipelines.retrieval search --index pictures.idx --text "a dog on a beach" --top-k 5
+    python -m pipelines.retrieval search --index pictures.idx --image dog.jpg --text "at night" --json
+    python -m pipelines.retrieval classify --index pictures.idx --labels "cat, dog, landscape"
+    python -m pipelines.retrieval remove --index pictures.idx PATH_OR_ID...
+    python -m pipelines.retrieval info --index pictures.idx
 """
 
 from __future__ import annotations
 
+import argparse
+import functools
 import hashlib
-import io
+import json
 import os
 import re
-import tempfile
-import threading
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from pipelines.index import atomic_write_bytes  # noqa: F401 (snippets.py writes records with it)
 from pipelines.inputs import check_number, check_text, load_image, note_truncation, parse_labels
 
 SUPPORTED = ("clip",)
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp"}
 MAX_TOP_K = 50
+MAX_EXAMPLES = 24  # examples shown per label when classifying a collection
 
 
 class RetrievalPipeline:
@@ -58,16 +69,31 @@ class RetrievalPipeline:
 
     @property
     def name(self) -> str:
-        """Identifies the embedding space: gallery caches are kept per name."""
+        """Identifies the checkpoint, for people; ``fingerprint`` identifies the embedding space."""
         return f"{self.model_id}@{self.revision}"
+
+    @property
+    def dim(self) -> int:
+        return int(self.model.config.projection_dim)
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """A hash of the two projection matrices, which place images and texts in the
+        shared space: any other checkpoint (or revision) has other ones. Taken in
+        float16 so the same weights loaded in float16 (CUDA) or float32 (CPU) agree."""
+        digest = hashlib.sha256()
+        for weight in (self.model.visual_projection.weight, self.model.text_projection.weight):
+            digest.update(weight.detach().to("cpu", torch.float16).numpy().tobytes())
+        return digest.hexdigest()[:16]
 
     @torch.inference_mode()
     def embed_images(self, images: Sequence, batch_size: int = 16, callback: Callable[[int, int], None] | None = None):
-        """(N, D) float32 array of L2-normalised image embeddings."""
-        images = [load_image(image) for image in images]
+        """(N, D) float32 array of L2-normalised image embeddings; images are read a
+        batch at a time, so a long list of paths never sits in memory decoded."""
         chunks = []
         for start in range(0, len(images), batch_size):
-            pixels = self.processor(images=images[start : start + batch_size], return_tensors="pt")["pixel_values"]
+            batch = [load_image(image) for image in images[start : start + batch_size]]
+            pixels = self.processor(images=batch, return_tensors="pt")["pixel_values"]
             features = self.model.get_image_features(
                 pixel_values=pixels.to(self.device, self.model.dtype)
             ).pooler_output
@@ -87,16 +113,41 @@ class RetrievalPipeline:
         features = self.model.get_text_features(**tokens).pooler_output
         return _normalise(features)
 
+    def embed_query(self, text: str | None = None, image=None, text_weight: float = 0.5) -> np.ndarray:
+        """(D,) unit query for a search by text, by image, or both. With both, the text
+        modifies the image ("this photo" + "at night"): the weighted sum of the two unit
+        embeddings, renormalised, a simple composed-retrieval baseline that works
+        because CLIP puts both in one space."""
+        has_text = text is not None and not (isinstance(text, str) and not text.strip())
+        if image is None and not has_text:
+            raise ValueError("Nothing to search with: type a search text, give an image, or both.")
+        if image is None:
+            return self.embed_texts([check_text(text, "search text")])[0]
+        image_embedding = self.embed_images([image])[0]
+        if not has_text:
+            return image_embedding
+        weight = check_number("text_weight", text_weight, 0.0, 1.0, integer=False)
+        text_embedding = self.embed_texts([check_text(text, "search text")])[0]
+        query = (1.0 - weight) * image_embedding + weight * text_embedding
+        norm = float(np.linalg.norm(query))
+        if norm < 1e-6:  # opposite vectors at weight 0.5: nothing left to search with
+            raise ValueError("The image and the text cancel out; change the text weight.")
+        return (query / norm).astype(np.float32)
+
+    @torch.inference_mode()
+    def zero_shot(self, embeddings: np.ndarray, labels: Sequence[str]) -> np.ndarray:
+        """(N, L) probabilities of each label for N image embeddings."""
+        text_embeddings = self.embed_texts([_prompt(label) for label in labels])
+        scale = float(self.model.logit_scale.exp())  # CLIP's learned temperature
+        logits = torch.from_numpy(np.ascontiguousarray(embeddings, np.float32) @ text_embeddings.T) * scale
+        return logits.softmax(dim=1).numpy()
+
     @torch.inference_mode()
     def classify(self, image, labels: str | Sequence[str]) -> dict[str, float]:
         """Zero-shot: probability of each label for ``image``, summing to 1, best first."""
         image = load_image(image)
         labels = parse_labels(labels)
-        image_embedding = self.embed_images([image])[0]
-        text_embeddings = self.embed_texts([_prompt(label) for label in labels])
-        # CLIP's learned temperature: logits = exp(t) * cosine similarity
-        logits = torch.from_numpy(text_embeddings @ image_embedding) * self.model.logit_scale.exp().float().cpu()
-        probs = logits.softmax(dim=0).tolist()
+        probs = self.zero_shot(self.embed_images([image]), labels)[0].tolist()
         return dict(sorted(zip(labels, probs, strict=True), key=lambda item: -item[1]))
 
 
@@ -111,138 +162,175 @@ def _prompt(label: str) -> str:
     return f"a photo of {article}{label}."
 
 
-def file_hash(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+def classify_collection(pipe: RetrievalPipeline, indexes: Sequence, labels: str | Sequence[str],
+                        examples: int = 4) -> dict:  # fmt: skip
+    """Zero-shot classification of every image in ``indexes`` (ImageIndex objects built
+    with ``pipe``'s model): each image goes to its most probable label. Returns the
+    total and, per label in the order given, the count, the share and the ``examples``
+    images the model is surest of (with their probability as ``score``)."""
+    labels = parse_labels(labels)
+    examples = check_number("examples", examples, 0, MAX_EXAMPLES)
+    winners = []  # per index: (N,) label number and (N,) its probability
+    for index in indexes:
+        index.check_model(pipe)
+        chunks = [pipe.zero_shot(index.embeddings[start : start + 65_536], labels)
+                  for start in range(0, len(index), 65_536)]  # fmt: skip
+        probs = np.concatenate(chunks) if chunks else np.zeros((0, len(labels)), np.float32)
+        winners.append((probs.argmax(axis=1), probs.max(axis=1, initial=0.0) if len(probs) else probs[:, 0]))
+    total = sum(len(index) for index in indexes)
+    result = {"total": total, "labels": []}
+    for number, label in enumerate(labels):
+        count, candidates = 0, []
+        for index, (assigned, confidence) in zip(indexes, winners, strict=True):
+            rows = np.flatnonzero(assigned == number)
+            count += len(rows)
+            best = rows[np.argsort(-confidence[rows], kind="stable")[:examples]]
+            candidates += [index.item(int(row), float(confidence[row])) for row in best]
+        candidates.sort(key=lambda item: -item["score"])
+        result["labels"].append({"label": label, "count": count, "share": count / total if total else 0.0,
+                                 "examples": candidates[:examples]})  # fmt: skip
+    return result
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write beside the target and rename over it: a kill leaves the old file or the new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+# --- The command line --------------------------------------------------------------
+
+
+def load_pipeline(model: str | None = None, profile: str | None = None, recorded: dict | None = None):
+    """(pipeline, checkpoint key) for the command line: ``model`` (a registry key, Hub id
+    or local directory), else the model an index was built with (``recorded``), else
+    the profile's default. A fallback notice goes to stderr."""
+    from pipelines import registry
+    from pipelines.loading import MODELS
+
+    if model is None and recorded:
+        model = recorded.get("key") or f"{recorded['id']}@{recorded['revision']}"
+        checkpoint = registry.CHECKPOINTS.get(model)
+        if checkpoint is not None and checkpoint.is_tiny and profile is None:
+            profile = "tiny"  # an index built with a tiny model is searched with it
+    MODELS.configure(profile)
+    variable = registry.env_var("retrieval")
+    before = os.environ.get(variable)
+    if model and model not in {c.key for c in registry.choices("retrieval", profile)}:
+        os.environ[variable] = model  # a Hub id, a directory, or another profile's key: an override
+        model = None
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        loaded = MODELS.get("retrieval", model)
+    finally:  # the override was for this load only
+        if before is None:
+            os.environ.pop(variable, None)
+        else:
+            os.environ[variable] = before
+    if loaded.notice:
+        print(f"warning: {loaded.notice}", file=sys.stderr)
+    return loaded.pipeline, loaded.checkpoint.key
 
 
-class Gallery:
-    """The images in ``folders`` (plus any ``extra`` folders per call, e.g. one visitor's
-    uploads) and their embeddings under each model, cached in ``cache_dir`` per model
-    and keyed by content hash, so only new images are ever embedded."""
-
-    def __init__(self, folders: Sequence[Path], cache_dir: Path):
-        self.folders = [Path(f) for f in folders]
-        self.cache_dir = Path(cache_dir)
-        self._lock = threading.Lock()
-        self._hashes: dict[Path, tuple[float, int, str]] = {}  # path -> (mtime, size, sha256)
-        self._cache: dict[str, dict[str, np.ndarray]] = {}  # model name -> {sha256: (D,) embedding}
-
-    def files(self, extra: Sequence[Path] = ()) -> list[Path]:
-        found = []
-        for folder in [*self.folders, *map(Path, extra)]:
-            if folder.is_dir():
-                found += sorted(
-                    p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
-                )
-        return found
-
-    def _hash(self, path: Path) -> str:
-        stat = path.stat()
-        cached = self._hashes.get(path)
-        if cached and cached[:2] == (stat.st_mtime, stat.st_size):
-            return cached[2]
-        digest = file_hash(path)
-        self._hashes[path] = (stat.st_mtime, stat.st_size, digest)
-        return digest
-
-    def _cache_path(self, model_name: str) -> Path:
-        return self.cache_dir / (re.sub(r"[^A-Za-z0-9._-]+", "_", model_name).strip("_") + ".npz")
-
-    def embeddings(
-        self, pipe: RetrievalPipeline, extra: Sequence[Path] = (), callback: Callable[[int, int], None] | None = None
-    ) -> tuple[list[Path], np.ndarray]:
-        """(paths, (N, D) embeddings) of the gallery's readable images, embedding only
-        those not in the cache yet, in batches, and saving the cache when it grew."""
-        with self._lock:
-            if pipe.name not in self._cache:
-                self._cache[pipe.name] = self._load_cache(pipe.name)
-            cached = self._cache[pipe.name]
-            paths = self.files(extra)
-            missing = [p for p in paths if self._hash(p) not in cached]
-            readable = [p for p in missing if _readable(p)]  # a damaged file must not break search
-            if readable:
-                for path, embedding in zip(readable, pipe.embed_images(readable, callback=callback), strict=True):
-                    cached[self._hash(path)] = embedding
-                self._save_cache(pipe.name, cached)
-            paths = [p for p in paths if self._hash(p) in cached]
-            matrix = np.stack([cached[self._hash(p)] for p in paths]) if paths else np.zeros((0, 1), np.float32)
-            return paths, matrix
-
-    def _load_cache(self, model_name: str) -> dict[str, np.ndarray]:
-        path = self._cache_path(model_name)
-        if not path.is_file():
-            return {}
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                if str(data["model"]) != model_name:
-                    return {}
-                return dict(zip(data["hashes"].tolist(), data["embeddings"], strict=True))
-        except (OSError, ValueError, KeyError):  # an unreadable cache is recomputed, never fatal
-            return {}
-
-    def _save_cache(self, model_name: str, cached: dict[str, np.ndarray]) -> None:
-        hashes = sorted(cached)
-        buffer = io.BytesIO()
-        np.savez(buffer, model=np.array(model_name), hashes=np.array(hashes),
-                 embeddings=np.stack([cached[h] for h in hashes]).astype(np.float32))  # fmt: skip
-        atomic_write_bytes(self._cache_path(model_name), buffer.getvalue())
-
-    def search(self, pipe: RetrievalPipeline, query: np.ndarray, top_k: int = 8, extra: Sequence[Path] = (),
-               callback: Callable[[int, int], None] | None = None) -> list[dict]:  # fmt: skip
-        """The ``top_k`` gallery images closest to the (D,) query embedding, best first,
-        as dicts with ``path``, ``name`` and cosine ``score``."""
-        top_k = check_number("top_k", top_k, 1, MAX_TOP_K)
-        paths, matrix = self.embeddings(pipe, extra, callback)
-        if not paths:
-            return []
-        scores = matrix @ query  # (N,) cosine similarities of unit vectors
-        order = np.argsort(-scores, kind="stable")[:top_k]
-        return [{"path": str(paths[i]), "name": paths[i].name, "score": float(scores[i])} for i in order]
+def _print_hits(hits: list[dict], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(hits, indent=1, ensure_ascii=False))
+        return
+    if not hits:
+        print("no images in the index")
+    for rank, hit in enumerate(hits, 1):
+        print(f"{rank:>3}. {hit['score']:.4f}  {hit['path']}")
 
 
-def add_images(files: Sequence, folder: Path, limit: int = 200) -> tuple[list[str], list[str]]:
-    """Copy readable images into ``folder`` as JPEG named by content hash (so the same
-    image is stored once); return (names added, one message per file refused)."""
-    if len(files) > limit:
-        raise ValueError(f"Add at most {limit} images at a time; got {len(files)}.")
-    added, refused = [], []
-    for file in files:
-        name = Path(str(file)).name
-        try:
-            image = load_image(file)
-        except (ValueError, TypeError) as error:
-            refused.append(f"{name}: {error}")
-            continue
-        image.thumbnail((1024, 1024))
-        buffer = io.BytesIO()
-        image.save(buffer, format="JPEG", quality=90)
-        target = Path(folder) / f"{hashlib.sha256(buffer.getvalue()).hexdigest()[:16]}.jpg"
-        if target.exists():
-            refused.append(f"{name}: already in the gallery")
-            continue
-        atomic_write_bytes(target, buffer.getvalue())
-        added.append(name)
-    return added, refused
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m pipelines.retrieval", description="Index and search your own images with CLIP.")  # fmt: skip
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, help_: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_, description=help_)
+        sub.add_argument("--index", required=True, type=Path, help="the index directory")
+        sub.add_argument("--model", help="registry key, Hub id or local directory (default: the index's model)")
+        sub.add_argument("--profile", choices=("auto", "gpu", "cpu", "tiny"), help="checkpoint profile (MODEL_PROFILE)")
+        sub.add_argument(
+            "--backend", choices=("auto", "exact", "faiss", "qdrant"), help="search backend (SEARCH_BACKEND)"
+        )
+        sub.add_argument("--qdrant-url", help="a Qdrant server or cluster for --backend qdrant (QDRANT_URL)")
+        sub.add_argument("--json", action="store_true", help="print JSON instead of text")
+        return sub
+
+    index = command("index", "Add the images under DIR (recursively) to an index, creating it if needed.")
+    index.add_argument("dirs", nargs="+", type=Path, metavar="DIR", help="folders or image files")
+    index.add_argument("--batch-size", type=int, default=None, help="images embedded at once (INDEX_BATCH_SIZE)")
+    index.add_argument("--prune", action="store_true", help="also remove indexed images whose file is gone")
+    index.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    search = command("search", "Search an index by text, by image, or both.")
+    search.add_argument("--text", help="what to look for")
+    search.add_argument("--image", type=Path, help="an example image (with --text: the text modifies it)")
+    search.add_argument("--text-weight", type=float, default=0.5, help="with both, the text's share (0-1)")
+    search.add_argument("--top-k", type=int, default=10, help="number of hits")
+
+    classify = command("classify", "Sort every image of an index into one of the labels (zero-shot).")
+    classify.add_argument("--labels", required=True, help="comma-separated labels")
+    classify.add_argument("--examples", type=int, default=3, help="examples shown per label")
+
+    remove = command("remove", "Remove images from an index, by path or id (content hash).")
+    remove.add_argument("keys", nargs="+", metavar="PATH_OR_ID")
+
+    command("info", "What an index holds and which model built it.")
+    return parser
 
 
-def _readable(path: Path) -> bool:
+def main(argv: Sequence[str] | None = None) -> int:
+    from pipelines import settings
+    from pipelines.index import ImageIndex, IndexBusyError, scan
+    from pipelines.loading import CheckpointUnavailable
+
+    args = _parser().parse_args(argv)
+    if args.qdrant_url:
+        settings.QDRANT_URL = args.qdrant_url
     try:
-        load_image(path)
-        return True
-    except ValueError:
-        return False
+        if args.command == "index":
+            files = [path.resolve() for path in scan(args.dirs)]
+            exists = (args.index / "index.json").exists()
+            recorded = ImageIndex._read_manifest(args.index)["model"] if exists else None
+            pipe, key = load_pipeline(args.model, args.profile, recorded)
+            with ImageIndex.open_or_create(args.index, pipe, key, args.backend) as index:
+                report = index.add(files, pipe, batch_size=args.batch_size, progress=not args.quiet)
+                pruned = index.prune() if args.prune else []
+                if index.info()["backend"] != "exact":  # build (and cache) the search index now, not at the first query
+                    print(f"Building the {index.info()['backend']} search index...", file=sys.stderr)
+                    index.backend  # noqa: B018
+                if args.json:
+                    print(json.dumps({**report.as_dict(), "removed": [i["path"] for i in pruned], "index": index.info()},
+                                     indent=1, ensure_ascii=False))  # fmt: skip
+                else:
+                    print(report.summary())
+                    if pruned:
+                        print(f"Removed {len(pruned)} image(s) whose file is gone.")
+                    print(f"The index at {args.index} holds {len(index)} image(s).")
+            return 0
+        with ImageIndex.open(args.index, args.backend) as index:
+            if args.command == "info":
+                info = index.info()
+                print(json.dumps(info, indent=1) if args.json else "\n".join(f"{k}: {v}" for k, v in info.items()))
+            elif args.command == "remove":
+                removed = index.remove(args.keys)
+                print(json.dumps(removed, indent=1) if args.json else f"Removed {len(removed)} image(s).")
+            else:
+                pipe, _ = load_pipeline(args.model, args.profile, index.model)
+                index.check_model(pipe)
+                if args.command == "search":
+                    image = str(args.image) if args.image else None
+                    hits = index.query(
+                        pipe, text=args.text, image=image, text_weight=args.text_weight, top_k=args.top_k
+                    )
+                    _print_hits(hits, args.json)
+                else:
+                    result = classify_collection(pipe, [index], args.labels, args.examples)
+                    if args.json:
+                        print(json.dumps(result, indent=1, ensure_ascii=False))
+                    for row in [] if args.json else result["labels"]:
+                        names = ", ".join(item["name"] for item in row["examples"])
+                        print(f"{row['label']:<24} {row['count']:>7}  {row['share']:6.1%}  {names}")
+        return 0
+    except (ValueError, TypeError, CheckpointUnavailable, IndexBusyError, ImportError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

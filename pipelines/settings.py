@@ -66,6 +66,39 @@ QUEUE_MAX_SIZE = _int("QUEUE_MAX_SIZE", 64)
 # Model calls running at once per event; one keeps a small CPU or GPU from thrashing.
 CONCURRENCY_LIMIT = _int("CONCURRENCY_LIMIT", 1)
 
+# --- Searching your own collection (pipelines/index.py, pipelines/search_backends.py) ---
+
+# Which search backend answers queries: auto (exact below SEARCH_ANN_THRESHOLD images,
+# faiss above), exact, faiss or qdrant.
+SEARCH_BACKEND = os.getenv("SEARCH_BACKEND", "auto")
+# Collections with at least this many images use the approximate faiss index under
+# "auto"; below it, an exact matrix product answers in a few milliseconds anyway.
+SEARCH_ANN_THRESHOLD = _int("SEARCH_ANN_THRESHOLD", 50_000)
+# The faiss index (faiss.index_factory syntax): HNSW32 is a graph with 32 links per
+# node, no training, good recall; "IVF4096,Flat" builds faster and removes for real.
+FAISS_INDEX = os.getenv("FAISS_INDEX", "HNSW32")
+# HNSW candidates explored per query: higher is slower and closer to exact search.
+FAISS_EF_SEARCH = _int("FAISS_EF_SEARCH", 128)
+# IVF cells scanned per query.
+FAISS_NPROBE = _int("FAISS_NPROBE", 32)
+# A Qdrant server or cluster (http://host:6333) for SEARCH_BACKEND=qdrant; empty runs
+# Qdrant embedded in the app, with its data inside each index directory.
+QDRANT_URL = os.getenv("QDRANT_URL", "")
+QDRANT_API_KEY = os.getenv("QDRANT_API_KEY", "")
+# Collection names on the Qdrant server are this prefix plus the index's id.
+QDRANT_COLLECTION_PREFIX = os.getenv("QDRANT_COLLECTION_PREFIX", "playground-")
+# An index built with the command line (python -m pipelines.retrieval index DIR --index
+# PATH) that the Search tab also searches, read-only, for every visitor; its hits are
+# shown as small copies, so its folders are never served. Empty: none.
+SEARCH_INDEX = os.getenv("SEARCH_INDEX", "")
+# Images embedded per batch while indexing (a kill loses at most one batch).
+INDEX_BATCH_SIZE = _int("INDEX_BATCH_SIZE", 32)
+# Uploaded zip files are hostile until proven otherwise: most members, most bytes
+# once uncompressed, and most images added from the UI in one request.
+MAX_ZIP_FILES = _int("MAX_ZIP_FILES", 2000)
+MAX_ZIP_BYTES = _int("MAX_ZIP_BYTES", 500_000_000)
+MAX_INDEX_UPLOAD = _int("MAX_INDEX_UPLOAD", 2000)
+
 # --- Explain views (issue #4) ---------------------------------------------------
 
 # Most denoising previews a timeline keeps (one every few steps, always the last).
@@ -73,6 +106,14 @@ TIMELINE_FRAMES = _int("TIMELINE_FRAMES", 10)
 # Most images in the CLIP lab's similarity matrix, and most texts.
 MAX_MATRIX_IMAGES = _int("MAX_MATRIX_IMAGES", 16)
 MAX_MATRIX_TEXTS = _int("MAX_MATRIX_TEXTS", 16)
+
+# --- Evaluation (the Evaluate tab and /evaluate; the command line has no limit) ----
+
+# Probe items per task that the Evaluate tab starts with: a run of about a minute on a CPU.
+EVAL_DEFAULT_ITEMS = _int("EVAL_DEFAULT_ITEMS", 20)
+# Most probe items per task one request may ask for (the probe set has about 150
+# questions); lower it on a shared server to keep one visitor from holding it for long.
+EVAL_MAX_ITEMS = _int("EVAL_MAX_ITEMS", 200)
 
 # --- Security and safety (see README, "Security and safety") -------------------
 

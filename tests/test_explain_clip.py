@@ -1,11 +1,13 @@
 """The CLIP lab on the tiny CLIP: similarity matrix, temperature, PCA map."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from pipelines import settings
 from pipelines.explain_clip import embedding_map, matrix_figure, probabilities, similarity_matrix
-from pipelines.retrieval import Gallery
+from pipelines.index import ImageIndex, scan
 from tests.conftest import IMAGES
 
 IMAGE_NAMES = ["cat.jpg", "coffee.jpg", "rocket.jpg"]
@@ -70,7 +72,9 @@ def test_bad_input_is_refused(pipe, images, texts, message):
 
 
 def test_the_map_places_an_image_query_on_its_own_point(pipe, tmp_path):
-    paths, matrix = Gallery([settings.EXAMPLE_IMAGES_DIR], tmp_path / "cache").embeddings(pipe)
+    with ImageIndex.create(tmp_path / "idx", pipe) as index:
+        index.add(scan([settings.EXAMPLE_IMAGES_DIR]), pipe)
+        paths, matrix = [Path(item["path"]) for item in index.items()], index.embeddings.copy()
     cat = paths.index(IMAGES / "cat.jpg")
     record, image = embedding_map(paths, matrix, matrix[cat], "cat.jpg", top_k=3)
     point = record["points"][cat]

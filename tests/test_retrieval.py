@@ -2,21 +2,13 @@
 
 import numpy as np
 import pytest
-from PIL import Image
 
-from pipelines.retrieval import Gallery, add_images
+from pipelines.retrieval import classify_collection
 
 
 @pytest.fixture(scope="module")
 def pipe(models):
     return models.get("retrieval").pipeline
-
-
-@pytest.fixture
-def gallery(tmp_path):
-    from tests.conftest import IMAGES
-
-    return Gallery([IMAGES], tmp_path / "embeddings")
 
 
 def test_embeddings_are_unit_vectors_of_one_size(pipe, cat):
@@ -43,49 +35,48 @@ def test_zero_shot_probabilities_sum_to_one(pipe, cat):
     assert all(0 <= p <= 1 for p in probs.values())
 
 
-def test_an_image_in_the_gallery_finds_itself_first(pipe, gallery):
-    paths = gallery.files()
-    for path in paths[:5]:
-        hits = gallery.search(pipe, pipe.embed_images([path])[0], top_k=3)
-        assert hits[0]["name"] == path.name
-        assert hits[0]["score"] == pytest.approx(1.0, abs=1e-4)
-        assert [h["score"] for h in hits] == sorted((h["score"] for h in hits), reverse=True)
+def test_a_query_by_image_and_text_lies_between_them(pipe, cat):
+    image = pipe.embed_query(image=cat)
+    text = pipe.embed_query(text="at night")
+    both = pipe.embed_query(text="at night", image=cat, text_weight=0.5)
+    assert np.allclose(np.linalg.norm(both), 1, atol=1e-5)
+    assert both @ image > text @ image and both @ text > image @ text  # closer to each than they are to each other
+    assert np.allclose(pipe.embed_query(text="at night", image=cat, text_weight=0.0), image, atol=1e-5)
+    assert np.allclose(pipe.embed_query(text="at night", image=cat, text_weight=1.0), text, atol=1e-5)
+    assert np.allclose(pipe.embed_query(text="   ", image=cat), image, atol=1e-5)  # an empty text is no text
 
 
-def test_gallery_embeddings_are_cached_on_disk(pipe, gallery, tmp_path, monkeypatch):
-    paths, first = gallery.embeddings(pipe)
-    assert first.shape[0] == len(paths) > 10
-    assert list((tmp_path / "embeddings").glob("*.npz"))
-
-    # A restart: a new Gallery over the same cache embeds nothing.
-    restarted = Gallery(gallery.folders, gallery.cache_dir)
-    monkeypatch.setattr(pipe, "embed_images", lambda *a, **k: pytest.fail("recomputed a cached embedding"))
-    assert np.array_equal(restarted.embeddings(pipe)[1], first)
-
-
-def test_added_images_are_searchable_deduplicated_and_bad_files_reported(pipe, gallery, tmp_path):
-    uploads = tmp_path / "uploads"
-    red = tmp_path / "red.png"
-    Image.new("RGB", (64, 48), "red").save(red)
-    junk = tmp_path / "junk.jpg"
-    junk.write_bytes(b"not an image")
-
-    added, refused = add_images([str(red), str(junk)], uploads)
-    assert added == ["red.png"] and len(refused) == 1 and "junk.jpg" in refused[0]
-    added, refused = add_images([str(red)], uploads)
-    assert added == [] and "already in the gallery" in refused[0]
-
-    hits = gallery.search(pipe, pipe.embed_images([str(red)])[0], top_k=1, extra=[uploads])
-    assert hits[0]["path"].startswith(str(uploads))
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({}, "Nothing to search with"), ({"text": "a", "image": "cat", "text_weight": 2}, "text_weight")],
+)
+def test_a_query_needs_something_to_search_with(pipe, cat, kwargs, message):
+    kwargs = {k: (cat if v == "cat" else v) for k, v in kwargs.items()}
+    with pytest.raises(ValueError, match=message):
+        pipe.embed_query(**kwargs)
 
 
-def test_a_damaged_file_in_the_folder_does_not_break_search(pipe, tmp_path):
-    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
-    Image.new("RGB", (32, 32), "blue").save(tmp_path / "blue.png")
-    paths, matrix = Gallery([tmp_path], tmp_path / "cache").embeddings(pipe)
-    assert [p.name for p in paths] == ["blue.png"] and matrix.shape[0] == 1
+def test_the_fingerprint_names_the_embedding_space(pipe):
+    assert pipe.fingerprint == pipe.fingerprint and len(pipe.fingerprint) == 16
+    assert pipe.dim == pipe.embed_texts(["a"]).shape[1]
 
 
-def test_top_k_is_checked(pipe, gallery):
-    with pytest.raises(ValueError, match="top_k"):
-        gallery.search(pipe, pipe.embed_texts(["a cat"])[0], top_k=0)
+def test_classifying_a_collection_counts_every_image_once(pipe, tmp_path):
+    from pipelines.index import ImageIndex, scan
+    from tests.conftest import IMAGES
+
+    with ImageIndex.create(tmp_path / "idx", pipe) as index:
+        index.add(scan([IMAGES]), pipe)
+        result = classify_collection(pipe, [index], "cat, rocket, coffee", examples=2)
+        assert result["total"] == len(index) == 14
+        assert [row["label"] for row in result["labels"]] == ["cat", "rocket", "coffee"]
+        assert sum(row["count"] for row in result["labels"]) == 14
+        assert sum(row["share"] for row in result["labels"]) == pytest.approx(1.0)
+        for row in result["labels"]:
+            assert len(row["examples"]) == min(2, row["count"])
+            scores = [item["score"] for item in row["examples"]]
+            assert scores == sorted(scores, reverse=True) and all(1 / 3 <= s <= 1 for s in scores)
+            # each example really is classified as its label
+            for item in row["examples"]:
+                probs = pipe.classify(item["path"], "cat, rocket, coffee")
+                assert max(probs, key=probs.get) == row["label"]

@@ -9,7 +9,7 @@ import gradio as gr
 
 from pipelines import registry, safety, settings
 from pipelines.loading import MODELS, pick_device
-from ui import ask, caption, create, search
+from ui import ask, caption, create, evaluate, search
 from ui.i18n import I18N, _
 from ui.security import guard_inputs, middleware, parse_auth
 
@@ -38,8 +38,14 @@ def build_demo(profile: str | None = None) -> gr.Blocks:
         if concrete == "tiny":
             gr.Markdown(_("banner.tiny"), elem_classes="banner-tiny")
         with gr.Tabs():
-            for tab in (caption, ask, create, search):
+            for tab in (caption, ask, create, search, evaluate):
                 tab.build(demo)
+        # Example tables take their column headers from the inputs' labels, which are
+        # translation keys that the table itself doesn't translate: the inputs right
+        # above the table already say what each column is.
+        for block in demo.blocks.values():
+            if isinstance(block, gr.Dataset):
+                block.headers = []
     if not safety.is_on():
         log.warning(
             "SAFETY_FILTER=off: generated images are not checked. Use this only for research, never with children."

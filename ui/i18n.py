@@ -68,13 +68,28 @@ EN = {
     "search.top_k": "Number of results",
     "search.results": "Results (similarity · file)",
     "search.collection": "The gallery",
-    "search.collection_info": "These are the images searched. Add your own: they are embedded once and kept.",
-    "search.add_files": "Images to add",
+    "search.collection_info": "The images searched: the bundled gallery and the ones you add. Add images, a folder or zip files; files that are not images are skipped and listed. Each image is embedded once and kept.",
+    "search.add_files": "Images or zip files to add",
     "search.add": "Add to the gallery",
     "search.classify_intro": "### Zero-shot classification\nType the labels to choose from; no training needed.",
     "search.labels": "Labels, separated by commas",
     "search.classify": "Classify",
     "search.confidences": "Confidence",
+    # --- Search your own collection (issue 3) ---
+    "search.both": "Search by image + text",
+    "search.text_weight": "Text weight (image + text)",
+    "search.text_weight_info": "With both an image and a text, how much the text changes the image: 0 is the image alone, 1 the text alone.",
+    "search.selected": "Selected result",
+    "search.selected_info": "Click a result to choose it.",
+    "search.more_like_this": "More like this",
+    "search.remove": "Remove from the collection",
+    "search.add_folder": "Or a whole folder",
+    "search.classify_collection_intro": "### Sort the whole collection\nType labels and every image goes to the one it matches best: a count per label, and the clearest examples.",
+    "search.classify_collection": "Sort the collection",
+    "search.examples_per_label": "Examples per label",
+    "search.counts": "Images per label",
+    "search.label_examples": "Examples (label · probability · file)",
+    "search.details": "Details (JSON)",
     # --- explain views (issue #4) ---
     "explain.how_title": "📖 How it works",
     "explain.code_title": "🧑‍💻 Show the code",
@@ -249,6 +264,37 @@ EN = {
         "**Search** ranks the gallery's images by $s$ with the query. **Zero-shot classification** turns each label "
         r"into 'a photo of a {label}.' and takes $p(y_k \mid x) = \mathrm{softmax}_k\big(s(x, y_k)/\tau\big)$."
     ),
+    # --- Evaluate tab ---
+    "evaluate.tab": "Evaluate",
+    "evaluate.intro": (
+        "Measure what the models can do. They answer a bundled probe set: drawn scenes with known colours, counts, "
+        "positions and words, and the example photos with hand-written captions. Scores are given per ability. "
+        "Pick a second model to compare side by side."
+    ),
+    "evaluate.tasks": "Tasks",
+    "evaluate.tasks_info": "Text-to-image draws an image per prompt, then asks the VQA model about it: the slowest task.",
+    "evaluate.task.caption": "Caption",
+    "evaluate.task.vqa": "Ask (VQA)",
+    "evaluate.task.retrieval": "Search (retrieval)",
+    "evaluate.task.text_to_image": "Create (text-to-image)",
+    "evaluate.limit": "Items per task",
+    "evaluate.limit_info": "Taken in turn from every ability. Fewer is faster; the full set has about 150 questions.",
+    "evaluate.models_a": "### Model A",
+    "evaluate.models_b": "### Compare with model B (optional)",
+    "evaluate.none": "— none —",
+    "evaluate.button": "Run the evaluation",
+    "evaluate.table": "Scores (accuracy, BLEU-4 and recall from 0 to 1; CIDEr 0-10; CLIPScore 0-100; mean rank: lower is better)",
+    "evaluate.chart": "Scores per ability",
+    "evaluate.downloads": "Downloads: results.json, report.md, chart.png",
+    "evaluate.items": "Every item: what the model said",
+    "evaluate.round_trip": "Text-to-image round trip: prompt → answer (expected)",
+    "evaluate.probes": "The probe set",
+    "evaluate.probes_info": (
+        "The drawn scenes come from a seed: the same seed always draws the same images, and the answers are exact. "
+        "The photos have several hand-written captions each. The command line runs the same evaluation: "
+        "`python -m evaluation --help`."
+    ),
+    "evaluate.show_probes": "Show the probe images",
     # --- Security and safety (#8) ---
     "safety.off": (
         "⚠️ **The safety filter is off** (`SAFETY_FILTER=off`): prompts are not checked against the blocklist and "
@@ -319,13 +365,28 @@ ZH = {
     "search.top_k": "结果数量",
     "search.results": "结果（相似度 · 文件）",
     "search.collection": "图库",
-    "search.collection_info": "这些是被搜索的图片。可以添加你自己的图片：每张只计算一次嵌入并保存。",
-    "search.add_files": "要添加的图片",
+    "search.collection_info": "被搜索的图片：自带图库和你添加的图片。可以添加图片、文件夹或 zip 文件；不是图片的文件会被跳过并列出。每张图片只计算一次嵌入并保存。",
+    "search.add_files": "要添加的图片或 zip 文件",
     "search.add": "添加到图库",
     "search.classify_intro": "### 零样本分类\n输入候选标签即可分类，无需训练。",
     "search.labels": "标签，用逗号分隔",
     "search.classify": "分类",
     "search.confidences": "置信度",
+    # --- Search your own collection (issue 3) ---
+    "search.both": "按图片 + 文字搜索",
+    "search.text_weight": "文字权重（图片 + 文字）",
+    "search.text_weight_info": "同时给出图片和文字时，文字对图片的改变程度：0 表示只用图片，1 表示只用文字。",
+    "search.selected": "选中的结果",
+    "search.selected_info": "点击一个结果来选中它。",
+    "search.more_like_this": "查找相似图片",
+    "search.remove": "从图库中移除",
+    "search.add_folder": "或者整个文件夹",
+    "search.classify_collection_intro": "### 整理整个图库\n输入标签，每张图片会归入最匹配的标签：显示每个标签的数量和最典型的例子。",
+    "search.classify_collection": "整理图库",
+    "search.examples_per_label": "每个标签的示例数",
+    "search.counts": "每个标签的图片数",
+    "search.label_examples": "示例（标签 · 概率 · 文件）",
+    "search.details": "详细信息（JSON）",
     # --- explain views (issue #4) ---
     "explain.how_title": "📖 原理",
     "explain.code_title": "🧑‍💻 显示代码",
@@ -478,6 +539,35 @@ ZH = {
         "**搜索** 按与查询的 $s$ 对图库图片排序。**零样本分类** 把每个标签变成 'a photo of a {label}.'，"
         r"并取 $p(y_k \mid x) = \mathrm{softmax}_k\big(s(x, y_k)/\tau\big)$。"
     ),
+    # --- Evaluate tab ---
+    "evaluate.tab": "评测",
+    "evaluate.intro": (
+        "衡量模型的能力。模型回答一套内置的探测题：颜色、数量、位置和文字都已知的合成图片，以及带有人工撰写描述的示例照片。"
+        "按能力分别给出分数。再选一个模型即可并排比较。"
+    ),
+    "evaluate.tasks": "任务",
+    "evaluate.tasks_info": "文生图会为每条提示词生成一张图，再让问答模型回答关于它的问题：这是最慢的任务。",
+    "evaluate.task.caption": "图片描述",
+    "evaluate.task.vqa": "提问（视觉问答）",
+    "evaluate.task.retrieval": "搜索（图文检索）",
+    "evaluate.task.text_to_image": "生成图片（文生图）",
+    "evaluate.limit": "每个任务的题目数",
+    "evaluate.limit_info": "从每种能力中轮流选取。越少越快；完整题集约有 150 个问题。",
+    "evaluate.models_a": "### 模型 A",
+    "evaluate.models_b": "### 与模型 B 比较（可选）",
+    "evaluate.none": "— 不比较 —",
+    "evaluate.button": "开始评测",
+    "evaluate.table": "分数（准确率、BLEU-4 和召回率为 0 到 1；CIDEr 为 0-10；CLIPScore 为 0-100；平均排名越低越好）",
+    "evaluate.chart": "各项能力的分数",
+    "evaluate.downloads": "下载：results.json、report.md、chart.png",
+    "evaluate.items": "逐题查看：模型的回答",
+    "evaluate.round_trip": "文生图往返检验：提示词 → 回答（正确答案）",
+    "evaluate.probes": "探测题集",
+    "evaluate.probes_info": (
+        "合成图片由随机种子生成：相同的种子总是画出相同的图片，答案完全准确。每张照片都有多条人工撰写的描述。"
+        "命令行运行同样的评测：`python -m evaluation --help`。"
+    ),
+    "evaluate.show_probes": "显示探测图片",
     # --- Security and safety (#8) ---
     "safety.off": (
         "⚠️ **安全过滤已关闭**（`SAFETY_FILTER=off`）：不再用屏蔽词表检查提示词，也不再检查生成的图片是否含有不当内容。"

@@ -1,0 +1,67 @@
+"""The Evaluate tab as its users meet it: the real app on the tiny profile, driven
+through its /evaluate endpoint with gradio_client."""
+
+import json
+from pathlib import Path
+
+import pytest
+from gradio_client.exceptions import AppError
+
+from evaluation.probes import load_probes
+
+
+def test_evaluate_is_a_public_endpoint_with_tasks_first(client):
+    api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    params = api["/evaluate"]["parameters"]
+    assert [p["parameter_name"] for p in params][:2] == ["tasks", "limit"]
+    assert all(p["parameter_has_default"] for p in params)
+
+
+def test_evaluate_two_checkpoints_side_by_side_with_downloads(client):
+    summary, table, chart, files, items, gallery = client.predict(
+        tasks=["vqa", "retrieval", "text_to_image"], limit=2, compare_vqa_model="tiny-vilt", api_name="/evaluate"
+    )
+    assert "Tiny BLIP VQA" in summary and "B: vqa: **Tiny ViLT VQA" in summary
+    assert table["headers"] == ["task", "ability", "metric", "A", "B", "B − A", "n"]
+    rows = {(r[0], r[1], r[2]): r for r in table["data"]}
+    assert rows["vqa", "overall", "accuracy"][4] != "—"  # B ran VQA
+    assert rows["retrieval", "image_to_text", "R@1"][4] == "—"  # and nothing else
+    assert ("text_to_image", "count", "round-trip accuracy") in rows
+    assert chart["type"] == "matplotlib" and chart["plot"].startswith("data:image/png;base64,")
+
+    by_name = {Path(f).name: Path(f) for f in files}
+    assert set(by_name) == {"results.json", "report.md", "chart.png"}
+    results = json.loads(by_name["results.json"].read_text(encoding="utf-8"))
+    assert {(r["task"], r["metric"]) for r in results["results"]} >= {("vqa", "accuracy"), ("retrieval", "R@10")}
+    assert all({"task", "ability", "metric", "value", "n"} <= set(r) for r in results["results"])
+    assert "B − A" in by_name["report.md"].read_text(encoding="utf-8")
+
+    questions = [row for row in items["data"] if row[0] == "vqa"]
+    probes = {q["id"]: q for q in load_probes().vqa}
+    assert len(questions) == 2 and all(row[3] == probes[row[1]]["question"] for row in questions)
+    assert len(gallery) == 2 and all(entry["caption"].startswith(("a ", "two ", "three ")) for entry in gallery)
+
+
+@pytest.mark.parametrize(
+    ("request_", "message"),
+    [
+        (dict(tasks=[]), "at least one task"),
+        (dict(tasks=["vqa"], limit=0), "minimum value 1"),
+        (dict(tasks=["vqa"], limit=2.5), "`limit` must be a whole number"),
+        (dict(tasks=["vqa"], vqa_model="blip-huge"), "blip-huge"),
+        (dict(tasks=["vqa"], compare_retrieval_model="tiny-blip"), "tiny-blip"),
+    ],
+)
+def test_bad_evaluation_requests_get_a_message(client, request_, message):
+    with pytest.raises(AppError, match=message):
+        client.predict(**request_, api_name="/evaluate")
+    assert client.predict(tasks=["vqa"], limit=1, api_name="/evaluate")[1]["data"]  # still serving
+
+
+def test_run_folders_are_pruned_to_the_last_runs(tmp_path, monkeypatch):
+    from ui import evaluate
+
+    monkeypatch.setattr(evaluate.tempfile, "gettempdir", lambda: str(tmp_path))
+    made = [evaluate._run_folder(keep=3) for _ in range(5)]
+    assert all(p.parent == tmp_path / "playground-evaluations" for p in made)
+    assert sorted(p.name for p in (tmp_path / "playground-evaluations").iterdir()) == sorted(p.name for p in made[-3:])
