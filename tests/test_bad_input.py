@@ -319,3 +319,51 @@ def test_oversized_upload_is_refused(app_url, tmp_path):
         urllib.request.urlopen(request, timeout=60)
     assert refused.value.code == 413
     assert "size" in refused.value.read().decode().lower()
+
+
+# --- Every endpoint, also those added later: wrong values for each parameter ----------
+
+SERVER_FILE = {"path": "/etc/hostname", "meta": {"_type": "gradio.FileData"}}
+URL_FILE = {"path": "http://127.0.0.1:1/cat.png", "meta": {"_type": "gradio.FileData"}}
+
+
+def bad_values(parameter: dict) -> list[tuple[object, str]]:
+    """(value, what the message must say) for a parameter, by its component."""
+    component, python_type = parameter["component"], parameter["python_type"]["type"]
+    many = python_type.startswith("list")
+    if component in ("Image", "File"):
+        return [
+            ([SERVER_FILE] if many else SERVER_FILE, "not uploaded"),
+            ([URL_FILE] if many else URL_FILE, "fetch URLs"),
+        ]
+    if component in ("Slider", "Number"):
+        return [("many", "must be a number")] + ([(1e12, "at most")] if component == "Slider" else [])
+    if component == "Textbox":
+        return [(12345, "must be text")]
+    if component in ("Dropdown", "Radio"):
+        return [("no-such-choice", "must be one of")]
+    if component == "Checkbox":
+        return [("yes", "true or false")]
+    if component == "Checkboxgroup":
+        return [(["no-such-choice"], "must be a list of")]
+    return []
+
+
+def test_every_endpoint_refuses_bad_values_with_a_message(app_url, client):
+    """A sweep over the live API description, so endpoints added later are covered too:
+    each parameter gets a wrong value of its kind, and the answer names it and says why."""
+    api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    checked = 0
+    for endpoint, info in api.items():
+        parameters = info["parameters"]
+        for parameter in parameters:
+            for value, message in bad_values(parameter):
+                body = {p["parameter_name"]: None for p in parameters if not p["parameter_has_default"]}
+                body[parameter["parameter_name"]] = value
+                event, data = call_raw(app_url, endpoint.lstrip("/"), json.dumps(body))
+                where = f"{endpoint} {parameter['parameter_name']}={value!r}"
+                assert event == "error" and data["error"], where
+                assert f"`{parameter['parameter_name']}`" in data["error"] and message in data["error"], (where, data)
+                checked += 1
+        assert client.predict(query="a cat", top_k=1, api_name="/search_by_text"), endpoint  # still serving
+    assert checked >= 60

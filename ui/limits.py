@@ -65,7 +65,7 @@ class RateLimiter:
             while hits and hits[0] <= now - self.period:
                 hits.popleft()
             if len(hits) >= self.count:
-                return max(hits[0] + self.period - now, 0.001)
+                return min(max(hits[0] + self.period - now, 0.001), self.period)
             hits.append(now)
             return None
 

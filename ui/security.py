@@ -285,10 +285,15 @@ def check_input(component, value, name: str) -> None:
         _refuse(name, f"must be text, not {_show(value)}.")
     elif isinstance(component, gr.Checkbox) and not isinstance(value, bool):
         _refuse(name, f"must be true or false, not {_show(value)}.")
-    elif isinstance(component, gr.Dropdown) and not component.allow_custom_value and not component.multiselect:
+    elif isinstance(component, (gr.Dropdown, gr.Radio)) and not getattr(component, "allow_custom_value", False):
         allowed = [choice[1] for choice in component.choices]
-        if value not in allowed:
+        chosen = value if getattr(component, "multiselect", False) and isinstance(value, list) else [value]
+        if any(item not in allowed for item in chosen):
             _refuse(name, f"must be one of {allowed}, not {_show(value)}.")
+    elif isinstance(component, gr.CheckboxGroup):
+        allowed = [choice[1] for choice in component.choices]
+        if not isinstance(value, list) or any(item not in allowed for item in value):
+            _refuse(name, f"must be a list of some of {allowed}, not {_show(value)}.")
     elif _takes_files(component) and not isinstance(value, (dict, list)):
         _refuse(name, f"must be a file uploaded to this app (gradio_client: handle_file(path)), not {_show(value)}.")
 
