@@ -205,6 +205,8 @@ def test_only_the_apps_own_files_are_served(classroom):
         "/gradio_api/file=/etc/passwd%00.jpg",
     ):
         assert raw_get(url, path, cookies) in (400, 403, 404), path
+    for path in ("/gradio_api/proxy=http://127.0.0.1:1/x.png", "/gradio_api/proxy=https://example.com/x.png"):
+        assert raw_get(url, path, cookies) == 403, path  # never a fetch on a client's behalf
 
 
 def test_a_url_given_as_a_file_is_never_fetched(app_url, client):

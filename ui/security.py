@@ -28,6 +28,7 @@ from ui.limits import RateLimiter, client_key
 
 URL_LIKE = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*:|//|\\\\)")  # http:, file:, data:, //host, \\host
 FILE_ROUTE = re.compile(r"^(?:/gradio_api)?/file=(.*)$", re.DOTALL)
+PROXY_ROUTE = re.compile(r"^(?:/gradio_api)?/proxy=")  # Gradio's proxy for loaded Spaces; this app loads none
 # Requests that start a queued run. Queued events can't be run any other way, since the
 # queue is opened with api_open=False (app.py): /run/ and /api/ only serve the UI's
 # small internal events, which are not counted.
@@ -125,6 +126,8 @@ class Guard:
             return await self.app(scope, receive, send)
         path, method = scope["path"], scope["method"]
 
+        if PROXY_ROUTE.match(path):
+            return await _respond(send, 403, URL_REFUSED)
         if (match := FILE_ROUTE.match(path)) and method in ("GET", "HEAD"):
             reason = file_refusal(match.group(1), served_roots())
             if reason is not None:
