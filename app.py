@@ -3,6 +3,7 @@ image-text search in one Gradio app.
 
     python app.py                      # auto profile: GPU checkpoints on CUDA, else CPU ones
     python app.py --profile tiny       # tiny random models, offline, for trying the app
+    python app.py --classroom FILE     # a teacher's settings: tabs, models, locks, limits, password
     gradio app.py                      # reload mode while developing
 
 ``demo`` is module-level so that ``gradio app.py`` and Hugging Face Spaces find it.
@@ -14,11 +15,16 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 
 from pipelines import registry, settings
+from pipelines.classroom import ClassroomError
 from ui import build_demo, launch_kwargs
 
-demo = build_demo()
+try:
+    demo = build_demo()
+except ClassroomError as error:  # CLASSROOM_FILE names a file that can't be used as it is
+    sys.exit(f"Classroom mode: {error}")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -30,6 +36,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default=settings.SERVER_NAME, help="address to listen on (GRADIO_SERVER_NAME)")
     parser.add_argument("--port", type=int, default=settings.SERVER_PORT, help="port to listen on (GRADIO_SERVER_PORT)")
     parser.add_argument("--share", action="store_true", help="also serve through a temporary public gradio.live link")
+    parser.add_argument("--classroom", metavar="FILE", default=None,
+                        help="a teacher's classroom settings file, YAML/JSON/TOML (CLASSROOM_FILE)")  # fmt: skip
     return parser.parse_args(argv)
 
 
@@ -37,9 +45,15 @@ def main(argv: list[str] | None = None) -> None:
     global demo
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    if args.profile and args.profile != settings.MODEL_PROFILE:
-        os.environ["MODEL_PROFILE"] = args.profile
-        demo = build_demo(args.profile)
+    if args.classroom is not None:
+        os.environ["CLASSROOM_FILE"] = args.classroom
+    if (args.profile and args.profile != settings.MODEL_PROFILE) or args.classroom is not None:
+        if args.profile:
+            os.environ["MODEL_PROFILE"] = args.profile
+        try:
+            demo = build_demo(args.profile, args.classroom)
+        except ClassroomError as error:
+            sys.exit(f"Classroom mode: {error}")
     # api_open=False: model endpoints are reachable only through the queue, so its bound and
     # concurrency limit hold for API clients too (Gradio otherwise opens /run/<api_name>).
     demo.queue(max_size=settings.QUEUE_MAX_SIZE, default_concurrency_limit=settings.CONCURRENCY_LIMIT, api_open=False)

@@ -29,6 +29,8 @@ PIPELINE_CLASSES = {
     "vqa": "pipelines.vqa:VQAPipeline",
     "text_to_image": "pipelines.text_to_image:TextToImagePipeline",
     "retrieval": "pipelines.retrieval:RetrievalPipeline",
+    "speech_recognition": "pipelines.speech_recognition:SpeechRecognitionPipeline",
+    "text_to_speech": "pipelines.text_to_speech:TextToSpeechPipeline",
     "safety_checker": "pipelines.safety:SafetyChecker",
 }
 

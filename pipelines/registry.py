@@ -11,9 +11,9 @@ checkpoint per task (and the choices a model picker offers):
   can't be fetched falls back to its tiny twin, and the UI says so.
 
 Each task's default can be overridden with an environment variable
-(``MODEL_CAPTION``, ``MODEL_VQA``, ``MODEL_TEXT_TO_IMAGE``, ``MODEL_RETRIEVAL``)
-holding a registry key, a Hub id (``owner/name`` or ``owner/name@revision``) or a
-local directory.
+(``MODEL_CAPTION``, ``MODEL_VQA``, ``MODEL_TEXT_TO_IMAGE``, ``MODEL_RETRIEVAL``,
+``MODEL_SPEECH_RECOGNITION``, ``MODEL_TEXT_TO_SPEECH``) holding a registry key, a Hub
+id (``owner/name`` or ``owner/name@revision``) or a local directory.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-TASKS = ("caption", "vqa", "text_to_image", "retrieval", "safety_checker")
+TASKS = ("caption", "vqa", "text_to_image", "retrieval", "speech_recognition", "text_to_speech", "safety_checker")
 PROFILES = ("auto", "gpu", "cpu", "tiny")
 TINY_PREFIX = "tiny/"
 
@@ -32,7 +32,7 @@ class Checkpoint:
     key: str  # short name used by model pickers, the API and MODEL_<TASK>
     task: str
     repo_id: str  # Hub id, a local directory, or "tiny/<name>" for a locally built model
-    family: str  # selects the model and processor classes: blip, vilt, clip, sd, sdxl
+    family: str  # selects the model and processor classes: blip, vilt, clip, sd, sdxl, whisper, vits
     label: str  # what the model picker shows
     size: str = ""  # download size, for the picker and the README
     revision: str = "main"
@@ -81,6 +81,25 @@ _ALL = [
     Checkpoint("clip-b32", "retrieval", "openai/clip-vit-base-patch32", "clip", "CLIP ViT-B/32", "605 MB"),
     Checkpoint("clip-l14", "retrieval", "openai/clip-vit-large-patch14", "clip", "CLIP ViT-L/14", "1.7 GB"),
     Checkpoint("tiny-clip", "retrieval", "tiny/clip", "clip", "Tiny CLIP (random)", "1 MB"),
+    # Speech recognition: Whisper (Radford et al. 2022, "Robust Speech Recognition via
+    # Large-Scale Weak Supervision"); large-v3-turbo keeps the large encoder with a
+    # 4-layer decoder, so it decodes about 8x faster.
+    Checkpoint("whisper-tiny", "speech_recognition", "openai/whisper-tiny", "whisper", "Whisper tiny", "151 MB"),
+    Checkpoint("whisper-base", "speech_recognition", "openai/whisper-base", "whisper", "Whisper base", "290 MB"),
+    Checkpoint("whisper-small", "speech_recognition", "openai/whisper-small", "whisper", "Whisper small", "967 MB"),
+    Checkpoint(
+        "whisper-large-v3-turbo",
+        "speech_recognition",
+        "openai/whisper-large-v3-turbo",
+        "whisper",
+        "Whisper large-v3 turbo",
+        "1.6 GB",
+    ),
+    Checkpoint("tiny-whisper", "speech_recognition", "tiny/whisper", "whisper", "Tiny Whisper (random)", "1 MB"),
+    # Text-to-speech: VITS (Kim et al. 2021) trained by Massively Multilingual Speech
+    # (Pratap et al. 2023); characters in, waveform out, no phonemizer needed.
+    Checkpoint("mms-tts-eng", "text_to_speech", "facebook/mms-tts-eng", "vits", "MMS-TTS English (VITS)", "145 MB"),
+    Checkpoint("tiny-vits", "text_to_speech", "tiny/vits", "vits", "Tiny VITS (random)", "1 MB"),
     # The text-to-image safety filter: the Stable Diffusion safety checker (CompVis),
     # CLIP ViT-L/14 image embeddings against embedded unsafe concepts; see pipelines/safety.py.
     Checkpoint(
@@ -108,6 +127,11 @@ DEFAULTS: dict[str, dict[str, str]] = {
     "cpu": {"caption": "blip-base", "vqa": "blip-vqa-base", "text_to_image": "sd-turbo", "retrieval": "clip-b32"},
     "tiny": {"caption": "tiny-blip", "vqa": "tiny-blip-vqa", "text_to_image": "tiny-sd", "retrieval": "tiny-clip"},
 }
+# Speech: the large turbo Whisper on a GPU, Whisper base on a CPU; one small MMS voice for
+# both (a 36 M-parameter VITS reads faster than real time on any CPU).
+DEFAULTS["gpu"].update(speech_recognition="whisper-large-v3-turbo", text_to_speech="mms-tts-eng")
+DEFAULTS["cpu"].update(speech_recognition="whisper-base", text_to_speech="mms-tts-eng")
+DEFAULTS["tiny"].update(speech_recognition="tiny-whisper", text_to_speech="tiny-vits")
 # The safety checker has no picker: one per profile.
 DEFAULTS["gpu"]["safety_checker"] = DEFAULTS["cpu"]["safety_checker"] = "sd-safety-checker"
 DEFAULTS["tiny"]["safety_checker"] = "tiny-safety-checker"

@@ -114,6 +114,25 @@ EVAL_DEFAULT_ITEMS = _int("EVAL_DEFAULT_ITEMS", 20)
 # Most probe items per task one request may ask for (the probe set has about 150
 # questions); lower it on a shared server to keep one visitor from holding it for long.
 EVAL_MAX_ITEMS = _int("EVAL_MAX_ITEMS", 200)
+# --- Speech (speech recognition and text-to-speech) ---------------------------
+
+# Example and test clips (made offline with espeak-ng, see assets/ATTRIBUTION.md).
+EXAMPLE_AUDIO_DIR = ASSETS_DIR / "audio"
+# Longest clip transcribed, in seconds, from the UI and the API alike. Whisper hears
+# 30-second windows, so a 60 s clip costs two or three model calls.
+MAX_AUDIO_SECONDS = _float("MAX_AUDIO_SECONDS", 60.0)
+# Longest text read aloud, in characters (about 30 s of speech); VITS makes the whole
+# waveform in one pass, so its memory grows with the text.
+MAX_SPEECH_CHARS = _int("MAX_SPEECH_CHARS", 500)
+# --- Classroom mode -------------------------------------------------------------
+
+# A teacher's settings file (YAML, JSON or TOML) that sets what students may do: tabs,
+# checkpoints, locked parameters, limits, a password, a prompt log. Same as
+# `python app.py --classroom FILE`; see assets/classroom.example.yaml. Empty: no classroom.
+CLASSROOM_FILE = os.getenv("CLASSROOM_FILE", "")
+# The class password, instead of writing it in the classroom file (this one wins).
+CLASSROOM_PASSWORD = os.getenv("CLASSROOM_PASSWORD", "")
+
 
 # --- Security and safety (see README, "Security and safety") -------------------
 
@@ -136,7 +155,7 @@ PLAYGROUND_AUTH = os.getenv("PLAYGROUND_AUTH", "")
 # Per-client limit on model runs (and, separately, on uploads) for public deployments,
 # as "COUNT/PERIOD" with a period of second, minute, hour or day ("20/minute"). Empty: off.
 RATE_LIMIT = os.getenv("RATE_LIMIT", "")
-# Login attempts per client, when PLAYGROUND_AUTH is set: slows down password guessing.
+# Login attempts per client (with PLAYGROUND_AUTH or a class password): slows down guessing.
 LOGIN_RATE_LIMIT = os.getenv("LOGIN_RATE_LIMIT", "10/minute")
 # How many proxies in front of the app append the client's address to X-Forwarded-For
 # (1 on Spaces): rate limits then count per the address the outermost one saw. 0 uses

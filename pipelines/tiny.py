@@ -1,7 +1,8 @@
 """Tiny, randomly initialised models of the real classes, built locally.
 
 The ``tiny`` profile (and every test) uses these: the same model and processor
-classes as the real checkpoints (BLIP, ViLT, CLIP, Stable Diffusion, SDXL, TAESD), with
+classes as the real checkpoints (BLIP, ViLT, CLIP, Stable Diffusion, SDXL, TAESD,
+Whisper, VITS), with
 hidden sizes of 32 and a few hundred tokens of vocabulary, built from configs and
 tokenizers written in code, saved with ``save_pretrained`` and loaded back through
 the same ``from_pretrained`` path as a downloaded checkpoint. No network is used.
@@ -340,3 +341,95 @@ def tiny_path(repo_id: str) -> Path:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+# --- Speech: Whisper and VITS ---------------------------------------------------
+
+
+def _whisper(out: Path) -> None:
+    """A Whisper with the real tokenizer layout: byte-level BPE text tokens (whole words
+    here), then <|endoftext|>, <|startoftranscript|>, the 100 language tokens in Whisper's
+    order, the task tokens, <|nospeech|>, <|notimestamps|> and the 1,501 timestamps
+    <|0.00|> ... <|30.00|>. Generation relies on that order (language id = start-of-
+    transcript id + 1 + index; timestamps begin right after <|notimestamps|>). The
+    feature extractor is the real one: 80 log-mel bins, 30-second windows of 3,000 frames."""
+    import torch
+    from transformers import (
+        GenerationConfig,
+        WhisperConfig,
+        WhisperFeatureExtractor,
+        WhisperForConditionalGeneration,
+        WhisperProcessor,
+        WhisperTokenizer,
+    )
+    from transformers.models.whisper.tokenization_whisper import LANGUAGES
+
+    # Byte-level BPE spells a space as "Ġ"; whole words as single tokens, so random
+    # output reads like words. Only printable ASCII, so any output decodes cleanly.
+    tokens = ["Ġ", *".,?!'", *("Ġ" + word for word in _WORDS)]
+    tokenizer = WhisperTokenizer(vocab={t: i for i, t in enumerate(dict.fromkeys(tokens))}, merges=[])
+    languages = [f"<|{code}|>" for code in LANGUAGES]
+    specials = ["<|startoftranscript|>", *languages, "<|translate|>", "<|transcribe|>", "<|startoflm|>",
+                "<|startofprev|>", "<|nospeech|>", "<|notimestamps|>"]  # fmt: skip
+    tokenizer.add_special_tokens({"additional_special_tokens": specials})  # after <|endoftext|>
+    tokenizer.add_tokens([f"<|{i * 0.02:.2f}|>" for i in range(1501)])
+    ids = {token: tokenizer.convert_tokens_to_ids(token) for token in ["<|endoftext|>", *specials]}
+    eot, sot = ids["<|endoftext|>"], ids["<|startoftranscript|>"]
+    # 1500 encoder positions = one 30 s window (3000 mel frames, halved by the encoder's
+    # stride-2 convolution), as in every Whisper; 32 decoder positions keep generation short.
+    special_ids = dict(
+        pad_token_id=eot, bos_token_id=eot, eos_token_id=eot, decoder_start_token_id=sot,
+        begin_suppress_tokens=[eot], suppress_tokens=[],
+    )  # fmt: skip
+    config = WhisperConfig(
+        vocab_size=len(tokenizer), num_mel_bins=80, d_model=32, encoder_layers=2, decoder_layers=2,
+        encoder_attention_heads=4, decoder_attention_heads=4, encoder_ffn_dim=64, decoder_ffn_dim=64,
+        max_source_positions=1500, max_target_positions=32, **special_ids,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    model = WhisperForConditionalGeneration(config)
+    # What Whisper's generate() reads beyond the usual: the language and task tokens,
+    # and where timestamps start.
+    model.generation_config = GenerationConfig(
+        **special_ids, max_length=config.max_target_positions, is_multilingual=True,
+        lang_to_id={token: ids[token] for token in languages},
+        task_to_id={"transcribe": ids["<|transcribe|>"], "translate": ids["<|translate|>"]},
+        no_timestamps_token_id=ids["<|notimestamps|>"], prev_sot_token_id=ids["<|startofprev|>"],
+        max_initial_timestamp_index=50,
+    )  # fmt: skip
+    model.save_pretrained(out)
+    feature_extractor = WhisperFeatureExtractor(feature_size=80, sampling_rate=16_000, chunk_length=30)
+    WhisperProcessor(feature_extractor=feature_extractor, tokenizer=tokenizer).save_pretrained(out)
+
+
+def _vits(out: Path) -> None:
+    """A VITS as MMS-TTS ships it: a character vocabulary (lower-case letters, space,
+    apostrophe, hyphen), a blank token between characters, 16 kHz output. Channels are
+    tiny; the decoder still upsamples each spectrogram frame 256 times as the real one does."""
+    import json
+
+    import torch
+    from transformers import VitsConfig, VitsModel, VitsTokenizer
+
+    characters = ["<pad>", *" '-", *string.ascii_lowercase, "<unk>"]
+    vocab_file = out / "vocab.json"
+    vocab_file.write_text(json.dumps({c: i for i, c in enumerate(characters)}))
+    tokenizer = VitsTokenizer(str(vocab_file), language="eng", add_blank=True, normalize=True, phonemize=False)
+    config = VitsConfig(
+        vocab_size=len(characters), hidden_size=16, num_hidden_layers=2, num_attention_heads=2, ffn_dim=32,
+        flow_size=16, spectrogram_bins=8, duration_predictor_num_flows=2, duration_predictor_filter_channels=16,
+        prior_encoder_num_flows=2, prior_encoder_num_wavenet_layers=2, posterior_encoder_num_wavenet_layers=2,
+        depth_separable_num_layers=2, upsample_initial_channel=16, upsample_rates=[8, 8, 4],
+        upsample_kernel_sizes=[16, 16, 8], resblock_kernel_sizes=[3], resblock_dilation_sizes=[[1, 3]],
+        sampling_rate=16_000, pad_token_id=0,
+        # Random durations come out about four times too long; this brings them near
+        # the real model's pace (about 15 characters a second).
+        speaking_rate=4.0,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    VitsModel(config).save_pretrained(out)
+    tokenizer.save_pretrained(out)
+
+
+BUILDERS["whisper"] = _whisper
+BUILDERS["vits"] = _vits

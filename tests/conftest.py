@@ -4,6 +4,7 @@ The environment is set before any project module is imported, since settings and
 huggingface_hub read it at import time.
 """
 
+import contextlib
 import os
 import socket
 import tempfile
@@ -13,7 +14,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["MODEL_PROFILE"] = "tiny"
 os.environ["GALLERY_MODE"] = "shared"
 os.environ.setdefault("PLAYGROUND_DATA_DIR", tempfile.mkdtemp(prefix="playground-tests-"))
-for task in ("CAPTION", "VQA", "TEXT_TO_IMAGE", "RETRIEVAL"):
+for task in ("CAPTION", "VQA", "TEXT_TO_IMAGE", "RETRIEVAL", "SPEECH_RECOGNITION", "TEXT_TO_SPEECH"):
     os.environ.pop(f"MODEL_{task}", None)
 
 import pytest  # noqa: E402
@@ -48,12 +49,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@contextlib.contextmanager
+def launch_app(data_dir: Path, *args: str, env: dict | None = None):
+    """Start the real app as a user would (`python app.py --profile tiny ARGS`) on a free
+    port with its own data directory; yield its URL, stop it afterwards."""
+    from tools.loadtest import start_app
+
+    with start_app("tiny", env=env, data_dir=data_dir, args=args) as (url, _):
+        yield url
+
+
 @pytest.fixture(scope="session")
 def app_url(tmp_path_factory):
     """The real app, started as a user would (`python app.py --profile tiny`), on a free port."""
-    from tools.loadtest import start_app
-
-    with start_app("tiny", data_dir=tmp_path_factory.mktemp("app-data")) as (url, _):
+    with launch_app(tmp_path_factory.mktemp("app-data")) as url:
         yield url
 
 

@@ -66,9 +66,13 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def start_app(
-    profile: str = "tiny", env: dict | None = None, data_dir: Path | None = None, timeout: float = 120
+    profile: str = "tiny",
+    env: dict | None = None,
+    data_dir: Path | None = None,
+    timeout: float = 120,
+    args: tuple[str, ...] = (),
 ) -> Iterator[tuple[str, subprocess.Popen]]:
-    """Run ``python app.py`` on a free loopback port; yield (url, process); stop it after."""
+    """Run ``python app.py [ARGS]`` on a free loopback port; yield (url, process); stop it after."""
     port = free_port()
     with contextlib.ExitStack() as stack:
         if data_dir is None:
@@ -78,7 +82,7 @@ def start_app(
         log_path = Path(data_dir) / "app.log"
         log = stack.enter_context(open(log_path, "wb"))  # noqa: SIM115
         process = subprocess.Popen(
-            [sys.executable, "app.py", "--profile", profile, "--host", "127.0.0.1", "--port", str(port)],
+            [sys.executable, "app.py", "--profile", profile, "--host", "127.0.0.1", "--port", str(port), *args],
             cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         url = f"http://127.0.0.1:{port}/"

@@ -6,46 +6,62 @@ from __future__ import annotations
 import logging
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from pipelines import registry, safety, settings
+from pipelines.classroom import Classroom
+from pipelines.classroom import load as load_classroom
 from pipelines.loading import MODELS, pick_device
-from ui import ask, caption, create, evaluate, search
-from ui.i18n import I18N, _
-from ui.security import guard_inputs, middleware, parse_auth
+from ui import ask, caption, classroom, create, evaluate, fusion, listen, search
+from ui.common import language_switch
+from ui.i18n import CSS as I18N_CSS
+from ui.i18n import I18N, LanguageScript, _, both
+from ui.security import guard_inputs, login_kwargs, middleware, parse_auth
 
 log = logging.getLogger("playground")
+TABS = (caption, ask, create, search, listen, fusion, evaluate)
 
 CSS = """
 .model-status { font-size: 0.85em; opacity: 0.8; }
 .banner-tiny { border-left: 4px solid #f59e0b; padding: 0.4em 0.9em; background: rgba(245, 158, 11, 0.08); }
 footer { visibility: visible; }
+#language-switch { max-width: 16em; margin-left: auto; }
+.banner-classroom { border-left: 4px solid #6366f1; padding: 0.4em 0.9em; background: rgba(99, 102, 241, 0.08); }
+.fusion-confusion table, .fusion-table table { border-collapse: collapse; font-size: 0.9em; }
+.fusion-confusion th, .fusion-confusion td, .fusion-table th, .fusion-table td {
+  padding: 0.35em 0.7em; border: 1px solid var(--border-color-primary); text-align: center; }
+.fusion-confusion td.hit { background: rgba(34, 197, 94, calc(0.12 + 0.5 * var(--share))); }
+.fusion-confusion td.miss { background: rgba(239, 68, 68, calc(0.06 + 0.5 * var(--share))); }
+.fusion-table { overflow-x: auto; }
+.fusion-table tr.best td { font-weight: 600; background: rgba(99, 102, 241, 0.1); }
 """
 THEME = gr.themes.Soft(primary_hue="indigo", secondary_hue="sky")
 
 
-def build_demo(profile: str | None = None) -> gr.Blocks:
-    """The whole app for ``profile`` (MODEL_PROFILE when None). Builds widgets only:
-    no model is loaded until a tab is used."""
+def build_demo(profile: str | None = None, classroom_file: str | None = None) -> gr.Blocks:
+    """The whole app for ``profile`` (MODEL_PROFILE when None), in classroom mode when
+    ``classroom_file`` (CLASSROOM_FILE when None) names a teacher's settings file. Builds
+    widgets only: no model is loaded until a tab is used. A bad classroom file raises
+    ClassroomError saying what to fix."""
     MODELS.configure(profile)
     concrete = registry.resolve_profile(profile)
+    _classroom(settings.CLASSROOM_FILE if classroom_file is None else classroom_file)
     with gr.Blocks(title="Multimodal Playground") as demo:
+        language_switch(demo)
         gr.Markdown(_("app.intro"))
         gr.Markdown(
-            f"Profile / 配置: **{concrete}** ({(profile or settings.MODEL_PROFILE)}) · "
-            f"Device / 设备: **{pick_device()}**",
+            both("app.profile_line", profile=concrete, setting=profile or settings.MODEL_PROFILE, device=pick_device()),
             elem_classes="model-status",
         )
         if concrete == "tiny":
             gr.Markdown(_("banner.tiny"), elem_classes="banner-tiny")
+        classroom.banner()
         with gr.Tabs():
-            for tab in (caption, ask, create, search, evaluate):
-                tab.build(demo)
-        # Example tables take their column headers from the inputs' labels, which are
-        # translation keys that the table itself doesn't translate: the inputs right
-        # above the table already say what each column is.
-        for block in demo.blocks.values():
-            if isinstance(block, gr.Dataset):
-                block.headers = []
+            for tab in TABS:
+                if classroom.shows(_tab_id(tab)):
+                    tab.build(demo)
+        classroom.adapt(demo)  # inside the Blocks: its config is computed on exit
+        _untranslated_headers(demo)
     if not safety.is_on():
         log.warning(
             "SAFETY_FILTER=off: generated images are not checked. Use this only for research, never with children."
@@ -53,19 +69,40 @@ def build_demo(profile: str | None = None) -> gr.Blocks:
     return guard_inputs(demo)
 
 
+def _untranslated_headers(demo: gr.Blocks) -> None:
+    """gr.Examples titles its columns with its inputs' labels, but Gradio shows those
+    titles untranslated (as raw i18n keys): drop them; the examples speak for themselves."""
+    for block in demo.blocks.values():
+        if isinstance(block, gr.Dataset) and any(not isinstance(h, str) for h in block.headers):
+            block.headers = []
+
+
+def _tab_id(tab) -> str:
+    return tab.__name__.rsplit(".", 1)[-1]
+
+
+def _classroom(path: str) -> Classroom | None:
+    """Load, check against this app's tabs and handlers, and put in force the classroom
+    file at ``path`` ("" for none)."""
+    rules = load_classroom(path) if path else None
+    if rules is not None:
+        classroom.check_against(rules, [_tab_id(tab) for tab in TABS], list(TABS))
+    classroom.activate(rules)
+    return rules
+
+
 def launch_kwargs() -> dict:
     """Options for ``demo.launch`` shared by app.py and the tests."""
-    auth = parse_auth(settings.PLAYGROUND_AUTH)
     return dict(
         theme=THEME,
-        css=CSS,
+        css=CSS + I18N_CSS,
         i18n=I18N,
         max_file_size=settings.MAX_FILE_SIZE,
         # Serve the bundled examples and the gallery; nothing else on disk (ui/security.py).
         allowed_paths=[str(settings.ASSETS_DIR), str(settings.DATA_DIR / "uploads")],
-        app_kwargs={"middleware": middleware()},
-        auth=auth or None,
-        auth_message="Multimodal Playground: log in with the name and password you were given. / 请输入提供给你的用户名和密码。"
-        if auth
-        else None,
+        # The file-serving policy, body and rate limits (ui/security.py) come first; then
+        # the page is rendered in the language chosen with the switch (see ui/i18n.py).
+        app_kwargs={"middleware": [*middleware(), Middleware(LanguageScript)]},
+        # PLAYGROUND_AUTH's users and, in classroom mode, the class password.
+        **login_kwargs(parse_auth(settings.PLAYGROUND_AUTH), classroom.launch_kwargs()),
     )

@@ -8,6 +8,7 @@ from pipelines import settings
 from ui import explain
 from ui.common import get_model, gpu, image_input, model_picker, model_status, status_line, user_errors
 from ui.i18n import _
+from ui.speech import ask_by_voice, read_aloud, voice_input
 
 EXAMPLES = [
     ("cat.jpg", "What animal is this?"),
@@ -32,10 +33,12 @@ def build(demo: gr.Blocks) -> None:
             with gr.Column():
                 image = image_input(label=_("common.image"), sources=["upload", "clipboard", "webcam"], height=340)
                 question = gr.Textbox(label=_("ask.question"), placeholder=_("ask.placeholder"), max_length=500)
+                voice = voice_input(label=_("speech.voice"))
                 picker = model_picker("vqa")
                 button = gr.Button(_("ask.button"), variant="primary")
             with gr.Column():
                 answer = gr.Textbox(label=_("ask.answer"), lines=2, buttons=["copy"])
+                spoken = read_aloud(answer)
                 status = status_line(demo, "vqa", picker)
         examples = [[str(settings.EXAMPLE_IMAGES_DIR / name), q] for name, q in EXAMPLES]
         gr.Examples(examples, inputs=[image, question], label=_("common.examples"))
@@ -44,3 +47,6 @@ def build(demo: gr.Blocks) -> None:
                       concurrency_id="model")  # fmt: skip
         event.then(lambda m: model_status("vqa", m), picker, status, api_visibility="private", queue=False)
         explain.vqa_panel(demo, image=image, question=question, picker=picker, answer=answer)
+        # Asked by voice: the transcript becomes the question, and the answer is read aloud.
+        event = ask_by_voice(voice, question, vqa, [image, question, picker], answer, spoken)
+        event.then(lambda m: model_status("vqa", m), picker, status, api_visibility="private", queue=False)

@@ -8,6 +8,7 @@ from pipelines import settings
 from ui import explain
 from ui.common import get_model, gpu, image_input, model_picker, model_status, status_line, user_errors
 from ui.i18n import _
+from ui.speech import read_aloud
 
 EXAMPLES = ["astronaut.jpg", "cat.jpg", "coffee.jpg", "rocket.jpg", "grace_hopper.jpg"]
 
@@ -56,6 +57,7 @@ def build(demo: gr.Blocks) -> None:
                 button = gr.Button(_("caption.button"), variant="primary")
             with gr.Column():
                 output = gr.Textbox(label=_("caption.output"), lines=3, buttons=["copy"])
+                read_aloud(output)
                 status = status_line(demo, "caption", picker)
         gr.Examples(
             [[str(settings.EXAMPLE_IMAGES_DIR / name)] for name in EXAMPLES], inputs=[image], label=_("common.examples")

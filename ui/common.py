@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import inspect
 import logging
 import traceback
 
@@ -13,7 +14,8 @@ import gradio as gr
 from pipelines import registry
 from pipelines.inputs import collect_notices, load_image
 from pipelines.loading import MODELS, CheckpointUnavailable, Loaded
-from ui.i18n import _
+from ui import classroom
+from ui.i18n import LOCALE_JS, SWITCH_LOCALE_JS, _, bilingual, both
 
 log = logging.getLogger("playground")
 
@@ -62,6 +64,36 @@ class ModelLoadError(RuntimeError):
 
 
 def user_errors(fn):
+    """Wrap every public handler: the classroom's locks, limits and prompt log first
+    (ui/classroom.py; nothing outside classroom mode), then ``_errors_as_messages``.
+    Handlers that yield (live training curves) get the same treatment at every step."""
+    messages = _errors_as_messages(fn)
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def stream(*args, **kwargs):
+            classroom.check_call(fn, args, kwargs)
+            steps = fn(*args, **kwargs)
+            step = _errors_as_messages(functools.wraps(fn)(lambda: next(steps, _DONE)))
+            while (item := step()) is not _DONE:
+                yield item
+
+        stream.classroom_checked = True
+        return stream
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        classroom.check_call(fn, args, kwargs)
+        return messages(*args, **kwargs)
+
+    wrapper.classroom_checked = True
+    return wrapper
+
+
+_DONE = object()
+
+
+def _errors_as_messages(fn):
     """Run a handler; a pipeline's ValueError/TypeError (bad input) or a missing
     checkpoint becomes a gr.Error the user reads; running out of memory (host or GPU),
     a model that fails to load and any other failure are logged, the memory they held
@@ -138,10 +170,10 @@ def get_model(task: str, model: str | None, progress: gr.Progress | None = None)
 
     def on_load(checkpoint: registry.Checkpoint) -> None:
         if progress is not None:
-            progress(0, desc=f"Loading {checkpoint.label} ({checkpoint.size})…")
+            progress(0, desc=bilingual("common.loading", model=f"{checkpoint.label} ({checkpoint.size})"))
 
     try:
-        return MODELS.get(task, model or None, on_load=on_load)
+        return MODELS.get(task, classroom.model_for(task, model or None), on_load=on_load)
     except (ValueError, TypeError, CheckpointUnavailable):
         raise
     except Exception as error:
@@ -155,14 +187,15 @@ def get_model(task: str, model: str | None, progress: gr.Progress | None = None)
 
 
 def model_picker(task: str) -> gr.Dropdown:
-    offered = registry.choices(task, MODELS.profile)
-    return gr.Dropdown(
+    offered = classroom.offered(task)
+    picker = gr.Dropdown(
         choices=[(f"{c.label} · {c.size}" if c.size else c.label, c.key) for c in offered],
         value=offered[0].key,
         label=_("common.model"),
         info=_("common.model_info"),
         interactive=len(offered) > 1,
     )
+    return classroom.guard_picker(picker, task)
 
 
 def model_status(task: str, model: str | None) -> str:
@@ -172,12 +205,12 @@ def model_status(task: str, model: str | None) -> str:
     except ValueError as error:
         return f"⚠️ {error}"
     if not MODELS.is_loaded(task, checkpoint.key):
-        return f"**{checkpoint.label}** (`{checkpoint.repo_id}`) · loads on first use · 首次使用时加载"
+        return f"**{checkpoint.label}** (`{checkpoint.repo_id}`) · {both('common.loads_on_first_use')}"
     loaded = MODELS.get(task, checkpoint.key)
     dtype = str(getattr(getattr(loaded.pipeline, "model", None), "dtype", "") or loaded.pipeline.pipe.dtype)
     line = (
         f"**{loaded.checkpoint.label}** (`{loaded.checkpoint.repo_id}`) · {loaded.device} · "
-        f"{dtype.replace('torch.', '')} · loaded in {loaded.seconds:.1f} s"
+        f"{dtype.replace('torch.', '')} · {both('common.loaded_in', seconds=f'{loaded.seconds:.1f}')}"
     )
     if loaded.notice:
         line = f"⚠️ {loaded.notice}\n\n{line}"
@@ -193,3 +226,24 @@ def status_line(demo: gr.Blocks, task: str, picker: gr.Dropdown) -> gr.Markdown:
     demo.load(**refresh)
     picker.change(**refresh)
     return status
+
+
+def language_switch(demo: gr.Blocks) -> gr.Radio:
+    """English / 简体中文 on the page itself. Gradio chooses the language from the browser
+    (and has a selector in its Settings); this switch reloads the page in the chosen
+    language and the browser remembers it (see ``ui.i18n.LanguageScript``)."""
+    switch = gr.Radio([("English", "en"), ("简体中文", "zh-CN")], value="en", label=_("app.language"),
+                      elem_id="language-switch", container=False)  # fmt: skip
+    switch.input(None, switch, switch, js=SWITCH_LOCALE_JS)
+    demo.load(None, None, switch, js=LOCALE_JS)
+    gr.Timer(1.0).tick(None, None, switch, js=LOCALE_JS)  # follows Settings; runs in the browser only
+    return switch
+
+
+def page_locale(demo: gr.Blocks) -> gr.Textbox:
+    """A hidden value holding the page's language ("en" or "zh-CN"), for handlers that
+    write text themselves (tables, plot legends); its change event fires on a switch."""
+    locale = gr.Textbox("en", visible=False)
+    demo.load(None, None, locale, js=LOCALE_JS)
+    gr.Timer(1.0).tick(None, None, locale, js=LOCALE_JS)  # runs in the browser only
+    return locale

@@ -155,7 +155,7 @@ def explain_caption(
     temperature: float = 1.0,
     top_p: float = 0.9,
     seed: int = -1,
-    strategy: str = "greedy",
+    decoding: str = "greedy",
     layer: int = 0,
     progress=gr.Progress(track_tqdm=True),
 ):
@@ -166,7 +166,7 @@ def explain_caption(
         pipe, image, prompt=prompt, max_new_tokens=max_new_tokens, num_beams=num_beams, temperature=temperature,
         top_p=top_p, seed=seed,
     )  # fmt: skip
-    return explanation.record, _gallery(explanation, strategy, layer), explanation
+    return explanation.record, _gallery(explanation, decoding, layer), explanation
 
 
 @gpu
@@ -177,7 +177,7 @@ def explain_vqa(
     model: str | None = None,
     candidates: str | None = None,
     top_k: int = 5,
-    strategy: str = "greedy",
+    decoding: str = "greedy",
     layer: int = 0,
     progress=gr.Progress(track_tqdm=True),
 ):
@@ -185,7 +185,7 @@ def explain_vqa(
 
     pipe = get_model("vqa", model, progress).pipeline
     explanation = explain_generation.explain_vqa(pipe, image, question, candidates=candidates, top_k=top_k)
-    return explanation.record, _gallery(explanation, strategy, layer), explanation
+    return explanation.record, _gallery(explanation, decoding, layer), explanation
 
 
 def _layer_slider(explanation):

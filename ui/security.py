@@ -9,11 +9,13 @@ who may log in, and how often a client may ask for work.
 - ``guard_inputs`` checks every event's raw inputs before Gradio processes them, so
   an API client that sends a number as text, a path on the server or a URL instead of
   an uploaded file gets a message naming the parameter, not an empty error.
-- ``parse_auth`` reads ``PLAYGROUND_AUTH`` for Gradio's login page.
+- ``parse_auth`` reads ``PLAYGROUND_AUTH``; ``login_kwargs`` makes Gradio's login
+  check from it and from the classroom's password, if any.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import math
 import os
@@ -61,6 +63,28 @@ def parse_auth(text: str) -> list[tuple[str, str]]:
     if len(set(users)) != len(users):
         raise ValueError(f"PLAYGROUND_AUTH names a user twice: {sorted({u for u in users if users.count(u) > 1})}.")
     return pairs
+
+
+def login_kwargs(users: list[tuple[str, str]], others: dict | None = None) -> dict:
+    """``auth`` and ``auth_message`` for ``launch()``: the ``users`` of PLAYGROUND_AUTH,
+    plus whatever check ``others`` holds (``{"auth": check, "auth_message": ...}``, e.g.
+    the classroom's password); {} when there is neither. Passwords are compared in
+    constant time."""
+    other = (others or {}).get("auth")
+    if not users and other is None:
+        return {}
+    known = {user: password.encode() for user, password in users}
+
+    def check(username: str, password: str) -> bool:
+        expected = known.get((username or "").strip())
+        if expected is not None and hmac.compare_digest(password.encode(), expected):
+            return True
+        return bool(other(username, password)) if other is not None else False
+
+    message = (others or {}).get("auth_message") or (
+        "Multimodal Playground: log in with the name and password you were given. / 请输入提供给你的用户名和密码。"
+    )
+    return {"auth": check, "auth_message": message}
 
 
 # --- Files ------------------------------------------------------------------------
@@ -112,12 +136,12 @@ def file_refusal(target: str, roots: Iterable[Path], outside: str = SERVED_ONLY,
 class Guard:
     """ASGI middleware: file policy, bounded request bodies and rate limits."""
 
-    def __init__(self, app, run_limit: str = "", login_limit: str = "", auth: bool = False,
-                 trusted_proxies: int = 0, max_body: int = 1_000_000):  # fmt: skip
+    def __init__(self, app, run_limit: str = "", login_limit: str = "", trusted_proxies: int = 0,
+                 max_body: int = 1_000_000):  # fmt: skip
         self.app = app
         self.runs = RateLimiter.parse(run_limit)
         self.uploads = RateLimiter.parse(run_limit)  # uploads count apart from runs
-        self.logins = RateLimiter.parse(login_limit) if auth else None
+        self.logins = RateLimiter.parse(login_limit)  # /login only answers when there is a login
         self.trusted_proxies = trusted_proxies
         self.max_body = max_body
 
@@ -218,8 +242,7 @@ def middleware() -> list:
     return [
         Middleware(
             Guard, run_limit=settings.RATE_LIMIT, login_limit=settings.LOGIN_RATE_LIMIT,
-            auth=bool(settings.PLAYGROUND_AUTH.strip()), trusted_proxies=settings.TRUSTED_PROXIES,
-            max_body=settings.MAX_REQUEST_BYTES,
+            trusted_proxies=settings.TRUSTED_PROXIES, max_body=settings.MAX_REQUEST_BYTES,
         )
     ]  # fmt: skip
 

@@ -1,0 +1,95 @@
+"""The page in a real browser (Debian's Chromium through Playwright): it follows the
+browser's language, the English / 简体中文 switch really switches and is remembered,
+no raw translation key shows anywhere, and text the server writes follows the switch."""
+
+import shutil
+
+import pytest
+
+from ui.i18n import EN, ZH
+
+playwright = pytest.importorskip("playwright.sync_api")
+expect = playwright.expect
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (apt-get install chromium)")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync"],
+        )  # fmt: skip
+        yield browser
+        browser.close()
+
+
+def no_raw_keys(page) -> bool:
+    text = page.locator("body").inner_text()  # what a reader sees (the page's source holds the keys)
+    return "__i18n__" not in text and "translation_metadata" not in text
+
+
+# The tabs in the order the app shows them, in each language.
+TAB_IDS = ["caption", "ask", "create", "search", "listen", "fusion", "evaluate"]
+ENGLISH_TABS = [EN[f"{tab}.tab"] for tab in TAB_IDS]
+CHINESE_TABS = [ZH[f"{tab}.tab"] for tab in TAB_IDS]
+
+
+def tabs(page) -> list[str]:
+    return [tab.inner_text().strip() for tab in page.get_by_role("tab").all()]
+
+
+def test_the_page_follows_the_browser_and_the_switch(browser, app_url):
+    context = browser.new_context(locale="zh-CN")
+    page = context.new_page()
+    page.goto(app_url)
+    page.wait_for_selector("text=多模态游乐场", timeout=60_000)
+    expect(page.get_by_label("简体中文")).to_be_checked()
+    assert tabs(page) == CHINESE_TABS and no_raw_keys(page)
+
+    # The switch reloads the page in English, every tab and every component with it.
+    page.get_by_text("English", exact=True).click()
+    page.wait_for_selector("h1:has-text('Multimodal Playground')", timeout=60_000)
+    expect(page.get_by_label("English")).to_be_checked()
+    assert tabs(page) == ENGLISH_TABS and no_raw_keys(page)
+    expect(page.get_by_text("Drop Image Here").first).to_be_visible()
+    assert page.evaluate("document.documentElement.lang") == "en"
+
+    page.reload()  # remembered, although the browser prefers Chinese
+    page.wait_for_selector("h1:has-text('Multimodal Playground')", timeout=60_000)
+    assert tabs(page) == ENGLISH_TABS
+    context.close()
+
+
+def test_the_address_can_name_the_language(browser, app_url):
+    context = browser.new_context(locale="en-US")
+    page = context.new_page()
+    page.goto(app_url + "?lang=zh-CN")  # e.g. a link a teacher hands out
+    page.wait_for_selector("text=多模态游乐场", timeout=60_000)
+    assert tabs(page) == CHINESE_TABS
+    page.get_by_text("English", exact=True).click()  # the switch wins over the address
+    page.wait_for_selector("h1:has-text('Multimodal Playground')", timeout=60_000)
+    assert "lang=" not in page.url and tabs(page) == ENGLISH_TABS
+    context.close()
+
+
+def test_text_the_server_writes_is_in_the_pages_language(browser, app_url):
+    context = browser.new_context(locale="en-US")
+    page = context.new_page()
+    page.goto(app_url)
+    page.get_by_role("tab", name="Fusion lab").click()
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.wait_for_selector(".fusion-confusion >> text=mismatch", timeout=60_000)
+    expect(page.locator(".fusion-table tr")).to_have_count(2, timeout=60_000)  # a header and the finished run
+
+    page.get_by_text("简体中文", exact=True).click()  # reloads: the session's table starts again
+    page.wait_for_selector("text=多模态游乐场", timeout=60_000)
+    page.get_by_role("tab", name="融合实验室").click()
+    page.get_by_role("button", name="训练", exact=True).click()
+    page.wait_for_selector(".fusion-confusion >> text=不匹配", timeout=60_000)
+    expect(page.locator(".fusion-table")).to_contain_text("早期融合")
+    expect(page.locator(".model-status").first).to_contain_text("配置")  # status lines too
+    assert no_raw_keys(page)
+    context.close()

@@ -1,0 +1,97 @@
+"""Speech in and out, for every tab: transcribing a clip (Whisper), reading a text aloud
+(VITS), the Ask tab's voice input and the "Read aloud" buttons under the Caption and
+Ask outputs. The Listen tab (ui/listen.py) lays out the full controls."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import gradio as gr
+
+from pipelines import settings
+from pipelines.audio import save_audio
+from ui.common import get_model, gpu, user_errors
+from ui.i18n import _
+
+# Spoken answers are written here and copied by Gradio into its cache when returned;
+# only the newest few are kept.
+SPEECH_DIR = settings.DATA_DIR / "speech"
+KEEP_SPEECH_FILES = 50
+
+
+@gpu
+@user_errors
+def transcribe(
+    audio: str, language: str = "auto", task: str = "transcribe", model: str | None = None,
+    progress=gr.Progress(track_tqdm=True),
+) -> tuple[str, dict]:  # fmt: skip
+    """Transcribe a speech clip with Whisper, or translate it into English; returns the text.
+    (The whole result, with the language and the timed segments, goes to the Listen tab's table.)"""
+    pipe = get_model("speech_recognition", model, progress).pipeline
+
+    def on_window(done: float, total: float) -> None:
+        progress((done, total), desc=f"Listening {done:.0f}/{total:.0f} s", unit="s")
+
+    result = pipe(audio, language=language, task=task, callback=on_window)
+    return result["text"], result
+
+
+@gpu
+@user_errors
+def speak(text: str, speaking_rate: float = 1.0, model: str | None = None, progress=gr.Progress()) -> str:
+    """Read a text aloud with a VITS voice; returns a 16-bit mono WAV file."""
+    pipe = get_model("text_to_speech", model, progress).pipeline
+    result = pipe(text, speaking_rate=speaking_rate)
+    return str(_write(result["audio"], result["sampling_rate"]))
+
+
+def _write(waveform, sampling_rate: int):
+    # Names sort by creation time: the nanosecond clock, then a random part for ties.
+    path = SPEECH_DIR / f"speech-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.wav"
+    save_audio(path, waveform, sampling_rate)
+    for stale in sorted(SPEECH_DIR.glob("speech-*.wav"))[:-KEEP_SPEECH_FILES]:
+        stale.unlink(missing_ok=True)
+    return path
+
+
+def question_from_voice(audio: str | None, progress=gr.Progress()) -> str:
+    """The Ask tab's voice input: an English transcript to use as the question."""
+    if audio is None:  # the recording was cleared
+        raise gr.Error("No recording: press the microphone button and ask your question. / 没有录音。")
+    text, _result = transcribe(audio, language="en")
+    if not text:
+        raise gr.Error("No words were recognised in the recording; please ask again. / 没有识别出文字，请再说一遍。")
+    return text
+
+
+def read_aloud_value(text: str | None, progress=gr.Progress()) -> gr.Audio:
+    if not text or not text.strip():
+        raise gr.Error("There is nothing to read aloud yet. / 还没有可朗读的内容。")
+    return gr.Audio(value=speak(text), visible=True)
+
+
+def voice_input(**kwargs) -> gr.Audio:
+    """A microphone-or-upload input that hands the file to the pipeline untouched (it
+    decodes, mixes down and resamples itself, see pipelines/audio.py)."""
+    return gr.Audio(sources=["microphone", "upload"], type="filepath", **kwargs)
+
+
+def read_aloud(text: gr.Textbox) -> gr.Audio:
+    """A "Read aloud" button for ``text`` and the player it fills (hidden until then,
+    and again when the text changes). Returns the player."""
+    button = gr.Button(_("speech.read_aloud"), size="sm")
+    player = gr.Audio(label=_("speech.player"), type="filepath", autoplay=True, visible=False, interactive=False)
+    button.click(read_aloud_value, text, player, api_visibility="private", concurrency_id="model")
+    text.change(lambda: gr.Audio(value=None, visible=False), None, player, api_visibility="private", queue=False)
+    return player
+
+
+def ask_by_voice(voice: gr.Audio, question: gr.Textbox, answer_fn, inputs: list, answer: gr.Textbox, player: gr.Audio):
+    """Wire a voice input: its transcript fills ``question``, then ``answer_fn(*inputs)``
+    fills ``answer``, which is read aloud into ``player``. Returns the answering event."""
+    private = dict(api_visibility="private", concurrency_id="model")
+    heard = gr.on([voice.stop_recording, voice.upload], question_from_voice, voice, question, **private)
+    answered = heard.success(answer_fn, inputs, answer, **private)
+    answered.success(read_aloud_value, answer, player, **private)
+    return answered
