@@ -351,3 +351,15 @@ def test_model_endpoints_cannot_skip_the_queue(app_url):
     for route in ("run", "api"):
         response = httpx.post(f"{app_url}gradio_api/{route}/search_by_text", json={"data": ["a cat", 1, "tiny-clip"]})
         assert response.status_code == 404 and "join the queue" in response.text
+
+
+def test_login_kwargs_joins_the_users_and_the_classrooms_password():
+    from ui.security import login_kwargs
+
+    assert login_kwargs([], {}) == {}
+    check = login_kwargs([("ana", "pw:1")])["auth"]
+    assert check("ana", "pw:1") and check(" ana ", "pw:1") and not check("ana", "PW:1") and not check("ben", "pw:1")
+    classroom = {"auth": lambda name, password: bool(name) and password == "class", "auth_message": "Class login"}
+    joined = login_kwargs([("ana", "pw:1")], classroom)
+    assert joined["auth"]("ana", "pw:1") and joined["auth"]("any student", "class") and not joined["auth"]("ana", "x")
+    assert joined["auth_message"] == "Class login"
