@@ -54,7 +54,9 @@ def main(argv: list[str] | None = None) -> None:
             demo = build_demo(args.profile, args.classroom)
         except ClassroomError as error:
             sys.exit(f"Classroom mode: {error}")
-    demo.queue(max_size=settings.QUEUE_MAX_SIZE, default_concurrency_limit=settings.CONCURRENCY_LIMIT)
+    # api_open=False: model endpoints are reachable only through the queue, so its bound and
+    # concurrency limit hold for API clients too (Gradio otherwise opens /run/<api_name>).
+    demo.queue(max_size=settings.QUEUE_MAX_SIZE, default_concurrency_limit=settings.CONCURRENCY_LIMIT, api_open=False)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, **launch_kwargs())
 
 

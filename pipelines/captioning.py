@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from PIL import Image
 
-from pipelines.inputs import check_number, check_seed, check_text, load_image
+from pipelines.inputs import check_flag, check_number, check_seed, check_text, load_image, note_truncation, notify
 from pipelines.loading import float_outputs, quantize_int8
 
 SUPPORTED = ("blip",)
@@ -82,21 +82,41 @@ class CaptionPipeline:
         # 1. Check inputs
         images = [load_image(i) for i in image] if isinstance(image, list) else [load_image(image)]
         self.check_inputs(max_new_tokens, num_beams, temperature, top_p)
-        prompt = check_text(prompt, "caption prompt") if prompt and prompt.strip() else None
+        do_sample = check_flag("do_sample", do_sample)
+        prompt, max_new_tokens, text_options = self.prepare_text(prompt, max_new_tokens)
+
         options = dict(max_new_tokens=int(max_new_tokens), num_beams=int(num_beams), use_cache=True)
         if do_sample:
             options.update(do_sample=True, temperature=float(temperature), top_p=float(top_p))
             # Each sample draws from its own seeded generator, so sampled captions are
             # made one at a time: batched, they would depend on their neighbours.
-            captions = [self._generate([i], prompt, options, seed)[0] for i in images]
+            captions = [self._generate([i], prompt, options, seed, text_options)[0] for i in images]
         else:
-            captions = self._generate(images, prompt, options, seed)
+            captions = self._generate(images, prompt, options, seed, text_options)
         return captions if isinstance(image, list) else captions[0]
 
-    def _generate(self, images: list[Image.Image], prompt: str | None, options: dict, seed) -> list[str]:
+    def prepare_text(self, prompt: str | None, max_new_tokens: int) -> tuple[str | None, int, dict]:
+        """The checked prompt (None when blank), ``max_new_tokens`` within the decoder's
+        positions and the tokenizer options that cut a prompt too long for the rest; a
+        notice tells the user when either was shortened."""
+        given = prompt is not None and not (isinstance(prompt, str) and not prompt.strip())
+        prompt = check_text(prompt, "caption prompt") if given else None
+        # The decoder's positions hold the prompt and the new tokens together: more
+        # would index past its position embeddings.
+        positions = self.model.config.text_config.max_position_embeddings
+        if max_new_tokens >= positions:
+            notify(f"This model writes at most {positions - 1} tokens; `max_new_tokens` was lowered to that.")
+            max_new_tokens = positions - 1
+        text_options = {}
+        room = positions - int(max_new_tokens) + 1  # [CLS] prompt [SEP]; generate drops the [SEP]
+        if prompt is not None and note_truncation(self.processor.tokenizer, prompt, room, "caption prompt"):
+            text_options = dict(truncation=True, max_length=room)
+        return prompt, int(max_new_tokens), text_options
+
+    def _generate(self, images: list[Image.Image], prompt: str | None, options: dict, seed, text_options=None):
         # 2. Preprocess: pixel_values (B, 3, H, W); input_ids (B, T) when prompted
         text = [prompt] * len(images) if prompt else None
-        inputs = self.processor(images=images, text=text, return_tensors="pt").to(self.device)
+        inputs = self.processor(images=images, text=text, return_tensors="pt", **(text_options or {})).to(self.device)
         inputs["pixel_values"] = inputs["pixel_values"].to(self.model.vision_model.dtype)
 
         # 3. Generate; sampling is seeded without disturbing the global generator

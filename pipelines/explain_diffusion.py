@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from pipelines import settings
+from pipelines import safety, settings
 from pipelines.heatmaps import overlay
 from pipelines.inputs import check_text
 
@@ -279,10 +279,12 @@ def explain_text_to_image(
     preview: str = "latent",
     decoder: str = "vae",
     on_frame: Callable[[Image.Image, str], None] | None = None,
+    safety_checker: safety.SafetyChecker | None = None,
 ) -> DiffusionExplanation:
     """Generate one image with ``pipeline`` (the app's ``TextToImagePipeline``) exactly as
     ``/text_to_image`` would, recording the timeline, the noise levels and the per-word
-    cross-attention maps."""
+    cross-attention maps. When ``safety_checker`` hides the image, the timeline and the
+    maps are dropped too."""
     from pipelines.inputs import check_seed
 
     # 1. Check inputs and fill in the checkpoint's defaults (the pipeline checks the rest)
@@ -305,12 +307,16 @@ def explain_text_to_image(
         image = pipeline(
             prompt, negative_prompt=negative_prompt, seed=seed, num_inference_steps=steps, guidance_scale=guidance,
             width=width, height=height, num_images=1, decoder=decoder, latents_callback=timeline,
+            safety_checker=safety_checker,
         )[0]  # fmt: skip
     timesteps, sigmas = noise_levels(pipeline.pipe.scheduler)
+    hidden = safety.is_hidden(image)  # the previews and the word maps would show what the filter hid
+    if hidden:
+        timeline.frames.clear()
 
     # 3. Per-word maps: sum of each word's token maps, aggregated over layers and steps
     words = word_spans(pipeline.pipe.tokenizer, prompt)
-    total = store.total / max(store.count, 1) if store.total is not None else None
+    total = store.total / max(store.count, 1) if store.total is not None and not hidden else None
     word_records, word_images = [], []
     if total is not None:
         strength = total.mean(dim=(1, 2))  # (T,) average attention each token received

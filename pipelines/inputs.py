@@ -7,9 +7,14 @@ value, and the UI turns that into a message for the user.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import random
+import struct
 import unicodedata
 import warnings
+from collections.abc import Iterator
+from contextvars import ContextVar
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +27,31 @@ from pipelines import settings
 Image.MAX_IMAGE_PIXELS = settings.MAX_IMAGE_PIXELS
 IMAGE_FORMATS = {"PNG", "JPEG", "MPO", "WEBP", "GIF", "BMP"}  # MPO: JPEG from phone cameras
 MAX_SEED = 2**32 - 1
+
+log = logging.getLogger("playground")
+# Notices for the current request: things the user should know that are not errors
+# (a prompt cut to the model's length, an image hidden by the safety filter). A
+# context variable keeps concurrent requests apart; the UI shows them as warnings.
+_notices: ContextVar[list[str] | None] = ContextVar("notices", default=None)
+
+
+def notify(message: str) -> None:
+    """Tell the user something about their request without failing it (logged too)."""
+    log.info("notice: %s", message)
+    notices = _notices.get()
+    if notices is not None:
+        notices.append(message)
+
+
+@contextlib.contextmanager
+def collect_notices() -> Iterator[list[str]]:
+    """Collect the ``notify`` messages of the code run inside the block."""
+    notices: list[str] = []
+    token = _notices.set(notices)
+    try:
+        yield notices
+    finally:
+        _notices.reset(token)
 
 
 def load_image(image, name: str = "image") -> Image.Image:
@@ -56,25 +86,30 @@ def _open(path: Path, name: str) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(path)
-            if image.format not in IMAGE_FORMATS:
-                raise ValueError(f"The {name} is a {image.format} file; supported formats are {sorted(IMAGE_FORMATS)}.")
-            _check_size(image.width, image.height, name)
-            image.seek(0)  # first frame of an animated GIF or WEBP
-            image.load()
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        if isinstance(error, UnidentifiedImageError):
-            raise ValueError(
-                f"The {name} file {path.name!r} is not an image that can be read "
-                f"(supported formats: {sorted(IMAGE_FORMATS)})."
-            ) from None
+            with Image.open(path) as opened:
+                image_format = opened.format
+                if image_format in IMAGE_FORMATS:
+                    _check_size(opened.width, opened.height, name)  # before decoding a single pixel
+                    opened.seek(0)  # first frame of an animated GIF or WEBP
+                    image = opened.copy()  # decodes; the file is closed on leaving the block
+    except UnidentifiedImageError:
+        raise ValueError(
+            f"The {name} file {path.name!r} is not an image that can be read "
+            f"(supported formats: {sorted(IMAGE_FORMATS)})."
+        ) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ValueError(
             f"The {name} is too large to decode safely; the limit is {settings.MAX_IMAGE_PIXELS:,} pixels. Please resize it."
         ) from None
-    except (OSError, SyntaxError, EOFError) as error:  # truncated or corrupt data
+    except ImageSizeError:
+        raise
+    except (OSError, SyntaxError, EOFError, ValueError, struct.error, IndexError) as error:
+        # truncated or corrupt data; PIL's plugins raise any of these on bad bytes
         raise ValueError(
             f"The {name} file {path.name!r} is damaged or truncated and can't be read ({error})."
         ) from None
+    if image_format not in IMAGE_FORMATS:
+        raise ValueError(f"The {name} is a {image_format} file; supported formats are {sorted(IMAGE_FORMATS)}.")
     return image
 
 
@@ -92,17 +127,21 @@ def _from_array(array: np.ndarray, name: str) -> Image.Image:
     return Image.fromarray(array)
 
 
+class ImageSizeError(ValueError):
+    """An image with no pixels, too many, or an extreme aspect ratio."""
+
+
 def _check_size(width: int, height: int, name: str) -> None:
     if width < 1 or height < 1:
-        raise ValueError(f"The {name} has no pixels ({width}x{height}).")
+        raise ImageSizeError(f"The {name} has no pixels ({width}x{height}).")
     if width * height > settings.MAX_IMAGE_PIXELS:
-        raise ValueError(
+        raise ImageSizeError(
             f"The {name} is {width}x{height} = {width * height:,} pixels; the limit is "
             f"{settings.MAX_IMAGE_PIXELS:,}. Please resize it."
         )
     ratio = max(width, height) / min(width, height)
     if ratio > settings.MAX_ASPECT_RATIO:
-        raise ValueError(
+        raise ImageSizeError(
             f"The {name} is {width}x{height}, an aspect ratio of {ratio:.0f}:1; at most "
             f"{settings.MAX_ASPECT_RATIO:.0f}:1 is accepted. Please crop it."
         )
@@ -132,8 +171,10 @@ def check_text(text, name: str, max_chars: int | None = None) -> str:
         raise TypeError(f"`{name}` must be a string, not {type(text).__name__}.")
     max_chars = max_chars or settings.MAX_TEXT_CHARS
     # Control characters (and lone surrogates) become spaces; format characters such
-    # as the zero-width joiner stay, since emoji and some scripts need them.
+    # as the zero-width joiner stay, since emoji and some scripts need them. NFC makes
+    # "é" typed as e + accent the same text (and length) as a precomposed "é".
     cleaned = "".join(" " if unicodedata.category(ch) in ("Cc", "Cs") else ch for ch in text)
+    cleaned = unicodedata.normalize("NFC", cleaned)
     cleaned = " ".join(cleaned.split())
     if not cleaned:
         raise ValueError(f"The {name} is empty: please type some text.")
@@ -146,13 +187,34 @@ def check_number(name: str, value, low: float, high: float, integer: bool = True
     """Return ``value`` as an int (or float) after checking low <= value <= high."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"`{name}` must be a number, not {type(value).__name__} ({value!r}).")
-    if not np.isfinite(value):
+    if isinstance(value, (float, np.floating)) and not np.isfinite(value):  # ints are finite, however big
         raise ValueError(f"`{name}` must be a finite number, not {value}.")
     if integer and float(value) != int(value):
         raise ValueError(f"`{name}` must be a whole number, not {value}.")
     if not low <= value <= high:
         raise ValueError(f"`{name}` must be between {low} and {high}, not {value}.")
     return int(value) if integer else float(value)
+
+
+def check_flag(name: str, value) -> bool:
+    """A yes/no option: a bool (or 0/1, as some clients send them)."""
+    if isinstance(value, (bool, np.bool_)) or (isinstance(value, (int, np.integer)) and value in (0, 1)):
+        return bool(value)
+    raise TypeError(f"`{name}` must be true or false, not {value!r}.")
+
+
+def note_truncation(tokenizer, text: str, max_tokens: int, name: str) -> bool:
+    """Tell the user when ``text`` is longer than the ``max_tokens`` the model reads
+    (the tokenizer then cuts it); return whether it is."""
+    # tokenize() rather than __call__: the latter logs its own warning about the length.
+    count = len(tokenizer.tokenize(text)) + tokenizer.num_special_tokens_to_add()
+    if count <= max_tokens:
+        return False
+    notify(
+        f"The {name} is {count} tokens long, but the model reads at most {max_tokens}: "
+        "only its beginning was used. Shorten it to say everything that matters."
+    )
+    return True
 
 
 def check_seed(seed) -> int:

@@ -52,6 +52,7 @@ PIPELINE_CLASSES = {
     "retrieval": "pipelines.retrieval:RetrievalPipeline",
     "speech_recognition": "pipelines.speech_recognition:SpeechRecognitionPipeline",
     "text_to_speech": "pipelines.text_to_speech:TextToSpeechPipeline",
+    "safety_checker": "pipelines.safety:SafetyChecker",
 }
 
 

@@ -22,7 +22,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-TASKS = ("caption", "vqa", "text_to_image", "retrieval", "speech_recognition", "text_to_speech")
+TASKS = ("caption", "vqa", "text_to_image", "retrieval", "speech_recognition", "text_to_speech", "safety_checker")
 PROFILES = ("auto", "gpu", "cpu", "tiny")
 TINY_PREFIX = "tiny/"
 
@@ -100,6 +100,24 @@ _ALL = [
     # (Pratap et al. 2023); characters in, waveform out, no phonemizer needed.
     Checkpoint("mms-tts-eng", "text_to_speech", "facebook/mms-tts-eng", "vits", "MMS-TTS English (VITS)", "145 MB"),
     Checkpoint("tiny-vits", "text_to_speech", "tiny/vits", "vits", "Tiny VITS (random)", "1 MB"),
+    # The text-to-image safety filter: the Stable Diffusion safety checker (CompVis),
+    # CLIP ViT-L/14 image embeddings against embedded unsafe concepts; see pipelines/safety.py.
+    Checkpoint(
+        "sd-safety-checker",
+        "safety_checker",
+        "CompVis/stable-diffusion-safety-checker",
+        "sd-safety",
+        "SD safety checker",
+        "1.2 GB",
+    ),
+    Checkpoint(
+        "tiny-safety-checker",
+        "safety_checker",
+        "tiny/safety-checker",
+        "sd-safety",
+        "Tiny safety checker (random)",
+        "1 MB",
+    ),
 ]
 CHECKPOINTS: dict[str, Checkpoint] = {c.key: c for c in _ALL}
 
@@ -114,6 +132,9 @@ DEFAULTS: dict[str, dict[str, str]] = {
 DEFAULTS["gpu"].update(speech_recognition="whisper-large-v3-turbo", text_to_speech="mms-tts-eng")
 DEFAULTS["cpu"].update(speech_recognition="whisper-base", text_to_speech="mms-tts-eng")
 DEFAULTS["tiny"].update(speech_recognition="tiny-whisper", text_to_speech="tiny-vits")
+# The safety checker has no picker: one per profile.
+DEFAULTS["gpu"]["safety_checker"] = DEFAULTS["cpu"]["safety_checker"] = "sd-safety-checker"
+DEFAULTS["tiny"]["safety_checker"] = "tiny-safety-checker"
 
 
 def env_var(task: str) -> str:

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from pipelines.index import atomic_write_bytes  # noqa: F401 (snippets.py writes records with it)
-from pipelines.inputs import check_number, check_text, load_image, parse_labels
+from pipelines.inputs import check_number, check_text, load_image, note_truncation, parse_labels
 
 SUPPORTED = ("clip",)
 MAX_TOP_K = 50
@@ -111,6 +111,8 @@ class RetrievalPipeline:
         """(N, D) float32 array of L2-normalised text embeddings; long texts are cut at
         the text encoder's 77 tokens."""
         texts = [check_text(text, "text") for text in texts]
+        for text in texts:
+            note_truncation(self.processor.tokenizer, text, self.processor.tokenizer.model_max_length, "text")
         tokens = self.processor(text=texts, return_tensors="pt", padding=True, truncation=True).to(self.device)
         features = self.model.get_text_features(**tokens).pooler_output
         return _normalise(features)

@@ -170,3 +170,33 @@ TORCH_COMPILE = os.getenv("TORCH_COMPILE", "off").strip().lower() in ("1", "on",
 # batch of at most this many; 1 turns batching off (and runs one request at a time).
 # 1 under ZeroGPU, where each call gets its own GPU slot.
 MAX_BATCH_SIZE = _int("MAX_BATCH_SIZE", 1 if os.getenv("SPACES_ZERO_GPU") else 8)
+
+# --- Security and safety (see README, "Security and safety") -------------------
+
+
+def _flag(name: str, default: bool) -> bool:
+    value = os.getenv(name, "on" if default else "off").strip().lower()
+    if value not in ("1", "0", "on", "off", "true", "false", "yes", "no"):
+        raise ValueError(f"{name} must be on or off, not {value!r}.")
+    return value in ("1", "on", "true", "yes")
+
+
+# Text-to-image runs a safety checker on every image and refuses prompts on the
+# blocklist: "on" (default) or "off" for research, which logs and shows a warning.
+SAFETY_FILTER = "on" if _flag("SAFETY_FILTER", True) else "off"
+# Words and phrases a prompt may not contain, one per line; the file in assets/ is
+# the default. Matching ignores case, accents and punctuation between letters.
+SAFETY_BLOCKLIST = Path(os.getenv("SAFETY_BLOCKLIST", ASSETS_DIR / "safety" / "blocklist.txt"))
+# Optional password protection: "user:password,user2:password2". Empty: no login.
+PLAYGROUND_AUTH = os.getenv("PLAYGROUND_AUTH", "")
+# Per-client limit on model runs (and, separately, on uploads) for public deployments,
+# as "COUNT/PERIOD" with a period of second, minute, hour or day ("20/minute"). Empty: off.
+RATE_LIMIT = os.getenv("RATE_LIMIT", "")
+# Login attempts per client (with PLAYGROUND_AUTH or a class password): slows down guessing.
+LOGIN_RATE_LIMIT = os.getenv("LOGIN_RATE_LIMIT", "10/minute")
+# How many proxies in front of the app append the client's address to X-Forwarded-For
+# (1 on Spaces): rate limits then count per the address the outermost one saw. 0 uses
+# the connection's address; more than are really there lets clients pick an address.
+TRUSTED_PROXIES = _int("TRUSTED_PROXIES", 1 if os.getenv("SPACE_ID") else 0)
+# Largest request body other than an upload (a run's JSON: texts and file references).
+MAX_REQUEST_BYTES = _int("MAX_REQUEST_BYTES", 1_000_000)

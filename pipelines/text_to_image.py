@@ -25,7 +25,8 @@ from collections.abc import Callable
 import torch
 from PIL import Image
 
-from pipelines.inputs import check_number, check_seed, check_text
+from pipelines import safety
+from pipelines.inputs import check_number, check_seed, check_text, note_truncation, notify
 
 MAX_STEPS = 100
 MAX_SIDE = 1024
@@ -62,6 +63,11 @@ class TextToImagePipeline:
         from diffusers import AutoPipelineForText2Image
 
         hub = dict(revision=revision, local_files_only=local_files_only, dtype=dtype)
+        if "safety_checker" in AutoPipelineForText2Image.load_config(model_id, revision=revision,
+                                                                   local_files_only=local_files_only):  # fmt: skip
+            # SD 1.x ships the safety checker inside the pipeline; the app runs one
+            # checker for every model instead (pipelines/safety.py), or none when off.
+            hub.update(safety_checker=None, requires_safety_checker=False)
         if dtype in (torch.float16, torch.bfloat16):
             try:  # half-size download where the repository has fp16 weights
                 pipe = AutoPipelineForText2Image.from_pretrained(model_id, variant="fp16", **hub)
@@ -133,16 +139,24 @@ class TextToImagePipeline:
         callback: Callable[[int, int], None] | None = None,
         decoder: str = "vae",
         latents_callback: Callable[[int, int, torch.Tensor], None] | None = None,
+        safety_checker: safety.SafetyChecker | None = None,
     ) -> list[Image.Image]:
         """Generate ``num_images`` images; image i uses seed ``seed + i``, so any one of
         them can be made again alone. ``callback(step, total)`` reports progress;
         ``latents_callback(step, total, latents)`` sees the (B, C, h, w) latents after
-        each step; ``decoder`` ("vae" or "taesd") turns the final latents into pixels."""
+        each step; ``decoder`` ("vae" or "taesd") turns the final latents into pixels.
+
+        With the safety filter on (``SAFETY_FILTER``), a prompt on the blocklist is
+        refused, and an image that ``safety_checker`` flags is replaced by a notice image
+        (``image.info["safety"]`` says so)."""
         # 1. Check inputs, filling in the checkpoint's defaults
         prompt = check_text(prompt, "prompt")
-        negative_prompt = (
-            check_text(negative_prompt, "negative prompt") if negative_prompt and negative_prompt.strip() else None
-        )
+        safety.check_prompt(prompt)  # a negative prompt may name what to avoid, so it isn't checked
+        negative_prompt = check_text(negative_prompt, "negative prompt") if _given(negative_prompt) else None
+        tokenizer = getattr(self.pipe, "tokenizer", None) or getattr(self.pipe, "tokenizer_2", None)  # CLIP: 77
+        for name, text in (("prompt", prompt), ("negative prompt", negative_prompt)):
+            if text is not None and tokenizer is not None:
+                note_truncation(tokenizer, text, tokenizer.model_max_length, name)
         steps = self.defaults["num_inference_steps"] if num_inference_steps is None else num_inference_steps
         guidance = self.defaults["guidance_scale"] if guidance_scale is None else guidance_scale
         width = self.defaults["width"] if width is None else width
@@ -172,7 +186,21 @@ class TextToImagePipeline:
             generator=generators,
             callback_on_step_end=on_step_end,
         )
-        return list(output.images)
+        images = list(output.images)
+
+        # 4. Safety: flagged images are replaced, never returned
+        if safety_checker is not None:
+            images, hidden = safety.screen(safety_checker, images)
+            if hidden:
+                notify(
+                    f"{hidden} of {len(images)} image(s) were hidden by the safety filter. Try another prompt or seed."
+                )
+        return images
+
+
+def _given(text) -> bool:
+    """Whether an optional text was given: None and blank strings are not."""
+    return text is not None and not (isinstance(text, str) and not text.strip())
 
 
 def _place(pipe, device: str) -> None:

@@ -290,6 +290,19 @@ def _taesd(out: Path) -> None:
     ).save_pretrained(out)  # fmt: skip
 
 
+def _safety_checker(out: Path) -> None:
+    # The Stable Diffusion safety checker's classes on a tiny CLIP vision tower; its 17
+    # concept embeddings and thresholds keep their initial values (ones), so random
+    # images are never flagged unless a test lowers the thresholds.
+    import torch
+    from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
+    from transformers import CLIPConfig, CLIPImageProcessorPil
+
+    torch.manual_seed(0)
+    StableDiffusionSafetyChecker(CLIPConfig(vision_config=_VISION, projection_dim=16)).save_pretrained(out)
+    CLIPImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(out)
+
+
 BUILDERS = {
     "blip-caption": lambda out: _blip(out, vqa=False),
     "blip-vqa": lambda out: _blip(out, vqa=True),
@@ -298,6 +311,7 @@ BUILDERS = {
     "sd": lambda out: _diffusion(out, xl=False),
     "sdxl": lambda out: _diffusion(out, xl=True),
     "taesd": _taesd,
+    "safety-checker": _safety_checker,
 }
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from PIL import Image
 
-from pipelines.inputs import check_number, check_text, load_image
+from pipelines.inputs import check_number, check_text, load_image, note_truncation
 from pipelines.loading import float_outputs, quantize_int8
 
 SUPPORTED = ("blip", "vilt")
@@ -67,6 +67,12 @@ class VQAPipeline:
         self.model.to(device)
         return self
 
+    def check_question(self, question: str) -> str:
+        """The question, checked; a notice says when it is longer than the model reads."""
+        question = check_text(question, "question", MAX_QUESTION_CHARS)
+        note_truncation(self.processor.tokenizer, question, self.processor.tokenizer.model_max_length, "question")
+        return question
+
     @torch.inference_mode()
     def __call__(
         self, image: Image.Image | str | list, question: str | list[str], max_new_tokens: int = 10, num_beams: int = 3
@@ -79,7 +85,7 @@ class VQAPipeline:
         if not isinstance(questions, list) or len(questions) != len(images):
             raise ValueError(f"Give one question per image: got {len(images)} images and {question!r}.")
         images = [load_image(i) for i in images]
-        questions = [check_text(q, "question", MAX_QUESTION_CHARS) for q in questions]
+        questions = [self.check_question(q) for q in questions]
         check_number("max_new_tokens", max_new_tokens, 1, 50)
         check_number("num_beams", num_beams, 1, 8)
 

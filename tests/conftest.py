@@ -7,10 +7,7 @@ huggingface_hub read it at import time.
 import contextlib
 import os
 import socket
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -56,41 +53,10 @@ def free_port() -> int:
 def launch_app(data_dir: Path, *args: str, env: dict | None = None):
     """Start the real app as a user would (`python app.py --profile tiny ARGS`) on a free
     port with its own data directory; yield its URL, stop it afterwards."""
-    port = free_port()
-    env = {**os.environ, "PLAYGROUND_DATA_DIR": str(data_dir), "GRADIO_ANALYTICS_ENABLED": "False", **(env or {})}
-    log = open(data_dir / "app.log", "wb")  # noqa: SIM115 (outlives this block: the app writes to it)
-    process = subprocess.Popen(
-        [sys.executable, "app.py", "--profile", "tiny", "--port", str(port), *args],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 120
-    import urllib.error
-    import urllib.request
+    from tools.loadtest import start_app
 
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            break
-        except urllib.error.HTTPError:  # answering, behind a login
-            break
-        except OSError:
-            if process.poll() is not None or time.time() > deadline:
-                process.kill()
-                raise RuntimeError("the app did not start:\n" + (data_dir / "app.log").read_text()[-3000:]) from None
-            time.sleep(0.5)
-    try:
+    with start_app("tiny", env=env, data_dir=data_dir, args=args) as (url, _):
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
 
 
 @pytest.fixture(scope="session")
@@ -105,3 +71,24 @@ def client(app_url):
     from gradio_client import Client
 
     return Client(app_url, verbose=False)
+
+
+# --- The app in this process, for tests that reach into its models (#8) ---
+
+
+@pytest.fixture(scope="session")
+def live(models):
+    """A gradio_client connected to the app running in this test process, so a test can
+    break or tune its models (fault injection, safety thresholds) between calls."""
+    from gradio_client import Client
+
+    from ui import build_demo, launch_kwargs
+
+    demo = build_demo("tiny")
+    demo.queue(max_size=16, default_concurrency_limit=1, api_open=False)
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **launch_kwargs())
+    try:
+        yield Client(f"http://127.0.0.1:{port}/", verbose=False)
+    finally:
+        demo.close()

@@ -3,10 +3,12 @@ and wires it to the pipelines. ``build_demo`` puts them together."""
 
 from __future__ import annotations
 
+import logging
+
 import gradio as gr
 from starlette.middleware import Middleware
 
-from pipelines import registry, settings
+from pipelines import registry, safety, settings
 from pipelines.classroom import Classroom
 from pipelines.classroom import load as load_classroom
 from pipelines.loading import MODELS, cuda_available
@@ -14,7 +16,9 @@ from ui import ask, caption, classroom, create, evaluate, fusion, listen, models
 from ui.common import language_switch
 from ui.i18n import CSS as I18N_CSS
 from ui.i18n import I18N, LanguageScript, _, both
+from ui.security import guard_inputs, login_kwargs, middleware, parse_auth
 
+log = logging.getLogger("playground")
 TABS = (caption, ask, create, search, listen, fusion, evaluate)
 
 CSS = """
@@ -65,7 +69,11 @@ def build_demo(profile: str | None = None, classroom_file: str | None = None) ->
             models.build(demo)
         classroom.adapt(demo)  # inside the Blocks: its config is computed on exit
         _untranslated_headers(demo)
-    return demo
+    if not safety.is_on():
+        log.warning(
+            "SAFETY_FILTER=off: generated images are not checked. Use this only for research, never with children."
+        )
+    return guard_inputs(demo)
 
 
 def _untranslated_headers(demo: gr.Blocks) -> None:
@@ -97,9 +105,11 @@ def launch_kwargs() -> dict:
         css=CSS + I18N_CSS,
         i18n=I18N,
         max_file_size=settings.MAX_FILE_SIZE,
-        # Serve the bundled examples and the gallery; nothing else on disk.
+        # Serve the bundled examples and the gallery; nothing else on disk (ui/security.py).
         allowed_paths=[str(settings.ASSETS_DIR), str(settings.DATA_DIR / "uploads")],
-        **classroom.launch_kwargs(),  # the class password, in classroom mode
-        # Renders the page in the language chosen with the switch (see ui/i18n.py).
-        app_kwargs={"middleware": [Middleware(LanguageScript)]},
+        # The file-serving policy, body and rate limits (ui/security.py) come first; then
+        # the page is rendered in the language chosen with the switch (see ui/i18n.py).
+        app_kwargs={"middleware": [*middleware(), Middleware(LanguageScript)]},
+        # PLAYGROUND_AUTH's users and, in classroom mode, the class password.
+        **login_kwargs(parse_auth(settings.PLAYGROUND_AUTH), classroom.launch_kwargs()),
     )

@@ -6,7 +6,7 @@ import gradio as gr
 
 from pipelines import settings
 from pipelines.batching import options_key
-from pipelines.inputs import check_text, load_image
+from pipelines.inputs import load_image
 from ui import explain
 from ui.common import get_model, gpu, image_input, model_picker, model_status, status_line, user_errors
 from ui.i18n import _
@@ -25,11 +25,9 @@ EXAMPLES = [
 @gpu
 @user_errors
 def vqa(image: str, question: str, model: str | None = None, progress=gr.Progress(track_tqdm=True)) -> str:
-    from pipelines.vqa import MAX_QUESTION_CHARS  # imports torch: not while the page starts
-
     pipe = get_model("vqa", model, progress).pipeline
     # Checked here, so that bad input fails this request alone, never a batch.
-    pair = (load_image(image), check_text(question, "question", MAX_QUESTION_CHARS))
+    pair = (load_image(image), pipe.check_question(question))
     return batched(lambda pairs: pipe([i for i, _ in pairs], [q for _, q in pairs]), pair, options_key(pipe))
 
 

@@ -6,7 +6,7 @@ import gradio as gr
 
 from pipelines import settings
 from pipelines.batching import options_key
-from pipelines.inputs import load_image
+from pipelines.inputs import check_flag, load_image
 from ui import explain
 from ui.common import get_model, gpu, image_input, model_picker, model_status, status_line, user_errors
 from ui.i18n import _
@@ -34,6 +34,9 @@ def caption(
     # Checked here, so that bad input fails this request alone, never a batch.
     image = load_image(image)
     pipe.check_inputs(max_new_tokens, num_beams, temperature, top_p)
+    do_sample = check_flag("do_sample", do_sample)
+    # Its notices (a prompt cut short, fewer tokens) reach this request, whoever runs the batch.
+    prompt, max_new_tokens, _options = pipe.prepare_text(prompt, max_new_tokens)
     options = dict(prompt=prompt, max_new_tokens=max_new_tokens, num_beams=num_beams)
     if do_sample:  # greedy and beam search ignore these, so they don't split batches
         options.update(do_sample=True, temperature=temperature, top_p=top_p, seed=seed)
@@ -51,7 +54,7 @@ def build(demo: gr.Blocks) -> None:
                     prompt = gr.Textbox(
                         label=_("caption.prompt"), info=_("caption.prompt_info"), placeholder="a photography of"
                     )
-                    max_new_tokens = gr.Slider(5, 100, 30, step=1, label=_("caption.max_new_tokens"))
+                    max_new_tokens = gr.Slider(1, 100, 30, step=1, label=_("caption.max_new_tokens"))
                     num_beams = gr.Slider(
                         1, 8, 3, step=1, label=_("caption.num_beams"), info=_("caption.num_beams_info")
                     )

@@ -7,10 +7,12 @@ import functools
 import gc
 import inspect
 import logging
+import traceback
 
 import gradio as gr
 
 from pipelines import registry
+from pipelines.inputs import collect_notices, load_image
 from pipelines.loading import MODELS, CheckpointUnavailable, Loaded
 from ui import classroom
 from ui.i18n import LOCALE_JS, SWITCH_LOCALE_JS, _, bilingual, both
@@ -34,8 +36,6 @@ def image_input(**kwargs) -> gr.Image:
 
     The check wraps this instance's preprocess: a gr.Image subclass would do the same,
     but Gradio writes a .pyi stub beside every module that defines a component class."""
-    from PIL import Image
-
     component = gr.Image(type="filepath", image_mode=None, **kwargs)
     preprocess = component.preprocess
 
@@ -44,15 +44,23 @@ def image_input(**kwargs) -> gr.Image:
             return preprocess(payload)
         except gr.Error:
             raise
-        except Image.DecompressionBombError:
-            raise gr.Error("The image is too large to decode safely. Please resize it. / 图片过大。") from None
         except Exception:
+            # Gradio's own check failed; the app's image checks say precisely why.
+            path = getattr(payload, "path", None)
+            try:
+                load_image(path, "uploaded image")
+            except (ValueError, TypeError) as error:
+                raise gr.Error(f"{error} / 无法读取该图片。", title="Input problem / 输入有误") from None
             raise gr.Error(
                 "The uploaded file is not an image that can be read (use PNG, JPEG, WEBP, GIF or BMP). / 无法读取该图片。"
             ) from None
 
     component.preprocess = checked_preprocess
     return component
+
+
+class ModelLoadError(RuntimeError):
+    """A checkpoint that is there but fails to load (damaged files, out of memory, ...)."""
 
 
 def user_errors(fn):
@@ -87,37 +95,66 @@ _DONE = object()
 
 def _errors_as_messages(fn):
     """Run a handler; a pipeline's ValueError/TypeError (bad input) or a missing
-    checkpoint becomes a gr.Error the user reads, running out of memory frees what it
-    can, and any other failure is logged and reported without taking the app down."""
+    checkpoint becomes a gr.Error the user reads; running out of memory (host or GPU),
+    a model that fails to load and any other failure are logged, the memory they held
+    is freed, and the user gets a message while the app keeps serving. Notices the
+    pipeline gave (``pipelines.inputs.notify``) are shown as warnings."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except gr.Error:
-            raise
-        except (ValueError, TypeError, CheckpointUnavailable) as error:
-            raise gr.Error(str(error), title="Input problem / 输入有误") from None
-        except MemoryError:
+        failure = None
+        with collect_notices() as notices:
+            try:
+                result = fn(*args, **kwargs)
+            except gr.Error:
+                raise
+            except (ValueError, TypeError, CheckpointUnavailable) as error:
+                raise gr.Error(str(error), title="Input problem / 输入有误") from None
+            except Exception as error:  # MemoryError included
+                failure = _failure_message(fn.__name__, error)
+        if failure is not None:
+            # Freed only here, out of the except block: until then the traceback keeps
+            # every frame of the failed call alive, and with them its tensors.
             _free_memory()
-            raise gr.Error(
-                "Out of memory. Try a smaller image, fewer images or a smaller model. / 内存不足。"
-            ) from None
-        except Exception as error:
-            import torch
-
-            if isinstance(error, torch.OutOfMemoryError):
-                _free_memory()
-                raise gr.Error(
-                    "The GPU ran out of memory. Try fewer or smaller images, or a smaller model. / 显存不足。"
-                ) from None
-            log.exception("handler %s failed", fn.__name__)
-            raise gr.Error(
-                f"The model failed: {type(error).__name__}: {error}. The app is still running; try again or "
-                "pick another model. / 模型运行失败，应用仍在运行。"
-            ) from None
+            raise gr.Error(failure[1], title=failure[0]) from None
+        for message in dict.fromkeys(notices):  # a batch's leader may have heard its own twice
+            gr.Warning(message)
+        return result
 
     return wrapper
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """Host or accelerator memory exhausted: MemoryError, torch.OutOfMemoryError (CUDA,
+    MPS, XPU), or the RuntimeError that torch's CPU allocator raises."""
+    import torch
+
+    if isinstance(error, (MemoryError, torch.OutOfMemoryError)):
+        return True
+    text = str(error).lower()
+    messages = ("out of memory", "can't allocate memory", "not enough memory")
+    return isinstance(error, RuntimeError) and any(message in text for message in messages)
+
+
+def _failure_message(handler: str, error: Exception) -> tuple[str, str]:
+    """(title, message) for an unexpected failure, logged with its traceback."""
+    if is_out_of_memory(error):
+        log.warning("handler %s ran out of memory: %s", handler, str(error)[:500])
+        return "Out of memory / 内存不足", (
+            "The model ran out of memory. Try a smaller image, fewer or smaller images, fewer steps, or a "
+            "smaller model. The app is still running. / 内存不足，请减小图片或换用较小的模型。"
+        )
+    # The traceback is logged as text: a log record holding the exception itself would
+    # keep the failed call's frames, and their tensors, alive in any handler that keeps records.
+    log.error("handler %s failed:\n%s", handler, "".join(traceback.format_exception(error)).rstrip())
+    if isinstance(error, ModelLoadError):
+        return "Model failed to load / 模型加载失败", f"{error} / 模型加载失败，应用仍在运行。"
+    detail = f"{type(error).__name__}: {error}"
+    detail = detail if len(detail) <= 300 else detail[:300] + "…"
+    return "Model error / 模型出错", (
+        f"The model failed: {detail}. The app is still running; try again or pick another model. "
+        "/ 模型运行失败，应用仍在运行。"
+    )
 
 
 def _free_memory() -> None:
@@ -135,7 +172,18 @@ def get_model(task: str, model: str | None, progress: gr.Progress | None = None)
         if progress is not None:
             progress(0, desc=bilingual("common.loading", model=f"{checkpoint.label} ({checkpoint.size})"))
 
-    return MODELS.get(task, classroom.model_for(task, model or None), on_load=on_load)
+    try:
+        return MODELS.get(task, classroom.model_for(task, model or None), on_load=on_load)
+    except (ValueError, TypeError, CheckpointUnavailable):
+        raise
+    except Exception as error:
+        if is_out_of_memory(error):
+            raise
+        checkpoint = registry.get_checkpoint(task, model or None, MODELS.profile)
+        raise ModelLoadError(
+            f"{checkpoint.label} ({checkpoint.repo_id}) could not be loaded: {type(error).__name__}: {error}. "
+            "Other models and tabs still work; try again, or pick another model."
+        ) from error
 
 
 def model_picker(task: str) -> gr.Dropdown:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from pipelines import registry
+from pipelines import registry, safety
 from pipelines.batching import DEVICE_LOCK
 from pipelines.inputs import check_seed
 from pipelines.loading import MODELS
@@ -38,7 +38,7 @@ def text_to_image(
     progress=gr.Progress(track_tqdm=True),
 ) -> list[tuple]:
     loaded = get_model("text_to_image", model, progress)
-    pipe = loaded.pipeline
+    checker = safety.checker_for(loaded, on_load=lambda c: progress(0, desc=f"Loading {c.label} ({c.size})…"))
     seed = check_seed(seed)
     # TAESD decoding and the denoising timeline (ui/explain.py)
     extras, frames = explain.create_extras(loaded, decoder, timeline, width, height)
@@ -47,14 +47,20 @@ def text_to_image(
         progress((step, total), desc=f"Denoising step {step}/{total}")
 
     with DEVICE_LOCK:  # one model computation at a time (see pipelines/batching.py)
-        images = pipe(
+        images = loaded.pipeline(
             prompt, negative_prompt=negative_prompt, seed=seed, num_inference_steps=num_inference_steps,
             guidance_scale=guidance_scale, width=width, height=height, num_images=num_images, callback=on_step,
-            **extras,
+            safety_checker=checker, **extras,
         )  # fmt: skip
     # Image i was made with seed + i: the caption says how to make it again alone.
-    made = [(image, f"seed {(seed + i) % 2**32}") for i, image in enumerate(images)]
-    return made + (frames.frames if frames else [])  # timeline frames are captioned "step k/N"
+    made = [(image, _caption(image, (seed + i) % 2**32)) for i, image in enumerate(images)]
+    # Timeline frames (captioned "step k/N") show the first image forming: not shown when it was hidden.
+    show_frames = frames and not safety.is_hidden(images[0])
+    return made + (frames.frames if show_frames else [])
+
+
+def _caption(image, seed: int) -> str:
+    return f"seed {seed} · {safety.HIDDEN}" if safety.is_hidden(image) else f"seed {seed}"
 
 
 def checkpoint_defaults(model: str | None) -> dict:
@@ -65,6 +71,10 @@ def checkpoint_defaults(model: str | None) -> dict:
 def build(demo: gr.Blocks) -> None:
     with gr.Tab(_("create.tab"), id="create"):
         gr.Markdown(_("create.intro"))
+        gr.Markdown(
+            _("safety.on" if safety.is_on() else "safety.off"),
+            elem_classes="model-status" if safety.is_on() else "banner-tiny",
+        )
         with gr.Row(equal_height=False):
             with gr.Column():
                 prompt = gr.Textbox(label=_("create.prompt"), placeholder=EXAMPLES[0], lines=2, max_length=1000)

@@ -20,7 +20,7 @@ import threading
 import gradio as gr
 import pandas as pd
 
-from pipelines import explain_clip, snippets
+from pipelines import explain_clip, safety, snippets
 from pipelines.inputs import check_text
 from pipelines.loading import MODELS, locate
 from pipelines.registry import Checkpoint
@@ -355,17 +355,23 @@ def explain_text_to_image(
     from pipelines import explain_diffusion
 
     loaded = get_model("text_to_image", model, progress)
+    checker = safety.checker_for(loaded, on_load=lambda c: progress(0, desc=f"Loading {c.label} ({c.size})…"))
     if "taesd" in (preview, decoder):
         attach_taesd(loaded)
     frames: queue.Queue = queue.Queue()
     result: dict = {}
+
+    def on_frame(image, caption):
+        if checker is not None:  # each preview is checked before it is shown
+            image = safety.screen(checker, [image])[0][0]
+        frames.put((image, caption))
 
     def work():
         try:
             result["value"] = explain_diffusion.explain_text_to_image(
                 loaded.pipeline, prompt, seed, negative_prompt=negative_prompt, num_inference_steps=num_inference_steps,
                 guidance_scale=guidance_scale, width=width, height=height, preview=preview, decoder=decoder,
-                on_frame=lambda image, caption: frames.put((image, caption)),
+                on_frame=on_frame, safety_checker=checker,
             )  # fmt: skip
         except BaseException as error:  # handed to the handler's thread, which reports it
             result["error"] = error
@@ -380,7 +386,8 @@ def explain_text_to_image(
     if "error" in result:
         raise result["error"]
     explanation = result["value"]
-    yield explanation.record, explanation.words, explanation.frames
+    # The previews as shown (checked); none when the finished image was hidden.
+    yield explanation.record, explanation.words, shown if explanation.frames else []
 
 
 def _diffusion_plots(record: dict | None):

@@ -429,6 +429,15 @@ EN = {
         "Off: every model runs in float32 on the CPU, for comparing outputs. Switching unloads all models; "
         "they reload in the new precision."
     ),
+    # --- Security and safety (#8) ---
+    "safety.off": (
+        "⚠️ **The safety filter is off** (`SAFETY_FILTER=off`): prompts are not checked against the blocklist and "
+        "generated images are not checked for unsafe content. Use this only for research, never with children."
+    ),
+    "safety.on": (
+        "🛡️ A safety filter is on: prompts with blocked words are refused, and images the safety checker flags "
+        "are replaced by a notice."
+    ),
 }
 
 ZH = {
@@ -817,6 +826,12 @@ ZH = {
     "models.refresh": "刷新",
     "models.fast_path": "快速路径（在本机 CPU 原生支持时使用 bfloat16 和 int8）",
     "models.fast_path_info": "关闭后所有模型在 CPU 上以 float32 运行，便于对比输出。切换会卸载所有模型，之后以新精度重新加载。",
+    # --- Security and safety (#8) ---
+    "safety.off": (
+        "⚠️ **安全过滤已关闭**（`SAFETY_FILTER=off`）：不再用屏蔽词表检查提示词，也不再检查生成的图片是否含有不当内容。"
+        "仅供研究使用，切勿用于儿童。"
+    ),
+    "safety.on": "🛡️ 安全过滤已开启：含屏蔽词的提示词会被拒绝，安全检查器标记的图片会被替换为提示图。",
 }
 
 I18N = gr.I18n(en=EN, **{"zh-CN": ZH})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pipelines import settings
 from pipelines.batching import DEVICE_LOCK, Batcher
+from pipelines.inputs import collect_notices
 
 BATCHER = Batcher(settings.MAX_BATCH_SIZE)
 
@@ -16,7 +17,18 @@ def batched(fn, item, key):
     if settings.MAX_BATCH_SIZE <= 1:
         with DEVICE_LOCK:
             return fn([item])[0]
-    return BATCHER(fn, key, item)
+    return BATCHER(_quietly(fn), key, item)
+
+
+def _quietly(fn):
+    # A batch runs in one request's thread: the notices its pipeline gives about the
+    # others' inputs would reach that request. Each request hears its own from the
+    # checks its handler runs before joining the batch.
+    def run(items):
+        with collect_notices():
+            return fn(items)
+
+    return run
 
 
 def batch_event() -> dict:

@@ -1,0 +1,208 @@
+"""The text-to-image safety filter: a prompt blocklist and an image safety checker.
+
+- The blocklist refuses a prompt that contains a listed word or phrase, before any
+  work is done. Matching ignores case, accents, common letter-for-digit swaps
+  ("s3x") and separators between single letters ("n.u.d.e"); a teacher edits the
+  list (``SAFETY_BLOCKLIST``, one entry per line) and it is re-read when it changes.
+- The image checker is the Stable Diffusion safety checker (CompVis, released with
+  Rombach et al., 2022): a CLIP ViT-L/14 image embedding is compared by cosine
+  similarity with 17 embedded unsafe concepts (plus 3 "special care" ones that make
+  the others stricter), each with its own threshold. It runs on every generated
+  image, whatever the model (SD, SD-Turbo, SDXL-Turbo); a flagged image is replaced
+  by a notice image and never returned.
+
+``SAFETY_FILTER=off`` turns both off for research; the app then logs a warning and
+shows one in the UI.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import textwrap
+import unicodedata
+from collections.abc import Iterable
+from pathlib import Path
+
+import torch
+from PIL import Image, ImageDraw, ImageFont
+
+from pipelines import settings
+
+HIDDEN = "hidden by the safety filter"  # image.info["safety"] of a replaced image
+# Digits and symbols that stand in for letters to get around a word list.
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
+
+
+def is_on() -> bool:
+    return settings.SAFETY_FILTER == "on"
+
+
+def is_hidden(image: Image.Image) -> bool:
+    """Whether ``image`` is the notice that replaced a flagged image."""
+    return image.info.get("safety") == HIDDEN
+
+
+# --- The prompt blocklist -------------------------------------------------------
+
+
+def normalise(text: str) -> str:
+    """Lower-case words separated by single spaces: accents dropped, runs of single
+    characters joined ("n u d e" -> "nude"), look-alike digits read as letters."""
+    text = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    # Words are runs of letters and digits, plus @ and $, which stand in for letters.
+    words, run = [], ""
+    for word in re.findall(r"(?:[^\W_]|[@$])+", text):
+        if len(word) == 1 and word.isascii():
+            run += word
+            continue
+        words += [run, word] if run else [word]
+        run = ""
+    words += [run] if run else []
+    # Digits are read as letters only in a word that has letters ("s3x", not "2024").
+    words = [w.translate(_LEET) if any(c.isalpha() for c in w) else w for w in words]
+    return " ".join(w for w in (re.sub(r"[@$]", "", w) for w in words) if w)
+
+
+class Blocklist:
+    """Words and phrases a prompt may not contain. A Latin-script entry matches whole
+    words (and their plural with -s or -es); an entry in a script written without
+    spaces (Chinese, Japanese) matches anywhere."""
+
+    def __init__(self, terms: Iterable[str]):
+        self.terms = sorted({normalise(t) for t in terms if normalise(t)})
+        spaced = [t for t in self.terms if t.isascii()]
+        self._words = re.compile(r"\b(?:" + "|".join(map(re.escape, spaced)) + r")(?:e?s)?\b") if spaced else None
+        self._unspaced = [t.replace(" ", "") for t in self.terms if not t.isascii()]
+
+    @classmethod
+    def from_file(cls, path: Path) -> Blocklist:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        return cls(line.split("#", 1)[0].strip() for line in lines)
+
+    def find(self, text: str) -> str | None:
+        """The first listed term that ``text`` contains, or None."""
+        normalised = normalise(text)
+        if self._words is not None and (match := self._words.search(normalised)):
+            return match.group(0)
+        squashed = normalised.replace(" ", "")
+        return next((term for term in self._unspaced if term in squashed), None)
+
+
+@functools.cache
+def _load_blocklist(path: Path, mtime: float) -> Blocklist:
+    return Blocklist.from_file(path)
+
+
+def blocklist() -> Blocklist:
+    """The configured blocklist, re-read whenever its file changes."""
+    path = Path(settings.SAFETY_BLOCKLIST)
+    try:
+        return _load_blocklist(path, path.stat().st_mtime)
+    except OSError as error:
+        # Fail closed: a missing list must not silently let everything through.
+        raise RuntimeError(
+            f"The safety filter's blocklist {path} can't be read ({error.strerror}). "
+            "Set SAFETY_BLOCKLIST to a readable file, or SAFETY_FILTER=off for research use."
+        ) from None
+
+
+def check_prompt(prompt: str, name: str = "prompt") -> None:
+    """Refuse ``prompt`` when the filter is on and it contains a blocked term."""
+    if not is_on():
+        return
+    term = blocklist().find(prompt)
+    if term is not None:
+        raise ValueError(
+            f"The {name} contains {term!r}, which the safety filter of this app doesn't allow. "
+            "Please describe something else."
+        )
+
+
+# --- The image checker ----------------------------------------------------------
+
+
+class SafetyChecker:
+    """Flags unsafe images with the Stable Diffusion safety checker."""
+
+    def __init__(self, model, image_processor, model_id: str = ""):
+        self.model = model.eval()
+        self.image_processor = image_processor
+        self.model_id = model_id
+
+    @classmethod
+    def from_pretrained(
+        cls, model_id: str, *, revision: str = "main", device: str = "cpu", dtype=torch.float32, local_files_only=False
+    ) -> SafetyChecker:
+        from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
+        from transformers import CLIPImageProcessorPil
+
+        # Its log line says a black image is returned; here a notice image is.
+        logging.getLogger(StableDiffusionSafetyChecker.__module__).setLevel(logging.ERROR)
+        hub = dict(revision=revision, local_files_only=local_files_only)
+        model = StableDiffusionSafetyChecker.from_pretrained(model_id, dtype=dtype, **hub).to(device)
+        return cls(model, CLIPImageProcessorPil.from_pretrained(model_id, **hub), model_id)
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.device
+
+    @torch.inference_mode()
+    def __call__(self, images: list[Image.Image]) -> list[bool]:
+        """One flag per image: True when it shows one of the unsafe concepts."""
+        if not images:
+            return []
+        pixels = self.image_processor(images=images, return_tensors="pt")["pixel_values"]  # (N, 3, 224, 224)
+        # The checker also blacks out flagged images in the array it is given; it gets
+        # a placeholder, since flagged images are replaced by a notice here instead.
+        _, flags = self.model(clip_input=pixels.to(self.device, self.model.dtype), images=torch.zeros(len(images), 1))
+        return [bool(flag) for flag in flags]
+
+
+def screen(checker: SafetyChecker, images: list[Image.Image]) -> tuple[list[Image.Image], int]:
+    """``images`` with those ``checker`` flags replaced by notice images, and how many were."""
+    flags = checker(images)
+    screened = [notice_image(*image.size) if flagged else image for image, flagged in zip(images, flags, strict=True)]
+    return screened, sum(flags)
+
+
+def checker_for(text_to_image, on_load=None) -> SafetyChecker | None:
+    """The safety checker to run on images from the loaded text-to-image model
+    ``text_to_image`` (a ``loading.Loaded``): None when the filter is off.
+
+    A tiny random checker stands in only for a tiny random image model: when the real
+    checker can't be had (offline), images from a real model are refused rather than
+    shown unchecked."""
+    from pipelines.loading import MODELS, CheckpointUnavailable
+
+    if not is_on():
+        return None
+    loaded = MODELS.get("safety_checker", on_load=on_load)
+    if loaded.checkpoint.is_tiny and not text_to_image.checkpoint.is_tiny:
+        raise CheckpointUnavailable(
+            f"The safety checker ({loaded.requested.repo_id}) isn't available offline, so images from "
+            f"{text_to_image.checkpoint.label} can't be checked and are not made. Download it once with "
+            f"`hf download {loaded.requested.repo_id}`, or set SAFETY_FILTER=off for research use."
+        )
+    return loaded.pipeline
+
+
+def notice_image(width: int, height: int) -> Image.Image:
+    """What is shown instead of a flagged image: a grey card that says why."""
+    image = Image.new("RGB", (width, height), (226, 229, 234))
+    draw = ImageDraw.Draw(image)
+    side = min(width, height)
+    # A "no entry" sign above the text, both scaled to the image.
+    radius, cx, cy = side // 6, width // 2, height // 2 - side // 8
+    draw.ellipse((cx - radius, cy - radius, cx + radius, cy + radius), outline=(190, 40, 40), width=max(1, side // 40))
+    draw.line((cx - radius * 0.7, cy + radius * 0.7, cx + radius * 0.7, cy - radius * 0.7), fill=(190, 40, 40),
+              width=max(1, side // 40))  # fmt: skip
+    font = ImageFont.load_default(size=max(8, side // 18))
+    text = textwrap.fill(
+        "Hidden by the safety filter. Try another prompt or seed.", width=max(12, width // max(8, side // 30))
+    )
+    draw.multiline_text((cx, cy + radius + side // 20), text, fill=(60, 60, 60), font=font, anchor="ma", align="center")
+    image.info["safety"] = HIDDEN
+    return image

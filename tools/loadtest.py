@@ -1,0 +1,302 @@
+"""Load test: N concurrent gradio_client clients call the app's endpoints for M seconds.
+
+    python -m tools.loadtest                                 # starts the app (tiny profile), 8 clients, 30 s
+    python -m tools.loadtest --clients 16 --seconds 60 --json out/load.json
+    python -m tools.loadtest --url http://127.0.0.1:7860/ --pid 12345   # an app already running here
+
+It only talks to this machine (loopback addresses), and stops by itself: after
+``--seconds``, or after ``--max-requests`` requests in all, whichever comes first (a
+request still running then gets ``--grace`` more seconds). It reports successes,
+errors (by message), p50/p95 latency per endpoint, and the server's memory (resident
+set size, with its child processes) after the warm-up, half-way and at the end: the
+growth over the second half is what a leak shows up in, after caches have filled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ipaddress
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+IMAGE = ROOT / "assets" / "images" / "cat.jpg"
+ENDPOINTS = ("caption", "vqa", "text_to_image", "search_by_text", "search_by_image", "classify")
+LIMITS = {"clients": 64, "seconds": 600, "max_requests": 100_000}
+
+
+def request_for(endpoint: str, i: int) -> dict:
+    """The keyword arguments of a small, valid request to ``endpoint`` (the i-th one)."""
+    from gradio_client import handle_file
+
+    image = handle_file(str(IMAGE))
+    return {
+        "caption": dict(image=image, max_new_tokens=10, num_beams=1),
+        "vqa": dict(image=image, question="What animal is this?"),
+        "text_to_image": dict(prompt="a red fox in the snow", seed=i, width=64, height=64, num_inference_steps=2),
+        "search_by_text": dict(query="a cat", top_k=4),
+        "search_by_image": dict(image=image, top_k=4),
+        "classify": dict(image=image, labels="cat, dog, bird"),
+    }[endpoint]
+
+
+# --- The app under test ---------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def start_app(
+    profile: str = "tiny",
+    env: dict | None = None,
+    data_dir: Path | None = None,
+    timeout: float = 120,
+    args: tuple[str, ...] = (),
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """Run ``python app.py [ARGS]`` on a free loopback port; yield (url, process); stop it after."""
+    port = free_port()
+    with contextlib.ExitStack() as stack:
+        if data_dir is None:
+            data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="playground-load-")))
+        full_env = {**os.environ, "PLAYGROUND_DATA_DIR": str(data_dir), "GRADIO_ANALYTICS_ENABLED": "False",
+                    "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"), **(env or {})}  # fmt: skip
+        log_path = Path(data_dir) / "app.log"
+        log = stack.enter_context(open(log_path, "wb"))  # noqa: SIM115
+        process = subprocess.Popen(
+            [sys.executable, "app.py", "--profile", profile, "--host", "127.0.0.1", "--port", str(port), *args],
+            cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        url = f"http://127.0.0.1:{port}/"
+        try:
+            deadline = time.time() + timeout
+            while True:
+                try:
+                    urllib.request.urlopen(url, timeout=2)
+                    break
+                except OSError as error:
+                    if getattr(error, "code", None) is not None:  # an HTTP answer (e.g. 401 with a login): up
+                        break
+                    if process.poll() is not None or time.time() > deadline:
+                        raise RuntimeError("the app did not start:\n" + log_path.read_text()[-3000:]) from None
+                    time.sleep(0.3)
+            yield url, process
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def check_loopback(url: str) -> None:
+    """Refuse anything but this machine: a load test must never be pointed at someone else."""
+    host = urllib.parse.urlsplit(url).hostname or ""
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except OSError:
+        raise ValueError(f"Can't resolve {host!r}.") from None
+    if not addresses or not all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addresses):
+        raise ValueError(f"The load test only runs against this machine (a loopback address), not {url!r}.")
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of ``pid`` and its children, in MiB."""
+    import psutil
+
+    process = psutil.Process(pid)
+    total = process.memory_info().rss
+    for child in process.children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            total += child.memory_info().rss
+    return total / 2**20
+
+
+# --- The load -------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    clients: int
+    seconds: float
+    requests: int = 0
+    successes: int = 0
+    errors: int = 0
+    error_messages: dict = field(default_factory=dict)
+    latency_ms: dict = field(default_factory=dict)  # endpoint (and "all") -> {p50, p95, max, n}
+    throughput_per_s: float = 0.0
+    rss_mb: dict = field(default_factory=dict)  # warm, half, end, peak, growth, second_half_growth
+
+    def markdown(self) -> str:
+        lines = [
+            f"{self.clients} clients for {self.seconds:.0f} s: {self.requests} requests, {self.successes} succeeded, "
+            f"{self.errors} failed, {self.throughput_per_s:.1f} requests/s",
+            "",
+            "| endpoint | requests | p50 ms | p95 ms | max ms |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for name, stats in self.latency_ms.items():
+            lines.append(f"| {name} | {stats['n']} | {stats['p50']:.0f} | {stats['p95']:.0f} | {stats['max']:.0f} |")
+        if self.rss_mb:
+            m = self.rss_mb
+            lines += ["", f"server memory (RSS, MiB): {m['warm']:.0f} after warm-up, {m['half']:.0f} half-way, "
+                          f"{m['end']:.0f} at the end, {m['peak']:.0f} at most; growth over the second half "
+                          f"{m['second_half_growth']:+.0f}"]  # fmt: skip
+        if self.error_messages:
+            lines += ["", "errors:"] + [f"- {n} × {message}" for message, n in self.error_messages.items()]
+        return "\n".join(lines)
+
+
+def run(url: str, clients: int = 8, seconds: float = 30, max_requests: int = 10_000, endpoints=ENDPOINTS,
+        pid: int | None = None, grace: float = 60, progress: bool = False) -> Result:  # fmt: skip
+    """Drive the app at ``url`` and return what happened (see the module docstring)."""
+    from gradio_client import Client
+
+    check_loopback(url)
+    if not (1 <= clients <= LIMITS["clients"] and 0 < seconds <= LIMITS["seconds"]):
+        raise ValueError(f"Use 1-{LIMITS['clients']} clients and at most {LIMITS['seconds']} s.")
+    max_requests = min(max_requests, LIMITS["max_requests"])
+    unknown = set(endpoints) - set(ENDPOINTS)
+    if unknown:
+        raise ValueError(f"Unknown endpoints {sorted(unknown)}; available: {list(ENDPOINTS)}")
+
+    # Warm-up: every endpoint once, so models are loaded before memory is measured.
+    warm = Client(url, verbose=False)
+    for endpoint in endpoints:
+        warm.predict(**request_for(endpoint, 0), api_name=f"/{endpoint}")
+    warm.close()
+
+    lock = threading.Lock()
+    budget = [max_requests]
+    latencies: dict[str, list[float]] = {e: [] for e in endpoints}
+    errors: Counter = Counter()
+    memory: list[tuple[float, float]] = []
+    start = time.monotonic()
+    deadline = start + seconds
+    done = threading.Event()
+
+    def take() -> bool:
+        with lock:
+            if budget[0] <= 0 or time.monotonic() >= deadline:
+                return False
+            budget[0] -= 1
+            return True
+
+    def client_loop(index: int) -> None:
+        client = Client(url, verbose=False)
+        i = 0
+        try:
+            while take():
+                endpoint = endpoints[(index + i) % len(endpoints)]
+                began = time.perf_counter()
+                try:
+                    job = client.submit(**request_for(endpoint, i), api_name=f"/{endpoint}")
+                    job.result(timeout=max(deadline - time.monotonic(), 0) + grace)
+                    with lock:
+                        latencies[endpoint].append((time.perf_counter() - began) * 1000)
+                except Exception as error:  # every failure is counted and reported, by message
+                    with lock:
+                        errors[f"{endpoint}: {type(error).__name__}: {str(error)[:200]}"] += 1
+                i += 1
+        finally:
+            client.close()
+
+    def watch() -> None:
+        while not done.is_set():
+            if pid is not None:
+                memory.append((time.monotonic() - start, rss_mb(pid)))
+            if progress:
+                with lock:
+                    n = sum(map(len, latencies.values()))
+                print(f"\r{time.monotonic() - start:5.1f} s  {n} ok  {sum(errors.values())} failed", end="", flush=True)
+            done.wait(0.5)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    threads = [threading.Thread(target=client_loop, args=(i,), daemon=True) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=seconds + grace + 30)
+    elapsed = time.monotonic() - start
+    done.set()
+    watcher.join()
+    if pid is not None:
+        memory.append((elapsed, rss_mb(pid)))
+    if progress:
+        print()
+
+    result = Result(clients=clients, seconds=elapsed)
+    result.successes = sum(map(len, latencies.values()))
+    result.errors = sum(errors.values())
+    result.requests = result.successes + result.errors
+    result.error_messages = dict(errors.most_common())
+    result.throughput_per_s = result.requests / elapsed
+    everything = [ms for values in latencies.values() for ms in values]
+    for name, values in [*latencies.items(), ("all", everything)]:
+        if values:
+            p50, p95 = np.percentile(values, [50, 95])
+            result.latency_ms[name] = {"n": len(values), "p50": float(p50), "p95": float(p95), "max": max(values)}
+    if memory:
+        values = [mb for _, mb in memory]
+        half = next(mb for t, mb in memory if t >= elapsed / 2)
+        result.rss_mb = {
+            "warm": values[0], "half": half, "end": values[-1], "peak": max(values),
+            "growth": values[-1] - values[0], "second_half_growth": values[-1] - half,
+        }  # fmt: skip
+    return result
+
+
+def main(argv: list[str] | None = None) -> Result:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--url", help="an app already running on this machine (default: start one)")
+    parser.add_argument("--pid", type=int, help="its process id, to measure its memory")
+    parser.add_argument("--profile", default="tiny", help="profile of the app this starts (default: tiny)")
+    parser.add_argument("--clients", type=int, default=8, help=f"concurrent clients (1-{LIMITS['clients']})")
+    parser.add_argument("--seconds", type=float, default=30, help=f"how long (at most {LIMITS['seconds']})")
+    parser.add_argument("--max-requests", type=int, default=10_000, help="stop after this many requests in all")
+    parser.add_argument("--endpoints", default=",".join(ENDPOINTS), help="comma-separated endpoints to call")
+    parser.add_argument("--grace", type=float, default=60, help="seconds a request running at the end may finish in")
+    parser.add_argument("--json", type=Path, help="also write the result as JSON here")
+    parser.add_argument("--quick", action="store_true", help="4 clients for 10 s")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.clients, args.seconds = 4, 10
+    endpoints = tuple(e.strip().lstrip("/") for e in args.endpoints.split(",") if e.strip())
+
+    with contextlib.ExitStack() as stack:
+        url, pid = args.url, args.pid
+        if url is None:
+            url, process = stack.enter_context(start_app(args.profile))
+            pid = process.pid
+        result = run(url, args.clients, args.seconds, args.max_requests, endpoints, pid, args.grace, progress=True)
+    print(result.markdown())
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        tmp = args.json.with_name(f".{args.json.name}.tmp")
+        tmp.write_text(json.dumps(asdict(result), indent=2))
+        os.replace(tmp, args.json)  # atomic: a reader never sees half a file
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""Per-client rate limits for public deployments, and who a client is.
+
+``RateLimiter`` is a sliding-window counter: at most ``count`` hits per ``period``
+seconds for each key (a client address, a user name, a student). It is small and
+independent of Gradio, so any part of the app can keep its own limits with it:
+
+    limiter = RateLimiter.parse("20/minute")
+    wait = limiter.hit(client_key(request))   # None: go ahead; else seconds to wait
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+
+PERIODS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600, "d": 86400,
+           "day": 86400}  # fmt: skip
+
+
+def parse_rate(text: str) -> tuple[int, float]:
+    """ "20/minute" -> (20, 60.0). Also "5/10s", "100/hour", "1000/day"."""
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d*\.?\d*)\s*([a-z]+)\s*", text.lower())
+    if not match or match.group(3) not in PERIODS or int(match.group(1)) < 1:
+        raise ValueError(
+            f"A rate limit looks like '20/minute' (a count of at least 1, then second, minute, hour or day, "
+            f"optionally with a number: '5/10s'), not {text!r}."
+        )
+    multiple = float(match.group(2)) if match.group(2) else 1.0
+    if multiple <= 0:
+        raise ValueError(f"The period of a rate limit must be positive, not {text!r}.")
+    return int(match.group(1)), multiple * PERIODS[match.group(3)]
+
+
+class RateLimiter:
+    """At most ``count`` hits per ``period`` seconds per key (a sliding window: the
+    hits of the last ``period`` seconds are counted, so bursts at a window's edge
+    can't double the rate). Thread-safe; memory is bounded by ``max_keys``, keys
+    idle for a whole period are dropped."""
+
+    def __init__(self, count: int, period: float, clock: Callable[[], float] = time.monotonic, max_keys: int = 100_000):
+        if count < 1 or period <= 0:
+            raise ValueError(f"A rate limit needs count >= 1 and period > 0, not {count}/{period}.")
+        self.count, self.period, self.clock, self.max_keys = count, period, clock, max_keys
+        self._hits: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def parse(cls, text: str, **kwargs) -> RateLimiter | None:
+        """The limiter for a setting such as "20/minute"; None for an empty setting (no limit)."""
+        return cls(*parse_rate(text), **kwargs) if text.strip() else None
+
+    def hit(self, key: str) -> float | None:
+        """Count one request for ``key``. None if it is allowed; else it is refused (and
+        not counted) and the result is how many seconds until the next one is allowed."""
+        now = self.clock()
+        with self._lock:
+            hits = self._hits.get(key)
+            if hits is None:
+                if len(self._hits) >= self.max_keys:
+                    self._forget_idle(now)
+                hits = self._hits[key] = deque()
+            while hits and hits[0] <= now - self.period:
+                hits.popleft()
+            if len(hits) >= self.count:
+                return min(max(hits[0] + self.period - now, 0.001), self.period)
+            hits.append(now)
+            return None
+
+    def _forget_idle(self, now: float) -> None:
+        for key in [k for k, hits in self._hits.items() if not hits or hits[-1] <= now - self.period]:
+            del self._hits[key]
+        if len(self._hits) >= self.max_keys:  # all busy: forget the oldest rather than grow
+            oldest = min(self._hits, key=lambda k: self._hits[k][-1])
+            del self._hits[oldest]
+
+
+def client_key(client_host: str | None, headers: Mapping[str, str], trusted_proxies: int = 0) -> str:
+    """Who a request comes from: the connection's address, or behind ``trusted_proxies``
+    proxies (``TRUSTED_PROXIES``) the address the outermost of them saw, which is
+    that many entries from the end of X-Forwarded-For (each proxy appends the address
+    it got the request from; entries further left are whatever the client sent)."""
+    if trusted_proxies > 0:
+        forwarded = [part.strip() for part in headers.get("x-forwarded-for", "").split(",") if part.strip()]
+        if forwarded:
+            return forwarded[-min(trusted_proxies, len(forwarded))]
+    return client_host or "unknown"
