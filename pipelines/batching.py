@@ -78,8 +78,14 @@ class Batcher:
                 with self._cond:
                     self._busy = False
                     self._cond.notify_all()
-        if job.error is not None:
-            raise job.error
+        error, job.error = job.error, None
+        if error is not None:
+            # Not kept on the job: its traceback holds the frames that hold the jobs, a
+            # cycle that would keep the failed call's tensors alive until the next gc.
+            try:
+                raise error
+            finally:
+                del error
         return job.result
 
     def _take(self) -> list[_Job]:

@@ -192,7 +192,8 @@ PLAYGROUND_AUTH = os.getenv("PLAYGROUND_AUTH", "")
 # Per-client limit on model runs (and, separately, on uploads) for public deployments,
 # as "COUNT/PERIOD" with a period of second, minute, hour or day ("20/minute"). Empty: off.
 RATE_LIMIT = os.getenv("RATE_LIMIT", "")
-# Login attempts per client (with PLAYGROUND_AUTH or a class password): slows down guessing.
+# Failed login attempts per client (with PLAYGROUND_AUTH or a class password): slows down
+# guessing, while a whole class behind one address can still log in at once.
 LOGIN_RATE_LIMIT = os.getenv("LOGIN_RATE_LIMIT", "10/minute")
 # How many proxies in front of the app append the client's address to X-Forwarded-For
 # (1 on Spaces): rate limits then count per the address the outermost one saw. 0 uses

@@ -89,8 +89,8 @@ class SpeechRecognitionPipeline:
             language = TO_LANGUAGE_CODE[language]
         elif language not in TO_LANGUAGE_CODE.values():
             raise ValueError(
-                f"Unknown language {language!r}; use 'auto' or one of Whisper's language codes: "
-                f"{sorted(set(TO_LANGUAGE_CODE.values()))}."
+                f"`language`: must be one of 'auto', a language name or Whisper's language codes "
+                f"{sorted(set(TO_LANGUAGE_CODE.values()))}, not {language!r}."
             )
         if not self.is_multilingual:
             if language not in (None, "en") or task == "translate":

@@ -77,18 +77,25 @@ def test_a_request_within_the_locks_works(classroom_app):
     assert len(result) == 1 and max(Image.open(result[0]["image"]).size) <= 128
 
 
+# The input guard (ui/security.py) checks against the components the classroom narrowed.
 LOCKED = [
     (
         dict(prompt="a fox", num_inference_steps=3, api_name="/text_to_image"),
-        r"`num_inference_steps` \(at most 2\); got 3",
+        r"`num_inference_steps`: must be at least 1 and at most 2, not 3",
     ),
-    (dict(prompt="a fox", width=256, api_name="/text_to_image"), r"`width` \(at most 128\); got 256"),
+    (
+        dict(prompt="a fox", width=256, api_name="/text_to_image"),
+        r"`width`: must be at least 64 and at most 128, not 256",
+    ),
     (dict(prompt="a fox", guidance_scale=7.5, api_name="/text_to_image"), r"`guidance_scale` \(= 0\); got 7.5"),
     (
         dict(prompt="a fox", model="tiny-sdxl", api_name="/text_to_image"),
-        r"allows these text_to_image models: \['tiny-sd'\]",
+        r"`model`: must be one of \['tiny-sd'\], not 'tiny-sdxl'",
     ),
-    (dict(strategy="early", epochs=50, api_name="/train_fusion"), r"`epochs` \(at most 20\); got 50"),
+    (
+        dict(strategy="early", epochs=50, api_name="/train_fusion"),
+        r"`epochs`: must be at least 1 and at most 20, not 50",
+    ),
 ]
 
 
@@ -102,7 +109,7 @@ def test_locked_parameters_are_enforced_on_the_server_for_api_calls(classroom_ap
 def test_comparing_trains_only_the_strategies_the_teacher_allows(classroom_app):
     client = student(classroom_app, "hana")
     assert [r["strategy"] for r in client.predict(epochs=2, api_name="/compare_fusion")] == ["early", "late"]
-    with pytest.raises(AppError, match=r"`strategy` \(one of early, late\); got 'hybrid'"):
+    with pytest.raises(AppError, match=r"`strategy`: must be one of \['early', 'late'\], not 'hybrid'"):
         client.predict(strategy="hybrid", epochs=2, api_name="/train_fusion")
 
 

@@ -39,11 +39,14 @@ def test_compare_fusion_trains_the_three_strategies_with_the_same_settings(clien
 @pytest.mark.parametrize(
     ("request_", "message"),
     [
-        # Gradio's own controls check choices and ranges first; the pipeline checks the rest.
-        (dict(strategy="middle"), r"'middle'.*not in the list of choices: \['early', 'late', 'hybrid'\]"),
-        (dict(strategy="early", epochs=100_000), "greater than maximum value 200"),
-        (dict(strategy="early", learning_rate=5.0), "greater than maximum value 1"),
-        (dict(strategy="early", split="random"), "'random'.*not in the list of choices"),
+        # The input guard (ui/security.py) checks choices and ranges first; the pipeline checks the rest.
+        (dict(strategy="middle"), r"`strategy`: must be one of \['early', 'late', 'hybrid'\], not 'middle'"),
+        (dict(strategy="early", epochs=100_000), "`epochs`: must be at least 1 and at most 200, not 100000"),
+        (dict(strategy="early", learning_rate=5.0), "`learning_rate`: must be at least 1e-05 and at most 1, not 5"),
+        (
+            dict(strategy="early", split="random"),
+            r"`split`: must be one of \['instances', 'combinations'\], not 'random'",
+        ),
         (dict(strategy="early", model="clip-huge"), "clip-huge"),
     ],
 )

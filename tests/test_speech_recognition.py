@@ -88,7 +88,7 @@ def test_english_only_checkpoints_refuse_other_languages_and_translation(pipe, m
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        (dict(language="klingon"), "Unknown language 'klingon'"),
+        (dict(language="klingon"), "`language`: must be one of .*, not 'klingon'"),
         (dict(task="summarize"), "`task` must be one of"),
         (dict(audio=None), "No audio"),
         (dict(audio=(16_000, np.zeros(16_000, np.float32))), "silent"),

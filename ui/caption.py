@@ -6,7 +6,7 @@ import gradio as gr
 
 from pipelines import settings
 from pipelines.batching import options_key
-from pipelines.inputs import check_flag, load_image
+from pipelines.inputs import check_flag, check_seed, load_image
 from ui import explain
 from ui.common import get_model, gpu, image_input, model_picker, model_status, status_line, user_errors
 from ui.i18n import _
@@ -35,6 +35,7 @@ def caption(
     image = load_image(image)
     pipe.check_inputs(max_new_tokens, num_beams, temperature, top_p)
     do_sample = check_flag("do_sample", do_sample)
+    seed = check_seed(seed)  # checked even when greedy decoding doesn't use it
     # Its notices (a prompt cut short, fewer tokens) reach this request, whoever runs the batch.
     prompt, max_new_tokens, _options = pipe.prepare_text(prompt, max_new_tokens)
     options = dict(prompt=prompt, max_new_tokens=max_new_tokens, num_beams=num_beams)

@@ -69,6 +69,17 @@ class RateLimiter:
             hits.append(now)
             return None
 
+    def wait(self, key: str) -> float | None:
+        """Like ``hit`` but counts nothing: None if a hit would be allowed now."""
+        now = self.clock()
+        with self._lock:
+            hits = self._hits.get(key)
+            if hits is None:
+                return None
+            while hits and hits[0] <= now - self.period:
+                hits.popleft()
+            return min(max(hits[0] + self.period - now, 0.001), self.period) if len(hits) >= self.count else None
+
     def _forget_idle(self, now: float) -> None:
         for key in [k for k, hits in self._hits.items() if not hits or hits[-1] <= now - self.period]:
             del self._hits[key]

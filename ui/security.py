@@ -165,17 +165,21 @@ class Guard:
                 else None
             )  # fmt: skip
             if limiter is not None:
-                headers = _headers(scope)
                 client = scope.get("client")
-                wait = limiter.hit(client_key(client[0] if client else None, headers, self.trusted_proxies))
+                key = client_key(client[0] if client else None, _headers(scope), self.trusted_proxies)
+                # Logins count only when they fail: a whole class behind one school
+                # address logs in at once, while guessing is what must be slowed down.
+                wait = limiter.wait(key) if limiter is self.logins else limiter.hit(key)
                 if wait is not None:
-                    what = "login attempts" if limiter is self.logins else "requests"
+                    what = "failed login attempts" if limiter is self.logins else "requests"
                     return await _respond(
                         send, 429,
                         f"Too many {what} from your address: at most {limiter.count} every "
                         f"{_duration(limiter.period)}. Please try again in {math.ceil(wait)} s.",
                         {"retry-after": str(math.ceil(wait))},
                     )  # fmt: skip
+                if limiter is self.logins:
+                    send = _on_failure(send, lambda: limiter.hit(key))
             if not UPLOAD_ROUTE.match(path):  # uploads are bounded by max_file_size
                 length = _headers(scope).get("content-length", "")
                 if length.isdigit() and int(length) > self.max_body:
@@ -233,6 +237,17 @@ async def _respond(send, status: int, detail: str, headers: dict[str, str] | Non
     raw += [(k.encode(), v.encode()) for k, v in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})
+
+
+def _on_failure(send, action):
+    """``send``, calling ``action`` once if the response's status is an error."""
+
+    async def watched(message):
+        if message["type"] == "http.response.start" and message["status"] >= 400:
+            action()
+        await send(message)
+
+    return watched
 
 
 def middleware() -> list:
