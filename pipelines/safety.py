@@ -52,9 +52,13 @@ def normalise(text: str) -> str:
     characters joined ("n u d e" -> "nude"), look-alike digits read as letters."""
     text = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    # Words are runs of letters and digits, plus @ and $, which stand in for letters.
+    # Words are runs of letters and digits, plus @ and $, which stand in for letters only
+    # in a word that has letters ("$ex"); elsewhere ("0$") they are dropped first, so that
+    # normalising twice changes nothing.
+    tokens = re.findall(r"(?:[^\W_]|[@$])+", text)
+    tokens = [t if any(c.isalpha() for c in t) else re.sub(r"[@$]", "", t) for t in tokens]
     words, run = [], ""
-    for word in re.findall(r"(?:[^\W_]|[@$])+", text):
+    for word in filter(None, tokens):
         if len(word) == 1 and word.isascii():
             run += word
             continue
