@@ -17,6 +17,10 @@ al. 2019, "Multimodal Machine Learning: A Survey and Taxonomy"):
 - ``hybrid``: the image patches and caption tokens attend to each other
   (cross-attention, as in ViLBERT, Lu et al. 2019), then a head decides.
 
+The three models are in ``pipelines/fusion_models.py``; this file holds the data, the
+training loop and the lab that keeps the runs. PyTorch is imported only when a model
+is trained, so that the app's page starts without it.
+
 Everything here is seeded and runs on the CPU; ``train`` returns plain Python values
 (final metrics, per-epoch curves, a confusion matrix) so the UI and the API can show them.
 Another scene source (for example the evaluation probe set) fits by passing its own
@@ -36,13 +40,16 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from PIL import Image, ImageDraw
-from torch import nn
 
 from pipelines.inputs import MAX_SEED, check_number
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 STRATEGIES = ("early", "late", "hybrid")
 OPTIMIZERS = ("adam", "sgd")
@@ -166,10 +173,16 @@ class Features:
                        data["captions"].tolist(), str(data["model"]))  # fmt: skip
 
 
-@torch.inference_mode()
 def encode(retrieval, scenes: Sequence[Scene], captions: Sequence[str], batch_size: int = 16,
            callback: Callable[[int, int], None] | None = None) -> Features:  # fmt: skip
     """Run the retrieval pipeline's CLIP model over the scenes and captions once."""
+    import torch  # here and below, not at import time: the app's page starts without PyTorch
+
+    with torch.inference_mode():
+        return _encode(retrieval, scenes, captions, batch_size, callback)
+
+
+def _encode(retrieval, scenes, captions, batch_size, callback) -> Features:
     model, processor = retrieval.model, retrieval.processor
     chunks = []
     for start in range(0, len(scenes), batch_size):
@@ -246,6 +259,8 @@ class MatchingSet:
     def tensors(self, test: bool) -> dict[str, torch.Tensor]:
         """One split's inputs as tensors, standardised with the training pairs' mean and
         standard deviation per feature (so no model has to learn CLIP's scale)."""
+        import torch
+
         rows = self.test if test else ~self.test
         train_images = np.unique(self.image_index[~self.test])
         train_captions = np.unique(self.caption_index[~self.test])
@@ -264,73 +279,6 @@ class MatchingSet:
 
 def _stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return x.mean(axis=0).astype(np.float32), (x.std(axis=0) + 1e-6).astype(np.float32)
-
-
-# --- The three fusion models --------------------------------------------------------
-
-
-def _mlp(inputs: int, hidden: int, outputs: int) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(inputs, hidden), nn.ReLU(), nn.Linear(hidden, outputs))
-
-
-class EarlyFusion(nn.Module):
-    """Concatenate the pooled image and caption features, then one MLP: it can learn any
-    interaction between the two, but must learn all of it from the pairs it sees."""
-
-    def __init__(self, dim: int, hidden_size: int):
-        super().__init__()
-        self.mlp = _mlp(2 * dim, hidden_size, 1)
-
-    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        both = torch.cat([batch["image_tokens"][:, 0], batch["text_pooled"]], dim=-1)  # (B, 2D)
-        return self.mlp(both).squeeze(-1)  # (B,) logits
-
-
-class LateFusion(nn.Module):
-    """One head per modality, each turning its input into a vector of ``hidden_size``
-    scores on its own; the decisions meet only at the end, as a scaled dot product.
-    Averaging two single-modality scores could not work here: whether a caption fits
-    depends on the picture, so the combination has to compare, not add."""
-
-    def __init__(self, dim: int, hidden_size: int):
-        super().__init__()
-        self.image_head = _mlp(dim, hidden_size, hidden_size)
-        self.text_head = _mlp(dim, hidden_size, hidden_size)
-        self.bias = nn.Parameter(torch.zeros(()))
-
-    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        image = self.image_head(batch["image_tokens"][:, 0])  # (B, H)
-        text = self.text_head(batch["text_pooled"])  # (B, H)
-        return (image * text).sum(-1) / math.sqrt(image.shape[-1]) + self.bias  # (B,)
-
-
-class HybridFusion(nn.Module):
-    """Caption tokens attend to image patches and image patches to caption tokens
-    (one cross-attention layer each way, with residual connections), then the two
-    streams are pooled and a head decides from both."""
-
-    def __init__(self, dim: int, hidden_size: int):
-        super().__init__()
-        heads = 4 if hidden_size % 4 == 0 else 1
-        self.image_in, self.text_in = nn.Linear(dim, hidden_size), nn.Linear(dim, hidden_size)
-        self.text_to_image = nn.MultiheadAttention(hidden_size, heads, batch_first=True)
-        self.image_to_text = nn.MultiheadAttention(hidden_size, heads, batch_first=True)
-        self.text_norm, self.image_norm = nn.LayerNorm(hidden_size), nn.LayerNorm(hidden_size)
-        self.head = _mlp(2 * hidden_size, hidden_size, 1)
-
-    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        image = self.image_in(batch["image_tokens"])  # (B, 1 + patches, H)
-        text = self.text_in(batch["text_tokens"])  # (B, T, H)
-        padding = ~batch["text_mask"]  # (B, T), True where there is no token
-        text = self.text_norm(text + self.text_to_image(text, image, image, need_weights=False)[0])
-        image = self.image_norm(image + self.image_to_text(image, text, text, key_padding_mask=padding,
-                                                           need_weights=False)[0])  # fmt: skip
-        mask = batch["text_mask"].unsqueeze(-1).float()  # (B, T, 1)
-        text_pooled = (text * mask).sum(1) / mask.sum(1).clamp_min(1.0)  # mean over real tokens: (B, H)
-        return self.head(torch.cat([image.mean(1), text_pooled], dim=-1)).squeeze(-1)  # (B,)
-
-
-MODELS = {"early": EarlyFusion, "late": LateFusion, "hybrid": HybridFusion}
 
 
 # --- Training ----------------------------------------------------------------------
@@ -361,12 +309,13 @@ class FusionConfig:
 
 
 def _metrics(logits: torch.Tensor, labels: torch.Tensor) -> dict:
+    import torch
     from torchmetrics.functional.classification import binary_accuracy, binary_auroc, binary_confusion_matrix
 
     target = labels.long()
     probs = torch.sigmoid(logits)
     return {
-        "loss": float(nn.functional.binary_cross_entropy_with_logits(logits, labels)),
+        "loss": float(torch.nn.functional.binary_cross_entropy_with_logits(logits, labels)),
         "accuracy": float(binary_accuracy(probs, target)),
         "auroc": float(binary_auroc(probs, target)),
         # rows: true mismatch, true match; columns: predicted mismatch, predicted match
@@ -385,6 +334,10 @@ def train(data: MatchingSet, config: FusionConfig) -> dict:
 def train_steps(data: MatchingSet, config: FusionConfig, every: int = 1) -> Iterator[dict]:
     """``train``, yielding a snapshot of the result (``done`` False until the last one)
     every ``every`` epochs and after the last: live curves for the UI."""
+    import torch
+
+    from pipelines.fusion_models import MODELS
+
     # 1. Check inputs and seed everything the run depends on
     config = config.check()
     torch.manual_seed(config.seed)
@@ -400,7 +353,7 @@ def train_steps(data: MatchingSet, config: FusionConfig, every: int = 1) -> Iter
         optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     else:
         optimizer = torch.optim.SGD(model.parameters(), lr=config.learning_rate, momentum=0.9)
-    loss_fn = nn.BCEWithLogitsLoss()
+    loss_fn = torch.nn.BCEWithLogitsLoss()
 
     # 3. Forward, loss, backward, step; measure both splits after every epoch
     curves: dict[str, list] = {
@@ -446,6 +399,8 @@ def _threads(count: int):
     """Torch's thread count while training. These models are tiny: with several threads,
     OpenMP's hand-offs cost more than the arithmetic (ten times slower on a busy 2-core
     machine, see benchmarks/fusion_speed.py); the results are the same."""
+    import torch
+
     previous = torch.get_num_threads()
     torch.set_num_threads(count)
     try:
@@ -454,11 +409,13 @@ def _threads(count: int):
         torch.set_num_threads(previous)
 
 
-@torch.no_grad()
 def _mistakes(model: nn.Module, data: MatchingSet, test_set: dict, limit: int = 8) -> list[dict]:
     """The held-out pairs the model got most confidently wrong: what a student should look at."""
+    import torch
+
     model.eval()
-    probs = torch.sigmoid(model(test_set)).numpy()
+    with torch.no_grad():
+        probs = torch.sigmoid(model(test_set)).numpy()
     labels = test_set["labels"].numpy()
     wrong = np.flatnonzero((probs >= 0.5) != (labels == 1.0))
     wrong = wrong[np.argsort(-np.abs(probs[wrong] - 0.5), kind="stable")][:limit]
@@ -468,10 +425,12 @@ def _mistakes(model: nn.Module, data: MatchingSet, test_set: dict, limit: int = 
             for i in wrong]  # fmt: skip
 
 
-@torch.no_grad()
 def _evaluate(model: nn.Module, tensors: dict[str, torch.Tensor]) -> dict:
+    import torch
+
     model.eval()
-    return _metrics(model(tensors), tensors["labels"])
+    with torch.no_grad():
+        return _metrics(model(tensors), tensors["labels"])
 
 
 def _summary(train_metrics: dict, test_metrics: dict, seconds: float, done: bool) -> dict:

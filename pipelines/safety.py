@@ -24,11 +24,14 @@ import textwrap
 import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from pipelines import settings
+
+if TYPE_CHECKING:
+    import torch
 
 HIDDEN = "hidden by the safety filter"  # image.info["safety"] of a replaced image
 # Digits and symbols that stand in for letters to get around a word list.
@@ -138,30 +141,34 @@ class SafetyChecker:
 
     @classmethod
     def from_pretrained(
-        cls, model_id: str, *, revision: str = "main", device: str = "cpu", dtype=torch.float32, local_files_only=False
+        cls, model_id: str, *, revision: str = "main", device: str = "cpu", dtype=None, local_files_only=False
     ) -> SafetyChecker:
+        import torch  # not at import time: the app's page starts without PyTorch
         from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
         from transformers import CLIPImageProcessorPil
 
         # Its log line says a black image is returned; here a notice image is.
         logging.getLogger(StableDiffusionSafetyChecker.__module__).setLevel(logging.ERROR)
         hub = dict(revision=revision, local_files_only=local_files_only)
-        model = StableDiffusionSafetyChecker.from_pretrained(model_id, dtype=dtype, **hub).to(device)
+        model = StableDiffusionSafetyChecker.from_pretrained(model_id, dtype=dtype or torch.float32, **hub).to(device)
         return cls(model, CLIPImageProcessorPil.from_pretrained(model_id, **hub), model_id)
 
     @property
     def device(self) -> torch.device:
         return self.model.device
 
-    @torch.inference_mode()
     def __call__(self, images: list[Image.Image]) -> list[bool]:
         """One flag per image: True when it shows one of the unsafe concepts."""
+        import torch
+
         if not images:
             return []
         pixels = self.image_processor(images=images, return_tensors="pt")["pixel_values"]  # (N, 3, 224, 224)
         # The checker also blacks out flagged images in the array it is given; it gets
         # a placeholder, since flagged images are replaced by a notice here instead.
-        _, flags = self.model(clip_input=pixels.to(self.device, self.model.dtype), images=torch.zeros(len(images), 1))
+        with torch.inference_mode():
+            clip_input, placeholder = pixels.to(self.device, self.model.dtype), torch.zeros(len(images), 1)
+            _, flags = self.model(clip_input=clip_input, images=placeholder)
         return [bool(flag) for flag in flags]
 
 

@@ -23,7 +23,6 @@ import numpy as np
 from pipelines import settings
 from pipelines.index import ImageIndex, scan
 from pipelines.inputs import check_text
-from pipelines.retrieval import classify_collection as classify_indexes
 from pipelines.uploads import extract_zip, is_zip, store_images
 from ui import explain
 from ui.common import get_model, gpu, image_input, model_picker, model_status, status_line, user_errors
@@ -251,7 +250,9 @@ def classify_collection(
     """Every image of the collection sorted into one of ``labels``: a count per label
     and the images the model is surest of."""
     pipe, sources = _indexes(model, request, progress)
-    result = classify_indexes(pipe, list(sources.values()), labels, examples)
+    from pipelines.retrieval import classify_collection  # imports torch: not while the page starts
+
+    result = classify_collection(pipe, list(sources.values()), labels, examples)
     table = [[row["label"], row["count"], round(100 * row["share"], 1)] for row in result["labels"]]
     shown = []
     for row in result["labels"]:
