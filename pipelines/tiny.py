@@ -346,13 +346,14 @@ def tiny_path(repo_id: str) -> Path:
 # --- Speech: Whisper and VITS ---------------------------------------------------
 
 
-def _whisper(out: Path) -> None:
+def _whisper(out: Path, **sizes) -> None:
     """A Whisper with the real tokenizer layout: byte-level BPE text tokens (whole words
     here), then <|endoftext|>, <|startoftranscript|>, the 100 language tokens in Whisper's
     order, the task tokens, <|nospeech|>, <|notimestamps|> and the 1,501 timestamps
     <|0.00|> ... <|30.00|>. Generation relies on that order (language id = start-of-
     transcript id + 1 + index; timestamps begin right after <|notimestamps|>). The
-    feature extractor is the real one: 80 log-mel bins, 30-second windows of 3,000 frames."""
+    feature extractor is the real one: 80 log-mel bins, 30-second windows of 3,000 frames.
+    ``sizes`` override the config's sizes (benchmarks/speech.py builds a Whisper base this way)."""
     import torch
     from transformers import (
         GenerationConfig,
@@ -386,6 +387,8 @@ def _whisper(out: Path) -> None:
         encoder_attention_heads=4, decoder_attention_heads=4, encoder_ffn_dim=64, decoder_ffn_dim=64,
         max_source_positions=1500, max_target_positions=32, **special_ids,
     )  # fmt: skip
+    for name, value in sizes.items():
+        setattr(config, name, value)
     torch.manual_seed(0)
     model = WhisperForConditionalGeneration(config)
     # What Whisper's generate() reads beyond the usual: the language and task tokens,
@@ -402,10 +405,11 @@ def _whisper(out: Path) -> None:
     WhisperProcessor(feature_extractor=feature_extractor, tokenizer=tokenizer).save_pretrained(out)
 
 
-def _vits(out: Path) -> None:
+def _vits(out: Path, full_size: bool = False) -> None:
     """A VITS as MMS-TTS ships it: a character vocabulary (lower-case letters, space,
     apostrophe, hyphen), a blank token between characters, 16 kHz output. Channels are
-    tiny; the decoder still upsamples each spectrogram frame 256 times as the real one does."""
+    tiny; the decoder still upsamples each spectrogram frame 256 times as the real one does.
+    ``full_size`` keeps VitsConfig's default sizes, MMS-TTS's (for benchmarks/speech.py)."""
     import json
 
     import torch
@@ -415,16 +419,18 @@ def _vits(out: Path) -> None:
     vocab_file = out / "vocab.json"
     vocab_file.write_text(json.dumps({c: i for i, c in enumerate(characters)}))
     tokenizer = VitsTokenizer(str(vocab_file), language="eng", add_blank=True, normalize=True, phonemize=False)
+    tiny = dict(
+        hidden_size=16, num_hidden_layers=2, num_attention_heads=2, ffn_dim=32, flow_size=16, spectrogram_bins=8,
+        duration_predictor_num_flows=2, duration_predictor_filter_channels=16, prior_encoder_num_flows=2,
+        prior_encoder_num_wavenet_layers=2, posterior_encoder_num_wavenet_layers=2, depth_separable_num_layers=2,
+        upsample_initial_channel=16, upsample_rates=[8, 8, 4], upsample_kernel_sizes=[16, 16, 8],
+        resblock_kernel_sizes=[3], resblock_dilation_sizes=[[1, 3]],
+    )  # fmt: skip
     config = VitsConfig(
-        vocab_size=len(characters), hidden_size=16, num_hidden_layers=2, num_attention_heads=2, ffn_dim=32,
-        flow_size=16, spectrogram_bins=8, duration_predictor_num_flows=2, duration_predictor_filter_channels=16,
-        prior_encoder_num_flows=2, prior_encoder_num_wavenet_layers=2, posterior_encoder_num_wavenet_layers=2,
-        depth_separable_num_layers=2, upsample_initial_channel=16, upsample_rates=[8, 8, 4],
-        upsample_kernel_sizes=[16, 16, 8], resblock_kernel_sizes=[3], resblock_dilation_sizes=[[1, 3]],
-        sampling_rate=16_000, pad_token_id=0,
+        vocab_size=len(characters), sampling_rate=16_000, pad_token_id=0,
         # Random durations come out about four times too long; this brings them near
         # the real model's pace (about 15 characters a second).
-        speaking_rate=4.0,
+        speaking_rate=4.0, **({} if full_size else tiny),
     )  # fmt: skip
     torch.manual_seed(0)
     VitsModel(config).save_pretrained(out)
