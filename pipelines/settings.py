@@ -53,8 +53,6 @@ MAX_FILE_SIZE = os.getenv("MAX_FILE_SIZE", "20mb")
 # restarts: a laptop or a classroom) or "session" (each visitor sees only their own:
 # the default on a public Space).
 GALLERY_MODE = os.getenv("GALLERY_MODE", "session" if os.getenv("SPACE_ID") else "shared")
-# Most images added to the search gallery in one request.
-MAX_GALLERY_UPLOAD = _int("MAX_GALLERY_UPLOAD", 200)
 
 # --- Server -------------------------------------------------------------------
 
@@ -163,7 +161,7 @@ NUM_THREADS = _int("NUM_THREADS", 0)
 # that would exceed it first unloads the least recently used model (on a GPU: moves
 # it to the CPU while there is room there).
 MODEL_MEMORY_BUDGET = _size("MODEL_MEMORY_BUDGET", "0")
-# torch.compile the UNet and the vision encoders on CUDA (slow first call, faster after);
+# torch.compile the UNet on CUDA (slow first call, faster after);
 # never under ZeroGPU, where every call may land on a fresh process.
 TORCH_COMPILE = os.getenv("TORCH_COMPILE", "off").strip().lower() in ("1", "on", "true", "yes")
 # Requests to caption, VQA and the embedding endpoints that arrive together run as one
