@@ -9,7 +9,7 @@ import gradio as gr
 
 from pipelines import registry
 from pipelines.loading import MODELS
-from ui.i18n import _
+from ui.i18n import _, both
 
 MB = 2**20
 
@@ -29,37 +29,36 @@ def machine_summary() -> str:
     device = pick_device()
     dtype = str(pick_dtype(device, MODELS.fast_path)).replace("torch.", "")
     if device == "cpu":
-        why = "native bfloat16 (AVX512-BF16/AMX)" if cpu_has_bf16() else "no native bfloat16 on this CPU"
-        why = why if MODELS.fast_path else "fast path off / 快速路径已关闭"
-        where = f"CPU · {configure_torch()} threads / 线程"
+        why = both("models.bf16_native" if cpu_has_bf16() else "models.bf16_missing")
+        why = why if MODELS.fast_path else both("models.fast_off")
+        where = f"CPU · {both('models.threads', count=configure_torch())}"
     else:
-        why = "fast path on / 快速路径已开启" if MODELS.fast_path else "fast path off / 快速路径已关闭"
+        why = both("models.fast_on" if MODELS.fast_path else "models.fast_off")
         where = torch.cuda.get_device_name(0)
     if registry.resolve_profile(MODELS.profile) == "tiny":
-        dtype, why = "float32", "tiny models always / 微型模型总是 float32"
+        dtype, why = "float32", both("models.tiny_float32")
     budget = MODELS.budget(device)
-    budget_text = f"{_size(budget)} of {_size(total_memory(device))}" if budget else "no limit / 无限制"
-    return f"**{where}** · new models load in **{dtype}** ({why}) · memory budget / 内存预算: **{budget_text}**"
+    total = _size(total_memory(device))
+    budget_text = both("models.budget_of", budget=_size(budget), total=total) if budget else both("models.no_limit")
+    return f"**{where}** · {both('models.loads_in')} **{dtype}** ({why}) · {both('models.budget')}: **{budget_text}**"
 
 
 def loaded_table() -> str:
     """The loaded models as a Markdown table, least recently used first, with their total."""
     loaded = MODELS.loaded()
     if not loaded:
-        return "No model is loaded yet: each loads the first time a tab uses it. / 尚未加载任何模型。"
+        return both("models.none_loaded")
     now = time.time()
-    rows = [
-        "| task / 任务 | model / 模型 | device / 设备 | precision / 精度 | memory / 内存 | last used / 上次使用 |",
-        "|---|---|---|---|---:|---:|",
-    ]
+    columns = ("task", "model", "device", "precision", "memory", "last_used")
+    rows = ["| " + " | ".join(both(f"models.col_{c}") for c in columns) + " |", "|---|---|---|---|---:|---:|"]
     for item in loaded:
-        where = f"{item.device} (offloaded / 已卸至 CPU)" if item.offloaded else item.device
+        where = f"{item.device} ({both('models.offloaded')})" if item.offloaded else item.device
         rows.append(
             f"| {item.requested.task} | {item.checkpoint.label} | {where} | {item.precision} | "
             f"{_size(item.nbytes())} | {now - item.last_used:.0f} s |"
         )
     total = sum(item.nbytes() for item in loaded)
-    return "\n".join(rows) + f"\n\n**Total / 合计: {_size(total)}**"
+    return "\n".join(rows) + f"\n\n**{both('models.total')}: {_size(total)}**"
 
 
 def _choices() -> list[tuple[str, str]]:
