@@ -86,12 +86,7 @@ def run_caption(quick: bool, peaks: dict, info: dict) -> list[dict]:
         pixels = processor(images=photos(2 if quick else 8), return_tensors="pt")["pixel_values"]
         fast = pipe.model.generate(pixel_values=pixels.to(options["dtype"]), max_new_tokens=CAPTION_TOKENS)
         plain = model.generate(pixel_values=pixels, max_new_tokens=CAPTION_TOKENS)
-    row = result(
-        "caption", "s per caption", timing["ours"], timing["baseline"], info,
-        precision=f"{options['dtype']}".replace("torch.", "") + (" + int8 decoder" if options["quantize"] else ""),
-        fidelity=f"greedy tokens agree {_agreement(fast, plain):.0%}",
-    )  # fmt: skip
-    return [with_gflops(row, count_flops(baseline), timing["ours"], timing["baseline"], _peak(options, peaks))]
+    return _generation_row("caption", "s per caption", "decoder", timing, baseline, fast, plain, options, peaks, info)
 
 
 def run_vqa(quick: bool, peaks: dict, info: dict) -> list[dict]:
@@ -119,10 +114,16 @@ def run_vqa(quick: bool, peaks: dict, info: dict) -> list[dict]:
         plain = model.generate(**inputs, max_new_tokens=ANSWER_TOKENS)
         inputs["pixel_values"] = inputs["pixel_values"].to(options["dtype"])
         fast = pipe.model.generate(**inputs, max_new_tokens=ANSWER_TOKENS)
+    return _generation_row("vqa", "s per answer", "text", timing, baseline, fast, plain, options, peaks, info)
+
+
+def _generation_row(name, unit, int8_part, timing, baseline, fast, plain, options, peaks, info) -> list[dict]:
+    """The result of a generating workload: its precision, how many greedy tokens of the
+    fast path (``fast``) match float32's (``plain``), and its GFLOP/s."""
+    precision = f"{options['dtype']}".replace("torch.", "") + (f" + int8 {int8_part}" if options["quantize"] else "")
     row = result(
-        "vqa", "s per answer", timing["ours"], timing["baseline"], info,
-        precision=f"{options['dtype']}".replace("torch.", "") + (" + int8 text" if options["quantize"] else ""),
-        fidelity=f"greedy tokens agree {_agreement(fast, plain):.0%}",
+        name, unit, timing["ours"], timing["baseline"], info,
+        precision=precision, fidelity=f"greedy tokens agree {_agreement(fast, plain):.0%}",
     )  # fmt: skip
     return [with_gflops(row, count_flops(baseline), timing["ours"], timing["baseline"], _peak(options, peaks))]
 
