@@ -167,6 +167,13 @@ TORCH_COMPILE = os.getenv("TORCH_COMPILE", "off").strip().lower() in ("1", "on",
 # Requests to caption, VQA and the embedding endpoints that arrive together run as one
 # batch of at most this many; 1 turns batching off (and runs one request at a time).
 # 1 under ZeroGPU, where each call gets its own GPU slot.
+# The Models and memory panel: "full" lets visitors unload models and switch the fast
+# path (for everyone); "view" only lists them. On a public Space without a login, "view".
+MODELS_PANEL = (
+    os.getenv("MODELS_PANEL", "view" if os.getenv("SPACE_ID") and not os.getenv("PLAYGROUND_AUTH") else "full")
+    .strip()
+    .lower()
+)
 MAX_BATCH_SIZE = _int("MAX_BATCH_SIZE", 1 if os.getenv("SPACES_ZERO_GPU") else 8)
 
 # --- Security and safety (see README, "Security and safety") -------------------

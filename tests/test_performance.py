@@ -7,6 +7,7 @@ import threading
 import time
 import weakref
 
+import gradio as gr
 import pytest
 import torch
 from PIL import Image
@@ -288,6 +289,30 @@ def test_models_panel_lists_unloads_and_switches_the_fast_path(monkeypatch):
     assert cache.loaded() == []
     cache.configure("cpu")  # real checkpoints: the precision follows the switch (tiny ones stay float32)
     assert "float32" in panel.machine_summary() and "fast path off" in panel.machine_summary()
+
+
+def test_a_view_only_models_panel_offers_no_way_to_unload(monkeypatch):
+    # MODELS_PANEL=view (a public Space): the list, but no control that acts for everyone.
+    from ui import build_demo
+    from ui import models as panel
+
+    def functions(demo):
+        return {getattr(fn.fn, "__name__", "") for fn in demo.fns.values()}
+
+    def labels(demo):  # the string keys of the buttons (Gradio keeps them as i18n metadata)
+        return {str(b.value) for b in demo.blocks.values() if isinstance(b, gr.Button)}
+
+    unload_label = str(panel._("models.unload"))
+    monkeypatch.setattr(settings, "MODELS_PANEL", "full")
+    demo = build_demo("tiny")
+    assert {"unload", "unload_all", "set_fast_path"} <= functions(demo) and unload_label in labels(demo)
+    monkeypatch.setattr(settings, "MODELS_PANEL", "view")
+    demo = build_demo("tiny")
+    assert "refresh" in functions(demo) and not {"unload", "unload_all", "set_fast_path"} & functions(demo)
+    assert unload_label not in labels(demo)
+    monkeypatch.setattr(settings, "MODELS_PANEL", "everything")
+    with pytest.raises(ValueError, match="MODELS_PANEL must be full or view"):
+        build_demo("tiny")
 
 
 def test_on_a_gpu_the_least_recently_used_model_moves_to_the_cpu_then_leaves(monkeypatch):

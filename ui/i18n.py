@@ -442,6 +442,7 @@ EN = {
     "models.col_last_used": "last used",
     "models.offloaded": "offloaded to the CPU",
     "models.total": "Total",
+    "models.view_only": "This public app only lists its models: unloading them and the fast-path switch would act for every visitor (`MODELS_PANEL=view`).",
     "models.refresh": "Refresh",
     "models.fast_path": "Fast path (bfloat16 and int8 where this CPU runs them natively)",
     "models.fast_path_info": (
@@ -861,6 +862,7 @@ ZH = {
     "models.col_last_used": "上次使用",
     "models.offloaded": "已移到 CPU",
     "models.total": "合计",
+    "models.view_only": "这个公开的应用只列出它的模型：卸载模型和快速路径开关会影响所有访客（`MODELS_PANEL=view`）。",
     "models.refresh": "刷新",
     "models.fast_path": "快速路径（在本机 CPU 原生支持时使用 bfloat16 和 int8）",
     "models.fast_path_info": "关闭后所有模型在 CPU 上以 float32 运行，便于对比输出。切换会卸载所有模型，之后以新精度重新加载。",

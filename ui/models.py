@@ -7,7 +7,7 @@ import time
 
 import gradio as gr
 
-from pipelines import registry
+from pipelines import registry, settings
 from pipelines.loading import MODELS
 from ui.i18n import _, both
 
@@ -91,21 +91,33 @@ def set_fast_path(on: bool):
 
 
 def build(demo: gr.Blocks) -> None:
+    """The panel; with MODELS_PANEL=view (a public Space) only the list: what would act
+    for every visitor (unloading, the fast-path switch) is not built, so no request can
+    reach it either."""
+    if settings.MODELS_PANEL not in ("full", "view"):
+        raise ValueError(f"MODELS_PANEL must be full or view, not {settings.MODELS_PANEL!r}.")
+    full = settings.MODELS_PANEL == "full"
     with gr.Accordion(_("models.title"), open=False) as panel:
         gr.Markdown(_("models.intro"))
         summary = gr.Markdown()
         table = gr.Markdown()
         with gr.Row():
-            picked = gr.Dropdown(label=_("models.pick"), choices=[], scale=3)
-            unload_button = gr.Button(_("models.unload"), variant="stop", scale=1)
-            unload_all_button = gr.Button(_("models.unload_all"), scale=1)
+            picked = gr.Dropdown(label=_("models.pick"), choices=[], scale=3, visible=full)
+            if full:
+                unload_button = gr.Button(_("models.unload"), variant="stop", scale=1)
+                unload_all_button = gr.Button(_("models.unload_all"), scale=1)
             refresh_button = gr.Button(_("models.refresh"), scale=1)
-        fast = gr.Checkbox(MODELS.fast_path, label=_("models.fast_path"), info=_("models.fast_path_info"))
+        if full:
+            fast = gr.Checkbox(MODELS.fast_path, label=_("models.fast_path"), info=_("models.fast_path_info"))
+        else:
+            gr.Markdown(_("models.view_only"))
 
     outputs = [summary, table, picked]
     private = dict(api_visibility="private", queue=False)
     panel.expand(refresh, None, outputs, **private)
     refresh_button.click(refresh, None, outputs, **private)
+    if not full:
+        return
     unload_button.click(unload, picked, outputs, **private)
     unload_all_button.click(unload_all, None, outputs, **private)
     fast.input(set_fast_path, fast, outputs, **private)
