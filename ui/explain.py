@@ -13,9 +13,13 @@ the UI loads nothing heavy); this module lays out the panels and wires the endpo
 from __future__ import annotations
 
 import functools
+import itertools
 import queue
 import re
+import shutil
+import tempfile
 import threading
+from pathlib import Path
 
 import gradio as gr
 import pandas as pd
@@ -360,11 +364,18 @@ def explain_text_to_image(
         attach_taesd(loaded)
     frames: queue.Queue = queue.Queue()
     result: dict = {}
+    # Each preview is written once, as a file, and the gallery is handed the paths.
+    # Handed PIL images, Gradio would re-encode the whole gallery at every update and
+    # rewrite in place any file of the same content (two identical notices, say) while
+    # the browser may still be reading it; files it copies once and renames into place.
+    folder, numbers = Path(tempfile.mkdtemp(prefix="timeline-")), itertools.count()
 
     def on_frame(image, caption):
         if checker is not None:  # each preview is checked before it is shown
             image = safety.screen(checker, [image])[0][0]
-        frames.put((image, caption))
+        path = folder / f"frame-{next(numbers):03d}.png"
+        image.save(path)
+        frames.put((str(path), caption))
 
     def work():
         try:
@@ -378,16 +389,19 @@ def explain_text_to_image(
         finally:
             frames.put(None)
 
-    threading.Thread(target=work, daemon=True).start()
     shown = []
-    while (frame := frames.get()) is not None:
-        shown.append(frame)
-        yield gr.skip(), gr.skip(), list(shown)
-    if "error" in result:
-        raise result["error"]
-    explanation = result["value"]
-    # The previews as shown (checked); none when the finished image was hidden.
-    yield explanation.record, explanation.words, shown if explanation.frames else []
+    threading.Thread(target=work, daemon=True).start()
+    try:
+        while (frame := frames.get()) is not None:
+            shown.append(frame)
+            yield gr.skip(), gr.skip(), list(shown)
+        if "error" in result:
+            raise result["error"]
+        explanation = result["value"]
+        # The previews as shown (checked); none when the finished image was hidden.
+        yield explanation.record, explanation.words, shown if explanation.frames else []
+    finally:  # Gradio has copied each file into its cache by now
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _diffusion_plots(record: dict | None):
