@@ -382,13 +382,13 @@ def _whisper(out: Path, **sizes) -> None:
         pad_token_id=eot, bos_token_id=eot, eos_token_id=eot, decoder_start_token_id=sot,
         begin_suppress_tokens=[eot], suppress_tokens=[],
     )  # fmt: skip
-    config = WhisperConfig(
-        vocab_size=len(tokenizer), num_mel_bins=80, d_model=32, encoder_layers=2, decoder_layers=2,
-        encoder_attention_heads=4, decoder_attention_heads=4, encoder_ffn_dim=64, decoder_ffn_dim=64,
-        max_source_positions=1500, max_target_positions=32, **special_ids,
+    tiny = dict(
+        d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4, decoder_attention_heads=4,
+        encoder_ffn_dim=64, decoder_ffn_dim=64, max_target_positions=32,
     )  # fmt: skip
-    for name, value in sizes.items():
-        setattr(config, name, value)
+    config = WhisperConfig(
+        vocab_size=len(tokenizer), num_mel_bins=80, max_source_positions=1500, **special_ids, **{**tiny, **sizes}
+    )
     torch.manual_seed(0)
     model = WhisperForConditionalGeneration(config)
     # What Whisper's generate() reads beyond the usual: the language and task tokens,

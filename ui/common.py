@@ -117,7 +117,7 @@ def _errors_as_messages(fn):
             # every frame of the failed call alive, and with them its tensors.
             _free_memory()
             raise gr.Error(failure[1], title=failure[0]) from None
-        for message in dict.fromkeys(notices):  # a batch's leader may have heard its own twice
+        for message in notices:
             gr.Warning(message)
         return result
 

@@ -16,14 +16,14 @@ def batched(fn, item, key):
     ``item`` before: a failure inside a batch is retried alone, but costs time."""
     if settings.MAX_BATCH_SIZE <= 1:
         with DEVICE_LOCK:
-            return fn([item])[0]
+            return _quietly(fn)([item])[0]
     return BATCHER(_quietly(fn), key, item)
 
 
 def _quietly(fn):
     # A batch runs in one request's thread: the notices its pipeline gives about the
-    # others' inputs would reach that request. Each request hears its own from the
-    # checks its handler runs before joining the batch.
+    # others' inputs would reach that request. Each request hears its own, once, from
+    # the checks its handler runs before it joins a batch (or runs alone).
     def run(items):
         with collect_notices():
             return fn(items)
