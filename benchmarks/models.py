@@ -114,4 +114,6 @@ def sd_turbo():
         safety_checker=None, feature_extractor=None, requires_safety_checker=False,
     )  # fmt: skip
     pipe.set_progress_bar_config(disable=True)
+    for module in (unet, vae, text_encoder):
+        module.eval()  # as from_pretrained leaves them (in training mode diffusers copies tensors)
     return pipe

@@ -101,7 +101,9 @@ def _throughput(clients: list, image, requests_per_client: int) -> float:
 
 
 def run_serve_caption(quick: bool, peaks: dict, info: dict, clients: int = 16) -> list[dict]:
-    from gradio_client import Client, handle_file
+    from gradio_client import handle_file
+
+    from tools.loadtest import loopback_client
 
     per_client = 2 if quick else 8
     rounds = 1 if quick else 3
@@ -109,7 +111,7 @@ def run_serve_caption(quick: bool, peaks: dict, info: dict, clients: int = 16) -
     off = {"MAX_BATCH_SIZE": "1", "CONCURRENCY_LIMIT": "1"}
     with running_app() as (ours_url, _), running_app(off) as (baseline_url, _):
         pools = {
-            name: [Client(url, verbose=False) for _ in range(clients)]
+            name: [loopback_client(url) for _ in range(clients)]
             for name, url in (("ours", ours_url), ("baseline", baseline_url))
         }
         for pool in pools.values():  # warm-up: loads the model and the clients' upload caches

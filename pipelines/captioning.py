@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 
 from pipelines.inputs import check_flag, check_number, check_seed, check_text, load_image, note_truncation, notify
-from pipelines.loading import float_outputs, quantize_int8
+from pipelines.loading import float_outputs, fused_vit_attention, quantize_int8
 
 SUPPORTED = ("blip",)
 
@@ -28,6 +28,7 @@ class CaptionPipeline:
         self.model = model.eval()
         self.processor = processor
         self.model_id = model_id
+        fused_vit_attention(self.model.vision_model)
         if quantize:  # vision encoder as loaded, decoder in int8 (float32 activations)
             self.model.text_decoder.float()
             quantize_int8(self.model.text_decoder)

@@ -562,3 +562,31 @@ def float_outputs(module) -> None:
         return output
 
     module.register_forward_hook(to_float)
+
+
+def fused_vit_attention(vision_model) -> None:
+    """Run the self-attention of BLIP's ViT with PyTorch's fused ``scaled_dot_product_attention``
+    where that is faster: transformers runs it eager (scores, scale, softmax and weighted
+    sum as separate ops over a (heads, 577, 577) matrix). In place, the same math. Measured
+    on a 2-core CPU (ViT-B/16 at 384 px, alternating runs): 1.22x faster in float32, but
+    5% slower in bfloat16, where the eager ops stay; on a GPU the fused kernel is the fast
+    one. The vision encoder's own attention maps are then not returned (nothing here reads
+    them: the explain views use the text side's cross-attention)."""
+    import types
+
+    import torch
+    import torch.nn.functional as F
+
+    parameter = next(vision_model.parameters())
+    if parameter.device.type == "cpu" and parameter.dtype != torch.float32:
+        return
+
+    def forward(self, hidden_states, **kwargs):
+        batch, length, width = hidden_states.shape  # (B, 1 + patches, D)
+        qkv = self.qkv(hidden_states).reshape(batch, length, 3, self.num_heads, self.head_dim)
+        query, key, value = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, heads, T, D / heads)
+        context = F.scaled_dot_product_attention(query, key, value, scale=self.scale)
+        return self.projection(context.transpose(1, 2).reshape(batch, length, width)), None
+
+    for layer in vision_model.encoder.layers:
+        layer.self_attn.forward = types.MethodType(forward, layer.self_attn)

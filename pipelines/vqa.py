@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 
 from pipelines.inputs import check_number, check_text, load_image, note_truncation
-from pipelines.loading import float_outputs, quantize_int8
+from pipelines.loading import float_outputs, fused_vit_attention, quantize_int8
 
 SUPPORTED = ("blip", "vilt")
 MAX_QUESTION_CHARS = 500
@@ -33,6 +33,8 @@ class VQAPipeline:
         self.model_type = model_type
         self.model_id = model_id
         self.pixel_dtype = next(model.parameters()).dtype
+        if model_type == "blip":
+            fused_vit_attention(model.vision_model)
         if quantize and model_type == "blip":  # vision encoder as loaded, text side in int8
             self.pixel_dtype = model.vision_model.dtype
             for part in (model.text_encoder, model.text_decoder):

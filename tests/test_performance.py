@@ -83,6 +83,33 @@ def test_bf16_and_int8_pipelines_work_and_stay_close_to_float32(models, cat):
     assert 0 < sizes["cpu"] < loading.tensor_bytes(plain)["cpu"]
 
 
+def test_fused_vit_attention_gives_the_eager_result_and_stays_off_where_it_is_slower(models, cat):
+    """BLIP's ViT attention through scaled_dot_product_attention in float32 (faster there,
+    measured); in bfloat16 on the CPU the eager ops stay (the fused kernel was slower)."""
+    import copy
+
+    source = str(loading.locate(models.get("caption").checkpoint)[0])
+    pipe = CaptionPipeline.from_pretrained(source, local_files_only=True)
+    fused = pipe.model.vision_model.encoder.layers[0].self_attn
+    assert "forward" in vars(fused)  # this instance's forward is the fused one
+    eager = type(fused)(pipe.model.config.vision_config).eval()
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():  # weights of a size that shows a mistake (the tiny model's are near zero)
+        for parameter in fused.parameters():
+            parameter.normal_(0, 1, generator=generator)
+    eager.load_state_dict(fused.state_dict())
+    hidden = torch.randn(2, 17, eager.embed_dim, generator=torch.Generator().manual_seed(1))  # (B, 1 + patches, D)
+    with torch.inference_mode():
+        torch.testing.assert_close(fused(hidden)[0], eager(hidden)[0])
+        assert isinstance(pipe(cat, num_beams=1), str)
+
+    half = copy.deepcopy(pipe.model.vision_model).to(torch.bfloat16)
+    for layer in half.encoder.layers:
+        del layer.self_attn.forward
+    loading.fused_vit_attention(half)
+    assert not any("forward" in vars(layer.self_attn) for layer in half.encoder.layers)
+
+
 def test_threads_use_the_cpus_this_process_may_use():
     assert 1 <= loading.usable_cpus() <= os.cpu_count()
     assert loading.configure_torch() == torch.get_num_threads() >= 1
