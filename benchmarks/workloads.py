@@ -86,7 +86,13 @@ def run_caption(quick: bool, peaks: dict, info: dict) -> list[dict]:
         pixels = processor(images=photos(2 if quick else 8), return_tensors="pt")["pixel_values"]
         fast = pipe.model.generate(pixel_values=pixels.to(options["dtype"]), max_new_tokens=CAPTION_TOKENS)
         plain = model.generate(pixel_values=pixels, max_new_tokens=CAPTION_TOKENS)
-    return _generation_row("caption", "s per caption", "decoder", timing, baseline, fast, plain, options, peaks, info)
+        logits = [
+            m.text_decoder(input_ids=plain, encoder_hidden_states=m.vision_model(pixel_values=x)[0]).logits
+            for m, x in ((pipe.model, pixels.to(options["dtype"])), (model, pixels))
+        ]
+    return _generation_row(
+        "caption", "s per caption", "decoder", timing, baseline, fast, plain, logits, options, peaks, info
+    )
 
 
 def run_vqa(quick: bool, peaks: dict, info: dict) -> list[dict]:
@@ -112,19 +118,38 @@ def run_vqa(quick: bool, peaks: dict, info: dict) -> list[dict]:
     with torch.inference_mode():
         inputs = processor(images=photos(2 if quick else 8), text=[QUESTION] * (2 if quick else 8), return_tensors="pt")
         plain = model.generate(**inputs, max_new_tokens=ANSWER_TOKENS)
+        logits = [_answer_logits(model, inputs, plain)]
         inputs["pixel_values"] = inputs["pixel_values"].to(options["dtype"])
         fast = pipe.model.generate(**inputs, max_new_tokens=ANSWER_TOKENS)
-    return _generation_row("vqa", "s per answer", "text", timing, baseline, fast, plain, options, peaks, info)
+        logits.insert(0, _answer_logits(pipe.model, inputs, plain))
+    return _generation_row("vqa", "s per answer", "text", timing, baseline, fast, plain, logits, options, peaks, info)
 
 
-def _generation_row(name, unit, int8_part, timing, baseline, fast, plain, options, peaks, info) -> list[dict]:
-    """The result of a generating workload: its precision, how many greedy tokens of the
-    fast path (``fast``) match float32's (``plain``), and its GFLOP/s."""
+def _answer_logits(model, inputs, answers: torch.Tensor) -> torch.Tensor:
+    """BLIP VQA's decoder logits (B, T, vocab) for ``answers`` (B, T) teacher-forced, the
+    way its generate runs: image, then the question encoded against it, then the answer
+    decoded against the question."""
+    image = model.vision_model(pixel_values=inputs["pixel_values"])[0]
+    question = model.text_encoder(
+        input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"], encoder_hidden_states=image
+    )[0]
+    return model.text_decoder(input_ids=answers, encoder_hidden_states=question).logits
+
+
+def _generation_row(name, unit, int8_part, timing, baseline, fast, plain, logits, options, peaks, info) -> list[dict]:
+    """The result of a generating workload: its precision, its GFLOP/s and how far the fast
+    path is from float32. Greedy tokens (``fast`` vs ``plain``) diverge for good after the
+    first near tie, so also: both models teacher-forced on float32's tokens (``logits``:
+    fast, float32), the share of positions whose next-token choice agrees and the cosine
+    similarity of their logits."""
     precision = f"{options['dtype']}".replace("torch.", "") + (f" + int8 {int8_part}" if options["quantize"] else "")
-    row = result(
-        name, unit, timing["ours"], timing["baseline"], info,
-        precision=precision, fidelity=f"greedy tokens agree {_agreement(fast, plain):.0%}",
-    )  # fmt: skip
+    ours_logits, plain_logits = (x.float()[:, :-1] for x in logits)  # the last position predicts past the end
+    forced = float((ours_logits.argmax(-1) == plain_logits.argmax(-1)).float().mean())
+    cosine = float(torch.nn.functional.cosine_similarity(ours_logits, plain_logits, dim=-1).mean())
+    fidelity = (
+        f"greedy tokens agree {_agreement(fast, plain):.0%}; teacher-forced {forced:.0%}, logits cosine {cosine:.4f}"
+    )
+    row = result(name, unit, timing["ours"], timing["baseline"], info, precision=precision, fidelity=fidelity)
     return [with_gflops(row, count_flops(baseline), timing["ours"], timing["baseline"], _peak(options, peaks))]
 
 
