@@ -21,10 +21,18 @@ from pipelines import registry, settings
 from pipelines.classroom import ClassroomError
 from ui import build_demo, launch_kwargs
 
-try:
-    demo = build_demo()
-except ClassroomError as error:  # CLASSROOM_FILE names a file that can't be used as it is
-    sys.exit(f"Classroom mode: {error}")
+
+def _build(profile: str | None = None, classroom: str | None = None):
+    try:
+        return build_demo(profile, classroom)
+    except ClassroomError as error:  # the classroom file can't be used as it is
+        sys.exit(f"Classroom mode: {error}")
+
+
+# Imported (`gradio app.py`, Spaces' loader, tests), the module builds the page from the
+# environment; run as a script, main() builds it once, from the command line.
+if __name__ != "__main__":
+    demo = _build()
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -47,13 +55,9 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if args.classroom is not None:
         os.environ["CLASSROOM_FILE"] = args.classroom
-    if (args.profile and args.profile != settings.MODEL_PROFILE) or args.classroom is not None:
-        if args.profile:
-            os.environ["MODEL_PROFILE"] = args.profile
-        try:
-            demo = build_demo(args.profile, args.classroom)
-        except ClassroomError as error:
-            sys.exit(f"Classroom mode: {error}")
+    if args.profile:
+        os.environ["MODEL_PROFILE"] = args.profile
+    demo = _build(args.profile, args.classroom)
     # api_open=False: model endpoints are reachable only through the queue, so its bound and
     # concurrency limit hold for API clients too (Gradio otherwise opens /run/<api_name>).
     demo.queue(max_size=settings.QUEUE_MAX_SIZE, default_concurrency_limit=settings.CONCURRENCY_LIMIT, api_open=False)
