@@ -65,7 +65,7 @@ def caption_record(loaded, image, output: str, prompt=None, max_new_tokens=30, n
             "num_beams": int(num_beams),
             "do_sample": sampled,
             **({"temperature": float(temperature), "top_p": float(top_p)} if sampled else {}),
-            # -1 drew a random seed that the app does not report: the result can't be replayed
+            # None: -1 drew a seed nobody kept (the UI passes the one it drew), so no replay
             **({"seed": None if seed in (None, -1) else int(seed)} if sampled else {}),
         },
         "output": output,

@@ -61,6 +61,35 @@ def test_caption_tab_in_a_browser(page, tmp_path):
     screenshot(page, "caption.png", tmp_path)
 
 
+def test_a_sampled_caption_shows_its_seed_and_the_seed_makes_it_again(page):
+    import re
+
+    from playwright.sync_api import expect
+
+    page.get_by_role("tab", name="Caption").click()
+    panel = page.get_by_role("tabpanel")
+    panel.locator("input[type=file]").first.set_input_files(str(IMAGES / "cat.jpg"))
+    panel.get_by_text("Advanced settings").click()
+    panel.get_by_label("Sample instead of searching").check()
+    status = panel.locator("div.prose.model-status")
+    page.get_by_role("button", name="Write a caption").click()
+    expect(status).to_contain_text("Sampled with seed")
+    seed = re.search(r"Sampled with seed (\d+)", status.inner_text()).group(1)
+    caption = panel.locator("textarea").last  # the output (the code panel's editor is no textarea)
+    first = caption.input_value()
+    assert first
+    panel.get_by_text("Show the code").click()  # its program replays the sample with that seed
+    expect(panel.locator(".cm-content").first).to_contain_text(f"torch.manual_seed({seed})")
+
+    panel.get_by_label("Seed").fill(seed)  # the seed given: the same caption, and no seed line
+    caption.fill("")
+    page.get_by_role("button", name="Write a caption").click()
+    expect(caption).to_have_value(first)
+    expect(status).not_to_contain_text("Sampled with seed")
+    panel.get_by_label("Seed").fill("-1")
+    panel.get_by_label("Sample instead of searching").uncheck()
+
+
 def test_create_tab_in_a_browser(page, tmp_path):
     from playwright.sync_api import expect
 

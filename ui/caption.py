@@ -8,8 +8,18 @@ from pipelines import settings
 from pipelines.batching import options_key
 from pipelines.inputs import check_flag, check_seed, load_image
 from ui import explain
-from ui.common import get_model, gpu, image_input, model_picker, model_status, status_line, user_errors
-from ui.i18n import _
+from ui.common import (
+    drawn_seed,
+    get_model,
+    gpu,
+    image_input,
+    model_picker,
+    model_status,
+    remember_drawn_seed,
+    status_line,
+    user_errors,
+)
+from ui.i18n import _, both
 from ui.serving import batch_event, batched
 from ui.speech import read_aloud
 
@@ -28,6 +38,7 @@ def caption(
     temperature: float = 1.0,
     top_p: float = 0.9,
     seed: int = -1,
+    request: gr.Request = None,
     progress=gr.Progress(track_tqdm=True),
 ) -> str:
     pipe = get_model("caption", model, progress).pipeline
@@ -35,13 +46,24 @@ def caption(
     image = load_image(image)
     pipe.check_inputs(max_new_tokens, num_beams, temperature, top_p)
     do_sample = check_flag("do_sample", do_sample)
+    drawn = seed is None or (not isinstance(seed, bool) and seed == -1)
     seed = check_seed(seed)  # checked even when greedy decoding doesn't use it
+    remember_drawn_seed(request, None)
     # Its notices (a prompt cut short, fewer tokens) reach this request, whoever runs the batch.
     prompt, max_new_tokens, _options = pipe.prepare_text(prompt, max_new_tokens)
     options = dict(prompt=prompt, max_new_tokens=max_new_tokens, num_beams=num_beams)
     if do_sample:  # greedy and beam search ignore these, so they don't split batches
         options.update(do_sample=True, temperature=temperature, top_p=top_p, seed=seed)
-    return batched(lambda images: pipe(images, **options), image, options_key(pipe, **options))
+    result = batched(lambda images: pipe(images, **options), image, options_key(pipe, **options))
+    remember_drawn_seed(request, seed if do_sample and drawn else None)
+    return result
+
+
+def caption_status(model: str | None, request: gr.Request = None) -> str:
+    """The model's status line, and after a sampled caption with seed -1 the seed drawn."""
+    line = model_status("caption", model)
+    seed = drawn_seed(request)
+    return line if seed is None else f"{line}\n\n🎲 {both('caption.seed_drawn', seed=seed)}"
 
 
 def build(demo: gr.Blocks) -> None:
@@ -75,7 +97,7 @@ def build(demo: gr.Blocks) -> None:
 
         inputs = [image, picker, prompt, max_new_tokens, num_beams, do_sample, temperature, top_p, seed]
         event = button.click(caption, inputs, output, api_name="caption", **batch_event())
-        event.then(lambda m: model_status("caption", m), picker, status, api_visibility="private", queue=False)
+        event.then(caption_status, picker, status, api_visibility="private", queue=False)
         explain.caption_panel(demo, image=image, picker=picker, prompt=prompt, max_new_tokens=max_new_tokens,
                               num_beams=num_beams, do_sample=do_sample, temperature=temperature, top_p=top_p,
                               seed=seed, output=output)  # fmt: skip

@@ -28,7 +28,7 @@ from pipelines import explain_clip, safety, snippets
 from pipelines.inputs import check_text
 from pipelines.loading import MODELS, locate
 from pipelines.registry import Checkpoint
-from ui.common import get_model, gpu, user_errors
+from ui.common import drawn_seed, get_model, gpu, user_errors
 from ui.i18n import _
 
 LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
@@ -247,9 +247,12 @@ def caption_panel(demo, *, image, picker, prompt, max_new_tokens, num_beams, do_
     layer.release(**render)
 
     @user_errors
-    def caption_code(image, model, prompt, max_new_tokens, num_beams, do_sample, temperature, top_p, seed, output):
+    def caption_code(image, model, prompt, max_new_tokens, num_beams, do_sample, temperature, top_p, seed, output,
+                     request: gr.Request = None):  # fmt: skip
         if not output or image is None:
             return "", None
+        if seed in (None, -1) and drawn_seed(request) is not None:
+            seed = drawn_seed(request)  # the seed the caption was sampled with
         record = snippets.caption_record(_loaded("caption", model), image, output, prompt, max_new_tokens,
                                          num_beams, do_sample, temperature, top_p, seed)  # fmt: skip
         return _code(record)
