@@ -217,10 +217,15 @@ def note_truncation(tokenizer, text: str, max_tokens: int, name: str) -> bool:
     return True
 
 
+def is_random_seed(seed) -> bool:
+    """None or -1: the caller asks for a random seed."""
+    return seed is None or (not isinstance(seed, bool) and isinstance(seed, (int, float)) and seed == -1)
+
+
 def check_seed(seed) -> int:
     """A seed in [0, 2**32 - 1]; None or -1 draws a random one (and returns it, so
     the result can be reproduced)."""
-    if seed is None or (not isinstance(seed, bool) and isinstance(seed, (int, float)) and seed == -1):
+    if is_random_seed(seed):
         return random.randint(0, MAX_SEED)
     return check_number("seed", seed, 0, MAX_SEED)
 

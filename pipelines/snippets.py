@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 from pipelines import settings
+from pipelines.inputs import is_random_seed
 
 
 def _versions() -> dict:
@@ -66,7 +67,7 @@ def caption_record(loaded, image, output: str, prompt=None, max_new_tokens=30, n
             "do_sample": sampled,
             **({"temperature": float(temperature), "top_p": float(top_p)} if sampled else {}),
             # None: -1 drew a seed nobody kept (the UI passes the one it drew), so no replay
-            **({"seed": None if seed in (None, -1) else int(seed)} if sampled else {}),
+            **({"seed": None if is_random_seed(seed) else int(seed)} if sampled else {}),
         },
         "output": output,
     }

@@ -6,7 +6,7 @@ import gradio as gr
 
 from pipelines import settings
 from pipelines.batching import options_key
-from pipelines.inputs import check_flag, check_seed, load_image
+from pipelines.inputs import check_flag, check_seed, is_random_seed, load_image
 from ui import explain
 from ui.common import (
     drawn_seed,
@@ -46,9 +46,9 @@ def caption(
     image = load_image(image)
     pipe.check_inputs(max_new_tokens, num_beams, temperature, top_p)
     do_sample = check_flag("do_sample", do_sample)
-    drawn = seed is None or (not isinstance(seed, bool) and seed == -1)
+    drawn = is_random_seed(seed)
     seed = check_seed(seed)  # checked even when greedy decoding doesn't use it
-    remember_drawn_seed(request, None)
+    remember_drawn_seed(request, None)  # a run that fails shows no seed of an earlier one
     # Its notices (a prompt cut short, fewer tokens) reach this request, whoever runs the batch.
     prompt, max_new_tokens, _options = pipe.prepare_text(prompt, max_new_tokens)
     options = dict(prompt=prompt, max_new_tokens=max_new_tokens, num_beams=num_beams)

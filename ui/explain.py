@@ -25,7 +25,7 @@ import gradio as gr
 import pandas as pd
 
 from pipelines import explain_clip, safety, snippets
-from pipelines.inputs import check_text
+from pipelines.inputs import check_text, is_random_seed
 from pipelines.loading import MODELS, locate
 from pipelines.registry import Checkpoint
 from ui.common import drawn_seed, get_model, gpu, user_errors
@@ -251,8 +251,8 @@ def caption_panel(demo, *, image, picker, prompt, max_new_tokens, num_beams, do_
                      request: gr.Request = None):  # fmt: skip
         if not output or image is None:
             return "", None
-        if seed in (None, -1) and drawn_seed(request) is not None:
-            seed = drawn_seed(request)  # the seed the caption was sampled with
+        if is_random_seed(seed) and (drawn := drawn_seed(request)) is not None:
+            seed = drawn  # the seed the caption was sampled with
         record = snippets.caption_record(_loaded("caption", model), image, output, prompt, max_new_tokens,
                                          num_beams, do_sample, temperature, top_p, seed)  # fmt: skip
         return _code(record)
