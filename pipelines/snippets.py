@@ -220,6 +220,15 @@ def _vqa(record: dict) -> str:
     )
 
 
+# The app keeps the VAE's weights channels-last on the CPU (oneDNN's faster layout); the
+# layout changes the order of float additions, so the snippet does the same to give the
+# same pixels.
+_CHANNELS_LAST = (
+    'if pipe.device.type == "cpu":  # as the app does: the VAE in oneDNN\'s faster layout\n'
+    "    pipe.vae.to(memory_format=torch.channels_last)\n"
+)
+
+
 def _text_to_image(record: dict) -> str:
     p = record["parameters"]
     taesd = p["decoder"] == "taesd"
@@ -236,7 +245,8 @@ def _text_to_image(record: dict) -> str:
         _header(record, imports)
         + f"PROMPT = {p['prompt']!r}\nSEED = {p['seed']}\nN = {p['num_images']}  # images; image i uses seed SEED + i\n\n"
         + load + ").to(DEVICE)\n"
-        "# One CPU generator per image: the same seed gives the same image on any device\n"
+        + ("" if taesd else _CHANNELS_LAST)
+        + "# One CPU generator per image: the same seed gives the same image on any device\n"
         "generators = [torch.Generator(\"cpu\").manual_seed((SEED + i) % 2**32) for i in range(N)]\n"
         "with torch.inference_mode():\n"
         f"    images = pipe(prompt=[PROMPT] * N, negative_prompt={negative}, {_kwargs(options)},\n"
