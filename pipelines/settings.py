@@ -28,6 +28,9 @@ MODEL_PROFILE = os.getenv("MODEL_PROFILE", "auto")
 # Where the app keeps what it writes: tiny models, gallery embeddings, user uploads.
 # On Spaces with persistent storage, point this at /data.
 DATA_DIR = Path(os.getenv("PLAYGROUND_DATA_DIR", Path.home() / ".cache" / "multimodal-playground"))
+# The files handlers return (spoken answers, reports, records), kept minutes until Gradio
+# has copied them: the one folder of the data dir that Gradio is allowed to serve from.
+OUTPUT_DIR = Path(os.getenv("PLAYGROUND_OUTPUT_DIR", DATA_DIR / "outputs"))
 
 # Seconds to wait for the Hugging Face Hub before deciding it is unreachable. The
 # Hub client itself retries for minutes on a machine without network.

@@ -56,12 +56,3 @@ def test_bad_evaluation_requests_get_a_message(client, request_, message):
     with pytest.raises(AppError, match=message):
         client.predict(**request_, api_name="/evaluate")
     assert client.predict(tasks=["vqa"], limit=1, api_name="/evaluate")[1]["data"]  # still serving
-
-
-def test_run_folders_are_pruned_to_the_last_runs(tmp_path, monkeypatch):
-    from ui import evaluate
-
-    monkeypatch.setattr(evaluate.tempfile, "gettempdir", lambda: str(tmp_path))
-    made = [evaluate._run_folder(keep=3) for _ in range(5)]
-    assert all(p.parent == tmp_path / "playground-evaluations" for p in made)
-    assert sorted(p.name for p in (tmp_path / "playground-evaluations").iterdir()) == sorted(p.name for p in made[-3:])

@@ -10,7 +10,7 @@ from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 
 from tests.conftest import ROOT
-from tests.test_audio import BAD_FILES, tone
+from tests.test_audio import BAD_FILES
 
 AUDIO = ROOT / "assets" / "audio"
 
@@ -107,15 +107,6 @@ def test_read_aloud_fills_and_shows_the_player(models):
     assert update.visible is True and sf.info(update.value["path"]).duration > 0
     with pytest.raises(gr.Error, match="nothing to read aloud"):
         read_aloud_value("  ")
-
-
-def test_only_the_newest_spoken_files_are_kept(tmp_path, monkeypatch):
-    from ui import speech
-
-    monkeypatch.setattr(speech, "SPEECH_DIR", tmp_path)
-    monkeypatch.setattr(speech, "KEEP_SPEECH_FILES", 3)
-    paths = [speech._write(tone(0.2), 16_000) for _ in range(5)]
-    assert sorted(tmp_path.iterdir()) == sorted(paths[-3:])
 
 
 def test_the_listen_tab_shows_timestamps_one_segment_a_line():

@@ -71,20 +71,28 @@ def start_app(
     data_dir: Path | None = None,
     timeout: float = 120,
     args: tuple[str, ...] = (),
+    cwd: Path = ROOT,
+    default_data_dir: bool = False,
 ) -> Iterator[tuple[str, subprocess.Popen]]:
-    """Run ``python app.py [ARGS]`` on a free loopback port; yield (url, process); stop it after."""
+    """Run ``python app.py [ARGS]`` in ``cwd`` on a free loopback port; yield (url, process);
+    stop it after. The app keeps its data in ``data_dir`` (a new temporary folder when
+    None), or, with ``default_data_dir``, where ``env`` or the app's default puts it (for a
+    user: under ``$HOME``), with its log (``process.log_path``) in a temporary folder."""
     port = free_port()
     with contextlib.ExitStack() as stack:
-        if data_dir is None:
+        if data_dir is None or default_data_dir:
             data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="playground-load-")))
         full_env = {**os.environ, "PLAYGROUND_DATA_DIR": str(data_dir), "GRADIO_ANALYTICS_ENABLED": "False",
                     "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"), **(env or {})}  # fmt: skip
+        if default_data_dir and "PLAYGROUND_DATA_DIR" not in (env or {}):
+            full_env.pop("PLAYGROUND_DATA_DIR")
         log_path = Path(data_dir) / "app.log"
         log = stack.enter_context(open(log_path, "wb"))  # noqa: SIM115
         process = subprocess.Popen(
             [sys.executable, "app.py", "--profile", profile, "--host", "127.0.0.1", "--port", str(port), *args],
-            cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
+            cwd=cwd, env=full_env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
+        process.log_path = log_path  # what the app printed, for a test to read
         url = f"http://127.0.0.1:{port}/"
         try:
             deadline = time.time() + timeout

@@ -105,8 +105,9 @@ def launch_kwargs() -> dict:
         css=CSS + I18N_CSS,
         i18n=I18N,
         max_file_size=settings.MAX_FILE_SIZE,
-        # Serve the bundled examples and the gallery; nothing else on disk (ui/security.py).
-        allowed_paths=[str(settings.ASSETS_DIR), str(settings.DATA_DIR / "uploads")],
+        # Serve the bundled examples, the gallery and the files handlers return (ui/outputs.py);
+        # nothing else on disk (ui/security.py).
+        allowed_paths=[str(settings.ASSETS_DIR), str(settings.DATA_DIR / "uploads"), str(settings.OUTPUT_DIR)],
         # The file-serving policy, body and rate limits (ui/security.py) come first; then
         # the page is rendered in the language chosen with the switch (see ui/i18n.py).
         app_kwargs={"middleware": [*middleware(), Middleware(LanguageScript)]},

@@ -3,8 +3,6 @@ they can do; put two checkpoints side by side; download the results (see evaluat
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 
 import gradio as gr
@@ -12,6 +10,7 @@ import gradio as gr
 from evaluation.probes import TASKS
 from pipelines import registry, settings
 from pipelines.loading import MODELS
+from ui import outputs
 from ui.common import gpu, user_errors
 from ui.i18n import _
 
@@ -110,7 +109,7 @@ def evaluate(
                 registry.get_checkpoint(task, key, MODELS.profile)
     tasks_b = [t for t in tasks if models_b[t]]
     share = 0.5 if tasks_b else 1.0
-    folder = _run_folder()
+    folder = outputs.new_folder("evaluation")
     a = runner.evaluate(tasks, models_a, limit=limit, image_dir=folder / "images",
                         progress=_progress(progress, 0.0, share, "A · " if tasks_b else ""))  # fmt: skip
     b = None
@@ -130,25 +129,12 @@ def evaluate(
     )
 
 
-def _run_folder(keep: int = 20) -> Path:
-    """A new folder for one run's files, in a temp folder that keeps the last ``keep``
-    runs: Gradio serves the files after the handler returns, and a long-running server
-    must not fill its disk."""
-    root = Path(tempfile.gettempdir()) / "playground-evaluations"
-    root.mkdir(exist_ok=True)
-    runs = sorted(root.glob("run-*"), key=lambda p: p.stat().st_mtime)
-    for old in runs[: max(0, len(runs) - keep + 1)]:
-        shutil.rmtree(old, ignore_errors=True)
-    return Path(tempfile.mkdtemp(prefix="run-", dir=root))
-
-
 def show_probes() -> list[tuple[str, str]]:
     """The probe images with their first reference caption, written once to a temp folder."""
     from evaluation.probes import load_probes
 
     probes = load_probes()
-    folder = Path(tempfile.gettempdir()) / f"playground-probes-v{probes.version}"
-    folder.mkdir(exist_ok=True)
+    folder = outputs.stable_folder(f"probes-v{probes.version}")
     shown = []
     for item in probes.captions:
         path = folder / f"{item['image']}.png"

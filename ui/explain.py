@@ -16,10 +16,7 @@ import functools
 import itertools
 import queue
 import re
-import shutil
-import tempfile
 import threading
-from pathlib import Path
 
 import gradio as gr
 import pandas as pd
@@ -28,6 +25,7 @@ from pipelines import explain_clip, safety, snippets
 from pipelines.inputs import check_text, is_random_seed
 from pipelines.loading import MODELS, locate
 from pipelines.registry import Checkpoint
+from ui import outputs
 from ui.common import drawn_seed, get_model, gpu, user_errors
 from ui.i18n import _
 
@@ -65,7 +63,7 @@ def show_code() -> tuple[gr.Code, gr.File]:
 def _code(record: dict | None):
     if record is None:
         return "", None
-    return snippets.snippet(record), snippets.write_record(record)
+    return snippets.snippet(record), snippets.write_record(record, outputs.new_folder("record"))
 
 
 def _loaded(task: str, model: str | None):
@@ -371,7 +369,7 @@ def explain_text_to_image(
     # Handed PIL images, Gradio would re-encode the whole gallery at every update and
     # rewrite in place any file of the same content (two identical notices, say) while
     # the browser may still be reading it; files it copies once and renames into place.
-    folder, numbers = Path(tempfile.mkdtemp(prefix="timeline-")), itertools.count()
+    folder, numbers = outputs.new_folder("timeline"), itertools.count()
 
     def on_frame(image, caption):
         if checker is not None:  # each preview is checked before it is shown
@@ -394,17 +392,14 @@ def explain_text_to_image(
 
     shown = []
     threading.Thread(target=work, daemon=True).start()
-    try:
-        while (frame := frames.get()) is not None:
-            shown.append(frame)
-            yield gr.skip(), gr.skip(), list(shown)
-        if "error" in result:
-            raise result["error"]
-        explanation = result["value"]
-        # The previews as shown (checked); none when the finished image was hidden.
-        yield explanation.record, explanation.words, shown if explanation.frames else []
-    finally:  # Gradio has copied each file into its cache by now
-        shutil.rmtree(folder, ignore_errors=True)
+    while (frame := frames.get()) is not None:
+        shown.append(frame)
+        yield gr.skip(), gr.skip(), list(shown)
+    if "error" in result:
+        raise result["error"]
+    explanation = result["value"]
+    # The previews as shown (checked); none when the finished image was hidden.
+    yield explanation.record, explanation.words, shown if explanation.frames else []
 
 
 def _diffusion_plots(record: dict | None):

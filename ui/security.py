@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 import math
 import os
 import re
@@ -28,6 +29,7 @@ import gradio as gr
 from pipelines import settings
 from ui.limits import RateLimiter, client_key
 
+log = logging.getLogger("playground")
 URL_LIKE = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*:|//|\\\\)")  # http:, file:, data:, //host, \\host
 FILE_ROUTE = re.compile(r"^(?:/gradio_api)?/file=(.*)$", re.DOTALL)
 PROXY_ROUTE = re.compile(r"^(?:/gradio_api)?/proxy=")  # Gradio's proxy for loaded Spaces; this app loads none
@@ -266,7 +268,8 @@ def middleware() -> list:
 
 
 def guard_inputs(demo: gr.Blocks) -> gr.Blocks:
-    """Check the raw inputs of every event of ``demo`` before Gradio processes them.
+    """Check the raw inputs of every event of ``demo`` before Gradio processes them, and
+    turn a failure while Gradio prepares a handler's outputs into a message.
 
     Gradio's own processing refuses most of what is checked here, but with an empty
     error ("error": null) or a generic one, and it first downloads a URL given as a
@@ -290,6 +293,29 @@ def guard_inputs(demo: gr.Blocks) -> gr.Blocks:
             raise gr.Error(f"An input could not be read: {first_line}", title="Input problem / 输入有误") from None
 
     demo.preprocess_data = preprocess_data
+
+    # After a handler returns, Gradio turns its value into what the page receives (files
+    # copied into its cache, tables, plots). A failure there reaches the browser as a
+    # bare "Error" with no text, or as nothing at all: it is a fault of the app, so it
+    # is logged with its traceback and the user reads what went wrong.
+    postprocess = demo.postprocess_data
+
+    async def postprocess_data(block_fn, predictions, state):
+        try:
+            return await postprocess(block_fn, predictions, state)
+        except gr.Error:
+            raise
+        except Exception as error:
+            name = getattr(block_fn, "api_name", None) or getattr(block_fn.fn, "__name__", "handler")
+            log.exception("the result of %s could not be sent to the page", name)
+            # The error's own text stays in the log: it names paths on the server.
+            raise gr.Error(
+                f"The result was made but could not be sent to you ({type(error).__name__}). "
+                "The app is still running; please try again. / 结果已生成，但无法发送到页面，请重试。",
+                title="Output problem / 输出有误",
+            ) from None
+
+    demo.postprocess_data = postprocess_data
     return demo
 
 

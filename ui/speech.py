@@ -4,20 +4,12 @@ Ask outputs. The Listen tab (ui/listen.py) lays out the full controls."""
 
 from __future__ import annotations
 
-import time
-import uuid
-
 import gradio as gr
 
-from pipelines import settings
 from pipelines.audio import save_audio
+from ui import outputs
 from ui.common import get_model, gpu, user_errors
 from ui.i18n import _
-
-# Spoken answers are written here and copied by Gradio into its cache when returned;
-# only the newest few are kept.
-SPEECH_DIR = settings.DATA_DIR / "speech"
-KEEP_SPEECH_FILES = 50
 
 
 @gpu
@@ -43,16 +35,7 @@ def speak(text: str, speaking_rate: float = 1.0, model: str | None = None, progr
     """Read a text aloud with a VITS voice; returns a 16-bit mono WAV file."""
     pipe = get_model("text_to_speech", model, progress).pipeline
     result = pipe(text, speaking_rate=speaking_rate)
-    return str(_write(result["audio"], result["sampling_rate"]))
-
-
-def _write(waveform, sampling_rate: int):
-    # Names sort by creation time: the nanosecond clock, then a random part for ties.
-    path = SPEECH_DIR / f"speech-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.wav"
-    save_audio(path, waveform, sampling_rate)
-    for stale in sorted(SPEECH_DIR.glob("speech-*.wav"))[:-KEEP_SPEECH_FILES]:
-        stale.unlink(missing_ok=True)
-    return path
+    return str(save_audio(outputs.new_file("speech", ".wav"), result["audio"], result["sampling_rate"]))
 
 
 def question_from_voice(audio: str | None, progress=gr.Progress()) -> str:
