@@ -123,7 +123,8 @@ class Limits(_Strict):
 
 class PromptLogSettings(_Strict):
     enabled: bool = False
-    # A JSON-lines file; relative paths start at the settings file's folder.
+    # A JSON-lines file; relative paths start at PLAYGROUND_DATA_DIR/classroom (never
+    # beside the settings file, which may sit in a folder the app serves).
     # Default: PLAYGROUND_DATA_DIR/classroom/prompts.jsonl
     file: str | None = None
 
@@ -179,11 +180,11 @@ class Classroom(_Strict):
     def prompt_log_path(self) -> Path | None:
         if not self.prompt_log.enabled:
             return None
+        folder = settings.DATA_DIR / "classroom"
         if self.prompt_log.file is None:
-            return settings.DATA_DIR / "classroom" / "prompts.jsonl"
+            return folder / "prompts.jsonl"
         path = Path(self.prompt_log.file).expanduser()
-        base = self.source.parent if self.source is not None else Path.cwd()
-        return path if path.is_absolute() else (base / path).resolve()
+        return path if path.is_absolute() else (folder / path).resolve()
 
 
 def on_off(value: Any) -> Any:

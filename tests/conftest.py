@@ -50,13 +50,23 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def launch_app(data_dir: Path, *args: str, env: dict | None = None):
-    """Start the real app as a user would (`python app.py --profile tiny ARGS`) on a free
-    port with its own data directory; yield its URL, stop it afterwards."""
+def launch_app(data_dir: Path, *args: str, env: dict | None = None, cwd: Path = ROOT):
+    """Start the real app as a user would (`python app.py --profile tiny ARGS`, in ``cwd``)
+    on a free port with its own data directory; yield its URL, stop it afterwards."""
     from tools.loadtest import start_app
 
-    with start_app("tiny", env=env, data_dir=data_dir, args=args) as (url, _):
+    with start_app("tiny", env=env, data_dir=data_dir, args=args, cwd=cwd) as (url, _):
         yield url
+
+
+def copy_of_app(folder: Path) -> Path:
+    """The checkout copied to ``folder`` as the Dockerfile copies it (.dockerignore's
+    entries left out), for tests that run the app from another place."""
+    import shutil
+
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    shutil.copytree(ROOT, folder, ignore=shutil.ignore_patterns(*[p.removeprefix("**/") for p in ignored]))
+    return folder
 
 
 @pytest.fixture(scope="session")

@@ -114,9 +114,9 @@ def test_yaml_on_and_off_mean_the_safety_filter_setting(tmp_path):
         }
 
 
-def test_the_prompt_log_path_starts_at_the_settings_file(tmp_path):
+def test_a_relative_prompt_log_lies_in_the_data_dir_not_beside_the_settings_file(tmp_path):
     rules = classroom.load(write(tmp_path, "prompt_log: {enabled: true, file: logs/prompts.jsonl}"))
-    assert rules.prompt_log_path() == tmp_path / "logs" / "prompts.jsonl"
+    assert rules.prompt_log_path() == settings.DATA_DIR / "classroom" / "logs" / "prompts.jsonl"
     assert classroom.load(write(tmp_path, "prompt_log: true")).prompt_log_path() == (
         settings.DATA_DIR / "classroom" / "prompts.jsonl"
     )

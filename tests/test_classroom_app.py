@@ -3,12 +3,15 @@ on a free port, driven through gradio_client. Locks and limits hold for API call
 not only in the page; hidden tabs have no endpoint; the password and the prompt log work."""
 
 import json
+from pathlib import Path
 
+import httpx
 import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
-from tests.conftest import launch_app
+from pipelines.classroom import ClassroomError
+from tests.conftest import copy_of_app, launch_app
 
 PASSWORD = "letmein"
 CLASSROOM = f"""
@@ -33,10 +36,13 @@ prompt_log: {{enabled: true, file: logs/prompts.jsonl}}
 
 @pytest.fixture(scope="module")
 def classroom_app(tmp_path_factory):
+    """The app run from a copy whose settings file sits in assets/, as the README's own
+    example puts it (that folder holds the example images, which are served)."""
     folder = tmp_path_factory.mktemp("classroom")
-    (folder / "classroom.yaml").write_text(CLASSROOM, encoding="utf-8")
-    with launch_app(folder, "--classroom", str(folder / "classroom.yaml")) as url:
-        yield url, folder / "logs" / "prompts.jsonl"
+    app = copy_of_app(folder / "app")
+    (app / "assets" / "lesson.yaml").write_text(CLASSROOM, encoding="utf-8")
+    with launch_app(folder, "--classroom", "assets/lesson.yaml", cwd=app) as url:
+        yield url, folder / "classroom" / "logs" / "prompts.jsonl"  # relative to the data dir
 
 
 def student(classroom_app, name: str) -> Client:
@@ -158,3 +164,39 @@ def test_a_bad_classroom_file_stops_the_app_with_a_message(tmp_path, monkeypatch
     assert message.startswith("Classroom mode: lesson.yaml is not a valid classroom file:")
     assert "limits.requests_per_minut: unknown setting; allowed here: requests_per_minute" in message
     assert "locked.width.max: Input should be a valid number" in message
+
+
+def test_the_settings_file_and_the_prompt_log_are_never_served(classroom_app):
+    """The settings file holds the password, the log the students' text: no file route
+    serves either, by a relative or an absolute path, in either spelling, nor the rest
+    of assets/ beyond the examples."""
+    url, log = classroom_app
+    student(classroom_app, "hal").predict(query="a secret search", top_k=1, api_name="/search_by_text")
+    assert "a secret search" in log.read_text(encoding="utf-8")
+    session = httpx.Client(base_url=url, timeout=30)
+    session.post("login", data={"username": "hal", "password": PASSWORD}).raise_for_status()
+    app = Path(log.parents[2], "app")
+    private = ["assets/lesson.yaml", str(app / "assets" / "lesson.yaml"), str(log), "assets/safety/blocklist.txt",
+               "assets/classroom.example.yaml"]  # fmt: skip
+    for path in private:
+        for route in ("gradio_api/file=", "gradio_api/file/", "file=", "file/"):
+            answer = session.get(route + path)
+            assert answer.status_code in (403, 404), (route, path, answer.status_code)
+            assert PASSWORD not in answer.text and "a secret search" not in answer.text
+    assert session.get("gradio_api/file=assets/images/cat.jpg").status_code == 200  # the examples still are
+
+
+def test_a_settings_file_or_log_in_a_served_folder_stops_the_app(tmp_path, monkeypatch):
+    import ui
+
+    monkeypatch.setattr(ui.settings, "EXAMPLE_IMAGES_DIR", tmp_path)
+    (tmp_path / "lesson.yaml").write_text("password: hunter2\n")
+    with pytest.raises(ClassroomError, match="the classroom file: .* lies in a folder this app serves"):
+        ui._classroom(str(tmp_path / "lesson.yaml"))
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "lesson.yaml").write_text(
+        f"prompt_log: {{enabled: true, file: {tmp_path / 'log.jsonl'}}}\n"
+    )
+    with pytest.raises(ClassroomError, match="prompt_log.file: .* lies in a folder this app serves"):
+        ui._classroom(str(tmp_path / "elsewhere" / "lesson.yaml"))
+    ui.classroom.activate(None)

@@ -27,7 +27,7 @@ import soundfile as sf
 from gradio_client import Client, handle_file
 from PIL import Image
 
-from tests.conftest import IMAGES, ROOT
+from tests.conftest import IMAGES, ROOT, copy_of_app
 from tools.loadtest import start_app
 
 AUDIO = ROOT / "assets" / "audio" / "what-animal.wav"
@@ -163,8 +163,7 @@ def test_every_endpoint_as_make_run_starts_the_app(home):
 
 
 def test_every_endpoint_in_the_dockerfiles_layout(home):
-    app = home / "app"
-    shutil.copytree(ROOT, app, ignore=shutil.ignore_patterns(*(ROOT / ".dockerignore").read_text().split()))
+    app = copy_of_app(home / "app")
     env = {**dockerfile_env(home), "MODEL_PROFILE": "tiny"}
     with start_app("tiny", env=env, default_data_dir=True, cwd=app) as (url, process):
         check_every_endpoint(url, process.log_path)

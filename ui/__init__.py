@@ -9,14 +9,14 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from pipelines import registry, safety, settings
-from pipelines.classroom import Classroom
+from pipelines.classroom import Classroom, ClassroomError
 from pipelines.classroom import load as load_classroom
 from pipelines.loading import MODELS, cuda_available
 from ui import ask, caption, classroom, create, evaluate, fusion, listen, models, search
 from ui.common import language_switch
 from ui.i18n import CSS as I18N_CSS
 from ui.i18n import I18N, LanguageScript, _, both
-from ui.security import guard_inputs, login_kwargs, middleware, parse_auth
+from ui.security import app_roots, guard_inputs, login_kwargs, middleware, parse_auth, serves
 
 log = logging.getLogger("playground")
 TABS = (caption, ask, create, search, listen, fusion, evaluate)
@@ -94,6 +94,16 @@ def _classroom(path: str) -> Classroom | None:
     rules = load_classroom(path) if path else None
     if rules is not None:
         classroom.check_against(rules, [_tab_id(tab) for tab in TABS], list(TABS))
+        # The settings file holds the password and the log the students' text: neither
+        # may lie where the app serves files from.
+        served = [(what, p) for what, p in (("the classroom file", rules.source), ("prompt_log.file",
+                  rules.prompt_log_path())) if p is not None and serves(p)]  # fmt: skip
+        if served:
+            raise ClassroomError(
+                f"{rules.source.name if rules.source else 'The classroom file'} can't be used where it is:\n"
+                + "\n".join(f"  - {what}: {p} lies in a folder this app serves to every visitor; keep it "
+                             "elsewhere (e.g. beside app.py, or in the data dir)" for what, p in served)
+            )  # fmt: skip
     classroom.activate(rules)
     return rules
 
@@ -106,8 +116,9 @@ def launch_kwargs() -> dict:
         i18n=I18N,
         max_file_size=settings.MAX_FILE_SIZE,
         # Serve the bundled examples, the gallery and the files handlers return (ui/outputs.py);
-        # nothing else on disk (ui/security.py).
-        allowed_paths=[str(settings.ASSETS_DIR), str(settings.DATA_DIR / "uploads"), str(settings.OUTPUT_DIR)],
+        # nothing else on disk, and never the classroom's settings or log (ui/security.py).
+        allowed_paths=[str(root) for root in app_roots()],
+        blocked_paths=[str(path) for path in classroom.private_files()],
         # The file-serving policy, body and rate limits (ui/security.py) come first; then
         # the page is rendered in the language chosen with the switch (see ui/i18n.py).
         app_kwargs={"middleware": [*middleware(), Middleware(LanguageScript)]},

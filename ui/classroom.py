@@ -68,6 +68,14 @@ def activate(classroom: Classroom | None) -> None:
         log.info("Prompt log on: students' text is appended to %s", path)
 
 
+def private_files() -> list:
+    """Files of the classroom in force that must never be served: the settings file
+    (it may hold the password) and the prompt log."""
+    if ACTIVE is None:
+        return []
+    return [path for path in (ACTIVE.source, ACTIVE.prompt_log_path()) if path is not None]
+
+
 # --- Checking the file against the app ------------------------------------------------
 
 

@@ -31,7 +31,8 @@ from ui.limits import RateLimiter, client_key
 
 log = logging.getLogger("playground")
 URL_LIKE = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*:|//|\\\\)")  # http:, file:, data:, //host, \\host
-FILE_ROUTE = re.compile(r"^(?:/gradio_api)?/file=(.*)$", re.DOTALL)
+# Both spellings Gradio answers: /file=<path> and the older /file/<path>.
+FILE_ROUTE = re.compile(r"^(?:/gradio_api)?/file[=/](.*)$", re.DOTALL)
 PROXY_ROUTE = re.compile(r"^(?:/gradio_api)?/proxy=")  # Gradio's proxy for loaded Spaces; this app loads none
 # Requests that start a queued run. Queued events can't be run any other way, since the
 # queue is opened with api_open=False (app.py): /run/ and /api/ only serve the UI's
@@ -99,9 +100,23 @@ def gradio_cache_dirs() -> list[Path]:
     return [Path(utils.get_upload_folder()), Path(os.path.abspath(utils.get_cache_folder()))]
 
 
+def app_roots() -> list[Path]:
+    """The app's folders that clients may read files from (``allowed_paths``): the
+    example images and clips, the images added to the gallery, and the files handlers
+    return (ui/outputs.py). Not the rest of ``assets/`` (the blocklist, a classroom
+    file kept there) nor of the data dir (indexes, models, the prompt log)."""
+    return [settings.EXAMPLE_IMAGES_DIR, settings.EXAMPLE_AUDIO_DIR, settings.DATA_DIR / "uploads",
+            settings.OUTPUT_DIR]  # fmt: skip
+
+
 def served_roots() -> list[Path]:
-    """The only folders files are served from."""
-    return [settings.ASSETS_DIR, settings.DATA_DIR / "uploads", *gradio_cache_dirs()]
+    """The only folders files are served from: the app's, and Gradio's caches."""
+    return [*app_roots(), *gradio_cache_dirs()]
+
+
+def serves(path: Path) -> bool:
+    """Whether ``path`` lies in a folder that the app serves files from."""
+    return _within(Path(os.path.realpath(path)), served_roots()) is not None
 
 
 def _within(path: Path, roots: Iterable[Path]) -> Path | None:
