@@ -17,8 +17,8 @@ import logging
 import os
 import sys
 
-from pipelines import registry, settings
-from pipelines.classroom import ClassroomError
+from classroom.rules import ClassroomError
+from runtime import registry, settings
 from ui import build_demo, launch_kwargs
 
 

@@ -55,11 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from benchmarks import common
-    from pipelines import loading, settings
+    from runtime import devices, settings
 
     if args.threads:
         settings.NUM_THREADS = args.threads
-    loading.configure_torch()
+    devices.configure_torch()
     info = common.machine()
     print(f"# {common.machine_line(info)}", file=sys.stderr, flush=True)
     rows = []
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     if MODEL_WORKLOADS & set(chosen):
         # Only the precisions the workloads run in: where bfloat16 is emulated (no native
         # instructions), its matmul is slow enough to take most of a --quick run.
-        fast = str(loading.pick_dtype("cpu")).replace("torch.", "")
+        fast = str(devices.pick_dtype("cpu")).replace("torch.", "")
         peaks = {name: common.matmul_gflops(getattr(torch, name)) for name in {"float32", fast}}
         rows.append(
             common.result(

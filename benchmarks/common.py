@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from pipelines import loading
+from runtime import devices, memory
 
 IMAGES = Path(__file__).resolve().parent.parent / "assets" / "images"
 
@@ -23,10 +23,10 @@ def machine() -> dict:
     """The machine a result was measured on; load_1min says whether others were busy."""
     info = {
         "cpu": platform.processor() or platform.machine(),
-        "cpus": loading.usable_cpus(),
+        "cpus": devices.usable_cpus(),
         "threads": torch.get_num_threads(),
-        "bf16_native": loading.cpu_has_bf16(),
-        "memory_gb": round(loading.total_memory("cpu") / 2**30, 1),
+        "bf16_native": devices.cpu_has_bf16(),
+        "memory_gb": round(memory.total_memory("cpu") / 2**30, 1),
         "torch": torch.__version__,
         "python": sys.version.split()[0],
     }

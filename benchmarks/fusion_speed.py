@@ -24,9 +24,9 @@ BUDGET_SECONDS = 30.0
 
 def clip_b32():
     """(the retrieval pipeline for ViT-B/32, whether its weights are real)."""
-    from pipelines.loading import is_cached
-    from pipelines.registry import CHECKPOINTS
     from pipelines.retrieval import RetrievalPipeline
+    from runtime.hub import is_cached
+    from runtime.registry import CHECKPOINTS
 
     checkpoint = CHECKPOINTS["clip-b32"]
     if is_cached(checkpoint):
@@ -34,7 +34,7 @@ def clip_b32():
     import torch
     from transformers import CLIPConfig, CLIPImageProcessorPil, CLIPModel, CLIPProcessor
 
-    from pipelines.tiny import _clip_tokenizer
+    from runtime.tiny import _clip_tokenizer
 
     tokenizer = _clip_tokenizer()
     ids = dict(bos_token_id=len(tokenizer) - 2, eos_token_id=len(tokenizer) - 1, pad_token_id=len(tokenizer) - 1)
@@ -54,8 +54,8 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
 
-    from pipelines import fusion
-    from ui.fusion import DEFAULTS
+    from labs import fusion
+    from ui.tabs.fusion import DEFAULTS
 
     epochs = args.epochs or (5 if args.quick else DEFAULTS.epochs)
     start = time.perf_counter()

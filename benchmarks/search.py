@@ -67,7 +67,7 @@ def clip_b32():
     from transformers import CLIPConfig, CLIPImageProcessorPil, CLIPModel, CLIPProcessor
 
     from pipelines.retrieval import RetrievalPipeline
-    from pipelines.tiny import _clip_tokenizer
+    from runtime.tiny import _clip_tokenizer
 
     torch.manual_seed(0)
     config = CLIPConfig()  # vision: ViT-B/32 at 224 px; text: 12 layers of width 512; projection 512
@@ -94,7 +94,7 @@ def synthetic_images(folder: Path, count: int) -> list[Path]:
 
 
 def bench_embedding(pipe, images: int, batch_size: int) -> list[dict]:
-    from pipelines.index import ImageIndex
+    from search.index import ImageIndex
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-images-") as tmp:
@@ -131,7 +131,7 @@ def clustered_vectors(n: int, dim: int, seed: int, centres: np.ndarray) -> np.nd
 
 
 def exact_top_k(vectors: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
-    from pipelines.search_backends import ExactBackend
+    from search.backends import ExactBackend
 
     exact = ExactBackend()
     exact.sync(np.arange(len(vectors), dtype=np.int64), vectors)
@@ -139,7 +139,7 @@ def exact_top_k(vectors: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
 
 
 def make_backend(name: str, n: int, tmp: Path, args):
-    from pipelines import search_backends
+    from search import backends as search_backends
 
     if name == "exact":
         return search_backends.ExactBackend()

@@ -33,9 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 import soundfile as sf  # noqa: E402
 
-from pipelines import settings  # noqa: E402
-from pipelines.audio import load_audio  # noqa: E402
-from pipelines.loading import ModelCache  # noqa: E402
+from runtime import settings  # noqa: E402
+from runtime.audio import load_audio  # noqa: E402
+from runtime.cache import ModelCache  # noqa: E402
 
 SENTENCE = "A cat is sitting on a wooden table next to a cup of coffee. "
 
@@ -90,9 +90,9 @@ def random_models(folder: Path, tokens_per_second: float) -> tuple:
     the pipelines' own from_pretrained, as (label, device, pipeline) records."""
     from types import SimpleNamespace
 
-    from pipelines import tiny
     from pipelines.speech_recognition import SpeechRecognitionPipeline
     from pipelines.text_to_speech import TextToSpeechPipeline
+    from runtime import tiny
 
     for name in ("whisper", "vits"):
         (folder / name).mkdir()

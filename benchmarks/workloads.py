@@ -3,7 +3,7 @@ running the same model (as in its model card), on real-size architectures with r
 weights (benchmarks/models.py).
 
 Each ``run_*`` returns result rows. "Ours" is built the way the app loads a model on
-this machine (``pipelines.loading.load_options`` with the fast path on), from a copy of
+this machine (``runtime.cache.load_options`` with the fast path on), from a copy of
 the baseline's weights, so fidelity compares the same weights in two precisions.
 """
 
@@ -18,7 +18,7 @@ from PIL import Image
 
 from benchmarks import models
 from benchmarks.common import IMAGES, compare, count_flops, result, with_gflops
-from pipelines import loading
+from runtime import cache
 
 CAPTION_TOKENS = 20
 ANSWER_TOKENS = 5
@@ -68,7 +68,7 @@ def run_caption(quick: bool, peaks: dict, info: dict) -> list[dict]:
     from pipelines.captioning import CaptionPipeline
 
     model, processor = models.blip(vqa=False)
-    options = loading.load_options(CaptionPipeline, "cpu", fast=True)
+    options = cache.load_options(CaptionPipeline, "cpu", fast=True)
     pipe = CaptionPipeline(_ours_blip(model, options), processor, quantize=options["quantize"])
     for m in (model, pipe.model):  # exactly 20 tokens: a random decoder may stop at any point
         m.text_decoder.generation_config.min_new_tokens = CAPTION_TOKENS
@@ -101,7 +101,7 @@ def run_vqa(quick: bool, peaks: dict, info: dict) -> list[dict]:
     from pipelines.vqa import VQAPipeline
 
     model, processor = models.blip(vqa=True)
-    options = loading.load_options(VQAPipeline, "cpu", fast=True)
+    options = cache.load_options(VQAPipeline, "cpu", fast=True)
     pipe = VQAPipeline(_ours_blip(model, options), processor, "blip", quantize=options["quantize"])
     for m in (model, pipe.model):
         m.text_decoder.generation_config.min_new_tokens = ANSWER_TOKENS
@@ -159,7 +159,7 @@ def run_embed_images(quick: bool, peaks: dict, info: dict) -> list[dict]:
     from pipelines.retrieval import RetrievalPipeline
 
     model, processor = models.clip_b32()
-    options = loading.load_options(RetrievalPipeline, "cpu", fast=True)
+    options = cache.load_options(RetrievalPipeline, "cpu", fast=True)
     pipe = RetrievalPipeline(cast_copy(model, options["dtype"]), processor)
     images = photos(16 if quick else 64)
 
@@ -195,7 +195,7 @@ def run_text_to_image(quick: bool, peaks: dict, info: dict) -> list[dict]:
 
     side = 256 if quick else 512
     baseline_pipe = models.sd_turbo()
-    options = loading.load_options(TextToImagePipeline, "cpu", fast=True)
+    options = cache.load_options(TextToImagePipeline, "cpu", fast=True)
     components = {
         name: cast_copy(c, options["dtype"]) if isinstance(c, torch.nn.Module) else c
         for name, c in baseline_pipe.components.items()

@@ -1,6 +1,6 @@
 """Measure what the models can do: a bundled probe set, metrics, a runner and reports.
 
-- ``evaluation.scenes``: synthetic scenes drawn from a seed, with exact ground truth
+- ``labs.scenes``: synthetic scenes drawn from a seed, with exact ground truth
   (``generate_scenes``, ``render_scene``, ``describe``, ``questions``);
 - ``evaluation.probes``: the versioned probe set (``data/probes_v1.json``): scenes,
   the app's example photos with hand-written references, question-answer pairs
@@ -15,7 +15,7 @@ runs it in the browser. Importing this package loads no model.
 
 from evaluation.probes import ProbeSet, load_probes
 from evaluation.runner import evaluate
-from evaluation.scenes import Scene, Shape, generate_prompts, generate_scenes, render_scene
+from labs.scenes import Scene, Shape, generate_prompts, generate_scenes, render_scene
 
 __all__ = [
     "ProbeSet",

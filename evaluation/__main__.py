@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from evaluation.probes import LATEST, TASKS
+from runtime.files import atomic_write_text
 
 
 def _pairs(text: str, allowed: tuple[str, ...], flag: str) -> dict[str, str]:
@@ -33,7 +34,7 @@ def _pairs(text: str, allowed: tuple[str, ...], flag: str) -> dict[str, str]:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    from pipelines import registry
+    from runtime import registry
 
     parser = argparse.ArgumentParser(
         prog="python -m evaluation", description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter
@@ -67,10 +68,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if args.profile:
-        os.environ["MODEL_PROFILE"] = args.profile  # before pipelines.settings is read
+        os.environ["MODEL_PROFILE"] = args.profile  # before runtime.settings is read
     from evaluation import report, runner
     from evaluation.probes import load_probes
-    from pipelines.loading import MODELS, CheckpointUnavailable
+    from runtime.cache import MODELS
+    from runtime.hub import CheckpointUnavailable
 
     try:
         probes = load_probes(int(args.probes) if args.probes.isdigit() else args.probes)
@@ -78,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.reference_predictions:
             records = runner.reference_predictions(probes, tasks)
             text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-            report.atomic_write_text(Path(args.reference_predictions), text)
+            atomic_write_text(Path(args.reference_predictions), text)
             print(f"wrote {len(records)} predictions to {args.reference_predictions}")
             return 0
         MODELS.configure(args.profile)

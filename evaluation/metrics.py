@@ -172,7 +172,7 @@ def clip_scores(pipe, images: Sequence, texts: Sequence[str]) -> list[float]:
     import torch
     from torchmetrics.functional.multimodal import clip_score
 
-    from pipelines.inputs import load_image
+    from runtime.inputs import load_image
 
     if len(images) != len(texts):
         raise ValueError(f"CLIPScore needs one text per image; got {len(images)} images and {len(texts)} texts.")

@@ -3,7 +3,7 @@ with reference captions, tagged question-answer pairs and text-to-image prompts.
 
 Its images are of two kinds:
 
-- *synthetic scenes* (``scene-000`` ...), stored as the plain data ``evaluation.scenes``
+- *synthetic scenes* (``scene-000`` ...), stored as the plain data ``labs.scenes``
   draws them from, with the sha256 of the drawn pixels, so anyone can check that they
   see the very images the file was made with;
 - *photos* (``photo-cat`` ...): the app's example images in ``assets/images``, with
@@ -35,8 +35,9 @@ from pathlib import Path
 
 from PIL import Image
 
-from evaluation.scenes import Scene, describe, generate_prompts, generate_scenes, image_digest, questions, render_scene
-from pipelines import settings
+from labs.scenes import Scene, describe, generate_prompts, generate_scenes, image_digest, questions, render_scene
+from runtime import settings
+from runtime.files import atomic_write_text
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 PHOTOS_DIR = settings.EXAMPLE_IMAGES_DIR
@@ -108,7 +109,7 @@ def draw(meta: dict) -> Image.Image:
     """The picture an entry of ``images`` stands for: a drawn scene or a photo."""
     if meta["source"] == "synthetic":
         return render_scene(Scene.from_dict(meta["scene"]))
-    from pipelines.inputs import load_image
+    from runtime.inputs import load_image
 
     return load_image(PHOTOS_DIR / meta["file"])
 
@@ -186,8 +187,6 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     photos = photos_of(load_probes(args.photos_from))
     probes = build_probes(args.seed, photos, args.version)
-    from evaluation.report import atomic_write_text
-
     atomic_write_text(Path(args.out), json.dumps(probes.to_dict(), indent=1, ensure_ascii=False) + "\n")
     print(
         f"wrote {args.out}: {len(probes.images)} images, {len(probes.vqa)} questions, {len(probes.text_to_image)} prompts"

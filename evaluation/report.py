@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
+
+from runtime.files import atomic_write_text
 
 # The headline metric of each task, charted per ability (all on a 0-1 scale).
 CHARTED = {
@@ -28,21 +29,6 @@ TASK_TITLES = {
     "retrieval": "Image-text retrieval",
     "text_to_image": "Text-to-image",
 }
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write beside the target and rename over it: a crash leaves the old file or the new one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a report is for reading
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _key(row: dict) -> tuple[str, str, str]:

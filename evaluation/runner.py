@@ -1,7 +1,7 @@
 """Run the app's models over the probe set, or read another model's predictions, and
 score them.
 
-Models come from the app's one model cache (``pipelines.loading.MODELS``) and registry,
+Models come from the app's one model cache (``runtime.cache.MODELS``) and registry,
 so the same checkpoints, profiles and tiny stand-ins apply as in the tabs. Every run
 goes in two steps: *predict* (a caption, an answer, a ranking or an image per probe
 item) and *score* (the same code for the app's models and for predictions read from
@@ -51,7 +51,7 @@ def check_tasks(tasks) -> list[str]:
 def check_limit(limit) -> int | None:
     if limit is None or limit == 0:
         return None
-    from pipelines.inputs import check_number
+    from runtime.inputs import check_number
 
     return check_number("limit", limit, 1, 100_000)
 
@@ -186,7 +186,7 @@ def read_predictions(path: str | Path, probes: ProbeSet) -> dict[str, Any]:
             raise ValueError(f"{where}: a {task} prediction is a string, not {type(prediction).__name__}.")
         if task == "text_to_image":
             image = (path.parent / prediction).resolve()
-            from pipelines.inputs import load_image
+            from runtime.inputs import load_image
 
             try:
                 load_image(image)
@@ -225,8 +225,8 @@ def reference_predictions(probes: ProbeSet, tasks=TASKS) -> list[dict]:
 class Judges:
     """Models that score what text matching can't: CLIP for CLIPScore, VQA for the round trip."""
 
-    clip: Any = None  # a pipelines.loading.Loaded retrieval entry
-    vqa: Any = None  # a pipelines.loading.Loaded VQA entry
+    clip: Any = None  # a runtime.cache.Loaded retrieval entry
+    vqa: Any = None  # a runtime.cache.Loaded VQA entry
 
 
 def _row(task: str, ability: str, metric: str, value: float, n: int) -> dict:
@@ -326,7 +326,7 @@ def score_retrieval(probes, items, predictions, judges: Judges) -> tuple[list[di
 
 
 def score_text_to_image(probes, items, predictions, judges: Judges, step=None) -> tuple[list[dict], list[dict]]:
-    from pipelines.inputs import load_image
+    from runtime.inputs import load_image
 
     items = [i for i in items if i["id"] in predictions]
     images = {i["id"]: load_image(predictions[i["id"]]) for i in items}
@@ -404,7 +404,8 @@ def evaluate(
     (``{"clip": key}``) and VQA (``{"vqa": key}``) judges; ``use_judges=False`` skips
     the metrics that need them (CLIPScore, round trip). Generated images are saved in
     ``image_dir`` when given."""
-    from pipelines.loading import MODELS, pick_device
+    from runtime.cache import MODELS
+    from runtime.devices import pick_device
 
     tasks = check_tasks(tasks)
     limit = check_limit(limit)
@@ -415,7 +416,7 @@ def evaluate(
     unknown = sorted(set(models) - set(TASKS)) + sorted(set(judges) - {"clip", "vqa"})
     if unknown:
         raise ValueError(f"Unknown model slot(s) {unknown}; tasks are {list(TASKS)}, judges are ['clip', 'vqa'].")
-    from pipelines import registry
+    from runtime import registry
 
     for task, key in [*models.items(), *(("retrieval" if j == "clip" else "vqa", k) for j, k in judges.items())]:
         if key:  # an unknown checkpoint is refused now, not after minutes of other tasks

@@ -17,8 +17,8 @@ from __future__ import annotations
 import torch
 from PIL import Image
 
-from pipelines.inputs import check_flag, check_number, check_seed, check_text, load_image, note_truncation, notify
-from pipelines.loading import float_outputs, fused_vit_attention, quantize_int8
+from runtime.inputs import check_flag, check_number, check_seed, check_text, load_image, note_truncation, notify
+from runtime.precision import float_outputs, fused_vit_attention, quantize_int8
 
 SUPPORTED = ("blip",)
 

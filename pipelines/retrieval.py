@@ -7,8 +7,8 @@ batch). Searching a gallery is then a dot product between L2-normalised embeddin
 and zero-shot classification is a softmax over the similarities to "a photo of a
 {label}." for each label.
 
-Searching a user's own collection builds on this: ``pipelines/index.py`` keeps the
-embeddings on disk, ``pipelines/search_backends.py`` finds nearest neighbours (exact,
+Searching a user's own collection builds on this: ``search/index.py`` keeps the
+embeddings on disk, ``search/backends.py`` finds nearest neighbours (exact,
 faiss or Qdrant), and ``classify_collection`` sorts a whole collection into labels.
 This module is also the command line::
 
@@ -35,8 +35,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pipelines.index import atomic_write_bytes  # noqa: F401 (snippets.py writes records with it)
-from pipelines.inputs import check_number, check_text, load_image, note_truncation, parse_labels
+from runtime.inputs import check_number, check_text, load_image, note_truncation, parse_labels
 
 SUPPORTED = ("clip",)
 MAX_TOP_K = 50
@@ -203,8 +202,8 @@ def load_pipeline(model: str | None = None, profile: str | None = None, recorded
     """(pipeline, checkpoint key) for the command line: ``model`` (a registry key, Hub id
     or local directory), else the model an index was built with (``recorded``), else
     the profile's default. A fallback notice goes to stderr."""
-    from pipelines import registry
-    from pipelines.loading import MODELS
+    from runtime import registry
+    from runtime.cache import MODELS
 
     if model is None and recorded:
         model = recorded.get("key") or f"{recorded['id']}@{recorded['revision']}"
@@ -279,9 +278,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from pipelines import settings
-    from pipelines.index import ImageIndex, IndexBusyError, scan
-    from pipelines.loading import CheckpointUnavailable
+    from runtime import settings
+    from runtime.hub import CheckpointUnavailable
+    from search.index import ImageIndex, IndexBusyError, scan
 
     args = _parser().parse_args(argv)
     if args.qdrant_url:

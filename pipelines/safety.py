@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from PIL import Image, ImageDraw, ImageFont
 
-from pipelines import settings
+from runtime import settings
 
 if TYPE_CHECKING:
     import torch
@@ -186,7 +186,8 @@ def checker_for(text_to_image, on_load=None) -> SafetyChecker | None:
     A tiny random checker stands in only for a tiny random image model: when the real
     checker can't be had (offline), images from a real model are refused rather than
     shown unchecked."""
-    from pipelines.loading import MODELS, CheckpointUnavailable
+    from runtime.cache import MODELS
+    from runtime.hub import CheckpointUnavailable
 
     if not is_on():
         return None

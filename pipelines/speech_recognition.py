@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 import torch
 
-from pipelines.audio import load_audio
+from runtime.audio import load_audio
 
 SUPPORTED = ("whisper",)
 TASKS = ("transcribe", "translate")

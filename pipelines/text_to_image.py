@@ -26,7 +26,7 @@ import torch
 from PIL import Image
 
 from pipelines import safety
-from pipelines.inputs import check_number, check_seed, check_text, note_truncation, notify
+from runtime.inputs import check_number, check_seed, check_text, note_truncation, notify
 
 MAX_STEPS = 100
 MAX_SIDE = 1024

@@ -20,8 +20,8 @@ import re
 import numpy as np
 import torch
 
-from pipelines import settings
-from pipelines.inputs import check_number, check_seed, check_text
+from runtime import settings
+from runtime.inputs import check_number, check_seed, check_text
 
 SUPPORTED = ("vits",)
 # MMS-TTS names languages by ISO 639-3 code; num2words by ISO 639-1.

@@ -19,8 +19,8 @@ from __future__ import annotations
 import torch
 from PIL import Image
 
-from pipelines.inputs import check_number, check_text, load_image, note_truncation
-from pipelines.loading import float_outputs, fused_vit_attention, quantize_int8
+from runtime.inputs import check_number, check_text, load_image, note_truncation
+from runtime.precision import float_outputs, fused_vit_attention, quantize_int8
 
 SUPPORTED = ("blip", "vilt")
 MAX_QUESTION_CHARS = 500

@@ -27,7 +27,7 @@ IMAGES = ROOT / "assets" / "images"
 @pytest.fixture(scope="session")
 def models():
     """The app's model cache under the tiny profile."""
-    from pipelines.loading import MODELS
+    from runtime.cache import MODELS
 
     MODELS.configure("tiny")
     return MODELS

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from pipelines import audio, settings
-from pipelines.audio import load_audio, save_audio
+from runtime import audio, settings
+from runtime.audio import load_audio, save_audio
 from tests.conftest import ROOT
 
 AUDIO = ROOT / "assets" / "audio"

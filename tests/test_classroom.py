@@ -8,8 +8,9 @@ import stat
 
 import pytest
 
-from pipelines import classroom, settings
-from pipelines.classroom import ClassroomError, Limits, Lock, PromptLog, StudentLimits
+from classroom import rules as classroom
+from classroom.rules import ClassroomError, Limits, Lock, PromptLog, StudentLimits
+from runtime import settings
 from tests.conftest import ROOT
 
 EXAMPLE = ROOT / "assets" / "classroom.example.yaml"
@@ -203,8 +204,8 @@ def test_the_prompt_log_appends_json_lines_only_its_owner_can_read(tmp_path):
 @pytest.fixture
 def build(models):
     """build_demo(profile, file); classroom mode is switched off again afterwards."""
+    from classroom import policy as ui_classroom
     from ui import build_demo
-    from ui import classroom as ui_classroom
 
     saved = os.environ.get("SAFETY_FILTER"), getattr(settings, "SAFETY_FILTER", None)
     yield build_demo

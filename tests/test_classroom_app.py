@@ -10,7 +10,7 @@ import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
-from pipelines.classroom import ClassroomError
+from classroom.rules import ClassroomError
 from tests.conftest import copy_of_app, launch_app
 
 PASSWORD = "letmein"
@@ -83,7 +83,7 @@ def test_a_request_within_the_locks_works(classroom_app):
     assert len(result) == 1 and max(Image.open(result[0]["image"]).size) <= 128
 
 
-# The input guard (ui/security.py) checks against the components the classroom narrowed.
+# The input guard (ui/server/security.py) checks against the components the classroom narrowed.
 LOCKED = [
     (
         dict(prompt="a fox", num_inference_steps=3, api_name="/text_to_image"),

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from evaluation.probes import ABILITIES, build_probes, load_probes, photos_of, probe_path
-from evaluation.scenes import COLORS, RELATIONS, describe, generate_prompts, generate_scenes, questions, render_scene
+from labs.scenes import COLORS, RELATIONS, describe, generate_prompts, generate_scenes, questions, render_scene
 
 
 def test_the_same_seed_draws_the_same_scenes_and_pixels():

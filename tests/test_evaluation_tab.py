@@ -46,7 +46,7 @@ def test_evaluate_two_checkpoints_side_by_side_with_downloads(client):
     ("request_", "message"),
     [
         (dict(tasks=[]), "at least one task"),
-        (dict(tasks=["vqa"], limit=0), "`limit`: must be at least 1"),  # the input guard (ui/security.py)
+        (dict(tasks=["vqa"], limit=0), "`limit`: must be at least 1"),  # the input guard (ui/server/security.py)
         (dict(tasks=["vqa"], limit=2.5), "`limit` must be a whole number"),
         (dict(tasks=["vqa"], vqa_model="blip-huge"), "blip-huge"),
         (dict(tasks=["vqa"], compare_retrieval_model="tiny-blip"), "tiny-blip"),

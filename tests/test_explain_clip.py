@@ -5,9 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipelines import settings
-from pipelines.explain_clip import embedding_map, matrix_figure, probabilities, similarity_matrix
-from pipelines.index import ImageIndex, scan
+from explain.clip import embedding_map, matrix_figure, probabilities, similarity_matrix
+from runtime import settings
+from search.index import ImageIndex, scan
 from tests.conftest import IMAGES
 
 IMAGE_NAMES = ["cat.jpg", "coffee.jpg", "rocket.jpg"]

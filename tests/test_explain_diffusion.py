@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from pipelines.explain_diffusion import (
+from explain.diffusion import (
     AttentionStore,
     Previewer,
     explain_text_to_image,
@@ -12,7 +12,7 @@ from pipelines.explain_diffusion import (
     latent_rgb_map,
     record_cross_attention,
 )
-from pipelines.tiny import tiny_path
+from runtime.tiny import tiny_path
 
 PROMPT = "a red cat on a blue sofa"
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipelines.explain_generation import explain_caption, explain_vqa, heatmaps, layer_maps
+from explain.generation import explain_caption, explain_vqa, heatmaps, layer_maps
 
 
 @pytest.fixture(scope="module")

@@ -161,7 +161,7 @@ def test_a_kill_in_the_middle_of_writing_leaves_a_whole_file(tmp_path):
     """A writer killed at random moments: the file is always one complete version."""
     target = tmp_path / "embeddings.npz"
     writer = (
-        "import itertools, sys; from pathlib import Path; from pipelines.index import atomic_write_bytes\n"
+        "import itertools, sys; from pathlib import Path; from runtime.files import atomic_write_bytes\n"
         "for i in itertools.count(): atomic_write_bytes(Path(sys.argv[1]), bytes([i % 251]) * 3_000_000)\n"
     )
     for attempt in range(4):

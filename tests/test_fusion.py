@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from pipelines import fusion
-from pipelines.fusion import FusionConfig, FusionLab, MatchingSet
+from labs import fusion
+from labs.fusion import FusionConfig, FusionLab, MatchingSet
 
 
 @pytest.fixture(scope="module")

@@ -39,7 +39,7 @@ def test_compare_fusion_trains_the_three_strategies_with_the_same_settings(clien
 @pytest.mark.parametrize(
     ("request_", "message"),
     [
-        # The input guard (ui/security.py) checks choices and ranges first; the pipeline checks the rest.
+        # The input guard (ui/server/security.py) checks choices and ranges first; the pipeline checks the rest.
         (dict(strategy="middle"), r"`strategy`: must be one of \['early', 'late', 'hybrid'\], not 'middle'"),
         (dict(strategy="early", epochs=100_000), "`epochs`: must be at least 1 and at most 200, not 100000"),
         (dict(strategy="early", learning_rate=5.0), "`learning_rate`: must be at least 1e-05 and at most 1, not 5"),
@@ -56,7 +56,7 @@ def test_bad_fusion_requests_get_a_message(client, request_, message):
 
 
 def test_results_are_drawn_in_the_pages_language(client):
-    from ui import fusion as tab
+    from ui.tabs import fusion as tab
 
     result = client.predict(strategy="early", epochs=2, api_name="/train_fusion")
     for locale, words in (("en", ["Early fusion", "held-out", "mismatch"]), ("zh-CN", ["早期融合", "留出", "不匹配"])):

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipelines import search_backends
-from pipelines.index import ImageIndex, ModelMismatchError, content_hash, item_id, scan
+from search import backends as search_backends
+from search.index import ImageIndex, ModelMismatchError, content_hash, item_id, scan
 from tests.conftest import IMAGES, ROOT
 
 
@@ -174,8 +174,8 @@ def test_an_index_refuses_another_model(pipe, tmp_path):
 KILLER = textwrap.dedent(
     """
     import os, signal, sys
-    from pipelines.index import ImageIndex
-    from pipelines.loading import MODELS
+    from search.index import ImageIndex
+    from runtime.cache import MODELS
 
     MODELS.configure("tiny")
     pipe = MODELS.get("retrieval").pipeline

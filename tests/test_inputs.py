@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipelines import settings
-from pipelines.inputs import check_number, check_seed, check_text, load_image, parse_labels
+from runtime import settings
+from runtime.inputs import check_number, check_seed, check_text, load_image, parse_labels
 
 
 def save(image: Image.Image, path, **kwargs) -> str:

@@ -1,9 +1,9 @@
-"""The folder of returned files (ui/outputs.py): fresh names, and pruned as it goes."""
+"""The folder of returned files (ui/server/outputs.py): fresh names, and pruned as it goes."""
 
 import os
 import time
 
-from ui import outputs
+from ui.server import outputs
 
 
 def test_new_files_and_folders_are_fresh_and_sorted_by_time(tmp_path, monkeypatch):

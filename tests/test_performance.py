@@ -12,11 +12,12 @@ import pytest
 import torch
 from PIL import Image
 
-from pipelines import loading, registry, settings
-from pipelines.batching import Batcher
 from pipelines.captioning import CaptionPipeline
-from pipelines.loading import ModelCache, load_options, pick_dtype
 from pipelines.retrieval import RetrievalPipeline
+from runtime import devices, hub, memory, precision, registry, settings
+from runtime.batching import Batcher
+from runtime.cache import Loaded, ModelCache, load_options
+from runtime.devices import pick_dtype
 from tests.conftest import IMAGES
 
 # --- Fast-path selection ------------------------------------------------------------
@@ -45,25 +46,25 @@ def test_gpu_dtype_is_bf16_where_supported_else_fp16(cuda_bf16, fast, expected):
 
 
 def test_fast_path_options_on_a_bf16_cpu_and_with_the_switches_off(monkeypatch):
-    monkeypatch.setattr(loading, "cpu_flags", lambda: frozenset({"avx512_bf16"}))
+    monkeypatch.setattr(devices, "cpu_flags", lambda: frozenset({"avx512_bf16"}))
     assert load_options(CaptionPipeline, "cpu", fast=True) == {"dtype": torch.bfloat16, "quantize": True}
     assert load_options(CaptionPipeline, "cpu", fast=False) == {"dtype": torch.float32, "quantize": False}
     assert load_options(RetrievalPipeline, "cpu", fast=True) == {"dtype": torch.bfloat16}  # no decoder
     monkeypatch.setattr(settings, "INT8_DECODER", "off")
     assert load_options(CaptionPipeline, "cpu", fast=True)["quantize"] is False
-    monkeypatch.setattr(loading, "cpu_flags", lambda: frozenset({"avx2"}))
+    monkeypatch.setattr(devices, "cpu_flags", lambda: frozenset({"avx2"}))
     assert load_options(CaptionPipeline, "cpu", fast=True)["dtype"] == torch.float32
 
 
 @pytest.mark.parametrize(("value", "on"), [("auto", True), ("off", False), ("0", False), ("false", False)])
 def test_fast_path_environment_switch(monkeypatch, value, on):
     monkeypatch.setattr(settings, "FAST_PATH", value)
-    assert loading.fast_path_default() is on
+    assert devices.fast_path_default() is on
     assert ModelCache("tiny").fast_path is on
 
 
 def test_tiny_models_stay_float32_and_the_switch_reloads_models(monkeypatch):
-    monkeypatch.setattr(loading, "cpu_flags", lambda: frozenset({"avx512_bf16"}))
+    monkeypatch.setattr(devices, "cpu_flags", lambda: frozenset({"avx512_bf16"}))
     cache = ModelCache("tiny")
     loaded = cache.get("caption")
     assert loaded.precision == "float32" and loaded.pipeline.model.dtype == torch.float32
@@ -73,14 +74,14 @@ def test_tiny_models_stay_float32_and_the_switch_reloads_models(monkeypatch):
 
 def test_bf16_and_int8_pipelines_work_and_stay_close_to_float32(models, cat):
     """The fast path's code (bfloat16 vision encoder, int8 text decoder), on the tiny BLIP."""
-    source = str(loading.locate(models.get("caption").checkpoint)[0])
+    source = str(hub.locate(models.get("caption").checkpoint)[0])
     plain = CaptionPipeline.from_pretrained(source, local_files_only=True)
     fast = CaptionPipeline.from_pretrained(source, dtype=torch.bfloat16, quantize=True, local_files_only=True)
     assert fast.model.vision_model.dtype == torch.bfloat16
-    assert loading._quantized_linears(fast.model.text_decoder)  # int8 Linear layers
+    assert memory._quantized_linears(fast.model.text_decoder)  # int8 Linear layers
     assert isinstance(fast(cat, num_beams=1), str) and fast([cat, cat]) == [fast(cat)] * 2
-    sizes = loading.tensor_bytes(fast)
-    assert 0 < sizes["cpu"] < loading.tensor_bytes(plain)["cpu"]
+    sizes = memory.tensor_bytes(fast)
+    assert 0 < sizes["cpu"] < memory.tensor_bytes(plain)["cpu"]
 
 
 def test_fused_vit_attention_gives_the_eager_result_and_stays_off_where_it_is_slower(models, cat):
@@ -88,7 +89,7 @@ def test_fused_vit_attention_gives_the_eager_result_and_stays_off_where_it_is_sl
     measured); in bfloat16 on the CPU the eager ops stay (the fused kernel was slower)."""
     import copy
 
-    source = str(loading.locate(models.get("caption").checkpoint)[0])
+    source = str(hub.locate(models.get("caption").checkpoint)[0])
     pipe = CaptionPipeline.from_pretrained(source, local_files_only=True)
     fused = pipe.model.vision_model.encoder.layers[0].self_attn
     assert "forward" in vars(fused)  # this instance's forward is the fused one
@@ -106,13 +107,13 @@ def test_fused_vit_attention_gives_the_eager_result_and_stays_off_where_it_is_sl
     half = copy.deepcopy(pipe.model.vision_model).to(torch.bfloat16)
     for layer in half.encoder.layers:
         del layer.self_attn.forward
-    loading.fused_vit_attention(half)
+    precision.fused_vit_attention(half)
     assert not any("forward" in vars(layer.self_attn) for layer in half.encoder.layers)
 
 
 def test_threads_use_the_cpus_this_process_may_use():
-    assert 1 <= loading.usable_cpus() <= os.cpu_count()
-    assert loading.configure_torch() == torch.get_num_threads() >= 1
+    assert 1 <= devices.usable_cpus() <= os.cpu_count()
+    assert devices.configure_torch() == torch.get_num_threads() >= 1
 
 
 @pytest.mark.parametrize(("text", "expected"), [("8GB", 8 * 2**30), ("512 MB", 512 * 2**20), ("1.5GiB", 1.5 * 2**30), ("0", 0), ("1000", 1000)])  # fmt: skip
@@ -174,7 +175,7 @@ def test_peek_never_loads():
 def test_the_memory_estimate_is_close_to_what_a_model_takes():
     cache = ModelCache("tiny", budget=0)
     loaded = cache.get("vqa")
-    estimate = loading.estimate_bytes(loaded.checkpoint, loading.locate(loaded.checkpoint)[0], torch.float32)
+    estimate = hub.estimate_bytes(loaded.checkpoint, hub.locate(loaded.checkpoint)[0], torch.float32)
     assert 0.5 < estimate / loaded.nbytes() < 2
 
 
@@ -238,9 +239,9 @@ def test_the_batcher_merges_waiting_requests_and_keeps_each_answer_and_error_apa
 
 
 def test_concurrent_caption_requests_run_as_one_batch_with_the_answers_of_single_requests(models, monkeypatch):
-    from pipelines.batching import DEVICE_LOCK
-    from ui import caption as caption_tab
-    from ui.serving import BATCHER
+    from runtime.batching import DEVICE_LOCK
+    from ui.server.serving import BATCHER
+    from ui.tabs import caption as caption_tab
 
     monkeypatch.setattr(settings, "MAX_BATCH_SIZE", 8)
     paths = [str(p) for p in sorted(IMAGES.glob("*.jpg"))[:5]]
@@ -295,7 +296,7 @@ def test_a_bad_request_among_concurrent_ones_fails_alone(client, tmp_path):
 
 
 def test_models_panel_lists_unloads_and_switches_the_fast_path(monkeypatch):
-    from ui import models as panel
+    from ui.tabs import models as panel
 
     cache = ModelCache("tiny")
     monkeypatch.setattr(panel, "MODELS", cache)
@@ -321,7 +322,7 @@ def test_models_panel_lists_unloads_and_switches_the_fast_path(monkeypatch):
 def test_a_view_only_models_panel_offers_no_way_to_unload(monkeypatch):
     # MODELS_PANEL=view (a public Space): the list, but no control that acts for everyone.
     from ui import build_demo
-    from ui import models as panel
+    from ui.tabs import models as panel
 
     def functions(demo):
         return {getattr(fn.fn, "__name__", "") for fn in demo.fns.values()}
@@ -355,17 +356,17 @@ def test_on_a_gpu_the_least_recently_used_model_moves_to_the_cpu_then_leaves(mon
             self.where = device.split(":")[0]
             return self
 
-    monkeypatch.setattr(loading, "tensor_bytes", lambda p: {p.where: p.size})
+    monkeypatch.setattr("runtime.cache.tensor_bytes", lambda p: {p.where: p.size})
     cache = ModelCache("tiny")
     monkeypatch.setattr(cache, "budget", lambda device: 100 if device.startswith("cuda") else 150)
     checkpoint = registry.get_checkpoint("caption", None, "tiny")
     for key, size in (("a", 60), ("b", 30), ("c", 0)):
-        cache._items[("caption", key)] = loading.Loaded(Stand(size), checkpoint, checkpoint, "cuda", 0, home="cuda")
+        cache._items[("caption", key)] = Loaded(Stand(size), checkpoint, checkpoint, "cuda", 0, home="cuda")
     cache._make_room("cuda", 40, keep=None)  # 90 + 40 > 100: "a" (least recent) goes to the CPU
     a = cache._items[("caption", "a")]
     assert a.offloaded and a.device == "cpu" and cache._items[("caption", "b")].device == "cuda"
     offloaded = Stand(100).to("cpu")
-    cache._items[("caption", "d")] = loading.Loaded(offloaded, checkpoint, checkpoint, "cpu", 0, home="cuda")
+    cache._items[("caption", "d")] = Loaded(offloaded, checkpoint, checkpoint, "cpu", 0, home="cuda")
     cache._make_room("cpu", 0, keep=None)  # 60 + 100 offloaded > 150: "a" leaves
     assert ("caption", "a") not in cache._items and ("caption", "d") in cache._items
     cache._make_room("cuda", 80, keep=None)  # "c" has nothing on the GPU: "b" moves instead

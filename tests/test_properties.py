@@ -14,11 +14,11 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from pipelines import settings as app_settings
-from pipelines.inputs import MAX_SEED, check_flag, check_number, check_seed, check_text, load_image, parse_labels
 from pipelines.safety import Blocklist, normalise
-from ui.limits import RateLimiter, client_key, parse_rate
-from ui.security import file_refusal, parse_auth
+from runtime import settings as app_settings
+from runtime.inputs import MAX_SEED, check_flag, check_number, check_seed, check_text, load_image, parse_labels
+from ui.server.limits import RateLimiter, client_key, parse_rate
+from ui.server.security import file_refusal, parse_auth
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 IMAGES = settings(FAST, max_examples=60)  # each example encodes and decodes an image file

@@ -3,8 +3,9 @@
 import pytest
 from PIL import Image
 
-from pipelines import registry
-from pipelines.loading import CheckpointUnavailable, ModelCache
+from runtime import registry
+from runtime.cache import ModelCache
+from runtime.hub import CheckpointUnavailable
 
 
 def test_every_task_has_a_default_in_every_profile():

@@ -62,7 +62,7 @@ def test_the_fingerprint_names_the_embedding_space(pipe):
 
 
 def test_classifying_a_collection_counts_every_image_once(pipe, tmp_path):
-    from pipelines.index import ImageIndex, scan
+    from search.index import ImageIndex, scan
     from tests.conftest import IMAGES
 
     with ImageIndex.create(tmp_path / "idx", pipe) as index:

@@ -12,9 +12,10 @@ import pytest
 from gradio_client.exceptions import AppError
 from PIL import Image
 
-from pipelines import registry, safety, settings
-from pipelines.inputs import collect_notices
-from pipelines.loading import CheckpointUnavailable
+from pipelines import safety
+from runtime import registry, settings
+from runtime.hub import CheckpointUnavailable
+from runtime.inputs import collect_notices
 from tests.conftest import ROOT
 
 
@@ -171,7 +172,7 @@ def test_off_warns_in_the_log_and_the_ui(monkeypatch, caplog):
 
 
 def test_the_setting_takes_only_on_or_off():
-    code = "import pipelines.settings as s; print(s.SAFETY_FILTER)"
+    code = "import runtime.settings as s; print(s.SAFETY_FILTER)"
     for value, expected in [("off", "off"), ("ON", "on"), ("0", "off")]:
         out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={"SAFETY_FILTER": value, "PATH": ""},
                              capture_output=True, text=True, timeout=60)  # fmt: skip

@@ -107,8 +107,8 @@ class Visitor:
 
 
 def test_in_session_mode_no_visitor_sees_another_ones_images(models, tmp_path, monkeypatch):
-    from pipelines import settings
-    from ui import search
+    from runtime import settings
+    from ui.tabs import search
 
     monkeypatch.setattr(settings, "GALLERY_MODE", "session")
     monkeypatch.setattr(settings, "DATA_DIR", tmp_path)
@@ -135,9 +135,9 @@ def test_a_library_built_with_the_command_line_is_searched_read_only(models, tmp
 
     from PIL import Image as PILImage
 
-    from pipelines import settings
-    from pipelines.index import ImageIndex, scan
-    from ui import search
+    from runtime import settings
+    from search.index import ImageIndex, scan
+    from ui.tabs import search
 
     pipe = models.get("retrieval").pipeline
     photos = tmp_path / "photos"

@@ -18,8 +18,8 @@ from gradio_client.exceptions import AppError
 
 from tests.conftest import IMAGES, ROOT
 from tools.loadtest import start_app
-from ui.limits import RateLimiter, client_key, parse_rate
-from ui.security import Guard, file_refusal, parse_auth
+from ui.server.limits import RateLimiter, client_key, parse_rate
+from ui.server.security import Guard, file_refusal, parse_auth
 
 USERS = {"student": "s3cret", "teacher": "apple:pie 42"}  # a password may hold ":" and spaces
 CAT = str(IMAGES / "cat.jpg")
@@ -361,7 +361,7 @@ def test_model_endpoints_cannot_skip_the_queue(app_url):
 
 
 def test_login_kwargs_joins_the_users_and_the_classrooms_password():
-    from ui.security import login_kwargs
+    from ui.server.security import login_kwargs
 
     assert login_kwargs([], {}) == {}
     check = login_kwargs([("ana", "pw:1")])["auth"]

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipelines import snippets
-from pipelines.tiny import tiny_path
+from explain import snippets
+from runtime.tiny import tiny_path
 from tests.conftest import IMAGES
 
 CAT = str(IMAGES / "cat.jpg")
@@ -34,7 +34,7 @@ def run(code: str, folder) -> str:
     "kwargs", [dict(), dict(prompt="a photo of", num_beams=1, do_sample=True, temperature=0.7, top_p=0.8, seed=5)]
 )
 def test_caption_snippet_reproduces_the_caption(models, tmp_path, kwargs):
-    from ui.caption import caption
+    from ui.tabs.caption import caption
 
     output = caption(CAT, **{"max_new_tokens": 12, **kwargs})  # the app's handler
     loaded = models.get("caption")
@@ -44,7 +44,7 @@ def test_caption_snippet_reproduces_the_caption(models, tmp_path, kwargs):
 
 @pytest.mark.parametrize("model", ["tiny-blip-vqa", "tiny-vilt"])
 def test_vqa_snippet_reproduces_the_answer(models, tmp_path, model):
-    from ui.ask import vqa
+    from ui.tabs.ask import vqa
 
     output = vqa(CAT, "What animal is this?", model=model)
     record = snippets.vqa_record(models.get("vqa", model), CAT, "What animal is this?", output)
@@ -53,7 +53,7 @@ def test_vqa_snippet_reproduces_the_answer(models, tmp_path, model):
 
 @pytest.mark.parametrize("decoder", ["vae", "taesd"])
 def test_text_to_image_snippet_reproduces_every_image(models, tmp_path, decoder):
-    from ui.create import text_to_image
+    from ui.tabs.create import text_to_image
 
     gallery = text_to_image("a red fox in the snow", negative_prompt="blue", seed=12, num_inference_steps=3,
                             guidance_scale=2.0, width=64, height=96, num_images=2, model="tiny-sd", decoder=decoder)  # fmt: skip
@@ -68,7 +68,7 @@ def test_text_to_image_snippet_reproduces_every_image(models, tmp_path, decoder)
 
 
 def test_classify_snippet_reproduces_the_probabilities(models, tmp_path):
-    from ui.search import classify
+    from ui.tabs.search import classify
 
     output = classify(CAT, "cat, dog, an owl")
     record = snippets.classify_record(models.get("retrieval"), CAT, list(output), output)
@@ -76,7 +76,7 @@ def test_classify_snippet_reproduces_the_probabilities(models, tmp_path):
 
 
 def test_similarity_matrix_snippet_reproduces_the_matrix(models, tmp_path):
-    from pipelines.explain_clip import similarity_matrix
+    from explain.clip import similarity_matrix
 
     images = [CAT, str(IMAGES / "coffee.jpg")]
     matrix, _ = similarity_matrix(models.get("retrieval").pipeline, images, "a photo of a cat.\na photo of a cup.")

@@ -70,7 +70,7 @@ def test_bad_clips_get_their_message_and_the_app_keeps_serving(client, tmp_path,
         (dict(text="", api_name="/speak"), "empty"),
         (dict(text="word " * 200, api_name="/speak"), "the limit is 500"),
         (dict(text="你好", api_name="/speak"), "no letters"),
-        # The input guard (ui/security.py) checks slider ranges and picker choices before the handler runs.
+        # The input guard (ui/server/security.py) checks slider ranges and picker choices before the handler runs.
         (
             dict(text="hello", speaking_rate=9, api_name="/speak"),
             "`speaking_rate`: must be at least 0.5 and at most 2, not 9",
@@ -110,7 +110,7 @@ def test_read_aloud_fills_and_shows_the_player(models):
 
 
 def test_the_listen_tab_shows_timestamps_one_segment_a_line():
-    from ui.listen import show_result
+    from ui.tabs.listen import show_result
 
     result = {"text": "Hello there. Bye.", "language": "en", "chunks": [
         {"text": "Hello there.", "timestamp": (0.0, 1.5)}, {"text": "Bye.", "timestamp": (61.25, 62.0)}]}  # fmt: skip

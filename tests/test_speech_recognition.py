@@ -102,7 +102,7 @@ def test_bad_input_is_refused_before_the_model_runs(pipe, kwargs, message):
 
 
 def test_speech_checkpoints_follow_profiles_and_overrides(monkeypatch):
-    from pipelines import registry
+    from runtime import registry
 
     assert registry.default_checkpoint("speech_recognition", "cpu").repo_id == "openai/whisper-base"
     assert registry.default_checkpoint("speech_recognition", "gpu").repo_id == "openai/whisper-large-v3-turbo"
@@ -115,8 +115,8 @@ def test_speech_checkpoints_follow_profiles_and_overrides(monkeypatch):
 
 
 def test_auto_profile_offline_falls_back_to_the_tiny_whisper_and_says_so(monkeypatch):
-    from pipelines import registry
-    from pipelines.loading import ModelCache
+    from runtime import registry
+    from runtime.cache import ModelCache
 
     monkeypatch.setattr(registry, "resolve_profile", lambda profile=None, cuda=None: "cpu")
     loaded = ModelCache("auto").get("speech_recognition")

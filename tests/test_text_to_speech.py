@@ -4,7 +4,7 @@ speaking rate, spelled-out numbers and bad input."""
 import numpy as np
 import pytest
 
-from pipelines import settings
+from runtime import settings
 
 
 @pytest.fixture(scope="module")

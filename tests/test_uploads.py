@@ -7,7 +7,7 @@ import zipfile
 import pytest
 from PIL import Image
 
-from pipelines.uploads import extract_zip, store_images
+from search.uploads import extract_zip, store_images
 
 
 def png(size=(20, 10), colour="red") -> bytes:

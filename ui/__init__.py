@@ -8,15 +8,18 @@ import logging
 import gradio as gr
 from starlette.middleware import Middleware
 
-from pipelines import registry, safety, settings
-from pipelines.classroom import Classroom, ClassroomError
-from pipelines.classroom import load as load_classroom
-from pipelines.loading import MODELS, cuda_available
-from ui import ask, caption, classroom, create, evaluate, fusion, listen, models, search
+from classroom import policy as classroom
+from classroom.rules import Classroom, ClassroomError
+from classroom.rules import load as load_classroom
+from pipelines import safety
+from runtime import registry, settings
+from runtime.cache import MODELS
+from runtime.devices import cuda_available
 from ui.common import language_switch
 from ui.i18n import CSS as I18N_CSS
 from ui.i18n import I18N, LanguageScript, _, both
-from ui.security import app_roots, guard_inputs, login_kwargs, middleware, parse_auth, serves
+from ui.server.security import app_roots, guard_inputs, login_kwargs, middleware, parse_auth, serves
+from ui.tabs import ask, caption, create, evaluate, fusion, listen, models, search
 
 log = logging.getLogger("playground")
 TABS = (caption, ask, create, search, listen, fusion, evaluate)
@@ -115,11 +118,11 @@ def launch_kwargs() -> dict:
         css=CSS + I18N_CSS,
         i18n=I18N,
         max_file_size=settings.MAX_FILE_SIZE,
-        # Serve the bundled examples, the gallery and the files handlers return (ui/outputs.py);
-        # nothing else on disk, and never the classroom's settings or log (ui/security.py).
+        # Serve the bundled examples, the gallery and the files handlers return (ui/server/outputs.py);
+        # nothing else on disk, and never the classroom's settings or log (ui/server/security.py).
         allowed_paths=[str(root) for root in app_roots()],
         blocked_paths=[str(path) for path in classroom.private_files()],
-        # The file-serving policy, body and rate limits (ui/security.py) come first; then
+        # The file-serving policy, body and rate limits (ui/server/security.py) come first; then
         # the page is rendered in the language chosen with the switch (see ui/i18n.py).
         app_kwargs={"middleware": [*middleware(), Middleware(LanguageScript)]},
         # PLAYGROUND_AUTH's users and, in classroom mode, the class password.

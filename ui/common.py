@@ -13,10 +13,11 @@ from collections import OrderedDict
 
 import gradio as gr
 
-from pipelines import registry
-from pipelines.inputs import collect_notices, load_image
-from pipelines.loading import MODELS, CheckpointUnavailable, Loaded
-from ui import classroom
+from classroom import policy as classroom
+from runtime import registry
+from runtime.cache import MODELS, Loaded
+from runtime.hub import CheckpointUnavailable
+from runtime.inputs import collect_notices, load_image
 from ui.i18n import LOCALE_JS, SWITCH_LOCALE_JS, _, bilingual, both
 
 log = logging.getLogger("playground")
@@ -33,7 +34,7 @@ except ImportError:
 
 def image_input(**kwargs) -> gr.Image:
     """An image input that hands the uploaded file to the pipeline untouched (the
-    pipeline converts modes, orientation and size itself, see pipelines/inputs.py) and
+    pipeline converts modes, orientation and size itself, see runtime/inputs.py) and
     turns an upload that is not an image into a message instead of a crash.
 
     The check wraps this instance's preprocess: a gr.Image subclass would do the same,
@@ -67,7 +68,7 @@ class ModelLoadError(RuntimeError):
 
 def user_errors(fn):
     """Wrap every public handler: the classroom's locks, limits and prompt log first
-    (ui/classroom.py; nothing outside classroom mode), then ``_errors_as_messages``.
+    (classroom/policy.py; nothing outside classroom mode), then ``_errors_as_messages``.
     Handlers that yield (live training curves) get the same treatment at every step."""
     messages = _errors_as_messages(fn)
     if inspect.isgeneratorfunction(fn):
@@ -100,7 +101,7 @@ def _errors_as_messages(fn):
     checkpoint becomes a gr.Error the user reads; running out of memory (host or GPU),
     a model that fails to load and any other failure are logged, the memory they held
     is freed, and the user gets a message while the app keeps serving. Notices the
-    pipeline gave (``pipelines.inputs.notify``) are shown as warnings."""
+    pipeline gave (``runtime.inputs.notify``) are shown as warnings."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):

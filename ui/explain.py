@@ -4,7 +4,7 @@ and a JSON record of each result.
 
 Each tab calls one ``*_panel`` function at the end of its ``build`` and hands over
 the components it needs. The computations live in ``pipelines/explain_*.py`` and
-``pipelines/snippets.py`` (the torch-based ones are imported on first use, so building
+``explain/snippets.py`` (the torch-based ones are imported on first use, so building
 the UI loads nothing heavy); this module lays out the panels and wires the endpoints
 ``/explain_caption``, ``/explain_vqa``, ``/explain_text_to_image``,
 ``/similarity_matrix`` and ``/embedding_map``.
@@ -21,13 +21,16 @@ import threading
 import gradio as gr
 import pandas as pd
 
-from pipelines import explain_clip, safety, snippets
-from pipelines.inputs import check_text, is_random_seed
-from pipelines.loading import MODELS, locate
-from pipelines.registry import Checkpoint
-from ui import outputs
+from explain import clip as explain_clip
+from explain import snippets
+from pipelines import safety
+from runtime.cache import MODELS
+from runtime.hub import locate
+from runtime.inputs import check_text, is_random_seed
+from runtime.registry import Checkpoint
 from ui.common import drawn_seed, get_model, gpu, user_errors
 from ui.i18n import _
+from ui.server import outputs
 
 LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
 _DONE = object()
@@ -127,7 +130,7 @@ def _pick(explanation, strategy: str) -> str:
 
 def _gallery(explanation, strategy: str, layer: int) -> list:
     strategy = _pick(explanation, strategy)
-    from pipelines import explain_generation
+    from explain import generation as explain_generation
 
     layer = min(int(layer or 0), explanation.num_layers)
     items = explain_generation.heatmaps(explanation, strategy, layer)
@@ -161,7 +164,7 @@ def explain_caption(
     layer: int = 0,
     progress=gr.Progress(track_tqdm=True),
 ):
-    from pipelines import explain_generation
+    from explain import generation as explain_generation
 
     pipe = get_model("caption", model, progress).pipeline
     explanation = explain_generation.explain_caption(
@@ -183,7 +186,7 @@ def explain_vqa(
     layer: int = 0,
     progress=gr.Progress(track_tqdm=True),
 ):
-    from pipelines import explain_generation
+    from explain import generation as explain_generation
 
     pipe = get_model("vqa", model, progress).pipeline
     explanation = explain_generation.explain_vqa(pipe, image, question, candidates=candidates, top_k=top_k)
@@ -325,7 +328,7 @@ def create_options() -> tuple[gr.Radio, gr.Checkbox]:
 def create_extras(loaded, decoder: str = "vae", timeline: bool = False, width=None, height=None):
     """Keyword arguments for ``TextToImagePipeline.__call__`` that apply /text_to_image's
     ``decoder`` and ``timeline`` options, and the timeline (None when not asked for)."""
-    from pipelines import explain_diffusion
+    from explain import diffusion as explain_diffusion
     from pipelines.text_to_image import DECODERS
 
     decoder = decoder or "vae"
@@ -357,7 +360,7 @@ def explain_text_to_image(
     progress=gr.Progress(track_tqdm=True),
 ):
     """Streams the timeline while the image forms, then the per-word maps."""
-    from pipelines import explain_diffusion
+    from explain import diffusion as explain_diffusion
 
     loaded = get_model("text_to_image", model, progress)
     checker = safety.checker_for(loaded, on_load=lambda c: progress(0, desc=f"Loading {c.label} ({c.size})…"))
@@ -500,7 +503,7 @@ def embedding_map_handler(gallery, upload_folder):
 def search_panel(demo, *, query, query_image, picker, top_k, gallery, upload_folder, classify_image,
                  confidences) -> None:  # fmt: skip
     """The Search tab's CLIP lab, How it works and Show the code panels."""
-    from pipelines import settings
+    from runtime import settings
 
     with gr.Accordion(_("explain.clip_title"), open=False):
         gr.Markdown(_("explain.clip_intro"))

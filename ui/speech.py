@@ -1,15 +1,15 @@
 """Speech in and out, for every tab: transcribing a clip (Whisper), reading a text aloud
 (VITS), the Ask tab's voice input and the "Read aloud" buttons under the Caption and
-Ask outputs. The Listen tab (ui/listen.py) lays out the full controls."""
+Ask outputs. The Listen tab (ui/tabs/listen.py) lays out the full controls."""
 
 from __future__ import annotations
 
 import gradio as gr
 
-from pipelines.audio import save_audio
-from ui import outputs
+from runtime.audio import save_audio
 from ui.common import get_model, gpu, user_errors
 from ui.i18n import _
+from ui.server import outputs
 
 
 @gpu
@@ -56,7 +56,7 @@ def read_aloud_value(text: str | None, progress=gr.Progress()) -> gr.Audio:
 
 def voice_input(**kwargs) -> gr.Audio:
     """A microphone-or-upload input that hands the file to the pipeline untouched (it
-    decodes, mixes down and resamples itself, see pipelines/audio.py)."""
+    decodes, mixes down and resamples itself, see runtime/audio.py)."""
     return gr.Audio(sources=["microphone", "upload"], type="filepath", **kwargs)
 
 

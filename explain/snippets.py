@@ -1,0 +1,338 @@
+"""Show the code: a short Python program that reproduces a result of the app with
+transformers or diffusers directly, and a JSON record of the same.
+
+A *record* is a plain dict: the task, the model (Hub id or local directory) and its
+revision, the device and dtype it ran with, every parameter, the output, and the
+library versions. ``snippet(record)`` writes the program; it loads the image as the
+app does (EXIF orientation, transparency onto white, RGB, at most MAX_IMAGE_SIDE),
+seeds the same generators, and prints (or saves) the output in the app's format,
+so pasting it into a notebook gives the same result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import tempfile
+from pathlib import Path
+
+from runtime import settings
+from runtime.files import atomic_write_bytes
+from runtime.inputs import is_random_seed
+
+
+def _versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for name in ("torch", "transformers", "diffusers"):
+        with contextlib.suppress(PackageNotFoundError):
+            found[name] = version(name)
+    return found
+
+
+def _image_info(image) -> dict:
+    path = Path(str(image)).expanduser().resolve()
+    info = {"path": str(path), "name": path.name}
+    if path.is_file():
+        info["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return info
+
+
+def _model_info(loaded) -> dict:
+    """Where the weights came from, and how the app ran them."""
+    pipe = loaded.pipeline
+    module = getattr(pipe, "model", None) or pipe.pipe
+    return {
+        "model": loaded.checkpoint.key,
+        "model_id": pipe.model_id,
+        "revision": loaded.checkpoint.revision,
+        "device": str(loaded.device),
+        "dtype": str(module.dtype).replace("torch.", ""),
+        "versions": _versions(),
+    }
+
+
+def caption_record(loaded, image, output: str, prompt=None, max_new_tokens=30, num_beams=3, do_sample=False,
+                   temperature=1.0, top_p=0.9, seed=-1) -> dict:  # fmt: skip
+    sampled = bool(do_sample)
+    return {
+        "task": "caption",
+        **_model_info(loaded),
+        "image": _image_info(image),
+        "parameters": {
+            "prompt": prompt.strip() if prompt and prompt.strip() else None,
+            "max_new_tokens": int(max_new_tokens),
+            "num_beams": int(num_beams),
+            "do_sample": sampled,
+            **({"temperature": float(temperature), "top_p": float(top_p)} if sampled else {}),
+            # None: -1 drew a seed nobody kept (the UI passes the one it drew), so no replay
+            **({"seed": None if is_random_seed(seed) else int(seed)} if sampled else {}),
+        },
+        "output": output,
+    }
+
+
+def vqa_record(loaded, image, question: str, output: str, max_new_tokens=10, num_beams=3) -> dict:
+    family = getattr(loaded.pipeline, "model_type", "blip")
+    parameters = {"question": question}
+    if family == "blip":
+        parameters.update(max_new_tokens=int(max_new_tokens), num_beams=int(num_beams))
+    return {"task": "vqa", "family": family, **_model_info(loaded), "image": _image_info(image),
+            "parameters": parameters, "output": output}  # fmt: skip
+
+
+def text_to_image_record(loaded, prompt: str, seed: int, outputs: list[str], negative_prompt=None,
+                         num_inference_steps=None, guidance_scale=None, width=None, height=None, num_images=1,
+                         decoder="vae") -> dict:  # fmt: skip
+    """``seed`` is the one actually used (the app's captions say "seed N"); the
+    checkpoint's defaults fill what was left unset, as the pipeline does."""
+    pipe = loaded.pipeline
+    d = pipe.defaults
+    info = _model_info(loaded)
+    parameters = {
+        "prompt": prompt,
+        "negative_prompt": negative_prompt if negative_prompt and negative_prompt.strip() else None,
+        "seed": int(seed),
+        "num_inference_steps": int(d["num_inference_steps"] if num_inference_steps is None else num_inference_steps),
+        "guidance_scale": float(d["guidance_scale"] if guidance_scale is None else guidance_scale),
+        "width": int(d["width"] if width is None else width),
+        "height": int(d["height"] if height is None else height),
+        "num_images": int(num_images),
+        "decoder": decoder,
+    }
+    if decoder == "taesd":
+        parameters["taesd_id"] = pipe.taesd_id
+    return {"task": "text_to_image", **info, "parameters": parameters, "output": outputs}
+
+
+def classify_record(loaded, image, labels: list[str], output: dict) -> dict:
+    from pipelines.retrieval import _prompt
+
+    return {
+        "task": "classify",
+        **_model_info(loaded),
+        "image": _image_info(image),
+        "parameters": {"labels": list(labels), "texts": [_prompt(label) for label in labels]},
+        "output": {label: float(p) for label, p in output.items()},
+    }
+
+
+def similarity_matrix_record(loaded, images: list, matrix: dict) -> dict:
+    """The CLIP lab's result: ``matrix`` is ``explain_clip.similarity_matrix``'s record."""
+    return {
+        "task": "similarity_matrix",
+        **_model_info(loaded),
+        "images": [_image_info(image) for image in images],
+        "parameters": {"texts": list(matrix["texts"]), "temperature": matrix["temperature"]},
+        "output": {"cosine": matrix["cosine"], "probabilities": matrix["probabilities"]},
+    }
+
+
+# --- Programs -------------------------------------------------------------------
+
+_LOAD_IMAGE = f"""\
+# The image, prepared as the app prepares it
+image = ImageOps.exif_transpose(Image.open(IMAGE))
+if image.mode in ("RGBA", "LA", "PA", "P"):  # transparency goes onto white
+    image = Image.alpha_composite(Image.new("RGBA", image.size, "white"), image.convert("RGBA"))
+image = image.convert("RGB")
+image.thumbnail(({settings.MAX_IMAGE_SIDE}, {settings.MAX_IMAGE_SIDE}), Image.Resampling.LANCZOS, reducing_gap=3.0)
+"""
+
+
+def _header(record: dict, imports: str) -> str:
+    return (
+        f'"""Reproduces a {record["task"].replace("_", "-")} result of Multimodal Playground.\n'
+        f'Made with {", ".join(f"{k} {v}" for k, v in record.get("versions", {}).items())} on {record["device"]}."""\n\n'
+        f"{imports}\n\n"
+        f"MODEL = {record['model_id']!r}\n"
+        f"REVISION = {record['revision']!r}\n"
+        f"DEVICE = {record['device']!r}\n"
+        f"DTYPE = torch.{record['dtype']}\n"
+    )
+
+
+def _kwargs(options: dict) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in options.items())
+
+
+def _caption(record: dict) -> str:
+    p = record["parameters"]
+    options = {"max_new_tokens": p["max_new_tokens"], "num_beams": p["num_beams"]}
+    if p["do_sample"]:
+        options.update(do_sample=True, temperature=p["temperature"], top_p=p["top_p"])
+    seed_line = ""
+    if p["do_sample"]:
+        seed_line = (
+            f"torch.manual_seed({p['seed']})  # the seed sampling used\n" if p["seed"] is not None else
+            "torch.manual_seed(0)  # the app drew a random seed: set a seed in the app to replay a sample exactly\n"
+        )  # fmt: skip
+    return (
+        _header(
+            record,
+            "import torch\nfrom PIL import Image, ImageOps\n"
+            "from transformers import BlipForConditionalGeneration, BlipProcessor",
+        )  # fmt: skip
+        + f"IMAGE = {record['image']['path']!r}  # the image you gave the app\n\n"
+        "processor = BlipProcessor.from_pretrained(MODEL, revision=REVISION)\n"
+        "model = BlipForConditionalGeneration.from_pretrained(MODEL, revision=REVISION, dtype=DTYPE, device_map=DEVICE)\n"
+        "model.eval()\n\n"
+        + _LOAD_IMAGE
+        + f'\ninputs = processor(images=image, text={p["prompt"]!r}, return_tensors="pt").to(model.device)\n'
+        'inputs["pixel_values"] = inputs["pixel_values"].to(model.dtype)\n'
+        + seed_line
+        + "with torch.inference_mode():\n"
+        f"    output_ids = model.generate(**inputs, {_kwargs(options)})\n"
+        "print(processor.decode(output_ids[0], skip_special_tokens=True).strip())\n"
+    )
+
+
+def _vqa(record: dict) -> str:
+    p = record["parameters"]
+    blip = record["family"] == "blip"
+    model_class = "BlipForQuestionAnswering" if blip else "ViltForQuestionAnswering"
+    if blip:
+        answer = (
+            "with torch.inference_mode():\n"
+            f"    output_ids = model.generate(**inputs, max_new_tokens={p['max_new_tokens']}, num_beams={p['num_beams']})\n"
+            "print(processor.decode(output_ids[0], skip_special_tokens=True).strip())\n"
+        )
+    else:
+        answer = (
+            "with torch.inference_mode():\n"
+            "    logits = model(**inputs).logits  # (1, number of answers): ViLT classifies\n"
+            "print(model.config.id2label[int(logits[0].argmax())])\n"
+        )
+    return (
+        _header(
+            record,
+            f"import torch\nfrom PIL import Image, ImageOps\nfrom transformers import AutoProcessor, {model_class}",
+        )
+        + f"IMAGE = {record['image']['path']!r}  # the image you gave the app\n"
+        f"QUESTION = {p['question']!r}\n\n"
+        "processor = AutoProcessor.from_pretrained(MODEL, revision=REVISION)\n"
+        f"model = {model_class}.from_pretrained(MODEL, revision=REVISION, dtype=DTYPE, device_map=DEVICE)\n"
+        "model.eval()\n\n"
+        + _LOAD_IMAGE
+        + '\ninputs = processor(images=image, text=QUESTION, return_tensors="pt", truncation=True).to(model.device)\n'
+        'inputs["pixel_values"] = inputs["pixel_values"].to(model.dtype)\n' + answer
+    )
+
+
+# The app keeps the VAE's weights channels-last on the CPU (oneDNN's faster layout); the
+# layout changes the order of float additions, so the snippet does the same to give the
+# same pixels.
+_CHANNELS_LAST = (
+    'if pipe.device.type == "cpu":  # as the app does: the VAE in oneDNN\'s faster layout\n'
+    "    pipe.vae.to(memory_format=torch.channels_last)\n"
+)
+
+
+def _text_to_image(record: dict) -> str:
+    p = record["parameters"]
+    taesd = p["decoder"] == "taesd"
+    imports = "import torch\nfrom diffusers import AutoPipelineForText2Image" + (", AutoencoderTiny" if taesd else "")
+    load = "pipe = AutoPipelineForText2Image.from_pretrained(MODEL, revision=REVISION, dtype=DTYPE"
+    if taesd:
+        load = (
+            f"# TAESD decodes the final latents instead of the full VAE\n"
+            f"taesd = AutoencoderTiny.from_pretrained({p['taesd_id']!r}, dtype=DTYPE)\n" + load + ", vae=taesd"
+        )
+    options = {k: p[k] for k in ("num_inference_steps", "guidance_scale", "width", "height")}
+    negative = f"[{p['negative_prompt']!r}] * N" if p["negative_prompt"] else "None"
+    return (
+        _header(record, imports)
+        + f"PROMPT = {p['prompt']!r}\nSEED = {p['seed']}\nN = {p['num_images']}  # images; image i uses seed SEED + i\n\n"
+        + load + ").to(DEVICE)\n"
+        + ("" if taesd else _CHANNELS_LAST)
+        + "# One CPU generator per image: the same seed gives the same image on any device\n"
+        "generators = [torch.Generator(\"cpu\").manual_seed((SEED + i) % 2**32) for i in range(N)]\n"
+        "with torch.inference_mode():\n"
+        f"    images = pipe(prompt=[PROMPT] * N, negative_prompt={negative}, {_kwargs(options)},\n"
+        "                  generator=generators).images\n"
+        "for i, image in enumerate(images):\n"
+        "    image.save(f\"seed-{(SEED + i) % 2**32}.png\")\n"
+        "    print(f\"seed-{(SEED + i) % 2**32}.png\")\n"
+    )  # fmt: skip
+
+
+def _classify(record: dict) -> str:
+    p = record["parameters"]
+    return (
+        _header(
+            record, "import torch\nfrom PIL import Image, ImageOps\nfrom transformers import CLIPModel, CLIPProcessor"
+        )
+        + f"IMAGE = {record['image']['path']!r}  # the image you gave the app\n"
+        f"LABELS = {p['labels']!r}\n"
+        f"TEXTS = {p['texts']!r}  # CLIP's prompt template around each label\n\n"
+        "processor = CLIPProcessor.from_pretrained(MODEL, revision=REVISION)\n"
+        "model = CLIPModel.from_pretrained(MODEL, revision=REVISION, dtype=DTYPE, device_map=DEVICE).eval()\n\n"
+        + _LOAD_IMAGE
+        + "\nwith torch.inference_mode():\n"
+        '    pixels = processor(images=[image], return_tensors="pt")["pixel_values"].to(model.device, model.dtype)\n'
+        "    image_embeds = model.get_image_features(pixel_values=pixels).pooler_output.float()\n"
+        '    tokens = processor(text=TEXTS, return_tensors="pt", padding=True, truncation=True).to(model.device)\n'
+        "    text_embeds = model.get_text_features(**tokens).pooler_output.float()\n"
+        "    # Unit vectors: a dot product is the cosine similarity\n"
+        "    image_embeds = image_embeds / image_embeds.norm(dim=-1, keepdim=True).clamp_min(1e-12)\n"
+        "    text_embeds = text_embeds / text_embeds.norm(dim=-1, keepdim=True).clamp_min(1e-12)\n"
+        "    # logits = exp(learned logit scale) * cosine, i.e. cosine / temperature\n"
+        "    logits = (text_embeds.cpu() @ image_embeds[0].cpu()) * model.logit_scale.exp().float().cpu()\n"
+        "    probs = logits.softmax(dim=0).tolist()\n"
+        "for label, p in sorted(zip(LABELS, probs), key=lambda item: -item[1]):\n"
+        '    print(f"{label}: {p:.4f}")\n'
+    )
+
+
+def _similarity_matrix(record: dict) -> str:
+    p = record["parameters"]
+    load = _LOAD_IMAGE.replace(
+        "image = ImageOps.exif_transpose(Image.open(IMAGE))", "image = ImageOps.exif_transpose(Image.open(path))"
+    )
+    load = "\n".join("    " + line if line else line for line in load.splitlines()[1:])
+    return (
+        _header(
+            record, "import torch\nfrom PIL import Image, ImageOps\nfrom transformers import CLIPModel, CLIPProcessor"
+        )
+        + f"IMAGES = {[i['path'] for i in record['images']]!r}  # the images you gave the app\n"
+        f"TEXTS = {p['texts']!r}\n\n"
+        "processor = CLIPProcessor.from_pretrained(MODEL, revision=REVISION)\n"
+        "model = CLIPModel.from_pretrained(MODEL, revision=REVISION, dtype=DTYPE, device_map=DEVICE).eval()\n\n"
+        "images = []\n"
+        "for path in IMAGES:  # each image prepared as the app prepares it\n" + load + "\n    images.append(image)\n\n"
+        "with torch.inference_mode():\n"
+        '    pixels = processor(images=images, return_tensors="pt")["pixel_values"].to(model.device, model.dtype)\n'
+        "    image_embeds = model.get_image_features(pixel_values=pixels).pooler_output.float()\n"
+        '    tokens = processor(text=TEXTS, return_tensors="pt", padding=True, truncation=True).to(model.device)\n'
+        "    text_embeds = model.get_text_features(**tokens).pooler_output.float()\n"
+        "    image_embeds = image_embeds / image_embeds.norm(dim=-1, keepdim=True).clamp_min(1e-12)\n"
+        "    text_embeds = text_embeds / text_embeds.norm(dim=-1, keepdim=True).clamp_min(1e-12)\n"
+        "    cosine = image_embeds.cpu() @ text_embeds.cpu().T  # (images, texts)\n"
+        "    # Zero-shot probabilities per image: softmax over the texts of cosine / temperature,\n"
+        "    # with CLIP's learned temperature 1 / exp(logit_scale)\n"
+        "    probs = (cosine * model.logit_scale.exp().float().cpu()).softmax(dim=-1)\n"
+        "for path, row, prob in zip(IMAGES, cosine.tolist(), probs.tolist()):\n"
+        '    print(path.split("/")[-1], " ".join(f"{c:.4f}" for c in row), "|", " ".join(f"{q:.4f}" for q in prob))\n'
+    )
+
+
+PROGRAMS = {"caption": _caption, "vqa": _vqa, "text_to_image": _text_to_image, "classify": _classify,
+            "similarity_matrix": _similarity_matrix}  # fmt: skip
+
+
+def snippet(record: dict) -> str:
+    """The Python program that reproduces ``record``."""
+    task = record.get("task")
+    if task not in PROGRAMS:
+        raise ValueError(f"No snippet for task {task!r}; available = {sorted(PROGRAMS)}")
+    return PROGRAMS[task](record)
+
+
+def write_record(record: dict, folder: Path | None = None) -> str:
+    """Save ``record`` as JSON for download (a new file per call, written atomically)."""
+    folder = Path(folder or tempfile.mkdtemp(prefix="playground-record-"))
+    path = folder / f"{record['task']}-record.json"
+    atomic_write_bytes(path, json.dumps(record, indent=2, ensure_ascii=False).encode())
+    return str(path)

@@ -1,0 +1,235 @@
+"""The one model cache: a pipeline is loaded the first time a task asks for it and
+reused after that, within a memory budget.
+
+Under the ``auto`` profile, a checkpoint that is neither in the local Hugging Face cache
+nor downloadable (no network) is replaced by its tiny twin, with a notice that says so;
+an explicitly chosen profile raises ``CheckpointUnavailable`` instead. Loading a model
+that would not fit the budget first unloads the least recently used one (on a GPU:
+moves it to the CPU while there is room there), and the memory is handed back.
+
+``MODELS`` is the app's one mutable global (see the README's code map).
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from runtime import registry, settings
+from runtime.devices import configure_torch, fast_path_default, pick_device, pick_dtype
+from runtime.hub import CheckpointUnavailable, estimate_bytes, locate
+from runtime.memory import default_budget, release_memory, tensor_bytes
+from runtime.registry import Checkpoint
+
+# task -> "module:Class" of its pipeline; imported on first use so that importing
+# this module stays cheap.
+PIPELINE_CLASSES = {
+    "caption": "pipelines.captioning:CaptionPipeline",
+    "vqa": "pipelines.vqa:VQAPipeline",
+    "text_to_image": "pipelines.text_to_image:TextToImagePipeline",
+    "retrieval": "pipelines.retrieval:RetrievalPipeline",
+    "speech_recognition": "pipelines.speech_recognition:SpeechRecognitionPipeline",
+    "text_to_speech": "pipelines.text_to_speech:TextToSpeechPipeline",
+    "safety_checker": "pipelines.safety:SafetyChecker",
+}
+
+
+def load_options(cls, device: str, fast: bool) -> dict:
+    """What the fast path passes to ``cls.from_pretrained`` on ``device``: the dtype, int8
+    text decoders (on the CPU, for pipelines that take ``quantize``) and torch.compile
+    (on CUDA with TORCH_COMPILE, never under ZeroGPU, for pipelines that take ``compile``).
+    Tiny models get ``fast=False``: their 32-wide layers gain nothing."""
+    options = {"dtype": pick_dtype(device, fast)}
+    accepts = inspect.signature(cls.from_pretrained).parameters
+    if "quantize" in accepts:
+        options["quantize"] = fast and device == "cpu" and settings.INT8_DECODER not in ("off", "0", "false", "no")
+    if "compile" in accepts:
+        compile_ok = settings.TORCH_COMPILE and not os.getenv("SPACES_ZERO_GPU")
+        options["compile"] = fast and device.startswith("cuda") and compile_ok
+    return options
+
+
+@dataclass
+class Loaded:
+    """A pipeline in the cache, with what the UI tells the user about it."""
+
+    pipeline: Any
+    checkpoint: Checkpoint  # what is actually loaded
+    requested: Checkpoint  # what was asked for (differs after a fallback)
+    device: str
+    seconds: float
+    notice: str = ""  # set when a tiny model stands in for the requested one
+    precision: str = ""  # e.g. "bfloat16 + int8 decoder"
+    home: str = ""  # the device it runs on; differs from ``device`` while offloaded to the CPU
+    last_used: float = field(default_factory=time.time)
+    sizes: dict | None = field(default=None, repr=False)  # tensor_bytes, counted when needed
+
+    @property
+    def offloaded(self) -> bool:
+        return self.device != self.home
+
+    def nbytes(self, device_type: str | None = None) -> int:
+        """Bytes of weights on ``device_type`` ("cpu", "cuda"), or on every device when None."""
+        if self.sizes is None:
+            self.sizes = tensor_bytes(self.pipeline)
+        return sum(self.sizes.values()) if device_type is None else self.sizes.get(device_type, 0)
+
+
+class ModelCache:
+    """Loaded pipelines by (task, checkpoint key), least recently used first, within a
+    memory budget. Thread-safe: concurrent requests for the same model wait for one load
+    instead of loading it twice."""
+
+    def __init__(self, profile: str | None = None, budget: int | None = None):
+        self.profile = profile
+        self.budget_override = budget  # bytes; None: MODEL_MEMORY_BUDGET or the default
+        self.fast_path = fast_path_default()
+        self._items: OrderedDict[tuple[str, str], Loaded] = OrderedDict()
+        self._locks: dict[tuple[str, str], threading.Lock] = {}
+        self._lock = threading.RLock()
+
+    def configure(self, profile: str | None) -> None:
+        registry.resolve_profile(profile)  # validate
+        self.profile = profile
+
+    def budget(self, device: str) -> int:
+        """Bytes that models may take on ``device``; 0 means no limit."""
+        return default_budget(device) if self.budget_override is None else self.budget_override
+
+    def is_loaded(self, task: str, key: str | None = None) -> bool:
+        return self.peek(task, key) is not None
+
+    def peek(self, task: str, key: str | None = None) -> Loaded | None:
+        """The loaded pipeline for ``task``/``key``, or None; never loads, never counts as a use."""
+        checkpoint = registry.get_checkpoint(task, key, self.profile)
+        return self._items.get((task, checkpoint.key))
+
+    def get(self, task: str, key: str | None = None, on_load: Callable[[Checkpoint], None] | None = None) -> Loaded:
+        """The pipeline for ``task`` and checkpoint ``key`` (the profile's default when None),
+        loading it on first use; ``on_load`` is called just before a load starts."""
+        requested = registry.get_checkpoint(task, key, self.profile)
+        slot = (task, requested.key)
+        with self._lock:
+            lock = self._locks.setdefault(slot, threading.Lock())
+        with lock:
+            with self._lock:
+                loaded = self._items.get(slot)
+                if loaded is not None:
+                    self._items.move_to_end(slot)
+            if loaded is None:
+                if on_load is not None:
+                    on_load(requested)
+                loaded = self._load(task, requested)
+                with self._lock:
+                    self._items[slot] = loaded
+            elif loaded.offloaded:
+                self._make_room(loaded.home, loaded.nbytes("cpu"), keep=slot)
+                self._move(loaded, loaded.home)
+            loaded.last_used = time.time()
+            loaded.sizes = None  # counted again: a pipeline may have grown (e.g. a decoder loaded on use)
+            self._make_room(loaded.home, 0, keep=slot)  # measured sizes may exceed the estimate
+            return loaded
+
+    def _load(self, task: str, requested: Checkpoint) -> Loaded:
+        checkpoint, notice = requested, ""
+        try:
+            source, local_only = locate(requested)
+        except CheckpointUnavailable as error:
+            explicit = (self.profile or settings.MODEL_PROFILE).strip().lower() != "auto"
+            if explicit or requested.is_tiny:
+                raise
+            checkpoint = registry.tiny_twin(requested)
+            source, local_only = locate(checkpoint)
+            notice = (
+                f"{requested.label} ({requested.repo_id}) isn't available offline, so a tiny random model "
+                f"stands in and its outputs are meaningless. {str(error).split('. ', 1)[1]}"
+            )
+        module, name = PIPELINE_CLASSES[task].split(":")
+        cls = getattr(importlib.import_module(module), name)
+        configure_torch()
+        device = pick_device()
+        # Tiny models: 32-wide layers gain nothing from bfloat16 or int8, and float32 keeps
+        # their outputs identical on every machine.
+        options = load_options(cls, device, self.fast_path and not checkpoint.is_tiny)
+        if checkpoint.defaults:
+            options["defaults"] = checkpoint.defaults
+        self._make_room(device, estimate_bytes(checkpoint, source, options["dtype"]), keep=None)
+        start = time.perf_counter()
+        pipeline = cls.from_pretrained(
+            source, revision=checkpoint.revision, device=device, local_files_only=local_only, **options
+        )
+        precision = str(options["dtype"]).replace("torch.", "") + (" + int8 decoder" if options.get("quantize") else "")
+        precision += " + torch.compile" if options.get("compile") else ""
+        seconds = time.perf_counter() - start
+        return Loaded(pipeline, checkpoint, requested, device, seconds, notice, precision, home=device)
+
+    def _make_room(self, device: str, needed: int, keep: tuple[str, str] | None) -> None:
+        """Unload (on a GPU: move to the CPU) the least recently used models until
+        ``needed`` more bytes fit in ``device``'s budget; ``keep`` is never evicted."""
+        device_type = device.split(":")[0]
+        budget = self.budget(device)
+        if not budget:
+            return
+        freed = False
+        with self._lock:
+            for slot, loaded in list(self._items.items()):  # least recently used first
+                used = sum(item.nbytes(device_type) for item in self._items.values())
+                if used + needed <= budget:
+                    break
+                if slot == keep or loaded.device.split(":")[0] != device_type or not loaded.nbytes(device_type):
+                    continue  # e.g. a diffusion pipeline under model CPU offload: nothing to free here
+                if device_type == "cuda" and hasattr(loaded.pipeline, "to"):
+                    self._move(loaded, "cpu")
+                    self._make_room("cpu", 0, keep=keep)  # the CPU has its own budget
+                else:
+                    self._evict(slot)
+                freed = True
+        if freed:
+            release_memory()
+
+    def _move(self, loaded: Loaded, device: str) -> None:
+        from runtime.batching import DEVICE_LOCK
+
+        with DEVICE_LOCK:  # never under a computation that is running
+            loaded.pipeline.to(device)
+            loaded.device = device
+            loaded.sizes = None
+        release_memory()
+
+    def _evict(self, slot: tuple[str, str]) -> None:
+        with self._lock:
+            self._items.pop(slot, None)
+
+    def unload(self, task: str, key: str) -> bool:
+        """Unload one model and hand its memory back; False when it was not loaded."""
+        with self._lock:
+            found = (task, key) in self._items
+            self._evict((task, key))
+        release_memory()
+        return found
+
+    def set_fast_path(self, on: bool) -> None:
+        """Switch the fast path; loaded models are unloaded, to reload in the new precision."""
+        if on != self.fast_path:
+            self.fast_path = on
+            self.clear()
+
+    def loaded(self) -> list[Loaded]:
+        """Loaded models, least recently used first."""
+        with self._lock:
+            return list(self._items.values())
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+        release_memory()
+
+
+MODELS = ModelCache()

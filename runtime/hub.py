@@ -1,0 +1,101 @@
+"""Finding a checkpoint: a tiny model built here, a local directory, the Hugging Face
+cache, or the Hub when it can be reached (one quick request decides, since the Hub
+client itself retries for minutes offline); and how much memory it will take."""
+
+from __future__ import annotations
+
+import functools
+import re
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from runtime import settings
+from runtime.registry import Checkpoint
+
+
+class CheckpointUnavailable(RuntimeError):
+    """A checkpoint is not in the local cache and can't be downloaded."""
+
+
+@functools.cache
+def hub_reachable() -> bool:
+    """One quick request to the Hub; the Hub client itself retries for minutes."""
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return False
+    try:
+        urllib.request.urlopen(
+            urllib.request.Request(constants.ENDPOINT, method="HEAD"), timeout=settings.HUB_CHECK_TIMEOUT
+        )
+    except urllib.error.HTTPError:
+        return True  # the server answered
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def is_cached(checkpoint: Checkpoint) -> bool:
+    from huggingface_hub import try_to_load_from_cache
+
+    for filename in ("model_index.json", "config.json"):  # diffusers, transformers
+        found = try_to_load_from_cache(checkpoint.repo_id, filename, revision=checkpoint.revision)
+        if isinstance(found, str):
+            return True
+    return False
+
+
+def locate(checkpoint: Checkpoint) -> tuple[str, bool]:
+    """Where ``from_pretrained`` should load ``checkpoint`` from, and whether it may
+    only use local files. Builds tiny models on first use."""
+    if checkpoint.is_tiny:
+        from runtime.tiny import tiny_path
+
+        return str(tiny_path(checkpoint.repo_id)), True
+    if Path(checkpoint.repo_id).is_dir():
+        return checkpoint.repo_id, True
+    if is_cached(checkpoint):
+        return checkpoint.repo_id, True
+    if not hub_reachable():
+        raise CheckpointUnavailable(
+            f"{checkpoint.label} ({checkpoint.repo_id}) is not in the local Hugging Face cache and the Hub "
+            f"can't be reached. Connect to the internet once, or download it elsewhere with "
+            f"`hf download {checkpoint.repo_id}` and copy the cache folder (HF_HOME); "
+            "or start the app with `--profile tiny` to try it with random models."
+        )
+    return checkpoint.repo_id, False
+
+
+def estimate_bytes(checkpoint: Checkpoint, source: str, dtype) -> int:
+    """About how much memory ``checkpoint`` takes once loaded in ``dtype``: its weight files
+    (a local directory or the Hub cache; the full-precision file where a folder has a
+    float16 variant too), else the registry's download size, scaled from float32."""
+    import torch
+
+    folder = Path(source) if Path(source).is_dir() else _snapshot(checkpoint)
+    total = 0
+    if folder is not None:
+        files = [f for f in folder.rglob("*") if f.suffix in (".safetensors", ".bin") and f.is_file()]
+        if any(f.suffix == ".safetensors" for f in files):
+            files = [f for f in files if f.suffix == ".safetensors"]
+        largest: dict[tuple, int] = {}
+        for f in files:
+            key = (f.parent, re.sub(r"\.(fp16|bf16|fp32)(?=\.)", "", f.name))
+            largest[key] = max(largest.get(key, 0), f.stat().st_size)
+        total = sum(largest.values())
+    if not total:
+        number, _, unit = checkpoint.size.partition(" ")
+        scale = {"KB": 2**10, "MB": 2**20, "GB": 2**30}.get(unit, 0)
+        total = int(float(number or 0) * scale)
+    return total * torch.finfo(dtype).bits // 32
+
+
+def _snapshot(checkpoint: Checkpoint) -> Path | None:
+    from huggingface_hub import try_to_load_from_cache
+
+    for filename in ("model_index.json", "config.json"):
+        found = try_to_load_from_cache(checkpoint.repo_id, filename, revision=checkpoint.revision)
+        if isinstance(found, str):
+            return Path(found).parent
+    return None

@@ -1,0 +1,243 @@
+"""Input checks shared by every pipeline.
+
+Pipelines are called by the UI and, through the API, by clients that send anything,
+so each check raises ``ValueError`` (or ``TypeError``) with the rule and the bad
+value, and the UI turns that into a message for the user.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import struct
+import unicodedata
+import warnings
+from collections.abc import Iterator
+from contextvars import ContextVar
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from runtime import settings
+
+# PIL warns above this many pixels and refuses above twice as many; _open turns the
+# warning into a refusal, so nothing larger than the limit is ever decoded.
+Image.MAX_IMAGE_PIXELS = settings.MAX_IMAGE_PIXELS
+IMAGE_FORMATS = {"PNG", "JPEG", "MPO", "WEBP", "GIF", "BMP"}  # MPO: JPEG from phone cameras
+MAX_SEED = 2**32 - 1
+
+log = logging.getLogger("playground")
+# Notices for the current request: things the user should know that are not errors
+# (a prompt cut to the model's length, an image hidden by the safety filter). A
+# context variable keeps concurrent requests apart; the UI shows them as warnings.
+_notices: ContextVar[list[str] | None] = ContextVar("notices", default=None)
+
+
+def notify(message: str) -> None:
+    """Tell the user something about their request without failing it (logged too)."""
+    log.info("notice: %s", message)
+    notices = _notices.get()
+    if notices is not None:
+        notices.append(message)
+
+
+@contextlib.contextmanager
+def collect_notices() -> Iterator[list[str]]:
+    """Collect the ``notify`` messages of the code run inside the block."""
+    notices: list[str] = []
+    token = _notices.set(notices)
+    try:
+        yield notices
+    finally:
+        _notices.reset(token)
+
+
+def load_image(image, name: str = "image") -> Image.Image:
+    """Return ``image`` (a path, PIL image or HxW[xC] uint8 array) as an RGB PIL image
+    that any model here can take: EXIF orientation applied, transparency flattened
+    onto white, 16-bit and palette images converted, at most MAX_IMAGE_SIDE pixels
+    on its longest side."""
+    if image is None:
+        raise ValueError(f"No {name} given: upload an image or pick one of the examples.")
+    if isinstance(image, (str, Path)):
+        image = _open(Path(image), name)
+    elif isinstance(image, np.ndarray):
+        image = _from_array(image, name)
+    elif not isinstance(image, Image.Image):
+        raise TypeError(
+            f"`{name}` must be an image file path, a PIL image or a numpy array, not {type(image).__name__}."
+        )
+    _check_size(image.width, image.height, name)
+    image = ImageOps.exif_transpose(image) or image
+    image = _to_rgb(image)
+    if max(image.size) > settings.MAX_IMAGE_SIDE:
+        image = image.copy()
+        image.thumbnail((settings.MAX_IMAGE_SIDE, settings.MAX_IMAGE_SIDE), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    return image
+
+
+def _open(path: Path, name: str) -> Image.Image:
+    if not path.is_file():
+        raise ValueError(f"The {name} file {path.name!r} does not exist.")
+    if path.stat().st_size == 0:
+        raise ValueError(f"The {name} file {path.name!r} is empty (0 bytes).")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as opened:
+                image_format = opened.format
+                if image_format in IMAGE_FORMATS:
+                    _check_size(opened.width, opened.height, name)  # before decoding a single pixel
+                    opened.seek(0)  # first frame of an animated GIF or WEBP
+                    image = opened.copy()  # decodes; the file is closed on leaving the block
+    except UnidentifiedImageError:
+        raise ValueError(
+            f"The {name} file {path.name!r} is not an image that can be read "
+            f"(supported formats: {sorted(IMAGE_FORMATS)})."
+        ) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ValueError(
+            f"The {name} is too large to decode safely; the limit is {settings.MAX_IMAGE_PIXELS:,} pixels. Please resize it."
+        ) from None
+    except ImageSizeError:
+        raise
+    except (OSError, SyntaxError, EOFError, ValueError, struct.error, IndexError) as error:
+        # truncated or corrupt data; PIL's plugins raise any of these on bad bytes
+        raise ValueError(
+            f"The {name} file {path.name!r} is damaged or truncated and can't be read ({error})."
+        ) from None
+    if image_format not in IMAGE_FORMATS:
+        raise ValueError(f"The {name} is a {image_format} file; supported formats are {sorted(IMAGE_FORMATS)}.")
+    return image
+
+
+def _from_array(array: np.ndarray, name: str) -> Image.Image:
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)) or 0 in array.shape:
+        raise ValueError(f"The {name} array must have shape HxW, HxWx3 or HxWx4, not {array.shape}.")
+    if array.dtype != np.uint8:
+        array = np.asarray(array, dtype=np.float64)
+        if not np.isfinite(array).all():
+            raise ValueError(f"The {name} array contains NaN or infinite values.")
+        top = 1.0 if array.max(initial=0) <= 1.0 else 255.0 if array.max() <= 255 else float(array.max())
+        array = np.clip(array / top * 255.0, 0, 255).round().astype(np.uint8)
+    return Image.fromarray(array)
+
+
+class ImageSizeError(ValueError):
+    """An image with no pixels, too many, or an extreme aspect ratio."""
+
+
+def _check_size(width: int, height: int, name: str) -> None:
+    if width < 1 or height < 1:
+        raise ImageSizeError(f"The {name} has no pixels ({width}x{height}).")
+    if width * height > settings.MAX_IMAGE_PIXELS:
+        raise ImageSizeError(
+            f"The {name} is {width}x{height} = {width * height:,} pixels; the limit is "
+            f"{settings.MAX_IMAGE_PIXELS:,}. Please resize it."
+        )
+    ratio = max(width, height) / min(width, height)
+    if ratio > settings.MAX_ASPECT_RATIO:
+        raise ImageSizeError(
+            f"The {name} is {width}x{height}, an aspect ratio of {ratio:.0f}:1; at most "
+            f"{settings.MAX_ASPECT_RATIO:.0f}:1 is accepted. Please crop it."
+        )
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        # 16-bit and float greyscale: stretch to 8 bits instead of clipping to white.
+        array = np.asarray(image, dtype=np.float64)
+        low, high = float(array.min()), float(array.max())
+        scaled = (array - low) / (high - low) * 255.0 if high > low else np.zeros_like(array)
+        image = Image.fromarray(scaled.round().astype(np.uint8))
+    if image.mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB") if image.mode != "RGB" else image
+
+
+def check_text(text, name: str, max_chars: int | None = None) -> str:
+    """Strip ``text``, drop control characters, and refuse it when empty or too long."""
+    if text is None:
+        text = ""
+    if not isinstance(text, str):
+        raise TypeError(f"`{name}` must be a string, not {type(text).__name__}.")
+    max_chars = max_chars or settings.MAX_TEXT_CHARS
+    # Control characters (and lone surrogates) become spaces; format characters such
+    # as the zero-width joiner stay, since emoji and some scripts need them. NFC makes
+    # "é" typed as e + accent the same text (and length) as a precomposed "é".
+    cleaned = "".join(" " if unicodedata.category(ch) in ("Cc", "Cs") else ch for ch in text)
+    cleaned = unicodedata.normalize("NFC", cleaned)
+    cleaned = " ".join(cleaned.split())
+    if not cleaned:
+        raise ValueError(f"The {name} is empty: please type some text.")
+    if len(cleaned) > max_chars:
+        raise ValueError(f"The {name} is {len(cleaned):,} characters long; the limit is {max_chars:,}.")
+    return cleaned
+
+
+def check_number(name: str, value, low: float, high: float, integer: bool = True):
+    """Return ``value`` as an int (or float) after checking low <= value <= high."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"`{name}` must be a number, not {type(value).__name__} ({value!r}).")
+    if isinstance(value, (float, np.floating)) and not np.isfinite(value):  # ints are finite, however big
+        raise ValueError(f"`{name}` must be a finite number, not {value}.")
+    if integer and float(value) != int(value):
+        raise ValueError(f"`{name}` must be a whole number, not {value}.")
+    if not low <= value <= high:
+        raise ValueError(f"`{name}` must be between {low} and {high}, not {value}.")
+    return int(value) if integer else float(value)
+
+
+def check_flag(name: str, value) -> bool:
+    """A yes/no option: a bool (or 0/1, as some clients send them)."""
+    if isinstance(value, (bool, np.bool_)) or (isinstance(value, (int, np.integer)) and value in (0, 1)):
+        return bool(value)
+    raise TypeError(f"`{name}` must be true or false, not {value!r}.")
+
+
+def note_truncation(tokenizer, text: str, max_tokens: int, name: str) -> bool:
+    """Tell the user when ``text`` is longer than the ``max_tokens`` the model reads
+    (the tokenizer then cuts it); return whether it is."""
+    # tokenize() rather than __call__: the latter logs its own warning about the length.
+    count = len(tokenizer.tokenize(text)) + tokenizer.num_special_tokens_to_add()
+    if count <= max_tokens:
+        return False
+    notify(
+        f"The {name} is {count} tokens long, but the model reads at most {max_tokens}: "
+        "only its beginning was used. Shorten it to say everything that matters."
+    )
+    return True
+
+
+def is_random_seed(seed) -> bool:
+    """None or -1: the caller asks for a random seed."""
+    return seed is None or (not isinstance(seed, bool) and isinstance(seed, (int, float)) and seed == -1)
+
+
+def check_seed(seed) -> int:
+    """A seed in [0, 2**32 - 1]; None or -1 draws a random one (and returns it, so
+    the result can be reproduced)."""
+    if is_random_seed(seed):
+        return random.randint(0, MAX_SEED)
+    return check_number("seed", seed, 0, MAX_SEED)
+
+
+def parse_labels(labels) -> list[str]:
+    """Comma-separated labels (or a list) -> unique, non-empty labels in order."""
+    if isinstance(labels, (list, tuple)):
+        labels = ",".join(str(label) for label in labels)
+    text = check_text(labels, "list of labels")
+    parsed = list(dict.fromkeys(label.strip() for label in text.split(",") if label.strip()))
+    if len(parsed) < 2:
+        raise ValueError(f"Give at least two comma-separated labels to choose between, e.g. 'cat, dog'; got {parsed}.")
+    if len(parsed) > settings.MAX_LABELS:
+        raise ValueError(f"Give at most {settings.MAX_LABELS} labels; got {len(parsed)}.")
+    return parsed

@@ -1,0 +1,220 @@
+"""The one registry of tasks, checkpoints and profiles.
+
+A *checkpoint* is a model the app can load for a task; a *profile* picks one
+checkpoint per task (and the choices a model picker offers):
+
+- ``gpu``: best quality on one 16-24 GB GPU;
+- ``cpu``: real checkpoints that answer in seconds on a laptop CPU;
+- ``tiny``: tiny, randomly initialised models of the same classes, built locally
+  (see ``runtime/tiny.py``); outputs are meaningless, they exercise the app offline;
+- ``auto`` (default): ``gpu`` when CUDA is available, else ``cpu``; a checkpoint that
+  can't be fetched falls back to its tiny twin, and the UI says so.
+
+Each task's default can be overridden with an environment variable
+(``MODEL_CAPTION``, ``MODEL_VQA``, ``MODEL_TEXT_TO_IMAGE``, ``MODEL_RETRIEVAL``,
+``MODEL_SPEECH_RECOGNITION``, ``MODEL_TEXT_TO_SPEECH``) holding a registry key, a Hub
+id (``owner/name`` or ``owner/name@revision``) or a local directory.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+TASKS = ("caption", "vqa", "text_to_image", "retrieval", "speech_recognition", "text_to_speech", "safety_checker")
+PROFILES = ("auto", "gpu", "cpu", "tiny")
+TINY_PREFIX = "tiny/"
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    key: str  # short name used by model pickers, the API and MODEL_<TASK>
+    task: str
+    repo_id: str  # Hub id, a local directory, or "tiny/<name>" for a locally built model
+    family: str  # selects the model and processor classes: blip, vilt, clip, sd, sdxl, whisper, vits
+    label: str  # what the model picker shows
+    size: str = ""  # download size, for the picker and the README
+    revision: str = "main"
+    # Per-checkpoint defaults for generation (steps, guidance, size), e.g. turbo models
+    # are distilled for 1-4 steps without classifier-free guidance.
+    defaults: dict = field(default_factory=dict)
+
+    @property
+    def is_tiny(self) -> bool:
+        return self.repo_id.startswith(TINY_PREFIX)
+
+
+_SD_TURBO = {"num_inference_steps": 1, "guidance_scale": 0.0, "width": 512, "height": 512}
+_SD_15 = {"num_inference_steps": 25, "guidance_scale": 7.5, "width": 512, "height": 512}
+_TINY_T2I = {"num_inference_steps": 2, "guidance_scale": 0.0, "width": 64, "height": 64}
+
+_ALL = [
+    # Captioning: BLIP (Li et al. 2022, "Bootstrapping Language-Image Pre-training").
+    Checkpoint("blip-base", "caption", "Salesforce/blip-image-captioning-base", "blip", "BLIP base", "990 MB"),
+    Checkpoint("blip-large", "caption", "Salesforce/blip-image-captioning-large", "blip", "BLIP large", "1.9 GB"),
+    Checkpoint("tiny-blip", "caption", "tiny/blip-caption", "blip", "Tiny BLIP (random)", "1 MB"),
+    # Visual question answering: BLIP generates the answer; ViLT classifies over 3,129 answers.
+    Checkpoint("blip-vqa-base", "vqa", "Salesforce/blip-vqa-base", "blip", "BLIP VQA base", "1.5 GB"),
+    Checkpoint("blip-vqa-large", "vqa", "Salesforce/blip-vqa-capfilt-large", "blip", "BLIP VQA large", "1.5 GB"),
+    Checkpoint("vilt-vqa", "vqa", "dandelin/vilt-b32-finetuned-vqa", "vilt", "ViLT B/32 VQA", "470 MB"),
+    Checkpoint("tiny-blip-vqa", "vqa", "tiny/blip-vqa", "blip", "Tiny BLIP VQA (random)", "1 MB"),
+    Checkpoint("tiny-vilt", "vqa", "tiny/vilt-vqa", "vilt", "Tiny ViLT VQA (random)", "1 MB"),
+    # Text-to-image: latent diffusion (Rombach et al. 2022); the turbo models are
+    # distilled with adversarial diffusion distillation (Sauer et al. 2023).
+    Checkpoint("sd-turbo", "text_to_image", "stabilityai/sd-turbo", "sd", "SD-Turbo", "2.6 GB", defaults=_SD_TURBO),
+    Checkpoint(
+        "sdxl-turbo", "text_to_image", "stabilityai/sdxl-turbo", "sdxl", "SDXL-Turbo", "6.9 GB", defaults=_SD_TURBO
+    ),
+    Checkpoint(
+        "sd-1.5",
+        "text_to_image",
+        "stable-diffusion-v1-5/stable-diffusion-v1-5",
+        "sd",
+        "Stable Diffusion 1.5",
+        "2.1 GB",
+        defaults=_SD_15,
+    ),
+    Checkpoint("tiny-sd", "text_to_image", "tiny/sd", "sd", "Tiny SD (random)", "1 MB", defaults=_TINY_T2I),
+    Checkpoint("tiny-sdxl", "text_to_image", "tiny/sdxl", "sdxl", "Tiny SDXL (random)", "2 MB", defaults=_TINY_T2I),
+    # Retrieval and zero-shot classification: CLIP (Radford et al. 2021).
+    Checkpoint("clip-b32", "retrieval", "openai/clip-vit-base-patch32", "clip", "CLIP ViT-B/32", "605 MB"),
+    Checkpoint("clip-l14", "retrieval", "openai/clip-vit-large-patch14", "clip", "CLIP ViT-L/14", "1.7 GB"),
+    Checkpoint("tiny-clip", "retrieval", "tiny/clip", "clip", "Tiny CLIP (random)", "1 MB"),
+    # Speech recognition: Whisper (Radford et al. 2022, "Robust Speech Recognition via
+    # Large-Scale Weak Supervision"); large-v3-turbo keeps the large encoder with a
+    # 4-layer decoder, so it decodes about 8x faster.
+    Checkpoint("whisper-tiny", "speech_recognition", "openai/whisper-tiny", "whisper", "Whisper tiny", "151 MB"),
+    Checkpoint("whisper-base", "speech_recognition", "openai/whisper-base", "whisper", "Whisper base", "290 MB"),
+    Checkpoint("whisper-small", "speech_recognition", "openai/whisper-small", "whisper", "Whisper small", "967 MB"),
+    Checkpoint(
+        "whisper-large-v3-turbo",
+        "speech_recognition",
+        "openai/whisper-large-v3-turbo",
+        "whisper",
+        "Whisper large-v3 turbo",
+        "1.6 GB",
+    ),
+    Checkpoint("tiny-whisper", "speech_recognition", "tiny/whisper", "whisper", "Tiny Whisper (random)", "1 MB"),
+    # Text-to-speech: VITS (Kim et al. 2021) trained by Massively Multilingual Speech
+    # (Pratap et al. 2023); characters in, waveform out, no phonemizer needed.
+    Checkpoint("mms-tts-eng", "text_to_speech", "facebook/mms-tts-eng", "vits", "MMS-TTS English (VITS)", "145 MB"),
+    Checkpoint("tiny-vits", "text_to_speech", "tiny/vits", "vits", "Tiny VITS (random)", "1 MB"),
+    # The text-to-image safety filter: the Stable Diffusion safety checker (CompVis),
+    # CLIP ViT-L/14 image embeddings against embedded unsafe concepts; see pipelines/safety.py.
+    Checkpoint(
+        "sd-safety-checker",
+        "safety_checker",
+        "CompVis/stable-diffusion-safety-checker",
+        "sd-safety",
+        "SD safety checker",
+        "1.2 GB",
+    ),
+    Checkpoint(
+        "tiny-safety-checker",
+        "safety_checker",
+        "tiny/safety-checker",
+        "sd-safety",
+        "Tiny safety checker (random)",
+        "1 MB",
+    ),
+]
+CHECKPOINTS: dict[str, Checkpoint] = {c.key: c for c in _ALL}
+
+# Default checkpoint per task and profile; the first entry of a model picker.
+DEFAULTS: dict[str, dict[str, str]] = {
+    "gpu": {"caption": "blip-large", "vqa": "blip-vqa-large", "text_to_image": "sdxl-turbo", "retrieval": "clip-l14"},
+    "cpu": {"caption": "blip-base", "vqa": "blip-vqa-base", "text_to_image": "sd-turbo", "retrieval": "clip-b32"},
+    "tiny": {"caption": "tiny-blip", "vqa": "tiny-blip-vqa", "text_to_image": "tiny-sd", "retrieval": "tiny-clip"},
+}
+# Speech: the large turbo Whisper on a GPU, Whisper base on a CPU; one small MMS voice for
+# both (a 36 M-parameter VITS reads faster than real time on any CPU).
+DEFAULTS["gpu"].update(speech_recognition="whisper-large-v3-turbo", text_to_speech="mms-tts-eng")
+DEFAULTS["cpu"].update(speech_recognition="whisper-base", text_to_speech="mms-tts-eng")
+DEFAULTS["tiny"].update(speech_recognition="tiny-whisper", text_to_speech="tiny-vits")
+# The safety checker has no picker: one per profile.
+DEFAULTS["gpu"]["safety_checker"] = DEFAULTS["cpu"]["safety_checker"] = "sd-safety-checker"
+DEFAULTS["tiny"]["safety_checker"] = "tiny-safety-checker"
+
+
+def env_var(task: str) -> str:
+    return f"MODEL_{task.upper()}"
+
+
+def check_task(task: str) -> None:
+    if task not in TASKS:
+        raise ValueError(f"Unknown task {task!r}; available tasks = {list(TASKS)}")
+
+
+def resolve_profile(profile: str | None = None, cuda: bool | None = None) -> str:
+    """Return the concrete profile (gpu, cpu or tiny) that ``profile`` stands for."""
+    from runtime import settings
+
+    profile = (profile or settings.MODEL_PROFILE).strip().lower()
+    if profile not in PROFILES:
+        raise ValueError(f"Unknown profile {profile!r}; available profiles = {list(PROFILES)}")
+    if profile != "auto":
+        return profile
+    if cuda is None:
+        from runtime.devices import cuda_available
+
+        cuda = cuda_available()
+    return "gpu" if cuda else "cpu"
+
+
+def tiny_twin(checkpoint: Checkpoint) -> Checkpoint:
+    """The tiny checkpoint of the same task and family: the offline stand-in under ``auto``."""
+    for c in _ALL:
+        if c.is_tiny and c.task == checkpoint.task and c.family == checkpoint.family:
+            return c
+    return CHECKPOINTS[DEFAULTS["tiny"][checkpoint.task]]
+
+
+def _from_override(task: str, value: str) -> Checkpoint:
+    """A checkpoint named by MODEL_<TASK>: a registry key, a local directory or a Hub id."""
+    if value in CHECKPOINTS:
+        checkpoint = CHECKPOINTS[value]
+        if checkpoint.task != task:
+            raise ValueError(f"{env_var(task)}={value!r} is a {checkpoint.task} checkpoint, not a {task} one.")
+        return checkpoint
+    repo_id, _, revision = value.partition("@")
+    is_dir = Path(repo_id).expanduser().is_dir()
+    if not is_dir and repo_id.count("/") != 1:
+        known = [c.key for c in _ALL if c.task == task]
+        raise ValueError(
+            f"{env_var(task)}={value!r} is neither a known checkpoint ({known}), "
+            "a local directory, nor a Hub id of the form owner/name[@revision]."
+        )
+    if is_dir:
+        repo_id = str(Path(repo_id).expanduser().resolve())
+    family = next((c.family for c in _ALL if c.task == task and c.repo_id == repo_id), "auto")
+    return Checkpoint(value, task, repo_id, family, f"{value} (custom)", revision=revision or "main")
+
+
+def default_checkpoint(task: str, profile: str | None = None) -> Checkpoint:
+    """The checkpoint a task uses under ``profile``, after MODEL_<TASK> overrides."""
+    check_task(task)
+    override = os.getenv(env_var(task), "").strip()
+    if override:
+        return _from_override(task, override)
+    return CHECKPOINTS[DEFAULTS[resolve_profile(profile)][task]]
+
+
+def choices(task: str, profile: str | None = None) -> list[Checkpoint]:
+    """What a task's model picker offers under ``profile``: the default first, then
+    the other checkpoints of the same kind (tiny ones under ``tiny``, real ones otherwise)."""
+    default = default_checkpoint(task, profile)
+    tiny = resolve_profile(profile) == "tiny"
+    others = [c for c in _ALL if c.task == task and c.is_tiny == tiny and c.key != default.key]
+    return [default, *others]
+
+
+def get_checkpoint(task: str, key: str | None = None, profile: str | None = None) -> Checkpoint:
+    """Look up ``key`` among the checkpoints ``profile`` offers for ``task`` (its default when None)."""
+    offered = choices(task, profile)
+    if key is None or key == "":
+        return offered[0]
+    for checkpoint in offered:
+        if checkpoint.key == key:
+            return checkpoint
+    raise ValueError(f"Unknown {task} model {key!r}; available models = {[c.key for c in offered]}")

@@ -1,0 +1,416 @@
+"""What the web server lets clients do: which files it serves, which inputs it takes,
+who may log in, and how often a client may ask for work.
+
+- ``Guard`` is an ASGI middleware in front of Gradio. It serves files only from the
+  app's own places (``assets/``, added gallery images, Gradio's upload cache): no
+  other path, no ``..``, no dotfiles, no URL fetched for a client. It bounds request
+  bodies, and applies the per-client rate limits (``RATE_LIMIT``, ``LOGIN_RATE_LIMIT``,
+  see ``ui/server/limits.py``), answering 429 with the time to wait.
+- ``guard_inputs`` checks every event's raw inputs before Gradio processes them, so
+  an API client that sends a number as text, a path on the server or a URL instead of
+  an uploaded file gets a message naming the parameter, not an empty error.
+- ``parse_auth`` reads ``PLAYGROUND_AUTH``; ``login_kwargs`` makes Gradio's login
+  check from it and from the classroom's password, if any.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import math
+import os
+import re
+from collections.abc import Iterable
+from pathlib import Path, PurePosixPath
+
+import gradio as gr
+
+from runtime import settings
+from ui.server.limits import RateLimiter, client_key
+
+log = logging.getLogger("playground")
+URL_LIKE = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*:|//|\\\\)")  # http:, file:, data:, //host, \\host
+# Both spellings Gradio answers: /file=<path> and the older /file/<path>.
+FILE_ROUTE = re.compile(r"^(?:/gradio_api)?/file[=/](.*)$", re.DOTALL)
+PROXY_ROUTE = re.compile(r"^(?:/gradio_api)?/proxy=")  # Gradio's proxy for loaded Spaces; this app loads none
+# Requests that start a queued run. Queued events can't be run any other way, since the
+# queue is opened with api_open=False (app.py): /run/ and /api/ only serve the UI's
+# small internal events, which are not counted.
+RUN_ROUTES = re.compile(r"^/gradio_api/(?:queue/join|call/.+)/?$")
+UPLOAD_ROUTE = re.compile(r"^/gradio_api/(?:upload|process_recording)/?$")  # bounded by max_file_size
+LOGIN_ROUTE = re.compile(r"^/login/?$")
+SERVED_ONLY = "Only the app's own files and the results made for you are served."
+NOT_UPLOADED = "The file was not uploaded to this app."
+URL_REFUSED = "This app doesn't fetch URLs for its clients: upload the file itself."
+
+
+# --- Password protection ----------------------------------------------------------
+
+
+def parse_auth(text: str) -> list[tuple[str, str]]:
+    """``PLAYGROUND_AUTH`` ("user:password,user2:password2") -> [(user, password), ...]
+    for ``launch(auth=...)``; [] when empty. A password may contain ":" but not ","."""
+    pairs = []
+    for entry in (part.strip() for part in text.split(",")):
+        if not entry:
+            continue
+        user, sep, password = entry.partition(":")
+        if not sep or not user.strip() or not password:
+            raise ValueError(
+                "PLAYGROUND_AUTH must look like 'user:password' or 'user1:password1,user2:password2'; "
+                f"the entry for {user.strip() or '?'!r} has no user name or no password."
+            )
+        pairs.append((user.strip(), password))
+    users = [user for user, _ in pairs]
+    if len(set(users)) != len(users):
+        raise ValueError(f"PLAYGROUND_AUTH names a user twice: {sorted({u for u in users if users.count(u) > 1})}.")
+    return pairs
+
+
+def login_kwargs(users: list[tuple[str, str]], others: dict | None = None) -> dict:
+    """``auth`` and ``auth_message`` for ``launch()``: the ``users`` of PLAYGROUND_AUTH,
+    plus whatever check ``others`` holds (``{"auth": check, "auth_message": ...}``, e.g.
+    the classroom's password); {} when there is neither. Passwords are compared in
+    constant time."""
+    other = (others or {}).get("auth")
+    if not users and other is None:
+        return {}
+    known = {user: password.encode() for user, password in users}
+
+    def check(username: str, password: str) -> bool:
+        expected = known.get((username or "").strip())
+        if expected is not None and hmac.compare_digest(password.encode(), expected):
+            return True
+        return bool(other(username, password)) if other is not None else False
+
+    message = (others or {}).get("auth_message") or (
+        "Multimodal Playground: log in with the name and password you were given. / 请输入提供给你的用户名和密码。"
+    )
+    return {"auth": check, "auth_message": message}
+
+
+# --- Files ------------------------------------------------------------------------
+
+
+def gradio_cache_dirs() -> list[Path]:
+    """Where Gradio keeps uploads and the files it serves as results."""
+    from gradio import utils
+
+    return [Path(utils.get_upload_folder()), Path(os.path.abspath(utils.get_cache_folder()))]
+
+
+def app_roots() -> list[Path]:
+    """The app's folders that clients may read files from (``allowed_paths``): the
+    example images and clips, the images added to the gallery, and the files handlers
+    return (ui/server/outputs.py). Not the rest of ``assets/`` (the blocklist, a classroom
+    file kept there) nor of the data dir (indexes, models, the prompt log)."""
+    return [settings.EXAMPLE_IMAGES_DIR, settings.EXAMPLE_AUDIO_DIR, settings.DATA_DIR / "uploads",
+            settings.OUTPUT_DIR]  # fmt: skip
+
+
+def served_roots() -> list[Path]:
+    """The only folders files are served from: the app's, and Gradio's caches."""
+    return [*app_roots(), *gradio_cache_dirs()]
+
+
+def serves(path: Path) -> bool:
+    """Whether ``path`` lies in a folder that the app serves files from."""
+    return _within(Path(os.path.realpath(path)), served_roots()) is not None
+
+
+def _within(path: Path, roots: Iterable[Path]) -> Path | None:
+    """The root that ``path`` (already resolved) lies in, if any."""
+    for root in roots:
+        root = Path(os.path.realpath(root))
+        if path == root or root in path.parents:
+            return root
+    return None
+
+
+def file_refusal(target: str, roots: Iterable[Path], outside: str = SERVED_ONLY, dotfiles: bool = False) -> str | None:
+    """Why the file at ``target`` (a path a client gave) must not be served or read;
+    None if it may be. ``outside`` is the reason for a path outside ``roots``."""
+    if URL_LIKE.match(target):
+        return URL_REFUSED
+    if "\x00" in target:
+        return "The path contains a NUL character."
+    parts = PurePosixPath(target.replace("\\", "/")).parts
+    if ".." in parts:
+        return "Paths with '..' are not allowed."
+    real = Path(os.path.realpath(target))  # symbolic links resolved, relative paths from the working directory
+    root = _within(real, roots)
+    if root is None:
+        return outside
+    if not dotfiles and any(part.startswith(".") for part in real.relative_to(root).parts):
+        return "Hidden files (dotfiles) are not served."
+    return None
+
+
+# --- The middleware ---------------------------------------------------------------
+
+
+class Guard:
+    """ASGI middleware: file policy, bounded request bodies and rate limits."""
+
+    def __init__(self, app, run_limit: str = "", login_limit: str = "", trusted_proxies: int = 0,
+                 max_body: int = 1_000_000):  # fmt: skip
+        self.app = app
+        self.runs = RateLimiter.parse(run_limit)
+        self.uploads = RateLimiter.parse(run_limit)  # uploads count apart from runs
+        self.logins = RateLimiter.parse(login_limit)  # /login only answers when there is a login
+        self.trusted_proxies = trusted_proxies
+        self.max_body = max_body
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        path, method = scope["path"], scope["method"]
+
+        if PROXY_ROUTE.match(path):
+            return await _respond(send, 403, URL_REFUSED)
+        if (match := FILE_ROUTE.match(path)) and method in ("GET", "HEAD"):
+            reason = file_refusal(match.group(1), served_roots())
+            if reason is not None:
+                return await _respond(send, 403, reason)
+
+        if method == "POST":
+            limiter = (
+                self.runs if RUN_ROUTES.match(path)
+                else self.uploads if UPLOAD_ROUTE.match(path)
+                else self.logins if LOGIN_ROUTE.match(path)
+                else None
+            )  # fmt: skip
+            if limiter is not None:
+                client = scope.get("client")
+                key = client_key(client[0] if client else None, _headers(scope), self.trusted_proxies)
+                # Logins count only when they fail: a whole class behind one school
+                # address logs in at once, while guessing is what must be slowed down.
+                wait = limiter.wait(key) if limiter is self.logins else limiter.hit(key)
+                if wait is not None:
+                    what = "failed login attempts" if limiter is self.logins else "requests"
+                    return await _respond(
+                        send, 429,
+                        f"Too many {what} from your address: at most {limiter.count} every "
+                        f"{_duration(limiter.period)}. Please try again in {math.ceil(wait)} s.",
+                        {"retry-after": str(math.ceil(wait))},
+                    )  # fmt: skip
+                if limiter is self.logins:
+                    send = _on_failure(send, lambda: limiter.hit(key))
+            if not UPLOAD_ROUTE.match(path):  # uploads are bounded by max_file_size
+                length = _headers(scope).get("content-length", "")
+                if length.isdigit() and int(length) > self.max_body:
+                    return await _respond(send, 413, f"The request is larger than {self.max_body:,} bytes.")
+                return await self._call_bounded(scope, receive, send)
+        return await self.app(scope, receive, send)
+
+    async def _call_bounded(self, scope, receive, send):
+        """Run the app with a body that stops at ``max_body`` bytes even without a
+        Content-Length: past it the app sees the client leave, and the client gets 413."""
+        seen, started, too_large = 0, False, False
+
+        async def bounded_receive():
+            nonlocal seen, too_large
+            if too_large:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            seen += len(message.get("body", b"")) if message["type"] == "http.request" else 0
+            if seen > self.max_body:
+                too_large = True
+                return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message):
+            nonlocal started
+            if too_large:
+                return  # the client gets the 413 below instead
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, bounded_receive, guarded_send)
+        except Exception:
+            if not too_large:
+                raise
+        if too_large and not started:
+            await _respond(send, 413, f"The request is larger than {self.max_body:,} bytes.")
+
+
+def _headers(scope) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds % size == 0:
+            count = int(seconds // size)
+            return f"{unit}" if count == 1 else f"{count} {unit}s"
+    return f"{seconds:g} seconds"
+
+
+async def _respond(send, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
+    body = json.dumps({"detail": detail, "error": detail}).encode()
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    raw += [(k.encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _on_failure(send, action):
+    """``send``, calling ``action`` once if the response's status is an error."""
+
+    async def watched(message):
+        if message["type"] == "http.response.start" and message["status"] >= 400:
+            action()
+        await send(message)
+
+    return watched
+
+
+def middleware() -> list:
+    """The middleware list for ``launch(app_kwargs={"middleware": ...})``."""
+    from starlette.middleware import Middleware
+
+    return [
+        Middleware(
+            Guard, run_limit=settings.RATE_LIMIT, login_limit=settings.LOGIN_RATE_LIMIT,
+            trusted_proxies=settings.TRUSTED_PROXIES, max_body=settings.MAX_REQUEST_BYTES,
+        )
+    ]  # fmt: skip
+
+
+# --- Inputs -----------------------------------------------------------------------
+
+
+def guard_inputs(demo: gr.Blocks) -> gr.Blocks:
+    """Check the raw inputs of every event of ``demo`` before Gradio processes them, and
+    turn a failure while Gradio prepares a handler's outputs into a message.
+
+    Gradio's own processing refuses most of what is checked here, but with an empty
+    error ("error": null) or a generic one, and it first downloads a URL given as a
+    file, and it reads a file given by path without "meta" from anywhere on disk."""
+    process = demo.preprocess_data
+
+    async def preprocess_data(block_fn, inputs, state, explicit_call=False):
+        if not explicit_call:  # explicit calls come from the app itself (examples)
+            names = list(getattr(block_fn, "input_parameter_names", None) or [])
+            for i, (component, value) in enumerate(zip(block_fn.inputs, inputs, strict=False)):
+                if state is not None and component._id in state:  # e.g. choices updated for this session
+                    component = state[component._id]
+                name = names[i] if i < len(names) and names[i] else f"input {i + 1}"
+                check_input(component, value, name)
+        try:
+            return await process(block_fn, inputs, state, explicit_call)
+        except gr.Error:
+            raise
+        except Exception as error:  # Gradio's own checks: keep their message, not "error": null
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise gr.Error(f"An input could not be read: {first_line}", title="Input problem / 输入有误") from None
+
+    demo.preprocess_data = preprocess_data
+
+    # After a handler returns, Gradio turns its value into what the page receives (files
+    # copied into its cache, tables, plots). A failure there reaches the browser as a
+    # bare "Error" with no text, or as nothing at all: it is a fault of the app, so it
+    # is logged with its traceback and the user reads what went wrong.
+    postprocess = demo.postprocess_data
+
+    async def postprocess_data(block_fn, predictions, state):
+        try:
+            return await postprocess(block_fn, predictions, state)
+        except gr.Error:
+            raise
+        except Exception as error:
+            name = getattr(block_fn, "api_name", None) or getattr(block_fn.fn, "__name__", "handler")
+            log.exception("the result of %s could not be sent to the page", name)
+            # The error's own text stays in the log: it names paths on the server.
+            raise gr.Error(
+                f"The result was made but could not be sent to you ({type(error).__name__}). "
+                "The app is still running; please try again. / 结果已生成，但无法发送到页面，请重试。",
+                title="Output problem / 输出有误",
+            ) from None
+
+    demo.postprocess_data = postprocess_data
+    return demo
+
+
+def _refuse(name: str, message: str) -> None:
+    raise gr.Error(f"`{name}`: {message}", title="Input problem / 输入有误")
+
+
+def check_input(component, value, name: str) -> None:
+    """Refuse ``value`` for ``component`` (the parameter ``name``) with a clear message."""
+    if value is None:
+        return
+    if _takes_files(component):
+        _check_files(value, name, gradio_cache_dirs()[:1])  # the upload folder
+    if isinstance(component, (gr.Number, gr.Slider)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            _refuse(name, f"must be a number, not {_show(value)}.")
+        if not math.isfinite(value):
+            _refuse(name, f"must be a finite number, not {value}.")
+        low, high = component.minimum, component.maximum
+        if low is not None and value < low:
+            _refuse(
+                name,
+                f"must be at least {low:g}"
+                + (f" and at most {high:g}" if high is not None else "")
+                + f", not {value:g}.",
+            )
+        if high is not None and value > high:
+            _refuse(
+                name,
+                (f"must be at least {low:g} and " if low is not None else "must be ")
+                + f"at most {high:g}, not {value:g}.",
+            )
+    elif isinstance(component, gr.Textbox) and not isinstance(value, str):
+        _refuse(name, f"must be text, not {_show(value)}.")
+    elif isinstance(component, gr.Checkbox) and not isinstance(value, bool):
+        _refuse(name, f"must be true or false, not {_show(value)}.")
+    elif isinstance(component, (gr.Dropdown, gr.Radio)) and not getattr(component, "allow_custom_value", False):
+        allowed = [choice[1] for choice in component.choices]
+        chosen = value if getattr(component, "multiselect", False) and isinstance(value, list) else [value]
+        if any(item not in allowed for item in chosen):
+            _refuse(name, f"must be one of {allowed}, not {_show(value)}.")
+    elif isinstance(component, gr.CheckboxGroup):
+        allowed = [choice[1] for choice in component.choices]
+        if not isinstance(value, list) or any(item not in allowed for item in value):
+            _refuse(name, f"must be a list of some of {allowed}, not {_show(value)}.")
+    elif _takes_files(component) and not isinstance(value, (dict, list)):
+        _refuse(name, f"must be a file uploaded to this app (gradio_client: handle_file(path)), not {_show(value)}.")
+
+
+def _takes_files(component) -> bool:
+    """Components whose value is read as files. (Gradio itself refuses a file object in
+    any other component's value unless it was uploaded.)"""
+    return isinstance(component, (gr.Image, gr.File, gr.Audio, gr.Video, gr.Gallery, gr.Model3D))
+
+
+def _check_files(value, name: str, upload_dirs: list[Path]) -> None:
+    """Every file reference in ``value`` (a dict with a "path" or "url", at any depth)
+    must be a file uploaded to this app."""
+    if isinstance(value, list):
+        for item in value:
+            _check_files(item, name, upload_dirs)
+    elif isinstance(value, dict):
+        path, url = value.get("path"), value.get("url")
+        if isinstance(url, str) and url.lower().startswith("data:"):  # Gradio would decode it instead of the path
+            _refuse(name, "Send files as uploads, not as data: URLs.")
+        if path is not None:
+            if not isinstance(path, str):
+                _refuse(name, f"the file path must be text, not {_show(path)}.")
+            # A file uploaded by a client may be named ".photo.png": it's theirs to send.
+            reason = file_refusal(path, upload_dirs, outside=NOT_UPLOADED, dotfiles=True)
+            if reason is not None:
+                hint = "" if reason == URL_REFUSED else " Upload the file first (gradio_client: handle_file(path))."
+                _refuse(name, reason + hint)
+        elif url is not None:
+            _refuse(name, URL_REFUSED)
+        for key, item in value.items():
+            if key not in ("path", "url", "meta") and isinstance(item, (dict, list)):
+                _check_files(item, name, upload_dirs)
+
+
+def _show(value) -> str:
+    text = repr(value)
+    return (text if len(text) <= 60 else text[:57] + "...") + f" ({type(value).__name__})"

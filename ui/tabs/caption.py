@@ -1,0 +1,103 @@
+"""Caption tab: an image in, a sentence out (BLIP)."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from runtime import settings
+from runtime.batching import options_key
+from runtime.inputs import check_flag, check_seed, is_random_seed, load_image
+from ui import explain
+from ui.common import (
+    drawn_seed,
+    get_model,
+    gpu,
+    image_input,
+    model_picker,
+    model_status,
+    remember_drawn_seed,
+    status_line,
+    user_errors,
+)
+from ui.i18n import _, both
+from ui.server.serving import batch_event, batched
+from ui.speech import read_aloud
+
+EXAMPLES = ["astronaut.jpg", "cat.jpg", "coffee.jpg", "rocket.jpg", "grace_hopper.jpg"]
+
+
+@gpu
+@user_errors
+def caption(
+    image: str,
+    model: str | None = None,
+    prompt: str | None = None,
+    max_new_tokens: int = 30,
+    num_beams: int = 3,
+    do_sample: bool = False,
+    temperature: float = 1.0,
+    top_p: float = 0.9,
+    seed: int = -1,
+    request: gr.Request = None,
+    progress=gr.Progress(track_tqdm=True),
+) -> str:
+    pipe = get_model("caption", model, progress).pipeline
+    # Checked here, so that bad input fails this request alone, never a batch.
+    image = load_image(image)
+    pipe.check_inputs(max_new_tokens, num_beams, temperature, top_p)
+    do_sample = check_flag("do_sample", do_sample)
+    drawn = is_random_seed(seed)
+    seed = check_seed(seed)  # checked even when greedy decoding doesn't use it
+    remember_drawn_seed(request, None)  # a run that fails shows no seed of an earlier one
+    # Its notices (a prompt cut short, fewer tokens) reach this request, whoever runs the batch.
+    prompt, max_new_tokens, _options = pipe.prepare_text(prompt, max_new_tokens)
+    options = dict(prompt=prompt, max_new_tokens=max_new_tokens, num_beams=num_beams)
+    if do_sample:  # greedy and beam search ignore these, so they don't split batches
+        options.update(do_sample=True, temperature=temperature, top_p=top_p, seed=seed)
+    result = batched(lambda images: pipe(images, **options), image, options_key(pipe, **options))
+    remember_drawn_seed(request, seed if do_sample and drawn else None)
+    return result
+
+
+def caption_status(model: str | None, request: gr.Request = None) -> str:
+    """The model's status line, and after a sampled caption with seed -1 the seed drawn."""
+    line = model_status("caption", model)
+    seed = drawn_seed(request)
+    return line if seed is None else f"{line}\n\n🎲 {both('caption.seed_drawn', seed=seed)}"
+
+
+def build(demo: gr.Blocks) -> None:
+    with gr.Tab(_("caption.tab"), id="caption"):
+        gr.Markdown(_("caption.intro"))
+        with gr.Row(equal_height=False):
+            with gr.Column():
+                image = image_input(label=_("common.image"), sources=["upload", "clipboard", "webcam"], height=340)
+                picker = model_picker("caption")
+                with gr.Accordion(_("common.advanced"), open=False):
+                    prompt = gr.Textbox(
+                        label=_("caption.prompt"), info=_("caption.prompt_info"), placeholder="a photography of"
+                    )
+                    max_new_tokens = gr.Slider(1, 100, 30, step=1, label=_("caption.max_new_tokens"))
+                    num_beams = gr.Slider(
+                        1, 8, 3, step=1, label=_("caption.num_beams"), info=_("caption.num_beams_info")
+                    )
+                    do_sample = gr.Checkbox(False, label=_("caption.do_sample"), info=_("caption.do_sample_info"))
+                    with gr.Row():
+                        temperature = gr.Slider(0.1, 2.0, 1.0, step=0.05, label=_("caption.temperature"))
+                        top_p = gr.Slider(0.1, 1.0, 0.9, step=0.05, label=_("caption.top_p"))
+                    seed = gr.Number(-1, precision=0, label=_("common.seed"), info=_("common.seed_info"))
+                button = gr.Button(_("caption.button"), variant="primary")
+            with gr.Column():
+                output = gr.Textbox(label=_("caption.output"), lines=3, buttons=["copy"])
+                read_aloud(output)
+                status = status_line(demo, "caption", picker)
+        gr.Examples(
+            [[str(settings.EXAMPLE_IMAGES_DIR / name)] for name in EXAMPLES], inputs=[image], label=_("common.examples")
+        )
+
+        inputs = [image, picker, prompt, max_new_tokens, num_beams, do_sample, temperature, top_p, seed]
+        event = button.click(caption, inputs, output, api_name="caption", **batch_event())
+        event.then(caption_status, picker, status, api_visibility="private", queue=False)
+        explain.caption_panel(demo, image=image, picker=picker, prompt=prompt, max_new_tokens=max_new_tokens,
+                              num_beams=num_beams, do_sample=do_sample, temperature=temperature, top_p=top_p,
+                              seed=seed, output=output)  # fmt: skip

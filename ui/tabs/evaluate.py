@@ -1,0 +1,194 @@
+"""Evaluate tab: run the models over the bundled probe set and see, per ability, what
+they can do; put two checkpoints side by side; download the results (see evaluation/)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+
+from evaluation.probes import TASKS
+from runtime import registry, settings
+from runtime.cache import MODELS
+from ui.common import gpu, user_errors
+from ui.i18n import _
+from ui.server import outputs
+
+NONE = ""  # the "compare with" choice that runs nothing
+ITEM_HEADERS = ["task", "id", "ability", "input", "expected", "prediction", "score"]
+
+
+def _progress(progress: gr.Progress, start: float, share: float, label: str):
+    """A runner progress callback that fills [start, start + share] of the bar."""
+
+    def report(done: int, total: int, text: str) -> None:
+        progress(start + share * (done / total if total else 0.0), desc=f"{label}{text}")
+
+    return report
+
+
+def _item_rows(results: dict) -> list[list]:
+    from evaluation.probes import load_probes
+
+    _, texts = load_probes().retrieval
+    readable = {t["id"]: t["text"] for t in texts}  # retrieval answers by caption, not by id
+    rows = []
+    for item in results["items"]:
+        scores = item["scores"]
+        if item["task"] == "text_to_image" and item.get("round_trip"):
+            answer = "; ".join(f"{q['question']} → {q['answer']}" for q in item["round_trip"])
+            expected = "; ".join(q["answers"][0] for q in item["round_trip"])
+        else:
+            answer = item["prediction"]
+            if not isinstance(answer, str):
+                answer = " | ".join(readable.get(c, c) for c in answer)
+            expected = " / ".join(readable.get(c, c) for c in item["reference"])
+        headline = next(iter(scores.values()), None) if item["task"] != "caption" else scores.get("CIDEr")
+        rows.append([item["task"], item["id"], item["ability"], item["input"], expected, answer,
+                     "" if headline is None else round(float(headline), 3)])  # fmt: skip
+    return rows
+
+
+def _round_trip_gallery(results: dict, folder: Path) -> list[tuple[str, str]]:
+    shown = []
+    for item in results["items"]:
+        if item["task"] == "text_to_image" and (folder / item["prediction"]).is_file():
+            answers = " · ".join(f"{q['answer'] or '∅'} ({q['answers'][0]})" for q in item.get("round_trip", []))
+            shown.append(
+                (str(folder / item["prediction"]), f"{item['input']} → {answers}" if answers else item["input"])
+            )
+    return shown
+
+
+def _summary(a: dict, b: dict | None) -> str:
+    run = a["run"]
+    lines = [f"**Done / 完成** · probe set v{run['probe_set']['version']} · `{run['device']}`"]
+    for name, res in (("A", a), ("B", b)):
+        if res:
+            models = ", ".join(f"{t}: **{m['label']}**" for t, m in res["run"]["models"].items())
+            lines.append(f"- {name}: {models}")
+    if run["judge"]:
+        lines.append("- judges / 评判模型: " + ", ".join(f"{k}: {v['label']}" for k, v in run["judge"].items()))
+    notes = a["notes"] + [f"B: {n}" for n in (b or {}).get("notes", [])]
+    lines += [f"- ⚠️ {n}" for n in notes]
+    return "\n".join(lines)
+
+
+@gpu(duration=240)  # ZeroGPU: an evaluation takes minutes, not the default 60 s
+@user_errors
+def evaluate(
+    tasks: list[str],
+    limit: int = settings.EVAL_DEFAULT_ITEMS,
+    caption_model: str | None = None,
+    vqa_model: str | None = None,
+    text_to_image_model: str | None = None,
+    retrieval_model: str | None = None,
+    compare_caption_model: str | None = NONE,
+    compare_vqa_model: str | None = NONE,
+    compare_text_to_image_model: str | None = NONE,
+    compare_retrieval_model: str | None = NONE,
+    progress=gr.Progress(),
+):
+    """Evaluate ``tasks`` on at most ``limit`` probe items each with models A, and with
+    models B for the tasks that name one; returns the summary, the results table, the
+    chart, the downloads, every item, and the text-to-image round trip's images."""
+    import pandas as pd
+
+    from evaluation import report, runner
+
+    tasks = runner.check_tasks(tasks)
+    from runtime.inputs import check_number
+
+    limit = check_number("limit", limit, 1, settings.EVAL_MAX_ITEMS)
+    models_a = dict(zip(TASKS, (caption_model, vqa_model, retrieval_model, text_to_image_model), strict=True))
+    models_b = dict(zip(TASKS, (compare_caption_model, compare_vqa_model, compare_retrieval_model,
+                                compare_text_to_image_model), strict=True))  # fmt: skip
+    for task in TASKS:  # check every picked key before spending minutes on a run
+        for key in (models_a[task], models_b[task]):
+            if key:
+                registry.get_checkpoint(task, key, MODELS.profile)
+    tasks_b = [t for t in tasks if models_b[t]]
+    share = 0.5 if tasks_b else 1.0
+    folder = outputs.new_folder("evaluation")
+    a = runner.evaluate(tasks, models_a, limit=limit, image_dir=folder / "images",
+                        progress=_progress(progress, 0.0, share, "A · " if tasks_b else ""))  # fmt: skip
+    b = None
+    if tasks_b:
+        b = runner.evaluate(tasks_b, models_b, limit=limit, image_dir=folder / "images-b",
+                            progress=_progress(progress, 0.5, 0.5, "B · "))  # fmt: skip
+    paths = report.write_report(a, folder, b)
+    headers, rows = report.table_rows(a, b)
+    figure = report.chart([a, b] if b else [a])
+    return (
+        _summary(a, b),
+        pd.DataFrame(rows, columns=headers),
+        figure,
+        [str(p) for p in paths.values()],
+        pd.DataFrame(_item_rows(a), columns=ITEM_HEADERS),
+        _round_trip_gallery(a, folder),
+    )
+
+
+def show_probes() -> list[tuple[str, str]]:
+    """The probe images with their first reference caption, written once to a temp folder."""
+    from evaluation.probes import load_probes
+
+    probes = load_probes()
+    folder = outputs.stable_folder(f"probes-v{probes.version}")
+    shown = []
+    for item in probes.captions:
+        path = folder / f"{item['image']}.png"
+        if not path.is_file():
+            tmp = folder / f".{item['image']}.png.tmp"
+            probes.image(item["image"]).save(tmp, format="PNG")
+            tmp.replace(path)
+        shown.append((str(path), f"{item['image']}: {item['references'][0]}"))
+    return shown
+
+
+def _picker(task: str, label: str, compare: bool) -> gr.Dropdown:
+    offered = registry.choices(task, MODELS.profile)
+    options = [(f"{c.label} · {c.size}" if c.size else c.label, c.key) for c in offered]
+    if compare:
+        options = [(_("evaluate.none"), NONE), *options]
+    return gr.Dropdown(choices=options, value=NONE if compare else offered[0].key, label=_(label))
+
+
+def build(demo: gr.Blocks) -> None:
+    with gr.Tab(_("evaluate.tab"), id="evaluate"):
+        gr.Markdown(_("evaluate.intro"))
+        with gr.Row(equal_height=False):
+            tasks = gr.CheckboxGroup(
+                [(_(f"evaluate.task.{t}"), t) for t in TASKS], value=["caption", "vqa", "retrieval"],
+                label=_("evaluate.tasks"), info=_("evaluate.tasks_info"), scale=2,
+            )  # fmt: skip
+            limit = gr.Slider(1, settings.EVAL_MAX_ITEMS, settings.EVAL_DEFAULT_ITEMS, step=1,
+                              label=_("evaluate.limit"), info=_("evaluate.limit_info"), scale=1)  # fmt: skip
+        with gr.Row(equal_height=False):
+            with gr.Column():
+                gr.Markdown(_("evaluate.models_a"))
+                models_a = [_picker(t, f"evaluate.task.{t}", compare=False) for t in TASKS]
+            with gr.Column():
+                gr.Markdown(_("evaluate.models_b"))
+                models_b = [_picker(t, f"evaluate.task.{t}", compare=True) for t in TASKS]
+        button = gr.Button(_("evaluate.button"), variant="primary")
+        summary = gr.Markdown()
+        table = gr.Dataframe(label=_("evaluate.table"), interactive=False, wrap=True)
+        chart = gr.Plot(label=_("evaluate.chart"), format="png")
+        downloads = gr.File(label=_("evaluate.downloads"), file_count="multiple", interactive=False)
+        with gr.Accordion(_("evaluate.items"), open=False):
+            items = gr.Dataframe(interactive=False, wrap=True, max_height=500,
+                                 column_widths=["9%", "15%", "9%", "22%", "17%", "20%", "8%"])  # fmt: skip
+            round_trip = gr.Gallery(label=_("evaluate.round_trip"), columns=5, height=280, object_fit="contain")
+        with gr.Accordion(_("evaluate.probes"), open=False):
+            gr.Markdown(_("evaluate.probes_info"))
+            probes_button = gr.Button(_("evaluate.show_probes"), size="sm")
+            probe_gallery = gr.Gallery(columns=8, height=360, object_fit="contain", show_label=False)
+
+        # TASKS order is caption, vqa, retrieval, text_to_image; the API takes the
+        # checkpoints in the order caption, vqa, text_to_image, retrieval.
+        order = [TASKS.index(t) for t in ("caption", "vqa", "text_to_image", "retrieval")]
+        inputs = [tasks, limit, *[models_a[i] for i in order], *[models_b[i] for i in order]]
+        button.click(evaluate, inputs, [summary, table, chart, downloads, items, round_trip], api_name="evaluate",
+                     concurrency_id="evaluate", concurrency_limit=1)  # fmt: skip
+        probes_button.click(show_probes, None, probe_gallery, api_visibility="private")

@@ -1,0 +1,289 @@
+"""Fusion lab tab: students train early, late and hybrid fusion models on frozen CLIP
+features, watch the loss and accuracy curves live, and compare the strategies on
+held-out pairs (see labs/fusion.py for the task and the models)."""
+
+from __future__ import annotations
+
+import functools
+import html
+
+import gradio as gr
+import pandas as pd
+
+from classroom import policy as classroom
+from labs import fusion
+from labs.fusion import FusionConfig, FusionLab
+from runtime import settings
+from ui.common import get_model, gpu, model_picker, model_status, page_locale, status_line, user_errors
+from ui.i18n import _, bilingual, t
+
+LAB = FusionLab(settings.DATA_DIR / "fusion")
+DEFAULTS = FusionConfig(learning_rate=0.003, epochs=40)
+# A learning rate that works for each optimiser, set when the student switches.
+LEARNING_RATES = {"adam": 0.003, "sgd": 0.05}
+UPDATES = 40  # curve updates sent to the browser per run, at most
+MAX_RUNS = 50  # rows kept in one session's comparison table
+# Training pairs indigo, held-out pairs orange, in either language.
+SERIES_COLOURS = {t(f"fusion.series_{split}", locale): colour for split, colour in (("train", "#4f46e5"), ("test", "#f97316"))
+                  for locale in ("en", "zh-CN")}  # fmt: skip
+
+
+def _config(strategy, hidden_size, learning_rate, epochs, optimizer, seed) -> FusionConfig:
+    return FusionConfig(strategy=strategy, hidden_size=hidden_size, learning_rate=learning_rate, epochs=epochs,
+                        optimizer=optimizer, seed=seed).check()  # fmt: skip
+
+
+def _runs(configs: list[FusionConfig], split: str, negatives: str, model: str | None, progress):
+    """Train each config in turn on the features of ``model``, yielding the results so far
+    (the last one still training) as often as UPDATES allows."""
+    loaded = get_model("retrieval", model, progress)
+
+    def on_encode(done: int, total: int) -> None:
+        progress((done, total), desc=bilingual("fusion.progress_encoding"))
+
+    data = LAB.matching_set(loaded.pipeline, split, negatives, callback=on_encode)
+    finished: list[dict] = []
+    for config in configs:
+        for result in fusion.train_steps(data, config, every=max(1, config.epochs // UPDATES)):
+            result["config"].update(split=split, negatives=negatives, model=loaded.checkpoint.key)
+            progress(
+                (len(result["curves"]["epoch"]), config.epochs),
+                desc=bilingual(f"fusion.{config.strategy}"),
+            )
+            yield [*finished, result]
+        finished.append(result)
+
+
+@gpu
+@user_errors
+def train_fusion(
+    strategy: str = DEFAULTS.strategy,
+    hidden_size: int = DEFAULTS.hidden_size,
+    learning_rate: float = DEFAULTS.learning_rate,
+    epochs: int = DEFAULTS.epochs,
+    optimizer: str = DEFAULTS.optimizer,
+    seed: int = DEFAULTS.seed,
+    split: str = "instances",
+    negatives: str = "either",
+    model: str | None = None,
+    progress=gr.Progress(),
+):
+    """Train one fusion model; yields its result (metrics, curves, confusion matrix) as it trains."""
+    config = _config(strategy, hidden_size, learning_rate, epochs, optimizer, seed)
+    for results in _runs([config], split, negatives, model, progress):
+        yield results[-1]
+
+
+@gpu
+@user_errors
+def compare_fusion(
+    hidden_size: int = DEFAULTS.hidden_size,
+    learning_rate: float = DEFAULTS.learning_rate,
+    epochs: int = DEFAULTS.epochs,
+    optimizer: str = DEFAULTS.optimizer,
+    seed: int = DEFAULTS.seed,
+    split: str = "instances",
+    negatives: str = "either",
+    model: str | None = None,
+    progress=gr.Progress(),
+):
+    """Train early, late and hybrid fusion with the same settings (those the classroom
+    allows, in classroom mode); yields the list of results."""
+    strategies = classroom.allowed("strategy", fusion.STRATEGIES)
+    configs = [_config(s, hidden_size, learning_rate, epochs, optimizer, seed) for s in strategies]
+    yield from _runs(configs, split, negatives, model, progress)
+
+
+# --- Showing results (server-side, in the page's language) -------------------------
+
+
+def _percent(value: float) -> str:
+    return f"{100 * value:.1f}%"
+
+
+def _curves(result: dict, locale: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    curves = result["curves"]
+    rows = {"loss": [], "accuracy": []}
+    for split in ("train", "test"):
+        name = t(f"fusion.series_{split}", locale)
+        for epoch, loss, accuracy in zip(
+            curves["epoch"], curves[f"{split}_loss"], curves[f"{split}_accuracy"], strict=True
+        ):
+            rows["loss"].append({"epoch": epoch, "value": loss, "series": name})
+            rows["accuracy"].append({"epoch": epoch, "value": accuracy, "series": name})
+    return pd.DataFrame(rows["loss"]), pd.DataFrame(rows["accuracy"])
+
+
+def _summary(result: dict, locale: str) -> str:
+    m, c = result["metrics"], result["config"]
+    key = "fusion.summary_done" if result["done"] else "fusion.summary_running"
+    return t(key, locale).format(
+        strategy=t(f"fusion.{result['strategy']}", locale), epoch=len(result["curves"]["epoch"]), epochs=c["epochs"],
+        test=_percent(m["test_accuracy"]), train=_percent(m["train_accuracy"]), auroc=f"{m['test_auroc']:.3f}",
+        parameters=f"{result['parameters']:,}", seconds=f"{result['seconds']:.1f}", pairs=result["data"]["test_pairs"],
+    )  # fmt: skip
+
+
+def _confusion(result: dict, locale: str) -> str:
+    """The held-out confusion matrix as a small table, shaded by each row's share."""
+    (tn, fp), (fn, tp) = result["confusion_matrix"]["matrix"]
+    cells = [[tn, fp], [fn, tp]]
+    title = t("fusion.confusion_title", locale).format(pairs=result["data"]["test_pairs"])
+    names = [t("fusion.mismatch", locale), t("fusion.match", locale)]
+    rows = []
+    for truth, (name, row) in enumerate(zip(names, cells, strict=True)):
+        total = max(1, sum(row))
+        tds = "".join(
+            f'<td class="{"hit" if guess == truth else "miss"}" style="--share:{count / total:.3f}">'
+            f"<b>{count}</b><br><small>{_percent(count / total)}</small></td>"
+            for guess, count in enumerate(row)
+        )
+        rows.append(f"<tr><th>{html.escape(name)}</th>{tds}</tr>")
+    head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
+    return (
+        f'<div class="fusion-confusion"><p>{html.escape(title)}</p><table>'
+        f'<tr><th class="corner">{html.escape(t("fusion.confusion_corner", locale))}</th>{head}</tr>'
+        f"{''.join(rows)}</table></div>"
+    )
+
+
+def _table(runs: list[dict], locale: str) -> str:
+    """Every finished run of this session, best held-out accuracy highlighted."""
+    if not runs:
+        return f'<p class="fusion-empty">{html.escape(t("fusion.table_empty", locale))}</p>'
+    columns = ["col_run", "col_strategy", "col_hidden", "col_lr", "col_epochs", "col_optimizer", "col_seed",
+               "col_data", "col_train", "col_test", "col_auroc", "col_parameters", "col_seconds"]  # fmt: skip
+    best = max(run["metrics"]["test_accuracy"] for run in runs)
+    body = []
+    for number, run in enumerate(runs, 1):
+        c, m = run["config"], run["metrics"]
+        data = f"{t('fusion.split_' + c['split'], locale)} · {t('fusion.negatives_' + c['negatives'], locale)}"
+        cells = [number, t(f"fusion.{run['strategy']}", locale), c["hidden_size"], f"{c['learning_rate']:g}", c["epochs"],
+                 t(f"fusion.optimizer_{c['optimizer']}", locale), c["seed"], data, _percent(m["train_accuracy"]),
+                 _percent(m["test_accuracy"]), f"{m['test_auroc']:.3f}", f"{run['parameters']:,}", f"{run['seconds']:.1f}"]  # fmt: skip
+        css = ' class="best"' if m["test_accuracy"] == best else ""
+        body.append(f"<tr{css}>" + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in cells) + "</tr>")
+    head = "".join(f"<th>{html.escape(t('fusion.' + column, locale))}</th>" for column in columns)
+    return f'<div class="fusion-table"><table><tr>{head}</tr>{"".join(body)}</table></div>'
+
+
+def _mistakes(result: dict, locale: str) -> list[tuple]:
+    scenes = LAB.scenes
+    label = {"match": t("fusion.match", locale), "mismatch": t("fusion.mismatch", locale)}
+    return [
+        (
+            scenes[m["scene"]].image,
+            t("fusion.mistake", locale).format(
+                caption=m["caption"], truth=label[m["label"]], p=_percent(m["probability_match"])
+            ),
+        )  # fmt: skip
+        for m in result.get("mistakes", [])
+    ]
+
+
+def _key(run: dict) -> tuple:
+    return tuple(sorted((k, str(v)) for k, v in run["config"].items()))
+
+
+def show(results, runs: list[dict] | None, locale: str):
+    """Draw the latest result (a dict, or the list a comparison yields) and add finished
+    runs to the session's comparison table (the same settings give the same run, so
+    they are listed once)."""
+    runs = list(runs or [])
+    if not results:
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), _table(runs, locale), runs
+    results = results if isinstance(results, list) else [results]
+    known = {_key(run) for run in runs}
+    for result in results:
+        if result.get("done") and _key(result) not in known:
+            runs.append({k: result[k] for k in ("strategy", "config", "metrics", "parameters", "seconds")})
+            known.add(_key(result))
+    runs = runs[-MAX_RUNS:]
+    latest = results[-1]
+    loss, accuracy = _curves(latest, locale)
+    mistakes = _mistakes(latest, locale) if latest.get("done") else gr.skip()
+    return _summary(latest, locale), loss, accuracy, _confusion(latest, locale), mistakes, _table(runs, locale), runs
+
+
+@functools.cache
+def _examples() -> list[tuple]:
+    """One picture per concept, with its caption: what the data looks like."""
+    seen, examples = set(), []
+    for scene in LAB.scenes:
+        if scene.caption not in seen:
+            seen.add(scene.caption)
+            examples.append((scene.image, scene.caption))
+    return examples
+
+
+def build(demo: gr.Blocks) -> None:
+    with gr.Tab(_("fusion.tab"), id="fusion"):
+        gr.Markdown(_("fusion.intro"))
+        locale = page_locale(demo)
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=2):
+                strategy = gr.Radio(
+                    [(_("fusion.early"), "early"), (_("fusion.late"), "late"), (_("fusion.hybrid"), "hybrid")],
+                    value=DEFAULTS.strategy, label=_("fusion.strategy"), info=_("fusion.strategy_info"),
+                )  # fmt: skip
+                with gr.Row():
+                    hidden_size = gr.Slider(8, 256, DEFAULTS.hidden_size, step=8, label=_("fusion.hidden_size"),
+                                            info=_("fusion.hidden_size_info"))  # fmt: skip
+                    epochs = gr.Slider(1, 200, DEFAULTS.epochs, step=1, label=_("fusion.epochs"),
+                                       info=_("fusion.epochs_info"))  # fmt: skip
+                with gr.Row():
+                    optimizer = gr.Radio([(_("fusion.optimizer_adam"), "adam"), (_("fusion.optimizer_sgd"), "sgd")],
+                                         value=DEFAULTS.optimizer, label=_("fusion.optimizer"))  # fmt: skip
+                    learning_rate = gr.Number(DEFAULTS.learning_rate, minimum=1e-5, maximum=1.0, step=0.001,
+                                              label=_("fusion.learning_rate"), info=_("fusion.learning_rate_info"))  # fmt: skip
+                seed = gr.Number(
+                    DEFAULTS.seed, precision=0, minimum=0, label=_("common.seed"), info=_("fusion.seed_info")
+                )
+                with gr.Accordion(_("fusion.data"), open=False):
+                    split = gr.Radio([(_("fusion.split_instances"), "instances"),
+                                      (_("fusion.split_combinations"), "combinations")],
+                                     value="instances", label=_("fusion.split"), info=_("fusion.split_info"))  # fmt: skip
+                    negatives = gr.Radio([(_("fusion.negatives_either"), "either"), (_("fusion.negatives_colour"), "colour"),
+                                          (_("fusion.negatives_shape"), "shape")],
+                                         value="either", label=_("fusion.negatives"), info=_("fusion.negatives_info"))  # fmt: skip
+                    picker = model_picker("retrieval")
+                    examples = gr.Gallery(label=_("fusion.examples"), columns=6, height=220, object_fit="contain")
+                with gr.Row():
+                    train_button = gr.Button(_("fusion.train"), variant="primary")
+                    compare_button = gr.Button(_("fusion.compare"))
+            with gr.Column(scale=3):
+                summary = gr.Markdown(_("fusion.summary_empty"))
+                with gr.Row():
+                    # No fixed height: with one, Gradio's plots cut their legend off in narrow columns.
+                    plot = dict(x="epoch", y="value", color="series", x_title=_("fusion.epoch"),
+                                color_title=_("fusion.pairs"), color_map=SERIES_COLOURS)  # fmt: skip
+                    loss_plot = gr.LinePlot(label=_("fusion.loss"), y_title=_("fusion.loss"), **plot)
+                    accuracy_plot = gr.LinePlot(label=_("fusion.accuracy"), y_title=_("fusion.accuracy"), y_lim=[0, 1],
+                                                **plot)  # fmt: skip
+                confusion = gr.HTML()
+                mistakes = gr.Gallery(label=_("fusion.mistakes"), columns=4, height=220, object_fit="contain")
+                status = status_line(demo, "retrieval", picker)
+        gr.Markdown(_("fusion.table_title"))
+        table = gr.HTML()
+        clear_button = gr.Button(_("fusion.clear"), size="sm")
+        with gr.Accordion(_("fusion.raw"), open=False):
+            raw = gr.JSON(label=_("fusion.raw"))
+        runs = gr.State([])
+
+        settings_ = [hidden_size, learning_rate, epochs, optimizer, seed, split, negatives, picker]
+        training = train_button.click(
+            train_fusion, [strategy, *settings_], raw, api_name="train_fusion", concurrency_id="model"
+        )
+        comparing = compare_button.click(
+            compare_fusion, settings_, raw, api_name="compare_fusion", concurrency_id="model"
+        )
+        outputs = [summary, loss_plot, accuracy_plot, confusion, mistakes, table, runs]
+        raw.change(show, [raw, runs, locale], outputs, api_visibility="private", queue=False)
+        locale.change(show, [raw, runs, locale], outputs, api_visibility="private", queue=False)
+        optimizer.input(lambda o: LEARNING_RATES[o], optimizer, learning_rate, api_visibility="private", queue=False)
+        clear_button.click(lambda loc: ([], _table([], loc)), locale, [runs, table], api_visibility="private",
+                           queue=False)  # fmt: skip
+        for event in (training, comparing):
+            event.then(lambda m: model_status("retrieval", m), picker, status, api_visibility="private", queue=False)
+        demo.load(lambda loc: _table([], loc), locale, table, api_visibility="private", queue=False)
+        demo.load(_examples, None, examples, api_visibility="private", queue=False)  # drawn on first use, not at import

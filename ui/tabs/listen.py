@@ -1,0 +1,94 @@
+"""Listen tab: speech to text with timestamps (Whisper), and text to speech (MMS-TTS/VITS)."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from runtime import settings
+from ui.common import model_picker, model_status, status_line
+from ui.i18n import _
+from ui.speech import speak, transcribe, voice_input
+
+AUDIO_EXAMPLES = ["what-animal.wav", "multimodal-models.ogg"]
+SPEAK_EXAMPLES = [
+    "A cat is sitting on a wooden table next to a cup of coffee.",
+    "There are 3 rockets and 12 stars in the picture.",
+    "Multimodal models can see, read, listen and speak.",
+]
+# Whisper knows 99 languages; the common ones by their own names, any other code can be typed.
+LANGUAGES = {
+    "en": "English", "zh": "中文", "es": "Español", "fr": "Français", "de": "Deutsch", "ja": "日本語",
+    "ko": "한국어", "ru": "Русский", "pt": "Português", "it": "Italiano", "ar": "العربية", "hi": "हिन्दी",
+    "nl": "Nederlands", "tr": "Türkçe", "pl": "Polski", "sv": "Svenska", "uk": "Українська",
+    "vi": "Tiếng Việt", "id": "Bahasa Indonesia",
+}  # fmt: skip
+
+
+def _clock(seconds: float) -> str:
+    minutes, seconds = divmod(seconds, 60)
+    return f"{int(minutes)}:{seconds:05.2f}"
+
+
+def show_result(result: dict | None) -> tuple[str, str]:
+    """The timed segments, one a line ("0:02.40 → 0:05.10  text"), and a line about the
+    language, from a transcription result."""
+    if not result:
+        return "", ""
+    lines = [f"{_clock(c['timestamp'][0])} → {_clock(c['timestamp'][1])}  {c['text']}" for c in result["chunks"]]
+    name = LANGUAGES.get(result["language"], result["language"])
+    return "\n".join(lines), f"Language / 语言: **{name}** (`{result['language']}`) · {len(lines)} segment(s) / 段"
+
+
+def build(demo: gr.Blocks) -> None:
+    with gr.Tab(_("listen.tab"), id="listen"):
+        gr.Markdown(_("listen.intro"))
+        with gr.Row(equal_height=False):
+            with gr.Column():
+                audio = voice_input(label=_("listen.audio"))
+                with gr.Row():
+                    language = gr.Dropdown(
+                        [(_("listen.auto"), "auto"), *((f"{name} ({code})", code) for code, name in LANGUAGES.items())],
+                        value="auto", label=_("listen.language"), info=_("listen.language_info"),
+                        allow_custom_value=True,
+                    )  # fmt: skip
+                    task = gr.Radio(
+                        [(_("listen.transcribe"), "transcribe"), (_("listen.translate"), "translate")],
+                        value="transcribe", label=_("listen.task"), info=_("listen.task_info"),
+                    )  # fmt: skip
+                picker = model_picker("speech_recognition")
+                button = gr.Button(_("listen.button"), variant="primary")
+            with gr.Column():
+                transcript = gr.Textbox(label=_("listen.transcript"), lines=4, buttons=["copy"])
+                details = gr.Markdown()
+                segments = gr.Textbox(label=_("listen.segments"), lines=6, max_lines=14, buttons=["copy"])
+                status = status_line(demo, "speech_recognition", picker)
+        examples = [[str(settings.EXAMPLE_AUDIO_DIR / name)] for name in AUDIO_EXAMPLES]
+        gr.Examples(examples, inputs=[audio], label=_("common.examples"))
+
+        gr.Markdown(_("speak.intro"))
+        with gr.Row(equal_height=False):
+            with gr.Column():
+                text = gr.Textbox(
+                    label=_("speak.text"), placeholder=SPEAK_EXAMPLES[0], lines=3, max_length=settings.MAX_SPEECH_CHARS
+                )
+                speaking_rate = gr.Slider(0.5, 2.0, 1.0, step=0.1, label=_("speak.rate"), info=_("speak.rate_info"))
+                speak_picker = model_picker("text_to_speech")
+                speak_button = gr.Button(_("speak.button"), variant="primary")
+            with gr.Column():
+                speech = gr.Audio(label=_("speak.output"), type="filepath", autoplay=True, interactive=False)
+                speak_status = status_line(demo, "text_to_speech", speak_picker)
+        gr.Examples([[t] for t in SPEAK_EXAMPLES], inputs=[text], label=_("common.examples"))
+
+        # The transcript is the endpoint's answer; the full result goes to a State, which
+        # API clients don't see, and from there into the table.
+        result = gr.State()
+        event = gr.on([button.click, audio.stop_recording], transcribe, [audio, language, task, picker],
+                      [transcript, result], api_name="transcribe", concurrency_id="model")  # fmt: skip
+        event.success(show_result, result, [segments, details], api_visibility="private", queue=False)
+        event.then(lambda m: model_status("speech_recognition", m), picker, status, api_visibility="private",
+                   queue=False)  # fmt: skip
+
+        event = gr.on([speak_button.click, text.submit], speak, [text, speaking_rate, speak_picker], speech,
+                      api_name="speak", concurrency_id="model")  # fmt: skip
+        event.then(lambda m: model_status("text_to_speech", m), speak_picker, speak_status, api_visibility="private",
+                   queue=False)  # fmt: skip

@@ -1,0 +1,125 @@
+"""Models panel: which models are loaded, the memory they take, the precision they run
+in, and buttons to unload them or switch the CPU fast path (see runtime/cache.py)."""
+
+from __future__ import annotations
+
+import time
+
+import gradio as gr
+
+from runtime import registry, settings
+from runtime.cache import MODELS
+from ui.i18n import _, both
+
+MB = 2**20
+
+
+def _size(nbytes: int) -> str:
+    if nbytes >= 2**30:
+        return f"{nbytes / 2**30:.2f} GB"
+    return f"{nbytes / MB:.0f} MB" if nbytes >= MB else f"{nbytes / 2**10:.0f} KB"
+
+
+def machine_summary() -> str:
+    """One line about the device, the precision the next loads will use, threads and the budget."""
+    import torch
+
+    from runtime.devices import configure_torch, cpu_has_bf16, pick_device, pick_dtype
+    from runtime.memory import total_memory
+
+    device = pick_device()
+    dtype = str(pick_dtype(device, MODELS.fast_path)).replace("torch.", "")
+    if device == "cpu":
+        why = both("models.bf16_native" if cpu_has_bf16() else "models.bf16_missing")
+        why = why if MODELS.fast_path else both("models.fast_off")
+        where = f"CPU · {both('models.threads', count=configure_torch())}"
+    else:
+        why = both("models.fast_on" if MODELS.fast_path else "models.fast_off")
+        where = torch.cuda.get_device_name(0)
+    if registry.resolve_profile(MODELS.profile) == "tiny":
+        dtype, why = "float32", both("models.tiny_float32")
+    budget = MODELS.budget(device)
+    total = _size(total_memory(device))
+    budget_text = both("models.budget_of", budget=_size(budget), total=total) if budget else both("models.no_limit")
+    return f"**{where}** · {both('models.loads_in')} **{dtype}** ({why}) · {both('models.budget')}: **{budget_text}**"
+
+
+def loaded_table() -> str:
+    """The loaded models as a Markdown table, least recently used first, with their total."""
+    loaded = MODELS.loaded()
+    if not loaded:
+        return both("models.none_loaded")
+    now = time.time()
+    columns = ("task", "model", "device", "precision", "memory", "last_used")
+    rows = ["| " + " | ".join(both(f"models.col_{c}") for c in columns) + " |", "|---|---|---|---|---:|---:|"]
+    for item in loaded:
+        where = f"{item.device} ({both('models.offloaded')})" if item.offloaded else item.device
+        rows.append(
+            f"| {item.requested.task} | {item.checkpoint.label} | {where} | {item.precision} | "
+            f"{_size(item.nbytes())} | {now - item.last_used:.0f} s |"
+        )
+    total = sum(item.nbytes() for item in loaded)
+    return "\n".join(rows) + f"\n\n**{both('models.total')}: {_size(total)}**"
+
+
+def _choices() -> list[tuple[str, str]]:
+    return [
+        (f"{i.requested.task}: {i.checkpoint.label}", f"{i.requested.task}|{i.requested.key}") for i in MODELS.loaded()
+    ]
+
+
+def refresh():
+    choices = _choices()
+    return machine_summary(), loaded_table(), gr.Dropdown(choices=choices, value=choices[0][1] if choices else None)
+
+
+def unload(slot: str | None):
+    if slot:
+        task, _, key = slot.partition("|")
+        registry.check_task(task)
+        MODELS.unload(task, key)
+    return refresh()
+
+
+def unload_all():
+    MODELS.clear()
+    return refresh()
+
+
+def set_fast_path(on: bool):
+    MODELS.set_fast_path(bool(on))  # unloads every model: each reloads in the new precision
+    return refresh()
+
+
+def build(demo: gr.Blocks) -> None:
+    """The panel; with MODELS_PANEL=view (a public Space) only the list: what would act
+    for every visitor (unloading, the fast-path switch) is not built, so no request can
+    reach it either."""
+    if settings.MODELS_PANEL not in ("full", "view"):
+        raise ValueError(f"MODELS_PANEL must be full or view, not {settings.MODELS_PANEL!r}.")
+    full = settings.MODELS_PANEL == "full"
+    with gr.Accordion(_("models.title"), open=False) as panel:
+        gr.Markdown(_("models.intro"))
+        summary = gr.Markdown()
+        table = gr.Markdown()
+        with gr.Row():
+            picked = gr.Dropdown(label=_("models.pick"), choices=[], scale=3, visible=full)
+            if full:
+                unload_button = gr.Button(_("models.unload"), variant="stop", scale=1)
+                unload_all_button = gr.Button(_("models.unload_all"), scale=1)
+            refresh_button = gr.Button(_("models.refresh"), scale=1)
+        if full:
+            fast = gr.Checkbox(MODELS.fast_path, label=_("models.fast_path"), info=_("models.fast_path_info"))
+        else:
+            gr.Markdown(_("models.view_only"))
+
+    outputs = [summary, table, picked]
+    private = dict(api_visibility="private", queue=False)
+    panel.expand(refresh, None, outputs, **private)
+    refresh_button.click(refresh, None, outputs, **private)
+    if not full:
+        return
+    unload_button.click(unload, picked, outputs, **private)
+    unload_all_button.click(unload_all, None, outputs, **private)
+    fast.input(set_fast_path, fast, outputs, **private)
+    demo.load(lambda: MODELS.fast_path, None, fast, **private)
