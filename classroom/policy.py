@@ -3,9 +3,9 @@ on the server, for the UI and the API alike.
 
 - Tabs: a tab the teacher leaves out is not built, so it has no endpoint either.
 - Checkpoints: model pickers offer only the allowed ones; ``model_for`` (called by
-  ``ui.common.get_model``) fills in the teacher's default and refuses the others.
+  ``ui.handlers.get_model``) fills in the teacher's default and refuses the others.
 - Locked parameters and limits per student: every public handler goes through
-  ``ui.common.user_errors``, which calls ``check_call`` with the handler's arguments;
+  ``ui.handlers.user_errors``, which calls ``check_call`` with the handler's arguments;
   locks are matched to arguments by name (``num_inference_steps``, ``width``, ...), so
   a new tab is covered without changes. ``adapt`` narrows or fixes the matching
   controls too, so students see the rule before the server refuses.

@@ -15,7 +15,7 @@ from pipelines import safety
 from runtime import registry, settings
 from runtime.cache import MODELS
 from runtime.devices import cuda_available
-from ui.common import language_switch
+from ui.components import language_switch
 from ui.i18n import CSS as I18N_CSS
 from ui.i18n import I18N, LanguageScript, _, both
 from ui.server.security import app_roots, guard_inputs, login_kwargs, middleware, parse_auth, serves

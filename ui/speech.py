@@ -7,7 +7,7 @@ from __future__ import annotations
 import gradio as gr
 
 from runtime.audio import save_audio
-from ui.common import get_model, gpu, user_errors
+from ui.handlers import get_model, gpu, user_errors
 from ui.i18n import _
 from ui.server import outputs
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import gradio as gr
+import pandas as pd
 
+from explain import snippets
 from runtime import settings
 from runtime.batching import options_key
-from runtime.inputs import load_image
-from ui import explain
-from ui.common import get_model, gpu, image_input, model_picker, model_status, status_line, user_errors
+from runtime.inputs import check_text, load_image
+from ui import panels
+from ui.components import image_input, model_picker, model_status, status_line
+from ui.handlers import get_model, gpu, user_errors
 from ui.i18n import _
 from ui.server.serving import batch_event, batched
 from ui.speech import ask_by_voice, read_aloud, voice_input
@@ -31,6 +34,71 @@ def vqa(image: str, question: str, model: str | None = None, progress=gr.Progres
     return batched(lambda pairs: pipe([i for i, _ in pairs], [q for _, q in pairs]), pair, options_key(pipe))
 
 
+# --- Explain, How it works and Show the code ---------------------------------------
+
+
+@gpu
+@user_errors
+def explain_vqa(
+    image: str,
+    question: str,
+    model: str | None = None,
+    candidates: str | None = None,
+    top_k: int = 5,
+    decoding: str = "greedy",
+    layer: int = 0,
+    progress=gr.Progress(track_tqdm=True),
+):
+    from explain import generation as explain_generation
+
+    pipe = get_model("vqa", model, progress).pipeline
+    explanation = explain_generation.explain_vqa(pipe, image, question, candidates=candidates, top_k=top_k)
+    return explanation.record, panels.attention_gallery(explanation, decoding, layer), explanation
+
+
+def _answers_chart(explanation) -> pd.DataFrame:
+    if explanation is None:
+        return gr.skip()
+    rows = [{panels.ANSWER: a["answer"], panels.PROB: a["probability"] or 0.0} for a in explanation.record["answers"]]
+    return pd.DataFrame(rows, columns=[panels.ANSWER, panels.PROB])
+
+
+def vqa_panel(demo, *, image, question, picker, answer) -> None:
+    """The Ask tab's Explain, How it works and Show the code panels."""
+    button, strategy, layer, summary, table, chart, maps, extra, record, state = panels.generation_panel(
+        demo, "explain.vqa_title", "explain.vqa_intro", "explain.vqa_button"
+    )
+    with extra:
+        with gr.Row():
+            candidates = gr.Textbox(label=_("explain.candidates"), info=_("explain.candidates_info"),
+                                    placeholder="cat, dog, bird", max_length=1000)  # fmt: skip
+            top_k = gr.Slider(1, 20, 5, step=1, label=_("explain.top_k"))
+        answers = gr.BarPlot(x=panels.ANSWER, y=panels.PROB, label=_("explain.answers"), y_lim=[0, 1], height=260,
+                             sort="-y")  # fmt: skip
+    panels.how_it_works("explain.vqa_how")
+    code, record_file = panels.show_code()
+
+    inputs = [image, question, picker, candidates, top_k, strategy, layer]
+    event = button.click(explain_vqa, inputs, [record, maps, state], api_name="explain_vqa", concurrency_id="model")
+    render = dict(fn=panels.render_generation, inputs=[state, strategy, layer], outputs=[summary, table, chart, maps],
+                  api_visibility="private", queue=False)  # fmt: skip
+    event.success(**render).then(_answers_chart, state, answers, api_visibility="private", queue=False).then(
+        panels.layer_slider, state, layer, api_visibility="private", queue=False
+    )
+    strategy.change(**render)
+    layer.release(**render)
+
+    @user_errors
+    def vqa_code(image, question, model, output):
+        if not output or image is None:
+            return "", None
+        return panels.code_and_record(
+            snippets.vqa_record(panels.loaded_model("vqa", model), image, check_text(question, "question"), output)
+        )
+
+    answer.change(vqa_code, [image, question, picker, answer], [code, record_file], api_visibility="private")
+
+
 def build(demo: gr.Blocks) -> None:
     with gr.Tab(_("ask.tab"), id="ask"):
         gr.Markdown(_("ask.intro"))
@@ -51,7 +119,7 @@ def build(demo: gr.Blocks) -> None:
         event = gr.on([button.click, question.submit], vqa, [image, question, picker], answer, api_name="vqa",
                       **batch_event())  # fmt: skip
         event.then(lambda m: model_status("vqa", m), picker, status, api_visibility="private", queue=False)
-        explain.vqa_panel(demo, image=image, question=question, picker=picker, answer=answer)
+        vqa_panel(demo, image=image, question=question, picker=picker, answer=answer)
         # Asked by voice: the transcript becomes the question, and the answer is read aloud.
         event = ask_by_voice(voice, question, vqa, [image, question, picker], answer, spoken)
         event.then(lambda m: model_status("vqa", m), picker, status, api_visibility="private", queue=False)

@@ -4,21 +4,13 @@ from __future__ import annotations
 
 import gradio as gr
 
+from explain import snippets
 from runtime import settings
 from runtime.batching import options_key
 from runtime.inputs import check_flag, check_seed, is_random_seed, load_image
-from ui import explain
-from ui.common import (
-    drawn_seed,
-    get_model,
-    gpu,
-    image_input,
-    model_picker,
-    model_status,
-    remember_drawn_seed,
-    status_line,
-    user_errors,
-)
+from ui import panels
+from ui.components import drawn_seed, image_input, model_picker, model_status, remember_drawn_seed, status_line
+from ui.handlers import get_model, gpu, user_errors
 from ui.i18n import _, both
 from ui.server.serving import batch_event, batched
 from ui.speech import read_aloud
@@ -66,6 +58,67 @@ def caption_status(model: str | None, request: gr.Request = None) -> str:
     return line if seed is None else f"{line}\n\n🎲 {both('caption.seed_drawn', seed=seed)}"
 
 
+# --- Explain, How it works and Show the code ---------------------------------------
+
+
+@gpu
+@user_errors
+def explain_caption(
+    image: str,
+    model: str | None = None,
+    prompt: str | None = None,
+    max_new_tokens: int = 30,
+    num_beams: int = 3,
+    temperature: float = 1.0,
+    top_p: float = 0.9,
+    seed: int = -1,
+    decoding: str = "greedy",
+    layer: int = 0,
+    progress=gr.Progress(track_tqdm=True),
+):
+    from explain import generation as explain_generation
+
+    pipe = get_model("caption", model, progress).pipeline
+    explanation = explain_generation.explain_caption(
+        pipe, image, prompt=prompt, max_new_tokens=max_new_tokens, num_beams=num_beams, temperature=temperature,
+        top_p=top_p, seed=seed,
+    )  # fmt: skip
+    return explanation.record, panels.attention_gallery(explanation, decoding, layer), explanation
+
+
+def caption_panel(demo, *, image, picker, prompt, max_new_tokens, num_beams, do_sample, temperature, top_p, seed,
+                  output) -> None:  # fmt: skip
+    """The Caption tab's Explain, How it works and Show the code panels."""
+    button, strategy, layer, summary, table, chart, maps, _extra, record, state = panels.generation_panel(
+        demo, "explain.caption_title", "explain.caption_intro", "explain.caption_button"
+    )
+    panels.how_it_works("explain.caption_how")
+    code, record_file = panels.show_code()
+
+    inputs = [image, picker, prompt, max_new_tokens, num_beams, temperature, top_p, seed, strategy, layer]
+    event = button.click(explain_caption, inputs, [record, maps, state], api_name="explain_caption",
+                         concurrency_id="model")  # fmt: skip
+    render = dict(fn=panels.render_generation, inputs=[state, strategy, layer], outputs=[summary, table, chart, maps],
+                  api_visibility="private", queue=False)  # fmt: skip
+    event.success(**render).then(panels.layer_slider, state, layer, api_visibility="private", queue=False)
+    strategy.change(**render)
+    layer.release(**render)
+
+    @user_errors
+    def caption_code(image, model, prompt, max_new_tokens, num_beams, do_sample, temperature, top_p, seed, output,
+                     request: gr.Request = None):  # fmt: skip
+        if not output or image is None:
+            return "", None
+        if is_random_seed(seed) and (drawn := drawn_seed(request)) is not None:
+            seed = drawn  # the seed the caption was sampled with
+        record = snippets.caption_record(panels.loaded_model("caption", model), image, output, prompt, max_new_tokens,
+                                         num_beams, do_sample, temperature, top_p, seed)  # fmt: skip
+        return panels.code_and_record(record)
+
+    output.change(caption_code, [image, picker, prompt, max_new_tokens, num_beams, do_sample, temperature, top_p,
+                                 seed, output], [code, record_file], api_visibility="private")  # fmt: skip
+
+
 def build(demo: gr.Blocks) -> None:
     with gr.Tab(_("caption.tab"), id="caption"):
         gr.Markdown(_("caption.intro"))
@@ -98,6 +151,6 @@ def build(demo: gr.Blocks) -> None:
         inputs = [image, picker, prompt, max_new_tokens, num_beams, do_sample, temperature, top_p, seed]
         event = button.click(caption, inputs, output, api_name="caption", **batch_event())
         event.then(caption_status, picker, status, api_visibility="private", queue=False)
-        explain.caption_panel(demo, image=image, picker=picker, prompt=prompt, max_new_tokens=max_new_tokens,
+        caption_panel(demo, image=image, picker=picker, prompt=prompt, max_new_tokens=max_new_tokens,
                               num_beams=num_beams, do_sample=do_sample, temperature=temperature, top_p=top_p,
                               seed=seed, output=output)  # fmt: skip

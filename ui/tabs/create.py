@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
-import gradio as gr
+import itertools
+import queue
+import threading
 
+import gradio as gr
+import pandas as pd
+
+from explain import snippets
 from pipelines import safety
 from runtime import registry
 from runtime.batching import DEVICE_LOCK
 from runtime.cache import MODELS
-from runtime.inputs import check_seed
-from ui import explain
-from ui.common import get_model, gpu, model_picker, model_status, status_line, user_errors
+from runtime.hub import locate
+from runtime.inputs import check_seed, check_text
+from runtime.registry import Checkpoint
+from ui import panels
+from ui.components import model_picker, model_status, status_line
+from ui.handlers import get_model, gpu, user_errors
 from ui.i18n import _
+from ui.server import outputs
 
 EXAMPLES = [
     "a watercolor painting of a red fox in a snowy forest",
@@ -41,8 +51,8 @@ def text_to_image(
     loaded = get_model("text_to_image", model, progress)
     checker = safety.checker_for(loaded, on_load=lambda c: progress(0, desc=f"Loading {c.label} ({c.size})…"))
     seed = check_seed(seed)
-    # TAESD decoding and the denoising timeline (ui/explain.py)
-    extras, frames = explain.create_extras(loaded, decoder, timeline, width, height)
+    # TAESD decoding and the denoising timeline (see the explain panel below)
+    extras, frames = create_extras(loaded, decoder, timeline, width, height)
 
     def on_step(step: int, total: int) -> None:
         progress((step, total), desc=f"Denoising step {step}/{total}")
@@ -67,6 +77,168 @@ def _caption(image, seed: int) -> str:
 def checkpoint_defaults(model: str | None) -> dict:
     checkpoint = registry.get_checkpoint("text_to_image", model, MODELS.profile)
     return {**FALLBACK_DEFAULTS, **checkpoint.defaults}
+
+
+# --- Explain, How it works and Show the code ---------------------------------------
+
+
+def attach_taesd(loaded) -> None:
+    """Load the TAESD decoder for ``loaded``'s text-to-image model (the tiny one for a
+    tiny model), through the same offline-aware lookup as every checkpoint."""
+    from pipelines.text_to_image import TAESD
+
+    pipe = loaded.pipeline
+    if pipe.taesd is not None:
+        return
+    if loaded.checkpoint.is_tiny:
+        checkpoint = Checkpoint("tiny-taesd", "text_to_image", "tiny/taesd", "taesd", "Tiny TAESD (random)", "1 MB")
+    else:
+        checkpoint = Checkpoint(f"taesd-{pipe.family}", "text_to_image", TAESD[pipe.family], "taesd", "TAESD", "10 MB")
+    source, local_only = locate(checkpoint)
+    pipe.load_taesd(source, local_files_only=local_only)
+    if loaded.checkpoint.is_tiny:
+        pipe.taesd_id = source
+
+
+def create_options() -> tuple[gr.Radio, gr.Checkbox]:
+    """The decoder and timeline options of /text_to_image, for the Advanced settings."""
+    decoder = gr.Radio([(_("explain.decoder_vae"), "vae"), (_("explain.decoder_taesd"), "taesd")], value="vae",
+                       label=_("explain.decoder"), info=_("explain.decoder_info"))  # fmt: skip
+    timeline = gr.Checkbox(False, label=_("explain.timeline"), info=_("explain.timeline_info"))
+    return decoder, timeline
+
+
+def create_extras(loaded, decoder: str = "vae", timeline: bool = False, width=None, height=None):
+    """Keyword arguments for ``TextToImagePipeline.__call__`` that apply /text_to_image's
+    ``decoder`` and ``timeline`` options, and the timeline (None when not asked for)."""
+    from explain import diffusion as explain_diffusion
+    from pipelines.text_to_image import DECODERS
+
+    decoder = decoder or "vae"
+    if decoder not in DECODERS:
+        raise ValueError(f"Unknown decoder {decoder!r}; available decoders = {list(DECODERS)}")
+    if decoder == "taesd":
+        attach_taesd(loaded)
+    frames = None
+    if timeline:
+        pipe = loaded.pipeline
+        size = (int(width or pipe.defaults["width"]), int(height or pipe.defaults["height"]))
+        frames = explain_diffusion.Timeline(pipe, size, "latent")
+    return {"decoder": decoder, "latents_callback": frames}, frames
+
+
+@gpu
+@user_errors
+def explain_text_to_image(
+    prompt: str,
+    seed: int = -1,
+    negative_prompt: str | None = None,
+    num_inference_steps: int = 1,
+    guidance_scale: float = 0.0,
+    width: int = 512,
+    height: int = 512,
+    model: str | None = None,
+    preview: str = "latent",
+    decoder: str = "vae",
+    progress=gr.Progress(track_tqdm=True),
+):
+    """Streams the timeline while the image forms, then the per-word maps."""
+    from explain import diffusion as explain_diffusion
+
+    loaded = get_model("text_to_image", model, progress)
+    checker = safety.checker_for(loaded, on_load=lambda c: progress(0, desc=f"Loading {c.label} ({c.size})…"))
+    if "taesd" in (preview, decoder):
+        attach_taesd(loaded)
+    frames: queue.Queue = queue.Queue()
+    result: dict = {}
+    # Each preview is written once, as a file, and the gallery is handed the paths.
+    # Handed PIL images, Gradio would re-encode the whole gallery at every update and
+    # rewrite in place any file of the same content (two identical notices, say) while
+    # the browser may still be reading it; files it copies once and renames into place.
+    folder, numbers = outputs.new_folder("timeline"), itertools.count()
+
+    def on_frame(image, caption):
+        if checker is not None:  # each preview is checked before it is shown
+            image = safety.screen(checker, [image])[0][0]
+        path = folder / f"frame-{next(numbers):03d}.png"
+        image.save(path)
+        frames.put((str(path), caption))
+
+    def work():
+        try:
+            result["value"] = explain_diffusion.explain_text_to_image(
+                loaded.pipeline, prompt, seed, negative_prompt=negative_prompt, num_inference_steps=num_inference_steps,
+                guidance_scale=guidance_scale, width=width, height=height, preview=preview, decoder=decoder,
+                on_frame=on_frame, safety_checker=checker,
+            )  # fmt: skip
+        except BaseException as error:  # handed to the handler's thread, which reports it
+            result["error"] = error
+        finally:
+            frames.put(None)
+
+    shown = []
+    threading.Thread(target=work, daemon=True).start()
+    while (frame := frames.get()) is not None:
+        shown.append(frame)
+        yield gr.skip(), gr.skip(), list(shown)
+    if "error" in result:
+        raise result["error"]
+    explanation = result["value"]
+    # The previews as shown (checked); none when the finished image was hidden.
+    yield explanation.record, explanation.words, shown if explanation.frames else []
+
+
+def _diffusion_plots(record: dict | None):
+    if not record:
+        return gr.skip(), gr.skip()
+    # Step labels as text: whole steps on the axis (σ before step 1, ..., after the last step)
+    sigmas = pd.DataFrame(
+        {panels.STEP_LABEL: [f"{i:02d}" for i in range(len(record["sigmas"]))], panels.SIGMA: record["sigmas"]}
+    )
+    words = pd.DataFrame([{panels.WORD: f"{i + 1:02d} {w['word']}", panels.ATTENTION: w["attention"]}
+                          for i, w in enumerate(record["words"])], columns=[panels.WORD, panels.ATTENTION])  # fmt: skip
+    return sigmas, words
+
+
+def create_panel(demo, *, prompt, negative_prompt, seed, steps, guidance, width, height, picker, decoder,
+                 gallery) -> None:  # fmt: skip
+    """The Create tab's Explain, How it works and Show the code panels."""
+    with gr.Accordion(_("explain.create_title"), open=False):
+        gr.Markdown(_("explain.create_intro"))
+        with gr.Row():
+            preview = gr.Radio([(_("explain.preview_latent"), "latent"), (_("explain.preview_taesd"), "taesd")],
+                               value="latent", label=_("explain.preview"), info=_("explain.preview_info"))  # fmt: skip
+            button = gr.Button(_("explain.create_button"), variant="secondary")
+        frames = gr.Gallery(label=_("explain.timeline_gallery"), columns=5, height=260, object_fit="contain",
+                            format="png", preview=False)  # fmt: skip
+        with gr.Row(equal_height=False):
+            sigma_plot = gr.LinePlot(x=panels.STEP_LABEL, y=panels.SIGMA, label=_("explain.sigmas"), height=260)
+            word_chart = gr.BarPlot(x=panels.WORD, y=panels.ATTENTION, label=_("explain.word_chart"), height=260,
+                                    x_label_angle=-45, sort=None)  # fmt: skip
+        words = gr.Gallery(label=_("explain.words"), columns=6, height=280, object_fit="contain", format="png")
+        with gr.Accordion(_("explain.json"), open=False):
+            record = gr.JSON(label="JSON")
+    panels.how_it_works("explain.create_how")
+    code, record_file = panels.show_code()
+
+    inputs = [prompt, seed, negative_prompt, steps, guidance, width, height, picker, preview, decoder]
+    event = button.click(explain_text_to_image, inputs, [record, words, frames], api_name="explain_text_to_image",
+                         concurrency_id="model")  # fmt: skip
+    event.success(_diffusion_plots, record, [sigma_plot, word_chart], api_visibility="private", queue=False)
+
+    @user_errors
+    def create_code(prompt, negative_prompt, steps, guidance, width, height, model, decoder, images):
+        made = [caption for _image, caption in images or [] if caption and caption.startswith("seed ")]
+        if not made:
+            return "", None
+        record = snippets.text_to_image_record(
+            panels.loaded_model("text_to_image", model), check_text(prompt, "prompt"), int(made[0].split()[1]), made,
+            negative_prompt, steps, guidance, width, height, len(made), decoder or "vae",
+        )  # fmt: skip
+        return panels.code_and_record(record)
+
+    gallery.change(create_code, [prompt, negative_prompt, steps, guidance, width, height, picker, decoder, gallery],
+                   [code, record_file], api_visibility="private")  # fmt: skip
 
 
 def build(demo: gr.Blocks) -> None:
@@ -94,7 +266,7 @@ def build(demo: gr.Blocks) -> None:
                         width = gr.Slider(64, 1024, defaults["width"], step=64, label=_("create.width"))
                         height = gr.Slider(64, 1024, defaults["height"], step=64, label=_("create.height"))
                     num_images = gr.Slider(1, 4, 1, step=1, label=_("create.num_images"))
-                    decoder, timeline = explain.create_options()
+                    decoder, timeline = create_options()
                 button = gr.Button(_("create.button"), variant="primary")
             with gr.Column():
                 gallery = gr.Gallery(
@@ -112,6 +284,6 @@ def build(demo: gr.Blocks) -> None:
         event = gr.on([button.click, prompt.submit], text_to_image, inputs, gallery, api_name="text_to_image",
                       concurrency_id="model")  # fmt: skip
         event.then(lambda m: model_status("text_to_image", m), picker, status, api_visibility="private", queue=False)
-        explain.create_panel(demo, prompt=prompt, negative_prompt=negative_prompt, seed=seed, steps=steps,
+        create_panel(demo, prompt=prompt, negative_prompt=negative_prompt, seed=seed, steps=steps,
                              guidance=guidance, width=width, height=height, picker=picker, decoder=decoder,
                              gallery=gallery)  # fmt: skip

@@ -10,7 +10,7 @@ import gradio as gr
 from evaluation.probes import TASKS
 from runtime import registry, settings
 from runtime.cache import MODELS
-from ui.common import gpu, user_errors
+from ui.handlers import gpu, user_errors
 from ui.i18n import _
 from ui.server import outputs
 

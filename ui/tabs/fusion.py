@@ -14,7 +14,8 @@ from classroom import policy as classroom
 from labs import fusion
 from labs.fusion import FusionConfig, FusionLab
 from runtime import settings
-from ui.common import get_model, gpu, model_picker, model_status, page_locale, status_line, user_errors
+from ui.components import model_picker, model_status, page_locale, status_line
+from ui.handlers import get_model, gpu, user_errors
 from ui.i18n import _, bilingual, t
 
 LAB = FusionLab(settings.DATA_DIR / "fusion")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from runtime import settings
-from ui.common import model_picker, model_status, status_line
+from ui.components import model_picker, model_status, status_line
 from ui.i18n import _
 from ui.speech import speak, transcribe, voice_input
 

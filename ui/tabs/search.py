@@ -20,12 +20,15 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 
+from explain import clip as explain_clip
+from explain import snippets
 from runtime import settings
 from runtime.inputs import check_text
 from search.index import ImageIndex, scan
 from search.uploads import extract_zip, is_zip, store_images
-from ui import explain
-from ui.common import get_model, gpu, image_input, model_picker, model_status, status_line, user_errors
+from ui import panels
+from ui.components import image_input, model_picker, model_status, status_line
+from ui.handlers import get_model, gpu, user_errors
 from ui.i18n import _
 
 QUERY_EXAMPLES = [
@@ -354,6 +357,113 @@ def _selected(hits: list[dict] | None, event: gr.SelectData) -> str:
     return hits[event.index]["id"]
 
 
+# --- Explain, How it works and Show the code ---------------------------------------
+
+
+@gpu
+@user_errors
+def similarity_matrix(images: list[str] | None, texts: str, model: str | None = None,
+                      progress=gr.Progress(track_tqdm=True)):  # fmt: skip
+    pipe = get_model("retrieval", model, progress).pipeline
+    record, loaded = explain_clip.similarity_matrix(pipe, list(images or []), texts)
+    thumbnails = [explain_clip.fit(image, 96) for image in loaded]
+    return record, explain_clip.matrix_figure(record, thumbnails), (record, thumbnails)
+
+
+@user_errors
+def rescale_matrix(state, temperature: float):
+    if not state:
+        return gr.skip()
+    record, thumbnails = state
+    return explain_clip.matrix_figure(record, thumbnails, temperature)
+
+
+def embedding_map_handler(gallery, upload_folder):
+    """/embedding_map over the Search tab's gallery (``gallery``: a retrieval Gallery;
+    ``upload_folder(request)``: the visitor's uploads)."""
+
+    @gpu
+    @user_errors
+    def embedding_map(query: str | None = None, image: str | None = None, model: str | None = None, top_k: int = 5,
+                      request: gr.Request = None, progress=gr.Progress(track_tqdm=True)):  # fmt: skip
+        pipe = get_model("retrieval", model, progress).pipeline
+        if image:
+            embedding, label = pipe.embed_images([image])[0], "image"
+        elif query and query.strip():
+            label = check_text(query, "search text")
+            embedding = pipe.embed_texts([label])[0]
+        else:
+            raise ValueError("Type a search text or give a query image to place on the map.")
+        paths, matrix = gallery.embeddings(pipe, [upload_folder(request)])
+        record, picture = explain_clip.embedding_map(paths, matrix, embedding, label, int(top_k))
+        return picture, record
+
+    return embedding_map
+
+
+def search_panel(demo, *, query, query_image, picker, top_k, gallery, upload_folder, classify_image,
+                 confidences) -> None:  # fmt: skip
+    """The Search tab's CLIP lab, How it works and Show the code panels."""
+    from runtime import settings
+
+    with gr.Accordion(_("explain.clip_title"), open=False):
+        gr.Markdown(_("explain.clip_intro"))
+        with gr.Row(equal_height=False):
+            with gr.Column():
+                files = gr.File(file_count="multiple", file_types=["image"], label=_("explain.matrix_images"))
+                examples = gr.Button(_("explain.matrix_examples"), size="sm")
+            texts = gr.Textbox(label=_("explain.matrix_texts"), info=_("explain.matrix_texts_info"), lines=5,
+                               value="a photo of a cat.\na photo of a cup of coffee.\na photo of a rocket.\n"
+                               "a photo of coins.", max_length=5000)  # fmt: skip
+        button = gr.Button(_("explain.matrix_button"), variant="secondary")
+        temperature = gr.Slider(explain_clip.MIN_TEMPERATURE, 1.0, 0.01, step=0.001, label=_("explain.temperature"),
+                                info=_("explain.temperature_info"))  # fmt: skip
+        matrix = gr.Image(label=_("explain.matrix"), type="pil", format="png", interactive=False)
+        with gr.Accordion(_("explain.json"), open=False):
+            record = gr.JSON(label="JSON")
+        gr.Markdown(_("explain.map_intro"))
+        map_button = gr.Button(_("explain.map_button"), variant="secondary")
+        picture = gr.Image(label=_("explain.map"), type="pil", format="png", interactive=False)
+        with gr.Accordion(_("explain.json"), open=False):
+            map_record = gr.JSON(label="JSON")
+    state = gr.State()
+    panels.how_it_works("explain.search_how")
+    code, record_file = panels.show_code()
+
+    names = ["cat.jpg", "coffee.jpg", "rocket.jpg", "coins.jpg"]
+    examples.click(lambda: [str(settings.EXAMPLE_IMAGES_DIR / n) for n in names], None, files,
+                   api_visibility="private", queue=False)  # fmt: skip
+    event = button.click(similarity_matrix, [files, texts, picker], [record, matrix, state],
+                         api_name="similarity_matrix", concurrency_id="model")  # fmt: skip
+    # The slider starts at the model's learned temperature: what zero-shot classification uses.
+    event.success(lambda r: r["temperature"] if r else gr.skip(), record, temperature, api_visibility="private",
+                  queue=False)  # fmt: skip
+    temperature.release(rescale_matrix, [state, temperature], matrix, api_visibility="private")
+    map_button.click(embedding_map_handler(gallery, upload_folder), [query, query_image, picker, top_k],
+                     [picture, map_record], api_name="embedding_map", concurrency_id="model")  # fmt: skip
+
+    @user_errors
+    def classify_code(image, model, output):
+        # ``output`` is the label's {label: confidence}, best first, as /classify returned it
+        if not isinstance(output, dict) or not output or image is None:
+            return "", None
+        return panels.code_and_record(
+            snippets.classify_record(panels.loaded_model("retrieval", model), image, list(output), output)
+        )
+
+    @user_errors
+    def matrix_code(images, model, matrix):
+        if not matrix or not images:
+            return "", None
+        return panels.code_and_record(
+            snippets.similarity_matrix_record(panels.loaded_model("retrieval", model), list(images), matrix)
+        )
+
+    record.change(matrix_code, [files, picker, record], [code, record_file], api_visibility="private")
+    confidences.change(classify_code, [classify_image, picker, confidences], [code, record_file],
+                       api_visibility="private")  # fmt: skip
+
+
 def build(demo: gr.Blocks) -> None:
     with gr.Tab(_("search.tab"), id="search"):
         gr.Markdown(_("search.intro"))
@@ -450,6 +560,6 @@ def build(demo: gr.Blocks) -> None:
         # A zip on its own, for API clients (the UI takes zips in the files box above).
         zip_file = gr.File(file_types=[".zip"], visible=False)
         zip_file.upload(index_zip, [zip_file, picker], [everything, report], api_name="index_zip", **model_call)
-        explain.search_panel(demo, query=query, query_image=query_image, picker=picker, top_k=top_k,
+        search_panel(demo, query=query, query_image=query_image, picker=picker, top_k=top_k,
                              gallery=CollectionEmbeddings(), upload_folder=upload_folder, classify_image=classify_image,
                              confidences=confidences)  # fmt: skip

@@ -1,0 +1,137 @@
+"""Controls every tab shares, written once: the image input, the model picker and its
+status line, the language switch and the page's language for server-written text."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+import gradio as gr
+
+from classroom import policy as classroom
+from runtime import registry
+from runtime.cache import MODELS
+from runtime.inputs import load_image
+from ui.i18n import LOCALE_JS, SWITCH_LOCALE_JS, _, both
+
+
+def image_input(**kwargs) -> gr.Image:
+    """An image input that hands the uploaded file to the pipeline untouched (the
+    pipeline converts modes, orientation and size itself, see runtime/inputs.py) and
+    turns an upload that is not an image into a message instead of a crash.
+
+    The check wraps this instance's preprocess: a gr.Image subclass would do the same,
+    but Gradio writes a .pyi stub beside every module that defines a component class."""
+    component = gr.Image(type="filepath", image_mode=None, **kwargs)
+    preprocess = component.preprocess
+
+    def checked_preprocess(payload):
+        try:
+            return preprocess(payload)
+        except gr.Error:
+            raise
+        except Exception:
+            # Gradio's own check failed; the app's image checks say precisely why.
+            path = getattr(payload, "path", None)
+            try:
+                load_image(path, "uploaded image")
+            except (ValueError, TypeError) as error:
+                raise gr.Error(f"{error} / 无法读取该图片。", title="Input problem / 输入有误") from None
+            raise gr.Error(
+                "The uploaded file is not an image that can be read (use PNG, JPEG, WEBP, GIF or BMP). / 无法读取该图片。"
+            ) from None
+
+    component.preprocess = checked_preprocess
+    return component
+
+
+def model_picker(task: str) -> gr.Dropdown:
+    offered = classroom.offered(task)
+    picker = gr.Dropdown(
+        choices=[(f"{c.label} · {c.size}" if c.size else c.label, c.key) for c in offered],
+        value=offered[0].key,
+        label=_("common.model"),
+        info=_("common.model_info"),
+        interactive=len(offered) > 1,
+    )
+    return classroom.guard_picker(picker, task)
+
+
+def model_status(task: str, model: str | None) -> str:
+    """Markdown for the line under a tab: what is loaded, where, and any fallback notice."""
+    try:
+        checkpoint = registry.get_checkpoint(task, model or None, MODELS.profile)
+    except ValueError as error:
+        return f"⚠️ {error}"
+    loaded = MODELS.peek(task, checkpoint.key)  # never loads, and a status check is not a use
+    if loaded is None:
+        return f"**{checkpoint.label}** (`{checkpoint.repo_id}`) · {both('common.loads_on_first_use')}"
+    line = (
+        f"**{loaded.checkpoint.label}** (`{loaded.checkpoint.repo_id}`) · {loaded.device} · "
+        f"{loaded.precision} · {both('common.loaded_in', seconds=f'{loaded.seconds:.1f}')}"
+    )
+    if loaded.notice:
+        line = f"⚠️ {loaded.notice}\n\n{line}"
+    return line
+
+
+# The seed drawn for a session's last sampled caption (seed -1): the status line shows it and
+# Show the code uses it, so the caption can be made again (the API returns the caption
+# alone). Bounded: the oldest sessions drop out.
+_drawn_seeds: OrderedDict[str, int] = OrderedDict()
+
+
+_drawn_lock = threading.Lock()
+
+
+MAX_DRAWN_SEEDS = 1000
+
+
+def remember_drawn_seed(request: gr.Request | None, seed: int | None) -> None:
+    """Keep ``seed`` as the one drawn for ``request``'s session (None forgets it)."""
+    key = getattr(request, "session_hash", None)
+    if key is None:
+        return
+    with _drawn_lock:
+        _drawn_seeds.pop(key, None)
+        if seed is not None:
+            _drawn_seeds[key] = seed
+            while len(_drawn_seeds) > MAX_DRAWN_SEEDS:
+                _drawn_seeds.popitem(last=False)
+
+
+def drawn_seed(request: gr.Request | None) -> int | None:
+    with _drawn_lock:
+        return _drawn_seeds.get(getattr(request, "session_hash", None))
+
+
+def status_line(demo: gr.Blocks, task: str, picker: gr.Dropdown) -> gr.Markdown:
+    """A status line under the outputs, refreshed on page load and when the picker changes."""
+    status = gr.Markdown(elem_classes="model-status")
+    refresh = dict(
+        fn=lambda m: model_status(task, m), inputs=picker, outputs=status, api_visibility="private", queue=False
+    )
+    demo.load(**refresh)
+    picker.change(**refresh)
+    return status
+
+
+def language_switch(demo: gr.Blocks) -> gr.Radio:
+    """English / 简体中文 on the page itself. Gradio chooses the language from the browser
+    (and has a selector in its Settings); this switch reloads the page in the chosen
+    language and the browser remembers it (see ``ui.i18n.LanguageScript``)."""
+    switch = gr.Radio([("English", "en"), ("简体中文", "zh-CN")], value="en", label=_("app.language"),
+                      elem_id="language-switch", container=False)  # fmt: skip
+    switch.input(None, switch, switch, js=SWITCH_LOCALE_JS)
+    demo.load(None, None, switch, js=LOCALE_JS)
+    gr.Timer(1.0).tick(None, None, switch, js=LOCALE_JS)  # follows Settings; runs in the browser only
+    return switch
+
+
+def page_locale(demo: gr.Blocks) -> gr.Textbox:
+    """A hidden value holding the page's language ("en" or "zh-CN"), for handlers that
+    write text themselves (tables, plot legends); its change event fires on a switch."""
+    locale = gr.Textbox("en", visible=False)
+    demo.load(None, None, locale, js=LOCALE_JS)
+    gr.Timer(1.0).tick(None, None, locale, js=LOCALE_JS)  # runs in the browser only
+    return locale

@@ -1,0 +1,154 @@
+"""Explain panels: "How it works" with the key formulas, "Show the code" with a runnable
+snippet and a JSON record of each result, and the decoding explorer that the Caption
+and Ask tabs share (why each token was chosen, where in the image the model looked).
+
+Each tab owns its own explain panel (ui/tabs/*.py) and builds it from these parts; the
+computations live in ``explain/`` (the torch-based ones are imported on first use, so
+building the page loads nothing heavy).
+"""
+
+from __future__ import annotations
+
+import re
+
+import gradio as gr
+import pandas as pd
+
+from explain import snippets
+from runtime.cache import MODELS
+from ui.i18n import _
+from ui.server import outputs
+
+LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
+
+
+def how_it_works(key: str) -> None:
+    with gr.Accordion(_("explain.how_title"), open=False):
+        gr.Markdown(_(key), latex_delimiters=LATEX)
+
+
+def show_code() -> tuple[gr.Code, gr.File]:
+    """The "Show the code" accordion: the snippet and the JSON record to download."""
+    with gr.Accordion(_("explain.code_title"), open=False):
+        gr.Markdown(_("explain.code_intro"))
+        code = gr.Code(language="python", label=_("explain.code"), interactive=False)
+        record = gr.File(label=_("explain.record"), interactive=False)
+    return code, record
+
+
+def code_and_record(record: dict | None):
+    if record is None:
+        return "", None
+    return snippets.snippet(record), snippets.write_record(record, outputs.new_folder("record"))
+
+
+def loaded_model(task: str, model: str | None):
+    """The model that made a result on screen: loaded already, so this is a cache hit."""
+    return MODELS.get(task, model or None)
+
+
+# Column names of tables and charts filled by handlers can't go through gr.I18n (only
+# component labels do), so they are bilingual, like the status lines.
+STEP, TOKEN, PROB, TOP5 = "#", "token / 词元", "p / 概率", "top 5 / 前五"
+
+
+STEP_LABEL, ANSWER, SIGMA, WORD, ATTENTION = "step / 步", "answer / 答案", "σ", "word / 词", "attention / 注意力"
+
+
+STRATEGY_NAMES = {"greedy": "greedy / 贪心", "beam": "beam / 束搜索", "sampling": "sampling / 采样",
+                  "classifier": "classifier / 分类器"}  # fmt: skip
+
+
+STRATEGY_KEYS = {"greedy": "explain.greedy", "beam": "explain.beam", "sampling": "explain.sampling",
+                 "classifier": "explain.classifier"}  # fmt: skip
+
+
+def _steps_table(steps: list[dict]) -> pd.DataFrame:
+    rows = [
+        {
+            STEP: i + 1,
+            TOKEN: s["token"],
+            PROB: round(s["probability"], 4),
+            TOP5: " · ".join(f"{a['token']} {a['probability']:.3f}" for a in s["alternatives"]),
+        }
+        for i, s in enumerate(steps)
+    ]
+    return pd.DataFrame(rows, columns=[STEP, TOKEN, PROB, TOP5])
+
+
+def _steps_chart(steps: list[dict]) -> pd.DataFrame:
+    """Chosen token's probability per step; the label keeps steps in order."""
+    return pd.DataFrame(
+        [{STEP_LABEL: f"{i + 1:02d} {s['token']}", PROB: s["probability"]} for i, s in enumerate(steps)],
+        columns=[STEP_LABEL, PROB],
+    )
+
+
+def _markdown_text(text: str) -> str:
+    """Model output shown as plain text inside Markdown (a backtick is not code here)."""
+    return re.sub(r"([\\`*_{}\[\]<>()#+\-.!|~$])", r"\\\1", text) if text else "∅"
+
+
+def _summary(record: dict) -> str:
+    lines = []
+    for s in record["strategies"]:
+        extra = ", ".join(f"{k} = {s[k]}" for k in ("num_beams", "seed", "temperature", "top_p") if k in s)
+        lines.append(
+            f"| **{STRATEGY_NAMES.get(s['name'], s['name'])}**{f' ({extra})' if extra else ''} | {_markdown_text(s['text'])} | {s['sequence_probability']:.3g} |"
+        )
+    return "| | text / 文本 | P(text) |\n|---|---|---|\n" + "\n".join(lines)
+
+
+def _pick(explanation, strategy: str) -> str:
+    names = [s["name"] for s in explanation.record["strategies"]]
+    return strategy if strategy in names else names[0]
+
+
+def attention_gallery(explanation, strategy: str, layer: int) -> list:
+    strategy = _pick(explanation, strategy)
+    from explain import generation as explain_generation
+
+    layer = min(int(layer or 0), explanation.num_layers)
+    items = explain_generation.heatmaps(explanation, strategy, layer)
+    if "question" in explanation.maps:  # VQA: the question's words over the image too
+        items += explain_generation.heatmaps(explanation, "question", layer, prefix="Q")
+    return items
+
+
+def render_generation(explanation, strategy: str, layer: int):
+    """Summary, table, chart and heatmaps of one strategy, from a stored explanation."""
+    if explanation is None:
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    strategy = _pick(explanation, strategy)
+    steps = next(s for s in explanation.record["strategies"] if s["name"] == strategy)["steps"]
+    return (_summary(explanation.record), _steps_table(steps), _steps_chart(steps),
+            attention_gallery(explanation, strategy, layer))  # fmt: skip
+
+
+def layer_slider(explanation):
+    """The layer slider's range follows the model just explained."""
+    return gr.Slider(maximum=explanation.num_layers) if explanation is not None else gr.skip()
+
+
+def generation_panel(demo, title: str, intro: str, button_label: str):
+    """The components the caption and the VQA explain panels share."""
+    with gr.Accordion(_(title), open=False):
+        gr.Markdown(_(intro))
+        button = gr.Button(_(button_label), variant="secondary")
+        with gr.Row():
+            strategy = gr.Radio(
+                [(_(key), name) for name, key in STRATEGY_KEYS.items() if name != "classifier"],
+                value="greedy", label=_("explain.strategy"), info=_("explain.strategy_info"),
+            )  # fmt: skip
+            layer = gr.Slider(0, 24, 0, step=1, label=_("explain.layer"), info=_("explain.layer_info"))
+        summary = gr.Markdown()
+        with gr.Row(equal_height=False):
+            table = gr.Dataframe(label=_("explain.steps"), interactive=False, wrap=True, max_height=360)
+            chart = gr.BarPlot(x=STEP_LABEL, y=PROB, label=_("explain.chart"), y_lim=[0, 1], x_label_angle=-45,
+                               height=300, sort=None)  # fmt: skip
+        maps = gr.Gallery(label=_("explain.maps"), columns=6, height=300, object_fit="contain", format="png")
+        extra = gr.Column()  # room for a panel's own outputs
+        with gr.Accordion(_("explain.json"), open=False):
+            record = gr.JSON(label="JSON")
+    state = gr.State()
+    return button, strategy, layer, summary, table, chart, maps, extra, record, state
