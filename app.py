@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 
 from classroom.rules import ClassroomError
@@ -50,18 +49,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> None:
-    global demo
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    if args.classroom is not None:
-        os.environ["CLASSROOM_FILE"] = args.classroom
-    if args.profile:
-        os.environ["MODEL_PROFILE"] = args.profile
     demo = _build(args.profile, args.classroom)
     # api_open=False: model endpoints are reachable only through the queue, so its bound and
     # concurrency limit hold for API clients too (Gradio otherwise opens /run/<api_name>).
     demo.queue(max_size=settings.QUEUE_MAX_SIZE, default_concurrency_limit=settings.CONCURRENCY_LIMIT, api_open=False)
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share, **launch_kwargs())
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, **launch_kwargs(demo))
 
 
 if __name__ == "__main__":

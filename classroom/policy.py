@@ -1,15 +1,18 @@
-"""Classroom mode in the app: the teacher's settings (classroom/rules.py) enforced
-on the server, for the UI and the API alike.
+"""Classroom mode in the app: the teacher's settings (``classroom/rules.py``) enforced on
+the server, for the page and the API alike. ``build_demo`` makes one ``ClassroomPolicy``
+(with no rules outside classroom mode, where every check passes) and hands it to the tabs.
 
 - Tabs: a tab the teacher leaves out is not built, so it has no endpoint either.
-- Checkpoints: model pickers offer only the allowed ones; ``model_for`` (called by
-  ``ui.handlers.get_model``) fills in the teacher's default and refuses the others.
-- Locked parameters and limits per student: every public handler goes through
-  ``ui.handlers.user_errors``, which calls ``check_call`` with the handler's arguments;
-  locks are matched to arguments by name (``num_inference_steps``, ``width``, ...), so
-  a new tab is covered without changes. ``adapt`` narrows or fixes the matching
-  controls too, so students see the rule before the server refuses.
-- The class password (``launch_kwargs``) and the prompt log.
+- Checkpoints: model pickers offer only the allowed ones, put the teacher's default
+  first, and refuse the others (``guard_picker``), for API calls too.
+- Locks, limits and the prompt log: ``enforce`` wraps every event whose handler went
+  through ``ui.handlers.user_errors``; each call is checked once, before it runs, with
+  the handler's arguments matched to the locks by name (``num_inference_steps``,
+  ``width``, ...), so a new tab is covered without changes. The controls bound to
+  locked parameters are narrowed or fixed too, so students see a rule before the server
+  refuses.
+- Locked app settings (``safety_filter: on``) are read through ``setting``.
+- The class password (``launch_kwargs``).
 """
 
 from __future__ import annotations
@@ -18,136 +21,243 @@ import functools
 import hmac
 import inspect
 import logging
-import os
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from types import ModuleType
+from pathlib import Path
 
 import gradio as gr
 
-from classroom.rules import (
-    MAX_STUDENT_NAME,
-    TEXT_ARGUMENTS,
-    Classroom,
-    ClassroomError,
-    Lock,
-    PromptLog,
-    StudentLimits,
-    on_off,
-)
-from runtime import registry, settings
-from runtime.cache import MODELS
-from ui.i18n import _
+from classroom.records import PromptLog, StudentLimits
+from classroom.rules import MAX_STUDENT_NAME, TEXT_ARGUMENTS, Classroom, ClassroomError, Lock, on_off
+from runtime import registry
 
 log = logging.getLogger("playground.classroom")
-# The classroom in force (None: no classroom mode), with its counters and log.
-ACTIVE: Classroom | None = None
-_LIMITS: StudentLimits | None = None
-_LOG: PromptLog | None = None
 TITLE = "Classroom rule / 课堂规则"  # the title of a refusal
 
 
-def activate(classroom: Classroom | None) -> None:
-    """Put ``classroom`` in force for this process (None turns classroom mode off)."""
-    global ACTIVE, _LIMITS, _LOG
-    ACTIVE = classroom
-    _LIMITS = StudentLimits(classroom.limits) if classroom is not None else None
-    path = classroom.prompt_log_path() if classroom is not None else None
-    _LOG = PromptLog(path) if path is not None else None
-    if classroom is None:
-        return
-    for name, value in classroom.setting_locks().items():  # e.g. safety_filter -> SAFETY_FILTER
-        variable = name.upper()
-        if not hasattr(settings, variable):
-            log.warning(
-                "This version of the app has no %s setting; the classroom's lock on it has no effect.", variable
-            )
-        os.environ[variable] = value
-        setattr(settings, variable, value)
-    log.info("Classroom mode from %s", classroom.source)
-    if path is not None:
-        log.info("Prompt log on: students' text is appended to %s", path)
+class ClassroomPolicy:
+    """The rules of one classroom file in force in one app; ``rules=None`` is no classroom."""
 
+    def __init__(self, rules: Classroom | None = None, profile: str | None = None):
+        self.rules = rules
+        self.profile = profile
+        self.limits = StudentLimits(rules.limits) if rules is not None else None
+        path = rules.prompt_log_path() if rules is not None else None
+        self.log = PromptLog(path) if path is not None else None
+        if rules is not None:
+            log.info("Classroom mode from %s", rules.source)
+            if path is not None:
+                log.info("Prompt log on: students' text is appended to %s", path)
 
-def private_files() -> list:
-    """Files of the classroom in force that must never be served: the settings file
-    (it may hold the password) and the prompt log."""
-    if ACTIVE is None:
-        return []
-    return [path for path in (ACTIVE.source, ACTIVE.prompt_log_path()) if path is not None]
+    @property
+    def active(self) -> bool:
+        return self.rules is not None
 
+    def setting(self, name: str, default: str) -> str:
+        """An app setting the teacher locked (e.g. ``safety_filter``), else ``default``."""
+        if self.rules is None:
+            return default
+        return self.rules.setting_locks().get(name, default)
 
-# --- Checking the file against the app ------------------------------------------------
+    def private_files(self) -> list[Path]:
+        """Files that must never be served: the settings file (it may hold the password)
+        and the prompt log."""
+        if self.rules is None:
+            return []
+        return [path for path in (self.rules.source, self.rules.prompt_log_path()) if path is not None]
 
+    # --- Checking the file against the app ------------------------------------------------
 
-def lockable(modules: list[ModuleType]) -> dict[str, list[str]]:
-    """Parameter name -> the handlers that take it, over every public handler (the
-    functions wrapped by ``user_errors``) of every tab module, shown or not."""
-    found: dict[str, list[str]] = {}
-    for module in modules:
-        for fn in vars(module).values():
-            if callable(fn) and getattr(fn, "classroom_checked", False):
-                for name in _parameters(fn):
-                    found.setdefault(name, []).append(fn.__name__)
-    return found
+    def check_against(self, tabs: list[str], handlers: Iterable[Callable]) -> None:
+        """Raise ClassroomError unless every tab and locked parameter the file names exists
+        (``handlers``: every public handler of every tab, shown or not)."""
+        if self.rules is None:
+            return
+        problems = [f"tabs: unknown tab {tab!r}; available tabs = {tabs}" for tab in self.rules.tabs or []
+                    if tab not in tabs]  # fmt: skip
+        parameters = {name for fn in handlers for name in _parameters(fn)}
+        for name in self.rules.argument_locks():
+            if name not in parameters:
+                lockable = sorted(parameters - {"model"})
+                problems.append(f"locked.{name}: no tab has a parameter of this name; lockable = {lockable}")
+        self._raise(problems)
 
+    def _raise(self, problems: list[str]) -> None:
+        if problems:
+            name = self.rules.source.name if self.rules.source else "The classroom file"
+            raise ClassroomError(f"{name} does not fit this app:\n" + "\n".join(f"  - {p}" for p in problems))
 
-def check_against(classroom: Classroom, tabs: list[str], modules: list[ModuleType]) -> None:
-    """Raise ClassroomError unless every tab and locked parameter the file names exists."""
-    problems = []
-    for tab in classroom.tabs or []:
-        if tab not in tabs:
-            problems.append(f"tabs: unknown tab {tab!r}; available tabs = {tabs}")
-    parameters = lockable(modules)
-    for name in classroom.argument_locks():
-        if name not in parameters:
-            problems.append(
-                f"locked.{name}: no tab has a parameter of this name; lockable = {sorted(set(parameters) - {'model'})}"
-            )
-    _raise(classroom, problems)
+    def shows(self, tab: str) -> bool:
+        return self.rules is None or self.rules.tabs is None or tab in self.rules.tabs
 
+    # --- Checkpoints ---------------------------------------------------------------------
 
-def _raise(classroom: Classroom, problems: list[str]) -> None:
-    if problems:
-        name = classroom.source.name if classroom.source else "The classroom file"
-        raise ClassroomError(f"{name} does not fit this app:\n" + "\n".join(f"  - {p}" for p in problems))
+    def offered(self, task: str) -> list[registry.Checkpoint]:
+        """What ``task``'s model picker offers: the profile's choices, narrowed by the
+        teacher, the teacher's default first."""
+        choices = registry.choices(task, self.profile)
+        rule = self.rules.models.get(task) if self.rules is not None else None
+        if rule is None:
+            return choices
+        allowed = [c for c in choices if rule.allowed is None or c.key in rule.allowed]
+        if not allowed:
+            self._raise([f"models.{task}: none of {rule.allowed} is offered under the "
+                         f"{registry.resolve_profile(self.profile)!r} profile; offered = {[c.key for c in choices]}"])  # fmt: skip
+        default = rule.default or (rule.allowed[0] if rule.allowed else None)
+        return sorted(allowed, key=lambda c: c.key != default)
 
-
-def shows(tab: str) -> bool:
-    return ACTIVE is None or ACTIVE.tabs is None or tab in ACTIVE.tabs
-
-
-# --- Checkpoints ------------------------------------------------------------------------
-
-
-def offered(task: str) -> list[registry.Checkpoint]:
-    """What ``task``'s model picker offers: the profile's choices, narrowed by the teacher,
-    the teacher's default first."""
-    choices = registry.choices(task, MODELS.profile)
-    rule = ACTIVE.models.get(task) if ACTIVE is not None else None
-    if rule is None:
-        return choices
-    allowed = [c for c in choices if rule.allowed is None or c.key in rule.allowed]
-    if not allowed:
-        _raise(ACTIVE, [f"models.{task}: none of {rule.allowed} is offered under the "
-                        f"{registry.resolve_profile(MODELS.profile)!r} profile; offered = {[c.key for c in choices]}"])  # fmt: skip
-    default = rule.default or (rule.allowed[0] if rule.allowed else None)
-    return sorted(allowed, key=lambda c: c.key != default)
-
-
-def model_for(task: str, key: str | None) -> str | None:
-    """The checkpoint key a request may use: the teacher's default for None, else ``key``
-    if the teacher allows it (ValueError otherwise)."""
-    if ACTIVE is None or task not in ACTIVE.models:
+    def model_for(self, task: str, key: str | None) -> str | None:
+        """The checkpoint key a request may use: the teacher's default for None, else ``key``
+        if the teacher allows it (ValueError otherwise)."""
+        if self.rules is None or task not in self.rules.models:
+            return key
+        keys = [c.key for c in self.offered(task)]
+        if not key:
+            return keys[0]
+        if key not in keys:
+            raise ValueError(f"In this classroom the teacher allows these {task} models: {keys}; got {key!r}.")
         return key
-    keys = [c.key for c in offered(task)]
-    if not key:
-        return keys[0]
-    if key not in keys:
-        raise ValueError(f"In this classroom the teacher allows these {task} models: {keys}; got {key!r}.")
-    return key
+
+    def guard_picker(self, picker: gr.Dropdown, task: str, optional: bool = False) -> gr.Dropdown:
+        """A model picker that fills in the teacher's default and answers a checkpoint the
+        teacher doesn't allow with the rule; an ``optional`` picker may also stay empty
+        ("none", as the Evaluate tab's second column)."""
+        if self.rules is not None and task in self.rules.models:
+            _guard(picker, lambda key: key if optional and not key else self.model_for(task, key), replace=True)
+        return picker
+
+    # --- Locks, limits and the prompt log, for every request ---------------------------
+
+    def enforce(self, demo: gr.Blocks) -> None:
+        """Check every call of every event whose handler went through ``user_errors`` once,
+        before it runs, and fit the controls bound to locked parameters to their locks.
+        Raises ClassroomError when a lock can't fit its control (a word for a number, an
+        empty range). Does nothing outside classroom mode."""
+        if self.rules is None:
+            return
+        locks = self.rules.argument_locks()
+        problems = []
+        for block_fn in demo.fns.values():
+            if not getattr(block_fn.fn, "classroom_checked", False):
+                continue
+            for name, component in zip(_parameters(block_fn.fn), block_fn.inputs, strict=False):
+                if name in locks:
+                    problem = _fit(component, locks[name])
+                    if problem:
+                        problems.append(f"locked.{name}: {problem}")
+                    else:
+                        _guard(component, functools.partial(locks[name].check, name))
+            block_fn.fn = self._checked(block_fn.fn)
+        self._raise(sorted(set(problems)))
+
+    def _checked(self, fn):
+        """``fn``, calling ``check_call`` first, once per call (also for a generator)."""
+        if inspect.isgeneratorfunction(fn):
+
+            @functools.wraps(fn)
+            def stream(*args, **kwargs):
+                self.check_call(fn, args, kwargs)
+                yield from fn(*args, **kwargs)
+
+            return stream
+
+        @functools.wraps(fn)
+        def call(*args, **kwargs):
+            self.check_call(fn, args, kwargs)
+            return fn(*args, **kwargs)
+
+        return call
+
+    def check_call(self, fn, args: tuple, kwargs: dict) -> None:
+        """Refuse one call of handler ``fn`` (gr.Error) when an argument breaks a lock or the
+        student is over a limit, and log its text when the teacher turned the prompt log on."""
+        if self.rules is None:
+            return
+        from gradio.context import LocalContext
+
+        arguments = _arguments(fn, args, kwargs)
+        who = student(LocalContext.request.get(None))
+        texts = {name: arguments[name] for name in TEXT_ARGUMENTS
+                 if isinstance(arguments.get(name), str) and arguments[name].strip()}  # fmt: skip
+        try:
+            for name, lock in self.rules.argument_locks().items():
+                if name in arguments:
+                    lock.check(name, arguments[name])
+            for name, value in self.rules.setting_locks().items():
+                if name in arguments and on_off(arguments[name]) != value:
+                    raise ValueError(f"In this classroom the teacher has locked `{name}` to {value!r}.")
+            images = _count(arguments.get("num_images")) if "num_images" in arguments else 0
+            self.limits.check(who, images=images)
+        except ValueError as error:
+            self._write_log(fn, who, texts, refused=str(error))
+            raise gr.Error(str(error), title=TITLE) from None
+        self._write_log(fn, who, texts)
+
+    def allowed(self, name: str, values: tuple | list) -> list:
+        """The ``values`` of parameter ``name`` the teacher allows (all of them outside
+        classroom mode): for handlers that try several values themselves, such as comparing
+        the fusion strategies."""
+        lock = self.rules.argument_locks().get(name) if self.rules is not None else None
+        if lock is None:
+            return list(values)
+        permitted = []
+        for value in values:
+            try:
+                lock.check(name, value)
+                permitted.append(value)
+            except ValueError:
+                pass
+        return permitted
+
+    def _write_log(self, fn, who: str, texts: dict, refused: str | None = None) -> None:
+        if self.log is None or not texts:
+            return
+        entry = {"time": datetime.now().astimezone().isoformat(timespec="seconds"), "student": who,
+                 "endpoint": fn.__name__, **texts}  # fmt: skip
+        if refused:
+            entry["refused"] = refused
+        try:
+            self.log.write(entry)
+        except OSError:  # a full disk must not stop the lesson
+            log.exception("could not write the prompt log %s", self.log.path)
+
+    # --- The page and the login ---------------------------------------------------------
+
+    def banner(self) -> None:
+        """What students are told: that a teacher set the app up, the teacher's message, and
+        whether their text is logged."""
+        if self.rules is None:
+            return
+        from ui.i18n import _
+
+        gr.Markdown(_("classroom.banner"), elem_classes="banner-classroom")
+        if self.rules.message:
+            gr.Markdown(self.rules.message, elem_classes="banner-classroom")
+        if self.log is not None:
+            gr.Markdown(_("classroom.prompt_log"), elem_classes="banner-classroom")
+
+    def launch_kwargs(self) -> dict:
+        """``auth`` for demo.launch when the teacher set a class password: students log in
+        with their name (used for their limits and the log) and the password."""
+        password = self.rules.the_password() if self.rules is not None else None
+        if not password:
+            return {}
+
+        def check(username: str, given: str) -> bool:
+            name = (username or "").strip()
+            return 0 < len(name) <= MAX_STUDENT_NAME and hmac.compare_digest(given.encode(), password.encode())
+
+        return {"auth": check, "auth_message": "Type your name and the class password. / 请输入你的名字和班级密码。"}
 
 
-# --- Locks, limits and the prompt log, for every request ---------------------------------
+def student(request: gr.Request | None) -> str:
+    """Who is asking: the name typed at the login, else the computer's address."""
+    if request is None:
+        return "local"
+    if getattr(request, "username", None):
+        return str(request.username)[:MAX_STUDENT_NAME]
+    client = getattr(request, "client", None)
+    return getattr(client, "host", None) or "unknown"
 
 
 def _special(parameter: inspect.Parameter) -> bool:
@@ -169,140 +279,28 @@ def _arguments(fn, args: tuple, kwargs: dict) -> dict:
     return {name: value for name, value in bound.arguments.items() if not _special(signature.parameters[name])}
 
 
-def student(request: gr.Request | None) -> str:
-    """Who is asking: the name typed at the login, else the computer's address."""
-    if request is None:
-        return "local"
-    if getattr(request, "username", None):
-        return str(request.username)[:MAX_STUDENT_NAME]
-    client = getattr(request, "client", None)
-    return getattr(client, "host", None) or "unknown"
-
-
-def check_call(fn, args: tuple, kwargs: dict) -> None:
-    """Apply the classroom to one call of handler ``fn``: refuse it (gr.Error) when an
-    argument breaks a lock or the student is over a limit, and log its text when the
-    teacher turned the prompt log on. Does nothing outside classroom mode."""
-    if ACTIVE is None:
-        return
-    from gradio.context import LocalContext
-
-    arguments = _arguments(fn, args, kwargs)
-    who = student(LocalContext.request.get(None))
-    texts = {
-        name: arguments[name]
-        for name in TEXT_ARGUMENTS
-        if isinstance(arguments.get(name), str) and arguments[name].strip()
-    }
-    try:
-        for name, lock in ACTIVE.argument_locks().items():
-            if name in arguments:
-                lock.check(name, arguments[name])
-        for name, value in ACTIVE.setting_locks().items():
-            if name in arguments and on_off(arguments[name]) != value:
-                raise ValueError(f"In this classroom the teacher has locked `{name}` to {value!r}.")
-        if _LIMITS is not None:
-            _LIMITS.check(who, images=_count(arguments.get("num_images")) if "num_images" in arguments else 0)
-    except ValueError as error:
-        _write_log(fn, who, texts, refused=str(error))
-        raise gr.Error(str(error), title=TITLE) from None
-    _write_log(fn, who, texts)
-
-
-def allowed(name: str, values: tuple | list) -> list:
-    """The ``values`` of parameter ``name`` the teacher allows (all of them outside
-    classroom mode): for handlers that try several values themselves, such as comparing
-    the fusion strategies."""
-    lock = ACTIVE.argument_locks().get(name) if ACTIVE is not None else None
-    if lock is None:
-        return list(values)
-    permitted = []
-    for value in values:
-        try:
-            lock.check(name, value)
-            permitted.append(value)
-        except ValueError:
-            pass
-    return permitted
-
-
 def _count(value) -> int:
     return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 1 else 1
 
 
-def _write_log(fn, who: str, texts: dict, refused: str | None = None) -> None:
-    if _LOG is None or not texts:
-        return
-    entry = {"time": datetime.now().astimezone().isoformat(timespec="seconds"), "student": who,
-             "endpoint": fn.__name__, **texts}  # fmt: skip
-    if refused:
-        entry["refused"] = refused
-    try:
-        _LOG.write(entry)
-    except OSError:  # a full disk must not stop the lesson
-        log.exception("could not write the prompt log %s", _LOG.path)
-
-
-# --- The UI --------------------------------------------------------------------------------
-
-
-def banner() -> None:
-    """What students are told: that a teacher set the app up, the teacher's message, and
-    whether their text is logged."""
-    if ACTIVE is None:
-        return
-    gr.Markdown(_("classroom.banner"), elem_classes="banner-classroom")
-    if ACTIVE.message:
-        gr.Markdown(ACTIVE.message, elem_classes="banner-classroom")
-    if _LOG is not None:
-        gr.Markdown(_("classroom.prompt_log"), elem_classes="banner-classroom")
-
-
-def adapt(demo: gr.Blocks) -> None:
-    """Fit the controls bound to locked parameters to their locks: a fixed value is set
-    and greyed out, a range narrows a slider, a list narrows a choice. Raises
-    ClassroomError when a lock can't fit its control (a word for a number, an empty range)."""
-    if ACTIVE is None:
-        return
-    locks = ACTIVE.argument_locks()
-    problems = []
-    for block_fn in demo.fns.values():
-        if not getattr(block_fn.fn, "classroom_checked", False):
-            continue
-        for name, component in zip(_parameters(block_fn.fn), block_fn.inputs, strict=False):
-            if name in locks:
-                problem = _fit(component, locks[name])
-                if problem:
-                    problems.append(f"locked.{name}: {problem}")
-                else:
-                    _guard(component, functools.partial(locks[name].check, name))
-    _raise(ACTIVE, sorted(set(problems)))
-
-
-def _guard(component, check) -> None:
+def _guard(component, check, replace: bool = False) -> None:
     """Run ``check(payload)`` before the control's own checks (a narrowed slider or picker
     refuses values outside its range itself), so that students and API clients read the
-    teacher's rule rather than "Value 3 is greater than maximum value 2"."""
+    teacher's rule rather than "Value 3 is greater than maximum value 2". With ``replace``,
+    what ``check`` returns is the value used."""
     if getattr(component, "classroom_guarded", False):
         return
     preprocess = component.preprocess
 
     def guarded(payload):
         try:
-            check(payload)
+            checked = check(payload)
         except ValueError as error:
             raise gr.Error(str(error), title=TITLE) from None
-        return preprocess(payload)
+        return preprocess(checked if replace else payload)
 
     component.preprocess = guarded
     component.classroom_guarded = True
-
-
-def guard_picker(picker: gr.Dropdown, task: str) -> gr.Dropdown:
-    """A model picker that answers a checkpoint the teacher doesn't allow with the rule."""
-    if ACTIVE is not None and task in ACTIVE.models:
-        _guard(picker, lambda key: model_for(task, key))
-    return picker
 
 
 def _fit(component, lock: Lock) -> str | None:
@@ -316,7 +314,7 @@ def _fit(component, lock: Lock) -> str | None:
         return None
     if lock.allowed is not None:
         if isinstance(component, (gr.Radio, gr.Dropdown)):
-            choices = [c for c in component.choices if any(_same_choice(c[1], a) for a in lock.allowed)]
+            choices = [c for c in component.choices if any(str(c[1]) == str(a) for a in lock.allowed)]
             if not choices:
                 return f"none of {lock.allowed} is a choice here ({[c[1] for c in component.choices]})"
             component.choices = choices
@@ -337,24 +335,3 @@ def _fit(component, lock: Lock) -> str | None:
         component.value = min(max(component.value, low if low is not None else component.value),
                               high if high is not None else component.value)  # fmt: skip
     return None
-
-
-def _same_choice(choice, allowed) -> bool:
-    return str(choice) == str(allowed)
-
-
-# --- The class password ------------------------------------------------------------------
-
-
-def launch_kwargs() -> dict:
-    """``auth`` for demo.launch when the teacher set a class password: students log in
-    with their name (used for their limits and the log) and the password."""
-    password = ACTIVE.the_password() if ACTIVE is not None else None
-    if not password:
-        return {}
-
-    def check(username: str, given: str) -> bool:
-        name = (username or "").strip()
-        return 0 < len(name) <= MAX_STUDENT_NAME and hmac.compare_digest(given.encode(), password.encode())
-
-    return {"auth": check, "auth_message": "Type your name and the class password. / 请输入你的名字和班级密码。"}

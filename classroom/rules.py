@@ -14,10 +14,6 @@ server, for the UI and the API alike.
 from __future__ import annotations
 
 import json
-import os
-import threading
-import time
-from collections import defaultdict, deque
 from pathlib import Path
 from typing import Any, Literal
 
@@ -161,7 +157,7 @@ class Classroom(_Strict):
     def _check_models(cls, models: dict[str, ModelRule]) -> dict[str, ModelRule]:
         for task, rule in models.items():
             known = [c.key for c in registry.CHECKPOINTS.values() if c.task == task]
-            override = os.getenv(registry.env_var(task), "").strip()
+            override = registry.override(task)
             for key in [rule.default, *(rule.allowed or [])]:
                 if key is not None and key not in known and key != override:
                     raise ValueError(f"{task}: unknown checkpoint {key!r}; available for {task} = {known}")
@@ -257,66 +253,3 @@ def _describe_error(error: dict) -> str:
     if error["type"] != "value_error" and not isinstance(error.get("input"), (dict, type(None))):
         message += f" (got {error['input']!r})"
     return f"{where}: {message}"
-
-
-# --- Limits per student and the prompt log ------------------------------------------
-
-
-class StudentLimits:
-    """Sliding-window counts per student: requests in the last minute, images in the last hour."""
-
-    def __init__(self, limits: Limits, clock=time.monotonic):
-        self.limits = limits
-        self.clock = clock
-        self._lock = threading.Lock()
-        self._requests: dict[str, deque[float]] = defaultdict(deque)
-        self._images: dict[str, deque[tuple[float, int]]] = defaultdict(deque)
-
-    def check(self, student: str, images: int = 0) -> None:
-        """Count one request (making ``images`` images) for ``student``, or raise ValueError
-        saying when they may try again."""
-        now = self.clock()
-        with self._lock:
-            requests, made = self._requests[student], self._images[student]
-            while requests and requests[0] <= now - 60:
-                requests.popleft()
-            while made and made[0][0] <= now - 3600:
-                made.popleft()
-            per_minute = self.limits.requests_per_minute
-            if per_minute is not None and len(requests) >= per_minute:
-                wait = requests[0] + 60 - now
-                raise ValueError(
-                    f"You have made {per_minute} requests in the last minute, the most this classroom allows; "
-                    f"try again in {max(1, round(wait))} s."
-                )
-            per_hour = self.limits.images_per_hour
-            if per_hour is not None and images:
-                used = sum(count for _, count in made)
-                if used + images > per_hour:
-                    wait = made[0][0] + 3600 - now if made else 3600
-                    raise ValueError(
-                        f"This classroom allows {per_hour} images per hour; you have made {used} and asked for "
-                        f"{images} more. Try again in {max(1, round(wait / 60))} min."
-                    )
-            requests.append(now)
-            if images:
-                made.append((now, images))
-
-
-class PromptLog:
-    """Appends one JSON line per request with text to a file only the teacher's account
-    can read. Lines are appended whole under a lock; a crash can at worst cut the last line."""
-
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self._lock = threading.Lock()
-
-    def write(self, entry: dict) -> None:
-        line = json.dumps(entry, ensure_ascii=False) + "\n"
-        with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            try:
-                os.write(fd, line.encode("utf-8"))
-            finally:
-                os.close(fd)

@@ -39,7 +39,9 @@ _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t
 
 
 def is_on() -> bool:
-    return settings.SAFETY_FILTER == "on"
+    from runtime.cache import MODELS
+
+    return MODELS.safety_filter == "on"
 
 
 def is_hidden(image: Image.Image) -> bool:

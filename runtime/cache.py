@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import os
 import threading
 import time
 from collections import OrderedDict
@@ -23,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runtime import registry, settings
+from runtime.batching import DEVICE_LOCK, Batcher
 from runtime.devices import configure_torch, fast_path_default, pick_device, pick_dtype
 from runtime.hub import CheckpointUnavailable, estimate_bytes, locate
 from runtime.memory import default_budget, release_memory, tensor_bytes
@@ -51,7 +51,7 @@ def load_options(cls, device: str, fast: bool) -> dict:
     if "quantize" in accepts:
         options["quantize"] = fast and device == "cpu" and settings.INT8_DECODER not in ("off", "0", "false", "no")
     if "compile" in accepts:
-        compile_ok = settings.TORCH_COMPILE and not os.getenv("SPACES_ZERO_GPU")
+        compile_ok = settings.TORCH_COMPILE and not settings.SPACES_ZERO_GPU
         options["compile"] = fast and device.startswith("cuda") and compile_ok
     return options
 
@@ -70,6 +70,8 @@ class Loaded:
     home: str = ""  # the device it runs on; differs from ``device`` while offloaded to the CPU
     last_used: float = field(default_factory=time.time)
     sizes: dict | None = field(default=None, repr=False)  # tensor_bytes, counted when needed
+    # Concurrent requests to this pipeline run through it as batches (runtime/batching.py).
+    batcher: Batcher = field(default_factory=lambda: Batcher(settings.MAX_BATCH_SIZE), repr=False)
 
     @property
     def offloaded(self) -> bool:
@@ -91,13 +93,17 @@ class ModelCache:
         self.profile = profile
         self.budget_override = budget  # bytes; None: MODEL_MEMORY_BUDGET or the default
         self.fast_path = fast_path_default()
+        self.safety_filter = settings.SAFETY_FILTER
         self._items: OrderedDict[tuple[str, str], Loaded] = OrderedDict()
         self._locks: dict[tuple[str, str], threading.Lock] = {}
         self._lock = threading.RLock()
 
-    def configure(self, profile: str | None) -> None:
+    def configure(self, profile: str | None, safety_filter: str | None = None) -> None:
+        """Set the profile, and whether text-to-image runs the safety filter ("on"/"off",
+        SAFETY_FILTER when None: a classroom may lock it on)."""
         registry.resolve_profile(profile)  # validate
         self.profile = profile
+        self.safety_filter = settings.SAFETY_FILTER if safety_filter is None else safety_filter
 
     def budget(self, device: str) -> int:
         """Bytes that models may take on ``device``; 0 means no limit."""
@@ -106,15 +112,20 @@ class ModelCache:
     def is_loaded(self, task: str, key: str | None = None) -> bool:
         return self.peek(task, key) is not None
 
-    def peek(self, task: str, key: str | None = None) -> Loaded | None:
-        """The loaded pipeline for ``task``/``key``, or None; never loads, never counts as a use."""
-        checkpoint = registry.get_checkpoint(task, key, self.profile)
-        return self._items.get((task, checkpoint.key))
+    def _checkpoint(self, task: str, key: str | Checkpoint | None) -> Checkpoint:
+        """A registry key offered under the profile (its default for None), or a checkpoint
+        named directly (``registry.named``: a Hub id or a local directory)."""
+        return key if isinstance(key, Checkpoint) else registry.get_checkpoint(task, key, self.profile)
 
-    def get(self, task: str, key: str | None = None, on_load: Callable[[Checkpoint], None] | None = None) -> Loaded:
+    def peek(self, task: str, key: str | Checkpoint | None = None) -> Loaded | None:
+        """The loaded pipeline for ``task``/``key``, or None; never loads, never counts as a use."""
+        return self._items.get((task, self._checkpoint(task, key).key))
+
+    def get(self, task: str, key: str | Checkpoint | None = None,
+            on_load: Callable[[Checkpoint], None] | None = None) -> Loaded:  # fmt: skip
         """The pipeline for ``task`` and checkpoint ``key`` (the profile's default when None),
         loading it on first use; ``on_load`` is called just before a load starts."""
-        requested = registry.get_checkpoint(task, key, self.profile)
+        requested = self._checkpoint(task, key)
         slot = (task, requested.key)
         with self._lock:
             lock = self._locks.setdefault(slot, threading.Lock())
@@ -195,8 +206,6 @@ class ModelCache:
             release_memory()
 
     def _move(self, loaded: Loaded, device: str) -> None:
-        from runtime.batching import DEVICE_LOCK
-
         with DEVICE_LOCK:  # never under a computation that is running
             loaded.pipeline.to(device)
             loaded.device = device

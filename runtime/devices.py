@@ -36,9 +36,9 @@ def cuda_available() -> bool:
     the ``auto`` profile; the device a model loads on is still PyTorch's answer."""
     if "torch" in sys.modules or not sys.platform.startswith("linux"):
         return pick_device() == "cuda"
-    if os.getenv("SPACES_ZERO_GPU"):  # ZeroGPU attaches a GPU inside each call
+    if settings.SPACES_ZERO_GPU:  # ZeroGPU attaches a GPU inside each call
         return True
-    if os.getenv("CUDA_VISIBLE_DEVICES") in ("", "-1"):
+    if settings.CUDA_VISIBLE_DEVICES in ("", "-1"):
         return False
     spec = importlib.util.find_spec("torch")
     if spec is None or not spec.submodule_search_locations:

@@ -18,9 +18,11 @@ id (``owner/name`` or ``owner/name@revision``) or a local directory.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from runtime import settings
+from runtime.devices import cuda_available
 
 TASKS = ("caption", "vqa", "text_to_image", "retrieval", "speech_recognition", "text_to_speech", "safety_checker")
 PROFILES = ("auto", "gpu", "cpu", "tiny")
@@ -148,16 +150,12 @@ def check_task(task: str) -> None:
 
 def resolve_profile(profile: str | None = None, cuda: bool | None = None) -> str:
     """Return the concrete profile (gpu, cpu or tiny) that ``profile`` stands for."""
-    from runtime import settings
-
     profile = (profile or settings.MODEL_PROFILE).strip().lower()
     if profile not in PROFILES:
         raise ValueError(f"Unknown profile {profile!r}; available profiles = {list(PROFILES)}")
     if profile != "auto":
         return profile
     if cuda is None:
-        from runtime.devices import cuda_available
-
         cuda = cuda_available()
     return "gpu" if cuda else "cpu"
 
@@ -168,6 +166,17 @@ def tiny_twin(checkpoint: Checkpoint) -> Checkpoint:
         if c.is_tiny and c.task == checkpoint.task and c.family == checkpoint.family:
             return c
     return CHECKPOINTS[DEFAULTS["tiny"][checkpoint.task]]
+
+
+def override(task: str) -> str:
+    """MODEL_<TASK>, as set when the app started ("" when not set)."""
+    return settings.MODEL_OVERRIDES.get(task, "").strip()
+
+
+def named(task: str, value: str) -> Checkpoint:
+    """The checkpoint ``value`` names for ``task``: a registry key, a local directory or a
+    Hub id (``owner/name[@revision]``), as MODEL_<TASK> and the command line take them."""
+    return _from_override(task, value)
 
 
 def _from_override(task: str, value: str) -> Checkpoint:
@@ -194,9 +203,8 @@ def _from_override(task: str, value: str) -> Checkpoint:
 def default_checkpoint(task: str, profile: str | None = None) -> Checkpoint:
     """The checkpoint a task uses under ``profile``, after MODEL_<TASK> overrides."""
     check_task(task)
-    override = os.getenv(env_var(task), "").strip()
-    if override:
-        return _from_override(task, override)
+    if value := override(task):
+        return _from_override(task, value)
     return CHECKPOINTS[DEFAULTS[resolve_profile(profile)][task]]
 
 

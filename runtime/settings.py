@@ -32,6 +32,14 @@ DATA_DIR = Path(os.getenv("PLAYGROUND_DATA_DIR", Path.home() / ".cache" / "multi
 # has copied them: the one folder of the data dir that Gradio is allowed to serve from.
 OUTPUT_DIR = Path(os.getenv("PLAYGROUND_OUTPUT_DIR", DATA_DIR / "outputs"))
 
+# One task's checkpoint instead of the profile's: MODEL_CAPTION, MODEL_VQA, ... hold a
+# registry key, a Hub id (owner/name or owner/name@revision) or a local directory.
+MODEL_OVERRIDES = {
+    task: os.environ[f"MODEL_{task.upper()}"]
+    for task in ("caption", "vqa", "text_to_image", "retrieval", "speech_recognition", "text_to_speech")
+    if os.getenv(f"MODEL_{task.upper()}")
+}
+
 # Seconds to wait for the Hugging Face Hub before deciding it is unreachable. The
 # Hub client itself retries for minutes on a machine without network.
 HUB_CHECK_TIMEOUT = _float("HUB_CHECK_TIMEOUT", 3.0)
@@ -56,6 +64,15 @@ MAX_FILE_SIZE = os.getenv("MAX_FILE_SIZE", "20mb")
 # restarts: a laptop or a classroom) or "session" (each visitor sees only their own:
 # the default on a public Space).
 GALLERY_MODE = os.getenv("GALLERY_MODE", "session" if os.getenv("SPACE_ID") else "shared")
+
+# --- Where the app runs (read here, so that nothing else reads the environment) ---
+
+# Hugging Face Spaces sets SPACE_ID; ZeroGPU Spaces also SPACES_ZERO_GPU (a GPU is
+# attached only inside each call).
+SPACE_ID = os.getenv("SPACE_ID", "")
+SPACES_ZERO_GPU = bool(os.getenv("SPACES_ZERO_GPU"))
+# CUDA_VISIBLE_DEVICES="" or "-1" hides every GPU; None when unset.
+CUDA_VISIBLE_DEVICES = os.getenv("CUDA_VISIBLE_DEVICES")
 
 # --- Server -------------------------------------------------------------------
 

@@ -381,8 +381,9 @@ def choose(name: str | None, size: int) -> str:
     return "faiss"
 
 
-def create(name: str, root: Path, collection: str):
-    """A backend named ``name`` (not auto) for the index stored at ``root``."""
+def create(name: str, root: Path, collection: str, qdrant_url: str | None = None):
+    """A backend named ``name`` (not auto) for the index stored at ``root``; Qdrant at
+    ``qdrant_url`` (QDRANT_URL when None; embedded when both are empty)."""
     if name == "exact":
         return ExactBackend()
     if name == "faiss":
@@ -390,7 +391,7 @@ def create(name: str, root: Path, collection: str):
     if name == "qdrant":
         return QdrantBackend(
             f"{settings.QDRANT_COLLECTION_PREFIX}{collection}",
-            url=settings.QDRANT_URL or None,
+            url=(settings.QDRANT_URL if qdrant_url is None else qdrant_url) or None,
             path=Path(root) / "qdrant",
             api_key=settings.QDRANT_API_KEY or None,
         )

@@ -188,10 +188,11 @@ class ImageIndex:
     """An index directory opened for searching and adding. Use ``create``, ``open`` or
     ``open_or_create``; ``close`` (or ``with``) releases the search backend."""
 
-    def __init__(self, root: Path, manifest: dict, backend: str | None = None):
+    def __init__(self, root: Path, manifest: dict, backend: str | None = None, qdrant_url: str | None = None):
         self.root = Path(root)
         self.manifest = manifest
         self.backend_name = backend  # None: SEARCH_BACKEND
+        self.qdrant_url = qdrant_url  # None: QDRANT_URL
         self._lock = threading.RLock()  # guards the rows and the backend while they change
         self._write_lock = threading.Lock()  # one writer per process; flock keeps out other processes
         self._backend = None
@@ -202,7 +203,8 @@ class ImageIndex:
     # --- opening -------------------------------------------------------------
 
     @classmethod
-    def create(cls, root: str | Path, pipe, model_key: str = "", backend: str | None = None) -> ImageIndex:
+    def create(cls, root: str | Path, pipe, model_key: str = "", backend: str | None = None,
+               qdrant_url: str | None = None) -> ImageIndex:  # fmt: skip
         root = Path(root)
         if (root / MANIFEST).exists():
             raise ValueError(f"There is already an index at {root}.")
@@ -214,19 +216,20 @@ class ImageIndex:
                     "segments": []}  # fmt: skip
         (root / "segments").mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(root / MANIFEST, json.dumps(manifest, indent=1).encode())
-        return cls(root, manifest, backend)
+        return cls(root, manifest, backend, qdrant_url)
 
     @classmethod
-    def open(cls, root: str | Path, backend: str | None = None) -> ImageIndex:
-        return cls(Path(root), cls._read_manifest(Path(root)), backend)
+    def open(cls, root: str | Path, backend: str | None = None, qdrant_url: str | None = None) -> ImageIndex:
+        return cls(Path(root), cls._read_manifest(Path(root)), backend, qdrant_url)
 
     @classmethod
-    def open_or_create(cls, root: str | Path, pipe, model_key: str = "", backend: str | None = None) -> ImageIndex:
+    def open_or_create(cls, root: str | Path, pipe, model_key: str = "", backend: str | None = None,
+                       qdrant_url: str | None = None) -> ImageIndex:  # fmt: skip
         if (Path(root) / MANIFEST).exists():
-            index = cls.open(root, backend)
+            index = cls.open(root, backend, qdrant_url)
             index.check_model(pipe)
             return index
-        return cls.create(root, pipe, model_key, backend)
+        return cls.create(root, pipe, model_key, backend, qdrant_url)
 
     @staticmethod
     def _read_manifest(root: Path) -> dict:
@@ -364,7 +367,7 @@ class ImageIndex:
             if self._backend is None or kind != self._backend_kind:
                 if self._backend is not None:
                     self._backend.close()
-                self._backend = search_backends.create(kind, self.root, self.manifest["uuid"])
+                self._backend = search_backends.create(kind, self.root, self.manifest["uuid"], self.qdrant_url)
                 self._backend_kind = kind
                 self._sync_backend()
                 self._backend.save()

@@ -97,7 +97,7 @@ def live(models):
     demo = build_demo("tiny")
     demo.queue(max_size=16, default_concurrency_limit=1, api_open=False)
     port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **launch_kwargs())
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **launch_kwargs(demo))
     try:
         yield Client(f"http://127.0.0.1:{port}/", verbose=False)
     finally:

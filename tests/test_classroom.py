@@ -9,7 +9,8 @@ import stat
 import pytest
 
 from classroom import rules as classroom
-from classroom.rules import ClassroomError, Limits, Lock, PromptLog, StudentLimits
+from classroom.records import PromptLog, StudentLimits
+from classroom.rules import ClassroomError, Limits, Lock
 from runtime import settings
 from tests.conftest import ROOT
 
@@ -203,22 +204,11 @@ def test_the_prompt_log_appends_json_lines_only_its_owner_can_read(tmp_path):
 
 @pytest.fixture
 def build(models):
-    """build_demo(profile, file); classroom mode is switched off again afterwards."""
-    from classroom import policy as ui_classroom
+    """build_demo(profile, file); the model cache is configured back to tiny afterwards."""
     from ui import build_demo
 
-    saved = os.environ.get("SAFETY_FILTER"), getattr(settings, "SAFETY_FILTER", None)
     yield build_demo
-    ui_classroom.activate(None)
     models.configure("tiny")
-    if saved[0] is None:
-        os.environ.pop("SAFETY_FILTER", None)
-    else:
-        os.environ["SAFETY_FILTER"] = saved[0]
-    if saved[1] is None:
-        vars(settings).pop("SAFETY_FILTER", None)
-    else:
-        settings.SAFETY_FILTER = saved[1]
 
 
 def components(demo, kind):
@@ -234,7 +224,8 @@ def test_the_example_narrows_the_app_under_the_cpu_profile_without_loading_a_mod
     sliders = {s.label.key: s for s in components(demo, "Slider") if hasattr(s.label, "key")}
     assert sliders["create.steps"].maximum == 4 and sliders["create.width"].maximum == 512
     assert sliders["create.num_images"].maximum == 2 and sliders["fusion.epochs"].maximum == 100
-    assert settings.SAFETY_FILTER == "on" and os.environ["SAFETY_FILTER"] == "on"
+    # The lock puts the safety filter on for this app, without touching the settings or the environment.
+    assert models.safety_filter == "on" and demo.playground.classroom.setting("safety_filter", "off") == "on"
 
 
 def test_hidden_tabs_have_no_endpoint_and_fixed_values_are_greyed_out(build, tmp_path):

@@ -192,11 +192,10 @@ def test_a_settings_file_or_log_in_a_served_folder_stops_the_app(tmp_path, monke
     monkeypatch.setattr(ui.settings, "EXAMPLE_IMAGES_DIR", tmp_path)
     (tmp_path / "lesson.yaml").write_text("password: hunter2\n")
     with pytest.raises(ClassroomError, match="the classroom file: .* lies in a folder this app serves"):
-        ui._classroom(str(tmp_path / "lesson.yaml"))
+        ui._classroom_rules(str(tmp_path / "lesson.yaml"))
     (tmp_path / "elsewhere").mkdir()
     (tmp_path / "elsewhere" / "lesson.yaml").write_text(
         f"prompt_log: {{enabled: true, file: {tmp_path / 'log.jsonl'}}}\n"
     )
     with pytest.raises(ClassroomError, match="prompt_log.file: .* lies in a folder this app serves"):
-        ui._classroom(str(tmp_path / "elsewhere" / "lesson.yaml"))
-    ui.classroom.activate(None)
+        ui._classroom_rules(str(tmp_path / "elsewhere" / "lesson.yaml"))

@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from pipelines.retrieval import main
+from runtime import settings
+from search.__main__ import main
 from tests.conftest import IMAGES, ROOT
 
 
@@ -26,7 +27,7 @@ def index(folder, tmp_path_factory, models):
     """Built through `python -m pipelines.retrieval index`, as a user would."""
     path = tmp_path_factory.mktemp("cli") / "pictures.idx"
     result = subprocess.run(
-        [sys.executable, "-m", "pipelines.retrieval", "index", str(folder), "--index", str(path), "--profile", "tiny",
+        [sys.executable, "-m", "search", "index", str(folder), "--index", str(path), "--profile", "tiny",
          "--json", "--quiet"],
         cwd=ROOT, capture_output=True, text=True, timeout=180,
     )  # fmt: skip
@@ -103,7 +104,7 @@ def test_searching_with_another_model_is_refused(index, models, tmp_path, capsys
     pipe.processor.save_pretrained(tmp_path / "other-clip")
     code, _, err = run(capsys, "search", "--index", index, "--text", "a cat", "--model", tmp_path / "other-clip")
     assert code == 2 and "built with tiny/clip@main" in err and "not comparable" in err
-    assert "MODEL_RETRIEVAL" not in os.environ  # the override was for that load only
+    assert "MODEL_RETRIEVAL" not in os.environ and not settings.MODEL_OVERRIDES  # nothing was overridden to load it
 
 
 @pytest.mark.parametrize("backend", ["faiss", "qdrant"])

@@ -240,22 +240,21 @@ def test_the_batcher_merges_waiting_requests_and_keeps_each_answer_and_error_apa
 
 def test_concurrent_caption_requests_run_as_one_batch_with_the_answers_of_single_requests(models, monkeypatch):
     from runtime.batching import DEVICE_LOCK
-    from ui.server.serving import BATCHER
     from ui.tabs import caption as caption_tab
 
     monkeypatch.setattr(settings, "MAX_BATCH_SIZE", 8)
     paths = [str(p) for p in sorted(IMAGES.glob("*.jpg"))[:5]]
-    alone = [caption_tab.caption(path) for path in paths]
+    alone = [caption_tab.caption(path)[0] for path in paths]
     answers = {}
     with DEVICE_LOCK:  # the model is busy: the requests gather
-        threads = [threading.Thread(target=lambda p=p: answers.update({p: caption_tab.caption(p)})) for p in paths]
+        threads = [threading.Thread(target=lambda p=p: answers.update({p: caption_tab.caption(p)[0]})) for p in paths]
         for t in threads:
             t.start()
         time.sleep(1)
     for t in threads:
         t.join()
     assert [answers[p] for p in paths] == alone
-    assert max(BATCHER.batch_sizes[-5:]) > 1
+    assert max(models.get("caption").batcher.batch_sizes[-5:]) > 1
 
 
 # --- Through the running app ----------------------------------------------------------

@@ -3,7 +3,7 @@
 import pytest
 from PIL import Image
 
-from runtime import registry
+from runtime import registry, settings
 from runtime.cache import ModelCache
 from runtime.hub import CheckpointUnavailable
 
@@ -48,23 +48,23 @@ def test_unknown_model_key_lists_the_available_ones():
 
 
 def test_override_by_key_hub_id_and_directory(monkeypatch, tmp_path):
-    monkeypatch.setenv("MODEL_CAPTION", "blip-large")
+    monkeypatch.setitem(settings.MODEL_OVERRIDES, "caption", "blip-large")
     assert registry.default_checkpoint("caption", "cpu").key == "blip-large"
 
-    monkeypatch.setenv("MODEL_CAPTION", "someone/my-blip@abc123")
+    monkeypatch.setitem(settings.MODEL_OVERRIDES, "caption", "someone/my-blip@abc123")
     checkpoint = registry.default_checkpoint("caption", "cpu")
     assert (checkpoint.repo_id, checkpoint.revision) == ("someone/my-blip", "abc123")
     assert registry.choices("caption", "cpu")[0] == checkpoint  # the override is the picker's default
 
-    monkeypatch.setenv("MODEL_CAPTION", str(tmp_path))
+    monkeypatch.setitem(settings.MODEL_OVERRIDES, "caption", str(tmp_path))
     assert registry.default_checkpoint("caption", "cpu").repo_id == str(tmp_path.resolve())
 
 
 def test_bad_overrides_say_what_is_wrong(monkeypatch):
-    monkeypatch.setenv("MODEL_VQA", "clip-b32")
+    monkeypatch.setitem(settings.MODEL_OVERRIDES, "vqa", "clip-b32")
     with pytest.raises(ValueError, match="is a retrieval checkpoint, not a vqa one"):
         registry.default_checkpoint("vqa", "cpu")
-    monkeypatch.setenv("MODEL_VQA", "not a model")
+    monkeypatch.setitem(settings.MODEL_OVERRIDES, "vqa", "not a model")
     with pytest.raises(ValueError, match="owner/name"):
         registry.default_checkpoint("vqa", "cpu")
 
@@ -90,6 +90,6 @@ def test_explicit_profiles_never_fall_back(profile):
 
 
 def test_unknown_hub_checkpoint_under_explicit_profile_is_a_clear_error(monkeypatch):
-    monkeypatch.setenv("MODEL_RETRIEVAL", "nobody/no-such-model")
+    monkeypatch.setitem(settings.MODEL_OVERRIDES, "retrieval", "nobody/no-such-model")
     with pytest.raises(CheckpointUnavailable, match="nobody/no-such-model"):
         ModelCache("cpu").get("retrieval")

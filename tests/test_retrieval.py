@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from pipelines.retrieval import classify_collection
+from search.classify import classify_collection
 
 
 @pytest.fixture(scope="module")

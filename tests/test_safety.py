@@ -66,10 +66,10 @@ def test_the_blocklist_file_is_reread_when_it_changes_and_its_absence_fails_clos
         safety.check_prompt("a dragon")
 
 
-def test_check_prompt_names_the_term_and_is_off_when_the_filter_is(monkeypatch):
+def test_check_prompt_names_the_term_and_is_off_when_the_filter_is(models, monkeypatch):
     with pytest.raises(ValueError, match="'naked'.*safety filter"):
         safety.check_prompt("a naked mole rat")
-    monkeypatch.setattr(settings, "SAFETY_FILTER", "off")
+    monkeypatch.setattr(models, "safety_filter", "off")
     safety.check_prompt("a naked mole rat")
 
 
@@ -158,11 +158,12 @@ def test_the_api_never_returns_a_flagged_image(live, flag_everything):
 # --- Turned off -------------------------------------------------------------------------
 
 
-def test_off_warns_in_the_log_and_the_ui(monkeypatch, caplog):
+def test_off_warns_in_the_log_and_the_ui(models, monkeypatch, caplog):
     from ui import build_demo
     from ui.i18n import EN
 
     monkeypatch.setattr(settings, "SAFETY_FILTER", "off")
+    monkeypatch.setattr(models, "safety_filter", models.safety_filter)  # build_demo configures the cache
     with caplog.at_level(logging.WARNING, logger="playground"):
         demo = build_demo("tiny")
     assert "SAFETY_FILTER=off" in caplog.text

@@ -2,6 +2,7 @@
 the per-session collections of GALLERY_MODE=session."""
 
 import zipfile
+from types import SimpleNamespace
 
 import gradio as gr
 import numpy as np
@@ -106,13 +107,18 @@ class Visitor:
         self.session_hash = session_hash
 
 
-def test_in_session_mode_no_visitor_sees_another_ones_images(models, tmp_path, monkeypatch):
-    from runtime import settings
+def endpoints(**collections):
+    """The Search tab's endpoints over collections made with ``collections``' options."""
+    from search.collections import Collections
     from ui.tabs import search
 
-    monkeypatch.setattr(settings, "GALLERY_MODE", "session")
-    monkeypatch.setattr(settings, "DATA_DIR", tmp_path)
-    monkeypatch.setattr(search, "COLLECTIONS", search.Collections())
+    return search.endpoints(SimpleNamespace(collections=Collections(**collections)))
+
+
+def test_in_session_mode_no_visitor_sees_another_ones_images(models, tmp_path):
+    from search.collections import Collections
+
+    search = endpoints(data_dir=tmp_path, gallery_mode="session", library="")
     alice, bob = Visitor("alice-session"), Visitor("bob-session")
     photo = noise(tmp_path / "alice.png", 3)
 
@@ -123,7 +129,8 @@ def test_in_session_mode_no_visitor_sees_another_ones_images(models, tmp_path, m
     assert alice_hits[0]["source"] == "yours"
     assert alice_hits[0]["id"] not in [h["id"] for h in bob_hits] and {h["source"] for h in bob_hits} == {"bundled"}
     assert len(search.collection(request=alice)) == len(search.collection(request=bob)) + 1
-    assert not (tmp_path / "indexes" / search._scope(bob)).exists()  # searching alone leaves nothing on disk
+    bob_scope = Collections(data_dir=tmp_path, gallery_mode="session").scope(bob.session_hash)
+    assert not (tmp_path / "indexes" / bob_scope).exists()  # searching alone leaves nothing on disk
     with pytest.raises(gr.Error, match="No image with id"):
         search.more_like_this(alice_hits[0]["id"], request=bob, progress=None)
     with pytest.raises(gr.Error, match="among the images you added"):
@@ -135,9 +142,8 @@ def test_a_library_built_with_the_command_line_is_searched_read_only(models, tmp
 
     from PIL import Image as PILImage
 
-    from runtime import settings
     from search.index import ImageIndex, scan
-    from ui.tabs import search
+    from ui.tabs import search as tab
 
     pipe = models.get("retrieval").pipeline
     photos = tmp_path / "photos"
@@ -145,10 +151,7 @@ def test_a_library_built_with_the_command_line_is_searched_read_only(models, tmp
     shutil.copy(noise(tmp_path / "mountain.png", 4), photos / "mountain.png")
     with ImageIndex.create(tmp_path / "library.idx", pipe, "tiny-clip") as library:
         library.add(scan([photos]), pipe)
-    monkeypatch.setattr(settings, "DATA_DIR", tmp_path / "data")
-    monkeypatch.setattr(settings, "SEARCH_INDEX", str(tmp_path / "library.idx"))
-    monkeypatch.setattr(search, "COLLECTIONS", search.Collections())
-    monkeypatch.setattr(search, "_LIBRARY", {})
+    search = endpoints(data_dir=tmp_path / "data", library=str(tmp_path / "library.idx"))
 
     gallery, hits, _ = search.search(image=str(photos / "mountain.png"), top_k=3, request=None, progress=None)
     assert hits[0]["source"] == "library" and hits[0]["name"] == "mountain.png"
@@ -160,8 +163,8 @@ def test_a_library_built_with_the_command_line_is_searched_read_only(models, tmp
     # An index built with another model sits the search out instead of giving wrong hits.
     from tests.test_index import other_model
 
-    monkeypatch.setattr(search, "_LIBRARY", {str(tmp_path / "library.idx"): ImageIndex.open(tmp_path / "library.idx")})
-    monkeypatch.setattr(search, "get_model", lambda *a, **k: type("L", (), {"pipeline": other_model(pipe),
+    search = endpoints(data_dir=tmp_path / "data", library=str(tmp_path / "library.idx"))
+    monkeypatch.setattr(tab, "get_model", lambda *a, **k: type("L", (), {"pipeline": other_model(pipe),
                                                                              "checkpoint": type("C", (), {"key": "x"})})())  # fmt: skip
     with pytest.warns(UserWarning, match="not searched"):
         _, hits, _ = search.search(query="a mountain", request=None, progress=None)

@@ -36,7 +36,7 @@ def run(code: str, folder) -> str:
 def test_caption_snippet_reproduces_the_caption(models, tmp_path, kwargs):
     from ui.tabs.caption import caption
 
-    output = caption(CAT, **{"max_new_tokens": 12, **kwargs})  # the app's handler
+    output, _ = caption(CAT, **{"max_new_tokens": 12, **kwargs})  # the app's handler
     loaded = models.get("caption")
     record = snippets.caption_record(loaded, CAT, output, **{"max_new_tokens": 12, **kwargs})
     assert run(snippets.snippet(record), tmp_path) == output

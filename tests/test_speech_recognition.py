@@ -4,6 +4,7 @@ languages, long-form decoding and bad input."""
 import numpy as np
 import pytest
 
+from runtime import settings
 from tests.conftest import ROOT
 
 AUDIO = ROOT / "assets" / "audio"
@@ -107,9 +108,9 @@ def test_speech_checkpoints_follow_profiles_and_overrides(monkeypatch):
     assert registry.default_checkpoint("speech_recognition", "cpu").repo_id == "openai/whisper-base"
     assert registry.default_checkpoint("speech_recognition", "gpu").repo_id == "openai/whisper-large-v3-turbo"
     assert registry.default_checkpoint("text_to_speech", "gpu").repo_id == "facebook/mms-tts-eng"
-    monkeypatch.setenv("MODEL_SPEECH_RECOGNITION", "whisper-small")
+    monkeypatch.setitem(settings.MODEL_OVERRIDES, "speech_recognition", "whisper-small")
     assert registry.default_checkpoint("speech_recognition", "cpu").repo_id == "openai/whisper-small"
-    monkeypatch.setenv("MODEL_TEXT_TO_SPEECH", "whisper-small")
+    monkeypatch.setitem(settings.MODEL_OVERRIDES, "text_to_speech", "whisper-small")
     with pytest.raises(ValueError, match="is a speech_recognition checkpoint, not a text_to_speech one"):
         registry.default_checkpoint("text_to_speech", "cpu")
 

@@ -8,14 +8,16 @@ import logging
 import gradio as gr
 from starlette.middleware import Middleware
 
-from classroom import policy as classroom
+from classroom.policy import ClassroomPolicy
 from classroom.rules import Classroom, ClassroomError
 from classroom.rules import load as load_classroom
-from pipelines import safety
+from labs.fusion import FusionLab
 from runtime import registry, settings
 from runtime.cache import MODELS
 from runtime.devices import cuda_available
+from search.collections import Collections
 from ui.components import language_switch
+from ui.context import Context
 from ui.i18n import CSS as I18N_CSS
 from ui.i18n import I18N, LanguageScript, _, both
 from ui.server.security import app_roots, guard_inputs, login_kwargs, middleware, parse_auth, serves
@@ -45,10 +47,16 @@ def build_demo(profile: str | None = None, classroom_file: str | None = None) ->
     """The whole app for ``profile`` (MODEL_PROFILE when None), in classroom mode when
     ``classroom_file`` (CLASSROOM_FILE when None) names a teacher's settings file. Builds
     widgets only: no model is loaded until a tab is used. A bad classroom file raises
-    ClassroomError saying what to fix."""
-    MODELS.configure(profile)
+    ClassroomError saying what to fix.
+
+    The app's objects are made here and handed to the tabs (``ui.context.Context``);
+    ``launch_kwargs(demo)`` reads the classroom's login and private files from it."""
+    rules = _classroom_rules(settings.CLASSROOM_FILE if classroom_file is None else classroom_file)
+    policy = ClassroomPolicy(rules, profile)
+    MODELS.configure(profile, safety_filter=policy.setting("safety_filter", settings.SAFETY_FILTER))
+    ctx = Context(profile, policy, Collections(), FusionLab(settings.DATA_DIR / "fusion"))
+    policy.check_against([_tab_id(tab) for tab in TABS], _handlers(ctx))
     concrete = registry.resolve_profile(profile)
-    _classroom(settings.CLASSROOM_FILE if classroom_file is None else classroom_file)
     with gr.Blocks(title="Multimodal Playground") as demo:
         language_switch(demo)
         gr.Markdown(_("app.intro"))
@@ -63,20 +71,32 @@ def build_demo(profile: str | None = None, classroom_file: str | None = None) ->
         )
         if concrete == "tiny":
             gr.Markdown(_("banner.tiny"), elem_classes="banner-tiny")
-        classroom.banner()
+        policy.banner()
         with gr.Tabs():
             for tab in TABS:
-                if classroom.shows(_tab_id(tab)):
-                    tab.build(demo)
-        if classroom.shows("models"):  # a classroom that lists its tabs hides it
-            models.build(demo)
-        classroom.adapt(demo)  # inside the Blocks: its config is computed on exit
+                if policy.shows(_tab_id(tab)):
+                    tab.build(demo, ctx)
+        if policy.shows("models"):  # a classroom that lists its tabs hides it
+            models.build(demo, ctx)
+        policy.enforce(demo)  # inside the Blocks: its config is computed on exit
         _untranslated_headers(demo)
-    if not safety.is_on():
+    if MODELS.safety_filter != "on":
         log.warning(
             "SAFETY_FILTER=off: generated images are not checked. Use this only for research, never with children."
         )
+    demo.playground = ctx
     return guard_inputs(demo)
+
+
+def _handlers(ctx: Context) -> list:
+    """Every public handler of every tab, shown or not: module-level ones and those a
+    tab's ``endpoints(ctx)`` makes over the app's objects."""
+    found = []
+    for tab in TABS:
+        found += list(vars(tab).values())
+        if hasattr(tab, "endpoints"):
+            found += list(vars(tab.endpoints(ctx)).values())
+    return [fn for fn in found if callable(fn) and getattr(fn, "classroom_checked", False)]
 
 
 def _untranslated_headers(demo: gr.Blocks) -> None:
@@ -91,12 +111,11 @@ def _tab_id(tab) -> str:
     return tab.__name__.rsplit(".", 1)[-1]
 
 
-def _classroom(path: str) -> Classroom | None:
-    """Load, check against this app's tabs and handlers, and put in force the classroom
-    file at ``path`` ("" for none)."""
+def _classroom_rules(path: str) -> Classroom | None:
+    """The classroom file at ``path`` ("" for none), read, validated and refused if it or
+    its prompt log lies where the app serves files from."""
     rules = load_classroom(path) if path else None
     if rules is not None:
-        classroom.check_against(rules, [_tab_id(tab) for tab in TABS], list(TABS))
         # The settings file holds the password and the log the students' text: neither
         # may lie where the app serves files from.
         served = [(what, p) for what, p in (("the classroom file", rules.source), ("prompt_log.file",
@@ -107,12 +126,12 @@ def _classroom(path: str) -> Classroom | None:
                 + "\n".join(f"  - {what}: {p} lies in a folder this app serves to every visitor; keep it "
                              "elsewhere (e.g. beside app.py, or in the data dir)" for what, p in served)
             )  # fmt: skip
-    classroom.activate(rules)
     return rules
 
 
-def launch_kwargs() -> dict:
-    """Options for ``demo.launch`` shared by app.py and the tests."""
+def launch_kwargs(demo: gr.Blocks) -> dict:
+    """Options for ``demo.launch`` (``demo`` from ``build_demo``), shared by app.py and the tests."""
+    classroom = demo.playground.classroom
     return dict(
         theme=THEME,
         css=CSS + I18N_CSS,
@@ -123,7 +142,7 @@ def launch_kwargs() -> dict:
         allowed_paths=[str(root) for root in app_roots()],
         blocked_paths=[str(path) for path in classroom.private_files()],
         # The file-serving policy, body and rate limits (ui/server/security.py) come first; then
-        # the page is rendered in the language chosen with the switch (see ui/i18n.py).
+        # the page is rendered in the language chosen with the switch (see ui/server/language.py).
         app_kwargs={"middleware": [*middleware(), Middleware(LanguageScript)]},
         # PLAYGROUND_AUTH's users and, in classroom mode, the class password.
         **login_kwargs(parse_auth(settings.PLAYGROUND_AUTH), classroom.launch_kwargs()),

@@ -3,12 +3,9 @@ status line, the language switch and the page's language for server-written text
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-
 import gradio as gr
 
-from classroom import policy as classroom
+from classroom.policy import ClassroomPolicy
 from runtime import registry
 from runtime.cache import MODELS
 from runtime.inputs import load_image
@@ -45,7 +42,9 @@ def image_input(**kwargs) -> gr.Image:
     return component
 
 
-def model_picker(task: str) -> gr.Dropdown:
+def model_picker(task: str, classroom: ClassroomPolicy) -> gr.Dropdown:
+    """The model picker of ``task``: the checkpoints the profile offers (runtime/registry.py
+    ``choices``), narrowed and guarded by the classroom."""
     offered = classroom.offered(task)
     picker = gr.Dropdown(
         choices=[(f"{c.label} · {c.size}" if c.size else c.label, c.key) for c in offered],
@@ -73,36 +72,6 @@ def model_status(task: str, model: str | None) -> str:
     if loaded.notice:
         line = f"⚠️ {loaded.notice}\n\n{line}"
     return line
-
-
-# The seed drawn for a session's last sampled caption (seed -1): the status line shows it and
-# Show the code uses it, so the caption can be made again (the API returns the caption
-# alone). Bounded: the oldest sessions drop out.
-_drawn_seeds: OrderedDict[str, int] = OrderedDict()
-
-
-_drawn_lock = threading.Lock()
-
-
-MAX_DRAWN_SEEDS = 1000
-
-
-def remember_drawn_seed(request: gr.Request | None, seed: int | None) -> None:
-    """Keep ``seed`` as the one drawn for ``request``'s session (None forgets it)."""
-    key = getattr(request, "session_hash", None)
-    if key is None:
-        return
-    with _drawn_lock:
-        _drawn_seeds.pop(key, None)
-        if seed is not None:
-            _drawn_seeds[key] = seed
-            while len(_drawn_seeds) > MAX_DRAWN_SEEDS:
-                _drawn_seeds.popitem(last=False)
-
-
-def drawn_seed(request: gr.Request | None) -> int | None:
-    with _drawn_lock:
-        return _drawn_seeds.get(getattr(request, "session_hash", None))
 
 
 def status_line(demo: gr.Blocks, task: str, picker: gr.Dropdown) -> gr.Markdown:

@@ -1,4 +1,4 @@
-"""What every handler shares: the ZeroGPU decorator, the classroom check and turning
+"""What every handler shares: the ZeroGPU decorator, the mark for the classroom check, turning
 failures into messages (``user_errors``), and loading a model with progress (``get_model``).
 
 Pipelines raise ``ValueError``/``TypeError`` for bad input, with the rule and the bad
@@ -16,7 +16,6 @@ import traceback
 
 import gradio as gr
 
-from classroom import policy as classroom
 from runtime import registry
 from runtime.cache import MODELS, Loaded
 from runtime.hub import CheckpointUnavailable
@@ -40,15 +39,14 @@ class ModelLoadError(RuntimeError):
 
 
 def user_errors(fn):
-    """Wrap every public handler: the classroom's locks, limits and prompt log first
-    (classroom/policy.py; nothing outside classroom mode), then ``_errors_as_messages``.
-    Handlers that yield (live training curves) get the same treatment at every step."""
-    messages = _errors_as_messages(fn)
+    """Wrap every public handler: its failures become messages (``_errors_as_messages``),
+    at every step of a handler that yields (live training curves). It is also marked for
+    the classroom: in classroom mode, ``ClassroomPolicy.enforce`` checks each call of its
+    events once, against the teacher's locks, limits and prompt log."""
     if inspect.isgeneratorfunction(fn):
 
         @functools.wraps(fn)
         def stream(*args, **kwargs):
-            classroom.check_call(fn, args, kwargs)
             steps = fn(*args, **kwargs)
             step = _errors_as_messages(functools.wraps(fn)(lambda: next(steps, _DONE)))
             while (item := step()) is not _DONE:
@@ -57,11 +55,7 @@ def user_errors(fn):
         stream.classroom_checked = True
         return stream
 
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        classroom.check_call(fn, args, kwargs)
-        return messages(*args, **kwargs)
-
+    wrapper = _errors_as_messages(fn)
     wrapper.classroom_checked = True
     return wrapper
 
@@ -149,7 +143,7 @@ def get_model(task: str, model: str | None, progress: gr.Progress | None = None)
             progress(0, desc=bilingual("common.loading", model=f"{checkpoint.label} ({checkpoint.size})"))
 
     try:
-        return MODELS.get(task, classroom.model_for(task, model or None), on_load=on_load)
+        return MODELS.get(task, model or None, on_load=on_load)
     except (ValueError, TypeError, CheckpointUnavailable):
         raise
     except Exception as error:

@@ -38,6 +38,7 @@ def speak(text: str, speaking_rate: float = 1.0, model: str | None = None, progr
     return str(save_audio(outputs.new_file("speech", ".wav"), result["audio"], result["sampling_rate"]))
 
 
+@user_errors
 def question_from_voice(audio: str | None, progress=gr.Progress()) -> str:
     """The Ask tab's voice input: an English transcript to use as the question."""
     if audio is None:  # the recording was cleared
@@ -48,6 +49,7 @@ def question_from_voice(audio: str | None, progress=gr.Progress()) -> str:
     return text
 
 
+@user_errors
 def read_aloud_value(text: str | None, progress=gr.Progress()) -> gr.Audio:
     if not text or not text.strip():
         raise gr.Error("There is nothing to read aloud yet. / 还没有可朗读的内容。")

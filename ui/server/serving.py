@@ -4,20 +4,20 @@ as one batch (see runtime/batching.py for how, and why not Gradio's batch=True).
 from __future__ import annotations
 
 from runtime import settings
-from runtime.batching import DEVICE_LOCK, Batcher
+from runtime.batching import DEVICE_LOCK
+from runtime.cache import Loaded
 from runtime.inputs import collect_notices
 
-BATCHER = Batcher(settings.MAX_BATCH_SIZE)
 
-
-def batched(fn, item, key):
-    """``fn([item])[0]``, run in one batch with concurrent requests of the same ``key``
-    (see runtime/batching.py); alone when batching is off (MAX_BATCH_SIZE=1). Check
-    ``item`` before: a failure inside a batch is retried alone, but costs time."""
+def batched(loaded: Loaded, fn, item, key):
+    """``fn([item])[0]``, run in one batch with concurrent requests to the same loaded
+    model with the same ``key`` (see runtime/batching.py); alone when batching is off
+    (MAX_BATCH_SIZE=1). Check ``item`` before: a failure inside a batch is retried alone,
+    but costs time."""
     if settings.MAX_BATCH_SIZE <= 1:
         with DEVICE_LOCK:
             return _quietly(fn)([item])[0]
-    return BATCHER(_quietly(fn), key, item)
+    return loaded.batcher(_quietly(fn), key, item)
 
 
 def _quietly(fn):

@@ -11,6 +11,7 @@ from runtime.batching import options_key
 from runtime.inputs import check_text, load_image
 from ui import panels
 from ui.components import image_input, model_picker, model_status, status_line
+from ui.context import Context
 from ui.handlers import get_model, gpu, user_errors
 from ui.i18n import _
 from ui.server.serving import batch_event, batched
@@ -28,10 +29,11 @@ EXAMPLES = [
 @gpu
 @user_errors
 def vqa(image: str, question: str, model: str | None = None, progress=gr.Progress(track_tqdm=True)) -> str:
-    pipe = get_model("vqa", model, progress).pipeline
+    loaded = get_model("vqa", model, progress)
+    pipe = loaded.pipeline
     # Checked here, so that bad input fails this request alone, never a batch.
     pair = (load_image(image), pipe.check_question(question))
-    return batched(lambda pairs: pipe([i for i, _ in pairs], [q for _, q in pairs]), pair, options_key(pipe))
+    return batched(loaded, lambda pairs: pipe([i for i, _ in pairs], [q for _, q in pairs]), pair, options_key(pipe))
 
 
 # --- Explain, How it works and Show the code ---------------------------------------
@@ -99,7 +101,7 @@ def vqa_panel(demo, *, image, question, picker, answer) -> None:
     answer.change(vqa_code, [image, question, picker, answer], [code, record_file], api_visibility="private")
 
 
-def build(demo: gr.Blocks) -> None:
+def build(demo: gr.Blocks, ctx: Context) -> None:
     with gr.Tab(_("ask.tab"), id="ask"):
         gr.Markdown(_("ask.intro"))
         with gr.Row(equal_height=False):
@@ -107,7 +109,7 @@ def build(demo: gr.Blocks) -> None:
                 image = image_input(label=_("common.image"), sources=["upload", "clipboard", "webcam"], height=340)
                 question = gr.Textbox(label=_("ask.question"), placeholder=_("ask.placeholder"), max_length=500)
                 voice = voice_input(label=_("speech.voice"))
-                picker = model_picker("vqa")
+                picker = model_picker("vqa", ctx.classroom)
                 button = gr.Button(_("ask.button"), variant="primary")
             with gr.Column():
                 answer = gr.Textbox(label=_("ask.answer"), lines=2, buttons=["copy"])

@@ -9,7 +9,8 @@ from runtime import settings
 from runtime.batching import options_key
 from runtime.inputs import check_flag, check_seed, is_random_seed, load_image
 from ui import panels
-from ui.components import drawn_seed, image_input, model_picker, model_status, remember_drawn_seed, status_line
+from ui.components import image_input, model_picker, model_status, status_line
+from ui.context import Context
 from ui.handlers import get_model, gpu, user_errors
 from ui.i18n import _, both
 from ui.server.serving import batch_event, batched
@@ -30,32 +31,32 @@ def caption(
     temperature: float = 1.0,
     top_p: float = 0.9,
     seed: int = -1,
-    request: gr.Request = None,
     progress=gr.Progress(track_tqdm=True),
-) -> str:
-    pipe = get_model("caption", model, progress).pipeline
+) -> tuple[str, int | None]:
+    """The caption, and the seed drawn for it when it was sampled with seed -1 (else None).
+    The API returns the caption alone: the seed goes to the page's state, for the status
+    line and Show the code."""
+    loaded = get_model("caption", model, progress)
+    pipe = loaded.pipeline
     # Checked here, so that bad input fails this request alone, never a batch.
     image = load_image(image)
     pipe.check_inputs(max_new_tokens, num_beams, temperature, top_p)
     do_sample = check_flag("do_sample", do_sample)
     drawn = is_random_seed(seed)
     seed = check_seed(seed)  # checked even when greedy decoding doesn't use it
-    remember_drawn_seed(request, None)  # a run that fails shows no seed of an earlier one
     # Its notices (a prompt cut short, fewer tokens) reach this request, whoever runs the batch.
     prompt, max_new_tokens, _options = pipe.prepare_text(prompt, max_new_tokens)
     options = dict(prompt=prompt, max_new_tokens=max_new_tokens, num_beams=num_beams)
     if do_sample:  # greedy and beam search ignore these, so they don't split batches
         options.update(do_sample=True, temperature=temperature, top_p=top_p, seed=seed)
-    result = batched(lambda images: pipe(images, **options), image, options_key(pipe, **options))
-    remember_drawn_seed(request, seed if do_sample and drawn else None)
-    return result
+    result = batched(loaded, lambda images: pipe(images, **options), image, options_key(pipe, **options))
+    return result, seed if do_sample and drawn else None
 
 
-def caption_status(model: str | None, request: gr.Request = None) -> str:
+def caption_status(model: str | None, drawn: int | None = None) -> str:
     """The model's status line, and after a sampled caption with seed -1 the seed drawn."""
     line = model_status("caption", model)
-    seed = drawn_seed(request)
-    return line if seed is None else f"{line}\n\n🎲 {both('caption.seed_drawn', seed=seed)}"
+    return line if drawn is None else f"{line}\n\n🎲 {both('caption.seed_drawn', seed=drawn)}"
 
 
 # --- Explain, How it works and Show the code ---------------------------------------
@@ -87,7 +88,7 @@ def explain_caption(
 
 
 def caption_panel(demo, *, image, picker, prompt, max_new_tokens, num_beams, do_sample, temperature, top_p, seed,
-                  output) -> None:  # fmt: skip
+                  output, drawn) -> None:  # fmt: skip
     """The Caption tab's Explain, How it works and Show the code panels."""
     button, strategy, layer, summary, table, chart, maps, _extra, record, state = panels.generation_panel(
         demo, "explain.caption_title", "explain.caption_intro", "explain.caption_button"
@@ -106,26 +107,26 @@ def caption_panel(demo, *, image, picker, prompt, max_new_tokens, num_beams, do_
 
     @user_errors
     def caption_code(image, model, prompt, max_new_tokens, num_beams, do_sample, temperature, top_p, seed, output,
-                     request: gr.Request = None):  # fmt: skip
+                     drawn):  # fmt: skip
         if not output or image is None:
             return "", None
-        if is_random_seed(seed) and (drawn := drawn_seed(request)) is not None:
+        if is_random_seed(seed) and drawn is not None:
             seed = drawn  # the seed the caption was sampled with
         record = snippets.caption_record(panels.loaded_model("caption", model), image, output, prompt, max_new_tokens,
                                          num_beams, do_sample, temperature, top_p, seed)  # fmt: skip
         return panels.code_and_record(record)
 
     output.change(caption_code, [image, picker, prompt, max_new_tokens, num_beams, do_sample, temperature, top_p,
-                                 seed, output], [code, record_file], api_visibility="private")  # fmt: skip
+                                 seed, output, drawn], [code, record_file], api_visibility="private")  # fmt: skip
 
 
-def build(demo: gr.Blocks) -> None:
+def build(demo: gr.Blocks, ctx: Context) -> None:
     with gr.Tab(_("caption.tab"), id="caption"):
         gr.Markdown(_("caption.intro"))
         with gr.Row(equal_height=False):
             with gr.Column():
                 image = image_input(label=_("common.image"), sources=["upload", "clipboard", "webcam"], height=340)
-                picker = model_picker("caption")
+                picker = model_picker("caption", ctx.classroom)
                 with gr.Accordion(_("common.advanced"), open=False):
                     prompt = gr.Textbox(
                         label=_("caption.prompt"), info=_("caption.prompt_info"), placeholder="a photography of"
@@ -148,9 +149,12 @@ def build(demo: gr.Blocks) -> None:
             [[str(settings.EXAMPLE_IMAGES_DIR / name)] for name in EXAMPLES], inputs=[image], label=_("common.examples")
         )
 
+        # The seed drawn for this visitor's last sampled caption (seed -1): in their page's
+        # state, so the status line shows it and Show the code replays it.
+        drawn = gr.State(None)
         inputs = [image, picker, prompt, max_new_tokens, num_beams, do_sample, temperature, top_p, seed]
-        event = button.click(caption, inputs, output, api_name="caption", **batch_event())
-        event.then(caption_status, picker, status, api_visibility="private", queue=False)
+        event = button.click(caption, inputs, [output, drawn], api_name="caption", **batch_event())
+        event.then(caption_status, [picker, drawn], status, api_visibility="private", queue=False)
         caption_panel(demo, image=image, picker=picker, prompt=prompt, max_new_tokens=max_new_tokens,
-                              num_beams=num_beams, do_sample=do_sample, temperature=temperature, top_p=top_p,
-                              seed=seed, output=output)  # fmt: skip
+                      num_beams=num_beams, do_sample=do_sample, temperature=temperature, top_p=top_p, seed=seed,
+                      output=output, drawn=drawn)  # fmt: skip

@@ -19,6 +19,7 @@ from runtime.inputs import check_seed, check_text
 from runtime.registry import Checkpoint
 from ui import panels
 from ui.components import model_picker, model_status, status_line
+from ui.context import Context
 from ui.handlers import get_model, gpu, user_errors
 from ui.i18n import _
 from ui.server import outputs
@@ -241,7 +242,7 @@ def create_panel(demo, *, prompt, negative_prompt, seed, steps, guidance, width,
                    [code, record_file], api_visibility="private")  # fmt: skip
 
 
-def build(demo: gr.Blocks) -> None:
+def build(demo: gr.Blocks, ctx: Context) -> None:
     with gr.Tab(_("create.tab"), id="create"):
         gr.Markdown(_("create.intro"))
         gr.Markdown(
@@ -251,7 +252,7 @@ def build(demo: gr.Blocks) -> None:
         with gr.Row(equal_height=False):
             with gr.Column():
                 prompt = gr.Textbox(label=_("create.prompt"), placeholder=EXAMPLES[0], lines=2, max_length=1000)
-                picker = model_picker("text_to_image")
+                picker = model_picker("text_to_image", ctx.classroom)
                 defaults = checkpoint_defaults(picker.value)
                 with gr.Accordion(_("common.advanced"), open=False):
                     negative_prompt = gr.Textbox(

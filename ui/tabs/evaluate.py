@@ -7,9 +7,11 @@ from pathlib import Path
 
 import gradio as gr
 
+from classroom.policy import ClassroomPolicy
 from evaluation.probes import TASKS
 from runtime import registry, settings
 from runtime.cache import MODELS
+from ui.context import Context
 from ui.handlers import gpu, user_errors
 from ui.i18n import _
 from ui.server import outputs
@@ -146,15 +148,18 @@ def show_probes() -> list[tuple[str, str]]:
     return shown
 
 
-def _picker(task: str, label: str, compare: bool) -> gr.Dropdown:
-    offered = registry.choices(task, MODELS.profile)
+def _picker(task: str, label: str, compare: bool, classroom: ClassroomPolicy) -> gr.Dropdown:
+    """A checkpoint picker of the Evaluate tab: what the classroom offers for ``task``
+    (the second column may also be "none"), guarded like every other model picker."""
+    offered = classroom.offered(task)
     options = [(f"{c.label} · {c.size}" if c.size else c.label, c.key) for c in offered]
     if compare:
         options = [(_("evaluate.none"), NONE), *options]
-    return gr.Dropdown(choices=options, value=NONE if compare else offered[0].key, label=_(label))
+    picker = gr.Dropdown(choices=options, value=NONE if compare else offered[0].key, label=_(label))
+    return classroom.guard_picker(picker, task, optional=compare)
 
 
-def build(demo: gr.Blocks) -> None:
+def build(demo: gr.Blocks, ctx: Context) -> None:
     with gr.Tab(_("evaluate.tab"), id="evaluate"):
         gr.Markdown(_("evaluate.intro"))
         with gr.Row(equal_height=False):
@@ -167,10 +172,10 @@ def build(demo: gr.Blocks) -> None:
         with gr.Row(equal_height=False):
             with gr.Column():
                 gr.Markdown(_("evaluate.models_a"))
-                models_a = [_picker(t, f"evaluate.task.{t}", compare=False) for t in TASKS]
+                models_a = [_picker(t, f"evaluate.task.{t}", False, ctx.classroom) for t in TASKS]
             with gr.Column():
                 gr.Markdown(_("evaluate.models_b"))
-                models_b = [_picker(t, f"evaluate.task.{t}", compare=True) for t in TASKS]
+                models_b = [_picker(t, f"evaluate.task.{t}", True, ctx.classroom) for t in TASKS]
         button = gr.Button(_("evaluate.button"), variant="primary")
         summary = gr.Markdown()
         table = gr.Dataframe(label=_("evaluate.table"), interactive=False, wrap=True)

@@ -6,19 +6,18 @@ from __future__ import annotations
 
 import functools
 import html
+from types import SimpleNamespace
 
 import gradio as gr
 import pandas as pd
 
-from classroom import policy as classroom
 from labs import fusion
-from labs.fusion import FusionConfig, FusionLab
-from runtime import settings
+from labs.fusion import FusionConfig
 from ui.components import model_picker, model_status, page_locale, status_line
+from ui.context import Context
 from ui.handlers import get_model, gpu, user_errors
 from ui.i18n import _, bilingual, t
 
-LAB = FusionLab(settings.DATA_DIR / "fusion")
 DEFAULTS = FusionConfig(learning_rate=0.003, epochs=40)
 # A learning rate that works for each optimiser, set when the student switches.
 LEARNING_RATES = {"adam": 0.003, "sgd": 0.05}
@@ -34,65 +33,67 @@ def _config(strategy, hidden_size, learning_rate, epochs, optimizer, seed) -> Fu
                         optimizer=optimizer, seed=seed).check()  # fmt: skip
 
 
-def _runs(configs: list[FusionConfig], split: str, negatives: str, model: str | None, progress):
-    """Train each config in turn on the features of ``model``, yielding the results so far
-    (the last one still training) as often as UPDATES allows."""
-    loaded = get_model("retrieval", model, progress)
+def endpoints(ctx: Context) -> SimpleNamespace:
+    """The Fusion lab's endpoints, training on the app's lab (its cached features), with
+    the strategies the classroom allows."""
+    lab, classroom = ctx.lab, ctx.classroom
 
-    def on_encode(done: int, total: int) -> None:
-        progress((done, total), desc=bilingual("fusion.progress_encoding"))
+    def runs(configs: list[FusionConfig], split: str, negatives: str, model: str | None, progress):
+        """Train each config in turn on the features of ``model``, yielding the results so far
+        (the last one still training) as often as UPDATES allows."""
+        loaded = get_model("retrieval", model, progress)
 
-    data = LAB.matching_set(loaded.pipeline, split, negatives, callback=on_encode)
-    finished: list[dict] = []
-    for config in configs:
-        for result in fusion.train_steps(data, config, every=max(1, config.epochs // UPDATES)):
-            result["config"].update(split=split, negatives=negatives, model=loaded.checkpoint.key)
-            progress(
-                (len(result["curves"]["epoch"]), config.epochs),
-                desc=bilingual(f"fusion.{config.strategy}"),
-            )
-            yield [*finished, result]
-        finished.append(result)
+        def on_encode(done: int, total: int) -> None:
+            progress((done, total), desc=bilingual("fusion.progress_encoding"))
 
+        data = lab.matching_set(loaded.pipeline, split, negatives, callback=on_encode)
+        finished: list[dict] = []
+        for config in configs:
+            for result in fusion.train_steps(data, config, every=max(1, config.epochs // UPDATES)):
+                result["config"].update(split=split, negatives=negatives, model=loaded.checkpoint.key)
+                progress((len(result["curves"]["epoch"]), config.epochs), desc=bilingual(f"fusion.{config.strategy}"))
+                yield [*finished, result]
+            finished.append(result)
 
-@gpu
-@user_errors
-def train_fusion(
-    strategy: str = DEFAULTS.strategy,
-    hidden_size: int = DEFAULTS.hidden_size,
-    learning_rate: float = DEFAULTS.learning_rate,
-    epochs: int = DEFAULTS.epochs,
-    optimizer: str = DEFAULTS.optimizer,
-    seed: int = DEFAULTS.seed,
-    split: str = "instances",
-    negatives: str = "either",
-    model: str | None = None,
-    progress=gr.Progress(),
-):
-    """Train one fusion model; yields its result (metrics, curves, confusion matrix) as it trains."""
-    config = _config(strategy, hidden_size, learning_rate, epochs, optimizer, seed)
-    for results in _runs([config], split, negatives, model, progress):
-        yield results[-1]
+    @gpu
+    @user_errors
+    def train_fusion(
+        strategy: str = DEFAULTS.strategy,
+        hidden_size: int = DEFAULTS.hidden_size,
+        learning_rate: float = DEFAULTS.learning_rate,
+        epochs: int = DEFAULTS.epochs,
+        optimizer: str = DEFAULTS.optimizer,
+        seed: int = DEFAULTS.seed,
+        split: str = "instances",
+        negatives: str = "either",
+        model: str | None = None,
+        progress=gr.Progress(),
+    ):
+        """Train one fusion model; yields its result (metrics, curves, confusion matrix) as it trains."""
+        config = _config(strategy, hidden_size, learning_rate, epochs, optimizer, seed)
+        for results in runs([config], split, negatives, model, progress):
+            yield results[-1]
 
+    @gpu
+    @user_errors
+    def compare_fusion(
+        hidden_size: int = DEFAULTS.hidden_size,
+        learning_rate: float = DEFAULTS.learning_rate,
+        epochs: int = DEFAULTS.epochs,
+        optimizer: str = DEFAULTS.optimizer,
+        seed: int = DEFAULTS.seed,
+        split: str = "instances",
+        negatives: str = "either",
+        model: str | None = None,
+        progress=gr.Progress(),
+    ):
+        """Train early, late and hybrid fusion with the same settings (those the classroom
+        allows, in classroom mode); yields the list of results."""
+        strategies = classroom.allowed("strategy", fusion.STRATEGIES)
+        configs = [_config(s, hidden_size, learning_rate, epochs, optimizer, seed) for s in strategies]
+        yield from runs(configs, split, negatives, model, progress)
 
-@gpu
-@user_errors
-def compare_fusion(
-    hidden_size: int = DEFAULTS.hidden_size,
-    learning_rate: float = DEFAULTS.learning_rate,
-    epochs: int = DEFAULTS.epochs,
-    optimizer: str = DEFAULTS.optimizer,
-    seed: int = DEFAULTS.seed,
-    split: str = "instances",
-    negatives: str = "either",
-    model: str | None = None,
-    progress=gr.Progress(),
-):
-    """Train early, late and hybrid fusion with the same settings (those the classroom
-    allows, in classroom mode); yields the list of results."""
-    strategies = classroom.allowed("strategy", fusion.STRATEGIES)
-    configs = [_config(s, hidden_size, learning_rate, epochs, optimizer, seed) for s in strategies]
-    yield from _runs(configs, split, negatives, model, progress)
+    return SimpleNamespace(train_fusion=train_fusion, compare_fusion=compare_fusion)
 
 
 # --- Showing results (server-side, in the page's language) -------------------------
@@ -168,8 +169,14 @@ def _table(runs: list[dict], locale: str) -> str:
     return f'<div class="fusion-table"><table><tr>{head}</tr>{"".join(body)}</table></div>'
 
 
+@functools.cache
+def _scenes() -> list:
+    """The lab's pictures: fixed by their seed, the same for every lab."""
+    return fusion.make_scenes()
+
+
 def _mistakes(result: dict, locale: str) -> list[tuple]:
-    scenes = LAB.scenes
+    scenes = _scenes()
     label = {"match": t("fusion.match", locale), "mismatch": t("fusion.mismatch", locale)}
     return [
         (
@@ -210,14 +217,15 @@ def show(results, runs: list[dict] | None, locale: str):
 def _examples() -> list[tuple]:
     """One picture per concept, with its caption: what the data looks like."""
     seen, examples = set(), []
-    for scene in LAB.scenes:
+    for scene in _scenes():
         if scene.caption not in seen:
             seen.add(scene.caption)
             examples.append((scene.image, scene.caption))
     return examples
 
 
-def build(demo: gr.Blocks) -> None:
+def build(demo: gr.Blocks, ctx: Context) -> None:
+    api = endpoints(ctx)
     with gr.Tab(_("fusion.tab"), id="fusion"):
         gr.Markdown(_("fusion.intro"))
         locale = page_locale(demo)
@@ -247,7 +255,7 @@ def build(demo: gr.Blocks) -> None:
                     negatives = gr.Radio([(_("fusion.negatives_either"), "either"), (_("fusion.negatives_colour"), "colour"),
                                           (_("fusion.negatives_shape"), "shape")],
                                          value="either", label=_("fusion.negatives"), info=_("fusion.negatives_info"))  # fmt: skip
-                    picker = model_picker("retrieval")
+                    picker = model_picker("retrieval", ctx.classroom)
                     examples = gr.Gallery(label=_("fusion.examples"), columns=6, height=220, object_fit="contain")
                 with gr.Row():
                     train_button = gr.Button(_("fusion.train"), variant="primary")
@@ -273,10 +281,10 @@ def build(demo: gr.Blocks) -> None:
 
         settings_ = [hidden_size, learning_rate, epochs, optimizer, seed, split, negatives, picker]
         training = train_button.click(
-            train_fusion, [strategy, *settings_], raw, api_name="train_fusion", concurrency_id="model"
+            api.train_fusion, [strategy, *settings_], raw, api_name="train_fusion", concurrency_id="model"
         )
         comparing = compare_button.click(
-            compare_fusion, settings_, raw, api_name="compare_fusion", concurrency_id="model"
+            api.compare_fusion, settings_, raw, api_name="compare_fusion", concurrency_id="model"
         )
         outputs = [summary, loss_plot, accuracy_plot, confusion, mistakes, table, runs]
         raw.change(show, [raw, runs, locale], outputs, api_visibility="private", queue=False)

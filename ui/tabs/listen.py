@@ -6,6 +6,7 @@ import gradio as gr
 
 from runtime import settings
 from ui.components import model_picker, model_status, status_line
+from ui.context import Context
 from ui.i18n import _
 from ui.speech import speak, transcribe, voice_input
 
@@ -39,7 +40,7 @@ def show_result(result: dict | None) -> tuple[str, str]:
     return "\n".join(lines), f"Language / 语言: **{name}** (`{result['language']}`) · {len(lines)} segment(s) / 段"
 
 
-def build(demo: gr.Blocks) -> None:
+def build(demo: gr.Blocks, ctx: Context) -> None:
     with gr.Tab(_("listen.tab"), id="listen"):
         gr.Markdown(_("listen.intro"))
         with gr.Row(equal_height=False):
@@ -55,7 +56,7 @@ def build(demo: gr.Blocks) -> None:
                         [(_("listen.transcribe"), "transcribe"), (_("listen.translate"), "translate")],
                         value="transcribe", label=_("listen.task"), info=_("listen.task_info"),
                     )  # fmt: skip
-                picker = model_picker("speech_recognition")
+                picker = model_picker("speech_recognition", ctx.classroom)
                 button = gr.Button(_("listen.button"), variant="primary")
             with gr.Column():
                 transcript = gr.Textbox(label=_("listen.transcript"), lines=4, buttons=["copy"])
@@ -72,7 +73,7 @@ def build(demo: gr.Blocks) -> None:
                     label=_("speak.text"), placeholder=SPEAK_EXAMPLES[0], lines=3, max_length=settings.MAX_SPEECH_CHARS
                 )
                 speaking_rate = gr.Slider(0.5, 2.0, 1.0, step=0.1, label=_("speak.rate"), info=_("speak.rate_info"))
-                speak_picker = model_picker("text_to_speech")
+                speak_picker = model_picker("text_to_speech", ctx.classroom)
                 speak_button = gr.Button(_("speak.button"), variant="primary")
             with gr.Column():
                 speech = gr.Audio(label=_("speak.output"), type="filepath", autoplay=True, interactive=False)

@@ -9,6 +9,7 @@ import gradio as gr
 
 from runtime import registry, settings
 from runtime.cache import MODELS
+from ui.context import Context
 from ui.i18n import _, both
 
 MB = 2**20
@@ -91,7 +92,7 @@ def set_fast_path(on: bool):
     return refresh()
 
 
-def build(demo: gr.Blocks) -> None:
+def build(demo: gr.Blocks, ctx: Context) -> None:
     """The panel; with MODELS_PANEL=view (a public Space) only the list: what would act
     for every visitor (unloading, the fast-path switch) is not built, so no request can
     reach it either."""

@@ -2,32 +2,26 @@
 both, find more like a hit, add images, folders or zip files, and classify the whole
 collection or one image against labels you type (zero-shot, CLIP).
 
-Each visitor's collection is two on-disk indexes (``search/index.py``) per model:
-the bundled gallery and the images added in the app (shared by everyone, or one set
-per session under GALLERY_MODE=session). Added images are stored as normalised copies
-in the uploads folder, so every model's index can be built from the same files.
-SEARCH_INDEX adds a library built with the command line (any size), searched read-only.
+What a visitor searches (the bundled gallery, the images they added, the SEARCH_INDEX
+library) is the app's ``search.collections.Collections``; this module lays out the tab,
+its CLIP lab and Show the code, and turns requests into calls on it.
 """
 
 from __future__ import annotations
 
-import hashlib
-import tempfile
-import threading
-from collections import OrderedDict
 from pathlib import Path
+from types import SimpleNamespace
 
 import gradio as gr
-import numpy as np
 
 from explain import clip as explain_clip
 from explain import snippets
 from runtime import settings
 from runtime.inputs import check_text
-from search.index import ImageIndex, scan
-from search.uploads import extract_zip, is_zip, store_images
+from search.uploads import is_zip
 from ui import panels
 from ui.components import image_input, model_picker, model_status, status_line
+from ui.context import Context
 from ui.handlers import get_model, gpu, user_errors
 from ui.i18n import _
 
@@ -44,115 +38,6 @@ COLLECTION_LABELS_EXAMPLE = "animal, food, space, person, object"
 # Table headers are values, not labels, so Gradio's i18n doesn't reach them: both languages.
 COUNT_HEADERS = ["label / 标签", "images / 图片数", "share % / 占比 %"]
 PREVIEW = 48  # images shown in the collection preview
-MAX_OPEN_INDEXES = 32  # open indexes kept in memory (sessions come and go)
-
-
-def upload_folder(request: gr.Request | None) -> Path:
-    """Where this visitor's added images go: one shared folder, or one per session."""
-    root = settings.DATA_DIR / "uploads"
-    return root / _scope(request)
-
-
-def _scope(request: gr.Request | None) -> str:
-    if settings.GALLERY_MODE == "session" and request is not None and request.session_hash:
-        return "sessions/" + hashlib.sha256(request.session_hash.encode()).hexdigest()[:24]
-    return "shared"
-
-
-class Collections:
-    """Open indexes by (scope, embedding space), each brought in line with its folder
-    the first time this process opens it; the least recently used are closed."""
-
-    def __init__(self) -> None:
-        self._open: OrderedDict[tuple[str, str], ImageIndex] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, scope: str, folder: Path, pipe, model_key: str, create: bool = True) -> ImageIndex | None:
-        """The index of ``scope`` for ``pipe``'s model; None when there is nothing to
-        index and ``create`` is false (a visitor who only searches leaves nothing on disk)."""
-        slot = (scope, pipe.fingerprint)
-        root = settings.DATA_DIR / "indexes" / scope / pipe.fingerprint
-        with self._lock:
-            if slot in self._open:
-                self._open.move_to_end(slot)
-                return self._open[slot]
-            if not create and not folder.is_dir() and not (root / "index.json").exists():
-                return None
-            index = ImageIndex.open_or_create(root, pipe, model_key)
-            if folder.is_dir():
-                index.add(scan([folder]), pipe, progress=True)
-            index.prune()  # files deleted while the app was down
-            self._open[slot] = index
-            while len(self._open) > MAX_OPEN_INDEXES:
-                self._open.popitem(last=False)[1].close()
-            return index
-
-    def opened(self, scope: str) -> list[ImageIndex]:
-        with self._lock:
-            return [index for (s, _), index in self._open.items() if s == scope]
-
-
-COLLECTIONS = Collections()
-
-
-class CollectionEmbeddings:
-    """A visitor's collection as the Explain panel's embedding map reads it
-    (``ui/explain.py``): ``embeddings(pipe, [their upload folder])`` -> (paths, (N, D))."""
-
-    def embeddings(self, pipe, extra=()) -> tuple[list[Path], np.ndarray]:
-        indexes = [COLLECTIONS.get("bundled", settings.EXAMPLE_IMAGES_DIR, pipe, "")]
-        for folder in map(Path, extra):
-            scope = folder.relative_to(settings.DATA_DIR / "uploads").as_posix()
-            indexes.append(COLLECTIONS.get(scope, folder, pipe, "", create=False))
-        indexes = [index for index in indexes if index is not None]
-        paths = [Path(item["path"]) for index in indexes for item in index.items()]
-        return paths, np.concatenate([index.embeddings for index in indexes])
-
-
-_LIBRARY: dict[str, ImageIndex] = {}  # the SEARCH_INDEX, opened once
-_LIBRARY_LOCK = threading.Lock()
-
-
-def _library(pipe) -> ImageIndex | None:
-    """The index named by SEARCH_INDEX (built with the command line), when it was built
-    with ``pipe``'s model; otherwise a warning, and it sits this search out."""
-    if not settings.SEARCH_INDEX:
-        return None
-    try:
-        with _LIBRARY_LOCK:
-            if settings.SEARCH_INDEX not in _LIBRARY:
-                _LIBRARY[settings.SEARCH_INDEX] = ImageIndex.open(settings.SEARCH_INDEX)
-            library = _LIBRARY[settings.SEARCH_INDEX]
-        library.check_model(pipe)
-    except ValueError as error:
-        gr.Warning(f"The library index (SEARCH_INDEX) is not searched: {error}")
-        return None
-    return library
-
-
-def _indexes(model: str | None, request: gr.Request | None, progress=None, create: bool = False):
-    """(pipeline, {source: index}) for the chosen model: the bundled gallery, this
-    visitor's images (absent until they add some) and the SEARCH_INDEX library."""
-    loaded = get_model("retrieval", model, progress)
-    pipe = loaded.pipeline
-    sources = {"bundled": COLLECTIONS.get("bundled", settings.EXAMPLE_IMAGES_DIR, pipe, loaded.checkpoint.key)}
-    mine = COLLECTIONS.get(_scope(request), upload_folder(request), pipe, loaded.checkpoint.key, create)
-    if mine is not None:
-        sources["yours"] = mine
-    library = _library(pipe)
-    if library is not None:
-        sources["library"] = library
-    return pipe, sources
-
-
-def _source(sources: dict[str, ImageIndex], image_id: str) -> str | None:
-    return next((name for name, index in sources.items() if image_id in index), None)
-
-
-def _search(sources: dict[str, ImageIndex], query, top_k: int, exclude=()) -> list[dict]:
-    """The best ``top_k`` hits over every source, best first, each tagged with its source."""
-    hits = [{**hit, "source": name} for name, index in sources.items() for hit in index.search(query, top_k, exclude)]
-    return sorted(hits, key=lambda hit: -hit["score"])[:top_k]
 
 
 def _picture(hit: dict):
@@ -176,65 +61,8 @@ def _gallery(hits: list[dict], caption=lambda hit: f"{hit['score']:.3f} · {hit[
     return [(_picture(hit), caption(hit)) for hit in hits]
 
 
-def _public(hits: list[dict]) -> list[dict]:
-    """Hits for API clients: no server paths, and where each image comes from."""
-    keep = ("id", "name", "score", "width", "height", "added", "source")
-    return [{k: hit[k] for k in keep} for hit in hits]
-
-
-@gpu
-@user_errors
-def search_by_text(
-    query: str, top_k: int = 8, model: str | None = None, request: gr.Request = None,
-    progress=gr.Progress(track_tqdm=True),
-) -> tuple[list[tuple[str, str]], list[dict]]:  # fmt: skip
-    """The gallery of hits (what the API returns) and the hits as data (kept in the page's state)."""
-    pipe, sources = _indexes(model, request, progress)
-    hits = _search(sources, pipe.embed_query(text=check_text(query, "search text")), top_k)
-    return _gallery(hits), _public(hits)
-
-
-@gpu
-@user_errors
-def search_by_image(
-    image: str, top_k: int = 8, model: str | None = None, request: gr.Request = None,
-    progress=gr.Progress(track_tqdm=True),
-) -> tuple[list[tuple[str, str]], list[dict]]:  # fmt: skip
-    if image is None:
-        raise ValueError("No image given: upload an image or pick one of the examples.")
-    pipe, sources = _indexes(model, request, progress)
-    hits = _search(sources, pipe.embed_query(image=image), top_k)
-    return _gallery(hits), _public(hits)
-
-
-@gpu
-@user_errors
-def search(
-    query: str | None = None, image: str | None = None, top_k: int = 8, text_weight: float = 0.5,
-    model: str | None = None, request: gr.Request = None, progress=gr.Progress(track_tqdm=True),
-) -> tuple[list[tuple[str, str]], list[dict], list[dict]]:  # fmt: skip
-    """By text, by image, or both: the text then modifies the image ("at night")."""
-    pipe, sources = _indexes(model, request, progress)
-    hits = _search(sources, pipe.embed_query(text=query, image=image, text_weight=text_weight), top_k)
-    return _gallery(hits), _public(hits), _public(hits)
-
-
-@gpu
-@user_errors
-def more_like_this(
-    image_id: str, top_k: int = 8, model: str | None = None, request: gr.Request = None,
-    progress=gr.Progress(track_tqdm=True),
-) -> tuple[list[tuple[str, str]], list[dict], list[dict]]:  # fmt: skip
-    """The images closest to one already in the collection (by its id), itself left out."""
-    if not image_id or not isinstance(image_id, str):
-        raise ValueError("No image chosen: click a search result first, then 'More like this'.")
-    image_id = image_id.strip()
-    pipe, sources = _indexes(model, request, progress)
-    owner = _source(sources, image_id)
-    if owner is None:
-        raise ValueError(f"No image with id {image_id!r} in your collection.")
-    hits = _search(sources, sources[owner].embedding(image_id), top_k, exclude=[image_id])
-    return _gallery(hits), _public(hits), _public(hits)
+def _session(request: gr.Request | None) -> str | None:
+    return getattr(request, "session_hash", None)
 
 
 @gpu
@@ -244,110 +72,156 @@ def classify(image: str, labels: str, model: str | None = None, progress=gr.Prog
     return pipe.classify(image, labels)
 
 
-@gpu
-@user_errors
-def classify_collection(
-    labels: str, examples: int = 4, model: str | None = None, request: gr.Request = None,
-    progress=gr.Progress(track_tqdm=True),
-) -> tuple[dict, list[tuple[str, str]], dict]:  # fmt: skip
-    """Every image of the collection sorted into one of ``labels``: a count per label
-    and the images the model is surest of."""
-    pipe, sources = _indexes(model, request, progress)
-    from pipelines.retrieval import classify_collection  # imports torch: not while the page starts
+def endpoints(ctx: Context) -> SimpleNamespace:
+    """The Search tab's endpoints over the app's collections."""
+    collections = ctx.collections
 
-    result = classify_collection(pipe, list(sources.values()), labels, examples)
-    table = [[row["label"], row["count"], round(100 * row["share"], 1)] for row in result["labels"]]
-    shown = []
-    for row in result["labels"]:
-        row["examples"] = [{**item, "source": _source(sources, item["id"])} for item in row["examples"]]
-        shown += _gallery(
-            row["examples"], lambda item, label=row["label"]: f"{label} · {item['score']:.2f} · {item['name']}"
-        )
-        row["examples"] = _public(row["examples"])
-    return {"headers": COUNT_HEADERS, "data": table}, shown, result
+    def sources(model, request, progress=None, create=False):
+        loaded = get_model("retrieval", model, progress)
+        return loaded, collections.sources(loaded.pipeline, loaded.checkpoint.key, _session(request), create)
 
+    def answer(hits):
+        return _gallery(hits), collections.public(hits)
 
-def _add(paths: list[str], model: str | None, request: gr.Request | None, progress) -> tuple[list[str], str]:
-    """Unpack zips, store images as copies, embed them into this visitor's index."""
-    if len(paths) > settings.MAX_INDEX_UPLOAD:
-        raise ValueError(f"Add at most {settings.MAX_INDEX_UPLOAD:,} files at a time; got {len(paths):,}.")
-    pipe, sources = _indexes(model, request, progress, create=True)
-    mine = sources["yours"]
-    skipped = []
-    with tempfile.TemporaryDirectory(prefix="unzip-", dir=settings.DATA_DIR) as unpacked:
-        images = []
-        for number, path in enumerate(paths):
-            if is_zip(path):
-                written, refused = extract_zip(path, Path(unpacked) / str(number))
-                images += written
-                skipped += [(f"{Path(path).name}/{member}", why) for member, why in refused]
-            else:
-                images.append(Path(path))
-        if len(images) > settings.MAX_INDEX_UPLOAD:
-            raise ValueError(f"Add at most {settings.MAX_INDEX_UPLOAD:,} images at a time; got {len(images):,}.")
-        stored, refused = store_images(images, upload_folder(request))
-        skipped += refused
-    report = mine.add(stored, pipe, progress=True)
-    added = len(report.added)
-    lines = [f"Added {added} image(s); {len(stored) - added} already in the collection; "
-             f"{len(skipped) + len(report.skipped)} file(s) skipped. / 已添加 {added} 张图片。"]  # fmt: skip
-    lines += [f"- {name}: {why}" for name, why in [*skipped, *report.skipped][:30]]
-    return collection(model, request), "\n".join(lines)
+    @gpu
+    @user_errors
+    def search_by_text(
+        query: str, top_k: int = 8, model: str | None = None, request: gr.Request = None,
+        progress=gr.Progress(track_tqdm=True),
+    ) -> tuple[list[tuple[str, str]], list[dict]]:  # fmt: skip
+        """The gallery of hits (what the API returns) and the hits as data (kept in the page's state)."""
+        loaded, found = sources(model, request, progress)
+        query_embedding = loaded.pipeline.embed_query(text=check_text(query, "search text"))
+        return answer(collections.search(found, query_embedding, top_k))
 
+    @gpu
+    @user_errors
+    def search_by_image(
+        image: str, top_k: int = 8, model: str | None = None, request: gr.Request = None,
+        progress=gr.Progress(track_tqdm=True),
+    ) -> tuple[list[tuple[str, str]], list[dict]]:  # fmt: skip
+        if image is None:
+            raise ValueError("No image given: upload an image or pick one of the examples.")
+        loaded, found = sources(model, request, progress)
+        return answer(collections.search(found, loaded.pipeline.embed_query(image=image), top_k))
 
-@user_errors
-def add_to_gallery(
-    files: list[str] | None, folder: list[str] | None = None, model: str | None = None, request: gr.Request = None,
-    progress=gr.Progress(track_tqdm=True),
-) -> tuple[list[str], str]:  # fmt: skip
-    paths = [str(f) for f in [*(files or []), *(folder or [])]]
-    if not paths:
-        raise ValueError("No files given: choose images, a folder or a zip file to add.")
-    return _add(paths, model, request, progress)
+    @gpu
+    @user_errors
+    def search(
+        query: str | None = None, image: str | None = None, top_k: int = 8, text_weight: float = 0.5,
+        model: str | None = None, request: gr.Request = None, progress=gr.Progress(track_tqdm=True),
+    ) -> tuple[list[tuple[str, str]], list[dict], list[dict]]:  # fmt: skip
+        """By text, by image, or both: the text then modifies the image ("at night")."""
+        loaded, found = sources(model, request, progress)
+        query_embedding = loaded.pipeline.embed_query(text=query, image=image, text_weight=text_weight)
+        gallery, hits = answer(collections.search(found, query_embedding, top_k))
+        return gallery, hits, hits
 
+    @gpu
+    @user_errors
+    def more_like_this(
+        image_id: str, top_k: int = 8, model: str | None = None, request: gr.Request = None,
+        progress=gr.Progress(track_tqdm=True),
+    ) -> tuple[list[tuple[str, str]], list[dict], list[dict]]:  # fmt: skip
+        """The images closest to one already in the collection (by its id), itself left out."""
+        if not image_id or not isinstance(image_id, str):
+            raise ValueError("No image chosen: click a search result first, then 'More like this'.")
+        image_id = image_id.strip()
+        _, found = sources(model, request, progress)
+        owner = collections.owner(found, image_id)
+        if owner is None:
+            raise ValueError(f"No image with id {image_id!r} in your collection.")
+        gallery, hits = answer(collections.search(found, found[owner].embedding(image_id), top_k, exclude=[image_id]))
+        return gallery, hits, hits
 
-@user_errors
-def index_zip(
-    file: str | None, model: str | None = None, request: gr.Request = None, progress=gr.Progress(track_tqdm=True)
-) -> tuple[list[str], str]:
-    if not file:
-        raise ValueError("No zip file given: choose a .zip of images.")
-    if not is_zip(file):
-        raise ValueError(f"{Path(str(file)).name!r} is not a zip file.")
-    return _add([str(file)], model, request, progress)
+    @gpu
+    @user_errors
+    def classify_collection(
+        labels: str, examples: int = 4, model: str | None = None, request: gr.Request = None,
+        progress=gr.Progress(track_tqdm=True),
+    ) -> tuple[dict, list[tuple[str, str]], dict]:  # fmt: skip
+        """Every image of the collection sorted into one of ``labels``: a count per label
+        and the images the model is surest of."""
+        from search.classify import classify_collection  # imports torch: not while the page starts
 
+        loaded, found = sources(model, request, progress)
+        result = classify_collection(loaded.pipeline, list(found.values()), labels, examples)
+        table = [[row["label"], row["count"], round(100 * row["share"], 1)] for row in result["labels"]]
+        shown = []
+        for row in result["labels"]:
+            row["examples"] = [{**item, "source": collections.owner(found, item["id"])} for item in row["examples"]]
+            shown += _gallery(
+                row["examples"], lambda item, label=row["label"]: f"{label} · {item['score']:.2f} · {item['name']}"
+            )
+            row["examples"] = collections.public(row["examples"])
+        return {"headers": COUNT_HEADERS, "data": table}, shown, result
 
-@user_errors
-def remove_from_gallery(
-    image_id: str, model: str | None = None, request: gr.Request = None
-) -> tuple[list[str], str]:  # fmt: skip
-    """Remove an image you added (by id); the bundled gallery stays as it is."""
-    if not image_id or not isinstance(image_id, str):
-        raise ValueError("No image chosen: click one of your images in the results first.")
-    image_id = image_id.strip()
-    _, sources = _indexes(model, request)
-    mine = sources.get("yours")
-    owner = _source(sources, image_id)
-    if owner in ("bundled", "library") and (mine is None or image_id not in mine):
-        raise ValueError(f"That image belongs to the {'bundled gallery' if owner == 'bundled' else 'library (SEARCH_INDEX)'}, which can't be changed here; only images you added can be removed.")  # fmt: skip
-    if mine is None or image_id not in mine:
-        raise ValueError(f"No image with id {image_id!r} among the images you added.")
-    path = Path(mine.item(mine.row(image_id))["path"])
-    for index in COLLECTIONS.opened(_scope(request)):  # every model's index of this visitor
-        if image_id in index:
-            index.remove([image_id])
-    path.unlink(missing_ok=True)
-    return collection(model, request), f"Removed {path.name}. / 已移除。"
+    def add(paths: list[str], model: str | None, request: gr.Request | None, progress) -> tuple[list[str], str]:
+        loaded = get_model("retrieval", model, progress)
+        added = collections.add(paths, loaded.pipeline, loaded.checkpoint.key, _session(request))
+        lines = [f"Added {added.added} image(s); {added.already} already in the collection; "
+                 f"{len(added.skipped)} file(s) skipped. / 已添加 {added.added} 张图片。"]  # fmt: skip
+        lines += [f"- {name}: {why}" for name, why in added.skipped[:30]]
+        return collection(model, request), "\n".join(lines)
 
+    @user_errors
+    def add_to_gallery(
+        files: list[str] | None, folder: list[str] | None = None, model: str | None = None,
+        request: gr.Request = None, progress=gr.Progress(track_tqdm=True),
+    ) -> tuple[list[str], str]:  # fmt: skip
+        paths = [str(f) for f in [*(files or []), *(folder or [])]]
+        if not paths:
+            raise ValueError("No files given: choose images, a folder or a zip file to add.")
+        return add(paths, model, request, progress)
 
-def collection(model: str | None = None, request: gr.Request = None) -> list[str]:
-    """The newest images of this visitor's collection (theirs first, then the bundled ones)."""
-    files = []
-    for folder in (upload_folder(request), settings.EXAMPLE_IMAGES_DIR):
-        if folder.is_dir():
-            found = [p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")]
-            files += sorted(found, key=lambda p: -p.stat().st_mtime)
-    return [str(p) for p in files[:PREVIEW]]
+    @user_errors
+    def index_zip(
+        file: str | None, model: str | None = None, request: gr.Request = None,
+        progress=gr.Progress(track_tqdm=True),
+    ) -> tuple[list[str], str]:  # fmt: skip
+        if not file:
+            raise ValueError("No zip file given: choose a .zip of images.")
+        if not is_zip(file):
+            raise ValueError(f"{Path(str(file)).name!r} is not a zip file.")
+        return add([str(file)], model, request, progress)
+
+    @user_errors
+    def remove_from_gallery(
+        image_id: str, model: str | None = None, request: gr.Request = None
+    ) -> tuple[list[str], str]:  # fmt: skip
+        """Remove an image you added (by id); the bundled gallery stays as it is."""
+        if not image_id or not isinstance(image_id, str):
+            raise ValueError("No image chosen: click one of your images in the results first.")
+        loaded = get_model("retrieval", model)
+        path = collections.remove(image_id.strip(), loaded.pipeline, loaded.checkpoint.key, _session(request))
+        return collection(model, request), f"Removed {path.name}. / 已移除。"
+
+    def collection(model: str | None = None, request: gr.Request = None) -> list[str]:
+        """The newest images of this visitor's collection (theirs first, then the bundled ones)."""
+        return [str(p) for p in collections.newest(_session(request), PREVIEW)]
+
+    @gpu
+    @user_errors
+    def embedding_map(
+        query: str | None = None, image: str | None = None, model: str | None = None, top_k: int = 5,
+        request: gr.Request = None, progress=gr.Progress(track_tqdm=True),
+    ):  # fmt: skip
+        """The gallery's embeddings on a 2-D map, with the query placed among them."""
+        pipe = get_model("retrieval", model, progress).pipeline
+        if image:
+            embedding, label = pipe.embed_images([image])[0], "image"
+        elif query and query.strip():
+            label = check_text(query, "search text")
+            embedding = pipe.embed_texts([label])[0]
+        else:
+            raise ValueError("Type a search text or give a query image to place on the map.")
+        paths, matrix = collections.embeddings(pipe, _session(request))
+        record, picture = explain_clip.embedding_map(paths, matrix, embedding, label, int(top_k))
+        return picture, record
+
+    return SimpleNamespace(
+        **{name: fn for name, fn in locals().items() if callable(fn) and name not in ("sources", "answer", "add")}
+    )
 
 
 def _selected(hits: list[dict] | None, event: gr.SelectData) -> str:
@@ -378,30 +252,7 @@ def rescale_matrix(state, temperature: float):
     return explain_clip.matrix_figure(record, thumbnails, temperature)
 
 
-def embedding_map_handler(gallery, upload_folder):
-    """/embedding_map over the Search tab's gallery (``gallery``: a retrieval Gallery;
-    ``upload_folder(request)``: the visitor's uploads)."""
-
-    @gpu
-    @user_errors
-    def embedding_map(query: str | None = None, image: str | None = None, model: str | None = None, top_k: int = 5,
-                      request: gr.Request = None, progress=gr.Progress(track_tqdm=True)):  # fmt: skip
-        pipe = get_model("retrieval", model, progress).pipeline
-        if image:
-            embedding, label = pipe.embed_images([image])[0], "image"
-        elif query and query.strip():
-            label = check_text(query, "search text")
-            embedding = pipe.embed_texts([label])[0]
-        else:
-            raise ValueError("Type a search text or give a query image to place on the map.")
-        paths, matrix = gallery.embeddings(pipe, [upload_folder(request)])
-        record, picture = explain_clip.embedding_map(paths, matrix, embedding, label, int(top_k))
-        return picture, record
-
-    return embedding_map
-
-
-def search_panel(demo, *, query, query_image, picker, top_k, gallery, upload_folder, classify_image,
+def search_panel(demo, *, query, query_image, picker, top_k, embedding_map, classify_image,
                  confidences) -> None:  # fmt: skip
     """The Search tab's CLIP lab, How it works and Show the code panels."""
     from runtime import settings
@@ -439,7 +290,7 @@ def search_panel(demo, *, query, query_image, picker, top_k, gallery, upload_fol
     event.success(lambda r: r["temperature"] if r else gr.skip(), record, temperature, api_visibility="private",
                   queue=False)  # fmt: skip
     temperature.release(rescale_matrix, [state, temperature], matrix, api_visibility="private")
-    map_button.click(embedding_map_handler(gallery, upload_folder), [query, query_image, picker, top_k],
+    map_button.click(embedding_map, [query, query_image, picker, top_k],
                      [picture, map_record], api_name="embedding_map", concurrency_id="model")  # fmt: skip
 
     @user_errors
@@ -464,7 +315,8 @@ def search_panel(demo, *, query, query_image, picker, top_k, gallery, upload_fol
                        api_visibility="private")  # fmt: skip
 
 
-def build(demo: gr.Blocks) -> None:
+def build(demo: gr.Blocks, ctx: Context) -> None:
+    api = endpoints(ctx)
     with gr.Tab(_("search.tab"), id="search"):
         gr.Markdown(_("search.intro"))
         with gr.Row(equal_height=False):
@@ -475,7 +327,7 @@ def build(demo: gr.Blocks) -> None:
                 with gr.Row():
                     image_button = gr.Button(_("search.by_image"))
                     both_button = gr.Button(_("search.both"))
-                picker = model_picker("retrieval")
+                picker = model_picker("retrieval", ctx.classroom)
                 with gr.Accordion(_("common.advanced"), open=False):
                     top_k = gr.Slider(1, 24, 8, step=1, label=_("search.top_k"))
                     text_weight = gr.Slider(
@@ -538,28 +390,28 @@ def build(demo: gr.Blocks) -> None:
         model_call = dict(concurrency_id="model")
         # /search_by_text and /search_by_image return the gallery only (the state is not
         # part of the API); /search and /more_like_this also return the hits as data.
-        gr.on([text_button.click, query.submit], search_by_text, [query, top_k, picker], [hits, hits_state],
+        gr.on([text_button.click, query.submit], api.search_by_text, [query, top_k, picker], [hits, hits_state],
               api_name="search_by_text", **model_call).then(**refresh)  # fmt: skip
-        image_button.click(search_by_image, [query_image, top_k, picker], [hits, hits_state],
+        image_button.click(api.search_by_image, [query_image, top_k, picker], [hits, hits_state],
                            api_name="search_by_image", **model_call).then(**refresh)  # fmt: skip
-        both_button.click(search, [query, query_image, top_k, text_weight, picker], [hits, hits_json, hits_state],
+        both_button.click(api.search, [query, query_image, top_k, text_weight, picker], [hits, hits_json, hits_state],
                           api_name="search", **model_call).then(**refresh)  # fmt: skip
         hits.select(_selected, hits_state, selected, api_visibility="private", queue=False)
-        more_button.click(more_like_this, [selected, top_k, picker], [hits, hits_json, hits_state],
+        more_button.click(api.more_like_this, [selected, top_k, picker], [hits, hits_json, hits_state],
                           api_name="more_like_this", **model_call)  # fmt: skip
-        remove_button.click(remove_from_gallery, [selected, picker], [everything, report],
+        remove_button.click(api.remove_from_gallery, [selected, picker], [everything, report],
                             api_name="remove_from_gallery", **model_call)  # fmt: skip
         gr.on([classify_button.click, labels.submit], classify, [classify_image, labels, picker], confidences,
               api_name="classify", **model_call).then(**refresh)  # fmt: skip
-        gr.on([collection_button.click, collection_labels.submit], classify_collection,
+        gr.on([collection_button.click, collection_labels.submit], api.classify_collection,
               [collection_labels, examples_per_label, picker], [counts, label_examples, collection_json],
               api_name="classify_collection", **model_call).then(**refresh)  # fmt: skip
-        demo.load(collection, picker, everything, api_visibility="private", queue=False)
-        add_button.click(add_to_gallery, [files, folder, picker], [everything, report], api_name="add_to_gallery",
+        demo.load(api.collection, picker, everything, api_visibility="private", queue=False)
+        add_button.click(api.add_to_gallery, [files, folder, picker], [everything, report], api_name="add_to_gallery",
                          **model_call)  # fmt: skip
         # A zip on its own, for API clients (the UI takes zips in the files box above).
         zip_file = gr.File(file_types=[".zip"], visible=False)
-        zip_file.upload(index_zip, [zip_file, picker], [everything, report], api_name="index_zip", **model_call)
+        zip_file.upload(api.index_zip, [zip_file, picker], [everything, report], api_name="index_zip", **model_call)
         search_panel(demo, query=query, query_image=query_image, picker=picker, top_k=top_k,
-                             gallery=CollectionEmbeddings(), upload_folder=upload_folder, classify_image=classify_image,
+                 embedding_map=api.embedding_map, classify_image=classify_image,
                              confidences=confidences)  # fmt: skip

@@ -1,0 +1,200 @@
+"""Each visitor's collection: the bundled gallery, the images they added, and the
+library built with the command line, as on-disk indexes per embedding model.
+
+The app makes one ``Collections`` (``ui.build_demo``) and the Search tab asks it
+everything: which indexes a visitor searches (``sources``), the hits over all of them
+(``search``), adding and removing images, the newest images to preview. Added images
+are stored as normalised copies in ``<data dir>/uploads/<scope>``, so that every
+model's index is built from the same files; a scope is "shared" (a laptop, a
+classroom) or one per session (GALLERY_MODE=session, the default on a public Space).
+Open indexes are kept in memory, least recently used closed first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from runtime import settings
+from runtime.inputs import notify
+from search.index import ImageIndex, scan
+from search.uploads import extract_zip, is_zip, store_images
+
+MAX_OPEN_INDEXES = 32  # open indexes kept in memory (sessions come and go)
+PUBLIC_FIELDS = ("id", "name", "score", "width", "height", "added", "source")
+
+
+@dataclass
+class Added:
+    """What adding files did: images added, images already there, and (name, why) per skipped file."""
+
+    added: int = 0
+    already: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+class Collections:
+    def __init__(
+        self,
+        data_dir: Path | None = None,
+        bundled: Path | None = None,
+        gallery_mode: str | None = None,
+        library: str | None = None,
+    ):
+        self.data_dir = Path(data_dir or settings.DATA_DIR)
+        self.bundled = Path(bundled or settings.EXAMPLE_IMAGES_DIR)
+        self.gallery_mode = gallery_mode or settings.GALLERY_MODE
+        self.library_path = settings.SEARCH_INDEX if library is None else library
+        self._open: OrderedDict[tuple[str, str], ImageIndex] = OrderedDict()
+        self._library: ImageIndex | None = None
+        self._lock = threading.Lock()
+
+    # --- Where things are -------------------------------------------------------
+
+    def scope(self, session: str | None) -> str:
+        """ "shared", or one folder per session (by a hash: the session id stays secret)."""
+        if self.gallery_mode == "session" and session:
+            return "sessions/" + hashlib.sha256(session.encode()).hexdigest()[:24]
+        return "shared"
+
+    def upload_folder(self, session: str | None) -> Path:
+        """Where this visitor's added images go."""
+        return self.data_dir / "uploads" / self.scope(session)
+
+    # --- Indexes ------------------------------------------------------------------
+
+    def index(self, scope: str, folder: Path, pipe, model_key: str, create: bool = True) -> ImageIndex | None:
+        """The index of ``scope`` for ``pipe``'s model, brought in line with ``folder`` the
+        first time this process opens it; None when there is nothing to index and
+        ``create`` is false (a visitor who only searches leaves nothing on disk)."""
+        slot = (scope, pipe.fingerprint)
+        root = self.data_dir / "indexes" / scope / pipe.fingerprint
+        with self._lock:
+            if slot in self._open:
+                self._open.move_to_end(slot)
+                return self._open[slot]
+            if not create and not folder.is_dir() and not (root / "index.json").exists():
+                return None
+            index = ImageIndex.open_or_create(root, pipe, model_key)
+            if folder.is_dir():
+                index.add(scan([folder]), pipe, progress=True)
+            index.prune()  # files deleted while the app was down
+            self._open[slot] = index
+            while len(self._open) > MAX_OPEN_INDEXES:
+                self._open.popitem(last=False)[1].close()
+            return index
+
+    def library(self, pipe) -> ImageIndex | None:
+        """The index named by SEARCH_INDEX (built with the command line), when it was built
+        with ``pipe``'s model; otherwise a notice, and it sits this search out."""
+        if not self.library_path:
+            return None
+        try:
+            with self._lock:
+                if self._library is None:
+                    self._library = ImageIndex.open(self.library_path)
+            self._library.check_model(pipe)
+        except ValueError as error:
+            notify(f"The library index (SEARCH_INDEX) is not searched: {error}")
+            return None
+        return self._library
+
+    def sources(self, pipe, model_key: str, session: str | None, create: bool = False) -> dict[str, ImageIndex]:
+        """{source: index} a visitor searches: the bundled gallery, their own images
+        (absent until they add some) and the SEARCH_INDEX library."""
+        found = {"bundled": self.index("bundled", self.bundled, pipe, model_key)}
+        mine = self.index(self.scope(session), self.upload_folder(session), pipe, model_key, create)
+        if mine is not None:
+            found["yours"] = mine
+        library = self.library(pipe)
+        if library is not None:
+            found["library"] = library
+        return found
+
+    # --- Searching ------------------------------------------------------------------
+
+    @staticmethod
+    def owner(sources: dict[str, ImageIndex], image_id: str) -> str | None:
+        """Which source holds the image ``image_id``."""
+        return next((name for name, index in sources.items() if image_id in index), None)
+
+    @staticmethod
+    def search(sources: dict[str, ImageIndex], query: np.ndarray, top_k: int, exclude=()) -> list[dict]:
+        """The best ``top_k`` hits over every source, best first, each tagged with its source."""
+        hits = [
+            {**hit, "source": name} for name, index in sources.items() for hit in index.search(query, top_k, exclude)
+        ]
+        return sorted(hits, key=lambda hit: -hit["score"])[:top_k]
+
+    @staticmethod
+    def public(hits: list[dict]) -> list[dict]:
+        """Hits for API clients: no server paths, and where each image comes from."""
+        return [{k: hit[k] for k in PUBLIC_FIELDS} for hit in hits]
+
+    def embeddings(self, pipe, session: str | None) -> tuple[list[Path], np.ndarray]:
+        """(paths, (N, D) embeddings) of a visitor's whole collection, for the embedding map."""
+        indexes = [self.index("bundled", self.bundled, pipe, "")]
+        indexes.append(self.index(self.scope(session), self.upload_folder(session), pipe, "", create=False))
+        indexes = [index for index in indexes if index is not None]
+        paths = [Path(item["path"]) for index in indexes for item in index.items()]
+        return paths, np.concatenate([index.embeddings for index in indexes])
+
+    # --- Changing a visitor's images ----------------------------------------------------
+
+    def add(self, paths: list[str], pipe, model_key: str, session: str | None) -> Added:
+        """Unpack zips, store the images as copies, embed them into this visitor's index."""
+        if len(paths) > settings.MAX_INDEX_UPLOAD:
+            raise ValueError(f"Add at most {settings.MAX_INDEX_UPLOAD:,} files at a time; got {len(paths):,}.")
+        mine = self.sources(pipe, model_key, session, create=True)["yours"]
+        skipped = []
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="unzip-", dir=self.data_dir) as unpacked:
+            images = []
+            for number, path in enumerate(paths):
+                if is_zip(path):
+                    written, refused = extract_zip(path, Path(unpacked) / str(number))
+                    images += written
+                    skipped += [(f"{Path(path).name}/{member}", why) for member, why in refused]
+                else:
+                    images.append(Path(path))
+            if len(images) > settings.MAX_INDEX_UPLOAD:
+                raise ValueError(f"Add at most {settings.MAX_INDEX_UPLOAD:,} images at a time; got {len(images):,}.")
+            stored, refused = store_images(images, self.upload_folder(session))
+            skipped += refused
+        report = mine.add(stored, pipe, progress=True)
+        return Added(len(report.added), len(stored) - len(report.added), [*skipped, *report.skipped])
+
+    def remove(self, image_id: str, pipe, model_key: str, session: str | None) -> Path:
+        """Remove an image this visitor added, from every model's index of theirs; returns its file."""
+        sources = self.sources(pipe, model_key, session)
+        mine = sources.get("yours")
+        owner = self.owner(sources, image_id)
+        if owner in ("bundled", "library") and (mine is None or image_id not in mine):
+            where = "bundled gallery" if owner == "bundled" else "library (SEARCH_INDEX)"
+            raise ValueError(f"That image belongs to the {where}, which can't be changed here; only images you added can be removed.")  # fmt: skip
+        if mine is None or image_id not in mine:
+            raise ValueError(f"No image with id {image_id!r} among the images you added.")
+        path = Path(mine.item(mine.row(image_id))["path"])
+        scope = self.scope(session)
+        with self._lock:
+            opened = [index for (s, _), index in self._open.items() if s == scope]
+        for index in opened:
+            if image_id in index:
+                index.remove([image_id])
+        path.unlink(missing_ok=True)
+        return path
+
+    def newest(self, session: str | None, limit: int) -> list[Path]:
+        """The newest images of this visitor's collection: theirs first, then the bundled ones."""
+        files = []
+        for folder in (self.upload_folder(session), self.bundled):
+            if folder.is_dir():
+                found = [p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")]
+                files += sorted(found, key=lambda p: -p.stat().st_mtime)
+        return files[:limit]

@@ -1,0 +1,20 @@
+"""What ``build_demo`` makes once per app and hands to every tab: the classroom's rules,
+the search collections and the Fusion lab. Besides the model cache (runtime/cache.py,
+the one mutable global), these are the app's only long-lived objects; values that
+belong to one visitor travel in ``gr.State`` or in an event's own outputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from classroom.policy import ClassroomPolicy
+from labs.fusion import FusionLab
+from search.collections import Collections
+
+
+@dataclass(frozen=True)
+class Context:
+    profile: str | None  # the profile asked for (None: MODEL_PROFILE)
+    classroom: ClassroomPolicy  # with no rules outside classroom mode
+    collections: Collections  # each visitor's gallery, library and indexes
+    lab: FusionLab  # the Fusion lab's features, cached on disk
