@@ -1,12 +1,13 @@
 """Fusion lab: train small early, late and hybrid fusion models on frozen CLIP features.
 
 The task is image-text matching: given a picture and a caption, does the caption
-describe the picture? The pictures are rendered scenes (one coloured shape each,
-seeded, so every run sees the same data); each comes with its true caption ("a red
-circle") and a caption that is wrong in exactly one word ("a blue circle" or "a red
-square"), so neither modality alone can tell a match from a mismatch. Images and
-captions are encoded once by the app's retrieval model (CLIP, Radford et al. 2021),
-which stays frozen; only the small fusion model on top is trained.
+describe the picture? The pictures are synthetic scenes drawn by ``labs/scenes.py``
+(one coloured shape each on a tinted canvas, seeded, so every run sees the same data);
+each comes with its true caption ("a red circle") and a caption that is wrong in
+exactly one word ("a blue circle" or "a red square"), so neither modality alone can
+tell a match from a mismatch. Images and captions are encoded once by the app's
+retrieval model (CLIP, Radford et al. 2021), which stays frozen; only the small fusion
+model on top is trained.
 
 The three strategies are the classic ways of combining modalities (Baltrušaitis et
 al. 2019, "Multimodal Machine Learning: A Survey and Taxonomy"):
@@ -43,8 +44,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image
 
+from labs import scenes as synthetic
 from runtime.files import atomic_write_bytes
 from runtime.inputs import MAX_SEED, check_number
 
@@ -56,7 +58,7 @@ STRATEGIES = ("early", "late", "hybrid")
 OPTIMIZERS = ("adam", "sgd")
 SPLITS = ("instances", "combinations")
 NEGATIVES = ("either", "colour", "shape")
-COLOURS = {"red": (214, 39, 40), "green": (44, 160, 44), "blue": (31, 90, 220), "yellow": (240, 200, 20)}
+COLOURS = {name: synthetic.COLORS[name] for name in ("red", "green", "blue", "yellow")}
 SHAPES = ("circle", "square", "triangle")
 # Concepts whose pictures are held out under the "combinations" split: every colour
 # and every shape is still seen in training, only these pairings of them are new.
@@ -64,7 +66,7 @@ HELD_OUT_COMBINATIONS = (("red", "triangle"), ("green", "circle"), ("blue", "squ
 SCENES_PER_CONCEPT = 12  # 4 colours x 3 shapes x 12 = 144 pictures, 288 image-caption pairs
 HELD_OUT_PER_CONCEPT = 4  # under the "instances" split: 96 pictures to train on, 48 held out
 DATA_SEED = 0  # the pictures never change; the training seed changes the model only
-DATA_VERSION = 1  # part of the feature cache's name: bump it when the scenes change
+DATA_VERSION = 2  # part of the feature cache's name: bump it when the scenes change
 IMAGE_SIZE = 224  # CLIP's input size; smaller models' processors resize
 TRAIN_THREADS = 1  # torch threads while training (see _threads)
 LIMITS = {"hidden_size": (4, 512), "learning_rate": (1e-5, 1.0), "epochs": (1, 300), "batch_size": (1, 512)}
@@ -83,16 +85,6 @@ class Scene:
     shape: str
 
 
-def _draw_shape(draw: ImageDraw.ImageDraw, shape: str, box: tuple[int, int, int, int], fill) -> None:
-    left, top, right, bottom = box
-    if shape == "circle":
-        draw.ellipse(box, fill=fill)
-    elif shape == "square":
-        draw.rectangle(box, fill=fill)
-    else:
-        draw.polygon([((left + right) / 2, top), (right, bottom), (left, bottom)], fill=fill)
-
-
 def make_scenes(per_concept: int = SCENES_PER_CONCEPT, seed: int = DATA_SEED) -> list[Scene]:
     """``per_concept`` pictures of each colour-shape pair, in a fixed order, with random
     size, position, background tint and shade, drawn from ``seed``."""
@@ -101,12 +93,15 @@ def make_scenes(per_concept: int = SCENES_PER_CONCEPT, seed: int = DATA_SEED) ->
     for colour, rgb in COLOURS.items():
         for shape in SHAPES:
             for _ in range(per_concept):
+                # Tint, shade, size and place vary: a held-out picture of a known concept is new, not a copy.
                 background = tuple(rng.randint(225, 255) for _ in range(3))
-                image = Image.new("RGB", (IMAGE_SIZE, IMAGE_SIZE), background)
-                side = rng.randint(70, 140)
-                left, top = rng.randint(8, IMAGE_SIZE - side - 8), rng.randint(8, IMAGE_SIZE - side - 8)
                 shade = tuple(min(255, max(0, c + rng.randint(-25, 25))) for c in rgb)
-                _draw_shape(ImageDraw.Draw(image), shape, (left, top, left + side, top + side), shade)
+                r = rng.randint(40, 70)
+                margin = math.ceil(1.1 * r) + 8  # triangles and stars reach 1.1 r from the centre
+                x, y = rng.randint(margin, IMAGE_SIZE - margin), rng.randint(margin, IMAGE_SIZE - margin)
+                drawn = synthetic.Shape(shape, colour, x, y, r)
+                picture = synthetic.Scene(f"fusion-{len(scenes):03d}", "count", (drawn,), size=IMAGE_SIZE)
+                image = synthetic.render_scene(picture, palette={colour: shade}, background=background)
                 scenes.append(Scene(image, caption_for(colour, shape), colour, shape))
     return scenes
 

@@ -1,5 +1,7 @@
-"""Synthetic probe scenes: shapes of known colours, counts and positions, and rendered
-words, drawn with Pillow from a seed, each with exact ground truth.
+"""Synthetic scenes: shapes of known colours, counts and positions, and rendered
+words, drawn with Pillow from a seed, each with exact ground truth. The one place that
+draws them: the evaluation probe set (``evaluation/probes.py``) and the Fusion lab's
+pictures (``labs/fusion.py``, one shape each on a tinted canvas) both render here.
 
 A scene is plain data (``Scene``: what is where); ``render_scene`` draws it, and
 ``describe`` / ``questions`` write its reference captions and its question-answer
@@ -29,10 +31,12 @@ from __future__ import annotations
 import hashlib
 import math
 import random
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
 from PIL import Image, ImageDraw, ImageFont
 
+RGB = tuple[int, int, int]
 IMAGE_SIZE = 384  # BLIP's input size; CLIP and ViLT resize from it
 SUPERSAMPLE = 2  # draw at 2x and downscale: smooth edges without anti-aliased primitives
 BACKGROUND = (255, 255, 255)
@@ -307,8 +311,8 @@ def _star(x: float, y: float, r: float) -> list[tuple[float, float]]:
     ]  # fmt: skip
 
 
-def _draw_shape(draw: ImageDraw.ImageDraw, s: Shape, scale: int) -> None:
-    x, y, r, fill = s.x * scale, s.y * scale, s.r * scale, COLORS[s.color]
+def _draw_shape(draw: ImageDraw.ImageDraw, s: Shape, scale: int, palette: Mapping[str, RGB]) -> None:
+    x, y, r, fill = s.x * scale, s.y * scale, s.r * scale, palette[s.color]
     if s.shape == "circle":
         draw.ellipse((x - r, y - r, x + r, y + r), fill=fill)
     elif s.shape == "square":
@@ -323,14 +327,18 @@ def _draw_shape(draw: ImageDraw.ImageDraw, s: Shape, scale: int) -> None:
         raise ValueError(f"Unknown shape {s.shape!r}; available shapes = {list(SHAPES)}")
 
 
-def render_scene(scene: Scene) -> Image.Image:
+def render_scene(scene: Scene, palette: Mapping[str, RGB] = COLORS, background: RGB = BACKGROUND) -> Image.Image:
     """Draw ``scene`` as a ``scene.size`` x ``scene.size`` RGB image. Pure: the same
-    scene gives the same pixels (with the same Pillow and FreeType)."""
+    scene gives the same pixels (with the same Pillow and FreeType).
+
+    ``palette`` (colour name -> RGB) and ``background`` are for pictures that vary
+    their tints, as the Fusion lab's do; the probe set keeps the defaults, which its
+    recorded image digests depend on."""
     big = scene.size * SUPERSAMPLE
-    image = Image.new("RGB", (big, big), BACKGROUND)
+    image = Image.new("RGB", (big, big), background)
     draw = ImageDraw.Draw(image)
     for s in scene.shapes:
-        _draw_shape(draw, s, SUPERSAMPLE)
+        _draw_shape(draw, s, SUPERSAMPLE, palette)
     if scene.word:
         # Pillow's bundled font (Aileron), so no font file is needed; as wide as fits.
         font_size = min(150, int(big * 0.8 / (0.6 * len(scene.word))))
