@@ -17,7 +17,8 @@ from runtime.cache import MODELS
 from runtime.devices import cuda_available
 from ui.common import language_switch
 from ui.i18n import CSS as I18N_CSS
-from ui.i18n import I18N, LanguageScript, _, both
+from ui.i18n import I18N, _, both
+from ui.server.language import LanguageScript
 from ui.server.security import app_roots, guard_inputs, login_kwargs, middleware, parse_auth, serves
 from ui.tabs import ask, caption, create, evaluate, fusion, listen, models, search
 
@@ -123,7 +124,7 @@ def launch_kwargs() -> dict:
         allowed_paths=[str(root) for root in app_roots()],
         blocked_paths=[str(path) for path in classroom.private_files()],
         # The file-serving policy, body and rate limits (ui/server/security.py) come first; then
-        # the page is rendered in the language chosen with the switch (see ui/i18n.py).
+        # the page is rendered in the language chosen with the switch (see ui/server/language.py).
         app_kwargs={"middleware": [*middleware(), Middleware(LanguageScript)]},
         # PLAYGROUND_AUTH's users and, in classroom mode, the class password.
         **login_kwargs(parse_auth(settings.PLAYGROUND_AUTH), classroom.launch_kwargs()),

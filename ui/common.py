@@ -18,7 +18,8 @@ from runtime import registry
 from runtime.cache import MODELS, Loaded
 from runtime.hub import CheckpointUnavailable
 from runtime.inputs import collect_notices, load_image
-from ui.i18n import LOCALE_JS, SWITCH_LOCALE_JS, _, bilingual, both
+from ui.i18n import _, bilingual, both
+from ui.server.language import LOCALE_JS, SWITCH_LOCALE_JS
 
 log = logging.getLogger("playground")
 
