@@ -1,9 +1,23 @@
-"""Both UI languages are complete."""
+"""Both UI languages are complete, and their files stay clean."""
 
-from ui.i18n import EN, ZH
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from ui.i18n import EN, LOCALES_DIR, ZH, LocaleError, bilingual, both, load, t
+
+ROOT = Path(__file__).parent.parent
+FILES = sorted(LOCALES_DIR.glob("*/*.json"))
 
 
-def test_english_and_chinese_have_the_same_keys():
+def test_english_and_chinese_have_the_same_namespaces_and_keys():
+    def keys(locale):
+        files = (LOCALES_DIR / locale).glob("*.json")
+        return {path.name: json.loads(path.read_text(encoding="utf-8")).keys() for path in files}
+
+    assert keys("en") == keys("zh-CN") and len(keys("en")) > 10
     assert EN.keys() == ZH.keys()
 
 
@@ -11,20 +25,25 @@ def test_no_string_is_left_empty():
     assert all(value.strip() for value in [*EN.values(), *ZH.values()])
 
 
-def test_every_key_the_ui_uses_exists():
-    import re
-    from pathlib import Path
+@pytest.mark.parametrize("path", FILES, ids=lambda path: f"{path.parent.name}/{path.name}")
+def test_every_file_is_utf8_json_as_written(path):
+    text = path.read_bytes().decode("utf-8")  # strict: fails on anything not UTF-8
+    data = json.loads(text)
+    assert isinstance(data, dict) and all(isinstance(value, str) for value in data.values())
+    assert text == json.dumps(data, ensure_ascii=False, indent=2) + "\n"  # readable, not \u escapes
+    assert not re.search("Ã|Â|â\u0080|\ufffd", text), "mojibake: UTF-8 read as Latin-1 somewhere"
 
+
+def test_every_key_the_code_uses_exists():
+    literal_key = re.compile(r"""(?<![\w.])(?:_|t|both|bilingual)\(\s*["']([\w.]+)["']\s*[,)]""")
     used = set()
-    for path in (Path(__file__).parent.parent / "ui").glob("*.py"):
-        used |= set(re.findall(r"""\b_\(\s*["']([\w.]+)["']\s*\)""", path.read_text(encoding="utf-8")))
-        used |= set(re.findall(r"""\bt\(\s*["']([\w.]+)["']\s*,""", path.read_text(encoding="utf-8")))
-    assert used and not used - EN.keys()
+    for path in ROOT.rglob("*.py"):
+        if not {"tests", ".venv"} & set(path.relative_to(ROOT).parts):
+            used |= set(literal_key.findall(path.read_text(encoding="utf-8")))
+    assert len(used) > 200 and not used - EN.keys()
 
 
 def test_both_languages_fill_in_the_same_placeholders():
-    import re
-
     def fields(text):  # {name} placeholders; LaTeX braces ($x_{t}$) are not placeholders
         return set(re.findall(r"(?<![{_^\\])\{(\w+)\}(?!})", text))
 
@@ -32,10 +51,34 @@ def test_both_languages_fill_in_the_same_placeholders():
 
 
 def test_server_written_text_follows_the_locale():
-    from ui.i18n import t
-
     assert t("fusion.early", "zh-CN") == t("fusion.early", "zh") == ZH["fusion.early"]
     assert t("fusion.early", "en") == t("fusion.early", None) == t("fusion.early", "fr") == EN["fusion.early"]
     fusion_names = ["early", "late", "hybrid", "split_instances", "split_combinations", "negatives_either",
                     "negatives_colour", "negatives_shape", "optimizer_adam", "optimizer_sgd", "series_train", "series_test"]  # fmt: skip
     assert all(f"fusion.{name}" in EN for name in fusion_names)  # keys the fusion tab builds from values
+
+
+def test_both_and_bilingual_write_the_two_languages():
+    assert both("fusion.early") == f'<span class="i18n-en">{EN["fusion.early"]}</span><span class="i18n-zh">{ZH["fusion.early"]}</span>'  # fmt: skip
+    assert bilingual("fusion.early") == f"{EN['fusion.early']} · {ZH['fusion.early']}"
+
+
+def write(folder, locale, namespace, text):
+    (folder / locale).mkdir(parents=True, exist_ok=True)
+    (folder / locale / f"{namespace}.json").write_text(text, encoding="utf-8")
+
+
+def test_a_broken_table_names_its_file_and_key(tmp_path):
+    folder = tmp_path / "locales"
+    write(folder, "en", "caption", '{"tab": "Caption", "run": "Run"}')
+    write(folder, "zh-CN", "caption", '{"tab": "描述"}')
+    with pytest.raises(LocaleError, match=r"locales/zh-CN/caption\.json: lacks caption\.run"):
+        load(folder)
+    write(folder, "zh-CN", "caption", '{"tab": "描述", "run": "运行",}')
+    with pytest.raises(LocaleError, match=r"locales/zh-CN/caption\.json: not a valid UTF-8 JSON"):
+        load(folder)
+    write(folder, "zh-CN", "caption", '{"tab": "描述", "run": ["运行"]}')
+    with pytest.raises(LocaleError, match=r"locales/zh-CN/caption\.json: caption\.run must be a string"):
+        load(folder)
+    write(folder, "zh-CN", "caption", '{"tab": "描述", "run": "运行"}')
+    assert load(folder)["zh-CN"] == {"caption.tab": "描述", "caption.run": "运行"}

@@ -19,7 +19,8 @@ from search.collections import Collections
 from ui.components import language_switch
 from ui.context import Context
 from ui.i18n import CSS as I18N_CSS
-from ui.i18n import I18N, LanguageScript, _, both
+from ui.i18n import I18N, _, both
+from ui.server.language import LanguageScript
 from ui.server.security import app_roots, guard_inputs, login_kwargs, middleware, parse_auth, serves
 from ui.tabs import ask, caption, create, evaluate, fusion, listen, models, search
 

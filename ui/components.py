@@ -9,7 +9,8 @@ from classroom.policy import ClassroomPolicy
 from runtime import registry
 from runtime.cache import MODELS
 from runtime.inputs import load_image
-from ui.i18n import LOCALE_JS, SWITCH_LOCALE_JS, _, both
+from ui.i18n import _, both
+from ui.server.language import LOCALE_JS, SWITCH_LOCALE_JS
 
 
 def image_input(**kwargs) -> gr.Image:
@@ -88,7 +89,7 @@ def status_line(demo: gr.Blocks, task: str, picker: gr.Dropdown) -> gr.Markdown:
 def language_switch(demo: gr.Blocks) -> gr.Radio:
     """English / 简体中文 on the page itself. Gradio chooses the language from the browser
     (and has a selector in its Settings); this switch reloads the page in the chosen
-    language and the browser remembers it (see ``ui.i18n.LanguageScript``)."""
+    language and the browser remembers it (see ``ui.server.language.LanguageScript``)."""
     switch = gr.Radio([("English", "en"), ("简体中文", "zh-CN")], value="en", label=_("app.language"),
                       elem_id="language-switch", container=False)  # fmt: skip
     switch.input(None, switch, switch, js=SWITCH_LOCALE_JS)

@@ -1,0 +1,70 @@
+"""The language switch's browser side: the page is rendered, from its first paint, in the
+language the reader chose.
+
+Switching a running page (Gradio's ``changeLocale``, which its Settings panel calls)
+leaves inactive tabs and some component texts in the old language, so the switch
+(``SWITCH_LOCALE_JS``) stores the choice in the browser and reloads the page.
+``LanguageScript``, an ASGI middleware, puts ``LANGUAGE_SCRIPT`` at the top of the page;
+before Gradio starts, it makes the browser report the stored language (or the one in
+the address, ``?lang=zh-CN``), and Gradio renders that language throughout.
+``LOCALE_JS`` reads back the language the page is shown in. The strings themselves are
+in ``ui/locales`` (see ``ui/i18n.py``).
+"""
+
+from __future__ import annotations
+
+# Where the browser keeps the choice (localStorage).
+STORAGE_KEY = "playground-locale"
+LANGUAGE_SCRIPT = (
+    "<script>(() => {\n"
+    '  let locale = new URLSearchParams(location.search).get("lang");\n'
+    f'  try {{ locale = locale || localStorage.getItem("{STORAGE_KEY}"); }} catch (e) {{}}\n'
+    '  if (locale !== "en" && locale !== "zh-CN") return;\n'
+    '  for (const [name, value] of [["language", locale], ["languages", [locale]]])\n'
+    "    Object.defineProperty(navigator, name, { get: () => value, configurable: true });\n"
+    "})();</script>"
+)
+# The page's language as the switch names it.
+LOCALE_JS = "() => ((document.documentElement.lang || 'en').toLowerCase().startsWith('zh') ? 'zh-CN' : 'en')"
+# The switch: remember the choice (in the address where storage is refused) and reload.
+SWITCH_LOCALE_JS = f"""(locale) => {{
+  const url = new URL(location.href);
+  url.searchParams.delete("lang");
+  try {{ localStorage.setItem("{STORAGE_KEY}", locale); }} catch (e) {{ url.searchParams.set("lang", locale); }}
+  location.replace(url.href);
+  return locale;
+}}"""
+
+
+class LanguageScript:
+    """ASGI middleware adding ``LANGUAGE_SCRIPT`` to the top of the app's page (the HTML
+    that holds ``window.gradio_config``); every other response passes untouched."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "GET":
+            return await self.app(scope, receive, send)
+        start: dict | None = None
+        chunks: list[bytes] = []
+
+        async def rewrite(message):
+            nonlocal start
+            if message["type"] == "http.response.start":
+                if b"text/html" in dict(message.get("headers", [])).get(b"content-type", b""):
+                    start = message  # held back until the body is complete
+                    return
+            elif message["type"] == "http.response.body" and start is not None:
+                chunks.append(message.get("body", b""))
+                if message.get("more_body"):
+                    return
+                body = b"".join(chunks)
+                if b"window.gradio_config" in body:
+                    body = body.replace(b"<head>", b"<head>" + LANGUAGE_SCRIPT.encode(), 1)
+                headers = [(k, v) for k, v in start["headers"] if k != b"content-length"]
+                await send({**start, "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+                return await send({"type": "http.response.body", "body": body})
+            await send(message)
+
+        await self.app(scope, receive, rewrite)
