@@ -280,12 +280,12 @@ def explain_text_to_image(
     preview: str = "latent",
     decoder: str = "vae",
     on_frame: Callable[[Image.Image, str], None] | None = None,
-    safety_checker: safety.SafetyChecker | None = None,
 ) -> DiffusionExplanation:
     """Generate one image with ``pipeline`` (the app's ``TextToImagePipeline``) exactly as
     ``/text_to_image`` would, recording the timeline, the noise levels and the per-word
-    cross-attention maps. When ``safety_checker`` hides the image, the timeline and the
-    maps are dropped too."""
+    cross-attention maps. Each preview handed to ``on_frame`` has passed the pipeline's
+    safety filter; when the filter hides the image, the timeline and the maps are dropped
+    too."""
     from runtime.inputs import check_seed
 
     # 1. Check inputs and fill in the checkpoint's defaults (the pipeline checks the rest)
@@ -303,12 +303,14 @@ def explain_text_to_image(
     # 2. Generate, recording attention and keeping previews
     scale = pipeline.pipe.vae_scale_factor
     store = AttentionStore(int(height) // scale, int(width) // scale)
-    timeline = Timeline(pipeline, (int(width), int(height)), preview, on_frame)
+    def screened(image, caption):  # each preview is checked before anyone sees it
+        on_frame(pipeline.safety.screen([image])[0][0], caption)
+
+    timeline = Timeline(pipeline, (int(width), int(height)), preview, screened if on_frame else None)
     with record_cross_attention(pipeline.pipe.unet, store):
         image = pipeline(
             prompt, negative_prompt=negative_prompt, seed=seed, num_inference_steps=steps, guidance_scale=guidance,
             width=width, height=height, num_images=1, decoder=decoder, latents_callback=timeline,
-            safety_checker=safety_checker,
         )[0]  # fmt: skip
     timesteps, sigmas = noise_levels(pipeline.pipe.scheduler)
     hidden = safety.is_hidden(image)  # the previews and the word maps would show what the filter hid

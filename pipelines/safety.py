@@ -11,6 +11,12 @@
   image, whatever the model (SD, SD-Turbo, SDXL-Turbo); a flagged image is replaced
   by a notice image and never returned.
 
+Both form ``SafetyFilter``, a component of the text-to-image pipeline (as diffusers
+runs its safety checker inside the pipeline): ``TextToImagePipeline.__call__`` checks
+the prompt at its first step and screens the images at its last, so every caller gets
+it (the Create tab, the API, the explain views, the evaluation) and none can forget it.
+The model cache gives each text-to-image pipeline its filter as it loads it.
+
 ``SAFETY_FILTER=off`` turns both off for research; the app then logs a warning and
 shows one in the UI.
 """
@@ -22,7 +28,7 @@ import logging
 import re
 import textwrap
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,12 +42,6 @@ if TYPE_CHECKING:
 HIDDEN = "hidden by the safety filter"  # image.info["safety"] of a replaced image
 # Digits and symbols that stand in for letters to get around a word list.
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
-
-
-def is_on() -> bool:
-    from runtime.cache import MODELS
-
-    return MODELS.safety_filter == "on"
 
 
 def is_hidden(image: Image.Image) -> bool:
@@ -119,9 +119,7 @@ def blocklist() -> Blocklist:
 
 
 def check_prompt(prompt: str, name: str = "prompt") -> None:
-    """Refuse ``prompt`` when the filter is on and it contains a blocked term."""
-    if not is_on():
-        return
+    """Refuse ``prompt`` (ValueError) when it contains a blocked term."""
     term = blocklist().find(prompt)
     if term is not None:
         raise ValueError(
@@ -181,26 +179,37 @@ def screen(checker: SafetyChecker, images: list[Image.Image]) -> tuple[list[Imag
     return screened, sum(flags)
 
 
-def checker_for(text_to_image, on_load=None) -> SafetyChecker | None:
-    """The safety checker to run on images from the loaded text-to-image model
-    ``text_to_image`` (a ``loading.Loaded``): None when the filter is off.
+class SafetyFilter:
+    """The safety component of a text-to-image pipeline: the prompt blocklist, checked
+    before any work, and the image checker, run on every image made. ``checker`` is the
+    checker itself or a function that loads it (``on_load`` says when a load starts), so
+    that it is loaded the first time an image needs it. ``on`` is a flag or a function
+    that reads the app's setting at each call; off lets everything pass."""
 
-    A tiny random checker stands in only for a tiny random image model: when the real
-    checker can't be had (offline), images from a real model are refused rather than
-    shown unchecked."""
-    from runtime.cache import MODELS
-    from runtime.hub import CheckpointUnavailable
+    def __init__(self, on: bool | Callable[[], bool] = True, checker: SafetyChecker | Callable | None = None):
+        self._on = on
+        self._checker = checker
 
-    if not is_on():
-        return None
-    loaded = MODELS.get("safety_checker", on_load=on_load)
-    if loaded.checkpoint.is_tiny and not text_to_image.checkpoint.is_tiny:
-        raise CheckpointUnavailable(
-            f"The safety checker ({loaded.requested.repo_id}) isn't available offline, so images from "
-            f"{text_to_image.checkpoint.label} can't be checked and are not made. Download it once with "
-            f"`hf download {loaded.requested.repo_id}`, or set SAFETY_FILTER=off for research use."
-        )
-    return loaded.pipeline
+    @property
+    def on(self) -> bool:
+        return bool(self._on() if callable(self._on) else self._on)
+
+    def check_prompt(self, prompt: str, name: str = "prompt") -> None:
+        if self.on:
+            check_prompt(prompt, name)
+
+    def checker(self, on_load: Callable | None = None) -> SafetyChecker | None:
+        """The image checker, loaded now if it is not yet (None when the filter is off)."""
+        if not self.on or self._checker is None:
+            return None
+        if isinstance(self._checker, SafetyChecker):
+            return self._checker
+        return self._checker(on_load)
+
+    def screen(self, images: list[Image.Image]) -> tuple[list[Image.Image], int]:
+        """``images`` with the flagged ones replaced by notice images, and how many were."""
+        checker = self.checker()
+        return (images, 0) if checker is None else screen(checker, images)
 
 
 def notice_image(width: int, height: int) -> Image.Image:

@@ -25,7 +25,7 @@ from collections.abc import Callable
 import torch
 from PIL import Image
 
-from pipelines import safety
+from pipelines.safety import SafetyFilter
 from runtime.inputs import check_number, check_seed, check_text, note_truncation, notify
 
 MAX_STEPS = 100
@@ -37,9 +37,13 @@ TAESD = {"sd": "madebyollin/taesd", "sdxl": "madebyollin/taesdxl"}
 
 
 class TextToImagePipeline:
-    def __init__(self, pipe, model_id: str = "", defaults: dict | None = None):
+    def __init__(self, pipe, model_id: str = "", defaults: dict | None = None,
+                 safety: SafetyFilter | None = None):  # fmt: skip
         self.pipe = pipe
         self.model_id = model_id
+        # The prompt blocklist and the image checker (pipelines/safety.py): every call
+        # passes through them. Off (everything passes) when None.
+        self.safety = safety or SafetyFilter(on=False)
         self.pipe.set_progress_bar_config(disable=True)
         if pipe.device.type == "cpu":
             # oneDNN runs the VAE decoder's convolutions (most of a 1-step image's time)
@@ -63,6 +67,7 @@ class TextToImagePipeline:
         local_files_only=False,
         defaults: dict | None = None,
         compile: bool = False,
+        safety: SafetyFilter | None = None,
     ) -> TextToImagePipeline:
         from diffusers import AutoPipelineForText2Image
 
@@ -82,7 +87,7 @@ class TextToImagePipeline:
         _place(pipe, device)
         if compile:  # compiles on the first call (a minute), then runs faster
             pipe.unet.compile(fullgraph=True)
-        return cls(pipe, model_id, defaults)
+        return cls(pipe, model_id, defaults, safety)
 
     def to(self, device) -> TextToImagePipeline:
         """Move every component to ``device`` (not for a pipeline under model CPU offload)."""
@@ -143,19 +148,19 @@ class TextToImagePipeline:
         callback: Callable[[int, int], None] | None = None,
         decoder: str = "vae",
         latents_callback: Callable[[int, int, torch.Tensor], None] | None = None,
-        safety_checker: safety.SafetyChecker | None = None,
     ) -> list[Image.Image]:
         """Generate ``num_images`` images; image i uses seed ``seed + i``, so any one of
         them can be made again alone. ``callback(step, total)`` reports progress;
         ``latents_callback(step, total, latents)`` sees the (B, C, h, w) latents after
         each step; ``decoder`` ("vae" or "taesd") turns the final latents into pixels.
 
-        With the safety filter on (``SAFETY_FILTER``), a prompt on the blocklist is
-        refused, and an image that ``safety_checker`` flags is replaced by a notice image
+        With the safety filter on (``self.safety``), a prompt on the blocklist is refused,
+        and an image the safety checker flags is replaced by a notice image
         (``image.info["safety"]`` says so)."""
         # 1. Check inputs, filling in the checkpoint's defaults
         prompt = check_text(prompt, "prompt")
-        safety.check_prompt(prompt)  # a negative prompt may name what to avoid, so it isn't checked
+        self.safety.check_prompt(prompt)  # a negative prompt may name what to avoid, so it isn't checked
+        self.safety.checker()  # loaded, or refused, before any work
         negative_prompt = check_text(negative_prompt, "negative prompt") if _given(negative_prompt) else None
         tokenizer = getattr(self.pipe, "tokenizer", None) or getattr(self.pipe, "tokenizer_2", None)  # CLIP: 77
         for name, text in (("prompt", prompt), ("negative prompt", negative_prompt)):
@@ -192,13 +197,10 @@ class TextToImagePipeline:
         )
         images = list(output.images)
 
-        # 4. Safety: flagged images are replaced, never returned
-        if safety_checker is not None:
-            images, hidden = safety.screen(safety_checker, images)
-            if hidden:
-                notify(
-                    f"{hidden} of {len(images)} image(s) were hidden by the safety filter. Try another prompt or seed."
-                )
+        # 4. Run the safety checker: flagged images are replaced, never returned
+        images, hidden = self.safety.screen(images)
+        if hidden:
+            notify(f"{hidden} of {len(images)} image(s) were hidden by the safety filter. Try another prompt or seed.")
         return images
 
 

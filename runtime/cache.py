@@ -171,6 +171,8 @@ class ModelCache:
         options = load_options(cls, device, self.fast_path and not checkpoint.is_tiny)
         if checkpoint.defaults:
             options["defaults"] = checkpoint.defaults
+        if "safety" in inspect.signature(cls.from_pretrained).parameters:  # text-to-image
+            options["safety"] = self.safety_filter_for(checkpoint)
         self._make_room(device, estimate_bytes(checkpoint, source, options["dtype"]), keep=None)
         start = time.perf_counter()
         pipeline = cls.from_pretrained(
@@ -180,6 +182,27 @@ class ModelCache:
         precision += " + torch.compile" if options.get("compile") else ""
         seconds = time.perf_counter() - start
         return Loaded(pipeline, checkpoint, requested, device, seconds, notice, precision, home=device)
+
+    def safety_filter_for(self, text_to_image: Checkpoint):
+        """The safety component for images made with ``text_to_image`` (pipelines/safety.py):
+        off when the filter is off; its checker loaded from this cache on first use.
+
+        A tiny random checker stands in only for a tiny random image model: when the real
+        checker can't be had (offline), images from a real model are refused rather than
+        shown unchecked."""
+        from pipelines.safety import SafetyFilter
+
+        def checker(on_load=None):
+            loaded = self.get("safety_checker", on_load=on_load)
+            if loaded.checkpoint.is_tiny and not text_to_image.is_tiny:
+                raise CheckpointUnavailable(
+                    f"The safety checker ({loaded.requested.repo_id}) isn't available offline, so images from "
+                    f"{text_to_image.label} can't be checked and are not made. Download it once with "
+                    f"`hf download {loaded.requested.repo_id}`, or set SAFETY_FILTER=off for research use."
+                )
+            return loaded.pipeline
+
+        return SafetyFilter(on=lambda: self.safety_filter == "on", checker=checker)
 
     def _make_room(self, device: str, needed: int, keep: tuple[str, str] | None) -> None:
         """Unload (on a GPU: move to the CPU) the least recently used models until

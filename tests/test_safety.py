@@ -5,7 +5,6 @@ turning it off is possible for research, with a warning in the log and the UI.""
 import logging
 import subprocess
 import sys
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -67,10 +66,11 @@ def test_the_blocklist_file_is_reread_when_it_changes_and_its_absence_fails_clos
 
 
 def test_check_prompt_names_the_term_and_is_off_when_the_filter_is(models, monkeypatch):
+    component = models.get("text_to_image").pipeline.safety
     with pytest.raises(ValueError, match="'naked'.*safety filter"):
-        safety.check_prompt("a naked mole rat")
+        component.check_prompt("a naked mole rat")
     monkeypatch.setattr(models, "safety_filter", "off")
-    safety.check_prompt("a naked mole rat")
+    component.check_prompt("a naked mole rat")
 
 
 # --- The pipeline ----------------------------------------------------------------------
@@ -79,7 +79,7 @@ def test_check_prompt_names_the_term_and_is_off_when_the_filter_is(models, monke
 def test_flagged_images_are_replaced_by_a_notice(models, flag_everything):
     pipe = models.get("text_to_image").pipeline
     with collect_notices() as notices:
-        images = pipe("a red fox", seed=1, width=96, height=64, num_images=2, safety_checker=flag_everything)
+        images = pipe("a red fox", seed=1, width=96, height=64, num_images=2)  # its filter runs the checker
     assert len(images) == 2
     for image in images:
         assert image.size == (96, 64) and image.info["safety"] == safety.HIDDEN
@@ -87,13 +87,25 @@ def test_flagged_images_are_replaced_by_a_notice(models, flag_everything):
     assert notices == ["2 of 2 image(s) were hidden by the safety filter. Try another prompt or seed."]
 
 
-def test_unflagged_images_are_returned_untouched(models):
+def test_unflagged_images_are_returned_untouched(models, monkeypatch):
     pipe = models.get("text_to_image").pipeline
-    checker = models.get("safety_checker").pipeline
-    checked = pipe("a red fox", seed=4, safety_checker=checker)[0]
+    assert pipe.safety.on and pipe.safety.checker() is models.get("safety_checker").pipeline
+    checked = pipe("a red fox", seed=4)[0]
+    monkeypatch.setattr(pipe, "safety", safety.SafetyFilter(on=False))
     plain = pipe("a red fox", seed=4)[0]
     assert "safety" not in checked.info
     assert np.array_equal(np.asarray(checked), np.asarray(plain))
+
+
+def test_every_caller_gets_the_filter_the_evaluation_included(models, flag_everything):
+    """The filter is a component of the pipeline: the evaluation runner, which calls the
+    pipeline directly, gets notices too, without knowing about the filter."""
+    from evaluation.probes import load_probes
+    from evaluation.runner import predict_text_to_image
+
+    probes = load_probes()
+    made = predict_text_to_image(models.get("text_to_image").pipeline, probes, probes.text_to_image[:1], print)
+    assert [image.info.get("safety") for image in made.values()] == [safety.HIDDEN]
 
 
 def test_a_negative_prompt_may_name_what_to_avoid(models):
@@ -122,14 +134,20 @@ def test_sd_pipelines_load_without_their_own_checker(models, tmp_path):
     assert loaded("a red fox", seed=1, num_inference_steps=2, width=64, height=64)[0].size == (64, 64)
 
 
-def test_a_tiny_checker_never_vouches_for_a_real_model(models):
+def test_a_tiny_checker_never_vouches_for_a_real_model(models, monkeypatch):
     """Offline with a real image model cached but not the real checker, the auto profile
     would fall back to the tiny checker: images are refused instead of shown unchecked."""
-    real = SimpleNamespace(checkpoint=registry.CHECKPOINTS["sd-turbo"])
+    real = models.safety_filter_for(registry.CHECKPOINTS["sd-turbo"])
     with pytest.raises(CheckpointUnavailable, match="safety checker .* isn't available offline"):
-        safety.checker_for(real)
-    tiny = SimpleNamespace(checkpoint=registry.CHECKPOINTS["tiny-sd"])
-    assert isinstance(safety.checker_for(tiny), safety.SafetyChecker)
+        real.checker()
+    pipe = models.get("text_to_image").pipeline
+    monkeypatch.setattr(pipe, "safety", real)
+    steps = []
+    with pytest.raises(CheckpointUnavailable):  # refused by the pipeline itself, before any denoising
+        pipe("a red fox", seed=1, callback=lambda step, total: steps.append(step))
+    assert steps == []
+    tiny = models.safety_filter_for(registry.CHECKPOINTS["tiny-sd"])
+    assert isinstance(tiny.checker(), safety.SafetyChecker)
 
 
 def test_notice_image_fits_any_size():
@@ -169,7 +187,8 @@ def test_off_warns_in_the_log_and_the_ui(models, monkeypatch, caplog):
     assert "SAFETY_FILTER=off" in caplog.text
     texts = [str(getattr(block, "value", "")) for block in demo.blocks.values()]
     assert any("safety.off" in text or EN["safety.off"] in text for text in texts)
-    assert safety.checker_for(SimpleNamespace(checkpoint=registry.CHECKPOINTS["sd-turbo"])) is None
+    assert models.safety_filter_for(registry.CHECKPOINTS["sd-turbo"]).checker() is None
+    assert models.get("text_to_image").pipeline.safety.on is False  # loaded ones follow the setting too
 
 
 def test_the_setting_takes_only_on_or_off():

@@ -50,7 +50,7 @@ def text_to_image(
     progress=gr.Progress(track_tqdm=True),
 ) -> list[tuple]:
     loaded = get_model("text_to_image", model, progress)
-    checker = safety.checker_for(loaded, on_load=lambda c: progress(0, desc=f"Loading {c.label} ({c.size})…"))
+    _load_checker(loaded, progress)
     seed = check_seed(seed)
     # TAESD decoding and the denoising timeline (see the explain panel below)
     extras, frames = create_extras(loaded, decoder, timeline, width, height)
@@ -62,13 +62,19 @@ def text_to_image(
         images = loaded.pipeline(
             prompt, negative_prompt=negative_prompt, seed=seed, num_inference_steps=num_inference_steps,
             guidance_scale=guidance_scale, width=width, height=height, num_images=num_images, callback=on_step,
-            safety_checker=checker, **extras,
+            **extras,
         )  # fmt: skip
     # Image i was made with seed + i: the caption says how to make it again alone.
     made = [(image, _caption(image, (seed + i) % 2**32)) for i, image in enumerate(images)]
     # Timeline frames (captioned "step k/N") show the first image forming: not shown when it was hidden.
     show_frames = frames and not safety.is_hidden(images[0])
     return made + (frames.frames if show_frames else [])
+
+
+def _load_checker(loaded, progress) -> None:
+    """Load the pipeline's safety checker now, with a progress message, rather than at its
+    first image (and refuse at once, before denoising, when it can't be had)."""
+    loaded.pipeline.safety.checker(on_load=lambda c: progress(0, desc=f"Loading {c.label} ({c.size})…"))
 
 
 def _caption(image, seed: int) -> str:
@@ -147,7 +153,7 @@ def explain_text_to_image(
     from explain import diffusion as explain_diffusion
 
     loaded = get_model("text_to_image", model, progress)
-    checker = safety.checker_for(loaded, on_load=lambda c: progress(0, desc=f"Loading {c.label} ({c.size})…"))
+    _load_checker(loaded, progress)
     if "taesd" in (preview, decoder):
         attach_taesd(loaded)
     frames: queue.Queue = queue.Queue()
@@ -158,9 +164,7 @@ def explain_text_to_image(
     # the browser may still be reading it; files it copies once and renames into place.
     folder, numbers = outputs.new_folder("timeline"), itertools.count()
 
-    def on_frame(image, caption):
-        if checker is not None:  # each preview is checked before it is shown
-            image = safety.screen(checker, [image])[0][0]
+    def on_frame(image, caption):  # a preview the pipeline's safety filter has checked
         path = folder / f"frame-{next(numbers):03d}.png"
         image.save(path)
         frames.put((str(path), caption))
@@ -170,7 +174,7 @@ def explain_text_to_image(
             result["value"] = explain_diffusion.explain_text_to_image(
                 loaded.pipeline, prompt, seed, negative_prompt=negative_prompt, num_inference_steps=num_inference_steps,
                 guidance_scale=guidance_scale, width=width, height=height, preview=preview, decoder=decoder,
-                on_frame=on_frame, safety_checker=checker,
+                on_frame=on_frame,
             )  # fmt: skip
         except BaseException as error:  # handed to the handler's thread, which reports it
             result["error"] = error
@@ -246,8 +250,8 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
     with gr.Tab(_("create.tab"), id="create"):
         gr.Markdown(_("create.intro"))
         gr.Markdown(
-            _("safety.on" if safety.is_on() else "safety.off"),
-            elem_classes="model-status" if safety.is_on() else "banner-tiny",
+            _("safety.on" if MODELS.safety_filter == "on" else "safety.off"),
+            elem_classes="model-status" if MODELS.safety_filter == "on" else "banner-tiny",
         )
         with gr.Row(equal_height=False):
             with gr.Column():
