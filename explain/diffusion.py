@@ -293,12 +293,7 @@ def explain_text_to_image(
     seed = check_seed(seed)
     if preview not in PREVIEWS:
         raise ValueError(f"Unknown preview {preview!r}; available previews = {list(PREVIEWS)}")
-    defaults = pipeline.defaults
-    steps = defaults["num_inference_steps"] if num_inference_steps is None else num_inference_steps
-    guidance = defaults["guidance_scale"] if guidance_scale is None else guidance_scale
-    width = defaults["width"] if width is None else width
-    height = defaults["height"] if height is None else height
-    pipeline.check_inputs(steps, guidance, width, height, 1)
+    steps, guidance, width, height = pipeline.resolve(num_inference_steps, guidance_scale, width, height)
 
     # 2. Generate, recording attention and keeping previews
     scale = pipeline.pipe.vae_scale_factor

@@ -186,15 +186,15 @@ def explain_caption(
     ``pipe`` is the app's ``CaptionPipeline``; the greedy text equals its output with
     ``num_beams=1``, the beam text its output with ``num_beams``, the sampled text its
     output with ``do_sample=True, num_beams=1`` and the same seed."""
-    # 1. Check inputs (the same rules as the caption itself)
-    image = load_image(image)
-    pipe.check_inputs(max_new_tokens, num_beams, temperature, top_p)
-    prompt = check_text(prompt, "caption prompt") if prompt and prompt.strip() else None
-    seed = check_seed(seed)
+    # 1. Check inputs: the caption pipeline's own checks (the sampling ones included)
+    image, options = pipe.preprocess(image, prompt=prompt, max_new_tokens=max_new_tokens, num_beams=num_beams,
+                                     do_sample=True, temperature=temperature, top_p=top_p, seed=seed)  # fmt: skip
+    prompt, max_new_tokens, seed = options["prompt"], options["max_new_tokens"], options["seed"]
+    truncation = dict(truncation=True, max_length=options["truncate_to"]) if options["truncate_to"] else {}
     model, tokenizer = pipe.model, pipe.processor.tokenizer
 
     # 2. Preprocess; BLIP drops the prompt's final [SEP] and starts with its [DEC] token
-    inputs = pipe.processor(images=image, text=prompt, return_tensors="pt").to(pipe.device)
+    inputs = pipe.processor(images=image, text=prompt, return_tensors="pt", **truncation).to(pipe.device)
     inputs["pixel_values"] = inputs["pixel_values"].to(model.dtype)
     prompt_len = inputs["input_ids"].shape[1] - 1 if prompt else 1
     eos_id = model.config.text_config.sep_token_id

@@ -66,10 +66,12 @@ class CaptionPipeline:
         check_number("temperature", temperature, 0.05, 2.0, integer=False)
         check_number("top_p", top_p, 0.05, 1.0, integer=False)
 
-    @torch.inference_mode()
-    def __call__(
+    def preprocess(self, image, **options) -> tuple[Image.Image, dict]:
+        """One checked image and its decoding options for ``forward`` (see ``options``)."""
+        return load_image(image), self.options(**options)
+
+    def options(
         self,
-        image: Image.Image | str | list,
         prompt: str | None = None,
         max_new_tokens: int = 30,
         num_beams: int = 3,
@@ -77,23 +79,53 @@ class CaptionPipeline:
         temperature: float = 1.0,
         top_p: float = 0.9,
         seed: int | None = None,
-    ) -> str | list[str]:
-        """The caption of ``image``, or a list of captions for a list of images (one batch;
-        each caption is the one the image gets alone)."""
-        # 1. Check inputs
-        images = [load_image(i) for i in image] if isinstance(image, list) else [load_image(image)]
+    ) -> dict:
+        """The decoding options, checked (every check of a call runs here, once), as
+        ``forward`` takes them. Their values are plain and hashable: requests with the same
+        options can run as one batch. Greedy and beam search leave out the sampling ones,
+        so those don't split batches; the seed is checked even when unused."""
         self.check_inputs(max_new_tokens, num_beams, temperature, top_p)
         do_sample = check_flag("do_sample", do_sample)
+        seed = check_seed(seed)
         prompt, max_new_tokens, text_options = self.prepare_text(prompt, max_new_tokens)
-
-        options = dict(max_new_tokens=int(max_new_tokens), num_beams=int(num_beams), use_cache=True)
+        options = dict(prompt=prompt, max_new_tokens=max_new_tokens, num_beams=int(num_beams),
+                       truncate_to=text_options.get("max_length"))  # fmt: skip
         if do_sample:
-            options.update(do_sample=True, temperature=float(temperature), top_p=float(top_p))
+            options.update(do_sample=True, temperature=float(temperature), top_p=float(top_p), seed=seed)
+        return options
+
+    @torch.inference_mode()
+    def forward(
+        self,
+        images: list[Image.Image],
+        prompt: str | None = None,
+        max_new_tokens: int = 30,
+        num_beams: int = 3,
+        truncate_to: int | None = None,
+        do_sample: bool = False,
+        temperature: float = 1.0,
+        top_p: float = 0.9,
+        seed: int | None = None,
+    ) -> list[str]:
+        """The captions of images from ``preprocess`` with its checked ``options``: one batch,
+        each caption the one the image gets alone."""
+        text_options = dict(truncation=True, max_length=truncate_to) if truncate_to else {}
+        generation = dict(max_new_tokens=max_new_tokens, num_beams=num_beams, use_cache=True)
+        if do_sample:
+            generation.update(do_sample=True, temperature=temperature, top_p=top_p)
             # Each sample draws from its own seeded generator, so sampled captions are
             # made one at a time: batched, they would depend on their neighbours.
-            captions = [self._generate([i], prompt, options, seed, text_options)[0] for i in images]
-        else:
-            captions = self._generate(images, prompt, options, seed, text_options)
+            return [self._generate([i], prompt, generation, seed, text_options)[0] for i in images]
+        return self._generate(images, prompt, generation, seed, text_options)
+
+    def __call__(self, image: Image.Image | str | list, **options) -> str | list[str]:
+        """The caption of ``image``, or a list of captions for a list of images (one batch;
+        each caption is the one the image gets alone). ``options``: see ``options``."""
+        # 1. Check inputs
+        images = [load_image(i) for i in image] if isinstance(image, list) else [load_image(image)]
+        checked = self.options(**options)
+        # 2. Generate
+        captions = self.forward(images, **checked)
         return captions if isinstance(image, list) else captions[0]
 
     def prepare_text(self, prompt: str | None, max_new_tokens: int) -> tuple[str | None, int, dict]:

@@ -103,6 +103,15 @@ class TextToImagePipeline:
                 raise ValueError(f"`{name}` has to be divisible by 8 but is {value}.")
         check_number("num_images", num_images, 1, MAX_IMAGES)
 
+    def resolve(self, num_inference_steps, guidance_scale, width, height, num_images=1) -> tuple[int, float, int, int]:
+        """(steps, guidance, width, height): the checkpoint's defaults filled in, checked."""
+        steps = self.defaults["num_inference_steps"] if num_inference_steps is None else num_inference_steps
+        guidance = self.defaults["guidance_scale"] if guidance_scale is None else guidance_scale
+        width = self.defaults["width"] if width is None else width
+        height = self.defaults["height"] if height is None else height
+        self.check_inputs(steps, guidance, width, height, num_images)
+        return int(steps), float(guidance), int(width), int(height)
+
     @property
     def family(self) -> str:
         """Which latent space: "sdxl" for SDXL pipelines, "sd" otherwise."""
@@ -166,11 +175,7 @@ class TextToImagePipeline:
         for name, text in (("prompt", prompt), ("negative prompt", negative_prompt)):
             if text is not None and tokenizer is not None:
                 note_truncation(tokenizer, text, tokenizer.model_max_length, name)
-        steps = self.defaults["num_inference_steps"] if num_inference_steps is None else num_inference_steps
-        guidance = self.defaults["guidance_scale"] if guidance_scale is None else guidance_scale
-        width = self.defaults["width"] if width is None else width
-        height = self.defaults["height"] if height is None else height
-        self.check_inputs(steps, guidance, width, height, num_images)
+        steps, guidance, width, height = self.resolve(num_inference_steps, guidance_scale, width, height, num_images)
         seed = check_seed(seed)
         pipe = self.decoder_pipe(decoder)
 

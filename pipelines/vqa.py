@@ -75,7 +75,31 @@ class VQAPipeline:
         note_truncation(self.processor.tokenizer, question, self.processor.tokenizer.model_max_length, "question")
         return question
 
+    def preprocess(self, image, question: str) -> tuple[Image.Image, str]:
+        """One checked (image, question) pair, ready for ``forward``: the image loaded and
+        converted, the question checked (a notice says when it is longer than the model
+        reads). The checks of every call run here, once."""
+        return load_image(image), self.check_question(question)
+
     @torch.inference_mode()
+    def forward(self, pairs: list[tuple[Image.Image, str]], max_new_tokens: int = 10, num_beams: int = 3) -> list[str]:
+        """The answers for pairs from ``preprocess``, in batches of pairs of the same shapes."""
+        check_number("max_new_tokens", max_new_tokens, 1, 50)
+        check_number("num_beams", num_beams, 1, 8)
+        # Each pair: pixel_values (1, 3, H, W), input_ids (1, T), truncated to the text
+        # model's length (40 tokens for ViLT). Pairs of the same shapes form a batch.
+        items = [self.processor(images=i, text=q, return_tensors="pt", truncation=True) for i, q in pairs]
+        groups: dict[tuple, list[int]] = {}
+        for n, item in enumerate(items):
+            groups.setdefault(tuple((k, tuple(v.shape)) for k, v in item.items()), []).append(n)
+        answers = [""] * len(items)
+        for indices in groups.values():
+            inputs = {k: torch.cat([items[n][k] for n in indices]).to(self.device) for k in items[indices[0]]}
+            inputs["pixel_values"] = inputs["pixel_values"].to(self.pixel_dtype)
+            for n, answer in zip(indices, self._answer(inputs, max_new_tokens, num_beams), strict=True):
+                answers[n] = answer
+        return answers
+
     def __call__(
         self, image: Image.Image | str | list, question: str | list[str], max_new_tokens: int = 10, num_beams: int = 3
     ) -> str | list[str]:
@@ -86,28 +110,9 @@ class VQAPipeline:
         images, questions = (image, question) if batched else ([image], [question])
         if not isinstance(questions, list) or len(questions) != len(images):
             raise ValueError(f"Give one question per image: got {len(images)} images and {question!r}.")
-        images = [load_image(i) for i in images]
-        questions = [self.check_question(q) for q in questions]
-        check_number("max_new_tokens", max_new_tokens, 1, 50)
-        check_number("num_beams", num_beams, 1, 8)
-
-        # 2. Preprocess each pair: pixel_values (1, 3, H, W), input_ids (1, T); truncated to
-        # the text model's length (40 tokens for ViLT). Pairs of the same shapes form a batch.
-        items = [
-            self.processor(images=i, text=q, return_tensors="pt", truncation=True)
-            for i, q in zip(images, questions, strict=True)
-        ]
-        groups: dict[tuple, list[int]] = {}
-        for n, item in enumerate(items):
-            groups.setdefault(tuple((k, tuple(v.shape)) for k, v in item.items()), []).append(n)
-
-        # 3. Answer each batch
-        answers = [""] * len(items)
-        for indices in groups.values():
-            inputs = {k: torch.cat([items[n][k] for n in indices]).to(self.device) for k in items[indices[0]]}
-            inputs["pixel_values"] = inputs["pixel_values"].to(self.pixel_dtype)
-            for n, answer in zip(indices, self._answer(inputs, max_new_tokens, num_beams), strict=True):
-                answers[n] = answer
+        pairs = [self.preprocess(i, q) for i, q in zip(images, questions, strict=True)]
+        # 2. Answer
+        answers = self.forward(pairs, max_new_tokens, num_beams)
         return answers if batched else answers[0]
 
     def _answer(self, inputs: dict, max_new_tokens: int, num_beams: int) -> list[str]:

@@ -8,7 +8,7 @@ import pandas as pd
 from explain import snippets
 from runtime import settings
 from runtime.batching import options_key
-from runtime.inputs import check_text, load_image
+from runtime.inputs import check_text
 from ui import panels
 from ui.components import image_input, model_picker, model_status, status_line
 from ui.context import Context
@@ -31,9 +31,9 @@ EXAMPLES = [
 def vqa(image: str, question: str, model: str | None = None, progress=gr.Progress(track_tqdm=True)) -> str:
     loaded = get_model("vqa", model, progress)
     pipe = loaded.pipeline
-    # Checked here, so that bad input fails this request alone, never a batch.
-    pair = (load_image(image), pipe.check_question(question))
-    return batched(loaded, lambda pairs: pipe([i for i, _ in pairs], [q for _, q in pairs]), pair, options_key(pipe))
+    # Checked before batching, so that bad input fails this request alone, never a batch.
+    pair = pipe.preprocess(image, question)
+    return batched(loaded, pipe.forward, pair, options_key(pipe))
 
 
 # --- Explain, How it works and Show the code ---------------------------------------

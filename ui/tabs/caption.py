@@ -7,7 +7,7 @@ import gradio as gr
 from explain import snippets
 from runtime import settings
 from runtime.batching import options_key
-from runtime.inputs import check_flag, check_seed, is_random_seed, load_image
+from runtime.inputs import is_random_seed
 from ui import panels
 from ui.components import image_input, model_picker, model_status, status_line
 from ui.context import Context
@@ -38,19 +38,12 @@ def caption(
     line and Show the code."""
     loaded = get_model("caption", model, progress)
     pipe = loaded.pipeline
-    # Checked here, so that bad input fails this request alone, never a batch.
-    image = load_image(image)
-    pipe.check_inputs(max_new_tokens, num_beams, temperature, top_p)
-    do_sample = check_flag("do_sample", do_sample)
-    drawn = is_random_seed(seed)
-    seed = check_seed(seed)  # checked even when greedy decoding doesn't use it
-    # Its notices (a prompt cut short, fewer tokens) reach this request, whoever runs the batch.
-    prompt, max_new_tokens, _options = pipe.prepare_text(prompt, max_new_tokens)
-    options = dict(prompt=prompt, max_new_tokens=max_new_tokens, num_beams=num_beams)
-    if do_sample:  # greedy and beam search ignore these, so they don't split batches
-        options.update(do_sample=True, temperature=temperature, top_p=top_p, seed=seed)
-    result = batched(loaded, lambda images: pipe(images, **options), image, options_key(pipe, **options))
-    return result, seed if do_sample and drawn else None
+    # Checked before batching, so that bad input fails this request alone, never a batch;
+    # its notices (a prompt cut short, fewer tokens) reach this request, whoever runs the batch.
+    image, options = pipe.preprocess(image, prompt=prompt, max_new_tokens=max_new_tokens, num_beams=num_beams,
+                                     do_sample=do_sample, temperature=temperature, top_p=top_p, seed=seed)  # fmt: skip
+    result = batched(loaded, lambda images: pipe.forward(images, **options), image, options_key(pipe, **options))
+    return result, options.get("seed") if is_random_seed(seed) else None
 
 
 def caption_status(model: str | None, drawn: int | None = None) -> str:
