@@ -223,19 +223,6 @@ class ClassroomPolicy:
 
     # --- The page and the login ---------------------------------------------------------
 
-    def banner(self) -> None:
-        """What students are told: that a teacher set the app up, the teacher's message, and
-        whether their text is logged."""
-        if self.rules is None:
-            return
-        from ui.i18n import _
-
-        gr.Markdown(_("classroom.banner"), elem_classes="banner-classroom")
-        if self.rules.message:
-            gr.Markdown(self.rules.message, elem_classes="banner-classroom")
-        if self.log is not None:
-            gr.Markdown(_("classroom.prompt_log"), elem_classes="banner-classroom")
-
     def launch_kwargs(self) -> dict:
         """``auth`` for demo.launch when the teacher set a class password: students log in
         with their name (used for their limits and the log) and the password."""

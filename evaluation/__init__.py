@@ -1,10 +1,8 @@
 """Measure what the models can do: a bundled probe set, metrics, a runner and reports.
 
-- ``labs.scenes``: synthetic scenes drawn from a seed, with exact ground truth
-  (``generate_scenes``, ``render_scene``, ``describe``, ``questions``);
 - ``evaluation.probes``: the versioned probe set (``data/probes_v1.json``): scenes,
   the app's example photos with hand-written references, question-answer pairs
-  tagged by ability, text-to-image prompts;
+  tagged by ability, text-to-image prompts (the synthetic scenes are drawn by ``labs/scenes.py``);
 - ``evaluation.metrics``: BLEU-4, CIDEr, CLIPScore, VQA accuracy, Recall@K, mean rank;
 - ``evaluation.runner``: runs the app's models (or reads predictions) and scores them;
 - ``evaluation.report``: ``results.json``, a Markdown report and a chart.
@@ -13,17 +11,9 @@
 runs it in the browser. Importing this package loads no model.
 """
 
-from evaluation.probes import ProbeSet, load_probes
-from evaluation.runner import evaluate
-from labs.scenes import Scene, Shape, generate_prompts, generate_scenes, render_scene
+from runtime.lazy import exports
 
-__all__ = [
-    "ProbeSet",
-    "Scene",
-    "Shape",
-    "evaluate",
-    "generate_prompts",
-    "generate_scenes",
-    "load_probes",
-    "render_scene",
-]
+_WHERE = {"ProbeSet": "evaluation.probes", "load_probes": "evaluation.probes", "evaluate": "evaluation.runner"}
+__all__ = sorted(_WHERE)
+
+__getattr__ = exports(__name__, _WHERE)

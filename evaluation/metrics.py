@@ -24,6 +24,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from runtime.inputs import load_image
+
 # --- Captions: BLEU-4 and CIDEr ---------------------------------------------------
 
 
@@ -171,8 +173,6 @@ def clip_scores(pipe, images: Sequence, texts: Sequence[str]) -> list[float]:
     (``pipelines.retrieval.RetrievalPipeline``), computed by torchmetrics."""
     import torch
     from torchmetrics.functional.multimodal import clip_score
-
-    from runtime.inputs import load_image
 
     if len(images) != len(texts):
         raise ValueError(f"CLIPScore needs one text per image; got {len(images)} images and {len(texts)} texts.")

@@ -38,6 +38,7 @@ from PIL import Image
 from labs.scenes import Scene, describe, generate_prompts, generate_scenes, image_digest, questions, render_scene
 from runtime import settings
 from runtime.files import atomic_write_text
+from runtime.inputs import load_image
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 PHOTOS_DIR = settings.EXAMPLE_IMAGES_DIR
@@ -109,8 +110,6 @@ def draw(meta: dict) -> Image.Image:
     """The picture an entry of ``images`` stands for: a drawn scene or a photo."""
     if meta["source"] == "synthetic":
         return render_scene(Scene.from_dict(meta["scene"]))
-    from runtime.inputs import load_image
-
     return load_image(PHOTOS_DIR / meta["file"])
 
 

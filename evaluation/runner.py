@@ -29,6 +29,7 @@ import numpy as np
 
 from evaluation import metrics
 from evaluation.probes import ABILITIES, TASKS, ProbeSet, load_probes
+from runtime.inputs import check_number, load_image
 
 Progress = Callable[[int, int, str], None]  # (done, total, what is happening)
 T2I_SEED = 0  # prompt i is drawn with seed T2I_SEED + i, so a rerun draws the same images
@@ -51,8 +52,6 @@ def check_tasks(tasks) -> list[str]:
 def check_limit(limit) -> int | None:
     if limit is None or limit == 0:
         return None
-    from runtime.inputs import check_number
-
     return check_number("limit", limit, 1, 100_000)
 
 
@@ -186,8 +185,6 @@ def read_predictions(path: str | Path, probes: ProbeSet) -> dict[str, Any]:
             raise ValueError(f"{where}: a {task} prediction is a string, not {type(prediction).__name__}.")
         if task == "text_to_image":
             image = (path.parent / prediction).resolve()
-            from runtime.inputs import load_image
-
             try:
                 load_image(image)
             except ValueError as error:
@@ -326,8 +323,6 @@ def score_retrieval(probes, items, predictions, judges: Judges) -> tuple[list[di
 
 
 def score_text_to_image(probes, items, predictions, judges: Judges, step=None) -> tuple[list[dict], list[dict]]:
-    from runtime.inputs import load_image
-
     items = [i for i in items if i["id"] in predictions]
     images = {i["id"]: load_image(predictions[i["id"]]) for i in items}
     scored = []

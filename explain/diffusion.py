@@ -298,6 +298,7 @@ def explain_text_to_image(
     # 2. Generate, recording attention and keeping previews
     scale = pipeline.pipe.vae_scale_factor
     store = AttentionStore(int(height) // scale, int(width) // scale)
+
     def screened(image, caption):  # each preview is checked before anyone sees it
         on_frame(pipeline.safety.screen([image])[0][0], caption)
 

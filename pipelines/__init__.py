@@ -1,0 +1,20 @@
+"""The model pipelines, one file per task: ``from_pretrained`` to load, ``__call__``
+to run, plain Python values out (captions, answers, images, embeddings, transcripts,
+waveforms). The text-to-image pipeline runs its safety filter (``pipelines/safety.py``)
+inside ``__call__``."""
+
+from runtime.lazy import exports
+
+_WHERE = {
+    "CaptionPipeline": "pipelines.captioning",
+    "VQAPipeline": "pipelines.vqa",
+    "TextToImagePipeline": "pipelines.text_to_image",
+    "RetrievalPipeline": "pipelines.retrieval",
+    "SpeechRecognitionPipeline": "pipelines.speech_recognition",
+    "TextToSpeechPipeline": "pipelines.text_to_speech",
+    "SafetyChecker": "pipelines.safety",
+    "SafetyFilter": "pipelines.safety",
+}
+__all__ = sorted(_WHERE)
+
+__getattr__ = exports(__name__, _WHERE)

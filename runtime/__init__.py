@@ -1,0 +1,23 @@
+"""What serves the models: every setting (``settings``, the only reader of the
+environment), the registry of tasks, checkpoints and profiles, the device and precision,
+memory budgets, finding checkpoints offline or on the Hub, the one model cache
+(``MODELS``), dynamic batching, input checks, audio files, atomic writes and the tiny
+random models. Nothing here lays out a page."""
+
+from runtime.lazy import exports
+
+_WHERE = {
+    "MODELS": "runtime.cache",
+    "ModelCache": "runtime.cache",
+    "Loaded": "runtime.cache",
+    "CheckpointUnavailable": "runtime.hub",
+    "Checkpoint": "runtime.registry",
+    "get_checkpoint": "runtime.registry",
+    "choices": "runtime.registry",
+    "load_image": "runtime.inputs",
+    "load_audio": "runtime.audio",
+    "save_audio": "runtime.audio",
+}
+__all__ = sorted(_WHERE)
+
+__getattr__ = exports(__name__, _WHERE)

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipelines.safety import SafetyFilter
 from runtime import registry, settings
 from runtime.batching import DEVICE_LOCK, Batcher
 from runtime.devices import configure_torch, fast_path_default, pick_device, pick_dtype
@@ -190,8 +191,6 @@ class ModelCache:
         A tiny random checker stands in only for a tiny random image model: when the real
         checker can't be had (offline), images from a real model are refused rather than
         shown unchecked."""
-        from pipelines.safety import SafetyFilter
-
         def checker(on_load=None):
             loaded = self.get("safety_checker", on_load=on_load)
             if loaded.checkpoint.is_tiny and not text_to_image.is_tiny:

@@ -44,6 +44,7 @@ import numpy as np
 from runtime import settings
 from runtime.files import atomic_write_bytes
 from runtime.inputs import check_number
+from runtime.registry import CHECKPOINTS
 from search import backends as search_backends
 
 FORMAT = "multimodal-playground-index"
@@ -88,8 +89,6 @@ def iso_date(timestamp: float) -> str:
 def model_record(pipe, key: str = "") -> dict:
     """What the manifest says about the model that built the index: its registry key
     and Hub id (for people) and the fingerprint of its embedding space (for the check)."""
-    from runtime.registry import CHECKPOINTS
-
     known = CHECKPOINTS.get(key)
     model_id = known.repo_id if known is not None else pipe.model_id  # "tiny/clip", not a build folder
     return {"key": key, "id": model_id, "revision": pipe.revision, "fingerprint": pipe.fingerprint, "dim": pipe.dim}

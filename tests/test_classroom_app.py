@@ -187,7 +187,7 @@ def test_the_settings_file_and_the_prompt_log_are_never_served(classroom_app):
 
 
 def test_a_settings_file_or_log_in_a_served_folder_stops_the_app(tmp_path, monkeypatch):
-    import ui
+    from ui import demo as ui
 
     monkeypatch.setattr(ui.settings, "EXAMPLE_IMAGES_DIR", tmp_path)
     (tmp_path / "lesson.yaml").write_text("password: hunter2\n")

@@ -1,0 +1,163 @@
+"""The whole page: ``build_demo`` makes the app's objects (``ui.context.Context``),
+builds each tab of ``ui/tabs/`` with them, puts the classroom's rules in force and
+guards every event's inputs and outputs; ``launch_kwargs`` is how it is served."""
+
+from __future__ import annotations
+
+import logging
+
+import gradio as gr
+from starlette.middleware import Middleware
+
+from classroom.policy import ClassroomPolicy
+from classroom.rules import Classroom, ClassroomError
+from classroom.rules import load as load_classroom
+from labs.fusion import FusionLab
+from runtime import registry, settings
+from runtime.cache import MODELS
+from runtime.devices import cuda_available
+from search.collections import Collections
+from ui.components import language_switch
+from ui.context import Context
+from ui.i18n import CSS as I18N_CSS
+from ui.i18n import I18N, _, both
+from ui.server.language import LanguageScript
+from ui.server.security import app_roots, guard_inputs, login_kwargs, middleware, parse_auth, serves
+from ui.tabs import ask, caption, create, evaluate, fusion, listen, models, search
+
+log = logging.getLogger("playground")
+TABS = (caption, ask, create, search, listen, fusion, evaluate)
+
+CSS = """
+.model-status { font-size: 0.85em; opacity: 0.8; }
+.banner-tiny { border-left: 4px solid #f59e0b; padding: 0.4em 0.9em; background: rgba(245, 158, 11, 0.08); }
+footer { visibility: visible; }
+#language-switch { max-width: 16em; margin-left: auto; }
+.banner-classroom { border-left: 4px solid #6366f1; padding: 0.4em 0.9em; background: rgba(99, 102, 241, 0.08); }
+.fusion-confusion table, .fusion-table table { border-collapse: collapse; font-size: 0.9em; }
+.fusion-confusion th, .fusion-confusion td, .fusion-table th, .fusion-table td {
+  padding: 0.35em 0.7em; border: 1px solid var(--border-color-primary); text-align: center; }
+.fusion-confusion td.hit { background: rgba(34, 197, 94, calc(0.12 + 0.5 * var(--share))); }
+.fusion-confusion td.miss { background: rgba(239, 68, 68, calc(0.06 + 0.5 * var(--share))); }
+.fusion-table { overflow-x: auto; }
+.fusion-table tr.best td { font-weight: 600; background: rgba(99, 102, 241, 0.1); }
+"""
+THEME = gr.themes.Soft(primary_hue="indigo", secondary_hue="sky")
+
+
+def build_demo(profile: str | None = None, classroom_file: str | None = None) -> gr.Blocks:
+    """The whole app for ``profile`` (MODEL_PROFILE when None), in classroom mode when
+    ``classroom_file`` (CLASSROOM_FILE when None) names a teacher's settings file. Builds
+    widgets only: no model is loaded until a tab is used. A bad classroom file raises
+    ClassroomError saying what to fix.
+
+    The app's objects are made here and handed to the tabs (``ui.context.Context``);
+    ``launch_kwargs(demo)`` reads the classroom's login and private files from it."""
+    rules = _classroom_rules(settings.CLASSROOM_FILE if classroom_file is None else classroom_file)
+    policy = ClassroomPolicy(rules, profile)
+    MODELS.configure(profile, safety_filter=policy.setting("safety_filter", settings.SAFETY_FILTER))
+    ctx = Context(profile, policy, Collections(), FusionLab(settings.DATA_DIR / "fusion"))
+    policy.check_against([_tab_id(tab) for tab in TABS], _handlers(ctx))
+    concrete = registry.resolve_profile(profile)
+    with gr.Blocks(title="Multimodal Playground") as demo:
+        language_switch(demo)
+        gr.Markdown(_("app.intro"))
+        gr.Markdown(
+            both(
+                "app.profile_line",
+                profile=concrete,
+                setting=profile or settings.MODEL_PROFILE,
+                device="cuda" if cuda_available() else "cpu",
+            ),
+            elem_classes="model-status",
+        )
+        if concrete == "tiny":
+            gr.Markdown(_("banner.tiny"), elem_classes="banner-tiny")
+        _classroom_banner(policy)
+        with gr.Tabs():
+            for tab in TABS:
+                if policy.shows(_tab_id(tab)):
+                    tab.build(demo, ctx)
+        if policy.shows("models"):  # a classroom that lists its tabs hides it
+            models.build(demo, ctx)
+        policy.enforce(demo)  # inside the Blocks: its config is computed on exit
+        _untranslated_headers(demo)
+    if MODELS.safety_filter != "on":
+        log.warning(
+            "SAFETY_FILTER=off: generated images are not checked. Use this only for research, never with children."
+        )
+    demo.playground = ctx
+    return guard_inputs(demo)
+
+
+def _classroom_banner(policy: ClassroomPolicy) -> None:
+    """What students are told: that a teacher set the app up, the teacher's message, and
+    whether their text is logged."""
+    if not policy.active:
+        return
+    gr.Markdown(_("classroom.banner"), elem_classes="banner-classroom")
+    if policy.rules.message:
+        gr.Markdown(policy.rules.message, elem_classes="banner-classroom")
+    if policy.log is not None:
+        gr.Markdown(_("classroom.prompt_log"), elem_classes="banner-classroom")
+
+
+def _handlers(ctx: Context) -> list:
+    """Every public handler of every tab, shown or not: module-level ones and those a
+    tab's ``endpoints(ctx)`` makes over the app's objects."""
+    found = []
+    for tab in TABS:
+        found += list(vars(tab).values())
+        if hasattr(tab, "endpoints"):
+            found += list(vars(tab.endpoints(ctx)).values())
+    return [fn for fn in found if callable(fn) and getattr(fn, "classroom_checked", False)]
+
+
+def _untranslated_headers(demo: gr.Blocks) -> None:
+    """gr.Examples titles its columns with its inputs' labels, but Gradio shows those
+    titles untranslated (as raw i18n keys): drop them; the examples speak for themselves."""
+    for block in demo.blocks.values():
+        if isinstance(block, gr.Dataset) and any(not isinstance(h, str) for h in block.headers):
+            block.headers = []
+
+
+def _tab_id(tab) -> str:
+    return tab.__name__.rsplit(".", 1)[-1]
+
+
+def _classroom_rules(path: str) -> Classroom | None:
+    """The classroom file at ``path`` ("" for none), read, validated and refused if it or
+    its prompt log lies where the app serves files from."""
+    rules = load_classroom(path) if path else None
+    if rules is not None:
+        # The settings file holds the password and the log the students' text: neither
+        # may lie where the app serves files from.
+        served = [(what, p) for what, p in (("the classroom file", rules.source), ("prompt_log.file",
+                  rules.prompt_log_path())) if p is not None and serves(p)]  # fmt: skip
+        if served:
+            raise ClassroomError(
+                f"{rules.source.name if rules.source else 'The classroom file'} can't be used where it is:\n"
+                + "\n".join(f"  - {what}: {p} lies in a folder this app serves to every visitor; keep it "
+                             "elsewhere (e.g. beside app.py, or in the data dir)" for what, p in served)
+            )  # fmt: skip
+    return rules
+
+
+def launch_kwargs(demo: gr.Blocks) -> dict:
+    """Options for ``demo.launch`` (``demo`` from ``build_demo``), shared by app.py and the tests."""
+    classroom = demo.playground.classroom
+    return dict(
+        theme=THEME,
+        css=CSS + I18N_CSS,
+        i18n=I18N,
+        max_file_size=settings.MAX_FILE_SIZE,
+        # Serve the bundled examples, the gallery and the files handlers return (ui/server/outputs.py);
+        # nothing else on disk, and never the classroom's settings or log (ui/server/security.py).
+        allowed_paths=[str(root) for root in app_roots()],
+        blocked_paths=[str(path) for path in classroom.private_files()],
+        # The file-serving policy, body and rate limits (ui/server/security.py) come first; then
+        # the page is rendered in the language chosen with the switch (see ui/server/language.py).
+        app_kwargs={"middleware": [*middleware(), Middleware(LanguageScript)]},
+        # PLAYGROUND_AUTH's users and, in classroom mode, the class password.
+        **login_kwargs(parse_auth(settings.PLAYGROUND_AUTH), classroom.launch_kwargs()),
+    )
