@@ -191,6 +191,7 @@ class ModelCache:
         A tiny random checker stands in only for a tiny random image model: when the real
         checker can't be had (offline), images from a real model are refused rather than
         shown unchecked."""
+
         def checker(on_load=None):
             loaded = self.get("safety_checker", on_load=on_load)
             if loaded.checkpoint.is_tiny and not text_to_image.is_tiny:
