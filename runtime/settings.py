@@ -79,6 +79,9 @@ CUDA_VISIBLE_DEVICES = os.getenv("CUDA_VISIBLE_DEVICES")
 # Gradio's own variables, so `gradio app.py` and Spaces behave the same way.
 SERVER_NAME = os.getenv("GRADIO_SERVER_NAME", "127.0.0.1")
 SERVER_PORT = _int("GRADIO_SERVER_PORT", 7860)
+# Serve every named endpoint as an MCP tool too (Model Context Protocol, for agents such
+# as Claude Desktop or Cursor), at /gradio_api/mcp/: on or off. Gradio's own variable.
+MCP_SERVER = os.getenv("GRADIO_MCP_SERVER", "on").strip().lower() not in ("0", "off", "false", "no")
 # Requests waiting beyond this get "busy, try again" instead of piling up.
 QUEUE_MAX_SIZE = _int("QUEUE_MAX_SIZE", 64)
 # Model calls running at once per event; one keeps a small CPU or GPU from thrashing.

@@ -22,6 +22,7 @@ from ui.context import Context
 from ui.i18n import CSS as I18N_CSS
 from ui.i18n import I18N, _, both
 from ui.server.language import LanguageScript
+from ui.server.mcp import fix_state_outputs
 from ui.server.security import app_roots, guard_inputs, login_kwargs, middleware, parse_auth, serves
 from ui.tabs import ask, caption, create, evaluate, fusion, listen, models, search
 
@@ -146,11 +147,14 @@ def _classroom_rules(path: str) -> Classroom | None:
 def launch_kwargs(demo: gr.Blocks) -> dict:
     """Options for ``demo.launch`` (``demo`` from ``build_demo``), shared by app.py and the tests."""
     classroom = demo.playground.classroom
+    if settings.MCP_SERVER:
+        fix_state_outputs()
     return dict(
         theme=THEME,
         css=CSS + I18N_CSS,
         i18n=I18N,
         max_file_size=settings.MAX_FILE_SIZE,
+        mcp_server=settings.MCP_SERVER,
         # Serve the bundled examples, the gallery and the files handlers return (ui/server/outputs.py);
         # nothing else on disk, and never the classroom's settings or log (ui/server/security.py).
         allowed_paths=[str(root) for root in app_roots()],

@@ -18,8 +18,19 @@ def transcribe(
     audio: str, language: str = "auto", task: str = "transcribe", model: str | None = None,
     progress=gr.Progress(track_tqdm=True),
 ) -> tuple[str, dict]:  # fmt: skip
-    """Transcribe a speech clip with Whisper, or translate it into English; returns the text.
-    (The whole result, with the language and the timed segments, goes to the Listen tab's table.)"""
+    """Transcribe a speech clip with Whisper (up to 60 s), or translate it into English.
+
+    Args:
+        audio: The clip (WAV, FLAC, OGG, MP3 or AIFF).
+        language: The spoken language's code (e.g. "en", "zh"), or "auto" to detect it.
+        task: "transcribe" (in the spoken language) or "translate" (into English).
+        model: Which speech recognition checkpoint to use; the profile's default when empty.
+
+    Returns:
+        The transcript.
+    """
+    # Transcribe a speech clip with Whisper, or translate it into English; returns the text.
+    # (The whole result, with the language and the timed segments, goes to the Listen tab's table.)
     pipe = get_model("speech_recognition", model, progress).pipeline
 
     def on_window(done: float, total: float) -> None:
@@ -32,7 +43,17 @@ def transcribe(
 @gpu
 @user_errors
 def speak(text: str, speaking_rate: float = 1.0, model: str | None = None, progress=gr.Progress()) -> str:
-    """Read a text aloud with a VITS voice; returns a 16-bit mono WAV file."""
+    """Read a text aloud with a text-to-speech voice (VITS).
+
+    Args:
+        text: The text to read (up to 500 characters).
+        speaking_rate: How fast to speak (1 is normal).
+        model: Which voice (text-to-speech checkpoint) to use; the profile's default when empty.
+
+    Returns:
+        A 16-bit mono WAV file.
+    """
+    # Read a text aloud with a VITS voice; returns a 16-bit mono WAV file.
     pipe = get_model("text_to_speech", model, progress).pipeline
     result = pipe(text, speaking_rate=speaking_rate)
     return str(save_audio(outputs.new_file("speech", ".wav"), result["audio"], result["sampling_rate"]))

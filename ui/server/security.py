@@ -21,6 +21,7 @@ import logging
 import math
 import os
 import re
+import urllib.parse
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
@@ -42,7 +43,13 @@ UPLOAD_ROUTE = re.compile(r"^/gradio_api/(?:upload|process_recording)/?$")  # bo
 LOGIN_ROUTE = re.compile(r"^/login/?$")
 SERVED_ONLY = "Only the app's own files and the results made for you are served."
 NOT_UPLOADED = "The file was not uploaded to this app."
-URL_REFUSED = "This app doesn't fetch URLs for its clients: upload the file itself."
+URL_REFUSED = (
+    "This app doesn't fetch URLs for its clients: upload the file itself (gradio_client: handle_file; "
+    "over MCP: a base64 data: URL, or Gradio's upload_file_to_gradio tool)."
+)
+# A URL of a file uploaded to this app (what Gradio's upload tool hands an MCP agent):
+# the file is already here, so nothing is fetched.
+OWN_FILE_URL = re.compile(r"^https?://[^/]+(?:/[^/]*)*?/gradio_api/file=(/.+)$")
 
 
 # --- Password protection ----------------------------------------------------------
@@ -393,6 +400,9 @@ def _check_files(value, name: str, upload_dirs: list[Path]) -> None:
         for item in value:
             _check_files(item, name, upload_dirs)
     elif isinstance(value, dict):
+        for key in ("path", "url"):  # a URL of a file uploaded here stands for that file
+            if isinstance(value.get(key), str) and (own := OWN_FILE_URL.match(value[key])):
+                value["path"], value["url"] = urllib.parse.unquote(own.group(1)), None
         path, url = value.get("path"), value.get("url")
         if isinstance(url, str) and url.lower().startswith("data:"):  # Gradio would decode it instead of the path
             _refuse(name, "Send files as uploads, not as data: URLs.")

@@ -29,6 +29,16 @@ EXAMPLES = [
 @gpu
 @user_errors
 def vqa(image: str, question: str, model: str | None = None, progress=gr.Progress(track_tqdm=True)) -> str:
+    """Answer a question about an image in a word or a few (BLIP VQA generates the answer, ViLT picks it from 3,129 answers).
+
+    Args:
+        image: The image the question is about.
+        question: The question, in English, e.g. "What animal is this?".
+        model: Which VQA checkpoint to use; the profile's default when empty.
+
+    Returns:
+        The answer.
+    """
     loaded = get_model("vqa", model, progress)
     pipe = loaded.pipeline
     # Checked before batching, so that bad input fails this request alone, never a batch.
@@ -51,6 +61,20 @@ def explain_vqa(
     layer: int = 0,
     progress=gr.Progress(track_tqdm=True),
 ):
+    """Explain a VQA answer: the decoding steps with probabilities, the ranked candidate answers, and where in the image the model looked for the answer and for each word of the question.
+
+    Args:
+        image: The image the question is about.
+        question: The question, in English.
+        model: Which VQA checkpoint to use; the profile's default when empty.
+        candidates: Optional comma-separated answers to score, e.g. "cat, dog, bird".
+        top_k: How many ranked answers to return (1-20).
+        decoding: Which strategy's attention maps to return: greedy or beam.
+        layer: Which cross-attention layer to show; 0 averages all layers.
+
+    Returns:
+        The explanation as JSON and the attention heatmaps.
+    """
     from explain import generation as explain_generation
 
     pipe = get_model("vqa", model, progress).pipeline

@@ -33,9 +33,25 @@ def caption(
     seed: int = -1,
     progress=gr.Progress(track_tqdm=True),
 ) -> tuple[str, int | None]:
-    """The caption, and the seed drawn for it when it was sampled with seed -1 (else None).
-    The API returns the caption alone: the seed goes to the page's state, for the status
-    line and Show the code."""
+    """Write a one-sentence caption of an image with a captioning model (BLIP).
+
+    Args:
+        image: The image to describe (PNG, JPEG, WEBP, GIF or BMP).
+        model: Which captioning checkpoint to use (its key); the profile's default when empty.
+        prompt: Optional start of the caption that the model continues, e.g. "a photography of".
+        max_new_tokens: Longest caption, in tokens (1-100).
+        num_beams: Candidate captions kept by beam search (1-8); 1 is greedy decoding.
+        do_sample: Pick words at random by their probability instead of searching.
+        temperature: With do_sample, how random the choice is (0.1-2.0).
+        top_p: With do_sample, sample only from the most likely words whose probabilities add up to this (0.1-1.0).
+        seed: With do_sample, the random seed; -1 draws one. The same seed and settings give the same caption.
+
+    Returns:
+        The caption. (In the app's page the seed drawn for seed -1 is shown too.)
+    """
+    # The caption, and the seed drawn for it when it was sampled with seed -1 (else None).
+    # The API returns the caption alone: the seed goes to the page's state, for the status
+    # line and Show the code.
     loaded = get_model("caption", model, progress)
     pipe = loaded.pipeline
     # Checked before batching, so that bad input fails this request alone, never a batch;
@@ -70,6 +86,23 @@ def explain_caption(
     layer: int = 0,
     progress=gr.Progress(track_tqdm=True),
 ):
+    """Explain how a caption is decoded: each token's probability and top-5 alternatives under greedy decoding, beam search and sampling, and where in the image the model looked.
+
+    Args:
+        image: The image to describe.
+        model: Which captioning checkpoint to use; the profile's default when empty.
+        prompt: Optional start of the caption.
+        max_new_tokens: Longest caption, in tokens (1-100).
+        num_beams: Beams for the beam-search strategy (1-8).
+        temperature: Temperature for the sampling strategy.
+        top_p: Top-p for the sampling strategy.
+        seed: Seed for the sampling strategy; -1 draws one.
+        decoding: Which strategy's attention maps to return: greedy, beam or sampling.
+        layer: Which cross-attention layer to show; 0 averages all layers.
+
+    Returns:
+        The explanation as JSON (texts, per-step tokens and probabilities) and the attention heatmaps.
+    """
     from explain import generation as explain_generation
 
     pipe = get_model("caption", model, progress).pipeline

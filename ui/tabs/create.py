@@ -49,6 +49,24 @@ def text_to_image(
     timeline: bool = False,
     progress=gr.Progress(track_tqdm=True),
 ) -> list[tuple]:
+    """Generate images from a text prompt with latent diffusion (SD-Turbo, SDXL-Turbo, Stable Diffusion 1.5). Prompts on the safety blocklist are refused and flagged images are replaced by a notice.
+
+    Args:
+        prompt: What the image should show, in English.
+        negative_prompt: What it should not show (used when guidance_scale is above 1).
+        seed: The random seed; image i uses seed + i. -1 draws one.
+        num_inference_steps: Denoising steps (turbo models use 1-4).
+        guidance_scale: How strongly to follow the prompt (turbo models use 0).
+        width: Image width in pixels, a multiple of 8 (64-1024).
+        height: Image height in pixels, a multiple of 8 (64-1024).
+        num_images: How many images to make (1-4).
+        model: Which text-to-image checkpoint to use; the profile's default when empty.
+        decoder: "vae" (the full decoder) or "taesd" (a tiny, faster one).
+        timeline: Also return the previews of the first image as it forms.
+
+    Returns:
+        The images, each captioned with the seed that makes it again, then any timeline frames.
+    """
     loaded = get_model("text_to_image", model, progress)
     _load_checker(loaded, progress)
     seed = check_seed(seed)
@@ -149,7 +167,24 @@ def explain_text_to_image(
     decoder: str = "vae",
     progress=gr.Progress(track_tqdm=True),
 ):
-    """Streams the timeline while the image forms, then the per-word maps."""
+    """Explain how an image forms: the denoising timeline, the noise schedule, and which part of the image each word of the prompt attended to.
+
+    Args:
+        prompt: What the image should show, in English.
+        seed: The random seed; -1 draws one.
+        negative_prompt: What it should not show.
+        num_inference_steps: Denoising steps.
+        guidance_scale: How strongly to follow the prompt.
+        width: Image width in pixels, a multiple of 8.
+        height: Image height in pixels, a multiple of 8.
+        model: Which text-to-image checkpoint to use; the profile's default when empty.
+        preview: How previews are decoded: "latent" (a fast approximation) or "taesd".
+        decoder: How the final image is decoded: "vae" or "taesd".
+
+    Returns:
+        The explanation as JSON, one heatmap per word, and the timeline's frames.
+    """
+    # Streams the timeline while the image forms, then the per-word maps.
     from explain import diffusion as explain_diffusion
 
     loaded = get_model("text_to_image", model, progress)

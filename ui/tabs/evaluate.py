@@ -91,9 +91,26 @@ def evaluate(
     compare_retrieval_model: str | None = NONE,
     progress=gr.Progress(),
 ):
-    """Evaluate ``tasks`` on at most ``limit`` probe items each with models A, and with
-    models B for the tasks that name one; returns the summary, the results table, the
-    chart, the downloads, every item, and the text-to-image round trip's images."""
+    """Measure what the models can do, per ability (colour, counting, shape, position, reading, yes/no, objects), on the bundled probe set; optionally compare a second checkpoint.
+
+    Args:
+        tasks: Which tasks to run: caption, vqa, retrieval, text_to_image.
+        limit: Probe items per task (1-200).
+        caption_model: The captioning checkpoint to evaluate.
+        vqa_model: The VQA checkpoint to evaluate.
+        text_to_image_model: The text-to-image checkpoint to evaluate.
+        retrieval_model: The retrieval checkpoint to evaluate.
+        compare_caption_model: A second captioning checkpoint to compare, or empty.
+        compare_vqa_model: A second VQA checkpoint to compare, or empty.
+        compare_text_to_image_model: A second text-to-image checkpoint to compare, or empty.
+        compare_retrieval_model: A second retrieval checkpoint to compare, or empty.
+
+    Returns:
+        A summary, the results table, a chart, the files (results.json, report.md), the items and the round-trip images.
+    """
+    # Evaluate ``tasks`` on at most ``limit`` probe items each with models A, and with
+    # models B for the tasks that name one; returns the summary, the results table, the
+    # chart, the downloads, every item, and the text-to-image round trip's images.
     import pandas as pd
 
     from evaluation import report, runner

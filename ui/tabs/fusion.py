@@ -69,7 +69,23 @@ def endpoints(ctx: Context) -> SimpleNamespace:
         model: str | None = None,
         progress=gr.Progress(),
     ):
-        """Train one fusion model; yields its result (metrics, curves, confusion matrix) as it trains."""
+        """The Fusion lab: train one small fusion model (early, late or hybrid) on frozen CLIP features of synthetic pictures and captions, to tell whether a caption matches a picture. Streams results as it trains.
+
+        Args:
+            strategy: "early" (concatenate features), "late" (one head per modality) or "hybrid" (cross-attention).
+            hidden_size: Width of the model's hidden layer (4-512).
+            learning_rate: The optimiser's learning rate.
+            epochs: Passes over the training pairs (1-300).
+            optimizer: "adam" or "sgd".
+            seed: The training seed; the same seed gives the same numbers.
+            split: "instances" (held-out pictures) or "combinations" (held-out colour-shape combinations).
+            negatives: Which word a wrong caption changes: "either", "colour" or "shape".
+            model: Which retrieval checkpoint gives the features; the profile's default when empty.
+
+        Returns:
+            The result as JSON: final metrics, per-epoch curves, the confusion matrix and mistakes.
+        """
+        # Train one fusion model; yields its result (metrics, curves, confusion matrix) as it trains.
         config = _config(strategy, hidden_size, learning_rate, epochs, optimizer, seed)
         for results in runs([config], split, negatives, model, progress):
             yield results[-1]
@@ -87,8 +103,23 @@ def endpoints(ctx: Context) -> SimpleNamespace:
         model: str | None = None,
         progress=gr.Progress(),
     ):
-        """Train early, late and hybrid fusion with the same settings (those the classroom
-        allows, in classroom mode); yields the list of results."""
+        """The Fusion lab: train early, late and hybrid fusion with the same settings and compare them. Streams results as they train.
+
+        Args:
+            hidden_size: Width of the models' hidden layer (4-512).
+            learning_rate: The optimiser's learning rate.
+            epochs: Passes over the training pairs (1-300).
+            optimizer: "adam" or "sgd".
+            seed: The training seed.
+            split: "instances" or "combinations".
+            negatives: "either", "colour" or "shape".
+            model: Which retrieval checkpoint gives the features; the profile's default when empty.
+
+        Returns:
+            The list of results, one per strategy, as JSON.
+        """
+        # Train early, late and hybrid fusion with the same settings (those the classroom
+        # allows, in classroom mode); yields the list of results.
         strategies = classroom.allowed("strategy", fusion.STRATEGIES)
         configs = [_config(s, hidden_size, learning_rate, epochs, optimizer, seed) for s in strategies]
         yield from runs(configs, split, negatives, model, progress)

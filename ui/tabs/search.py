@@ -68,6 +68,16 @@ def _session(request: gr.Request | None) -> str | None:
 @gpu
 @user_errors
 def classify(image: str, labels: str, model: str | None = None, progress=gr.Progress(track_tqdm=True)) -> dict:
+    """Zero-shot classification: how well an image matches each of the labels you give, with no training (CLIP).
+
+    Args:
+        image: The image to classify.
+        labels: The labels, separated by commas, e.g. "cat, dog, bird".
+        model: Which retrieval checkpoint to use; the profile's default when empty.
+
+    Returns:
+        Each label's confidence.
+    """
     pipe = get_model("retrieval", model, progress).pipeline
     return pipe.classify(image, labels)
 
@@ -89,7 +99,17 @@ def endpoints(ctx: Context) -> SimpleNamespace:
         query: str, top_k: int = 8, model: str | None = None, request: gr.Request = None,
         progress=gr.Progress(track_tqdm=True),
     ) -> tuple[list[tuple[str, str]], list[dict]]:  # fmt: skip
-        """The gallery of hits (what the API returns) and the hits as data (kept in the page's state)."""
+        """Search the image collection (the bundled gallery and the images you added) with a text query, using CLIP embeddings.
+
+        Args:
+            query: What to look for, e.g. "a rocket launch".
+            top_k: How many hits to return (1-24).
+            model: Which retrieval checkpoint to use; the profile's default when empty.
+
+        Returns:
+            The hits, best first, each captioned with its similarity and file name.
+        """
+        # The gallery of hits (what the API returns) and the hits as data (kept in the page's state).
         loaded, found = sources(model, request, progress)
         query_embedding = loaded.pipeline.embed_query(text=check_text(query, "search text"))
         return answer(collections.search(found, query_embedding, top_k))
@@ -100,6 +120,16 @@ def endpoints(ctx: Context) -> SimpleNamespace:
         image: str, top_k: int = 8, model: str | None = None, request: gr.Request = None,
         progress=gr.Progress(track_tqdm=True),
     ) -> tuple[list[tuple[str, str]], list[dict]]:  # fmt: skip
+        """Search the image collection for images like an example image.
+
+        Args:
+            image: The example image.
+            top_k: How many hits to return (1-24).
+            model: Which retrieval checkpoint to use; the profile's default when empty.
+
+        Returns:
+            The hits, best first, each captioned with its similarity and file name.
+        """
         if image is None:
             raise ValueError("No image given: upload an image or pick one of the examples.")
         loaded, found = sources(model, request, progress)
@@ -111,7 +141,19 @@ def endpoints(ctx: Context) -> SimpleNamespace:
         query: str | None = None, image: str | None = None, top_k: int = 8, text_weight: float = 0.5,
         model: str | None = None, request: gr.Request = None, progress=gr.Progress(track_tqdm=True),
     ) -> tuple[list[tuple[str, str]], list[dict], list[dict]]:  # fmt: skip
-        """By text, by image, or both: the text then modifies the image ("at night")."""
+        """Search the image collection by text, by an example image, or both (the text then modifies the image, e.g. an image of a street and "at night").
+
+        Args:
+            query: Optional text query.
+            image: Optional example image.
+            top_k: How many hits to return (1-24).
+            text_weight: With both, the text's share of the query (0-1).
+            model: Which retrieval checkpoint to use; the profile's default when empty.
+
+        Returns:
+            The hits as a gallery, and as data (id, name, score, size, source) for more_like_this and remove_from_gallery.
+        """
+        # By text, by image, or both: the text then modifies the image ("at night").
         loaded, found = sources(model, request, progress)
         query_embedding = loaded.pipeline.embed_query(text=query, image=image, text_weight=text_weight)
         gallery, hits = answer(collections.search(found, query_embedding, top_k))
@@ -123,7 +165,17 @@ def endpoints(ctx: Context) -> SimpleNamespace:
         image_id: str, top_k: int = 8, model: str | None = None, request: gr.Request = None,
         progress=gr.Progress(track_tqdm=True),
     ) -> tuple[list[tuple[str, str]], list[dict], list[dict]]:  # fmt: skip
-        """The images closest to one already in the collection (by its id), itself left out."""
+        """Find the images most like one already in the collection.
+
+        Args:
+            image_id: The image's id, from the data that search returns.
+            top_k: How many hits to return (1-24).
+            model: Which retrieval checkpoint to use; the profile's default when empty.
+
+        Returns:
+            The hits as a gallery, and as data.
+        """
+        # The images closest to one already in the collection (by its id), itself left out.
         if not image_id or not isinstance(image_id, str):
             raise ValueError("No image chosen: click a search result first, then 'More like this'.")
         image_id = image_id.strip()
@@ -140,8 +192,18 @@ def endpoints(ctx: Context) -> SimpleNamespace:
         labels: str, examples: int = 4, model: str | None = None, request: gr.Request = None,
         progress=gr.Progress(track_tqdm=True),
     ) -> tuple[dict, list[tuple[str, str]], dict]:  # fmt: skip
-        """Every image of the collection sorted into one of ``labels``: a count per label
-        and the images the model is surest of."""
+        """Sort every image of the collection into one of the labels you give (zero-shot, no training).
+
+        Args:
+            labels: The labels, separated by commas, e.g. "animal, food, space".
+            examples: How many example images to return per label (0-12).
+            model: Which retrieval checkpoint to use; the profile's default when empty.
+
+        Returns:
+            A table of counts and shares per label, the example images, and the details as JSON.
+        """
+        # Every image of the collection sorted into one of ``labels``: a count per label
+        # and the images the model is surest of.
         from search.classify import classify_collection  # imports torch: not while the page starts
 
         loaded, found = sources(model, request, progress)
@@ -169,6 +231,16 @@ def endpoints(ctx: Context) -> SimpleNamespace:
         files: list[str] | None, folder: list[str] | None = None, model: str | None = None,
         request: gr.Request = None, progress=gr.Progress(track_tqdm=True),
     ) -> tuple[list[str], str]:  # fmt: skip
+        """Add images, a folder or zip files of images to your collection, so that search finds them.
+
+        Args:
+            files: Image files or zip files of images.
+            folder: Optional files of a folder.
+            model: Which retrieval checkpoint embeds them; the profile's default when empty.
+
+        Returns:
+            The newest images of the collection, and a report of what was added and what was skipped and why.
+        """
         paths = [str(f) for f in [*(files or []), *(folder or [])]]
         if not paths:
             raise ValueError("No files given: choose images, a folder or a zip file to add.")
@@ -179,6 +251,15 @@ def endpoints(ctx: Context) -> SimpleNamespace:
         file: str | None, model: str | None = None, request: gr.Request = None,
         progress=gr.Progress(track_tqdm=True),
     ) -> tuple[list[str], str]:  # fmt: skip
+        """Add the images of one zip file to your collection.
+
+        Args:
+            file: A .zip file of images.
+            model: Which retrieval checkpoint embeds them; the profile's default when empty.
+
+        Returns:
+            The newest images of the collection, and a report of what was added and skipped.
+        """
         if not file:
             raise ValueError("No zip file given: choose a .zip of images.")
         if not is_zip(file):
@@ -189,7 +270,16 @@ def endpoints(ctx: Context) -> SimpleNamespace:
     def remove_from_gallery(
         image_id: str, model: str | None = None, request: gr.Request = None
     ) -> tuple[list[str], str]:  # fmt: skip
-        """Remove an image you added (by id); the bundled gallery stays as it is."""
+        """Remove an image you added from your collection (the bundled gallery can't be changed).
+
+        Args:
+            image_id: The image's id, from the data that search returns.
+            model: Which retrieval checkpoint's index to update; the profile's default when empty.
+
+        Returns:
+            The newest images of the collection, and a report.
+        """
+        # Remove an image you added (by id); the bundled gallery stays as it is.
         if not image_id or not isinstance(image_id, str):
             raise ValueError("No image chosen: click one of your images in the results first.")
         loaded = get_model("retrieval", model)
@@ -206,7 +296,18 @@ def endpoints(ctx: Context) -> SimpleNamespace:
         query: str | None = None, image: str | None = None, model: str | None = None, top_k: int = 5,
         request: gr.Request = None, progress=gr.Progress(track_tqdm=True),
     ):  # fmt: skip
-        """The gallery's embeddings on a 2-D map, with the query placed among them."""
+        """Place a query on a 2-D map (PCA) of the collection's image embeddings, next to its nearest images.
+
+        Args:
+            query: A text to place on the map (or give an image).
+            image: An image to place on the map.
+            model: Which retrieval checkpoint to use; the profile's default when empty.
+            top_k: How many nearest images to mark (1-24).
+
+        Returns:
+            The map as a picture, and its points as JSON.
+        """
+        # The gallery's embeddings on a 2-D map, with the query placed among them.
         pipe = get_model("retrieval", model, progress).pipeline
         if image:
             embedding, label = pipe.embed_images([image])[0], "image"
@@ -238,6 +339,16 @@ def _selected(hits: list[dict] | None, event: gr.SelectData) -> str:
 @user_errors
 def similarity_matrix(images: list[str] | None, texts: str, model: str | None = None,
                       progress=gr.Progress(track_tqdm=True)):  # fmt: skip
+    """The CLIP lab: the cosine similarity of every image with every text, as the model sees them.
+
+    Args:
+        images: The images (at most 16).
+        texts: The texts, one per line (at most 16).
+        model: Which retrieval checkpoint to use; the profile's default when empty.
+
+    Returns:
+        The matrix as JSON (with the model's temperature) and as a picture.
+    """
     pipe = get_model("retrieval", model, progress).pipeline
     record, loaded = explain_clip.similarity_matrix(pipe, list(images or []), texts)
     thumbnails = [explain_clip.fit(image, 96) for image in loaded]
