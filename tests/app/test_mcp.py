@@ -20,10 +20,12 @@ def session_calls(app_url: str, work):
     """Run ``work(session)`` in an initialised MCP session with the app."""
 
     async def run():
-        async with streamable_http_client(f"{app_url}gradio_api/mcp/") as (read, write, _):
-            async with ClientSession(read, write) as session:
-                await session.initialize()
-                return await work(session)
+        async with (
+            streamable_http_client(f"{app_url}gradio_api/mcp/") as (read, write, _),
+            ClientSession(read, write) as session,
+        ):
+            await session.initialize()
+            return await work(session)
 
     return asyncio.run(run())
 
