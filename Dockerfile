@@ -1,6 +1,13 @@
 # Hugging Face Spaces (Docker SDK) conventions: a non-root user with uid 1000, the app
 # on port 7860 listening on 0.0.0.0, caches under the user's home.
+#
+# PyTorch: this is a CPU image by default. PyPI's torch wheel for Linux is the CUDA build
+# (several GB of CUDA libraries a CPU host never uses), so torch comes from PyTorch's CPU
+# index first; requirements.txt's torch==2.13.0 is then already satisfied. For a GPU
+# image: docker build --build-arg TORCH_INDEX=https://download.pytorch.org/whl/cu128 .
 FROM python:3.11-slim
+
+ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
 
 RUN useradd --create-home --uid 1000 user
 USER user
@@ -14,8 +21,12 @@ ENV HOME=/home/user \
 WORKDIR /home/user/app
 
 COPY --chown=user requirements.txt .
-RUN pip install --no-cache-dir --user -r requirements.txt
+RUN pip install --no-cache-dir --user --index-url "$TORCH_INDEX" torch==2.13.0 \
+ && pip install --no-cache-dir --user -r requirements.txt
 
 COPY --chown=user . .
 EXPOSE 7860
+# The page answers once the app is up; models load later, on first use.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:7860/', timeout=4)"
 CMD ["python", "app.py"]

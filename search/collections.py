@@ -82,8 +82,8 @@ class Collections:
             if not create and not folder.is_dir() and not (root / "index.json").exists():
                 return None
             index = ImageIndex.open_or_create(root, pipe, model_key)
-            if folder.is_dir():
-                index.add(scan([folder]), pipe, progress=True)
+            if folder.is_dir():  # re-points images indexed at an old place of the folder (a moved app)
+                index.add(scan([folder]), pipe, progress=True, home=folder)
             index.prune()  # files deleted while the app was down
             self._open[slot] = index
             while len(self._open) > MAX_OPEN_INDEXES:

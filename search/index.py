@@ -429,20 +429,23 @@ class ImageIndex:
                 path.unlink(missing_ok=True)
 
     def add(self, files: Iterable[str | Path], pipe, *, batch_size: int | None = None, progress: bool = False,
-            on_batch: Callable[[int, int], None] | None = None) -> AddReport:  # fmt: skip
+            on_batch: Callable[[int, int], None] | None = None, home: str | Path | None = None) -> AddReport:  # fmt: skip
         """Embed and add ``files`` (image paths; anything else is skipped and reported),
         a batch at a time, each batch committed to disk before the next starts.
 
         Files already indexed (same path, size and mtime, or same content) are not
-        embedded again. ``progress`` shows a tqdm bar (which the UI mirrors);
-        ``on_batch(done, total)`` is called after each committed batch."""
+        embedded again. Known content found at a new path is re-pointed there, keeping its
+        embedding, when its old file is gone or lies outside ``home`` (the folder the index
+        mirrors: an app moved or cloned again next to its old copy). ``progress`` shows a
+        tqdm bar (which the UI mirrors); ``on_batch(done, total)`` is called after each
+        committed batch."""
         from tqdm.auto import tqdm
 
         batch_size = check_number("batch_size", batch_size or settings.INDEX_BATCH_SIZE, 1, 4096)
         self.check_model(pipe)
         report = AddReport()
         with self._writing():
-            todo, moved = self._triage([Path(f) for f in files], report)
+            todo, moved = self._triage([Path(f) for f in files], report, home)
             if moved:
                 self._commit(moved, set(moved["sha256"]))
             bar = tqdm(total=len(todo), unit="img", desc="Indexing", disable=not progress, dynamic_ncols=True)
@@ -479,9 +482,15 @@ class ImageIndex:
                 self._backend.save()
         return report
 
-    def _triage(self, paths: list[Path], report: AddReport) -> tuple[list, dict | None]:
+    def _triage(self, paths: list[Path], report: AddReport, home=None) -> tuple[list, dict | None]:
         """Split ``paths`` into new files to embed and known content at a new path (moved
         files, which keep their embeddings); count and report the rest."""
+        home = Path(os.path.realpath(home)) if home is not None else None
+
+        def stale(old: str) -> bool:  # the indexed file is gone, or not where the index now lives
+            real = Path(os.path.realpath(old))
+            return not real.exists() or (home is not None and home != real and home not in real.parents)
+
         todo, seen, moved_rows, moved_paths, gone = [], set(), [], [], set()
         columns = self.table.columns
         for path in paths:
@@ -504,7 +513,7 @@ class ImageIndex:
             known = self._row_by_id.get(item_id(sha))
             if known is not None or sha in seen:
                 old_path = columns["path"][known] if known is not None else None
-                if known is not None and old_path != str(path) and not Path(old_path).exists() and sha not in gone:
+                if known is not None and old_path != str(path) and stale(old_path) and sha not in gone:
                     moved_rows.append(known)  # the file moved: keep its embedding, record the new place
                     moved_paths.append((str(path), stat))
                     gone.add(sha)

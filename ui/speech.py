@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import gradio as gr
 
+from runtime import settings
 from runtime.audio import save_audio
+from runtime.inputs import check_text
 from ui.handlers import get_model, gpu, user_errors
 from ui.i18n import _
 from ui.server import outputs
@@ -54,6 +56,7 @@ def speak(text: str, speaking_rate: float = 1.0, model: str | None = None, progr
         A 16-bit mono WAV file.
     """
     # Read a text aloud with a VITS voice; returns a 16-bit mono WAV file.
+    text = check_text(text, "text to speak", settings.MAX_SPEECH_CHARS)  # before the model loads
     pipe = get_model("text_to_speech", model, progress).pipeline
     result = pipe(text, speaking_rate=speaking_rate)
     return str(save_audio(outputs.new_file("speech", ".wav"), result["audio"], result["sampling_rate"]))

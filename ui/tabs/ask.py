@@ -8,7 +8,7 @@ import pandas as pd
 from explain import snippets
 from runtime import settings
 from runtime.batching import options_key
-from runtime.inputs import check_text
+from runtime.inputs import check_text, load_image
 from ui import panels
 from ui.components import image_input, model_picker, model_status, status_line
 from ui.context import Context
@@ -39,6 +39,8 @@ def vqa(image: str, question: str, model: str | None = None, progress=gr.Progres
     Returns:
         The answer.
     """
+    # The checks that need no model run first: a bad input is refused before a download.
+    image, question = load_image(image), check_text(question, "question")
     loaded = get_model("vqa", model, progress)
     pipe = loaded.pipeline
     # Checked before batching, so that bad input fails this request alone, never a batch.
@@ -77,6 +79,8 @@ def explain_vqa(
     """
     from explain import generation as explain_generation
 
+    # The checks that need no model run first: a bad input is refused before a download.
+    image, question = load_image(image), check_text(question, "question")
     pipe = get_model("vqa", model, progress).pipeline
     explanation = explain_generation.explain_vqa(pipe, image, question, candidates=candidates, top_k=top_k)
     return explanation.record, panels.attention_gallery(explanation, decoding, layer), explanation

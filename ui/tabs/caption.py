@@ -7,7 +7,7 @@ import gradio as gr
 from explain import snippets
 from runtime import settings
 from runtime.batching import options_key
-from runtime.inputs import is_random_seed
+from runtime.inputs import is_random_seed, load_image
 from ui import panels
 from ui.components import image_input, model_picker, model_status, status_line
 from ui.context import Context
@@ -52,6 +52,8 @@ def caption(
     # The caption, and the seed drawn for it when it was sampled with seed -1 (else None).
     # The API returns the caption alone: the seed goes to the page's state, for the status
     # line and Show the code.
+    # The checks that need no model run first: a bad input is refused before a download.
+    image = load_image(image)
     loaded = get_model("caption", model, progress)
     pipe = loaded.pipeline
     # Checked before batching, so that bad input fails this request alone, never a batch;
@@ -105,6 +107,8 @@ def explain_caption(
     """
     from explain import generation as explain_generation
 
+    # The checks that need no model run first: a bad input is refused before a download.
+    image = load_image(image)
     pipe = get_model("caption", model, progress).pipeline
     explanation = explain_generation.explain_caption(
         pipe, image, prompt=prompt, max_new_tokens=max_new_tokens, num_beams=num_beams, temperature=temperature,

@@ -67,6 +67,8 @@ def text_to_image(
     Returns:
         The images, each captioned with the seed that makes it again, then any timeline frames.
     """
+    # The checks that need no model run first: a bad input is refused before a download.
+    check_text(prompt, "prompt")
     loaded = get_model("text_to_image", model, progress)
     _load_checker(loaded, progress)
     seed = check_seed(seed)
@@ -187,6 +189,8 @@ def explain_text_to_image(
     # Streams the timeline while the image forms, then the per-word maps.
     from explain import diffusion as explain_diffusion
 
+    # The checks that need no model run first: a bad input is refused before a download.
+    check_text(prompt, "prompt")
     loaded = get_model("text_to_image", model, progress)
     _load_checker(loaded, progress)
     if "taesd" in (preview, decoder):

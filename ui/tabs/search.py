@@ -17,7 +17,7 @@ import gradio as gr
 from explain import clip as explain_clip
 from explain import snippets
 from runtime import settings
-from runtime.inputs import check_text
+from runtime.inputs import check_text, load_image, parse_labels
 from search.uploads import is_zip
 from ui import panels
 from ui.components import image_input, model_picker, model_status, status_line
@@ -78,6 +78,8 @@ def classify(image: str, labels: str, model: str | None = None, progress=gr.Prog
     Returns:
         Each label's confidence.
     """
+    # The checks that need no model run first: a bad input is refused before a download.
+    image, labels = load_image(image), parse_labels(labels)
     pipe = get_model("retrieval", model, progress).pipeline
     return pipe.classify(image, labels)
 
@@ -110,8 +112,9 @@ def endpoints(ctx: Context) -> SimpleNamespace:
             The hits, best first, each captioned with its similarity and file name.
         """
         # The gallery of hits (what the API returns) and the hits as data (kept in the page's state).
+        query = check_text(query, "search text")  # before the model loads
         loaded, found = sources(model, request, progress)
-        query_embedding = loaded.pipeline.embed_query(text=check_text(query, "search text"))
+        query_embedding = loaded.pipeline.embed_query(text=query)
         return answer(collections.search(found, query_embedding, top_k))
 
     @gpu
