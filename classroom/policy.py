@@ -30,6 +30,7 @@ import gradio as gr
 from classroom.records import PromptLog, StudentLimits
 from classroom.rules import MAX_STUDENT_NAME, TEXT_ARGUMENTS, Classroom, ClassroomError, Lock, on_off
 from runtime import registry
+from runtime.inputs import identity
 
 log = logging.getLogger("playground.classroom")
 TITLE = "Classroom rule / 课堂规则"  # the title of a refusal
@@ -231,7 +232,7 @@ class ClassroomPolicy:
             return {}
 
         def check(username: str, given: str) -> bool:
-            name = (username or "").strip()
+            name = identity(username)
             return 0 < len(name) <= MAX_STUDENT_NAME and hmac.compare_digest(given.encode(), password.encode())
 
         return {"auth": check, "auth_message": "Type your name and the class password. / 请输入你的名字和班级密码。"}
@@ -242,8 +243,9 @@ def student(request: gr.Request | None) -> str:
     if request is None:
         return "local"
     if getattr(request, "username", None):
-        return str(request.username)[:MAX_STUDENT_NAME]
-    client = getattr(request, "client", None)
+        # "Cara", "CARA" and "ca\u200bra" are one student, with one allowance.
+        return identity(str(request.username))[:MAX_STUDENT_NAME] or "unknown"
+    client = getattr(request, "client", None)  # the address ui/server/security.py's Guard decided
     return getattr(client, "host", None) or "unknown"
 
 

@@ -117,8 +117,15 @@ INDEX_BATCH_SIZE = _int("INDEX_BATCH_SIZE", 32)
 # Uploaded zip files are hostile until proven otherwise: most members, most bytes
 # once uncompressed, and most images added from the UI in one request.
 MAX_ZIP_FILES = _int("MAX_ZIP_FILES", 2000)
+# Bytes that one request's zips may unpack to, all of them together (the same file
+# given twice counts once); a zip that would go over is refused before it is unpacked.
 MAX_ZIP_BYTES = _int("MAX_ZIP_BYTES", 500_000_000)
+# Images one request may add (each is decoded once to store its copy).
 MAX_INDEX_UPLOAD = _int("MAX_INDEX_UPLOAD", 2000)
+# What one visitor (login name, else address) may unpack and add per hour, over all their
+# requests together: bytes unpacked from zips, and images added.
+UPLOAD_BYTES_PER_HOUR = _int("UPLOAD_BYTES_PER_HOUR", 2_000_000_000)
+UPLOAD_IMAGES_PER_HOUR = _int("UPLOAD_IMAGES_PER_HOUR", 5000)
 
 # --- Explain views (issue #4) ---------------------------------------------------
 
@@ -190,6 +197,10 @@ TORCH_COMPILE = os.getenv("TORCH_COMPILE", "off").strip().lower() in ("1", "on",
 # Requests to caption, VQA and the embedding endpoints that arrive together run as one
 # batch of at most this many; 1 turns batching off (and runs one request at a time).
 # 1 under ZeroGPU, where each call gets its own GPU slot.
+# Decoded image pixels that all requests together may hold at once while images are read
+# (runtime/inputs.py): beyond it a request waits its turn, up to a minute. A 40 MP image
+# takes up to 320 MB while it is decoded and converted, so the default lets three through.
+MAX_DECODE_BYTES = _size("MAX_DECODE_BYTES", "1GB")
 # The Models and memory panel: "full" lets visitors unload models and switch the fast
 # path (for everyone); "view" only lists them. On a public Space without a login, "view".
 MODELS_PANEL = (

@@ -28,6 +28,7 @@ from pathlib import Path, PurePosixPath
 import gradio as gr
 
 from runtime import settings
+from runtime.inputs import identity
 from ui.server.limits import RateLimiter, client_key
 
 log = logging.getLogger("playground")
@@ -41,6 +42,9 @@ PROXY_ROUTE = re.compile(r"^(?:/gradio_api)?/proxy=")  # Gradio's proxy for load
 RUN_ROUTES = re.compile(r"^/gradio_api/(?:queue/join|call/.+)/?$")
 UPLOAD_ROUTE = re.compile(r"^/gradio_api/(?:upload|process_recording)/?$")  # bounded by max_file_size
 LOGIN_ROUTE = re.compile(r"^/login/?$")
+# An address may fail this many times more logins than one name from it: a class mistyping
+# stays far below it, someone trying password after password under new names does not.
+LOGIN_FLOOD_FACTOR = 10
 SERVED_ONLY = "Only the app's own files and the results made for you are served."
 NOT_UPLOADED = "The file was not uploaded to this app."
 URL_REFUSED = (
@@ -165,11 +169,26 @@ class Guard:
         self.app = app
         self.runs = RateLimiter.parse(run_limit)
         self.uploads = RateLimiter.parse(run_limit)  # uploads count apart from runs
+        # Failed logins count per name and address together, so that one student's typos
+        # (or someone guessing one name) never lock out a class behind the same address;
+        # an address whose failures go far beyond any class's (name after name: guessing
+        # a class password) waits as a whole.
         self.logins = RateLimiter.parse(login_limit)  # /login only answers when there is a login
+        self.login_floods = (
+            RateLimiter(self.logins.count * LOGIN_FLOOD_FACTOR, self.logins.period) if self.logins else None
+        )
         self.trusted_proxies = trusted_proxies
         self.max_body = max_body
 
     async def __call__(self, scope, receive, send):
+        if scope["type"] not in ("http", "websocket"):
+            return await self.app(scope, receive, send)
+        # Who the client is, decided here alone (TRUSTED_PROXIES; uvicorn's own reading of
+        # X-Forwarded-For is off, see ``middleware``): everything behind this middleware,
+        # gr.Request.client included, sees that address.
+        client = scope.get("client")
+        address = client_key(client[0] if client else None, _headers(scope), self.trusted_proxies)
+        scope = {**scope, "client": (address, client[1] if client else 0)}
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         path, method = scope["path"], scope["method"]
@@ -182,34 +201,51 @@ class Guard:
                 return await _respond(send, 403, reason)
 
         if method == "POST":
-            limiter = (
-                self.runs if RUN_ROUTES.match(path)
-                else self.uploads if UPLOAD_ROUTE.match(path)
-                else self.logins if LOGIN_ROUTE.match(path)
-                else None
-            )  # fmt: skip
-            if limiter is not None:
-                client = scope.get("client")
-                key = client_key(client[0] if client else None, _headers(scope), self.trusted_proxies)
-                # Logins count only when they fail: a whole class behind one school
-                # address logs in at once, while guessing is what must be slowed down.
-                wait = limiter.wait(key) if limiter is self.logins else limiter.hit(key)
-                if wait is not None:
-                    what = "failed login attempts" if limiter is self.logins else "requests"
-                    return await _respond(
-                        send, 429,
-                        f"Too many {what} from your address: at most {limiter.count} every "
-                        f"{_duration(limiter.period)}. Please try again in {math.ceil(wait)} s.",
-                        {"retry-after": str(math.ceil(wait))},
-                    )  # fmt: skip
-                if limiter is self.logins:
-                    send = _on_failure(send, lambda: limiter.hit(key))
+            if LOGIN_ROUTE.match(path) and self.logins is not None:
+                return await self._login(scope, receive, send, address)
+            limiter = self.runs if RUN_ROUTES.match(path) else self.uploads if UPLOAD_ROUTE.match(path) else None
+            if limiter is not None and (wait := limiter.hit(address)) is not None:
+                return await _too_many(send, "requests from your address", limiter, wait)
             if not UPLOAD_ROUTE.match(path):  # uploads are bounded by max_file_size
                 length = _headers(scope).get("content-length", "")
                 if length.isdigit() and int(length) > self.max_body:
                     return await _respond(send, 413, f"The request is larger than {self.max_body:,} bytes.")
                 return await self._call_bounded(scope, receive, send)
         return await self.app(scope, receive, send)
+
+    async def _login(self, scope, receive, send, address: str):
+        """POST /login: counted only when it fails (a whole class behind one school address
+        logs in at once), per the name tried and the address together."""
+        body, more = b"", True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > self.max_body:
+                return await _respond(send, 413, f"The request is larger than {self.max_body:,} bytes.")
+        form = urllib.parse.parse_qs(body.decode("latin-1"), max_num_fields=10)
+        name = identity(urllib.parse.unquote_plus((form.get("username") or [""])[0]))
+        key = f"{address}\n{name}"
+        for limiter, who in ((self.logins, "failed login attempts for this name"),
+                             (self.login_floods, "failed login attempts from your address")):  # fmt: skip
+            if (wait := limiter.wait(key if limiter is self.logins else address)) is not None:
+                return await _too_many(send, who, limiter, wait)
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        def failed():
+            self.logins.hit(key)
+            self.login_floods.hit(address)
+
+        return await self.app(scope, replay, _on_failure(send, failed))
 
     async def _call_bounded(self, scope, receive, send):
         """Run the app with a body that stops at ``max_body`` bytes even without a
@@ -255,6 +291,15 @@ def _duration(seconds: float) -> str:
     return f"{seconds:g} seconds"
 
 
+async def _too_many(send, what: str, limiter: RateLimiter, wait: float) -> None:
+    await _respond(
+        send, 429,
+        f"Too many {what}: at most {limiter.count} every {_duration(limiter.period)}. "
+        f"Please try again in {math.ceil(wait)} s.",
+        {"retry-after": str(math.ceil(wait))},
+    )  # fmt: skip
+
+
 async def _respond(send, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
     body = json.dumps({"detail": detail, "error": detail}).encode()
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
@@ -278,6 +323,11 @@ def middleware() -> list:
     """The middleware list for ``launch(app_kwargs={"middleware": ...})``."""
     from starlette.middleware import Middleware
 
+    # uvicorn rewrites the client's address from X-Forwarded-For for connections from
+    # FORWARDED_ALLOW_IPS (127.0.0.1 by default): behind any local tunnel, a client could
+    # then pick its own address. The Guard decides alone, from TRUSTED_PROXIES, so
+    # uvicorn (which Gradio starts with its defaults) trusts no one. Set before launch().
+    os.environ["FORWARDED_ALLOW_IPS"] = ""
     return [
         Middleware(
             Guard, run_limit=settings.RATE_LIMIT, login_limit=settings.LOGIN_RATE_LIMIT,
