@@ -84,6 +84,17 @@ SERVER_PORT = _int("GRADIO_SERVER_PORT", 7860)
 MCP_SERVER = os.getenv("GRADIO_MCP_SERVER", "on").strip().lower() not in ("0", "off", "false", "no")
 # Requests waiting beyond this get "busy, try again" instead of piling up.
 QUEUE_MAX_SIZE = _int("QUEUE_MAX_SIZE", 64)
+# Requests one client (login name, else address) may have waiting or running at once, so
+# that no one fills the queue for everyone; 0: no cap. A class without a password behind
+# one school address shares it: give the class a password (students count by name).
+QUEUE_PER_CLIENT = _int("QUEUE_PER_CLIENT", 8)
+# Seconds a queued request may wait for its client to open the stream its result comes
+# on; a request that reaches the front later with nobody listening is dropped, not run.
+LISTEN_GRACE = _float("LISTEN_GRACE", 10.0)
+# Seconds one request may run where its cost grows with its arguments (the Fusion lab's
+# epochs x hidden size, the Evaluate tab's items): training stops there with what it has,
+# an evaluation stops with a message. 0: no limit.
+JOB_TIME_LIMIT = _float("JOB_TIME_LIMIT", 300.0)
 # Model calls running at once per event; one keeps a small CPU or GPU from thrashing.
 CONCURRENCY_LIMIT = _int("CONCURRENCY_LIMIT", 1)
 
@@ -229,8 +240,9 @@ SAFETY_BLOCKLIST = Path(os.getenv("SAFETY_BLOCKLIST", ASSETS_DIR / "safety" / "b
 # Optional password protection: "user:password,user2:password2". Empty: no login.
 PLAYGROUND_AUTH = os.getenv("PLAYGROUND_AUTH", "")
 # Per-client limit on model runs (and, separately, on uploads) for public deployments,
-# as "COUNT/PERIOD" with a period of second, minute, hour or day ("20/minute"). Empty: off.
-RATE_LIMIT = os.getenv("RATE_LIMIT", "")
+# as "COUNT/PERIOD" with a period of second, minute, hour or day ("20/minute"). Empty: off,
+# the default on a laptop or a classroom server; on a Space (SPACE_ID set) 30/minute.
+RATE_LIMIT = os.getenv("RATE_LIMIT", "30/minute" if os.getenv("SPACE_ID") else "")
 # Failed login attempts per client (with PLAYGROUND_AUTH or a class password): slows down
 # guessing, while a whole class behind one address can still log in at once.
 LOGIN_RATE_LIMIT = os.getenv("LOGIN_RATE_LIMIT", "10/minute")

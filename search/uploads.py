@@ -223,4 +223,3 @@ def store_images(files: Sequence[str | Path | tuple[str, Path]], folder: str | P
             atomic_write_bytes(target, buffer.getvalue())
         stored.append(target)
     return stored, skipped
-

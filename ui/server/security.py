@@ -30,6 +30,7 @@ import gradio as gr
 from runtime import settings
 from runtime.inputs import identity
 from ui.server.limits import RateLimiter, client_key
+from ui.server.queue import Listeners
 
 log = logging.getLogger("playground")
 URL_LIKE = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*:|//|\\\\)")  # http:, file:, data:, //host, \\host
@@ -165,8 +166,9 @@ class Guard:
     """ASGI middleware: file policy, bounded request bodies and rate limits."""
 
     def __init__(self, app, run_limit: str = "", login_limit: str = "", trusted_proxies: int = 0,
-                 max_body: int = 1_000_000):  # fmt: skip
+                 max_body: int = 1_000_000, listeners: Listeners | None = None):  # fmt: skip
         self.app = app
+        self.listeners = listeners  # result streams open now, for the queue (ui/server/queue.py)
         self.runs = RateLimiter.parse(run_limit)
         self.uploads = RateLimiter.parse(run_limit)  # uploads count apart from runs
         # Failed logins count per name and address together, so that one student's typos
@@ -199,6 +201,13 @@ class Guard:
             reason = file_refusal(match.group(1), served_roots())
             if reason is not None:
                 return await _respond(send, 403, reason)
+        stream = Listeners.key(path, scope.get("query_string", b"")) if method == "GET" else None
+        if stream is not None and self.listeners is not None:
+            self.listeners.opened(stream)
+            try:
+                return await self.app(scope, receive, send)
+            finally:
+                self.listeners.closed(stream)
 
         if method == "POST":
             if LOGIN_ROUTE.match(path) and self.logins is not None:
@@ -319,8 +328,9 @@ def _on_failure(send, action):
     return watched
 
 
-def middleware() -> list:
-    """The middleware list for ``launch(app_kwargs={"middleware": ...})``."""
+def middleware(listeners: Listeners | None = None) -> list:
+    """The middleware list for ``launch(app_kwargs={"middleware": ...})``; ``listeners``
+    are the queue's (``demo.queue_share.listeners``), counted as result streams open."""
     from starlette.middleware import Middleware
 
     # uvicorn rewrites the client's address from X-Forwarded-For for connections from
@@ -331,7 +341,7 @@ def middleware() -> list:
     return [
         Middleware(
             Guard, run_limit=settings.RATE_LIMIT, login_limit=settings.LOGIN_RATE_LIMIT,
-            trusted_proxies=settings.TRUSTED_PROXIES, max_body=settings.MAX_REQUEST_BYTES,
+            trusted_proxies=settings.TRUSTED_PROXIES, max_body=settings.MAX_REQUEST_BYTES, listeners=listeners,
         )
     ]  # fmt: skip
 

@@ -15,15 +15,22 @@ from ui.context import Context
 from ui.handlers import gpu, user_errors
 from ui.i18n import _
 from ui.server import outputs
+from ui.server.queue import Deadline
 
 NONE = ""  # the "compare with" choice that runs nothing
 ITEM_HEADERS = ["task", "id", "ability", "input", "expected", "prediction", "score"]
 
 
-def _progress(progress: gr.Progress, start: float, share: float, label: str):
-    """A runner progress callback that fills [start, start + share] of the bar."""
+def _progress(progress: gr.Progress, start: float, share: float, label: str, deadline: Deadline | None = None):
+    """A runner progress callback that fills [start, start + share] of the bar, and stops
+    the run (ValueError) once ``deadline`` has passed."""
 
     def report(done: int, total: int, text: str) -> None:
+        if deadline is not None and deadline.passed:
+            raise ValueError(
+                f"The evaluation stopped after {done} of {total} steps: the time budget is {deadline.describe()}. "
+                "Evaluate fewer items (limit) or fewer tasks at once, or run `python -m evaluation` on the command line."
+            )
         progress(start + share * (done / total if total else 0.0), desc=f"{label}{text}")
 
     return report
@@ -129,12 +136,13 @@ def evaluate(
     tasks_b = [t for t in tasks if models_b[t]]
     share = 0.5 if tasks_b else 1.0
     folder = outputs.new_folder("evaluation")
+    deadline = Deadline()
     a = runner.evaluate(tasks, models_a, limit=limit, image_dir=folder / "images",
-                        progress=_progress(progress, 0.0, share, "A · " if tasks_b else ""))  # fmt: skip
+                        progress=_progress(progress, 0.0, share, "A · " if tasks_b else "", deadline))  # fmt: skip
     b = None
     if tasks_b:
         b = runner.evaluate(tasks_b, models_b, limit=limit, image_dir=folder / "images-b",
-                            progress=_progress(progress, 0.5, 0.5, "B · "))  # fmt: skip
+                            progress=_progress(progress, 0.5, 0.5, "B · ", deadline))  # fmt: skip
     paths = report.write_report(a, folder, b)
     headers, rows = report.table_rows(a, b)
     figure = report.chart([a, b] if b else [a])
