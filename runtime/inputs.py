@@ -84,18 +84,14 @@ def load_image(image, name: str = "image", max_side: int | None = None) -> Image
 
 
 def _prepare(image: Image.Image, max_side: int) -> Image.Image:
-    """Shrink (whole factors first, so conversions work on few pixels), orient, convert to RGB."""
-    orientation = image.getexif().get(0x0112, 1)
+    """Orient, shrink by a whole factor (so conversions work on few pixels), convert to
+    RGB, resize to ``max_side``. explain/snippets.py's programs repeat these steps."""
+    image = ImageOps.exif_transpose(image) or image
     if image.mode in ("1", "P"):  # reduce() takes neither
         image = image.convert("L" if image.mode == "1" else "RGBA" if "transparency" in image.info else "RGB")
     factor = max(image.size) // max_side
     if factor >= 2:
-        if image.mode.startswith("I;16"):
-            image = _reduce_16bit(image, factor)
-        else:
-            image = image.reduce(factor)
-    if orientation != 1:
-        image = ImageOps.exif_transpose(_with_orientation(image, orientation)) or image
+        image = _reduce_16bit(image, factor) if image.mode.startswith("I;16") else image.reduce(factor)
     image = _to_rgb(image)
     if max(image.size) > max_side:
         image = image.resize(_fit(image.size, max_side), Image.Resampling.LANCZOS, reducing_gap=3.0)
@@ -110,13 +106,6 @@ def _fit(size: tuple[int, int], side: int) -> tuple[int, int]:
     if width >= height:
         return side, max(1, math.ceil(height * scale - 1e-9))
     return max(1, math.ceil(width * scale - 1e-9)), side
-
-
-def _with_orientation(image: Image.Image, orientation: int) -> Image.Image:
-    exif = Image.Exif()
-    exif[0x0112] = orientation
-    image.info["exif"] = exif.tobytes()
-    return image
 
 
 def _reduce_16bit(image: Image.Image, factor: int) -> Image.Image:

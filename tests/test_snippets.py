@@ -23,6 +23,8 @@ def run(code: str, folder) -> str:
     """Run ``code`` as a fresh program in ``folder``, offline, and return what it printed."""
     script = folder / "snippet.py"
     script.write_text(code)
+    if not (folder / "assets").exists():  # a bundled example is named relative to the app's folder
+        (folder / "assets").symlink_to(IMAGES.parent)
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     done = subprocess.run([sys.executable, str(script)], cwd=folder, env=env, capture_output=True, text=True,
                           timeout=240)  # fmt: skip

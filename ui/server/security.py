@@ -28,7 +28,9 @@ from pathlib import Path, PurePosixPath
 import gradio as gr
 
 from runtime import settings
+from runtime.files import hide_paths
 from runtime.inputs import identity
+from ui.handlers import refusal
 from ui.server.limits import RateLimiter, client_key
 from ui.server.queue import Listeners
 
@@ -372,7 +374,7 @@ def guard_inputs(demo: gr.Blocks) -> gr.Blocks:
             raise
         except Exception as error:  # Gradio's own checks: keep their message, not "error": null
             first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise gr.Error(f"An input could not be read: {first_line}", title="Input problem / 输入有误") from None
+            raise refusal(f"An input could not be read: {first_line}") from None
 
     demo.preprocess_data = preprocess_data
 
@@ -384,25 +386,46 @@ def guard_inputs(demo: gr.Blocks) -> gr.Blocks:
 
     async def postprocess_data(block_fn, predictions, state):
         try:
-            return await postprocess(block_fn, predictions, state)
+            output = await postprocess(block_fn, predictions, state)
+            # No text or JSON the page receives names a folder of the server (a record's
+            # checkpoint folder, a message quoting a file): files go as Gradio's own references.
+            for i, block in enumerate(block_fn.outputs[: len(output)]):
+                if isinstance(block, TEXT_OUTPUTS):
+                    output[i] = _hide_paths(output[i])
+            return output
         except gr.Error:
             raise
         except Exception as error:
             name = getattr(block_fn, "api_name", None) or getattr(block_fn.fn, "__name__", "handler")
             log.exception("the result of %s could not be sent to the page", name)
             # The error's own text stays in the log: it names paths on the server.
-            raise gr.Error(
+            raise gr.Error(  # its traceback is logged above
                 f"The result was made but could not be sent to you ({type(error).__name__}). "
                 "The app is still running; please try again. / 结果已生成，但无法发送到页面，请重试。",
                 title="Output problem / 输出有误",
+                print_exception=False,
             ) from None
 
     demo.postprocess_data = postprocess_data
     return demo
 
 
+TEXT_OUTPUTS = (gr.JSON, gr.Code, gr.Markdown, gr.Textbox, gr.Label, gr.HTML, gr.Dataframe)
+
+
+def _hide_paths(value):
+    """``value`` (a payload: text, lists, dicts) with every string's server folders hidden."""
+    if isinstance(value, str):
+        return hide_paths(value)
+    if isinstance(value, list):
+        return [_hide_paths(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _hide_paths(item) for key, item in value.items()}
+    return value
+
+
 def _refuse(name: str, message: str) -> None:
-    raise gr.Error(f"`{name}`: {message}", title="Input problem / 输入有误")
+    raise refusal(f"`{name}`: {message}")
 
 
 def check_input(component, value, name: str) -> None:
@@ -416,6 +439,8 @@ def check_input(component, value, name: str) -> None:
             _refuse(name, f"must be a number, not {_show(value)}.")
         if not math.isfinite(value):
             _refuse(name, f"must be a finite number, not {value}.")
+        if _whole(component) and float(value) != int(value):  # Gradio would round it silently
+            _refuse(name, f"must be a whole number, not {value:g}.")
         low, high = component.minimum, component.maximum
         if low is not None and value < low:
             _refuse(
@@ -445,6 +470,15 @@ def check_input(component, value, name: str) -> None:
             _refuse(name, f"must be a list of some of {allowed}, not {_show(value)}.")
     elif _takes_files(component) and not isinstance(value, (dict, list)):
         _refuse(name, f"must be a file uploaded to this app (gradio_client: handle_file(path)), not {_show(value)}.")
+
+
+def _whole(component) -> bool:
+    """Whether a number control takes whole numbers only: a Number with precision 0, or
+    a Slider whose steps from a whole minimum are whole."""
+    if isinstance(component, gr.Number):
+        return component.precision == 0
+    step, low = component.step, component.minimum
+    return step is not None and float(step).is_integer() and (low is None or float(low).is_integer())
 
 
 def _takes_files(component) -> bool:

@@ -12,7 +12,7 @@ from evaluation.probes import TASKS
 from runtime import registry, settings
 from runtime.cache import MODELS
 from ui.context import Context
-from ui.handlers import gpu, user_errors
+from ui.handlers import gpu, makes_images, user_errors
 from ui.i18n import _
 from ui.server import outputs
 from ui.server.queue import Deadline
@@ -83,8 +83,20 @@ def _summary(a: dict, b: dict | None) -> str:
     return "\n".join(lines)
 
 
+def _images_made(arguments: dict) -> int:
+    """Images an evaluation makes: one per text-to-image probe it runs, per model."""
+    if "text_to_image" not in (arguments.get("tasks") or []):
+        return 0
+    from evaluation import probes, runner
+
+    limit = arguments.get("limit") if isinstance(arguments.get("limit"), int) else None
+    items = len(runner.select(probes.load_probes(), "text_to_image", limit))
+    return items * (2 if arguments.get("compare_text_to_image_model") else 1)
+
+
 @gpu(duration=240)  # ZeroGPU: an evaluation takes minutes, not the default 60 s
 @user_errors
+@makes_images(_images_made)
 def evaluate(
     tasks: list[str],
     limit: int = settings.EVAL_DEFAULT_ITEMS,
