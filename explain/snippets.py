@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 
 from runtime import settings
-from runtime.files import DATA_DIR_LABEL, atomic_write_bytes, shown_path
+from runtime.files import DATA_DIR_LABEL, atomic_write_bytes, shown_model, shown_path
 from runtime.inputs import is_random_seed
 
 
@@ -48,7 +48,7 @@ def _model_info(loaded) -> dict:
     return {
         "model": loaded.checkpoint.key,
         # A Hub id, or a local checkpoint (the tiny models: in the data dir) shown without its place on the server.
-        "model_id": shown_path(pipe.model_id) if Path(str(pipe.model_id)).is_dir() else pipe.model_id,
+        "model_id": shown_model(pipe.model_id),
         "revision": loaded.checkpoint.revision,
         "device": str(loaded.device),
         "dtype": str(module.dtype).replace("torch.", ""),

@@ -51,6 +51,11 @@ def shown_path(path: str | Path) -> str:
     return real.name
 
 
+def shown_model(model_id: str) -> str:
+    """A checkpoint as clients may see it: a Hub id as it is, a local folder by ``shown_path``."""
+    return shown_path(model_id) if Path(str(model_id)).is_dir() else model_id
+
+
 def hide_paths(text: str) -> str:
     """``text`` with the server's own folders replaced by what they are: the data dir,
     the app's folder, the temporary folder (Gradio's cache lies there), the home folder."""

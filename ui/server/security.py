@@ -421,6 +421,8 @@ def _hide_paths(value):
         return [_hide_paths(item) for item in value]
     if isinstance(value, dict):
         return {key: _hide_paths(item) for key, item in value.items()}
+    if hasattr(value, "root"):  # a pydantic root model: gr.JSON's payload
+        value.root = _hide_paths(value.root)
     return value
 
 
