@@ -204,12 +204,13 @@ def _caption(record: dict) -> str:
         + f"IMAGE = {record['image']['path']!r}  # the image you gave the app\n\n"
         "processor = BlipProcessor.from_pretrained(MODEL, revision=REVISION)\n"
         "model = BlipForConditionalGeneration.from_pretrained(MODEL, revision=REVISION, dtype=DTYPE, device_map=DEVICE)\n"
-        "model.eval()\n\n"
+        "model.eval()\n"
+        + seed_line  # before the image's preparation (which draws nothing), so it is read first
+        + "\n"
         + _LOAD_IMAGE
         + f'\ninputs = processor(images=image, text={p["prompt"]!r}, return_tensors="pt").to(model.device)\n'
         'inputs["pixel_values"] = inputs["pixel_values"].to(model.dtype)\n'
-        + seed_line
-        + "with torch.inference_mode():\n"
+        "with torch.inference_mode():\n"
         f"    output_ids = model.generate(**inputs, {_kwargs(options)})\n"
         "print(processor.decode(output_ids[0], skip_special_tokens=True).strip())\n"
     )
