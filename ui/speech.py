@@ -8,12 +8,8 @@ import gradio as gr
 
 from runtime import settings
 from runtime.audio import save_audio
-<<<<<<< HEAD
 from runtime.inputs import check_text
-from ui.handlers import get_model, gpu, user_errors
-=======
 from ui.handlers import get_model, gpu, refusal, user_errors
->>>>>>> security
 from ui.i18n import _
 from ui.server import outputs
 
