@@ -102,7 +102,8 @@ def test_create_tab_in_a_browser(page, tmp_path):
     image = panel.locator("img[src*='gradio_api/file=']").first
     expect(image).to_be_visible()
     expect(page.locator(".toast-body").filter(has_text="only its beginning was used").first).to_be_visible()
-    assert page.evaluate("(img) => img.naturalWidth", image.element_handle()) > 0  # the picture really loaded
+    # The picture really loads (visible comes first: under load, decoding can take a moment).
+    page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=image.element_handle(), timeout=30_000)
     screenshot(page, "create.png", tmp_path)
 
 
