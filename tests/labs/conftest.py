@@ -5,6 +5,7 @@ test session: reading 36 takes aloud and encoding them takes a while)."""
 import pytest
 
 from labs.fusion import FusionLab
+from runtime import settings
 
 
 @pytest.fixture(scope="session")
@@ -13,8 +14,8 @@ def clip(models):
 
 
 @pytest.fixture(scope="session")
-def audio_lab(models, clip, tmp_path_factory):
-    lab = FusionLab(tmp_path_factory.mktemp("fusion-audio-cache"))
+def audio_lab(models, clip):
+    lab = FusionLab(settings.DATA_DIR / "fusion")  # the cache the app in this process uses too
     lab.features(clip)
     tts, asr = models.get("text_to_speech").pipeline, models.get("speech_recognition").pipeline
     lab.audio_features(tts, asr, ("tiny-vits", "tiny-whisper"))
