@@ -38,12 +38,12 @@ CSS = """
 footer { visibility: visible; }
 #language-switch { max-width: 16em; margin-left: auto; }
 .banner-classroom { border-left: 4px solid #6366f1; padding: 0.4em 0.9em; background: rgba(99, 102, 241, 0.08); }
-.fusion-confusion table, .fusion-table table { border-collapse: collapse; font-size: 0.9em; }
-.fusion-confusion th, .fusion-confusion td, .fusion-table th, .fusion-table td {
+.fusion-confusion table, .fusion-table table, .fusion-missing table { border-collapse: collapse; font-size: 0.9em; }
+.fusion-confusion th, .fusion-confusion td, .fusion-table th, .fusion-table td, .fusion-missing th, .fusion-missing td {
   padding: 0.35em 0.7em; border: 1px solid var(--border-color-primary); text-align: center; }
 .fusion-confusion td.hit { background: rgba(34, 197, 94, calc(0.12 + 0.5 * var(--share))); }
 .fusion-confusion td.miss { background: rgba(239, 68, 68, calc(0.06 + 0.5 * var(--share))); }
-.fusion-table { overflow-x: auto; }
+.fusion-table, .fusion-missing { overflow-x: auto; }
 .fusion-table tr.best td { font-weight: 600; background: rgba(99, 102, 241, 0.1); }
 """
 THEME = gr.themes.Soft(primary_hue="indigo", secondary_hue="sky")

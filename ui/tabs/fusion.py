@@ -273,7 +273,7 @@ def _robustness(results: list[dict], locale: str) -> str:
     for r in weighted[-1:]:
         shares = " · ".join(f"{t(f'fusion.modality_{m}', locale)} {_percent(w)}" for m, w in r["weights"].items())
         parts.append(f"<p>{html.escape(t('fusion.weights', locale).format(weights=shares))}</p>")
-    return f'<div class="fusion-table">{"".join(parts)}</div>' if parts else ""
+    return f'<div class="fusion-missing">{"".join(parts)}</div>' if parts else ""
 
 
 @functools.cache

@@ -246,19 +246,19 @@ def _describe(lessons: list[Lesson], plans: dict) -> list[dict]:
 
 
 def build(demo: gr.Blocks, ctx: Context) -> None:
-    lessons = ctx.lessons
+    shown = ctx.lessons
     actions = collect(demo)  # every tab built so far: all of them, as this one is built last
     tabs = list(ctx.endpoints)
     plans = {lesson.id: [plan(step, actions, ctx.classroom, tabs, ctx.endpoints) for step in lesson.steps]
-             for lesson in lessons}  # fmt: skip
+             for lesson in shown}  # fmt: skip
 
     with gr.Tab(_("lessons.tab"), id="lessons"):
         gr.Markdown(_("lessons.intro"))
         locale = page_locale(demo)
-        chooser = gr.Radio(_titles(lessons, "en"), value=lessons[0].id if lessons else None, label=_("lessons.choose"))
+        chooser = gr.Radio(_titles(shown, "en"), value=shown[0].id if shown else None, label=_("lessons.choose"))
         columns = []
-        for lesson in lessons:
-            with gr.Column(visible=lesson is lessons[0]) as column:
+        for lesson in shown:
+            with gr.Column(visible=lesson is shown[0]) as column:
                 gr.Markdown(_markdown(lesson), latex_delimiters=panels.LATEX)
                 for number, (step, step_plan) in enumerate(zip(lesson.steps, plans[lesson.id], strict=True), 1):
                     with gr.Column(variant="panel"):
@@ -277,16 +277,16 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
             columns.append(column)
 
         def choose(lesson_id):
-            return [gr.Column(visible=lesson.id == lesson_id) for lesson in lessons]
+            return [gr.Column(visible=lesson.id == lesson_id) for lesson in shown]
 
         chooser.change(choose, chooser, columns, api_visibility="private", queue=False)
-        relabel = dict(fn=lambda loc, chosen: gr.Radio(choices=_titles(lessons, loc), value=chosen),
+        relabel = dict(fn=lambda loc, chosen: gr.Radio(choices=_titles(shown, loc), value=chosen),
                        inputs=[locale, chooser], outputs=chooser, api_visibility="private", queue=False)  # fmt: skip
         locale.change(**relabel)
 
-        described = _describe(lessons, plans)
+        described = _describe(shown, plans)
 
-        def list_lessons() -> list[dict]:
+        def lessons() -> list[dict]:
             """The lessons of the Lessons tab, as data: each lesson's id, title and summary, and its steps (title, text and formula in English and Chinese, and what the step's Try it runs: the tab, the endpoint, the inputs and files it sets, and whether it is available here).
 
             Returns:
@@ -294,4 +294,4 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
             """
             return described
 
-        gr.api(list_lessons, api_name="lessons")
+        gr.api(lessons, api_name="lessons")
