@@ -51,7 +51,9 @@ def write(folder: Path, name: str, text: str) -> Path:
 
 def test_the_built_in_lessons_are_valid_and_in_both_languages():
     lessons = files.load(files.builtin_paths())
-    assert {lesson.id: lesson.steps[-2 if lesson.id == "image-tokens" else 0].try_it.tab for lesson in lessons} == TOPICS
+    assert {
+        lesson.id: lesson.steps[-2 if lesson.id == "image-tokens" else 0].try_it.tab for lesson in lessons
+    } == TOPICS
     for lesson in lessons:
         texts = [lesson.title, lesson.summary, *(s.title for s in lesson.steps), *(s.text for s in lesson.steps)]
         for text in texts:
@@ -96,20 +98,30 @@ def test_a_file_with_mistakes_is_refused_with_every_problem(tmp_path):
         ("id: [", "not valid YAML at line 1"),
         ("- a\n- b", "must hold a lesson (id, title, steps), not list"),
         ("id: x\ntitle: X\nsteps: []", "steps: List should have at least 1 item"),
-        ("id: x\ntitle: X\nsteps: [{title: a, text: b, try: {tab: search, run: classify, files: {image: ../secret.jpg}}}]",
-         "must be a file name, with no folder"),
-        ("id: x\ntitle: X\nsteps: [{title: a, text: b, try: {tab: search, inputs: {a: 1}, files: {a: cat.jpg}}}]",
-         "steps.1.try.run: Field required"),
+        (
+            "id: x\ntitle: X\nsteps: [{title: a, text: b, try: {tab: search, run: classify, files: {image: ../secret.jpg}}}]",
+            "must be a file name, with no folder",
+        ),
+        (
+            "id: x\ntitle: X\nsteps: [{title: a, text: b, try: {tab: search, inputs: {a: 1}, files: {a: cat.jpg}}}]",
+            "steps.1.try.run: Field required",
+        ),
     ],
 )
 def test_each_kind_of_mistake_is_named(tmp_path, text, problem):
-    with pytest.raises(LessonError, match="lesson.yaml: .*" + problem.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[").replace("]", r"\]")):
+    with pytest.raises(
+        LessonError,
+        match="lesson.yaml: .*"
+        + problem.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[").replace("]", r"\]"),
+    ):
         files.load([write(tmp_path, "lesson.yaml", text)])
 
 
 def test_missing_files_and_duplicate_ids_are_problems_too(tmp_path):
     good = write(tmp_path, "a.yaml", GOOD)
-    lessons, problems = files.read([good, write(tmp_path, "b.yaml", GOOD), tmp_path / "gone.yaml", write(tmp_path, "c.txt", GOOD)])
+    lessons, problems = files.read(
+        [good, write(tmp_path, "b.yaml", GOOD), tmp_path / "gone.yaml", write(tmp_path, "c.txt", GOOD)]
+    )
     assert [lesson.id for lesson in lessons] == ["my-lesson"]
     assert problems == [
         "b.yaml: id: 'my-lesson' is already the id of a.yaml; each lesson needs its own",
