@@ -8,7 +8,8 @@ the server, for the page and the API alike. ``build_demo`` makes one ``Classroom
 - Locks, limits and the prompt log: ``enforce`` wraps every event whose handler went
   through ``ui.handlers.user_errors``; each call is checked once, before it runs, with
   the handler's arguments matched to the locks by name (``num_inference_steps``,
-  ``width``, ...), so a new tab is covered without changes. The controls bound to
+  ``width``, ...), its text boxes logged and the images it declares it makes
+  (``ui.handlers.makes_images``) counted, so a new tab is covered without changes. The controls bound to
   locked parameters are narrowed or fixed too, so students see a rule before the server
   refuses.
 - Locked app settings (``safety_filter: on``) are read through ``setting``.
@@ -22,14 +23,16 @@ import hmac
 import inspect
 import logging
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from datetime import datetime
 from pathlib import Path
 
 import gradio as gr
 
 from classroom.records import PromptLog, StudentLimits
-from classroom.rules import MAX_STUDENT_NAME, TEXT_ARGUMENTS, Classroom, ClassroomError, Lock, on_off
+from classroom.rules import MAX_STUDENT_NAME, Classroom, ClassroomError, Lock, on_off
 from runtime import registry
+from runtime.inputs import identity
 
 log = logging.getLogger("playground.classroom")
 TITLE = "Classroom rule / 课堂规则"  # the title of a refusal
@@ -132,7 +135,13 @@ class ClassroomPolicy:
         """Check every call of every event whose handler went through ``user_errors`` once,
         before it runs, and fit the controls bound to locked parameters to their locks.
         Raises ClassroomError when a lock can't fit its control (a word for a number, an
-        empty range). Does nothing outside classroom mode."""
+        empty range). Does nothing outside classroom mode.
+
+        What is logged and counted follows from each event's own declaration: the text
+        a student types (every text box among its inputs) goes into the prompt log, and
+        the images its handler says it makes (``ui.handlers.makes_images``) count toward
+        ``images_per_hour``. A request refused before its handler runs (by a locked
+        control, or by the app's input checks) is logged too, with the reason."""
         if self.rules is None:
             return
         locks = self.rules.argument_locks()
@@ -140,45 +149,51 @@ class ClassroomPolicy:
         for block_fn in demo.fns.values():
             if not getattr(block_fn.fn, "classroom_checked", False):
                 continue
-            for name, component in zip(_parameters(block_fn.fn), block_fn.inputs, strict=False):
+            names = _parameters(block_fn.fn)
+            for name, component in zip(names, block_fn.inputs, strict=False):
                 if name in locks:
                     problem = _fit(component, locks[name])
                     if problem:
                         problems.append(f"locked.{name}: {problem}")
                     else:
                         _guard(component, functools.partial(locks[name].check, name))
-            block_fn.fn = self._checked(block_fn.fn)
+            block_fn.typed = [name for name, component in zip(names, block_fn.inputs, strict=False)
+                              if isinstance(component, gr.Textbox)]  # fmt: skip
+            block_fn.fn = self._checked(block_fn.fn, block_fn.typed)
         self._raise(sorted(set(problems)))
+        self._log_refusals(demo)
 
-    def _checked(self, fn):
+    def _checked(self, fn, typed: list[str]):
         """``fn``, calling ``check_call`` first, once per call (also for a generator)."""
         if inspect.isgeneratorfunction(fn):
 
             @functools.wraps(fn)
             def stream(*args, **kwargs):
-                self.check_call(fn, args, kwargs)
+                self.check_call(fn, args, kwargs, typed)
                 yield from fn(*args, **kwargs)
 
             return stream
 
         @functools.wraps(fn)
         def call(*args, **kwargs):
-            self.check_call(fn, args, kwargs)
+            self.check_call(fn, args, kwargs, typed)
             return fn(*args, **kwargs)
 
         return call
 
-    def check_call(self, fn, args: tuple, kwargs: dict) -> None:
+    def check_call(self, fn, args: tuple, kwargs: dict, typed: Iterable[str] = ()) -> None:
         """Refuse one call of handler ``fn`` (gr.Error) when an argument breaks a lock or the
-        student is over a limit, and log its text when the teacher turned the prompt log on."""
+        student is over a limit, and log the text of its ``typed`` arguments when the
+        teacher turned the prompt log on."""
         if self.rules is None:
             return
         from gradio.context import LocalContext
 
         arguments = _arguments(fn, args, kwargs)
         who = student(LocalContext.request.get(None))
-        texts = {name: arguments[name] for name in TEXT_ARGUMENTS
-                 if isinstance(arguments.get(name), str) and arguments[name].strip()}  # fmt: skip
+        texts = _texts(arguments, typed)
+        if (seen := _SEEN.get()) is not None:
+            seen.append(True)  # this call is logged here, not again as refused before it ran
         try:
             for name, lock in self.rules.argument_locks().items():
                 if name in arguments:
@@ -186,12 +201,38 @@ class ClassroomPolicy:
             for name, value in self.rules.setting_locks().items():
                 if name in arguments and on_off(arguments[name]) != value:
                     raise ValueError(f"In this classroom the teacher has locked `{name}` to {value!r}.")
-            images = _count(arguments.get("num_images")) if "num_images" in arguments else 0
-            self.limits.check(who, images=images)
+            self.limits.check(who, images=images_made(fn, arguments))
         except ValueError as error:
-            self._write_log(fn, who, texts, refused=str(error))
-            raise gr.Error(str(error), title=TITLE) from None
-        self._write_log(fn, who, texts)
+            self._write_log(fn.__name__, who, texts, refused=str(error))
+            raise _refusal(str(error)) from None
+        self._write_log(fn.__name__, who, texts)
+
+    def _log_refusals(self, demo: gr.Blocks) -> None:
+        """Log the requests refused before their handler ran (a locked control, a value out
+        of range, a file that is not an upload): Gradio raises those while it prepares the
+        inputs, where no request is known, so this watches ``process_api``, which has it."""
+        if self.log is None:
+            return
+        process = demo.process_api
+
+        async def process_api(block_fn, inputs, state=None, request=None, *args, **kwargs):
+            token = _SEEN.set([])
+            try:
+                return await process(block_fn, inputs, state, request, *args, **kwargs)
+            except gr.Error as error:
+                fn = demo.fns[block_fn] if isinstance(block_fn, int) else block_fn
+                if getattr(fn.fn, "classroom_checked", False) and not _SEEN.get() and not kwargs.get("iterator"):
+                    typed = getattr(fn, "typed", [])
+                    calls = zip(request, zip(*inputs, strict=False), strict=False) if fn.batch else [(request, inputs)]
+                    for one_request, one_inputs in calls:
+                        raw = dict(zip(_parameters(fn.fn), one_inputs, strict=False))
+                        refused = str(error.message if hasattr(error, "message") else error)
+                        self._write_log(fn.fn.__name__, student(one_request), _texts(raw, typed), refused=refused)
+                raise
+            finally:
+                _SEEN.reset(token)
+
+        demo.process_api = process_api
 
     def allowed(self, name: str, values: tuple | list) -> list:
         """The ``values`` of parameter ``name`` the teacher allows (all of them outside
@@ -209,11 +250,11 @@ class ClassroomPolicy:
                 pass
         return permitted
 
-    def _write_log(self, fn, who: str, texts: dict, refused: str | None = None) -> None:
+    def _write_log(self, endpoint: str, who: str, texts: dict, refused: str | None = None) -> None:
         if self.log is None or not texts:
             return
         entry = {"time": datetime.now().astimezone().isoformat(timespec="seconds"), "student": who,
-                 "endpoint": fn.__name__, **texts}  # fmt: skip
+                 "endpoint": endpoint, **texts}  # fmt: skip
         if refused:
             entry["refused"] = refused
         try:
@@ -231,7 +272,7 @@ class ClassroomPolicy:
             return {}
 
         def check(username: str, given: str) -> bool:
-            name = (username or "").strip()
+            name = identity(username)
             return 0 < len(name) <= MAX_STUDENT_NAME and hmac.compare_digest(given.encode(), password.encode())
 
         return {"auth": check, "auth_message": "Type your name and the class password. / 请输入你的名字和班级密码。"}
@@ -242,8 +283,9 @@ def student(request: gr.Request | None) -> str:
     if request is None:
         return "local"
     if getattr(request, "username", None):
-        return str(request.username)[:MAX_STUDENT_NAME]
-    client = getattr(request, "client", None)
+        # "Cara", "CARA" and "ca\u200bra" are one student, with one allowance.
+        return identity(str(request.username))[:MAX_STUDENT_NAME] or "unknown"
+    client = getattr(request, "client", None)  # the address ui/server/security.py's Guard decided
     return getattr(client, "host", None) or "unknown"
 
 
@@ -270,6 +312,34 @@ def _count(value) -> int:
     return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 1 else 1
 
 
+def images_made(fn, arguments: dict) -> int:
+    """How many images one call of ``fn`` makes, as its handler declares it
+    (``ui.handlers.makes_images``): an argument's name, a number, or a function of the
+    arguments; 0 when it declares none."""
+    declared = getattr(fn, "images_made", 0)
+    if callable(declared):
+        return max(0, int(declared(arguments)))
+    if isinstance(declared, str):
+        return _count(arguments.get(declared))
+    return int(declared)
+
+
+def _texts(arguments: dict, typed: Iterable[str]) -> dict:
+    """The text a student typed, by parameter name: the non-empty strings among ``typed``."""
+    return {name: arguments[name] for name in typed if isinstance(arguments.get(name), str) and arguments[name].strip()}
+
+
+def _refusal(message: str) -> gr.Error:
+    """A classroom rule's refusal: one log line, not Gradio's traceback (ui.handlers.refusal)."""
+    log.info("refused by the classroom: %s", message[:300])
+    return gr.Error(message, title=TITLE, print_exception=False)
+
+
+# Set while the app processes one request: whether check_call logged it (then a refusal
+# raised afterwards, by the handler, is not logged again as refused before it ran).
+_SEEN: ContextVar[list | None] = ContextVar("classroom_seen", default=None)
+
+
 def _guard(component, check, replace: bool = False) -> None:
     """Run ``check(payload)`` before the control's own checks (a narrowed slider or picker
     refuses values outside its range itself), so that students and API clients read the
@@ -283,7 +353,7 @@ def _guard(component, check, replace: bool = False) -> None:
         try:
             checked = check(payload)
         except ValueError as error:
-            raise gr.Error(str(error), title=TITLE) from None
+            raise _refusal(str(error)) from None
         return preprocess(checked if replace else payload)
 
     component.preprocess = guarded

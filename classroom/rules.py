@@ -26,8 +26,6 @@ from runtime import registry, settings
 FORMATS = {".yaml": "YAML", ".yml": "YAML", ".json": "JSON", ".toml": "TOML"}
 # Locks that set an app setting rather than a handler argument, with their values.
 SETTING_LOCKS = {"safety_filter": ("on", "off")}
-# Handler arguments whose text goes into the prompt log.
-TEXT_ARGUMENTS = ("prompt", "negative_prompt", "question", "query", "labels")
 MAX_STUDENT_NAME = 40
 
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from explain.heatmaps import figure_to_image, fit, new_figure
 from runtime import settings
+from runtime.files import shown_model
 from runtime.inputs import check_number, check_text, load_image
 
 MIN_TEMPERATURE, MAX_TEMPERATURE = 0.001, 10.0
@@ -89,7 +90,7 @@ def similarity_matrix(pipe, images: Sequence, texts: str | Sequence[str], temper
         "temperature": float(temperature),
         "learned_temperature": 1.0 / logit_scale,
         "logit_scale": logit_scale,
-        "model": getattr(pipe, "model_id", ""),
+        "model": shown_model(getattr(pipe, "model_id", "")),
     }, loaded
 
 

@@ -42,6 +42,7 @@ from PIL import Image
 from explain.heatmaps import overlay
 from pipelines import safety
 from runtime import settings
+from runtime.files import shown_model
 from runtime.inputs import check_text
 
 PREVIEWS = ("latent", "taesd")
@@ -326,7 +327,7 @@ def explain_text_to_image(
 
     record = {
         "task": "text_to_image",
-        "model": pipeline.model_id,
+        "model": shown_model(pipeline.model_id),
         "prompt": prompt,
         "negative_prompt": negative_prompt or None,
         "seed": seed,

@@ -40,6 +40,7 @@ import torch
 from PIL import Image
 
 from explain.heatmaps import overlay
+from runtime.files import shown_model
 from runtime.inputs import check_number, check_seed, check_text, load_image
 
 STRATEGIES = ("greedy", "beam", "sampling")
@@ -215,7 +216,7 @@ def explain_caption(
     strategies = [_strategy(tokenizer, decoded, name, **settings) for name, (decoded, settings) in results.items()]
     record = {
         "task": "caption",
-        "model": pipe.model_id,
+        "model": shown_model(pipe.model_id),
         "image_size": list(image.size),
         "prompt": prompt,
         "max_new_tokens": int(max_new_tokens),
@@ -333,7 +334,7 @@ def _explain_blip_vqa(pipe, image, question, inputs, candidates, top_k, max_new_
         strategy["attention_to_question"] = to_question[strategy["name"]]
     record = {
         "task": "vqa",
-        "model": pipe.model_id,
+        "model": shown_model(pipe.model_id),
         "family": "blip",
         "image_size": list(image.size),
         "question": question,
@@ -424,7 +425,7 @@ def _explain_vilt(pipe, image, question, inputs, candidates, top_k) -> Explanati
                 "steps": [step]}  # fmt: skip
     record = {
         "task": "vqa",
-        "model": pipe.model_id,
+        "model": shown_model(pipe.model_id),
         "family": "vilt",
         "image_size": list(image.size),
         "question": question,

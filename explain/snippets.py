@@ -14,11 +14,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import tempfile
 from pathlib import Path
 
 from runtime import settings
-from runtime.files import atomic_write_bytes
+from runtime.files import DATA_DIR_LABEL, atomic_write_bytes, shown_model, shown_path
 from runtime.inputs import is_random_seed
 
 
@@ -33,8 +32,10 @@ def _versions() -> dict:
 
 
 def _image_info(image) -> dict:
+    # The path as the visitor may see it: a bundled example relative to the app, an
+    # upload by its name (theirs already), never where it lies on the server.
     path = Path(str(image)).expanduser().resolve()
-    info = {"path": str(path), "name": path.name}
+    info = {"path": shown_path(path), "name": path.name}
     if path.is_file():
         info["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
     return info
@@ -46,7 +47,8 @@ def _model_info(loaded) -> dict:
     module = getattr(pipe, "model", None) or pipe.pipe
     return {
         "model": loaded.checkpoint.key,
-        "model_id": pipe.model_id,
+        # A Hub id, or a local checkpoint (the tiny models: in the data dir) shown without its place on the server.
+        "model_id": shown_model(pipe.model_id),
         "revision": loaded.checkpoint.revision,
         "device": str(loaded.device),
         "dtype": str(module.dtype).replace("torch.", ""),
@@ -133,12 +135,23 @@ def similarity_matrix_record(loaded, images: list, matrix: dict) -> dict:
 # --- Programs -------------------------------------------------------------------
 
 _LOAD_IMAGE = f"""\
-# The image, prepared as the app prepares it
-image = ImageOps.exif_transpose(Image.open(IMAGE))
-if image.mode in ("RGBA", "LA", "PA", "P"):  # transparency goes onto white
+# The image, prepared as the app prepares it: decoded at the size it is needed at
+# (JPEG: at 1/2, 1/4 or 1/8 scale), oriented, shrunk, transparency onto white, RGB.
+SIDE = {settings.MAX_IMAGE_SIDE}
+image = Image.open(IMAGE)
+fit = lambda w, h: (SIDE, max(1, math.ceil(h * SIDE / w - 1e-9))) if w >= h else (max(1, math.ceil(w * SIDE / h - 1e-9)), SIDE)
+if image.format in ("JPEG", "MPO") and max(image.size) > SIDE:
+    image.draft(image.mode, fit(*image.size))
+image = ImageOps.exif_transpose(image)
+if image.mode in ("1", "P"):
+    image = image.convert("L" if image.mode == "1" else "RGBA" if "transparency" in image.info else "RGB")
+if max(image.size) // SIDE >= 2:
+    image = image.reduce(max(image.size) // SIDE)
+if image.mode in ("RGBA", "LA", "PA"):
     image = Image.alpha_composite(Image.new("RGBA", image.size, "white"), image.convert("RGBA"))
 image = image.convert("RGB")
-image.thumbnail(({settings.MAX_IMAGE_SIDE}, {settings.MAX_IMAGE_SIDE}), Image.Resampling.LANCZOS, reducing_gap=3.0)
+if max(image.size) > SIDE:
+    image = image.resize(fit(*image.size), Image.Resampling.LANCZOS, reducing_gap=3.0)
 """
 
 
@@ -146,11 +159,24 @@ def _header(record: dict, imports: str) -> str:
     return (
         f'"""Reproduces a {record["task"].replace("_", "-")} result of Multimodal Playground.\n'
         f'Made with {", ".join(f"{k} {v}" for k, v in record.get("versions", {}).items())} on {record["device"]}."""\n\n'
-        f"{imports}\n\n"
-        f"MODEL = {record['model_id']!r}\n"
-        f"REVISION = {record['revision']!r}\n"
+        + ("import os\n" if record["model_id"].startswith(DATA_DIR_LABEL + "/") else "")
+        + f"{imports}\n\n"
+        + _model_line(record["model_id"])
+        + f"REVISION = {record['revision']!r}\n"
         f"DEVICE = {record['device']!r}\n"
         f"DTYPE = torch.{record['dtype']}\n"
+    )
+
+
+def _model_line(model_id: str) -> str:
+    """``MODEL = ...``: a Hub id as it is; a checkpoint in the app's data dir found from
+    PLAYGROUND_DATA_DIR (or its default) where the program runs."""
+    if not model_id.startswith(DATA_DIR_LABEL + "/"):
+        return f"MODEL = {model_id!r}\n"
+    relative = model_id.removeprefix(DATA_DIR_LABEL + "/")
+    return (
+        "MODEL = os.path.join(os.environ.get('PLAYGROUND_DATA_DIR', os.path.expanduser('~/.cache/multimodal-playground')), "
+        f"{relative!r})  # a checkpoint the app made in its data dir\n"
     )
 
 
@@ -172,18 +198,19 @@ def _caption(record: dict) -> str:
     return (
         _header(
             record,
-            "import torch\nfrom PIL import Image, ImageOps\n"
+            "import math\nimport torch\nfrom PIL import Image, ImageOps\n"
             "from transformers import BlipForConditionalGeneration, BlipProcessor",
         )  # fmt: skip
         + f"IMAGE = {record['image']['path']!r}  # the image you gave the app\n\n"
         "processor = BlipProcessor.from_pretrained(MODEL, revision=REVISION)\n"
         "model = BlipForConditionalGeneration.from_pretrained(MODEL, revision=REVISION, dtype=DTYPE, device_map=DEVICE)\n"
-        "model.eval()\n\n"
+        "model.eval()\n"
+        + seed_line  # before the image's preparation (which draws nothing), so it is read first
+        + "\n"
         + _LOAD_IMAGE
         + f'\ninputs = processor(images=image, text={p["prompt"]!r}, return_tensors="pt").to(model.device)\n'
         'inputs["pixel_values"] = inputs["pixel_values"].to(model.dtype)\n'
-        + seed_line
-        + "with torch.inference_mode():\n"
+        "with torch.inference_mode():\n"
         f"    output_ids = model.generate(**inputs, {_kwargs(options)})\n"
         "print(processor.decode(output_ids[0], skip_special_tokens=True).strip())\n"
     )
@@ -208,7 +235,7 @@ def _vqa(record: dict) -> str:
     return (
         _header(
             record,
-            f"import torch\nfrom PIL import Image, ImageOps\nfrom transformers import AutoProcessor, {model_class}",
+            f"import math\nimport torch\nfrom PIL import Image, ImageOps\nfrom transformers import AutoProcessor, {model_class}",
         )
         + f"IMAGE = {record['image']['path']!r}  # the image you gave the app\n"
         f"QUESTION = {p['question']!r}\n\n"
@@ -262,7 +289,8 @@ def _classify(record: dict) -> str:
     p = record["parameters"]
     return (
         _header(
-            record, "import torch\nfrom PIL import Image, ImageOps\nfrom transformers import CLIPModel, CLIPProcessor"
+            record,
+            "import math\nimport torch\nfrom PIL import Image, ImageOps\nfrom transformers import CLIPModel, CLIPProcessor",
         )
         + f"IMAGE = {record['image']['path']!r}  # the image you gave the app\n"
         f"LABELS = {p['labels']!r}\n"
@@ -288,13 +316,12 @@ def _classify(record: dict) -> str:
 
 def _similarity_matrix(record: dict) -> str:
     p = record["parameters"]
-    load = _LOAD_IMAGE.replace(
-        "image = ImageOps.exif_transpose(Image.open(IMAGE))", "image = ImageOps.exif_transpose(Image.open(path))"
-    )
-    load = "\n".join("    " + line if line else line for line in load.splitlines()[1:])
+    load = _LOAD_IMAGE.replace("image = Image.open(IMAGE)", "image = Image.open(path)")
+    load = "\n".join("    " + line if line else line for line in load.splitlines()[2:])
     return (
         _header(
-            record, "import torch\nfrom PIL import Image, ImageOps\nfrom transformers import CLIPModel, CLIPProcessor"
+            record,
+            "import math\nimport torch\nfrom PIL import Image, ImageOps\nfrom transformers import CLIPModel, CLIPProcessor",
         )
         + f"IMAGES = {[i['path'] for i in record['images']]!r}  # the images you gave the app\n"
         f"TEXTS = {p['texts']!r}\n\n"
@@ -330,9 +357,9 @@ def snippet(record: dict) -> str:
     return PROGRAMS[task](record)
 
 
-def write_record(record: dict, folder: Path | None = None) -> str:
-    """Save ``record`` as JSON for download (a new file per call, written atomically)."""
-    folder = Path(folder or tempfile.mkdtemp(prefix="playground-record-"))
-    path = folder / f"{record['task']}-record.json"
+def write_record(record: dict, folder: Path) -> str:
+    """Save ``record`` as JSON for download in ``folder`` (the UI gives a new one under
+    OUTPUT_DIR per call, which ui/server/outputs.py prunes), written atomically."""
+    path = Path(folder) / f"{record['task']}-record.json"
     atomic_write_bytes(path, json.dumps(record, indent=2, ensure_ascii=False).encode())
     return str(path)

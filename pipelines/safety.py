@@ -40,8 +40,14 @@ if TYPE_CHECKING:
     import torch
 
 HIDDEN = "hidden by the safety filter"  # image.info["safety"] of a replaced image
-# Digits and symbols that stand in for letters to get around a word list.
-_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
+# Digits and symbols that stand in for letters inside a word ("s3x", "su!c!de", "s€x").
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "€": "e",
+                       "!": "i", "|": "l", "£": "l"})  # fmt: skip
+_STAND_INS = "@$€!|£"  # symbols read as letters only between letters: "sex!" stays "sex"
+# Word endings an entry also matches: plural, past, -ing, -er, -ness ("murdered", "nakedness").
+_ENDINGS = r"(?:e?s|e?d|ing|ers?|ness|ly|y)?"
+# Scripts written without spaces, which the confusables table must not read as Latin letters.
+_UNSPACED = ("CJK", "HIRAGANA", "KATAKANA", "HANGUL")
 
 
 def is_hidden(image: Image.Image) -> bool:
@@ -52,16 +58,44 @@ def is_hidden(image: Image.Image) -> bool:
 # --- The prompt blocklist -------------------------------------------------------
 
 
+@functools.cache
+def _confusables() -> dict[str, str]:
+    """{character: the ASCII letter or digit it looks like}, from Unicode's confusables
+    table (UTS #39) as the confusable_homoglyphs package ships it: Cyrillic а, е, о, р,
+    с, х, Greek ο, ν, math and full-width letters, ... (about 1,300 characters)."""
+    from confusable_homoglyphs import categories, confusables
+
+    table = {}
+    for char, homoglyphs in confusables.confusables_data.items():
+        if len(char) != 1 or char.isascii() or categories.alias(char) in _UNSPACED:
+            continue
+        for glyph in homoglyphs:
+            if len(glyph["c"]) == 1 and glyph["c"].isascii() and glyph["c"].isalnum():
+                table[char] = glyph["c"].lower()
+                break
+    return table
+
+
 def normalise(text: str) -> str:
-    """Lower-case words separated by single spaces: accents dropped, runs of single
-    characters joined ("n u d e" -> "nude"), look-alike digits read as letters."""
-    text = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
+    """Lower-case words separated by single spaces, as the blocklist reads a prompt:
+    NFKC (full-width and other compatibility forms as plain letters), invisible
+    characters dropped (zero-width spaces and joiners, soft hyphens, BOMs), look-alike
+    letters of other scripts read as Latin ones (Unicode's confusables), accents
+    dropped, runs of single characters joined ("n u d e" -> "nude"), digits and symbols
+    inside a word read as the letters they stand for ("pr0n", "su!c!de", "s€x")."""
+    text = unicodedata.normalize("NFKC", text)
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")  # U+200B, U+00AD, U+2060, U+FEFF, ...
+    confusable = _confusables()
+    text = "".join(confusable.get(ch, ch) for ch in text.casefold())
+    text = unicodedata.normalize("NFKD", text)
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    # Words are runs of letters and digits, plus @ and $, which stand in for letters only
-    # in a word that has letters ("$ex"); elsewhere ("0$") they are dropped first, so that
+    # Words are runs of letters and digits, plus the stand-in symbols, which count only in
+    # a word that has letters ("$ex"); elsewhere ("0$") they are dropped first, so that
     # normalising twice changes nothing.
-    tokens = re.findall(r"(?:[^\W_]|[@$])+", text)
-    tokens = [t if any(c.isalpha() for c in t) else re.sub(r"[@$]", "", t) for t in tokens]
+    stand_ins = re.escape(_STAND_INS)
+    tokens = re.findall(rf"(?:[^\W_]|[{stand_ins}])+", text)
+    tokens = [t.strip("!|€£") for t in tokens]  # at a word's edge they are punctuation: "sex!" -> "sex"
+    tokens = [t if any(c.isalpha() for c in t) else re.sub(rf"[{stand_ins}]", "", t) for t in tokens]
     words, run = [], ""
     for word in filter(None, tokens):
         if len(word) == 1 and word.isascii():
@@ -72,19 +106,40 @@ def normalise(text: str) -> str:
     words += [run] if run else []
     # Digits are read as letters only in a word that has letters ("s3x", not "2024").
     words = [w.translate(_LEET) if any(c.isalpha() for c in w) else w for w in words]
-    return " ".join(w for w in (re.sub(r"[@$]", "", w) for w in words) if w)
+    return " ".join(w for w in (re.sub(rf"[{stand_ins}]", "", w) for w in words) if w)
 
 
 class Blocklist:
-    """Words and phrases a prompt may not contain. A Latin-script entry matches whole
-    words (and their plural with -s or -es); an entry in a script written without
-    spaces (Chinese, Japanese) matches anywhere."""
+    """Words and phrases a prompt may not contain. In the list (one entry per line):
+
+    - ``word`` matches the whole word with its usual endings ("murder": murders,
+      murdered, murderer), also spelt across a space ("se xy") or spaced out;
+    - ``word*`` matches any word that starts with it ("naked*": nakedness, nakedwoman);
+    - ``*word*`` matches anywhere, inside other words too ("*porn*"): only for words
+      that no innocent word contains;
+    - an entry in a script written without spaces (Chinese, Japanese) matches anywhere.
+    """
 
     def __init__(self, terms: Iterable[str]):
-        self.terms = sorted({normalise(t) for t in terms if normalise(t)})
-        spaced = [t for t in self.terms if t.isascii()]
-        self._words = re.compile(r"\b(?:" + "|".join(map(re.escape, spaced)) + r")(?:e?s)?\b") if spaced else None
-        self._unspaced = [t.replace(" ", "") for t in self.terms if not t.isascii()]
+        words, stems, anywhere, unspaced = set(), set(), set(), set()
+        for raw in terms:
+            term = raw.strip()
+            kind = "anywhere" if term.startswith("*") and term.endswith("*") and len(term) > 2 else (
+                "stem" if term.endswith("*") else "word")  # fmt: skip
+            term = normalise(term.strip("*"))
+            if not term:
+                continue
+            if not term.isascii():
+                unspaced.add(term.replace(" ", ""))
+            else:
+                {"word": words, "stem": stems, "anywhere": anywhere}[kind].add(term)
+        self.terms = sorted(words | stems | anywhere | unspaced)
+        alternatives = [rf"{re.escape(t)}{_ENDINGS}" for t in sorted(words)] + [
+            rf"{re.escape(t)}\w*" for t in sorted(stems)
+        ]
+        self._words = re.compile(r"\b(?:" + "|".join(alternatives) + r")\b") if alternatives else None
+        self._anywhere = sorted(anywhere)
+        self._unspaced = sorted(unspaced)
 
     @classmethod
     def from_file(cls, path: Path) -> Blocklist:
@@ -94,10 +149,15 @@ class Blocklist:
     def find(self, text: str) -> str | None:
         """The first listed term that ``text`` contains, or None."""
         normalised = normalise(text)
-        if self._words is not None and (match := self._words.search(normalised)):
-            return match.group(0)
+        words = normalised.split()
+        # Each word, and each pair of neighbours written as one ("se xy", "nu de").
+        candidates = [normalised, *(a + b for a, b in zip(words, words[1:], strict=False))]
+        if self._words is not None:
+            for candidate in candidates:
+                if match := self._words.search(candidate):
+                    return match.group(0)
         squashed = normalised.replace(" ", "")
-        return next((term for term in self._unspaced if term in squashed), None)
+        return next((term for term in [*self._anywhere, *self._unspaced] if term in squashed), None)
 
 
 @functools.cache

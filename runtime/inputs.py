@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import random
 import struct
+import threading
 import unicodedata
 import warnings
 from collections.abc import Iterator
@@ -21,6 +23,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from runtime import settings
+from runtime.memory import release_memory
 
 # PIL warns above this many pixels and refuses above twice as many; _open turns the
 # warning into a refusal, so nothing larger than the limit is ever decoded.
@@ -54,31 +57,112 @@ def collect_notices() -> Iterator[list[str]]:
         _notices.reset(token)
 
 
-def load_image(image, name: str = "image") -> Image.Image:
+def load_image(image, name: str = "image", max_side: int | None = None) -> Image.Image:
     """Return ``image`` (a path, PIL image or HxW[xC] uint8 array) as an RGB PIL image
     that any model here can take: EXIF orientation applied, transparency flattened
-    onto white, 16-bit and palette images converted, at most MAX_IMAGE_SIDE pixels
-    on its longest side."""
+    onto white, 16-bit and palette images converted, at most ``max_side`` pixels
+    (MAX_IMAGE_SIDE, and never more) on its longest side.
+
+    A file is decoded at the size it is needed at, as far as its format allows (JPEG:
+    Pillow's ``draft`` scales the DCT by 1/2, 1/4 or 1/8 while decoding; others are
+    shrunk by whole factors with ``reduce`` before any conversion), and only while
+    ``DECODING`` holds room for its pixels: the decoded bytes of all requests in
+    flight together stay under MAX_DECODE_BYTES."""
+    max_side = min(max_side or settings.MAX_IMAGE_SIDE, settings.MAX_IMAGE_SIDE)
     if image is None:
         raise ValueError(f"No {name} given: upload an image or pick one of the examples.")
     if isinstance(image, (str, Path)):
-        image = _open(Path(image), name)
-    elif isinstance(image, np.ndarray):
+        return _open(Path(image), name, max_side)
+    if isinstance(image, np.ndarray):
         image = _from_array(image, name)
     elif not isinstance(image, Image.Image):
         raise TypeError(
             f"`{name}` must be an image file path, a PIL image or a numpy array, not {type(image).__name__}."
         )
     _check_size(image.width, image.height, name)
+    return _prepare(image, max_side)
+
+
+def _prepare(image: Image.Image, max_side: int) -> Image.Image:
+    """Orient, shrink by a whole factor (so conversions work on few pixels), convert to
+    RGB, resize to ``max_side``. explain/snippets.py's programs repeat these steps."""
     image = ImageOps.exif_transpose(image) or image
+    if image.mode in ("1", "P"):  # reduce() takes neither
+        image = image.convert("L" if image.mode == "1" else "RGBA" if "transparency" in image.info else "RGB")
+    factor = max(image.size) // max_side
+    if factor >= 2:
+        image = _reduce_16bit(image, factor) if image.mode.startswith("I;16") else image.reduce(factor)
     image = _to_rgb(image)
-    if max(image.size) > settings.MAX_IMAGE_SIDE:
-        image = image.copy()
-        image.thumbnail((settings.MAX_IMAGE_SIDE, settings.MAX_IMAGE_SIDE), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    if max(image.size) > max_side:
+        image = image.resize(_fit(image.size, max_side), Image.Resampling.LANCZOS, reducing_gap=3.0)
     return image
 
 
-def _open(path: Path, name: str) -> Image.Image:
+def _fit(size: tuple[int, int], side: int) -> tuple[int, int]:
+    """``size`` scaled to ``side`` on its longest side; the shorter side is rounded up, so
+    the aspect ratio never grows (an image at the limit stays within it)."""
+    width, height = size
+    scale = side / max(width, height)
+    if width >= height:
+        return side, max(1, math.ceil(height * scale - 1e-9))
+    return max(1, math.ceil(width * scale - 1e-9)), side
+
+
+def _reduce_16bit(image: Image.Image, factor: int) -> Image.Image:
+    """A 16-bit greyscale image shrunk by ``factor`` (block means), as 32-bit floats: no
+    float64 copy of the full-size image is made."""
+    array = np.asarray(image)  # (H, W) uint16
+    height, width = (array.shape[0] // factor) * factor, (array.shape[1] // factor) * factor
+    blocks = array[:height, :width].reshape(height // factor, factor, width // factor, factor)
+    return Image.fromarray(blocks.mean(axis=(1, 3), dtype=np.float32), mode="F")
+
+
+class DecodeBudget:
+    """Bytes of decoded pixels that all requests together may hold at once while images
+    are read: a request that would go over waits for others to finish (``timeout``
+    seconds at most, then a message), so eight concurrent uploads of a small file that
+    decodes to 40 MP can't take the server's memory. Big reads hand the memory back to
+    the system when they are done (glibc would keep it)."""
+
+    def __init__(self, limit: int, timeout: float = 60.0):
+        self.limit, self.timeout = limit, timeout
+        self.in_use = 0
+        self.peak = 0  # the most held at once (for tests and the load test)
+        self._condition = threading.Condition()
+
+    @contextlib.contextmanager
+    def reserve(self, nbytes: int, name: str = "image") -> Iterator[None]:
+        nbytes = min(nbytes, self.limit)  # one image never waits for more than all of it
+        with self._condition:
+            if not self._condition.wait_for(lambda: self.in_use + nbytes <= self.limit, timeout=self.timeout):
+                raise ImageRefused(
+                    f"The server is busy reading other large images; please send the {name} again in a minute, "
+                    "or a smaller one."
+                )
+            self.in_use += nbytes
+            self.peak = max(self.peak, self.in_use)
+        try:
+            yield
+        finally:
+            with self._condition:
+                self.in_use -= nbytes
+                self._condition.notify_all()
+            if nbytes >= BIG_DECODE:
+                release_memory()
+
+
+# Decoded bytes per pixel, as Pillow stores a mode, plus one converted copy of the same
+# size (to RGB or to 8 bits): what decoding and converting one pixel can hold at once.
+_PIXEL_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2}
+BIG_DECODE = 64 * 2**20  # reads at least this large hand their memory back afterwards
+DECODING = DecodeBudget(settings.MAX_DECODE_BYTES)
+
+
+def _decoded_bytes(image: Image.Image) -> int:
+    return image.width * image.height * (_PIXEL_BYTES.get(image.mode, 4) + 4)
+
+
+def _open(path: Path, name: str, max_side: int) -> Image.Image:
     if not path.is_file():
         raise ValueError(f"The {name} file {path.name!r} does not exist.")
     if path.stat().st_size == 0:
@@ -88,10 +172,19 @@ def _open(path: Path, name: str) -> Image.Image:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as opened:
                 image_format = opened.format
-                if image_format in IMAGE_FORMATS:
-                    _check_size(opened.width, opened.height, name)  # before decoding a single pixel
-                    opened.seek(0)  # first frame of an animated GIF or WEBP
-                    image = opened.copy()  # decodes; the file is closed on leaving the block
+                if image_format not in IMAGE_FORMATS:
+                    raise ImageRefused(
+                        f"The {name} is a {image_format} file; supported formats are {sorted(IMAGE_FORMATS)}."
+                    )
+                _check_size(opened.width, opened.height, name)  # before decoding a single pixel
+                opened.seek(0)  # first frame of an animated GIF or WEBP
+                if image_format in ("JPEG", "MPO") and max(opened.size) > max_side:
+                    opened.draft(opened.mode, _fit(opened.size, max_side))  # decode at 1/2, 1/4 or 1/8 size
+                with DECODING.reserve(_decoded_bytes(opened), name):
+                    opened.load()
+                    image = _prepare(opened, max_side)
+                    if image is opened:
+                        image = opened.copy()  # the file is closed on leaving the block
     except UnidentifiedImageError:
         raise ValueError(
             f"The {name} file {path.name!r} is not an image that can be read "
@@ -101,15 +194,13 @@ def _open(path: Path, name: str) -> Image.Image:
         raise ValueError(
             f"The {name} is too large to decode safely; the limit is {settings.MAX_IMAGE_PIXELS:,} pixels. Please resize it."
         ) from None
-    except ImageSizeError:
+    except ImageRefused:
         raise
     except (OSError, SyntaxError, EOFError, ValueError, struct.error, IndexError) as error:
         # truncated or corrupt data; PIL's plugins raise any of these on bad bytes
         raise ValueError(
             f"The {name} file {path.name!r} is damaged or truncated and can't be read ({error})."
         ) from None
-    if image_format not in IMAGE_FORMATS:
-        raise ValueError(f"The {name} is a {image_format} file; supported formats are {sorted(IMAGE_FORMATS)}.")
     return image
 
 
@@ -118,16 +209,24 @@ def _from_array(array: np.ndarray, name: str) -> Image.Image:
         array = array[:, :, 0]
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)) or 0 in array.shape:
         raise ValueError(f"The {name} array must have shape HxW, HxWx3 or HxWx4, not {array.shape}.")
+    _check_size(array.shape[1], array.shape[0], name)
     if array.dtype != np.uint8:
-        array = np.asarray(array, dtype=np.float64)
+        if not np.issubdtype(array.dtype, np.number) or np.iscomplexobj(array):
+            raise ValueError(f"The {name} array must hold numbers, not {array.dtype}.")
+        array = np.array(array, dtype=np.float32)  # a copy: the caller's array stays as it is
         if not np.isfinite(array).all():
             raise ValueError(f"The {name} array contains NaN or infinite values.")
         top = 1.0 if array.max(initial=0) <= 1.0 else 255.0 if array.max() <= 255 else float(array.max())
-        array = np.clip(array / top * 255.0, 0, 255).round().astype(np.uint8)
+        array *= 255.0 / top
+        array = np.clip(array, 0, 255, out=array).round().astype(np.uint8)
     return Image.fromarray(array)
 
 
-class ImageSizeError(ValueError):
+class ImageRefused(ValueError):
+    """An image refused for what it is (its format, its size), or while the server is busy."""
+
+
+class ImageSizeError(ImageRefused):
     """An image with no pixels, too many, or an extreme aspect ratio."""
 
 
@@ -149,11 +248,16 @@ def _check_size(width: int, height: int, name: str) -> None:
 
 def _to_rgb(image: Image.Image) -> Image.Image:
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        # 16-bit and float greyscale: stretch to 8 bits instead of clipping to white.
-        array = np.asarray(image, dtype=np.float64)
+        # 16-bit and float greyscale: stretch to 8 bits instead of clipping to white (in
+        # 32-bit floats, on an image already shrunk to the size it is needed at).
+        array = np.array(image, dtype=np.float32)
         low, high = float(array.min()), float(array.max())
-        scaled = (array - low) / (high - low) * 255.0 if high > low else np.zeros_like(array)
-        image = Image.fromarray(scaled.round().astype(np.uint8))
+        if high > low:
+            array -= low
+            array *= 255.0 / (high - low)
+        else:
+            array[...] = 0
+        image = Image.fromarray(array.round().astype(np.uint8))
     if image.mode == "P":
         image = image.convert("RGBA" if "transparency" in image.info else "RGB")
     if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
@@ -181,6 +285,19 @@ def check_text(text, name: str, max_chars: int | None = None) -> str:
     if len(cleaned) > max_chars:
         raise ValueError(f"The {name} is {len(cleaned):,} characters long; the limit is {max_chars:,}.")
     return cleaned
+
+
+def identity(name) -> str:
+    """A person's name as the app tells people apart (a classroom student, a login): NFKC
+    (full-width and compatibility forms as their plain letters), invisible characters
+    (zero-width spaces and joiners, soft hyphens, BOMs: Unicode's format characters)
+    and control characters dropped, case folded, runs of spaces as one. "Cara", "CARA"
+    and "ca\u200bra" are one student."""
+    if not isinstance(name, str):
+        return ""
+    text = unicodedata.normalize("NFKC", name)
+    text = "".join(ch for ch in text if unicodedata.category(ch) not in ("Cf", "Cc", "Cs", "Co", "Cn"))
+    return " ".join(text.casefold().split())
 
 
 def check_number(name: str, value, low: float, high: float, integer: bool = True):

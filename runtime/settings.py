@@ -84,6 +84,17 @@ SERVER_PORT = _int("GRADIO_SERVER_PORT", 7860)
 MCP_SERVER = os.getenv("GRADIO_MCP_SERVER", "on").strip().lower() not in ("0", "off", "false", "no")
 # Requests waiting beyond this get "busy, try again" instead of piling up.
 QUEUE_MAX_SIZE = _int("QUEUE_MAX_SIZE", 64)
+# Requests one client (login name, else address) may have waiting or running at once, so
+# that no one fills the queue for everyone; 0: no cap. A class without a password behind
+# one school address shares it: give the class a password (students count by name).
+QUEUE_PER_CLIENT = _int("QUEUE_PER_CLIENT", 8)
+# Seconds a queued request may wait for its client to open the stream its result comes
+# on; a request that reaches the front later with nobody listening is dropped, not run.
+LISTEN_GRACE = _float("LISTEN_GRACE", 10.0)
+# Seconds one request may run where its cost grows with its arguments (the Fusion lab's
+# epochs x hidden size, the Evaluate tab's items): training stops there with what it has,
+# an evaluation stops with a message. 0: no limit.
+JOB_TIME_LIMIT = _float("JOB_TIME_LIMIT", 300.0)
 # Model calls running at once per event; one keeps a small CPU or GPU from thrashing.
 CONCURRENCY_LIMIT = _int("CONCURRENCY_LIMIT", 1)
 
@@ -117,8 +128,15 @@ INDEX_BATCH_SIZE = _int("INDEX_BATCH_SIZE", 32)
 # Uploaded zip files are hostile until proven otherwise: most members, most bytes
 # once uncompressed, and most images added from the UI in one request.
 MAX_ZIP_FILES = _int("MAX_ZIP_FILES", 2000)
+# Bytes that one request's zips may unpack to, all of them together (the same file
+# given twice counts once); a zip that would go over is refused before it is unpacked.
 MAX_ZIP_BYTES = _int("MAX_ZIP_BYTES", 500_000_000)
+# Images one request may add (each is decoded once to store its copy).
 MAX_INDEX_UPLOAD = _int("MAX_INDEX_UPLOAD", 2000)
+# What one visitor (login name, else address) may unpack and add per hour, over all their
+# requests together: bytes unpacked from zips, and images added.
+UPLOAD_BYTES_PER_HOUR = _int("UPLOAD_BYTES_PER_HOUR", 2_000_000_000)
+UPLOAD_IMAGES_PER_HOUR = _int("UPLOAD_IMAGES_PER_HOUR", 5000)
 
 # --- Explain views (issue #4) ---------------------------------------------------
 
@@ -190,6 +208,10 @@ TORCH_COMPILE = os.getenv("TORCH_COMPILE", "off").strip().lower() in ("1", "on",
 # Requests to caption, VQA and the embedding endpoints that arrive together run as one
 # batch of at most this many; 1 turns batching off (and runs one request at a time).
 # 1 under ZeroGPU, where each call gets its own GPU slot.
+# Decoded image pixels that all requests together may hold at once while images are read
+# (runtime/inputs.py): beyond it a request waits its turn, up to a minute. A 40 MP image
+# takes up to 320 MB while it is decoded and converted, so the default lets three through.
+MAX_DECODE_BYTES = _size("MAX_DECODE_BYTES", "1GB")
 # The Models and memory panel: "full" lets visitors unload models and switch the fast
 # path (for everyone); "view" only lists them. On a public Space without a login, "view".
 MODELS_PANEL = (
@@ -218,8 +240,9 @@ SAFETY_BLOCKLIST = Path(os.getenv("SAFETY_BLOCKLIST", ASSETS_DIR / "safety" / "b
 # Optional password protection: "user:password,user2:password2". Empty: no login.
 PLAYGROUND_AUTH = os.getenv("PLAYGROUND_AUTH", "")
 # Per-client limit on model runs (and, separately, on uploads) for public deployments,
-# as "COUNT/PERIOD" with a period of second, minute, hour or day ("20/minute"). Empty: off.
-RATE_LIMIT = os.getenv("RATE_LIMIT", "")
+# as "COUNT/PERIOD" with a period of second, minute, hour or day ("20/minute"). Empty: off,
+# the default on a laptop or a classroom server; on a Space (SPACE_ID set) 30/minute.
+RATE_LIMIT = os.getenv("RATE_LIMIT", "30/minute" if os.getenv("SPACE_ID") else "")
 # Failed login attempts per client (with PLAYGROUND_AUTH or a class password): slows down
 # guessing, while a whole class behind one address can still log in at once.
 LOGIN_RATE_LIMIT = os.getenv("LOGIN_RATE_LIMIT", "10/minute")

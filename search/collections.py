@@ -24,7 +24,7 @@ import numpy as np
 from runtime import settings
 from runtime.inputs import notify
 from search.index import ImageIndex, scan
-from search.uploads import extract_zip, is_zip, store_images
+from search.uploads import UploadBudget, distinct, extract_zip, is_zip, store_images
 
 MAX_OPEN_INDEXES = 32  # open indexes kept in memory (sessions come and go)
 PUBLIC_FIELDS = ("id", "name", "score", "width", "height", "added", "source")
@@ -147,28 +147,42 @@ class Collections:
 
     # --- Changing a visitor's images ----------------------------------------------------
 
-    def add(self, paths: list[str], pipe, model_key: str, session: str | None) -> Added:
-        """Unpack zips, store the images as copies, embed them into this visitor's index."""
+    def add(self, paths: list[str], pipe, model_key: str, session: str | None,
+            budget: UploadBudget | None = None) -> Added:  # fmt: skip
+        """Unpack zips, store the images as copies, embed them into this visitor's index.
+        The same file given twice counts once; ``budget`` (one request's, by default)
+        bounds the bytes unpacked and the images decoded, and what it used is left in it."""
+        paths = distinct(paths)
         if len(paths) > settings.MAX_INDEX_UPLOAD:
             raise ValueError(f"Add at most {settings.MAX_INDEX_UPLOAD:,} files at a time; got {len(paths):,}.")
+        budget = budget or UploadBudget.for_request()
         mine = self.sources(pipe, model_key, session, create=True)["yours"]
-        skipped = []
+        skipped, refused_zips = [], []
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="unzip-", dir=self.data_dir) as unpacked:
             images = []
             for number, path in enumerate(paths):
-                if is_zip(path):
-                    written, refused = extract_zip(path, Path(unpacked) / str(number))
-                    images += written
-                    skipped += [(f"{Path(path).name}/{member}", why) for member, why in refused]
-                else:
-                    images.append(Path(path))
+                if not is_zip(path):
+                    images.append(path)
+                    continue
+                try:
+                    written, refused = extract_zip(path, Path(unpacked) / str(number), budget=budget)
+                except ValueError as error:  # the whole archive: unsafe, too many files, over the budget
+                    refused_zips.append(str(error))
+                    skipped.append((path.name, str(error)))
+                    continue
+                images += [(f"{path.name}/{member}", file) for member, file in written]
+                skipped += [(f"{path.name}/{member}", why) for member, why in refused]
+            if refused_zips and len(refused_zips) == len(paths):
+                raise ValueError(" ".join(refused_zips))
             if len(images) > settings.MAX_INDEX_UPLOAD:
                 raise ValueError(f"Add at most {settings.MAX_INDEX_UPLOAD:,} images at a time; got {len(images):,}.")
-            stored, refused = store_images(images, self.upload_folder(session))
+            stored, refused = store_images(images, self.upload_folder(session), budget)
             skipped += refused
         report = mine.add(stored, pipe, progress=True)
-        return Added(len(report.added), len(stored) - len(report.added), [*skipped, *report.skipped])
+        # The index names a file it could not embed by its stored copy: a path on the server.
+        later = [(Path(path).name, why) for path, why in report.skipped]
+        return Added(len(report.added), len(stored) - len(report.added), [*skipped, *later])
 
     def remove(self, image_id: str, pipe, model_key: str, session: str | None) -> Path:
         """Remove an image this visitor added, from every model's index of theirs; returns its file."""

@@ -4,8 +4,11 @@ The environment is set before any project module is imported, since settings and
 huggingface_hub read it at import time.
 """
 
+import atexit
 import contextlib
+import gc
 import os
+import shutil
 import socket
 import tempfile
 from pathlib import Path
@@ -13,7 +16,9 @@ from pathlib import Path
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["MODEL_PROFILE"] = "tiny"
 os.environ["GALLERY_MODE"] = "shared"
-os.environ.setdefault("PLAYGROUND_DATA_DIR", tempfile.mkdtemp(prefix="playground-tests-"))
+if "PLAYGROUND_DATA_DIR" not in os.environ:  # the suite's own, removed when it ends
+    os.environ["PLAYGROUND_DATA_DIR"] = tempfile.mkdtemp(prefix="playground-tests-")
+    atexit.register(shutil.rmtree, os.environ["PLAYGROUND_DATA_DIR"], ignore_errors=True)
 for task in ("CAPTION", "VQA", "TEXT_TO_IMAGE", "RETRIEVAL", "SPEECH_RECOGNITION", "TEXT_TO_SPEECH"):
     os.environ.pop(f"MODEL_{task}", None)
 
@@ -22,6 +27,17 @@ from PIL import Image  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGES = ROOT / "assets" / "images"
+
+
+def pytest_collection_finish(session):
+    """Freeze what the imports made (torch, transformers, diffusers, gradio: some 370,000
+    objects that live as long as the process) out of the garbage collector's way. Each
+    full collection walked them all: Python's own, and the gc.collect() the app runs
+    after a failure or an eviction (runtime.memory.release_memory, ui.handlers), half a
+    second apiece, 20-30 s over the suite on 2 cores. What the tests make is collected as
+    before, and the tests that check that memory is released still see it released."""
+    gc.collect()
+    gc.freeze()
 
 
 @pytest.fixture(scope="session")
@@ -70,17 +86,30 @@ def copy_of_app(folder: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory):
-    """The real app, started as a user would (`python app.py --profile tiny`), on a free port."""
-    with launch_app(tmp_path_factory.mktemp("app-data")) as url:
-        yield url
+def app_process(tmp_path_factory):
+    """The real app, started as a user would (`python app.py --profile tiny`), on a free
+    port: (url, process). One for the whole session: every test of the app with its
+    default settings shares it (the load test reads its memory through the process).
+    Tests of other settings (a password, rate limits, a classroom file) start their own."""
+    from tools.loadtest import start_app
+
+    with start_app("tiny", data_dir=tmp_path_factory.mktemp("app-data")) as (url, process):
+        yield url, process
+
+
+@pytest.fixture(scope="session")
+def app_url(app_process):
+    return app_process[0]
 
 
 @pytest.fixture(scope="session")
 def client(app_url):
-    from gradio_client import Client
+    """A gradio_client for the app, without the certificate context gradio_client would
+    build for every request (see tools.loadtest.loopback_client: the app is on this
+    machine, over plain HTTP; that context was a third of each call's time)."""
+    from tools.loadtest import loopback_client
 
-    return Client(app_url, verbose=False)
+    return loopback_client(app_url)
 
 
 # --- The app in this process, for tests that reach into its models (#8) ---
@@ -90,8 +119,7 @@ def client(app_url):
 def live(models):
     """A gradio_client connected to the app running in this test process, so a test can
     break or tune its models (fault injection, safety thresholds) between calls."""
-    from gradio_client import Client
-
+    from tools.loadtest import loopback_client
     from ui import build_demo, launch_kwargs
 
     demo = build_demo("tiny")
@@ -99,6 +127,6 @@ def live(models):
     port = free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **launch_kwargs(demo))
     try:
-        yield Client(f"http://127.0.0.1:{port}/", verbose=False)
+        yield loopback_client(f"http://127.0.0.1:{port}/")
     finally:
         demo.close()

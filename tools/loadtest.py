@@ -40,11 +40,11 @@ ENDPOINTS = ("caption", "vqa", "text_to_image", "search_by_text", "search_by_ima
 LIMITS = {"clients": 64, "seconds": 600, "max_requests": 100_000}
 
 
-def request_for(endpoint: str, i: int) -> dict:
+def request_for(endpoint: str, i: int, image_path: Path = IMAGE) -> dict:
     """The keyword arguments of a small, valid request to ``endpoint`` (the i-th one)."""
     from gradio_client import handle_file
 
-    image = handle_file(str(IMAGE))
+    image = handle_file(str(image_path))
     return {
         "caption": dict(image=image, max_new_tokens=10, num_beams=1),
         "vqa": dict(image=image, question="What animal is this?"),
@@ -191,7 +191,7 @@ class Result:
 
 
 def run(url: str, clients: int = 8, seconds: float = 30, max_requests: int = 10_000, endpoints=ENDPOINTS,
-        pid: int | None = None, grace: float = 60, progress: bool = False) -> Result:  # fmt: skip
+        pid: int | None = None, grace: float = 60, progress: bool = False, image: Path = IMAGE) -> Result:  # fmt: skip
     """Drive the app at ``url`` and return what happened (see the module docstring)."""
     check_loopback(url)
     if not (1 <= clients <= LIMITS["clients"] and 0 < seconds <= LIMITS["seconds"]):
@@ -204,7 +204,7 @@ def run(url: str, clients: int = 8, seconds: float = 30, max_requests: int = 10_
     # Warm-up: every endpoint once, so models are loaded before memory is measured.
     warm = loopback_client(url)
     for endpoint in endpoints:
-        warm.predict(**request_for(endpoint, 0), api_name=f"/{endpoint}")
+        warm.predict(**request_for(endpoint, 0, image), api_name=f"/{endpoint}")
     warm.close()
 
     lock = threading.Lock()
@@ -231,7 +231,7 @@ def run(url: str, clients: int = 8, seconds: float = 30, max_requests: int = 10_
                 endpoint = endpoints[(index + i) % len(endpoints)]
                 began = time.perf_counter()
                 try:
-                    job = client.submit(**request_for(endpoint, i), api_name=f"/{endpoint}")
+                    job = client.submit(**request_for(endpoint, i, image), api_name=f"/{endpoint}")
                     job.result(timeout=max(deadline - time.monotonic(), 0) + grace)
                     with lock:
                         latencies[endpoint].append((time.perf_counter() - began) * 1000)
@@ -299,6 +299,9 @@ def main(argv: list[str] | None = None) -> Result:
     parser.add_argument("--endpoints", default=",".join(ENDPOINTS), help="comma-separated endpoints to call")
     parser.add_argument("--grace", type=float, default=60, help="seconds a request running at the end may finish in")
     parser.add_argument("--json", type=Path, help="also write the result as JSON here")
+    parser.add_argument(
+        "--image", type=Path, default=IMAGE, help="the image the image endpoints send (default: cat.jpg)"
+    )
     parser.add_argument("--quick", action="store_true", help="4 clients for 10 s")
     args = parser.parse_args(argv)
     if args.quick:
@@ -308,9 +311,12 @@ def main(argv: list[str] | None = None) -> Result:
     with contextlib.ExitStack() as stack:
         url, pid = args.url, args.pid
         if url is None:
-            url, process = stack.enter_context(start_app(args.profile))
+            # Every client comes from this machine's address: each may hold one place in the queue.
+            env = {"QUEUE_PER_CLIENT": str(max(8, args.clients))}
+            url, process = stack.enter_context(start_app(args.profile, env=env))
             pid = process.pid
-        result = run(url, args.clients, args.seconds, args.max_requests, endpoints, pid, args.grace, progress=True)
+        result = run(url, args.clients, args.seconds, args.max_requests, endpoints, pid, args.grace, progress=True,
+                     image=args.image)  # fmt: skip
     print(result.markdown())
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

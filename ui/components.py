@@ -9,6 +9,7 @@ from classroom.policy import ClassroomPolicy
 from runtime import registry
 from runtime.cache import MODELS
 from runtime.inputs import load_image
+from ui.handlers import refusal
 from ui.i18n import _, both
 from ui.server.language import LOCALE_JS, SWITCH_LOCALE_JS
 
@@ -34,8 +35,8 @@ def image_input(**kwargs) -> gr.Image:
             try:
                 load_image(path, "uploaded image")
             except (ValueError, TypeError) as error:
-                raise gr.Error(f"{error} / 无法读取该图片。", title="Input problem / 输入有误") from None
-            raise gr.Error(
+                raise refusal(f"{error} / 无法读取该图片。") from None
+            raise refusal(
                 "The uploaded file is not an image that can be read (use PNG, JPEG, WEBP, GIF or BMP). / 无法读取该图片。"
             ) from None
 

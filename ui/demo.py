@@ -25,6 +25,7 @@ from ui.i18n import CSS as I18N_CSS
 from ui.i18n import I18N, _, both
 from ui.server.language import LanguageScript
 from ui.server.mcp import fix_state_outputs
+from ui.server.queue import QueueShare
 from ui.server.security import app_roots, guard_inputs, login_kwargs, middleware, parse_auth, serves
 from ui.tabs import ask, caption, contrastive, create, evaluate, fusion, lessons, listen, models, search
 
@@ -95,6 +96,8 @@ def build_demo(profile: str | None = None, classroom_file: str | None = None) ->
             "SAFETY_FILTER=off: generated images are not checked. Use this only for research, never with children."
         )
     demo.playground = ctx
+    demo.queue_share = QueueShare()  # every queue made for demo: a share per client, no job for a client gone
+    demo.queue_share.install(demo)
     return guard_inputs(demo)
 
 
@@ -168,7 +171,7 @@ def launch_kwargs(demo: gr.Blocks) -> dict:
         blocked_paths=[str(path) for path in classroom.private_files()],
         # The file-serving policy, body and rate limits (ui/server/security.py) come first; then
         # the page is rendered in the language chosen with the switch (see ui/server/language.py).
-        app_kwargs={"middleware": [*middleware(), Middleware(LanguageScript)]},
+        app_kwargs={"middleware": [*middleware(demo.queue_share.listeners), Middleware(LanguageScript)]},
         # PLAYGROUND_AUTH's users and, in classroom mode, the class password.
         **login_kwargs(parse_auth(settings.PLAYGROUND_AUTH), classroom.launch_kwargs()),
     )

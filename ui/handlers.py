@@ -18,6 +18,7 @@ import gradio as gr
 
 from runtime import registry
 from runtime.cache import MODELS, Loaded
+from runtime.files import hide_paths
 from runtime.hub import CheckpointUnavailable
 from runtime.inputs import collect_notices
 from ui.i18n import bilingual
@@ -32,6 +33,18 @@ except ImportError:
 
     def gpu(fn=None, **_kwargs):
         return fn if fn is not None else (lambda f: f)
+
+
+INPUT_PROBLEM = "Input problem / 输入有误"
+
+
+def refusal(message: str, title: str = INPUT_PROBLEM) -> gr.Error:
+    """The gr.Error for a request the app refuses (bad input, a rule): logged as one line,
+    without the traceback Gradio prints for an error by default, so a client sending bad
+    input again and again can't flood the log. The app's own faults keep theirs."""
+    message = hide_paths(str(message))
+    log.info("refused: %s", " ".join(message.split())[:300])
+    return gr.Error(message, title=title, print_exception=False)
 
 
 class ModelLoadError(RuntimeError):
@@ -63,6 +76,19 @@ def user_errors(fn):
 _DONE = object()
 
 
+def makes_images(count):
+    """Declare how many images one call of a handler makes: the name of the argument that
+    says so ("num_images"), a number, or a function of the call's arguments (a dict). In
+    classroom mode they count toward the teacher's ``images_per_hour`` (classroom/policy.py).
+    Put it under ``@user_errors``, whose wrapper carries the declaration along."""
+
+    def declare(fn):
+        fn.images_made = count
+        return fn
+
+    return declare
+
+
 def _errors_as_messages(fn):
     """Run a handler; a pipeline's ValueError/TypeError (bad input) or a missing
     checkpoint becomes a gr.Error the user reads; running out of memory (host or GPU),
@@ -79,14 +105,15 @@ def _errors_as_messages(fn):
             except gr.Error:
                 raise
             except (ValueError, TypeError, CheckpointUnavailable) as error:
-                raise gr.Error(str(error), title="Input problem / 输入有误") from None
+                raise refusal(str(error)) from None
             except Exception as error:  # MemoryError included
                 failure = _failure_message(fn.__name__, error)
         if failure is not None:
             # Freed only here, out of the except block: until then the traceback keeps
             # every frame of the failed call alive, and with them its tensors.
             _free_memory()
-            raise gr.Error(failure[1], title=failure[0]) from None
+            # Logged with its traceback already (_failure_message): not again by Gradio.
+            raise gr.Error(failure[1], title=failure[0], print_exception=False) from None
         for message in notices:
             gr.Warning(message)
         return result
@@ -118,8 +145,8 @@ def _failure_message(handler: str, error: Exception) -> tuple[str, str]:
     # keep the failed call's frames, and their tensors, alive in any handler that keeps records.
     log.error("handler %s failed:\n%s", handler, "".join(traceback.format_exception(error)).rstrip())
     if isinstance(error, ModelLoadError):
-        return "Model failed to load / 模型加载失败", f"{error} / 模型加载失败，应用仍在运行。"
-    detail = f"{type(error).__name__}: {error}"
+        return "Model failed to load / 模型加载失败", f"{hide_paths(str(error))} / 模型加载失败，应用仍在运行。"
+    detail = hide_paths(f"{type(error).__name__}: {error}")  # the log keeps the paths, the user doesn't see them
     detail = detail if len(detail) <= 300 else detail[:300] + "…"
     return "Model error / 模型出错", (
         f"The model failed: {detail}. The app is still running; try again or pick another model. "

@@ -9,7 +9,7 @@ import gradio as gr
 from runtime import settings
 from runtime.audio import save_audio
 from runtime.inputs import check_text
-from ui.handlers import get_model, gpu, user_errors
+from ui.handlers import get_model, gpu, refusal, user_errors
 from ui.i18n import _
 from ui.server import outputs
 
@@ -66,17 +66,17 @@ def speak(text: str, speaking_rate: float = 1.0, model: str | None = None, progr
 def question_from_voice(audio: str | None, progress=gr.Progress()) -> str:
     """The Ask tab's voice input: an English transcript to use as the question."""
     if audio is None:  # the recording was cleared
-        raise gr.Error("No recording: press the microphone button and ask your question. / 没有录音。")
+        raise refusal("No recording: press the microphone button and ask your question. / 没有录音。")
     text, _result = transcribe(audio, language="en")
     if not text:
-        raise gr.Error("No words were recognised in the recording; please ask again. / 没有识别出文字，请再说一遍。")
+        raise refusal("No words were recognised in the recording; please ask again. / 没有识别出文字，请再说一遍。")
     return text
 
 
 @user_errors
 def read_aloud_value(text: str | None, progress=gr.Progress()) -> gr.Audio:
     if not text or not text.strip():
-        raise gr.Error("There is nothing to read aloud yet. / 还没有可朗读的内容。")
+        raise refusal("There is nothing to read aloud yet. / 还没有可朗读的内容。")
     return gr.Audio(value=speak(text), visible=True)
 
 

@@ -16,6 +16,8 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 
+from runtime.inputs import identity
+
 PERIODS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600, "d": 86400,
            "day": 86400}  # fmt: skip
 
@@ -98,3 +100,60 @@ def client_key(client_host: str | None, headers: Mapping[str, str], trusted_prox
         if forwarded:
             return forwarded[-min(trusted_proxies, len(forwarded))]
     return client_host or "unknown"
+
+
+class Allowance:
+    """At most ``amount`` units (bytes unpacked, images added) per ``period`` seconds for
+    each key, spent by requests that don't know beforehand how much they will use: a
+    request takes what it may use (``take``), which concurrent requests of the same key
+    can't take again, and gives back what it didn't use (``settle``)."""
+
+    def __init__(self, amount: int, period: float, clock: Callable[[], float] = time.monotonic,
+                 max_keys: int = 100_000):  # fmt: skip
+        if amount < 1 or period <= 0:
+            raise ValueError(f"An allowance needs amount >= 1 and period > 0, not {amount}/{period}.")
+        self.amount, self.period, self.clock, self.max_keys = amount, period, clock, max_keys
+        self._spent: dict[str, deque[list]] = {}
+        self._lock = threading.Lock()
+
+    def left(self, key: str) -> int:
+        with self._lock:
+            return self.amount - self._used(key, self.clock())
+
+    def take(self, key: str, wanted: int) -> tuple[int, Callable[[int], None]]:
+        """(units granted now, at most ``wanted``; ``settle(used)`` to give back the rest)."""
+        now = self.clock()
+        with self._lock:
+            if key not in self._spent and len(self._spent) >= self.max_keys:
+                for idle in [k for k, spent in self._spent.items() if not spent or spent[-1][0] <= now - self.period]:
+                    del self._spent[idle]
+                if len(self._spent) >= self.max_keys:
+                    del self._spent[next(iter(self._spent))]
+            granted = max(0, min(wanted, self.amount - self._used(key, now)))
+            entry = [now, granted]
+            self._spent.setdefault(key, deque()).append(entry)
+
+        def settle(used: int) -> None:
+            with self._lock:
+                entry[1] = max(0, min(used, granted))
+
+        return granted, settle
+
+    def _used(self, key: str, now: float) -> int:
+        spent = self._spent.get(key)
+        if not spent:
+            return 0
+        while spent and spent[0][0] <= now - self.period:
+            spent.popleft()
+        return sum(amount for _, amount in spent)
+
+
+def visitor(request) -> str:
+    """Who a request (a gr.Request) comes from, for per-visitor allowances: the login name,
+    else the address the Guard decided (ui/server/security.py)."""
+    if request is None:
+        return "local"
+    if getattr(request, "username", None):
+        return "user:" + identity(str(request.username))
+    client = getattr(request, "client", None)
+    return getattr(client, "host", None) or "unknown"

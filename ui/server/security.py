@@ -28,7 +28,11 @@ from pathlib import Path, PurePosixPath
 import gradio as gr
 
 from runtime import settings
+from runtime.files import hide_paths
+from runtime.inputs import identity
+from ui.handlers import refusal
 from ui.server.limits import RateLimiter, client_key
+from ui.server.queue import Listeners
 
 log = logging.getLogger("playground")
 URL_LIKE = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*:|//|\\\\)")  # http:, file:, data:, //host, \\host
@@ -41,6 +45,9 @@ PROXY_ROUTE = re.compile(r"^(?:/gradio_api)?/proxy=")  # Gradio's proxy for load
 RUN_ROUTES = re.compile(r"^/gradio_api/(?:queue/join|call/.+)/?$")
 UPLOAD_ROUTE = re.compile(r"^/gradio_api/(?:upload|process_recording)/?$")  # bounded by max_file_size
 LOGIN_ROUTE = re.compile(r"^/login/?$")
+# An address may fail this many times more logins than one name from it: a class mistyping
+# stays far below it, someone trying password after password under new names does not.
+LOGIN_FLOOD_FACTOR = 10
 SERVED_ONLY = "Only the app's own files and the results made for you are served."
 NOT_UPLOADED = "The file was not uploaded to this app."
 URL_REFUSED = (
@@ -161,15 +168,31 @@ class Guard:
     """ASGI middleware: file policy, bounded request bodies and rate limits."""
 
     def __init__(self, app, run_limit: str = "", login_limit: str = "", trusted_proxies: int = 0,
-                 max_body: int = 1_000_000):  # fmt: skip
+                 max_body: int = 1_000_000, listeners: Listeners | None = None):  # fmt: skip
         self.app = app
+        self.listeners = listeners  # result streams open now, for the queue (ui/server/queue.py)
         self.runs = RateLimiter.parse(run_limit)
         self.uploads = RateLimiter.parse(run_limit)  # uploads count apart from runs
+        # Failed logins count per name and address together, so that one student's typos
+        # (or someone guessing one name) never lock out a class behind the same address;
+        # an address whose failures go far beyond any class's (name after name: guessing
+        # a class password) waits as a whole.
         self.logins = RateLimiter.parse(login_limit)  # /login only answers when there is a login
+        self.login_floods = (
+            RateLimiter(self.logins.count * LOGIN_FLOOD_FACTOR, self.logins.period) if self.logins else None
+        )
         self.trusted_proxies = trusted_proxies
         self.max_body = max_body
 
     async def __call__(self, scope, receive, send):
+        if scope["type"] not in ("http", "websocket"):
+            return await self.app(scope, receive, send)
+        # Who the client is, decided here alone (TRUSTED_PROXIES; uvicorn's own reading of
+        # X-Forwarded-For is off, see ``middleware``): everything behind this middleware,
+        # gr.Request.client included, sees that address.
+        client = scope.get("client")
+        address = client_key(client[0] if client else None, _headers(scope), self.trusted_proxies)
+        scope = {**scope, "client": (address, client[1] if client else 0)}
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         path, method = scope["path"], scope["method"]
@@ -180,36 +203,60 @@ class Guard:
             reason = file_refusal(match.group(1), served_roots())
             if reason is not None:
                 return await _respond(send, 403, reason)
+        stream = Listeners.key(path, scope.get("query_string", b"")) if method == "GET" else None
+        if stream is not None and self.listeners is not None:
+            self.listeners.opened(stream)
+            try:
+                return await self.app(scope, receive, send)
+            finally:
+                self.listeners.closed(stream)
 
         if method == "POST":
-            limiter = (
-                self.runs if RUN_ROUTES.match(path)
-                else self.uploads if UPLOAD_ROUTE.match(path)
-                else self.logins if LOGIN_ROUTE.match(path)
-                else None
-            )  # fmt: skip
-            if limiter is not None:
-                client = scope.get("client")
-                key = client_key(client[0] if client else None, _headers(scope), self.trusted_proxies)
-                # Logins count only when they fail: a whole class behind one school
-                # address logs in at once, while guessing is what must be slowed down.
-                wait = limiter.wait(key) if limiter is self.logins else limiter.hit(key)
-                if wait is not None:
-                    what = "failed login attempts" if limiter is self.logins else "requests"
-                    return await _respond(
-                        send, 429,
-                        f"Too many {what} from your address: at most {limiter.count} every "
-                        f"{_duration(limiter.period)}. Please try again in {math.ceil(wait)} s.",
-                        {"retry-after": str(math.ceil(wait))},
-                    )  # fmt: skip
-                if limiter is self.logins:
-                    send = _on_failure(send, lambda: limiter.hit(key))
+            if LOGIN_ROUTE.match(path) and self.logins is not None:
+                return await self._login(scope, receive, send, address)
+            limiter = self.runs if RUN_ROUTES.match(path) else self.uploads if UPLOAD_ROUTE.match(path) else None
+            if limiter is not None and (wait := limiter.hit(address)) is not None:
+                return await _too_many(send, "requests from your address", limiter, wait)
             if not UPLOAD_ROUTE.match(path):  # uploads are bounded by max_file_size
                 length = _headers(scope).get("content-length", "")
                 if length.isdigit() and int(length) > self.max_body:
                     return await _respond(send, 413, f"The request is larger than {self.max_body:,} bytes.")
                 return await self._call_bounded(scope, receive, send)
         return await self.app(scope, receive, send)
+
+    async def _login(self, scope, receive, send, address: str):
+        """POST /login: counted only when it fails (a whole class behind one school address
+        logs in at once), per the name tried and the address together."""
+        body, more = b"", True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > self.max_body:
+                return await _respond(send, 413, f"The request is larger than {self.max_body:,} bytes.")
+        form = urllib.parse.parse_qs(body.decode("latin-1"), max_num_fields=10)
+        name = identity(urllib.parse.unquote_plus((form.get("username") or [""])[0]))
+        key = f"{address}\n{name}"
+        for limiter, who in ((self.logins, "failed login attempts for this name"),
+                             (self.login_floods, "failed login attempts from your address")):  # fmt: skip
+            if (wait := limiter.wait(key if limiter is self.logins else address)) is not None:
+                return await _too_many(send, who, limiter, wait)
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        def failed():
+            self.logins.hit(key)
+            self.login_floods.hit(address)
+
+        return await self.app(scope, replay, _on_failure(send, failed))
 
     async def _call_bounded(self, scope, receive, send):
         """Run the app with a body that stops at ``max_body`` bytes even without a
@@ -255,6 +302,15 @@ def _duration(seconds: float) -> str:
     return f"{seconds:g} seconds"
 
 
+async def _too_many(send, what: str, limiter: RateLimiter, wait: float) -> None:
+    await _respond(
+        send, 429,
+        f"Too many {what}: at most {limiter.count} every {_duration(limiter.period)}. "
+        f"Please try again in {math.ceil(wait)} s.",
+        {"retry-after": str(math.ceil(wait))},
+    )  # fmt: skip
+
+
 async def _respond(send, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
     body = json.dumps({"detail": detail, "error": detail}).encode()
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
@@ -274,14 +330,20 @@ def _on_failure(send, action):
     return watched
 
 
-def middleware() -> list:
-    """The middleware list for ``launch(app_kwargs={"middleware": ...})``."""
+def middleware(listeners: Listeners | None = None) -> list:
+    """The middleware list for ``launch(app_kwargs={"middleware": ...})``; ``listeners``
+    are the queue's (``demo.queue_share.listeners``), counted as result streams open."""
     from starlette.middleware import Middleware
 
+    # uvicorn rewrites the client's address from X-Forwarded-For for connections from
+    # FORWARDED_ALLOW_IPS (127.0.0.1 by default): behind any local tunnel, a client could
+    # then pick its own address. The Guard decides alone, from TRUSTED_PROXIES, so
+    # uvicorn (which Gradio starts with its defaults) trusts no one. Set before launch().
+    os.environ["FORWARDED_ALLOW_IPS"] = ""
     return [
         Middleware(
             Guard, run_limit=settings.RATE_LIMIT, login_limit=settings.LOGIN_RATE_LIMIT,
-            trusted_proxies=settings.TRUSTED_PROXIES, max_body=settings.MAX_REQUEST_BYTES,
+            trusted_proxies=settings.TRUSTED_PROXIES, max_body=settings.MAX_REQUEST_BYTES, listeners=listeners,
         )
     ]  # fmt: skip
 
@@ -312,7 +374,7 @@ def guard_inputs(demo: gr.Blocks) -> gr.Blocks:
             raise
         except Exception as error:  # Gradio's own checks: keep their message, not "error": null
             first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise gr.Error(f"An input could not be read: {first_line}", title="Input problem / 输入有误") from None
+            raise refusal(f"An input could not be read: {first_line}") from None
 
     demo.preprocess_data = preprocess_data
 
@@ -324,25 +386,48 @@ def guard_inputs(demo: gr.Blocks) -> gr.Blocks:
 
     async def postprocess_data(block_fn, predictions, state):
         try:
-            return await postprocess(block_fn, predictions, state)
+            output = await postprocess(block_fn, predictions, state)
+            # No text or JSON the page receives names a folder of the server (a record's
+            # checkpoint folder, a message quoting a file): files go as Gradio's own references.
+            for i, block in enumerate(block_fn.outputs[: len(output)]):
+                if isinstance(block, TEXT_OUTPUTS):
+                    output[i] = _hide_paths(output[i])
+            return output
         except gr.Error:
             raise
         except Exception as error:
             name = getattr(block_fn, "api_name", None) or getattr(block_fn.fn, "__name__", "handler")
             log.exception("the result of %s could not be sent to the page", name)
             # The error's own text stays in the log: it names paths on the server.
-            raise gr.Error(
+            raise gr.Error(  # its traceback is logged above
                 f"The result was made but could not be sent to you ({type(error).__name__}). "
                 "The app is still running; please try again. / 结果已生成，但无法发送到页面，请重试。",
                 title="Output problem / 输出有误",
+                print_exception=False,
             ) from None
 
     demo.postprocess_data = postprocess_data
     return demo
 
 
+TEXT_OUTPUTS = (gr.JSON, gr.Code, gr.Markdown, gr.Textbox, gr.Label, gr.HTML, gr.Dataframe)
+
+
+def _hide_paths(value):
+    """``value`` (a payload: text, lists, dicts) with every string's server folders hidden."""
+    if isinstance(value, str):
+        return hide_paths(value)
+    if isinstance(value, list):
+        return [_hide_paths(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _hide_paths(item) for key, item in value.items()}
+    if hasattr(value, "root"):  # a pydantic root model: gr.JSON's payload
+        value.root = _hide_paths(value.root)
+    return value
+
+
 def _refuse(name: str, message: str) -> None:
-    raise gr.Error(f"`{name}`: {message}", title="Input problem / 输入有误")
+    raise refusal(f"`{name}`: {message}")
 
 
 def check_input(component, value, name: str) -> None:
@@ -356,6 +441,8 @@ def check_input(component, value, name: str) -> None:
             _refuse(name, f"must be a number, not {_show(value)}.")
         if not math.isfinite(value):
             _refuse(name, f"must be a finite number, not {value}.")
+        if _whole(component) and float(value) != int(value):  # Gradio would round it silently
+            _refuse(name, f"must be a whole number, not {value:g}.")
         low, high = component.minimum, component.maximum
         if low is not None and value < low:
             _refuse(
@@ -385,6 +472,15 @@ def check_input(component, value, name: str) -> None:
             _refuse(name, f"must be a list of some of {allowed}, not {_show(value)}.")
     elif _takes_files(component) and not isinstance(value, (dict, list)):
         _refuse(name, f"must be a file uploaded to this app (gradio_client: handle_file(path)), not {_show(value)}.")
+
+
+def _whole(component) -> bool:
+    """Whether a number control takes whole numbers only: a Number with precision 0, or
+    a Slider whose steps from a whole minimum are whole."""
+    if isinstance(component, gr.Number):
+        return component.precision == 0
+    step, low = component.step, component.minimum
+    return step is not None and float(step).is_integer() and (low is None or float(low).is_integer())
 
 
 def _takes_files(component) -> bool:

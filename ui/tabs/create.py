@@ -20,7 +20,7 @@ from runtime.registry import Checkpoint
 from ui import panels
 from ui.components import model_picker, model_status, status_line
 from ui.context import Context
-from ui.handlers import get_model, gpu, user_errors
+from ui.handlers import get_model, gpu, makes_images, user_errors
 from ui.i18n import _
 from ui.server import outputs
 
@@ -35,6 +35,7 @@ FALLBACK_DEFAULTS = {"num_inference_steps": 25, "guidance_scale": 7.5, "width": 
 
 @gpu
 @user_errors
+@makes_images("num_images")
 def text_to_image(
     prompt: str,
     negative_prompt: str | None = None,
@@ -156,6 +157,7 @@ def create_extras(loaded, decoder: str = "vae", timeline: bool = False, width=No
 
 @gpu
 @user_errors
+@makes_images(1)
 def explain_text_to_image(
     prompt: str,
     seed: int = -1,

@@ -12,18 +12,25 @@ from evaluation.probes import TASKS
 from runtime import registry, settings
 from runtime.cache import MODELS
 from ui.context import Context
-from ui.handlers import gpu, user_errors
+from ui.handlers import gpu, makes_images, user_errors
 from ui.i18n import _
 from ui.server import outputs
+from ui.server.queue import Deadline
 
 NONE = ""  # the "compare with" choice that runs nothing
 ITEM_HEADERS = ["task", "id", "ability", "input", "expected", "prediction", "score"]
 
 
-def _progress(progress: gr.Progress, start: float, share: float, label: str):
-    """A runner progress callback that fills [start, start + share] of the bar."""
+def _progress(progress: gr.Progress, start: float, share: float, label: str, deadline: Deadline | None = None):
+    """A runner progress callback that fills [start, start + share] of the bar, and stops
+    the run (ValueError) once ``deadline`` has passed."""
 
     def report(done: int, total: int, text: str) -> None:
+        if deadline is not None and deadline.passed:
+            raise ValueError(
+                f"The evaluation stopped after {done} of {total} steps: the time budget is {deadline.describe()}. "
+                "Evaluate fewer items (limit) or fewer tasks at once, or run `python -m evaluation` on the command line."
+            )
         progress(start + share * (done / total if total else 0.0), desc=f"{label}{text}")
 
     return report
@@ -76,8 +83,20 @@ def _summary(a: dict, b: dict | None) -> str:
     return "\n".join(lines)
 
 
+def _images_made(arguments: dict) -> int:
+    """Images an evaluation makes: one per text-to-image probe it runs, per model."""
+    if "text_to_image" not in (arguments.get("tasks") or []):
+        return 0
+    from evaluation import probes, runner
+
+    limit = arguments.get("limit") if isinstance(arguments.get("limit"), int) else None
+    items = len(runner.select(probes.load_probes(), "text_to_image", limit))
+    return items * (2 if arguments.get("compare_text_to_image_model") else 1)
+
+
 @gpu(duration=240)  # ZeroGPU: an evaluation takes minutes, not the default 60 s
 @user_errors
+@makes_images(_images_made)
 def evaluate(
     tasks: list[str],
     limit: int = settings.EVAL_DEFAULT_ITEMS,
@@ -129,12 +148,13 @@ def evaluate(
     tasks_b = [t for t in tasks if models_b[t]]
     share = 0.5 if tasks_b else 1.0
     folder = outputs.new_folder("evaluation")
+    deadline = Deadline()
     a = runner.evaluate(tasks, models_a, limit=limit, image_dir=folder / "images",
-                        progress=_progress(progress, 0.0, share, "A · " if tasks_b else ""))  # fmt: skip
+                        progress=_progress(progress, 0.0, share, "A · " if tasks_b else "", deadline))  # fmt: skip
     b = None
     if tasks_b:
         b = runner.evaluate(tasks_b, models_b, limit=limit, image_dir=folder / "images-b",
-                            progress=_progress(progress, 0.5, 0.5, "B · "))  # fmt: skip
+                            progress=_progress(progress, 0.5, 0.5, "B · ", deadline))  # fmt: skip
     paths = report.write_report(a, folder, b)
     headers, rows = report.table_rows(a, b)
     figure = report.chart([a, b] if b else [a])

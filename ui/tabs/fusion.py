@@ -15,10 +15,12 @@ import pandas as pd
 
 from labs import fusion
 from labs.fusion import FusionConfig
+from runtime.inputs import notify
 from ui.components import model_picker, model_status, page_locale, status_line
 from ui.context import Context
 from ui.handlers import get_model, gpu, user_errors
 from ui.i18n import _, bilingual, t
+from ui.server.queue import Deadline
 
 DEFAULTS = FusionConfig(learning_rate=0.003, epochs=40)
 # A learning rate that works for each optimiser, set when the student switches.
@@ -62,6 +64,7 @@ def endpoints(ctx: Context) -> SimpleNamespace:
         def on_encode(done: int, total: int) -> None:
             progress((done, total), desc=bilingual("fusion.progress_encoding"))
 
+        deadline = Deadline()  # epochs x hidden size x strategies is bounded by time, not by a formula
         hears = any("audio" in config.modalities for config in configs)
         audio, heard_by = audio_features(audio_model, progress) if hears else (None, None)
         data = lab.matching_set(loaded.pipeline, split, negatives, callback=on_encode, audio=audio)
@@ -73,7 +76,17 @@ def endpoints(ctx: Context) -> SimpleNamespace:
                     result["config"]["audio_model"] = heard_by
                 progress((len(result["curves"]["epoch"]), config.epochs), desc=bilingual(f"fusion.{config.strategy}"))
                 yield [*finished, result]
+                if deadline.passed and not result["done"]:
+                    break
             finished.append(result)
+            if deadline.passed:
+                left = [c.strategy for c in configs[len(finished) :]]
+                notify(
+                    f"Training stopped after {len(result['curves']['epoch'])} of {config.epochs} epochs"
+                    + (f" (not trained: {', '.join(left)})" if left else "")
+                    + f": the time budget is {deadline.describe()}. Use fewer epochs or a smaller hidden size."
+                )
+                return
 
     @gpu
     @user_errors

@@ -93,12 +93,13 @@ def set_fast_path(on: bool):
 
 
 def build(demo: gr.Blocks, ctx: Context) -> None:
-    """The panel; with MODELS_PANEL=view (a public Space) only the list: what would act
-    for every visitor (unloading, the fast-path switch) is not built, so no request can
-    reach it either."""
+    """The panel; with MODELS_PANEL=view (a public Space without a login) or in classroom
+    mode, only the list: what would act for every visitor (unloading, the fast-path
+    switch) is not built, so no request can reach it either. Where it is built, those
+    actions go through the queue, so RATE_LIMIT counts them as it counts model runs."""
     if settings.MODELS_PANEL not in ("full", "view"):
         raise ValueError(f"MODELS_PANEL must be full or view, not {settings.MODELS_PANEL!r}.")
-    full = settings.MODELS_PANEL == "full"
+    full = settings.MODELS_PANEL == "full" and not ctx.classroom.active
     with gr.Accordion(_("models.title"), open=False) as panel:
         gr.Markdown(_("models.intro"))
         summary = gr.Markdown()
@@ -120,7 +121,8 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
     refresh_button.click(refresh, None, outputs, **private)
     if not full:
         return
-    unload_button.click(unload, picked, outputs, **private)
-    unload_all_button.click(unload_all, None, outputs, **private)
-    fast.input(set_fast_path, fast, outputs, **private)
+    acting = dict(api_visibility="private", concurrency_id="models-panel")  # queued: rate-limited
+    unload_button.click(unload, picked, outputs, **acting)
+    unload_all_button.click(unload_all, None, outputs, **acting)
+    fast.input(set_fast_path, fast, outputs, **acting)
     demo.load(lambda: MODELS.fast_path, None, fast, **private)

@@ -18,12 +18,13 @@ from explain import clip as explain_clip
 from explain import snippets
 from runtime import settings
 from runtime.inputs import check_text, load_image, parse_labels
-from search.uploads import is_zip
+from search.uploads import UploadBudget, is_zip
 from ui import panels
 from ui.components import image_input, model_picker, model_status, status_line
 from ui.context import Context
 from ui.handlers import get_model, gpu, user_errors
 from ui.i18n import _
+from ui.server.limits import Allowance, visitor
 
 QUERY_EXAMPLES = [
     "a cat",
@@ -221,9 +222,26 @@ def endpoints(ctx: Context) -> SimpleNamespace:
             row["examples"] = collections.public(row["examples"])
         return {"headers": COUNT_HEADERS, "data": table}, shown, result
 
+    # Per visitor and hour, over all their requests: bytes unpacked and images added.
+    unpacking = Allowance(settings.UPLOAD_BYTES_PER_HOUR, 3600)
+    decoding = Allowance(settings.UPLOAD_IMAGES_PER_HOUR, 3600)
+
     def add(paths: list[str], model: str | None, request: gr.Request | None, progress) -> tuple[list[str], str]:
         loaded = get_model("retrieval", model, progress)
-        added = collections.add(paths, loaded.pipeline, loaded.checkpoint.key, _session(request))
+        who = visitor(request)
+        max_bytes, settle_bytes = unpacking.take(who, settings.MAX_ZIP_BYTES)
+        max_images, settle_images = decoding.take(who, settings.MAX_INDEX_UPLOAD)
+        budget = UploadBudget(max_bytes, max_images)
+        try:
+            if max_images == 0:
+                raise ValueError(
+                    f"You have added {settings.UPLOAD_IMAGES_PER_HOUR:,} images in the last hour, the most this app "
+                    "allows one visitor; please try again later."
+                )
+            added = collections.add(paths, loaded.pipeline, loaded.checkpoint.key, _session(request), budget)
+        finally:
+            settle_bytes(budget.bytes_used)
+            settle_images(budget.images_used)
         lines = [f"Added {added.added} image(s); {added.already} already in the collection; "
                  f"{len(added.skipped)} file(s) skipped. / 已添加 {added.added} 张图片。"]  # fmt: skip
         lines += [f"- {name}: {why}" for name, why in added.skipped[:30]]

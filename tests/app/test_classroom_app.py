@@ -12,6 +12,7 @@ from gradio_client.exceptions import AppError
 
 from classroom.rules import ClassroomError
 from tests.conftest import copy_of_app, launch_app
+from tools.loadtest import loopback_client
 
 PASSWORD = "letmein"
 CLASSROOM = f"""
@@ -46,7 +47,7 @@ def classroom_app(tmp_path_factory):
 
 
 def student(classroom_app, name: str) -> Client:
-    return Client(classroom_app[0], auth=(name, PASSWORD), verbose=False)
+    return loopback_client(classroom_app[0], auth=(name, PASSWORD))
 
 
 def test_nothing_is_served_without_the_class_password(classroom_app):

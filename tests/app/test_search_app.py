@@ -161,7 +161,7 @@ def test_a_library_built_with_the_command_line_is_searched_read_only(models, tmp
         search.remove_from_gallery(hits[0]["id"], request=None)
 
     # An index built with another model sits the search out instead of giving wrong hits.
-    from tests.test_index import other_model
+    from tests.search.test_index import other_model
 
     search = endpoints(data_dir=tmp_path / "data", library=str(tmp_path / "library.idx"))
     monkeypatch.setattr(tab, "get_model", lambda *a, **k: type("L", (), {"pipeline": other_model(pipe),

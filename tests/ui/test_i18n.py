@@ -2,13 +2,12 @@
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 
+from tests.conftest import ROOT
 from ui.i18n import EN, LOCALES_DIR, ZH, LocaleError, bilingual, both, load, t
 
-ROOT = Path(__file__).parent.parent
 FILES = sorted(LOCALES_DIR.glob("*/*.json"))
 
 

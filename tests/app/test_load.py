@@ -1,13 +1,17 @@
 """A short load test in CI: concurrent gradio_client clients on every endpoint for a few
 seconds; no request may fail and the server's memory must level off (`python -m
-tools.loadtest` runs the same for longer and prints the table the README shows)."""
+tools.loadtest` runs the same for longer and prints the table the README shows).
 
-from tools.loadtest import ENDPOINTS, run, start_app
+It drives the app the other tests share (`python app.py --profile tiny`, the settings
+`python -m tools.loadtest` starts the app with), which has served them before: the
+memory must level off in an app that has been in use, not only in a fresh one."""
+
+from tools.loadtest import ENDPOINTS, run
 
 
-def test_concurrent_clients_all_succeed_and_memory_levels_off():
-    with start_app("tiny") as (url, process):
-        result = run(url, clients=4, seconds=8, max_requests=400, pid=process.pid)
+def test_concurrent_clients_all_succeed_and_memory_levels_off(app_process):
+    url, process = app_process
+    result = run(url, clients=4, seconds=8, max_requests=400, pid=process.pid)
     print(result.markdown())
     assert result.errors == 0, result.error_messages
     assert result.successes >= 12  # every client got through several times

@@ -13,8 +13,10 @@ import pytest
 from PIL import Image
 
 from explain import snippets
+from runtime import settings
+from runtime.files import shown_path
 from runtime.tiny import tiny_path
-from tests.conftest import IMAGES
+from tests.conftest import IMAGES, ROOT
 
 CAT = str(IMAGES / "cat.jpg")
 
@@ -23,6 +25,8 @@ def run(code: str, folder) -> str:
     """Run ``code`` as a fresh program in ``folder``, offline, and return what it printed."""
     script = folder / "snippet.py"
     script.write_text(code)
+    if not (folder / "assets").exists():  # a bundled example is named relative to the app's folder
+        (folder / "assets").symlink_to(IMAGES.parent)
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     done = subprocess.run([sys.executable, str(script)], cwd=folder, env=env, capture_output=True, text=True,
                           timeout=240)  # fmt: skip
@@ -95,7 +99,10 @@ def test_records_are_complete_json_and_written_atomically(models, tmp_path):
     assert "set a seed in the app" in snippets.snippet(record)
     path = snippets.write_record(record, tmp_path)
     saved = json.loads(Path(path).read_text())
-    assert saved == record and saved["model_id"] == loaded.pipeline.model_id
+    # The tiny checkpoint lies in the data dir: the record names it without the server's folders.
+    assert saved == record and saved["model_id"] == shown_path(loaded.pipeline.model_id)
+    assert saved["model_id"].startswith("<data dir>/") and saved["image"]["path"] == "assets/images/cat.jpg"
+    assert str(settings.DATA_DIR) not in json.dumps(saved) and str(ROOT) not in json.dumps(saved)
     assert {"torch", "transformers"} <= set(saved["versions"]) and len(saved["image"]["sha256"]) == 64
     assert not list(tmp_path.glob(".*"))  # no temporary file left beside it
 

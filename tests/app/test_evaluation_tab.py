@@ -47,7 +47,7 @@ def test_evaluate_two_checkpoints_side_by_side_with_downloads(client):
     [
         (dict(tasks=[]), "at least one task"),
         (dict(tasks=["vqa"], limit=0), "`limit`: must be at least 1"),  # the input guard (ui/server/security.py)
-        (dict(tasks=["vqa"], limit=2.5), "`limit` must be a whole number"),
+        (dict(tasks=["vqa"], limit=2.5), "`limit`: must be a whole number"),  # refused, not rounded
         (dict(tasks=["vqa"], vqa_model="blip-huge"), "blip-huge"),
         (dict(tasks=["vqa"], compare_retrieval_model="tiny-blip"), "tiny-blip"),
     ],

@@ -10,7 +10,7 @@ from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 
 from tests.conftest import ROOT
-from tests.test_audio import BAD_FILES
+from tests.runtime.test_audio import BAD_FILES
 
 AUDIO = ROOT / "assets" / "audio"
 

@@ -17,7 +17,7 @@ from gradio_client import Client
 from gradio_client.exceptions import AppError
 
 from tests.conftest import IMAGES, ROOT
-from tools.loadtest import start_app
+from tools.loadtest import loopback_client, start_app
 from ui.server.limits import RateLimiter, client_key, parse_rate
 from ui.server.security import Guard, file_refusal, parse_auth
 
@@ -55,7 +55,7 @@ def as_client(url: str, address: str, user: str = "student") -> Client:
     """A gradio_client from ``address``, logged in as ``user`` (through ``session``: the
     client's own login would not send the X-Forwarded-For header)."""
     cookies = "; ".join(f"{k}={v}" for k, v in session(url, address, user).cookies.items())
-    return Client(url, headers={"X-Forwarded-For": address, "Cookie": cookies}, verbose=False)
+    return loopback_client(url, headers={"X-Forwarded-For": address, "Cookie": cookies})
 
 
 # --- Password protection --------------------------------------------------------------
