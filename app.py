@@ -17,6 +17,7 @@ import logging
 import sys
 
 from classroom.rules import ClassroomError
+from lessons.files import LessonError
 from runtime import registry, settings
 from ui import build_demo, launch_kwargs
 
@@ -26,6 +27,8 @@ def _build(profile: str | None = None, classroom: str | None = None):
         return build_demo(profile, classroom)
     except ClassroomError as error:  # the classroom file can't be used as it is
         sys.exit(f"Classroom mode: {error}")
+    except LessonError as error:  # a lesson file (built-in or the classroom's) has mistakes
+        sys.exit(f"Lessons: {error}")
 
 
 # Imported (`gradio app.py`, Spaces' loader, tests), the module builds the page from the

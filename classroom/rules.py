@@ -4,7 +4,8 @@ A teacher starts the app with ``python app.py --classroom classroom.yaml`` (or s
 ``CLASSROOM_FILE``). The file (YAML, JSON or TOML; see ``assets/classroom.example.yaml``)
 says which tabs students see, which checkpoints they may pick, which parameters are
 locked (to one value, a range or a list), limits per student, an optional class
-password, and whether to keep a prompt log. pydantic validates it: an unknown key or a
+password, whether to keep a prompt log, and the teacher's own lesson files (read and
+checked by lessons/files.py when the app starts). pydantic validates it: an unknown key or a
 bad value stops the app with a message that names the key and what is allowed.
 
 Nothing here uses Gradio; ``classroom/policy.py`` applies the rules to the app, on the
@@ -133,6 +134,9 @@ class Classroom(_Strict):
     limits: Limits = Limits()
     password: str | None = Field(default=None, min_length=1)  # the class password (or CLASSROOM_PASSWORD)
     prompt_log: PromptLogSettings = PromptLogSettings()
+    # The teacher's own lesson files (lessons/files.py), shown after the built-in ones;
+    # relative paths start beside this file.
+    lessons: list[str] = []
     source: Path | None = Field(default=None, exclude=True)  # the file it came from (set by load)
 
     @field_validator("prompt_log", mode="before")
@@ -170,6 +174,10 @@ class Classroom(_Strict):
 
     def the_password(self) -> str | None:
         return settings.CLASSROOM_PASSWORD or self.password
+
+    def lesson_paths(self) -> list[Path]:
+        folder = self.source.parent if self.source is not None else Path.cwd()
+        return [path if (path := Path(p).expanduser()).is_absolute() else folder / path for p in self.lessons]
 
     def prompt_log_path(self) -> Path | None:
         if not self.prompt_log.enabled:

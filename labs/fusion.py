@@ -1,4 +1,5 @@
-"""Fusion lab: train small early, late and hybrid fusion models on frozen CLIP features.
+"""Fusion lab: train small early, late, hybrid and weighted fusion models on frozen features
+of pictures, captions and spoken captions.
 
 The task is image-text matching: given a picture and a caption, does the caption
 describe the picture? The pictures are synthetic scenes drawn by ``labs/scenes.py``
@@ -9,18 +10,32 @@ tell a match from a mismatch. Images and captions are encoded once by the app's
 retrieval model (CLIP, Radford et al. 2021), which stays frozen; only the small fusion
 model on top is trained.
 
-The three strategies are the classic ways of combining modalities (Baltrušaitis et
+A third modality can join: each picture's caption, spoken (``labs/spoken.py``: the
+app's text-to-speech reads it, Whisper's frozen encoder encodes it). The spoken caption
+belongs to the picture, so it always describes it: with the picture it is a second view
+of the scene, and it too only tells a match from a mismatch together with the written
+caption. A run takes any subset of the three (``FusionConfig.modalities``; the picture
+and the caption by default).
+
+The four strategies are the classic ways of combining modalities (Baltrušaitis et
 al. 2019, "Multimodal Machine Learning: A Survey and Taxonomy"):
 
-- ``early``: concatenate the two feature vectors, then an MLP sees both at once;
+- ``early``: concatenate the feature vectors, then an MLP sees them all at once;
 - ``late``: one head per modality, each deciding on its own; the decisions are
-  combined only at the end (a dot product, as in two-tower models such as CLIP itself);
-- ``hybrid``: the image patches and caption tokens attend to each other
-  (cross-attention, as in ViLBERT, Lu et al. 2019), then a head decides.
+  combined only at the end (dot products, as in two-tower models such as CLIP itself);
+- ``hybrid``: the modalities' tokens (image patches, caption tokens, audio frames)
+  attend to each other (cross-attention, as in ViLBERT, Lu et al. 2019), then a head decides;
+- ``weighted``: one projection per modality, summed with learned per-modality weights
+  (reported after training), then a head decides.
 
-The three models are in ``labs/fusion_models.py``; this file holds the data, the
-training loop and the lab that keeps the runs. PyTorch is imported only when a model
-is trained, so that the app's page starts without it.
+After training, the missing-modality tests measure the held-out accuracy again with
+each modality left out (``dropped``: the model is told, and each strategy does without
+it in its own way) or replaced by noise (``noise``: the model is not told), which shows
+why late fusion degrades gracefully and early fusion does not.
+
+The models are in ``labs/fusion_models.py``; this file holds the data, the training
+loop and the lab that keeps the runs. PyTorch is imported only when a model is
+trained, so that the app's page starts without it.
 
 Everything here is seeded and runs on the CPU; ``train`` returns plain Python values
 (final metrics, per-epoch curves, a confusion matrix) so the UI and the API can show them.
@@ -39,7 +54,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -47,6 +62,8 @@ import numpy as np
 from PIL import Image
 
 from labs import scenes as synthetic
+from labs import spoken
+from labs.spoken import AudioFeatures
 from runtime.files import atomic_write_bytes
 from runtime.inputs import MAX_SEED, check_number
 
@@ -54,7 +71,9 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-STRATEGIES = ("early", "late", "hybrid")
+STRATEGIES = ("early", "late", "hybrid", "weighted")
+MODALITIES = ("image", "text", "audio")  # the order in which models read them (labs/fusion_models.py)
+DEFAULT_MODALITIES = ("image", "text")
 OPTIMIZERS = ("adam", "sgd")
 SPLITS = ("instances", "combinations")
 NEGATIVES = ("either", "colour", "shape")
@@ -213,13 +232,17 @@ class MatchingSet:
     labels: np.ndarray  # (P,) float32, 1.0 for a match
     test: np.ndarray  # (P,) bool: held out
     split: str
+    audio: AudioFeatures | None = None  # each scene's spoken caption, when a run needs it
 
     @classmethod
     def build(cls, scenes: Sequence[Scene], features: Features, split: str = "instances", negatives: str = "either",
-              seed: int = DATA_SEED) -> MatchingSet:  # fmt: skip
+              seed: int = DATA_SEED, audio: AudioFeatures | None = None) -> MatchingSet:  # fmt: skip
         """Two pairs per scene: its caption and a caption wrong in one word, so that half
         the pairs match (chance is 50%). ``negatives`` says which word the wrong caption
-        changes: ``colour``, ``shape`` or ``either`` (alternately)."""
+        changes: ``colour``, ``shape`` or ``either`` (alternately). ``audio``: the scenes'
+        spoken captions (labs/spoken.py), one per scene, for runs that hear them."""
+        if audio is not None and len(audio.audio_pooled) != len(scenes):
+            raise ValueError(f"The audio features cover {len(audio.audio_pooled)} scenes, not {len(scenes)}.")
         if negatives not in NEGATIVES:
             raise ValueError(f"Unknown kind of negatives {negatives!r}; available = {list(NEGATIVES)}")
         rng = random.Random(seed)
@@ -250,7 +273,7 @@ class MatchingSet:
                 labels.append(label)
                 test.append(pictures[i])
         return cls(features, np.array(image_index), np.array(caption_index), np.array(labels, np.float32),
-                   np.array(test), split)  # fmt: skip
+                   np.array(test), split, audio)  # fmt: skip
 
     def tensors(self, test: bool) -> dict[str, torch.Tensor]:
         """One split's inputs as tensors, standardised with the training pairs' mean and
@@ -264,13 +287,19 @@ class MatchingSet:
         image_mean, image_std = _stats(f.image_tokens[train_images].reshape(-1, f.image_tokens.shape[-1]))
         text_mean, text_std = _stats(f.text_tokens[train_captions][f.text_mask[train_captions]])
         images, captions = self.image_index[rows], self.caption_index[rows]
-        return {
+        tensors = {
             "image_tokens": torch.from_numpy((f.image_tokens[images] - image_mean) / image_std),
             "text_tokens": torch.from_numpy((f.text_tokens[captions] - text_mean) / text_std),
             "text_mask": torch.from_numpy(f.text_mask[captions]),
             "text_pooled": torch.from_numpy((f.text_pooled[captions] - text_mean) / text_std),
             "labels": torch.from_numpy(self.labels[rows]),
         }
+        if self.audio is not None:  # one clip per scene, standardised like the others
+            a = self.audio
+            audio_mean, audio_std = _stats(a.audio_tokens[train_images].reshape(-1, a.audio_tokens.shape[-1]))
+            tensors["audio_tokens"] = torch.from_numpy((a.audio_tokens[images] - audio_mean) / audio_std)
+            tensors["audio_pooled"] = torch.from_numpy((a.audio_pooled[images] - audio_mean) / audio_std)
+        return tensors
 
 
 def _stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -282,13 +311,15 @@ def _stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass
 class FusionConfig:
-    strategy: str = "early"  # early, late or hybrid
+    strategy: str = "early"  # early, late, hybrid or weighted
     hidden_size: int = 64  # width of the fusion model's layers
     learning_rate: float = 1e-3  # Adam likes ~1e-3; SGD with momentum ~0.05
     epochs: int = 30  # passes over the training pairs
     optimizer: str = "adam"  # adam or sgd (with momentum 0.9)
     seed: int = 0  # initial weights and batch order; the same seed gives the same run
     batch_size: int = 32  # pairs per gradient step
+    # which features the model reads: any of image, text, audio (in that order)
+    modalities: list[str] = field(default_factory=lambda: list(DEFAULT_MODALITIES))
 
     def check(self) -> FusionConfig:
         """Validate every field (API clients send anything); returns a normalised copy."""
@@ -301,7 +332,22 @@ class FusionConfig:
         numbers = {name: check_number(name, getattr(self, name), *LIMITS[name], integer=name != "learning_rate")
                    for name in LIMITS}  # fmt: skip
         seed = check_number("seed", self.seed, 0, MAX_SEED)
-        return FusionConfig(strategy=strategy, optimizer=optimizer, seed=seed, **numbers)
+        return FusionConfig(strategy=strategy, optimizer=optimizer, seed=seed, modalities=check_modalities(self.modalities),
+                            **numbers)  # fmt: skip
+
+
+def check_modalities(modalities) -> list[str]:
+    """Any non-empty subset of MODALITIES, as a list ("image,text" works too), in MODALITIES' order."""
+    if isinstance(modalities, str):
+        modalities = [m for m in modalities.replace(" ", ",").split(",") if m]
+    if not isinstance(modalities, (list, tuple)) or not all(isinstance(m, str) for m in modalities):
+        raise ValueError(f"`modalities` must be a list of {list(MODALITIES)}, not {modalities!r}")
+    names = [m.strip().lower() for m in modalities]
+    if unknown := [m for m in names if m not in MODALITIES]:
+        raise ValueError(f"Unknown modality {unknown[0]!r}; available modalities = {list(MODALITIES)}")
+    if not names:
+        raise ValueError(f"Pick at least one modality of {list(MODALITIES)}.")
+    return [m for m in MODALITIES if m in names]
 
 
 def _metrics(logits: torch.Tensor, labels: torch.Tensor) -> dict:
@@ -338,13 +384,18 @@ def train_steps(data: MatchingSet, config: FusionConfig, every: int = 1) -> Iter
     config = config.check()
     torch.manual_seed(config.seed)
     order = torch.Generator().manual_seed(config.seed)
+    if "audio" in config.modalities and data.audio is None:
+        raise ValueError("This run hears the spoken captions, but the matching set has no audio features; "
+                         "build it with the lab's audio features (FusionLab.matching_set(..., audio=...)).")  # fmt: skip
     train_set, test_set = data.tensors(test=False), data.tensors(test=True)
     if not len(train_set["labels"]) or not len(test_set["labels"]):
         raise ValueError("The matching set needs both training and held-out pairs.")
 
     # 2. The model and the optimiser
-    dim = train_set["text_pooled"].shape[-1]
-    model = MODELS[config.strategy](dim, config.hidden_size)
+    from labs.fusion_models import pooled
+
+    dims = {m: pooled(train_set, m).shape[-1] for m in config.modalities}
+    model = MODELS[config.strategy](dims, config.hidden_size)
     if config.optimizer == "adam":
         optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     else:
@@ -375,6 +426,7 @@ def train_steps(data: MatchingSet, config: FusionConfig, every: int = 1) -> Iter
             train_metrics, test_metrics = _evaluate(model, train_set), _evaluate(model, test_set)
             if epoch == config.epochs:
                 result["mistakes"] = _mistakes(model, data, test_set)
+                result["missing"] = missing_modalities(model, test_set, config.modalities, config.seed)
         seconds += time.perf_counter() - start  # training time only, not the time the caller spends
         if not math.isfinite(train_metrics["loss"]):
             raise ValueError(
@@ -386,6 +438,8 @@ def train_steps(data: MatchingSet, config: FusionConfig, every: int = 1) -> Iter
             curves[f"{split}_loss"].append(round(values["loss"], 5))
             curves[f"{split}_accuracy"].append(round(values["accuracy"], 5))
         result.update(_summary(train_metrics, test_metrics, seconds, done=epoch == config.epochs))
+        if hasattr(model, "weights"):  # weighted fusion: how much it leans on each modality
+            result["weights"] = {m: round(w, 5) for m, w in model.weights().items()}
         if epoch % every == 0 or epoch == config.epochs:
             yield copy.deepcopy(result)
 
@@ -421,12 +475,36 @@ def _mistakes(model: nn.Module, data: MatchingSet, test_set: dict, limit: int = 
             for i in wrong]  # fmt: skip
 
 
-def _evaluate(model: nn.Module, tensors: dict[str, torch.Tensor]) -> dict:
+def _evaluate(model: nn.Module, tensors: dict[str, torch.Tensor], absent: Sequence[str] = ()) -> dict:
     import torch
 
     model.eval()
     with torch.no_grad():
-        return _metrics(model(tensors), tensors["labels"])
+        return _metrics(model(tensors, absent), tensors["labels"])
+
+
+def missing_modalities(model: nn.Module, test_set: dict, modalities: Sequence[str], seed: int) -> dict:
+    """Held-out accuracy with every modality present (``all``), then for each modality of a
+    run with several: with it ``dropped`` (the model is told it is missing and does
+    without it, each strategy in its own way; see labs/fusion_models.py) and with its
+    features replaced by ``noise`` (the model is not told; the noise has the training
+    features' mean and spread, so it looks like data). Seeded: the same run, the same numbers."""
+    import torch
+
+    report: dict = {"all": round(_evaluate(model, test_set)["accuracy"], 5), "chance": 0.5}
+    if len(modalities) < 2:
+        return report
+    generator = torch.Generator().manual_seed(seed)
+    for modality in modalities:
+        noisy = dict(test_set)
+        keys = ["image_tokens"] if modality == "image" else [f"{modality}_tokens", f"{modality}_pooled"]
+        for key in keys:  # standardised features: noise of mean 0 and spread 1 is the training data's
+            noisy[key] = torch.randn(test_set[key].shape, generator=generator)
+        report[modality] = {
+            "dropped": round(_evaluate(model, test_set, absent=[modality])["accuracy"], 5),
+            "noise": round(_evaluate(model, noisy)["accuracy"], 5),
+        }
+    return report
 
 
 def _summary(train_metrics: dict, test_metrics: dict, seconds: float, done: bool) -> dict:
@@ -447,23 +525,31 @@ def _summary(train_metrics: dict, test_metrics: dict, seconds: float, done: bool
 
 def _describe(data: MatchingSet, train_set: dict, test_set: dict) -> dict:
     tokens = data.features.image_tokens.shape
-    return {
+    described = {
         "split": data.split, "train_pairs": len(train_set["labels"]), "test_pairs": len(test_set["labels"]),
         "feature_model": data.features.model, "feature_dim": tokens[-1], "image_tokens": tokens[1],
     }  # fmt: skip
+    if data.audio is not None:
+        described.update(audio_model=data.audio.model, audio_dim=data.audio.audio_tokens.shape[-1],
+                         audio_tokens=data.audio.audio_tokens.shape[1])  # fmt: skip
+    return described
 
 
 # --- The lab: scenes and their features, cached per retrieval model -------------------
 
 
 class FusionLab:
-    """The scenes, and their features under each retrieval model, computed once and
-    kept in ``cache_dir`` (``<model>.npz``), so training starts at once after the first run."""
+    """The scenes, and their features under each retrieval model (and, for runs that hear
+    them, their spoken captions under each text-to-speech model and those clips' features
+    under each speech-recognition model), computed once and kept in ``cache_dir``, so
+    training starts at once after the first run."""
 
     def __init__(self, cache_dir: Path | None = None, scenes: Sequence[Scene] | None = None):
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self._scenes = list(scenes) if scenes is not None else None
         self._features: dict[str, Features] = {}
+        self._spoken: dict[str, spoken.SpokenCaptions] = {}
+        self._audio: dict[tuple[str, str], AudioFeatures] = {}
 
     @property
     def scenes(self) -> list[Scene]:
@@ -472,34 +558,59 @@ class FusionLab:
         return self._scenes
 
     def features(self, retrieval, callback: Callable[[int, int], None] | None = None) -> Features:
-        if retrieval.name in self._features:
-            return self._features[retrieval.name]
-        path = self._cache_path(retrieval.name)
-        features = None
+        if retrieval.name not in self._features:
+            self._features[retrieval.name] = self._cached(
+                self._cache_path(retrieval.name, "scenes"), Features.load,
+                lambda f: f.model == retrieval.name and len(f.image_tokens) == len(self.scenes),
+                lambda: encode(retrieval, self.scenes, all_captions(self.scenes), callback=callback),
+            )  # fmt: skip
+        return self._features[retrieval.name]
+
+    def spoken_captions(self, tts, name: str, callback: Callable[[int, int], None] | None = None):
+        """Every scene's caption read aloud by ``tts`` (called ``name``), made once (labs/spoken.py)."""
+        if name not in self._spoken:
+            self._spoken[name] = self._cached(
+                self._cache_path(name, f"spoken-v{spoken.SPEECH_VERSION}"), spoken.SpokenCaptions.load,
+                lambda c: c.model == name and len(c.order) == len(self.scenes),
+                lambda: spoken.speak(tts, [scene.caption for scene in self.scenes], name, callback=callback),
+            )  # fmt: skip
+        return self._spoken[name]
+
+    def audio_features(self, tts, asr, names: tuple[str, str], on_speak=None, on_encode=None) -> AudioFeatures:
+        """The Whisper features (``asr``) of the spoken captions (``tts``); ``names`` are the
+        two models' names, ``on_speak`` and ``on_encode`` get (done, total) as they work."""
+        if names not in self._audio:
+            model = " + ".join(names)
+            self._audio[names] = self._cached(
+                self._cache_path(model, f"audio-v{spoken.SPEECH_VERSION}"), AudioFeatures.load,
+                lambda a: a.model == model and len(a.audio_pooled) == len(self.scenes),
+                lambda: spoken.encode(asr, self.spoken_captions(tts, names[0], on_speak), names[1], callback=on_encode),
+            )  # fmt: skip
+        return self._audio[names]
+
+    @staticmethod
+    def _cached(path: Path | None, load, fits, make):
+        """What ``path`` holds if it loads and ``fits``, else ``make()``, written to ``path``."""
         if path is not None and path.is_file():
             try:
-                features = Features.load(path)
+                value = load(path)
             except (OSError, ValueError, KeyError):  # a damaged cache is recomputed, never fatal
-                features = None
-            if features is not None and (
-                features.model != retrieval.name or len(features.image_tokens) != len(self.scenes)
-            ):
-                features = None
-        if features is None:
-            captions = all_captions(self.scenes)
-            features = encode(retrieval, self.scenes, captions, callback=callback)
-            if path is not None:
-                atomic_write_bytes(path, features.save())
-        self._features[retrieval.name] = features
-        return features
+                value = None
+            if value is not None and fits(value):
+                return value
+        value = make()
+        if path is not None:
+            atomic_write_bytes(path, value.save())
+        return value
 
-    def _cache_path(self, model_name: str) -> Path | None:
+    def _cache_path(self, model_name: str, kind: str) -> Path | None:
         if self.cache_dir is None:
             return None
         name = re.sub(r"[^A-Za-z0-9._-]+", "_", model_name).strip("_")
-        return self.cache_dir / f"{name}-scenes-v{DATA_VERSION}.npz"
+        return self.cache_dir / f"{name}-{kind}-v{DATA_VERSION}.npz"
 
     def matching_set(
-        self, retrieval, split: str = "instances", negatives: str = "either", callback=None
-    ) -> MatchingSet:
-        return MatchingSet.build(self.scenes, self.features(retrieval, callback), split, negatives)
+        self, retrieval, split: str = "instances", negatives: str = "either", callback=None,
+        audio: AudioFeatures | None = None,
+    ) -> MatchingSet:  # fmt: skip
+        return MatchingSet.build(self.scenes, self.features(retrieval, callback), split, negatives, audio=audio)

@@ -5,6 +5,7 @@ guards every event's inputs and outputs; ``launch_kwargs`` is how it is served."
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import gradio as gr
 from starlette.middleware import Middleware
@@ -17,6 +18,7 @@ from runtime import registry, settings
 from runtime.cache import MODELS
 from runtime.devices import cuda_available
 from search.collections import Collections
+from ui.actions import parameters
 from ui.components import language_switch
 from ui.context import Context
 from ui.i18n import CSS as I18N_CSS
@@ -25,10 +27,11 @@ from ui.server.language import LanguageScript
 from ui.server.mcp import fix_state_outputs
 from ui.server.queue import QueueShare
 from ui.server.security import app_roots, guard_inputs, login_kwargs, middleware, parse_auth, serves
-from ui.tabs import ask, caption, create, evaluate, fusion, listen, models, search
+from ui.tabs import ask, caption, contrastive, create, evaluate, fusion, lessons, listen, models, search
 
 log = logging.getLogger("playground")
-TABS = (caption, ask, create, search, listen, fusion, evaluate)
+# Lessons last: its Try it buttons reach the endpoints of the tabs built before it.
+TABS = (caption, ask, create, search, listen, fusion, contrastive, evaluate, lessons)
 
 CSS = """
 .model-status { font-size: 0.85em; opacity: 0.8; }
@@ -36,12 +39,12 @@ CSS = """
 footer { visibility: visible; }
 #language-switch { max-width: 16em; margin-left: auto; }
 .banner-classroom { border-left: 4px solid #6366f1; padding: 0.4em 0.9em; background: rgba(99, 102, 241, 0.08); }
-.fusion-confusion table, .fusion-table table { border-collapse: collapse; font-size: 0.9em; }
-.fusion-confusion th, .fusion-confusion td, .fusion-table th, .fusion-table td {
+.fusion-confusion table, .fusion-table table, .fusion-missing table { border-collapse: collapse; font-size: 0.9em; }
+.fusion-confusion th, .fusion-confusion td, .fusion-table th, .fusion-table td, .fusion-missing th, .fusion-missing td {
   padding: 0.35em 0.7em; border: 1px solid var(--border-color-primary); text-align: center; }
 .fusion-confusion td.hit { background: rgba(34, 197, 94, calc(0.12 + 0.5 * var(--share))); }
 .fusion-confusion td.miss { background: rgba(239, 68, 68, calc(0.06 + 0.5 * var(--share))); }
-.fusion-table { overflow-x: auto; }
+.fusion-table, .fusion-missing { overflow-x: auto; }
 .fusion-table tr.best td { font-weight: 600; background: rgba(99, 102, 241, 0.1); }
 """
 THEME = gr.themes.Soft(primary_hue="indigo", secondary_hue="sky")
@@ -51,15 +54,19 @@ def build_demo(profile: str | None = None, classroom_file: str | None = None) ->
     """The whole app for ``profile`` (MODEL_PROFILE when None), in classroom mode when
     ``classroom_file`` (CLASSROOM_FILE when None) names a teacher's settings file. Builds
     widgets only: no model is loaded until a tab is used. A bad classroom file raises
-    ClassroomError saying what to fix.
+    ClassroomError saying what to fix, and bad lesson files LessonError, listing every problem.
 
     The app's objects are made here and handed to the tabs (``ui.context.Context``);
     ``launch_kwargs(demo)`` reads the classroom's login and private files from it."""
     rules = _classroom_rules(settings.CLASSROOM_FILE if classroom_file is None else classroom_file)
     policy = ClassroomPolicy(rules, profile)
     MODELS.configure(profile, safety_filter=policy.setting("safety_filter", settings.SAFETY_FILTER))
-    ctx = Context(profile, policy, Collections(), FusionLab(settings.DATA_DIR / "fusion"))
+    lesson_list, lesson_problems = lessons.read_lessons(rules)
+    ctx = Context(profile, policy, Collections(), FusionLab(settings.DATA_DIR / "fusion"), tuple(lesson_list))
+    ctx = replace(ctx, endpoints={_tab_id(tab): {fn.__name__: parameters(fn) for fn in _handlers(ctx, [tab])}
+                                  for tab in TABS})  # fmt: skip
     policy.check_against([_tab_id(tab) for tab in TABS], _handlers(ctx))
+    lessons.check_lessons(ctx.lessons, lesson_problems, ctx.endpoints)  # LessonError lists every problem
     concrete = registry.resolve_profile(profile)
     with gr.Blocks(title="Multimodal Playground") as demo:
         language_switch(demo)
@@ -106,11 +113,11 @@ def _classroom_banner(policy: ClassroomPolicy) -> None:
         gr.Markdown(_("classroom.prompt_log"), elem_classes="banner-classroom")
 
 
-def _handlers(ctx: Context) -> list:
-    """Every public handler of every tab, shown or not: module-level ones and those a
-    tab's ``endpoints(ctx)`` makes over the app's objects."""
+def _handlers(ctx: Context, tabs=TABS) -> list:
+    """Every public handler of every tab (of ``tabs``), shown or not: module-level ones and
+    those a tab's ``endpoints(ctx)`` makes over the app's objects."""
     found = []
-    for tab in TABS:
+    for tab in tabs:
         found += list(vars(tab).values())
         if hasattr(tab, "endpoints"):
             found += list(vars(tab.endpoints(ctx)).values())

@@ -20,7 +20,7 @@ def test_train_fusion_returns_metrics_and_curves_as_data_deterministically(clien
     assert result["strategy"] == "hybrid" and result["done"]
     assert result["config"] == {"strategy": "hybrid", "hidden_size": 16, "learning_rate": 0.003, "epochs": 3,
                                 "optimizer": "adam", "seed": 4, "batch_size": 32, "split": "instances",
-                                "negatives": "either", "model": "tiny-clip"}  # fmt: skip
+                                "modalities": ["image", "text"], "negatives": "either", "model": "tiny-clip"}  # fmt: skip
     assert set(result["metrics"]) >= {"train_accuracy", "test_accuracy", "test_loss", "test_auroc"}
     assert result["curves"]["epoch"] == [1, 2, 3] and len(result["curves"]["test_accuracy"]) == 3
     assert sum(map(sum, result["confusion_matrix"]["matrix"])) == result["data"]["test_pairs"]
@@ -40,7 +40,10 @@ def test_compare_fusion_trains_the_three_strategies_with_the_same_settings(clien
     ("request_", "message"),
     [
         # The input guard (ui/server/security.py) checks choices and ranges first; the pipeline checks the rest.
-        (dict(strategy="middle"), r"`strategy`: must be one of \['early', 'late', 'hybrid'\], not 'middle'"),
+        (
+            dict(strategy="middle"),
+            r"`strategy`: must be one of \['early', 'late', 'hybrid', 'weighted'\], not 'middle'",
+        ),
         (dict(strategy="early", epochs=100_000), "`epochs`: must be at least 1 and at most 200, not 100000"),
         (dict(strategy="early", learning_rate=5.0), "`learning_rate`: must be at least 1e-05 and at most 1, not 5"),
         (

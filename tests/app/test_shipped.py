@@ -95,6 +95,8 @@ def calls(client: Client) -> dict:
     call("/speak", text="A cat sits on the table.")
     call("/train_fusion", epochs=3, hidden_size=16)
     call("/compare_fusion", epochs=3, hidden_size=16)
+    call("/train_contrastive", epochs=3)
+    call("/lessons")
     call("/evaluate", tasks=["caption", "vqa"], limit=2)
     everything = client.predict(query="a horse", top_k=24, api_name="/search")[1]
     added = next(hit["id"] for hit in everything if hit["source"] == "yours")

@@ -1,6 +1,8 @@
-"""Fusion lab tab: students train early, late and hybrid fusion models on frozen CLIP
-features, watch the loss and accuracy curves live, and compare the strategies on
-held-out pairs (see labs/fusion.py for the task and the models)."""
+"""Fusion lab tab: students train early, late, hybrid and weighted fusion models on
+frozen features of pictures, captions and spoken captions (any subset of the three),
+watch the loss and accuracy curves live, compare the strategies on held-out pairs and
+see how each copes when a modality goes missing (see labs/fusion.py for the task and
+the models)."""
 
 from __future__ import annotations
 
@@ -30,9 +32,9 @@ SERIES_COLOURS = {t(f"fusion.series_{split}", locale): colour for split, colour 
                   for locale in ("en", "zh-CN")}  # fmt: skip
 
 
-def _config(strategy, hidden_size, learning_rate, epochs, optimizer, seed) -> FusionConfig:
+def _config(strategy, hidden_size, learning_rate, epochs, optimizer, seed, modalities=fusion.DEFAULT_MODALITIES):
     return FusionConfig(strategy=strategy, hidden_size=hidden_size, learning_rate=learning_rate, epochs=epochs,
-                        optimizer=optimizer, seed=seed).check()  # fmt: skip
+                        optimizer=optimizer, seed=seed, modalities=modalities).check()  # fmt: skip
 
 
 def endpoints(ctx: Context) -> SimpleNamespace:
@@ -40,20 +42,38 @@ def endpoints(ctx: Context) -> SimpleNamespace:
     the strategies the classroom allows."""
     lab, classroom = ctx.lab, ctx.classroom
 
-    def runs(configs: list[FusionConfig], split: str, negatives: str, model: str | None, progress):
-        """Train each config in turn on the features of ``model``, yielding the results so far
-        (the last one still training) as often as UPDATES allows."""
+    def audio_features(audio_model: str | None, progress):
+        """The spoken captions' features: read by the classroom's (or the profile's) voice,
+        heard by the ``audio_model`` Whisper; made on first use, then cached (labs/spoken.py)."""
+        tts = get_model("text_to_speech", classroom.model_for("text_to_speech", None), progress)
+        asr = get_model("speech_recognition", audio_model, progress)
+
+        def on(key: str):
+            return lambda done, total: progress((done, total), desc=bilingual(key))
+
+        names = (tts.checkpoint.key, asr.checkpoint.key)
+        return lab.audio_features(tts.pipeline, asr.pipeline, names, on("fusion.progress_speaking"),
+                                  on("fusion.progress_hearing")), asr.checkpoint.key  # fmt: skip
+
+    def runs(configs: list[FusionConfig], split: str, negatives: str, model: str | None, progress, audio_model=None):
+        """Train each config in turn on the features of ``model`` (and of ``audio_model`` for
+        runs that hear the spoken captions), yielding the results so far (the last one still
+        training) as often as UPDATES allows."""
         loaded = get_model("retrieval", model, progress)
 
         def on_encode(done: int, total: int) -> None:
             progress((done, total), desc=bilingual("fusion.progress_encoding"))
 
         deadline = Deadline()  # epochs x hidden size x strategies is bounded by time, not by a formula
-        data = lab.matching_set(loaded.pipeline, split, negatives, callback=on_encode)
+        hears = any("audio" in config.modalities for config in configs)
+        audio, heard_by = audio_features(audio_model, progress) if hears else (None, None)
+        data = lab.matching_set(loaded.pipeline, split, negatives, callback=on_encode, audio=audio)
         finished: list[dict] = []
         for config in configs:
             for result in fusion.train_steps(data, config, every=max(1, config.epochs // UPDATES)):
                 result["config"].update(split=split, negatives=negatives, model=loaded.checkpoint.key)
+                if "audio" in config.modalities:
+                    result["config"]["audio_model"] = heard_by
                 progress((len(result["curves"]["epoch"]), config.epochs), desc=bilingual(f"fusion.{config.strategy}"))
                 yield [*finished, result]
                 if deadline.passed and not result["done"]:
@@ -80,12 +100,14 @@ def endpoints(ctx: Context) -> SimpleNamespace:
         split: str = "instances",
         negatives: str = "either",
         model: str | None = None,
+        modalities: list[str] = fusion.DEFAULT_MODALITIES,
+        audio_model: str | None = None,
         progress=gr.Progress(),
     ):
-        """The Fusion lab: train one small fusion model (early, late or hybrid) on frozen CLIP features of synthetic pictures and captions, to tell whether a caption matches a picture. Streams results as it trains.
+        """The Fusion lab: train one small fusion model (early, late, hybrid or weighted) on frozen features of synthetic pictures, captions and spoken captions, to tell whether a caption matches a picture. Streams results as it trains.
 
         Args:
-            strategy: "early" (concatenate features), "late" (one head per modality) or "hybrid" (cross-attention).
+            strategy: "early" (concatenate features), "late" (one head per modality), "hybrid" (cross-attention) or "weighted" (learned per-modality weights).
             hidden_size: Width of the model's hidden layer (4-512).
             learning_rate: The optimiser's learning rate.
             epochs: Passes over the training pairs (1-300).
@@ -94,13 +116,15 @@ def endpoints(ctx: Context) -> SimpleNamespace:
             split: "instances" (held-out pictures) or "combinations" (held-out colour-shape combinations).
             negatives: Which word a wrong caption changes: "either", "colour" or "shape".
             model: Which retrieval checkpoint gives the features; the profile's default when empty.
+            modalities: Which features the model reads: any of "image", "text" and "audio" (each picture's caption, spoken); image and text by default.
+            audio_model: Which speech-recognition checkpoint (Whisper) hears the spoken captions; the profile's default when empty.
 
         Returns:
-            The result as JSON: final metrics, per-epoch curves, the confusion matrix and mistakes.
+            The result as JSON: final metrics, per-epoch curves, the confusion matrix and mistakes, the missing-modality tests (`missing`) and, for weighted fusion, the learned `weights`.
         """
         # Train one fusion model; yields its result (metrics, curves, confusion matrix) as it trains.
-        config = _config(strategy, hidden_size, learning_rate, epochs, optimizer, seed)
-        for results in runs([config], split, negatives, model, progress):
+        config = _config(strategy, hidden_size, learning_rate, epochs, optimizer, seed, modalities)
+        for results in runs([config], split, negatives, model, progress, audio_model):
             yield results[-1]
 
     @gpu
@@ -114,9 +138,12 @@ def endpoints(ctx: Context) -> SimpleNamespace:
         split: str = "instances",
         negatives: str = "either",
         model: str | None = None,
+        modalities: list[str] = fusion.DEFAULT_MODALITIES,
+        audio_model: str | None = None,
+        strategies: list[str] = ("early", "late", "hybrid"),
         progress=gr.Progress(),
     ):
-        """The Fusion lab: train early, late and hybrid fusion with the same settings and compare them. Streams results as they train.
+        """The Fusion lab: train several fusion strategies (early, late and hybrid by default) with the same settings and compare them. Streams results as they train.
 
         Args:
             hidden_size: Width of the models' hidden layer (4-512).
@@ -127,17 +154,32 @@ def endpoints(ctx: Context) -> SimpleNamespace:
             split: "instances" or "combinations".
             negatives: "either", "colour" or "shape".
             model: Which retrieval checkpoint gives the features; the profile's default when empty.
+            modalities: Which features the models read: any of "image", "text" and "audio".
+            audio_model: Which speech-recognition checkpoint hears the spoken captions; the profile's default when empty.
+            strategies: Which strategies to train, in this order: any of "early", "late", "hybrid" and "weighted".
 
         Returns:
             The list of results, one per strategy, as JSON.
         """
-        # Train early, late and hybrid fusion with the same settings (those the classroom
-        # allows, in classroom mode); yields the list of results.
-        strategies = classroom.allowed("strategy", fusion.STRATEGIES)
-        configs = [_config(s, hidden_size, learning_rate, epochs, optimizer, seed) for s in strategies]
-        yield from runs(configs, split, negatives, model, progress)
+        # Train the strategies with the same settings (those the classroom allows, in
+        # classroom mode); yields the list of results.
+        strategies = classroom.allowed("strategy", _strategies(strategies))
+        configs = [_config(s, hidden_size, learning_rate, epochs, optimizer, seed, modalities) for s in strategies]
+        yield from runs(configs, split, negatives, model, progress, audio_model)
 
     return SimpleNamespace(train_fusion=train_fusion, compare_fusion=compare_fusion)
+
+
+def _strategies(strategies) -> list[str]:
+    """The strategies to compare, checked, in the order given, each once."""
+    if isinstance(strategies, str):
+        strategies = [s for s in strategies.replace(" ", ",").split(",") if s]
+    if not isinstance(strategies, (list, tuple)) or not strategies:
+        raise ValueError(f"Pick at least one strategy to compare: any of {list(fusion.STRATEGIES)}.")
+    chosen = [str(s).strip().lower() for s in strategies]
+    if unknown := [s for s in chosen if s not in fusion.STRATEGIES]:
+        raise ValueError(f"Unknown fusion strategy {unknown[0]!r}; available strategies = {list(fusion.STRATEGIES)}")
+    return list(dict.fromkeys(chosen))
 
 
 # --- Showing results (server-side, in the page's language) -------------------------
@@ -204,6 +246,7 @@ def _table(runs: list[dict], locale: str) -> str:
     for number, run in enumerate(runs, 1):
         c, m = run["config"], run["metrics"]
         data = f"{t('fusion.split_' + c['split'], locale)} · {t('fusion.negatives_' + c['negatives'], locale)}"
+        data += " · " + _modalities(c.get("modalities", fusion.DEFAULT_MODALITIES), locale)
         cells = [number, t(f"fusion.{run['strategy']}", locale), c["hidden_size"], f"{c['learning_rate']:g}", c["epochs"],
                  t(f"fusion.optimizer_{c['optimizer']}", locale), c["seed"], data, _percent(m["train_accuracy"]),
                  _percent(m["test_accuracy"]), f"{m['test_auroc']:.3f}", f"{run['parameters']:,}", f"{run['seconds']:.1f}"]  # fmt: skip
@@ -211,6 +254,39 @@ def _table(runs: list[dict], locale: str) -> str:
         body.append(f"<tr{css}>" + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in cells) + "</tr>")
     head = "".join(f"<th>{html.escape(t('fusion.' + column, locale))}</th>" for column in columns)
     return f'<div class="fusion-table"><table><tr>{head}</tr>{"".join(body)}</table></div>'
+
+
+def _modalities(modalities, locale: str) -> str:
+    return " + ".join(t(f"fusion.modality_{m}", locale) for m in modalities)
+
+
+def _robustness(results: list[dict], locale: str) -> str:
+    """The missing-modality tests of the finished runs shown (held-out accuracy with every
+    modality, then without each one and with each one replaced by noise), and the learned
+    weights of weighted fusion."""
+    done = [r for r in results if r.get("done") and len(r.get("missing", {})) > 2]
+    weighted = [r for r in results if r.get("weights") and len(r["weights"]) > 1]
+    parts = []
+    if done:
+        modalities = [m for m in fusion.MODALITIES if m in done[-1]["missing"]]
+        head = [t("fusion.col_strategy", locale), t("fusion.missing_all", locale)]
+        for m in modalities:
+            name = t(f"fusion.modality_{m}", locale)
+            head += [t("fusion.missing_dropped", locale).format(modality=name),
+                     t("fusion.missing_noise", locale).format(modality=name)]  # fmt: skip
+        rows = []
+        for r in done:
+            cells = [t(f"fusion.{r['strategy']}", locale), _percent(r["missing"]["all"])]
+            for m in modalities:
+                tests = r["missing"].get(m, {})
+                cells += [_percent(tests[k]) if k in tests else "–" for k in ("dropped", "noise")]
+            rows.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
+        parts.append(f'<p>{html.escape(t("fusion.missing_title", locale))}</p><table><tr>'
+                     + "".join(f"<th>{html.escape(h)}</th>" for h in head) + f"</tr>{''.join(rows)}</table>")  # fmt: skip
+    for r in weighted[-1:]:
+        shares = " · ".join(f"{t(f'fusion.modality_{m}', locale)} {_percent(w)}" for m, w in r["weights"].items())
+        parts.append(f"<p>{html.escape(t('fusion.weights', locale).format(weights=shares))}</p>")
+    return f'<div class="fusion-missing">{"".join(parts)}</div>' if parts else ""
 
 
 @functools.cache
@@ -254,7 +330,8 @@ def show(results, runs: list[dict] | None, locale: str):
     latest = results[-1]
     loss, accuracy = _curves(latest, locale)
     mistakes = _mistakes(latest, locale) if latest.get("done") else gr.skip()
-    return _summary(latest, locale), loss, accuracy, _confusion(latest, locale), mistakes, _table(runs, locale), runs
+    confusion = _confusion(latest, locale) + _robustness(results, locale)
+    return _summary(latest, locale), loss, accuracy, confusion, mistakes, _table(runs, locale), runs
 
 
 @functools.cache
@@ -276,9 +353,12 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
         with gr.Row(equal_height=False):
             with gr.Column(scale=2):
                 strategy = gr.Radio(
-                    [(_("fusion.early"), "early"), (_("fusion.late"), "late"), (_("fusion.hybrid"), "hybrid")],
+                    [(_(f"fusion.{s}"), s) for s in fusion.STRATEGIES],
                     value=DEFAULTS.strategy, label=_("fusion.strategy"), info=_("fusion.strategy_info"),
                 )  # fmt: skip
+                modalities = gr.CheckboxGroup([(_(f"fusion.modality_{m}"), m) for m in fusion.MODALITIES],
+                                              value=list(fusion.DEFAULT_MODALITIES), label=_("fusion.modalities"),
+                                              info=_("fusion.modalities_info"))  # fmt: skip
                 with gr.Row():
                     hidden_size = gr.Slider(8, 256, DEFAULTS.hidden_size, step=8, label=_("fusion.hidden_size"),
                                             info=_("fusion.hidden_size_info"))  # fmt: skip
@@ -300,10 +380,14 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                                           (_("fusion.negatives_shape"), "shape")],
                                          value="either", label=_("fusion.negatives"), info=_("fusion.negatives_info"))  # fmt: skip
                     picker = model_picker("retrieval", ctx.classroom)
+                    gr.Markdown(_("fusion.audio_features"))
+                    audio_picker = model_picker("speech_recognition", ctx.classroom)
                     examples = gr.Gallery(label=_("fusion.examples"), columns=6, height=220, object_fit="contain")
                 with gr.Row():
                     train_button = gr.Button(_("fusion.train"), variant="primary")
                     compare_button = gr.Button(_("fusion.compare"))
+                compared = gr.CheckboxGroup([(_(f"fusion.{s}"), s) for s in fusion.STRATEGIES],
+                                            value=["early", "late", "hybrid"], label=_("fusion.compare_strategies"))  # fmt: skip
             with gr.Column(scale=3):
                 summary = gr.Markdown(_("fusion.summary_empty"))
                 with gr.Row():
@@ -323,12 +407,13 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
             raw = gr.JSON(label=_("fusion.raw"))
         runs = gr.State([])
 
-        settings_ = [hidden_size, learning_rate, epochs, optimizer, seed, split, negatives, picker]
+        settings_ = [hidden_size, learning_rate, epochs, optimizer, seed, split, negatives, picker, modalities,
+                     audio_picker]  # fmt: skip
         training = train_button.click(
             api.train_fusion, [strategy, *settings_], raw, api_name="train_fusion", concurrency_id="model"
         )
         comparing = compare_button.click(
-            api.compare_fusion, settings_, raw, api_name="compare_fusion", concurrency_id="model"
+            api.compare_fusion, [*settings_, compared], raw, api_name="compare_fusion", concurrency_id="model"
         )
         outputs = [summary, loss_plot, accuracy_plot, confusion, mistakes, table, runs]
         raw.change(show, [raw, runs, locale], outputs, api_visibility="private", queue=False)
