@@ -11,7 +11,7 @@ from runtime.cache import MODELS
 from runtime.inputs import load_image
 from ui.handlers import refusal
 from ui.i18n import _, both
-from ui.server.language import LOCALE_JS, SWITCH_LOCALE_JS
+from ui.server.language import LOCALE_JS, PRESENTER_JS, SWITCH_LOCALE_JS, SWITCH_PRESENTER_JS
 
 
 def image_input(**kwargs) -> gr.Image:
@@ -96,6 +96,15 @@ def language_switch(demo: gr.Blocks) -> gr.Radio:
     switch.input(None, switch, switch, js=SWITCH_LOCALE_JS)
     demo.load(None, None, switch, js=LOCALE_JS)
     gr.Timer(1.0).tick(None, None, switch, js=LOCALE_JS)  # follows Settings; runs in the browser only
+    return switch
+
+
+def presenter_switch(demo: gr.Blocks) -> gr.Checkbox:
+    """Presenter mode for a projector: larger text and stronger contrast, switched in the
+    browser at once and remembered there like the language (see ui/server/language.py)."""
+    switch = gr.Checkbox(False, label=_("app.presenter"), elem_id="presenter-switch", container=False)
+    switch.input(None, switch, switch, js=SWITCH_PRESENTER_JS)
+    demo.load(None, None, switch, js=PRESENTER_JS)
     return switch
 
 

@@ -4,6 +4,7 @@ guards every event's inputs and outputs; ``launch_kwargs`` is how it is served."
 
 from __future__ import annotations
 
+import html
 import logging
 from dataclasses import replace
 
@@ -19,11 +20,11 @@ from runtime.cache import MODELS
 from runtime.devices import cuda_available
 from search.collections import Collections
 from ui.actions import parameters
-from ui.components import language_switch
+from ui.components import language_switch, presenter_switch
 from ui.context import Context
 from ui.i18n import CSS as I18N_CSS
-from ui.i18n import I18N, _, both
-from ui.server.language import LanguageScript
+from ui.i18n import I18N, _, t
+from ui.server.language import PRESENTER_CSS, LanguageScript
 from ui.server.mcp import fix_state_outputs
 from ui.server.queue import QueueShare
 from ui.server.security import app_roots, guard_inputs, login_kwargs, middleware, parse_auth, serves
@@ -37,7 +38,9 @@ CSS = """
 .model-status { font-size: 0.85em; opacity: 0.8; }
 .banner-tiny { border-left: 4px solid #f59e0b; padding: 0.4em 0.9em; background: rgba(245, 158, 11, 0.08); }
 footer { visibility: visible; }
-#language-switch { max-width: 16em; margin-left: auto; }
+#page-switches { justify-content: flex-end; align-items: center; gap: 1em; }
+#language-switch { max-width: 16em; flex-grow: 0; }
+#presenter-switch { max-width: 14em; flex-grow: 0; }
 .banner-classroom { border-left: 4px solid #6366f1; padding: 0.4em 0.9em; background: rgba(99, 102, 241, 0.08); }
 .fusion-confusion table, .fusion-table table, .fusion-missing table { border-collapse: collapse; font-size: 0.9em; }
 .fusion-confusion th, .fusion-confusion td, .fusion-table th, .fusion-table td, .fusion-missing th, .fusion-missing td {
@@ -69,15 +72,12 @@ def build_demo(profile: str | None = None, classroom_file: str | None = None) ->
     lessons.check_lessons(ctx.lessons, lesson_problems, ctx.endpoints)  # LessonError lists every problem
     concrete = registry.resolve_profile(profile)
     with gr.Blocks(title="Multimodal Playground") as demo:
-        language_switch(demo)
+        with gr.Row(elem_id="page-switches"):
+            presenter_switch(demo)
+            language_switch(demo)
         gr.Markdown(_("app.intro"))
         gr.Markdown(
-            both(
-                "app.profile_line",
-                profile=concrete,
-                setting=profile or settings.MODEL_PROFILE,
-                device="cuda" if cuda_available() else "cpu",
-            ),
+            _profile_line(concrete, profile or settings.MODEL_PROFILE),
             elem_classes="model-status",
         )
         if concrete == "tiny":
@@ -99,6 +99,19 @@ def build_demo(profile: str | None = None, classroom_file: str | None = None) ->
     demo.queue_share = QueueShare()  # every queue made for demo: a share per client, no job for a client gone
     demo.queue_share.install(demo)
     return guard_inputs(demo)
+
+
+def _profile_line(concrete: str, asked: str) -> str:
+    """Which models and device, in words, in both languages (CSS shows the page's one)."""
+    device = "cuda" if cuda_available() else "cpu"
+    return "".join(
+        f'<span class="i18n-{lang}">'
+        + html.escape(t("app.profile_line", locale).format(
+            profile=t(f"app.profile_{concrete}", locale), device=t(f"app.device_{device}", locale),
+            chosen=t("app.profile_auto", locale) if asked.strip().lower() == "auto" else ""), quote=False)
+        + "</span>"
+        for lang, locale in (("en", "en"), ("zh", "zh-CN"))
+    )  # fmt: skip
 
 
 def _classroom_banner(policy: ClassroomPolicy) -> None:
@@ -161,7 +174,7 @@ def launch_kwargs(demo: gr.Blocks) -> dict:
         fix_state_outputs()
     return dict(
         theme=THEME,
-        css=CSS + I18N_CSS,
+        css=CSS + I18N_CSS + PRESENTER_CSS,
         i18n=I18N,
         max_file_size=settings.MAX_FILE_SIZE,
         mcp_server=settings.MCP_SERVER,

@@ -13,10 +13,13 @@ in ``ui/locales`` (see ``ui/i18n.py``).
 
 from __future__ import annotations
 
-# Where the browser keeps the choice (localStorage).
+# Where the browser keeps the choices (localStorage): the language, and presenter mode
+# (larger text and stronger contrast for a projector), remembered the same way.
 STORAGE_KEY = "playground-locale"
+PRESENTER_KEY = "playground-presenter"
 LANGUAGE_SCRIPT = (
     "<script>(() => {\n"
+    f'  try {{ if (localStorage.getItem("{PRESENTER_KEY}") === "on") document.documentElement.classList.add("presenter"); }} catch (e) {{}}\n'
     '  let locale = new URLSearchParams(location.search).get("lang");\n'
     f'  try {{ locale = locale || localStorage.getItem("{STORAGE_KEY}"); }} catch (e) {{}}\n'
     '  if (locale !== "en" && locale !== "zh-CN") return;\n'
@@ -34,6 +37,26 @@ SWITCH_LOCALE_JS = f"""(locale) => {{
   location.replace(url.href);
   return locale;
 }}"""
+
+
+# Presenter mode: the switch's value from the page, and the switch itself (no reload).
+PRESENTER_JS = "() => document.documentElement.classList.contains('presenter')"
+SWITCH_PRESENTER_JS = f"""(on) => {{
+  document.documentElement.classList.toggle("presenter", !!on);
+  try {{ localStorage.setItem("{PRESENTER_KEY}", on ? "on" : "off"); }} catch (e) {{}}
+  return on;
+}}"""
+# Larger text everywhere (help texts included), bolder lines and darker text.
+PRESENTER_CSS = """
+html.presenter { font-size: 125%; }
+html.presenter .gradio-container {
+  --text-xxs: 14px; --text-xs: 15px; --text-sm: 17px; --text-md: 19px; --text-lg: 22px; --text-xl: 26px;
+  --block-info-text-size: 16px; --block-label-text-size: 17px; --block-title-text-size: 18px;
+  --body-text-color: #000; --body-text-color-subdued: #222; --block-border-width: 2px;
+}
+html.presenter.dark .gradio-container { --body-text-color: #fff; --body-text-color-subdued: #eee; }
+html.presenter img, html.presenter canvas { image-rendering: auto; filter: contrast(1.15); }
+"""
 
 
 class LanguageScript:

@@ -316,7 +316,12 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                 button = gr.Button(_("create.button"), variant="primary")
             with gr.Column():
                 gallery = gr.Gallery(
-                    label=_("create.output"), columns=2, height=420, object_fit="contain", format="png"
+                    label=_("create.output"),
+                    interactive=False,
+                    columns=2,
+                    height=420,
+                    object_fit="contain",
+                    format="png",
                 )
                 status = status_line(demo, "text_to_image", picker)
         gr.Examples([[p] for p in EXAMPLES], inputs=[prompt], label=_("common.examples"))

@@ -221,11 +221,13 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
         with gr.Accordion(_("evaluate.items"), open=False):
             items = gr.Dataframe(interactive=False, wrap=True, max_height=500,
                                  column_widths=["9%", "15%", "9%", "22%", "17%", "20%", "8%"])  # fmt: skip
-            round_trip = gr.Gallery(label=_("evaluate.round_trip"), columns=5, height=280, object_fit="contain")
+            round_trip = gr.Gallery(
+                label=_("evaluate.round_trip"), interactive=False, columns=5, height=280, object_fit="contain"
+            )
         with gr.Accordion(_("evaluate.probes"), open=False):
             gr.Markdown(_("evaluate.probes_info"))
             probes_button = gr.Button(_("evaluate.show_probes"), size="sm")
-            probe_gallery = gr.Gallery(columns=8, height=360, object_fit="contain", show_label=False)
+            probe_gallery = gr.Gallery(interactive=False, columns=8, height=360, object_fit="contain", show_label=False)
 
         # TASKS order is caption, vqa, retrieval, text_to_image; the API takes the
         # checkpoints in the order caption, vqa, text_to_image, retrieval.

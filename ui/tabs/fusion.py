@@ -382,7 +382,9 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                     picker = model_picker("retrieval", ctx.classroom)
                     gr.Markdown(_("fusion.audio_features"))
                     audio_picker = model_picker("speech_recognition", ctx.classroom)
-                    examples = gr.Gallery(label=_("fusion.examples"), columns=6, height=220, object_fit="contain")
+                    examples = gr.Gallery(
+                        label=_("fusion.examples"), interactive=False, columns=6, height=220, object_fit="contain"
+                    )
                 with gr.Row():
                     train_button = gr.Button(_("fusion.train"), variant="primary")
                     compare_button = gr.Button(_("fusion.compare"))
@@ -398,7 +400,9 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                     accuracy_plot = gr.LinePlot(label=_("fusion.accuracy"), y_title=_("fusion.accuracy"), y_lim=[0, 1],
                                                 **plot)  # fmt: skip
                 confusion = gr.HTML()
-                mistakes = gr.Gallery(label=_("fusion.mistakes"), columns=4, height=220, object_fit="contain")
+                mistakes = gr.Gallery(
+                    label=_("fusion.mistakes"), interactive=False, columns=4, height=220, object_fit="contain"
+                )
                 status = status_line(demo, "retrieval", picker)
         gr.Markdown(_("fusion.table_title"))
         table = gr.HTML()
@@ -421,6 +425,9 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
         optimizer.input(lambda o: LEARNING_RATES[o], optimizer, learning_rate, api_visibility="private", queue=False)
         clear_button.click(lambda loc: ([], _table([], loc)), locale, [runs, table], api_visibility="private",
                            queue=False)  # fmt: skip
+        # The charts show the last strategy compared: the radio says which.
+        comparing.then(lambda results: results[-1]["strategy"] if isinstance(results, list) and results else gr.skip(),
+                       raw, strategy, api_visibility="private", queue=False)  # fmt: skip
         for event in (training, comparing):
             event.then(lambda m: model_status("retrieval", m), picker, status, api_visibility="private", queue=False)
         demo.load(lambda loc: _table([], loc), locale, table, api_visibility="private", queue=False)

@@ -466,7 +466,9 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                         0, 1, 0.5, step=0.05, label=_("search.text_weight"), info=_("search.text_weight_info")
                     )
             with gr.Column(scale=3):
-                hits = gr.Gallery(label=_("search.results"), columns=4, height=460, object_fit="cover")
+                hits = gr.Gallery(
+                    label=_("search.results"), interactive=False, columns=4, height=460, object_fit="cover"
+                )
                 with gr.Row():
                     selected = gr.Textbox(
                         label=_("search.selected"), info=_("search.selected_info"), interactive=False, max_lines=1,
@@ -482,7 +484,9 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
 
         with gr.Accordion(_("search.collection"), open=False):
             gr.Markdown(_("search.collection_info"))
-            everything = gr.Gallery(label=_("search.collection"), columns=8, height=260, object_fit="cover")
+            everything = gr.Gallery(
+                label=_("search.collection"), interactive=False, columns=8, height=260, object_fit="cover"
+            )
             with gr.Row():
                 files = gr.File(file_count="multiple", file_types=["image", ".zip"], label=_("search.add_files"))
                 folder = gr.File(file_count="directory", label=_("search.add_folder"))
@@ -499,7 +503,9 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                 collection_button = gr.Button(_("search.classify_collection"), variant="primary")
             with gr.Column(scale=3):
                 counts = gr.Dataframe(headers=COUNT_HEADERS, interactive=False, label=_("search.counts"))
-                label_examples = gr.Gallery(label=_("search.label_examples"), columns=6, height=240, object_fit="cover")
+                label_examples = gr.Gallery(
+                    label=_("search.label_examples"), interactive=False, columns=6, height=240, object_fit="cover"
+                )
                 with gr.Accordion(_("search.details"), open=False):
                     collection_json = gr.JSON(label=_("search.details"))
         gr.Examples([[COLLECTION_LABELS_EXAMPLE]], inputs=[collection_labels], label=_("common.examples"))
