@@ -39,7 +39,7 @@ def notify(message: str) -> None:
     """Tell the user something about their request without failing it (logged too)."""
     log.info("notice: %s", message)
     notices = _notices.get()
-    if notices is not None:
+    if notices is not None and message not in notices:  # said once, however many texts it concerns
         notices.append(message)
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runtime import settings
+from runtime import scripts, settings
 from runtime.devices import cuda_available
 
 TASKS = ("caption", "vqa", "text_to_image", "retrieval", "speech_recognition", "text_to_speech", "safety_checker")
@@ -41,15 +41,33 @@ class Checkpoint:
     # Per-checkpoint defaults for generation (steps, guidance, size), e.g. turbo models
     # are distilled for 1-4 steps without classifier-free guidance.
     defaults: dict = field(default_factory=dict)
+    # The scripts its text side reads (runtime/scripts.py); empty: its family's (READS).
+    reads: tuple[str, ...] = ()
 
     @property
     def is_tiny(self) -> bool:
         return self.repo_id.startswith(TINY_PREFIX)
 
+    @property
+    def scripts(self) -> tuple[str, ...]:
+        """The scripts its prompts, queries or labels may be written in; () reads no text
+        or declares nothing (never checked). A tiny twin reads what its family reads."""
+        return self.reads or READS.get(self.family, ())
+
 
 _SD_TURBO = {"num_inference_steps": 1, "guidance_scale": 0.0, "width": 512, "height": 512}
 _SD_15 = {"num_inference_steps": 25, "guidance_scale": 7.5, "width": 512, "height": 512}
 _TINY_T2I = {"num_inference_steps": 2, "guidance_scale": 0.0, "width": 64, "height": 64}
+
+# What each family's text side was trained to read (see runtime/scripts.py): English
+# only for OpenAI's CLIP (and the SD text encoders built on it), BLIP, ViLT and the
+# English MMS voice; SigLIP 2's WebLI covers 109 languages; Chinese-CLIP was trained on
+# Chinese captions; Z-Image reads prompts through Qwen3, in Chinese and English.
+_LATIN = ("Latin",)
+READS: dict[str, tuple[str, ...]] = {
+    "blip": _LATIN, "vilt": _LATIN, "clip": _LATIN, "sd": _LATIN, "sdxl": _LATIN, "vits": _LATIN,
+    "siglip2": scripts.MANY, "chinese-clip": ("Han",), "z-image": ("Latin", "Han"), "kokoro": ("Han",),
+}  # fmt: skip
 
 _ALL = [
     # Captioning: BLIP (Li et al. 2022, "Bootstrapping Language-Image Pre-training").
@@ -83,6 +101,45 @@ _ALL = [
     Checkpoint("clip-b32", "retrieval", "openai/clip-vit-base-patch32", "clip", "CLIP ViT-B/32", "605 MB"),
     Checkpoint("clip-l14", "retrieval", "openai/clip-vit-large-patch14", "clip", "CLIP ViT-L/14", "1.7 GB"),
     Checkpoint("tiny-clip", "retrieval", "tiny/clip", "clip", "Tiny CLIP (random)", "1 MB"),
+    # Multilingual: SigLIP 2 (Tschannen et al. 2025; a sigmoid loss per pair, WebLI in 109
+    # languages; these fixed-resolution checkpoints load as SigLIP) and Chinese-CLIP (Yang
+    # et al. 2022; CLIP's recipe on 200 M Chinese pairs, a Chinese RoBERTa text encoder).
+    Checkpoint(
+        "siglip2-b16",
+        "retrieval",
+        "google/siglip2-base-patch16-224",
+        "siglip2",
+        "SigLIP 2 B/16 (multilingual)",
+        "1.5 GB",
+    ),
+    Checkpoint(
+        "siglip2-so400m",
+        "retrieval",
+        "google/siglip2-so400m-patch14-384",
+        "siglip2",
+        "SigLIP 2 So400m/14 (multilingual)",
+        "4.5 GB",
+    ),
+    Checkpoint(
+        "chinese-clip-b16",
+        "retrieval",
+        "OFA-Sys/chinese-clip-vit-base-patch16",
+        "chinese-clip",
+        "Chinese-CLIP ViT-B/16 (中文)",
+        "753 MB",
+    ),
+    Checkpoint(
+        "chinese-clip-l14",
+        "retrieval",
+        "OFA-Sys/chinese-clip-vit-large-patch14",
+        "chinese-clip",
+        "Chinese-CLIP ViT-L/14 (中文)",
+        "1.6 GB",
+    ),
+    Checkpoint("tiny-siglip2", "retrieval", "tiny/siglip2", "siglip2", "Tiny SigLIP 2 (random)", "1 MB"),
+    Checkpoint(
+        "tiny-chinese-clip", "retrieval", "tiny/chinese-clip", "chinese-clip", "Tiny Chinese-CLIP (random)", "1 MB"
+    ),
     # Speech recognition: Whisper (Radford et al. 2022, "Robust Speech Recognition via
     # Large-Scale Weak Supervision"); large-v3-turbo keeps the large encoder with a
     # 4-layer decoder, so it decodes about 8x faster.
@@ -215,6 +272,12 @@ def choices(task: str, profile: str | None = None) -> list[Checkpoint]:
     tiny = resolve_profile(profile) == "tiny"
     others = [c for c in _ALL if c.task == task and c.is_tiny == tiny and c.key != default.key]
     return [default, *others]
+
+
+def readers(task: str, needed: set[str], profile: str | None = None) -> list[Checkpoint]:
+    """The checkpoints of ``task``'s picker under ``profile`` that read every script in
+    ``needed`` (runtime/scripts.py), in the picker's order."""
+    return [c for c in choices(task, profile) if c.scripts and needed <= set(c.scripts)]
 
 
 def get_checkpoint(task: str, key: str | None = None, profile: str | None = None) -> Checkpoint:

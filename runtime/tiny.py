@@ -1,8 +1,8 @@
 """Tiny, randomly initialised models of the real classes, built locally.
 
 The ``tiny`` profile (and every test) uses these: the same model and processor
-classes as the real checkpoints (BLIP, ViLT, CLIP, Stable Diffusion, SDXL, TAESD,
-Whisper, VITS), with
+classes as the real checkpoints (BLIP, ViLT, CLIP, SigLIP 2, Chinese-CLIP, Stable
+Diffusion, SDXL, TAESD, Whisper, VITS), with
 hidden sizes of 32 and a few hundred tokens of vocabulary, built from configs and
 tokenizers written in code, saved with ``save_pretrained`` and loaded back through
 the same ``from_pretrained`` path as a downloaded checkpoint. No network is used.
@@ -223,6 +223,65 @@ def _clip(out: Path) -> None:
     CLIPProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(out)
 
 
+# Common Chinese characters, so that Chinese labels and queries reach the multilingual
+# tiny models as tokens of their own (the real vocabularies hold thousands).
+_HANZI = list(dict.fromkeys(
+    "一二三四五六七八九十个只张两的是在有和不了上下里中大小红蓝绿黄白黑灰色猫狗马鸟鱼动物人男女孩子"
+    "车火箭飞机船星空太宇宙月亮阳光咖啡茶杯子果汁汤食物钟表硬币相机文字书草地砖墙房屋树花天云照片图"
+    "画圆形方三角正左右边旁个数吗没多少什么颜哪里"
+))  # fmt: skip
+
+
+def _gemma_tokenizer():
+    """SigLIP 2's tokenizer layout: Gemma's special tokens at Gemma's ids (<pad> 0, <eos> 1,
+    <bos> 2, <unk> 3, <mask> 4), the 256 byte tokens that byte fallback spells any other
+    character with, then word pieces ("▁" marks a word start). No <bos>; <eos> ends
+    each text, which is then padded at the end, as SigLIP 2 reads it."""
+    from transformers import GemmaTokenizer
+
+    pieces = ["<pad>", "<eos>", "<bos>", "<unk>", "<mask>", *(f"<0x{i:02X}>" for i in range(256)), "▁",
+              *_CHARS, *("▁" + c for c in _CHARS), *("▁" + w for w in _WORDS), *_HANZI]  # fmt: skip
+    vocab = {piece: i for i, piece in enumerate(dict.fromkeys(pieces))}
+    return GemmaTokenizer(vocab=vocab, merges=[], add_bos_token=False, add_eos_token=True, padding_side="right",
+                          model_max_length=64)  # fmt: skip
+
+
+def _siglip2(out: Path) -> None:
+    # SigLIP 2's fixed-resolution checkpoints are SigLIP models with SigLIP 2's tokenizer.
+    import torch
+    from transformers import SiglipConfig, SiglipImageProcessorPil, SiglipModel, SiglipProcessor
+
+    tokenizer = _gemma_tokenizer()
+    text = dict(_text_config(tokenizer), pad_token_id=0, eos_token_id=1, bos_token_id=2, projection_size=32)
+    config = SiglipConfig(text_config=text, vision_config=_VISION)
+    torch.manual_seed(0)
+    SiglipModel(config).save_pretrained(out)
+    image_processor = SiglipImageProcessorPil(size={"height": 32, "width": 32})  # mean and std 0.5, as SigLIP's
+    SiglipProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(out)
+
+
+def _chinese_clip(out: Path) -> None:
+    # Chinese-CLIP: a BERT tokenizer (chinese-roberta-wwm-ext's special tokens; each Chinese
+    # character a token of its own) and a RoBERTa text encoder pooled at [CLS].
+    import torch
+    from transformers import (
+        BertTokenizer,
+        ChineseCLIPConfig,
+        ChineseCLIPImageProcessorPil,
+        ChineseCLIPModel,
+        ChineseCLIPProcessor,
+    )
+
+    tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *_HANZI, *_WORDS, *_CHARS, *("##" + c for c in _CHARS)]
+    tokenizer = BertTokenizer(vocab={t: i for i, t in enumerate(dict.fromkeys(tokens))}, model_max_length=52)
+    config = ChineseCLIPConfig(text_config=_text_config(tokenizer, pad_token_id=0), vision_config=_VISION,
+                               projection_dim=16)  # fmt: skip
+    torch.manual_seed(0)
+    ChineseCLIPModel(config).save_pretrained(out)
+    image_processor = ChineseCLIPImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    ChineseCLIPProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(out)
+
+
 def _diffusion(out: Path, xl: bool) -> None:
     # The components of diffusers' own pipeline tests (get_dummy_components), with a
     # trailing-timestep Euler scheduler as in SD-Turbo.
@@ -308,6 +367,8 @@ BUILDERS = {
     "blip-vqa": lambda out: _blip(out, vqa=True),
     "vilt-vqa": _vilt,
     "clip": _clip,
+    "siglip2": _siglip2,
+    "chinese-clip": _chinese_clip,
     "sd": lambda out: _diffusion(out, xl=False),
     "sdxl": lambda out: _diffusion(out, xl=True),
     "taesd": _taesd,
