@@ -58,6 +58,7 @@ class Checkpoint:
 _SD_TURBO = {"num_inference_steps": 1, "guidance_scale": 0.0, "width": 512, "height": 512}
 _SD_15 = {"num_inference_steps": 25, "guidance_scale": 7.5, "width": 512, "height": 512}
 _TINY_T2I = {"num_inference_steps": 2, "guidance_scale": 0.0, "width": 64, "height": 64}
+_Z_IMAGE_TURBO = {"num_inference_steps": 8, "guidance_scale": 0.0, "width": 1024, "height": 1024}
 
 # What each family's text side was trained to read (see runtime/scripts.py): English
 # only for OpenAI's CLIP (and the SD text encoders built on it), BLIP, ViLT and the
@@ -95,7 +96,21 @@ _ALL = [
         "2.1 GB",
         defaults=_SD_15,
     ),
+    # Chinese prompts: Z-Image-Turbo (a 6 B single-stream transformer reading prompts with
+    # Qwen3-4B; 8 steps without guidance, 1024 px), for a GPU: minutes per image on a CPU.
+    Checkpoint(
+        "z-image-turbo",
+        "text_to_image",
+        "Tongyi-MAI/Z-Image-Turbo",
+        "z-image",
+        "Z-Image-Turbo (中文 prompts)",
+        "≈ 33 GB",
+        defaults=_Z_IMAGE_TURBO,
+    ),
     Checkpoint("tiny-sd", "text_to_image", "tiny/sd", "sd", "Tiny SD (random)", "1 MB", defaults=_TINY_T2I),
+    Checkpoint(
+        "tiny-z-image", "text_to_image", "tiny/z-image", "z-image", "Tiny Z-Image (random)", "1 MB", defaults=_TINY_T2I
+    ),
     Checkpoint("tiny-sdxl", "text_to_image", "tiny/sdxl", "sdxl", "Tiny SDXL (random)", "2 MB", defaults=_TINY_T2I),
     # Retrieval and zero-shot classification: CLIP (Radford et al. 2021).
     Checkpoint("clip-b32", "retrieval", "openai/clip-vit-base-patch32", "clip", "CLIP ViT-B/32", "605 MB"),

@@ -500,3 +500,64 @@ def _vits(out: Path, full_size: bool = False) -> None:
 
 BUILDERS["whisper"] = _whisper
 BUILDERS["vits"] = _vits
+
+
+# --- Chinese prompts: Z-Image ----------------------------------------------------
+
+# Qwen3's chat template for one user turn (what ZImagePipeline wraps the prompt in).
+_QWEN3_TEMPLATE = (
+    "{%- for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
+    "{%- endfor %}{%- if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}"
+    "{%- if enable_thinking is defined and enable_thinking is false %}{{ '<think>\\n\\n</think>\\n\\n' }}{%- endif %}"
+    "{%- endif %}"
+)
+
+
+def _qwen_tokenizer():
+    """Qwen's byte-level BPE: the 256 byte symbols (GPT-2's byte-to-unicode map), so any
+    text, Chinese included, is spelled in bytes; the real vocabulary adds 151 k merges.
+    Then Qwen's special tokens and Qwen3's chat template."""
+    from transformers import Qwen2Tokenizer
+    from transformers.convert_slow_tokenizer import bytes_to_unicode
+
+    vocab = {symbol: i for i, symbol in enumerate(bytes_to_unicode().values())}
+    tokenizer = Qwen2Tokenizer(vocab=vocab, merges=[], model_max_length=512)
+    tokenizer.add_special_tokens({"additional_special_tokens": ["<|im_start|>", "<|im_end|>", "<think>", "</think>"]})
+    tokenizer.chat_template = _QWEN3_TEMPLATE
+    return tokenizer
+
+
+def _z_image(out: Path) -> None:
+    # The components of diffusers' own Z-Image tests (get_dummy_components), with the
+    # tokenizer built here instead of downloaded.
+    import torch
+    from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler, ZImagePipeline, ZImageTransformer2DModel
+    from transformers import Qwen3Config, Qwen3Model
+
+    torch.manual_seed(0)
+    transformer = ZImageTransformer2DModel(
+        all_patch_size=(2,), all_f_patch_size=(1,), in_channels=16, dim=32, n_layers=2, n_refiner_layers=1, n_heads=2,
+        n_kv_heads=2, norm_eps=1e-5, qk_norm=True, cap_feat_dim=16, rope_theta=256.0, t_scale=1000.0,
+        axes_dims=[8, 4, 4], axes_lens=[256, 32, 32],
+    )  # fmt: skip
+    with torch.no_grad():  # created with torch.empty: fixed, so no build holds NaNs
+        transformer.x_pad_token.copy_(torch.ones_like(transformer.x_pad_token))
+        transformer.cap_pad_token.copy_(torch.ones_like(transformer.cap_pad_token))
+    torch.manual_seed(0)
+    vae = AutoencoderKL(
+        in_channels=3, out_channels=3, down_block_types=["DownEncoderBlock2D"] * 2,
+        up_block_types=["UpDecoderBlock2D"] * 2, block_out_channels=[32, 64], layers_per_block=1, latent_channels=16,
+        norm_num_groups=32, sample_size=32, scaling_factor=0.3611, shift_factor=0.1159,
+    )  # fmt: skip
+    tokenizer = _qwen_tokenizer()
+    torch.manual_seed(0)
+    text_encoder = Qwen3Model(Qwen3Config(
+        hidden_size=16, intermediate_size=16, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=2,
+        head_dim=8, vocab_size=len(tokenizer), max_position_embeddings=512,
+    ))  # fmt: skip
+    pipe = ZImagePipeline(scheduler=FlowMatchEulerDiscreteScheduler(), vae=vae, text_encoder=text_encoder,
+                          tokenizer=tokenizer, transformer=transformer)  # fmt: skip
+    pipe.save_pretrained(out)
+
+
+BUILDERS["z-image"] = _z_image
