@@ -2,6 +2,8 @@
 # on port 7860 listening on 0.0.0.0, caches under the user's home.
 FROM python:3.11-slim
 
+# Chinese characters in the explain views' figures (matplotlib falls back to Noto CJK).
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-noto-cjk && rm -rf /var/lib/apt/lists/*
 RUN useradd --create-home --uid 1000 user
 USER user
 ENV HOME=/home/user \

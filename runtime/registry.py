@@ -174,6 +174,26 @@ _ALL = [
     # (Pratap et al. 2023); characters in, waveform out, no phonemizer needed.
     Checkpoint("mms-tts-eng", "text_to_speech", "facebook/mms-tts-eng", "vits", "MMS-TTS English (VITS)", "145 MB"),
     Checkpoint("tiny-vits", "text_to_speech", "tiny/vits", "vits", "Tiny VITS (random)", "1 MB"),
+    # Chinese: MMS-TTS has no Mandarin voice; Kokoro 82M (StyleTTS 2 with an iSTFTNet
+    # decoder, hexgrad 2025, Apache-2.0) does, reading misaki's Mandarin phonemes.
+    Checkpoint(
+        "kokoro-zh",
+        "text_to_speech",
+        "hexgrad/Kokoro-82M",
+        "kokoro",
+        "Kokoro 82M, Chinese voice (中文)",
+        "327 MB",
+        defaults={"voice": "zf_xiaobei"},
+    ),
+    Checkpoint(
+        "tiny-kokoro",
+        "text_to_speech",
+        "tiny/kokoro",
+        "kokoro",
+        "Tiny Kokoro (random)",
+        "160 MB",
+        defaults={"voice": "zf_xiaobei"},
+    ),
     # The text-to-image safety filter: the Stable Diffusion safety checker (CompVis),
     # CLIP ViT-L/14 image embeddings against embedded unsafe concepts; see pipelines/safety.py.
     Checkpoint(

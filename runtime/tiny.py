@@ -561,3 +561,48 @@ def _z_image(out: Path) -> None:
 
 
 BUILDERS["z-image"] = _z_image
+
+
+# --- Chinese speech: Kokoro --------------------------------------------------------
+
+
+def _kokoro(out: Path) -> None:
+    """A Kokoro as hexgrad/Kokoro-82M ships it: config.json (its phoneme vocabulary: here
+    the symbols misaki's Mandarin G2P writes for the characters above), the weights as
+    {module: state_dict} in a .pth, and a voice pack voices/zf_xiaobei.pt of 510 style
+    vectors. The text side is tiny, but Kokoro builds its decoder and text encoder at
+    their real widths whatever the config says (512 and 1,024 channels), so this "tiny"
+    model has about 60 M parameters (230 MB). ``max_dur`` 2 keeps random durations short."""
+    import json
+
+    import torch
+    from kokoro import KModel
+    from misaki import zh
+
+    g2p = zh.ZHG2P()
+    symbols = sorted({c for text in ["".join(_HANZI), "你好，世界！今天是晴天。"] for c in (g2p(text)[0] or "")})
+    vocab = {symbol: i + 1 for i, symbol in enumerate(dict.fromkeys([";", ":", ",", ".", "!", "?", " ", *symbols]))}
+    config = {
+        "vocab": vocab, "n_token": len(vocab) + 1, "hidden_dim": 512, "style_dim": 128, "n_layer": 1, "max_dur": 2,
+        "n_mels": 80, "dim_in": 16, "text_encoder_kernel_size": 3, "dropout": 0.0, "multispeaker": True,
+        "plbert": {"hidden_size": 16, "num_attention_heads": 2, "intermediate_size": 37, "max_position_embeddings": 512,
+                   "num_hidden_layers": 1, "dropout": 0.0},
+        # Kokoro's decoder as it is: its channel counts (512 in, 1,024 inside) are built in.
+        "istftnet": {"upsample_kernel_sizes": [20, 12], "upsample_rates": [10, 6], "gen_istft_hop_size": 5,
+                     "gen_istft_n_fft": 20, "resblock_dilation_sizes": [[1, 3, 5]] * 3, "resblock_kernel_sizes": [3, 7, 11],
+                     "upsample_initial_channel": 512},
+    }  # fmt: skip
+    (out / "config.json").write_text(json.dumps(config, ensure_ascii=False, indent=1), encoding="utf-8")
+    empty = out / "empty.pth"
+    torch.save({}, empty)  # KModel loads weights from a file: none, so they stay as initialised
+    torch.manual_seed(0)
+    model = KModel(repo_id="tiny/kokoro", config=config, model=str(empty))
+    empty.unlink()
+    modules = ("bert", "bert_encoder", "predictor", "text_encoder", "decoder")
+    torch.save({name: getattr(model, name).state_dict() for name in modules}, out / "kokoro-v1_0.pth")
+    (out / "voices").mkdir()
+    torch.manual_seed(1)
+    torch.save(torch.randn(510, 1, 256) * 0.1, out / "voices" / "zf_xiaobei.pt")
+
+
+BUILDERS["kokoro"] = _kokoro
