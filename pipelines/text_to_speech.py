@@ -31,6 +31,7 @@ import torch
 
 from runtime import settings
 from runtime.inputs import check_number, check_seed, check_text, half_width
+from runtime.scripts import main_script, scripts_of
 
 SUPPORTED = ("vits",)
 # MMS-TTS names languages by ISO 639-3 code; num2words by ISO 639-1.
@@ -207,13 +208,17 @@ class KokoroPipeline:
         return 24_000
 
     def phonemes(self, text: str) -> list[str]:
-        """Kokoro's phonemes for ``text``, a sentence at a time (it reads at most 510)."""
+        """Kokoro's phonemes for ``text``, a sentence at a time (it reads at most 510); none
+        for text without Chinese (misaki passes other scripts through unconverted)."""
         chunks = []
-        for sentence in filter(str.strip, _SENTENCE_END.split(chinese_numbers(text))):
+        text = chinese_numbers(text)
+        if main_script(text) is None or "Han" not in scripts_of(text):
+            return []
+        for sentence in filter(str.strip, _SENTENCE_END.split(text)):
             phonemes, _ = self.g2p(sentence)
             phonemes = "".join(p for p in (phonemes or "") if p in self.model.vocab)
             for start in range(0, len(phonemes), 500):
-                if phonemes[start : start + 500].strip():
+                if any(c.isalpha() for c in phonemes[start : start + 500]):  # not punctuation alone
                     chunks.append(phonemes[start : start + 500])
         return chunks
 
