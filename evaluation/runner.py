@@ -68,9 +68,13 @@ def select(probes: ProbeSet, task: str, limit: int | None = None) -> list[dict]:
         key = lambda item: ""  # noqa: E731
     else:
         key = lambda item: (language(item), probes.source(item["image"]))  # noqa: E731
-    groups: dict[str, list[dict]] = defaultdict(list)
+    found: dict[str, list[dict]] = defaultdict(list)
     for item in items:
-        groups[key(item)].append(item)
+        found[key(item)].append(item)
+    # Languages in turn within each ability (or source): a quick run covers both.
+    subs = list(dict.fromkeys(k[1] for k in found if isinstance(k, tuple)))
+    ranked = sorted(found, key=lambda k: (subs.index(k[1]), k[0] != "en") if isinstance(k, tuple) else (0, False))
+    groups = {k: found[k] for k in ranked}
     chosen: set[str] = set()
     while len(chosen) < limit:
         for group in groups.values():

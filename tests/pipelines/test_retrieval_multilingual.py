@@ -39,7 +39,9 @@ def test_siglip_reads_64_lower_cased_tokens_padded_at_the_end(siglip):
     assert ids.shape == (2, 64)  # padding="max_length", max_length=64
     tokenizer = siglip.processor.tokenizer
     first = tokenizer.convert_ids_to_tokens(ids[0].tolist())
-    assert first[:4] == ["一", "只", "猫", "<eos>"] and set(first[4:]) == {"<pad>"}  # Chinese as itself, pads at the end
+    assert first[:4] == ["一", "只", "猫", "<eos>"] and set(first[4:]) == {
+        "<pad>"
+    }  # Chinese as itself, pads at the end
     assert "<unk>" not in first
     assert siglip._tokens(["a red cat"])["input_ids"].tolist() == ids[1:].tolist()  # lower-cased
     np.testing.assert_allclose(siglip.embed_texts(["A Red CAT"]), siglip.embed_texts(["a red cat"]), atol=1e-6)
@@ -71,7 +73,9 @@ def test_the_same_api_as_clip(models, key):
 
 
 def test_fingerprints_tell_the_families_apart(models):
-    prints = {models.get("retrieval", key).pipeline.fingerprint for key in ("tiny-clip", "tiny-siglip2", "tiny-chinese-clip")}
+    prints = {
+        models.get("retrieval", key).pipeline.fingerprint for key in ("tiny-clip", "tiny-siglip2", "tiny-chinese-clip")
+    }
     assert len(prints) == 3
 
 

@@ -82,7 +82,9 @@ def test_whisper_hears_the_chinese_clip(models):
     assert forced["language"] == "zh" and isinstance(forced["text"], str)
 
 
-@pytest.mark.skipif(not is_cached(registry.CHECKPOINTS["whisper-base"]), reason="needs openai/whisper-base in the HF cache")
+@pytest.mark.skipif(
+    not is_cached(registry.CHECKPOINTS["whisper-base"]), reason="needs openai/whisper-base in the HF cache"
+)
 def test_real_whisper_detects_and_transcribes_chinese():
     from pipelines.speech_recognition import SpeechRecognitionPipeline
 
