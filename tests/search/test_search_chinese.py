@@ -58,7 +58,9 @@ def test_the_command_line_searches_and_sorts_in_chinese(index, capsys):
     assert code == 0 and len(hits) == 2 and all(hit["name"] in NAMES for hit in hits)
     assert any(name in out for name in NAMES)  # JSON with the names as written
     assert "notice" not in err  # SigLIP 2 reads Chinese
-    code, out, _ = run(capsys, "classify", "--index", index, "--labels", "动物，食物、太空", "--json", "--examples", "1")
+    code, out, _ = run(
+        capsys, "classify", "--index", index, "--labels", "动物，食物、太空", "--json", "--examples", "1"
+    )
     result = json.loads(out)
     assert code == 0 and {row["label"] for row in result["labels"]} <= {"动物", "食物", "太空"} and "\\u" not in out
 
