@@ -250,8 +250,8 @@ def half_width(text: str) -> str:
 def split_items(text: str, name: str) -> list[str]:
     """A typed list -> its unique, non-empty items in order: "猫，狗、鸟" and "cat, dog; bird"
     both give three, as do three lines. Full-width digits and letters become ASCII."""
-    if isinstance(text, str):  # a new line separates items too (check_text makes it a space)
-        text = text.replace("\r\n", "\n").replace("\n", ",")
+    check_text(text, name)  # empty, too long or not text: refused as such
+    text = text.replace("\r\n", "\n").replace("\n", ",")  # a new line separates items too
     text = half_width(check_text(text, name))
     return list(dict.fromkeys(item.strip() for item in LIST_SEPARATORS.split(text) if item.strip()))
 
