@@ -29,14 +29,21 @@ from runtime.inputs import load_image
 # --- Captions: BLEU-4 and CIDEr ---------------------------------------------------
 
 
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_CHINESE_PUNCTUATION = str.maketrans({c: " " for c in "。，、；：？！“”‘’（）《》【】…—·"})
+
+
 def tokenize_caption(text: str) -> str:
     """PTB tokens, lower-cased and space-joined, without punctuation: what
     pycocoevalcap's scorers expect (they split on spaces)."""
     from nltk.tokenize import TreebankWordTokenizer
     from pycocoevalcap.tokenizer.ptbtokenizer import PUNCTUATIONS
 
+    # Chinese is written without spaces: each character is a token (as Chinese caption
+    # benchmarks score at the character level), its punctuation dropped with the rest.
+    text = _HAN.sub(lambda m: f" {m.group()} ", str(text)).translate(_CHINESE_PUNCTUATION)
     # convert_parentheses writes ( as -LRB- like Stanford's tokenizer, which PUNCTUATIONS drops.
-    tokens = TreebankWordTokenizer().tokenize(" ".join(str(text).lower().split()), convert_parentheses=True)
+    tokens = TreebankWordTokenizer().tokenize(" ".join(text.lower().split()), convert_parentheses=True)
     return " ".join(t for t in tokens if t not in PUNCTUATIONS)
 
 
@@ -155,14 +162,19 @@ def normalize_answer(answer: str) -> str:
     return " ".join(_CONTRACTIONS.get(w, w) for w in words if w not in _ARTICLES)
 
 
-def vqa_accuracy(prediction: str, answers: Sequence[str]) -> float:
+def vqa_accuracy(prediction: str, answers: Sequence[str], language: str = "en") -> float:
     """1.0 when the normalised prediction equals a normalised accepted answer, else 0.0.
+    Chinese answers (``language`` "zh") are normalised as ``evaluation.chinese`` says.
 
     The VQA benchmark scores min(#annotators who gave the answer / 3, 1) over ten
     annotators; every answer here is exact (drawn scenes) or hand-checked (photos),
     so each counts as full agreement and the score is 0 or 1."""
-    accepted = {normalize_answer(a) for a in answers}
-    return float(normalize_answer(prediction or "") in accepted)
+    if language == "zh":
+        from evaluation.chinese import normalize_answer_zh as normalize
+    else:
+        normalize = normalize_answer
+    accepted = {normalize(a) for a in answers}
+    return float(normalize(prediction or "") in accepted)
 
 
 # --- CLIPScore ----------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""The probe set: a versioned data file (``evaluation/data/probes_v1.json``) of images
-with reference captions, tagged question-answer pairs and text-to-image prompts.
+"""The probe set: a versioned data file (``evaluation/data/probes_v2.json``) of images
+with reference captions, tagged question-answer pairs and text-to-image prompts, in
+English and (from version 2) Chinese.
 
 Its images are of two kinds:
 
@@ -13,15 +14,25 @@ The synthetic part is generated from the file's seed; ``build_probes`` re-create
 (and a test checks that the file and the generator agree). To change the probe set,
 write a new version instead of editing one that results were reported on:
 
-    python -m evaluation.probes --seed 1 --out evaluation/data/probes_v2.json
+    python -m evaluation.probes --seed 1 --out evaluation/data/probes_v3.json
+
+Version 2 is version 1 (the same seed, scenes, photos and English items) plus Chinese
+items (``evaluation/chinese.py``): a Chinese caption item per image, whose references
+retrieval also ranks, and Chinese questions. It was written with
+
+    python -m evaluation.probes --seed 0 --version 2 --photos-from evaluation/data/probes_v1.json \
+        --out evaluation/data/probes_v2.json
+
+Every item of version 2 carries its ``language`` ("en" or "zh"; version 1's items are
+English); results are reported per language.
 
 Task items and their ids (what ``--predictions`` files refer to):
 
-- caption: ``caption/<image>``: the image's references;
-- vqa: ``vqa/<image>/<n>``: a question, its accepted answers and its ability;
+- caption: ``caption/<image>`` (``caption/<image>/zh`` in Chinese): the image's references;
+- vqa: ``vqa/<image>/<n>`` (``vqa/<image>/zh/<n>``): a question, its accepted answers and its ability;
 - retrieval: every image with every one of its references: an image query is
   ``retrieval/<image>`` (answered by a ranking of text ids), a text query is
-  ``retrieval/<image>/<n>`` (answered by a ranking of image ids);
+  ``retrieval/<image>/<n>`` (``retrieval/<image>/zh/<n>``; answered by a ranking of image ids);
 - text_to_image: ``t2i/<prompt>``: a prompt and the questions that check its picture.
 """
 
@@ -35,6 +46,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from evaluation.chinese import PHOTOS_ZH, describe_zh, questions_zh
 from labs.scenes import Scene, describe, generate_prompts, generate_scenes, image_digest, questions, render_scene
 from runtime import settings
 from runtime.files import atomic_write_text
@@ -42,8 +54,9 @@ from runtime.inputs import load_image
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 PHOTOS_DIR = settings.EXAMPLE_IMAGES_DIR
-LATEST = 1
+LATEST = 2
 TASKS = ("caption", "vqa", "retrieval", "text_to_image")
+LANGUAGES = ("en", "zh")
 # The abilities a question can probe: the synthetic scenes' six, and object recognition
 # on the photos.
 ABILITIES = ("color", "count", "shape", "position", "reading", "yes/no", "object")
@@ -72,13 +85,20 @@ class ProbeSet:
 
     @property
     def retrieval(self) -> tuple[list[str], list[dict]]:
-        """(image ids, texts): each text {id, image, text} belongs to exactly one image."""
+        """(image ids, texts): each text {id, image, text, language} belongs to exactly one image."""
         texts = [
-            {"id": f"retrieval/{item['image']}/{n}", "image": item["image"], "text": text}
+            {"id": f"retrieval/{item['image']}{'' if language(item) == 'en' else '/' + language(item)}/{n}",
+             "image": item["image"], "text": text, "language": language(item)}
             for item in self.captions
             for n, text in enumerate(item["references"])
-        ]
-        return [item["image"] for item in self.captions], texts
+        ]  # fmt: skip
+        return list(dict.fromkeys(item["image"] for item in self.captions)), texts
+
+    @property
+    def languages(self) -> list[str]:
+        """The languages of its items, English first."""
+        found = {language(item) for item in self.captions + self.vqa}
+        return [code for code in LANGUAGES if code in found] + sorted(found - set(LANGUAGES))
 
     def ids(self, task: str) -> list[str]:
         """Every id a prediction for ``task`` may carry."""
@@ -104,6 +124,11 @@ class ProbeSet:
             "version": self.version, "seed": self.seed, "images": self.images, "captions": self.captions,
             "vqa": self.vqa, "text_to_image": self.text_to_image,
         }  # fmt: skip
+
+
+def language(item: dict) -> str:
+    """The language of a probe item: "en" unless it says otherwise (version 1 says nothing)."""
+    return item.get("language", "en")
 
 
 def draw(meta: dict) -> Image.Image:
@@ -134,18 +159,29 @@ def load_probes(source: int | str | Path = LATEST) -> ProbeSet:
     return probes
 
 
-def build_probes(seed: int = 0, photos: list[dict] = (), version: int = LATEST, sizes: dict | None = None) -> ProbeSet:
+def build_probes(seed: int = 0, photos: list[dict] = (), version: int = LATEST, sizes: dict | None = None,
+                 chinese: bool | None = None) -> ProbeSet:  # fmt: skip
     """A probe set: synthetic scenes and prompts generated from ``seed``, plus ``photos``
-    ({file, references, questions}) from ``assets/images``."""
+    ({file, references, questions}) from ``assets/images``; with ``chinese`` (from
+    version 2 when None) also the Chinese items of ``evaluation/chinese.py``."""
+    chinese = version >= 2 if chinese is None else chinese
     sizes = {"n_count": 10, "n_pair": 8, "n_word": 6, "n_prompts": 9, **(sizes or {})}
     scenes = generate_scenes(seed, sizes["n_count"], sizes["n_pair"], sizes["n_word"])
     rng = random.Random(f"questions-{seed}")  # distractors in questions, apart from the scene stream
+    rng_zh = random.Random(f"questions-zh-{seed}")  # the Chinese ones' own, so the English stay as they were
     images, captions, vqa = {}, [], []
+    tag = {"language": "en"} if chinese else {}
 
     def add(image_id: str, meta: dict, references: list[str], qas: list[dict]) -> None:
         images[image_id] = {**meta, "sha256": image_digest(draw(meta))}
-        captions.append({"id": f"caption/{image_id}", "image": image_id, "references": list(references)})
-        vqa.extend({"id": f"vqa/{image_id}/{n}", "image": image_id, **qa} for n, qa in enumerate(qas))
+        captions.append({"id": f"caption/{image_id}", "image": image_id, "references": list(references), **tag})
+        vqa.extend({"id": f"vqa/{image_id}/{n}", "image": image_id, **qa, **tag} for n, qa in enumerate(qas))
+
+    def add_chinese(image_id: str, references: list[str], qas: list[dict]) -> None:
+        captions.append({"id": f"caption/{image_id}/zh", "image": image_id, "references": list(references),
+                         "language": "zh"})  # fmt: skip
+        vqa.extend({"id": f"vqa/{image_id}/zh/{n}", "image": image_id, **qa, "language": "zh"}
+                   for n, qa in enumerate(qas))  # fmt: skip
 
     for scene in scenes:
         add(scene.id, {"source": "synthetic", "scene": scene.to_dict()}, describe(scene), questions(scene, rng))
@@ -154,6 +190,16 @@ def build_probes(seed: int = 0, photos: list[dict] = (), version: int = LATEST, 
             raise ValueError(f"Photo {photo['file']!r} is not in assets/images.")
         image_id = "photo-" + Path(photo["file"]).stem.replace("_", "-")
         add(image_id, {"source": "photo", "file": photo["file"]}, photo["references"], photo["questions"])
+    if chinese:
+        for scene in scenes:
+            add_chinese(scene.id, describe_zh(scene), [{k: v for k, v in qa.items() if k != "language"}
+                                                        for qa in questions_zh(scene, rng_zh)])  # fmt: skip
+        for photo in photos:
+            if photo["file"] in PHOTOS_ZH:
+                references, qas = PHOTOS_ZH[photo["file"]]
+                image_id = "photo-" + Path(photo["file"]).stem.replace("_", "-")
+                add_chinese(image_id, references, [{"question": q, "answers": a, "ability": ability}
+                                                   for q, a, ability in qas])  # fmt: skip
     prompts = [
         {"id": f"t2i/{p.id}", "prompt": p.prompt, "questions": p.questions}
         for p in generate_prompts(seed, sizes["n_prompts"])
@@ -162,14 +208,17 @@ def build_probes(seed: int = 0, photos: list[dict] = (), version: int = LATEST, 
 
 
 def photos_of(probes: ProbeSet) -> list[dict]:
-    """The hand-written part of a probe set, in the form ``build_probes`` takes."""
-    by_image = {item["image"]: item for item in probes.captions}
+    """The hand-written English part of a probe set, in the form ``build_probes`` takes
+    (the Chinese part is in ``evaluation/chinese.py``)."""
+    by_image = {item["image"]: item for item in probes.captions if language(item) == "en"}
     return [
         {
             "file": meta["file"],
             "references": by_image[image_id]["references"],
             "questions": [
-                {k: qa[k] for k in ("question", "answers", "ability")} for qa in probes.vqa if qa["image"] == image_id
+                {k: qa[k] for k in ("question", "answers", "ability")}
+                for qa in probes.vqa
+                if qa["image"] == image_id and language(qa) == "en"
             ],
         }
         for image_id, meta in probes.images.items()

@@ -31,8 +31,8 @@ TASK_TITLES = {
 }
 
 
-def _key(row: dict) -> tuple[str, str, str]:
-    return row["task"], row["ability"], row["metric"]
+def _key(row: dict) -> tuple[str, str, str, str]:
+    return row["task"], row.get("language", "en"), row["ability"], row["metric"]
 
 
 def comparison(a: dict, b: dict | None = None) -> list[dict]:
@@ -60,15 +60,15 @@ def fmt(value: float | None, metric: str = "") -> str:
 def table_rows(a: dict, b: dict | None = None) -> tuple[list[str], list[list]]:
     """(headers, rows) of the results table the tab and the report show."""
     if b is None:
-        headers = ["task", "ability", "metric", "value", "n"]
-        return headers, [[r["task"], r["ability"], r["metric"], fmt(r["value"], r["metric"]), r["n"]]
-                         for r in a["results"]]  # fmt: skip
-    headers = ["task", "ability", "metric", "A", "B", "B − A", "n"]
+        headers = ["task", "language", "ability", "metric", "value", "n"]
+        return headers, [[r["task"], r.get("language", "en"), r["ability"], r["metric"], fmt(r["value"], r["metric"]),
+                          r["n"]] for r in a["results"]]  # fmt: skip
+    headers = ["task", "language", "ability", "metric", "A", "B", "B − A", "n"]
     rows = []
     for r in comparison(a, b):
         delta = "—" if r["delta"] is None else f"{'+' if r['delta'] >= 0 else ''}{fmt(r['delta'], r['metric'])}"
-        rows.append([r["task"], r["ability"], r["metric"], fmt(r["value"], r["metric"]), fmt(r["b"], r["metric"]),
-                     delta, r["n"]])  # fmt: skip
+        rows.append([r["task"], r.get("language", "en"), r["ability"], r["metric"], fmt(r["value"], r["metric"]),
+                     fmt(r["b"], r["metric"]), delta, r["n"]])  # fmt: skip
     return headers, rows
 
 
@@ -139,18 +139,20 @@ def chart(results: list[dict], labels: list[str] | None = None):
         ax.set_visible(False)
     width = 0.8 / len(results)
     for ax, task in zip(axes, tasks, strict=False):
-        keys = [(r["ability"], r["metric"]) for r in results[0]["results"] if r["task"] == task and r["metric"] in CHARTED[task]]  # fmt: skip
+        keys = [_bar(r) for r in results[0]["results"] if r["task"] == task and r["metric"] in CHARTED[task]]
         for res in results[1:]:
-            keys += [k for k in ((r["ability"], r["metric"]) for r in res["results"] if r["task"] == task
+            keys += [k for k in (_bar(r) for r in res["results"] if r["task"] == task
                                  and r["metric"] in CHARTED[task]) if k not in keys]  # fmt: skip
         x = np.arange(len(keys))
         for i, (res, label) in enumerate(zip(results, labels, strict=True)):
-            values = {(r["ability"], r["metric"]): r["value"] / CHART_SCALE.get(r["metric"], 1.0)
+            values = {_bar(r): r["value"] / CHART_SCALE.get(r["metric"], 1.0)
                       for r in res["results"] if r["task"] == task}  # fmt: skip
             heights = [values.get(k, np.nan) for k in keys]
             bars = ax.bar(x + (i - (len(results) - 1) / 2) * width, heights, width, label=label)
             ax.bar_label(bars, fmt="%.2f", fontsize=7, padding=1)
-        names = [_tick(task, ability, metric) for ability, metric in keys]
+        names = [
+            _tick(task, ability, metric) + ("" if lang == "en" else f" ({lang})") for lang, ability, metric in keys
+        ]
         ax.set_xticks(x, names, rotation=30 if len(keys) > 5 else 0, ha="right" if len(keys) > 5 else "center",
                       fontsize=8)  # fmt: skip
         ax.set_ylim(0, 1.1)
@@ -159,6 +161,11 @@ def chart(results: list[dict], labels: list[str] | None = None):
     if len(results) > 1:  # one legend for all panels, above them, clear of the bars
         fig.legend(*axes[0].get_legend_handles_labels(), loc="outside upper center", ncols=len(results), fontsize=9)
     return fig
+
+
+def _bar(row: dict) -> tuple[str, str, str]:
+    """What a bar stands for: (language, ability, metric)."""
+    return row.get("language", "en"), row["ability"], row["metric"]
 
 
 def _tick(task: str, ability: str, metric: str) -> str:

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from evaluation import metrics
-from evaluation.probes import ABILITIES, TASKS, ProbeSet, load_probes
+from evaluation.probes import ABILITIES, TASKS, ProbeSet, language, load_probes
 from runtime.inputs import check_number, load_image
 
 Progress = Callable[[int, int, str], None]  # (done, total, what is happening)
@@ -63,14 +63,18 @@ def select(probes: ProbeSet, task: str, limit: int | None = None) -> list[dict]:
     if limit is None or limit >= len(items):
         return items
     if task == "vqa":
-        key = lambda item: item["ability"]  # noqa: E731
+        key = lambda item: (language(item), item["ability"])  # noqa: E731
     elif task == "text_to_image":
         key = lambda item: ""  # noqa: E731
     else:
-        key = lambda item: probes.source(item["image"])  # noqa: E731
-    groups: dict[str, list[dict]] = defaultdict(list)
+        key = lambda item: (language(item), probes.source(item["image"]))  # noqa: E731
+    found: dict[str, list[dict]] = defaultdict(list)
     for item in items:
-        groups[key(item)].append(item)
+        found[key(item)].append(item)
+    # Languages in turn within each ability (or source): a quick run covers both.
+    subs = list(dict.fromkeys(k[1] for k in found if isinstance(k, tuple)))
+    ranked = sorted(found, key=lambda k: (subs.index(k[1]), k[0] != "en") if isinstance(k, tuple) else (0, False))
+    groups = {k: found[k] for k in ranked}
     chosen: set[str] = set()
     while len(chosen) < limit:
         for group in groups.values():
@@ -98,12 +102,13 @@ def predict_vqa(pipe, probes: ProbeSet, items: list[dict], step: Callable[[str],
     return predictions
 
 
-def retrieval_pool(probes: ProbeSet, items: list[dict]) -> tuple[list[str], list[dict]]:
-    """The images of ``items`` and all their captions: what retrieval ranks."""
-    images = [item["image"] for item in items]
+def retrieval_pool(probes: ProbeSet, items: list[dict], lang: str | None = None) -> tuple[list[str], list[dict]]:
+    """The images of ``items`` and all their captions (those in ``lang`` only, when
+    given): what retrieval ranks."""
+    images = list(dict.fromkeys(item["image"] for item in items))
     _, texts = probes.retrieval
     keep = set(images)
-    return images, [t for t in texts if t["image"] in keep]
+    return images, [t for t in texts if t["image"] in keep and lang in (None, t["language"])]
 
 
 def predict_retrieval(pipe, probes: ProbeSet, items: list[dict], step: Callable[[str], None]) -> dict[str, list[str]]:
@@ -226,9 +231,22 @@ class Judges:
     vqa: Any = None  # a runtime.cache.Loaded VQA entry
 
 
-def _row(task: str, ability: str, metric: str, value: float, n: int) -> dict:
+def _row(task: str, ability: str, metric: str, value: float, n: int, lang: str = "en") -> dict:
     better = "higher" if HIGHER_IS_BETTER.get(metric, True) else "lower"
-    return {"task": task, "ability": ability, "metric": metric, "value": float(value), "n": int(n), "better": better}
+    return {"task": task, "language": lang, "ability": ability, "metric": metric, "value": float(value), "n": int(n),
+            "better": better}  # fmt: skip
+
+
+def score_by_language(score, probes, items, predictions, judges) -> tuple[list[dict], list[dict]]:
+    """``score`` run on the items of each language apart: every row and item says its
+    language, so a model is reported in English and in Chinese separately."""
+    rows, scored = [], []
+    for lang in dict.fromkeys(language(item) for item in items):
+        group = [item for item in items if language(item) == lang]
+        lang_rows, lang_items = score(probes, group, predictions, judges)
+        rows += [{**row, "language": lang} for row in lang_rows]
+        scored += [{**item, "language": lang} for item in lang_items]
+    return rows, scored
 
 
 def _groups(items: list[dict], key: str, order=()) -> list[tuple[str, list[dict]]]:
@@ -274,7 +292,7 @@ def score_vqa(probes, items, predictions, judges: Judges) -> tuple[list[dict], l
             scored.append({
                 "task": "vqa", "id": item["id"], "image": item["image"], "ability": item["ability"],
                 "input": item["question"], "reference": item["answers"], "prediction": answer,
-                "scores": {"accuracy": metrics.vqa_accuracy(answer, item["answers"])},
+                "scores": {"accuracy": metrics.vqa_accuracy(answer, item["answers"], language(item))},
             })  # fmt: skip
     rows = [
         _row("vqa", ability, "accuracy", np.mean([i["scores"]["accuracy"] for i in group]), len(group))
@@ -285,7 +303,8 @@ def score_vqa(probes, items, predictions, judges: Judges) -> tuple[list[dict], l
 
 
 def score_retrieval(probes, items, predictions, judges: Judges) -> tuple[list[dict], list[dict]]:
-    images, texts = retrieval_pool(probes, items)
+    # An image's ranking counts only the texts in the items' language (score_by_language).
+    images, texts = retrieval_pool(probes, items, language(items[0]) if items else None)
     rows, scored = [], []
     directions = [
         ("image_to_text", [f"retrieval/{i}" for i in images], [t["id"] for t in texts],
@@ -485,7 +504,7 @@ def evaluate(
             task_rows, task_items = score_text_to_image(probes, selection[task], predictions, chosen, report)
             _keep_images(task_items, image_dir)
         else:
-            task_rows, task_items = SCORE[task](probes, selection[task], predictions, chosen)
+            task_rows, task_items = score_by_language(SCORE[task], probes, selection[task], predictions, chosen)
         rows += task_rows
         items += task_items
         run["seconds"][task] = round(run["seconds"].get(task, 0) + time.perf_counter() - start, 2)

@@ -246,11 +246,22 @@ def frame_steps(total: int, max_frames: int | None = None) -> list[int]:
     return sorted({*range(every, total + 1, every), total})
 
 
+def check_explainable(pipeline) -> None:
+    """The timeline and the word maps read a UNet's cross-attention and SD's 4-channel
+    latents; a Z-Image transformer has neither."""
+    if not pipeline.has_unet:
+        raise ValueError(
+            f"The denoising timeline and word maps explain UNet models (SD-Turbo, SDXL-Turbo, SD 1.5); "
+            f"{pipeline.model_id or 'this model'} is a {pipeline.family} transformer: pick one of those to explain."
+        )
+
+
 class Timeline:
     """A ``latents_callback`` for ``TextToImagePipeline``: keeps a preview every few steps
     and hands each to ``on_frame(image, caption)`` as it is made."""
 
     def __init__(self, pipeline, size: tuple[int, int], preview: str = "latent", on_frame: Callable | None = None):
+        check_explainable(pipeline)
         self.previewer = Previewer(pipeline, preview)
         self.scheduler = pipeline.pipe.scheduler
         self.size = size
@@ -294,6 +305,7 @@ def explain_text_to_image(
     seed = check_seed(seed)
     if preview not in PREVIEWS:
         raise ValueError(f"Unknown preview {preview!r}; available previews = {list(PREVIEWS)}")
+    check_explainable(pipeline)
     steps, guidance, width, height = pipeline.resolve(num_inference_steps, guidance_scale, width, height)
 
     # 2. Generate, recording attention and keeping previews

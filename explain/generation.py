@@ -41,7 +41,7 @@ from PIL import Image
 
 from explain.heatmaps import overlay
 from runtime.files import shown_model
-from runtime.inputs import check_number, check_seed, check_text, load_image
+from runtime.inputs import check_number, check_seed, check_text, load_image, split_items
 
 STRATEGIES = ("greedy", "beam", "sampling")
 TOP_ALTERNATIVES = 5
@@ -246,12 +246,12 @@ def parse_candidates(candidates) -> list[str]:
     if candidates is None:
         return []
     if isinstance(candidates, (list, tuple)):
-        candidates = ",".join(str(c) for c in candidates)
+        candidates = "\n".join(str(c) for c in candidates)
     if not isinstance(candidates, str):
         raise TypeError(f"`candidates` must be comma-separated text, not {type(candidates).__name__}.")
     if not candidates.strip():
         return []
-    parsed = list(dict.fromkeys(c.strip() for c in check_text(candidates, "candidate answers").split(",") if c.strip()))
+    parsed = split_items(candidates, "candidate answers")  # commas, also ，、；
     if len(parsed) > MAX_CANDIDATES:
         raise ValueError(f"Give at most {MAX_CANDIDATES} candidate answers; got {len(parsed)}.")
     return parsed

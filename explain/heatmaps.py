@@ -7,6 +7,7 @@ are imported on first use, so importing this module stays cheap.
 
 from __future__ import annotations
 
+import functools
 import io
 
 import numpy as np
@@ -55,9 +56,26 @@ def figure_to_image(figure) -> Image.Image:
     return image.convert("RGB")
 
 
+# Fonts with Chinese characters, tried after DejaVu Sans (matplotlib's default, which has
+# none): labels in Chinese draw in the first one installed instead of as empty boxes.
+CJK_FONTS = ("Noto Sans CJK SC", "Noto Serif CJK SC", "Source Han Sans SC", "WenQuanYi Zen Hei", "Microsoft YaHei",
+             "PingFang SC", "SimHei")  # fmt: skip
+
+
+@functools.cache
+def _use_cjk_fallback() -> None:
+    import matplotlib
+    from matplotlib import font_manager
+
+    installed = {font.name for font in font_manager.fontManager.ttflist}
+    matplotlib.rcParams["font.family"] = ["DejaVu Sans", *(name for name in CJK_FONTS if name in installed)]
+
+
 def new_figure(width: float, height: float):
     """A matplotlib figure outside pyplot: no global state, so handlers in several
-    threads can draw at once, and no display is needed."""
+    threads can draw at once, and no display is needed. Chinese labels fall back to an
+    installed CJK font (``CJK_FONTS``)."""
     from matplotlib.figure import Figure
 
+    _use_cjk_fallback()
     return Figure(figsize=(width, height))

@@ -109,14 +109,24 @@ def text_to_image_record(loaded, prompt: str, seed: int, outputs: list[str], neg
     return {"task": "text_to_image", **info, "parameters": parameters, "output": outputs}
 
 
-def classify_record(loaded, image, labels: list[str], output: dict) -> dict:
-    from pipelines.retrieval import _prompt
+def _text_options(pipe) -> dict:
+    """How the retrieval model's family reads text (pipelines/retrieval.py TEXT_OPTIONS)."""
+    from pipelines.retrieval import LOWER_CASE, TEXT_OPTIONS
 
+    return {"text_options": dict(TEXT_OPTIONS[pipe.model_type]), "lower_case": pipe.model_type in LOWER_CASE}
+
+
+def classify_record(loaded, image, labels: list[str], output: dict) -> dict:
+    pipe = loaded.pipeline
     return {
         "task": "classify",
         **_model_info(loaded),
         "image": _image_info(image),
-        "parameters": {"labels": list(labels), "texts": [_prompt(label) for label in labels]},
+        "parameters": {
+            "labels": list(labels),
+            "texts": [pipe.prompt(label) for label in labels],
+            **_text_options(pipe),
+        },  # fmt: skip
         "output": {label: float(p) for label, p in output.items()},
     }
 
@@ -127,7 +137,11 @@ def similarity_matrix_record(loaded, images: list, matrix: dict) -> dict:
         "task": "similarity_matrix",
         **_model_info(loaded),
         "images": [_image_info(image) for image in images],
-        "parameters": {"texts": list(matrix["texts"]), "temperature": matrix["temperature"]},
+        "parameters": {
+            "texts": list(matrix["texts"]),
+            "temperature": matrix["temperature"],
+            **_text_options(loaded.pipeline),
+        },  # fmt: skip
         "output": {"cosine": matrix["cosine"], "probabilities": matrix["probabilities"]},
     }
 
@@ -285,23 +299,34 @@ def _text_to_image(record: dict) -> str:
     )  # fmt: skip
 
 
+def _text_setup(p: dict) -> str:
+    """How the model reads text: CLIP pads to the longest text; SigLIP 2 reads 64 tokens
+    of lower-cased text; Chinese-CLIP 52 tokens."""
+    options = p.get("text_options", {"padding": True, "truncation": True})
+    lines = f"TEXT_OPTIONS = {options!r}  # how this model's text encoder was trained to read\n"
+    if p.get("lower_case"):
+        lines += "TEXTS = [text.lower() for text in TEXTS]  # it was trained on lower-cased text\n"
+    return lines + "\n"
+
+
 def _classify(record: dict) -> str:
     p = record["parameters"]
     return (
         _header(
             record,
-            "import math\nimport torch\nfrom PIL import Image, ImageOps\nfrom transformers import CLIPModel, CLIPProcessor",
+            "import math\nimport torch\nfrom PIL import Image, ImageOps\nfrom transformers import AutoModel, AutoProcessor",
         )
         + f"IMAGE = {record['image']['path']!r}  # the image you gave the app\n"
         f"LABELS = {p['labels']!r}\n"
-        f"TEXTS = {p['texts']!r}  # CLIP's prompt template around each label\n\n"
-        "processor = CLIPProcessor.from_pretrained(MODEL, revision=REVISION)\n"
-        "model = CLIPModel.from_pretrained(MODEL, revision=REVISION, dtype=DTYPE, device_map=DEVICE).eval()\n\n"
+        f"TEXTS = {p['texts']!r}  # the prompt template around each label\n"
+        + _text_setup(p)
+        + "processor = AutoProcessor.from_pretrained(MODEL, revision=REVISION)\n"
+        "model = AutoModel.from_pretrained(MODEL, revision=REVISION, dtype=DTYPE, device_map=DEVICE).eval()\n\n"
         + _LOAD_IMAGE
         + "\nwith torch.inference_mode():\n"
         '    pixels = processor(images=[image], return_tensors="pt")["pixel_values"].to(model.device, model.dtype)\n'
         "    image_embeds = model.get_image_features(pixel_values=pixels).pooler_output.float()\n"
-        '    tokens = processor(text=TEXTS, return_tensors="pt", padding=True, truncation=True).to(model.device)\n'
+        '    tokens = processor(text=TEXTS, return_tensors="pt", **TEXT_OPTIONS).to(model.device)\n'
         "    text_embeds = model.get_text_features(**tokens).pooler_output.float()\n"
         "    # Unit vectors: a dot product is the cosine similarity\n"
         "    image_embeds = image_embeds / image_embeds.norm(dim=-1, keepdim=True).clamp_min(1e-12)\n"
@@ -321,18 +346,19 @@ def _similarity_matrix(record: dict) -> str:
     return (
         _header(
             record,
-            "import math\nimport torch\nfrom PIL import Image, ImageOps\nfrom transformers import CLIPModel, CLIPProcessor",
+            "import math\nimport torch\nfrom PIL import Image, ImageOps\nfrom transformers import AutoModel, AutoProcessor",
         )
         + f"IMAGES = {[i['path'] for i in record['images']]!r}  # the images you gave the app\n"
-        f"TEXTS = {p['texts']!r}\n\n"
-        "processor = CLIPProcessor.from_pretrained(MODEL, revision=REVISION)\n"
-        "model = CLIPModel.from_pretrained(MODEL, revision=REVISION, dtype=DTYPE, device_map=DEVICE).eval()\n\n"
+        f"TEXTS = {p['texts']!r}\n"
+        + _text_setup(p)
+        + "processor = AutoProcessor.from_pretrained(MODEL, revision=REVISION)\n"
+        "model = AutoModel.from_pretrained(MODEL, revision=REVISION, dtype=DTYPE, device_map=DEVICE).eval()\n\n"
         "images = []\n"
         "for path in IMAGES:  # each image prepared as the app prepares it\n" + load + "\n    images.append(image)\n\n"
         "with torch.inference_mode():\n"
         '    pixels = processor(images=images, return_tensors="pt")["pixel_values"].to(model.device, model.dtype)\n'
         "    image_embeds = model.get_image_features(pixel_values=pixels).pooler_output.float()\n"
-        '    tokens = processor(text=TEXTS, return_tensors="pt", padding=True, truncation=True).to(model.device)\n'
+        '    tokens = processor(text=TEXTS, return_tensors="pt", **TEXT_OPTIONS).to(model.device)\n'
         "    text_embeds = model.get_text_features(**tokens).pooler_output.float()\n"
         "    image_embeds = image_embeds / image_embeds.norm(dim=-1, keepdim=True).clamp_min(1e-12)\n"
         "    text_embeds = text_embeds / text_embeds.norm(dim=-1, keepdim=True).clamp_min(1e-12)\n"

@@ -7,7 +7,7 @@ describe the picture? The pictures are synthetic scenes drawn by ``labs/scenes.p
 each comes with its true caption ("a red circle") and a caption that is wrong in
 exactly one word ("a blue circle" or "a red square"), so neither modality alone can
 tell a match from a mismatch. Images and captions are encoded once by the app's
-retrieval model (CLIP, Radford et al. 2021), which stays frozen; only the small fusion
+retrieval model (CLIP, Radford et al. 2021, or SigLIP 2 or Chinese-CLIP), which stays frozen; only the small fusion
 model on top is trained.
 
 A third modality can join: each picture's caption, spoken (``labs/spoken.py``: the
@@ -198,27 +198,15 @@ def encode(retrieval, scenes: Sequence[Scene], captions: Sequence[str], batch_si
 
 
 def _encode(retrieval, scenes, captions, batch_size, callback) -> Features:
-    model, processor = retrieval.model, retrieval.processor
+    # The pipeline projects every token as its model projects the pooled one (CLIP,
+    # Chinese-CLIP, SigLIP 2 alike): token 0 of an image is its embedding.
     chunks = []
     for start in range(0, len(scenes), batch_size):
-        images = [scene.image for scene in scenes[start : start + batch_size]]
-        pixels = processor(images=images, return_tensors="pt")["pixel_values"].to(model.device, model.dtype)
-        hidden = model.vision_model(pixel_values=pixels).last_hidden_state  # (B, 1 + patches, vision width)
-        # Project every token as CLIP projects its class token: token 0 is the image embedding.
-        chunks.append(_unit(model.visual_projection(model.vision_model.post_layernorm(hidden))))
+        chunks.append(retrieval.image_tokens([scene.image for scene in scenes[start : start + batch_size]]))
         if callback is not None:
             callback(min(start + batch_size, len(scenes)), len(scenes))
-    tokens = processor(text=list(captions), return_tensors="pt", padding=True).to(model.device)
-    outputs = model.text_model(input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"])
-    text_tokens = _unit(model.text_projection(outputs.last_hidden_state))  # (C, T, D)
-    text_pooled = _unit(model.text_projection(outputs.pooler_output))  # (C, D): the end-of-text token
-    return Features(np.concatenate(chunks), text_tokens, tokens["attention_mask"].bool().cpu().numpy(), text_pooled,
-                    list(captions), retrieval.name)  # fmt: skip
-
-
-def _unit(x: torch.Tensor) -> np.ndarray:
-    x = x.float()
-    return (x / x.norm(dim=-1, keepdim=True).clamp_min(1e-12)).cpu().numpy()
+    text_tokens, text_mask, text_pooled = retrieval.text_tokens(list(captions))  # (C, T, D), (C, T), (C, D)
+    return Features(np.concatenate(chunks), text_tokens, text_mask, text_pooled, list(captions), retrieval.name)
 
 
 @dataclass

@@ -19,15 +19,18 @@ from PIL import Image
 
 from runtime.inputs import check_flag, check_number, check_seed, check_text, load_image, note_truncation, notify
 from runtime.precision import float_outputs, fused_vit_attention, quantize_int8
+from runtime.scripts import ScriptCheck
 
 SUPPORTED = ("blip",)
 
 
 class CaptionPipeline:
-    def __init__(self, model, processor, model_id: str = "", quantize: bool = False):
+    def __init__(self, model, processor, model_id: str = "", quantize: bool = False,
+                 scripts: ScriptCheck | None = None):  # fmt: skip
         self.model = model.eval()
         self.processor = processor
         self.model_id = model_id
+        self.scripts = scripts or ScriptCheck()  # the prompt's scripts: a notice for one BLIP can't read
         fused_vit_attention(self.model.vision_model)
         if quantize:  # vision encoder as loaded, decoder in int8 (float32 activations)
             self.model.text_decoder.float()
@@ -37,7 +40,7 @@ class CaptionPipeline:
     @classmethod
     def from_pretrained(
         cls, model_id: str, *, revision: str = "main", device: str = "cpu", dtype=torch.float32, local_files_only=False,
-        quantize: bool = False,
+        quantize: bool = False, scripts: ScriptCheck | None = None,
     ) -> CaptionPipeline:  # fmt: skip
         from transformers import AutoConfig, BlipForConditionalGeneration, BlipProcessor
 
@@ -50,7 +53,7 @@ class CaptionPipeline:
         load_dtype = torch.float32 if quantize else dtype
         model = BlipForConditionalGeneration.from_pretrained(model_id, dtype=load_dtype, device_map=device, **hub)
         model.vision_model.to(dtype)
-        return cls(model, BlipProcessor.from_pretrained(model_id, **hub), model_id, quantize=quantize)
+        return cls(model, BlipProcessor.from_pretrained(model_id, **hub), model_id, quantize=quantize, scripts=scripts)
 
     @property
     def device(self) -> torch.device:
@@ -134,6 +137,8 @@ class CaptionPipeline:
         notice tells the user when either was shortened."""
         given = prompt is not None and not (isinstance(prompt, str) and not prompt.strip())
         prompt = check_text(prompt, "caption prompt") if given else None
+        if prompt is not None:
+            self.scripts.check(prompt, "caption prompt")
         # The decoder's positions hold the prompt and the new tokens together: more
         # would index past its position embeddings.
         positions = self.model.config.text_config.max_position_embeddings

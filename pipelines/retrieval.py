@@ -1,4 +1,4 @@
-"""Image-text retrieval and zero-shot classification with CLIP.
+"""Image-text retrieval and zero-shot classification with CLIP, SigLIP 2 or Chinese-CLIP.
 
 CLIP (Radford et al., 2021, "Learning Transferable Visual Models From Natural
 Language Supervision") trains an image encoder and a text encoder so that matching
@@ -6,6 +6,20 @@ image-text pairs have a high cosine similarity (a symmetric contrastive loss ove
 batch). Searching a gallery is then a dot product between L2-normalised embeddings,
 and zero-shot classification is a softmax over the similarities to "a photo of a
 {label}." for each label.
+
+Two more families share the same API, for texts that are not English:
+
+- SigLIP 2 (Tschannen et al., 2025, "SigLIP 2: Multilingual Vision-Language Encoders"):
+  a sigmoid loss scores each image-text pair on its own (no softmax over the batch),
+  trained on WebLI in 109 languages. Its text encoder reads exactly 64 tokens, padded
+  at the end, and pools the last position, and it was trained on lower-cased text: so
+  texts are lower-cased and padded with ``padding="max_length", max_length=64``, as
+  its model card says. The fixed-resolution checkpoints load as ``SiglipModel``.
+- Chinese-CLIP (Yang et al., 2022, "Chinese CLIP: Contrastive Vision-Language
+  Pretraining in Chinese"): CLIP's recipe with a Chinese RoBERTa text encoder, 200 M
+  Chinese pairs, a context of 52 tokens, pooled at the [CLS] token.
+
+Labels in Chinese get a Chinese prompt ("一张{label}的照片。"), English ones CLIP's.
 
 Searching a user's own collection builds on this (``search/``): the index keeps the
 embeddings on disk, the backends find nearest neighbours (exact, faiss or Qdrant), and
@@ -23,31 +37,49 @@ import numpy as np
 import torch
 
 from runtime.inputs import check_number, check_text, load_image, note_truncation, parse_labels
+from runtime.scripts import ScriptCheck, main_script
 
-SUPPORTED = ("clip",)
+SUPPORTED = ("clip", "chinese_clip", "siglip", "siglip2")
 MAX_TOP_K = 50
 MAX_EXAMPLES = 24  # examples shown per label when classifying a collection
+# How each family's text encoder reads text, as it was trained: CLIP pads to the longest
+# text (77 tokens at most) and pools the end-of-text token; Chinese-CLIP reads 52 tokens
+# and pools [CLS]; SigLIP (2) always reads 64 tokens padded at the end, lower-cased, and
+# pools the last position, so the padding is part of what it learned.
+TEXT_OPTIONS = {
+    "clip": dict(padding=True, truncation=True),
+    "chinese_clip": dict(padding=True, truncation=True, max_length=52),
+    "siglip": dict(padding="max_length", truncation=True, max_length=64, padding_side="right"),
+}
+TEXT_OPTIONS["siglip2"] = TEXT_OPTIONS["siglip"]
+LOWER_CASE = {"siglip", "siglip2"}
 
 
 class RetrievalPipeline:
-    def __init__(self, model, processor, model_id: str = "", revision: str = "main"):
+    def __init__(self, model, processor, model_id: str = "", revision: str = "main",
+                 scripts: ScriptCheck | None = None):  # fmt: skip
         self.model = model.eval()
         self.processor = processor
         self.model_id = model_id
         self.revision = revision
+        self.model_type = model.config.model_type
+        # The scripts the text encoder reads: a notice for a query or label in another.
+        self.scripts = scripts or ScriptCheck()
 
     @classmethod
     def from_pretrained(
-        cls, model_id: str, *, revision: str = "main", device: str = "cpu", dtype=torch.float32, local_files_only=False
-    ) -> RetrievalPipeline:
-        from transformers import AutoConfig, CLIPModel, CLIPProcessor
+        cls, model_id: str, *, revision: str = "main", device: str = "cpu", dtype=torch.float32, local_files_only=False,
+        scripts: ScriptCheck | None = None,
+    ) -> RetrievalPipeline:  # fmt: skip
+        from transformers import AutoConfig, AutoModel, AutoProcessor
 
         hub = dict(revision=revision, local_files_only=local_files_only)
         model_type = AutoConfig.from_pretrained(model_id, **hub).model_type
         if model_type not in SUPPORTED:
             raise ValueError(f"Retrieval supports {SUPPORTED} checkpoints; {model_id!r} is a {model_type!r} model.")
-        model = CLIPModel.from_pretrained(model_id, dtype=dtype, device_map=device, **hub)
-        return cls(model, CLIPProcessor.from_pretrained(model_id, **hub), model_id, revision)
+        # CLIPModel, ChineseCLIPModel, SiglipModel or Siglip2Model, each with its processor.
+        model = AutoModel.from_pretrained(model_id, dtype=dtype, device_map=device, **hub)
+        return cls(model, AutoProcessor.from_pretrained(model_id, **hub), model_id, revision, scripts)
 
     @property
     def device(self) -> torch.device:
@@ -63,18 +95,46 @@ class RetrievalPipeline:
         return f"{self.model_id}@{self.revision}"
 
     @property
+    def is_siglip(self) -> bool:
+        return self.model_type in LOWER_CASE
+
+    @property
     def dim(self) -> int:
-        return int(self.model.config.projection_dim)
+        config = self.model.config
+        return int(config.text_config.projection_size if self.is_siglip else config.projection_dim)
+
+    @property
+    def max_text_tokens(self) -> int:
+        return TEXT_OPTIONS[self.model_type].get("max_length") or self.processor.tokenizer.model_max_length
 
     @functools.cached_property
     def fingerprint(self) -> str:
-        """A hash of the two projection matrices, which place images and texts in the
-        shared space: any other checkpoint (or revision) has other ones. Taken in
-        float16 so the same weights loaded in float16 (CUDA) or float32 (CPU) agree."""
+        """A hash of the weights that place images and texts in the shared space (CLIP's two
+        projection matrices; SigLIP's text head and image pooling probe): any other
+        checkpoint (or revision) has other ones. Taken in float16 so the same weights
+        loaded in float16 (CUDA) or float32 (CPU) agree."""
+        model = self.model
+        if self.is_siglip:
+            weights = (model.vision_model.head.probe, model.text_model.head.weight)
+        else:
+            weights = (model.visual_projection.weight, model.text_projection.weight)
         digest = hashlib.sha256()
-        for weight in (self.model.visual_projection.weight, self.model.text_projection.weight):
+        for weight in weights:
             digest.update(weight.detach().to("cpu", torch.float16).numpy().tobytes())
         return digest.hexdigest()[:16]
+
+    def _pixels(self, images: list) -> dict:
+        """The processor's image inputs (pixel values; NaFlex SigLIP 2 adds its patch mask
+        and shapes), on the model's device and in its dtype."""
+        inputs = self.processor(images=images, return_tensors="pt")
+        return {k: v.to(self.device, self.model.dtype) if v.is_floating_point() else v.to(self.device)
+                for k, v in inputs.items()}  # fmt: skip
+
+    def _tokens(self, texts: list[str]) -> dict:
+        """Token ids for ``texts`` as the family was trained to read them (``TEXT_OPTIONS``)."""
+        if self.model_type in LOWER_CASE:
+            texts = [text.lower() for text in texts]
+        return self.processor(text=texts, return_tensors="pt", **TEXT_OPTIONS[self.model_type]).to(self.device)
 
     @torch.inference_mode()
     def embed_images(self, images: Sequence, batch_size: int = 16, callback: Callable[[int, int], None] | None = None):
@@ -83,25 +143,58 @@ class RetrievalPipeline:
         chunks = []
         for start in range(0, len(images), batch_size):
             batch = [load_image(image) for image in images[start : start + batch_size]]
-            pixels = self.processor(images=batch, return_tensors="pt")["pixel_values"]
-            features = self.model.get_image_features(
-                pixel_values=pixels.to(self.device, self.model.dtype)
-            ).pooler_output
+            features = self.model.get_image_features(**self._pixels(batch)).pooler_output
             chunks.append(_normalise(features))
             if callback is not None:
                 callback(min(start + batch_size, len(images)), len(images))
-        return np.concatenate(chunks) if chunks else np.zeros((0, self.model.config.projection_dim), np.float32)
+        return np.concatenate(chunks) if chunks else np.zeros((0, self.dim), np.float32)
+
+    def check_texts(self, texts: Sequence[str], what: str = "text") -> list[str]:
+        """The texts, checked; notices say when one is longer than the text encoder reads
+        or written in a script its model was not trained on."""
+        texts = [check_text(text, what) for text in texts]
+        for text in texts:
+            note_truncation(self.processor.tokenizer, text, self.max_text_tokens, what)
+            self.scripts.check(text, what)
+        return texts
 
     @torch.inference_mode()
-    def embed_texts(self, texts: Sequence[str]):
+    def embed_texts(self, texts: Sequence[str], what: str = "text"):
         """(N, D) float32 array of L2-normalised text embeddings; long texts are cut at
-        the text encoder's 77 tokens."""
-        texts = [check_text(text, "text") for text in texts]
-        for text in texts:
-            note_truncation(self.processor.tokenizer, text, self.processor.tokenizer.model_max_length, "text")
-        tokens = self.processor(text=texts, return_tensors="pt", padding=True, truncation=True).to(self.device)
-        features = self.model.get_text_features(**tokens).pooler_output
+        the text encoder's length (77 tokens for CLIP, 64 for SigLIP, 52 for Chinese-CLIP)."""
+        texts = self.check_texts(texts, what)
+        features = self.model.get_text_features(**self._tokens(texts)).pooler_output
         return _normalise(features)
+
+    @torch.inference_mode()
+    def image_tokens(self, images: Sequence) -> np.ndarray:
+        """(B, 1 + patches, D) unit vectors: the image embedding, then each patch token
+        (projected as CLIP projects its class token; SigLIP's patches after its final
+        norm), for models that attend over the patches (the Fusion lab)."""
+        pixels = self._pixels([load_image(image) for image in images])
+        vision = self.model.vision_model
+        hidden = vision(**pixels).last_hidden_state  # (B, tokens, vision width)
+        if self.is_siglip:  # no class token: the pooling head's output leads
+            pooled = self.model.get_image_features(**pixels).pooler_output[:, None]
+            return _normalise(torch.cat([pooled, vision.post_layernorm(hidden)], dim=1))
+        return _normalise(self.model.visual_projection(vision.post_layernorm(hidden)))  # token 0: the embedding
+
+    @torch.inference_mode()
+    def text_tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(tokens (C, T, D), mask (C, T) True for real tokens, pooled (C, D)) in the joint
+        space: every token projected as the text embedding is."""
+        tokens = self._tokens([check_text(text, "text") for text in texts])
+        outputs = self.model.text_model(input_ids=tokens["input_ids"], attention_mask=tokens.get("attention_mask"))
+        hidden = outputs.last_hidden_state
+        project = self.model.text_model.head if self.is_siglip else self.model.text_projection
+        if self.is_siglip:
+            pooled = outputs.pooler_output  # the last position, through the head
+        elif self.model_type == "chinese_clip":
+            pooled = project(hidden[:, 0])  # [CLS]
+        else:
+            pooled = project(outputs.pooler_output)  # the end-of-text token
+        mask = tokens.get("attention_mask", torch.ones_like(tokens["input_ids"]))
+        return _normalise(project(hidden)), mask.bool().cpu().numpy(), _normalise(pooled)
 
     def embed_query(self, text: str | None = None, image=None, text_weight: float = 0.5) -> np.ndarray:
         """(D,) unit query for a search by text, by image, or both. With both, the text
@@ -112,23 +205,35 @@ class RetrievalPipeline:
         if image is None and not has_text:
             raise ValueError("Nothing to search with: type a search text, give an image, or both.")
         if image is None:
-            return self.embed_texts([check_text(text, "search text")])[0]
+            return self.embed_texts([check_text(text, "search text")], "search text")[0]
         image_embedding = self.embed_images([image])[0]
         if not has_text:
             return image_embedding
         weight = check_number("text_weight", text_weight, 0.0, 1.0, integer=False)
-        text_embedding = self.embed_texts([check_text(text, "search text")])[0]
+        text_embedding = self.embed_texts([check_text(text, "search text")], "search text")[0]
         query = (1.0 - weight) * image_embedding + weight * text_embedding
         norm = float(np.linalg.norm(query))
         if norm < 1e-6:  # opposite vectors at weight 0.5: nothing left to search with
             raise ValueError("The image and the text cancel out; change the text weight.")
         return (query / norm).astype(np.float32)
 
+    def prompt(self, label: str) -> str:
+        """The text a label is scored as: a Chinese prompt for a Chinese label, else the
+        family's English template (CLIP's "a photo of a cat.", SigLIP's "this is a photo of cat.")."""
+        if main_script(label) == "Han":
+            return f"一张{label}的照片。"
+        if self.is_siglip:
+            return f"this is a photo of {label}."
+        article = "" if re.match(r"(a|an|the)\s", label, re.IGNORECASE) else "a "
+        return f"a photo of {article}{label}."
+
     @torch.inference_mode()
     def zero_shot(self, embeddings: np.ndarray, labels: Sequence[str]) -> np.ndarray:
-        """(N, L) probabilities of each label for N image embeddings."""
-        text_embeddings = self.embed_texts([_prompt(label) for label in labels])
-        scale = float(self.model.logit_scale.exp())  # CLIP's learned temperature
+        """(N, L) probabilities of each label for N image embeddings: a softmax over the
+        labels of the scaled similarities. (SigLIP scores each pair with a sigmoid; its
+        bias is the same for every label, so choosing among labels needs only the scale.)"""
+        text_embeddings = self.embed_texts([self.prompt(label) for label in labels], "label")
+        scale = float(self.model.logit_scale.exp())  # the learned temperature
         logits = torch.from_numpy(np.ascontiguousarray(embeddings, np.float32) @ text_embeddings.T) * scale
         return logits.softmax(dim=1).numpy()
 
@@ -144,9 +249,3 @@ class RetrievalPipeline:
 def _normalise(features: torch.Tensor) -> np.ndarray:
     features = features.float()
     return (features / features.norm(dim=-1, keepdim=True).clamp_min(1e-12)).cpu().numpy()
-
-
-def _prompt(label: str) -> str:
-    # CLIP's prompt template: "a photo of a {label}." beats the bare label
-    article = "" if re.match(r"(a|an|the)\s", label, re.IGNORECASE) else "a "
-    return f"a photo of {article}{label}."

@@ -1,4 +1,4 @@
-"""Text-to-image with latent diffusion (Stable Diffusion, SD-Turbo, SDXL-Turbo).
+"""Text-to-image with latent diffusion (Stable Diffusion, SD-Turbo, SDXL-Turbo, Z-Image-Turbo).
 
 Latent diffusion (Rombach et al., 2022, "High-Resolution Image Synthesis with Latent
 Diffusion Models"): a CLIP text encoder embeds the prompt, a UNet removes noise from
@@ -7,6 +7,12 @@ decodes the final latent into pixels. The turbo checkpoints are distilled (Sauer
 al., 2023, "Adversarial Diffusion Distillation") to give an image in 1-4 steps
 without classifier-free guidance. diffusers' ``AutoPipelineForText2Image`` picks the
 pipeline class from the checkpoint's ``model_index.json``.
+
+Z-Image (Z-Image Team, 2025, "Z-Image: An Efficient Image Generation Foundation Model
+with Single-Stream Diffusion Transformer") replaces the UNet with one transformer over
+image and text tokens together, denoises 16-channel latents with flow matching, and
+reads the prompt with Qwen3, so it takes Chinese prompts (and writes Chinese text in
+the picture); the Turbo checkpoint is distilled to 8 steps without guidance.
 
 ``decoder="taesd"`` decodes the final latents with TAESD (``AutoencoderTiny``, a tiny
 decoder distilled from the VAE for the same latent space, a few MB) instead of the full
@@ -27,6 +33,7 @@ from PIL import Image
 
 from pipelines.safety import SafetyFilter
 from runtime.inputs import check_number, check_seed, check_text, note_truncation, notify
+from runtime.scripts import ScriptCheck
 
 MAX_STEPS = 100
 MAX_SIDE = 1024
@@ -38,9 +45,11 @@ TAESD = {"sd": "madebyollin/taesd", "sdxl": "madebyollin/taesdxl"}
 
 class TextToImagePipeline:
     def __init__(self, pipe, model_id: str = "", defaults: dict | None = None,
-                 safety: SafetyFilter | None = None):  # fmt: skip
+                 safety: SafetyFilter | None = None, scripts: ScriptCheck | None = None):  # fmt: skip
         self.pipe = pipe
         self.model_id = model_id
+        # The scripts its text encoder reads: a notice for a prompt in another one.
+        self.scripts = scripts or ScriptCheck()
         # The prompt blocklist and the image checker (pipelines/safety.py): every call
         # passes through them. Off (everything passes) when None.
         self.safety = safety or SafetyFilter(on=False)
@@ -49,7 +58,8 @@ class TextToImagePipeline:
             # oneDNN runs the VAE decoder's convolutions (most of a 1-step image's time)
             # 10-20% faster with channels-last weights, in bfloat16 and in float32.
             pipe.vae.to(memory_format=torch.channels_last)
-        side = pipe.unet.config.sample_size * pipe.vae_scale_factor
+        # SD and SDXL: the UNet's sample size; Z-Image: 1024 px (its registry defaults say so too).
+        side = pipe.unet.config.sample_size * pipe.vae_scale_factor if self.has_unet else 1024
         self.defaults = {"num_inference_steps": 25, "guidance_scale": 7.5, "width": side, "height": side}
         self.defaults.update(defaults or {})
         self.taesd = None  # AutoencoderTiny, loaded on first use of decoder="taesd"
@@ -68,6 +78,7 @@ class TextToImagePipeline:
         defaults: dict | None = None,
         compile: bool = False,
         safety: SafetyFilter | None = None,
+        scripts: ScriptCheck | None = None,
     ) -> TextToImagePipeline:
         from diffusers import AutoPipelineForText2Image
 
@@ -86,21 +97,38 @@ class TextToImagePipeline:
             pipe = AutoPipelineForText2Image.from_pretrained(model_id, **hub)
         _place(pipe, device)
         if compile:  # compiles on the first call (a minute), then runs faster
-            pipe.unet.compile(fullgraph=True)
-        return cls(pipe, model_id, defaults, safety)
+            (pipe.unet if hasattr(pipe, "unet") else pipe.transformer).compile(fullgraph=True)
+        return cls(pipe, model_id, defaults, safety, scripts)
 
     def to(self, device) -> TextToImagePipeline:
         """Move every component to ``device`` (not for a pipeline under model CPU offload)."""
         self.pipe.to(device)
         return self
 
+    @property
+    def has_unet(self) -> bool:
+        """SD and SDXL denoise with a UNet (what the explain views read); Z-Image with a transformer."""
+        return hasattr(self.pipe, "unet")
+
+    @property
+    def size_multiple(self) -> int:
+        """Image sides must be multiples of this: the VAE's downscale (8), times Z-Image's 2x2 patches."""
+        return self.pipe.vae_scale_factor * (1 if self.has_unet else 2)
+
+    @property
+    def max_prompt_tokens(self) -> int:
+        """What the text encoder reads: CLIP's 77 tokens, or the 512 that Z-Image passes Qwen3."""
+        tokenizer = getattr(self.pipe, "tokenizer", None) or getattr(self.pipe, "tokenizer_2", None)
+        return tokenizer.model_max_length if self.has_unet else 512
+
     def check_inputs(self, num_inference_steps, guidance_scale, width, height, num_images) -> None:
         check_number("num_inference_steps", num_inference_steps, 1, MAX_STEPS)
         check_number("guidance_scale", guidance_scale, 0.0, 20.0, integer=False)
+        multiple = self.size_multiple
         for name, value in (("width", width), ("height", height)):
             check_number(name, value, 64, MAX_SIDE)
-            if value % 8:
-                raise ValueError(f"`{name}` has to be divisible by 8 but is {value}.")
+            if value % multiple:
+                raise ValueError(f"`{name}` has to be divisible by {multiple} but is {value}.")
         check_number("num_images", num_images, 1, MAX_IMAGES)
 
     def resolve(self, num_inference_steps, guidance_scale, width, height, num_images=1) -> tuple[int, float, int, int]:
@@ -114,12 +142,16 @@ class TextToImagePipeline:
 
     @property
     def family(self) -> str:
-        """Which latent space: "sdxl" for SDXL pipelines, "sd" otherwise."""
-        return "sdxl" if "XL" in type(self.pipe).__name__ else "sd"
+        """Which latent space: "sdxl" for SDXL pipelines, "z-image" for Z-Image, "sd" otherwise."""
+        name = type(self.pipe).__name__
+        return "sdxl" if "XL" in name else "z-image" if "ZImage" in name else "sd"
 
     def load_taesd(self, model_id: str | None = None, revision: str = "main", local_files_only=False):
         """Load TAESD (``AutoencoderTiny``) for this pipeline's latent space, once; the
         default is the checkpoint in ``TAESD`` for its family."""
+        if self.family not in TAESD:
+            raise ValueError(f"TAESD decodes the latents of SD and SDXL only; {self.model_id or 'this model'} is "
+                             f"a {self.family} model: use decoder='vae'.")  # fmt: skip
         if self.taesd is None:
             from diffusers import AutoencoderTiny
 
@@ -171,10 +203,12 @@ class TextToImagePipeline:
         self.safety.check_prompt(prompt)  # a negative prompt may name what to avoid, so it isn't checked
         self.safety.checker()  # loaded, or refused, before any work
         negative_prompt = check_text(negative_prompt, "negative prompt") if _given(negative_prompt) else None
-        tokenizer = getattr(self.pipe, "tokenizer", None) or getattr(self.pipe, "tokenizer_2", None)  # CLIP: 77
+        tokenizer = getattr(self.pipe, "tokenizer", None) or getattr(self.pipe, "tokenizer_2", None)
         for name, text in (("prompt", prompt), ("negative prompt", negative_prompt)):
             if text is not None and tokenizer is not None:
-                note_truncation(tokenizer, text, tokenizer.model_max_length, name)
+                note_truncation(tokenizer, text, self.max_prompt_tokens, name)
+            if text is not None:
+                self.scripts.check(text, name)
         steps, guidance, width, height = self.resolve(num_inference_steps, guidance_scale, width, height, num_images)
         seed = check_seed(seed)
         pipe = self.decoder_pipe(decoder)

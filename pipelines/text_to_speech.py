@@ -11,17 +11,27 @@ English voice reads lower-case letters, so numbers are spelled out first.
 
 The duration predictor and the flow draw random noise, so the same text can be read
 slightly differently; ``seed`` fixes it (0 by default: the same text sounds the same).
+
+MMS-TTS has no Mandarin voice (Meta trained Mandarin speech recognition, not synthesis),
+so Chinese is read by Kokoro (hexgrad, 2025; the ``kokoro`` package): an 82 M-parameter
+StyleTTS 2 model with an iSTFTNet decoder, 24 kHz, whose Chinese voices read the
+phonemes of ``misaki``'s Mandarin G2P (jieba words, pypinyin tones). Numbers are
+turned into Chinese numerals first ("3只猫" -> "三只猫", with ``cn2an``).
+``TextToSpeechPipeline.from_pretrained`` picks the class from the checkpoint's config.
 """
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from runtime import settings
-from runtime.inputs import check_number, check_seed, check_text
+from runtime.inputs import check_number, check_seed, check_text, half_width
+from runtime.scripts import main_script, scripts_of
 
 SUPPORTED = ("vits",)
 # MMS-TTS names languages by ISO 639-3 code; num2words by ISO 639-1.
@@ -38,12 +48,18 @@ class TextToSpeechPipeline:
 
     @classmethod
     def from_pretrained(
-        cls, model_id: str, *, revision: str = "main", device: str = "cpu", dtype=torch.float32, local_files_only=False
-    ) -> TextToSpeechPipeline:
+        cls, model_id: str, *, revision: str = "main", device: str = "cpu", dtype=torch.float32, local_files_only=False,
+        defaults: dict | None = None,
+    ) -> TextToSpeechPipeline | KokoroPipeline:  # fmt: skip
+        """A VITS voice (MMS-TTS), or a Kokoro voice when the checkpoint is Kokoro's."""
         from transformers import AutoConfig, VitsModel, VitsTokenizer
         from transformers.utils import is_phonemizer_available
 
         hub = dict(revision=revision, local_files_only=local_files_only)
+        config = _read_config(model_id, **hub)
+        if "istftnet" in config:  # Kokoro's config: no model_type, an iSTFTNet decoder
+            return KokoroPipeline.from_pretrained(model_id, config, device=device, voice=(defaults or {}).get("voice"),
+                                                  **hub)  # fmt: skip
         model_type = AutoConfig.from_pretrained(model_id, **hub).model_type
         if model_type not in SUPPORTED:
             raise ValueError(
@@ -115,3 +131,120 @@ class TextToSpeechPipeline:
         # 4. Post-process: waveform (1, samples) -> (samples,)
         waveform = output.waveform[0, : int(output.sequence_lengths[0])].float().cpu().numpy()
         return {"audio": np.ascontiguousarray(waveform, dtype=np.float32), "sampling_rate": self.sampling_rate}
+
+
+def _read_config(model_id: str, revision: str = "main", local_files_only: bool = False) -> dict:
+    """The checkpoint's config.json (a local directory's, or the Hub's through its cache)."""
+    return json.loads(Path(_file(model_id, "config.json", revision, local_files_only)).read_text(encoding="utf-8"))
+
+
+def _file(model_id: str, filename: str, revision: str = "main", local_files_only: bool = False) -> str:
+    if Path(model_id).is_dir():
+        path = Path(model_id) / filename
+        if not path.is_file():
+            raise ValueError(f"{model_id} has no {filename}.")
+        return str(path)
+    from huggingface_hub import hf_hub_download
+
+    return hf_hub_download(model_id, filename, revision=revision, local_files_only=local_files_only)
+
+
+# --- Chinese: Kokoro ---------------------------------------------------------------
+
+KOKORO_VOICE = "zf_xiaobei"  # a Mandarin voice of hexgrad/Kokoro-82M (voices/zf_xiaobei.pt)
+KOKORO_WEIGHTS = "kokoro-v1_0.pth"
+_SENTENCE_END = re.compile(r"(?<=[。！？；!?;])")
+
+
+def chinese_numbers(text: str) -> str:
+    """Arabic numbers in Chinese text as Chinese numerals, as a reader says them: "3只猫"
+    -> "三只猫", "12.5%" -> "百分之十二点五", "2026年" -> "二零二六年" (cn2an's "an2cn"
+    transform, which reads years digit by digit). Full-width digits count as digits."""
+    import cn2an
+
+    return cn2an.transform(half_width(text), "an2cn")
+
+
+class KokoroPipeline:
+    """A Kokoro voice for Chinese: misaki's Mandarin G2P, then Kokoro's KModel."""
+
+    def __init__(self, model, voice_pack: torch.Tensor, model_id: str = "", voice: str = KOKORO_VOICE):
+        from misaki import zh
+
+        self.model = model.eval()
+        self.voice_pack = voice_pack  # (510, 1, 256): one style vector per phoneme count
+        self.model_id = model_id
+        self.voice = voice
+        self.g2p = zh.ZHG2P()  # jieba words, pypinyin tones -> Kokoro's phoneme symbols
+
+    @classmethod
+    def from_pretrained(cls, model_id: str, config: dict, *, revision: str = "main", device: str = "cpu",
+                        voice: str | None = None, local_files_only=False) -> KokoroPipeline:  # fmt: skip
+        try:
+            from kokoro import KModel
+        except ImportError:
+            raise ValueError("Kokoro voices need the kokoro package: `pip install kokoro misaki[zh] cn2an`.") from None
+        voice = voice or KOKORO_VOICE
+        hub = dict(revision=revision, local_files_only=local_files_only)
+        weights = KModel.MODEL_NAMES.get(model_id, KOKORO_WEIGHTS)
+        if Path(model_id).is_dir():
+            weights = next((p.name for p in sorted(Path(model_id).glob("*.pth"))), weights)
+        # Float32: the model is small, and its iSTFT decoder is not made for half precision.
+        model = KModel(repo_id=model_id, config=config, model=_file(model_id, weights, **hub))
+        pack = torch.load(_file(model_id, f"voices/{voice}.pt", **hub), map_location="cpu", weights_only=True)
+        return cls(model.to(device), pack.to(device), model_id, voice)
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.device
+
+    def to(self, device) -> KokoroPipeline:
+        self.model.to(device)
+        self.voice_pack = self.voice_pack.to(device)
+        return self
+
+    @property
+    def sampling_rate(self) -> int:
+        return 24_000
+
+    def phonemes(self, text: str) -> list[str]:
+        """Kokoro's phonemes for ``text``, a sentence at a time (it reads at most 510); none
+        for text without Chinese (misaki passes other scripts through unconverted)."""
+        chunks = []
+        text = chinese_numbers(text)
+        if main_script(text) is None or "Han" not in scripts_of(text):
+            return []
+        for sentence in filter(str.strip, _SENTENCE_END.split(text)):
+            phonemes, _ = self.g2p(sentence)
+            phonemes = "".join(p for p in (phonemes or "") if p in self.model.vocab)
+            for start in range(0, len(phonemes), 500):
+                if any(c.isalpha() for c in phonemes[start : start + 500]):  # not punctuation alone
+                    chunks.append(phonemes[start : start + 500])
+        return chunks
+
+    @torch.inference_mode()
+    def __call__(self, text: str, speaking_rate: float = 1.0, seed: int | None = 0) -> dict:
+        """Read ``text`` aloud in the Chinese voice; the same result as the VITS voices:
+        ``{"audio": float32 waveform in [-1, 1], "sampling_rate": 24000}``."""
+        # 1. Check inputs
+        text = check_text(text, "text to speak", settings.MAX_SPEECH_CHARS)
+        speaking_rate = check_number("speaking_rate", speaking_rate, 0.25, 4.0, integer=False)
+        seed = check_seed(seed)
+
+        # 2. Normalize and convert to phonemes: Chinese numerals, then tones and sounds
+        chunks = self.phonemes(text)
+        if not chunks:
+            raise ValueError(f"The text to speak has nothing this Chinese voice can pronounce ({text[:40]!r}).")
+
+        # 3. Synthesize each sentence; the decoder's sine source draws noise, so seed it
+        pieces = []
+        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+            torch.manual_seed(seed)
+            for phonemes in chunks:
+                style = self.voice_pack[len(phonemes) - 1]  # (1, 256)
+                output = self.model(phonemes, style, speaking_rate, return_output=True)
+                pieces.append(output.audio.float().reshape(-1).cpu().numpy())
+
+        # 4. Post-process: one waveform, in [-1, 1]
+        audio = np.clip(np.concatenate(pieces), -1.0, 1.0)
+        return {"audio": np.ascontiguousarray(audio, dtype=np.float32), "sampling_rate": self.sampling_rate}

@@ -21,17 +21,20 @@ from PIL import Image
 
 from runtime.inputs import check_number, check_text, load_image, note_truncation
 from runtime.precision import float_outputs, fused_vit_attention, quantize_int8
+from runtime.scripts import ScriptCheck
 
 SUPPORTED = ("blip", "vilt")
 MAX_QUESTION_CHARS = 500
 
 
 class VQAPipeline:
-    def __init__(self, model, processor, model_type: str, model_id: str = "", quantize: bool = False):
+    def __init__(self, model, processor, model_type: str, model_id: str = "", quantize: bool = False,
+                 scripts: ScriptCheck | None = None):  # fmt: skip
         self.model = model.eval()
         self.processor = processor
         self.model_type = model_type
         self.model_id = model_id
+        self.scripts = scripts or ScriptCheck()  # the question's scripts: a notice for one it can't read
         self.pixel_dtype = next(model.parameters()).dtype
         if model_type == "blip":
             fused_vit_attention(model.vision_model)
@@ -44,7 +47,7 @@ class VQAPipeline:
     @classmethod
     def from_pretrained(
         cls, model_id: str, *, revision: str = "main", device: str = "cpu", dtype=torch.float32, local_files_only=False,
-        quantize: bool = False,
+        quantize: bool = False, scripts: ScriptCheck | None = None,
     ) -> VQAPipeline:  # fmt: skip
         from transformers import AutoConfig, AutoProcessor, BlipForQuestionAnswering, ViltForQuestionAnswering
 
@@ -59,7 +62,8 @@ class VQAPipeline:
         )
         if quantize:  # int8 is quantised from the float32 weights; the vision encoder is then cast
             model.vision_model.to(dtype)
-        return cls(model, AutoProcessor.from_pretrained(model_id, **hub), model_type, model_id, quantize=quantize)
+        processor = AutoProcessor.from_pretrained(model_id, **hub)
+        return cls(model, processor, model_type, model_id, quantize=quantize, scripts=scripts)
 
     @property
     def device(self) -> torch.device:
@@ -72,6 +76,7 @@ class VQAPipeline:
     def check_question(self, question: str) -> str:
         """The question, checked; a notice says when it is longer than the model reads."""
         question = check_text(question, "question", MAX_QUESTION_CHARS)
+        self.scripts.check(question, "question")
         note_truncation(self.processor.tokenizer, question, self.processor.tokenizer.model_max_length, "question")
         return question
 

@@ -28,6 +28,7 @@ from runtime.devices import configure_torch, fast_path_default, pick_device, pic
 from runtime.hub import CheckpointUnavailable, estimate_bytes, locate
 from runtime.memory import default_budget, release_memory, tensor_bytes
 from runtime.registry import Checkpoint
+from runtime.scripts import ScriptCheck
 
 # task -> "module:Class" of its pipeline; imported on first use so that importing
 # this module stays cheap.
@@ -174,6 +175,8 @@ class ModelCache:
             options["defaults"] = checkpoint.defaults
         if "safety" in inspect.signature(cls.from_pretrained).parameters:  # text-to-image
             options["safety"] = self.safety_filter_for(checkpoint)
+        if "scripts" in inspect.signature(cls.from_pretrained).parameters:  # models that read text
+            options["scripts"] = self.script_check(task, requested)
         self._make_room(device, estimate_bytes(checkpoint, source, options["dtype"]), keep=None)
         start = time.perf_counter()
         pipeline = cls.from_pretrained(
@@ -183,6 +186,15 @@ class ModelCache:
         precision += " + torch.compile" if options.get("compile") else ""
         seconds = time.perf_counter() - start
         return Loaded(pipeline, checkpoint, requested, device, seconds, notice, precision, home=device)
+
+    def script_check(self, task: str, checkpoint: Checkpoint) -> ScriptCheck:
+        """What ``checkpoint`` reads (runtime/scripts.py), and which models of the task's
+        picker read what it doesn't, for the notice a pipeline gives."""
+
+        def readers(missing: set[str]) -> list[str]:
+            return [c.label for c in registry.readers(task, missing, self.profile) if c.key != checkpoint.key]
+
+        return ScriptCheck(checkpoint.label, checkpoint.scripts, readers)
 
     def safety_filter_for(self, text_to_image: Checkpoint):
         """The safety component for images made with ``text_to_image`` (pipelines/safety.py):

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import math
 import random
+import re
 import struct
 import threading
 import unicodedata
@@ -42,7 +43,7 @@ def notify(message: str) -> None:
     """Tell the user something about their request without failing it (logged too)."""
     log.info("notice: %s", message)
     notices = _notices.get()
-    if notices is not None:
+    if notices is not None and message not in notices:  # said once, however many texts it concerns
         notices.append(message)
 
 
@@ -347,14 +348,40 @@ def check_seed(seed) -> int:
     return check_number("seed", seed, 0, MAX_SEED)
 
 
+# What separates the items of a typed list: the ASCII comma and semicolon, their
+# full-width forms (，；) and the enumeration comma (、) that Chinese lists use, and new lines.
+LIST_SEPARATORS = re.compile(r"[,;，；、﹐﹑]")
+# Full-width digits and Latin letters (Ａ-Ｚ, ａ-ｚ, ０-９) and the ideographic space, as
+# Chinese and Japanese input methods type them: the same text as their ASCII forms.
+_HALF_WIDTH = {**{code: code - 0xFEE0 for code in range(0xFF10, 0xFF1A)},
+               **{code: code - 0xFEE0 for code in range(0xFF21, 0xFF3B)},
+               **{code: code - 0xFEE0 for code in range(0xFF41, 0xFF5B)}, 0x3000: 0x20}  # fmt: skip
+
+
+def half_width(text: str) -> str:
+    """Full-width digits and Latin letters as ASCII ("３只猫" -> "3只猫"); Chinese
+    punctuation (，。？) is left as it is."""
+    return text.translate(_HALF_WIDTH)
+
+
+def split_items(text: str, name: str) -> list[str]:
+    """A typed list -> its unique, non-empty items in order: "猫，狗、鸟" and "cat, dog; bird"
+    both give three, as do three lines. Full-width digits and letters become ASCII."""
+    check_text(text, name)  # empty, too long or not text: refused as such
+    text = text.replace("\r\n", "\n").replace("\n", ",")  # a new line separates items too
+    text = half_width(check_text(text, name))
+    return list(dict.fromkeys(item.strip() for item in LIST_SEPARATORS.split(text) if item.strip()))
+
+
 def parse_labels(labels) -> list[str]:
-    """Comma-separated labels (or a list) -> unique, non-empty labels in order."""
+    """Labels separated by commas (also ，、；;), or a list -> unique, non-empty labels in order."""
     if isinstance(labels, (list, tuple)):
-        labels = ",".join(str(label) for label in labels)
-    text = check_text(labels, "list of labels")
-    parsed = list(dict.fromkeys(label.strip() for label in text.split(",") if label.strip()))
+        labels = "\n".join(str(label) for label in labels)
+    parsed = split_items(labels, "list of labels")
     if len(parsed) < 2:
-        raise ValueError(f"Give at least two comma-separated labels to choose between, e.g. 'cat, dog'; got {parsed}.")
+        raise ValueError(
+            f"Give at least two labels separated by commas to choose between, e.g. 'cat, dog' or '猫，狗'; got {parsed}."
+        )
     if len(parsed) > settings.MAX_LABELS:
         raise ValueError(f"Give at most {settings.MAX_LABELS} labels; got {len(parsed)}.")
     return parsed

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runtime import settings
+from runtime import scripts, settings
 from runtime.devices import cuda_available
 
 TASKS = ("caption", "vqa", "text_to_image", "retrieval", "speech_recognition", "text_to_speech", "safety_checker")
@@ -41,15 +41,34 @@ class Checkpoint:
     # Per-checkpoint defaults for generation (steps, guidance, size), e.g. turbo models
     # are distilled for 1-4 steps without classifier-free guidance.
     defaults: dict = field(default_factory=dict)
+    # The scripts its text side reads (runtime/scripts.py); empty: its family's (READS).
+    reads: tuple[str, ...] = ()
 
     @property
     def is_tiny(self) -> bool:
         return self.repo_id.startswith(TINY_PREFIX)
 
+    @property
+    def scripts(self) -> tuple[str, ...]:
+        """The scripts its prompts, queries or labels may be written in; () reads no text
+        or declares nothing (never checked). A tiny twin reads what its family reads."""
+        return self.reads or READS.get(self.family, ())
+
 
 _SD_TURBO = {"num_inference_steps": 1, "guidance_scale": 0.0, "width": 512, "height": 512}
 _SD_15 = {"num_inference_steps": 25, "guidance_scale": 7.5, "width": 512, "height": 512}
 _TINY_T2I = {"num_inference_steps": 2, "guidance_scale": 0.0, "width": 64, "height": 64}
+_Z_IMAGE_TURBO = {"num_inference_steps": 8, "guidance_scale": 0.0, "width": 1024, "height": 1024}
+
+# What each family's text side was trained to read (see runtime/scripts.py): English
+# only for OpenAI's CLIP (and the SD text encoders built on it), BLIP, ViLT and the
+# English MMS voice; SigLIP 2's WebLI covers 109 languages; Chinese-CLIP was trained on
+# Chinese captions; Z-Image reads prompts through Qwen3, in Chinese and English.
+_LATIN = ("Latin",)
+READS: dict[str, tuple[str, ...]] = {
+    "blip": _LATIN, "vilt": _LATIN, "clip": _LATIN, "sd": _LATIN, "sdxl": _LATIN, "vits": _LATIN,
+    "siglip2": scripts.MANY, "chinese-clip": ("Han",), "z-image": ("Latin", "Han"), "kokoro": ("Han",),
+}  # fmt: skip
 
 _ALL = [
     # Captioning: BLIP (Li et al. 2022, "Bootstrapping Language-Image Pre-training").
@@ -77,12 +96,65 @@ _ALL = [
         "2.1 GB",
         defaults=_SD_15,
     ),
+    # Chinese prompts: Z-Image-Turbo (a 6 B single-stream transformer reading prompts with
+    # Qwen3-4B; 8 steps without guidance, 1024 px), for a GPU: minutes per image on a CPU.
+    Checkpoint(
+        "z-image-turbo",
+        "text_to_image",
+        "Tongyi-MAI/Z-Image-Turbo",
+        "z-image",
+        "Z-Image-Turbo (中文 prompts)",
+        "≈ 33 GB",
+        defaults=_Z_IMAGE_TURBO,
+    ),
     Checkpoint("tiny-sd", "text_to_image", "tiny/sd", "sd", "Tiny SD (random)", "1 MB", defaults=_TINY_T2I),
+    Checkpoint(
+        "tiny-z-image", "text_to_image", "tiny/z-image", "z-image", "Tiny Z-Image (random)", "1 MB", defaults=_TINY_T2I
+    ),
     Checkpoint("tiny-sdxl", "text_to_image", "tiny/sdxl", "sdxl", "Tiny SDXL (random)", "2 MB", defaults=_TINY_T2I),
     # Retrieval and zero-shot classification: CLIP (Radford et al. 2021).
     Checkpoint("clip-b32", "retrieval", "openai/clip-vit-base-patch32", "clip", "CLIP ViT-B/32", "605 MB"),
     Checkpoint("clip-l14", "retrieval", "openai/clip-vit-large-patch14", "clip", "CLIP ViT-L/14", "1.7 GB"),
     Checkpoint("tiny-clip", "retrieval", "tiny/clip", "clip", "Tiny CLIP (random)", "1 MB"),
+    # Multilingual: SigLIP 2 (Tschannen et al. 2025; a sigmoid loss per pair, WebLI in 109
+    # languages; these fixed-resolution checkpoints load as SigLIP) and Chinese-CLIP (Yang
+    # et al. 2022; CLIP's recipe on 200 M Chinese pairs, a Chinese RoBERTa text encoder).
+    Checkpoint(
+        "siglip2-b16",
+        "retrieval",
+        "google/siglip2-base-patch16-224",
+        "siglip2",
+        "SigLIP 2 B/16 (multilingual)",
+        "1.5 GB",
+    ),
+    Checkpoint(
+        "siglip2-so400m",
+        "retrieval",
+        "google/siglip2-so400m-patch14-384",
+        "siglip2",
+        "SigLIP 2 So400m/14 (multilingual)",
+        "4.5 GB",
+    ),
+    Checkpoint(
+        "chinese-clip-b16",
+        "retrieval",
+        "OFA-Sys/chinese-clip-vit-base-patch16",
+        "chinese-clip",
+        "Chinese-CLIP ViT-B/16 (中文)",
+        "753 MB",
+    ),
+    Checkpoint(
+        "chinese-clip-l14",
+        "retrieval",
+        "OFA-Sys/chinese-clip-vit-large-patch14",
+        "chinese-clip",
+        "Chinese-CLIP ViT-L/14 (中文)",
+        "1.6 GB",
+    ),
+    Checkpoint("tiny-siglip2", "retrieval", "tiny/siglip2", "siglip2", "Tiny SigLIP 2 (random)", "1 MB"),
+    Checkpoint(
+        "tiny-chinese-clip", "retrieval", "tiny/chinese-clip", "chinese-clip", "Tiny Chinese-CLIP (random)", "1 MB"
+    ),
     # Speech recognition: Whisper (Radford et al. 2022, "Robust Speech Recognition via
     # Large-Scale Weak Supervision"); large-v3-turbo keeps the large encoder with a
     # 4-layer decoder, so it decodes about 8x faster.
@@ -102,6 +174,26 @@ _ALL = [
     # (Pratap et al. 2023); characters in, waveform out, no phonemizer needed.
     Checkpoint("mms-tts-eng", "text_to_speech", "facebook/mms-tts-eng", "vits", "MMS-TTS English (VITS)", "145 MB"),
     Checkpoint("tiny-vits", "text_to_speech", "tiny/vits", "vits", "Tiny VITS (random)", "1 MB"),
+    # Chinese: MMS-TTS has no Mandarin voice; Kokoro 82M (StyleTTS 2 with an iSTFTNet
+    # decoder, hexgrad 2025, Apache-2.0) does, reading misaki's Mandarin phonemes.
+    Checkpoint(
+        "kokoro-zh",
+        "text_to_speech",
+        "hexgrad/Kokoro-82M",
+        "kokoro",
+        "Kokoro 82M, Chinese voice (中文)",
+        "327 MB",
+        defaults={"voice": "zf_xiaobei"},
+    ),
+    Checkpoint(
+        "tiny-kokoro",
+        "text_to_speech",
+        "tiny/kokoro",
+        "kokoro",
+        "Tiny Kokoro (random)",
+        "160 MB",
+        defaults={"voice": "zf_xiaobei"},
+    ),
     # The text-to-image safety filter: the Stable Diffusion safety checker (CompVis),
     # CLIP ViT-L/14 image embeddings against embedded unsafe concepts; see pipelines/safety.py.
     Checkpoint(
@@ -124,9 +216,16 @@ _ALL = [
 CHECKPOINTS: dict[str, Checkpoint] = {c.key: c for c in _ALL}
 
 # Default checkpoint per task and profile; the first entry of a model picker.
+# Retrieval: SigLIP 2, which reads Chinese (and 100-odd other languages) and beats CLIP of
+# the same size on published benchmarks, at B/16 on a CPU (docs/languages.md says why).
 DEFAULTS: dict[str, dict[str, str]] = {
-    "gpu": {"caption": "blip-large", "vqa": "blip-vqa-large", "text_to_image": "sdxl-turbo", "retrieval": "clip-l14"},
-    "cpu": {"caption": "blip-base", "vqa": "blip-vqa-base", "text_to_image": "sd-turbo", "retrieval": "clip-b32"},
+    "gpu": {
+        "caption": "blip-large",
+        "vqa": "blip-vqa-large",
+        "text_to_image": "sdxl-turbo",
+        "retrieval": "siglip2-so400m",
+    },
+    "cpu": {"caption": "blip-base", "vqa": "blip-vqa-base", "text_to_image": "sd-turbo", "retrieval": "siglip2-b16"},
     "tiny": {"caption": "tiny-blip", "vqa": "tiny-blip-vqa", "text_to_image": "tiny-sd", "retrieval": "tiny-clip"},
 }
 # Speech: the large turbo Whisper on a GPU, Whisper base on a CPU; one small MMS voice for
@@ -215,6 +314,12 @@ def choices(task: str, profile: str | None = None) -> list[Checkpoint]:
     tiny = resolve_profile(profile) == "tiny"
     others = [c for c in _ALL if c.task == task and c.is_tiny == tiny and c.key != default.key]
     return [default, *others]
+
+
+def readers(task: str, needed: set[str], profile: str | None = None) -> list[Checkpoint]:
+    """The checkpoints of ``task``'s picker under ``profile`` that read every script in
+    ``needed`` (runtime/scripts.py), in the picker's order."""
+    return [c for c in choices(task, profile) if c.scripts and needed <= set(c.scripts)]
 
 
 def get_checkpoint(task: str, key: str | None = None, profile: str | None = None) -> Checkpoint:

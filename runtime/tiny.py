@@ -1,8 +1,8 @@
 """Tiny, randomly initialised models of the real classes, built locally.
 
 The ``tiny`` profile (and every test) uses these: the same model and processor
-classes as the real checkpoints (BLIP, ViLT, CLIP, Stable Diffusion, SDXL, TAESD,
-Whisper, VITS), with
+classes as the real checkpoints (BLIP, ViLT, CLIP, SigLIP 2, Chinese-CLIP, Stable
+Diffusion, SDXL, TAESD, Whisper, VITS), with
 hidden sizes of 32 and a few hundred tokens of vocabulary, built from configs and
 tokenizers written in code, saved with ``save_pretrained`` and loaded back through
 the same ``from_pretrained`` path as a downloaded checkpoint. No network is used.
@@ -223,6 +223,65 @@ def _clip(out: Path) -> None:
     CLIPProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(out)
 
 
+# Common Chinese characters, so that Chinese labels and queries reach the multilingual
+# tiny models as tokens of their own (the real vocabularies hold thousands).
+_HANZI = list(dict.fromkeys(
+    "一二三四五六七八九十个只张两的是在有和不了上下里中大小红蓝绿黄白黑灰色猫狗马鸟鱼动物人男女孩子"
+    "车火箭飞机船星空太宇宙月亮阳光咖啡茶杯子果汁汤食物钟表硬币相机文字书草地砖墙房屋树花天云照片图"
+    "画圆形方三角正左右边旁个数吗没多少什么颜哪里"
+))  # fmt: skip
+
+
+def _gemma_tokenizer():
+    """SigLIP 2's tokenizer layout: Gemma's special tokens at Gemma's ids (<pad> 0, <eos> 1,
+    <bos> 2, <unk> 3, <mask> 4), the 256 byte tokens that byte fallback spells any other
+    character with, then word pieces ("▁" marks a word start). No <bos>; <eos> ends
+    each text, which is then padded at the end, as SigLIP 2 reads it."""
+    from transformers import GemmaTokenizer
+
+    pieces = ["<pad>", "<eos>", "<bos>", "<unk>", "<mask>", *(f"<0x{i:02X}>" for i in range(256)), "▁",
+              *_CHARS, *("▁" + c for c in _CHARS), *("▁" + w for w in _WORDS), *_HANZI]  # fmt: skip
+    vocab = {piece: i for i, piece in enumerate(dict.fromkeys(pieces))}
+    return GemmaTokenizer(vocab=vocab, merges=[], add_bos_token=False, add_eos_token=True, padding_side="right",
+                          model_max_length=64)  # fmt: skip
+
+
+def _siglip2(out: Path) -> None:
+    # SigLIP 2's fixed-resolution checkpoints are SigLIP models with SigLIP 2's tokenizer.
+    import torch
+    from transformers import SiglipConfig, SiglipImageProcessorPil, SiglipModel, SiglipProcessor
+
+    tokenizer = _gemma_tokenizer()
+    text = dict(_text_config(tokenizer), pad_token_id=0, eos_token_id=1, bos_token_id=2, projection_size=32)
+    config = SiglipConfig(text_config=text, vision_config=_VISION)
+    torch.manual_seed(0)
+    SiglipModel(config).save_pretrained(out)
+    image_processor = SiglipImageProcessorPil(size={"height": 32, "width": 32})  # mean and std 0.5, as SigLIP's
+    SiglipProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(out)
+
+
+def _chinese_clip(out: Path) -> None:
+    # Chinese-CLIP: a BERT tokenizer (chinese-roberta-wwm-ext's special tokens; each Chinese
+    # character a token of its own) and a RoBERTa text encoder pooled at [CLS].
+    import torch
+    from transformers import (
+        BertTokenizer,
+        ChineseCLIPConfig,
+        ChineseCLIPImageProcessorPil,
+        ChineseCLIPModel,
+        ChineseCLIPProcessor,
+    )
+
+    tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *_HANZI, *_WORDS, *_CHARS, *("##" + c for c in _CHARS)]
+    tokenizer = BertTokenizer(vocab={t: i for i, t in enumerate(dict.fromkeys(tokens))}, model_max_length=52)
+    config = ChineseCLIPConfig(text_config=_text_config(tokenizer, pad_token_id=0), vision_config=_VISION,
+                               projection_dim=16)  # fmt: skip
+    torch.manual_seed(0)
+    ChineseCLIPModel(config).save_pretrained(out)
+    image_processor = ChineseCLIPImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    ChineseCLIPProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(out)
+
+
 def _diffusion(out: Path, xl: bool) -> None:
     # The components of diffusers' own pipeline tests (get_dummy_components), with a
     # trailing-timestep Euler scheduler as in SD-Turbo.
@@ -308,6 +367,8 @@ BUILDERS = {
     "blip-vqa": lambda out: _blip(out, vqa=True),
     "vilt-vqa": _vilt,
     "clip": _clip,
+    "siglip2": _siglip2,
+    "chinese-clip": _chinese_clip,
     "sd": lambda out: _diffusion(out, xl=False),
     "sdxl": lambda out: _diffusion(out, xl=True),
     "taesd": _taesd,
@@ -439,3 +500,109 @@ def _vits(out: Path, full_size: bool = False) -> None:
 
 BUILDERS["whisper"] = _whisper
 BUILDERS["vits"] = _vits
+
+
+# --- Chinese prompts: Z-Image ----------------------------------------------------
+
+# Qwen3's chat template for one user turn (what ZImagePipeline wraps the prompt in).
+_QWEN3_TEMPLATE = (
+    "{%- for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
+    "{%- endfor %}{%- if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}"
+    "{%- if enable_thinking is defined and enable_thinking is false %}{{ '<think>\\n\\n</think>\\n\\n' }}{%- endif %}"
+    "{%- endif %}"
+)
+
+
+def _qwen_tokenizer():
+    """Qwen's byte-level BPE: the 256 byte symbols (GPT-2's byte-to-unicode map), so any
+    text, Chinese included, is spelled in bytes; the real vocabulary adds 151 k merges.
+    Then Qwen's special tokens and Qwen3's chat template."""
+    from transformers import Qwen2Tokenizer
+    from transformers.convert_slow_tokenizer import bytes_to_unicode
+
+    vocab = {symbol: i for i, symbol in enumerate(bytes_to_unicode().values())}
+    tokenizer = Qwen2Tokenizer(vocab=vocab, merges=[], model_max_length=512)
+    tokenizer.add_special_tokens({"additional_special_tokens": ["<|im_start|>", "<|im_end|>", "<think>", "</think>"]})
+    tokenizer.chat_template = _QWEN3_TEMPLATE
+    return tokenizer
+
+
+def _z_image(out: Path) -> None:
+    # The components of diffusers' own Z-Image tests (get_dummy_components), with the
+    # tokenizer built here instead of downloaded.
+    import torch
+    from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler, ZImagePipeline, ZImageTransformer2DModel
+    from transformers import Qwen3Config, Qwen3Model
+
+    torch.manual_seed(0)
+    transformer = ZImageTransformer2DModel(
+        all_patch_size=(2,), all_f_patch_size=(1,), in_channels=16, dim=32, n_layers=2, n_refiner_layers=1, n_heads=2,
+        n_kv_heads=2, norm_eps=1e-5, qk_norm=True, cap_feat_dim=16, rope_theta=256.0, t_scale=1000.0,
+        axes_dims=[8, 4, 4], axes_lens=[256, 32, 32],
+    )  # fmt: skip
+    with torch.no_grad():  # created with torch.empty: fixed, so no build holds NaNs
+        transformer.x_pad_token.copy_(torch.ones_like(transformer.x_pad_token))
+        transformer.cap_pad_token.copy_(torch.ones_like(transformer.cap_pad_token))
+    torch.manual_seed(0)
+    vae = AutoencoderKL(
+        in_channels=3, out_channels=3, down_block_types=["DownEncoderBlock2D"] * 2,
+        up_block_types=["UpDecoderBlock2D"] * 2, block_out_channels=[32, 64], layers_per_block=1, latent_channels=16,
+        norm_num_groups=32, sample_size=32, scaling_factor=0.3611, shift_factor=0.1159,
+    )  # fmt: skip
+    tokenizer = _qwen_tokenizer()
+    torch.manual_seed(0)
+    text_encoder = Qwen3Model(Qwen3Config(
+        hidden_size=16, intermediate_size=16, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=2,
+        head_dim=8, vocab_size=len(tokenizer), max_position_embeddings=512,
+    ))  # fmt: skip
+    pipe = ZImagePipeline(scheduler=FlowMatchEulerDiscreteScheduler(), vae=vae, text_encoder=text_encoder,
+                          tokenizer=tokenizer, transformer=transformer)  # fmt: skip
+    pipe.save_pretrained(out)
+
+
+BUILDERS["z-image"] = _z_image
+
+
+# --- Chinese speech: Kokoro --------------------------------------------------------
+
+
+def _kokoro(out: Path) -> None:
+    """A Kokoro as hexgrad/Kokoro-82M ships it: config.json (its phoneme vocabulary: here
+    the symbols misaki's Mandarin G2P writes for the characters above), the weights as
+    {module: state_dict} in a .pth, and a voice pack voices/zf_xiaobei.pt of 510 style
+    vectors. The text side is tiny, but Kokoro builds its decoder and text encoder at
+    their real widths whatever the config says (512 and 1,024 channels), so this "tiny"
+    model has about 60 M parameters (230 MB). ``max_dur`` 2 keeps random durations short."""
+    import json
+
+    import torch
+    from kokoro import KModel
+    from misaki import zh
+
+    g2p = zh.ZHG2P()
+    symbols = sorted({c for text in ["".join(_HANZI), "你好，世界！今天是晴天。"] for c in (g2p(text)[0] or "")})
+    vocab = {symbol: i + 1 for i, symbol in enumerate(dict.fromkeys([";", ":", ",", ".", "!", "?", " ", *symbols]))}
+    config = {
+        "vocab": vocab, "n_token": len(vocab) + 1, "hidden_dim": 512, "style_dim": 128, "n_layer": 1, "max_dur": 2,
+        "n_mels": 80, "dim_in": 16, "text_encoder_kernel_size": 3, "dropout": 0.0, "multispeaker": True,
+        "plbert": {"hidden_size": 16, "num_attention_heads": 2, "intermediate_size": 37, "max_position_embeddings": 512,
+                   "num_hidden_layers": 1, "dropout": 0.0},
+        # Kokoro's decoder as it is: its channel counts (512 in, 1,024 inside) are built in.
+        "istftnet": {"upsample_kernel_sizes": [20, 12], "upsample_rates": [10, 6], "gen_istft_hop_size": 5,
+                     "gen_istft_n_fft": 20, "resblock_dilation_sizes": [[1, 3, 5]] * 3, "resblock_kernel_sizes": [3, 7, 11],
+                     "upsample_initial_channel": 512},
+    }  # fmt: skip
+    (out / "config.json").write_text(json.dumps(config, ensure_ascii=False, indent=1), encoding="utf-8")
+    empty = out / "empty.pth"
+    torch.save({}, empty)  # KModel loads weights from a file: none, so they stay as initialised
+    torch.manual_seed(0)
+    model = KModel(repo_id="tiny/kokoro", config=config, model=str(empty))
+    empty.unlink()
+    modules = ("bert", "bert_encoder", "predictor", "text_encoder", "decoder")
+    torch.save({name: getattr(model, name).state_dict() for name in modules}, out / "kokoro-v1_0.pth")
+    (out / "voices").mkdir()
+    torch.manual_seed(1)
+    torch.save(torch.randn(510, 1, 256) * 0.1, out / "voices" / "zf_xiaobei.pt")
+
+
+BUILDERS["kokoro"] = _kokoro

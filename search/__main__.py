@@ -21,6 +21,7 @@ from pathlib import Path
 from runtime import registry
 from runtime.cache import MODELS
 from runtime.hub import CheckpointUnavailable
+from runtime.inputs import collect_notices
 from search.classify import classify_collection
 from search.index import ImageIndex, IndexBusyError, scan
 
@@ -94,6 +95,16 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; the notices the models give (a query in a script the model can't
+    read, a text cut to the model's length) go to stderr, as the app shows them."""
+    with collect_notices() as notices:
+        code = _run(argv)
+    for notice in notices:
+        print(f"notice: {notice}", file=sys.stderr)
+    return code
+
+
+def _run(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "index":
@@ -119,10 +130,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         with ImageIndex.open(args.index, args.backend, args.qdrant_url) as index:
             if args.command == "info":
                 info = index.info()
-                print(json.dumps(info, indent=1) if args.json else "\n".join(f"{k}: {v}" for k, v in info.items()))
+                print(
+                    json.dumps(info, indent=1, ensure_ascii=False)
+                    if args.json
+                    else "\n".join(f"{k}: {v}" for k, v in info.items())
+                )
             elif args.command == "remove":
                 removed = index.remove(args.keys)
-                print(json.dumps(removed, indent=1) if args.json else f"Removed {len(removed)} image(s).")
+                print(
+                    json.dumps(removed, indent=1, ensure_ascii=False)
+                    if args.json
+                    else f"Removed {len(removed)} image(s)."
+                )
             else:
                 pipe, _ = load_pipeline(args.model, args.profile, index.model)
                 index.check_model(pipe)

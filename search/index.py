@@ -214,7 +214,7 @@ class ImageIndex:
                     "created": now, "updated": now, "generation": 0, "next_segment": 1, "count": 0,
                     "segments": []}  # fmt: skip
         (root / "segments").mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(root / MANIFEST, json.dumps(manifest, indent=1).encode())
+        atomic_write_bytes(root / MANIFEST, json.dumps(manifest, indent=1, ensure_ascii=False).encode())
         return cls(root, manifest, backend, qdrant_url)
 
     @classmethod
@@ -238,7 +238,7 @@ class ImageIndex:
                 f"No index at {root}: build one first (python -m pipelines.retrieval index DIR --index {root})."
             )
         try:
-            manifest = json.loads(path.read_text())
+            manifest = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as error:
             raise ValueError(f"The index manifest {path} can't be read: {error}") from None
         if manifest.get("format") != FORMAT or manifest.get("version") != VERSION:
@@ -623,7 +623,7 @@ class ImageIndex:
         atomic_write_bytes(self.root / "segments" / name, buffer.getvalue())
 
     def _write_manifest(self, manifest: dict) -> None:
-        atomic_write_bytes(self.root / MANIFEST, json.dumps(manifest, indent=1).encode())
+        atomic_write_bytes(self.root / MANIFEST, json.dumps(manifest, indent=1, ensure_ascii=False).encode())
 
     def info(self) -> dict:
         """A summary for people: where, which model, how many images, which backend."""

@@ -44,6 +44,20 @@ def image_input(**kwargs) -> gr.Image:
     return component
 
 
+def examples(english: list[list], chinese: list[list], inputs: list, **kwargs) -> tuple[gr.Examples, gr.Examples]:
+    """gr.Examples in the page's language: an English and a Chinese set, each in a column
+    that the i18n CSS hides in the other language (``ui.i18n.CSS``), so the Chinese page
+    shows Chinese questions, labels and prompts (Gradio's examples hold values, which its
+    i18n does not translate). Both sets fill the same inputs."""
+    if len(english) != len(chinese):
+        raise ValueError(f"Give every example in both languages: {len(english)} English, {len(chinese)} Chinese.")
+    made = []
+    for rows, css in ((english, "i18n-en"), (chinese, "i18n-zh")):
+        with gr.Column(elem_classes=["examples", css]):
+            made.append(gr.Examples(rows, inputs=inputs, label=_("common.examples"), **kwargs))
+    return made[0], made[1]
+
+
 def model_picker(task: str, classroom: ClassroomPolicy) -> gr.Dropdown:
     """The model picker of ``task``: the checkpoints the profile offers (runtime/registry.py
     ``choices``), narrowed and guarded by the classroom."""

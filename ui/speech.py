@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import gradio as gr
 
-from runtime import settings
+from runtime import registry, settings
 from runtime.audio import save_audio
-from runtime.inputs import check_text
+from runtime.cache import MODELS
+from runtime.inputs import check_text, notify
+from runtime.scripts import describe, main_script
 from ui.handlers import get_model, gpu, refusal, user_errors
 from ui.i18n import _
 from ui.server import outputs
@@ -42,22 +44,38 @@ def transcribe(
     return result["text"], result
 
 
+def voice_for(text: str, model: str | None) -> str:
+    """The voice that reads ``text``: ``model`` (the picker's) when it reads the script most
+    of the text is in, else the first voice of the picker that does ("猫" goes to the
+    Chinese voice, "cat" to the English one), with a notice saying so."""
+    checkpoint = registry.get_checkpoint("text_to_speech", model or None, MODELS.profile)
+    script = main_script(text if isinstance(text, str) else "")
+    if script is None or not checkpoint.scripts or script in checkpoint.scripts:
+        return checkpoint.key
+    readers = registry.readers("text_to_speech", {script}, MODELS.profile)
+    if not readers:
+        return checkpoint.key  # the voice then says what it can't pronounce
+    notify(f"{checkpoint.label} reads {describe(checkpoint.scripts, 0)} only; this text is read by "
+           f"{readers[0].label}. / {checkpoint.label}只会读{describe(checkpoint.scripts, 1)}，"
+           f"这段文字由{readers[0].label}朗读。")  # fmt: skip
+    return readers[0].key
+
+
 @gpu
 @user_errors
 def speak(text: str, speaking_rate: float = 1.0, model: str | None = None, progress=gr.Progress()) -> str:
-    """Read a text aloud with a text-to-speech voice (VITS).
+    """Read a text aloud, in a voice for its language.
 
     Args:
-        text: The text to read (up to 500 characters).
+        text: The text to read (up to 500 characters), in English or Chinese: Chinese text is read by a Chinese voice.
         speaking_rate: How fast to speak (1 is normal).
-        model: Which voice (text-to-speech checkpoint) to use; the profile's default when empty.
+        model: Which voice (text-to-speech checkpoint) to use; the voice for the text's language when empty.
 
     Returns:
         A 16-bit mono WAV file.
     """
-    # Read a text aloud with a VITS voice; returns a 16-bit mono WAV file.
     text = check_text(text, "text to speak", settings.MAX_SPEECH_CHARS)  # before the model loads
-    pipe = get_model("text_to_speech", model, progress).pipeline
+    pipe = get_model("text_to_speech", voice_for(text, model), progress).pipeline
     result = pipe(text, speaking_rate=speaking_rate)
     return str(save_audio(outputs.new_file("speech", ".wav"), result["audio"], result["sampling_rate"]))
 

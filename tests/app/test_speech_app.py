@@ -69,7 +69,7 @@ def test_bad_clips_get_their_message_and_the_app_keeps_serving(client, tmp_path,
         (dict(language="xx", api_name="/transcribe"), "`language`: must be one of .*, not 'xx'"),
         (dict(text="", api_name="/speak"), "empty"),
         (dict(text="word " * 200, api_name="/speak"), "the limit is 500"),
-        (dict(text="你好", api_name="/speak"), "no letters"),
+        (dict(text="привет", api_name="/speak"), "no letters"),  # no voice here reads Cyrillic (Chinese: Kokoro)
         # The input guard (ui/server/security.py) checks slider ranges and picker choices before the handler runs.
         (
             dict(text="hello", speaking_rate=9, api_name="/speak"),
@@ -77,7 +77,7 @@ def test_bad_clips_get_their_message_and_the_app_keeps_serving(client, tmp_path,
         ),
         (
             dict(text="hello", model="tiny-blip", api_name="/speak"),
-            r"`model`: must be one of \['tiny-vits'\], not 'tiny-blip'",
+            r"`model`: must be one of \['tiny-vits', 'tiny-kokoro'\], not 'tiny-blip'",
         ),
     ],
 )

@@ -18,7 +18,7 @@ from tests.conftest import ROOT
 
 @pytest.fixture(scope="module")
 def probes():
-    return load_probes()
+    return load_probes(1)  # English only; the Chinese items of v2: tests/evaluation/test_probes_chinese.py
 
 
 def _write_jsonl(path, records):
@@ -60,8 +60,8 @@ def test_wrong_predictions_score_lower_and_reports_show_both_side_by_side(probes
     overall = next(r for r in rows if r["ability"] == "overall")
     assert overall["delta"] == pytest.approx(share_no - 1.0)
     markdown = report.to_markdown(truth, always_no)
-    assert "| ability | metric | A | B | B − A | n |" in markdown
-    assert f"| overall | accuracy | 1.000 | {share_no:.3f} |" in markdown
+    assert "| language | ability | metric | A | B | B − A | n |" in markdown
+    assert f"| en | overall | accuracy | 1.000 | {share_no:.3f} |" in markdown
 
 
 def test_a_small_limit_still_covers_every_ability_and_source(probes):
@@ -100,7 +100,7 @@ def test_the_apps_models_run_end_to_end_on_a_small_subset(models, probes, tmp_pa
         progress=lambda done, total, text: steps.append((done, total)),
     )  # fmt: skip
     assert {r["task"] for r in results["results"]} == set(TASKS)
-    assert all(set(r) == {"task", "ability", "metric", "value", "n", "better"} for r in results["results"])
+    assert all(set(r) == {"task", "language", "ability", "metric", "value", "n", "better"} for r in results["results"])
     assert all(math.isfinite(r["value"]) and r["n"] >= 1 for r in results["results"])
     assert _values(results, "vqa", "accuracy").keys() >= {"overall"}
     assert set(_values(results, "text_to_image", "round-trip accuracy")) >= {"overall", "count"}

@@ -10,7 +10,7 @@ from runtime import settings
 from runtime.batching import options_key
 from runtime.inputs import check_text, load_image
 from ui import panels
-from ui.components import image_input, model_picker, model_status, status_line
+from ui.components import examples, image_input, model_picker, model_status, status_line
 from ui.context import Context
 from ui.handlers import get_model, gpu, user_errors
 from ui.i18n import _
@@ -23,6 +23,14 @@ EXAMPLES = [
     ("astronaut.jpg", "What is the woman wearing?"),
     ("rocket.jpg", "Is it day or night?"),
     ("coins.jpg", "How many coins are there?"),
+]
+# The Chinese page's questions (answered in Chinese by a model that reads Chinese).
+EXAMPLES_ZH = [
+    ("cat.jpg", "这是什么动物？"),
+    ("coffee.jpg", "杯子里有什么？"),
+    ("astronaut.jpg", "这位女士穿着什么？"),
+    ("rocket.jpg", "现在是白天还是晚上？"),
+    ("coins.jpg", "有几枚硬币？"),
 ]
 
 
@@ -143,8 +151,8 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                 answer = gr.Textbox(label=_("ask.answer"), lines=2, buttons=["copy"])
                 spoken = read_aloud(answer)
                 status = status_line(demo, "vqa", picker)
-        examples = [[str(settings.EXAMPLE_IMAGES_DIR / name), q] for name, q in EXAMPLES]
-        gr.Examples(examples, inputs=[image, question], label=_("common.examples"))
+        pairs = [[[str(settings.EXAMPLE_IMAGES_DIR / name), q] for name, q in rows] for rows in (EXAMPLES, EXAMPLES_ZH)]
+        examples(*pairs, inputs=[image, question])
 
         event = gr.on([button.click, question.submit], vqa, [image, question, picker], answer, api_name="vqa",
                       **batch_event())  # fmt: skip

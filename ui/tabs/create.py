@@ -18,7 +18,7 @@ from runtime.hub import locate
 from runtime.inputs import check_seed, check_text
 from runtime.registry import Checkpoint
 from ui import panels
-from ui.components import model_picker, model_status, status_line
+from ui.components import examples, model_picker, model_status, status_line
 from ui.context import Context
 from ui.handlers import get_model, gpu, makes_images, user_errors
 from ui.i18n import _
@@ -29,6 +29,13 @@ EXAMPLES = [
     "an astronaut riding a horse on the moon, photograph",
     "a bowl of ramen on a wooden table, studio lighting",
     "a cozy reading corner with plants, isometric illustration",
+]
+# The Chinese page's prompts (Z-Image-Turbo reads them; SD-Turbo and SDXL-Turbo don't).
+EXAMPLES_ZH = [
+    "一幅水彩画：雪林中的一只红狐狸",
+    "一名宇航员在月球上骑马，照片",
+    "木桌上的一碗拉面，影棚灯光",
+    "摆满绿植的温馨阅读角，等距插画",
 ]
 FALLBACK_DEFAULTS = {"num_inference_steps": 25, "guidance_scale": 7.5, "width": 512, "height": 512}
 
@@ -296,7 +303,9 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
         )
         with gr.Row(equal_height=False):
             with gr.Column():
-                prompt = gr.Textbox(label=_("create.prompt"), placeholder=EXAMPLES[0], lines=2, max_length=1000)
+                prompt = gr.Textbox(
+                    label=_("create.prompt"), placeholder=_("create.placeholder"), lines=2, max_length=1000
+                )
                 picker = model_picker("text_to_image", ctx.classroom)
                 defaults = checkpoint_defaults(picker.value)
                 with gr.Accordion(_("common.advanced"), open=False):
@@ -324,7 +333,7 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                     format="png",
                 )
                 status = status_line(demo, "text_to_image", picker)
-        gr.Examples([[p] for p in EXAMPLES], inputs=[prompt], label=_("common.examples"))
+        examples([[p] for p in EXAMPLES], [[p] for p in EXAMPLES_ZH], inputs=[prompt])
 
         def apply_defaults(model):
             d = checkpoint_defaults(model)

@@ -176,6 +176,8 @@ def show_probes() -> list[tuple[str, str]]:
     folder = outputs.stable_folder(f"probes-v{probes.version}")
     shown = []
     for item in probes.captions:
+        if item.get("language", "en") != "en":  # each image once (its Chinese captions are in the probe file)
+            continue
         path = folder / f"{item['image']}.png"
         if not path.is_file():
             tmp = folder / f".{item['image']}.png.tmp"

@@ -5,16 +5,23 @@ from __future__ import annotations
 import gradio as gr
 
 from runtime import settings
-from ui.components import model_picker, model_status, status_line
+from ui.components import examples, model_picker, model_status, status_line
 from ui.context import Context
 from ui.i18n import _
 from ui.speech import speak, transcribe, voice_input
 
 AUDIO_EXAMPLES = ["what-animal.wav", "multimodal-models.ogg"]
+AUDIO_EXAMPLES_ZH = ["zh-what-animal.wav", "multimodal-models.ogg"]  # "这是什么动物？"
 SPEAK_EXAMPLES = [
     "A cat is sitting on a wooden table next to a cup of coffee.",
     "There are 3 rockets and 12 stars in the picture.",
     "Multimodal models can see, read, listen and speak.",
+]
+# Read by the Chinese voice (the numbers as Chinese numerals).
+SPEAK_EXAMPLES_ZH = [
+    "一只猫坐在木桌上，旁边有一杯咖啡。",
+    "图片里有3枚火箭和12颗星星。",
+    "多模态模型能看、能读、能听、能说。",
 ]
 # Whisper knows 99 languages; the common ones by their own names, any other code can be typed.
 LANGUAGES = {
@@ -63,14 +70,20 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                 details = gr.Markdown()
                 segments = gr.Textbox(label=_("listen.segments"), lines=6, max_lines=14, buttons=["copy"])
                 status = status_line(demo, "speech_recognition", picker)
-        examples = [[str(settings.EXAMPLE_AUDIO_DIR / name)] for name in AUDIO_EXAMPLES]
-        gr.Examples(examples, inputs=[audio], label=_("common.examples"))
+        clips = [
+            [[str(settings.EXAMPLE_AUDIO_DIR / name)] for name in names]
+            for names in (AUDIO_EXAMPLES, AUDIO_EXAMPLES_ZH)
+        ]
+        examples(*clips, inputs=[audio])
 
         gr.Markdown(_("speak.intro"))
         with gr.Row(equal_height=False):
             with gr.Column():
                 text = gr.Textbox(
-                    label=_("speak.text"), placeholder=SPEAK_EXAMPLES[0], lines=3, max_length=settings.MAX_SPEECH_CHARS
+                    label=_("speak.text"),
+                    placeholder=_("speak.placeholder"),
+                    lines=3,
+                    max_length=settings.MAX_SPEECH_CHARS,
                 )
                 speaking_rate = gr.Slider(0.5, 2.0, 1.0, step=0.1, label=_("speak.rate"), info=_("speak.rate_info"))
                 speak_picker = model_picker("text_to_speech", ctx.classroom)
@@ -78,7 +91,7 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
             with gr.Column():
                 speech = gr.Audio(label=_("speak.output"), type="filepath", autoplay=True, interactive=False)
                 speak_status = status_line(demo, "text_to_speech", speak_picker)
-        gr.Examples([[t] for t in SPEAK_EXAMPLES], inputs=[text], label=_("common.examples"))
+        examples([[t] for t in SPEAK_EXAMPLES], [[t] for t in SPEAK_EXAMPLES_ZH], inputs=[text])
 
         # The transcript is the endpoint's answer; the full result goes to a State, which
         # API clients don't see, and from there into the table.

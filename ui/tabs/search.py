@@ -20,7 +20,7 @@ from runtime import settings
 from runtime.inputs import check_text, load_image, parse_labels
 from search.uploads import UploadBudget, is_zip
 from ui import panels
-from ui.components import image_input, model_picker, model_status, status_line
+from ui.components import examples, image_input, model_picker, model_status, status_line
 from ui.context import Context
 from ui.handlers import get_model, gpu, user_errors
 from ui.i18n import _
@@ -34,8 +34,13 @@ QUERY_EXAMPLES = [
     "stars in deep space",
     "a woman in uniform",
 ]
+# The Chinese page's examples, the same ones in Chinese (a model that reads Chinese
+# answers them: SigLIP 2 or Chinese-CLIP).
+QUERY_EXAMPLES_ZH = ["一只猫", "火箭发射", "古老的硬币", "一杯咖啡", "深空中的星星", "穿制服的女人"]
 CLASSIFY_EXAMPLES = [("cat.jpg", "cat, dog, horse, bird"), ("coffee.jpg", "coffee, tea, orange juice, soup")]
+CLASSIFY_EXAMPLES_ZH = [("cat.jpg", "猫，狗，马，鸟"), ("coffee.jpg", "咖啡、茶、橙汁、汤")]
 COLLECTION_LABELS_EXAMPLE = "animal, food, space, person, object"
+COLLECTION_LABELS_EXAMPLE_ZH = "动物，食物，太空，人，物品"
 # Table headers are values, not labels, so Gradio's i18n doesn't reach them: both languages.
 COUNT_HEADERS = ["label / 标签", "images / 图片数", "share % / 占比 %"]
 PREVIEW = 48  # images shown in the collection preview
@@ -453,7 +458,7 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
         gr.Markdown(_("search.intro"))
         with gr.Row(equal_height=False):
             with gr.Column(scale=2):
-                query = gr.Textbox(label=_("search.query"), placeholder=QUERY_EXAMPLES[0], max_length=1000)
+                query = gr.Textbox(label=_("search.query"), placeholder=_("search.query_placeholder"), max_length=1000)
                 text_button = gr.Button(_("search.by_text"), variant="primary")
                 query_image = image_input(label=_("search.query_image"), sources=["upload", "clipboard"], height=200)
                 with gr.Row():
@@ -480,7 +485,7 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                 hits_json = gr.JSON(visible=False)
                 hits_state = gr.State([])
                 status = status_line(demo, "retrieval", picker)
-        gr.Examples([[q] for q in QUERY_EXAMPLES], inputs=[query], label=_("common.examples"))
+        examples([[q] for q in QUERY_EXAMPLES], [[q] for q in QUERY_EXAMPLES_ZH], inputs=[query])
 
         with gr.Accordion(_("search.collection"), open=False):
             gr.Markdown(_("search.collection_info"))
@@ -497,7 +502,7 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
         with gr.Row(equal_height=False):
             with gr.Column(scale=2):
                 collection_labels = gr.Textbox(
-                    label=_("search.labels"), placeholder=COLLECTION_LABELS_EXAMPLE, max_length=1000
+                    label=_("search.labels"), placeholder=_("search.collection_labels_placeholder"), max_length=1000
                 )
                 examples_per_label = gr.Slider(0, 12, 4, step=1, label=_("search.examples_per_label"))
                 collection_button = gr.Button(_("search.classify_collection"), variant="primary")
@@ -508,7 +513,7 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                 )
                 with gr.Accordion(_("search.details"), open=False):
                     collection_json = gr.JSON(label=_("search.details"))
-        gr.Examples([[COLLECTION_LABELS_EXAMPLE]], inputs=[collection_labels], label=_("common.examples"))
+        examples([[COLLECTION_LABELS_EXAMPLE]], [[COLLECTION_LABELS_EXAMPLE_ZH]], inputs=[collection_labels])
 
         gr.Markdown(_("search.classify_intro"))
         with gr.Row(equal_height=False):
@@ -516,12 +521,15 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                 classify_image = image_input(
                     label=_("common.image"), sources=["upload", "clipboard", "webcam"], height=260
                 )
-                labels = gr.Textbox(label=_("search.labels"), placeholder="cat, dog, horse, bird", max_length=1000)
+                labels = gr.Textbox(
+                    label=_("search.labels"), placeholder=_("search.labels_placeholder"), max_length=1000
+                )
                 classify_button = gr.Button(_("search.classify"), variant="primary")
             with gr.Column():
                 confidences = gr.Label(num_top_classes=5, label=_("search.confidences"))
-        examples = [[str(settings.EXAMPLE_IMAGES_DIR / name), text] for name, text in CLASSIFY_EXAMPLES]
-        gr.Examples(examples, inputs=[classify_image, labels], label=_("common.examples"))
+        images = [[str(settings.EXAMPLE_IMAGES_DIR / name), text] for name, text in CLASSIFY_EXAMPLES]
+        images_zh = [[str(settings.EXAMPLE_IMAGES_DIR / name), text] for name, text in CLASSIFY_EXAMPLES_ZH]
+        examples(images, images_zh, inputs=[classify_image, labels])
 
         refresh = dict(fn=lambda m: model_status("retrieval", m), inputs=picker, outputs=status,
                        api_visibility="private", queue=False)  # fmt: skip

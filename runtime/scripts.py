@@ -1,0 +1,144 @@
+"""Which writing systems a text is written in, and whether a model can read them.
+
+A model reads only the scripts its tokenizer and training data covered: OpenAI's CLIP,
+Stable Diffusion's CLIP text encoder, BLIP and the English MMS voice saw English, so
+Chinese characters reach them as unknown or byte tokens and the result is noise with
+a confident score. Each checkpoint declares the scripts it reads (``Checkpoint.scripts``
+in runtime/registry.py); ``ScriptCheck``, which the model cache hands to each pipeline,
+tells the user (``runtime.inputs.notify``) when a text holds letters of another script,
+and names the models in the picker that do read it.
+
+Scripts are Unicode's (the ``regex`` module's ``\\p{Script=...}``, from the Unicode
+Character Database): only letters count, so digits, punctuation, spaces and emoji,
+which every tokenizer passes through, never raise a notice.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import regex
+
+from runtime.inputs import notify
+
+# The scripts told apart, by their Unicode names; letters of any other script count as "Other".
+KNOWN = ("Latin", "Han", "Hiragana", "Katakana", "Hangul", "Cyrillic", "Greek", "Arabic", "Hebrew", "Devanagari",
+         "Bengali", "Tamil", "Thai")  # fmt: skip
+# How the notice names them, in English and in Chinese.
+NAMES = {
+    "Latin": ("the Latin alphabet", "拉丁字母"),
+    "Han": ("Chinese characters", "汉字"),
+    "Hiragana": ("Japanese kana", "日文假名"),
+    "Katakana": ("Japanese kana", "日文假名"),
+    "Hangul": ("Korean Hangul", "韩文"),
+    "Cyrillic": ("Cyrillic", "西里尔字母"),
+    "Greek": ("Greek", "希腊字母"),
+    "Arabic": ("Arabic", "阿拉伯字母"),
+    "Hebrew": ("Hebrew", "希伯来字母"),
+    "Devanagari": ("Devanagari", "天城文"),
+    "Bengali": ("Bengali", "孟加拉文"),
+    "Tamil": ("Tamil", "泰米尔文"),
+    "Thai": ("Thai", "泰文"),
+    "Other": ("a script it was not trained on", "它没有学过的文字"),
+}
+# Scripts that write a word or syllable per character.
+_CHARACTER_SCRIPTS = {"Han", "Hiragana", "Katakana", "Hangul"}
+# Every script above: what a model trained on many languages (SigLIP 2's WebLI) reads.
+MANY = KNOWN
+# A model that reads everything (or declares nothing) is never checked.
+ANY: tuple[str, ...] = ()
+
+_RUNS = regex.compile("|".join(f"(?P<{name}>[\\p{{Script={name}}}&&\\p{{L}}]+)" for name in KNOWN) + r"|(?P<Other>\p{L}+)",
+                      regex.V1)  # fmt: skip
+
+
+def scripts_of(text: str) -> Counter:
+    """Letters per script in ``text``: Counter({"Han": 3, "Latin": 5}). Digits, punctuation
+    and symbols belong to no script here."""
+    counts: Counter = Counter()
+    for match in _RUNS.finditer(text or ""):
+        counts[match.lastgroup] += len(match.group())
+    return counts
+
+
+def main_script(text: str) -> str | None:
+    """The script most of the text is in, counted in words: a Chinese, Japanese or Korean
+    character counts as one, as does a run of letters of an alphabet ("我的iPhone很好" is
+    four characters and one word: Chinese). Ties go to Chinese. None without letters."""
+    units: Counter = Counter()
+    for match in _RUNS.finditer(text or ""):
+        script = match.lastgroup
+        units[script] += len(match.group()) if script in _CHARACTER_SCRIPTS else 1
+    if not units:
+        return None
+    return max(units, key=lambda s: (units[s], s == "Han"))
+
+
+def language_of(text: str) -> str:
+    """A coarse language tag from the script: "zh" for Chinese characters without kana
+    (Japanese) or Hangul (Korean), "ja", "ko", else "en" for Latin and anything else."""
+    counts = scripts_of(text)
+    if counts["Hiragana"] or counts["Katakana"]:
+        return "ja"
+    if counts["Hangul"]:
+        return "ko"
+    return "zh" if main_script(text) == "Han" else "en"
+
+
+def unreadable(text: str, reads: Iterable[str]) -> list[str]:
+    """The scripts of ``text`` that a model reading ``reads`` was not trained on, most
+    letters first; [] when it reads them all, or when ``reads`` is empty (undeclared)."""
+    reads = set(reads)
+    if not reads:
+        return []
+    return [script for script, _ in scripts_of(text).most_common() if script not in reads]
+
+
+def describe(scripts: Iterable[str], language: int) -> str:
+    """ "Chinese characters and Cyrillic" (``language`` 0) or "汉字、西里尔字母" (1)."""
+    names = list(dict.fromkeys(NAMES[s][language] for s in scripts))
+    if language == 1:
+        return "、".join(names)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+@dataclass(frozen=True)
+class ScriptCheck:
+    """The scripts a pipeline's model reads, and who reads what it doesn't: the model
+    cache builds one per loaded checkpoint. With no scripts declared it checks nothing."""
+
+    model: str = ""  # the model's name, as the picker shows it
+    reads: tuple[str, ...] = ANY
+    # The names of other models in the picker that read all the given scripts.
+    readers: Callable[[set[str]], list[str]] = field(default=lambda missing: [], compare=False)
+
+    def reads_all(self, text: str) -> bool:
+        return not unreadable(text, self.reads)
+
+    def check(self, text: str, what: str) -> bool:
+        """Notify the user when ``text`` (the ``what``: "search text", "label", "prompt")
+        has letters this model was not trained on; returns whether it reads it all."""
+        missing = unreadable(text, self.reads)
+        if not missing:
+            return True
+        notify(self.message(missing, what))
+        return False
+
+    def message(self, missing: list[str], what: str) -> str:
+        others = self.readers(set(missing))
+        english = (
+            f"{self.model or 'This model'} was trained on {describe(self.reads, 0)} only, and the {what} is "
+            f"written in {describe(missing, 0)}: it can't read it, so the result means little. "
+        )
+        chinese = (
+            f"{self.model or '此模型'}只学过{describe(self.reads, 1)}，读不懂{describe(missing, 1)}，结果没有意义。"
+        )
+        if others:
+            english += f"Pick a model that reads it in the model picker: {', '.join(others)}."
+            chinese += f"请在模型列表中选择能读懂的模型：{'、'.join(others)}。"
+        else:
+            english += "No model offered here reads it: write the text in English instead."
+            chinese += "这里没有能读懂它的模型，请改用英文。"
+        return f"{english} / {chinese}"

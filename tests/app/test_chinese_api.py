@@ -1,0 +1,120 @@
+"""Chinese through the API (gradio_client, the app in this process on the tiny profile):
+each endpoint takes Chinese text and answers in its usual format; the "can't read this
+script" notice reaches API clients as a warning; nothing written for people or files
+turns Chinese into mojibake (JSON records, snippets, the prompt log, evaluation results)."""
+
+import json
+from pathlib import Path
+
+import soundfile
+
+from tests.conftest import IMAGES, ROOT
+
+CAT = str(IMAGES / "cat.jpg")
+
+
+def warnings_of(job) -> list[str]:
+    """The warnings (gr.Warning, from the pipelines' notices) a finished job received."""
+    updates = job.communicator.updates
+    found = []
+    while not updates.empty():
+        update = updates.get_nowait()
+        if getattr(update, "log", None) and update.log[1] == "warning":
+            found.append(update.log[0])
+    return found
+
+
+def test_a_chinese_search_answers_as_usual_and_warns_an_english_only_model(live):
+    from gradio_client import handle_file
+
+    english = live.predict(query="a cat", top_k=3, api_name="/search_by_text")
+    job = live.submit(query="一只猫", top_k=3, api_name="/search_by_text")
+    chinese = job.result(timeout=120)
+    assert len(chinese) == len(english) == 3 and all(set(hit) == set(english[0]) for hit in chinese)
+    notices = warnings_of(job)
+    assert len(notices) == 1 and "读不懂汉字" in notices[0] and "Tiny SigLIP 2 (random)" in notices[0]
+
+    job = live.submit(query="一只猫", top_k=3, model="tiny-siglip2", api_name="/search_by_text")
+    assert len(job.result(timeout=120)) == 3 and warnings_of(job) == []
+    both = live.predict(query="在晚上", image=handle_file(CAT), top_k=2, model="tiny-chinese-clip", api_name="/search")
+    assert len(both[0]) == 2 and {hit["name"] for hit in both[1]} <= {p.name for p in IMAGES.iterdir()}
+
+
+def test_chinese_labels_in_chinese_punctuation(live):
+    from gradio_client import handle_file
+
+    result = live.predict(image=handle_file(CAT), labels="猫，狗、鸟；马", model="tiny-siglip2", api_name="/classify")
+    assert {c["label"] for c in result["confidences"]} == {"猫", "狗", "鸟", "马"}
+    counts, examples, details = live.predict(labels="动物，食物，太空", examples=1, model="tiny-chinese-clip",
+                                             api_name="/classify_collection")  # fmt: skip
+    assert [row["label"] for row in details["labels"]] and {row["label"] for row in details["labels"]} <= {
+        "动物",
+        "食物",
+        "太空",
+    }
+    assert sum(row[1] for row in counts["data"]) == details["total"]
+
+
+def test_speak_reads_chinese_in_the_chinese_voice(live):
+    job = live.submit(text="图片里有3枚火箭。", api_name="/speak")
+    path = job.result(timeout=300)
+    audio, rate = soundfile.read(path)
+    assert rate == 24_000 and len(audio) > 0  # Kokoro's rate: the Chinese voice read it
+    assert any("Tiny Kokoro (random)" in n for n in warnings_of(job))
+    _, english_rate = soundfile.read(live.predict(text="three rockets", api_name="/speak"))
+    assert english_rate == 16_000  # MMS-TTS's
+
+
+def test_a_chinese_prompt_makes_an_image_with_z_image(live):
+    job = live.submit(prompt="一只红色的狐狸", seed=3, model="tiny-z-image", api_name="/text_to_image")
+    (made,) = job.result(timeout=300)
+    assert made["caption"].startswith("seed 3") and warnings_of(job) == []
+    job = live.submit(prompt="一只红色的狐狸", seed=3, api_name="/text_to_image")  # the default, SD: a notice
+    assert len(job.result(timeout=300)) == 1 and any("Tiny Z-Image (random)" in n for n in warnings_of(job))
+
+
+def test_the_chinese_clip_is_transcribed_with_language_detection(live):
+    from gradio_client import handle_file
+
+    text = live.predict(audio=handle_file(str(ROOT / "assets" / "audio" / "zh-what-animal.wav")), language="auto",
+                        api_name="/transcribe")  # fmt: skip
+    assert isinstance(text, str)
+
+
+def test_records_and_snippets_keep_chinese_as_written(models, tmp_path):
+    from explain import snippets
+
+    loaded = models.get("retrieval", "tiny-siglip2")
+    output = loaded.pipeline.classify(CAT, "猫，狗")
+    record = snippets.classify_record(loaded, CAT, list(output), output)
+    assert record["parameters"]["texts"] == ["一张猫的照片。", "一张狗的照片。"]
+    assert record["parameters"]["text_options"]["max_length"] == 64 and record["parameters"]["lower_case"]
+    code = snippets.snippet(record)
+    assert "一张猫的照片。" in code and "\\u" not in code and "TEXT_OPTIONS = " in code
+    compile(code, "snippet.py", "exec")
+    path = snippets.write_record(record, tmp_path)
+    raw = Path(path).read_text(encoding="utf-8")
+    assert "一张猫的照片" in raw and "\\u" not in raw and json.loads(raw)["output"].keys() == output.keys()
+
+
+def test_the_prompt_log_keeps_chinese(tmp_path):
+    from classroom.records import PromptLog
+
+    log = PromptLog(tmp_path / "prompts.jsonl")
+    log.write({"student": "小明", "endpoint": "text_to_image", "prompt": "一只红色的狐狸"})
+    raw = (tmp_path / "prompts.jsonl").read_bytes()
+    assert "一只红色的狐狸".encode() in raw and b"\\u" not in raw
+
+
+def test_evaluation_results_are_reported_per_language(tmp_path):
+    from evaluation import report, runner
+    from evaluation.probes import load_probes
+
+    probes = load_probes()
+    truth = {r["id"]: r["prediction"] for r in runner.reference_predictions(probes, ["vqa", "retrieval"])}
+    results = runner.evaluate(["vqa", "retrieval"], probes=probes, predictions=truth, limit=4, use_judges=False)
+    assert {r["language"] for r in results["results"]} == {"en", "zh"}
+    assert all(r["value"] == 1.0 for r in results["results"] if r["metric"] in ("accuracy", "R@1"))
+    raw = report.write_report(results, tmp_path, with_chart=False)["json"].read_text(encoding="utf-8")
+    assert "\\u" not in raw and any("\u4e00" <= c <= "\u9fff" for c in raw)
+    assert "| zh | overall | accuracy |" in report.to_markdown(results)
