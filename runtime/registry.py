@@ -11,7 +11,7 @@ checkpoint per task (and the choices a model picker offers):
   can't be fetched falls back to its tiny twin, and the UI says so.
 
 Each task's default can be overridden with an environment variable
-(``MODEL_CAPTION``, ``MODEL_VQA``, ``MODEL_TEXT_TO_IMAGE``, ``MODEL_RETRIEVAL``,
+(``MODEL_CAPTION``, ``MODEL_VQA``, ``MODEL_CHAT``, ``MODEL_TEXT_TO_IMAGE``, ``MODEL_RETRIEVAL``,
 ``MODEL_SPEECH_RECOGNITION``, ``MODEL_TEXT_TO_SPEECH``) holding a registry key, a Hub
 id (``owner/name`` or ``owner/name@revision``) or a local directory.
 """
@@ -24,7 +24,16 @@ from pathlib import Path
 from runtime import scripts, settings
 from runtime.devices import cuda_available
 
-TASKS = ("caption", "vqa", "text_to_image", "retrieval", "speech_recognition", "text_to_speech", "safety_checker")
+TASKS = (
+    "caption",
+    "vqa",
+    "chat",
+    "text_to_image",
+    "retrieval",
+    "speech_recognition",
+    "text_to_speech",
+    "safety_checker",
+)
 PROFILES = ("auto", "gpu", "cpu", "tiny")
 TINY_PREFIX = "tiny/"
 
@@ -68,6 +77,8 @@ _LATIN = ("Latin",)
 READS: dict[str, tuple[str, ...]] = {
     "blip": _LATIN, "vilt": _LATIN, "clip": _LATIN, "sd": _LATIN, "sdxl": _LATIN, "vits": _LATIN,
     "siglip2": scripts.MANY, "chinese-clip": ("Han",), "z-image": ("Latin", "Han"), "kokoro": ("Han",),
+    # Chat: SmolVLM's SmolLM2 was trained on English; Gemma 3 on 140-odd languages.
+    "idefics3": _LATIN, "gemma3": scripts.MANY,
 }  # fmt: skip
 
 _ALL = [
@@ -81,6 +92,22 @@ _ALL = [
     Checkpoint("vilt-vqa", "vqa", "dandelin/vilt-b32-finetuned-vqa", "vilt", "ViLT B/32 VQA", "470 MB"),
     Checkpoint("tiny-blip-vqa", "vqa", "tiny/blip-vqa", "blip", "Tiny BLIP VQA (random)", "1 MB"),
     Checkpoint("tiny-vilt", "vqa", "tiny/vilt-vqa", "vilt", "Tiny ViLT VQA (random)", "1 MB"),
+    # Chat about images: vision-language models, whose image tokens go into a language
+    # model's input. SmolVLM (Marafioti et al. 2025; SigLIP patches, pixel-shuffled 4x4
+    # into 64 tokens per 512 px tile, read by SmolLM2) is small enough for a laptop CPU and
+    # answers in English; Gemma 3 (Gemma Team 2025; SigLIP, 256 tokens per 896 px image)
+    # answers in Chinese and 140-odd languages (gated: accept its licence on the Hub first).
+    # docs/vlm.md says why not SmolVLM2 or Qwen3-VL.
+    Checkpoint(
+        "smolvlm-256m", "chat", "HuggingFaceTB/SmolVLM-256M-Instruct", "idefics3", "SmolVLM 256M Instruct", "513 MB"
+    ),
+    Checkpoint(
+        "smolvlm-500m", "chat", "HuggingFaceTB/SmolVLM-500M-Instruct", "idefics3", "SmolVLM 500M Instruct", "1.0 GB"
+    ),
+    Checkpoint("smolvlm-2b", "chat", "HuggingFaceTB/SmolVLM-Instruct", "idefics3", "SmolVLM 2.2B Instruct", "4.5 GB"),
+    Checkpoint("gemma3-4b", "chat", "google/gemma-3-4b-it", "gemma3", "Gemma 3 4B (中文, gated)", "8.6 GB"),
+    Checkpoint("tiny-smolvlm", "chat", "tiny/smolvlm", "idefics3", "Tiny SmolVLM (random)", "1 MB"),
+    Checkpoint("tiny-gemma3", "chat", "tiny/gemma3", "gemma3", "Tiny Gemma 3 (random)", "1 MB"),
     # Text-to-image: latent diffusion (Rombach et al. 2022); the turbo models are
     # distilled with adversarial diffusion distillation (Sauer et al. 2023).
     Checkpoint("sd-turbo", "text_to_image", "stabilityai/sd-turbo", "sd", "SD-Turbo", "2.6 GB", defaults=_SD_TURBO),
@@ -236,6 +263,9 @@ DEFAULTS["tiny"].update(speech_recognition="tiny-whisper", text_to_speech="tiny-
 # The safety checker has no picker: one per profile.
 DEFAULTS["gpu"]["safety_checker"] = DEFAULTS["cpu"]["safety_checker"] = "sd-safety-checker"
 DEFAULTS["tiny"]["safety_checker"] = "tiny-safety-checker"
+# Chat: Gemma 3 4B on a GPU (it answers in Chinese); SmolVLM 256M on a CPU, the one VLM
+# that answers a short question within seconds on 2 cores (docs/vlm.md has the numbers).
+DEFAULTS["gpu"]["chat"], DEFAULTS["cpu"]["chat"], DEFAULTS["tiny"]["chat"] = "gemma3-4b", "smolvlm-256m", "tiny-smolvlm"
 
 
 def env_var(task: str) -> str:

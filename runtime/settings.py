@@ -36,7 +36,7 @@ OUTPUT_DIR = Path(os.getenv("PLAYGROUND_OUTPUT_DIR", DATA_DIR / "outputs"))
 # registry key, a Hub id (owner/name or owner/name@revision) or a local directory.
 MODEL_OVERRIDES = {
     task: os.environ[f"MODEL_{task.upper()}"]
-    for task in ("caption", "vqa", "text_to_image", "retrieval", "speech_recognition", "text_to_speech")
+    for task in ("caption", "vqa", "chat", "text_to_image", "retrieval", "speech_recognition", "text_to_speech")
     if os.getenv(f"MODEL_{task.upper()}")
 }
 
@@ -51,6 +51,10 @@ MAX_IMAGE_PIXELS = _int("MAX_IMAGE_PIXELS", 40_000_000)
 # Larger images are downscaled to this longest side before inference; every model
 # here works at 224-768 px, so nothing is lost and preprocessing stays fast.
 MAX_IMAGE_SIDE = _int("MAX_IMAGE_SIDE", 2048)
+# Chat (vision-language models): images per message, and the tokens a conversation may
+# take (prompt and answer together; older exchanges are dropped, with a notice, beyond it).
+CHAT_MAX_IMAGES = _int("CHAT_MAX_IMAGES", 4)
+CHAT_MAX_CONTEXT = _int("CHAT_MAX_CONTEXT", 4096)
 # Longest side / shortest side beyond which an image is refused (a 1x5000 strip
 # has nothing to caption and breaks resizing).
 MAX_ASPECT_RATIO = _float("MAX_ASPECT_RATIO", 20.0)

@@ -606,3 +606,162 @@ def _kokoro(out: Path) -> None:
 
 
 BUILDERS["kokoro"] = _kokoro
+
+
+# --- Chat about images: SmolVLM (Idefics3) and Gemma 3 ---------------------------
+
+# SmolVLM-Instruct's chat template (chat_template.json): "User:" / "Assistant:" turns, each
+# ended by <end_of_utterance>; an image is an <image> placeholder the processor expands.
+_SMOLVLM_TEMPLATE = (
+    "<|im_start|>{% for message in messages %}{{message['role'] | capitalize}}"
+    "{% if message['content'][0]['type'] == 'image' %}{{':'}}{% else %}{{': '}}{% endif %}"
+    "{% for line in message['content'] %}{% if line['type'] == 'text' %}{{line['text']}}"
+    "{% elif line['type'] == 'image' %}{{ '<image>' }}{% endif %}{% endfor %}<end_of_utterance>\n"
+    "{% endfor %}{% if add_generation_prompt %}{{ 'Assistant:' }}{% endif %}"
+)
+
+
+def _byte_level_tokenizer(cls, specials: list[str], **kwargs):
+    """A byte-level BPE of ``cls`` (GPT-2's byte-to-unicode symbols, so any text, Chinese
+    included, is spelled in bytes), whole words as tokens of their own ("Ġ" marks a word
+    start, so random output reads like words), then the family's special tokens."""
+    from transformers.convert_slow_tokenizer import bytes_to_unicode
+
+    symbols = [*bytes_to_unicode().values(), *("Ġ" + word for word in _WORDS)]
+    tokenizer = cls(vocab={s: i for i, s in enumerate(dict.fromkeys(symbols))}, merges=[], **kwargs)
+    tokenizer.add_special_tokens({"additional_special_tokens": specials})
+    return tokenizer
+
+
+def _smolvlm(out: Path) -> None:
+    """A SmolVLM as HuggingFaceTB/SmolVLM-256M-Instruct ships it: an Idefics3 model (a SigLIP
+    vision encoder, a pixel-shuffle connector merging 2 x 2 patches here (4 x 4 in the real
+    one), a Llama text model), SmolLM2's special tokens, the image processor that tiles an
+    image into squares plus a global view, and SmolVLM's chat template. Tiles are 32 px of
+    8 px patches: 16 patches, pixel-shuffled into 4 image tokens per tile."""
+    import torch
+    from transformers import (
+        GPT2Tokenizer,
+        Idefics3Config,
+        Idefics3ForConditionalGeneration,
+        Idefics3ImageProcessorPil,
+        Idefics3Processor,
+    )
+
+    rows = [f"<row_{i}_col_{j}>" for i in range(1, 7) for j in range(1, 7)]
+    specials = ["<|im_start|>", "<|im_end|>", "<end_of_utterance>", "<fake_token_around_image>", "<image>",
+                "<global-img>", *rows]  # fmt: skip
+    tokenizer = _byte_level_tokenizer(GPT2Tokenizer, specials, model_max_length=2048, bos_token="<|im_start|>",
+                                      eos_token="<end_of_utterance>", pad_token="<|im_end|>")  # fmt: skip
+    ids = {token: tokenizer.convert_tokens_to_ids(token) for token in specials}
+    text = dict(
+        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, max_position_embeddings=2048, bos_token_id=ids["<|im_start|>"],
+        eos_token_id=ids["<end_of_utterance>"], pad_token_id=ids["<|im_end|>"],
+    )  # fmt: skip
+    config = Idefics3Config(
+        text_config=text, vision_config=dict(_VISION, image_size=32, patch_size=8), scale_factor=2,
+        image_token_id=ids["<image>"], pad_token_id=ids["<|im_end|>"],
+    )  # fmt: skip
+    torch.manual_seed(0)
+    model = Idefics3ForConditionalGeneration(config)
+    model.generation_config.eos_token_id = ids["<end_of_utterance>"]
+    model.generation_config.pad_token_id = ids["<|im_end|>"]
+    # Random weights would write lone bytes (invalid UTF-8): answers are made of words only.
+    model.generation_config.suppress_tokens = list(range(256))
+    model.save_pretrained(out)
+    image_processor = Idefics3ImageProcessorPil(size={"longest_edge": 64}, max_image_size={"longest_edge": 32})
+    Idefics3Processor(image_processor=image_processor, tokenizer=tokenizer, image_seq_len=4,
+                      chat_template=_SMOLVLM_TEMPLATE).save_pretrained(out)  # fmt: skip
+
+
+# Gemma 3's chat template (google/gemma-3-4b-it): <start_of_turn>user / model turns, a
+# system prompt folded into the first user turn, <start_of_image> where an image goes.
+_GEMMA3_TEMPLATE = r"""{{ bos_token }}
+{%- if messages[0]['role'] == 'system' -%}
+    {%- if messages[0]['content'] is string -%}
+        {%- set first_user_prefix = messages[0]['content'] + '\n\n' -%}
+    {%- else -%}
+        {%- set first_user_prefix = messages[0]['content'][0]['text'] + '\n\n' -%}
+    {%- endif -%}
+    {%- set loop_messages = messages[1:] -%}
+{%- else -%}
+    {%- set first_user_prefix = "" -%}
+    {%- set loop_messages = messages -%}
+{%- endif -%}
+{%- for message in loop_messages -%}
+    {%- if (message['role'] == 'user') != (loop.index0 % 2 == 0) -%}
+        {{ raise_exception("Conversation roles must alternate user/assistant/user/assistant/...") }}
+    {%- endif -%}
+    {%- if (message['role'] == 'assistant') -%}
+        {%- set role = "model" -%}
+    {%- else -%}
+        {%- set role = message['role'] -%}
+    {%- endif -%}
+    {{ '<start_of_turn>' + role + '\n' + (first_user_prefix if loop.first else "") }}
+    {%- if message['content'] is string -%}
+        {{ message['content'] | trim }}
+    {%- elif message['content'] is iterable -%}
+        {%- for item in message['content'] -%}
+            {%- if item['type'] == 'image' -%}
+                {{ '<start_of_image>' }}
+            {%- elif item['type'] == 'text' -%}
+                {{ item['text'] | trim }}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- else -%}
+        {{ raise_exception("Invalid content type") }}
+    {%- endif -%}
+    {{ '<end_of_turn>\n' }}
+{%- endfor -%}
+{%- if add_generation_prompt -%}
+    {{'<start_of_turn>model\n'}}
+{%- endif -%}
+"""
+
+
+def _gemma3(out: Path) -> None:
+    """A Gemma 3 as google/gemma-3-4b-it ships it: a SigLIP vision encoder whose patches are
+    average-pooled into a fixed number of image tokens (256 in the real one, 4 here from
+    8 x 8 patches), a Gemma 3 text model, Gemma's special tokens at Gemma's ids with the
+    turn and image tokens, and Gemma 3's chat template. <end_of_turn> ends an answer."""
+    import torch
+    from transformers import (
+        Gemma3Config,
+        Gemma3ForConditionalGeneration,
+        Gemma3ImageProcessorPil,
+        Gemma3Processor,
+        GemmaTokenizer,
+    )
+
+    images = ["<start_of_turn>", "<end_of_turn>", "<start_of_image>", "<end_of_image>", "<image_soft_token>"]
+    pieces = ["<pad>", "<eos>", "<bos>", "<unk>", "<mask>", *images, *(f"<0x{i:02X}>" for i in range(256)), "▁",
+              *_CHARS, *("▁" + c for c in _CHARS), *("▁" + w for w in _WORDS), *_HANZI]  # fmt: skip
+    vocab = {piece: i for i, piece in enumerate(dict.fromkeys(pieces))}
+    extra = {"boi_token": "<start_of_image>", "eoi_token": "<end_of_image>", "image_token": "<image_soft_token>"}
+    tokenizer = GemmaTokenizer(vocab=vocab, merges=[], add_bos_token=False, model_max_length=4096,
+                               extra_special_tokens=extra)  # fmt: skip
+    tokenizer.add_special_tokens({"additional_special_tokens": images[:2]})
+    ids = {piece: vocab[piece] for piece in pieces[:10]}
+    text = dict(
+        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, head_dim=8, max_position_embeddings=4096, sliding_window=64, pad_token_id=0,
+        eos_token_id=[1, ids["<end_of_turn>"]], bos_token_id=2,
+    )  # fmt: skip
+    config = Gemma3Config(
+        text_config=text, vision_config=dict(_VISION, image_size=32, patch_size=4), mm_tokens_per_image=4,
+        boi_token_index=ids["<start_of_image>"], eoi_token_index=ids["<end_of_image>"],
+        image_token_index=ids["<image_soft_token>"],
+    )  # fmt: skip
+    torch.manual_seed(0)
+    model = Gemma3ForConditionalGeneration(config)
+    model.generation_config.eos_token_id = [1, ids["<end_of_turn>"]]
+    model.generation_config.pad_token_id = 0
+    # Random weights would write lone bytes (invalid UTF-8): answers are made of pieces only.
+    model.generation_config.suppress_tokens = [vocab[f"<0x{i:02X}>"] for i in range(256)]
+    model.save_pretrained(out)
+    Gemma3Processor(image_processor=Gemma3ImageProcessorPil(size={"height": 32, "width": 32}), tokenizer=tokenizer,
+                    image_seq_length=4, chat_template=_GEMMA3_TEMPLATE).save_pretrained(out)  # fmt: skip
+
+
+BUILDERS.update(smolvlm=_smolvlm, gemma3=_gemma3)
