@@ -35,6 +35,7 @@ from runtime.scripts import ScriptCheck
 PIPELINE_CLASSES = {
     "caption": "pipelines.captioning:CaptionPipeline",
     "vqa": "pipelines.vqa:VQAPipeline",
+    "chat": "pipelines.vlm:ChatPipeline",
     "text_to_image": "pipelines.text_to_image:TextToImagePipeline",
     "retrieval": "pipelines.retrieval:RetrievalPipeline",
     "speech_recognition": "pipelines.speech_recognition:SpeechRecognitionPipeline",

@@ -55,6 +55,8 @@ MAX_IMAGE_SIDE = _int("MAX_IMAGE_SIDE", 2048)
 # take (prompt and answer together; older exchanges are dropped, with a notice, beyond it).
 CHAT_MAX_IMAGES = _int("CHAT_MAX_IMAGES", 4)
 CHAT_MAX_CONTEXT = _int("CHAT_MAX_CONTEXT", 4096)
+# Seconds a streamed answer may wait for its next piece of text before it is given up.
+CHAT_STREAM_TIMEOUT = _float("CHAT_STREAM_TIMEOUT", 300.0)
 # Longest side / shortest side beyond which an image is refused (a 1x5000 strip
 # has nothing to caption and breaks resizing).
 MAX_ASPECT_RATIO = _float("MAX_ASPECT_RATIO", 20.0)

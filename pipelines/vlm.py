@@ -1,0 +1,293 @@
+"""Chat about images with a vision-language model (VLM).
+
+A VLM's vision encoder cuts each image into patches; a connector turns them into
+vectors of the language model's width and puts them *into its input sequence*, between
+the words, so the language model reads image tokens like words and answers freely:
+
+- SmolVLM (``idefics3``; Marafioti et al. 2025): a SigLIP encoder on 512 px tiles of
+  the image plus a global view, a pixel shuffle merging 4 x 4 patches into 64 tokens
+  per tile, SmolLM2 as the language model. English.
+- Gemma 3 (``gemma3``; Gemma Team 2025): a SigLIP encoder on an 896 px view, its
+  patches average-pooled into 256 tokens, Gemma 3 as the language model. 140 languages.
+
+A conversation is a list of turns ``{"role": "user" | "assistant", "text": str,
+"images": [path | PIL image, ...]}``. The processor's own chat template writes the
+prompt (``apply_chat_template``), so each family gets the format it was trained on.
+A conversation longer than the context drops its oldest exchanges, with a notice.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import torch
+
+from runtime import settings
+from runtime.batching import DEVICE_LOCK
+from runtime.inputs import check_number, check_seed, check_text, is_random_seed, load_image, notify
+from runtime.scripts import ScriptCheck
+
+SUPPORTED = ("idefics3", "gemma3")
+MAX_MESSAGE_CHARS = 4000
+MAX_TURNS = 64  # messages in one conversation (user and assistant), before any is dropped
+MAX_IMAGES_IN_CONVERSATION = 16  # every image is encoded again on each turn
+TOP_ALTERNATIVES = 5  # the likeliest tokens shown beside each generated one
+
+
+class ChatPipeline:
+    def __init__(self, model, processor, model_type: str, model_id: str = "", scripts: ScriptCheck | None = None):
+        self.model = model.eval()
+        self.processor = processor
+        self.model_type = model_type
+        self.model_id = model_id
+        self.scripts = scripts or ScriptCheck()  # the messages' scripts: a notice for one it can't read
+        text_config = model.config.get_text_config()
+        self.max_context = min(settings.CHAT_MAX_CONTEXT, int(getattr(text_config, "max_position_embeddings", 4096)))
+
+    @classmethod
+    def from_pretrained(
+        cls, model_id: str, *, revision: str = "main", device: str = "cpu", dtype=torch.float32, local_files_only=False,
+        scripts: ScriptCheck | None = None,
+    ) -> ChatPipeline:  # fmt: skip
+        from transformers import AutoConfig, AutoModelForImageTextToText, AutoProcessor
+
+        hub = dict(revision=revision, local_files_only=local_files_only)
+        model_type = AutoConfig.from_pretrained(model_id, **hub).model_type
+        if model_type not in SUPPORTED:
+            raise ValueError(f"Chat supports {SUPPORTED} checkpoints; {model_id!r} is a {model_type!r} model.")
+        model = AutoModelForImageTextToText.from_pretrained(model_id, dtype=dtype, device_map=device, **hub)
+        processor = AutoProcessor.from_pretrained(model_id, **hub)
+        return cls(model, processor, model_type, model_id, scripts=scripts)
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.device
+
+    def to(self, device) -> ChatPipeline:
+        self.model.to(device)
+        return self
+
+    # --- 1. Check inputs ------------------------------------------------------------
+
+    def check_options(self, max_new_tokens=128, temperature=0.0, top_p=0.9, seed=-1) -> dict:
+        """The decoding options, checked: temperature 0 is greedy decoding; a seed of -1
+        draws one (returned, so the answer can be replayed)."""
+        options = {
+            "max_new_tokens": check_number("max_new_tokens", max_new_tokens, 1, 1024),
+            "temperature": check_number("temperature", temperature, 0.0, 2.0, integer=False),
+            "top_p": check_number("top_p", top_p, 0.05, 1.0, integer=False),
+        }
+        options["seed"] = check_seed(seed) if options["temperature"] > 0 or not is_random_seed(seed) else None
+        return options
+
+    def check_conversation(self, turns, system_prompt: str | None = None) -> tuple[list[dict], str | None]:
+        """The turns with their text checked and their images loaded, and the system prompt
+        (None when empty). User and assistant alternate, starting and ending with the user."""
+        if not isinstance(turns, list) or not turns:
+            raise ValueError("The conversation is empty: type a message.")
+        if len(turns) > MAX_TURNS:
+            raise ValueError(f"The conversation has {len(turns)} messages; the limit is {MAX_TURNS}. Start a new one.")
+        checked, total_images = [], 0
+        for n, turn in enumerate(turns):
+            if not isinstance(turn, dict):
+                raise TypeError(
+                    f"Message {n + 1} must be a dict with role, text and images, not {type(turn).__name__}."
+                )
+            role = turn.get("role")
+            expected = "user" if n % 2 == 0 else "assistant"
+            if role != expected:
+                raise ValueError(
+                    f"Message {n + 1} must come from the {expected} (user and assistant take turns, the user first), "
+                    f"not {role!r}."
+                )
+            images = turn.get("images") or []
+            if not isinstance(images, (list, tuple)):
+                images = [images]
+            if len(images) > settings.CHAT_MAX_IMAGES:
+                raise ValueError(
+                    f"Message {n + 1} has {len(images)} images; the limit is {settings.CHAT_MAX_IMAGES} per message."
+                )
+            total_images += len(images)
+            if total_images > MAX_IMAGES_IN_CONVERSATION:
+                raise ValueError(
+                    f"The conversation has more than {MAX_IMAGES_IN_CONVERSATION} images; start a new conversation."
+                )
+            if role == "assistant":
+                text = turn.get("text") or ""
+                if not isinstance(text, str):
+                    raise TypeError(f"Message {n + 1}'s text must be a string, not {type(text).__name__}.")
+            elif n == len(turns) - 1:
+                text = check_text(turn.get("text"), "message", MAX_MESSAGE_CHARS)
+            else:  # an earlier message may be images alone
+                text = turn.get("text") or ""
+                text = check_text(text, "message", MAX_MESSAGE_CHARS) if str(text).strip() else ""
+            loaded = [load_image(image, f"image {i + 1} of message {n + 1}") for i, image in enumerate(images)]
+            checked.append({"role": role, "text": text, "images": loaded})
+        if checked[-1]["role"] != "user":
+            raise ValueError("The last message must be the user's: the model answers it.")
+        self.scripts.check(checked[-1]["text"], "message")
+        system = None
+        if system_prompt is not None and str(system_prompt).strip():
+            system = check_text(system_prompt, "system prompt", MAX_MESSAGE_CHARS)
+        return checked, system
+
+    # --- 2. Preprocess ----------------------------------------------------------------
+
+    @staticmethod
+    def messages(turns: list[dict], system_prompt: str | None = None) -> list[dict]:
+        """The conversation in the chat template's format: each message's images first, then its text."""
+        messages = [{"role": "system", "content": [{"type": "text", "text": system_prompt}]}] if system_prompt else []
+        for turn in turns:
+            content = [{"type": "image", "image": image} for image in turn["images"]]
+            if turn["text"] or not content:
+                content.append({"type": "text", "text": turn["text"]})
+            messages.append({"role": turn["role"], "content": content})
+        return messages
+
+    def encode(self, messages: list[dict]):
+        """input_ids (1, T) with the image tokens in place, attention_mask (1, T), and the
+        pixel values of every image (SmolVLM: (1, tiles, 3, 512, 512); Gemma 3: (images, 3, 896, 896))."""
+        inputs = self.processor.apply_chat_template(
+            messages, add_generation_prompt=True, tokenize=True, return_dict=True, return_tensors="pt"
+        )
+        inputs = inputs.to(self.device)
+        if "pixel_values" in inputs:
+            inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
+        return inputs
+
+    def prepare(self, turns: list[dict], system_prompt: str | None, max_new_tokens: int):
+        """The inputs for the longest recent part of the conversation that fits the context
+        with room for ``max_new_tokens``, and how many messages were dropped (oldest first,
+        a user message with its answer at a time)."""
+        dropped = 0
+        while True:
+            inputs = self.encode(self.messages(turns[dropped:], system_prompt))
+            length = inputs["input_ids"].shape[1]
+            if length + max_new_tokens <= self.max_context:
+                break
+            if len(turns) - dropped == 1:
+                images = len(turns[-1]["images"])
+                raise ValueError(
+                    f"The message{f' with its {images} image(s)' if images else ''} takes {length:,} tokens; with "
+                    f"max_new_tokens {max_new_tokens} that exceeds the model's context of {self.max_context:,} "
+                    "tokens. Send fewer images, a shorter message or ask for fewer new tokens."
+                )
+            dropped += 2
+        if dropped:
+            lost = sum(len(turn["images"]) for turn in turns[:dropped])
+            notify(
+                f"The conversation outgrew the model's context of {self.max_context:,} tokens, so its oldest "
+                f"{dropped // 2} exchange(s){f' (with {lost} image(s))' if lost else ''} were left out; the model "
+                f"no longer sees them. / 对话超出了模型 {self.max_context:,} 个词元的上下文，最早的 {dropped // 2} 轮"
+                f"{f'（含 {lost} 张图片）' if lost else ''}已被省略，模型看不到它们了。"
+            )
+        return inputs, dropped
+
+    # --- 3. Generate ------------------------------------------------------------------
+
+    def _generate(self, inputs, options: dict, stop: threading.Event | None = None, streamer=None):
+        from transformers import StoppingCriteria, StoppingCriteriaList
+
+        class _Stop(StoppingCriteria):  # the Stop button: ends generation after the current token
+            def __call__(self, input_ids, scores, **kwargs):
+                return torch.full((input_ids.shape[0],), stop is not None and stop.is_set(), dtype=torch.bool)
+
+        sampled = options["temperature"] > 0
+        generation = dict(
+            max_new_tokens=options["max_new_tokens"], do_sample=sampled, return_dict_in_generate=True,
+            output_scores=True, stopping_criteria=StoppingCriteriaList([_Stop()]), streamer=streamer,
+        )  # fmt: skip
+        if sampled:
+            generation.update(temperature=options["temperature"], top_p=options["top_p"], top_k=None)
+        # One computation on the device at a time; sampling is seeded without disturbing
+        # the global generator.
+        devices = [self.device] if self.device.type == "cuda" else []
+        with DEVICE_LOCK, torch.inference_mode(), torch.random.fork_rng(devices=devices):
+            torch.manual_seed(options["seed"] if options["seed"] is not None else 0)
+            return self.model.generate(**inputs, **generation)
+
+    # --- 4. Post-process --------------------------------------------------------------
+
+    def _result(self, inputs, output, options: dict, turns: list[dict], dropped: int, stop) -> dict:
+        """The answer and what the explain view shows: each new token with its probability
+        (after temperature and top-p) and the likeliest alternatives, and what the prompt cost."""
+        tokenizer = self.processor.tokenizer
+        prompt_length = inputs["input_ids"].shape[1]
+        new_ids = output.sequences[0, prompt_length:].tolist()
+        special = set(tokenizer.all_special_ids)
+        tokens = []
+        for step, token_id in enumerate(new_ids[: len(output.scores)]):
+            probs = torch.softmax(output.scores[step][0].float(), dim=-1)  # (vocab,)
+            top = torch.topk(probs, TOP_ALTERNATIVES)
+            tokens.append({
+                "token": tokenizer.decode([token_id]), "id": int(token_id), "special": token_id in special,
+                "probability": round(float(probs[token_id]), 4),
+                "alternatives": [{"token": tokenizer.decode([int(i)]), "probability": round(float(p), 4)}
+                                 for p, i in zip(top.values, top.indices, strict=True)],
+            })  # fmt: skip
+        image_ids = {getattr(self.model.config, name, None) for name in ("image_token_id", "image_token_index")}
+        image_tokens = sum(int((inputs["input_ids"][0] == i).sum()) for i in image_ids if i is not None)
+        return {
+            "answer": tokenizer.decode(new_ids, skip_special_tokens=True).strip(),
+            "tokens": tokens,
+            "prompt_tokens": int(prompt_length),
+            "image_tokens": image_tokens,
+            "images": sum(len(turn["images"]) for turn in turns[dropped:]),
+            "messages_used": len(turns) - dropped,
+            "messages_dropped": dropped,
+            "stopped": bool(stop is not None and stop.is_set()),
+            "context": self.max_context,
+            "options": options,
+        }
+
+    def __call__(self, turns: list[dict], system_prompt: str | None = None, stop: threading.Event | None = None,
+                 **options) -> dict:  # fmt: skip
+        """The model's answer to the conversation's last message, with what it cost (see ``_result``)."""
+        # 1. Check inputs
+        options = self.check_options(**options)
+        turns, system_prompt = self.check_conversation(turns, system_prompt)
+        # 2. Preprocess
+        inputs, dropped = self.prepare(turns, system_prompt, options["max_new_tokens"])
+        # 3. Generate
+        output = self._generate(inputs, options, stop)
+        # 4. Post-process
+        return self._result(inputs, output, options, turns, dropped, stop)
+
+    def stream(self, turns: list[dict], system_prompt: str | None = None, stop: threading.Event | None = None,
+               **options) -> Iterator[dict]:  # fmt: skip
+        """The answer as it is written: ``{"answer": text so far, "done": False}`` after each
+        piece of text, then the full result of ``__call__`` with ``"done": True``. Inputs are
+        checked before the first yield; setting ``stop`` ends generation after the current token."""
+        from transformers import TextIteratorStreamer
+
+        options = self.check_options(**options)
+        turns, system_prompt = self.check_conversation(turns, system_prompt)
+        inputs, dropped = self.prepare(turns, system_prompt, options["max_new_tokens"])
+        stop = stop or threading.Event()
+        streamer = TextIteratorStreamer(self.processor.tokenizer, skip_prompt=True, skip_special_tokens=True,
+                                        timeout=settings.CHAT_STREAM_TIMEOUT)  # fmt: skip
+        box: dict = {}
+
+        def run():
+            try:
+                box["output"] = self._generate(inputs, options, stop, streamer)
+            except BaseException as error:  # handed to the caller's thread
+                box["error"] = error
+                streamer.end()
+
+        worker = threading.Thread(target=run, name="chat-generate", daemon=True)
+        worker.start()
+        text = ""
+        try:
+            for piece in streamer:
+                text += piece
+                yield {"answer": text.strip(), "done": False}
+        finally:
+            stop_early = "output" not in box and "error" not in box
+            if stop_early:  # the caller went away (a closed page): end generation
+                stop.set()
+            worker.join()
+        if "error" in box:
+            raise box["error"]
+        yield {**self._result(inputs, box["output"], options, turns, dropped, stop), "done": True}

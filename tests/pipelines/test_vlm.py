@@ -1,0 +1,179 @@
+"""Chat with a vision-language model, for both families: SmolVLM (Idefics3) and Gemma 3."""
+
+import threading
+
+import pytest
+from PIL import Image
+
+from runtime import settings
+from runtime.inputs import collect_notices
+
+
+@pytest.fixture(scope="module", params=["tiny-smolvlm", "tiny-gemma3"])
+def pipe(models, request):
+    return models.get("chat", request.param).pipeline
+
+
+def ask(text, images=()):
+    return {"role": "user", "text": text, "images": list(images)}
+
+
+def test_answer_is_text_with_per_token_probabilities(pipe, cat):
+    result = pipe([ask("What animal is this?", [cat])], max_new_tokens=8)
+    assert isinstance(result["answer"], str) and result["answer"]
+    assert 1 <= len(result["tokens"]) <= 8
+    for token in result["tokens"]:
+        assert 0.0 <= token["probability"] <= 1.0
+        assert len(token["alternatives"]) == 5
+        probabilities = [a["probability"] for a in token["alternatives"]]
+        assert probabilities == sorted(probabilities, reverse=True)
+        # greedy decoding: the chosen token is the likeliest
+        assert token["probability"] == pytest.approx(probabilities[0], abs=1e-4)
+
+
+def test_greedy_answers_are_deterministic(pipe, cat):
+    turns = [ask("Describe it.", [cat])]
+    assert pipe(turns, max_new_tokens=6)["answer"] == pipe(turns, max_new_tokens=6)["answer"]
+
+
+def test_sampling_is_replayed_by_its_seed(pipe, cat):
+    turns = [ask("Describe it.", [cat])]
+    first = pipe(turns, max_new_tokens=8, temperature=1.5, top_p=1.0, seed=7)
+    assert first["options"]["seed"] == 7
+    assert pipe(turns, max_new_tokens=8, temperature=1.5, top_p=1.0, seed=7)["answer"] == first["answer"]
+    drawn = pipe(turns, max_new_tokens=4, temperature=1.0, seed=-1)["options"]["seed"]
+    assert isinstance(drawn, int) and drawn >= 0
+
+
+def test_image_tokens_go_into_the_prompt(pipe, cat):
+    text_only = pipe([ask("Hello")], max_new_tokens=2)
+    one = pipe([ask("Hello", [cat])], max_new_tokens=2)
+    two = pipe([ask("Hello", [cat, cat.rotate(90)])], max_new_tokens=2)
+    assert text_only["image_tokens"] == 0
+    assert one["image_tokens"] > 0
+    assert two["image_tokens"] == 2 * one["image_tokens"]
+    assert two["prompt_tokens"] - one["prompt_tokens"] >= one["image_tokens"]
+
+
+def test_a_multi_turn_conversation_is_read_whole(pipe, cat):
+    turns = [ask("What is it?", [cat]), {"role": "assistant", "text": "a cat", "images": []}, ask("What colour?")]
+    result = pipe(turns, max_new_tokens=3)
+    assert result["messages_used"] == 3 and result["messages_dropped"] == 0
+    assert result["images"] == 1 and result["image_tokens"] > 0
+
+
+def test_the_chat_template_is_the_families_own(pipe, cat):
+    prompt = pipe.processor.tokenizer.decode(
+        pipe.encode(pipe.messages([ask("Hi", [cat])], "Be brief."))["input_ids"][0]
+    )
+    if pipe.model_type == "gemma3":
+        assert prompt.startswith("<bos><start_of_turn>user\nBe brief.")
+        assert prompt.endswith("<start_of_turn>model\n")
+    else:
+        assert prompt.startswith("<|im_start|>System: Be brief.<end_of_utterance>")
+        assert prompt.endswith("Assistant:")
+
+
+def test_old_exchanges_are_dropped_with_a_notice(pipe, cat, monkeypatch):
+    one = pipe([ask("Hello", [cat])], max_new_tokens=2)
+    # Room for about one exchange with an image, not three.
+    monkeypatch.setattr(pipe, "max_context", one["prompt_tokens"] + 10)
+    reply = {"role": "assistant", "text": "a cat", "images": []}
+    turns = [ask("one", [cat]), reply, ask("two", [cat]), reply, ask("three", [cat])]
+    with collect_notices() as notices:
+        result = pipe(turns, max_new_tokens=4)
+    assert result["messages_dropped"] == 4 and result["messages_used"] == 1
+    assert any("oldest 2 exchange" in n and "2 image" in n for n in notices)
+
+
+def test_a_message_that_alone_outgrows_the_context_is_refused(pipe, cat, monkeypatch):
+    monkeypatch.setattr(pipe, "max_context", 20)
+    with pytest.raises(ValueError, match="exceeds the model's context of 20 tokens"):
+        pipe([ask("Hello", [cat])], max_new_tokens=4)
+
+
+def test_too_many_images_in_one_message_are_refused(pipe, cat):
+    with pytest.raises(ValueError, match=f"5 images; the limit is {settings.CHAT_MAX_IMAGES} per message"):
+        pipe([ask("Compare", [cat] * 5)])
+
+
+def test_an_image_too_large_is_refused_with_its_name(pipe):
+    huge = Image.new("RGB", (1, settings.MAX_IMAGE_PIXELS + 1))
+    with pytest.raises(ValueError, match="image 1 of message 1"):
+        pipe([ask("What is it?", [huge])])
+
+
+@pytest.mark.parametrize(
+    "turns, message",
+    [
+        ([], "empty"),
+        ("hello", "empty"),
+        ([{"role": "assistant", "text": "hi"}], "must come from the user"),
+        ([ask("a"), ask("b")], "must come from the assistant"),
+        ([ask("a"), {"role": "assistant", "text": "b"}], "must come from the user|last message"),
+        ([ask("   ")], "message is empty"),
+        ([ask("x" * 4001)], "limit is 4,000"),
+        ([ask("hi", ["/no/such/file.png"])], "image 1 of message 1 file .* does not exist"),
+    ],
+)
+def test_bad_conversations_are_refused(pipe, turns, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        pipe(turns)
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"max_new_tokens": 0}, "max_new_tokens"),
+        ({"max_new_tokens": 5000}, "max_new_tokens"),
+        ({"temperature": -1}, "temperature"),
+        ({"temperature": float("nan")}, "temperature"),
+        ({"top_p": 0}, "top_p"),
+        ({"seed": -5}, "seed"),
+        ({"seed": "x"}, "seed"),
+    ],
+)
+def test_bad_decoding_options_are_refused(pipe, options, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        pipe([ask("hi")], **options)
+
+
+def test_stream_yields_growing_text_then_the_full_result(pipe, cat):
+    turns = [ask("Describe it.", [cat])]
+    steps = list(pipe.stream(turns, max_new_tokens=8))
+    assert all(not s["done"] for s in steps[:-1]) and steps[-1]["done"]
+    texts = [s["answer"] for s in steps[:-1]]
+    assert all(b.startswith(a) for a, b in zip(texts, texts[1:], strict=False))
+    assert steps[-1]["answer"] == pipe(turns, max_new_tokens=8)["answer"]
+
+
+def test_stop_ends_the_answer_early(pipe, cat):
+    stop = threading.Event()
+    stop.set()  # pressed before the first token: one token, then it stops
+    result = pipe([ask("Describe it.", [cat])], max_new_tokens=50, stop=stop)
+    assert result["stopped"] and len(result["tokens"]) == 1
+
+
+def test_bad_input_fails_before_streaming_starts(pipe):
+    steps = pipe.stream([ask("")])
+    with pytest.raises(ValueError, match="message is empty"):
+        next(steps)
+
+
+def test_a_chinese_message_gets_a_notice_from_an_english_only_model(models, cat):
+    with collect_notices() as notices:
+        models.get("chat", "tiny-smolvlm").pipeline([ask("这是什么动物？", [cat])], max_new_tokens=2)
+    assert any("Tiny Gemma 3" in n for n in notices)
+    with collect_notices() as notices:
+        models.get("chat", "tiny-gemma3").pipeline([ask("这是什么动物？", [cat])], max_new_tokens=2)
+    assert notices == []
+
+
+def test_other_model_types_are_refused(models):
+    from pipelines.vlm import ChatPipeline
+
+    blip = models.get("caption", "tiny-blip").checkpoint
+    from runtime.tiny import tiny_path
+
+    with pytest.raises(ValueError, match="'blip' model"):
+        ChatPipeline.from_pretrained(str(tiny_path(blip.repo_id)))
