@@ -85,6 +85,25 @@ def vqa_record(loaded, image, question: str, output: str, max_new_tokens=10, num
             "parameters": parameters, "output": output}  # fmt: skip
 
 
+def chat_record(loaded, result: dict, turns: list[dict], system_prompt: str | None) -> dict:
+    """A chat answer (``ChatPipeline``'s result) with the conversation the model read
+    (``turns``, after any were dropped), its images as the visitor may see them."""
+    return {
+        "task": "chat",
+        "family": loaded.pipeline.model_type,
+        **_model_info(loaded),
+        "system_prompt": system_prompt or None,
+        "conversation": [
+            {"role": turn["role"], "text": turn["text"], "images": [_image_info(path) for path in turn["images"]]}
+            for turn in turns
+        ],
+        "parameters": result["options"],
+        "output": result["answer"],
+        **{key: result[key] for key in ("prompt_tokens", "image_tokens", "images", "messages_used",
+                                        "messages_dropped", "stopped", "context", "tokens")},
+    }  # fmt: skip
+
+
 def text_to_image_record(loaded, prompt: str, seed: int, outputs: list[str], negative_prompt=None,
                          num_inference_steps=None, guidance_scale=None, width=None, height=None, num_images=1,
                          decoder="vae") -> dict:  # fmt: skip
@@ -371,7 +390,48 @@ def _similarity_matrix(record: dict) -> str:
     )
 
 
-PROGRAMS = {"caption": _caption, "vqa": _vqa, "text_to_image": _text_to_image, "classify": _classify,
+def _chat(record: dict) -> str:
+    p = record["parameters"]
+    options = {"max_new_tokens": p["max_new_tokens"]}
+    if p["temperature"] > 0:
+        options.update(do_sample=True, temperature=p["temperature"], top_p=p["top_p"], top_k=None)
+    else:
+        options["do_sample"] = False
+    conversation = [{"role": t["role"], "text": t["text"], "images": [i["path"] for i in t["images"]]}
+                    for t in record["conversation"]]  # fmt: skip
+    load = "def load(IMAGE):\n" + "".join(f"    {line}\n" if line else "\n" for line in _LOAD_IMAGE.splitlines())
+    return (
+        _header(
+            record,
+            "import math\nimport torch\nfrom PIL import Image, ImageOps\n"
+            "from transformers import AutoModelForImageTextToText, AutoProcessor",
+        )
+        + f"SYSTEM_PROMPT = {record['system_prompt']!r}\n"
+        + "# The conversation the model read (the images you gave the app), its last message the one answered.\n"
+        + f"CONVERSATION = {json.dumps(conversation, ensure_ascii=False, indent=4)}\n\n"
+        "processor = AutoProcessor.from_pretrained(MODEL, revision=REVISION)\n"
+        "model = AutoModelForImageTextToText.from_pretrained(MODEL, revision=REVISION, dtype=DTYPE, device_map=DEVICE)\n"
+        "model.eval()\n\n\n" + load + "    return image\n\n\n"
+        "# The processor's chat template writes the prompt: each message's images, then its text.\n"
+        'messages = [{"role": "system", "content": [{"type": "text", "text": SYSTEM_PROMPT}]}] if SYSTEM_PROMPT else []\n'
+        "for turn in CONVERSATION:\n"
+        '    content = [{"type": "image", "image": load(path)} for path in turn["images"]]\n'
+        '    if turn["text"] or not content:\n'
+        '        content.append({"type": "text", "text": turn["text"]})\n'
+        '    messages.append({"role": turn["role"], "content": content})\n'
+        "inputs = processor.apply_chat_template(\n"
+        '    messages, add_generation_prompt=True, tokenize=True, return_dict=True, return_tensors="pt"\n'
+        ").to(model.device)\n"
+        'if "pixel_values" in inputs:\n'
+        '    inputs["pixel_values"] = inputs["pixel_values"].to(model.dtype)\n'
+        + f"torch.manual_seed({p['seed'] if p['seed'] is not None else 0})  # the seed sampling used\n"
+        "with torch.inference_mode():\n"
+        f"    output_ids = model.generate(**inputs, {_kwargs(options)})\n"
+        'print(processor.decode(output_ids[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True).strip())\n'
+    )
+
+
+PROGRAMS = {"chat": _chat, "caption": _caption, "vqa": _vqa, "text_to_image": _text_to_image, "classify": _classify,
             "similarity_matrix": _similarity_matrix}  # fmt: skip
 
 

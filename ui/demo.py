@@ -28,11 +28,11 @@ from ui.server.language import PRESENTER_CSS, LanguageScript
 from ui.server.mcp import fix_state_outputs
 from ui.server.queue import QueueShare
 from ui.server.security import app_roots, guard_inputs, login_kwargs, middleware, parse_auth, serves
-from ui.tabs import ask, caption, contrastive, create, evaluate, fusion, lessons, listen, models, search
+from ui.tabs import ask, caption, chat, contrastive, create, evaluate, fusion, lessons, listen, models, search
 
 log = logging.getLogger("playground")
 # Lessons last: its Try it buttons reach the endpoints of the tabs built before it.
-TABS = (caption, ask, create, search, listen, fusion, contrastive, evaluate, lessons)
+TABS = (caption, ask, chat, create, search, listen, fusion, contrastive, evaluate, lessons)
 
 CSS = """
 .model-status { font-size: 0.85em; opacity: 0.8; }

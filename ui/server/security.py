@@ -486,7 +486,8 @@ def _whole(component) -> bool:
 def _takes_files(component) -> bool:
     """Components whose value is read as files. (Gradio itself refuses a file object in
     any other component's value unless it was uploaded.)"""
-    return isinstance(component, (gr.Image, gr.File, gr.Audio, gr.Video, gr.Gallery, gr.Model3D))
+    # A Chatbot's value (a conversation sent back by an API client) holds its messages' files.
+    return isinstance(component, (gr.Image, gr.File, gr.Audio, gr.Video, gr.Gallery, gr.Model3D, gr.Chatbot))
 
 
 def _check_files(value, name: str, upload_dirs: list[Path]) -> None:

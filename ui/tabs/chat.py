@@ -1,0 +1,239 @@
+"""Chat tab: a conversation about one or more images with a vision-language model
+(pipelines/vlm.py), streamed token by token, with a Stop button."""
+
+from __future__ import annotations
+
+import threading
+from types import SimpleNamespace
+
+import gradio as gr
+import pandas as pd
+
+from explain import snippets
+from runtime import settings
+from runtime.inputs import check_text
+from ui import panels
+from ui.components import examples, model_picker, model_status, status_line
+from ui.context import Context
+from ui.handlers import get_model, gpu, user_errors
+from ui.i18n import _
+
+# (message, images): examples in both languages, each with its images.
+EXAMPLES = [
+    ("Describe this picture in one sentence.", ["cat.jpg"]),
+    ("What is different between these two pictures?", ["cat.jpg", "horse.jpg"]),
+    ("Read the text in this picture.", ["text.jpg"]),
+    ("How many coins are there, and what are they made of?", ["coins.jpg"]),
+]
+EXAMPLES_ZH = [
+    ("用一句话描述这张图片。", ["cat.jpg"]),
+    ("这两张图片有什么不同？", ["cat.jpg", "horse.jpg"]),
+    ("读出这张图片里的文字。", ["text.jpg"]),
+    ("图里有几枚硬币？它们是什么做的？", ["coins.jpg"]),
+]
+MAX_SYSTEM_CHARS = 4000
+
+
+def turns_from_history(history) -> list[dict]:
+    """The conversation so far, from the Chatbot's messages (or an API client's list of
+    {"role", "content"}), as the pipeline's turns: consecutive messages of one role are
+    one turn, their files its images (paths), their text its text."""
+    if history is None:
+        return []
+    if not isinstance(history, list):
+        raise TypeError(f"`history` must be a list of messages, not {type(history).__name__}.")
+    turns: list[dict] = []
+    for n, message in enumerate(history):
+        if not isinstance(message, dict) or message.get("role") not in ("user", "assistant"):
+            raise ValueError(f"`history` message {n + 1} must be a dict with role 'user' or 'assistant'.")
+        content = message.get("content")
+        items = content if isinstance(content, list) else [content]
+        texts, images = [], []
+        for item in items:
+            if isinstance(item, str):
+                texts.append(item)
+            elif isinstance(item, dict) and item.get("type", "text") == "text" and "text" in item:
+                texts.append(str(item["text"]))
+            elif isinstance(item, dict) and isinstance(item.get("file"), dict) and item["file"].get("path"):
+                images.append(item["file"]["path"])
+            elif isinstance(item, dict) and item.get("path"):
+                images.append(item["path"])
+            elif item is not None:
+                raise ValueError(f"`history` message {n + 1} holds something other than text and images.")
+        if turns and turns[-1]["role"] == message["role"]:
+            turns[-1]["text"] = " ".join(t for t in (turns[-1]["text"], *texts) if t)
+            turns[-1]["images"] += images
+        else:
+            turns.append({"role": message["role"], "text": " ".join(t for t in texts if t), "images": images})
+    return turns
+
+
+def _shown(turn: dict) -> list[dict]:
+    """One turn as the Chatbot shows it: its images, then its text."""
+    content = [{"path": path} for path in turn["images"]] + ([turn["text"]] if turn["text"] else [])
+    return [{"role": turn["role"], "content": content}]
+
+
+def endpoints(ctx: Context) -> SimpleNamespace:
+    """The Chat tab's endpoints; Stop reaches the answer being written for the same visitor."""
+    stops: dict[str, threading.Event] = {}  # session -> its answer's Stop
+
+    @gpu
+    @user_errors
+    def chat(
+        message: str,
+        images: list[str] | None = None,
+        history: list[dict] | None = None,
+        system_prompt: str | None = None,
+        max_new_tokens: int = 128,
+        temperature: float = 0.0,
+        top_p: float = 0.9,
+        seed: int = -1,
+        model: str | None = None,
+        request: gr.Request = None,
+        progress=gr.Progress(),
+    ):
+        """Chat about images with a vision-language model: send a message with up to CHAT_MAX_IMAGES images, and the conversation so far, and the answer streams back.
+
+        Args:
+            message: What to ask or say, in English or Chinese (SmolVLM reads English; Gemma 3 also Chinese).
+            images: Images for this message (up to 4 by default); earlier messages keep theirs in the history.
+            history: The conversation so far, as this endpoint returned it (a list of {"role", "content"}); empty to start one.
+            system_prompt: Optional instructions for the model, e.g. "Answer in one sentence."
+            max_new_tokens: The longest answer, in tokens (1-1024).
+            temperature: 0 for greedy decoding (the likeliest token each step); above 0 samples, higher is more varied (up to 2).
+            top_p: When sampling, draw from the smallest set of tokens whose probabilities add up to top_p (0.05-1).
+            seed: The sampling seed; -1 draws one (shown in the details, to replay the answer).
+            model: Which chat checkpoint to use; the profile's default when empty.
+
+        Returns:
+            The answer, the conversation with it, and the details: each token with its probability and alternatives, and what the prompt cost in tokens.
+        """
+        turns = turns_from_history(history)
+        text = check_text(message, "message")  # before a model loads
+        paths = [str(p) for p in (images or [])] if isinstance(images, (list, tuple)) else [images] if images else []
+        turns.append({"role": "user", "text": text, "images": paths})
+        if system_prompt is not None and not isinstance(system_prompt, str):
+            raise TypeError(f"`system_prompt` must be text, not {type(system_prompt).__name__}.")
+        loaded = get_model("chat", model, progress)
+        session = getattr(request, "session_hash", None) or ""
+        stop = stops[session] = threading.Event()
+        shown = [m for turn in turns for m in _shown(turn)]
+        try:
+            steps = loaded.pipeline.stream(
+                turns, system_prompt, stop, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
+                seed=seed,
+            )  # fmt: skip
+            for step in steps:
+                answer = step["answer"]
+                history_now = [*shown, {"role": "assistant", "content": answer}]
+                if not step["done"]:
+                    yield answer, history_now, gr.skip()
+                else:  # the details, as the record Show the code reproduces
+                    used = turns[step["messages_dropped"] :]
+                    yield answer, history_now, snippets.chat_record(loaded, step, used, system_prompt)
+        finally:
+            if stops.get(session) is stop:
+                del stops[session]
+
+    def stop_chat(request: gr.Request = None) -> None:
+        """Stop the answer being written for this visitor (it keeps what was written)."""
+        stop = stops.get(getattr(request, "session_hash", None) or "")
+        if stop is not None:
+            stop.set()
+
+    return SimpleNamespace(chat=chat, stop_chat=stop_chat)
+
+
+# --- Explain, How it works and Show the code ---------------------------------------
+
+
+def _tokens_table(record) -> pd.DataFrame:
+    columns = [panels.STEP, panels.TOKEN, panels.PROB, panels.TOP5]
+    if not record:
+        return pd.DataFrame([], columns=columns)
+    rows = [
+        {panels.STEP: n, panels.TOKEN: repr(t["token"]), panels.PROB: t["probability"],
+         panels.TOP5: "  ".join(f"{a['token']!r} {a['probability']:.2f}" for a in t["alternatives"])}
+        for n, t in enumerate(record.get("tokens", []), 1)
+    ]  # fmt: skip
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _summary(record) -> str:
+    if not record:
+        return ""
+    seed = record["parameters"].get("seed")
+    lines = {
+        "en": f"**Prompt:** {record['prompt_tokens']:,} tokens, of which {record['image_tokens']:,} image tokens for "
+        f"{record['images']} image(s), of a context of {record['context']:,}. **Messages read:** "
+        f"{record['messages_used']} ({record['messages_dropped']} dropped). **Answer:** {len(record['tokens'])} tokens"
+        + (", stopped" if record["stopped"] else "")
+        + (f". **Seed:** {seed}" if seed is not None else ". Greedy decoding")
+        + ".",
+        "zh": f"**提示：** {record['prompt_tokens']:,} 个词元，其中 {record['images']} 张图片占 {record['image_tokens']:,} 个"
+        f"图像词元，上下文共 {record['context']:,}。**读取的消息：** {record['messages_used']} 条（省略 "
+        f"{record['messages_dropped']} 条）。**回答：** {len(record['tokens'])} 个词元"
+        + ("，已停止" if record["stopped"] else "")
+        + (f"。**种子：** {seed}" if seed is not None else "。贪心解码")
+        + "。",
+    }
+    return "".join(f'<span class="i18n-{lang}">{text}</span>' for lang, text in lines.items())
+
+
+def build(demo: gr.Blocks, ctx: Context) -> None:
+    handlers = endpoints(ctx)
+    with gr.Tab(_("chat.tab"), id="chat"):
+        gr.Markdown(_("chat.intro"))
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3):
+                history = gr.Chatbot(label=_("chat.conversation"), height=440, buttons=["copy"])
+                message = gr.Textbox(label=_("chat.message"), placeholder=_("chat.placeholder"), max_length=4000,
+                                     lines=2)  # fmt: skip
+                images = gr.File(label=_("chat.images"), file_count="multiple", file_types=["image"], type="filepath",
+                                 height=120)  # fmt: skip
+                with gr.Row():
+                    send = gr.Button(_("chat.send"), variant="primary")
+                    stop = gr.Button(_("chat.stop"), variant="stop")
+                    new = gr.Button(_("chat.new"))
+            with gr.Column(scale=2):
+                picker = model_picker("chat", ctx.classroom)
+                status = status_line(demo, "chat", picker)
+                system_prompt = gr.Textbox(label=_("chat.system_prompt"), placeholder=_("chat.system_placeholder"),
+                                           max_length=MAX_SYSTEM_CHARS, lines=2)  # fmt: skip
+                with gr.Accordion(_("chat.decoding"), open=False):
+                    max_new_tokens = gr.Slider(1, 1024, 128, step=1, label=_("chat.max_new_tokens"))
+                    temperature = gr.Slider(0.0, 2.0, 0.0, step=0.05, label=_("chat.temperature"),
+                                            info=_("chat.temperature_info"))  # fmt: skip
+                    top_p = gr.Slider(0.05, 1.0, 0.9, step=0.05, label=_("chat.top_p"))
+                    seed = gr.Number(-1, precision=0, minimum=-1, label=_("chat.seed"), info=_("chat.seed_info"))
+                answer = gr.Textbox(label=_("chat.answer"), visible=False)
+        rows = [[[m, [str(settings.EXAMPLE_IMAGES_DIR / name) for name in names]] for m, names in examples_]
+                for examples_ in (EXAMPLES, EXAMPLES_ZH)]  # fmt: skip
+        examples(*rows, inputs=[message, images])
+
+        with gr.Accordion(_("chat.explain_title"), open=False):
+            gr.Markdown(_("chat.explain_intro"))
+            summary = gr.Markdown()
+            table = gr.Dataframe(label=_("chat.tokens"), interactive=False, wrap=True)
+            details = gr.JSON(label=_("chat.details"))
+        panels.how_it_works("chat.how")
+        code, record_file = panels.show_code()
+
+        inputs = [message, images, history, system_prompt, max_new_tokens, temperature, top_p, seed, picker]
+        event = gr.on([send.click, message.submit], handlers.chat, inputs, [answer, history, details], api_name="chat",
+                      concurrency_id="model")  # fmt: skip
+        # The message and its images are cleared once answered, never when refused (nothing is lost).
+        event.success(lambda: ("", None), None, [message, images], api_visibility="private", queue=False)
+        event.then(lambda m: model_status("chat", m), picker, status, api_visibility="private", queue=False)
+        stop.click(handlers.stop_chat, None, None, api_visibility="private", queue=False)
+        new.click(lambda: ([], "", None, "", None, pd.DataFrame()), None,
+                  [history, message, images, summary, details, table], api_visibility="private", queue=False)  # fmt: skip
+
+        @user_errors
+        def explain(record):
+            if not record or record.get("task") != "chat":
+                return "", _tokens_table(None), "", None
+            return _summary(record), _tokens_table(record), *panels.code_and_record(record)
+
+        details.change(explain, details, [summary, table, code, record_file], api_visibility="private")
