@@ -85,6 +85,12 @@ def vqa_record(loaded, image, question: str, output: str, max_new_tokens=10, num
             "parameters": parameters, "output": output}  # fmt: skip
 
 
+def _chat_image(path) -> dict:
+    # "file", not "path": API clients take a JSON dict with a "path" for a file to download.
+    info = _image_info(path)
+    return {"file": info.pop("path"), **info}
+
+
 def chat_record(loaded, result: dict, turns: list[dict], system_prompt: str | None) -> dict:
     """A chat answer (``ChatPipeline``'s result) with the conversation the model read
     (``turns``, after any were dropped), its images as the visitor may see them."""
@@ -94,7 +100,7 @@ def chat_record(loaded, result: dict, turns: list[dict], system_prompt: str | No
         **_model_info(loaded),
         "system_prompt": system_prompt or None,
         "conversation": [
-            {"role": turn["role"], "text": turn["text"], "images": [_image_info(path) for path in turn["images"]]}
+            {"role": turn["role"], "text": turn["text"], "images": [_chat_image(path) for path in turn["images"]]}
             for turn in turns
         ],
         "parameters": result["options"],
@@ -397,7 +403,7 @@ def _chat(record: dict) -> str:
         options.update(do_sample=True, temperature=p["temperature"], top_p=p["top_p"], top_k=None)
     else:
         options["do_sample"] = False
-    conversation = [{"role": t["role"], "text": t["text"], "images": [i["path"] for i in t["images"]]}
+    conversation = [{"role": t["role"], "text": t["text"], "images": [i["file"] for i in t["images"]]}
                     for t in record["conversation"]]  # fmt: skip
     load = "def load(IMAGE):\n" + "".join(f"    {line}\n" if line else "\n" for line in _LOAD_IMAGE.splitlines())
     return (

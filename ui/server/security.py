@@ -470,6 +470,11 @@ def check_input(component, value, name: str) -> None:
         allowed = [choice[1] for choice in component.choices]
         if not isinstance(value, list) or any(item not in allowed for item in value):
             _refuse(name, f"must be a list of some of {allowed}, not {_show(value)}.")
+    elif isinstance(component, gr.Chatbot) and (
+        not isinstance(value, list)
+        or any(not isinstance(m, dict) or m.get("role") not in ("user", "assistant") for m in value)
+    ):
+        _refuse(name, 'must be a list of messages {"role": "user" or "assistant", "content": [...]}, as returned.')
     elif _takes_files(component) and not isinstance(value, (dict, list)):
         _refuse(name, f"must be a file uploaded to this app (gradio_client: handle_file(path)), not {_show(value)}.")
 
