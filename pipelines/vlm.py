@@ -48,8 +48,11 @@ class ChatPipeline:
     @classmethod
     def from_pretrained(
         cls, model_id: str, *, revision: str = "main", device: str = "cpu", dtype=torch.float32, local_files_only=False,
-        scripts: ScriptCheck | None = None,
+        scripts: ScriptCheck | None = None, defaults: dict | None = None,
     ) -> ChatPipeline:  # fmt: skip
+        """``defaults`` (the registry's, per checkpoint): ``image_side``, the longest side
+        SmolVLM resizes an image to before tiling it into 512 px tiles (its card's default is
+        2,048: 13 tiles, 832 tokens for a 4:3 photo; 1,024 makes 5 tiles, 320 tokens)."""
         from transformers import AutoConfig, AutoModelForImageTextToText, AutoProcessor
 
         hub = dict(revision=revision, local_files_only=local_files_only)
@@ -58,6 +61,9 @@ class ChatPipeline:
             raise ValueError(f"Chat supports {SUPPORTED} checkpoints; {model_id!r} is a {model_type!r} model.")
         model = AutoModelForImageTextToText.from_pretrained(model_id, dtype=dtype, device_map=device, **hub)
         processor = AutoProcessor.from_pretrained(model_id, **hub)
+        side = (defaults or {}).get("image_side")
+        if side and model_type == "idefics3":
+            processor.image_processor.size = {"longest_edge": int(side)}
         return cls(model, processor, model_type, model_id, scripts=scripts)
 
     @property

@@ -67,6 +67,7 @@ class Checkpoint:
 _SD_TURBO = {"num_inference_steps": 1, "guidance_scale": 0.0, "width": 512, "height": 512}
 _SD_15 = {"num_inference_steps": 25, "guidance_scale": 7.5, "width": 512, "height": 512}
 _TINY_T2I = {"num_inference_steps": 2, "guidance_scale": 0.0, "width": 64, "height": 64}
+_SMOLVLM_CPU = {"image_side": 1024}
 _Z_IMAGE_TURBO = {"num_inference_steps": 8, "guidance_scale": 0.0, "width": 1024, "height": 1024}
 
 # What each family's text side was trained to read (see runtime/scripts.py): English
@@ -98,11 +99,26 @@ _ALL = [
     # answers in English; Gemma 3 (Gemma Team 2025; SigLIP, 256 tokens per 896 px image)
     # answers in Chinese and 140-odd languages (gated: accept its licence on the Hub first).
     # docs/vlm.md says why not SmolVLM2 or Qwen3-VL.
+    # The small SmolVLMs read images at 1,024 px (5 tiles, 320 tokens), not their card's
+    # 2,048 (13 tiles, 832 tokens): on 2 CPU cores that is the difference between seconds
+    # and half a minute before the first word (docs/vlm.md has the measurements).
     Checkpoint(
-        "smolvlm-256m", "chat", "HuggingFaceTB/SmolVLM-256M-Instruct", "idefics3", "SmolVLM 256M Instruct", "513 MB"
+        "smolvlm-256m",
+        "chat",
+        "HuggingFaceTB/SmolVLM-256M-Instruct",
+        "idefics3",
+        "SmolVLM 256M Instruct",
+        "513 MB",
+        defaults=_SMOLVLM_CPU,
     ),
     Checkpoint(
-        "smolvlm-500m", "chat", "HuggingFaceTB/SmolVLM-500M-Instruct", "idefics3", "SmolVLM 500M Instruct", "1.0 GB"
+        "smolvlm-500m",
+        "chat",
+        "HuggingFaceTB/SmolVLM-500M-Instruct",
+        "idefics3",
+        "SmolVLM 500M Instruct",
+        "1.0 GB",
+        defaults=_SMOLVLM_CPU,
     ),
     Checkpoint("smolvlm-2b", "chat", "HuggingFaceTB/SmolVLM-Instruct", "idefics3", "SmolVLM 2.2B Instruct", "4.5 GB"),
     Checkpoint("gemma3-4b", "chat", "google/gemma-3-4b-it", "gemma3", "Gemma 3 4B (中文, gated)", "8.6 GB"),

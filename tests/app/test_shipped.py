@@ -79,6 +79,11 @@ def calls(client: Client) -> dict:
     call("/explain_caption", image=cat, max_new_tokens=6)
     call("/vqa", image=cat, question="What animal is this?")
     call("/explain_vqa", image=cat, question="What animal is this?", candidates="cat, dog")
+    _, history, _ = call("/chat", message="What is different?", images=[cat, clock], max_new_tokens=4)
+    for item in history[0]["content"]:  # the conversation carried on: its files uploaded again
+        if item.get("type") == "file":
+            item["file"] = handle_file(item["file"])
+    client.predict(message="And now?", history=history, max_new_tokens=3, api_name="/chat")
     call("/text_to_image", prompt="a red fox", seed=3, num_inference_steps=2, timeline=True)
     call("/explain_text_to_image", prompt="a red fox", seed=3, num_inference_steps=2)
     call("/add_to_gallery", files=[handle_file(str(IMAGES / "horse.jpg"))])

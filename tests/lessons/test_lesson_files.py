@@ -62,7 +62,7 @@ def test_the_built_in_lessons_are_valid_and_in_both_languages():
         assert 3 <= len(lesson.steps) <= 5
         assert sum(s.try_it is not None for s in lesson.steps) >= 3
     chat = [s for lesson in lessons for s in lesson.steps if s.try_it and s.try_it.tab == "chat"]
-    assert chat and all(s.try_it.optional for s in chat)  # the Chat tab may be missing: those steps say so
+    assert len(chat) == 2 and not any(s.try_it.optional for s in chat)  # the Chat tab runs them
 
 
 def test_a_good_file_reads_and_one_string_is_both_languages(tmp_path):

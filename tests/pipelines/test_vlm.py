@@ -177,3 +177,14 @@ def test_other_model_types_are_refused(models):
 
     with pytest.raises(ValueError, match="'blip' model"):
         ChatPipeline.from_pretrained(str(tiny_path(blip.repo_id)))
+
+
+def test_image_side_sets_how_many_tiles_an_image_costs(cat):
+    from pipelines.vlm import ChatPipeline
+    from runtime.tiny import tiny_path
+
+    path = str(tiny_path("tiny/smolvlm"))
+    tiled = ChatPipeline.from_pretrained(path)([ask("Hi", [cat])], max_new_tokens=1)
+    one_tile = ChatPipeline.from_pretrained(path, defaults={"image_side": 32})([ask("Hi", [cat])], max_new_tokens=1)
+    assert tiled["image_tokens"] == 5 * 4  # 2 x 2 tiles of 32 px and the global view, 4 tokens each
+    assert one_tile["image_tokens"] == 4

@@ -68,12 +68,9 @@ def test_try_it_reaches_every_tabs_endpoints_by_name(app):
 def test_the_built_in_steps_fit_this_app(app):
     demo, _client = app
     for lesson_id, number, plan in plans(demo):
-        if lesson_id == "image-tokens" and number in (2, 3):
-            assert plan.action is None and "Chat tab" in plan.notices[0]  # no Chat tab in this version
-        else:
-            assert plan.action is not None and not plan.notices, (lesson_id, number, plan.notices)
+        assert plan.action is not None and not plan.notices, (lesson_id, number, plan.notices)
     page = markdown_on_page(demo)
-    assert "uses the Chat tab, which this app doesn't have" in page
+    assert "which this app doesn't have" not in page
 
 
 def test_every_built_in_try_it_reaches_a_result(app):
@@ -96,7 +93,7 @@ def test_every_built_in_try_it_reaches_a_result(app):
             assert set(result[-1]["weights"]) == {"image", "text", "audio"}
         if plan.action.endpoint == "train_contrastive":
             assert result["done"] and result["metrics"]["diagonal_share"] > result["start"]["diagonal_share"]
-    assert ran == 22
+    assert ran == 24
 
 
 def test_a_teachers_lesson_with_mistakes_is_refused_with_every_problem(tmp_path, models):
@@ -108,7 +105,7 @@ steps:
   - {title: a, text: b, try: {tab: serch, run: search_by_text}}
   - {title: a, text: b, try: {tab: search, run: search_by_txt}}
   - {title: a, text: b, try: {tab: search, run: search_by_text, inputs: {qurey: cats}}}
-  - {title: a, text: b, try: {tab: chat, run: chat, optional: true}}
+  - {title: a, text: b, try: {tab: video, run: chat, optional: true}}
 """,
         encoding="utf-8",
     )

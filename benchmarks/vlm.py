@@ -1,0 +1,149 @@
+"""How fast each chat model answers on this machine: python -m benchmarks.vlm [--quick].
+
+The Chat tab's checkpoints, built at their real sizes from their configs with random
+weights (no download), answer one short question about one photo through the app's own
+ChatPipeline: the time to the first token (the vision encoder and the prompt's prefill),
+the decoding speed, and the whole answer of ANSWER_TOKENS tokens. Each model is measured
+at its model card's image size (``longest_edge`` N x 512 with N = 4: the photo tiled into
+up to 16 tiles of 512 px plus a global view), at N = 2 (the app's default for the small
+SmolVLMs) and at N = 1 (one tile). Prints one JSON line per run, then a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+ANSWER_TOKENS = 20
+# (key, vision encoder, text model, pixel-shuffle factor, tile side): SmolVLM's three sizes
+# as their config.json files give them (SigLIP base/16 or so400m/14; SmolLM2 135M/360M/1.7B).
+_SIGLIP_B16 = dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12,
+                   image_size=512, patch_size=16)  # fmt: skip
+MODELS = {
+    "smolvlm-256m": (
+        _SIGLIP_B16,
+        dict(
+            hidden_size=576, intermediate_size=1536, num_hidden_layers=30, num_attention_heads=9, num_key_value_heads=3
+        ),
+        4,
+        512,
+    ),  # fmt: skip
+    "smolvlm-500m": (
+        _SIGLIP_B16,
+        dict(
+            hidden_size=960, intermediate_size=2560, num_hidden_layers=32, num_attention_heads=15, num_key_value_heads=5
+        ),
+        4,
+        512,
+    ),  # fmt: skip
+    "smolvlm-2b": (
+        dict(
+            hidden_size=1152,
+            intermediate_size=4304,
+            num_hidden_layers=27,
+            num_attention_heads=16,
+            image_size=384,
+            patch_size=14,
+        ),
+        dict(
+            hidden_size=2048,
+            intermediate_size=8192,
+            num_hidden_layers=24,
+            num_attention_heads=32,
+            num_key_value_heads=32,
+        ),
+        3,
+        384,
+    ),  # fmt: skip
+}
+
+
+def build(key: str, n: int, folder: Path):
+    """The ChatPipeline for ``key`` at its real size, with the tiny SmolVLM's tokenizer and
+    chat template and the real image processor at ``longest_edge`` n x tile."""
+    import torch
+    from transformers import AutoProcessor, Idefics3Config, Idefics3ForConditionalGeneration, Idefics3Processor
+
+    from pipelines.vlm import ChatPipeline
+    from runtime.tiny import tiny_path
+
+    vision, text, scale, tile = MODELS[key]
+    tiny = AutoProcessor.from_pretrained(tiny_path("tiny/smolvlm"))
+    tokenizer = tiny.tokenizer
+    ids = dict(bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+               pad_token_id=tokenizer.pad_token_id)  # fmt: skip
+    config = Idefics3Config(
+        text_config=dict(text, vocab_size=49_280, max_position_embeddings=8192, rope_theta=100_000.0, **ids),
+        vision_config=vision, scale_factor=scale, image_token_id=tokenizer.convert_tokens_to_ids("<image>"),
+    )  # fmt: skip
+    torch.manual_seed(0)
+    model = Idefics3ForConditionalGeneration(config).eval()
+    model.generation_config.eos_token_id = None  # random weights: answer the full length
+    image_processor = type(tiny.image_processor)(size={"longest_edge": n * tile}, max_image_size={"longest_edge": tile})
+    seq_len = (vision["image_size"] // vision["patch_size"]) ** 2 // scale**2
+    processor = Idefics3Processor(image_processor=image_processor, tokenizer=tokenizer, image_seq_len=seq_len,
+                                  chat_template=tiny.chat_template)  # fmt: skip
+    return ChatPipeline(model, processor, "idefics3", key)
+
+
+def measure(pipe, image: str, repeats: int) -> dict:
+    turns = [{"role": "user", "text": "What animal is this?", "images": [image]}]
+    first, totals, result = [], [], None
+    pipe(turns, max_new_tokens=2)  # warm-up
+    for _ in range(repeats):
+        start = time.perf_counter()
+        steps = pipe.stream(turns, max_new_tokens=ANSWER_TOKENS)
+        next(steps)
+        first.append(time.perf_counter() - start)
+        for step in steps:
+            result = step
+        totals.append(time.perf_counter() - start)
+    tokens = len(result["tokens"])
+    decode = statistics.median(totals) - statistics.median(first)
+    return {
+        "prompt_tokens": result["prompt_tokens"], "image_tokens": result["image_tokens"],
+        "first_token_s": round(statistics.median(first), 2), "answer_s": round(statistics.median(totals), 2),
+        "tokens_per_s": round((tokens - 1) / decode, 1) if decode > 0 else None, "answer_tokens": tokens,
+    }  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.vlm", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="one repeat, the 256M model only")
+    parser.add_argument("--only", default="", help=f"comma-separated models, of: {', '.join(MODELS)}")
+    args = parser.parse_args(argv)
+    import os
+
+    import torch
+
+    from benchmarks import common
+    from runtime import settings
+
+    os.environ.setdefault("PLAYGROUND_DATA_DIR", tempfile.mkdtemp(prefix="vlm-bench-"))
+    keys = [k for k in (args.only.split(",") if args.only else MODELS) if k] if not args.quick else ["smolvlm-256m"]
+    image = str(settings.EXAMPLE_IMAGES_DIR / "cat.jpg")
+    rows = []
+    for key in keys:
+        for n in (1, 2, 4):
+            with tempfile.TemporaryDirectory() as folder:
+                pipe = build(key, n, Path(folder))
+                row = {"name": f"vlm_{key}_n{n}", "model": key, "longest_edge": n * MODELS[key][3],
+                       "threads": torch.get_num_threads(), "machine": common.machine(),
+                       **measure(pipe, image, 1 if args.quick else 3)}  # fmt: skip
+                del pipe
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+    print("\n| model | image side | prompt tokens (image) | first token | tokens/s | 20-token answer |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['model']} | {r['longest_edge']} | {r['prompt_tokens']} ({r['image_tokens']}) | "
+              f"{r['first_token_s']} s | {r['tokens_per_s']} | {r['answer_s']} s |")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
