@@ -188,3 +188,32 @@ def test_image_side_sets_how_many_tiles_an_image_costs(cat):
     one_tile = ChatPipeline.from_pretrained(path, defaults={"image_side": 32})([ask("Hi", [cat])], max_new_tokens=1)
     assert tiled["image_tokens"] == 5 * 4  # 2 x 2 tiles of 32 px and the global view, 4 tokens each
     assert one_tile["image_tokens"] == 4
+
+
+def test_the_greedy_answer_is_model_generate_on_the_same_inputs(pipe, cat):
+    import torch
+
+    turns = [ask("What is it?", [cat])]
+    inputs = pipe.encode(pipe.messages(pipe.check_conversation(turns)[0]))
+    with torch.inference_mode():
+        ids = pipe.model.generate(**inputs, max_new_tokens=8, do_sample=False)
+    expected = pipe.processor.tokenizer.decode(ids[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+    assert pipe(turns, max_new_tokens=8)["answer"] == expected.strip()
+
+
+def test_each_images_tokens_come_in_the_messages_order(pipe, cat):
+    import torch
+
+    other = Image.new("RGB", cat.size, "blue")  # the same size: the same number of tiles
+    first = pipe.encode(pipe.messages(pipe.check_conversation([ask("Compare", [cat, other])])[0]))
+    second = pipe.encode(pipe.messages(pipe.check_conversation([ask("Compare", [other, cat])])[0]))
+    assert torch.equal(first["input_ids"], second["input_ids"])  # the same layout of image tokens
+    pixels_first, pixels_second = first["pixel_values"], second["pixel_values"]
+    if pipe.model_type == "gemma3":  # (images, 3, H, W): one view per image, in order
+        assert torch.equal(pixels_first[0], pixels_second[1]) and torch.equal(pixels_first[1], pixels_second[0])
+    else:  # (1, tiles, 3, H, W): the first image's tiles, then the second's
+        assert not torch.equal(pixels_first, pixels_second)
+        n = pixels_first.shape[1] // 2
+        assert torch.equal(pixels_first[0, :n], pixels_second[0, n:]) and torch.equal(
+            pixels_first[0, n:], pixels_second[0, :n]
+        )
