@@ -32,7 +32,7 @@ def no_raw_keys(page) -> bool:
 
 
 # The tabs in the order the app shows them, in each language.
-TAB_IDS = ["caption", "ask", "create", "search", "listen", "fusion", "contrastive", "evaluate", "lessons"]
+TAB_IDS = ["caption", "ask", "chat", "create", "search", "listen", "fusion", "contrastive", "evaluate", "lessons"]
 ENGLISH_TABS = [EN[f"{tab}.tab"] for tab in TAB_IDS]
 CHINESE_TABS = [ZH[f"{tab}.tab"] for tab in TAB_IDS]
 
