@@ -55,6 +55,22 @@ def test_vqa_snippet_reproduces_the_answer(models, tmp_path, model):
     assert run(snippets.snippet(record), tmp_path) == output
 
 
+@pytest.mark.parametrize(
+    "model, options",
+    [("tiny-smolvlm", dict()), ("tiny-gemma3", dict(temperature=0.9, top_p=0.9, seed=11))],
+)
+def test_chat_snippet_replays_the_conversation(models, tmp_path, model, options):
+    loaded = models.get("chat", model)
+    turns = [
+        {"role": "user", "text": "What is it?", "images": [CAT]},
+        {"role": "assistant", "text": "a cat", "images": []},
+        {"role": "user", "text": "And its colour?", "images": [str(IMAGES / "horse.jpg")]},
+    ]
+    result = loaded.pipeline(turns, "Be brief.", max_new_tokens=10, **options)
+    record = snippets.chat_record(loaded, result, turns, "Be brief.")
+    assert run(snippets.snippet(record), tmp_path) == result["answer"]
+
+
 @pytest.mark.parametrize("decoder", ["vae", "taesd"])
 def test_text_to_image_snippet_reproduces_every_image(models, tmp_path, decoder):
     from ui.tabs.create import text_to_image
