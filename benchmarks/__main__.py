@@ -29,6 +29,7 @@ BENCHMARKS = {
     "caption": "benchmarks.workloads:run_caption",
     "vqa": "benchmarks.workloads:run_vqa",
     "text_to_image": "benchmarks.workloads:run_text_to_image",
+    "vlm": "benchmarks.vlm:run_vlm",
 }
 MODEL_WORKLOADS = {"embed_images", "caption", "vqa", "text_to_image"}
 

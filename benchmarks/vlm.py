@@ -90,13 +90,14 @@ def build(key: str, n: int, folder: Path):
     return ChatPipeline(model, processor, "idefics3", key)
 
 
-def measure(pipe, image: str, repeats: int) -> dict:
-    turns = [{"role": "user", "text": "What animal is this?", "images": [image]}]
+def measure(pipe, image: str, repeats: int, answer_tokens: int = ANSWER_TOKENS,
+            question: str = "What animal is this?") -> dict:  # fmt: skip
+    turns = [{"role": "user", "text": question, "images": [image]}]
     first, totals, result = [], [], None
     pipe(turns, max_new_tokens=2)  # warm-up
     for _ in range(repeats):
         start = time.perf_counter()
-        steps = pipe.stream(turns, max_new_tokens=ANSWER_TOKENS)
+        steps = pipe.stream(turns, max_new_tokens=answer_tokens)
         next(steps)
         first.append(time.perf_counter() - start)
         for step in steps:
@@ -147,3 +148,49 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def run_vlm(quick: bool, peaks: dict, info: dict) -> list[dict]:
+    """``python -m benchmarks --only vlm``: SmolVLM 256M at real size, one photo, a
+    30-token answer. Ours: the app's ChatPipeline as the model cache loads it on a CPU (its
+    fast-path dtype, and the 1,024 px images the registry gives the small SmolVLMs);
+    baseline: the model card's way, processor and ``generate`` in float32 at 2,048 px."""
+    import copy
+
+    import torch
+
+    from benchmarks import common
+    from pipelines.vlm import ChatPipeline
+    from runtime import registry, settings
+    from runtime.devices import pick_dtype
+
+    tokens = 30
+    image = str(settings.EXAMPLE_IMAGES_DIR / "cat.jpg")
+    card = build("smolvlm-256m", 4, Path("."))  # float32, the card's longest_edge 2,048
+    dtype = pick_dtype("cpu", True)
+    side = registry.CHECKPOINTS["smolvlm-256m"].defaults["image_side"]
+    processor = copy.deepcopy(card.processor)
+    processor.image_processor.size = {"longest_edge": side}
+    ours = ChatPipeline(copy.deepcopy(card.model).to(dtype), processor, "idefics3", "smolvlm-256m")
+    turns = [{"role": "user", "text": QUESTION, "images": [image]}]
+    messages = card.messages(card.check_conversation(turns)[0])
+
+    def baseline():
+        inputs = card.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
+                                                    return_dict=True, return_tensors="pt")  # fmt: skip
+        with torch.inference_mode():
+            return card.model.generate(**inputs, max_new_tokens=tokens, min_new_tokens=tokens, do_sample=False)
+
+    timing = common.compare(lambda: ours(turns, max_new_tokens=tokens), baseline, repeats=1 if quick else 3)
+    streamed = measure(ours, image, 1 if quick else 3, answer_tokens=tokens, question=QUESTION)
+    naive_prompt = card.encode(messages)["input_ids"].shape[1]
+    row = common.result(
+        "vlm", "s per answer", timing["ours"], timing["baseline"], info,
+        precision=f"{str(dtype).replace('torch.', '')}, {side} px images vs float32, 2048 px (the card's)",
+        first_token_s=streamed["first_token_s"], tokens_per_s=streamed["tokens_per_s"],
+        prompt_tokens=streamed["prompt_tokens"], baseline_prompt_tokens=int(naive_prompt),
+    )  # fmt: skip
+    return [row]
+
+
+QUESTION = "What animal is this?"

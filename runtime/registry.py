@@ -100,8 +100,8 @@ _ALL = [
     # answers in Chinese and 140-odd languages (gated: accept its licence on the Hub first).
     # docs/vlm.md says why not SmolVLM2 or Qwen3-VL.
     # The small SmolVLMs read images at 1,024 px (5 tiles, 320 tokens), not their card's
-    # 2,048 (13 tiles, 832 tokens): on 2 CPU cores that is the difference between seconds
-    # and half a minute before the first word (docs/vlm.md has the measurements).
+    # 2,048 (13 tiles, 832 tokens): on 2 CPU cores, 1.8 s before the first word instead of
+    # several times that (docs/vlm.md has the measurements).
     Checkpoint(
         "smolvlm-256m",
         "chat",
