@@ -14,11 +14,10 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
 ANSWER_TOKENS = 20
+QUESTION = "What animal is this?"
 # (key, vision encoder, text model, pixel-shuffle factor, tile side): SmolVLM's three sizes
 # as their config.json files give them (SigLIP base/16 or so400m/14; SmolLM2 135M/360M/1.7B).
 _SIGLIP_B16 = dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12,
@@ -62,7 +61,7 @@ MODELS = {
 }
 
 
-def build(key: str, n: int, folder: Path):
+def build(key: str, n: int):
     """The ChatPipeline for ``key`` at its real size, with the tiny SmolVLM's tokenizer and
     chat template and the real image processor at ``longest_edge`` n x tile."""
     import torch
@@ -90,8 +89,7 @@ def build(key: str, n: int, folder: Path):
     return ChatPipeline(model, processor, "idefics3", key)
 
 
-def measure(pipe, image: str, repeats: int, answer_tokens: int = ANSWER_TOKENS,
-            question: str = "What animal is this?") -> dict:  # fmt: skip
+def measure(pipe, image: str, repeats: int, answer_tokens: int = ANSWER_TOKENS, question: str = QUESTION) -> dict:
     turns = [{"role": "user", "text": question, "images": [image]}]
     first, totals, result = [], [], None
     pipe(turns, max_new_tokens=2)  # warm-up
@@ -117,25 +115,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="one repeat, the 256M model only")
     parser.add_argument("--only", default="", help=f"comma-separated models, of: {', '.join(MODELS)}")
     args = parser.parse_args(argv)
-    import os
 
     import torch
 
     from benchmarks import common
     from runtime import settings
 
-    os.environ.setdefault("PLAYGROUND_DATA_DIR", tempfile.mkdtemp(prefix="vlm-bench-"))
     keys = [k for k in (args.only.split(",") if args.only else MODELS) if k] if not args.quick else ["smolvlm-256m"]
     image = str(settings.EXAMPLE_IMAGES_DIR / "cat.jpg")
     rows = []
     for key in keys:
         for n in (1, 2, 4):
-            with tempfile.TemporaryDirectory() as folder:
-                pipe = build(key, n, Path(folder))
-                row = {"name": f"vlm_{key}_n{n}", "model": key, "longest_edge": n * MODELS[key][3],
-                       "threads": torch.get_num_threads(), "machine": common.machine(),
-                       **measure(pipe, image, 1 if args.quick else 3)}  # fmt: skip
-                del pipe
+            pipe = build(key, n)
+            row = {"name": f"vlm_{key}_n{n}", "model": key, "longest_edge": n * MODELS[key][3],
+                   "threads": torch.get_num_threads(), "machine": common.machine(),
+                   **measure(pipe, image, 1 if args.quick else 3)}  # fmt: skip
+            del pipe
             print(json.dumps(row), flush=True)
             rows.append(row)
     print("\n| model | image side | prompt tokens (image) | first token | tokens/s | 20-token answer |")
@@ -166,7 +161,7 @@ def run_vlm(quick: bool, peaks: dict, info: dict) -> list[dict]:
 
     tokens = 30
     image = str(settings.EXAMPLE_IMAGES_DIR / "cat.jpg")
-    card = build("smolvlm-256m", 4, Path("."))  # float32, the card's longest_edge 2,048
+    card = build("smolvlm-256m", 4)  # float32, the card's longest_edge 2,048
     dtype = pick_dtype("cpu", True)
     side = registry.CHECKPOINTS["smolvlm-256m"].defaults["image_side"]
     processor = copy.deepcopy(card.processor)
@@ -182,7 +177,7 @@ def run_vlm(quick: bool, peaks: dict, info: dict) -> list[dict]:
             return card.model.generate(**inputs, max_new_tokens=tokens, min_new_tokens=tokens, do_sample=False)
 
     timing = common.compare(lambda: ours(turns, max_new_tokens=tokens), baseline, repeats=1 if quick else 3)
-    streamed = measure(ours, image, 1 if quick else 3, answer_tokens=tokens, question=QUESTION)
+    streamed = measure(ours, image, 1 if quick else 3, answer_tokens=tokens)
     naive_prompt = card.encode(messages)["input_ids"].shape[1]
     row = common.result(
         "vlm", "s per answer", timing["ours"], timing["baseline"], info,
@@ -191,6 +186,3 @@ def run_vlm(quick: bool, peaks: dict, info: dict) -> list[dict]:
         prompt_tokens=streamed["prompt_tokens"], baseline_prompt_tokens=int(naive_prompt),
     )  # fmt: skip
     return [row]
-
-
-QUESTION = "What animal is this?"

@@ -190,6 +190,14 @@ class ChatPipeline:
             )
         return inputs, dropped
 
+    def _checked(self, turns, system_prompt, options: dict):
+        """Steps 1 and 2 of every call: the checked options and turns, the model's inputs
+        for the part of the conversation that fits, and how many messages were dropped."""
+        options = self.check_options(**options)
+        turns, system_prompt = self.check_conversation(turns, system_prompt)
+        inputs, dropped = self.prepare(turns, system_prompt, options["max_new_tokens"])
+        return options, turns, inputs, dropped
+
     # --- 3. Generate ------------------------------------------------------------------
 
     def _generate(self, inputs, options: dict, stop: threading.Event | None = None, streamer=None):
@@ -250,11 +258,8 @@ class ChatPipeline:
     def __call__(self, turns: list[dict], system_prompt: str | None = None, stop: threading.Event | None = None,
                  **options) -> dict:  # fmt: skip
         """The model's answer to the conversation's last message, with what it cost (see ``_result``)."""
-        # 1. Check inputs
-        options = self.check_options(**options)
-        turns, system_prompt = self.check_conversation(turns, system_prompt)
-        # 2. Preprocess
-        inputs, dropped = self.prepare(turns, system_prompt, options["max_new_tokens"])
+        # 1. Check inputs, 2. Preprocess
+        options, turns, inputs, dropped = self._checked(turns, system_prompt, options)
         # 3. Generate
         output = self._generate(inputs, options, stop)
         # 4. Post-process
@@ -267,9 +272,7 @@ class ChatPipeline:
         checked before the first yield; setting ``stop`` ends generation after the current token."""
         from transformers import TextIteratorStreamer
 
-        options = self.check_options(**options)
-        turns, system_prompt = self.check_conversation(turns, system_prompt)
-        inputs, dropped = self.prepare(turns, system_prompt, options["max_new_tokens"])
+        options, turns, inputs, dropped = self._checked(turns, system_prompt, options)
         stop = stop or threading.Event()
         streamer = TextIteratorStreamer(self.processor.tokenizer, skip_prompt=True, skip_special_tokens=True,
                                         timeout=settings.CHAT_STREAM_TIMEOUT)  # fmt: skip

@@ -19,7 +19,7 @@ os.environ["GALLERY_MODE"] = "shared"
 if "PLAYGROUND_DATA_DIR" not in os.environ:  # the suite's own, removed when it ends
     os.environ["PLAYGROUND_DATA_DIR"] = tempfile.mkdtemp(prefix="playground-tests-")
     atexit.register(shutil.rmtree, os.environ["PLAYGROUND_DATA_DIR"], ignore_errors=True)
-for task in ("CAPTION", "VQA", "TEXT_TO_IMAGE", "RETRIEVAL", "SPEECH_RECOGNITION", "TEXT_TO_SPEECH"):
+for task in ("CAPTION", "VQA", "CHAT", "TEXT_TO_IMAGE", "RETRIEVAL", "SPEECH_RECOGNITION", "TEXT_TO_SPEECH"):
     os.environ.pop(f"MODEL_{task}", None)
 
 import pytest  # noqa: E402
@@ -130,3 +130,20 @@ def live(models):
         yield loopback_client(f"http://127.0.0.1:{port}/")
     finally:
         demo.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium through Playwright, for the browser tests (which skip without it)."""
+    playwright = pytest.importorskip("playwright.sync_api")
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("needs Debian's chromium (apt-get install chromium)")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=chromium,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync"],
+        )  # fmt: skip
+        yield browser
+        browser.close()

@@ -14,18 +14,6 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (apt-get install chromium)")
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync"],
-        )  # fmt: skip
-        yield browser
-        browser.close()
-
-
 def no_raw_keys(page) -> bool:
     text = page.locator("body").inner_text()  # what a reader sees (the page's source holds the keys)
     return "__i18n__" not in text and "translation_metadata" not in text

@@ -24,18 +24,6 @@ PAGES = {
 }  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync"],
-        )  # fmt: skip
-        yield browser
-        browser.close()
-
-
 @pytest.mark.parametrize("lang", PAGES)
 def test_a_conversation_about_two_images(browser, app_url, lang):
     words = PAGES[lang]

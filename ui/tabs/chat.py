@@ -16,7 +16,7 @@ from ui import panels
 from ui.components import examples, model_picker, model_status, status_line
 from ui.context import Context
 from ui.handlers import get_model, gpu, user_errors
-from ui.i18n import _
+from ui.i18n import _, both
 
 # (message, images): examples in both languages, each with its images.
 EXAMPLES = [
@@ -111,10 +111,8 @@ def endpoints(ctx: Context) -> SimpleNamespace:
         """
         turns = turns_from_history(history)
         text = check_text(message, "message")  # before a model loads
-        paths = [str(p) for p in (images or [])] if isinstance(images, (list, tuple)) else [images] if images else []
+        paths = [images] if isinstance(images, str) else [str(path) for path in images or []]
         turns.append({"role": "user", "text": text, "images": paths})
-        if system_prompt is not None and not isinstance(system_prompt, str):
-            raise TypeError(f"`system_prompt` must be text, not {type(system_prompt).__name__}.")
         loaded = get_model("chat", model, progress)
         session = getattr(request, "session_hash", None) or ""
         stop = stops[session] = threading.Event()
@@ -164,21 +162,13 @@ def _summary(record) -> str:
     if not record:
         return ""
     seed = record["parameters"].get("seed")
-    lines = {
-        "en": f"**Prompt:** {record['prompt_tokens']:,} tokens, of which {record['image_tokens']:,} image tokens for "
-        f"{record['images']} image(s), of a context of {record['context']:,}. **Messages read:** "
-        f"{record['messages_used']} ({record['messages_dropped']} dropped). **Answer:** {len(record['tokens'])} tokens"
-        + (", stopped" if record["stopped"] else "")
-        + (f". **Seed:** {seed}" if seed is not None else ". Greedy decoding")
-        + ".",
-        "zh": f"**提示：** {record['prompt_tokens']:,} 个词元，其中 {record['images']} 张图片占 {record['image_tokens']:,} 个"
-        f"图像词元，上下文共 {record['context']:,}。**读取的消息：** {record['messages_used']} 条（省略 "
-        f"{record['messages_dropped']} 条）。**回答：** {len(record['tokens'])} 个词元"
-        + ("，已停止" if record["stopped"] else "")
-        + (f"。**种子：** {seed}" if seed is not None else "。贪心解码")
-        + "。",
-    }
-    return "".join(f'<span class="i18n-{lang}">{text}</span>' for lang, text in lines.items())
+    counts = {key: f"{record[key]:,}" for key in ("prompt_tokens", "image_tokens", "images", "context",
+                                                   "messages_used", "messages_dropped")}  # fmt: skip
+    return (
+        both("chat.summary", **counts, answer_tokens=len(record["tokens"]))
+        + (both("chat.summary_stopped") if record["stopped"] else "")
+        + (both("chat.summary_seed", seed=seed) if seed is not None else both("chat.summary_greedy"))
+    )
 
 
 def build(demo: gr.Blocks, ctx: Context) -> None:
