@@ -158,7 +158,7 @@ class Classroom(_Strict):
     @classmethod
     def _check_models(cls, models: dict[str, ModelRule]) -> dict[str, ModelRule]:
         for task, rule in models.items():
-            known = [c.key for c in registry.CHECKPOINTS.values() if c.task == task]
+            known = [c.key for c in registry.CHECKPOINTS.values() if c.task in registry.offered_tasks(task)]
             override = registry.override(task)
             for key in [rule.default, *(rule.allowed or [])]:
                 if key is not None and key not in known and key != override:

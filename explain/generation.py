@@ -186,7 +186,12 @@ def explain_caption(
 
     ``pipe`` is the app's ``CaptionPipeline``; the greedy text equals its output with
     ``num_beams=1``, the beam text its output with ``num_beams``, the sampled text its
-    output with ``do_sample=True, num_beams=1`` and the same seed."""
+    output with ``do_sample=True, num_beams=1`` and the same seed. A vision-language model
+    (``VLMCaptionPipeline``) is explained by explain/vlm.py."""
+    if hasattr(pipe, "chat"):
+        from explain import vlm
+
+        return vlm.explain_caption(pipe, image, prompt, max_new_tokens, num_beams, temperature, top_p, seed)
     # 1. Check inputs: the caption pipeline's own checks (the sampling ones included)
     image, options = pipe.preprocess(image, prompt=prompt, max_new_tokens=max_new_tokens, num_beams=num_beams,
                                      do_sample=True, temperature=temperature, top_p=top_p, seed=seed)  # fmt: skip
@@ -272,7 +277,12 @@ def explain_vqa(
 ) -> Explanation:
     """Explain ``pipe``'s (the app's ``VQAPipeline``) answer to ``question``: decoding
     steps, the top ``top_k`` candidate answers with probabilities (or the given
-    ``candidates`` scored), and attention maps over the image."""
+    ``candidates`` scored), and attention maps over the image. A vision-language model
+    (``VLMVQAPipeline``) is explained by explain/vlm.py."""
+    if hasattr(pipe, "chat"):
+        from explain import vlm
+
+        return vlm.explain_vqa(pipe, image, question, candidates, top_k, max_new_tokens, num_beams)
     from pipelines.vqa import MAX_QUESTION_CHARS
 
     image = load_image(image)

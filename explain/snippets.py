@@ -73,7 +73,18 @@ def caption_record(loaded, image, output: str, prompt=None, max_new_tokens=30, n
             **({"seed": None if is_random_seed(seed) else int(seed)} if sampled else {}),
         },
         "output": output,
+        **_vlm_request(loaded.pipeline, prompt),
     }
+
+
+def _vlm_request(pipe, text: str | None) -> dict:
+    """For a vision-language model in Caption or Ask (pipelines/vlm_tasks.py): its family, the
+    instruction it was given and, for a caption prompt, the start of its answer."""
+    if not hasattr(pipe, "chat"):
+        return {}
+    start = text.strip() if pipe.__class__.__name__ == "VLMCaptionPipeline" and text and text.strip() else None
+    return {"family": pipe.model_type, "instruction": pipe.instruction(start if start is not None else text),
+            "start": None if start is None else pipe.answer_start(start)}  # fmt: skip
 
 
 def vqa_record(loaded, image, question: str, output: str, max_new_tokens=10, num_beams=3) -> dict:
@@ -81,8 +92,10 @@ def vqa_record(loaded, image, question: str, output: str, max_new_tokens=10, num
     parameters = {"question": question}
     if family == "blip":
         parameters.update(max_new_tokens=int(max_new_tokens), num_beams=int(num_beams))
+    if hasattr(loaded.pipeline, "chat"):  # the adapter's defaults: a short answer, greedy
+        parameters.update(max_new_tokens=int(max_new_tokens), num_beams=1)
     return {"task": "vqa", "family": family, **_model_info(loaded), "image": _image_info(image),
-            "parameters": parameters, "output": output}  # fmt: skip
+            "parameters": parameters, "output": output, **_vlm_request(loaded.pipeline, question)}  # fmt: skip
 
 
 def _chat_image(path) -> dict:
@@ -223,17 +236,64 @@ def _kwargs(options: dict) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in options.items())
 
 
+def _seed_line(p: dict) -> str:
+    if not p.get("do_sample"):
+        return ""
+    if p["seed"] is not None:
+        return f"torch.manual_seed({p['seed']})  # the seed sampling used\n"
+    return "torch.manual_seed(0)  # the app drew a random seed: set a seed in the app to replay a sample exactly\n"
+
+
+def _vlm_answer(record: dict) -> str:
+    """Caption or VQA with a vision-language model: one message, the image then the
+    instruction, through the processor's chat template; a caption prompt starts the answer."""
+    p = record["parameters"]
+    options = {
+        "max_new_tokens": p["max_new_tokens"],
+        "num_beams": p["num_beams"],
+        "do_sample": bool(p.get("do_sample")),
+    }
+    if p.get("do_sample"):
+        options.update(temperature=p["temperature"], top_p=p["top_p"], top_k=None)
+    return (
+        _header(
+            record,
+            "import math\nimport torch\nfrom PIL import Image, ImageOps\n"
+            "from transformers import AutoModelForImageTextToText, AutoProcessor",
+        )
+        + f"IMAGE = {record['image']['path']!r}  # the image you gave the app\n"
+        f"INSTRUCTION = {record['instruction']!r}\n"
+        f"START = {record['start']!r}  # the start of the answer (a caption prompt), or None\n\n"
+        "processor = AutoProcessor.from_pretrained(MODEL, revision=REVISION)\n"
+        "model = AutoModelForImageTextToText.from_pretrained(MODEL, revision=REVISION, dtype=DTYPE, device_map=DEVICE)\n"
+        "model.eval()\n\n"
+        + _LOAD_IMAGE
+        + '\nmessages = [{"role": "user", "content": [{"type": "image", "image": image}, {"type": "text", "text": INSTRUCTION}]}]\n'
+        "inputs = processor.apply_chat_template(\n"
+        '    messages, add_generation_prompt=True, tokenize=True, return_dict=True, return_tensors="pt"\n'
+        ").to(model.device)\n"
+        'inputs["pixel_values"] = inputs["pixel_values"].to(model.dtype)\n'
+        'answer_start = inputs["input_ids"].shape[1]\n'
+        "if START:  # its tokens follow the prompt: ones in the attention mask, text (0) in any token types\n"
+        '    start = processor.tokenizer(START, add_special_tokens=False, return_tensors="pt")["input_ids"].to(model.device)\n'
+        "    for key in [k for k, v in inputs.items() if v.dim() == 2 and v.shape[-1] == answer_start]:\n"
+        '        fill = start if key == "input_ids" else torch.ones_like(start) if key == "attention_mask" else start * 0\n'
+        "        inputs[key] = torch.cat([inputs[key], fill.to(inputs[key].dtype)], dim=-1)\n"
+        + _seed_line(p)
+        + "with torch.inference_mode():\n"
+        f"    output_ids = model.generate(**inputs, {_kwargs(options)})\n"
+        "print(processor.tokenizer.decode(output_ids[0, answer_start:], skip_special_tokens=True).strip())\n"
+    )
+
+
 def _caption(record: dict) -> str:
+    if "instruction" in record:
+        return _vlm_answer(record)
     p = record["parameters"]
     options = {"max_new_tokens": p["max_new_tokens"], "num_beams": p["num_beams"]}
     if p["do_sample"]:
         options.update(do_sample=True, temperature=p["temperature"], top_p=p["top_p"])
-    seed_line = ""
-    if p["do_sample"]:
-        seed_line = (
-            f"torch.manual_seed({p['seed']})  # the seed sampling used\n" if p["seed"] is not None else
-            "torch.manual_seed(0)  # the app drew a random seed: set a seed in the app to replay a sample exactly\n"
-        )  # fmt: skip
+    seed_line = _seed_line(p)
     return (
         _header(
             record,
@@ -256,6 +316,8 @@ def _caption(record: dict) -> str:
 
 
 def _vqa(record: dict) -> str:
+    if "instruction" in record:
+        return _vlm_answer(record)
     p = record["parameters"]
     blip = record["family"] == "blip"
     model_class = "BlipForQuestionAnswering" if blip else "ViltForQuestionAnswering"

@@ -17,6 +17,7 @@ from __future__ import annotations
 import torch
 from PIL import Image
 
+from pipelines.vlm import SUPPORTED as VLM_FAMILIES  # chat models, asked to caption or answer
 from runtime.inputs import check_flag, check_number, check_seed, check_text, load_image, note_truncation, notify
 from runtime.precision import float_outputs, fused_vit_attention, quantize_int8
 from runtime.scripts import ScriptCheck
@@ -46,8 +47,17 @@ class CaptionPipeline:
 
         hub = dict(revision=revision, local_files_only=local_files_only)
         model_type = AutoConfig.from_pretrained(model_id, **hub).model_type
+        if model_type in VLM_FAMILIES:  # a vision-language model, asked through its chat template
+            from pipelines.vlm import ChatPipeline
+            from pipelines.vlm_tasks import VLMCaptionPipeline
+
+            chat = ChatPipeline.from_pretrained(model_id, revision=revision, device=device, dtype=dtype,
+                                                local_files_only=local_files_only, scripts=scripts)  # fmt: skip
+            return VLMCaptionPipeline(chat)
         if model_type not in SUPPORTED:
-            raise ValueError(f"Captioning supports {SUPPORTED} checkpoints; {model_id!r} is a {model_type!r} model.")
+            raise ValueError(
+                f"Captioning supports {SUPPORTED + VLM_FAMILIES} checkpoints; {model_id!r} is a {model_type!r} model."
+            )
         # device_map places the weights through accelerate as they are read; an int8
         # decoder is quantised from the float32 weights, the vision encoder then cast.
         load_dtype = torch.float32 if quantize else dtype

@@ -35,6 +35,19 @@ MAX_IMAGES_IN_CONVERSATION = 16  # every image is encoded again on each turn
 TOP_ALTERNATIVES = 5  # the likeliest tokens shown beside each generated one
 
 
+def with_tokens(inputs, ids: list[int]) -> dict:
+    """``inputs`` with the text tokens ``ids`` after the prompt: input_ids grown, the
+    attention mask with ones, token type ids (Gemma 3's image marks) with text's zeros."""
+    length = inputs["input_ids"].shape[1]
+    extra = torch.tensor([list(ids)], dtype=inputs["input_ids"].dtype, device=inputs["input_ids"].device)
+    grown = dict(inputs)
+    for key, value in inputs.items():
+        if torch.is_tensor(value) and value.dim() == 2 and value.shape[-1] == length:
+            fill = extra if key == "input_ids" else torch.ones_like(extra) if key == "attention_mask" else extra * 0
+            grown[key] = torch.cat([value, fill.to(value.dtype)], dim=-1)
+    return grown
+
+
 class ChatPipeline:
     def __init__(self, model, processor, model_type: str, model_id: str = "", scripts: ScriptCheck | None = None):
         self.model = model.eval()

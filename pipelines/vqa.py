@@ -19,6 +19,7 @@ from __future__ import annotations
 import torch
 from PIL import Image
 
+from pipelines.vlm import SUPPORTED as VLM_FAMILIES  # chat models, asked to caption or answer
 from runtime.inputs import check_number, check_text, load_image, note_truncation
 from runtime.precision import float_outputs, fused_vit_attention, quantize_int8
 from runtime.scripts import ScriptCheck
@@ -53,8 +54,17 @@ class VQAPipeline:
 
         hub = dict(revision=revision, local_files_only=local_files_only)
         model_type = AutoConfig.from_pretrained(model_id, **hub).model_type
+        if model_type in VLM_FAMILIES:  # a vision-language model, asked through its chat template
+            from pipelines.vlm import ChatPipeline
+            from pipelines.vlm_tasks import VLMVQAPipeline
+
+            chat = ChatPipeline.from_pretrained(model_id, revision=revision, device=device, dtype=dtype,
+                                                local_files_only=local_files_only, scripts=scripts)  # fmt: skip
+            return VLMVQAPipeline(chat)
         if model_type not in SUPPORTED:
-            raise ValueError(f"VQA supports {SUPPORTED} checkpoints; {model_id!r} is a {model_type!r} model.")
+            raise ValueError(
+                f"VQA supports {SUPPORTED + VLM_FAMILIES} checkpoints; {model_id!r} is a {model_type!r} model."
+            )
         model_class = BlipForQuestionAnswering if model_type == "blip" else ViltForQuestionAnswering
         quantize = quantize and model_type == "blip"  # ViLT has no decoder: one pass, bfloat16 is enough
         model = model_class.from_pretrained(

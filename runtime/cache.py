@@ -12,6 +12,7 @@ moves it to the CPU while there is room there), and the memory is handed back.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import inspect
 import threading
@@ -42,6 +43,17 @@ PIPELINE_CLASSES = {
     "text_to_speech": "pipelines.text_to_speech:TextToSpeechPipeline",
     "safety_checker": "pipelines.safety:SafetyChecker",
 }
+# (task, the task it borrows a checkpoint from) -> the "module:Class" that adapts the
+# borrowed pipeline: a chat model asked to caption, or to answer in a word or a phrase.
+ADAPTERS = {
+    ("caption", "chat"): "pipelines.vlm_tasks:VLMCaptionPipeline",
+    ("vqa", "chat"): "pipelines.vlm_tasks:VLMVQAPipeline",
+}
+
+
+def _import(target: str):
+    module, name = target.split(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def load_options(cls, device: str, fast: bool) -> dict:
@@ -76,9 +88,23 @@ class Loaded:
     # Concurrent requests to this pipeline run through it as batches (runtime/batching.py).
     batcher: Batcher = field(default_factory=lambda: Batcher(settings.MAX_BATCH_SIZE), repr=False)
 
+    adapters: dict = field(default_factory=dict, repr=False)  # task -> its adapter of this pipeline
+
     @property
     def offloaded(self) -> bool:
         return self.device != self.home
+
+    def serving(self, task: str) -> Loaded:
+        """This model as ``task`` uses it: a chat model in the Caption or Ask tab, through
+        its adapter (``ADAPTERS``; one per loaded model, so requests with the same options
+        still batch). A view: the weights, the batcher and the memory stay this one's."""
+        kind = self.requested.task
+        if task == kind:
+            return self
+        adapter = self.adapters.get(task)
+        if adapter is None:
+            adapter = self.adapters[task] = _import(ADAPTERS[(task, kind)])(self.pipeline)
+        return dataclasses.replace(self, pipeline=adapter)
 
     def nbytes(self, device_type: str | None = None) -> int:
         """Bytes of weights on ``device_type`` ("cpu", "cuda"), or on every device when None."""
@@ -122,13 +148,19 @@ class ModelCache:
 
     def peek(self, task: str, key: str | Checkpoint | None = None) -> Loaded | None:
         """The loaded pipeline for ``task``/``key``, or None; never loads, never counts as a use."""
-        return self._items.get((task, self._checkpoint(task, key).key))
+        checkpoint = self._checkpoint(task, key)
+        loaded = self._items.get((checkpoint.task, checkpoint.key))  # a borrowed one: in its own task's slot
+        return None if loaded is None else loaded.serving(task)
 
     def get(self, task: str, key: str | Checkpoint | None = None,
             on_load: Callable[[Checkpoint], None] | None = None) -> Loaded:  # fmt: skip
         """The pipeline for ``task`` and checkpoint ``key`` (the profile's default when None),
-        loading it on first use; ``on_load`` is called just before a load starts."""
+        loading it on first use; ``on_load`` is called just before a load starts. A checkpoint
+        that ``task`` borrows from another (a chat model in Caption) is that task's model, loaded
+        once for both."""
         requested = self._checkpoint(task, key)
+        if requested.task != task:
+            return self.get(requested.task, requested, on_load).serving(task)
         slot = (task, requested.key)
         with self._lock:
             lock = self._locks.setdefault(slot, threading.Lock())
@@ -165,8 +197,7 @@ class ModelCache:
                 f"{requested.label} ({requested.repo_id}) isn't available offline, so a tiny random model "
                 f"stands in and its outputs are meaningless. {str(error).split('. ', 1)[1]}"
             )
-        module, name = PIPELINE_CLASSES[task].split(":")
-        cls = getattr(importlib.import_module(module), name)
+        cls = _import(PIPELINE_CLASSES[task])
         configure_torch()
         device = pick_device()
         # Tiny models: 32-wide layers gain nothing from bfloat16 or int8, and float32 keeps

@@ -284,6 +284,17 @@ DEFAULTS["tiny"]["safety_checker"] = "tiny-safety-checker"
 DEFAULTS["gpu"]["chat"], DEFAULTS["cpu"]["chat"], DEFAULTS["tiny"]["chat"] = "gemma3-4b", "smolvlm-256m", "tiny-smolvlm"
 
 
+# Caption and Ask also offer the chat models: a vision-language model asked to describe the
+# image, or to answer in a word or a phrase (pipelines/vlm_tasks.py), so one tab can
+# compare BLIP with a VLM on the same image. The Chat tab's loaded model serves them.
+BORROWS: dict[str, str] = {"caption": "chat", "vqa": "chat"}
+
+
+def offered_tasks(task: str) -> tuple[str, ...]:
+    """The tasks whose checkpoints ``task``'s picker offers: its own, then any it borrows."""
+    return (task, BORROWS[task]) if task in BORROWS else (task,)
+
+
 def env_var(task: str) -> str:
     return f"MODEL_{task.upper()}"
 
@@ -308,7 +319,7 @@ def resolve_profile(profile: str | None = None, cuda: bool | None = None) -> str
 def tiny_twin(checkpoint: Checkpoint) -> Checkpoint:
     """The tiny checkpoint of the same task and family: the offline stand-in under ``auto``."""
     for c in _ALL:
-        if c.is_tiny and c.task == checkpoint.task and c.family == checkpoint.family:
+        if c.is_tiny and c.task in offered_tasks(checkpoint.task) and c.family == checkpoint.family:
             return c
     return CHECKPOINTS[DEFAULTS["tiny"][checkpoint.task]]
 
@@ -328,20 +339,20 @@ def _from_override(task: str, value: str) -> Checkpoint:
     """A checkpoint named by MODEL_<TASK>: a registry key, a local directory or a Hub id."""
     if value in CHECKPOINTS:
         checkpoint = CHECKPOINTS[value]
-        if checkpoint.task != task:
+        if checkpoint.task not in offered_tasks(task):
             raise ValueError(f"{env_var(task)}={value!r} is a {checkpoint.task} checkpoint, not a {task} one.")
         return checkpoint
     repo_id, _, revision = value.partition("@")
     is_dir = Path(repo_id).expanduser().is_dir()
     if not is_dir and repo_id.count("/") != 1:
-        known = [c.key for c in _ALL if c.task == task]
+        known = [c.key for c in _ALL if c.task in offered_tasks(task)]
         raise ValueError(
             f"{env_var(task)}={value!r} is neither a known checkpoint ({known}), "
             "a local directory, nor a Hub id of the form owner/name[@revision]."
         )
     if is_dir:
         repo_id = str(Path(repo_id).expanduser().resolve())
-    family = next((c.family for c in _ALL if c.task == task and c.repo_id == repo_id), "auto")
+    family = next((c.family for c in _ALL if c.task in offered_tasks(task) and c.repo_id == repo_id), "auto")
     return Checkpoint(value, task, repo_id, family, f"{value} (custom)", revision=revision or "main")
 
 
@@ -355,10 +366,12 @@ def default_checkpoint(task: str, profile: str | None = None) -> Checkpoint:
 
 def choices(task: str, profile: str | None = None) -> list[Checkpoint]:
     """What a task's model picker offers under ``profile``: the default first, then
-    the other checkpoints of the same kind (tiny ones under ``tiny``, real ones otherwise)."""
+    the other checkpoints of the same kind (tiny ones under ``tiny``, real ones otherwise),
+    the task's own before those it borrows (``BORROWS``)."""
     default = default_checkpoint(task, profile)
     tiny = resolve_profile(profile) == "tiny"
-    others = [c for c in _ALL if c.task == task and c.is_tiny == tiny and c.key != default.key]
+    others = [c for kind in offered_tasks(task) for c in _ALL
+              if c.task == kind and c.is_tiny == tiny and c.key != default.key]  # fmt: skip
     return [default, *others]
 
 

@@ -35,9 +35,23 @@ def test_unknown_profile_lists_the_known_ones():
 
 def test_pickers_offer_real_or_tiny_models_default_first():
     cpu = registry.choices("vqa", "cpu")
-    assert cpu[0].key == "blip-vqa-base" and {c.key for c in cpu} == {"blip-vqa-base", "blip-vqa-large", "vilt-vqa"}
+    assert [c.key for c in cpu[:3]] == ["blip-vqa-base", "blip-vqa-large", "vilt-vqa"]
     tiny = registry.choices("vqa", "tiny")
-    assert [c.key for c in tiny] == ["tiny-blip-vqa", "tiny-vilt"]
+    assert [c.key for c in tiny] == ["tiny-blip-vqa", "tiny-vilt", "tiny-smolvlm", "tiny-gemma3"]
+
+
+@pytest.mark.parametrize("task", ["caption", "vqa"])
+def test_caption_and_ask_offer_the_chat_models_after_their_own(task):
+    # The same tab can compare BLIP with a VLM on one image: every chat model of the
+    # profile is offered, after the task's own, under the same keys as in Chat.
+    for profile in ("cpu", "gpu", "tiny"):
+        offered = [c.key for c in registry.choices(task, profile)]
+        chat = [c.key for c in registry.choices("chat", profile)]
+        own = [k for k in offered if registry.CHECKPOINTS[k].task == task]
+        assert offered == own + [k for k in offered if k in chat] and set(chat) <= set(offered)
+    assert registry.named(task, "smolvlm-256m") is registry.CHECKPOINTS["smolvlm-256m"]
+    with pytest.raises(ValueError, match="is a text_to_image checkpoint"):
+        registry.named(task, "sd-turbo")
 
 
 def test_unknown_model_key_lists_the_available_ones():

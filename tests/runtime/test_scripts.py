@@ -50,7 +50,8 @@ def test_readers_are_the_pickers_models_that_read_the_script():
     assert keys == ["siglip2-b16", "siglip2-so400m", "chinese-clip-b16", "chinese-clip-l14"]
     assert [c.key for c in registry.readers("retrieval", {"Han"}, "tiny")] == ["tiny-siglip2", "tiny-chinese-clip"]
     assert [c.key for c in registry.readers("text_to_image", {"Han"}, "tiny")] == ["tiny-z-image"]
-    assert registry.readers("vqa", {"Han"}, "cpu") == []
+    # Ask offers the chat models too: Gemma 3 is the one that reads a Chinese question.
+    assert [c.key for c in registry.readers("vqa", {"Han"}, "cpu")] == ["gemma3-4b"]
 
 
 def test_the_notice_names_who_reads_it_in_both_languages():

@@ -1,4 +1,5 @@
-"""Ask tab: visual question answering (BLIP generates the answer, ViLT classifies it)."""
+"""Ask tab: visual question answering (BLIP generates the answer, ViLT classifies it, a
+vision-language model is asked for a word or a phrase)."""
 
 from __future__ import annotations
 
@@ -37,12 +38,12 @@ EXAMPLES_ZH = [
 @gpu
 @user_errors
 def vqa(image: str, question: str, model: str | None = None, progress=gr.Progress(track_tqdm=True)) -> str:
-    """Answer a question about an image in a word or a few (BLIP VQA generates the answer, ViLT picks it from 3,129 answers).
+    """Answer a question about an image in a word or a few (BLIP VQA generates the answer, ViLT picks it from 3,129 answers, a vision-language model such as SmolVLM or Gemma 3 is asked for a short answer).
 
     Args:
         image: The image the question is about.
-        question: The question, in English, e.g. "What animal is this?".
-        model: Which VQA checkpoint to use; the profile's default when empty.
+        question: The question, e.g. "What animal is this?": in English for BLIP, ViLT and SmolVLM; Gemma 3 also reads Chinese.
+        model: Which checkpoint to use (a VQA one, or a chat model such as smolvlm-256m); the profile's default when empty.
 
     Returns:
         The answer.

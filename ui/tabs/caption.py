@@ -1,4 +1,4 @@
-"""Caption tab: an image in, a sentence out (BLIP)."""
+"""Caption tab: an image in, a sentence out (BLIP, or a vision-language model asked to describe it)."""
 
 from __future__ import annotations
 
@@ -33,11 +33,11 @@ def caption(
     seed: int = -1,
     progress=gr.Progress(track_tqdm=True),
 ) -> tuple[str, int | None]:
-    """Write a one-sentence caption of an image with a captioning model (BLIP).
+    """Write a one-sentence caption of an image with BLIP, or with a vision-language model (SmolVLM, Gemma 3) asked to describe it.
 
     Args:
         image: The image to describe (PNG, JPEG, WEBP, GIF or BMP).
-        model: Which captioning checkpoint to use (its key); the profile's default when empty.
+        model: Which checkpoint to use (its key: a BLIP one, or a chat model such as smolvlm-256m); the profile's default when empty.
         prompt: Optional start of the caption that the model continues, e.g. "a photography of".
         max_new_tokens: Longest caption, in tokens (1-100).
         num_beams: Candidate captions kept by beam search (1-8); 1 is greedy decoding.

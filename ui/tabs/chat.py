@@ -11,12 +11,12 @@ import pandas as pd
 
 from explain import snippets
 from runtime import settings
-from runtime.inputs import check_text
+from runtime.inputs import check_number, check_text
 from ui import panels
 from ui.components import examples, model_picker, model_status, status_line
 from ui.context import Context
 from ui.handlers import get_model, gpu, user_errors
-from ui.i18n import _, both
+from ui.i18n import _, bilingual, both
 
 # (message, images): examples in both languages, each with its images.
 EXAMPLES = [
@@ -140,7 +140,75 @@ def endpoints(ctx: Context) -> SimpleNamespace:
         if stop is not None:
             stop.set()
 
-    return SimpleNamespace(chat=chat, stop_chat=stop_chat)
+    @gpu
+    @user_errors
+    def explain_chat(
+        history: list[dict] | None,
+        details: dict | None,
+        system_prompt: str | None = None,
+        model: str | None = None,
+        progress=gr.Progress(),
+    ):
+        """Where the last answer looked: for each of its tokens, a heatmap over each image of the language model's attention to that image's tokens.
+
+        Args:
+            history: The conversation as /chat returned it, its last message the answer to explain.
+            details: The details /chat returned with that answer (its tokens and how many messages were dropped).
+            system_prompt: The system prompt the answer was written with.
+            model: Which chat checkpoint wrote it; the profile's default when empty.
+
+        Returns:
+            Per image its token grid and each answer token's share of attention on it, and the heatmaps of the whole answer (each sums to one over the image).
+        """
+        from explain import vlm
+
+        turns = turns_from_history(history)
+        if not turns or turns[-1]["role"] != "assistant" or not isinstance(details, dict) or not details.get("tokens"):
+            raise ValueError(
+                "There is no answer to explain yet: send a message, then explain the answer with the details "
+                "/chat returned."
+            )
+        loaded = get_model("chat", model, progress)
+        chat = loaded.pipeline
+        vocabulary = len(chat.processor.tokenizer)
+        ids = [check_number("token id", token.get("id") if isinstance(token, dict) else token, 0, vocabulary - 1)
+               for token in details["tokens"]]  # fmt: skip
+        dropped = check_number("messages_dropped", details.get("messages_dropped", 0), 0, len(turns) - 1)
+        checked, system = chat.check_conversation(turns[:-1], system_prompt)
+        found = vlm.explain_chat(chat, checked[dropped:], system, ids)
+        if not found["images"]:
+            raise ValueError("This answer's conversation has no image (or its images were dropped): nothing to map.")
+        record = {
+            "tokens": found["tokens"],
+            "layers": found["layers"],
+            "images": [{"image": n + 1, "grid": item["grid"], "tiles": item["tiles"], "image_tokens": item["tokens"],
+                        "share": [round(float(v), 4) for v in item["share"]]}
+                       for n, item in enumerate(found["images"])],
+        }  # fmt: skip
+        return record, where_maps(found, 0), found
+
+    return SimpleNamespace(chat=chat, stop_chat=stop_chat, explain_chat=explain_chat)
+
+
+def where_maps(found: dict | None, token: int = 0) -> list:
+    """The heatmaps of one answer token (1-based), or of the whole answer (0), one per image,
+    averaged over the layers, each captioned with its share of the token's attention."""
+    from explain import vlm
+    from explain.heatmaps import overlay
+
+    if not found:
+        return []
+    token = vlm.check_token(token, len(found["tokens"]))
+    items = []
+    for n, item in enumerate(found["images"], 1):
+        maps, share = item["maps"].mean(0), item["share"]  # (tokens, H, W), (tokens,)
+        if not len(share):
+            continue
+        heat, part = (maps.mean(0), share.mean()) if token == 0 else (maps[token - 1], share[token - 1])
+        which = bilingual("chat.where_all") if token == 0 else repr(found["tokens"][token - 1])
+        label = bilingual("chat.where_caption", image=n, share=f"{float(part):.0%}")
+        items.append((overlay(item["image"], heat), f"{which} · {label}"))
+    return items
 
 
 # --- Explain, How it works and Show the code ---------------------------------------
@@ -207,6 +275,14 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
             summary = gr.Markdown()
             table = gr.Dataframe(label=_("chat.tokens"), interactive=False, wrap=True)
             details = gr.JSON(label=_("chat.details"))
+            with gr.Group():
+                gr.Markdown(_("chat.where_intro"))
+                where_button = gr.Button(_("chat.where_button"), variant="secondary")
+                where_token = gr.Slider(0, 1, 0, step=1, label=_("chat.where_token"),
+                                        info=_("chat.where_token_info"))  # fmt: skip
+                where_gallery = gr.Gallery(label=_("chat.where_maps"), columns=4, height=300, object_fit="contain")
+                where_record = gr.JSON(label=_("chat.where_record"), visible=False)
+                where_state = gr.State(None)
         panels.how_it_works("chat.how")
         code, record_file = panels.show_code()
 
@@ -227,3 +303,11 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
             return _summary(record), _tokens_table(record), *panels.code_and_record(record)
 
         details.change(explain, details, [summary, table, code, record_file], api_visibility="private")
+
+        event = where_button.click(handlers.explain_chat, [history, details, system_prompt, picker],
+                                   [where_record, where_gallery, where_state], api_name="explain_chat",
+                                   concurrency_id="model")  # fmt: skip
+        event.success(lambda found: gr.Slider(maximum=max(len(found["tokens"]), 1), value=0), where_state,
+                      where_token, api_visibility="private", queue=False)  # fmt: skip
+        where_token.release(user_errors(where_maps), [where_state, where_token], where_gallery,
+                            api_visibility="private", queue=False)  # fmt: skip
