@@ -97,3 +97,38 @@ def test_a_file_in_the_history_must_be_an_upload(app_url):
                {"role": "assistant", "content": [{"type": "text", "text": "a cat"}]}]  # fmt: skip
     event, data = call_raw(app_url, "chat", json.dumps({"message": "what is it?", "history": history}))
     assert event == "error" and "not uploaded" in json.dumps(data)
+
+
+def test_where_it_looked_maps_each_image(client):
+    answer, history, details = client.predict(
+        message="Compare them.", images=[handle_file(str(IMAGES / "cat.jpg")), handle_file(str(IMAGES / "horse.jpg"))],
+        max_new_tokens=5, api_name="/chat",
+    )  # fmt: skip
+    record, gallery = client.predict(history=resend(history), details=details, api_name="/explain_chat")
+    assert record["tokens"] == [t["token"] for t in details["tokens"]]
+    assert [image["image"] for image in record["images"]] == [1, 2]
+    for image in record["images"]:
+        assert len(image["share"]) == len(details["tokens"]) and all(0 < s <= 1 for s in image["share"])
+    assert len(gallery) == 2  # the whole answer's map over each image
+
+
+def test_where_it_looked_needs_an_answer(client):
+    with pytest.raises(AppError, match="no answer to explain"):
+        client.predict(history=[], details=None, api_name="/explain_chat")
+
+
+@pytest.mark.parametrize("model", ["tiny-smolvlm", "tiny-gemma3"])
+def test_caption_and_ask_take_the_chat_models(client, model):
+    # One tab compares BLIP with a VLM on the same image, under the keys Chat uses.
+    cat = handle_file(str(IMAGES / "cat.jpg"))
+    caption = client.predict(image=cat, model=model, prompt="a photo of", max_new_tokens=5, num_beams=1,
+                             api_name="/caption")  # fmt: skip
+    assert caption.startswith("a photo of")
+    blip = client.predict(image=cat, max_new_tokens=5, api_name="/caption")
+    assert isinstance(blip, str) and blip
+    answer = client.predict(image=cat, question="What animal is this?", model=model, api_name="/vqa")
+    assert isinstance(answer, str) and answer
+    record, maps = client.predict(image=cat, question="What animal is this?", model=model, candidates="cat, dog",
+                                  api_name="/explain_vqa")  # fmt: skip
+    assert record["family"] in ("idefics3", "gemma3") and record["answer"] == answer
+    assert {a["answer"] for a in record["answers"]} == {"cat", "dog"} and len(maps) == len(record["steps"])

@@ -135,3 +135,23 @@ def test_every_snippet_is_valid_python_and_unknown_tasks_are_refused(models):
         ast.parse(snippets.snippet(record))
     with pytest.raises(ValueError, match="No snippet"):
         snippets.snippet({"task": "dance"})
+
+
+@pytest.mark.parametrize("model", ["tiny-smolvlm", "tiny-gemma3"])
+def test_vlm_caption_and_answer_snippets_reproduce_the_tabs(models, tmp_path, model):
+    # A chat model in Caption (its answer started by the prompt, sampled) and in Ask (in Chinese).
+    from ui.tabs.ask import vqa
+    from ui.tabs.caption import caption
+
+    kwargs = dict(model=model, prompt="a photo of", max_new_tokens=6, num_beams=1, do_sample=True, temperature=0.9,
+                  top_p=0.9, seed=4)  # fmt: skip
+    output, _ = caption(CAT, **kwargs)
+    settings = {k: v for k, v in kwargs.items() if k != "model"}
+    record = snippets.caption_record(models.get("caption", model), CAT, output, **settings)
+    (tmp_path / "caption").mkdir()
+    assert record["instruction"] and run(snippets.snippet(record), tmp_path / "caption") == output
+    answer = vqa(CAT, "这是什么动物？", model=model)
+    record = snippets.vqa_record(models.get("vqa", model), CAT, "这是什么动物？", answer)
+    assert "请用一个词或短语回答" in record["instruction"]
+    (tmp_path / "vqa").mkdir()
+    assert run(snippets.snippet(record), tmp_path / "vqa") == answer

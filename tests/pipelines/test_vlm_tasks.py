@@ -1,0 +1,169 @@
+"""A vision-language model in the Caption and Ask tabs (pipelines/vlm_tasks.py), and the
+maps of where its answer looked (explain/vlm.py), for both families."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from explain import generation, vlm
+from runtime.inputs import collect_notices
+
+
+@pytest.fixture(scope="module", params=["tiny-smolvlm", "tiny-gemma3"])
+def key(request):
+    return request.param
+
+
+def test_caption_and_ask_share_the_chat_model(models, key):
+    chat = models.get("chat", key)
+    caption, vqa = models.get("caption", key), models.get("vqa", key)
+    assert caption.pipeline.chat is chat.pipeline and vqa.pipeline.chat is chat.pipeline
+    assert [(item.requested.task, item.checkpoint.key) for item in models.loaded()].count(("chat", key)) == 1
+    assert models.get("caption", key).pipeline is caption.pipeline  # one adapter: requests still batch
+
+
+def test_the_caption_is_the_models_greedy_answer_to_the_instruction(models, key, cat):
+    task = models.get("caption", key).pipeline
+    caption = task(cat, max_new_tokens=6, num_beams=1)
+    # The same as the model's generate on the chat template's inputs, by hand:
+    messages = [{"role": "user", "content": [{"type": "image", "image": cat},
+                                             {"type": "text", "text": "Describe this image in one sentence."}]}]  # fmt: skip
+    inputs = task.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
+                                                return_dict=True, return_tensors="pt")  # fmt: skip
+    with torch.inference_mode():
+        ids = task.model.generate(**inputs, max_new_tokens=6, do_sample=False)
+    assert caption == task.processor.tokenizer.decode(ids[0, inputs["input_ids"].shape[1] :],
+                                                      skip_special_tokens=True).strip()  # fmt: skip
+
+
+def test_a_caption_prompt_starts_the_answer(models, key, cat):
+    task = models.get("caption", key).pipeline
+    assert task(cat, prompt="a photo of", max_new_tokens=4, num_beams=1).startswith("a photo of")
+    sampled = dict(prompt="a photo of", max_new_tokens=6, num_beams=1, do_sample=True, temperature=1.2, seed=3)
+    assert task(cat, **sampled) == task(cat, **sampled)
+
+
+def test_lists_are_answered_one_at_a_time_as_alone(models, key, cat):
+    task = models.get("caption", key).pipeline
+    other = cat.rotate(90, expand=True)
+    assert task([cat, other], max_new_tokens=5, num_beams=1) == [task(i, max_new_tokens=5, num_beams=1)
+                                                                 for i in (cat, other)]  # fmt: skip
+
+
+def test_ask_gets_a_short_answer_in_the_questions_language(models, key):
+    task = models.get("vqa", key).pipeline
+    assert task.instruction("What is it?").endswith("Answer the question using a single word or phrase.")
+    assert task.instruction("这是什么？").endswith("请用一个词或短语回答。")
+    assert task.instruction("这是什么？").startswith("这是什么？")
+
+
+def test_vqa_bad_input_gets_its_rule(models, key, cat):
+    task = models.get("vqa", key).pipeline
+    with pytest.raises(ValueError, match="question"):
+        task(cat, "   ")
+    with pytest.raises(ValueError, match="max_new_tokens"):
+        task(cat, "what?", max_new_tokens=0)
+    with pytest.raises(ValueError, match="one question per image"):
+        task([cat, cat], "what?")
+
+
+def test_smolvlm_reading_chinese_gets_a_notice(models, cat):
+    with collect_notices() as notices:
+        models.get("vqa", "tiny-smolvlm").pipeline(cat, "这是什么？", max_new_tokens=2)
+    assert any("Gemma 3" in notice for notice in notices)
+
+
+# --- Where it looked -----------------------------------------------------------------
+
+
+def _inputs(chat, images):
+    messages = chat.messages([{"role": "user", "text": "hi", "images": images}])
+    return chat.encode(messages)
+
+
+def test_smolvlm_layout_follows_its_tiles_and_global_view(models, cat):
+    chat = models.get("chat", "tiny-smolvlm").pipeline
+    wide = Image.new("RGB", (120, 40), "white")  # 1 x 2 tiles after the resize to the longest edge
+    inputs = _inputs(chat, [cat, wide])
+    layouts = vlm.image_layouts("idefics3", chat.processor.tokenizer, chat.model.config, inputs["input_ids"][0].tolist())
+    assert len(layouts) == 2
+    image_id = chat.model.config.image_token_id
+    assert sum(layout.tokens for layout in layouts) == int((inputs["input_ids"][0] == image_id).sum())
+    for layout in layouts:
+        assert layout.side**2 == len(layout.whole) and len(layout.tiles) == layout.rows * layout.cols
+    assert (layouts[1].rows, layouts[1].cols) == (1, 2)
+    # Images in order: every position of the first comes before the second's.
+    assert max(layouts[0].whole) < min(p for _, _, ps in layouts[1].tiles for p in ps)
+
+
+def test_gemma3_layout_is_one_square_grid_per_image(models, cat):
+    chat = models.get("chat", "tiny-gemma3").pipeline
+    inputs = _inputs(chat, [cat, cat])
+    layouts = vlm.image_layouts("gemma3", chat.processor.tokenizer, chat.model.config, inputs["input_ids"][0].tolist())
+    assert [(layout.rows, layout.side**2) for layout in layouts] == [(0, chat.model.config.mm_tokens_per_image)] * 2
+
+
+def test_token_order_matches_the_pixel_shuffle(models):
+    # The connector's pixel shuffle merges s x s patches into one token, row by row:
+    # the token holding patch (r, c) is (r // s) * (w // s) + c // s, as image_maps assumes.
+    model = models.get("chat", "tiny-smolvlm").pipeline.model
+    connector, s = model.model.connector, model.config.scale_factor
+    side = model.config.vision_config.image_size // model.config.vision_config.patch_size
+    for r, c in [(0, 0), (1, 2), (side - 1, side - 1), (2, side - 1)]:
+        patches = torch.zeros(1, side * side, 1)
+        patches[0, r * side + c, 0] = 1.0
+        shuffled = connector.pixel_shuffle(patches, s)  # (1, tokens, s * s)
+        token = int(shuffled[0].abs().sum(-1).argmax())
+        assert token == (r // s) * (side // s) + c // s
+
+
+def test_token_order_matches_gemma3s_pooling(models):
+    model = models.get("chat", "tiny-gemma3").pipeline.model
+    projector = model.model.multi_modal_projector
+    side = projector.patches_per_image
+    tokens_side = int(model.config.mm_tokens_per_image**0.5)
+    k = side // tokens_side
+    for r, c in [(0, 0), (side - 1, 0), (3, side - 1)]:
+        patches = torch.zeros(1, side * side, projector.mm_input_projection_weight.shape[0])
+        patches[0, r * side + c] = 1.0
+        reshaped = patches.transpose(1, 2).reshape(1, -1, side, side)
+        pooled = projector.avg_pool(reshaped).flatten(2).transpose(1, 2)  # the projector's own steps
+        assert int(pooled[0].abs().sum(-1).argmax()) == (r // k) * tokens_side + c // k
+
+
+def test_maps_have_the_grids_shape_and_sum_to_one(models, key, cat):
+    task = models.get("caption", key).pipeline
+    explanation = generation.explain_caption(task, cat, max_new_tokens=5, seed=1)
+    grid = explanation.record["attention"]["grid"]
+    for strategy in explanation.record["strategies"]:
+        maps = explanation.maps[strategy["name"]]  # (layers, tokens, H, W)
+        assert maps.shape == (explanation.record["attention"]["layers"], len(strategy["steps"]), *grid)
+        np.testing.assert_allclose(maps.sum((-2, -1)), 1.0, rtol=1e-4)
+        assert all(0.0 < share <= 1.0 for share in strategy["image_share"])
+    # Each strategy's text is the tab's caption with the same settings.
+    texts = {s["name"]: s["text"] for s in explanation.record["strategies"]}
+    assert texts["greedy"] == task(cat, max_new_tokens=5, num_beams=1)
+    assert texts["beam"] == task(cat, max_new_tokens=5, num_beams=3)
+    assert texts["sampling"] == task(cat, max_new_tokens=5, num_beams=1, do_sample=True, seed=1)
+
+
+def test_vqa_explanation_scores_candidates_by_the_model(models, key, cat):
+    task = models.get("vqa", key).pipeline
+    explanation = generation.explain_vqa(task, cat, "What animal is this?", candidates="cat, dog")
+    answers = explanation.record["answers"]
+    assert {a["answer"] for a in answers} == {"cat", "dog"}
+    assert answers[0]["probability"] >= answers[1]["probability"] > 0.0
+    assert explanation.record["answer"] == task(cat, "What animal is this?")
+
+
+def test_chat_maps_cover_each_image(models, key, cat):
+    chat = models.get("chat", key).pipeline
+    turns = [{"role": "user", "text": "Compare them.", "images": [cat, cat.rotate(90, expand=True)]}]
+    result = chat(turns, max_new_tokens=4)
+    found = vlm.explain_chat(chat, turns, None, [t["id"] for t in result["tokens"]])
+    assert len(found["images"]) == 2 and found["tokens"] == [t["token"] for t in result["tokens"]]
+    total = sum(item["share"] for item in found["images"])  # (tokens,): on the images, the rest on the text
+    assert np.all((total > 0) & (total <= 1 + 1e-5))
+    for item in found["images"]:
+        np.testing.assert_allclose(item["maps"].sum((-2, -1)), 1.0, rtol=1e-4)
