@@ -89,7 +89,10 @@ def select(probes: ProbeSet, task: str, limit: int | None = None) -> list[dict]:
 def predict_captions(pipe, probes: ProbeSet, items: list[dict], step: Callable[[str], None]) -> dict[str, str]:
     predictions = {}
     for item in items:
-        predictions[item["id"]] = pipe(probes.image(item["image"]))  # the Caption tab's default settings
+        # The Caption tab's default settings; a vision-language model is asked in the
+        # caption's language (BLIP writes English whatever the reference's language).
+        options = {"language": language(item)} if hasattr(pipe, "chat") else {}
+        predictions[item["id"]] = pipe(probes.image(item["image"]), **options)
         step(f"caption · {item['image']}")
     return predictions
 

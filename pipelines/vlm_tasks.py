@@ -94,8 +94,10 @@ class VLMCaptionPipeline(_VLMTask):
         check_number("top_p", top_p, 0.05, 1.0, integer=False)
 
     def options(self, prompt: str | None = None, max_new_tokens: int = 30, num_beams: int = 3,
-                do_sample: bool = False, temperature: float = 1.0, top_p: float = 0.9, seed: int | None = None) -> dict:  # fmt: skip
-        """The decoding options, checked, as ``forward`` takes them (``CaptionPipeline.options``)."""
+                do_sample: bool = False, temperature: float = 1.0, top_p: float = 0.9, seed: int | None = None,
+                language: str | None = None) -> dict:  # fmt: skip
+        """The decoding options, checked, as ``forward`` takes them (``CaptionPipeline.options``);
+        ``language`` ("en", "zh") picks the instruction's language, which otherwise follows the prompt's."""
         self.check_inputs(max_new_tokens, num_beams, temperature, top_p)
         do_sample = check_flag("do_sample", do_sample)
         seed = check_seed(seed)
@@ -104,6 +106,10 @@ class VLMCaptionPipeline(_VLMTask):
         if prompt is not None:
             self.scripts.check(prompt, "caption prompt")
         options = dict(prompt=prompt, max_new_tokens=int(max_new_tokens), num_beams=int(num_beams))
+        if language is not None:
+            if language not in CAPTION_INSTRUCTION:
+                raise ValueError(f"`language` must be one of {list(CAPTION_INSTRUCTION)}, not {language!r}.")
+            options["language"] = language
         if do_sample:
             options.update(do_sample=True, temperature=float(temperature), top_p=float(top_p), seed=seed)
         return options
@@ -111,16 +117,16 @@ class VLMCaptionPipeline(_VLMTask):
     def preprocess(self, image, **options) -> tuple[Image.Image, dict]:
         return load_image(image), self.options(**options)
 
-    def instruction(self, prompt: str | None) -> str:
-        return CAPTION_INSTRUCTION[_language(prompt)]
+    def instruction(self, prompt: str | None, language: str | None = None) -> str:
+        return CAPTION_INSTRUCTION[language or _language(prompt)]
 
     def forward(self, images: list[Image.Image], prompt: str | None = None, max_new_tokens: int = 30,
                 num_beams: int = 3, do_sample: bool = False, temperature: float = 1.0, top_p: float = 0.9,
-                seed: int | None = None) -> list[str]:  # fmt: skip
+                seed: int | None = None, language: str | None = None) -> list[str]:  # fmt: skip
         """The captions of images from ``preprocess`` with its checked ``options``, one at a time."""
         captions = []
         for image in images:
-            inputs, start = self.encode(image, self.instruction(prompt), prompt)
+            inputs, start = self.encode(image, self.instruction(prompt, language), prompt)
             captions.append(self.generate(inputs, start, max_new_tokens, num_beams, do_sample, temperature, top_p,
                                           seed))  # fmt: skip
         return captions

@@ -116,6 +116,21 @@ def test_the_apps_models_run_end_to_end_on_a_small_subset(models, probes, tmp_pa
     json.dumps(results)  # plain values only
 
 
+def test_a_vision_language_model_runs_the_caption_and_vqa_probes(models, tmp_path):
+    # Side by side with BLIP: the same probes, scored by the same code; a VLM is asked in
+    # the probe's language (Chinese captions and questions in probe set v2).
+    probes = load_probes(2)
+    results = runner.evaluate(["caption", "vqa"], {"caption": "tiny-gemma3", "vqa": "tiny-smolvlm"}, probes=probes,
+                              limit=4, cache=models, use_judges=False)  # fmt: skip
+    assert results["run"]["models"]["caption"]["key"] == "tiny-gemma3"
+    assert results["run"]["models"]["vqa"]["key"] == "tiny-smolvlm"
+    assert {(r["task"], r["language"]) for r in results["results"]} >= {("caption", "zh"), ("vqa", "zh"), ("vqa", "en")}
+    predicted = [i for i in results["items"] if i["task"] in ("caption", "vqa")]
+    assert predicted and all(isinstance(i["prediction"], str) for i in predicted)
+    # Both kinds are the Chat tab's one loaded model, not copies.
+    assert sum(item.requested.task == "chat" and item.checkpoint.key == "tiny-gemma3" for item in models.loaded()) == 1
+
+
 def test_command_line_writes_results_report_and_chart(models, tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["--tasks", "caption,vqa,retrieval,text_to_image", "--profile", "tiny", "--limit", "2", "--quiet", "--out", str(out)]) == 0  # fmt: skip
