@@ -31,7 +31,7 @@ BENCHMARKS = {
     "text_to_image": "benchmarks.workloads:run_text_to_image",
     "vlm": "benchmarks.vlm:run_vlm",
 }
-MODEL_WORKLOADS = {"embed_images", "caption", "vqa", "text_to_image"}
+MODEL_WORKLOADS = {"embed_images", "caption", "vqa", "text_to_image", "vlm"}
 
 
 def _parser() -> argparse.ArgumentParser:

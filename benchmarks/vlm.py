@@ -146,10 +146,11 @@ if __name__ == "__main__":
 
 
 def run_vlm(quick: bool, peaks: dict, info: dict) -> list[dict]:
-    """``python -m benchmarks --only vlm``: SmolVLM 256M at real size, one photo, a
+    """``python -m benchmarks --only vlm``: SmolVLM 256M and 500M at real size, one photo, a
     30-token answer. Ours: the app's ChatPipeline as the model cache loads it on a CPU (its
     fast-path dtype, and the 1,024 px images the registry gives the small SmolVLMs);
-    baseline: the model card's way, processor and ``generate`` in float32 at 2,048 px."""
+    baseline: the model card's way, processor and ``generate`` in float32 at 2,048 px. Then
+    the language model in int8, against ours, with the share of greedy tokens it keeps."""
     import copy
 
     import torch
@@ -158,31 +159,61 @@ def run_vlm(quick: bool, peaks: dict, info: dict) -> list[dict]:
     from pipelines.vlm import ChatPipeline
     from runtime import registry, settings
     from runtime.devices import pick_dtype
+    from runtime.memory import tensor_bytes
 
     tokens = 30
     image = str(settings.EXAMPLE_IMAGES_DIR / "cat.jpg")
-    card = build("smolvlm-256m", 4)  # float32, the card's longest_edge 2,048
     dtype = pick_dtype("cpu", True)
-    side = registry.CHECKPOINTS["smolvlm-256m"].defaults["image_side"]
-    processor = copy.deepcopy(card.processor)
-    processor.image_processor.size = {"longest_edge": side}
-    ours = ChatPipeline(copy.deepcopy(card.model).to(dtype), processor, "idefics3", "smolvlm-256m")
     turns = [{"role": "user", "text": QUESTION, "images": [image]}]
-    messages = card.messages(card.check_conversation(turns)[0])
+    rows = []
+    for key in ("smolvlm-256m", "smolvlm-500m"):
+        card = build(key, 4)  # float32, the card's longest_edge 2,048
+        side = registry.CHECKPOINTS[key].defaults["image_side"]
+        processor = copy.deepcopy(card.processor)
+        processor.image_processor.size = {"longest_edge": side}
+        int8 = bool(registry.CHECKPOINTS[key].defaults.get("int8_language_model"))  # as the cache loads it
+        ours = ChatPipeline(copy.deepcopy(card.model).to(dtype), processor, "idefics3", key, quantize=int8)
+        messages = card.messages(card.check_conversation(turns)[0])
 
-    def baseline():
-        inputs = card.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
-                                                    return_dict=True, return_tensors="pt")  # fmt: skip
-        with torch.inference_mode():
-            return card.model.generate(**inputs, max_new_tokens=tokens, min_new_tokens=tokens, do_sample=False)
+        def baseline(card=card, messages=messages):
+            inputs = card.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
+                                                        return_dict=True, return_tensors="pt")  # fmt: skip
+            with torch.inference_mode():
+                return card.model.generate(**inputs, max_new_tokens=tokens, min_new_tokens=tokens, do_sample=False)
 
-    timing = common.compare(lambda: ours(turns, max_new_tokens=tokens), baseline, repeats=1 if quick else 3)
-    streamed = measure(ours, image, 1 if quick else 3, answer_tokens=tokens)
-    naive_prompt = card.encode(messages)["input_ids"].shape[1]
-    row = common.result(
-        "vlm", "s per answer", timing["ours"], timing["baseline"], info,
-        precision=f"{str(dtype).replace('torch.', '')}, {side} px images vs float32, 2048 px (the card's)",
-        first_token_s=streamed["first_token_s"], tokens_per_s=streamed["tokens_per_s"],
-        prompt_tokens=streamed["prompt_tokens"], baseline_prompt_tokens=int(naive_prompt),
-    )  # fmt: skip
-    return [row]
+        timing = common.compare(lambda ours=ours: ours(turns, max_new_tokens=tokens), baseline,
+                                repeats=1 if quick else 3)  # fmt: skip
+        streamed = measure(ours, image, 1 if quick else 3, answer_tokens=tokens)
+        size = "" if key == "smolvlm-256m" else "_" + key.split("-")[1]
+        row = common.result(
+            f"vlm{size}", "s per answer", timing["ours"], timing["baseline"], info,
+            precision=f"{str(dtype).replace('torch.', '')}, {side} px images vs float32, 2048 px (the card's)",
+            first_token_s=streamed["first_token_s"], tokens_per_s=streamed["tokens_per_s"],
+            prompt_tokens=streamed["prompt_tokens"], baseline_prompt_tokens=int(card.encode(messages)["input_ids"].shape[1]),
+            weights_mb=round(sum(tensor_bytes(ours).values()) / 2**20),
+            baseline_weights_mb=round(sum(tensor_bytes(card).values()) / 2**20),
+        )  # fmt: skip
+        if peaks:  # each path's own FLOPs: ours reads fewer image tokens
+            ours_rate = common.count_flops(lambda p=ours: p(turns, max_new_tokens=tokens)) / timing["ours"] / 1e9
+            baseline_rate = common.count_flops(baseline) / timing["baseline"] / 1e9
+            row |= {"ours_gflops_per_s": round(ours_rate, 1), "baseline_gflops_per_s": round(baseline_rate, 1),
+                    "ours_share_of_matmul": round(ours_rate / peaks[str(dtype).replace("torch.", "")], 3),
+                    "baseline_share_of_matmul": round(baseline_rate / peaks["float32"], 3)}  # fmt: skip
+        rows.append(row)
+
+        # The language model in int8 against bfloat16: used where faster with float32's tokens.
+        float32 = ChatPipeline(card.model, processor, "idefics3", key)
+        plain = ChatPipeline(copy.deepcopy(card.model).to(dtype), processor, "idefics3", key)
+        quantized = ours if int8 else ChatPipeline(copy.deepcopy(card.model).to(dtype), processor, "idefics3", key,
+                                                   quantize=True)  # fmt: skip
+        timing = common.compare(lambda p=quantized: p(turns, max_new_tokens=tokens),
+                                lambda p=plain: p(turns, max_new_tokens=tokens), repeats=1 if quick else 3)  # fmt: skip
+        reference = [t["id"] for t in float32(turns, max_new_tokens=tokens)["tokens"]]
+        kept = [t["id"] for t in quantized(turns, max_new_tokens=tokens)["tokens"]]
+        same = sum(a == b for a, b in zip(kept, reference, strict=False)) / len(reference)
+        rows.append(common.result(
+            f"vlm{size}_int8_lm", "s per answer", timing["ours"], timing["baseline"], info,
+            precision=f"int8 language model vs {str(dtype).replace('torch.', '')}" + (" (the app's)" if int8 else ""),
+            fidelity=f"{same:.0%} of float32's greedy tokens",
+        ))  # fmt: skip
+    return rows

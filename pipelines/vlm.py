@@ -49,8 +49,13 @@ def with_tokens(inputs, ids: list[int]) -> dict:
 
 
 class ChatPipeline:
-    def __init__(self, model, processor, model_type: str, model_id: str = "", scripts: ScriptCheck | None = None):
+    def __init__(self, model, processor, model_type: str, model_id: str = "", scripts: ScriptCheck | None = None,
+                 quantize: bool = False):  # fmt: skip
         self.model = model.eval()
+        self.pixel_dtype = model.dtype  # what the vision encoder reads
+        self.quantized = bool(quantize)
+        if quantize:  # the language model in int8 (float32 activations), the vision side as loaded
+            self.pixel_dtype = self._quantize_language_model(model)
         self.processor = processor
         self.model_type = model_type
         self.model_id = model_id
@@ -58,26 +63,45 @@ class ChatPipeline:
         text_config = model.config.get_text_config()
         self.max_context = min(settings.CHAT_MAX_CONTEXT, int(getattr(text_config, "max_position_embeddings", 4096)))
 
+    @staticmethod
+    def _quantize_language_model(model) -> torch.dtype:
+        """SmolVLM's language model and its head with dynamic int8 weights (runtime/precision.py),
+        its vision encoder and connector kept in the loaded dtype, their output cast to the
+        float32 that int8 layers take. Returns the dtype of the pixels the encoder reads."""
+        from runtime.precision import quantize_int8
+
+        vision_dtype = model.model.vision_model.dtype
+        model.model.text_model.float()
+        model.lm_head.float()
+        quantize_int8(model.model.text_model)
+        model.lm_head = quantize_int8(torch.nn.Sequential(model.lm_head))[0]
+        model.model.connector.register_forward_hook(lambda _module, _args, output: output.float())
+        return vision_dtype
+
     @classmethod
     def from_pretrained(
         cls, model_id: str, *, revision: str = "main", device: str = "cpu", dtype=torch.float32, local_files_only=False,
-        scripts: ScriptCheck | None = None, defaults: dict | None = None,
+        scripts: ScriptCheck | None = None, defaults: dict | None = None, quantize: bool = False,
     ) -> ChatPipeline:  # fmt: skip
         """``defaults`` (the registry's, per checkpoint): ``image_side``, the longest side
         SmolVLM resizes an image to before tiling it into 512 px tiles (its card's default is
-        2,048: 13 tiles, 832 tokens for a 4:3 photo; 1,024 makes 5 tiles, 320 tokens)."""
+        2,048: 13 tiles, 832 tokens for a 4:3 photo; 1,024 makes 5 tiles, 320 tokens), and
+        ``int8_language_model``: with ``quantize`` (the CPU fast path), the language model's
+        Linear layers in int8, for the checkpoints where the benchmark found it faster with
+        the same greedy tokens (docs/vlm.md)."""
         from transformers import AutoConfig, AutoModelForImageTextToText, AutoProcessor
 
         hub = dict(revision=revision, local_files_only=local_files_only)
         model_type = AutoConfig.from_pretrained(model_id, **hub).model_type
         if model_type not in SUPPORTED:
             raise ValueError(f"Chat supports {SUPPORTED} checkpoints; {model_id!r} is a {model_type!r} model.")
+        quantize = bool(quantize and (defaults or {}).get("int8_language_model") and model_type == "idefics3")
         model = AutoModelForImageTextToText.from_pretrained(model_id, dtype=dtype, device_map=device, **hub)
         processor = AutoProcessor.from_pretrained(model_id, **hub)
         side = (defaults or {}).get("image_side")
         if side and model_type == "idefics3":
             processor.image_processor.size = {"longest_edge": int(side)}
-        return cls(model, processor, model_type, model_id, scripts=scripts)
+        return cls(model, processor, model_type, model_id, scripts=scripts, quantize=quantize)
 
     @property
     def device(self) -> torch.device:
@@ -172,7 +196,7 @@ class ChatPipeline:
         )
         inputs = inputs.to(self.device)
         if "pixel_values" in inputs:
-            inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
+            inputs["pixel_values"] = inputs["pixel_values"].to(self.pixel_dtype)
         return inputs
 
     def prepare(self, turns: list[dict], system_prompt: str | None, max_new_tokens: int):

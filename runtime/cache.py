@@ -214,7 +214,8 @@ class ModelCache:
         pipeline = cls.from_pretrained(
             source, revision=checkpoint.revision, device=device, local_files_only=local_only, **options
         )
-        precision = str(options["dtype"]).replace("torch.", "") + (" + int8 decoder" if options.get("quantize") else "")
+        quantized = getattr(pipeline, "quantized", options.get("quantize"))  # a chat model: only where it pays
+        precision = str(options["dtype"]).replace("torch.", "") + (" + int8 decoder" if quantized else "")
         precision += " + torch.compile" if options.get("compile") else ""
         seconds = time.perf_counter() - start
         return Loaded(pipeline, checkpoint, requested, device, seconds, notice, precision, home=device)

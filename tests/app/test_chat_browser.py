@@ -18,9 +18,11 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromiu
 
 PAGES = {
     "en": dict(title="Multimodal Playground", tab="Chat", send="Send", new="New conversation",
-               why="Why this answer?", example=EXAMPLES[1][0], follow="Which one is larger?", used="Messages read"),
+               why="Why this answer?", example=EXAMPLES[1][0], follow="Which one is larger?", used="Messages read",
+               where="Show where it looked", share="of the attention"),
     "zh-CN": dict(title="多模态游乐场", tab="对话", send="发送", new="新对话", why="为什么这样回答？",
-                  example=EXAMPLES_ZH[1][0], follow="哪一张更大？", used="读取的消息"),
+                  example=EXAMPLES_ZH[1][0], follow="哪一张更大？", used="读取的消息", where="显示它看了哪里",
+                  share="注意力占"),
 }  # fmt: skip
 
 
@@ -55,6 +57,9 @@ def test_a_conversation_about_two_images(browser, app_url, lang):
     chat.get_by_role("button", name=words["send"], exact=True).click()
     expect(bot).to_have_count(2, timeout=90_000)
     expect(user.filter(has_text=words["follow"])).to_have_count(1)
+    # Where the answer looked: one map over each image of the conversation, with its share.
+    chat.get_by_role("button", name=words["where"], exact=True).click()
+    expect(chat.get_by_text(words["share"])).to_have_count(2, timeout=90_000)
     if folder := os.getenv("PLAYGROUND_SCREENSHOTS"):
         page.screenshot(path=str(Path(folder) / f"chat-{lang}.png"), full_page=True)
 

@@ -83,7 +83,13 @@ def calls(client: Client) -> dict:
     for item in history[0]["content"]:  # the conversation carried on: its files uploaded again
         if item.get("type") == "file":
             item["file"] = handle_file(item["file"])
-    client.predict(message="And now?", history=history, max_new_tokens=3, api_name="/chat")
+    _, history, details = client.predict(message="And now?", history=history, max_new_tokens=3, api_name="/chat")
+    for message in history:  # the maps read the conversation's images from the uploads again
+        for item in message["content"]:
+            if item.get("type") == "file":
+                item["file"] = handle_file(item["file"])
+    call("/explain_chat", history=history, details=details)
+    call("/caption", image=cat, model="tiny-gemma3", max_new_tokens=4, num_beams=1)  # a chat model in Caption
     call("/text_to_image", prompt="a red fox", seed=3, num_inference_steps=2, timeline=True)
     call("/explain_text_to_image", prompt="a red fox", seed=3, num_inference_steps=2)
     call("/add_to_gallery", files=[handle_file(str(IMAGES / "horse.jpg"))])

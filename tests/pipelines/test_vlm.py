@@ -217,3 +217,26 @@ def test_each_images_tokens_come_in_the_messages_order(pipe, cat):
         assert torch.equal(pixels_first[0, :n], pixels_second[0, n:]) and torch.equal(
             pixels_first[0, n:], pixels_second[0, :n]
         )
+
+
+def test_int8_language_model_where_the_checkpoint_asks_for_it(cat):
+    # The CPU fast path quantises the language model only for checkpoints whose benchmark
+    # kept float32's greedy tokens (registry defaults), never the vision side.
+    import torch
+
+    from pipelines.vlm import ChatPipeline
+    from runtime import registry
+    from runtime.tiny import tiny_path
+
+    path = tiny_path("tiny/smolvlm")
+    plain = ChatPipeline.from_pretrained(path)
+    asked = ChatPipeline.from_pretrained(path, dtype=torch.bfloat16, quantize=True,
+                                         defaults={"int8_language_model": True})  # fmt: skip
+    not_asked = ChatPipeline.from_pretrained(path, quantize=True, defaults={})
+    assert asked.quantized and not not_asked.quantized and not plain.quantized
+    assert "quantized" in type(asked.model.lm_head).__module__
+    assert asked.pixel_dtype == torch.bfloat16 == asked.model.model.vision_model.dtype
+    turns = [ask("Describe it.", [cat])]
+    assert asked(turns, max_new_tokens=6)["answer"] == plain(turns, max_new_tokens=6)["answer"]
+    assert registry.CHECKPOINTS["smolvlm-256m"].defaults["int8_language_model"] is True
+    assert "int8_language_model" not in registry.CHECKPOINTS["smolvlm-500m"].defaults
