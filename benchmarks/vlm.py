@@ -89,6 +89,47 @@ def build(key: str, n: int):
     return ChatPipeline(model, processor, "idefics3", key)
 
 
+# Gemma 3 4B it, as its config.json gives it: SigLIP so400m/14 at 896 px pooled into 256
+# tokens, a 34-layer text model (2,560 wide, 8 heads of 256, 4 key-value heads).
+GEMMA3_4B = dict(
+    text=dict(hidden_size=2560, intermediate_size=10240, num_hidden_layers=34, num_attention_heads=8,
+              num_key_value_heads=4, head_dim=256, vocab_size=262_208, sliding_window=1024,
+              max_position_embeddings=131_072, query_pre_attn_scalar=256),
+    vision=dict(hidden_size=1152, intermediate_size=4304, num_hidden_layers=27, num_attention_heads=16,
+                image_size=896, patch_size=14),
+)  # fmt: skip
+
+
+def build_gemma3(dtype):
+    """Gemma 3 4B at its real size in ``dtype`` (bfloat16, as its card loads it), with the tiny
+    Gemma 3's tokenizer (Gemma's special tokens at Gemma's ids) and the real 896 px processor."""
+    import torch
+    from transformers import AutoProcessor, Gemma3Config, Gemma3ForConditionalGeneration, Gemma3Processor
+
+    from pipelines.vlm import ChatPipeline
+    from runtime.tiny import tiny_path
+
+    tiny = AutoProcessor.from_pretrained(tiny_path("tiny/gemma3"))
+    small = Gemma3Config.from_pretrained(tiny_path("tiny/gemma3"))
+    config = Gemma3Config(
+        text_config=dict(GEMMA3_4B["text"], pad_token_id=0, bos_token_id=2, eos_token_id=1),
+        vision_config=GEMMA3_4B["vision"], mm_tokens_per_image=256, boi_token_index=small.boi_token_index,
+        eoi_token_index=small.eoi_token_index, image_token_index=small.image_token_index,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)  # initialised in bfloat16: 8 GB, not 16 in float32 first
+    try:
+        model = Gemma3ForConditionalGeneration(config).eval()
+    finally:
+        torch.set_default_dtype(default)
+    model.generation_config.eos_token_id = None  # random weights: answer the full length
+    image_processor = type(tiny.image_processor)(size={"height": 896, "width": 896})
+    processor = Gemma3Processor(image_processor=image_processor, tokenizer=tiny.tokenizer, image_seq_length=256,
+                                chat_template=tiny.chat_template)  # fmt: skip
+    return ChatPipeline(model, processor, "gemma3", "gemma3-4b")
+
+
 def measure(pipe, image: str, repeats: int, answer_tokens: int = ANSWER_TOKENS, question: str = QUESTION) -> dict:
     turns = [{"role": "user", "text": question, "images": [image]}]
     first, totals, result = [], [], None
@@ -113,7 +154,7 @@ def measure(pipe, image: str, repeats: int, answer_tokens: int = ANSWER_TOKENS, 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.vlm", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="one repeat, the 256M model only")
-    parser.add_argument("--only", default="", help=f"comma-separated models, of: {', '.join(MODELS)}")
+    parser.add_argument("--only", default="", help=f"comma-separated models, of: {', '.join([*MODELS, 'gemma3-4b'])}")
     args = parser.parse_args(argv)
 
     import torch
@@ -124,6 +165,12 @@ def main(argv: list[str] | None = None) -> int:
     keys = [k for k in (args.only.split(",") if args.only else MODELS) if k] if not args.quick else ["smolvlm-256m"]
     image = str(settings.EXAMPLE_IMAGES_DIR / "cat.jpg")
     rows = []
+    if "gemma3-4b" in keys:  # one 896 px view, in bfloat16 as its card loads it
+        keys.remove("gemma3-4b")
+        row = {"name": "vlm_gemma3-4b", "model": "gemma3-4b", "longest_edge": 896, "threads": torch.get_num_threads(),
+               "machine": common.machine(), **measure(build_gemma3(torch.bfloat16), image, 1)}  # fmt: skip
+        print(json.dumps(row), flush=True)
+        rows.append(row)
     for key in keys:
         for n in (1, 2, 4):
             pipe = build(key, n)
