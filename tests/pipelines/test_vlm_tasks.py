@@ -86,7 +86,9 @@ def test_smolvlm_layout_follows_its_tiles_and_global_view(models, cat):
     chat = models.get("chat", "tiny-smolvlm").pipeline
     wide = Image.new("RGB", (120, 40), "white")  # 1 x 2 tiles after the resize to the longest edge
     inputs = _inputs(chat, [cat, wide])
-    layouts = vlm.image_layouts("idefics3", chat.processor.tokenizer, chat.model.config, inputs["input_ids"][0].tolist())
+    layouts = vlm.image_layouts(
+        "idefics3", chat.processor.tokenizer, chat.model.config, inputs["input_ids"][0].tolist()
+    )
     assert len(layouts) == 2
     image_id = chat.model.config.image_token_id
     assert sum(layout.tokens for layout in layouts) == int((inputs["input_ids"][0] == image_id).sum())
