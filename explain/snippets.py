@@ -275,7 +275,7 @@ def _vlm_answer(record: dict) -> str:
         'inputs["pixel_values"] = inputs["pixel_values"].to(model.dtype)\n'
         'answer_start = inputs["input_ids"].shape[1]\n'
         "if START:  # its tokens follow the prompt: ones in the attention mask, text (0) in any token types\n"
-        '    start = processor.tokenizer(START, add_special_tokens=False, return_tensors="pt")["input_ids"].to(model.device)\n'
+        '    start = processor.tokenizer(START, add_special_tokens=False, split_special_tokens=True, return_tensors="pt")["input_ids"].to(model.device)\n'
         "    for key in [k for k, v in inputs.items() if v.dim() == 2 and v.shape[-1] == answer_start]:\n"
         '        fill = start if key == "input_ids" else torch.ones_like(start) if key == "attention_mask" else start * 0\n'
         "        inputs[key] = torch.cat([inputs[key], fill.to(inputs[key].dtype)], dim=-1)\n"

@@ -115,17 +115,28 @@ def token_attention(chat, inputs, new_ids: list[int]) -> np.ndarray:
     new_ids = new_ids[:MAX_EXPLAINED_TOKENS]
     if not new_ids:
         return np.zeros((0, 0, prompt_length), np.float32)
-    full = with_tokens(inputs, new_ids[:-1])
     model = chat.model
     before = model.config._attn_implementation
+    total = prompt_length + len(new_ids) - 1
     with DEVICE_LOCK, torch.inference_mode():
         model.set_attn_implementation("eager")  # SDPA computes no weights to return
         try:
-            attentions = model(**full, output_attentions=True, use_cache=False).attentions
+            # As generate read them: the prompt with its images, then the answer's tokens as
+            # text through the cache (an answer may hold an image token; it is no image here).
+            prompt = model(**inputs, output_attentions=True, use_cache=True)
+            rows = [[a[0, :, -1:].float().mean(0)] for a in prompt.attentions]  # (1, T) per layer
+            if len(new_ids) > 1:
+                answer = with_tokens(inputs, new_ids[:-1])
+                answer = model(
+                    input_ids=answer["input_ids"][:, prompt_length:], attention_mask=answer["attention_mask"],
+                    past_key_values=prompt.past_key_values, output_attentions=True, use_cache=True,
+                )  # fmt: skip
+                for layer, a in zip(rows, answer.attentions, strict=True):
+                    layer.append(a[0].float().mean(0))  # (n - 1, total)
         finally:
             model.set_attn_implementation(before)
-        rows = slice(prompt_length - 1, prompt_length - 1 + len(new_ids))
-        return torch.stack([a[0, :, rows].float().mean(0) for a in attentions]).cpu().numpy()  # (L, n, T)
+        padded = [torch.cat([torch.nn.functional.pad(r, (0, total - r.shape[-1])) for r in layer]) for layer in rows]
+        return torch.stack(padded).cpu().numpy()  # (L, n, T)
 
 
 def _token_text(tokenizer, token_id: int) -> str:
@@ -272,7 +283,7 @@ def score_answers(task, inputs, answers: list[str]) -> list[dict]:
     prompt_length = inputs["input_ids"].shape[1]
     space = " " if task.model_type == "idefics3" else ""  # as the adapter starts SmolVLM's answers
     for answer in answers:
-        ids = tokenizer(space + answer, add_special_tokens=False)["input_ids"] + [eos]
+        ids = tokenizer(space + answer, add_special_tokens=False, split_special_tokens=True)["input_ids"] + [eos]
         full = with_tokens(inputs, ids)
         with DEVICE_LOCK:
             logits = model(**full, use_cache=False).logits[0, prompt_length - 1 : -1]  # (len(ids), V)

@@ -67,7 +67,10 @@ class _VLMTask:
         answer_start = inputs["input_ids"].shape[1]
         if start:
             start = self.answer_start(start)
-            inputs = with_tokens(inputs, self.processor.tokenizer(start, add_special_tokens=False)["input_ids"])
+            inputs = with_tokens(
+                inputs,
+                self.processor.tokenizer(start, add_special_tokens=False, split_special_tokens=True)["input_ids"],
+            )
         return inputs, answer_start
 
     @torch.inference_mode()

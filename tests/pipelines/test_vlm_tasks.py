@@ -169,3 +169,15 @@ def test_chat_maps_cover_each_image(models, key, cat):
     assert np.all((total > 0) & (total <= 1 + 1e-5))
     for item in found["images"]:
         np.testing.assert_allclose(item["maps"].sum((-2, -1)), 1.0, rtol=1e-4)
+
+
+def test_an_answer_holding_an_image_token_is_mapped_as_text(models, key, cat):
+    # A random (or confused) model may write the image placeholder; generate read it as text,
+    # and so do the maps, instead of failing on "image features and image tokens do not match".
+    chat = models.get("chat", key).pipeline
+    config = chat.model.config
+    image_id = next(i for i in (getattr(config, n, None) for n in ("image_token_id", "image_token_index")) if i)
+    turns = [{"role": "user", "text": "Describe it.", "images": [cat]}]
+    found = vlm.explain_chat(chat, turns, None, [image_id, image_id, 42])
+    np.testing.assert_allclose(found["images"][0]["maps"].sum((-2, -1)), 1.0, rtol=1e-4)
+    assert found["images"][0]["maps"].shape[1] == 3
