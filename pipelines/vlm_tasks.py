@@ -18,7 +18,9 @@ from __future__ import annotations
 import torch
 from PIL import Image
 
+from pipelines.captioning import CaptionPipeline
 from pipelines.vlm import ChatPipeline, with_tokens
+from pipelines.vqa import MAX_QUESTION_CHARS
 from runtime.inputs import check_flag, check_number, check_seed, check_text, load_image
 from runtime.scripts import language_of
 
@@ -28,7 +30,6 @@ from runtime.scripts import language_of
 CAPTION_INSTRUCTION = {"en": "Describe this image in one sentence.", "zh": "用一句话描述这张图片。"}
 VQA_INSTRUCTION = {"en": "{question}\nAnswer the question using a single word or phrase.",
                    "zh": "{question}\n请用一个词或短语回答。"}  # fmt: skip
-MAX_QUESTION_CHARS = 500
 
 
 def _language(text: str | None) -> str:
@@ -90,11 +91,7 @@ class _VLMTask:
 class VLMCaptionPipeline(_VLMTask):
     """``CaptionPipeline``'s methods, with a VLM asked to describe the image."""
 
-    def check_inputs(self, max_new_tokens, num_beams, temperature, top_p) -> None:
-        check_number("max_new_tokens", max_new_tokens, 1, 100)
-        check_number("num_beams", num_beams, 1, 8)
-        check_number("temperature", temperature, 0.05, 2.0, integer=False)
-        check_number("top_p", top_p, 0.05, 1.0, integer=False)
+    check_inputs = CaptionPipeline.check_inputs  # BLIP's ranges: the same controls
 
     def options(self, prompt: str | None = None, max_new_tokens: int = 30, num_beams: int = 3,
                 do_sample: bool = False, temperature: float = 1.0, top_p: float = 0.9, seed: int | None = None,
