@@ -44,6 +44,10 @@ def _image_info(image) -> dict:
 def _model_info(loaded) -> dict:
     """Where the weights came from, and how the app ran them."""
     pipe = loaded.pipeline
+    if getattr(loaded, "remote", False):  # a model server (BACKEND_<TASK>): its URL and model name
+        backend = getattr(pipe, "backend", None) or pipe.chat.backend
+        return {"model": loaded.checkpoint.key, "model_id": backend.model, "revision": loaded.checkpoint.revision,
+                "device": "remote", "dtype": None, "server": backend.url, "versions": _versions()}  # fmt: skip
     module = getattr(pipe, "model", None) or pipe.pipe
     return {
         "model": loaded.checkpoint.key,
@@ -503,9 +507,48 @@ PROGRAMS = {"chat": _chat, "caption": _caption, "vqa": _vqa, "text_to_image": _t
             "similarity_matrix": _similarity_matrix}  # fmt: skip
 
 
+def _remote(record: dict) -> str:
+    """A chat, caption or answer from a model server: the same request with the OpenAI client."""
+    p = record["parameters"]
+    if record["task"] == "chat":
+        conversation = [{"role": t["role"], "text": t["text"], "images": [i["file"] for i in t["images"]]}
+                        for t in record["conversation"]]  # fmt: skip
+        system, tokens, temperature = record["system_prompt"], p["max_new_tokens"], p["temperature"]
+    else:
+        conversation = [{"role": "user", "text": record["instruction"], "images": [record["image"]["path"]]}]
+        system, tokens = None, p["max_new_tokens"]
+        temperature = p.get("temperature", 1.0) if p.get("do_sample") else 0.0
+    sampling = f", top_p={p['top_p']}, seed={p.get('seed')}" if temperature > 0 else ""
+    return (
+        f'"""Reproduces a {record["task"]} result of Multimodal Playground, from the model server it ran on."""\n\n'
+        "import base64\nimport io\nimport os\n\nfrom openai import OpenAI\nfrom PIL import Image\n\n"
+        f"SERVER = {record['server']!r}  # BACKEND_{'CHAT'}\nMODEL = {record['model_id']!r}\n"
+        f"SYSTEM_PROMPT = {system!r}\n"
+        f"CONVERSATION = {json.dumps(conversation, ensure_ascii=False, indent=4)}\n\n"
+        'client = OpenAI(base_url=SERVER, api_key=os.environ.get("BACKEND_API_KEY", "not-needed"))\n\n\n'
+        "def image_url(path):  # the image as a PNG data URL, as the app sends it\n"
+        "    buffer = io.BytesIO()\n"
+        '    Image.open(path).convert("RGB").save(buffer, format="PNG")\n'
+        '    return {"type": "image_url", "image_url": {"url": "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()}}\n\n\n'
+        'messages = [{"role": "system", "content": SYSTEM_PROMPT}] if SYSTEM_PROMPT else []\n'
+        "for turn in CONVERSATION:\n"
+        '    if turn["role"] == "assistant":\n'
+        '        messages.append({"role": "assistant", "content": turn["text"]})\n'
+        "        continue\n"
+        '    content = [image_url(path) for path in turn["images"]]\n'
+        '    content.append({"type": "text", "text": turn["text"]})\n'
+        '    messages.append({"role": "user", "content": content})\n'
+        f"reply = client.chat.completions.create(model=MODEL, messages=messages, max_tokens={tokens}, "
+        f"temperature={temperature}{sampling})\n"
+        "print(reply.choices[0].message.content.strip())\n"
+    )
+
+
 def snippet(record: dict) -> str:
     """The Python program that reproduces ``record``."""
     task = record.get("task")
+    if record.get("server") and task in ("chat", "caption", "vqa"):
+        return _remote(record)
     if task not in PROGRAMS:
         raise ValueError(f"No snippet for task {task!r}; available = {sorted(PROGRAMS)}")
     return PROGRAMS[task](record)

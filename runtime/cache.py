@@ -24,6 +24,7 @@ from typing import Any
 
 from pipelines.safety import SafetyFilter
 from runtime import registry, settings
+from runtime.backends import backend_for
 from runtime.batching import DEVICE_LOCK, Batcher
 from runtime.devices import configure_torch, fast_path_default, pick_device, pick_dtype
 from runtime.hub import CheckpointUnavailable, estimate_bytes, locate
@@ -48,6 +49,17 @@ PIPELINE_CLASSES = {
 ADAPTERS = {
     ("caption", "chat"): "pipelines.vlm_tasks:VLMCaptionPipeline",
     ("vqa", "chat"): "pipelines.vlm_tasks:VLMVQAPipeline",
+}
+# The tasks that may run on a model server (BACKEND_<TASK>, runtime/backends.py), and
+# their adapters: the pipelines with the same methods that send each request there.
+REMOTE_CLASSES = {
+    "chat": "pipelines.remote:RemoteChatPipeline",
+    "speech_recognition": "pipelines.remote:RemoteSpeechRecognitionPipeline",
+    "text_to_image": "pipelines.remote:RemoteTextToImagePipeline",
+}
+REMOTE_ADAPTERS = {
+    ("caption", "chat"): "pipelines.remote:RemoteCaptionPipeline",
+    ("vqa", "chat"): "pipelines.remote:RemoteVQAPipeline",
 }
 
 
@@ -94,6 +106,11 @@ class Loaded:
     def offloaded(self) -> bool:
         return self.device != self.home
 
+    @property
+    def remote(self) -> bool:
+        """Whether the model runs on a server (BACKEND_<TASK>) rather than in this process."""
+        return self.device == "remote"
+
     def serving(self, task: str) -> Loaded:
         """This model as ``task`` uses it: a chat model in the Caption or Ask tab, through
         its adapter (``ADAPTERS``; one per loaded model, so requests with the same options
@@ -103,7 +120,8 @@ class Loaded:
             return self
         adapter = self.adapters.get(task)
         if adapter is None:
-            adapter = self.adapters[task] = _import(ADAPTERS[(task, kind)])(self.pipeline)
+            adapters = REMOTE_ADAPTERS if self.remote else ADAPTERS
+            adapter = self.adapters[task] = _import(adapters[(task, kind)])(self.pipeline)
         return dataclasses.replace(self, pipeline=adapter)
 
     def nbytes(self, device_type: str | None = None) -> int:
@@ -184,6 +202,15 @@ class ModelCache:
             return loaded
 
     def _load(self, task: str, requested: Checkpoint) -> Loaded:
+        backend = backend_for(task, requested) if task in REMOTE_CLASSES else None
+        if backend is not None:  # nothing to load here: requests go to the server
+            cls = _import(REMOTE_CLASSES[task])
+            scripts = {"scripts": self.script_check(task, requested)} if task == "chat" else {}
+            if task == "text_to_image":
+                scripts = {"safety": self.safety_filter_for(requested), "defaults": requested.defaults}
+            pipeline = cls(backend, **scripts)
+            return Loaded(pipeline, requested, requested, "remote", 0.0, precision=f"remote: {backend.describe()}",
+                          home="remote")  # fmt: skip
         checkpoint, notice = requested, ""
         try:
             source, local_only = locate(requested)

@@ -227,6 +227,31 @@ MODELS_PANEL = (
 )
 MAX_BATCH_SIZE = _int("MAX_BATCH_SIZE", 1 if os.getenv("SPACES_ZERO_GPU") else 8)
 
+# --- Model servers and replicas (docs/deploying.md, "A whole school") ----------
+
+# A task runs on a remote server that speaks the OpenAI-compatible API (vLLM, SGLang, TGI,
+# `transformers serve`) when BACKEND_<TASK> holds its base URL ("http://vlm:8000/v1"):
+# BACKEND_CHAT (Chat, and the chat models that Caption and Ask offer),
+# BACKEND_SPEECH_RECOGNITION and BACKEND_TEXT_TO_IMAGE. Unset: in the process, as always.
+REMOTE_TASKS = ("chat", "speech_recognition", "text_to_image")
+BACKENDS = {task: os.environ[f"BACKEND_{task.upper()}"].strip().rstrip("/")
+            for task in REMOTE_TASKS if os.getenv(f"BACKEND_{task.upper()}", "").strip()}  # fmt: skip
+# The model name the server knows (BACKEND_CHAT_MODEL, ...); unset: the picked checkpoint's Hub id.
+BACKEND_MODELS = {task: os.environ[f"BACKEND_{task.upper()}_MODEL"].strip()
+                  for task in REMOTE_TASKS if os.getenv(f"BACKEND_{task.upper()}_MODEL", "").strip()}  # fmt: skip
+BACKEND_API_KEY = os.getenv("BACKEND_API_KEY", "")
+# Seconds a request may wait for the server's next bytes (a streamed answer: for each piece),
+# seconds to connect, and retries (with exponential back-off) of a request that failed to
+# connect or got 429 or 5xx before anything was shown.
+BACKEND_TIMEOUT = _float("BACKEND_TIMEOUT", 120.0)
+BACKEND_CONNECT_TIMEOUT = _float("BACKEND_CONNECT_TIMEOUT", 5.0)
+BACKEND_RETRIES = _int("BACKEND_RETRIES", 2)
+# Requests this app sends to one model server at once (the server batches them).
+BACKEND_CONCURRENCY = _int("BACKEND_CONCURRENCY", 16)
+# What replicas of the app share: the classroom's limits and prompt log, the rate limit and
+# the Fusion lab's cache, in Redis ("redis://redis:6379/0"). Empty: in this process (one replica).
+SHARED_STATE = os.getenv("SHARED_STATE", "").strip()
+
 # --- Security and safety (see README, "Security and safety") -------------------
 
 

@@ -21,6 +21,9 @@ if "PLAYGROUND_DATA_DIR" not in os.environ:  # the suite's own, removed when it 
     atexit.register(shutil.rmtree, os.environ["PLAYGROUND_DATA_DIR"], ignore_errors=True)
 for task in ("CAPTION", "VQA", "CHAT", "TEXT_TO_IMAGE", "RETRIEVAL", "SPEECH_RECOGNITION", "TEXT_TO_SPEECH"):
     os.environ.pop(f"MODEL_{task}", None)
+    os.environ.pop(f"BACKEND_{task}", None)  # every task in this process, unless a test says otherwise
+    os.environ.pop(f"BACKEND_{task}_MODEL", None)
+os.environ.pop("SHARED_STATE", None)
 
 import pytest  # noqa: E402
 from PIL import Image  # noqa: E402

@@ -7,6 +7,7 @@ import gradio as gr
 
 from classroom.policy import ClassroomPolicy
 from runtime import registry
+from runtime.backends import backend_for
 from runtime.cache import MODELS
 from runtime.inputs import load_image
 from ui.handlers import refusal
@@ -79,6 +80,12 @@ def model_status(task: str, model: str | None) -> str:
     except ValueError as error:
         return f"⚠️ {error}"
     loaded = MODELS.peek(task, checkpoint.key)  # never loads, and a status check is not a use
+    try:
+        backend = backend_for(checkpoint.task, checkpoint)  # a chat model in Caption: the chat server
+    except ValueError as error:
+        return f"⚠️ {error}"
+    if backend is not None:
+        return f"**{checkpoint.label}** · {both('common.runs_on', server=backend.describe())}"
     if loaded is None:
         return f"**{checkpoint.label}** (`{checkpoint.repo_id}`) · {both('common.loads_on_first_use')}"
     line = (

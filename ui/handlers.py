@@ -17,6 +17,7 @@ import traceback
 import gradio as gr
 
 from runtime import registry
+from runtime.backends import BackendError
 from runtime.cache import MODELS, Loaded
 from runtime.files import hide_paths
 from runtime.hub import CheckpointUnavailable
@@ -36,6 +37,7 @@ except ImportError:
 
 
 INPUT_PROBLEM = "Input problem / 输入有误"
+SERVER_PROBLEM = "Model server / 模型服务器"
 
 
 def refusal(message: str, title: str = INPUT_PROBLEM) -> gr.Error:
@@ -104,6 +106,9 @@ def _errors_as_messages(fn):
                 result = fn(*args, **kwargs)
             except gr.Error:
                 raise
+            except BackendError as error:  # a model server down, slow, busy or failing: one line, no traceback
+                log.warning("model server: %s", error)
+                raise gr.Error(hide_paths(str(error)), title=SERVER_PROBLEM, print_exception=False) from None
             except (ValueError, TypeError, CheckpointUnavailable) as error:
                 raise refusal(str(error)) from None
             except Exception as error:  # MemoryError included

@@ -14,6 +14,8 @@ def batched(loaded: Loaded, fn, item, key):
     model with the same ``key`` (see runtime/batching.py); alone when batching is off
     (MAX_BATCH_SIZE=1). Check ``item`` before: a failure inside a batch is retried alone,
     but costs time."""
+    if loaded.remote:  # a model server batches concurrent requests itself; nothing to wait for here
+        return _quietly(fn)([item])[0]
     if settings.MAX_BATCH_SIZE <= 1:
         with DEVICE_LOCK:
             return _quietly(fn)([item])[0]
@@ -38,3 +40,13 @@ def batch_event() -> dict:
     if settings.MAX_BATCH_SIZE <= 1:
         return dict(concurrency_id="model")
     return dict(concurrency_id="batched", concurrency_limit=2 * settings.MAX_BATCH_SIZE)
+
+
+def model_event(task: str) -> dict:
+    """Event options of an endpoint that runs ``task``'s model: the one "model" group (one
+    computation at a time in this process), or, when the task runs on a model server
+    (BACKEND_<TASK>), its own group with BACKEND_CONCURRENCY requests in flight: the server
+    batches them."""
+    if task in settings.BACKENDS:
+        return dict(concurrency_id=f"server-{task}", concurrency_limit=settings.BACKEND_CONCURRENCY)
+    return dict(concurrency_id="model")

@@ -8,6 +8,7 @@ import pandas as pd
 
 from explain import snippets
 from runtime import settings
+from runtime.backends import needs_local_model
 from runtime.batching import options_key
 from runtime.inputs import check_text, load_image
 from ui import panels
@@ -91,6 +92,7 @@ def explain_vqa(
     # The checks that need no model run first: a bad input is refused before a download.
     image, question = load_image(image), check_text(question, "question")
     pipe = get_model("vqa", model, progress).pipeline
+    needs_local_model(pipe, "Explaining an answer")
     explanation = explain_generation.explain_vqa(pipe, image, question, candidates=candidates, top_k=top_k)
     return explanation.record, panels.attention_gallery(explanation, decoding, layer), explanation
 

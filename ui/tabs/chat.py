@@ -11,12 +11,14 @@ import pandas as pd
 
 from explain import snippets
 from runtime import settings
+from runtime.backends import needs_local_model
 from runtime.inputs import check_number, check_text
 from ui import panels
 from ui.components import examples, model_picker, model_status, status_line
 from ui.context import Context
 from ui.handlers import get_model, gpu, user_errors
 from ui.i18n import _, bilingual, both
+from ui.server.serving import model_event
 
 # (message, images): examples in both languages, each with its images.
 EXAMPLES = [
@@ -163,6 +165,8 @@ def endpoints(ctx: Context) -> SimpleNamespace:
         from explain import vlm
 
         turns = turns_from_history(history)
+        if isinstance(details, dict) and details.get("server"):  # an answer from a model server
+            needs_local_model(get_model("chat", model, progress).pipeline, "Where it looked")
         if not turns or turns[-1]["role"] != "assistant" or not isinstance(details, dict) or not details.get("tokens"):
             raise ValueError(
                 "There is no answer to explain yet: send a message, then explain the answer with the details "
@@ -170,6 +174,7 @@ def endpoints(ctx: Context) -> SimpleNamespace:
             )
         loaded = get_model("chat", model, progress)
         chat = loaded.pipeline
+        needs_local_model(chat, "Where it looked")
         vocabulary = len(chat.processor.tokenizer)
         ids = [check_number("token id", token.get("id") if isinstance(token, dict) else token, 0, vocabulary - 1)
                for token in details["tokens"]]  # fmt: skip
@@ -230,8 +235,10 @@ def _summary(record) -> str:
     if not record:
         return ""
     seed = record["parameters"].get("seed")
-    counts = {key: f"{record[key]:,}" for key in ("prompt_tokens", "image_tokens", "images", "context",
-                                                   "messages_used", "messages_dropped")}  # fmt: skip
+    # None: a model server (BACKEND_CHAT) that doesn't say
+    counts = {key: "—" if record.get(key) is None else f"{record[key]:,}"
+              for key in ("prompt_tokens", "image_tokens", "images", "context", "messages_used",
+                          "messages_dropped")}  # fmt: skip
     return (
         both("chat.summary", **counts, answer_tokens=len(record["tokens"]))
         + (both("chat.summary_stopped") if record["stopped"] else "")
@@ -288,7 +295,7 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
 
         inputs = [message, images, history, system_prompt, max_new_tokens, temperature, top_p, seed, picker]
         event = gr.on([send.click, message.submit], handlers.chat, inputs, [answer, history, details], api_name="chat",
-                      concurrency_id="model")  # fmt: skip
+                      **model_event("chat"))  # fmt: skip
         # The message and its images are cleared once answered, never when refused (nothing is lost).
         event.success(lambda: ("", None), None, [message, images], api_visibility="private", queue=False)
         event.then(lambda m: model_status("chat", m), picker, status, api_visibility="private", queue=False)

@@ -12,6 +12,7 @@ import pandas as pd
 from explain import snippets
 from pipelines import safety
 from runtime import registry
+from runtime.backends import needs_local_model
 from runtime.batching import DEVICE_LOCK
 from runtime.cache import MODELS
 from runtime.hub import locate
@@ -152,6 +153,8 @@ def create_extras(loaded, decoder: str = "vae", timeline: bool = False, width=No
     decoder = decoder or "vae"
     if decoder not in DECODERS:
         raise ValueError(f"Unknown decoder {decoder!r}; available decoders = {list(DECODERS)}")
+    if decoder == "taesd" or timeline:
+        needs_local_model(loaded.pipeline, "TAESD and the denoising timeline")
     if decoder == "taesd":
         attach_taesd(loaded)
     frames = None
@@ -201,6 +204,7 @@ def explain_text_to_image(
     # The checks that need no model run first: a bad input is refused before a download.
     check_text(prompt, "prompt")
     loaded = get_model("text_to_image", model, progress)
+    needs_local_model(loaded.pipeline, "Explaining an image as it forms")
     _load_checker(loaded, progress)
     if "taesd" in (preview, decoder):
         attach_taesd(loaded)

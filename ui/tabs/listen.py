@@ -8,6 +8,7 @@ from runtime import settings
 from ui.components import examples, model_picker, model_status, status_line
 from ui.context import Context
 from ui.i18n import _
+from ui.server.serving import model_event
 from ui.speech import speak, transcribe, voice_input
 
 AUDIO_EXAMPLES = ["what-animal.wav", "multimodal-models.ogg"]
@@ -97,7 +98,7 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
         # API clients don't see, and from there into the table.
         result = gr.State()
         event = gr.on([button.click, audio.stop_recording], transcribe, [audio, language, task, picker],
-                      [transcript, result], api_name="transcribe", concurrency_id="model")  # fmt: skip
+                      [transcript, result], api_name="transcribe", **model_event("speech_recognition"))  # fmt: skip
         event.success(show_result, result, [segments, details], api_visibility="private", queue=False)
         event.then(lambda m: model_status("speech_recognition", m), picker, status, api_visibility="private",
                    queue=False)  # fmt: skip

@@ -42,7 +42,25 @@ def machine_summary() -> str:
     budget = MODELS.budget(device)
     total = _size(total_memory(device))
     budget_text = both("models.budget_of", budget=_size(budget), total=total) if budget else both("models.no_limit")
-    return f"**{where}** · {both('models.loads_in')} **{dtype}** ({why}) · {both('models.budget')}: **{budget_text}**"
+    line = f"**{where}** · {both('models.loads_in')} **{dtype}** ({why}) · {both('models.budget')}: **{budget_text}**"
+    return line + servers_summary()
+
+
+def servers_summary() -> str:
+    """Where the tasks that may run on a model server run (BACKEND_<TASK>): empty when all run here."""
+    from runtime.backends import backend_for
+
+    if not settings.BACKENDS:
+        return ""
+    where = []
+    for task in settings.REMOTE_TASKS:
+        try:
+            backend = backend_for(task, registry.get_checkpoint(task, None, MODELS.profile))
+            server = backend.describe() if backend else both("models.in_process")
+        except ValueError as error:
+            server = f"⚠️ {error}"
+        where.append(both("models.server_for", task=task.replace("_", " "), server=server))
+    return f"\n\n**{both('models.servers')}**: " + " · ".join(where)
 
 
 def loaded_table() -> str:
