@@ -29,9 +29,9 @@ from pathlib import Path
 
 import gradio as gr
 
-from classroom.records import PromptLog, StudentLimits
+from classroom.records import PromptLog, SharedPromptLog, SharedStudentLimits, StudentLimits
 from classroom.rules import MAX_STUDENT_NAME, Classroom, ClassroomError, Lock, on_off
-from runtime import registry
+from runtime import registry, settings
 from runtime.inputs import identity
 
 log = logging.getLogger("playground.classroom")
@@ -44,9 +44,13 @@ class ClassroomPolicy:
     def __init__(self, rules: Classroom | None = None, profile: str | None = None):
         self.rules = rules
         self.profile = profile
-        self.limits = StudentLimits(rules.limits) if rules is not None else None
+        # Shared by the app's replicas with SHARED_STATE (runtime/shared.py), else this process's.
+        limits, prompt_log = (
+            (SharedStudentLimits, SharedPromptLog) if settings.SHARED_STATE else (StudentLimits, PromptLog)
+        )
+        self.limits = limits(rules.limits) if rules is not None else None
         path = rules.prompt_log_path() if rules is not None else None
-        self.log = PromptLog(path) if path is not None else None
+        self.log = prompt_log(path) if path is not None else None
         if rules is not None:
             log.info("Classroom mode from %s", rules.source)
             if path is not None:

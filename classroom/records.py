@@ -72,3 +72,49 @@ class PromptLog:
                 os.write(fd, line.encode("utf-8"))
             finally:
                 os.close(fd)
+
+
+class SharedStudentLimits(StudentLimits):
+    """``StudentLimits`` counted in the store the replicas share (SHARED_STATE), so a
+    student's limits hold across replicas. If the store can't be reached the request is
+    refused with a message saying so: the teacher's limits are never skipped."""
+
+    def check(self, student: str, images: int = 0) -> None:
+        from runtime.shared import SharedStateError, SharedWindows
+
+        windows = []
+        if self.limits.requests_per_minute is not None:
+            windows.append((f"classroom:requests:{student}", 60, self.limits.requests_per_minute, 1))
+        if self.limits.images_per_hour is not None and images:
+            windows.append((f"classroom:images:{student}", 3600, self.limits.images_per_hour, int(images)))
+        if not windows:
+            return
+        try:
+            refused = SharedWindows.connect().hit(windows)
+        except SharedStateError as error:
+            raise ValueError(f"The classroom's limits can't be checked now, so nothing was run: {error}") from None
+        if refused is None:
+            return
+        index, wait, used = refused
+        if windows[index][0].startswith("classroom:requests:"):
+            raise ValueError(
+                f"You have made {self.limits.requests_per_minute} requests in the last minute, the most this "
+                f"classroom allows; try again in {max(1, round(wait))} s."
+            )
+        raise ValueError(
+            f"This classroom allows {self.limits.images_per_hour} images per hour; you have made {used} and asked for "
+            f"{images} more. Try again in {max(1, round(wait / 60))} min."
+        )
+
+
+class SharedPromptLog(PromptLog):
+    """``PromptLog`` in the store the replicas share (SHARED_STATE): every replica appends to
+    one list; ``python -m classroom prompt-log`` writes it out as JSON lines."""
+
+    def write(self, entry: dict) -> None:
+        from runtime.shared import SharedStateError, append_log
+
+        try:
+            append_log(json.dumps(entry, ensure_ascii=False))
+        except SharedStateError as error:
+            raise OSError(str(error)) from None  # logged by the policy; the lesson goes on

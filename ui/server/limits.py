@@ -10,13 +10,17 @@ independent of Gradio, so any part of the app can keep its own limits with it:
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
 
+from runtime import settings
 from runtime.inputs import identity
+
+log = logging.getLogger("playground")
 
 PERIODS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600, "d": 86400,
            "day": 86400}  # fmt: skip
@@ -88,6 +92,43 @@ class RateLimiter:
         if len(self._hits) >= self.max_keys:  # all busy: forget the oldest rather than grow
             oldest = min(self._hits, key=lambda k: self._hits[k][-1])
             del self._hits[oldest]
+
+
+class SharedRateLimiter(RateLimiter):
+    """``RateLimiter`` with its windows in the store the replicas share (SHARED_STATE,
+    runtime/shared.py), so a client counted on one replica is counted on all. If the store
+    can't be reached, requests go through (logged): the limit guards load, not safety."""
+
+    def __init__(self, count: int, period: float, name: str):
+        super().__init__(count, period)
+        self.name = name
+
+    def _shared(self, key: str, weight: int) -> float | None:
+        from runtime.shared import SharedStateError, SharedWindows
+
+        try:
+            refused = SharedWindows.connect().hit([(f"rate:{self.name}:{key}", self.period, self.count, weight)])
+        except SharedStateError as error:
+            log.warning("rate limit %s not checked: %s", self.name, error)
+            return None
+        return None if refused is None else min(refused[1], self.period)
+
+    def hit(self, key: str) -> float | None:
+        return self._shared(key, 1)
+
+    def wait(self, key: str) -> float | None:
+        return self._shared(key, 0)
+
+
+def rate_limiter(text: str, name: str, factor: int = 1) -> RateLimiter | None:
+    """The limiter for a setting such as "20/minute" (``factor`` times its count), shared by
+    the replicas under ``name`` when SHARED_STATE is set; None for an empty setting."""
+    if not text.strip():
+        return None
+    count, period = parse_rate(text)
+    if settings.SHARED_STATE:
+        return SharedRateLimiter(count * factor, period, name)
+    return RateLimiter(count * factor, period)
 
 
 def client_key(client_host: str | None, headers: Mapping[str, str], trusted_proxies: int = 0) -> str:

@@ -31,7 +31,7 @@ from runtime import settings
 from runtime.files import hide_paths
 from runtime.inputs import identity
 from ui.handlers import refusal
-from ui.server.limits import RateLimiter, client_key
+from ui.server.limits import RateLimiter, client_key, rate_limiter
 from ui.server.queue import Listeners
 
 log = logging.getLogger("playground")
@@ -171,16 +171,14 @@ class Guard:
                  max_body: int = 1_000_000, listeners: Listeners | None = None):  # fmt: skip
         self.app = app
         self.listeners = listeners  # result streams open now, for the queue (ui/server/queue.py)
-        self.runs = RateLimiter.parse(run_limit)
-        self.uploads = RateLimiter.parse(run_limit)  # uploads count apart from runs
+        self.runs = rate_limiter(run_limit, "runs")
+        self.uploads = rate_limiter(run_limit, "uploads")  # uploads count apart from runs
         # Failed logins count per name and address together, so that one student's typos
         # (or someone guessing one name) never lock out a class behind the same address;
         # an address whose failures go far beyond any class's (name after name: guessing
         # a class password) waits as a whole.
-        self.logins = RateLimiter.parse(login_limit)  # /login only answers when there is a login
-        self.login_floods = (
-            RateLimiter(self.logins.count * LOGIN_FLOOD_FACTOR, self.logins.period) if self.logins else None
-        )
+        self.logins = rate_limiter(login_limit, "logins")  # /login only answers when there is a login
+        self.login_floods = rate_limiter(login_limit, "login-floods", factor=LOGIN_FLOOD_FACTOR)
         self.trusted_proxies = trusted_proxies
         self.max_body = max_body
 

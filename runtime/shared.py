@@ -1,0 +1,118 @@
+"""What replicas of the app share (SHARED_STATE=redis://...): sliding-window counts for the
+rate limits and the classroom's limits, and the prompt log, in Redis, so that a student
+who is limited on one replica is limited on all, and the teacher reads one log.
+
+Unset, each process keeps its own (ui/server/limits.py, classroom/records.py), as one
+replica should. Redis's own clock times every window, so replicas whose clocks differ
+still agree; each check-and-count is one Lua script, atomic on the server.
+
+    windows = SharedWindows.connect()                     # None without SHARED_STATE
+    wait = windows.hit([("rate:runs:1.2.3.4", 60, 30, 1)])  # None: counted; else seconds to wait
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+
+from runtime import settings
+
+PREFIX = "playground:"
+PROMPT_LOG_KEY = PREFIX + "prompt-log"
+
+# KEYS: one sorted set per window (members "<id>:<weight>", scored by time); ARGV: per
+# window its period, its limit and this request's weight (0: look, count nothing), then
+# an id. Counted in every window only if every window has room; else the first refusing
+# window's index (1-based) and the seconds until it has room.
+_HIT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local counted = true
+for i, key in ipairs(KEYS) do
+  local period, limit, weight = tonumber(ARGV[3*i-2]), tonumber(ARGV[3*i-1]), tonumber(ARGV[3*i])
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - period)
+  local items = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES')
+  local used, oldest = 0, nil
+  for j = 1, #items, 2 do
+    used = used + tonumber(string.match(items[j], ':(%d+)$'))
+    if oldest == nil then oldest = tonumber(items[j+1]) end
+  end
+  if (weight > 0 and used + weight > limit) or (weight == 0 and used >= limit) then
+    return {i, tostring((oldest or now) + period - now), used}
+  end
+end
+for i, key in ipairs(KEYS) do
+  local period, weight = tonumber(ARGV[3*i-2]), tonumber(ARGV[3*i])
+  if weight > 0 then
+    redis.call('ZADD', key, now, ARGV[#ARGV] .. ':' .. weight)
+    redis.call('EXPIRE', key, math.ceil(period) + 1)
+  end
+end
+return {0, '0', 0}
+"""
+
+
+class SharedStateError(RuntimeError):
+    """The shared store can't be reached: said in one sentence, never a hung request."""
+
+
+class SharedWindows:
+    """Sliding windows in Redis, checked and counted together in one atomic step."""
+
+    def __init__(self, redis):
+        self.redis = redis
+        self._hit = redis.register_script(_HIT)
+
+    @classmethod
+    def connect(cls) -> SharedWindows | None:
+        return _windows() if settings.SHARED_STATE else None
+
+    def hit(self, windows: list[tuple[str, float, int, int]]) -> tuple[int, float, int] | None:
+        """``windows``: (key, period s, limit, weight). None when counted in all of them; else
+        (index of the window that refused, seconds until it has room, what it holds)."""
+        keys = [PREFIX + key for key, *_ in windows]
+        args = [value for _, period, limit, weight in windows for value in (period, limit, weight)]
+        with _talking():
+            index, wait, used = self._hit(keys=keys, args=[*args, uuid.uuid4().hex])
+        return None if int(index) == 0 else (int(index) - 1, max(float(wait), 0.001), int(used))
+
+
+def append_log(line: str) -> None:
+    """Add one JSON line to the shared prompt log."""
+    with _talking():
+        _redis().rpush(PROMPT_LOG_KEY, line)
+
+
+def read_log() -> list[str]:
+    """The shared prompt log's lines, oldest first."""
+    with _talking():
+        return _redis().lrange(PROMPT_LOG_KEY, 0, -1)
+
+
+@functools.cache
+def _redis():
+    import redis
+
+    return redis.Redis.from_url(settings.SHARED_STATE, decode_responses=True, socket_timeout=5,
+                                socket_connect_timeout=3, health_check_interval=30)  # fmt: skip
+
+
+@functools.cache
+def _windows() -> SharedWindows:
+    return SharedWindows(_redis())
+
+
+class _talking:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, tb):
+        import redis
+
+        if isinstance(error, redis.RedisError):
+            where = settings.SHARED_STATE.split("@")[-1]  # no password in a message
+            raise SharedStateError(
+                f"The store the app's replicas share (SHARED_STATE, {where}) can't be reached "
+                f"({type(error).__name__}); try again in a moment."
+            ) from None
+        return False
