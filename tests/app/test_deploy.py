@@ -38,3 +38,26 @@ def test_the_compose_example_mounts_the_caches():
     mounts = {volume.split(":", 1)[1] for volume in service["volumes"]}
     assert {"/home/user/.cache/huggingface", "/home/user/.cache/multimodal-playground"} <= mounts
     assert service["build"]["args"]["TORCH_INDEX"].endswith("/cpu") and "7860:7860" in service["ports"]
+
+
+def test_the_school_deployment_shares_what_replicas_must_share():
+    """deploy/compose.school.yaml: two replicas with the same settings, every one of them a
+    setting the app reads, one data volume, sticky behind the load balancer."""
+    import re
+
+    compose = yaml.safe_load((ROOT / "deploy" / "compose.school.yaml").read_text())
+    apps = [compose["services"][name] for name in ("app-1", "app-2")]
+    assert apps[0] == apps[1]
+    env = apps[0]["environment"]
+    settings_source = (ROOT / "runtime" / "settings.py").read_text()
+    from runtime.settings import REMOTE_TASKS
+
+    per_task = {f"BACKEND_{task.upper()}{end}" for task in REMOTE_TASKS for end in ("", "_MODEL")}
+    for name in env:
+        assert name in per_task or f'"{name}"' in settings_source, name
+    assert {"BACKEND_CHAT", "SHARED_STATE", "QDRANT_URL"} <= set(env) and env["SEARCH_BACKEND"] == "qdrant"
+    assert env["BACKEND_CHAT"].startswith("http://vlm:") and env["SHARED_STATE"].startswith("redis://redis:")
+    assert any(v.endswith(":/home/user/.cache/multimodal-playground") for v in apps[0]["volumes"])
+    nginx = (ROOT / "deploy" / "nginx.conf").read_text()
+    assert set(re.findall(r"server (app-\d):7860", nginx)) == {"app-1", "app-2"}
+    assert "hash $replica consistent" in nginx and "proxy_buffering off" in nginx
