@@ -55,9 +55,31 @@ TEXT_OPTIONS["siglip2"] = TEXT_OPTIONS["siglip"]
 LOWER_CASE = {"siglip", "siglip2"}
 
 
+class _ImageTower(torch.nn.Module):
+    """What ONNX Runtime runs of CLIP for images: pixel_values (B, 3, H, W) -> (B, D) features."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, pixel_values):
+        return self.model.get_image_features(pixel_values=pixel_values).pooler_output
+
+
+class _TextTower(torch.nn.Module):
+    """What ONNX Runtime runs of CLIP for texts: input_ids, attention_mask (B, T) -> (B, D) features."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids, attention_mask):
+        return self.model.get_text_features(input_ids=input_ids, attention_mask=attention_mask).pooler_output
+
+
 class RetrievalPipeline:
     def __init__(self, model, processor, model_id: str = "", revision: str = "main",
-                 scripts: ScriptCheck | None = None):  # fmt: skip
+                 scripts: ScriptCheck | None = None, cpu_runtime: str = "torch"):  # fmt: skip
         self.model = model.eval()
         self.processor = processor
         self.model_id = model_id
@@ -65,11 +87,16 @@ class RetrievalPipeline:
         self.model_type = model.config.model_type
         # The scripts the text encoder reads: a notice for a query or label in another.
         self.scripts = scripts or ScriptCheck()
+        # What embed_images / embed_texts run on: "torch", "onnxruntime" (both towers
+        # exported, runtime/ort.py) or "torch-fallback" (an export failed: ``runtime_note`` says why).
+        self.runtime, self.runtime_note, self._onnx = "torch", "", {}
+        if cpu_runtime == "onnxruntime":
+            self._use_onnxruntime()
 
     @classmethod
     def from_pretrained(
         cls, model_id: str, *, revision: str = "main", device: str = "cpu", dtype=torch.float32, local_files_only=False,
-        scripts: ScriptCheck | None = None,
+        scripts: ScriptCheck | None = None, cpu_runtime: str = "torch",
     ) -> RetrievalPipeline:  # fmt: skip
         from transformers import AutoConfig, AutoModel, AutoProcessor
 
@@ -79,7 +106,8 @@ class RetrievalPipeline:
             raise ValueError(f"Retrieval supports {SUPPORTED} checkpoints; {model_id!r} is a {model_type!r} model.")
         # CLIPModel, ChineseCLIPModel, SiglipModel or Siglip2Model, each with its processor.
         model = AutoModel.from_pretrained(model_id, dtype=dtype, device_map=device, **hub)
-        return cls(model, AutoProcessor.from_pretrained(model_id, **hub), model_id, revision, scripts)
+        processor = AutoProcessor.from_pretrained(model_id, **hub)
+        return cls(model, processor, model_id, revision, scripts, cpu_runtime=cpu_runtime)
 
     @property
     def device(self) -> torch.device:
@@ -123,6 +151,39 @@ class RetrievalPipeline:
             digest.update(weight.detach().to("cpu", torch.float16).numpy().tobytes())
         return digest.hexdigest()[:16]
 
+    def _use_onnxruntime(self) -> None:
+        """Run CLIP's two towers with ONNX Runtime (float32 on the CPU: 1.36x faster than
+        PyTorch for ViT-B/32's image tower, see runtime/ort.py), each exported once per
+        checkpoint. Only CLIP is exported: the other families were not measured."""
+        from PIL import Image
+
+        from runtime import ort
+
+        if self.model_type != "clip" or self.device.type != "cpu" or self.model.dtype != torch.float32:
+            return
+        blank = Image.new("RGB", (224, 224), (127, 127, 127))
+        towers = {
+            "image": (_ImageTower(self.model), self._pixels([blank, blank]), {"pixel_values": {0: "batch"}}),
+            "text": (_TextTower(self.model), dict(self._tokens(["a photo of a cat.", "a dog"])),
+                     {"input_ids": {0: "batch", 1: "length"}, "attention_mask": {0: "batch", 1: "length"}}),
+        }  # fmt: skip
+        for part, (module, example, dynamic) in towers.items():
+            session, why = ort.accelerate(module, example, dynamic, name=f"clip-{part}", label=f"CLIP {part} tower",
+                                          model_id=self.model_id, revision=self.revision)  # fmt: skip
+            if session is None:
+                self.runtime, self.runtime_note, self._onnx = "torch-fallback", why, {}
+                return
+            self._onnx[part] = session
+        self.runtime = "onnxruntime"
+
+    def _image_features(self, pixels: dict) -> torch.Tensor:
+        onnx = self._onnx.get("image") if self.device.type == "cpu" else None
+        return onnx(**pixels) if onnx else self.model.get_image_features(**pixels).pooler_output
+
+    def _text_features(self, tokens) -> torch.Tensor:
+        onnx = self._onnx.get("text") if self.device.type == "cpu" else None
+        return onnx(**tokens) if onnx else self.model.get_text_features(**tokens).pooler_output
+
     def _pixels(self, images: list) -> dict:
         """The processor's image inputs (pixel values; NaFlex SigLIP 2 adds its patch mask
         and shapes), on the model's device and in its dtype."""
@@ -143,7 +204,7 @@ class RetrievalPipeline:
         chunks = []
         for start in range(0, len(images), batch_size):
             batch = [load_image(image) for image in images[start : start + batch_size]]
-            features = self.model.get_image_features(**self._pixels(batch)).pooler_output
+            features = self._image_features(self._pixels(batch))
             chunks.append(_normalise(features))
             if callback is not None:
                 callback(min(start + batch_size, len(images)), len(images))
@@ -163,8 +224,7 @@ class RetrievalPipeline:
         """(N, D) float32 array of L2-normalised text embeddings; long texts are cut at
         the text encoder's length (77 tokens for CLIP, 64 for SigLIP, 52 for Chinese-CLIP)."""
         texts = self.check_texts(texts, what)
-        features = self.model.get_text_features(**self._tokens(texts)).pooler_output
-        return _normalise(features)
+        return _normalise(self._text_features(self._tokens(texts)))
 
     @torch.inference_mode()
     def image_tokens(self, images: Sequence) -> np.ndarray:
@@ -175,7 +235,7 @@ class RetrievalPipeline:
         vision = self.model.vision_model
         hidden = vision(**pixels).last_hidden_state  # (B, tokens, vision width)
         if self.is_siglip:  # no class token: the pooling head's output leads
-            pooled = self.model.get_image_features(**pixels).pooler_output[:, None]
+            pooled = self._image_features(pixels)[:, None]
             return _normalise(torch.cat([pooled, vision.post_layernorm(hidden)], dim=1))
         return _normalise(self.model.visual_projection(vision.post_layernorm(hidden)))  # token 0: the embedding
 

@@ -80,6 +80,12 @@ def load_options(cls, device: str, fast: bool) -> dict:
     if "compile" in accepts:
         compile_ok = settings.TORCH_COMPILE and not settings.SPACES_ZERO_GPU
         options["compile"] = fast and device.startswith("cuda") and compile_ok
+    if "cpu_runtime" in accepts:  # CLIP's towers on ONNX Runtime (runtime/ort.py), exported in float32
+        from runtime import ort
+
+        options["cpu_runtime"] = ort.choose(settings.CPU_RUNTIME, device, fast, options["dtype"])
+        if options["cpu_runtime"] == "onnxruntime":
+            options["dtype"] = pick_dtype(device, False)
     return options
 
 
@@ -95,6 +101,8 @@ class Loaded:
     notice: str = ""  # set when a tiny model stands in for the requested one
     precision: str = ""  # e.g. "bfloat16 + int8 decoder"
     home: str = ""  # the device it runs on; differs from ``device`` while offloaded to the CPU
+    runtime: str = ""  # "onnxruntime", "torch-fallback" (with ``runtime_note``: why) or "" (PyTorch)
+    runtime_note: str = ""
     last_used: float = field(default_factory=time.time)
     sizes: dict | None = field(default=None, repr=False)  # tensor_bytes, counted when needed
     # Concurrent requests to this pipeline run through it as batches (runtime/batching.py).
@@ -245,7 +253,10 @@ class ModelCache:
         precision = str(options["dtype"]).replace("torch.", "") + (" + int8 decoder" if quantized else "")
         precision += " + torch.compile" if options.get("compile") else ""
         seconds = time.perf_counter() - start
-        return Loaded(pipeline, checkpoint, requested, device, seconds, notice, precision, home=device)
+        runtime = dict(runtime=getattr(pipeline, "runtime", ""), runtime_note=getattr(pipeline, "runtime_note", ""))
+        if runtime["runtime"] == "torch":
+            runtime["runtime"] = ""
+        return Loaded(pipeline, checkpoint, requested, device, seconds, notice, precision, home=device, **runtime)
 
     def script_check(self, task: str, checkpoint: Checkpoint) -> ScriptCheck:
         """What ``checkpoint`` reads (runtime/scripts.py), and which models of the task's

@@ -73,6 +73,10 @@ def loaded_table() -> str:
     rows = ["| " + " | ".join(both(f"models.col_{c}") for c in columns) + " |", "|---|---|---|---|---:|---:|"]
     for item in loaded:
         where = f"{item.device} ({both('models.offloaded')})" if item.offloaded else item.device
+        if item.runtime == "onnxruntime":  # what runs its encoders (CPU_RUNTIME, runtime/ort.py)
+            where += f" · {both('models.runtime_onnxruntime')}"
+        elif item.runtime == "torch-fallback":
+            where += f" · {both('models.runtime_fallback', why=item.runtime_note)}"
         rows.append(
             f"| {item.requested.task} | {item.checkpoint.label} | {where} | {item.precision} | "
             f"{_size(item.nbytes())} | {now - item.last_used:.0f} s |"

@@ -1,0 +1,188 @@
+"""ONNX Runtime on the CPU, for the encoders where it is faster than PyTorch.
+
+A component (CLIP's image tower, its text tower) is exported once per checkpoint with
+PyTorch's maintained exporter (``torch.onnx.export(dynamo=True)``, the default since
+torch 2.9, through onnxscript), cached on disk under ``DATA_DIR/onnx`` and run with
+onnxruntime's CPU execution provider. The file name holds a key of the checkpoint
+(its id and revision, the names and shapes of its weights and a sample of their values)
+and of the versions of torch, transformers, onnx and onnxruntime, so a new checkpoint or
+a new library version exports again and never reads a stale graph. The export is
+written under a temporary name and renamed into place: an interrupted export leaves
+nothing behind that a later load would read.
+
+Each export (or cached file) is checked against PyTorch on the example inputs before it
+is used. Anything that goes wrong (the exporter does not support the model, the file is
+corrupt, onnxruntime is missing, the outputs differ) leaves the component on PyTorch,
+with one line in the log and a notice: a request never fails because of this path.
+
+Where it pays, measured on the development machine (2 cores, float32, random weights of
+the real sizes, alternating runs; docs/performance.md has the full numbers): CLIP
+ViT-B/32's image tower, 16 images, PyTorch 1.85 s, ONNX Runtime 1.36 s (1.36x). BLIP's
+ViT-B/16 at 384 px: PyTorch with fused attention 0.45 s, ONNX Runtime 0.46 s: no gain, so
+BLIP stays on PyTorch. PyTorch in bfloat16 (CPUs with native bfloat16) took 0.77 s for
+the CLIP tower, faster than ONNX Runtime in float32: ``auto`` picks ONNX Runtime only
+where PyTorch would run the model in float32.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.metadata
+import io
+import logging
+import os
+import time
+import uuid
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from runtime import settings
+from runtime.inputs import notify
+
+log = logging.getLogger(__name__)
+
+RUNTIMES = ("auto", "torch", "onnxruntime")
+FORMAT = 1  # bump when what is exported changes (the wrappers below), to export again
+
+
+def choose(setting: str, device: str, fast: bool, dtype) -> str:
+    """ "onnxruntime" or "torch" for a model loaded on ``device`` in ``dtype``: ``setting``
+    "onnxruntime" on the CPU whatever the dtype (the exported parts run in float32),
+    "auto" only where PyTorch would run float32 on the fast path (a CPU without native
+    bfloat16: there ONNX Runtime is faster; with bfloat16 PyTorch is); never on a GPU,
+    and never for tiny models or with FAST_PATH=off (``fast`` False) under "auto"."""
+    import torch
+
+    if setting not in RUNTIMES:
+        raise ValueError(f"CPU_RUNTIME must be one of {', '.join(RUNTIMES)}, not {setting!r}.")
+    if device != "cpu" or setting == "torch" or not available():
+        return "torch"
+    if setting == "onnxruntime":
+        return "onnxruntime"
+    return "onnxruntime" if fast and dtype == torch.float32 else "torch"
+
+
+def available() -> bool:
+    """Whether onnxruntime and the exporter's packages (onnx, onnxscript) are installed."""
+    import importlib.util
+
+    return all(importlib.util.find_spec(name) for name in ("onnxruntime", "onnx", "onnxscript"))
+
+
+def versions() -> str:
+    names = ("torch", "transformers", "onnx", "onnxscript", "onnxruntime")
+    return ",".join(f"{name}={importlib.metadata.version(name)}" for name in names)
+
+
+def checkpoint_key(module, name: str, model_id: str, revision: str) -> str:
+    """16 hex digits that change with the checkpoint, the exported part and the versions:
+    the names, shapes and dtypes of every weight, and the first and last 256 values of
+    each (a whole-file hash of a 350 MB tower would take longer than the lookup saves)."""
+    digest = hashlib.sha256(f"{FORMAT}|{name}|{model_id}|{revision}|{versions()}".encode())
+    for key, tensor in module.state_dict().items():
+        flat = tensor.detach().reshape(-1)
+        digest.update(f"{key}{tuple(tensor.shape)}{tensor.dtype}".encode())
+        if flat.numel() and tensor.dtype.is_floating_point:
+            digest.update(flat[:256].float().numpy().tobytes() + flat[-256:].float().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+class OnnxModule:
+    """An exported component as a callable: torch tensors in (by input name), the first
+    output out as a float32 torch tensor on the CPU."""
+
+    def __init__(self, path: Path, input_names: tuple[str, ...]):
+        import onnxruntime
+        import torch
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = torch.get_num_threads()  # as configure_torch set it (NUM_THREADS)
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3  # errors only: its warnings are about the graph, not the request
+        self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.input_names = input_names
+        self.path = path
+
+    def __call__(self, **inputs):
+        import torch
+
+        feeds = {name: inputs[name].detach().cpu().numpy() for name in self.input_names}
+        return torch.from_numpy(self.session.run(None, feeds)[0])
+
+
+def export(module, example: tuple, input_names: tuple[str, ...], dynamic: dict, path: Path) -> None:
+    """Export ``module`` called on ``example`` to ``path`` with torch.onnx's dynamo exporter;
+    ``dynamic`` maps each input name to {axis: name} for the axes that vary (batch, length)."""
+    import torch
+
+    dims = {}
+    shapes = tuple(
+        {axis: dims.setdefault(label, torch.export.Dim(label, min=1, max=4096)) for axis, label in dynamic[n].items()}
+        for n in input_names
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+    quiet = [logging.getLogger(name) for name in ("onnx_ir", "onnxscript", "torch.onnx")]
+    levels = [logger.level for logger in quiet]
+    try:
+        # The exporter prints its steps and logs each graph pass: not for the user.
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), torch.no_grad():
+            warnings.simplefilter("ignore")
+            for logger in quiet:
+                logger.setLevel(logging.WARNING)
+            torch.onnx.export(
+                module.eval(), example, str(tmp), input_names=list(input_names), output_names=["output"],
+                dynamic_shapes=shapes, dynamo=True, external_data=False, verbose=False,
+            )  # fmt: skip
+        os.replace(tmp, path)  # atomic: a reader sees the whole graph or none
+    finally:
+        tmp.unlink(missing_ok=True)
+        for logger, level in zip(quiet, levels, strict=True):
+            logger.setLevel(level)
+
+
+def _close(ours: np.ndarray, reference: np.ndarray) -> bool:
+    """Float32 in both: the same math in another order differs by rounding only."""
+    scale = max(1.0, float(np.abs(reference).max()))
+    return ours.shape == reference.shape and float(np.abs(ours - reference).max()) <= 1e-3 * scale
+
+
+def accelerate(module, example: dict, dynamic: dict, *, name: str, label: str, model_id: str = "",
+               revision: str = "main") -> tuple[OnnxModule | None, str]:  # fmt: skip
+    """``module`` (float32, on the CPU) as an ONNX Runtime session, exported on first use and
+    read from the disk cache after that; ``example`` maps input names to tensors it is
+    exported with and checked on. Returns (the session, "") or (None, why not): the caller
+    then keeps PyTorch. ``label`` names the part for people ("CLIP image tower")."""
+    import torch
+
+    input_names = tuple(example)
+    path = settings.DATA_DIR / "onnx" / f"{name}-{checkpoint_key(module, name, model_id, revision)}.onnx"
+    try:
+        session = None
+        if path.is_file():
+            try:
+                session = OnnxModule(path, input_names)
+            except Exception as error:  # a corrupt or foreign file: export it again
+                log.warning("ONNX Runtime: %s is unreadable (%s); exporting it again", path.name, error)
+                path.unlink(missing_ok=True)
+        if session is None:
+            start = time.perf_counter()
+            log.info("ONNX Runtime: exporting the %s of %s (once per checkpoint)", label, model_id or "this model")
+            export(module, tuple(example.values()), input_names, dynamic, path)
+            session = OnnxModule(path, input_names)
+            notify(f"The {label} was exported to ONNX Runtime in {time.perf_counter() - start:.0f} s, once: later loads "
+                   "reuse it.")  # fmt: skip
+        with torch.no_grad():
+            reference = module(**example).float().numpy()
+        if not _close(session(**example).numpy(), reference):
+            path.unlink(missing_ok=True)  # not to be read again
+            raise ValueError("its outputs differ from PyTorch's")
+        return session, ""
+    except Exception as error:
+        why = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}".rstrip(": ")[:200]
+        log.warning("ONNX Runtime: the %s stays on PyTorch (%s)", label, why)
+        notify(f"The {label} runs on PyTorch: its ONNX Runtime export failed ({why}).")
+        return None, why
