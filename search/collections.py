@@ -13,6 +13,7 @@ Open indexes are kept in memory, least recently used closed first.
 from __future__ import annotations
 
 import hashlib
+import json
 import tempfile
 import threading
 from collections import OrderedDict
@@ -22,12 +23,16 @@ from pathlib import Path
 import numpy as np
 
 from runtime import settings
+from runtime.files import atomic_write_text
 from runtime.inputs import notify
-from search.index import ImageIndex, scan
+from search.index import ImageIndex, content_hash, scan
 from search.uploads import UploadBudget, distinct, extract_zip, is_zip, store_images
 
 MAX_OPEN_INDEXES = 32  # open indexes kept in memory (sessions come and go)
 PUBLIC_FIELDS = ("id", "name", "score", "width", "height", "added", "source")
+# Beside a visitor's stored copies (named by content, 19bf0d9a10783742.jpg): the name
+# each was uploaded under, which is what the page shows. Hidden, so no scan indexes it.
+NAMES_FILE = ".names.json"
 
 
 @dataclass
@@ -37,6 +42,8 @@ class Added:
     added: int = 0
     already: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    # (name given, where it already is, its name there): content the collection holds already
+    duplicates: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 class Collections:
@@ -66,6 +73,28 @@ class Collections:
     def upload_folder(self, session: str | None) -> Path:
         """Where this visitor's added images go."""
         return self.data_dir / "uploads" / self.scope(session)
+
+    def names(self, session: str | None) -> dict[str, str]:
+        """{stored file name: the name it was uploaded under} for this visitor's images."""
+        try:
+            names = json.loads((self.upload_folder(session) / NAMES_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return names if isinstance(names, dict) else {}
+
+    def _name(self, session: str | None, stored: dict[str, str]) -> None:
+        """Record (or with a None value, forget) the upload names of stored copies."""
+        with self._lock:
+            names = self.names(session)
+            names.update(stored)
+            names = {k: v for k, v in names.items() if v is not None}
+            atomic_write_text(self.upload_folder(session) / NAMES_FILE, json.dumps(names, ensure_ascii=False))
+
+    def named(self, hits: list[dict], session: str | None) -> list[dict]:
+        """``hits`` with each of the visitor's own images under the name it was uploaded as."""
+        names = self.names(session) if any(hit.get("source") == "yours" for hit in hits) else {}
+        return [{**hit, "name": names.get(Path(hit["path"]).name, hit["name"])} if hit.get("source") == "yours"
+                else hit for hit in hits]  # fmt: skip
 
     # --- Indexes ------------------------------------------------------------------
 
@@ -156,7 +185,8 @@ class Collections:
         if len(paths) > settings.MAX_INDEX_UPLOAD:
             raise ValueError(f"Add at most {settings.MAX_INDEX_UPLOAD:,} files at a time; got {len(paths):,}.")
         budget = budget or UploadBudget.for_request()
-        mine = self.sources(pipe, model_key, session, create=True)["yours"]
+        sources = self.sources(pipe, model_key, session, create=True)
+        mine = sources["yours"]
         skipped, refused_zips = [], []
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="unzip-", dir=self.data_dir) as unpacked:
@@ -177,12 +207,49 @@ class Collections:
                 raise ValueError(" ".join(refused_zips))
             if len(images) > settings.MAX_INDEX_UPLOAD:
                 raise ValueError(f"Add at most {settings.MAX_INDEX_UPLOAD:,} images at a time; got {len(images):,}.")
-            stored, refused = store_images(images, self.upload_folder(session), budget)
+            images, duplicates = self._new_content(images, sources)
+            folder = self.upload_folder(session)
+            there = {p.name for p in folder.iterdir()} if folder.is_dir() else set()
+            given: list[str] = []  # the name each stored copy was given
+            stored, refused = store_images(images, folder, budget, given)
             skipped += refused
+        elsewhere, names, fresh = len(duplicates), self.names(session), {}
+        for path, name in zip(stored, given, strict=True):
+            if path.name in there or path.name in fresh:  # the visitor's own: the same copy, stored once
+                duplicates.append((name, "yours", names.get(path.name) or fresh.get(path.name) or path.name))
+            else:
+                fresh[path.name] = name
+        self._name(session, fresh)
         report = mine.add(stored, pipe, progress=True)
+        if duplicates:
+            shown = ", ".join(f"{name} = {where}: {known}" for name, where, known in duplicates[:5])
+            notify(f"Already in the collection, not added again: {shown}" + (" ..." if len(duplicates) > 5 else ""))
         # The index names a file it could not embed by its stored copy: a path on the server.
         later = [(Path(path).name, why) for path, why in report.skipped]
-        return Added(len(report.added), len(stored) - len(report.added), [*skipped, *later])
+        return Added(len(report.added), len(stored) - len(report.added) + elsewhere, [*skipped, *later], duplicates)
+
+    @staticmethod
+    def _new_content(images: list, sources: dict[str, ImageIndex]) -> tuple[list, list]:
+        """``images`` (paths or (name, path) pairs) less those whose bytes an index other
+        than the visitor's own holds already (the bundled gallery, the library): the
+        content hash is the index's id, so a bundled image uploaded again is found
+        whatever it is called. Returns (new images, [(name, source, name there)])."""
+        others = {name: index for name, index in sources.items() if name != "yours"}
+        new, duplicates = [], []
+        for file in images:
+            name, path = file if isinstance(file, tuple) else (Path(str(file)).name, file)
+            try:
+                digest = content_hash(Path(path))
+            except OSError:
+                new.append(file)  # store_images reports it
+                continue
+            owner = next((source for source, index in others.items() if digest in index), None)
+            if owner is None:
+                new.append(file)
+            else:
+                index = others[owner]
+                duplicates.append((name, owner, index.item(index.row(digest))["name"]))
+        return new, duplicates
 
     def remove(self, image_id: str, pipe, model_key: str, session: str | None) -> Path:
         """Remove an image this visitor added, from every model's index of theirs; returns its file."""
@@ -202,7 +269,16 @@ class Collections:
             if image_id in index:
                 index.remove([image_id])
         path.unlink(missing_ok=True)
+        self._name(session, {path.name: None})
         return path
+
+    def browse(self, session: str | None, limit: int) -> list[dict]:
+        """The newest images of this visitor's collection, theirs first, each as {id, name,
+        path, source}: what the collection gallery shows and a click there selects."""
+        names, mine = self.names(session), self.upload_folder(session)
+        return [{"id": content_hash(path), "name": names.get(path.name, path.name) if path.parent == mine else path.name,
+                 "path": str(path), "source": "yours" if path.parent == mine else "bundled"}
+                for path in self.newest(session, limit)]  # fmt: skip
 
     def newest(self, session: str | None, limit: int) -> list[Path]:
         """The newest images of this visitor's collection: theirs first, then the bundled ones."""

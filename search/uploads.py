@@ -197,11 +197,13 @@ def _why_not(member: zipfile.ZipInfo) -> str | None:
 
 
 def store_images(files: Sequence[str | Path | tuple[str, Path]], folder: str | Path,
-                 budget: UploadBudget | None = None) -> tuple[list[Path], list[tuple[str, str]]]:  # fmt: skip
+                 budget: UploadBudget | None = None, names: list[str] | None = None,
+                 ) -> tuple[list[Path], list[tuple[str, str]]]:  # fmt: skip
     """Copy readable images into ``folder`` as JPEG (at most STORED_SIDE px, metadata
     such as GPS position dropped), named by the hash of the copy so the same image is
     stored once; return (stored paths, [(file, why skipped)]). ``files`` are paths, or
-    (name to report, path) pairs; each decode takes one image of ``budget``."""
+    (name to report, path) pairs; each decode takes one image of ``budget``. ``names``,
+    when given, receives the name given for each stored path: what the page shows for it."""
     budget = budget or UploadBudget.for_request()
     stored, skipped = [], []
     for file in files:
@@ -222,4 +224,6 @@ def store_images(files: Sequence[str | Path | tuple[str, Path]], folder: str | P
         if not target.exists():
             atomic_write_bytes(target, buffer.getvalue())
         stored.append(target)
+        if names is not None:
+            names.append(PurePosixPath(name).name)
     return stored, skipped

@@ -40,7 +40,7 @@ CSS = """
 footer { visibility: visible; }
 #page-switches { justify-content: flex-end; align-items: center; gap: 1em; }
 #language-switch { max-width: 16em; flex-grow: 0; }
-#presenter-switch { max-width: 14em; flex-grow: 0; }
+#presenter-switch { flex: 0 0 auto !important; width: auto; min-width: max-content !important; }
 .banner-classroom { border-left: 4px solid #6366f1; padding: 0.4em 0.9em; background: rgba(99, 102, 241, 0.08); }
 .fusion-confusion table, .fusion-table table, .fusion-missing table { border-collapse: collapse; font-size: 0.9em; }
 .fusion-confusion th, .fusion-confusion td, .fusion-table th, .fusion-table td, .fusion-missing th, .fusion-missing td {
@@ -49,6 +49,12 @@ footer { visibility: visible; }
 .fusion-confusion td.miss { background: rgba(239, 68, 68, calc(0.06 + 0.5 * var(--share))); }
 .fusion-table, .fusion-missing { overflow-x: auto; }
 .fusion-table tr.best td { font-weight: 600; background: rgba(99, 102, 241, 0.1); }
+/* Search: a caption is read whole (it wraps), and the selection sits beside the grid. */
+.search-hits .caption-label { white-space: normal; overflow-wrap: anywhere; max-width: calc(100% - 8px);
+  left: 4px; right: 4px; font-size: 0.8em; line-height: 1.25; }
+.search-selection img { object-fit: cover; border-radius: 6px; }
+.search-help { font-size: 0.85em; opacity: 0.85; }
+@media (max-width: 640px) { .search-hits .grid-container { grid-template-columns: repeat(3, minmax(0, 1fr)) !important; } }
 """
 THEME = gr.themes.Soft(primary_hue="indigo", secondary_hue="sky")
 

@@ -122,7 +122,7 @@ def test_in_session_mode_no_visitor_sees_another_ones_images(models, tmp_path):
     alice, bob = Visitor("alice-session"), Visitor("bob-session")
     photo = noise(tmp_path / "alice.png", 3)
 
-    _, report = search.add_to_gallery([str(photo)], request=alice, progress=None)
+    _, _, report = search.add_to_gallery([str(photo)], request=alice, progress=None)
     assert "Added 1" in report
     _, alice_hits, _ = search.search(image=str(photo), top_k=1, request=alice, progress=None)
     _, bob_hits, _ = search.search(image=str(photo), top_k=20, request=bob, progress=None)

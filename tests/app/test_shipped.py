@@ -56,11 +56,20 @@ def dockerfile_env(home: Path) -> dict[str, str]:
     return env
 
 
+def new_copy(name: str) -> Path:
+    """A bundled image mirrored: content the gallery doesn't hold yet (the bundled file
+    itself would be recognised and not added again)."""
+    path = Path(tempfile.mkdtemp(prefix="shipped-image-")) / name
+    with Image.open(IMAGES / name) as image:
+        image.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(path)
+    return path
+
+
 def zip_of(*names: str) -> str:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for name in names:
-            archive.write(IMAGES / name, f"photos/{name}")
+            archive.write(new_copy(name), f"photos/{name}")
     path = Path(tempfile.mkdtemp(prefix="shipped-zip-")) / "photos.zip"
     path.write_bytes(buffer.getvalue())
     return str(path)
@@ -92,7 +101,7 @@ def calls(client: Client) -> dict:
     call("/caption", image=cat, model="tiny-gemma3", max_new_tokens=4, num_beams=1)  # a chat model in Caption
     call("/text_to_image", prompt="a red fox", seed=3, num_inference_steps=2, timeline=True)
     call("/explain_text_to_image", prompt="a red fox", seed=3, num_inference_steps=2)
-    call("/add_to_gallery", files=[handle_file(str(IMAGES / "horse.jpg"))])
+    call("/add_to_gallery", files=[handle_file(str(new_copy("horse.jpg")))])
     call("/index_zip", file=handle_file(zip_of("coins.jpg", "rocket.jpg")))
     call("/search_by_text", query="a clock", top_k=3)
     call("/search_by_image", image=clock, top_k=3)

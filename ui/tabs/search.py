@@ -9,6 +9,7 @@ its CLIP lab and Show the code, and turns requests into calls on it.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -23,7 +24,7 @@ from ui import panels
 from ui.components import examples, image_input, model_picker, model_status, status_line
 from ui.context import Context
 from ui.handlers import get_model, gpu, user_errors
-from ui.i18n import _
+from ui.i18n import _, both
 from ui.server.limits import Allowance, visitor
 
 QUERY_EXAMPLES = [
@@ -44,6 +45,7 @@ COLLECTION_LABELS_EXAMPLE_ZH = "动物，食物，太空，人，物品"
 # Table headers are values, not labels, so Gradio's i18n doesn't reach them: both languages.
 COUNT_HEADERS = ["label / 标签", "images / 图片数", "share % / 占比 %"]
 PREVIEW = 48  # images shown in the collection preview
+SOURCE_NAMES = {"yours": "your images", "bundled": "bundled gallery", "library": "library"}
 
 
 def _picture(hit: dict):
@@ -98,7 +100,8 @@ def endpoints(ctx: Context) -> SimpleNamespace:
         loaded = get_model("retrieval", model, progress)
         return loaded, collections.sources(loaded.pipeline, loaded.checkpoint.key, _session(request), create)
 
-    def answer(hits):
+    def answer(hits, request):
+        hits = collections.named(hits, _session(request))  # the visitor's images under their own names
         return _gallery(hits), collections.public(hits)
 
     @gpu
@@ -121,7 +124,7 @@ def endpoints(ctx: Context) -> SimpleNamespace:
         query = check_text(query, "search text")  # before the model loads
         loaded, found = sources(model, request, progress)
         query_embedding = loaded.pipeline.embed_query(text=query)
-        return answer(collections.search(found, query_embedding, top_k))
+        return answer(collections.search(found, query_embedding, top_k), request)
 
     @gpu
     @user_errors
@@ -142,7 +145,7 @@ def endpoints(ctx: Context) -> SimpleNamespace:
         if image is None:
             raise ValueError("No image given: upload an image or pick one of the examples.")
         loaded, found = sources(model, request, progress)
-        return answer(collections.search(found, loaded.pipeline.embed_query(image=image), top_k))
+        return answer(collections.search(found, loaded.pipeline.embed_query(image=image), top_k), request)
 
     @gpu
     @user_errors
@@ -165,7 +168,7 @@ def endpoints(ctx: Context) -> SimpleNamespace:
         # By text, by image, or both: the text then modifies the image ("at night").
         loaded, found = sources(model, request, progress)
         query_embedding = loaded.pipeline.embed_query(text=query, image=image, text_weight=text_weight)
-        gallery, hits = answer(collections.search(found, query_embedding, top_k))
+        gallery, hits = answer(collections.search(found, query_embedding, top_k), request)
         return gallery, hits, hits
 
     @gpu
@@ -192,7 +195,9 @@ def endpoints(ctx: Context) -> SimpleNamespace:
         owner = collections.owner(found, image_id)
         if owner is None:
             raise ValueError(f"No image with id {image_id!r} in your collection.")
-        gallery, hits = answer(collections.search(found, found[owner].embedding(image_id), top_k, exclude=[image_id]))
+        gallery, hits = answer(
+            collections.search(found, found[owner].embedding(image_id), top_k, exclude=[image_id]), request
+        )
         return gallery, hits, hits
 
     @gpu
@@ -220,7 +225,10 @@ def endpoints(ctx: Context) -> SimpleNamespace:
         table = [[row["label"], row["count"], round(100 * row["share"], 1)] for row in result["labels"]]
         shown = []
         for row in result["labels"]:
-            row["examples"] = [{**item, "source": collections.owner(found, item["id"])} for item in row["examples"]]
+            row["examples"] = collections.named(
+                [{**item, "source": collections.owner(found, item["id"])} for item in row["examples"]],
+                _session(request),
+            )
             shown += _gallery(
                 row["examples"], lambda item, label=row["label"]: f"{label} · {item['score']:.2f} · {item['name']}"
             )
@@ -231,7 +239,7 @@ def endpoints(ctx: Context) -> SimpleNamespace:
     unpacking = Allowance(settings.UPLOAD_BYTES_PER_HOUR, 3600)
     decoding = Allowance(settings.UPLOAD_IMAGES_PER_HOUR, 3600)
 
-    def add(paths: list[str], model: str | None, request: gr.Request | None, progress) -> tuple[list[str], str]:
+    def add(paths: list[str], model: str | None, request: gr.Request | None, progress) -> tuple:
         loaded = get_model("retrieval", model, progress)
         who = visitor(request)
         max_bytes, settle_bytes = unpacking.take(who, settings.MAX_ZIP_BYTES)
@@ -249,14 +257,16 @@ def endpoints(ctx: Context) -> SimpleNamespace:
             settle_images(budget.images_used)
         lines = [f"Added {added.added} image(s); {added.already} already in the collection; "
                  f"{len(added.skipped)} file(s) skipped. / 已添加 {added.added} 张图片。"]  # fmt: skip
+        lines += [f"- {name}: already in the collection as {known} ({SOURCE_NAMES[where]})"
+                  for name, where, known in added.duplicates[:30]]  # fmt: skip
         lines += [f"- {name}: {why}" for name, why in added.skipped[:30]]
-        return collection(model, request), "\n".join(lines)
+        return *collection(model, request, items=True), "\n".join(lines)
 
     @user_errors
     def add_to_gallery(
         files: list[str] | None, folder: list[str] | None = None, model: str | None = None,
         request: gr.Request = None, progress=gr.Progress(track_tqdm=True),
-    ) -> tuple[list[str], str]:  # fmt: skip
+    ) -> tuple[list[tuple[str, str]], list[dict], str]:  # fmt: skip
         """Add images, a folder or zip files of images to your collection, so that search finds them.
 
         Args:
@@ -276,7 +286,7 @@ def endpoints(ctx: Context) -> SimpleNamespace:
     def index_zip(
         file: str | None, model: str | None = None, request: gr.Request = None,
         progress=gr.Progress(track_tqdm=True),
-    ) -> tuple[list[str], str]:  # fmt: skip
+    ) -> tuple[list[tuple[str, str]], list[dict], str]:  # fmt: skip
         """Add the images of one zip file to your collection.
 
         Args:
@@ -295,7 +305,7 @@ def endpoints(ctx: Context) -> SimpleNamespace:
     @user_errors
     def remove_from_gallery(
         image_id: str, model: str | None = None, request: gr.Request = None
-    ) -> tuple[list[str], str]:  # fmt: skip
+    ) -> tuple[list[tuple[str, str]], list[dict], str]:  # fmt: skip
         """Remove an image you added from your collection (the bundled gallery can't be changed).
 
         Args:
@@ -309,12 +319,16 @@ def endpoints(ctx: Context) -> SimpleNamespace:
         if not image_id or not isinstance(image_id, str):
             raise ValueError("No image chosen: click one of your images in the results first.")
         loaded = get_model("retrieval", model)
+        names = collections.names(_session(request))  # read before the removal forgets the name
         path = collections.remove(image_id.strip(), loaded.pipeline, loaded.checkpoint.key, _session(request))
-        return collection(model, request), f"Removed {path.name}. / 已移除。"
+        return *collection(model, request, items=True), f"Removed {names.get(path.name, path.name)}. / 已移除。"
 
-    def collection(model: str | None = None, request: gr.Request = None) -> list[str]:
-        """The newest images of this visitor's collection (theirs first, then the bundled ones)."""
-        return [str(p) for p in collections.newest(_session(request), PREVIEW)]
+    def collection(model: str | None = None, request: gr.Request = None, items: bool = False):
+        """The newest images of this visitor's collection (theirs first, then the bundled ones),
+        each captioned with its name; with ``items``, also as data, for a click to select."""
+        found = collections.browse(_session(request), PREVIEW)
+        gallery = [(item["path"], item["name"]) for item in found]
+        return (gallery, found) if items else gallery
 
     @gpu
     @user_errors
@@ -351,11 +365,23 @@ def endpoints(ctx: Context) -> SimpleNamespace:
     )
 
 
-def _selected(hits: list[dict] | None, event: gr.SelectData) -> str:
-    """The id of the clicked result, for 'more like this' and 'remove'."""
-    if not hits or event.index is None or event.index >= len(hits):
-        return ""
-    return hits[event.index]["id"]
+def _selected(items: list[dict] | None, event: gr.SelectData):
+    """A click on a result or on an image of the collection: its id (kept for 'more like
+    this' and 'remove', never shown), its name and where it comes from, a thumbnail, and
+    the remove button, live only for an image the visitor added."""
+    if not items or event.index is None or event.index >= len(items):
+        return "", both("search.nothing_selected"), None, gr.update(interactive=False)
+    item = items[event.index]
+    source = item.get("source") if item.get("source") in ("yours", "bundled", "library") else "library"
+    # The thumbnail the gallery shows (its served copy): hits as data carry no server path.
+    shown = event.value.get("image") if isinstance(event.value, dict) else None
+    picture = shown.get("path") if isinstance(shown, dict) else None
+    return (
+        item["id"],
+        both(f"search.selected_{source}", name=item["name"]),
+        picture,
+        gr.update(interactive=source == "yours"),
+    )
 
 
 # --- Explain, How it works and Show the code ---------------------------------------
@@ -471,32 +497,42 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                         0, 1, 0.5, step=0.05, label=_("search.text_weight"), info=_("search.text_weight_info")
                     )
             with gr.Column(scale=3):
-                hits = gr.Gallery(
-                    label=_("search.results"), interactive=False, columns=4, height=460, object_fit="cover"
-                )
-                with gr.Row():
-                    selected = gr.Textbox(
-                        label=_("search.selected"), info=_("search.selected_info"), interactive=False, max_lines=1,
-                        scale=3,
-                    )  # fmt: skip
-                    more_button = gr.Button(_("search.more_like_this"), scale=1)
-                    remove_button = gr.Button(_("search.remove"), variant="stop", scale=1)
+                # No preview: a click selects the result, and the grid stays in view.
+                hits = gr.Gallery(label=_("search.results"), interactive=False, columns=4, height="auto",
+                                  object_fit="cover", allow_preview=False, elem_classes="search-hits")  # fmt: skip
+                # The selection by name and thumbnail; its id (a content hash) travels hidden.
+                with gr.Group(elem_classes="search-selection"):
+                    with gr.Row(equal_height=True):
+                        selected_picture = gr.Image(label=_("search.selected_thumb"), show_label=False, height=72,
+                                                    width=72, interactive=False, container=False, min_width=72,
+                                                    scale=0, buttons=[])  # fmt: skip
+                        selected_view = gr.Markdown(both("search.nothing_selected"), padding=True)
+                    with gr.Row():
+                        more_button = gr.Button(_("search.more_like_this"), size="md", min_width=120)
+                        remove_button = gr.Button(_("search.remove"), variant="stop", size="md", min_width=120,
+                                                  interactive=False)  # fmt: skip
+                selected = gr.Textbox(label=_("search.selected"), visible=False)
                 # The hits as data: returned by /search and /more_like_this, kept for 'more like this'.
                 hits_json = gr.JSON(visible=False)
                 hits_state = gr.State([])
                 status = status_line(demo, "retrieval", picker)
         examples([[q] for q in QUERY_EXAMPLES], [[q] for q in QUERY_EXAMPLES_ZH], inputs=[query])
 
-        with gr.Accordion(_("search.collection"), open=False):
-            gr.Markdown(_("search.collection_info"))
-            everything = gr.Gallery(
-                label=_("search.collection"), interactive=False, columns=8, height=260, object_fit="cover"
-            )
-            with gr.Row():
-                files = gr.File(file_count="multiple", file_types=["image", ".zip"], label=_("search.add_files"))
-                folder = gr.File(file_count="directory", label=_("search.add_folder"))
-            add_button = gr.Button(_("search.add"))
-            report = gr.Markdown()
+        # Adding and browsing in plain view: the collection, and the upload beside it.
+        gr.Markdown(_("search.collection_heading"))
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3):
+                everything = gr.Gallery(label=_("search.browse"), interactive=False, columns=6, height=320,
+                                        object_fit="cover", allow_preview=False, elem_classes="search-hits")  # fmt: skip
+                everything_state = gr.State([])
+            with gr.Column(scale=2):
+                files = gr.File(file_count="multiple", file_types=["image", ".zip"], label=_("search.add_files"),
+                                height=140)  # fmt: skip
+                with gr.Accordion(_("search.add_folder"), open=False):
+                    folder = gr.File(file_count="directory", label=_("search.add_folder"), height=120)
+                add_button = gr.Button(_("search.add"), variant="primary")
+                gr.Markdown(_("search.collection_info"), elem_classes="search-help")
+                report = gr.Markdown()
 
         gr.Markdown(_("search.classify_collection_intro"))
         with gr.Row(equal_height=False):
@@ -542,22 +578,28 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                            api_name="search_by_image", **model_call).then(**refresh)  # fmt: skip
         both_button.click(api.search, [query, query_image, top_k, text_weight, picker], [hits, hits_json, hits_state],
                           api_name="search", **model_call).then(**refresh)  # fmt: skip
-        hits.select(_selected, hits_state, selected, api_visibility="private", queue=False)
+        chosen = [selected, selected_view, selected_picture, remove_button]
+        hits.select(_selected, hits_state, chosen, api_visibility="private", queue=False)
+        everything.select(_selected, everything_state, chosen, api_visibility="private", queue=False)
         more_button.click(api.more_like_this, [selected, top_k, picker], [hits, hits_json, hits_state],
                           api_name="more_like_this", **model_call)  # fmt: skip
-        remove_button.click(api.remove_from_gallery, [selected, picker], [everything, report],
-                            api_name="remove_from_gallery", **model_call)  # fmt: skip
+        removed = remove_button.click(api.remove_from_gallery, [selected, picker], [everything, everything_state, report],
+                                      api_name="remove_from_gallery", **model_call)  # fmt: skip
+        removed.success(lambda: ("", both("search.nothing_selected"), None, gr.update(interactive=False)), None,
+                        chosen, api_visibility="private", queue=False)  # fmt: skip
         gr.on([classify_button.click, labels.submit], classify, [classify_image, labels, picker], confidences,
               api_name="classify", **model_call).then(**refresh)  # fmt: skip
         gr.on([collection_button.click, collection_labels.submit], api.classify_collection,
               [collection_labels, examples_per_label, picker], [counts, label_examples, collection_json],
               api_name="classify_collection", **model_call).then(**refresh)  # fmt: skip
-        demo.load(api.collection, picker, everything, api_visibility="private", queue=False)
-        add_button.click(api.add_to_gallery, [files, folder, picker], [everything, report], api_name="add_to_gallery",
-                         **model_call)  # fmt: skip
+        demo.load(functools.partial(api.collection, items=True), picker, [everything, everything_state],
+                  api_visibility="private", queue=False)  # fmt: skip
+        add_button.click(api.add_to_gallery, [files, folder, picker], [everything, everything_state, report],
+                         api_name="add_to_gallery", **model_call)  # fmt: skip
         # A zip on its own, for API clients (the UI takes zips in the files box above).
         zip_file = gr.File(file_types=[".zip"], visible=False)
-        zip_file.upload(api.index_zip, [zip_file, picker], [everything, report], api_name="index_zip", **model_call)
+        zip_file.upload(api.index_zip, [zip_file, picker], [everything, everything_state, report],
+                        api_name="index_zip", **model_call)  # fmt: skip
         search_panel(demo, query=query, query_image=query_image, picker=picker, top_k=top_k,
                  embedding_map=api.embedding_map, classify_image=classify_image,
                              confidences=confidences)  # fmt: skip
