@@ -3,6 +3,8 @@
     python -m tools.loadtest                                 # starts the app (tiny profile), 8 clients, 30 s
     python -m tools.loadtest --clients 16 --seconds 60 --json out/load.json
     python -m tools.loadtest --url http://127.0.0.1:7860/ --pid 12345   # an app already running here
+    python -m tools.loadtest --replicas 2 --compare --clients 50 --endpoints chat,caption \
+        --env BACKEND_CHAT=http://127.0.0.1:8000/v1 --env BACKEND_CHAT_MODEL=...   # replicas and a model server
 
 It only talks to this machine (loopback addresses), and stops by itself: after
 ``--seconds``, or after ``--max-requests`` requests in all, whichever comes first (a
@@ -37,6 +39,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 IMAGE = ROOT / "assets" / "images" / "cat.jpg"
 ENDPOINTS = ("caption", "vqa", "text_to_image", "search_by_text", "search_by_image", "classify")
+OPTIONAL = ("chat",)  # on request (--endpoints): with BACKEND_CHAT, the model server's load
 LIMITS = {"clients": 64, "seconds": 600, "max_requests": 100_000}
 
 
@@ -52,6 +55,7 @@ def request_for(endpoint: str, i: int, image_path: Path = IMAGE) -> dict:
         "search_by_text": dict(query="a cat", top_k=4),
         "search_by_image": dict(image=image, top_k=4),
         "classify": dict(image=image, labels="cat, dog, bird"),
+        "chat": dict(message="What is in this picture?", images=[image], max_new_tokens=8),
     }[endpoint]
 
 
@@ -190,22 +194,29 @@ class Result:
         return "\n".join(lines)
 
 
-def run(url: str, clients: int = 8, seconds: float = 30, max_requests: int = 10_000, endpoints=ENDPOINTS,
-        pid: int | None = None, grace: float = 60, progress: bool = False, image: Path = IMAGE) -> Result:  # fmt: skip
-    """Drive the app at ``url`` and return what happened (see the module docstring)."""
-    check_loopback(url)
+def run(url: str | list[str], clients: int = 8, seconds: float = 30, max_requests: int = 10_000,
+        endpoints=ENDPOINTS, pid: int | list[int] | None = None, grace: float = 60, progress: bool = False,
+        image: Path = IMAGE) -> Result:  # fmt: skip
+    """Drive the app at ``url`` and return what happened (see the module docstring). A list of
+    URLs: replicas of the app, the clients spread over them in turn (as a load balancer would
+    place them), and ``pid`` a list of their processes, whose memory is added up."""
+    urls = [url] if isinstance(url, str) else list(url)
+    pids = [] if pid is None else [pid] if isinstance(pid, int) else list(pid)
+    for one in urls:
+        check_loopback(one)
     if not (1 <= clients <= LIMITS["clients"] and 0 < seconds <= LIMITS["seconds"]):
         raise ValueError(f"Use 1-{LIMITS['clients']} clients and at most {LIMITS['seconds']} s.")
     max_requests = min(max_requests, LIMITS["max_requests"])
-    unknown = set(endpoints) - set(ENDPOINTS)
+    unknown = set(endpoints) - set(ENDPOINTS) - set(OPTIONAL)
     if unknown:
-        raise ValueError(f"Unknown endpoints {sorted(unknown)}; available: {list(ENDPOINTS)}")
+        raise ValueError(f"Unknown endpoints {sorted(unknown)}; available: {list(ENDPOINTS + OPTIONAL)}")
 
-    # Warm-up: every endpoint once, so models are loaded before memory is measured.
-    warm = loopback_client(url)
-    for endpoint in endpoints:
-        warm.predict(**request_for(endpoint, 0, image), api_name=f"/{endpoint}")
-    warm.close()
+    # Warm-up: every endpoint once on every replica, so models are loaded before memory is measured.
+    for one in urls:
+        warm = loopback_client(one)
+        for endpoint in endpoints:
+            warm.predict(**request_for(endpoint, 0, image), api_name=f"/{endpoint}")
+        warm.close()
 
     lock = threading.Lock()
     budget = [max_requests]
@@ -224,7 +235,7 @@ def run(url: str, clients: int = 8, seconds: float = 30, max_requests: int = 10_
             return True
 
     def client_loop(index: int) -> None:
-        client = loopback_client(url)
+        client = loopback_client(urls[index % len(urls)])
         i = 0
         try:
             while take():
@@ -244,8 +255,8 @@ def run(url: str, clients: int = 8, seconds: float = 30, max_requests: int = 10_
 
     def watch() -> None:
         while not done.is_set():
-            if pid is not None:
-                memory.append((time.monotonic() - start, rss_mb(pid)))
+            if pids:
+                memory.append((time.monotonic() - start, sum(rss_mb(p) for p in pids)))
             if progress:
                 with lock:
                     n = sum(map(len, latencies.values()))
@@ -262,8 +273,8 @@ def run(url: str, clients: int = 8, seconds: float = 30, max_requests: int = 10_
     elapsed = time.monotonic() - start
     done.set()
     watcher.join()
-    if pid is not None:
-        memory.append((elapsed, rss_mb(pid)))
+    if pids:
+        memory.append((elapsed, sum(rss_mb(p) for p in pids)))
     if progress:
         print()
 
@@ -290,8 +301,13 @@ def run(url: str, clients: int = 8, seconds: float = 30, max_requests: int = 10_
 
 def main(argv: list[str] | None = None) -> Result:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--url", help="an app already running on this machine (default: start one)")
-    parser.add_argument("--pid", type=int, help="its process id, to measure its memory")
+    parser.add_argument("--url", help="an app already running on this machine, or replicas: URLs separated by "
+                                      "commas (default: start --replicas apps)")  # fmt: skip
+    parser.add_argument("--pid", help="its process id (ids, separated by commas), to measure its memory")
+    parser.add_argument("--replicas", type=int, default=1, help="apps to start, the clients spread over them")
+    parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                        help="a setting for the apps this starts (BACKEND_CHAT=..., SHARED_STATE=...)")  # fmt: skip
+    parser.add_argument("--compare", action="store_true", help="first the same load on one replica alone")
     parser.add_argument("--profile", default="tiny", help="profile of the app this starts (default: tiny)")
     parser.add_argument("--clients", type=int, default=8, help=f"concurrent clients (1-{LIMITS['clients']})")
     parser.add_argument("--seconds", type=float, default=30, help=f"how long (at most {LIMITS['seconds']})")
@@ -308,16 +324,32 @@ def main(argv: list[str] | None = None) -> Result:
         args.clients, args.seconds = 4, 10
     endpoints = tuple(e.strip().lstrip("/") for e in args.endpoints.split(",") if e.strip())
 
+    if any("=" not in item for item in args.env):
+        parser.error("--env takes KEY=VALUE")
     with contextlib.ExitStack() as stack:
-        url, pid = args.url, args.pid
-        if url is None:
+        urls = args.url.split(",") if args.url else []
+        pids = [int(p) for p in args.pid.split(",")] if args.pid else []
+        if not urls:
             # Every client comes from this machine's address: each may hold one place in the queue.
-            env = {"QUEUE_PER_CLIENT": str(max(8, args.clients))}
-            url, process = stack.enter_context(start_app(args.profile, env=env))
-            pid = process.pid
-        result = run(url, args.clients, args.seconds, args.max_requests, endpoints, pid, args.grace, progress=True,
-                     image=args.image)  # fmt: skip
+            env = {"QUEUE_PER_CLIENT": str(max(8, args.clients)), "QUEUE_MAX_SIZE": str(max(64, args.clients)),
+                   **dict(item.split("=", 1) for item in args.env)}  # fmt: skip
+            for _ in range(max(1, args.replicas)):
+                url, process = stack.enter_context(start_app(args.profile, env=env))
+                urls.append(url)
+                pids.append(process.pid)
+        one = None
+        if args.compare and len(urls) > 1:
+            one = run(urls[0], args.clients, args.seconds, args.max_requests, endpoints, pids[:1] or None, args.grace,
+                      progress=True, image=args.image)  # fmt: skip
+            print(one.markdown(), "\n")
+        result = run(urls, args.clients, args.seconds, args.max_requests, endpoints, pids or None, args.grace,
+                     progress=True, image=args.image)  # fmt: skip
     print(result.markdown())
+    if one is not None:
+        print(
+            f"\n{len(urls)} replicas: {result.throughput_per_s:.1f} requests/s; one replica alone: "
+            f"{one.throughput_per_s:.1f} requests/s ({result.throughput_per_s / one.throughput_per_s:.2f}x)"
+        )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         tmp = args.json.with_name(f".{args.json.name}.tmp")

@@ -17,7 +17,7 @@ from gradio_client.exceptions import AppError
 
 from tests.app.fault_proxy import FaultProxy
 from tests.app.test_chat_app import resend
-from tests.conftest import IMAGES, free_port, launch_app
+from tests.conftest import IMAGES, free_port
 
 AUDIO = IMAGES.parent / "audio"
 
@@ -62,17 +62,29 @@ def proxy(model_server):
 
 
 @pytest.fixture(scope="module")
-def remote(proxy, tiny_paths, tmp_path_factory):
-    """The app with Chat (and the chat models of Caption and Ask) and speech recognition on the server."""
-    from tools.loadtest import loopback_client
-
-    env = {
+def replica_env(proxy, tiny_paths):
+    """Chat (and the chat models of Caption and Ask) and speech recognition on the server;
+    room in the queue for the load test's clients, which all come from this machine."""
+    return {
         "BACKEND_CHAT": proxy.url + "/v1", "BACKEND_CHAT_MODEL": tiny_paths["vlm"],
         "BACKEND_SPEECH_RECOGNITION": proxy.url + "/v1", "BACKEND_SPEECH_RECOGNITION_MODEL": tiny_paths["whisper"],
-        "BACKEND_TIMEOUT": "4", "BACKEND_RETRIES": "2",
+        "BACKEND_TIMEOUT": "4", "BACKEND_RETRIES": "2", "QUEUE_PER_CLIENT": "64", "QUEUE_MAX_SIZE": "64",
     }  # fmt: skip
-    with launch_app(tmp_path_factory.mktemp("remote-app"), env=env) as url:
-        yield loopback_client(url)
+
+
+@pytest.fixture(scope="module")
+def replica(replica_env):
+    from tools.loadtest import start_app
+
+    with start_app("tiny", env=replica_env) as (url, process):
+        yield url, process
+
+
+@pytest.fixture(scope="module")
+def remote(replica):
+    from tools.loadtest import loopback_client
+
+    return loopback_client(replica[0])
 
 
 @pytest.fixture(autouse=True)
@@ -197,3 +209,19 @@ def test_the_status_line_and_models_panel_say_where_a_task_runs(models, monkeypa
     assert "loads on first use" in model_status("caption", "tiny-blip")  # BLIP stays here
     summary = servers_summary()
     assert "chat" in summary and "vlm:8000" in summary and "speech recognition" in summary
+
+
+def test_fifty_clients_over_two_replicas_and_one_server(replica, replica_env, proxy):
+    """The load test's clients spread over two replicas sharing one model server: none fails,
+    and the replicas' memory levels off (`python -m tools.loadtest --replicas 2 --compare`
+    reports requests/s against one replica; docs/deploying.md has a measurement)."""
+    from tools.loadtest import run, start_app
+
+    with start_app("tiny", env=replica_env) as (url_b, process_b):
+        result = run([replica[0], url_b], clients=50, seconds=8, max_requests=400, endpoints=("chat", "caption"),
+                     pid=[replica[1].pid, process_b.pid])  # fmt: skip
+    print(result.markdown())
+    assert result.errors == 0, result.error_messages
+    assert result.successes >= 50 and set(result.latency_ms) == {"chat", "caption", "all"}
+    memory = result.rss_mb
+    assert memory["second_half_growth"] < max(96, 0.1 * memory["warm"]), memory

@@ -20,7 +20,7 @@ from tools.loadtest import loopback_client
 
 PASSWORD = "letmein"
 CLASSROOM = f"""
-tabs: [caption]
+tabs: [caption, search]
 limits:
   requests_per_minute: 2
 password: {PASSWORD}
@@ -56,10 +56,12 @@ def redis_url():
 
 @pytest.fixture(scope="module")
 def replicas(redis_url, tmp_path_factory):
-    """Two apps with one Redis, one classroom file and a rate limit of 4 runs a minute per address."""
+    """Two apps with one Redis, one data dir (the shared volume: the collections' indexes and
+    image copies), one classroom file and a rate limit of 4 runs a minute per address."""
     folder = tmp_path_factory.mktemp("replicas")
     (folder / "lesson.yaml").write_text(CLASSROOM, encoding="utf-8")
-    env = {"SHARED_STATE": redis_url, "RATE_LIMIT": "4/minute", "TRUSTED_PROXIES": "1"}
+    env = {"SHARED_STATE": redis_url, "RATE_LIMIT": "4/minute", "TRUSTED_PROXIES": "1",
+           "PLAYGROUND_DATA_DIR": str(folder / "shared"), "GALLERY_MODE": "shared"}  # fmt: skip
     args = ("--classroom", str(folder / "lesson.yaml"))
     (folder / "a").mkdir(), (folder / "b").mkdir()
     with launch_app(folder / "a", *args, env=env) as a, launch_app(folder / "b", *args, env=env) as b:
@@ -103,6 +105,19 @@ def test_a_rate_limit_counted_on_one_replica_holds_on_the_other(replicas):
     with pytest.raises(Exception, match="(?i)too many"):
         caption(student(a, "s4", address))
     assert caption(student(b, "s5", "10.0.0.10"))  # another address is counted apart
+
+
+def test_an_image_added_on_one_replica_is_found_on_the_other(replicas, tmp_path):
+    """The on-disk index in the shared data dir: a writer holds its file lock, a reader
+    reloads when the manifest changed (search/index.py)."""
+    from PIL import Image
+
+    a, b = replicas
+    path = tmp_path / "green-square.png"
+    Image.new("RGB", (80, 80), (10, 200, 30)).save(path)
+    student(a, "gia", "10.0.1.1").predict(files=[handle_file(str(path))], api_name="/add_to_gallery")
+    hits = student(b, "hal", "10.0.1.2").predict(image=handle_file(str(path)), top_k=1, api_name="/search_by_image")
+    assert float(hits[0]["caption"].split(" · ")[0]) == pytest.approx(1.0, abs=1e-3)
 
 
 def test_the_shared_windows_are_atomic_across_clients(redis_url, monkeypatch):
