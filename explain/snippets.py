@@ -188,6 +188,22 @@ def similarity_matrix_record(loaded, images: list, matrix: dict) -> dict:
     }
 
 
+def search_record(loaded, query: str | None, image, text_weight: float, top_k: int, collection: list[dict],
+                  hits: list[dict]) -> dict:  # fmt: skip
+    """A search: the query (a text, an image or both), the collection it looked through
+    (each image's file and the name the page shows) and the hits, best first."""
+    has_text = bool(query and str(query).strip())
+    return {
+        "task": "search",
+        **_model_info(loaded),
+        "query": {"text": str(query).strip() if has_text else None, "image": _image_info(image) if image else None,
+                  "text_weight": float(text_weight) if has_text and image else None},  # fmt: skip
+        "collection": [{"path": shown_path(item["path"]), "name": item["name"]} for item in collection],
+        "parameters": {"top_k": int(top_k), **_text_options(loaded.pipeline)},
+        "output": [{"name": hit["name"], "score": float(hit["score"])} for hit in hits],
+    }
+
+
 # --- Programs -------------------------------------------------------------------
 
 _LOAD_IMAGE = f"""\
@@ -462,6 +478,58 @@ def _similarity_matrix(record: dict) -> str:
     )
 
 
+def _search(record: dict) -> str:
+    p, query = record["parameters"], record["query"]
+    load = "def load(IMAGE):\n" + "".join(f"    {line}\n" if line else "\n" for line in _LOAD_IMAGE.splitlines())
+    images = [[item["path"], item["name"]] for item in record["collection"]]
+    return (
+        _header(
+            record,
+            "import math\nimport os\nimport torch\nfrom PIL import Image, ImageOps\n"
+            "from transformers import AutoModel, AutoProcessor",
+        )
+        + f"TEXT = {query['text']!r}  # the search text (None: by image only)\n"
+        f"QUERY_IMAGE = {query['image']['path'] if query['image'] else None!r}  # the example image (None: by text only)\n"
+        f"TEXT_WEIGHT = {query['text_weight']!r}  # with both: the text's share of the query\n"
+        f"TOP_K = {p['top_k']}\n"
+        "# The collection searched: each file (the bundled gallery relative to the app, your images in\n"
+        "# the app's data dir under their content hash) and the name the page shows for it.\n"
+        f"IMAGES = {json.dumps(images, ensure_ascii=False, indent=4)}\n"
+        "DATA_DIR = os.environ.get('PLAYGROUND_DATA_DIR', os.path.expanduser('~/.cache/multimodal-playground'))\n"
+        + "TEXTS = [TEXT] if TEXT else []\n"
+        + _text_setup(p)
+        + "processor = AutoProcessor.from_pretrained(MODEL, revision=REVISION)\n"
+        "model = AutoModel.from_pretrained(MODEL, revision=REVISION, dtype=DTYPE, device_map=DEVICE).eval()\n\n\n"
+        + load
+        + "    return image\n\n\n"
+        "def unit(features):  # unit vectors: a dot product is the cosine similarity\n"
+        "    features = features.float().cpu()\n"
+        "    return features / features.norm(dim=-1, keepdim=True).clamp_min(1e-12)\n\n\n"
+        "def embed_images(paths):  # (N, D), 16 images at a time\n"
+        "    chunks = []\n"
+        "    for start in range(0, len(paths), 16):\n"
+        "        batch = [load(path) for path in paths[start : start + 16]]\n"
+        '        pixels = processor(images=batch, return_tensors="pt")["pixel_values"].to(model.device, model.dtype)\n'
+        "        chunks.append(unit(model.get_image_features(pixel_values=pixels).pooler_output))\n"
+        "    return torch.cat(chunks)\n\n\n"
+        "with torch.inference_mode():\n"
+        '    gallery = embed_images([path.replace("<data dir>", DATA_DIR) for path, _ in IMAGES])  # what the index holds\n'
+        "    parts = []\n"
+        "    if QUERY_IMAGE:\n"
+        "        parts.append(embed_images([QUERY_IMAGE])[0])\n"
+        "    if TEXTS:\n"
+        '        tokens = processor(text=TEXTS, return_tensors="pt", **TEXT_OPTIONS).to(model.device)\n'
+        "        parts.append(unit(model.get_text_features(**tokens).pooler_output)[0])\n"
+        "    # By text or by image: that embedding. Both: the weighted sum of the two unit vectors, renormalised.\n"
+        "    query = parts[0] if len(parts) == 1 else (1 - TEXT_WEIGHT) * parts[0] + TEXT_WEIGHT * parts[1]\n"
+        "    query = query / query.norm()\n"
+        "    scores = gallery @ query  # (N,) cosine similarity of every image with the query\n"
+        "best = scores.topk(min(TOP_K, len(IMAGES)))\n"
+        "for score, row in zip(best.values.tolist(), best.indices.tolist()):\n"
+        '    print(f"{score:.3f} · {IMAGES[row][1]}")\n'
+    )
+
+
 def _chat(record: dict) -> str:
     p = record["parameters"]
     options = {"max_new_tokens": p["max_new_tokens"]}
@@ -504,7 +572,7 @@ def _chat(record: dict) -> str:
 
 
 PROGRAMS = {"chat": _chat, "caption": _caption, "vqa": _vqa, "text_to_image": _text_to_image, "classify": _classify,
-            "similarity_matrix": _similarity_matrix}  # fmt: skip
+            "similarity_matrix": _similarity_matrix, "search": _search}  # fmt: skip
 
 
 def _remote(record: dict) -> str:

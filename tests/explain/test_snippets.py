@@ -87,14 +87,6 @@ def test_text_to_image_snippet_reproduces_every_image(models, tmp_path, decoder)
         assert np.array_equal(np.asarray(image), np.asarray(Image.open(tmp_path / name)))
 
 
-def test_classify_snippet_reproduces_the_probabilities(models, tmp_path):
-    from ui.tabs.search import classify
-
-    output = classify(CAT, "cat, dog, an owl")
-    record = snippets.classify_record(models.get("retrieval"), CAT, list(output), output)
-    assert run(snippets.snippet(record), tmp_path).splitlines() == [f"{k}: {v:.4f}" for k, v in output.items()]
-
-
 def test_similarity_matrix_snippet_reproduces_the_matrix(models, tmp_path):
     from explain.clip import similarity_matrix
 
@@ -155,3 +147,31 @@ def test_vlm_caption_and_answer_snippets_reproduce_the_tabs(models, tmp_path, mo
     assert "请用一个词或短语回答" in record["instruction"]
     (tmp_path / "vqa").mkdir()
     assert run(snippets.snippet(record), tmp_path / "vqa") == answer
+
+
+def test_classify_and_search_snippets_reproduce_the_tab(models, tmp_path):
+    # A zero-shot classification, and a search by image + text over the bundled gallery and an
+    # added image, as the Search tab runs them; both programs in one interpreter (importing
+    # torch and transformers is most of a run).
+    from types import SimpleNamespace
+
+    from search.collections import Collections
+    from ui.tabs import search
+
+    output = search.classify(CAT, "cat, dog, an owl")
+    classified = snippets.classify_record(models.get("retrieval"), CAT, list(output), output)
+
+    collections = Collections(data_dir=settings.DATA_DIR / "snippet-search", bundled=IMAGES, library="")
+    api = search.endpoints(SimpleNamespace(collections=collections))
+    added = tmp_path / "Sommer am Meer.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (48, 64, 3), dtype=np.uint8)).save(added)
+    api.add_to_gallery([str(added)], request=None, progress=None)
+    _, hits, _ = api.search(query="a cat", image=CAT, top_k=5, text_weight=0.3, request=None, progress=None)
+    loaded = models.get("retrieval")
+    found = collections.sources(loaded.pipeline, loaded.checkpoint.key, None)
+    items = collections.named([{**i, "source": s} for s, index in found.items() for i in index.items()], None)
+    assert added.name in [item["name"] for item in items]  # the page's name, not the stored copy's hash
+    record = snippets.search_record(loaded, "a cat", CAT, 0.3, 5, items, hits)
+    printed = run(snippets.snippet(classified) + "\n" + snippets.snippet(record), tmp_path).splitlines()
+    assert printed[: len(output)] == [f"{k}: {v:.4f}" for k, v in output.items()]
+    assert printed[len(output) :] == [f"{h['score']:.3f} · {h['name']}" for h in hits]

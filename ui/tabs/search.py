@@ -416,8 +416,9 @@ def rescale_matrix(state, temperature: float):
 
 
 def search_panel(demo, *, query, query_image, picker, top_k, embedding_map, classify_image,
-                 confidences) -> None:  # fmt: skip
-    """The Search tab's CLIP lab, How it works and Show the code panels."""
+                 confidences) -> tuple[gr.Code, gr.File]:  # fmt: skip
+    """The Search tab's CLIP lab, How it works and Show the code panels; returns Show the
+    code's program and record, which a search fills too."""
     from runtime import settings
 
     with gr.Accordion(_("explain.clip_title"), open=False):
@@ -476,6 +477,7 @@ def search_panel(demo, *, query, query_image, picker, top_k, embedding_map, clas
     record.change(matrix_code, [files, picker, record], [code, record_file], api_visibility="private")
     confidences.change(classify_code, [classify_image, picker, confidences], [code, record_file],
                        api_visibility="private")  # fmt: skip
+    return code, record_file
 
 
 def build(demo: gr.Blocks, ctx: Context) -> None:
@@ -572,12 +574,14 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
         model_call = dict(concurrency_id="model")
         # /search_by_text and /search_by_image return the gallery only (the state is not
         # part of the API); /search and /more_like_this also return the hits as data.
-        gr.on([text_button.click, query.submit], api.search_by_text, [query, top_k, picker], [hits, hits_state],
-              api_name="search_by_text", **model_call).then(**refresh)  # fmt: skip
-        image_button.click(api.search_by_image, [query_image, top_k, picker], [hits, hits_state],
-                           api_name="search_by_image", **model_call).then(**refresh)  # fmt: skip
-        both_button.click(api.search, [query, query_image, top_k, text_weight, picker], [hits, hits_json, hits_state],
-                          api_name="search", **model_call).then(**refresh)  # fmt: skip
+        by_text = gr.on([text_button.click, query.submit], api.search_by_text, [query, top_k, picker],
+                        [hits, hits_state], api_name="search_by_text", **model_call)  # fmt: skip
+        by_image = image_button.click(api.search_by_image, [query_image, top_k, picker], [hits, hits_state],
+                                      api_name="search_by_image", **model_call)  # fmt: skip
+        by_both = both_button.click(api.search, [query, query_image, top_k, text_weight, picker],
+                                    [hits, hits_json, hits_state], api_name="search", **model_call)  # fmt: skip
+        for event in (by_text, by_image, by_both):
+            event.then(**refresh)
         chosen = [selected, selected_view, selected_picture, remove_button]
         hits.select(_selected, hits_state, chosen, api_visibility="private", queue=False)
         everything.select(_selected, everything_state, chosen, api_visibility="private", queue=False)
@@ -600,6 +604,35 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
         zip_file = gr.File(file_types=[".zip"], visible=False)
         zip_file.upload(api.index_zip, [zip_file, picker], [everything, everything_state, report],
                         api_name="index_zip", **model_call)  # fmt: skip
-        search_panel(demo, query=query, query_image=query_image, picker=picker, top_k=top_k,
-                 embedding_map=api.embedding_map, classify_image=classify_image,
-                             confidences=confidences)  # fmt: skip
+        code, record_file = search_panel(demo, query=query, query_image=query_image, picker=picker, top_k=top_k,
+                                         embedding_map=api.embedding_map, classify_image=classify_image,
+                                         confidences=confidences)  # fmt: skip
+
+        # Show the code for a search: the query as its button used it, over the collection it searched.
+        def search_code(text, image, weight, k, model, found, request):
+            if not found:
+                return "", None
+            loaded, session = panels.loaded_model("retrieval", model), _session(request)
+            sources = ctx.collections.sources(loaded.pipeline, loaded.checkpoint.key, session)
+            items = [{**item, "source": name} for name, index in sources.items() for item in index.items()]
+            record = snippets.search_record(
+                loaded, text, image, weight, k, ctx.collections.named(items, session), found
+            )
+            return panels.code_and_record(record)
+
+        @user_errors
+        def text_code(text, k, model, found, request: gr.Request):
+            return search_code(text, None, None, k, model, found, request)
+
+        @user_errors
+        def image_code(image, k, model, found, request: gr.Request):
+            return search_code(None, image, None, k, model, found, request)
+
+        @user_errors
+        def both_code(text, image, k, weight, model, found, request: gr.Request):
+            return search_code(text, image, weight, k, model, found, request)
+
+        private = dict(outputs=[code, record_file], api_visibility="private")
+        by_text.success(text_code, [query, top_k, picker, hits_state], **private)
+        by_image.success(image_code, [query_image, top_k, picker, hits_state], **private)
+        by_both.success(both_code, [query, query_image, top_k, text_weight, picker, hits_state], **private)
