@@ -19,6 +19,7 @@ from PIL import Image
 
 from pipelines.vlm import SUPPORTED as VLM_FAMILIES  # chat models, asked to caption or answer
 from runtime.inputs import check_flag, check_number, check_seed, check_text, load_image, note_truncation, notify
+from runtime.messages import Notice
 from runtime.precision import float_outputs, fused_vit_attention, quantize_int8
 from runtime.scripts import ScriptCheck
 
@@ -149,17 +150,39 @@ class CaptionPipeline:
         prompt = check_text(prompt, "caption prompt") if given else None
         if prompt is not None:
             self.scripts.check(prompt, "caption prompt")
+            self.note_unknown_characters(prompt)
         # The decoder's positions hold the prompt and the new tokens together: more
         # would index past its position embeddings.
         positions = self.model.config.text_config.max_position_embeddings
         if max_new_tokens >= positions:
-            notify(f"This model writes at most {positions - 1} tokens; `max_new_tokens` was lowered to that.")
+            notify(Notice("tokens_lowered", f"This model writes at most {positions - 1} tokens; `max_new_tokens` was "
+                          "lowered to that.", name="max_new_tokens", limit=positions - 1))  # fmt: skip
             max_new_tokens = positions - 1
         text_options = {}
         room = positions - int(max_new_tokens) + 1  # [CLS] prompt [SEP]; generate drops the [SEP]
         if prompt is not None and note_truncation(self.processor.tokenizer, prompt, room, "caption prompt"):
             text_options = dict(truncation=True, max_length=room)
         return prompt, int(max_new_tokens), text_options
+
+    def note_unknown_characters(self, prompt: str) -> None:
+        """Tell the user when the tokenizer has no token for some of the prompt's characters
+        (BLIP's English WordPiece vocabulary and most Chinese characters): they become
+        [UNK], which the decoded caption leaves out, so the caption would not start with
+        the prompt as given, silently."""
+        tokenizer = self.processor.tokenizer
+        if tokenizer.unk_token_id is None:
+            return
+        if tokenizer.is_fast:  # the characters behind each [UNK]
+            encoded = tokenizer(prompt, add_special_tokens=False, return_offsets_mapping=True)
+            unknown = [prompt[start:end] for token, (start, end) in zip(encoded["input_ids"], encoded["offset_mapping"],
+                                                                          strict=True) if token == tokenizer.unk_token_id]  # fmt: skip
+        else:
+            unknown = [word for word in prompt.split() if tokenizer.unk_token in tokenizer.tokenize(word)]
+        if unknown:
+            words = ("" if all(len(u) == 1 for u in unknown) else " ").join(dict.fromkeys(unknown))
+            notify(Notice("prompt_dropped", f"The model's vocabulary has no tokens for {words!r} in the caption prompt: "
+                          "the caption leaves them out and does not start with the prompt as typed.", name="caption prompt",
+                          words=words))  # fmt: skip
 
     def _generate(self, images: list[Image.Image], prompt: str | None, options: dict, seed, text_options=None):
         # 2. Preprocess: pixel_values (B, 3, H, W); input_ids (B, T) when prompted

@@ -26,6 +26,7 @@ defaults); on CUDA the UNet can be compiled (``compile=True``, TORCH_COMPILE).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -33,6 +34,7 @@ from PIL import Image
 
 from pipelines.safety import SafetyFilter
 from runtime.inputs import check_number, check_seed, check_text, note_truncation, notify
+from runtime.messages import InputError
 from runtime.scripts import ScriptCheck
 
 MAX_STEPS = 100
@@ -112,8 +114,10 @@ class TextToImagePipeline:
 
     @property
     def size_multiple(self) -> int:
-        """Image sides must be multiples of this: the VAE's downscale (8), times Z-Image's 2x2 patches."""
-        return self.pipe.vae_scale_factor * (1 if self.has_unet else 2)
+        """Image sides must be multiples of this: the VAE's downscale (8), times Z-Image's 2x2 patches.
+        SD and SDXL pipelines refuse sides that are not multiples of 8 whatever their VAE's
+        downscale (the tiny VAE's is 2), so that is checked here, with the rule said."""
+        return math.lcm(self.pipe.vae_scale_factor, 8) if self.has_unet else self.pipe.vae_scale_factor * 2
 
     @property
     def max_prompt_tokens(self) -> int:
@@ -128,7 +132,8 @@ class TextToImagePipeline:
         for name, value in (("width", width), ("height", height)):
             check_number(name, value, 64, MAX_SIDE)
             if value % multiple:
-                raise ValueError(f"`{name}` has to be divisible by {multiple} but is {value}.")
+                raise InputError("number_multiple", f"`{name}` has to be divisible by {multiple} but is {value}.",
+                                 name=name, multiple=multiple, value=value, low=64, high=MAX_SIDE)  # fmt: skip
         check_number("num_images", num_images, 1, MAX_IMAGES)
 
     def resolve(self, num_inference_steps, guidance_scale, width, height, num_images=1) -> tuple[int, float, int, int]:

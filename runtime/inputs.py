@@ -25,6 +25,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from runtime import settings
 from runtime.memory import release_memory
+from runtime.messages import InputError, Notice
 
 # PIL warns above this many pixels and refuses above twice as many; _open turns the
 # warning into a refusal, so nothing larger than the limit is ever decoded.
@@ -40,7 +41,8 @@ _notices: ContextVar[list[str] | None] = ContextVar("notices", default=None)
 
 
 def notify(message: str) -> None:
-    """Tell the user something about their request without failing it (logged too)."""
+    """Tell the user something about their request without failing it (logged too). A
+    ``Notice`` (runtime/messages.py) is said in the page's language; plain text as it is."""
     log.info("notice: %s", message)
     notices = _notices.get()
     if notices is not None and message not in notices:  # said once, however many texts it concerns
@@ -71,14 +73,17 @@ def load_image(image, name: str = "image", max_side: int | None = None) -> Image
     flight together stay under MAX_DECODE_BYTES."""
     max_side = min(max_side or settings.MAX_IMAGE_SIDE, settings.MAX_IMAGE_SIDE)
     if image is None:
-        raise ValueError(f"No {name} given: upload an image or pick one of the examples.")
+        raise InputError("image_missing", f"No {name} given: upload an image or pick one of the examples.", name=name)
     if isinstance(image, (str, Path)):
         return _open(Path(image), name, max_side)
     if isinstance(image, np.ndarray):
         image = _from_array(image, name)
     elif not isinstance(image, Image.Image):
-        raise TypeError(
-            f"`{name}` must be an image file path, a PIL image or a numpy array, not {type(image).__name__}."
+        raise InputTypeError(
+            "image_kind",
+            f"`{name}` must be an image file path, a PIL image or a numpy array, not {type(image).__name__}.",
+            name=name,
+            kind=type(image).__name__,
         )
     _check_size(image.width, image.height, name)
     return _prepare(image, max_side)
@@ -137,8 +142,10 @@ class DecodeBudget:
         with self._condition:
             if not self._condition.wait_for(lambda: self.in_use + nbytes <= self.limit, timeout=self.timeout):
                 raise ImageRefused(
+                    "decode_busy",
                     f"The server is busy reading other large images; please send the {name} again in a minute, "
-                    "or a smaller one."
+                    "or a smaller one.",
+                    name=name,
                 )
             self.in_use += nbytes
             self.peak = max(self.peak, self.in_use)
@@ -165,9 +172,9 @@ def _decoded_bytes(image: Image.Image) -> int:
 
 def _open(path: Path, name: str, max_side: int) -> Image.Image:
     if not path.is_file():
-        raise ValueError(f"The {name} file {path.name!r} does not exist.")
+        raise InputError("image_not_found", f"The {name} file {path.name!r} does not exist.", name=name, file=path.name)
     if path.stat().st_size == 0:
-        raise ValueError(f"The {name} file {path.name!r} is empty (0 bytes).")
+        raise InputError("image_empty", f"The {name} file {path.name!r} is empty (0 bytes).", name=name, file=path.name)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -175,7 +182,11 @@ def _open(path: Path, name: str, max_side: int) -> Image.Image:
                 image_format = opened.format
                 if image_format not in IMAGE_FORMATS:
                     raise ImageRefused(
-                        f"The {name} is a {image_format} file; supported formats are {sorted(IMAGE_FORMATS)}."
+                        "image_format",
+                        f"The {name} is a {image_format} file; supported formats are {sorted(IMAGE_FORMATS)}.",
+                        name=name,
+                        format=str(image_format),
+                        formats=", ".join(sorted(IMAGE_FORMATS)),
                     )
                 _check_size(opened.width, opened.height, name)  # before decoding a single pixel
                 opened.seek(0)  # first frame of an animated GIF or WEBP
@@ -187,20 +198,30 @@ def _open(path: Path, name: str, max_side: int) -> Image.Image:
                     if image is opened:
                         image = opened.copy()  # the file is closed on leaving the block
     except UnidentifiedImageError:
-        raise ValueError(
+        raise InputError(
+            "image_unreadable",
             f"The {name} file {path.name!r} is not an image that can be read "
-            f"(supported formats: {sorted(IMAGE_FORMATS)})."
+            f"(supported formats: {sorted(IMAGE_FORMATS)}).",
+            name=name,
+            file=path.name,
+            formats=", ".join(sorted(IMAGE_FORMATS)),
         ) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ValueError(
-            f"The {name} is too large to decode safely; the limit is {settings.MAX_IMAGE_PIXELS:,} pixels. Please resize it."
+        raise InputError(
+            "image_bomb",
+            f"The {name} is too large to decode safely; the limit is {settings.MAX_IMAGE_PIXELS:,} pixels. Please resize it.",
+            name=name,
+            limit=settings.MAX_IMAGE_PIXELS,
         ) from None
     except ImageRefused:
         raise
     except (OSError, SyntaxError, EOFError, ValueError, struct.error, IndexError) as error:
         # truncated or corrupt data; PIL's plugins raise any of these on bad bytes
-        raise ValueError(
-            f"The {name} file {path.name!r} is damaged or truncated and can't be read ({error})."
+        raise InputError(
+            "image_damaged",
+            f"The {name} file {path.name!r} is damaged or truncated and can't be read ({error}).",
+            name=name,
+            file=path.name,
         ) from None
     return image
 
@@ -223,7 +244,11 @@ def _from_array(array: np.ndarray, name: str) -> Image.Image:
     return Image.fromarray(array)
 
 
-class ImageRefused(ValueError):
+class InputTypeError(InputError, TypeError):
+    """An input of the wrong type (a cleared number box sends none): a TypeError with a code."""
+
+
+class ImageRefused(InputError):
     """An image refused for what it is (its format, its size), or while the server is busy."""
 
 
@@ -233,17 +258,31 @@ class ImageSizeError(ImageRefused):
 
 def _check_size(width: int, height: int, name: str) -> None:
     if width < 1 or height < 1:
-        raise ImageSizeError(f"The {name} has no pixels ({width}x{height}).")
+        raise ImageSizeError(
+            "image_no_pixels", f"The {name} has no pixels ({width}x{height}).", name=name, width=width, height=height
+        )
     if width * height > settings.MAX_IMAGE_PIXELS:
         raise ImageSizeError(
+            "image_too_large",
             f"The {name} is {width}x{height} = {width * height:,} pixels; the limit is "
-            f"{settings.MAX_IMAGE_PIXELS:,}. Please resize it."
+            f"{settings.MAX_IMAGE_PIXELS:,}. Please resize it.",
+            name=name,
+            width=width,
+            height=height,
+            pixels=width * height,
+            limit=settings.MAX_IMAGE_PIXELS,
         )
     ratio = max(width, height) / min(width, height)
     if ratio > settings.MAX_ASPECT_RATIO:
         raise ImageSizeError(
+            "image_aspect",
             f"The {name} is {width}x{height}, an aspect ratio of {ratio:.0f}:1; at most "
-            f"{settings.MAX_ASPECT_RATIO:.0f}:1 is accepted. Please crop it."
+            f"{settings.MAX_ASPECT_RATIO:.0f}:1 is accepted. Please crop it.",
+            name=name,
+            width=width,
+            height=height,
+            ratio=round(ratio),
+            limit=round(settings.MAX_ASPECT_RATIO),
         )
 
 
@@ -273,7 +312,9 @@ def check_text(text, name: str, max_chars: int | None = None) -> str:
     if text is None:
         text = ""
     if not isinstance(text, str):
-        raise TypeError(f"`{name}` must be a string, not {type(text).__name__}.")
+        raise InputTypeError(
+            "text_type", f"`{name}` must be a string, not {type(text).__name__}.", name=name, kind=type(text).__name__
+        )
     max_chars = max_chars or settings.MAX_TEXT_CHARS
     # Control characters (and lone surrogates) become spaces; format characters such
     # as the zero-width joiner stay, since emoji and some scripts need them. NFC makes
@@ -282,9 +323,15 @@ def check_text(text, name: str, max_chars: int | None = None) -> str:
     cleaned = unicodedata.normalize("NFC", cleaned)
     cleaned = " ".join(cleaned.split())
     if not cleaned:
-        raise ValueError(f"The {name} is empty: please type some text.")
+        raise InputError("text_empty", f"The {name} is empty: please type some text.", name=name)
     if len(cleaned) > max_chars:
-        raise ValueError(f"The {name} is {len(cleaned):,} characters long; the limit is {max_chars:,}.")
+        raise InputError(
+            "text_too_long",
+            f"The {name} is {len(cleaned):,} characters long; the limit is {max_chars:,}.",
+            name=name,
+            length=len(cleaned),
+            limit=max_chars,
+        )
     return cleaned
 
 
@@ -304,13 +351,23 @@ def identity(name) -> str:
 def check_number(name: str, value, low: float, high: float, integer: bool = True):
     """Return ``value`` as an int (or float) after checking low <= value <= high."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"`{name}` must be a number, not {type(value).__name__} ({value!r}).")
+        raise InputTypeError(
+            "number_type",
+            f"`{name}` must be a number, not {type(value).__name__} ({value!r}).",
+            name=name,
+            low=low,
+            high=high,
+        )
     if isinstance(value, (float, np.floating)) and not np.isfinite(value):  # ints are finite, however big
-        raise ValueError(f"`{name}` must be a finite number, not {value}.")
+        raise InputError("number_range", f"`{name}` must be a finite number, not {value}.", name=name, low=low,
+                         high=high, value=str(value))  # fmt: skip
     if integer and float(value) != int(value):
-        raise ValueError(f"`{name}` must be a whole number, not {value}.")
+        raise InputError("number_whole", f"`{name}` must be a whole number, not {value}.", name=name, value=value)
     if not low <= value <= high:
-        raise ValueError(f"`{name}` must be between {low} and {high}, not {value}.")
+        raise InputError(
+            "number_range", f"`{name}` must be between {low} and {high}, not {value}.", name=name, low=low,
+            high=high, value=value,
+        )  # fmt: skip
     return int(value) if integer else float(value)
 
 
@@ -318,7 +375,7 @@ def check_flag(name: str, value) -> bool:
     """A yes/no option: a bool (or 0/1, as some clients send them)."""
     if isinstance(value, (bool, np.bool_)) or (isinstance(value, (int, np.integer)) and value in (0, 1)):
         return bool(value)
-    raise TypeError(f"`{name}` must be true or false, not {value!r}.")
+    raise InputTypeError("flag_type", f"`{name}` must be true or false, not {value!r}.", name=name, value=repr(value))
 
 
 def note_truncation(tokenizer, text: str, max_tokens: int, name: str) -> bool:
@@ -329,8 +386,14 @@ def note_truncation(tokenizer, text: str, max_tokens: int, name: str) -> bool:
     if count <= max_tokens:
         return False
     notify(
-        f"The {name} is {count} tokens long, but the model reads at most {max_tokens}: "
-        "only its beginning was used. Shorten it to say everything that matters."
+        Notice(
+            "text_truncated",
+            f"The {name} is {count} tokens long, but the model reads at most {max_tokens}: "
+            "only its beginning was used. Shorten it to say everything that matters.",
+            name=name,
+            count=count,
+            limit=max_tokens,
+        )
     )
     return True
 
@@ -379,9 +442,16 @@ def parse_labels(labels) -> list[str]:
         labels = "\n".join(str(label) for label in labels)
     parsed = split_items(labels, "list of labels")
     if len(parsed) < 2:
-        raise ValueError(
-            f"Give at least two labels separated by commas to choose between, e.g. 'cat, dog' or '猫，狗'; got {parsed}."
+        raise InputError(
+            "labels_too_few",
+            f"Give at least two labels separated by commas to choose between, e.g. 'cat, dog' or '猫，狗'; got {parsed}.",
+            got=", ".join(parsed),
         )
     if len(parsed) > settings.MAX_LABELS:
-        raise ValueError(f"Give at most {settings.MAX_LABELS} labels; got {len(parsed)}.")
+        raise InputError(
+            "labels_too_many",
+            f"Give at most {settings.MAX_LABELS} labels; got {len(parsed)}.",
+            limit=settings.MAX_LABELS,
+            count=len(parsed),
+        )
     return parsed

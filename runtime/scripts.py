@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import regex
 
 from runtime.inputs import notify
+from runtime.messages import Notice
 
 # The scripts told apart, by their Unicode names; letters of any other script count as "Other".
 KNOWN = ("Latin", "Han", "Hiragana", "Katakana", "Hangul", "Cyrillic", "Greek", "Arabic", "Hebrew", "Devanagari",
@@ -126,19 +127,23 @@ class ScriptCheck:
         notify(self.message(missing, what))
         return False
 
-    def message(self, missing: list[str], what: str) -> str:
+    def message(self, missing: list[str], what: str) -> Notice:
+        """The notice, in English (its text) with the parts the UI needs to say it in Chinese:
+        the scripts' names in both languages (``{"en": ..., "zh-CN": ...}`` params)."""
         others = self.readers(set(missing))
         english = (
             f"{self.model or 'This model'} was trained on {describe(self.reads, 0)} only, and the {what} is "
             f"written in {describe(missing, 0)}: it can't read it, so the result means little. "
         )
-        chinese = (
-            f"{self.model or '此模型'}只学过{describe(self.reads, 1)}，读不懂{describe(missing, 1)}，结果没有意义。"
-        )
         if others:
             english += f"Pick a model that reads it in the model picker: {', '.join(others)}."
-            chinese += f"请在模型列表中选择能读懂的模型：{'、'.join(others)}。"
         else:
             english += "No model offered here reads it: write the text in English instead."
-            chinese += "这里没有能读懂它的模型，请改用英文。"
-        return f"{english} / {chinese}"
+        both = {"en": describe(self.reads, 0), "zh-CN": describe(self.reads, 1)}
+        unread = {"en": describe(missing, 0), "zh-CN": describe(missing, 1)}
+        model = {"en": self.model or "This model", "zh-CN": self.model or "此模型"}
+        if others:
+            readers = {"en": ", ".join(others), "zh-CN": "、".join(others)}
+            return Notice("script_unreadable", english, model=model, reads=both, missing=unread, name=what,
+                          readers=readers)  # fmt: skip
+        return Notice("script_unreadable_nobody", english, model=model, reads=both, missing=unread, name=what)

@@ -10,6 +10,7 @@ from runtime import registry
 from runtime.backends import backend_for
 from runtime.cache import MODELS
 from runtime.inputs import load_image
+from runtime.messages import InputError
 from ui.handlers import refusal
 from ui.i18n import _, both
 from ui.server.language import LOCALE_JS, PRESENTER_JS, SWITCH_LOCALE_JS, SWITCH_PRESENTER_JS
@@ -36,9 +37,12 @@ def image_input(**kwargs) -> gr.Image:
             try:
                 load_image(path, "uploaded image")
             except (ValueError, TypeError) as error:
-                raise refusal(f"{error} / 无法读取该图片。") from None
+                raise refusal(error) from None
             raise refusal(
-                "The uploaded file is not an image that can be read (use PNG, JPEG, WEBP, GIF or BMP). / 无法读取该图片。"
+                InputError(
+                    "image_upload",
+                    "The uploaded file is not an image that can be read (use PNG, JPEG, WEBP, GIF or BMP).",
+                )
             ) from None
 
     component.preprocess = checked_preprocess

@@ -24,7 +24,8 @@ from ui.components import language_switch, presenter_switch
 from ui.context import Context
 from ui.i18n import CSS as I18N_CSS
 from ui.i18n import I18N, _, t
-from ui.server.language import PRESENTER_CSS, LanguageScript
+from ui.messages import learn_labels
+from ui.server.language import PRESENTER_CSS, LanguageScript, follow_page_language
 from ui.server.mcp import fix_state_outputs
 from ui.server.queue import QueueShare
 from ui.server.security import app_roots, guard_inputs, login_kwargs, middleware, parse_auth, serves
@@ -97,6 +98,8 @@ def build_demo(profile: str | None = None, classroom_file: str | None = None) ->
             models.build(demo, ctx)
         policy.enforce(demo)  # inside the Blocks: its config is computed on exit
         _untranslated_headers(demo)
+        learn_labels(demo)
+    follow_page_language(demo)
     if MODELS.safety_filter != "on":
         log.warning(
             "SAFETY_FILTER=off: generated images are not checked. Use this only for research, never with children."

@@ -2,8 +2,10 @@
 failures into messages (``user_errors``), and loading a model with progress (``get_model``).
 
 Pipelines raise ``ValueError``/``TypeError`` for bad input, with the rule and the bad
-value; here those become ``gr.Error`` messages the user reads. Anything else is a fault:
-logged with its traceback, its memory freed, and the user told that the app still runs.
+value; here those become ``gr.Error`` messages the user reads, in the page's language
+when the error has a code (``runtime.messages.InputError``, see ui/messages.py). Anything
+else is a fault: logged with its traceback, its memory freed, and the user told that the
+app still runs.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from runtime.files import hide_paths
 from runtime.hub import CheckpointUnavailable
 from runtime.inputs import collect_notices
 from ui.i18n import bilingual
+from ui.messages import handler_labels, text, translate
 
 log = logging.getLogger("playground")
 
@@ -36,15 +39,13 @@ except ImportError:
         return fn if fn is not None else (lambda f: f)
 
 
-INPUT_PROBLEM = "Input problem / 输入有误"
-SERVER_PROBLEM = "Model server / 模型服务器"
-
-
-def refusal(message: str, title: str = INPUT_PROBLEM) -> gr.Error:
+def refusal(message, title: str | None = None) -> gr.Error:
     """The gr.Error for a request the app refuses (bad input, a rule): logged as one line,
     without the traceback Gradio prints for an error by default, so a client sending bad
-    input again and again can't flood the log. The app's own faults keep theirs."""
-    message = hide_paths(str(message))
+    input again and again can't flood the log. The app's own faults keep theirs. An
+    ``InputError`` is said in the request's language (``ui.messages.translate``)."""
+    message = hide_paths(translate(message))
+    title = title or text("title_input")
     log.info("refused: %s", " ".join(message.split())[:300])
     return gr.Error(message, title=title, print_exception=False)
 
@@ -108,9 +109,9 @@ def _errors_as_messages(fn):
                 raise
             except BackendError as error:  # a model server down, slow, busy or failing: one line, no traceback
                 log.warning("model server: %s", error)
-                raise gr.Error(hide_paths(str(error)), title=SERVER_PROBLEM, print_exception=False) from None
+                raise gr.Error(hide_paths(str(error)), title=text("title_server"), print_exception=False) from None
             except (ValueError, TypeError, CheckpointUnavailable) as error:
-                raise refusal(str(error)) from None
+                raise refusal(translate(error, labels=handler_labels(fn))) from None
             except Exception as error:  # MemoryError included
                 failure = _failure_message(fn.__name__, error)
         if failure is not None:
@@ -120,7 +121,7 @@ def _errors_as_messages(fn):
             # Logged with its traceback already (_failure_message): not again by Gradio.
             raise gr.Error(failure[1], title=failure[0], print_exception=False) from None
         for message in notices:
-            gr.Warning(message)
+            gr.Warning(translate(message, labels=handler_labels(fn)))
         return result
 
     return wrapper
@@ -142,21 +143,16 @@ def _failure_message(handler: str, error: Exception) -> tuple[str, str]:
     """(title, message) for an unexpected failure, logged with its traceback."""
     if is_out_of_memory(error):
         log.warning("handler %s ran out of memory: %s", handler, str(error)[:500])
-        return "Out of memory / 内存不足", (
-            "The model ran out of memory. Try a smaller image, fewer or smaller images, fewer steps, or a "
-            "smaller model. The app is still running. / 内存不足，请减小图片或换用较小的模型。"
-        )
+        return text("title_memory"), text("out_of_memory")
     # The traceback is logged as text: a log record holding the exception itself would
     # keep the failed call's frames, and their tensors, alive in any handler that keeps records.
     log.error("handler %s failed:\n%s", handler, "".join(traceback.format_exception(error)).rstrip())
     if isinstance(error, ModelLoadError):
-        return "Model failed to load / 模型加载失败", f"{hide_paths(str(error))} / 模型加载失败，应用仍在运行。"
+        model, detail = getattr(error, "model", ""), getattr(error, "detail", str(error))
+        return text("title_load"), text("load_failed", model=model, detail=hide_paths(detail))
     detail = hide_paths(f"{type(error).__name__}: {error}")  # the log keeps the paths, the user doesn't see them
     detail = detail if len(detail) <= 300 else detail[:300] + "…"
-    return "Model error / 模型出错", (
-        f"The model failed: {detail}. The app is still running; try again or pick another model. "
-        "/ 模型运行失败，应用仍在运行。"
-    )
+    return text("title_model"), text("model_failed", detail=detail)
 
 
 def _free_memory() -> None:
@@ -182,7 +178,9 @@ def get_model(task: str, model: str | None, progress: gr.Progress | None = None)
         if is_out_of_memory(error):
             raise
         checkpoint = registry.get_checkpoint(task, model or None, MODELS.profile)
-        raise ModelLoadError(
+        failure = ModelLoadError(
             f"{checkpoint.label} ({checkpoint.repo_id}) could not be loaded: {type(error).__name__}: {error}. "
             "Other models and tabs still work; try again, or pick another model."
-        ) from error
+        )
+        failure.model, failure.detail = f"{checkpoint.label} ({checkpoint.repo_id})", f"{type(error).__name__}: {error}"
+        raise failure from error

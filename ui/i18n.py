@@ -7,6 +7,11 @@ and translates only in the browser, so this module loads the files once, at impo
 gives the tables to ``gr.I18n`` for component labels (``_("caption.tab")``) and looks
 strings up itself for text the server writes (``t``, ``both``, ``bilingual``).
 
+Text the server writes during a request is in that request's language only
+(``PAGE_LOCALE``, which ``ui/server/language.py`` sets from the page's cookie or the
+``Accept-Language`` header); written outside a request (while the page is built) it
+holds both languages, and CSS shows the page's.
+
 Both languages must have the same files and keys: a file that is not a JSON object of
 strings, or a key that one language lacks, stops the import with an error naming the
 file and the key. The browser side of the language switch is ``ui/server/language.py``.
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import html
 import json
+from contextvars import ContextVar
 from pathlib import Path
 
 import gradio as gr
@@ -81,6 +87,17 @@ EN, ZH = TABLES["en"], TABLES["zh-CN"]
 I18N = gr.I18n(**TABLES)
 _ = I18N
 
+# The language of the request being served ("en" or "zh-CN"); None outside a request.
+PAGE_LOCALE: ContextVar[str | None] = ContextVar("page_locale", default=None)
+# Whether the request comes from the page (it sends its language cookie) rather than an
+# API client: the page names parameters by their controls' labels, the API by its own.
+FROM_PAGE: ContextVar[bool] = ContextVar("from_page", default=False)
+
+
+def page_language() -> str | None:
+    """The language of the request being served, or None while the page is being built."""
+    return PAGE_LOCALE.get()
+
 
 def t(key: str, locale: str | None) -> str:
     """The string for ``key`` in ``locale`` ("zh-CN" or "zh" for Chinese, English otherwise),
@@ -89,9 +106,11 @@ def t(key: str, locale: str | None) -> str:
 
 
 def both(key: str, **values) -> str:
-    """``key`` in both languages, as inline HTML for Markdown the server writes (status
-    lines): CSS shows the one matching the page's language (see ``CSS``), so it follows
-    a language switch at once, with no request to the server."""
+    """``key`` as inline HTML for Markdown the server writes (status lines): in the
+    request's language during a request; outside one (while the page is built), in both
+    languages, and CSS shows the one matching the page's language (see ``CSS``)."""
+    if (locale := page_language()) is not None:
+        return html.escape(t(key, locale).format(**values), quote=False)
     return "".join(
         f'<span class="i18n-{lang}">{html.escape(table[key].format(**values), quote=False)}</span>'
         for lang, table in (("en", EN), ("zh", ZH))
@@ -99,8 +118,10 @@ def both(key: str, **values) -> str:
 
 
 def bilingual(key: str, **values) -> str:
-    """``key`` in English and Chinese, as plain text, for the few places that can show
-    neither HTML nor ``_``: progress messages."""
+    """``key`` as plain text, for the few places that can show neither HTML nor ``_``
+    (progress messages): in the request's language, or both outside a request."""
+    if (locale := page_language()) is not None:
+        return t(key, locale).format(**values)
     return " · ".join(table[key].format(**values) for table in (EN, ZH))
 
 

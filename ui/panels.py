@@ -16,7 +16,8 @@ import pandas as pd
 
 from explain import snippets
 from runtime.cache import MODELS
-from ui.i18n import _
+from ui.i18n import _, t
+from ui.messages import locale, text
 from ui.server import outputs
 
 LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
@@ -47,16 +48,17 @@ def loaded_model(task: str, model: str | None):
     return MODELS.get(task, model or None)
 
 
-# Column names of tables and charts filled by handlers can't go through gr.I18n (only
-# component labels do), so they are bilingual, like the status lines.
+# Column names of charts filled by handlers can't go through gr.I18n (only component
+# labels do), and a chart's axes are fixed when the page is built, so they are bilingual.
 STEP, TOKEN, PROB, TOP5 = "#", "token / 词元", "p / 概率", "top 5 / 前五"
 
 
+def token_columns() -> list[str]:
+    """The token table's column names, in the request's language: #, token, p, top 5."""
+    return [STEP, text("col_token"), text("col_p"), text("col_top5")]
+
+
 STEP_LABEL, ANSWER, SIGMA, WORD, ATTENTION = "step / 步", "answer / 答案", "σ", "word / 词", "attention / 注意力"
-
-
-STRATEGY_NAMES = {"greedy": "greedy / 贪心", "beam": "beam / 束搜索", "sampling": "sampling / 采样",
-                  "classifier": "classifier / 分类器"}  # fmt: skip
 
 
 STRATEGY_KEYS = {"greedy": "explain.greedy", "beam": "explain.beam", "sampling": "explain.sampling",
@@ -65,15 +67,11 @@ STRATEGY_KEYS = {"greedy": "explain.greedy", "beam": "explain.beam", "sampling":
 
 def _steps_table(steps: list[dict]) -> pd.DataFrame:
     rows = [
-        {
-            STEP: i + 1,
-            TOKEN: s["token"],
-            PROB: round(s["probability"], 4),
-            TOP5: " · ".join(f"{a['token']} {a['probability']:.3f}" for a in s["alternatives"]),
-        }
+        [i + 1, s["token"], round(s["probability"], 4),
+         " · ".join(f"{a['token']} {a['probability']:.3f}" for a in s["alternatives"])]
         for i, s in enumerate(steps)
-    ]
-    return pd.DataFrame(rows, columns=[STEP, TOKEN, PROB, TOP5])
+    ]  # fmt: skip
+    return pd.DataFrame(rows, columns=token_columns())
 
 
 def _steps_chart(steps: list[dict]) -> pd.DataFrame:
@@ -94,9 +92,14 @@ def _summary(record: dict) -> str:
     for s in record["strategies"]:
         extra = ", ".join(f"{k} = {s[k]}" for k in ("num_beams", "seed", "temperature", "top_p") if k in s)
         lines.append(
-            f"| **{STRATEGY_NAMES.get(s['name'], s['name'])}**{f' ({extra})' if extra else ''} | {_markdown_text(s['text'])} | {s['sequence_probability']:.3g} |"
+            f"| **{_strategy_name(s['name'])}**{f' ({extra})' if extra else ''} | {_markdown_text(s['text'])} | {s['sequence_probability']:.3g} |"
         )
-    return "| | text / 文本 | P(text) |\n|---|---|---|\n" + "\n".join(lines)
+    return f"| | {text('col_text')} | P |\n|---|---|---|\n" + "\n".join(lines)
+
+
+def _strategy_name(name: str) -> str:
+    """greedy, beam, sampling, classifier as the page's Strategy choices name them."""
+    return t(STRATEGY_KEYS[name], locale()) if name in STRATEGY_KEYS else name
 
 
 def _pick(explanation, strategy: str) -> str:

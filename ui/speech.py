@@ -10,6 +10,7 @@ from runtime import registry, settings
 from runtime.audio import save_audio
 from runtime.cache import MODELS
 from runtime.inputs import check_text, notify
+from runtime.messages import InputError, Notice
 from runtime.scripts import describe, main_script
 from ui.handlers import get_model, gpu, refusal, user_errors
 from ui.i18n import _
@@ -55,9 +56,9 @@ def voice_for(text: str, model: str | None) -> str:
     readers = registry.readers("text_to_speech", {script}, MODELS.profile)
     if not readers:
         return checkpoint.key  # the voice then says what it can't pronounce
-    notify(f"{checkpoint.label} reads {describe(checkpoint.scripts, 0)} only; this text is read by "
-           f"{readers[0].label}. / {checkpoint.label}只会读{describe(checkpoint.scripts, 1)}，"
-           f"这段文字由{readers[0].label}朗读。")  # fmt: skip
+    notify(Notice("voice_switched", f"{checkpoint.label} reads {describe(checkpoint.scripts, 0)} only; this text "
+                  f"is read by {readers[0].label}.", model=checkpoint.label, reader=readers[0].label,
+                  reads={"en": describe(checkpoint.scripts, 0), "zh-CN": describe(checkpoint.scripts, 1)}))  # fmt: skip
     return readers[0].key
 
 
@@ -84,17 +85,17 @@ def speak(text: str, speaking_rate: float = 1.0, model: str | None = None, progr
 def question_from_voice(audio: str | None, progress=gr.Progress()) -> str:
     """The Ask tab's voice input: an English transcript to use as the question."""
     if audio is None:  # the recording was cleared
-        raise refusal("No recording: press the microphone button and ask your question. / 没有录音。")
+        raise refusal(InputError("no_recording", "No recording: press the microphone button and ask your question."))
     text, _result = transcribe(audio, language="en")
     if not text:
-        raise refusal("No words were recognised in the recording; please ask again. / 没有识别出文字，请再说一遍。")
+        raise refusal(InputError("no_words", "No words were recognised in the recording; please ask again."))
     return text
 
 
 @user_errors
 def read_aloud_value(text: str | None, progress=gr.Progress()) -> gr.Audio:
     if not text or not text.strip():
-        raise refusal("There is nothing to read aloud yet. / 还没有可朗读的内容。")
+        raise refusal(InputError("nothing_to_read", "There is nothing to read aloud yet."))
     return gr.Audio(value=speak(text), visible=True)
 
 

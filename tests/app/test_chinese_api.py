@@ -31,6 +31,13 @@ def test_a_chinese_search_answers_as_usual_and_warns_an_english_only_model(live)
     job = live.submit(query="一只猫", top_k=3, api_name="/search_by_text")
     chinese = job.result(timeout=120)
     assert len(chinese) == len(english) == 3 and all(set(hit) == set(english[0]) for hit in chinese)
+    notices = warnings_of(job)  # in English: the API's language unless the client asks for another
+    assert len(notices) == 1 and "can't read it" in notices[0] and "Tiny SigLIP 2 (random)" in notices[0]
+    from tools.loadtest import loopback_client
+
+    chinese_client = loopback_client(live.src, headers={"Accept-Language": "zh-CN"})
+    job = chinese_client.submit(query="一只猫", top_k=3, api_name="/search_by_text")
+    assert len(job.result(timeout=120)) == 3
     notices = warnings_of(job)
     assert len(notices) == 1 and "读不懂汉字" in notices[0] and "Tiny SigLIP 2 (random)" in notices[0]
 

@@ -9,20 +9,44 @@ before Gradio starts, it makes the browser report the stored language (or the on
 the address, ``?lang=zh-CN``), and Gradio renders that language throughout.
 ``LOCALE_JS`` reads back the language the page is shown in. The strings themselves are
 in ``ui/locales`` (see ``ui/i18n.py``).
+
+The server learns each request's language (``locale_of``) from a cookie the page keeps
+equal to the language it shows (``COOKIE``, written by ``LANGUAGE_SCRIPT``), else from
+the ``Accept-Language`` header (API clients), else English; ``follow_page_language``
+sets it for everything a request runs (input checks, the handler, its messages).
 """
 
 from __future__ import annotations
+
+from gradio.route_utils import Request
+
+from ui.i18n import FROM_PAGE, PAGE_LOCALE
 
 # Where the browser keeps the choices (localStorage): the language, and presenter mode
 # (larger text and stronger contrast for a projector), remembered the same way.
 STORAGE_KEY = "playground-locale"
 PRESENTER_KEY = "playground-presenter"
+# The cookie that tells the server the page's language: written before Gradio starts,
+# again whenever Gradio sets <html lang>, and when the tab comes back into view (another
+# tab of the same browser may have written its own language meanwhile).
+COOKIE = "playground-locale"
 LANGUAGE_SCRIPT = (
     "<script>(() => {\n"
     f'  try {{ if (localStorage.getItem("{PRESENTER_KEY}") === "on") document.documentElement.classList.add("presenter"); }} catch (e) {{}}\n'
     '  let locale = new URLSearchParams(location.search).get("lang");\n'
     f'  try {{ locale = locale || localStorage.getItem("{STORAGE_KEY}"); }} catch (e) {{}}\n'
-    '  if (locale !== "en" && locale !== "zh-CN") return;\n'
+    '  const chosen = locale === "en" || locale === "zh-CN";\n'
+    "  let shown = chosen ? locale : navigator.language;\n"
+    "  const tell = () => {\n"
+    '    const lang = (shown || "en").toLowerCase().startsWith("zh") ? "zh-CN" : "en";\n'
+    f"    document.cookie = `{COOKIE}=${{lang}}; path=/; max-age=31536000; SameSite=Lax`;\n"
+    "  };\n"
+    "  tell();\n"
+    "  new MutationObserver(() => { shown = document.documentElement.lang; tell(); })\n"
+    '    .observe(document.documentElement, { attributes: true, attributeFilter: ["lang"] });\n'
+    '  addEventListener("focus", tell);\n'
+    '  document.addEventListener("visibilitychange", () => document.hidden || tell());\n'
+    "  if (!chosen) return;\n"
     '  for (const [name, value] of [["language", locale], ["languages", [locale]]])\n'
     "    Object.defineProperty(navigator, name, { get: () => value, configurable: true });\n"
     "})();</script>"
@@ -91,3 +115,53 @@ class LanguageScript:
             await send(message)
 
         await self.app(scope, receive, rewrite)
+
+
+def locale_of(request) -> str:
+    """The language to answer a request in, "en" or "zh-CN": the page's (its cookie),
+    else the first of English or Chinese that ``Accept-Language`` names, by weight (an
+    API client's choice), else English."""
+    if request is None:
+        return "en"
+    cookies = getattr(request, "cookies", None) or {}
+    if cookies.get(COOKIE) in ("en", "zh-CN"):
+        return cookies[COOKIE]
+    headers = getattr(request, "headers", None) or {}
+    ranges = []
+    for position, part in enumerate((headers.get("accept-language") or "").split(",")):
+        tag, _, weight = part.strip().partition(";q=")
+        try:
+            ranges.append((-float(weight or 1), position, tag.strip().lower()))
+        except ValueError:
+            continue
+    for _weight, _position, tag in sorted(ranges):
+        if tag.startswith("zh"):
+            return "zh-CN"
+        if tag.startswith("en"):
+            return "en"
+    return "en"
+
+
+def from_page(request) -> bool:
+    """Whether ``request`` comes from the app's page (it carries the language cookie)."""
+    return (getattr(request, "cookies", None) or {}).get(COOKIE) in ("en", "zh-CN")
+
+
+def follow_page_language(demo) -> None:
+    """Answer each of ``demo``'s requests in its language (``locale_of``): set for the
+    whole of Gradio's ``process_api`` (the inputs' checks, then the handler, which runs
+    in a thread that inherits it), so every message, status line and table header the
+    server writes for the request is in the page's language only."""
+    process_api = demo.process_api
+
+    async def in_page_language(*args, request: Request | list[Request] | None = None, **kwargs):
+        first = request[0] if isinstance(request, list) and request else request
+        token = PAGE_LOCALE.set(locale_of(first))
+        page = FROM_PAGE.set(from_page(first))
+        try:
+            return await process_api(*args, request=request, **kwargs)
+        finally:
+            PAGE_LOCALE.reset(token)
+            FROM_PAGE.reset(page)
+
+    demo.process_api = in_page_language

@@ -30,6 +30,8 @@ from collections import Counter
 
 from runtime import settings
 from runtime.inputs import identity
+from ui.i18n import t
+from ui.server.language import locale_of
 
 log = logging.getLogger("playground")
 # The routes that stream a job's result: the page's and gradio_client's stream per
@@ -107,12 +109,12 @@ class QueueShare:
                 mine = client_of(request, username)
                 held = sum(client_of(e.request, e.username) == mine for e in list(queue.event_ids_to_events.values()))
                 if held >= self.per_client:
-                    return (
-                        False,
+                    english = (
                         f"You already have {held} requests waiting or running, the most one client may have at "
-                        f"once (QUEUE_PER_CLIENT={self.per_client}); wait for one to finish. / 你的请求已达上限，请稍候。",
-                        "queue_full",
+                        f"once (QUEUE_PER_CLIENT={self.per_client}); wait for one to finish."
                     )
+                    said = t("messages.queue_full", locale_of(request)).format(held=held, limit=self.per_client)
+                    return False, said if locale_of(request) != "en" else english, "queue_full"
             return await push(body, request, username)
 
         def listened_get_events():

@@ -30,7 +30,9 @@ import gradio as gr
 from runtime import settings
 from runtime.files import hide_paths
 from runtime.inputs import identity
+from runtime.messages import InputError
 from ui.handlers import refusal
+from ui.messages import translate
 from ui.server.limits import RateLimiter, client_key, rate_limiter
 from ui.server.queue import Listeners
 
@@ -424,8 +426,15 @@ def _hide_paths(value):
     return value
 
 
-def _refuse(name: str, message: str) -> None:
-    raise refusal(f"`{name}`: {message}")
+def _refuse(name: str, message: str, component=None, code: str | None = None, **params) -> None:
+    """Refuse the input ``name``; with a ``code`` (ui/locales/*/messages.json) the message is
+    said in the page's language, naming the control by its label on the page."""
+    english = f"`{name}`: {message}"
+    if code is None:
+        raise refusal(english)
+    key = getattr(getattr(component, "label", None), "key", None)
+    error = InputError(code, english, name=name, **params)
+    raise refusal(translate(error, labels={name: key} if key else None))
 
 
 def check_input(component, value, name: str) -> None:
@@ -435,30 +444,31 @@ def check_input(component, value, name: str) -> None:
     if _takes_files(component):
         _check_files(value, name, gradio_cache_dirs()[:1])  # the upload folder
     if isinstance(component, (gr.Number, gr.Slider)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            _refuse(name, f"must be a number, not {_show(value)}.")
-        if not math.isfinite(value):
-            _refuse(name, f"must be a finite number, not {value}.")
-        if _whole(component) and float(value) != int(value):  # Gradio would round it silently
-            _refuse(name, f"must be a whole number, not {value:g}.")
         low, high = component.minimum, component.maximum
-        if low is not None and value < low:
+        bounds = {"low": "−∞" if low is None else f"{low:g}", "high": "∞" if high is None else f"{high:g}"}
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            _refuse(name, f"must be a number, not {_show(value)}.", component, "number_type", **bounds)
+        if not math.isfinite(value):
+            _refuse(name, f"must be a finite number, not {value}.", component, "number_range", **bounds,
+                    value=str(value))  # fmt: skip
+        if _whole(component) and float(value) != int(value):  # Gradio would round it silently
+            _refuse(name, f"must be a whole number, not {value:g}.", component, "number_whole", value=f"{value:g}")
+        if (low is not None and value < low) or (high is not None and value > high):  # refused, never clamped
             _refuse(
                 name,
-                f"must be at least {low:g}"
-                + (f" and at most {high:g}" if high is not None else "")
+                (f"must be at least {low:g}" if low is not None else "must be")
+                + (" and" if low is not None and high is not None else "")
+                + (f" at most {high:g}" if high is not None else "")
                 + f", not {value:g}.",
-            )
-        if high is not None and value > high:
-            _refuse(
-                name,
-                (f"must be at least {low:g} and " if low is not None else "must be ")
-                + f"at most {high:g}, not {value:g}.",
+                component,
+                "number_range",
+                **bounds,
+                value=f"{value:g}",
             )
     elif isinstance(component, gr.Textbox) and not isinstance(value, str):
-        _refuse(name, f"must be text, not {_show(value)}.")
+        _refuse(name, f"must be text, not {_show(value)}.", component, "text_type", kind=type(value).__name__)
     elif isinstance(component, gr.Checkbox) and not isinstance(value, bool):
-        _refuse(name, f"must be true or false, not {_show(value)}.")
+        _refuse(name, f"must be true or false, not {_show(value)}.", component, "flag_type", value=_show(value))
     elif isinstance(component, (gr.Dropdown, gr.Radio)) and not getattr(component, "allow_custom_value", False):
         allowed = [choice[1] for choice in component.choices]
         chosen = value if getattr(component, "multiselect", False) and isinstance(value, list) else [value]

@@ -220,12 +220,11 @@ def where_maps(found: dict | None, token: int = 0) -> list:
 
 
 def _tokens_table(record) -> pd.DataFrame:
-    columns = [panels.STEP, panels.TOKEN, panels.PROB, panels.TOP5]
+    columns = panels.token_columns()
     if not record:
         return pd.DataFrame([], columns=columns)
     rows = [
-        {panels.STEP: n, panels.TOKEN: repr(t["token"]), panels.PROB: t["probability"],
-         panels.TOP5: "  ".join(f"{a['token']!r} {a['probability']:.2f}" for a in t["alternatives"])}
+        [n, repr(t["token"]), t["probability"], "  ".join(f"{a['token']!r} {a['probability']:.2f}" for a in t["alternatives"])]
         for n, t in enumerate(record.get("tokens", []), 1)
     ]  # fmt: skip
     return pd.DataFrame(rows, columns=columns)

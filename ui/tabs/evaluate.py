@@ -14,6 +14,7 @@ from runtime.cache import MODELS
 from ui.context import Context
 from ui.handlers import gpu, makes_images, user_errors
 from ui.i18n import _
+from ui.messages import text
 from ui.server import outputs
 from ui.server.queue import Deadline
 
@@ -71,13 +72,13 @@ def _round_trip_gallery(results: dict, folder: Path) -> list[tuple[str, str]]:
 
 def _summary(a: dict, b: dict | None) -> str:
     run = a["run"]
-    lines = [f"**Done / 完成** · probe set v{run['probe_set']['version']} · `{run['device']}`"]
+    lines = [text("evaluation_done", version=run["probe_set"]["version"], device=run["device"])]
     for name, res in (("A", a), ("B", b)):
         if res:
             models = ", ".join(f"{t}: **{m['label']}**" for t, m in res["run"]["models"].items())
             lines.append(f"- {name}: {models}")
     if run["judge"]:
-        lines.append("- judges / 评判模型: " + ", ".join(f"{k}: {v['label']}" for k, v in run["judge"].items()))
+        lines.append(f"- {text('judges')}: " + ", ".join(f"{k}: {v['label']}" for k, v in run["judge"].items()))
     notes = a["notes"] + [f"B: {n}" for n in (b or {}).get("notes", [])]
     lines += [f"- ⚠️ {n}" for n in notes]
     return "\n".join(lines)

@@ -8,6 +8,7 @@ from runtime import settings
 from ui.components import examples, model_picker, model_status, status_line
 from ui.context import Context
 from ui.i18n import _
+from ui.messages import locale, text
 from ui.server.serving import model_event
 from ui.speech import speak, transcribe, voice_input
 
@@ -44,8 +45,16 @@ def show_result(result: dict | None) -> tuple[str, str]:
     if not result:
         return "", ""
     lines = [f"{_clock(c['timestamp'][0])} → {_clock(c['timestamp'][1])}  {c['text']}" for c in result["chunks"]]
-    name = LANGUAGES.get(result["language"], result["language"])
-    return "\n".join(lines), f"Language / 语言: **{name}** (`{result['language']}`) · {len(lines)} segment(s) / 段"
+    return "\n".join(lines), text("language_line", name=language_name(result["language"]), count=len(lines))
+
+
+def language_name(code: str) -> str:
+    """A language code Whisper detected ("mt") as the page's language names it ("Maltese",
+    "马耳他语"), from the Unicode CLDR's names (Babel); the code itself if it has none."""
+    from babel import Locale
+
+    where = Locale.parse("zh_Hans") if locale().startswith("zh") else Locale("en")
+    return where.languages.get({"jw": "jv"}.get(code, code)) or code  # Whisper's "jw" is Javanese
 
 
 def build(demo: gr.Blocks, ctx: Context) -> None:

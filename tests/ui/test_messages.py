@@ -1,0 +1,87 @@
+"""The message catalogue: every code a pipeline raises or notices has an English and a
+Chinese text with the same placeholders, the page's language picks one, and a parameter
+is named by its control's label."""
+
+import re
+import string
+
+from runtime.inputs import check_number, check_text
+from runtime.messages import InputError
+from tests.conftest import ROOT
+from ui.i18n import EN, ZH
+from ui.messages import NAMES, PREFIX, translate
+from ui.server.language import locale_of
+
+
+def fields(template: str) -> set[str]:
+    return {field for _, field, _, _ in string.Formatter().parse(template) if field}
+
+
+def codes_in_source() -> set[str]:
+    """The codes given to InputError, its subclasses and Notice anywhere in the app."""
+    found = set()
+    call = re.compile(r"\b(?:InputError|InputTypeError|ImageRefused|ImageSizeError|Notice)\(\s*\"([a-z_]+)\"")
+    for folder in ("runtime", "pipelines", "search", "classroom", "labs", "ui", "explain", "evaluation"):
+        for path in (ROOT / folder).rglob("*.py"):
+            found |= set(call.findall(path.read_text(encoding="utf-8")))
+    return found
+
+
+def test_every_code_has_both_languages_with_the_same_placeholders():
+    catalogue = {key for key in EN if key.startswith(PREFIX)}
+    assert catalogue == {key for key in ZH if key.startswith(PREFIX)}
+    for key in catalogue:
+        assert fields(EN[key]) == fields(ZH[key]), key
+        assert EN[key] != ZH[key] and not re.search(r"[\u4e00-\u9fff]", EN[key]), key
+    used = codes_in_source()
+    assert len(used) > 30 and not {PREFIX + code for code in used} - catalogue
+
+
+def test_every_name_is_a_label_on_the_page():
+    assert all(key in EN and key in ZH for key in NAMES.values())
+
+
+def test_a_message_is_said_in_the_pages_language_naming_the_control():
+    try:
+        check_number("width", 5000, 64, 1024)
+    except InputError as error:
+        assert str(error) == "`width` must be between 64 and 1024, not 5000."  # the API's English
+        assert translate(error, "en") == f"“{EN['create.width']}” must be between 64 and 1024, not 5000."
+        assert translate(error, "zh-CN") == f"“{ZH['create.width']}”必须在 64 到 1024 之间，而不是 5000。"
+        # A handler's own control names it: Chat's length slider, not Caption's.
+        labels = {"width": "chat.max_new_tokens"}
+        assert translate(error, "zh-CN", labels).startswith(f"“{ZH['chat.max_new_tokens']}”")
+    try:
+        check_text("  ", "caption prompt")
+    except InputError as error:
+        assert translate(error, "zh-CN") == f"“{ZH['caption.prompt']}”为空：请输入文字。"
+    assert translate(ValueError("no code"), "zh-CN") == "no code"  # as raised
+
+
+class FakeRequest:
+    def __init__(self, cookie=None, accept=None):
+        self.cookies = {"playground-locale": cookie} if cookie else {}
+        self.headers = {"accept-language": accept} if accept else {}
+
+
+def test_the_language_of_a_request():
+    assert locale_of(None) == "en" and locale_of(FakeRequest()) == "en"
+    assert locale_of(FakeRequest(cookie="zh-CN", accept="en-US")) == "zh-CN"  # the page's cookie wins
+    assert locale_of(FakeRequest(cookie="en", accept="zh-CN")) == "en"
+    assert locale_of(FakeRequest(accept="zh-TW,zh;q=0.9")) == "zh-CN"
+    assert locale_of(FakeRequest(accept="fr-FR, en;q=0.8, zh;q=0.5")) == "en"
+    assert locale_of(FakeRequest(accept="fr-FR, zh;q=0.8, en;q=0.5")) == "zh-CN"
+    assert locale_of(FakeRequest(cookie="xx", accept="de")) == "en"
+
+
+def test_a_detected_language_is_named_once_in_the_pages_language():
+    from ui.i18n import PAGE_LOCALE
+    from ui.tabs.listen import show_result
+
+    result = {"language": "mt", "chunks": [{"timestamp": (0.0, 1.0), "text": "Bonġu"}]}
+    assert show_result(result)[1] == "Language: **Maltese** · 1 segment(s)"
+    token = PAGE_LOCALE.set("zh-CN")
+    try:
+        assert show_result(result)[1] == "语言：**马耳他语** · 1 段"
+    finally:
+        PAGE_LOCALE.reset(token)

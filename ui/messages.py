@@ -1,0 +1,115 @@
+"""Messages in the page's language: refusals, notices and the checks of number inputs.
+
+Pipelines raise ``runtime.messages.InputError`` (a ``ValueError`` with a ``code`` and its
+``params``, its English text for the API) and give ``Notice``s; here the code is looked
+up in the catalogue (``ui/locales/<locale>/messages.json``) and written in the language
+of the request being served (``ui.i18n.page_language``). A ``name`` parameter ("width",
+"caption prompt") becomes the label of the control as the page shows it: the handler's
+own input of that name (``learn_labels`` reads them from the page's events), else the
+control that usually sets it (``NAMES``). A message without a code (or whose code the
+catalogue lacks) is shown as it was raised.
+
+The API's policy (docs/languages.md): a client that sends no language reads the message
+as raised, in English, naming parameters as the API names them (`max_new_tokens`); one
+that sends ``Accept-Language: zh-CN`` reads Chinese. The page sends its language cookie
+(ui/server/language.py), so it reads its own language, naming its controls.
+
+A number outside its control's range is refused before the handler runs, by
+``ui.server.security.check_input``, with the same catalogue: never clamped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import string
+
+import gradio as gr
+
+from ui.i18n import EN, FROM_PAGE, page_language, t
+
+# What a parameter or a thing a check names is called on the page: the label key of the
+# control that usually sets it. A handler's own inputs come first (``learn_labels``).
+NAMES = {
+    "image": "common.image", "uploaded image": "common.image", "seed": "common.seed",
+    "prompt": "create.prompt", "negative prompt": "create.negative_prompt", "width": "create.width",
+    "height": "create.height", "num_inference_steps": "create.steps", "guidance_scale": "create.guidance",
+    "num_images": "create.num_images", "caption prompt": "caption.prompt", "max_new_tokens": "caption.max_new_tokens",
+    "num_beams": "caption.num_beams", "temperature": "caption.temperature", "top_p": "caption.top_p",
+    "do_sample": "caption.do_sample", "question": "ask.question", "search text": "search.query",
+    "query": "search.query", "top_k": "search.top_k", "text_weight": "search.text_weight",
+    "list of labels": "search.labels", "labels": "search.labels", "examples": "search.examples_per_label",
+    "message": "chat.message", "system prompt": "chat.system_prompt", "text to speak": "speak.text",
+    "speaking_rate": "speak.rate", "limit": "evaluate.limit", "candidate answers": "explain.candidates",
+    "layer": "explain.layer", "learning_rate": "fusion.learning_rate", "hidden_size": "fusion.hidden_size",
+    "epochs": "fusion.epochs", "batch_size": "contrastive.batch_size", "embedding_size": "contrastive.embedding_size",
+}  # fmt: skip
+PREFIX = "messages."  # the catalogue's namespace: ui/locales/<locale>/messages.json
+
+
+def locale() -> str:
+    """The language of the request being served ("en" outside a request)."""
+    return page_language() or "en"
+
+
+def label(name: str, where: str | None = None, labels: dict[str, str] | None = None) -> str:
+    """``name`` (a parameter, "width", or a thing, "caption prompt") as the page calls it,
+    in quotes: “Width” / “宽度”; a name the page has no control for stays as it is."""
+    key = (labels or {}).get(name) or NAMES.get(name)
+    return f"“{t(key, where or locale())}”" if key else f"`{name}`"
+
+
+def placeholders(template: str) -> set[str]:
+    return {field for _, field, _, _ in string.Formatter().parse(template) if field}
+
+
+def translate(message, where: str | None = None, labels: dict[str, str] | None = None) -> str:
+    """An ``InputError``, ``Notice`` or plain message as the page says it: its code's
+    text in ``where`` (the request's language by default), with its parameters filled in."""
+    code, params = getattr(message, "code", None), getattr(message, "params", None)
+    if not code or PREFIX + code not in EN or params is None:
+        return str(message)
+    if where is None and locale() == "en" and not FROM_PAGE.get():
+        return str(message)  # an API client in English: the message as raised, naming parameters as the API does
+    where = where or locale()
+    values = {key: _value(key, value, where, labels) for key, value in params.items()}
+    try:
+        return t(PREFIX + code, where).format(**values)
+    except (KeyError, IndexError, ValueError):  # the catalogue and the raise out of step: the English as raised
+        return str(message)
+
+
+def _value(key: str, value, where: str, labels: dict[str, str] | None):
+    if isinstance(value, dict) and "en" in value:  # said in each language by the pipeline: {"en": .., "zh-CN": ..}
+        return value.get(where, value["en"])
+    return label(value, where, labels) if key == "name" else value
+
+
+def text(code: str, **values) -> str:
+    """The catalogue's ``code`` in the request's language, filled in."""
+    return t(PREFIX + code, locale()).format(**values)
+
+
+def handler_labels(fn) -> dict[str, str]:
+    """The label keys of a handler's inputs by parameter name (see ``learn_labels``)."""
+    return getattr(inspect.unwrap(fn), "input_labels", {})
+
+
+def learn_labels(demo: gr.Blocks) -> None:
+    """Tell every handler the label keys of its inputs, by parameter name, as the events of
+    ``demo`` wire them: a message about its ``max_new_tokens`` then names the control the
+    user set (Chat's "Maximum answer length (tokens)", not Caption's)."""
+    from ui.actions import parameters  # the parameters that come from inputs, as lessons read them
+
+    for block_fn in demo.fns.values():
+        if block_fn.fn is None:
+            continue
+        handler = inspect.unwrap(block_fn.fn)
+        found = {}
+        for name, component in zip(parameters(block_fn.fn), block_fn.inputs, strict=False):
+            key = getattr(getattr(component, "label", None), "key", None)
+            if key:
+                found[name] = key
+        if found:
+            with contextlib.suppress(AttributeError):  # a builtin or a bound method: the default names serve
+                handler.input_labels = {**getattr(handler, "input_labels", {}), **found}
