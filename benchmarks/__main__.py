@@ -30,8 +30,9 @@ BENCHMARKS = {
     "vqa": "benchmarks.workloads:run_vqa",
     "text_to_image": "benchmarks.workloads:run_text_to_image",
     "vlm": "benchmarks.vlm:run_vlm",
+    "onnx_components": "benchmarks.onnx_components:run_onnx_components",
 }
-MODEL_WORKLOADS = {"embed_images", "caption", "vqa", "text_to_image", "vlm"}
+MODEL_WORKLOADS = {"embed_images", "caption", "vqa", "text_to_image", "vlm", "onnx_components"}
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -9,8 +9,12 @@ the baseline's weights, so fidelity compares the same weights in two precisions.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import inspect
+import tempfile
+import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -18,7 +22,7 @@ from PIL import Image
 
 from benchmarks import models
 from benchmarks.common import IMAGES, compare, count_flops, result, with_gflops
-from runtime import cache
+from runtime import cache, ort
 
 CAPTION_TOKENS = 20
 ANSWER_TOKENS = 5
@@ -160,7 +164,8 @@ def run_embed_images(quick: bool, peaks: dict, info: dict) -> list[dict]:
 
     model, processor = models.clip_b32()
     options = cache.load_options(RetrievalPipeline, "cpu", fast=True)
-    pipe = RetrievalPipeline(cast_copy(model, options["dtype"]), processor)
+    with onnx_data_dir():  # an export ``auto`` asks for goes to a temporary directory
+        pipe = RetrievalPipeline(cast_copy(model, options["dtype"]), processor, cpu_runtime=options["cpu_runtime"])
     images = photos(16 if quick else 64)
 
     def baseline():
@@ -177,12 +182,46 @@ def run_embed_images(quick: bool, peaks: dict, info: dict) -> list[dict]:
     plain = torch.cat(baseline()).float()
     plain = (plain / plain.norm(dim=-1, keepdim=True)).numpy()
     cosine = np.sum(ours() * plain, axis=1)  # both unit vectors
+    runtime = " on ONNX Runtime" if pipe.runtime == "onnxruntime" else ""
     row = result(
         "embed_images", f"s per {len(images)} images", timing["ours"], timing["baseline"], info,
-        precision=str(options["dtype"]).replace("torch.", ""),
+        precision=str(options["dtype"]).replace("torch.", "") + runtime,
         fidelity=f"cosine to float32: mean {cosine.mean():.4f}, min {cosine.min():.4f}",
     )  # fmt: skip
-    return [with_gflops(row, count_flops(baseline), timing["ours"], timing["baseline"], _peak(options, peaks))]
+    flops = count_flops(baseline)
+    rows = [with_gflops(row, flops, timing["ours"], timing["baseline"], _peak(options, peaks))]
+    if pipe.runtime != "onnxruntime" and ort.available():  # what CPU_RUNTIME=onnxruntime (auto without bf16) gives
+        with onnx_data_dir():
+            start = time.perf_counter()
+            onnx = RetrievalPipeline(cast_copy(model, torch.float32), processor, cpu_runtime="onnxruntime")
+            export_s = time.perf_counter() - start
+        timing = compare(lambda: onnx.embed_images(images), baseline, repeats=2 if quick else 5)
+        cosine = np.sum(onnx.embed_images(images) * plain, axis=1)
+        row = result(
+            "embed_images_onnxruntime", f"s per {len(images)} images", timing["ours"], timing["baseline"], info,
+            precision=f"float32 on ONNX Runtime ({onnx.runtime}; export and check {export_s:.0f} s, once)",
+            fidelity=f"cosine to float32: mean {cosine.mean():.4f}, min {cosine.min():.4f}",
+        )  # fmt: skip
+        rows.append(
+            with_gflops(
+                row, flops, timing["ours"], timing["baseline"], {"ours": peaks["float32"], "float32": peaks["float32"]}
+            )
+        )
+    return rows
+
+
+@contextlib.contextmanager
+def onnx_data_dir():
+    """ONNX Runtime exports of random weights go to a temporary data directory, not the app's."""
+    from runtime import settings
+
+    saved = settings.DATA_DIR
+    with tempfile.TemporaryDirectory(prefix="bench-onnx-") as tmp:
+        settings.DATA_DIR = Path(tmp)
+        try:
+            yield
+        finally:
+            settings.DATA_DIR = saved
 
 
 def run_text_to_image(quick: bool, peaks: dict, info: dict) -> list[dict]:
