@@ -196,11 +196,27 @@ def search_record(loaded, query: str | None, image, text_weight: float, top_k: i
     return {
         "task": "search",
         **_model_info(loaded),
-        "query": {"text": str(query).strip() if has_text else None, "image": _image_info(image) if image else None,
-                  "text_weight": float(text_weight) if has_text and image else None},  # fmt: skip
+        "query": {
+            "text": str(query).strip() if has_text else None,
+            "image": _image_info(image) if image else None,
+            "text_weight": float(text_weight) if has_text and image else None,
+        },  # fmt: skip
         "collection": [{"path": shown_path(item["path"]), "name": item["name"]} for item in collection],
         "parameters": {"top_k": int(top_k), **_text_options(loaded.pipeline)},
         "output": [{"name": hit["name"], "score": float(hit["score"])} for hit in hits],
+    }
+
+
+def transcribe_record(loaded, audio, task: str, result: dict) -> dict:
+    """A transcription: the clip, the language Whisper decoded in (given, or detected from
+    the first window) and the task, and the text with its timed segments."""
+    pipe = loaded.pipeline
+    return {
+        "task": "transcribe",
+        **_model_info(loaded),
+        "audio": _image_info(audio),
+        "parameters": {"language": result["language"] if pipe.is_multilingual else None, "task": task},
+        "output": {"text": result["text"], "chunks": result["chunks"]},
     }
 
 
@@ -485,8 +501,9 @@ def _search(record: dict) -> str:
     return (
         _header(
             record,
-            "import math\nimport os\nimport torch\nfrom PIL import Image, ImageOps\n"
-            "from transformers import AutoModel, AutoProcessor",
+            # os finds the data dir (the header imports it already for a checkpoint there)
+            ("" if record["model_id"].startswith(DATA_DIR_LABEL + "/") else "import os\n")
+            + "import math\nimport torch\nfrom PIL import Image, ImageOps\nfrom transformers import AutoModel, AutoProcessor",
         )
         + f"TEXT = {query['text']!r}  # the search text (None: by image only)\n"
         f"QUERY_IMAGE = {query['image']['path'] if query['image'] else None!r}  # the example image (None: by text only)\n"
@@ -527,6 +544,57 @@ def _search(record: dict) -> str:
         "best = scores.topk(min(TOP_K, len(IMAGES)))\n"
         "for score, row in zip(best.values.tolist(), best.indices.tolist()):\n"
         '    print(f"{score:.3f} · {IMAGES[row][1]}")\n'
+    )
+
+
+def _transcribe(record: dict) -> str:
+    from pipelines.speech_recognition import LONG_FORM
+
+    p = record["parameters"]
+    return (
+        _header(
+            record,
+            "import numpy as np\nimport soundfile as sf\nimport soxr\nimport torch\n"
+            "from transformers import WhisperForConditionalGeneration, WhisperProcessor",
+        )
+        + f"AUDIO = {record['audio']['path']!r}  # the clip you gave the app\n"
+        f"LANGUAGE = {p['language']!r}  # as the app decoded it (None: an English-only model)\n"
+        f"TASK = {p['task']!r}  # or 'translate': into English\n"
+        "# Clips over 30 s are read window by window, with OpenAI's fallback settings.\n"
+        f"LONG_FORM = {LONG_FORM!r}\n\n"
+        "processor = WhisperProcessor.from_pretrained(MODEL, revision=REVISION)\n"
+        "model = WhisperForConditionalGeneration.from_pretrained(MODEL, revision=REVISION, dtype=DTYPE, device_map=DEVICE)\n"
+        "model.eval()\n"
+        "RATE = processor.feature_extractor.sampling_rate  # 16 kHz for every Whisper\n\n"
+        "# The clip as the app reads it: mono (channels averaged), resampled to 16 kHz.\n"
+        'data, rate = sf.read(AUDIO, dtype="float32", always_2d=True)  # (samples, channels)\n'
+        "waveform = data.mean(axis=1, dtype=np.float32)\n"
+        "if rate != RATE:\n"
+        '    waveform = soxr.resample(waveform, rate, RATE, quality="HQ")\n'
+        "duration = len(waveform) / RATE\n"
+        "long_form = duration > processor.feature_extractor.chunk_length\n\n"
+        "# Log-mel features: (1, n_mels, 3000) for one 30 s window, or the whole clip for long-form.\n"
+        'extra = dict(truncation=False, padding="longest") if long_form else {}\n'
+        'features = processor.feature_extractor(waveform, sampling_rate=RATE, return_tensors="pt", **extra)\n'
+        "features = features.input_features.to(model.device, model.dtype)\n"
+        "# LANGUAGE None on a multilingual model would detect it: model.detect_language(features).\n"
+        "options = dict(language=LANGUAGE, task=TASK) if LANGUAGE else {}\n"
+        "if long_form:\n"
+        "    options.update(LONG_FORM)\n"
+        "torch.manual_seed(0)  # the fallback samples: the app seeds it with 0\n"
+        "with torch.inference_mode():\n"
+        "    output = model.generate(features, return_timestamps=True, return_segments=True, **options)\n\n"
+        "# One line per timed segment inside the clip, then the whole text.\n"
+        "texts = []\n"
+        'for segment in output["segments"][0]:\n'
+        '    start, end = float(segment["start"]), float(segment["end"])\n'
+        '    raw = processor.tokenizer.decode(segment["tokens"], skip_special_tokens=True)\n'
+        "    if not raw.strip() or start >= duration:  # decoded padding past the end, never speech\n"
+        "        continue\n"
+        "    end = min(max(end, start), duration)\n"
+        "    texts.append(raw)\n"
+        '    print(f"{round(start, 2):.2f} -> {round(end, 2):.2f}  {raw.strip()}")\n'
+        'print("".join(texts).strip())\n'
     )
 
 
@@ -572,7 +640,7 @@ def _chat(record: dict) -> str:
 
 
 PROGRAMS = {"chat": _chat, "caption": _caption, "vqa": _vqa, "text_to_image": _text_to_image, "classify": _classify,
-            "similarity_matrix": _similarity_matrix, "search": _search}  # fmt: skip
+            "similarity_matrix": _similarity_matrix, "search": _search, "transcribe": _transcribe}  # fmt: skip
 
 
 def _remote(record: dict) -> str:

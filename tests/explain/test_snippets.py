@@ -149,10 +149,10 @@ def test_vlm_caption_and_answer_snippets_reproduce_the_tabs(models, tmp_path, mo
     assert run(snippets.snippet(record), tmp_path / "vqa") == answer
 
 
-def test_classify_and_search_snippets_reproduce_the_tab(models, tmp_path):
-    # A zero-shot classification, and a search by image + text over the bundled gallery and an
-    # added image, as the Search tab runs them; both programs in one interpreter (importing
-    # torch and transformers is most of a run).
+def test_search_and_listen_snippets_reproduce_the_tabs(models, tmp_path):
+    # A zero-shot classification and a search by image + text over the bundled gallery and an
+    # added image, as the Search tab runs them, and a transcription as the Listen tab runs it;
+    # the programs in one interpreter (importing torch and transformers is most of a run).
     from types import SimpleNamespace
 
     from search.collections import Collections
@@ -172,6 +172,12 @@ def test_classify_and_search_snippets_reproduce_the_tab(models, tmp_path):
     items = collections.named([{**i, "source": s} for s, index in found.items() for i in index.items()], None)
     assert added.name in [item["name"] for item in items]  # the page's name, not the stored copy's hash
     record = snippets.search_record(loaded, "a cat", CAT, 0.3, 5, items, hits)
-    printed = run(snippets.snippet(classified) + "\n" + snippets.snippet(record), tmp_path).splitlines()
+    clip = str(ROOT / "assets" / "audio" / "what-animal.wav")
+    heard = models.get("speech_recognition").pipeline(clip, language="auto")
+    transcribed = snippets.transcribe_record(models.get("speech_recognition"), clip, "transcribe", heard)
+    programs = [snippets.snippet(r) for r in (classified, record, transcribed)]
+    printed = run("\n".join(programs), tmp_path).splitlines()
     assert printed[: len(output)] == [f"{k}: {v:.4f}" for k, v in output.items()]
-    assert printed[len(output) :] == [f"{h['score']:.3f} · {h['name']}" for h in hits]
+    assert printed[len(output) : len(output) + len(hits)] == [f"{h['score']:.3f} · {h['name']}" for h in hits]
+    segments = [f"{c['timestamp'][0]:.2f} -> {c['timestamp'][1]:.2f}  {c['text']}" for c in heard["chunks"]]
+    assert printed[len(output) + len(hits) :] == [*segments, heard["text"]] and heard["text"]

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import gradio as gr
 
+from explain import snippets
 from runtime import settings
+from ui import panels
 from ui.components import examples, model_picker, model_status, status_line
 from ui.context import Context
+from ui.handlers import user_errors
 from ui.i18n import _
 from ui.messages import locale, text
 from ui.server.serving import model_event
@@ -46,6 +49,15 @@ def show_result(result: dict | None) -> tuple[str, str]:
         return "", ""
     lines = [f"{_clock(c['timestamp'][0])} → {_clock(c['timestamp'][1])}  {c['text']}" for c in result["chunks"]]
     return "\n".join(lines), text("language_line", name=language_name(result["language"]), count=len(lines))
+
+
+@user_errors
+def transcribe_code(audio, task: str, model: str | None, result: dict | None):
+    """Show the code for a transcription: a program that reads the clip as the app did."""
+    loaded = panels.loaded_model("speech_recognition", model) if result else None
+    if loaded is None or getattr(loaded, "remote", False):  # a model server's: no local program to give
+        return "", None
+    return panels.code_and_record(snippets.transcribe_record(loaded, audio, task, result))
 
 
 def language_name(code: str) -> str:
@@ -102,6 +114,8 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                 speech = gr.Audio(label=_("speak.output"), type="filepath", autoplay=True, interactive=False)
                 speak_status = status_line(demo, "text_to_speech", speak_picker)
         examples([[t] for t in SPEAK_EXAMPLES], [[t] for t in SPEAK_EXAMPLES_ZH], inputs=[text])
+        panels.how_it_works("listen.how")
+        code, record_file = panels.show_code()
 
         # The transcript is the endpoint's answer; the full result goes to a State, which
         # API clients don't see, and from there into the table.
@@ -109,6 +123,7 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
         event = gr.on([button.click, audio.stop_recording], transcribe, [audio, language, task, picker],
                       [transcript, result], api_name="transcribe", **model_event("speech_recognition"))  # fmt: skip
         event.success(show_result, result, [segments, details], api_visibility="private", queue=False)
+        event.success(transcribe_code, [audio, task, picker, result], [code, record_file], api_visibility="private")
         event.then(lambda m: model_status("speech_recognition", m), picker, status, api_visibility="private",
                    queue=False)  # fmt: skip
 
