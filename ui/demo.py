@@ -41,7 +41,7 @@ CSS = """
 footer { visibility: visible; }
 #page-switches { justify-content: flex-end; align-items: center; gap: 1em; }
 #language-switch { max-width: 16em; flex-grow: 0; }
-#presenter-switch { flex: 0 0 auto !important; width: auto; min-width: max-content !important; }
+#presenter-switch { flex: 0 0 auto !important; width: auto; min-width: max-content !important; margin: 0 0 0 auto !important; }
 .banner-classroom { border-left: 4px solid #6366f1; padding: 0.4em 0.9em; background: rgba(99, 102, 241, 0.08); }
 .fusion-confusion table, .fusion-table table, .fusion-missing table { border-collapse: collapse; font-size: 0.9em; }
 .fusion-confusion th, .fusion-confusion td, .fusion-table th, .fusion-table td, .fusion-missing th, .fusion-missing td {
@@ -50,6 +50,7 @@ footer { visibility: visible; }
 .fusion-confusion td.miss { background: rgba(239, 68, 68, calc(0.06 + 0.5 * var(--share))); }
 .fusion-table, .fusion-missing { overflow-x: auto; }
 .fusion-table tr.best td { font-weight: 600; background: rgba(99, 102, 241, 0.1); }
+.guide table { font-size: 0.92em; } .guide td, .guide th { padding: 0.25em 0.6em; }
 /* Search: a caption is read whole (it wraps), and the selection sits beside the grid. */
 .search-hits .caption-label { white-space: normal; overflow-wrap: anywhere; max-width: calc(100% - 8px);
   left: 4px; right: 4px; font-size: 0.8em; line-height: 1.25; }
@@ -83,6 +84,8 @@ def build_demo(profile: str | None = None, classroom_file: str | None = None) ->
             presenter_switch(demo)
             language_switch(demo)
         gr.Markdown(_("app.intro"))
+        with gr.Accordion(_("app.guide_title"), open=True, elem_id="guide"):  # a first visit's map of the page
+            gr.Markdown(_("app.guide"), elem_classes="guide")
         gr.Markdown(
             _profile_line(concrete, profile or settings.MODEL_PROFILE),
             elem_classes="model-status",
