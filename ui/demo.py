@@ -25,7 +25,7 @@ from ui.context import Context
 from ui.i18n import CSS as I18N_CSS
 from ui.i18n import I18N, _, t
 from ui.messages import learn_labels
-from ui.server.language import PRESENTER_CSS, LanguageScript, follow_page_language
+from ui.server.language import PRESENTER_CSS, RANGE_CSS, LanguageScript, follow_page_language
 from ui.server.mcp import fix_state_outputs
 from ui.server.queue import QueueShare
 from ui.server.security import app_roots, guard_inputs, login_kwargs, middleware, parse_auth, serves
@@ -186,7 +186,7 @@ def launch_kwargs(demo: gr.Blocks) -> dict:
         fix_state_outputs()
     return dict(
         theme=THEME,
-        css=CSS + I18N_CSS + PRESENTER_CSS,
+        css=CSS + I18N_CSS + PRESENTER_CSS + RANGE_CSS,
         i18n=I18N,
         max_file_size=settings.MAX_FILE_SIZE,
         mcp_server=settings.MCP_SERVER,

@@ -18,9 +18,11 @@ sets it for everything a request runs (input checks, the handler, its messages).
 
 from __future__ import annotations
 
+import json
+
 from gradio.route_utils import Request
 
-from ui.i18n import FROM_PAGE, PAGE_LOCALE
+from ui.i18n import EN, FROM_PAGE, PAGE_LOCALE, ZH
 
 # Where the browser keeps the choices (localStorage): the language, and presenter mode
 # (larger text and stronger contrast for a projector), remembered the same way.
@@ -51,6 +53,49 @@ LANGUAGE_SCRIPT = (
     "    Object.defineProperty(navigator, name, { get: () => value, configurable: true });\n"
     "})();</script>"
 )
+# Gradio titles its toasts with their kind in English ("Error", "Warning") on every page;
+# on a Chinese page they are put in Chinese as they appear.
+TOAST_SCRIPT = (
+    "<script>(() => {\n"
+    f"  const names = {json.dumps({k: ZH[f'messages.toast_{k.lower()}'] for k in ('Error', 'Warning', 'Info', 'Success')}, ensure_ascii=False)};\n"
+    "  const fix = () => {\n"
+    '    if (!(document.documentElement.lang || "").toLowerCase().startsWith("zh")) return;\n'
+    '    for (const title of document.querySelectorAll(".toast-title"))\n'
+    "      for (const node of title.childNodes)\n"
+    "        if (node.nodeType === 3 && names[node.textContent.trim()]) node.textContent = names[node.textContent.trim()] + ' ';\n"
+    "  };\n"
+    "  new MutationObserver(fix).observe(document.documentElement, { childList: true, subtree: true, characterData: true });\n"
+    "})();</script>"
+)
+# A number typed into a slider's box beyond its range: Gradio sets it to the nearest end
+# when the box loses focus; this says so, under the slider, in the page's language, instead
+# of letting it change quietly (the server refuses such a value outright, naming the range).
+RANGE_SCRIPT = (
+    "<script>(() => {\n"
+    f"  const say = {json.dumps({'en': EN['messages.range_changed'], 'zh-CN': ZH['messages.range_changed']}, ensure_ascii=False)};\n"
+    "  const place = (input) => input.closest('.block') || input.parentElement;\n"
+    "  const clear = (input) => place(input).querySelectorAll('.range-notice').forEach((n) => n.remove());\n"
+    "  const check = (event) => {\n"
+    "    const input = event.target;\n"
+    "    if (!(input instanceof HTMLInputElement) || input.type !== 'number') return;\n"
+    "    clear(input);\n"
+    "    const value = parseFloat(input.value), low = parseFloat(input.min), high = parseFloat(input.max);\n"
+    "    if (Number.isNaN(value) || !(value < low || value > high)) return;\n"
+    "    const lang = (document.documentElement.lang || 'en').toLowerCase().startsWith('zh') ? 'zh-CN' : 'en';\n"
+    "    const label = (input.getAttribute('aria-label') || '').replace(/^number input for /, '');\n"
+    "    const notice = document.createElement('p');\n"
+    "    notice.className = 'range-notice';\n"
+    "    notice.setAttribute('role', 'status');\n"
+    "    notice.textContent = say[lang].replace('{name}', `“${label}”`).replace('{low}', low).replace('{high}', high)\n"
+    "      .replace('{value}', value).replace('{used}', value < low ? low : high);\n"
+    "    place(input).appendChild(notice);\n"
+    "  };\n"
+    "  document.addEventListener('blur', check, true);  // before the slider's own blur handler changes it\n"
+    "  document.addEventListener('keydown', (e) => e.key === 'Enter' && check(e), true);\n"
+    "  document.addEventListener('input', (e) => e.target instanceof HTMLInputElement && e.target.type === 'number' && clear(e.target), true);\n"
+    "})();</script>"
+)
+RANGE_CSS = ".range-notice { margin: 0.3em 0 0; font-size: var(--text-sm); color: var(--color-accent); }\n"
 # The page's language as the switch names it.
 LOCALE_JS = "() => ((document.documentElement.lang || 'en').toLowerCase().startsWith('zh') ? 'zh-CN' : 'en')"
 # The switch: remember the choice (in the address where storage is refused) and reload.
@@ -84,7 +129,7 @@ html.presenter img, html.presenter canvas { image-rendering: auto; filter: contr
 
 
 class LanguageScript:
-    """ASGI middleware adding ``LANGUAGE_SCRIPT`` to the top of the app's page (the HTML
+    """ASGI middleware adding ``LANGUAGE_SCRIPT`` (and ``TOAST_SCRIPT``, ``RANGE_SCRIPT``) to the top of the app's page (the HTML
     that holds ``window.gradio_config``); every other response passes untouched."""
 
     def __init__(self, app):
@@ -108,7 +153,8 @@ class LanguageScript:
                     return
                 body = b"".join(chunks)
                 if b"window.gradio_config" in body:
-                    body = body.replace(b"<head>", b"<head>" + LANGUAGE_SCRIPT.encode(), 1)
+                    scripts = LANGUAGE_SCRIPT + TOAST_SCRIPT + RANGE_SCRIPT
+                    body = body.replace(b"<head>", b"<head>" + scripts.encode(), 1)
                 headers = [(k, v) for k, v in start["headers"] if k != b"content-length"]
                 await send({**start, "headers": [*headers, (b"content-length", str(len(body)).encode())]})
                 return await send({"type": "http.response.body", "body": body})
