@@ -94,7 +94,7 @@ class OnnxModule:
     """An exported component as a callable: torch tensors in (by input name), the first
     output out as a float32 torch tensor on the CPU."""
 
-    def __init__(self, path: Path, input_names: tuple[str, ...]):
+    def __init__(self, path: Path):
         import onnxruntime
         import torch
 
@@ -103,7 +103,7 @@ class OnnxModule:
         options.inter_op_num_threads = 1
         options.log_severity_level = 3  # errors only: its warnings are about the graph, not the request
         self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        self.input_names = input_names
+        self.input_names = tuple(node.name for node in self.session.get_inputs())  # forward's argument names
         self.path = path
 
     def __call__(self, **inputs):
@@ -113,16 +113,18 @@ class OnnxModule:
         return torch.from_numpy(self.session.run(None, feeds)[0])
 
 
-def export(module, example: tuple, input_names: tuple[str, ...], dynamic: dict, path: Path) -> None:
-    """Export ``module`` called on ``example`` to ``path`` with torch.onnx's dynamo exporter;
-    ``dynamic`` maps each input name to {axis: name} for the axes that vary (batch, length)."""
+def export(module, example: dict, dynamic: dict, path: Path) -> None:
+    """Export ``module`` called with the keyword arguments ``example`` to ``path`` with
+    torch.onnx's dynamo exporter; ``dynamic`` maps each argument to {axis: name} for the
+    axes that vary (batch, length)."""
     import torch
 
     dims = {}
-    shapes = tuple(
-        {axis: dims.setdefault(label, torch.export.Dim(label, min=1, max=4096)) for axis, label in dynamic[n].items()}
-        for n in input_names
-    )
+    shapes = {
+        name: {axis: dims.setdefault(label, torch.export.Dim(label, min=1, max=4096)) for axis, label in axes.items()}
+        for name, axes in dynamic.items()
+        if name in example
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
     quiet = [logging.getLogger(name) for name in ("onnx_ir", "onnxscript", "torch.onnx")]
@@ -132,10 +134,10 @@ def export(module, example: tuple, input_names: tuple[str, ...], dynamic: dict, 
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), torch.no_grad():
             warnings.simplefilter("ignore")
             for logger in quiet:
-                logger.setLevel(logging.WARNING)
+                logger.setLevel(logging.ERROR)  # e.g. "torchvision is not installed. Skipping torchvision::nms"
             torch.onnx.export(
-                module.eval(), example, str(tmp), input_names=list(input_names), output_names=["output"],
-                dynamic_shapes=shapes, dynamo=True, external_data=False, verbose=False,
+                module.eval(), (), str(tmp), kwargs=example, output_names=["output"], dynamic_shapes=shapes,
+                dynamo=True, external_data=False, verbose=False,
             )  # fmt: skip
         os.replace(tmp, path)  # atomic: a reader sees the whole graph or none
     finally:
@@ -153,26 +155,25 @@ def _close(ours: np.ndarray, reference: np.ndarray) -> bool:
 def accelerate(module, example: dict, dynamic: dict, *, name: str, label: str, model_id: str = "",
                revision: str = "main") -> tuple[OnnxModule | None, str]:  # fmt: skip
     """``module`` (float32, on the CPU) as an ONNX Runtime session, exported on first use and
-    read from the disk cache after that; ``example`` maps input names to tensors it is
-    exported with and checked on. Returns (the session, "") or (None, why not): the caller
+    read from the disk cache after that; ``example`` holds the keyword arguments (tensors)
+    it is exported with and checked on. Returns (the session, "") or (None, why not): the caller
     then keeps PyTorch. ``label`` names the part for people ("CLIP image tower")."""
     import torch
 
-    input_names = tuple(example)
     path = settings.DATA_DIR / "onnx" / f"{name}-{checkpoint_key(module, name, model_id, revision)}.onnx"
     try:
         session = None
         if path.is_file():
             try:
-                session = OnnxModule(path, input_names)
+                session = OnnxModule(path)
             except Exception as error:  # a corrupt or foreign file: export it again
                 log.warning("ONNX Runtime: %s is unreadable (%s); exporting it again", path.name, error)
                 path.unlink(missing_ok=True)
         if session is None:
             start = time.perf_counter()
             log.info("ONNX Runtime: exporting the %s of %s (once per checkpoint)", label, model_id or "this model")
-            export(module, tuple(example.values()), input_names, dynamic, path)
-            session = OnnxModule(path, input_names)
+            export(module, example, dynamic, path)
+            session = OnnxModule(path)
             notify(f"The {label} was exported to ONNX Runtime in {time.perf_counter() - start:.0f} s, once: later loads "
                    "reuse it.")  # fmt: skip
         with torch.no_grad():

@@ -19,7 +19,13 @@ TEXTS = ["a cat", "a photo of a dog on a sofa", "a rocket"]  # different lengths
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
+def sources():
+    """The tiny models, built (or found) in the suite's data directory before it is switched."""
+    return {name: str(tiny_path(f"tiny/{name}")) for name in ("clip", "siglip2")}
+
+
+@pytest.fixture(scope="module")
+def data_dir(sources, tmp_path_factory):
     """A data directory of this module's own, so its exports start from nothing."""
     with pytest.MonkeyPatch.context() as patch:
         path = tmp_path_factory.mktemp("ort-data")
@@ -28,9 +34,9 @@ def data_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def pipes(data_dir):
+def pipes(sources, data_dir):
     """(PyTorch, ONNX Runtime) pipelines of the same tiny CLIP; the second exports both towers."""
-    source = str(tiny_path("tiny/clip"))
+    source = sources["clip"]
     return RetrievalPipeline.from_pretrained(source), RetrievalPipeline.from_pretrained(
         source, cpu_runtime="onnxruntime"
     )
@@ -47,7 +53,7 @@ def test_onnx_runtime_gives_pytorchs_embeddings(pipes, cat):
     assert list(ours) == list(theirs) and np.allclose(list(ours.values()), list(theirs.values()), atol=1e-5)
 
 
-def test_the_export_is_written_once_and_reused(pipes, data_dir, monkeypatch):
+def test_the_export_is_written_once_and_reused(pipes, sources, data_dir, monkeypatch):
     files = sorted(p.name for p in (data_dir / "onnx").iterdir())
     assert len(files) == 2 and all(name.endswith(".onnx") for name in files)  # no temporary file left over
 
@@ -55,13 +61,13 @@ def test_the_export_is_written_once_and_reused(pipes, data_dir, monkeypatch):
         raise AssertionError("exported again")
 
     monkeypatch.setattr(ort, "export", no_export)
-    again = RetrievalPipeline.from_pretrained(str(tiny_path("tiny/clip")), cpu_runtime="onnxruntime")
+    again = RetrievalPipeline.from_pretrained(sources["clip"], cpu_runtime="onnxruntime")
     assert again.runtime == "onnxruntime"
     assert sorted(p.name for p in (data_dir / "onnx").iterdir()) == files
 
 
-def test_a_corrupt_file_or_a_failed_export_falls_back_to_pytorch(pipes, data_dir, tmp_path, monkeypatch, cat):
-    source = str(tiny_path("tiny/clip"))  # the module's model (tiny_path builds under DATA_DIR)
+def test_a_corrupt_file_or_a_failed_export_falls_back_to_pytorch(pipes, sources, data_dir, tmp_path, monkeypatch, cat):
+    source = sources["clip"]
     shutil.copytree(data_dir / "onnx", tmp_path / "onnx")
     monkeypatch.setattr(settings, "DATA_DIR", tmp_path)
     image_file = next((tmp_path / "onnx").glob("clip-image-*.onnx"))
@@ -123,3 +129,15 @@ def test_a_wrong_cpu_runtime_is_refused_with_the_choices():
     result = subprocess.run([sys.executable, "-c", "import runtime.settings"], env=env, capture_output=True, text=True)
     assert result.returncode != 0
     assert "CPU_RUNTIME must be auto, torch or onnxruntime, not 'fastest'" in result.stderr
+
+
+def test_siglip_runs_on_onnx_runtime_too(sources, data_dir, cat):
+    """SigLIP 2 B/16, the cpu profile's default, loads as a fixed-resolution SigLIP model."""
+    source = sources["siglip2"]
+    reference = RetrievalPipeline.from_pretrained(source)
+    fast = RetrievalPipeline.from_pretrained(source, cpu_runtime="onnxruntime")
+    assert fast.model_type == "siglip" and fast.runtime == "onnxruntime"
+    assert np.allclose(
+        fast.embed_images([cat, cat.rotate(90)]), reference.embed_images([cat, cat.rotate(90)]), atol=1e-5
+    )
+    assert np.allclose(fast.embed_texts(TEXTS), reference.embed_texts(TEXTS), atol=1e-5)
