@@ -44,8 +44,14 @@ class Backend:
         parts = urlsplit(self.url)
         return parts.hostname + (f":{parts.port}" if parts.port else "") if parts.hostname else self.url
 
+    @property
+    def shown_model(self) -> str:
+        """The model name as messages show it: a local directory by its name alone (no path of
+        the server's disk)."""
+        return self.model.rstrip("/").rsplit("/", 1)[-1] if self.model.startswith(("/", "~", ".")) else self.model
+
     def describe(self) -> str:
-        return f"{self.model} at {self.where}"
+        return f"{self.shown_model} at {self.where}"
 
 
 def backend_for(task: str, checkpoint: Checkpoint | None = None) -> Backend | None:

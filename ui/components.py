@@ -89,7 +89,7 @@ def model_status(task: str, model: str | None) -> str:
     except ValueError as error:
         return f"⚠️ {error}"
     if backend is not None:
-        return f"**{checkpoint.label}** · {both('common.runs_on', server=backend.describe())}"
+        return f"**{checkpoint.label}** · {both('common.runs_on', model=backend.shown_model, where=backend.where)}"
     if loaded is None:
         return f"**{checkpoint.label}** (`{checkpoint.repo_id}`) · {both('common.loads_on_first_use')}"
     line = (

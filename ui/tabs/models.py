@@ -56,10 +56,11 @@ def servers_summary() -> str:
     for task in settings.REMOTE_TASKS:
         try:
             backend = backend_for(task, registry.get_checkpoint(task, None, MODELS.profile))
-            server = backend.describe() if backend else both("models.in_process")
         except ValueError as error:
-            server = f"⚠️ {error}"
-        where.append(both("models.server_for", task=task.replace("_", " "), server=server))
+            where.append(f"{both(f'models.here_{task}')} ⚠️ {error}")
+            continue
+        where.append(both(f"models.server_{task}", model=backend.shown_model, where=backend.where) if backend
+                     else both(f"models.here_{task}"))  # fmt: skip
     return f"\n\n**{both('models.servers')}**: " + " · ".join(where)
 
 
