@@ -5,7 +5,7 @@ against PyTorch in float32 with the same weights, alternately, in one run.
 
 Baseline is PyTorch as the app runs the component in float32 (BLIP's ViT with fused
 attention, runtime/precision.py); "ours" is the ONNX Runtime session. A component is
-wired into a pipeline only where this ratio is above 1 (CLIP's towers); the fidelity is
+wired into a pipeline only where this ratio is above 1 (CLIP's and SigLIP's towers); the fidelity is
 the largest difference between the two outputs. Real-size architectures, random weights.
 """
 
@@ -48,6 +48,15 @@ def _components(quick: bool):
     text_axes = {"input_ids": {0: "batch", 1: "length"}, "attention_mask": {0: "batch", 1: "length"}}
     yield "clip_text_tower", f"s per {len(LABELS)} texts", _TextTower(clip), tokens, text_axes
     del clip
+    from transformers import SiglipConfig, SiglipModel
+
+    torch.manual_seed(0)
+    siglip = SiglipModel(SiglipConfig()).eval()  # the defaults are SigLIP B/16 at 224 px, 64 text tokens
+    pixels = {"pixel_values": torch.randn(images, 3, 224, 224)}
+    tokens = {"input_ids": torch.randint(0, 32000, (len(LABELS), 64))}  # SigLIP pads every text to 64
+    yield "siglip_image_tower", f"s per {images} images", _ImageTower(siglip), pixels, {"pixel_values": {0: "batch"}}
+    yield "siglip_text_tower", f"s per {len(LABELS)} texts", _TextTower(siglip), tokens, text_axes
+    del siglip
     blip, _ = models.blip(vqa=False)
     vision = copy.deepcopy(blip.vision_model)
     del blip

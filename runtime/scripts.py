@@ -15,11 +15,10 @@ which every tokenizer passes through, never raise a notice.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-
-import regex
 
 from runtime.inputs import notify
 from runtime.messages import Notice
@@ -51,15 +50,22 @@ MANY = KNOWN
 # A model that reads everything (or declares nothing) is never checked.
 ANY: tuple[str, ...] = ()
 
-_RUNS = regex.compile("|".join(f"(?P<{name}>[\\p{{Script={name}}}&&\\p{{L}}]+)" for name in KNOWN) + r"|(?P<Other>\p{L}+)",
-                      regex.V1)  # fmt: skip
+
+@functools.cache
+def _runs():
+    """Runs of letters of one script. The ``regex`` module is imported here, on the first
+    text checked: its import is a quarter to half a second of the app's start-up."""
+    import regex
+
+    pattern = "|".join(f"(?P<{name}>[\\p{{Script={name}}}&&\\p{{L}}]+)" for name in KNOWN) + r"|(?P<Other>\p{L}+)"
+    return regex.compile(pattern, regex.V1)
 
 
 def scripts_of(text: str) -> Counter:
     """Letters per script in ``text``: Counter({"Han": 3, "Latin": 5}). Digits, punctuation
     and symbols belong to no script here."""
     counts: Counter = Counter()
-    for match in _RUNS.finditer(text or ""):
+    for match in _runs().finditer(text or ""):
         counts[match.lastgroup] += len(match.group())
     return counts
 
@@ -69,7 +75,7 @@ def main_script(text: str) -> str | None:
     character counts as one, as does a run of letters of an alphabet ("我的iPhone很好" is
     four characters and one word: Chinese). Ties go to Chinese. None without letters."""
     units: Counter = Counter()
-    for match in _RUNS.finditer(text or ""):
+    for match in _runs().finditer(text or ""):
         script = match.lastgroup
         units[script] += len(match.group()) if script in _CHARACTER_SCRIPTS else 1
     if not units:
