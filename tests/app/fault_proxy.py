@@ -5,7 +5,8 @@ each request takes the next behaviour from a script (then the default, "pass"):
 - ("delay", s): forwarded after s seconds (a slow server);
 - ("status", code): answered with that status and an OpenAI-style error body;
 - "garbage": 200 with a body that is not JSON;
-- ("cut", n): forwarded, but the connection is closed after n bytes of the answer's body.
+- ("cut", n): forwarded, but the connection is closed after n bytes of the answer's body;
+- ("reply", (content_type, body)): that body instead of the server's (what another server sends).
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ class FaultProxy:
                 kind, arg = (behaviour, None) if isinstance(behaviour, str) else behaviour
                 if kind == "status":
                     self._reply(arg, json.dumps({"error": {"message": f"scripted {arg}", "type": "server"}}).encode())
+                    return
+                if kind == "reply":
+                    self._reply(200, arg[1], arg[0])
                     return
                 if kind == "garbage":
                     self._reply(200, b"{this is not json", "application/json")

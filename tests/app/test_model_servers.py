@@ -225,3 +225,46 @@ def test_fifty_clients_over_two_replicas_and_one_server(replica, replica_env, pr
     assert result.successes >= 50 and set(result.latency_ms) == {"chat", "caption", "all"}
     memory = result.rss_mb
     assert memory["second_half_growth"] < max(96, 0.1 * memory["warm"]), memory
+
+
+def test_token_probabilities_come_from_the_servers_logprobs(proxy):
+    """vLLM and SGLang send logprobs (transformers serve does not): streamed or not, each
+    token's probability and its alternatives reach the details, as in the process."""
+    import json
+    import math
+
+    from pipelines.remote import RemoteChatPipeline
+    from runtime.backends import Backend
+
+    def logprob(token, value, alternatives):
+        return {"token": token, "logprob": value, "bytes": None,
+                "top_logprobs": [{"token": t, "logprob": v, "bytes": None} for t, v in alternatives]}  # fmt: skip
+
+    content = [logprob("A", -0.1, [("A", -0.1), ("The", -2.5)]), logprob(" cat", -0.7, [(" cat", -0.7)])]
+    reply = {"id": "x", "object": "chat.completion", "created": 0, "model": "m",
+             "choices": [{"index": 0, "finish_reason": "stop", "logprobs": {"content": content},
+                          "message": {"role": "assistant", "content": "A cat"}}],
+             "usage": {"prompt_tokens": 70, "completion_tokens": 2, "total_tokens": 72}}  # fmt: skip
+    chunks = [{"id": "x", "object": "chat.completion.chunk", "created": 0, "model": "m",
+               "choices": [{"index": 0, "delta": {"content": text}, "logprobs": {"content": [item]}}]}
+              for text, item in zip(("A", " cat"), content, strict=True)]  # fmt: skip
+    stream = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
+    pipe = RemoteChatPipeline(Backend("chat", proxy.url + "/v1", "m"))
+    turns = [{"role": "user", "text": "What is it?", "images": [str(IMAGES / "cat.jpg")]}]
+    proxy.script[:] = [("reply", ("application/json", json.dumps(reply).encode())),
+                       ("reply", ("text/event-stream", stream.encode()))]  # fmt: skip
+    for result in (pipe(turns), list(pipe.stream(turns))[-1]):
+        assert result["answer"] == "A cat"
+        assert [t["token"] for t in result["tokens"]] == ["A", " cat"]
+        assert result["tokens"][0]["probability"] == round(math.exp(-0.1), 4)
+        assert [a["token"] for a in result["tokens"][0]["alternatives"]] == ["A", "The"]
+
+
+def test_show_the_code_replays_a_served_answer(remote):
+    from explain import snippets
+
+    _answer, _history, details = remote.predict(images=[handle_file(str(IMAGES / "cat.jpg"))], **CHAT)
+    program = snippets.snippet(details)
+    compile(program, "replay.py", "exec")  # a whole program
+    assert "OpenAI(base_url=SERVER" in program and details["server"] in program
+    assert "max_tokens=8" in program and "temperature=0.0" in program
