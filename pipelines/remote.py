@@ -26,7 +26,7 @@ from pipelines.speech_recognition import SpeechRecognitionPipeline
 from pipelines.vlm import TOP_ALTERNATIVES, ChatPipeline
 from pipelines.vlm_tasks import CAPTION_INSTRUCTION, VLMCaptionPipeline, VLMVQAPipeline, _language
 from runtime import settings
-from runtime.backends import Backend, BackendError, client, talking_to
+from runtime.backends import Backend, BackendError, client, needs_local_model, talking_to
 from runtime.inputs import check_number, notify
 from runtime.scripts import ScriptCheck
 
@@ -124,8 +124,9 @@ class RemoteChatPipeline(ChatPipeline):
                 if stop is not None and stop.is_set():
                     break  # closing the stream tells the server to stop generating
         if not chunks:
-            raise BackendError(f"The vision-language server ({self.backend.describe()}) sent no answer: its reply "
-                               "isn't an OpenAI-compatible stream.")  # fmt: skip
+            raise BackendError(
+                "server_garbled", self.backend, reason={"en": "no answer in its stream", "zh-CN": "流中没有回答"}
+            )
         yield {**self._remote_result("".join(pieces), logprobs or None, usage, options, turns, stop), "done": True}
 
     def _remote_result(self, answer: str, logprobs, usage, options: dict, turns: list[dict], stop) -> dict:
@@ -267,7 +268,9 @@ class RemoteSpeechRecognitionPipeline:
                                         **options)  # fmt: skip
                 text = reply if isinstance(reply, str) else reply.text
             if not isinstance(text, str):
-                raise BackendError(f"The speech recognition server ({self.backend.describe()}) sent no transcript.")
+                raise BackendError(
+                    "server_garbled", self.backend, reason={"en": "no transcript", "zh-CN": "没有转写文本"}
+                )
             if text.strip():
                 timestamp = (round(start / self.sampling_rate, 2), round(end / self.sampling_rate, 2))
                 chunks.append({"text": text.strip(), "timestamp": timestamp})
@@ -322,7 +325,7 @@ class RemoteTextToImagePipeline:
         self.safety.check_prompt(prompt)
         self.safety.checker()  # loaded (in this process), or refused, before the server works
         if decoder != "vae" or latents_callback is not None:
-            raise ValueError("TAESD and the denoising timeline need the model in this process: they read its latents.")
+            needs_local_model(self, "latents")
         negative = (
             check_text(negative_prompt, "negative prompt") if negative_prompt and negative_prompt.strip() else None
         )
@@ -342,8 +345,9 @@ class RemoteTextToImagePipeline:
             try:
                 images.append(Image.open(io.BytesIO(data)).convert("RGB"))
             except Exception:  # noqa: BLE001 - whatever the bytes were, they are not an image
-                raise BackendError(f"The text-to-image server ({self.backend.describe()}) sent something that isn't "
-                                   "an image.") from None  # fmt: skip
+                raise BackendError(
+                    "server_garbled", self.backend, reason={"en": "not an image", "zh-CN": "不是图片"}
+                ) from None
             if callback is not None:
                 callback(i + 1, int(num_images))
         images, hidden = self.safety.screen(images)

@@ -21,15 +21,47 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from runtime import settings
+from runtime.messages import InputError
 from runtime.registry import Checkpoint
 
-# What each remote task is called in messages.
-WHAT = {"chat": "vision-language", "speech_recognition": "speech recognition", "text_to_image": "text-to-image"}
+# What each remote task's server is called in messages, in each language.
+WHAT = {
+    "chat": {"en": "vision-language", "zh-CN": "视觉语言"},
+    "speech_recognition": {"en": "speech recognition", "zh-CN": "语音识别"},
+    "text_to_image": {"en": "text-to-image", "zh-CN": "文生图"},
+}
+# The English text of each failure (ui/locales/*/messages.json says them in the page's language).
+MESSAGES = {
+    "server_timeout": "The {what} server ({server}) did not answer within {seconds} s{retried}. It may be overloaded: "
+                      "try again in a moment.",
+    "server_unreachable": "The {what} server ({server}) can't be reached{retried}: {reason}. It may be starting or "
+                          "down: try again in a moment, or ask whoever runs this app.",
+    "server_busy": "The {what} server ({server}) is busy (429 Too Many Requests){retried}. Try again in a moment.",
+    "server_failed": "The {what} server ({server}) failed ({status}){retried}. Try again in a moment.",
+    "server_refused": "The {what} server ({server}) refused the request ({status}): {reason}",
+    "server_stalled": "The {what} server ({server}) stopped sending for {seconds} s in the middle of its answer; what "
+                      "arrived is shown. Try again.",
+    "server_cut": "The {what} server ({server}) closed the connection in the middle of its answer, after {count} "
+                  "characters; what arrived is shown. Try again.",
+    "server_garbled": "The {what} server ({server}) answered something that isn't an OpenAI-compatible reply "
+                      "({reason}). Check that {setting} points at the server's /v1 URL.",
+}  # fmt: skip
 
 
 class BackendError(RuntimeError):
     """A model server that can't be reached, is slow or busy, fails, or answers what the
-    app can't read. Its message is for the user; the app keeps serving."""
+    app can't read. ``str()`` is the English message; ``code`` and ``params`` let the UI
+    say it in the page's language (as ``runtime.messages.InputError``)."""
+
+    def __init__(self, code: str, backend: Backend, **params):
+        tries = settings.BACKEND_RETRIES + 1
+        params = {"what": WHAT.get(backend.task, {"en": backend.task}), "server": backend.describe(),
+                  "setting": f"BACKEND_{backend.task.upper()}",
+                  "retried": {"en": f" (tried {tries} times)", "zh-CN": f"（已尝试 {tries} 次）"} if tries > 1 else "",
+                  **params}  # fmt: skip
+        english = {key: value["en"] if isinstance(value, dict) else value for key, value in params.items()}
+        super().__init__(MESSAGES[code].format(**english))
+        self.code, self.params = code, params
 
 
 @dataclass(frozen=True)
@@ -89,39 +121,27 @@ def talking_to(backend: Backend, received: list[str] | None = None):
     import httpx
     import openai
 
-    server = f"The {WHAT.get(backend.task, backend.task)} server ({backend.describe()})"
-    tries = settings.BACKEND_RETRIES + 1
-    retried = f" (tried {tries} times)" if tries > 1 else ""
+    seconds = f"{settings.BACKEND_TIMEOUT:g}"
     try:
         yield
     except BackendError:
         raise
     except openai.APITimeoutError:
-        raise BackendError(
-            f"{server} did not answer within {settings.BACKEND_TIMEOUT:g} s{retried}. It may be overloaded: try "
-            "again in a moment."
-        ) from None
+        raise BackendError("server_timeout", backend, seconds=seconds) from None
     except openai.APIConnectionError as error:
-        cause = error.__cause__ or error
         if received is not None:  # the stream had started: the connection was lost in its middle
-            raise _cut(server, received) from None
-        raise BackendError(
-            f"{server} can't be reached{retried}: {type(cause).__name__}. It may be starting or down: try again "
-            "in a moment, or ask whoever runs this app."
-        ) from None
+            raise BackendError("server_cut", backend, count=f"{len(''.join(received)):,}") from None
+        raise BackendError("server_unreachable", backend, reason=type(error.__cause__ or error).__name__) from None
     except openai.RateLimitError:
-        raise BackendError(f"{server} is busy (429 Too Many Requests){retried}. Try again in a moment.") from None
+        raise BackendError("server_busy", backend) from None
     except openai.InternalServerError as error:
-        raise BackendError(f"{server} failed ({error.status_code}){retried}. Try again in a moment.") from None
+        raise BackendError("server_failed", backend, status=error.status_code) from None
     except openai.APIStatusError as error:  # 4xx: the server's own reason, e.g. a context too long
-        raise BackendError(f"{server} refused the request ({error.status_code}): {_reason(error)}") from None
-    except (httpx.RemoteProtocolError, httpx.ReadError, httpx.ReadTimeout) as error:  # inside a stream
-        if isinstance(error, httpx.ReadTimeout):
-            raise BackendError(
-                f"{server} stopped sending for {settings.BACKEND_TIMEOUT:g} s in the middle of its answer; what "
-                "arrived is shown. Try again."
-            ) from None
-        raise _cut(server, received) from None
+        raise BackendError("server_refused", backend, status=error.status_code, reason=_reason(error)) from None
+    except httpx.ReadTimeout:  # inside a stream
+        raise BackendError("server_stalled", backend, seconds=seconds) from None
+    except (httpx.RemoteProtocolError, httpx.ReadError):
+        raise BackendError("server_cut", backend, count=f"{len(''.join(received or [])):,}") from None
     except (
         ValueError,
         openai.APIResponseValidationError,
@@ -130,18 +150,7 @@ def talking_to(backend: Backend, received: list[str] | None = None):
         AttributeError,
         TypeError,
     ) as error:  # fmt: skip  (ValueError: bad JSON or base64)
-        raise BackendError(
-            f"{server} answered something that isn't an OpenAI-compatible reply ({type(error).__name__}). Check "
-            f"that BACKEND_{backend.task.upper()} points at the server's /v1 URL."
-        ) from None
-
-
-def _cut(server: str, received: list[str] | None) -> BackendError:
-    so_far = len("".join(received or []))
-    return BackendError(
-        f"{server} closed the connection in the middle of its answer, after {so_far:,} characters; what arrived "
-        "is shown. Try again."
-    )
+        raise BackendError("server_garbled", backend, reason=type(error).__name__) from None
 
 
 def _reason(error) -> str:
@@ -154,15 +163,30 @@ def _reason(error) -> str:
     return text if len(text) <= 300 else text[:300] + "…"
 
 
-class NeedsLocalModel(ValueError):
+class NeedsLocalModel(InputError):
     """A view that reads the model's insides, asked of a model that runs on a server."""
 
 
+# What each view is called in the message that it needs the model here.
+VIEWS = {
+    "where": {"en": "Where it looked", "zh-CN": "“看了哪里”"},
+    "caption": {"en": "Explaining a caption", "zh-CN": "解释图片描述"},
+    "answer": {"en": "Explaining an answer", "zh-CN": "解释回答"},
+    "forming": {"en": "Explaining an image as it forms", "zh-CN": "解释图片的生成过程"},
+    "latents": {"en": "TAESD and the denoising timeline", "zh-CN": "TAESD 和去噪时间线"},
+}
+
+
 def needs_local_model(pipeline, view: str) -> None:
-    """Raise ``NeedsLocalModel`` when ``pipeline`` (or the chat model it adapts) runs on a server."""
+    """Raise ``NeedsLocalModel`` when ``pipeline`` (or the chat model it adapts) runs on a
+    server; ``view``: a key of ``VIEWS``."""
     backend = getattr(pipeline, "backend", None) or getattr(getattr(pipeline, "chat", None), "backend", None)
     if backend is not None:
+        params = {"view": VIEWS[view], "server": backend.describe(), "setting": f"BACKEND_{backend.task.upper()}"}
         raise NeedsLocalModel(
-            f"{view} needs the model in this process: it reads the model's insides, which a server doesn't send. "
-            f"This task runs on {backend.describe()} (BACKEND_{backend.task.upper()}); the answer itself works."
+            "needs_local_model",
+            f"This view ({VIEWS[view]['en']}) needs the model in this process: it reads the model's insides, which "
+            f"a server doesn't send. This task runs on {params['server']} ({params['setting']}), where the rest of "
+            "it works.",
+            **params,
         )

@@ -268,3 +268,16 @@ def test_show_the_code_replays_a_served_answer(remote):
     compile(program, "replay.py", "exec")  # a whole program
     assert "OpenAI(base_url=SERVER" in program and details["server"] in program
     assert "max_tokens=8" in program and "temperature=0.0" in program
+
+
+def test_a_server_fault_and_the_view_that_needs_the_model_are_said_in_chinese(replica, proxy):
+    """As every message: a client that reads Chinese (the Chinese page, or Accept-Language)."""
+    from tools.loadtest import loopback_client
+
+    chinese = loopback_client(replica[0], headers={"Accept-Language": "zh-CN"})
+    proxy.script[:] = [("status", 429)] * 3
+    with pytest.raises(AppError, match=r"视觉语言服务器（.*）正忙（429 请求过多）（已尝试 3 次）"):
+        chinese.predict(images=[handle_file(str(IMAGES / "cat.jpg"))], **CHAT)
+    with pytest.raises(AppError, match="这个视图（“看了哪里”）需要在本进程中运行的模型"):
+        _, history, details = chinese.predict(images=[handle_file(str(IMAGES / "cat.jpg"))], **CHAT)
+        chinese.predict(history=resend(history), details=details, api_name="/explain_chat")

@@ -72,7 +72,7 @@ def test_the_server_gives_the_in_process_images_seed_by_seed(remote, local, imag
     [
         (dict(prompt=""), "prompt is empty"),
         (dict(prompt="a cat", width=100), "divisible by 8"),
-        (dict(prompt="a cat", decoder="taesd"), "need the model in this process"),
+        (dict(prompt="a cat", decoder="taesd"), "needs the model in this process"),
     ],
 )
 def test_bad_requests_are_refused_before_anything_is_sent(remote, images_server, kwargs, message):
