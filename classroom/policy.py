@@ -33,6 +33,7 @@ from classroom.records import PromptLog, SharedPromptLog, SharedStudentLimits, S
 from classroom.rules import MAX_STUDENT_NAME, Classroom, ClassroomError, Lock, on_off
 from runtime import registry, settings
 from runtime.inputs import identity
+from runtime.messages import InputError
 
 log = logging.getLogger("playground.classroom")
 TITLE = "Classroom rule / 课堂规则"  # the title of a refusal
@@ -122,7 +123,8 @@ class ClassroomPolicy:
         if not key:
             return keys[0]
         if key not in keys:
-            raise ValueError(f"In this classroom the teacher allows these {task} models: {keys}; got {key!r}.")
+            raise InputError("classroom_models", f"In this classroom the teacher allows these {task} models: {keys}; "
+                             f"got {key!r}.", models=", ".join(keys), value=str(key))  # fmt: skip
         return key
 
     def guard_picker(self, picker: gr.Dropdown, task: str, optional: bool = False) -> gr.Dropdown:
@@ -204,11 +206,12 @@ class ClassroomPolicy:
                     lock.check(name, arguments[name])
             for name, value in self.rules.setting_locks().items():
                 if name in arguments and on_off(arguments[name]) != value:
-                    raise ValueError(f"In this classroom the teacher has locked `{name}` to {value!r}.")
+                    raise InputError("classroom_setting", f"In this classroom the teacher has locked `{name}` to "
+                                     f"{value!r}.", name=name, value=repr(value))  # fmt: skip
             self.limits.check(who, images=images_made(fn, arguments))
         except ValueError as error:
             self._write_log(fn.__name__, who, texts, refused=str(error))
-            raise _refusal(str(error)) from None
+            raise _refusal(error) from None
         self._write_log(fn.__name__, who, texts)
 
     def _log_refusals(self, demo: gr.Blocks) -> None:
@@ -333,10 +336,15 @@ def _texts(arguments: dict, typed: Iterable[str]) -> dict:
     return {name: arguments[name] for name in typed if isinstance(arguments.get(name), str) and arguments[name].strip()}
 
 
-def _refusal(message: str) -> gr.Error:
-    """A classroom rule's refusal: one log line, not Gradio's traceback (ui.handlers.refusal)."""
+def _refusal(error) -> gr.Error:
+    """A classroom rule's refusal: one log line, not Gradio's traceback (ui.handlers.refusal).
+    It keeps the rule's error (``said``): the UI says it in the page's language
+    (ui/server/language.py), as it does every coded message."""
+    message = str(error)
     log.info("refused by the classroom: %s", message[:300])
-    return gr.Error(message, title=TITLE, print_exception=False)
+    refusal = gr.Error(message, title=TITLE, print_exception=False)
+    refusal.said, refusal.title_code = error, "title_classroom"
+    return refusal
 
 
 # Set while the app processes one request: whether check_call logged it (then a refusal
@@ -357,7 +365,7 @@ def _guard(component, check, replace: bool = False) -> None:
         try:
             checked = check(payload)
         except ValueError as error:
-            raise _refusal(str(error)) from None
+            raise _refusal(error) from None
         return preprocess(checked if replace else payload)
 
     component.preprocess = guarded

@@ -12,6 +12,7 @@ from collections import defaultdict, deque
 from pathlib import Path
 
 from classroom.rules import Limits
+from runtime.messages import InputError
 
 
 class StudentLimits:
@@ -37,22 +38,29 @@ class StudentLimits:
             per_minute = self.limits.requests_per_minute
             if per_minute is not None and len(requests) >= per_minute:
                 wait = requests[0] + 60 - now
-                raise ValueError(
-                    f"You have made {per_minute} requests in the last minute, the most this classroom allows; "
-                    f"try again in {max(1, round(wait))} s."
-                )
+                raise too_many_requests(per_minute, wait)
             per_hour = self.limits.images_per_hour
             if per_hour is not None and images:
                 used = sum(count for _, count in made)
                 if used + images > per_hour:
                     wait = made[0][0] + 3600 - now if made else 3600
-                    raise ValueError(
-                        f"This classroom allows {per_hour} images per hour; you have made {used} and asked for "
-                        f"{images} more. Try again in {max(1, round(wait / 60))} min."
-                    )
+                    raise too_many_images(per_hour, used, images, wait)
             requests.append(now)
             if images:
                 made.append((now, images))
+
+
+def too_many_requests(limit: int, wait: float) -> InputError:
+    seconds = max(1, round(wait))
+    return InputError("classroom_requests", f"You have made {limit} requests in the last minute, the most this "
+                      f"classroom allows; try again in {seconds} s.", limit=limit, seconds=seconds)  # fmt: skip
+
+
+def too_many_images(limit: int, used: int, images: int, wait: float) -> InputError:
+    minutes = max(1, round(wait / 60))
+    return InputError("classroom_images", f"This classroom allows {limit} images per hour; you have made {used} and "
+                      f"asked for {images} more. Try again in {minutes} min.", limit=limit, used=used, asked=images,
+                      minutes=minutes)  # fmt: skip
 
 
 class PromptLog:
@@ -92,19 +100,14 @@ class SharedStudentLimits(StudentLimits):
         try:
             refused = SharedWindows.connect().hit(windows)
         except SharedStateError as error:
-            raise ValueError(f"The classroom's limits can't be checked now, so nothing was run: {error}") from None
+            raise InputError("classroom_unavailable", f"The classroom's limits can't be checked now, so nothing "
+                             f"was run: {error}") from None  # fmt: skip
         if refused is None:
             return
         index, wait, used = refused
         if windows[index][0].startswith("classroom:requests:"):
-            raise ValueError(
-                f"You have made {self.limits.requests_per_minute} requests in the last minute, the most this "
-                f"classroom allows; try again in {max(1, round(wait))} s."
-            )
-        raise ValueError(
-            f"This classroom allows {self.limits.images_per_hour} images per hour; you have made {used} and asked for "
-            f"{images} more. Try again in {max(1, round(wait / 60))} min."
-        )
+            raise too_many_requests(self.limits.requests_per_minute, wait)
+        raise too_many_images(self.limits.images_per_hour, used, images, wait)
 
 
 class SharedPromptLog(PromptLog):

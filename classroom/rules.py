@@ -22,6 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator, model_validator
 
 from runtime import registry, settings
+from runtime.messages import InputError
 
 FORMATS = {".yaml": "YAML", ".yml": "YAML", ".json": "JSON", ".toml": "TOML"}
 # Locks that set an app setting rather than a handler argument, with their values.
@@ -71,20 +72,32 @@ class Lock(_Strict):
             return f"{self.min:g} to {self.max:g}"
         return f"at least {self.min:g}" if self.min is not None else f"at most {self.max:g}"
 
+    def describe_zh(self) -> str:
+        """``describe`` in Chinese, for the page's message."""
+        if self.value is not None:
+            return f"= {self.value}"
+        if self.allowed is not None:
+            return "取值之一：" + "、".join(map(str, self.allowed))
+        if self.min is not None and self.max is not None:
+            return f"{self.min:g} 到 {self.max:g}"
+        return f"至少 {self.min:g}" if self.min is not None else f"至多 {self.max:g}"
+
     def check(self, name: str, value: Any) -> None:
         """Raise ValueError, saying what the teacher allows, unless ``value`` obeys this lock."""
         rule = f"In this classroom the teacher has locked `{name}` ({self.describe()})"
+        said = dict(name=name, rule={"en": self.describe(), "zh-CN": self.describe_zh()})
         if value is None:
-            raise ValueError(f"{rule}; give a value for it.")
+            raise InputError("classroom_lock_missing", f"{rule}; give a value for it.", **said)
         if self.value is not None or self.allowed is not None:
             allowed = [self.value] if self.value is not None else self.allowed
             if not any(_same(value, a) for a in allowed):
-                raise ValueError(f"{rule}; got {value!r}.")
+                raise InputError("classroom_lock", f"{rule}; got {value!r}.", **said, value=repr(value))
             return
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"{rule}; `{name}` must be a number, got {value!r}.")
+            raise InputError("classroom_lock", f"{rule}; `{name}` must be a number, got {value!r}.", **said,
+                             value=repr(value))  # fmt: skip
         if (self.min is not None and value < self.min) or (self.max is not None and value > self.max):
-            raise ValueError(f"{rule}; got {value:g}.")
+            raise InputError("classroom_lock", f"{rule}; got {value:g}.", **said, value=f"{value:g}")
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 from runtime.inputs import check_number, check_text, load_image, note_truncation, parse_labels
+from runtime.messages import InputError
 from runtime.scripts import ScriptCheck, main_script
 
 SUPPORTED = ("clip", "chinese_clip", "siglip", "siglip2")
@@ -266,7 +267,7 @@ class RetrievalPipeline:
         because CLIP puts both in one space."""
         has_text = text is not None and not (isinstance(text, str) and not text.strip())
         if image is None and not has_text:
-            raise ValueError("Nothing to search with: type a search text, give an image, or both.")
+            raise InputError("nothing_to_search", "Nothing to search with: type a search text, give an image, or both.")
         if image is None:
             return self.embed_texts([check_text(text, "search text")], "search text")[0]
         image_embedding = self.embed_images([image])[0]
@@ -277,7 +278,8 @@ class RetrievalPipeline:
         query = (1.0 - weight) * image_embedding + weight * text_embedding
         norm = float(np.linalg.norm(query))
         if norm < 1e-6:  # opposite vectors at weight 0.5: nothing left to search with
-            raise ValueError("The image and the text cancel out; change the text weight.")
+            raise InputError("query_cancels", "The image and the text cancel out; change the text weight.",
+                             name="text_weight")  # fmt: skip
         return (query / norm).astype(np.float32)
 
     def prompt(self, label: str) -> str:

@@ -31,6 +31,7 @@ import torch
 
 from runtime import settings
 from runtime.inputs import check_number, check_seed, check_text, half_width
+from runtime.messages import InputError
 from runtime.scripts import main_script, scripts_of
 
 SUPPORTED = ("vits",)
@@ -116,9 +117,11 @@ class TextToSpeechPipeline:
         # has no letter for (punctuation, other scripts). Nothing left = nothing to say.
         spoken = self.spell_numbers(text)
         if not self.tokenizer.prepare_for_tokenization(spoken)[0].strip():
-            raise ValueError(
+            raise InputError(
+                "voice_cant_read",
                 f"The text to speak has no letters this voice can pronounce ({text[:40]!r}): the "
-                f"{self.tokenizer.language or 'MMS'} voice reads only the letters of its own alphabet."
+                f"{self.tokenizer.language or 'MMS'} voice reads only the letters of its own alphabet.",
+                text=text[:40],
             )
         # input_ids (1, 2 * characters + 1): each character between blank tokens
         inputs = self.tokenizer(spoken, return_tensors="pt").to(self.device)
@@ -234,7 +237,8 @@ class KokoroPipeline:
         # 2. Normalize and convert to phonemes: Chinese numerals, then tones and sounds
         chunks = self.phonemes(text)
         if not chunks:
-            raise ValueError(f"The text to speak has nothing this Chinese voice can pronounce ({text[:40]!r}).")
+            raise InputError("voice_cant_read", f"The text to speak has nothing this Chinese voice can pronounce "
+                             f"({text[:40]!r}).", text=text[:40])  # fmt: skip
 
         # 3. Synthesize each sentence; the decoder's sine source draws noise, so seed it
         pieces = []

@@ -26,6 +26,7 @@ import torch
 from runtime import settings
 from runtime.batching import DEVICE_LOCK
 from runtime.inputs import check_number, check_seed, check_text, is_random_seed, load_image, notify
+from runtime.messages import InputError, Notice
 from runtime.scripts import ScriptCheck
 
 SUPPORTED = ("idefics3", "gemma3")
@@ -128,9 +129,10 @@ class ChatPipeline:
         """The turns with their text checked and their images loaded, and the system prompt
         (None when empty). User and assistant alternate, starting and ending with the user."""
         if not isinstance(turns, list) or not turns:
-            raise ValueError("The conversation is empty: type a message.")
+            raise InputError("chat_empty", "The conversation is empty: type a message.")
         if len(turns) > MAX_TURNS:
-            raise ValueError(f"The conversation has {len(turns)} messages; the limit is {MAX_TURNS}. Start a new one.")
+            raise InputError("chat_too_long", f"The conversation has {len(turns)} messages; the limit is {MAX_TURNS}. "
+                             "Start a new one.", count=len(turns), limit=MAX_TURNS)  # fmt: skip
         checked, total_images = [], 0
         for n, turn in enumerate(turns):
             if not isinstance(turn, dict):
@@ -148,13 +150,18 @@ class ChatPipeline:
             if not isinstance(images, (list, tuple)):
                 images = [images]
             if len(images) > settings.CHAT_MAX_IMAGES:
-                raise ValueError(
-                    f"Message {n + 1} has {len(images)} images; the limit is {settings.CHAT_MAX_IMAGES} per message."
+                raise InputError(
+                    "chat_images",
+                    f"Message {n + 1} has {len(images)} images; the limit is {settings.CHAT_MAX_IMAGES} per message.",
+                    count=len(images),
+                    limit=settings.CHAT_MAX_IMAGES,
                 )
             total_images += len(images)
             if total_images > MAX_IMAGES_IN_CONVERSATION:
-                raise ValueError(
-                    f"The conversation has more than {MAX_IMAGES_IN_CONVERSATION} images; start a new conversation."
+                raise InputError(
+                    "chat_images_total",
+                    f"The conversation has more than {MAX_IMAGES_IN_CONVERSATION} images; start a new conversation.",
+                    limit=MAX_IMAGES_IN_CONVERSATION,
                 )
             if role == "assistant":
                 text = turn.get("text") or ""
@@ -211,19 +218,30 @@ class ChatPipeline:
                 break
             if len(turns) - dropped == 1:
                 images = len(turns[-1]["images"])
-                raise ValueError(
+                raise InputError(
+                    "chat_context",
                     f"The message{f' with its {images} image(s)' if images else ''} takes {length:,} tokens; with "
                     f"max_new_tokens {max_new_tokens} that exceeds the model's context of {self.max_context:,} "
-                    "tokens. Send fewer images, a shorter message or ask for fewer new tokens."
+                    "tokens. Send fewer images, a shorter message or ask for fewer new tokens.",
+                    length=length,
+                    images=images,
+                    name="max_new_tokens",
+                    value=max_new_tokens,
+                    limit=self.max_context,
                 )
             dropped += 2
         if dropped:
             lost = sum(len(turn["images"]) for turn in turns[:dropped])
             notify(
-                f"The conversation outgrew the model's context of {self.max_context:,} tokens, so its oldest "
-                f"{dropped // 2} exchange(s){f' (with {lost} image(s))' if lost else ''} were left out; the model "
-                f"no longer sees them. / 对话超出了模型 {self.max_context:,} 个词元的上下文，最早的 {dropped // 2} 轮"
-                f"{f'（含 {lost} 张图片）' if lost else ''}已被省略，模型看不到它们了。"
+                Notice(
+                    "chat_dropped",
+                    f"The conversation outgrew the model's context of {self.max_context:,} tokens, so its oldest "
+                    f"{dropped // 2} exchange(s){f' (with {lost} image(s))' if lost else ''} were left out; the "
+                    "model no longer sees them.",
+                    limit=self.max_context,
+                    exchanges=dropped // 2,
+                    images=lost,
+                )
             )
         return inputs, dropped
 

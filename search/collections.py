@@ -25,6 +25,7 @@ import numpy as np
 from runtime import settings
 from runtime.files import atomic_write_text
 from runtime.inputs import notify
+from runtime.messages import InputError, Notice
 from search.index import ImageIndex, content_hash, scan
 from search.uploads import UploadBudget, distinct, extract_zip, is_zip, store_images
 
@@ -183,7 +184,8 @@ class Collections:
         bounds the bytes unpacked and the images decoded, and what it used is left in it."""
         paths = distinct(paths)
         if len(paths) > settings.MAX_INDEX_UPLOAD:
-            raise ValueError(f"Add at most {settings.MAX_INDEX_UPLOAD:,} files at a time; got {len(paths):,}.")
+            raise InputError("too_many_files", f"Add at most {settings.MAX_INDEX_UPLOAD:,} files at a time; got "
+                             f"{len(paths):,}.", limit=settings.MAX_INDEX_UPLOAD, count=len(paths))  # fmt: skip
         budget = budget or UploadBudget.for_request()
         sources = self.sources(pipe, model_key, session, create=True)
         mine = sources["yours"]
@@ -206,7 +208,8 @@ class Collections:
             if refused_zips and len(refused_zips) == len(paths):
                 raise ValueError(" ".join(refused_zips))
             if len(images) > settings.MAX_INDEX_UPLOAD:
-                raise ValueError(f"Add at most {settings.MAX_INDEX_UPLOAD:,} images at a time; got {len(images):,}.")
+                raise InputError("too_many_images", f"Add at most {settings.MAX_INDEX_UPLOAD:,} images at a time; "
+                                 f"got {len(images):,}.", limit=settings.MAX_INDEX_UPLOAD, count=len(images))  # fmt: skip
             images, duplicates = self._new_content(images, sources)
             folder = self.upload_folder(session)
             there = {p.name for p in folder.iterdir()} if folder.is_dir() else set()
@@ -223,7 +226,9 @@ class Collections:
         report = mine.add(stored, pipe, progress=True)
         if duplicates:
             shown = ", ".join(f"{name} = {where}: {known}" for name, where, known in duplicates[:5])
-            notify(f"Already in the collection, not added again: {shown}" + (" ..." if len(duplicates) > 5 else ""))
+            more = " ..." if len(duplicates) > 5 else ""
+            notify(Notice("duplicates", f"Already in the collection, not added again: {shown}{more}",
+                          names=", ".join(name for name, _, _ in duplicates[:5]) + more))  # fmt: skip
         # The index names a file it could not embed by its stored copy: a path on the server.
         later = [(Path(path).name, why) for path, why in report.skipped]
         return Added(len(report.added), len(stored) - len(report.added) + elsewhere, [*skipped, *later], duplicates)
@@ -258,9 +263,10 @@ class Collections:
         owner = self.owner(sources, image_id)
         if owner in ("bundled", "library") and (mine is None or image_id not in mine):
             where = "bundled gallery" if owner == "bundled" else "library (SEARCH_INDEX)"
-            raise ValueError(f"That image belongs to the {where}, which can't be changed here; only images you added can be removed.")  # fmt: skip
+            raise InputError("not_yours", f"That image belongs to the {where}, which can't be changed here; only images "
+                             "you added can be removed.")  # fmt: skip
         if mine is None or image_id not in mine:
-            raise ValueError(f"No image with id {image_id!r} among the images you added.")
+            raise InputError("unknown_image", f"No image with id {image_id!r} among the images you added.")
         path = Path(mine.item(mine.row(image_id))["path"])
         scope = self.scope(session)
         with self._lock:

@@ -30,6 +30,7 @@ from pathlib import Path, PurePosixPath
 from runtime import settings
 from runtime.files import atomic_write_bytes
 from runtime.inputs import load_image
+from runtime.messages import InputError
 
 # Folders that archivers add and nobody means to index.
 _JUNK = ("__MACOSX/",)
@@ -133,14 +134,17 @@ def extract_zip(zip_path: str | Path, target: str | Path, *, budget: UploadBudge
     try:
         archive = zipfile.ZipFile(zip_path)
     except (zipfile.BadZipFile, OSError) as error:
-        raise ValueError(f"{name!r} is not a zip file that can be read ({error}).") from None
+        raise InputError(
+            "zip_unreadable", f"{name!r} is not a zip file that can be read ({error}).", file=name
+        ) from None
     with archive:
         members = [m for m in archive.infolist() if not m.is_dir()]
         # 1. Check the whole directory before writing a byte.
         for member in members:
             _safe_name(member.filename)
         if len(members) > max_files:
-            raise ValueError(f"{name!r} holds {len(members):,} files; at most {max_files:,} are accepted per zip.")
+            raise InputError("zip_too_many", f"{name!r} holds {len(members):,} files; at most {max_files:,} are "
+                             "accepted per zip.", file=name, count=len(members), limit=max_files)  # fmt: skip
         wanted = [m for m in members if _why_not(m) is None]
         total = sum(m.file_size for m in wanted)
         if not budget.take_bytes(total):

@@ -20,9 +20,12 @@ from __future__ import annotations
 
 import json
 
+import gradio as gr
 from gradio.route_utils import Request
 
 from ui.i18n import EN, FROM_PAGE, PAGE_LOCALE, ZH
+from ui.messages import text as translate_title
+from ui.messages import translate
 
 # Where the browser keeps the choices (localStorage): the language, and presenter mode
 # (larger text and stronger contrast for a projector), remembered the same way.
@@ -206,6 +209,12 @@ def follow_page_language(demo) -> None:
         page = FROM_PAGE.set(from_page(first))
         try:
             return await process_api(*args, request=request, **kwargs)
+        except gr.Error as error:  # raised with the coded error it says (a classroom rule): said in this language
+            if getattr(error, "said", None) is not None:
+                error.message = translate(error.said)
+            if getattr(error, "title_code", None):
+                error.title = translate_title(error.title_code)
+            raise
         finally:
             PAGE_LOCALE.reset(token)
             FROM_PAGE.reset(page)

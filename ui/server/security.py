@@ -26,13 +26,16 @@ from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 import gradio as gr
+from starlette.requests import Request
 
 from runtime import settings
 from runtime.files import hide_paths
 from runtime.inputs import identity
 from runtime.messages import InputError
 from ui.handlers import refusal
+from ui.i18n import t
 from ui.messages import translate
+from ui.server.language import locale_of
 from ui.server.limits import RateLimiter, client_key, rate_limiter
 from ui.server.queue import Listeners
 
@@ -216,7 +219,7 @@ class Guard:
                 return await self._login(scope, receive, send, address)
             limiter = self.runs if RUN_ROUTES.match(path) else self.uploads if UPLOAD_ROUTE.match(path) else None
             if limiter is not None and (wait := limiter.hit(address)) is not None:
-                return await _too_many(send, "requests from your address", limiter, wait)
+                return await _too_many(send, "requests from your address", limiter, wait, scope)
             if not UPLOAD_ROUTE.match(path):  # uploads are bounded by max_file_size
                 length = _headers(scope).get("content-length", "")
                 if length.isdigit() and int(length) > self.max_body:
@@ -242,7 +245,7 @@ class Guard:
         for limiter, who in ((self.logins, "failed login attempts for this name"),
                              (self.login_floods, "failed login attempts from your address")):  # fmt: skip
             if (wait := limiter.wait(key if limiter is self.logins else address)) is not None:
-                return await _too_many(send, who, limiter, wait)
+                return await _too_many(send, who, limiter, wait, scope)
         replayed = False
 
         async def replay():
@@ -302,13 +305,32 @@ def _duration(seconds: float) -> str:
     return f"{seconds:g} seconds"
 
 
-async def _too_many(send, what: str, limiter: RateLimiter, wait: float) -> None:
-    await _respond(
-        send, 429,
-        f"Too many {what}: at most {limiter.count} every {_duration(limiter.period)}. "
-        f"Please try again in {math.ceil(wait)} s.",
-        {"retry-after": str(math.ceil(wait))},
-    )  # fmt: skip
+# The Chinese for what a limit counts, and for its period (``_duration``'s units).
+_COUNTED_ZH = {"requests from your address": "来自你的地址的请求",
+               "failed login attempts for this name": "这个用户名的登录失败次数",
+               "failed login attempts from your address": "来自你的地址的登录失败次数"}  # fmt: skip
+_UNITS_ZH = {"day": "天", "hour": "小时", "minute": "分钟"}
+
+
+def _duration_zh(seconds: float) -> str:
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds % size == 0:
+            count = int(seconds // size)
+            return _UNITS_ZH[unit] if count == 1 else f"{count} {_UNITS_ZH[unit]}"
+    return f"{seconds:g} 秒"
+
+
+async def _too_many(send, what: str, limiter: RateLimiter, wait: float, scope=None) -> None:
+    """429, in the language of the page that sent the request (its cookie) or that the
+    client asks for (Accept-Language), as every message (ui/server/language.py)."""
+    seconds = math.ceil(wait)
+    detail = (f"Too many {what}: at most {limiter.count} every {_duration(limiter.period)}. "
+              f"Please try again in {seconds} s.")  # fmt: skip
+    if scope is not None and locale_of(Request(scope)) == "zh-CN":
+        detail = t("messages.rate_limited", "zh-CN").format(
+            what=_COUNTED_ZH.get(what, what), limit=limiter.count, period=_duration_zh(limiter.period), seconds=seconds
+        )
+    await _respond(send, 429, detail, {"retry-after": str(seconds)})
 
 
 async def _respond(send, status: int, detail: str, headers: dict[str, str] | None = None) -> None:

@@ -19,12 +19,14 @@ from explain import clip as explain_clip
 from explain import snippets
 from runtime import settings
 from runtime.inputs import check_text, load_image, parse_labels
+from runtime.messages import InputError
 from search.uploads import UploadBudget, is_zip
 from ui import panels
 from ui.components import examples, image_input, model_picker, model_status, status_line
 from ui.context import Context
 from ui.handlers import get_model, gpu, user_errors
 from ui.i18n import _, both
+from ui.messages import text
 from ui.server.limits import Allowance, visitor
 
 QUERY_EXAMPLES = [
@@ -45,7 +47,11 @@ COLLECTION_LABELS_EXAMPLE_ZH = "动物，食物，太空，人，物品"
 # Table headers are values, not labels, so Gradio's i18n doesn't reach them: both languages.
 COUNT_HEADERS = ["label / 标签", "images / 图片数", "share % / 占比 %"]
 PREVIEW = 48  # images shown in the collection preview
-SOURCE_NAMES = {"yours": "your images", "bundled": "bundled gallery", "library": "library"}
+
+
+def count_headers() -> list[str]:
+    """The "images per label" table's headers, in the request's language."""
+    return [text("col_label"), text("col_images"), text("col_share")]
 
 
 def _picture(hit: dict):
@@ -143,7 +149,8 @@ def endpoints(ctx: Context) -> SimpleNamespace:
             The hits, best first, each captioned with its similarity and file name.
         """
         if image is None:
-            raise ValueError("No image given: upload an image or pick one of the examples.")
+            raise InputError("image_missing", "No image given: upload an image or pick one of the examples.",
+                             name="image")  # fmt: skip
         loaded, found = sources(model, request, progress)
         return answer(collections.search(found, loaded.pipeline.embed_query(image=image), top_k), request)
 
@@ -189,12 +196,12 @@ def endpoints(ctx: Context) -> SimpleNamespace:
         """
         # The images closest to one already in the collection (by its id), itself left out.
         if not image_id or not isinstance(image_id, str):
-            raise ValueError("No image chosen: click a search result first, then 'More like this'.")
+            raise InputError("no_result_chosen", "No image chosen: click a search result first, then 'More like this'.")
         image_id = image_id.strip()
         _, found = sources(model, request, progress)
         owner = collections.owner(found, image_id)
         if owner is None:
-            raise ValueError(f"No image with id {image_id!r} in your collection.")
+            raise InputError("unknown_image", f"No image with id {image_id!r} in your collection.")
         gallery, hits = answer(
             collections.search(found, found[owner].embedding(image_id), top_k, exclude=[image_id]), request
         )
@@ -233,7 +240,7 @@ def endpoints(ctx: Context) -> SimpleNamespace:
                 row["examples"], lambda item, label=row["label"]: f"{label} · {item['score']:.2f} · {item['name']}"
             )
             row["examples"] = collections.public(row["examples"])
-        return {"headers": COUNT_HEADERS, "data": table}, shown, result
+        return {"headers": count_headers(), "data": table}, shown, result
 
     # Per visitor and hour, over all their requests: bytes unpacked and images added.
     unpacking = Allowance(settings.UPLOAD_BYTES_PER_HOUR, 3600)
@@ -247,17 +254,18 @@ def endpoints(ctx: Context) -> SimpleNamespace:
         budget = UploadBudget(max_bytes, max_images)
         try:
             if max_images == 0:
-                raise ValueError(
+                raise InputError(
+                    "uploads_per_hour",
                     f"You have added {settings.UPLOAD_IMAGES_PER_HOUR:,} images in the last hour, the most this app "
-                    "allows one visitor; please try again later."
+                    "allows one visitor; please try again later.",
+                    limit=settings.UPLOAD_IMAGES_PER_HOUR,
                 )
             added = collections.add(paths, loaded.pipeline, loaded.checkpoint.key, _session(request), budget)
         finally:
             settle_bytes(budget.bytes_used)
             settle_images(budget.images_used)
-        lines = [f"Added {added.added} image(s); {added.already} already in the collection; "
-                 f"{len(added.skipped)} file(s) skipped. / 已添加 {added.added} 张图片。"]  # fmt: skip
-        lines += [f"- {name}: already in the collection as {known} ({SOURCE_NAMES[where]})"
+        lines = [text("added", added=added.added, already=added.already, skipped=len(added.skipped))]
+        lines += [f"- {text('already_in', name=name, known=known, source=text('source_' + where))}"
                   for name, where, known in added.duplicates[:30]]  # fmt: skip
         lines += [f"- {name}: {why}" for name, why in added.skipped[:30]]
         return *collection(model, request, items=True), "\n".join(lines)
@@ -279,7 +287,7 @@ def endpoints(ctx: Context) -> SimpleNamespace:
         """
         paths = [str(f) for f in [*(files or []), *(folder or [])]]
         if not paths:
-            raise ValueError("No files given: choose images, a folder or a zip file to add.")
+            raise InputError("no_files", "No files given: choose images, a folder or a zip file to add.")
         return add(paths, model, request, progress)
 
     @user_errors
@@ -297,9 +305,9 @@ def endpoints(ctx: Context) -> SimpleNamespace:
             The newest images of the collection, and a report of what was added and skipped.
         """
         if not file:
-            raise ValueError("No zip file given: choose a .zip of images.")
+            raise InputError("no_zip", "No zip file given: choose a .zip of images.")
         if not is_zip(file):
-            raise ValueError(f"{Path(str(file)).name!r} is not a zip file.")
+            raise InputError("not_zip", f"{Path(str(file)).name!r} is not a zip file.", file=Path(str(file)).name)
         return add([str(file)], model, request, progress)
 
     @user_errors
@@ -317,11 +325,11 @@ def endpoints(ctx: Context) -> SimpleNamespace:
         """
         # Remove an image you added (by id); the bundled gallery stays as it is.
         if not image_id or not isinstance(image_id, str):
-            raise ValueError("No image chosen: click one of your images in the results first.")
+            raise InputError("no_image_chosen", "No image chosen: click one of your images in the results first.")
         loaded = get_model("retrieval", model)
         names = collections.names(_session(request))  # read before the removal forgets the name
         path = collections.remove(image_id.strip(), loaded.pipeline, loaded.checkpoint.key, _session(request))
-        return *collection(model, request, items=True), f"Removed {names.get(path.name, path.name)}. / 已移除。"
+        return *collection(model, request, items=True), text("removed", name=names.get(path.name, path.name))
 
     def collection(model: str | None = None, request: gr.Request = None, items: bool = False):
         """The newest images of this visitor's collection (theirs first, then the bundled ones),
@@ -355,7 +363,7 @@ def endpoints(ctx: Context) -> SimpleNamespace:
             label = check_text(query, "search text")
             embedding = pipe.embed_texts([label])[0]
         else:
-            raise ValueError("Type a search text or give a query image to place on the map.")
+            raise InputError("no_map_query", "Type a search text or give a query image to place on the map.")
         paths, matrix = collections.embeddings(pipe, _session(request))
         record, picture = explain_clip.embedding_map(paths, matrix, embedding, label, int(top_k))
         return picture, record
