@@ -7,7 +7,9 @@ the tabs, the API and the classroom's rules don't change:
 - ``RemoteCaptionPipeline`` and ``RemoteVQAPipeline``: that chat model asked to caption or
   to answer in a word or a phrase, as ``pipelines/vlm_tasks.py`` asks the in-process one;
 - ``RemoteSpeechRecognitionPipeline``: ``/v1/audio/transcriptions``, the clip sent as the
-  16 kHz WAV the in-process Whisper reads.
+  16 kHz WAV the in-process Whisper reads, 30 s window by window;
+- ``RemoteTextToImagePipeline``: ``/v1/images/generations``, one request per image and seed,
+  the app's safety filter on the prompt before and on each image after.
 
 The checks on the inputs are the in-process pipelines' own, run here before anything is
 sent. What only the model's insides give (the probability of every token when the server
