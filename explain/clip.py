@@ -26,6 +26,7 @@ from explain.heatmaps import figure_to_image, fit, new_figure
 from runtime import settings
 from runtime.files import shown_model
 from runtime.inputs import check_number, check_text, load_image
+from runtime.messages import InputError
 
 MIN_TEMPERATURE, MAX_TEMPERATURE = 0.001, 10.0
 MAX_MAP_POINTS = 2000  # points drawn on the map; PCA itself uses the whole gallery
@@ -40,9 +41,10 @@ def parse_texts(texts: str | Sequence[str]) -> list[str]:
         raise TypeError(f"`texts` must be text with one entry per line, or a list, not {type(texts).__name__}.")
     parsed = list(dict.fromkeys(check_text(t, "text") for t in texts if isinstance(t, str) and t.strip()))
     if not parsed:
-        raise ValueError("No texts given: type one text per line, e.g. 'a photo of a cat.'")
+        raise InputError("no_texts", "No texts given: type one text per line, e.g. 'a photo of a cat.'")
     if len(parsed) > settings.MAX_MATRIX_TEXTS:
-        raise ValueError(f"Give at most {settings.MAX_MATRIX_TEXTS} texts; got {len(parsed)}.")
+        raise InputError("too_many_texts", f"Give at most {settings.MAX_MATRIX_TEXTS} texts; got {len(parsed)}.",
+                         limit=settings.MAX_MATRIX_TEXTS, count=len(parsed))  # fmt: skip
     return parsed
 
 
@@ -65,9 +67,10 @@ def similarity_matrix(pipe, images: Sequence, texts: str | Sequence[str], temper
     import torch
 
     if not images:
-        raise ValueError("No images given: add at least one image.")
+        raise InputError("no_images", "No images given: add at least one image.")
     if len(images) > settings.MAX_MATRIX_IMAGES:
-        raise ValueError(f"Give at most {settings.MAX_MATRIX_IMAGES} images; got {len(images)}.")
+        raise InputError("matrix_too_many_images", f"Give at most {settings.MAX_MATRIX_IMAGES} images; got {len(images)}.",
+                         limit=settings.MAX_MATRIX_IMAGES, count=len(images))  # fmt: skip
     names = [Path(str(image)).name if isinstance(image, (str, Path)) else f"image {i + 1}" for i, image in
              enumerate(images)]  # fmt: skip
     loaded = [load_image(image) for image in images]
@@ -133,7 +136,8 @@ def embedding_map(paths: Sequence[Path], matrix: np.ndarray, query: np.ndarray, 
     from sklearn.decomposition import PCA
 
     if len(paths) < 3:
-        raise ValueError(f"The map needs at least 3 gallery images; the gallery has {len(paths)}.")
+        raise InputError("map_too_few", f"The map needs at least 3 gallery images; the gallery has {len(paths)}.",
+                         count=len(paths))  # fmt: skip
     pca = PCA(n_components=2, random_state=0).fit(matrix)
     points = pca.transform(matrix)  # (N, 2)
     placed = pca.transform(query[None, :])[0]

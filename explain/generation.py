@@ -42,6 +42,7 @@ from PIL import Image
 from explain.heatmaps import overlay
 from runtime.files import shown_model
 from runtime.inputs import check_number, check_seed, check_text, load_image, split_items
+from runtime.messages import InputError
 
 STRATEGIES = ("greedy", "beam", "sampling")
 TOP_ALTERNATIVES = 5
@@ -258,7 +259,8 @@ def parse_candidates(candidates) -> list[str]:
         return []
     parsed = split_items(candidates, "candidate answers")  # commas, also ，、；
     if len(parsed) > MAX_CANDIDATES:
-        raise ValueError(f"Give at most {MAX_CANDIDATES} candidate answers; got {len(parsed)}.")
+        raise InputError("too_many_candidates", f"Give at most {MAX_CANDIDATES} candidate answers; got {len(parsed)}.",
+                         limit=MAX_CANDIDATES, count=len(parsed))  # fmt: skip
     return parsed
 
 

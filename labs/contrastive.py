@@ -45,6 +45,7 @@ import numpy as np
 
 from labs.fusion import HELD_OUT_PER_CONCEPT, TRAIN_THREADS, Features, Scene, _threads, held_out, vocabulary
 from runtime.inputs import MAX_SEED, check_number
+from runtime.messages import InputError
 
 LIMITS = {"embedding_size": (2, 256), "temperature": (0.01, 1.0), "learning_rate": (1e-5, 1.0), "epochs": (1, 300)}
 
@@ -169,8 +170,9 @@ def train_steps(data: ContrastiveSet, config: ContrastiveConfig, every: int = 1)
             measured = _measure(model, data, images, texts)
         seconds += time.perf_counter() - start
         if not math.isfinite(losses[-1]):
-            raise ValueError(f"Training diverged at epoch {epoch} (the loss is {losses[-1]}): the learning rate "
-                             f"{config.learning_rate} is too high; try one ten times smaller.")  # fmt: skip
+            raise InputError("diverged", f"Training diverged at epoch {epoch} (the loss is {losses[-1]}): the learning "
+                             f"rate {config.learning_rate} is too high; try one ten times smaller.", epoch=epoch,
+                             name="learning_rate", value=config.learning_rate)  # fmt: skip
         metrics = measured["metrics"]
         curves["epoch"].append(epoch)
         curves["loss"].append(round(sum(losses) / len(losses), 5))

@@ -66,6 +66,7 @@ from labs import spoken
 from labs.spoken import AudioFeatures
 from runtime.files import atomic_write_bytes
 from runtime.inputs import MAX_SEED, check_number
+from runtime.messages import InputError
 
 if TYPE_CHECKING:
     import torch
@@ -334,7 +335,7 @@ def check_modalities(modalities) -> list[str]:
     if unknown := [m for m in names if m not in MODALITIES]:
         raise ValueError(f"Unknown modality {unknown[0]!r}; available modalities = {list(MODALITIES)}")
     if not names:
-        raise ValueError(f"Pick at least one modality of {list(MODALITIES)}.")
+        raise InputError("pick_modality", f"Pick at least one modality of {list(MODALITIES)}.")
     return [m for m in MODALITIES if m in names]
 
 
@@ -417,9 +418,13 @@ def train_steps(data: MatchingSet, config: FusionConfig, every: int = 1) -> Iter
                 result["missing"] = missing_modalities(model, test_set, config.modalities, config.seed)
         seconds += time.perf_counter() - start  # training time only, not the time the caller spends
         if not math.isfinite(train_metrics["loss"]):
-            raise ValueError(
+            raise InputError(
+                "diverged",
                 f"Training diverged at epoch {epoch} (the loss is {train_metrics['loss']}): the learning rate "
-                f"{config.learning_rate} is too high for {config.optimizer}; try one ten times smaller."
+                f"{config.learning_rate} is too high for {config.optimizer}; try one ten times smaller.",
+                epoch=epoch,
+                name="learning_rate",
+                value=config.learning_rate,
             )
         curves["epoch"].append(epoch)
         for split, values in (("train", train_metrics), ("test", test_metrics)):

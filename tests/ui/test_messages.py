@@ -85,3 +85,33 @@ def test_a_detected_language_is_named_once_in_the_pages_language():
         assert show_result(result)[1] == "语言：**马耳他语** · 1 段"
     finally:
         PAGE_LOCALE.reset(token)
+
+
+def test_a_classroom_rule_and_the_rate_limit_speak_the_pages_language():
+    import asyncio
+    import json
+
+    import pytest
+
+    from classroom.rules import Lock
+    from ui.server.limits import RateLimiter
+    from ui.server.security import _too_many
+
+    with pytest.raises(InputError) as refused:
+        Lock(min=1, max=2).check("num_images", 4)
+    assert "locked `num_images` (1 to 2); got 4" in str(refused.value)
+    chinese = translate(refused.value, "zh-CN")
+    assert chinese == f"在本课堂中，老师锁定了“{ZH['create.num_images']}”（1 到 2）；收到的是 4。"
+
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    page = {"type": "http", "headers": [(b"cookie", b"playground-locale=zh-CN")]}
+    asyncio.run(_too_many(send, "requests from your address", RateLimiter(20, 60), 12.2, page))
+    assert sent[0]["status"] == 429
+    assert json.loads(sent[1]["body"])["detail"] == "来自你的地址的请求过多：每分钟最多 20 次。请 13 秒后再试。"
+    sent.clear()
+    asyncio.run(_too_many(send, "requests from your address", RateLimiter(20, 60), 12.2, {"type": "http", "headers": []}))
+    assert json.loads(sent[1]["body"])["detail"].startswith("Too many requests from your address: at most 20 every minute")

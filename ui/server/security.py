@@ -34,7 +34,7 @@ from runtime.inputs import identity
 from runtime.messages import InputError
 from ui.handlers import refusal
 from ui.i18n import t
-from ui.messages import translate
+from ui.messages import text, translate
 from ui.server.language import locale_of
 from ui.server.limits import RateLimiter, client_key, rate_limiter
 from ui.server.queue import Listeners
@@ -422,10 +422,7 @@ def guard_inputs(demo: gr.Blocks) -> gr.Blocks:
             log.exception("the result of %s could not be sent to the page", name)
             # The error's own text stays in the log: it names paths on the server.
             raise gr.Error(  # its traceback is logged above
-                f"The result was made but could not be sent to you ({type(error).__name__}). "
-                "The app is still running; please try again. / 结果已生成，但无法发送到页面，请重试。",
-                title="Output problem / 输出有误",
-                print_exception=False,
+                text("output_failed", kind=type(error).__name__), title=text("title_output"), print_exception=False
             ) from None
 
     demo.postprocess_data = postprocess_data

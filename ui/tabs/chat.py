@@ -13,6 +13,7 @@ from explain import snippets
 from runtime import settings
 from runtime.backends import needs_local_model
 from runtime.inputs import check_number, check_text
+from runtime.messages import InputError
 from ui import panels
 from ui.components import examples, model_picker, model_status, status_line
 from ui.context import Context
@@ -166,7 +167,7 @@ def endpoints(ctx: Context) -> SimpleNamespace:
 
         turns = turns_from_history(history)
         if isinstance(details, dict) and details.get("server"):  # an answer from a model server
-            needs_local_model(get_model("chat", model, progress).pipeline, "Where it looked")
+            needs_local_model(get_model("chat", model, progress).pipeline, "where")
         if not turns or turns[-1]["role"] != "assistant" or not isinstance(details, dict) or not details.get("tokens"):
             raise ValueError(
                 "There is no answer to explain yet: send a message, then explain the answer with the details "
@@ -174,7 +175,7 @@ def endpoints(ctx: Context) -> SimpleNamespace:
             )
         loaded = get_model("chat", model, progress)
         chat = loaded.pipeline
-        needs_local_model(chat, "Where it looked")
+        needs_local_model(chat, "where")
         vocabulary = len(chat.processor.tokenizer)
         ids = [check_number("token id", token.get("id") if isinstance(token, dict) else token, 0, vocabulary - 1)
                for token in details["tokens"]]  # fmt: skip
@@ -182,7 +183,8 @@ def endpoints(ctx: Context) -> SimpleNamespace:
         checked, system = chat.check_conversation(turns[:-1], system_prompt)
         found = vlm.explain_chat(chat, checked[dropped:], system, ids)
         if not found["images"]:
-            raise ValueError("This answer's conversation has no image (or its images were dropped): nothing to map.")
+            raise InputError("nothing_to_map", "This answer's conversation has no image (or its images were dropped): "
+                             "nothing to map.")  # fmt: skip
         record = {
             "tokens": found["tokens"],
             "layers": found["layers"],

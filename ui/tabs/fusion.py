@@ -16,6 +16,7 @@ import pandas as pd
 from labs import fusion
 from labs.fusion import FusionConfig
 from runtime.inputs import notify
+from runtime.messages import InputError, Notice
 from ui.components import model_picker, model_status, page_locale, status_line
 from ui.context import Context
 from ui.handlers import get_model, gpu, user_errors
@@ -82,9 +83,15 @@ def endpoints(ctx: Context) -> SimpleNamespace:
             if deadline.passed:
                 left = [c.strategy for c in configs[len(finished) :]]
                 notify(
-                    f"Training stopped after {len(result['curves']['epoch'])} of {config.epochs} epochs"
-                    + (f" (not trained: {', '.join(left)})" if left else "")
-                    + f": the time budget is {deadline.describe()}. Use fewer epochs or a smaller hidden size."
+                    Notice(
+                        "training_stopped",
+                        f"Training stopped after {len(result['curves']['epoch'])} of {config.epochs} epochs"
+                        + (f" (not trained: {', '.join(left)})" if left else "")
+                        + f": the time budget is {deadline.describe()}. Use fewer epochs or a smaller hidden size.",
+                        done=len(result["curves"]["epoch"]),
+                        epochs=config.epochs,
+                        seconds=f"{deadline.seconds:g}",
+                    )
                 )
                 return
 
@@ -175,7 +182,7 @@ def _strategies(strategies) -> list[str]:
     if isinstance(strategies, str):
         strategies = [s for s in strategies.replace(" ", ",").split(",") if s]
     if not isinstance(strategies, (list, tuple)) or not strategies:
-        raise ValueError(f"Pick at least one strategy to compare: any of {list(fusion.STRATEGIES)}.")
+        raise InputError("pick_strategy", f"Pick at least one strategy to compare: any of {list(fusion.STRATEGIES)}.")
     chosen = [str(s).strip().lower() for s in strategies]
     if unknown := [s for s in chosen if s not in fusion.STRATEGIES]:
         raise ValueError(f"Unknown fusion strategy {unknown[0]!r}; available strategies = {list(fusion.STRATEGIES)}")
