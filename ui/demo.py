@@ -51,6 +51,16 @@ footer { visibility: visible; }
 .fusion-table, .fusion-missing { overflow-x: auto; }
 .fusion-table tr.best td { font-weight: 600; background: rgba(99, 102, 241, 0.1); }
 .guide table { font-size: 0.92em; } .guide td, .guide th { padding: 0.25em 0.6em; }
+/* Tables never break a number ("2. 01 e- 68"): a wide one scrolls sideways inside its block on a phone. */
+.prose table { display: block; max-width: 100%; overflow-x: auto; }
+.prose td, .prose th { overflow-wrap: normal; word-break: normal; }
+.token-table table { min-width: 560px; } .token-table td:nth-child(-n+3) * { white-space: nowrap !important; }
+.matrix-table { overflow-x: auto; max-width: 100%; }
+.matrix-table table { border-collapse: collapse; font-size: 0.9em; }
+.matrix-table caption { caption-side: top; text-align: left; font-size: 0.85em; opacity: 0.8; padding-bottom: 0.3em; }
+.matrix-table th, .matrix-table td { border: 1px solid var(--border-color-primary); padding: 0.3em 0.6em; white-space: nowrap;
+  text-align: center; }
+.matrix-table tr > th:first-child { text-align: left; }
 /* Search: a caption is read whole (it wraps), and the selection sits beside the grid. */
 .search-hits .caption-label { white-space: normal; overflow-wrap: anywhere; max-width: calc(100% - 8px);
   left: 4px; right: 4px; font-size: 0.8em; line-height: 1.25; }

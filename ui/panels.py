@@ -74,12 +74,36 @@ def _steps_table(steps: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=token_columns())
 
 
-def _steps_chart(steps: list[dict]) -> pd.DataFrame:
+def short(label: str, limit: int = 18) -> str:
+    """A chart's category label short enough not to be cut off under its bar."""
+    return label if len(label) <= limit else label[: limit - 1] + "…"
+
+
+def probability_bars(frame: pd.DataFrame) -> gr.BarPlot:
+    """Bars of probabilities on an axis that shows their differences: 0 to 1 when one
+    is large, else zoomed to 0 up to a little above the largest, and the axis says so
+    (a tiny random model's 0.005s look like an empty chart on 0 to 1)."""
+    top = float(frame[PROB].max()) if len(frame) else 1.0
+    if top >= 0.5 or top <= 0:
+        return gr.BarPlot(frame, y_lim=[0, 1], y_title=PROB)
+    high = float(f"{top * 1.15:.2g}")
+    title = t("explain.zoomed_axis", locale()).format(p=PROB, top=f"{high:g}")
+    # Below 0.01 the ticks in scientific notation (2.0e-31), not rows of zeros.
+    return gr.BarPlot(frame, y_lim=[0, high], y_title=title, y_axis_format=".1e" if high < 0.01 else None)
+
+
+def _steps_chart(steps: list[dict]) -> gr.BarPlot:
     """Chosen token's probability per step; the label keeps steps in order."""
-    return pd.DataFrame(
-        [{STEP_LABEL: f"{i + 1:02d} {s['token']}", PROB: s["probability"]} for i, s in enumerate(steps)],
+    return probability_bars(pd.DataFrame(
+        [{STEP_LABEL: f"{i + 1:02d} {short(s['token'], 12)}", PROB: s["probability"]} for i, s in enumerate(steps)],
         columns=[STEP_LABEL, PROB],
-    )
+    ))  # fmt: skip
+
+
+def _number(value: float) -> str:
+    """A number for a Markdown table, whose line never breaks inside it: 2.09e‑23 with a
+    non-breaking hyphen (a narrow column broke "2.09e-" from "23")."""
+    return f"{value:.3g}".replace("-", "\u2011")
 
 
 def _markdown_text(text: str) -> str:
@@ -92,7 +116,7 @@ def _summary(record: dict) -> str:
     for s in record["strategies"]:
         extra = ", ".join(f"{k} = {s[k]}" for k in ("num_beams", "seed", "temperature", "top_p") if k in s)
         lines.append(
-            f"| **{_strategy_name(s['name'])}**{f' ({extra})' if extra else ''} | {_markdown_text(s['text'])} | {s['sequence_probability']:.3g} |"
+            f"| **{_strategy_name(s['name'])}**{f' ({extra})' if extra else ''} | {_markdown_text(s['text'])} | {_number(s['sequence_probability'])} |"
         )
     return f"| | {text('col_text')} | P |\n|---|---|---|\n" + "\n".join(lines)
 
@@ -145,10 +169,11 @@ def generation_panel(demo, title: str, intro: str, button_label: str):
             )  # fmt: skip
             layer = gr.Slider(0, 24, 0, step=1, label=_("explain.layer"), info=_("explain.layer_info"))
         summary = gr.Markdown()
-        with gr.Row(equal_height=False):
-            table = gr.Dataframe(label=_("explain.steps"), interactive=False, wrap=True, max_height=360)
-            chart = gr.BarPlot(x=STEP_LABEL, y=PROB, label=_("explain.chart"), y_lim=[0, 1], x_label_angle=-45,
-                               height=300, sort=None)  # fmt: skip
+        # The table across the page (its top-5 column is the widest), the chart under it.
+        table = gr.Dataframe(label=_("explain.steps"), interactive=False, wrap=True, max_height=360,
+                             column_widths=["7%", "20%", "11%", "62%"], elem_classes="token-table")  # fmt: skip
+        chart = gr.BarPlot(x=STEP_LABEL, y=PROB, label=_("explain.chart"), y_lim=[0, 1], x_label_angle=-45,
+                           height=320, sort=None)  # fmt: skip
         maps = gr.Gallery(label=_("explain.maps"), columns=6, height=300, object_fit="contain", format="png")
         extra = gr.Column()  # room for a panel's own outputs
         with gr.Accordion(_("explain.json"), open=False):

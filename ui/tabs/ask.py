@@ -97,11 +97,15 @@ def explain_vqa(
     return explanation.record, panels.attention_gallery(explanation, decoding, layer), explanation
 
 
-def _answers_chart(explanation) -> pd.DataFrame:
+def _answers_chart(explanation) -> gr.BarPlot:
     if explanation is None:
         return gr.skip()
-    rows = [{panels.ANSWER: a["answer"], panels.PROB: a["probability"] or 0.0} for a in explanation.record["answers"]]
-    return pd.DataFrame(rows, columns=[panels.ANSWER, panels.PROB])
+    # Numbered: two long answers may be shortened alike, and each needs its own bar.
+    rows = [
+        {panels.ANSWER: f"{n}. {panels.short(a['answer'], 12)}", panels.PROB: a["probability"] or 0.0}
+        for n, a in enumerate(explanation.record["answers"], 1)
+    ]
+    return panels.probability_bars(pd.DataFrame(rows, columns=[panels.ANSWER, panels.PROB]))
 
 
 def vqa_panel(demo, *, image, question, picker, answer) -> None:
@@ -114,8 +118,8 @@ def vqa_panel(demo, *, image, question, picker, answer) -> None:
             candidates = gr.Textbox(label=_("explain.candidates"), info=_("explain.candidates_info"),
                                     placeholder="cat, dog, bird", max_length=1000)  # fmt: skip
             top_k = gr.Slider(1, 20, 5, step=1, label=_("explain.top_k"))
-        answers = gr.BarPlot(x=panels.ANSWER, y=panels.PROB, label=_("explain.answers"), y_lim=[0, 1], height=260,
-                             sort="-y")  # fmt: skip
+        answers = gr.BarPlot(x=panels.ANSWER, y=panels.PROB, label=_("explain.answers"), y_lim=[0, 1], height=340,
+                             sort="-y", x_label_angle=-30)  # fmt: skip
     panels.how_it_works("explain.vqa_how")
     code, record_file = panels.show_code()
 

@@ -10,6 +10,7 @@ its CLIP lab and Show the code, and turns requests into calls on it.
 from __future__ import annotations
 
 import functools
+import html
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -418,9 +419,33 @@ def similarity_matrix(images: list[str] | None, texts: str, model: str | None = 
 @user_errors
 def rescale_matrix(state, temperature: float):
     if not state:
-        return gr.skip()
+        return gr.skip(), gr.skip()
     record, thumbnails = state
-    return explain_clip.matrix_figure(record, thumbnails, temperature)
+    return explain_clip.matrix_figure(record, thumbnails, temperature), matrix_table(record, temperature)
+
+
+def _share(p: float) -> str:
+    """A probability as a compact share that never wraps: 45%, 0.3%, <0.1%."""
+    return f"{100 * p:.0f}%" if p >= 0.095 else f"{100 * p:.1f}%" if p >= 0.001 else "<0.1%"
+
+
+def matrix_table(record: dict | None, temperature: float | None = None) -> str:
+    """The CLIP lab's numbers as a table that reads on a phone: a row per image, a column
+    per text, each cell the cosine similarity over the softmax share; it scrolls sideways
+    inside its box rather than shrinking the numbers or wrapping them."""
+    if not record:
+        return ""
+    temperature = record["temperature"] if temperature is None else temperature
+    probs = explain_clip.probabilities(record["cosine"], temperature)
+    head = "".join(f"<th>{html.escape(text)}</th>" for text in record["texts"])
+    rows = "".join(
+        f"<tr><th>{html.escape(name)}</th>"
+        + "".join(f"<td><b>{c:.3f}</b><br><small>{_share(q)}</small></td>" for c, q in zip(cos, prob, strict=True))
+        + "</tr>"
+        for name, cos, prob in zip(record["images"], record["cosine"], probs, strict=True)
+    )
+    caption = both("search.matrix_caption", temperature=f"{temperature:.3g}")
+    return f'<div class="matrix-table"><table><caption>{caption}</caption><tr><th></th>{head}</tr>{rows}</table></div>'
 
 
 def search_panel(demo, *, query, query_image, picker, top_k, embedding_map, classify_image,
@@ -442,6 +467,7 @@ def search_panel(demo, *, query, query_image, picker, top_k, embedding_map, clas
         temperature = gr.Slider(explain_clip.MIN_TEMPERATURE, 1.0, 0.01, step=0.001, label=_("explain.temperature"),
                                 info=_("explain.temperature_info"))  # fmt: skip
         matrix = gr.Image(label=_("explain.matrix"), type="pil", format="png", interactive=False)
+        numbers = gr.HTML()
         with gr.Accordion(_("explain.json"), open=False):
             record = gr.JSON(label="JSON")
         gr.Markdown(_("explain.map_intro"))
@@ -461,7 +487,8 @@ def search_panel(demo, *, query, query_image, picker, top_k, embedding_map, clas
     # The slider starts at the model's learned temperature: what zero-shot classification uses.
     event.success(lambda r: r["temperature"] if r else gr.skip(), record, temperature, api_visibility="private",
                   queue=False)  # fmt: skip
-    temperature.release(rescale_matrix, [state, temperature], matrix, api_visibility="private")
+    event.success(matrix_table, record, numbers, api_visibility="private", queue=False)
+    temperature.release(rescale_matrix, [state, temperature], [matrix, numbers], api_visibility="private")
     map_button.click(embedding_map, [query, query_image, picker, top_k],
                      [picture, map_record], api_name="embedding_map", concurrency_id="model")  # fmt: skip
 
