@@ -30,6 +30,7 @@ from pipelines.vlm_tasks import CAPTION_INSTRUCTION, VLMCaptionPipeline, VLMVQAP
 from runtime import settings
 from runtime.backends import Backend, BackendError, client, needs_local_model, talking_to
 from runtime.inputs import check_number, notify
+from runtime.messages import Notice
 from runtime.scripts import ScriptCheck
 
 # A caption prompt can't start a remote model's answer (the API has no prefill), so the
@@ -169,8 +170,13 @@ class RemoteChatPipeline(ChatPipeline):
 def _no_beams(num_beams: int) -> None:
     if int(num_beams) > 1:
         notify(
-            f"The model runs on a server, whose API has no beam search: num_beams {int(num_beams)} was not used "
-            "(greedy decoding instead). / 模型运行在服务器上，其接口不支持束搜索：未使用 num_beams，改为贪心解码。"
+            Notice(
+                "no_beams",
+                f"The model runs on a server, whose API has no beam search: num_beams {int(num_beams)} was not used "
+                "(greedy decoding instead).",
+                name="num_beams",
+                value=int(num_beams),
+            )
         )
 
 
@@ -354,5 +360,6 @@ class RemoteTextToImagePipeline:
                 callback(i + 1, int(num_images))
         images, hidden = self.safety.screen(images)
         if hidden:
-            notify(f"{hidden} of {len(images)} image(s) were hidden by the safety filter. Try another prompt or seed.")
+            notify(Notice("images_hidden", f"{hidden} of {len(images)} image(s) were hidden by the safety filter. Try "
+                          "another prompt or seed.", hidden=hidden, count=len(images)))  # fmt: skip
         return images

@@ -34,7 +34,7 @@ from PIL import Image
 
 from pipelines.safety import SafetyFilter
 from runtime.inputs import check_number, check_seed, check_text, note_truncation, notify
-from runtime.messages import InputError
+from runtime.messages import InputError, Notice
 from runtime.scripts import ScriptCheck
 
 MAX_STEPS = 100
@@ -244,7 +244,8 @@ class TextToImagePipeline:
         # 4. Run the safety checker: flagged images are replaced, never returned
         images, hidden = self.safety.screen(images)
         if hidden:
-            notify(f"{hidden} of {len(images)} image(s) were hidden by the safety filter. Try another prompt or seed.")
+            notify(Notice("images_hidden", f"{hidden} of {len(images)} image(s) were hidden by the safety filter. Try "
+                          "another prompt or seed.", hidden=hidden, count=len(images)))  # fmt: skip
         return images
 
 
