@@ -14,6 +14,7 @@ from runtime.messages import InputError, Notice
 from runtime.scripts import describe, main_script
 from ui.handlers import get_model, gpu, refusal, user_errors
 from ui.i18n import _
+from ui.messages import text
 from ui.server import outputs
 
 
@@ -39,7 +40,7 @@ def transcribe(
     pipe = get_model("speech_recognition", model, progress).pipeline
 
     def on_window(done: float, total: float) -> None:
-        progress((done, total), desc=f"Listening {done:.0f}/{total:.0f} s", unit="s")
+        progress((done, total), desc=text("listening", done=f"{done:.0f}", total=f"{total:.0f}"), unit="s")
 
     result = pipe(audio, language=language, task=task, callback=on_window)
     return result["text"], result

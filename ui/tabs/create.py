@@ -22,7 +22,8 @@ from ui import panels
 from ui.components import examples, model_picker, model_status, status_line
 from ui.context import Context
 from ui.handlers import get_model, gpu, makes_images, user_errors
-from ui.i18n import _
+from ui.i18n import _, bilingual
+from ui.messages import text
 from ui.server import outputs
 
 EXAMPLES = [
@@ -85,7 +86,7 @@ def text_to_image(
     extras, frames = create_extras(loaded, decoder, timeline, width, height)
 
     def on_step(step: int, total: int) -> None:
-        progress((step, total), desc=f"Denoising step {step}/{total}")
+        progress((step, total), desc=text("denoising", step=step, total=total))
 
     with DEVICE_LOCK:  # one model computation at a time (see runtime/batching.py)
         images = loaded.pipeline(
@@ -103,7 +104,9 @@ def text_to_image(
 def _load_checker(loaded, progress) -> None:
     """Load the pipeline's safety checker now, with a progress message, rather than at its
     first image (and refuse at once, before denoising, when it can't be had)."""
-    loaded.pipeline.safety.checker(on_load=lambda c: progress(0, desc=f"Loading {c.label} ({c.size})…"))
+    loaded.pipeline.safety.checker(
+        on_load=lambda c: progress(0, desc=bilingual("common.loading", model=f"{c.label} ({c.size})"))
+    )
 
 
 def _caption(image, seed: int) -> str:
