@@ -59,6 +59,12 @@ def token_columns() -> list[str]:
 
 
 STEP_LABEL, ANSWER, SIGMA, WORD, ATTENTION = "step / 步", "answer / 答案", "σ", "word / 词", "attention / 注意力"
+# A chart's axis titles, in the request's language (the columns keep the names above).
+AXIS_NAMES = {STEP_LABEL: "col_step", ANSWER: "col_answer", WORD: "col_word", ATTENTION: "col_attention", PROB: "col_p"}
+
+
+def axis_title(column: str) -> str:
+    return text(AXIS_NAMES[column]) if column in AXIS_NAMES else column
 
 
 STRATEGY_KEYS = {"greedy": "explain.greedy", "beam": "explain.beam", "sampling": "explain.sampling",
@@ -84,12 +90,14 @@ def probability_bars(frame: pd.DataFrame) -> gr.BarPlot:
     is large, else zoomed to 0 up to a little above the largest, and the axis says so
     (a tiny random model's 0.005s look like an empty chart on 0 to 1)."""
     top = float(frame[PROB].max()) if len(frame) else 1.0
+    x_title = axis_title(frame.columns[0])
     if top >= 0.5 or top <= 0:
-        return gr.BarPlot(frame, y_lim=[0, 1], y_title=PROB)
+        return gr.BarPlot(frame, y_lim=[0, 1], x_title=x_title, y_title=axis_title(PROB))
     high = float(f"{top * 1.15:.2g}")
-    title = t("explain.zoomed_axis", locale()).format(p=PROB, top=f"{high:g}")
+    title = t("explain.zoomed_axis", locale()).format(p=axis_title(PROB), top=f"{high:g}")
     # Below 0.01 the ticks in scientific notation (2.0e-31), not rows of zeros.
-    return gr.BarPlot(frame, y_lim=[0, high], y_title=title, y_axis_format=".1e" if high < 0.01 else None)
+    return gr.BarPlot(frame, y_lim=[0, high], x_title=x_title, y_title=title,
+                      y_axis_format=".1e" if high < 0.01 else None)  # fmt: skip
 
 
 def _steps_chart(steps: list[dict]) -> gr.BarPlot:

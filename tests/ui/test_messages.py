@@ -113,5 +113,34 @@ def test_a_classroom_rule_and_the_rate_limit_speak_the_pages_language():
     assert sent[0]["status"] == 429
     assert json.loads(sent[1]["body"])["detail"] == "来自你的地址的请求过多：每分钟最多 20 次。请 13 秒后再试。"
     sent.clear()
-    asyncio.run(_too_many(send, "requests from your address", RateLimiter(20, 60), 12.2, {"type": "http", "headers": []}))
-    assert json.loads(sent[1]["body"])["detail"].startswith("Too many requests from your address: at most 20 every minute")
+    asyncio.run(
+        _too_many(send, "requests from your address", RateLimiter(20, 60), 12.2, {"type": "http", "headers": []})
+    )
+    assert json.loads(sent[1]["body"])["detail"].startswith(
+        "Too many requests from your address: at most 20 every minute"
+    )
+
+
+def test_table_headers_and_chart_axes_follow_the_request():
+    import pandas as pd
+
+    from ui import panels
+    from ui.i18n import PAGE_LOCALE
+
+    frame = pd.DataFrame([[f"0{i} cat", 0.8] for i in range(3)], columns=[panels.STEP_LABEL, panels.PROB])
+    record = {"strategies": [{"name": "greedy", "text": "a cat", "sequence_probability": 0.5, "steps": []}]}
+    token = PAGE_LOCALE.set("zh-CN")
+    try:
+        chart = panels.probability_bars(frame)
+        assert (chart.x_title, chart.y_title) == ("步", "概率")
+        assert panels.token_columns() == ["#", "词元", "概率", "前五"]
+        assert "贪心" in panels._summary(record) and "文本" in panels._summary(record)
+    finally:
+        PAGE_LOCALE.reset(token)
+    token = PAGE_LOCALE.set("en")
+    try:
+        summary = panels._summary(record)
+        assert not re.search(r"[\u4e00-\u9fff]", summary) and EN["explain.greedy"] in summary
+        assert panels.probability_bars(frame).x_title == "step"
+    finally:
+        PAGE_LOCALE.reset(token)
