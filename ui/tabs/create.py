@@ -257,7 +257,9 @@ def _diffusion_plots(record: dict | None):
     )
     words = pd.DataFrame([{panels.WORD: f"{i + 1:02d} {w['word']}", panels.ATTENTION: w["attention"]}
                           for i, w in enumerate(record["words"])], columns=[panels.WORD, panels.ATTENTION])  # fmt: skip
-    return sigmas, words
+    # Axis titles in the page's language (the columns keep their names, which the plots are built with).
+    return (gr.LinePlot(sigmas, x_title=panels.axis_title(panels.STEP_LABEL)),
+            gr.BarPlot(words, x_title=panels.axis_title(panels.WORD), y_title=panels.axis_title(panels.ATTENTION)))  # fmt: skip
 
 
 def create_panel(demo, *, prompt, negative_prompt, seed, steps, guidance, width, height, picker, decoder,
