@@ -29,7 +29,7 @@ from ui import panels
 from ui.actions import Action, collect
 from ui.components import page_locale
 from ui.context import Context
-from ui.i18n import EN, ZH, _
+from ui.i18n import EN, ZH, _, page_language
 from ui.server.security import check_input
 
 log = logging.getLogger("playground.lessons")
@@ -87,10 +87,13 @@ def _tab_name(tab: str, table: dict[str, str]) -> str:
 
 
 def _both(key: str, **values) -> str:
-    """``key`` in both languages (the page shows one), with the tab's name in each; the
-    values are escaped."""
+    """``key`` in the request's language (in both outside a request: the page shows one),
+    with the tab's name in it; the values are escaped."""
     spans = []
-    for lang, table in (("en", EN), ("zh", ZH)):
+    languages = (("en", EN), ("zh", ZH))
+    if (locale := page_language()) is not None:  # a request: its language only
+        languages = [("zh", ZH) if locale.startswith("zh") else ("en", EN)]
+    for lang, table in languages:
         filled = {k: _tab_name(v[4:], table) if isinstance(v, str) and v.startswith("tab:") else v
                   for k, v in values.items()}  # fmt: skip
         text = html.escape(table[key].format(**filled), quote=False)
