@@ -236,6 +236,7 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
         # checkpoints in the order caption, vqa, text_to_image, retrieval.
         order = [TASKS.index(t) for t in ("caption", "vqa", "text_to_image", "retrieval")]
         inputs = [tasks, limit, *[models_a[i] for i in order], *[models_b[i] for i in order]]
+        # One progress bar, over the scores table, naming the task and the item (not one per output).
         button.click(evaluate, inputs, [summary, table, chart, downloads, items, round_trip], api_name="evaluate",
-                     concurrency_id="evaluate", concurrency_limit=1)  # fmt: skip
+                     concurrency_id="evaluate", concurrency_limit=1, show_progress_on=table)  # fmt: skip
         probes_button.click(show_probes, None, probe_gallery, api_visibility="private")
