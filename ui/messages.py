@@ -1,4 +1,4 @@
-"""Messages in the page's language: refusals, notices and the checks of number inputs.
+"""Messages in the page's language: refusals and notices, said by their codes.
 
 Pipelines raise ``runtime.messages.InputError`` (a ``ValueError`` with a ``code`` and its
 ``params``, its English text for the API) and give ``Notice``s; here the code is looked
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import string
 
 import gradio as gr
 
@@ -43,6 +42,7 @@ NAMES = {
     "speaking_rate": "speak.rate", "limit": "evaluate.limit", "candidate answers": "explain.candidates",
     "layer": "explain.layer", "learning_rate": "fusion.learning_rate", "hidden_size": "fusion.hidden_size",
     "epochs": "fusion.epochs", "batch_size": "contrastive.batch_size", "embedding_size": "contrastive.embedding_size",
+    "audio": "listen.audio", "text": "explain.matrix_texts",
 }  # fmt: skip
 PREFIX = "messages."  # the catalogue's namespace: ui/locales/<locale>/messages.json
 
@@ -57,10 +57,6 @@ def label(name: str, where: str | None = None, labels: dict[str, str] | None = N
     in quotes: “Width” / “宽度”; a name the page has no control for stays as it is."""
     key = (labels or {}).get(name) or NAMES.get(name)
     return f"“{t(key, where or locale())}”" if key else f"`{name}`"
-
-
-def placeholders(template: str) -> set[str]:
-    return {field for _, field, _, _ in string.Formatter().parse(template) if field}
 
 
 def translate(message, where: str | None = None, labels: dict[str, str] | None = None) -> str:
