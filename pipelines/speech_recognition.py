@@ -22,6 +22,7 @@ from collections.abc import Callable
 import torch
 
 from runtime.audio import load_audio
+from runtime.messages import InputError
 
 SUPPORTED = ("whisper",)
 TASKS = ("transcribe", "translate")
@@ -88,16 +89,21 @@ class SpeechRecognitionPipeline:
         elif language in TO_LANGUAGE_CODE:  # a name: "english", "mandarin"
             language = TO_LANGUAGE_CODE[language]
         elif language not in TO_LANGUAGE_CODE.values():
-            raise ValueError(
+            raise InputError(
+                "unknown_language",
                 f"`language`: must be one of 'auto', a language name or Whisper's language codes "
-                f"{sorted(set(TO_LANGUAGE_CODE.values()))}, not {language!r}."
+                f"{sorted(set(TO_LANGUAGE_CODE.values()))}, not {language!r}.",
+                name="language",
+                value=language,
             )
         if not self.is_multilingual:
             if language not in (None, "en") or task == "translate":
-                raise ValueError(
+                raise InputError(
+                    "english_only_model",
                     f"{self.model_id} is an English-only model: it can't "
                     f"{'translate' if task == 'translate' else f'transcribe {language!r}'}. "
-                    "Pick a multilingual Whisper."
+                    "Pick a multilingual Whisper.",
+                    model=self.model_id,
                 )
             return None  # generate() refuses language and task tokens for English-only models
         return language

@@ -42,7 +42,7 @@ NAMES = {
     "speaking_rate": "speak.rate", "limit": "evaluate.limit", "candidate answers": "explain.candidates",
     "layer": "explain.layer", "learning_rate": "fusion.learning_rate", "hidden_size": "fusion.hidden_size",
     "epochs": "fusion.epochs", "batch_size": "contrastive.batch_size", "embedding_size": "contrastive.embedding_size",
-    "audio": "listen.audio", "text": "explain.matrix_texts",
+    "audio": "listen.audio", "text": "explain.matrix_texts", "language": "listen.language",
 }  # fmt: skip
 PREFIX = "messages."  # the catalogue's namespace: ui/locales/<locale>/messages.json
 
