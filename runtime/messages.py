@@ -23,6 +23,9 @@ class InputError(ValueError):
         self.code = code
         self.params = params
 
+    def __reduce__(self):  # pickled and copied whole (the default would call __init__ with the message only)
+        return _input_error, (type(self), self.code, str(self), self.params)
+
 
 class Notice(str):
     """A notice (not an error) with a code: a ``str`` (its English text), so that code
@@ -37,3 +40,14 @@ class Notice(str):
         notice.code = code
         notice.params = params
         return notice
+
+    def __reduce__(self):
+        return _notice, (type(self), self.code, str(self), self.params)
+
+
+def _input_error(cls, code: str, message: str, params: dict) -> InputError:
+    return cls(code, message, **params)
+
+
+def _notice(cls, code: str, message: str, params: dict) -> Notice:
+    return cls(code, message, **params)

@@ -201,7 +201,8 @@ class Collections:
                     written, refused = extract_zip(path, Path(unpacked) / str(number), budget=budget)
                 except ValueError as error:  # the whole archive: unsafe, too many files, over the budget
                     refused_zips.append(str(error))
-                    skipped.append((path.name, str(error)))
+                    coded = getattr(error, "code", None)
+                    skipped.append((path.name, Notice(coded, str(error), **error.params) if coded else str(error)))
                     continue
                 images += [(f"{path.name}/{member}", file) for member, file in written]
                 skipped += [(f"{path.name}/{member}", why) for member, why in refused]

@@ -44,6 +44,7 @@ import numpy as np
 from runtime import settings
 from runtime.files import atomic_write_bytes
 from runtime.inputs import check_number
+from runtime.messages import Notice
 from runtime.registry import CHECKPOINTS
 from search import backends as search_backends
 
@@ -658,7 +659,7 @@ def _reason(error: Exception) -> str:
     """A short reason for the report: the pipeline's message without repeating the file name."""
     message = str(error)
     if "not an image" in message:
-        return "not an image"
+        return Notice("skip_not_image", "not an image")
     if "damaged or truncated" in message:
-        return "damaged or truncated image"
+        return Notice("skip_damaged", "damaged or truncated image")
     return message

@@ -30,7 +30,7 @@ from pathlib import Path, PurePosixPath
 from runtime import settings
 from runtime.files import atomic_write_bytes
 from runtime.inputs import load_image
-from runtime.messages import InputError
+from runtime.messages import InputError, Notice
 
 # Folders that archivers add and nobody means to index.
 _JUNK = ("__MACOSX/",)
@@ -169,7 +169,7 @@ def extract_zip(zip_path: str | Path, target: str | Path, *, budget: UploadBudge
                     shutil.copyfileobj(source, out, 1 << 20)
             except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, ValueError) as error:
                 destination.unlink(missing_ok=True)
-                skipped.append((shown, f"damaged in the zip ({type(error).__name__})"))
+                skipped.append((shown, Notice("skip_damaged_zip", f"damaged in the zip ({type(error).__name__})")))
                 continue
             # 3. Read only the image header: a decompression bomb is never decoded.
             try:
@@ -177,8 +177,9 @@ def extract_zip(zip_path: str | Path, target: str | Path, *, budget: UploadBudge
                     pixels = image.width * image.height
                     if pixels > max_pixels:
                         destination.unlink()
-                        skipped.append((shown, f"{image.width}x{image.height} = {pixels:,} pixels, "
-                                               f"over the limit of {max_pixels:,}"))  # fmt: skip
+                        skipped.append((shown, Notice("skip_too_large", f"{image.width}x{image.height} = {pixels:,} "
+                                                      f"pixels, over the limit of {max_pixels:,}", width=image.width,
+                                                      height=image.height, pixels=pixels, limit=max_pixels)))  # fmt: skip
                         continue
             except (OSError, ValueError, Image.DecompressionBombError):
                 pass  # not an image: store_images skips and reports it
@@ -190,13 +191,13 @@ def _why_not(member: zipfile.ZipInfo) -> str | None:
     """Why a member is not unpacked at all, or None."""
     parts = PurePosixPath(member.filename.replace("\\", "/")).parts
     if member.filename.startswith(_JUNK):
-        return "macOS metadata (__MACOSX), not an image"
+        return Notice("skip_macos", "macOS metadata (__MACOSX), not an image")
     if any(part.startswith(".") for part in parts):
-        return "a hidden file"
+        return Notice("skip_hidden", "a hidden file")
     if stat.S_ISLNK(member.external_attr >> 16):
-        return "a symbolic link, not a file"
+        return Notice("skip_link", "a symbolic link, not a file")
     if member.flag_bits & 0x1:
-        return "encrypted"
+        return Notice("skip_encrypted", "encrypted")
     return None
 
 
@@ -213,14 +214,19 @@ def store_images(files: Sequence[str | Path | tuple[str, Path]], folder: str | P
     for file in files:
         name, path = file if isinstance(file, tuple) else (Path(str(file)).name, file)
         if not budget.take_image():
-            skipped.append((_shown(name), f"over the {budget.max_images:,} images this request may add"))
+            skipped.append((_shown(name), Notice("skip_over_budget", f"over the {budget.max_images:,} images this "
+                                                 "request may add", limit=budget.max_images)))  # fmt: skip
             continue
         try:
             image = load_image(path, max_side=STORED_SIDE)
         except (ValueError, TypeError) as error:
             # The message names the file it read: for a zip's member, its numbered copy.
             why = str(error).replace(repr(Path(path).name), repr(_shown(PurePosixPath(name).name, 60)))
-            skipped.append((_shown(name), "not an image" if "not an image" in why else why))
+            if "not an image" in why:
+                why = Notice("skip_not_image", "not an image")
+            elif getattr(error, "code", None):
+                why = Notice(error.code, why, **{**error.params, "file": _shown(PurePosixPath(name).name, 60)})
+            skipped.append((_shown(name), why))
             continue
         buffer = io.BytesIO()
         image.save(buffer, format="JPEG", quality=90)

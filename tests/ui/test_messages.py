@@ -144,3 +144,18 @@ def test_table_headers_and_chart_axes_follow_the_request():
         assert panels.probability_bars(frame).x_title == "step"
     finally:
         PAGE_LOCALE.reset(token)
+
+
+def test_coded_messages_survive_a_copy_and_say_why_a_file_was_skipped():
+    import copy
+    import pickle
+
+    from runtime.inputs import ImageSizeError
+    from runtime.messages import Notice
+
+    error = ImageSizeError("image_aspect", "The image is 2100x10 ...", name="image", width=2100, height=10,
+                           ratio=210, limit=20)  # fmt: skip
+    for again in (pickle.loads(pickle.dumps(error)), copy.deepcopy(error)):
+        assert type(again) is ImageSizeError and again.params == error.params and str(again) == str(error)
+    skipped = Notice("skip_not_image", "not an image")
+    assert skipped == "not an image" and translate(skipped, "zh-CN") == "不是图片"

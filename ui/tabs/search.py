@@ -27,7 +27,7 @@ from ui.components import examples, image_input, model_picker, model_status, sta
 from ui.context import Context
 from ui.handlers import get_model, gpu, user_errors
 from ui.i18n import _, both
-from ui.messages import text
+from ui.messages import text, translate
 from ui.server.limits import Allowance, visitor
 
 QUERY_EXAMPLES = [
@@ -268,7 +268,7 @@ def endpoints(ctx: Context) -> SimpleNamespace:
         lines = [text("added", added=added.added, already=added.already, skipped=len(added.skipped))]
         lines += [f"- {text('already_in', name=name, known=known, source=text('source_' + where))}"
                   for name, where, known in added.duplicates[:30]]  # fmt: skip
-        lines += [f"- {name}: {why}" for name, why in added.skipped[:30]]
+        lines += [f"- {name}: {translate(why)}" for name, why in added.skipped[:30]]
         return *collection(model, request, items=True), "\n".join(lines)
 
     @user_errors
