@@ -35,6 +35,8 @@ import os
 import time
 import uuid
 import warnings
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +45,8 @@ from runtime import settings
 from runtime.inputs import notify
 
 log = logging.getLogger(__name__)
+# Called when a load starts an export (the UI's progress bar says so; see ``export_progress``).
+_progress: ContextVar[Callable[[], None] | None] = ContextVar("onnx_export_progress", default=None)
 
 RUNTIMES = ("auto", "torch", "onnxruntime")
 FORMAT = 1  # bump when what is exported changes (the wrappers below), to export again
@@ -70,6 +74,22 @@ def available() -> bool:
     import importlib.util
 
     return all(importlib.util.find_spec(name) for name in ("onnxruntime", "onnx", "onnxscript"))
+
+
+@contextlib.contextmanager
+def export_progress(callback: Callable[[], None]) -> Iterator[None]:
+    """Call ``callback()`` whenever a load inside the block has to export a component
+    (seconds to a minute, once per checkpoint), so the caller can say so while it runs."""
+    token = _progress.set(callback)
+    try:
+        yield
+    finally:
+        _progress.reset(token)
+
+
+def cache_dir() -> Path:
+    """Where exported graphs are kept: DATA_DIR/onnx."""
+    return settings.DATA_DIR / "onnx"
 
 
 def versions() -> str:
@@ -160,7 +180,7 @@ def accelerate(module, example: dict, dynamic: dict, *, name: str, label: str, m
     then keeps PyTorch. ``label`` names the part for people ("CLIP image tower")."""
     import torch
 
-    path = settings.DATA_DIR / "onnx" / f"{name}-{checkpoint_key(module, name, model_id, revision)}.onnx"
+    path = cache_dir() / f"{name}-{checkpoint_key(module, name, model_id, revision)}.onnx"
     try:
         session = None
         if path.is_file():
@@ -170,6 +190,8 @@ def accelerate(module, example: dict, dynamic: dict, *, name: str, label: str, m
                 log.warning("ONNX Runtime: %s is unreadable (%s); exporting it again", path.name, error)
                 path.unlink(missing_ok=True)
         if session is None:
+            if (report := _progress.get()) is not None:
+                report()
             start = time.perf_counter()
             log.info("ONNX Runtime: exporting the %s of %s (once per checkpoint)", label, model_id or "this model")
             export(module, example, dynamic, path)

@@ -24,6 +24,7 @@ from runtime.cache import MODELS, Loaded
 from runtime.files import hide_paths
 from runtime.hub import CheckpointUnavailable
 from runtime.inputs import collect_notices
+from runtime.ort import export_progress
 from ui.i18n import bilingual
 from ui.messages import handler_labels, text, translate
 
@@ -170,8 +171,13 @@ def get_model(task: str, model: str | None, progress: gr.Progress | None = None)
         if progress is not None:
             progress(0, desc=bilingual("common.loading", model=f"{checkpoint.label} ({checkpoint.size})"))
 
+    def on_export() -> None:  # a first use that exports a component to ONNX Runtime (runtime/ort.py)
+        if progress is not None:
+            progress(0, desc=bilingual("common.exporting"))
+
     try:
-        return MODELS.get(task, model or None, on_load=on_load)
+        with export_progress(on_export):
+            return MODELS.get(task, model or None, on_load=on_load)
     except (ValueError, TypeError, CheckpointUnavailable):
         raise
     except Exception as error:

@@ -20,21 +20,21 @@ TEXTS = ["a cat", "a photo of a dog on a sofa", "a rocket"]  # different lengths
 
 @pytest.fixture(scope="module")
 def sources():
-    """The tiny models, built (or found) in the suite's data directory before it is switched."""
+    """The tiny models (built once for the whole suite)."""
     return {name: str(tiny_path(f"tiny/{name}")) for name in ("clip", "siglip2")}
 
 
 @pytest.fixture(scope="module")
-def data_dir(sources, tmp_path_factory):
-    """A data directory of this module's own, so its exports start from nothing."""
+def onnx_dir(tmp_path_factory):
+    """An export directory of this module's own, so its exports start from nothing."""
     with pytest.MonkeyPatch.context() as patch:
-        path = tmp_path_factory.mktemp("ort-data")
-        patch.setattr(settings, "DATA_DIR", path)
+        path = tmp_path_factory.mktemp("onnx")
+        patch.setattr(ort, "cache_dir", lambda: path)
         yield path
 
 
 @pytest.fixture(scope="module")
-def pipes(sources, data_dir):
+def pipes(sources, onnx_dir):
     """(PyTorch, ONNX Runtime) pipelines of the same tiny CLIP; the second exports both towers."""
     source = sources["clip"]
     return RetrievalPipeline.from_pretrained(source), RetrievalPipeline.from_pretrained(
@@ -53,23 +53,24 @@ def test_onnx_runtime_gives_pytorchs_embeddings(pipes, cat):
     assert list(ours) == list(theirs) and np.allclose(list(ours.values()), list(theirs.values()), atol=1e-5)
 
 
-def test_the_export_is_written_once_and_reused(pipes, sources, data_dir, monkeypatch):
-    files = sorted(p.name for p in (data_dir / "onnx").iterdir())
+def test_the_export_is_written_once_and_reused(pipes, sources, onnx_dir, monkeypatch):
+    files = sorted(p.name for p in onnx_dir.iterdir())
     assert len(files) == 2 and all(name.endswith(".onnx") for name in files)  # no temporary file left over
 
     def no_export(*args, **kwargs):
         raise AssertionError("exported again")
 
     monkeypatch.setattr(ort, "export", no_export)
-    again = RetrievalPipeline.from_pretrained(sources["clip"], cpu_runtime="onnxruntime")
+    with ort.export_progress(no_export):  # nothing to say: the file is read back
+        again = RetrievalPipeline.from_pretrained(sources["clip"], cpu_runtime="onnxruntime")
     assert again.runtime == "onnxruntime"
-    assert sorted(p.name for p in (data_dir / "onnx").iterdir()) == files
+    assert sorted(p.name for p in onnx_dir.iterdir()) == files
 
 
-def test_a_corrupt_file_or_a_failed_export_falls_back_to_pytorch(pipes, sources, data_dir, tmp_path, monkeypatch, cat):
+def test_a_corrupt_file_or_a_failed_export_falls_back_to_pytorch(pipes, sources, onnx_dir, tmp_path, monkeypatch, cat):
     source = sources["clip"]
-    shutil.copytree(data_dir / "onnx", tmp_path / "onnx")
-    monkeypatch.setattr(settings, "DATA_DIR", tmp_path)
+    shutil.copytree(onnx_dir, tmp_path / "onnx")
+    monkeypatch.setattr(ort, "cache_dir", lambda: tmp_path / "onnx")
     image_file = next((tmp_path / "onnx").glob("clip-image-*.onnx"))
     image_file.write_bytes(b"not an ONNX graph")
 
@@ -77,8 +78,10 @@ def test_a_corrupt_file_or_a_failed_export_falls_back_to_pytorch(pipes, sources,
         raise RuntimeError("Unsupported operator aten::made_up")
 
     monkeypatch.setattr(ort, "export", unsupported)
-    with collect_notices() as notices:
+    exports = []
+    with collect_notices() as notices, ort.export_progress(lambda: exports.append("export")):
         pipe = RetrievalPipeline.from_pretrained(source, cpu_runtime="onnxruntime")
+    assert exports == ["export"]  # the progress bar was told before the export started
     assert pipe.runtime == "torch-fallback" and "aten::made_up" in pipe.runtime_note
     assert any("runs on PyTorch" in notice and "aten::made_up" in notice for notice in notices)
     assert not image_file.exists()  # the corrupt file is not read again
@@ -131,7 +134,7 @@ def test_a_wrong_cpu_runtime_is_refused_with_the_choices():
     assert "CPU_RUNTIME must be auto, torch or onnxruntime, not 'fastest'" in result.stderr
 
 
-def test_siglip_runs_on_onnx_runtime_too(sources, data_dir, cat):
+def test_siglip_runs_on_onnx_runtime_too(sources, onnx_dir, cat):
     """SigLIP 2 B/16, the cpu profile's default, loads as a fixed-resolution SigLIP model."""
     source = sources["siglip2"]
     reference = RetrievalPipeline.from_pretrained(source)
