@@ -17,9 +17,9 @@ with one line in the log and a notice: a request never fails because of this pat
 
 Where it pays, measured on the development machine (2 cores, float32, random weights of
 the real sizes, alternating runs; docs/performance.md has the full numbers): CLIP
-ViT-B/32's image tower, 16 images, PyTorch 1.85 s, ONNX Runtime 1.36 s (1.36x). BLIP's
-ViT-B/16 at 384 px: PyTorch with fused attention 0.45 s, ONNX Runtime 0.46 s: no gain, so
-BLIP stays on PyTorch. PyTorch in bfloat16 (CPUs with native bfloat16) took 0.77 s for
+ViT-B/32's image tower, 16 images, PyTorch 1.85 s, ONNX Runtime 1.36 s (1.36x; 1.11x in a
+busier run), SigLIP B/16's towers 1.05-1.08x. BLIP's ViT-B/16 at 384 px: PyTorch with fused
+attention 0.45 s, ONNX Runtime 0.46 s: no gain, so BLIP stays on PyTorch. PyTorch in bfloat16 (CPUs with native bfloat16) took 0.77 s for
 the CLIP tower, faster than ONNX Runtime in float32: ``auto`` picks ONNX Runtime only
 where PyTorch would run the model in float32.
 """
