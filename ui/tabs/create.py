@@ -110,7 +110,8 @@ def _load_checker(loaded, progress) -> None:
 
 
 def _caption(image, seed: int) -> str:
-    return f"seed {seed} · {safety.HIDDEN}" if safety.is_hidden(image) else f"seed {seed}"
+    """The image's caption in the gallery, in the request's language ("seed 3", "种子 3")."""
+    return text("image_hidden_caption" if safety.is_hidden(image) else "image_caption", seed=seed)
 
 
 def checkpoint_defaults(model: str | None) -> dict:
