@@ -218,11 +218,11 @@ def test_fifty_clients_over_two_replicas_and_one_server(replica, replica_env, pr
     from tools.loadtest import run, start_app
 
     with start_app("tiny", env=replica_env) as (url_b, process_b):
-        result = run([replica[0], url_b], clients=50, seconds=8, max_requests=400, endpoints=("chat", "caption"),
+        result = run([replica[0], url_b], clients=50, seconds=5, max_requests=300, endpoints=("chat", "caption"),
                      pid=[replica[1].pid, process_b.pid])  # fmt: skip
     print(result.markdown())
     assert result.errors == 0, result.error_messages
-    assert result.successes >= 50 and set(result.latency_ms) == {"chat", "caption", "all"}
+    assert result.successes >= 20 and set(result.latency_ms) == {"chat", "caption", "all"}  # both, many times
     memory = result.rss_mb
     assert memory["second_half_growth"] < max(96, 0.1 * memory["warm"]), memory
 

@@ -92,7 +92,7 @@ def explain_vqa(
     # The checks that need no model run first: a bad input is refused before a download.
     image, question = load_image(image), check_text(question, "question")
     pipe = get_model("vqa", model, progress).pipeline
-    needs_local_model(pipe, "Explaining an answer")
+    needs_local_model(pipe, "answer")
     explanation = explain_generation.explain_vqa(pipe, image, question, candidates=candidates, top_k=top_k)
     return explanation.record, panels.attention_gallery(explanation, decoding, layer), explanation
 

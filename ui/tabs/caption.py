@@ -111,7 +111,7 @@ def explain_caption(
     # The checks that need no model run first: a bad input is refused before a download.
     image = load_image(image)
     pipe = get_model("caption", model, progress).pipeline
-    needs_local_model(pipe, "Explaining a caption")
+    needs_local_model(pipe, "caption")
     explanation = explain_generation.explain_caption(
         pipe, image, prompt=prompt, max_new_tokens=max_new_tokens, num_beams=num_beams, temperature=temperature,
         top_p=top_p, seed=seed,

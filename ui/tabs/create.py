@@ -158,7 +158,7 @@ def create_extras(loaded, decoder: str = "vae", timeline: bool = False, width=No
     if decoder not in DECODERS:
         raise ValueError(f"Unknown decoder {decoder!r}; available decoders = {list(DECODERS)}")
     if decoder == "taesd" or timeline:
-        needs_local_model(loaded.pipeline, "TAESD and the denoising timeline")
+        needs_local_model(loaded.pipeline, "latents")
     if decoder == "taesd":
         attach_taesd(loaded)
     frames = None
@@ -208,7 +208,7 @@ def explain_text_to_image(
     # The checks that need no model run first: a bad input is refused before a download.
     check_text(prompt, "prompt")
     loaded = get_model("text_to_image", model, progress)
-    needs_local_model(loaded.pipeline, "Explaining an image as it forms")
+    needs_local_model(loaded.pipeline, "forming")
     _load_checker(loaded, progress)
     if "taesd" in (preview, decoder):
         attach_taesd(loaded)
