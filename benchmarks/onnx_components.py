@@ -76,7 +76,7 @@ def run_onnx_components(quick: bool, peaks: dict, info: dict) -> list[dict]:
         module.eval()
         with onnx_data_dir():
             start = time.perf_counter()
-            session, why = ort.accelerate(module, example, dynamic, name=name, label=name)
+            session, why = ort.accelerate(module, example, dynamic, name=name, family=name, part=name.split("_")[-2])
             export_s = time.perf_counter() - start
         if session is None:
             rows.append(result(f"onnx_{name}", unit, 0.0, None, info, precision=f"export failed: {why}"))

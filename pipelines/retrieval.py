@@ -170,10 +170,10 @@ class RetrievalPipeline:
             "image": (_ImageTower(self.model), self._pixels([blank, blank]), {"pixel_values": {0: "batch"}}),
             "text": (_TextTower(self.model), dict(self._tokens(["a photo of a cat.", "a dog"])), text_axes),
         }
+        family = "CLIP" if self.model_type == "clip" else "SigLIP"
         for part, (module, example, dynamic) in towers.items():
-            name = f"{self.model_type}-{part}"
-            session, why = ort.accelerate(module, example, dynamic, name=name, label=f"{self.model_type} {part} tower",
-                                          model_id=self.model_id, revision=self.revision)  # fmt: skip
+            session, why = ort.accelerate(module, example, dynamic, name=f"{self.model_type}-{part}", family=family,
+                                          part=part, model_id=self.model_id, revision=self.revision)  # fmt: skip
             if session is None:
                 self.runtime, self.runtime_note, self._onnx = "torch-fallback", why, {}
                 return

@@ -43,6 +43,7 @@ import numpy as np
 
 from runtime import settings
 from runtime.inputs import notify
+from runtime.messages import Notice
 
 log = logging.getLogger(__name__)
 # Called when a load starts an export (the UI's progress bar says so; see ``export_progress``).
@@ -172,14 +173,16 @@ def _close(ours: np.ndarray, reference: np.ndarray) -> bool:
     return ours.shape == reference.shape and float(np.abs(ours - reference).max()) <= 1e-3 * scale
 
 
-def accelerate(module, example: dict, dynamic: dict, *, name: str, label: str, model_id: str = "",
+def accelerate(module, example: dict, dynamic: dict, *, name: str, family: str, part: str, model_id: str = "",
                revision: str = "main") -> tuple[OnnxModule | None, str]:  # fmt: skip
     """``module`` (float32, on the CPU) as an ONNX Runtime session, exported on first use and
     read from the disk cache after that; ``example`` holds the keyword arguments (tensors)
     it is exported with and checked on. Returns (the session, "") or (None, why not): the caller
-    then keeps PyTorch. ``label`` names the part for people ("CLIP image tower")."""
+    then keeps PyTorch. ``family`` and ``part`` ("image" or "text") name it for people: "the
+    CLIP image encoder"."""
     import torch
 
+    label = f"{family} {part} encoder"
     path = cache_dir() / f"{name}-{checkpoint_key(module, name, model_id, revision)}.onnx"
     try:
         session = None
@@ -196,8 +199,9 @@ def accelerate(module, example: dict, dynamic: dict, *, name: str, label: str, m
             log.info("ONNX Runtime: exporting the %s of %s (once per checkpoint)", label, model_id or "this model")
             export(module, example, dynamic, path)
             session = OnnxModule(path)
-            notify(f"The {label} was exported to ONNX Runtime in {time.perf_counter() - start:.0f} s, once: later loads "
-                   "reuse it.")  # fmt: skip
+            seconds = f"{time.perf_counter() - start:.0f}"
+            notify(Notice(f"onnx_exported_{part}", f"The {label} was exported to ONNX Runtime in {seconds} s, once: "
+                          "later loads reuse it.", family=family, seconds=seconds))  # fmt: skip
         with torch.no_grad():
             reference = module(**example).float().numpy()
         if not _close(session(**example).numpy(), reference):
@@ -207,5 +211,6 @@ def accelerate(module, example: dict, dynamic: dict, *, name: str, label: str, m
     except Exception as error:
         why = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}".rstrip(": ")[:200]
         log.warning("ONNX Runtime: the %s stays on PyTorch (%s)", label, why)
-        notify(f"The {label} runs on PyTorch: its ONNX Runtime export failed ({why}).")
+        notify(Notice(f"onnx_fallback_{part}", f"The {label} runs on PyTorch: its ONNX Runtime export failed ({why}).",
+                      family=family, why=why))  # fmt: skip
         return None, why

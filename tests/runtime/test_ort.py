@@ -84,6 +84,7 @@ def test_a_corrupt_file_or_a_failed_export_falls_back_to_pytorch(pipes, sources,
     assert exports == ["export"]  # the progress bar was told before the export started
     assert pipe.runtime == "torch-fallback" and "aten::made_up" in pipe.runtime_note
     assert any("runs on PyTorch" in notice and "aten::made_up" in notice for notice in notices)
+    assert "onnx_fallback_image" in [getattr(notice, "code", "") for notice in notices]  # said in the page's language
     assert not image_file.exists()  # the corrupt file is not read again
     assert np.allclose(pipe.embed_images([cat]), pipes[0].embed_images([cat]), atol=1e-6)  # the request still works
 
