@@ -61,6 +61,8 @@ footer { visibility: visible; }
 .matrix-table th, .matrix-table td { border: 1px solid var(--border-color-primary); padding: 0.3em 0.6em; white-space: nowrap;
   text-align: center; }
 .matrix-table tr > th:first-child { text-align: left; }
+/* A failed event: its message is in the corner's notice; the output keeps what it showed instead of a bare "Error". */
+[data-testid="status-tracker"]:has(span.error) { display: none !important; }
 /* Search: a caption is read whole (it wraps), and the selection sits beside the grid. */
 .search-hits .caption-label { white-space: normal; overflow-wrap: anywhere; max-width: calc(100% - 8px);
   left: 4px; right: 4px; font-size: 0.8em; line-height: 1.25; }
