@@ -173,6 +173,18 @@ def _close(ours: np.ndarray, reference: np.ndarray) -> bool:
     return ours.shape == reference.shape and float(np.abs(ours - reference).max()) <= 1e-3 * scale
 
 
+class _Remembered(Exception):
+    """An export that failed before (its ``.failed`` file says why)."""
+
+
+def _why(error: Exception) -> str:
+    """One line: the error's class and its first line ("RuntimeError: Unsupported operator ...")."""
+    if isinstance(error, _Remembered):
+        return str(error)
+    first = str(error).splitlines()[0] if str(error) else ""
+    return f"{type(error).__name__}: {first}".rstrip(": ")[:200]
+
+
 def accelerate(module, example: dict, dynamic: dict, *, name: str, family: str, part: str, model_id: str = "",
                revision: str = "main") -> tuple[OnnxModule | None, str]:  # fmt: skip
     """``module`` (float32, on the CPU) as an ONNX Runtime session, exported on first use and
@@ -184,7 +196,10 @@ def accelerate(module, example: dict, dynamic: dict, *, name: str, family: str, 
 
     label = f"{family} {part} encoder"
     path = cache_dir() / f"{name}-{checkpoint_key(module, name, model_id, revision)}.onnx"
+    failed = path.with_suffix(".failed")  # an export that failed, with why: not tried again at every load
     try:
+        if failed.is_file():
+            raise _Remembered(failed.read_text(encoding="utf-8").strip() or "it failed before")
         session = None
         if path.is_file():
             try:
@@ -197,7 +212,14 @@ def accelerate(module, example: dict, dynamic: dict, *, name: str, family: str, 
                 report()
             start = time.perf_counter()
             log.info("ONNX Runtime: exporting the %s of %s (once per checkpoint)", label, model_id or "this model")
-            export(module, example, dynamic, path)
+            try:
+                export(module, example, dynamic, path)
+            except MemoryError:
+                raise
+            except Exception as error:  # unsupported by the exporter: remembered until a version changes
+                path.parent.mkdir(parents=True, exist_ok=True)
+                failed.write_text(_why(error), encoding="utf-8")
+                raise
             session = OnnxModule(path)
             seconds = f"{time.perf_counter() - start:.0f}"
             notify(Notice(f"onnx_exported_{part}", f"The {label} was exported to ONNX Runtime in {seconds} s, once: "
@@ -209,7 +231,7 @@ def accelerate(module, example: dict, dynamic: dict, *, name: str, family: str, 
             raise ValueError("its outputs differ from PyTorch's")
         return session, ""
     except Exception as error:
-        why = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}".rstrip(": ")[:200]
+        why = _why(error)
         log.warning("ONNX Runtime: the %s stays on PyTorch (%s)", label, why)
         notify(Notice(f"onnx_fallback_{part}", f"The {label} runs on PyTorch: its ONNX Runtime export failed ({why}).",
                       family=family, why=why))  # fmt: skip

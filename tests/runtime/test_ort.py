@@ -86,6 +86,9 @@ def test_a_corrupt_file_or_a_failed_export_falls_back_to_pytorch(pipes, sources,
     assert any("runs on PyTorch" in notice and "aten::made_up" in notice for notice in notices)
     assert "onnx_fallback_image" in [getattr(notice, "code", "") for notice in notices]  # said in the page's language
     assert not image_file.exists()  # the corrupt file is not read again
+    monkeypatch.setattr(ort, "export", lambda *args: pytest.fail("a failed export is tried again at every load"))
+    again = RetrievalPipeline.from_pretrained(source, cpu_runtime="onnxruntime")
+    assert again.runtime == "torch-fallback" and again.runtime_note == pipe.runtime_note  # remembered, with why
     assert np.allclose(pipe.embed_images([cat]), pipes[0].embed_images([cat]), atol=1e-6)  # the request still works
 
 
