@@ -11,6 +11,7 @@ from classroom.policy import ClassroomPolicy
 from evaluation.probes import TASKS
 from runtime import registry, settings
 from runtime.cache import MODELS
+from runtime.messages import InputError
 from ui.context import Context
 from ui.handlers import gpu, makes_images, user_errors
 from ui.i18n import _
@@ -19,7 +20,12 @@ from ui.server import outputs
 from ui.server.queue import Deadline
 
 NONE = ""  # the "compare with" choice that runs nothing
-ITEM_HEADERS = ["task", "id", "ability", "input", "expected", "prediction", "score"]
+ITEM_COLUMNS = ["task", "id", "ability", "input", "expected", "prediction", "score"]
+
+
+def item_headers() -> list[str]:
+    """The item table's headers, in the request's language."""
+    return [text(f"eval_col_{column}") for column in ITEM_COLUMNS]
 
 
 def _progress(progress: gr.Progress, start: float, share: float, label: str, deadline: Deadline | None = None):
@@ -28,9 +34,13 @@ def _progress(progress: gr.Progress, start: float, share: float, label: str, dea
 
     def report(done: int, total: int, text: str) -> None:
         if deadline is not None and deadline.passed:
-            raise ValueError(
+            raise InputError(
+                "evaluation_stopped",
                 f"The evaluation stopped after {done} of {total} steps: the time budget is {deadline.describe()}. "
-                "Evaluate fewer items (limit) or fewer tasks at once, or run `python -m evaluation` on the command line."
+                "Evaluate fewer items (limit) or fewer tasks at once, or run `python -m evaluation` on the command line.",
+                done=done,
+                total=total,
+                seconds=f"{deadline.seconds:g}",
             )
         progress(start + share * (done / total if total else 0.0), desc=f"{label}{text}")
 
@@ -164,7 +174,7 @@ def evaluate(
         pd.DataFrame(rows, columns=headers),
         figure,
         [str(p) for p in paths.values()],
-        pd.DataFrame(_item_rows(a), columns=ITEM_HEADERS),
+        pd.DataFrame(_item_rows(a), columns=item_headers()),
         _round_trip_gallery(a, folder),
     )
 
