@@ -45,8 +45,6 @@ CLASSIFY_EXAMPLES = [("cat.jpg", "cat, dog, horse, bird"), ("coffee.jpg", "coffe
 CLASSIFY_EXAMPLES_ZH = [("cat.jpg", "猫，狗，马，鸟"), ("coffee.jpg", "咖啡、茶、橙汁、汤")]
 COLLECTION_LABELS_EXAMPLE = "animal, food, space, person, object"
 COLLECTION_LABELS_EXAMPLE_ZH = "动物，食物，太空，人，物品"
-# Table headers are values, not labels, so Gradio's i18n doesn't reach them: both languages.
-COUNT_HEADERS = ["label / 标签", "images / 图片数", "share % / 占比 %"]
 PREVIEW = 48  # images shown in the collection preview
 
 
@@ -580,7 +578,7 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                 examples_per_label = gr.Slider(0, 12, 4, step=1, label=_("search.examples_per_label"))
                 collection_button = gr.Button(_("search.classify_collection"), variant="primary")
             with gr.Column(scale=3):
-                counts = gr.Dataframe(headers=COUNT_HEADERS, interactive=False, label=_("search.counts"))
+                counts = gr.Dataframe(interactive=False, label=_("search.counts"))
                 label_examples = gr.Gallery(
                     label=_("search.label_examples"), interactive=False, columns=6, height=240, object_fit="cover"
                 )
@@ -633,6 +631,9 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
               api_name="classify_collection", **model_call).then(**refresh)  # fmt: skip
         demo.load(functools.partial(api.collection, items=True), picker, [everything, everything_state],
                   api_visibility="private", queue=False)  # fmt: skip
+        # The per-label table's headers before its first run, in the page's language (headers are
+        # values, which Gradio's i18n doesn't translate).
+        demo.load(lambda: {"headers": count_headers(), "data": []}, None, counts, api_visibility="private", queue=False)
         add_button.click(api.add_to_gallery, [files, folder, picker], [everything, everything_state, report],
                          api_name="add_to_gallery", **model_call)  # fmt: skip
         # A zip on its own, for API clients (the UI takes zips in the files box above).
