@@ -27,7 +27,11 @@ def run(code: str, folder) -> str:
     script.write_text(code)
     if not (folder / "assets").exists():  # a bundled example is named relative to the app's folder
         (folder / "assets").symlink_to(IMAGES.parent)
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    import torch
+
+    # As many threads as the app ran the model with (one for tiny models: runtime/devices.py):
+    # a float sum split over other threads rounds differently, and a UNet's pixels show it.
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": str(torch.get_num_threads())}
     done = subprocess.run([sys.executable, str(script)], cwd=folder, env=env, capture_output=True, text=True,
                           timeout=240)  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]

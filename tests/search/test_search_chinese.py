@@ -4,9 +4,9 @@ into), the index on disk keeping the names as written, and an index of one model
 refused by another, as for CLIP."""
 
 import json
-import shutil
 
 import pytest
+from PIL import Image, ImageOps
 
 from search.__main__ import main
 from search.index import MANIFEST, ImageIndex, scan
@@ -18,8 +18,8 @@ NAMES = {"猫.jpg": "cat.jpg", "咖啡.jpg": "coffee.jpg", "火箭.jpg": "rocket
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
     folder = tmp_path_factory.mktemp("照片")
-    for name, source in NAMES.items():
-        shutil.copy(IMAGES / source, folder / name)
+    for name, source in NAMES.items():  # mirrored: content of their own, not the bundled gallery's again
+        ImageOps.mirror(Image.open(IMAGES / source)).save(folder / name)
     return folder
 
 
