@@ -154,8 +154,8 @@ class RetrievalPipeline:
         return digest.hexdigest()[:16]
 
     def _use_onnxruntime(self) -> None:
-        """Run the two towers with ONNX Runtime (float32 on the CPU; 1.05-1.36x faster than
-        PyTorch for CLIP ViT-B/32 and SigLIP B/16, docs/performance.md), each exported once per
+        """Run the two towers with ONNX Runtime (float32 on the CPU; faster than PyTorch on
+        AVX2-only CPUs, see runtime/ort.py and docs/performance.md), each exported once per
         checkpoint. CLIP and fixed-resolution SigLIP (2) only: NaFlex SigLIP 2 takes patch
         masks and shapes, Chinese-CLIP token type ids, and neither was measured."""
         from PIL import Image

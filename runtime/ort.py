@@ -15,13 +15,13 @@ is used. Anything that goes wrong (the exporter does not support the model, the 
 corrupt, onnxruntime is missing, the outputs differ) leaves the component on PyTorch,
 with one line in the log and a notice: a request never fails because of this path.
 
-Where it pays, measured on the development machine (2 cores, float32, random weights of
-the real sizes, alternating runs; docs/performance.md has the full numbers): CLIP
-ViT-B/32's image tower, 16 images, PyTorch 1.85 s, ONNX Runtime 1.36 s (1.36x; 1.11x in a
-busier run), SigLIP B/16's towers 1.05-1.08x. BLIP's ViT-B/16 at 384 px: PyTorch with fused
-attention 0.45 s, ONNX Runtime 0.46 s: no gain, so BLIP stays on PyTorch. PyTorch in bfloat16 (CPUs with native bfloat16) took 0.77 s for
-the CLIP tower, faster than ONNX Runtime in float32: ``auto`` picks ONNX Runtime only
-where PyTorch would run the model in float32.
+Where it pays (docs/performance.md has the measurements, float32, random weights of the
+real sizes, alternating runs): on an AVX2-only CPU the issue measured CLIP ViT-B/32's image
+tower 1.3-1.4x faster than PyTorch; on the development machine (AVX-512, 2 cores) the towers
+were 1.05-1.36x faster alone and no faster through the whole pipeline on a quiet machine, and
+PyTorch in bfloat16 (native there) was faster than both. BLIP's ViT-B/16 at 384 px gained
+nothing (0.96-0.99x against PyTorch's fused attention), so BLIP stays on PyTorch, and
+``auto`` (``choose``) picks ONNX Runtime only on AVX2-only CPUs.
 """
 
 from __future__ import annotations
@@ -53,13 +53,18 @@ RUNTIMES = ("auto", "torch", "onnxruntime")
 FORMAT = 1  # bump when what is exported changes (the wrappers below), to export again
 
 
-def choose(setting: str, device: str, fast: bool, dtype) -> str:
+def choose(setting: str, device: str, fast: bool, dtype, flags: frozenset[str] | None = None) -> str:
     """ "onnxruntime" or "torch" for a model loaded on ``device`` in ``dtype``: ``setting``
-    "onnxruntime" on the CPU whatever the dtype (the exported parts run in float32),
-    "auto" only where PyTorch would run float32 on the fast path (a CPU without native
-    bfloat16: there ONNX Runtime is faster; with bfloat16 PyTorch is); never on a GPU,
-    and never for tiny models or with FAST_PATH=off (``fast`` False) under "auto"."""
+    "onnxruntime" on the CPU whatever the dtype (the exported parts run in float32); "auto"
+    only where PyTorch would run float32 on the fast path on a CPU without AVX-512 (``flags``:
+    the CPU's, read when None). There, AVX2 only, ONNX Runtime ran CLIP's image tower
+    1.3-1.4x faster (the issue's measurement); on an AVX-512 CPU it was no faster through the
+    pipeline (2.73 s against 2.69 s for 64 images, quiet machine), and with native bfloat16
+    PyTorch is faster still. Never on a GPU, for tiny models or with FAST_PATH=off (``fast``
+    False) under "auto"."""
     import torch
+
+    from runtime.devices import cpu_flags
 
     if setting not in RUNTIMES:
         raise ValueError(f"CPU_RUNTIME must be one of {', '.join(RUNTIMES)}, not {setting!r}.")
@@ -67,7 +72,8 @@ def choose(setting: str, device: str, fast: bool, dtype) -> str:
         return "torch"
     if setting == "onnxruntime":
         return "onnxruntime"
-    return "onnxruntime" if fast and dtype == torch.float32 else "torch"
+    avx512 = "avx512f" in (cpu_flags() if flags is None else flags)
+    return "onnxruntime" if fast and dtype == torch.float32 and not avx512 else "torch"
 
 
 def available() -> bool:

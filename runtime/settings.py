@@ -201,9 +201,9 @@ FAST_PATH = os.getenv("FAST_PATH", "auto").strip().lower()
 # them in float32 while the vision encoder still runs in bfloat16).
 INT8_DECODER = os.getenv("INT8_DECODER", "on").strip().lower()
 # What runs CLIP's image and text towers on the CPU (runtime/ort.py): "onnxruntime" (exported
-# once per checkpoint, float32), "torch", or "auto": ONNX Runtime where PyTorch would run them
-# in float32 on the fast path (a CPU without native bfloat16: the towers measured 1.05-1.36x faster),
-# PyTorch where bfloat16 is native (faster still), on a GPU, for tiny models and with FAST_PATH=off.
+# once per checkpoint, float32), "torch", or "auto": ONNX Runtime on an AVX2-only CPU (no AVX-512,
+# no native bfloat16), where it runs the towers faster than PyTorch in float32; PyTorch with AVX-512
+# (no faster there) or native bfloat16 (faster still), on a GPU, for tiny models and with FAST_PATH=off.
 CPU_RUNTIME = os.getenv("CPU_RUNTIME", "auto").strip().lower()
 if CPU_RUNTIME not in ("auto", "torch", "onnxruntime"):
     raise ValueError(f"CPU_RUNTIME must be auto, torch or onnxruntime, not {os.getenv('CPU_RUNTIME')!r}.")
