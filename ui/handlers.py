@@ -110,7 +110,9 @@ def _errors_as_messages(fn):
                 raise
             except BackendError as error:  # a model server down, slow, busy or failing: one line, no traceback
                 log.warning("model server: %s", error)
-                raise gr.Error(hide_paths(translate(error)), title=text("title_server"), print_exception=False) from None
+                raise gr.Error(
+                    hide_paths(translate(error)), title=text("title_server"), print_exception=False
+                ) from None
             except (ValueError, TypeError, CheckpointUnavailable) as error:
                 raise refusal(translate(error, labels=handler_labels(fn))) from None
             except Exception as error:  # MemoryError included
