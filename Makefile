@@ -23,8 +23,11 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
 run: $(VENV)/.app-installed  ## install and launch the app (make run ARGS="--profile tiny")
 	$(BIN)/python app.py $(ARGS)
 
+# Two workers (pytest-xdist), a test file each at a time: tiny models run one thread
+# (runtime/devices.py) and many tests wait on an app, a server or a browser, so two
+# keep both cores of a laptop or a CI machine busy (about 7 min instead of 11).
 test: $(VENV)/.dev-installed  ## install and run the test suite, offline, on tiny models
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n 2 --dist loadfile
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

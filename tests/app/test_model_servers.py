@@ -223,7 +223,7 @@ def test_fifty_clients_over_two_replicas_and_one_server(replica, replica_env, pr
                      pid=[replica[1].pid, process_b.pid])  # fmt: skip
     print(result.markdown())
     assert result.errors == 0, result.error_messages
-    assert result.successes >= 20 and set(result.latency_ms) == {"chat", "caption", "all"}  # both, many times
+    assert result.successes >= 50 and set(result.latency_ms) == {"chat", "caption", "all"}  # every client, both
     memory = result.rss_mb
     assert memory["second_half_growth"] < max(96, 0.1 * memory["warm"]), memory
 
