@@ -14,8 +14,8 @@ def batched(loaded: Loaded, fn, item, key):
     model with the same ``key`` (see runtime/batching.py); alone when batching is off
     (MAX_BATCH_SIZE=1). Check ``item`` before: a failure inside a batch is retried alone,
     but costs time."""
-    if loaded.remote:  # a model server batches concurrent requests itself; nothing to wait for here
-        return _quietly(fn)([item])[0]
+    if loaded.remote:  # a model server batches concurrent requests itself; in this request's thread, its notices
+        return fn([item])[0]
     if settings.MAX_BATCH_SIZE <= 1:
         with DEVICE_LOCK:
             return _quietly(fn)([item])[0]
