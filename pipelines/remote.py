@@ -25,11 +25,12 @@ import threading
 from collections.abc import Iterator
 
 from pipelines.speech_recognition import SpeechRecognitionPipeline
+from pipelines.text_to_image import TextToImagePipeline
 from pipelines.vlm import TOP_ALTERNATIVES, ChatPipeline
 from pipelines.vlm_tasks import CAPTION_INSTRUCTION, VLMCaptionPipeline, VLMVQAPipeline, _language
 from runtime import settings
 from runtime.backends import Backend, BackendError, client, needs_local_model, talking_to
-from runtime.inputs import check_number, notify
+from runtime.inputs import notify
 from runtime.messages import Notice
 from runtime.scripts import ScriptCheck
 
@@ -180,12 +181,25 @@ def _no_beams(num_beams: int) -> None:
         )
 
 
-class RemoteCaptionPipeline(VLMCaptionPipeline):
-    """``VLMCaptionPipeline`` with the chat model on a server."""
+class _RemoteTask:
+    """What the VLM adapters of pipelines/vlm_tasks.py ask the chat model, sent to its server."""
 
     backend = property(lambda self: self.chat.backend)
     model = property(lambda self: None)
     processor = property(lambda self: None)
+
+    def answer(self, image, instruction: str, start: str | None = None, max_new_tokens: int = 30,
+               num_beams: int = 1, do_sample: bool = False, temperature: float = 1.0, top_p: float = 0.9,
+               seed: int | None = None) -> str:  # fmt: skip
+        """``_VLMTask.answer`` on the server: greedy unless sampled, a caption's start already in
+        the instruction (see ``RemoteCaptionPipeline.instruction``)."""
+        _no_beams(num_beams)
+        return self.chat.complete(image, instruction, max_new_tokens, temperature if do_sample else 0.0, top_p,
+                                  seed if do_sample else None)  # fmt: skip
+
+
+class RemoteCaptionPipeline(_RemoteTask, VLMCaptionPipeline):
+    """``VLMCaptionPipeline`` with the chat model on a server."""
 
     def instruction(self, prompt: str | None, language: str | None = None) -> str:
         language = language or _language(prompt)
@@ -193,26 +207,9 @@ class RemoteCaptionPipeline(VLMCaptionPipeline):
             return CAPTION_START_INSTRUCTION[language].format(start=prompt)
         return CAPTION_INSTRUCTION[language]
 
-    def forward(self, images, prompt=None, max_new_tokens=30, num_beams=3, do_sample=False, temperature=1.0,
-                top_p=0.9, seed=None, language=None) -> list[str]:  # fmt: skip
-        _no_beams(num_beams)
-        return [self.chat.complete(image, self.instruction(prompt, language), max_new_tokens,
-                                   temperature if do_sample else 0.0, top_p, seed if do_sample else None)
-                for image in images]  # fmt: skip
 
-
-class RemoteVQAPipeline(VLMVQAPipeline):
+class RemoteVQAPipeline(_RemoteTask, VLMVQAPipeline):
     """``VLMVQAPipeline`` with the chat model on a server."""
-
-    backend = property(lambda self: self.chat.backend)
-    model = property(lambda self: None)
-    processor = property(lambda self: None)
-
-    def forward(self, pairs, max_new_tokens: int = 10, num_beams: int = 1) -> list[str]:
-        check_number("max_new_tokens", max_new_tokens, 1, 50)
-        check_number("num_beams", num_beams, 1, 8)
-        _no_beams(num_beams)
-        return [self.chat.complete(image, self.instruction(question), max_new_tokens) for image, question in pairs]
 
 
 class RemoteSpeechRecognitionPipeline:
@@ -311,15 +308,9 @@ class RemoteTextToImagePipeline:
     def to(self, device):
         return self
 
-    def check_inputs(self, num_inference_steps, guidance_scale, width, height, num_images) -> None:
-        from pipelines.text_to_image import TextToImagePipeline
-
-        TextToImagePipeline.check_inputs(self, num_inference_steps, guidance_scale, width, height, num_images)
-
-    def resolve(self, num_inference_steps, guidance_scale, width, height, num_images=1):
-        from pipelines.text_to_image import TextToImagePipeline
-
-        return TextToImagePipeline.resolve(self, num_inference_steps, guidance_scale, width, height, num_images)
+    # The in-process checks and defaults (they read ``size_multiple`` and ``defaults`` only).
+    check_inputs = TextToImagePipeline.check_inputs
+    resolve = TextToImagePipeline.resolve
 
     def __call__(self, prompt: str, negative_prompt: str | None = None, seed: int | None = None,
                  num_inference_steps: int | None = None, guidance_scale: float | None = None, width: int | None = None,

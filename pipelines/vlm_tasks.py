@@ -87,6 +87,13 @@ class _VLMTask:
             output_ids = self.model.generate(**inputs, **generation)  # (1, T + new)
         return self.processor.tokenizer.decode(output_ids[0, answer_start:], skip_special_tokens=True).strip()
 
+    def answer(self, image: Image.Image, instruction: str, start: str | None = None, max_new_tokens: int = 30,
+               num_beams: int = 1, do_sample: bool = False, temperature: float = 1.0, top_p: float = 0.9,
+               seed: int | None = None) -> str:  # fmt: skip
+        """The model's answer to one image and one instruction (``start``: how it begins)."""
+        inputs, answer_start = self.encode(image, instruction, start)
+        return self.generate(inputs, answer_start, max_new_tokens, num_beams, do_sample, temperature, top_p, seed)
+
 
 class VLMCaptionPipeline(_VLMTask):
     """``CaptionPipeline``'s methods, with a VLM asked to describe the image."""
@@ -124,12 +131,9 @@ class VLMCaptionPipeline(_VLMTask):
                 num_beams: int = 3, do_sample: bool = False, temperature: float = 1.0, top_p: float = 0.9,
                 seed: int | None = None, language: str | None = None) -> list[str]:  # fmt: skip
         """The captions of images from ``preprocess`` with its checked ``options``, one at a time."""
-        captions = []
-        for image in images:
-            inputs, start = self.encode(image, self.instruction(prompt, language), prompt)
-            captions.append(self.generate(inputs, start, max_new_tokens, num_beams, do_sample, temperature, top_p,
-                                          seed))  # fmt: skip
-        return captions
+        instruction = self.instruction(prompt, language)
+        return [self.answer(image, instruction, prompt, max_new_tokens, num_beams, do_sample, temperature, top_p, seed)
+                for image in images]  # fmt: skip
 
     def __call__(self, image, **options) -> str | list[str]:
         """The caption of ``image``, or a list of captions for a list of images."""
@@ -157,11 +161,9 @@ class VLMVQAPipeline(_VLMTask):
         """The answers for pairs from ``preprocess``, one at a time."""
         check_number("max_new_tokens", max_new_tokens, 1, 50)
         check_number("num_beams", num_beams, 1, 8)
-        answers = []
-        for image, question in pairs:
-            inputs, start = self.encode(image, self.instruction(question))
-            answers.append(self.generate(inputs, start, max_new_tokens, num_beams))
-        return answers
+        return [
+            self.answer(image, self.instruction(question), None, max_new_tokens, num_beams) for image, question in pairs
+        ]
 
     def __call__(self, image, question, max_new_tokens: int = 10, num_beams: int = 1) -> str | list[str]:
         batched = isinstance(image, list)

@@ -212,11 +212,12 @@ class ModelCache:
     def _load(self, task: str, requested: Checkpoint) -> Loaded:
         backend = backend_for(task, requested) if task in REMOTE_CLASSES else None
         if backend is not None:  # nothing to load here: requests go to the server
-            cls = _import(REMOTE_CLASSES[task])
-            scripts = {"scripts": self.script_check(task, requested)} if task == "chat" else {}
-            if task == "text_to_image":
-                scripts = {"safety": self.safety_filter_for(requested), "defaults": requested.defaults}
-            pipeline = cls(backend, **scripts)
+            extra = {}  # what the remote pipeline checks here: the scripts a chat model reads, the safety filter
+            if task == "chat":
+                extra = {"scripts": self.script_check(task, requested)}
+            elif task == "text_to_image":
+                extra = {"safety": self.safety_filter_for(requested), "defaults": requested.defaults}
+            pipeline = _import(REMOTE_CLASSES[task])(backend, **extra)
             return Loaded(pipeline, requested, requested, "remote", 0.0, precision=f"remote: {backend.describe()}",
                           home="remote")  # fmt: skip
         checkpoint, notice = requested, ""

@@ -6,12 +6,13 @@ Unset, each process keeps its own (ui/server/limits.py, classroom/records.py), a
 replica should. Redis's own clock times every window, so replicas whose clocks differ
 still agree; each check-and-count is one Lua script, atomic on the server.
 
-    windows = SharedWindows.connect()                     # None without SHARED_STATE
-    wait = windows.hit([("rate:runs:1.2.3.4", 60, 30, 1)])  # None: counted; else seconds to wait
+    windows = SharedWindows.connect()                         # None without SHARED_STATE
+    refused = windows.hit([("rate:runs:1.2.3.4", 60, 30, 1)])  # None: counted; else (window, wait s, used)
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import uuid
 
@@ -27,7 +28,6 @@ PROMPT_LOG_KEY = PREFIX + "prompt-log"
 _HIT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local counted = true
 for i, key in ipairs(KEYS) do
   local period, limit, weight = tonumber(ARGV[3*i-2]), tonumber(ARGV[3*i-1]), tonumber(ARGV[3*i])
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now - period)
@@ -102,17 +102,16 @@ def _windows() -> SharedWindows:
     return SharedWindows(_redis())
 
 
-class _talking:
-    def __enter__(self):
-        return self
+@contextlib.contextmanager
+def _talking():
+    """A Redis failure becomes a ``SharedStateError`` naming the store (without its password)."""
+    import redis
 
-    def __exit__(self, kind, error, tb):
-        import redis
-
-        if isinstance(error, redis.RedisError):
-            where = settings.SHARED_STATE.split("@")[-1]  # no password in a message
-            raise SharedStateError(
-                f"The store the app's replicas share (SHARED_STATE, {where}) can't be reached "
-                f"({type(error).__name__}); try again in a moment."
-            ) from None
-        return False
+    try:
+        yield
+    except redis.RedisError as error:
+        where = settings.SHARED_STATE.split("@")[-1]
+        raise SharedStateError(
+            f"The store the app's replicas share (SHARED_STATE, {where}) can't be reached "
+            f"({type(error).__name__}); try again in a moment."
+        ) from None
