@@ -15,6 +15,7 @@ what to do, never a hung request.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 from dataclasses import dataclass
@@ -105,12 +106,15 @@ def client(backend: Backend):
     """The OpenAI client for ``backend``, one per server (it keeps a pool of connections).
     Retries are the client's own: bounded (BACKEND_RETRIES), with exponential back-off and
     jitter, honouring a server's Retry-After; a stream is never retried once it has started."""
-    import httpx
-    from openai import OpenAI
+    from openai import OpenAI, Timeout
 
-    timeout = httpx.Timeout(settings.BACKEND_TIMEOUT, connect=settings.BACKEND_CONNECT_TIMEOUT)
-    return OpenAI(base_url=backend.url, api_key=settings.BACKEND_API_KEY or "not-needed", timeout=timeout,
+    # The client's own Timeout type (openai re-exports its HTTP library's): a timeout of
+    # another HTTP library (httpx's) is refused by some releases of that library.
+    timeout = Timeout(settings.BACKEND_TIMEOUT, connect=settings.BACKEND_CONNECT_TIMEOUT)
+    made = OpenAI(base_url=backend.url, api_key=settings.BACKEND_API_KEY or "not-needed", timeout=timeout,
                   max_retries=settings.BACKEND_RETRIES)  # fmt: skip
+    atexit.register(made.close)  # its connection pool, closed while the interpreter is whole (not in a late __del__)
+    return made
 
 
 @contextlib.contextmanager
@@ -118,16 +122,19 @@ def talking_to(backend: Backend, received: list[str] | None = None):
     """Run a request to ``backend``: any failure becomes a ``BackendError`` saying what
     happened. ``received``: the text streamed so far, given while a stream is read: a
     connection lost then is a cut answer."""
-    import httpx
     import openai
 
+    # The client wraps its HTTP library's errors, inside a stream too (openai/_streaming.py):
+    # a read that times out is APITimeoutError, a lost connection APIConnectionError. So
+    # nothing here names that library, whose exceptions are not httpx's.
     seconds = f"{settings.BACKEND_TIMEOUT:g}"
     try:
         yield
     except BackendError:
         raise
     except openai.APITimeoutError:
-        raise BackendError("server_timeout", backend, seconds=seconds) from None
+        code = "server_timeout" if received is None else "server_stalled"  # stalled: in the middle of a stream
+        raise BackendError(code, backend, seconds=seconds) from None
     except openai.APIConnectionError as error:
         if received is not None:  # the stream had started: the connection was lost in its middle
             raise BackendError("server_cut", backend, count=f"{len(''.join(received)):,}") from None
@@ -138,10 +145,6 @@ def talking_to(backend: Backend, received: list[str] | None = None):
         raise BackendError("server_failed", backend, status=error.status_code) from None
     except openai.APIStatusError as error:  # 4xx: the server's own reason, e.g. a context too long
         raise BackendError("server_refused", backend, status=error.status_code, reason=_reason(error)) from None
-    except httpx.ReadTimeout:  # inside a stream
-        raise BackendError("server_stalled", backend, seconds=seconds) from None
-    except (httpx.RemoteProtocolError, httpx.ReadError):
-        raise BackendError("server_cut", backend, count=f"{len(''.join(received or [])):,}") from None
     except (
         ValueError,
         openai.APIResponseValidationError,
