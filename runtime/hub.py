@@ -1,6 +1,8 @@
-"""Finding a checkpoint: a tiny model built here, a local directory, the Hugging Face
-cache, or the Hub when it can be reached (one quick request decides, since the Hub
-client itself retries for minutes offline); and how much memory it will take."""
+"""Finding a checkpoint: a tiny model built here, a local directory, a finished download,
+the Hugging Face cache, or a download now (runtime/download.py) from the Hub when it can
+be reached (one quick request decides, since the Hub client itself retries for minutes
+offline), else from ModelScope where MODEL_SOURCE allows it; and how much memory it
+will take."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from runtime import settings
+from runtime import download, settings
 from runtime.registry import Checkpoint
 
 
@@ -48,23 +50,33 @@ def is_cached(checkpoint: Checkpoint) -> bool:
 
 def locate(checkpoint: Checkpoint) -> tuple[str, bool]:
     """Where ``from_pretrained`` should load ``checkpoint`` from, and whether it may
-    only use local files. Builds tiny models on first use."""
+    only use local files. Builds tiny models on first use; downloads a checkpoint that
+    isn't here yet (a disk-space check first, progress through
+    ``download.download_progress``), raising ``download.DownloadError`` when that fails."""
     if checkpoint.is_tiny:
         from runtime.tiny import tiny_path
 
         return str(tiny_path(checkpoint.repo_id)), True
     if Path(checkpoint.repo_id).is_dir():
         return checkpoint.repo_id, True
-    if is_cached(checkpoint):
+    if (done := download.downloaded(checkpoint)) is not None:
+        return done["folder"], True
+    # Cached some other way (`hf download`, an earlier version of the app): the cache is
+    # trusted unless a download of ours was cut there, leaving a config without weights.
+    if not download.interrupted(checkpoint) and is_cached(checkpoint):
         return checkpoint.repo_id, True
-    if not hub_reachable():
+    found = download.sources(checkpoint, hub_up=hub_reachable())
+    if not found:
+        mirror = " or on ModelScope" if download.modelscope_id(checkpoint) and settings.MODEL_SOURCE != "huggingface" else ""
         raise CheckpointUnavailable(
-            f"{checkpoint.label} ({checkpoint.repo_id}) is not in the local Hugging Face cache and the Hub "
-            f"can't be reached. Connect to the internet once, or download it elsewhere with "
-            f"`hf download {checkpoint.repo_id}` and copy the cache folder (HF_HOME); "
-            "or start the app with `--profile tiny` to try it with random models."
+            f"{checkpoint.label} ({checkpoint.repo_id}) is not in the local Hugging Face cache and the Hub{mirror} "
+            f"can't be reached. Connect to the internet once (from mainland China: set HF_ENDPOINT to a mirror, or "
+            f"MODEL_SOURCE=modelscope), or prepare this machine elsewhere with `python -m runtime download` and "
+            "copy the cache folder (HF_HOME); or start the app with `--profile tiny` to try it with random models."
         )
-    return checkpoint.repo_id, False
+    plan = download.plan(checkpoint, found[0])
+    download.check_disk([plan])
+    return str(download.fetch(plan)), True
 
 
 def estimate_bytes(checkpoint: Checkpoint, source: str, dtype) -> int:
