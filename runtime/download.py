@@ -159,11 +159,9 @@ def sources(checkpoint: Checkpoint, hub_up: bool) -> list[str]:
     choice = settings.MODEL_SOURCE
     if choice not in SOURCES:
         raise ValueError(f"MODEL_SOURCE must be one of {', '.join(SOURCES)}, not {choice!r}.")
-    if choice == "huggingface" or (choice == "auto" and hub_up):
+    if choice != "modelscope" and hub_up:
         return ["huggingface"]
-    if not modelscope_id(checkpoint):
-        return []
-    if choice == "auto" and not modelscope_reachable():
+    if choice == "huggingface" or not modelscope_id(checkpoint) or not modelscope_reachable():
         return []
     return ["modelscope"]
 
@@ -350,8 +348,12 @@ def _download(plan: Plan, names: list[str], done: _Counter) -> str:
             """The byte bar huggingface_hub updates as each chunk arrives ("Downloading
             bytes"; its twin for reconstructed bytes counts the same chunks again)."""
 
+            def __init__(self, *args, **kwargs):
+                self.counts = kwargs.get("unit") == "B" and str(kwargs.get("desc", "")).startswith("Downloading")
+                super().__init__(*args, **kwargs)  # a disabled bar (no terminal) keeps none of its arguments
+
             def update(self, n=1):
-                if self.unit == "B" and str(self.desc).startswith("Downloading"):
+                if self.counts:
                     done.add(int(n or 0))
                 return super().update(n)
 

@@ -29,7 +29,7 @@ def hub_reachable() -> bool:
         return False
     try:
         urllib.request.urlopen(
-            urllib.request.Request(constants.ENDPOINT, method="HEAD"), timeout=settings.HUB_CHECK_TIMEOUT
+            urllib.request.Request(download.hub_endpoint(), method="HEAD"), timeout=settings.HUB_CHECK_TIMEOUT
         )
     except urllib.error.HTTPError:
         return True  # the server answered

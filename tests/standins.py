@@ -22,8 +22,8 @@ ModelScope (modelscope_hub/_legacy_api.py, _download.py):
 - ``GET /api/v1/models/{repo}/repo?Revision=..&FilePath=..``: the file.
 
 ``faults`` breaks a repository on purpose (``"404"``, ``"401"``, ``"gated"``, ``"500"``,
-``("cut", file)``: the first GET of ``file`` stops halfway, then the server answers 503
-until ``faults`` is cleared), and ``requests`` records what was asked, so a test can
+``("cut", file)``: the first GET of ``file`` stops halfway; ``("cut", file, "then 503")``:
+and every GET of it after that is answered 503 until ``faults`` is cleared), and ``requests`` records what was asked, so a test can
 check that a download resumed with ``Range`` or never started.
 """
 
@@ -89,10 +89,15 @@ class _Server:
     def __exit__(self, *exc):
         self.stop()
 
-    def downloads(self, name: str) -> list[tuple[str, str, str]]:
-        """The GET requests for a file whose path ends with ``name``."""
-        return [r for r in self.requests if r[0] == "GET" and unquote(r[1]).split("?")[0].endswith(name)
-                or r[0] == "GET" and unquote(r[1]).endswith("FilePath=" + name)]  # fmt: skip
+    def downloads(self, name: str = "") -> list[tuple[str, str, str]]:
+        """The GET requests for a file (any, or one whose path ends with ``name``), not the API's listings."""
+        found = []
+        for method, path, wanted in self.requests:
+            path = unquote(path)
+            file = path.split("FilePath=")[-1] if "FilePath=" in path else path.split("?")[0]
+            if method == "GET" and ("/resolve/" in path or "FilePath=" in path) and file.endswith(name):
+                found.append((method, path, wanted))
+        return found
 
     # --- answers ---
 
@@ -131,9 +136,10 @@ class _Server:
             headers.update({"X-Linked-Etag": f'"{hashlib.sha256(data).hexdigest()}"', "X-Linked-Size": str(len(data))})
         fault = self.faults.get(repo)
         if isinstance(fault, tuple) and fault[1] == name and not head:
-            if (repo, name) in self._cut_done:  # after the cut: the server is failing
+            if (repo, name) in self._cut_done and fault[2:] == ("then 503",):  # after the cut, the server fails
                 self.send(handler, 503, b"busy", {}, head)
                 return
+        if isinstance(fault, tuple) and fault[1] == name and not head and (repo, name) not in self._cut_done:
             self._cut_done.add((repo, name))  # send the headers of the whole file, half its bytes, then hang up
             handler.send_response(200)
             for key, value in headers.items():
