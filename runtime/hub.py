@@ -67,7 +67,8 @@ def locate(checkpoint: Checkpoint) -> tuple[str, bool]:
         return checkpoint.repo_id, True
     found = download.sources(checkpoint, hub_up=hub_reachable())
     if not found:
-        mirror = " or on ModelScope" if download.modelscope_id(checkpoint) and settings.MODEL_SOURCE != "huggingface" else ""
+        modelscope = download.modelscope_id(checkpoint) and settings.MODEL_SOURCE != "huggingface"
+        mirror = " or on ModelScope" if modelscope else ""
         raise CheckpointUnavailable(
             f"{checkpoint.label} ({checkpoint.repo_id}) is not in the local Hugging Face cache and the Hub{mirror} "
             f"can't be reached. Connect to the internet once (from mainland China: set HF_ENDPOINT to a mirror, or "

@@ -135,11 +135,11 @@ class _Server:
         if name.endswith(LFS_SUFFIXES):
             headers.update({"X-Linked-Etag": f'"{hashlib.sha256(data).hexdigest()}"', "X-Linked-Size": str(len(data))})
         fault = self.faults.get(repo)
-        if isinstance(fault, tuple) and fault[1] == name and not head:
-            if (repo, name) in self._cut_done and fault[2:] == ("then 503",):  # after the cut, the server fails
-                self.send(handler, 503, b"busy", {}, head)
-                return
-        if isinstance(fault, tuple) and fault[1] == name and not head and (repo, name) not in self._cut_done:
+        broken = isinstance(fault, tuple) and fault[1] == name and not head
+        if broken and (repo, name) in self._cut_done and fault[2:] == ("then 503",):  # after the cut, it fails
+            self.send(handler, 503, b"busy", {}, head)
+            return
+        if broken and (repo, name) not in self._cut_done:
             self._cut_done.add((repo, name))  # send the headers of the whole file, half its bytes, then hang up
             handler.send_response(200)
             for key, value in headers.items():

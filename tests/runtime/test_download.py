@@ -124,7 +124,8 @@ def test_a_download_that_fails_midway_is_never_loaded_and_the_next_try_finishes_
     assert caught.value.code == "download_server"
     assert is_cached(blip()), "the config is in the Hub cache..."
     assert download.interrupted(blip()) and download.downloaded(blip()) is None  # ...but the model is not whole
-    assert not list(Path(constants.HF_HUB_CACHE).rglob(WEIGHTS)) and not list(Path(constants.HF_HUB_CACHE).rglob("*.incomplete"))
+    cache = Path(constants.HF_HUB_CACHE)
+    assert not list(cache.rglob(WEIGHTS)) and not list(cache.rglob("*.incomplete")), "no half-written weights kept"
 
     # Offline meanwhile: `auto` falls back to the tiny twin rather than the half-written snapshot; `tiny` refuses.
     hub_down(monkeypatch)
