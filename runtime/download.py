@@ -154,11 +154,15 @@ def modelscope_reachable() -> bool:
 
 
 def sources(checkpoint: Checkpoint, hub_up: bool) -> list[str]:
-    """Where ``checkpoint`` may be downloaded from under MODEL_SOURCE, in order of trying:
-    the Hub; ModelScope, under ``auto`` only when the Hub can't be reached (``hub_up``)."""
+    """Where ``checkpoint`` may be downloaded from under MODEL_SOURCE: the Hub, or, under
+    ``auto`` when the Hub can't be reached (``hub_up``), ModelScope; none with HF_HUB_OFFLINE=1."""
+    from huggingface_hub import constants
+
     choice = settings.MODEL_SOURCE
     if choice not in SOURCES:
         raise ValueError(f"MODEL_SOURCE must be one of {', '.join(SOURCES)}, not {choice!r}.")
+    if constants.HF_HUB_OFFLINE:  # the app's one switch for "no network": ModelScope isn't asked either
+        return []
     if choice != "modelscope" and hub_up:
         return ["huggingface"]
     if choice == "huggingface" or not modelscope_id(checkpoint) or not modelscope_reachable():

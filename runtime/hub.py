@@ -71,9 +71,10 @@ def locate(checkpoint: Checkpoint) -> tuple[str, bool]:
         mirror = " or on ModelScope" if modelscope else ""
         raise CheckpointUnavailable(
             f"{checkpoint.label} ({checkpoint.repo_id}) is not in the local Hugging Face cache and the Hub{mirror} "
-            f"can't be reached. Connect to the internet once (from mainland China: set HF_ENDPOINT to a mirror, or "
-            f"MODEL_SOURCE=modelscope), or prepare this machine elsewhere with `python -m runtime download` and "
-            "copy the cache folder (HF_HOME); or start the app with `--profile tiny` to try it with random models."
+            f"can't be reached. Connect to the internet once, or download it elsewhere with "
+            f"`hf download {checkpoint.repo_id}` and copy the cache folder (HF_HOME); "
+            "or start the app with `--profile tiny` to try it with random models. From mainland China, set "
+            "HF_ENDPOINT to a mirror or MODEL_SOURCE=modelscope (docs/settings.md)."
         )
     plan = download.plan(checkpoint, found[0])
     download.check_disk([plan])
