@@ -48,23 +48,27 @@ def is_cached(checkpoint: Checkpoint) -> bool:
     return False
 
 
-def locate(checkpoint: Checkpoint) -> tuple[str, bool]:
-    """Where ``from_pretrained`` should load ``checkpoint`` from, and whether it may
-    only use local files. Builds tiny models on first use; downloads a checkpoint that
-    isn't here yet (a disk-space check first, progress through
-    ``download.download_progress``), raising ``download.DownloadError`` when that fails."""
+def local(checkpoint: Checkpoint) -> str | None:
+    """Where ``checkpoint`` already is on this machine (a local directory, a finished
+    download, the Hugging Face cache: its Hub id), or None. Builds tiny models on first use."""
     if checkpoint.is_tiny:
         from runtime.tiny import tiny_path
 
-        return str(tiny_path(checkpoint.repo_id)), True
+        return str(tiny_path(checkpoint.repo_id))
     if Path(checkpoint.repo_id).is_dir():
-        return checkpoint.repo_id, True
+        return checkpoint.repo_id
     if (done := download.downloaded(checkpoint)) is not None:
-        return done["folder"], True
+        return done["folder"]
     # Cached some other way (`hf download`, an earlier version of the app): the cache is
     # trusted unless a download of ours was cut there, leaving a config without weights.
     if not download.interrupted(checkpoint) and is_cached(checkpoint):
-        return checkpoint.repo_id, True
+        return checkpoint.repo_id
+    return None
+
+
+def sources(checkpoint: Checkpoint) -> list[str]:
+    """Where ``checkpoint`` can be downloaded from now (``download.sources``), or a
+    CheckpointUnavailable that says what to do."""
     found = download.sources(checkpoint, hub_up=hub_reachable())
     if not found:
         modelscope = download.modelscope_id(checkpoint) and settings.MODEL_SOURCE != "huggingface"
@@ -76,7 +80,17 @@ def locate(checkpoint: Checkpoint) -> tuple[str, bool]:
             "or start the app with `--profile tiny` to try it with random models. From mainland China, set "
             "HF_ENDPOINT to a mirror or MODEL_SOURCE=modelscope (docs/settings.md)."
         )
-    plan = download.plan(checkpoint, found[0])
+    return found
+
+
+def locate(checkpoint: Checkpoint) -> tuple[str, bool]:
+    """Where ``from_pretrained`` should load ``checkpoint`` from, and whether it may
+    only use local files (always, now: a checkpoint that isn't here yet is downloaded
+    first, after a disk-space check, with progress through ``download.download_progress``;
+    ``download.DownloadError`` when that fails)."""
+    if (found := local(checkpoint)) is not None:
+        return found, True
+    plan = download.plan(checkpoint, sources(checkpoint)[0])
     download.check_disk([plan])
     return str(download.fetch(plan)), True
 
