@@ -317,14 +317,18 @@ def fetch(plan: Plan, report: Callable[[int], None] | None = None) -> Path:
         except BaseException as error:  # handed to the caller's thread
             result["error"] = error
 
-    worker = threading.Thread(target=run, name=f"download {plan.repo_id}", daemon=True)
-    worker.start()
-    while worker.is_alive():
-        worker.join(0.25)
+    def tell() -> None:
         if report is not None:
             report(done.value)
         if progress is not None:
             progress(min(done.value, plan.needed), plan.needed)
+
+    worker = threading.Thread(target=run, name=f"download {plan.repo_id}", daemon=True)
+    worker.start()
+    tell()
+    while worker.is_alive():
+        worker.join(0.25)
+        tell()
     if "error" in result:
         raise result["error"]
     _write_manifest(plan, endpoint, str(result["folder"]), complete=True)

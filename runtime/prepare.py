@@ -23,7 +23,7 @@ class Prepared:
     status: str
     origin: dict  # download.origin: where it came from
     nbytes: int = 0  # downloaded now
-    message: str = ""  # why it failed
+    error: Exception | None = None  # why it failed: a DownloadError (its code says it in the page's language)
 
 
 def checkpoints(profile: str | None = None, names: list[str] | None = None, every: bool = False) -> list[Checkpoint]:
@@ -71,7 +71,7 @@ def prepare(wanted: list[Checkpoint], progress: Callable[[int, int], None] | Non
                 continue
             plans.append(download.plan(checkpoint, sources(checkpoint)[0]))
         except (CheckpointUnavailable, DownloadError) as error:
-            results[checkpoint.repo_id] = Prepared(checkpoint, "failed", {}, message=str(error))
+            results[checkpoint.repo_id] = Prepared(checkpoint, "failed", {}, error=error)
     download.check_disk(plans)
     total, base = sum(p.needed for p in plans), 0
     for plan in plans:
@@ -86,7 +86,7 @@ def prepare(wanted: list[Checkpoint], progress: Callable[[int, int], None] | Non
                 plan.checkpoint, "downloaded", download.origin(plan.checkpoint), plan.needed
             )
         except DownloadError as error:
-            results[plan.checkpoint.repo_id] = Prepared(plan.checkpoint, "failed", {}, message=str(error))
+            results[plan.checkpoint.repo_id] = Prepared(plan.checkpoint, "failed", {}, error=error)
         base += plan.needed
     return [results[c.repo_id] for c in wanted]
 
@@ -97,7 +97,7 @@ def summary(results: list[Prepared], profile: str) -> str:
     for r in results:
         name = f"{r.checkpoint.task}: {r.checkpoint.label} ({r.checkpoint.repo_id})"
         if r.status == "failed":
-            lines.append(f"  ✗ {name}: {r.message}")
+            lines.append(f"  ✗ {r.checkpoint.task}: {r.error}")
             continue
         where = r.origin.get("kind", "") + (f" ({r.origin['where']})" if r.origin.get("where") else "")
         done = f"downloaded {size_text(r.nbytes)}" if r.status == "downloaded" else "already here"

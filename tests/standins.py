@@ -33,6 +33,7 @@ import hashlib
 import http.server
 import json
 import threading
+import time
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
@@ -51,9 +52,12 @@ def _git_sha1(data: bytes) -> str:
 class _Server:
     """A threading HTTP server on a free loopback port; ``url``, ``stop()``."""
 
+    CHUNK = 16384
+
     def __init__(self, repos: dict[str, Path]):
         self.repos = {repo: _files(Path(folder)) for repo, folder in repos.items()}
         self.faults: dict[str, object] = {}
+        self.pace = 0.0  # seconds to wait after each CHUNK of a file sent: a slow line, to watch progress
         self.requests: list[tuple[str, str, str]] = []  # (method, path, Range header)
         self._cut_done: set[tuple[str, str]] = set()
         stand_in = self
@@ -104,9 +108,9 @@ class _Server:
     @staticmethod
     def send(handler, status: int, body: bytes = b"", headers: dict | None = None, head: bool = False) -> None:
         handler.send_response(status)
-        for key, value in (headers or {}).items():
+        headers = {"Content-Length": str(len(body)), **(headers or {})}
+        for key, value in headers.items():
             handler.send_header(key, value)
-        handler.send_header("Content-Length", str(len(body)))
         handler.end_headers()
         if not head:
             handler.wfile.write(body)
@@ -155,7 +159,14 @@ class _Server:
             start = int(wanted.removeprefix("bytes=").split("-")[0])
             status, body = 206, data[start:]
             headers["Content-Range"] = f"bytes {start}-{len(data) - 1}/{len(data)}"
-        self.send(handler, status, body, headers, head)
+        if not self.pace or head or len(body) < self.CHUNK:
+            self.send(handler, status, body, headers, head)
+            return
+        self.send(handler, status, b"", {**headers, "Content-Length": str(len(body))}, head=True)  # headers only
+        for at in range(0, len(body), self.CHUNK):  # a slow line: a chunk, then a pause
+            handler.wfile.write(body[at : at + self.CHUNK])
+            handler.wfile.flush()
+            time.sleep(self.pace)
 
     def clear_faults(self) -> None:
         self.faults.clear()
