@@ -26,7 +26,8 @@ def online_app(tmp_path_factory):
     with HubStandIn({REPO: tiny_path("tiny/blip-caption")}) as hub:
         hub.pace = 0.1  # a slow line: the download takes a second or two, long enough to watch
         env = {"HF_ENDPOINT": hub.url, "HF_HUB_OFFLINE": "0", "HF_HOME": str(folder / "hf"), "MODEL_CAPTION": REPO,
-               "MODEL_VQA": "nobody/no-such-model", "MODELSCOPE_ENDPOINT": f"http://127.0.0.1:{free_port()}"}  # fmt: skip
+               "MODEL_VQA": "nobody/no-such-model", "FAST_PATH": "off",  # float32: the quickest load of a tiny model
+               "MODELSCOPE_ENDPOINT": f"http://127.0.0.1:{free_port()}"}  # fmt: skip
         (folder / "data").mkdir()
         with launch_app(folder / "data", env=env) as url:
             yield url, hub
@@ -47,7 +48,9 @@ def test_first_use_downloads_the_model_with_progress_events(online_app):
     assert hub.downloads("model.safetensors")
     # The second use loads nothing: no progress, no request to the server.
     before = len(hub.requests)
-    assert isinstance(loopback_client(url).predict(image=handle_file(str(IMAGES / "cat.jpg")), api_name="/caption"), str)
+    assert isinstance(
+        loopback_client(url).predict(image=handle_file(str(IMAGES / "cat.jpg")), api_name="/caption"), str
+    )
     assert len(hub.requests) == before
 
 
