@@ -30,6 +30,7 @@ from contextvars import ContextVar
 from pathlib import Path
 
 from runtime import registry, settings
+from runtime.devices import cuda_available
 from runtime.files import atomic_write_text
 from runtime.registry import Checkpoint
 
@@ -42,6 +43,7 @@ SKIPPED_FOLDERS = ("onnx/", "openvino/", "coreml/", "flax/", ".git/")
 WEIGHTS = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
 # A weights file's precision variant ("unet/diffusion_pytorch_model.fp16.safetensors").
 _VARIANT = re.compile(r"\.(fp16|bf16|fp32|non_ema|ema)(?=\.(safetensors|bin)$)")
+_FP16 = re.compile(r"(.*)(\.(?:safetensors|bin))$")  # a weights file's name, to spell its fp16 variant
 # Called with (bytes done, bytes in all) while a download inside ``download_progress`` runs.
 _progress: ContextVar[Callable[[int, int], None] | None] = ContextVar("download_progress", default=None)
 
@@ -94,11 +96,12 @@ def download_progress(callback: Callable[[int, int], None]) -> Iterator[None]:
 # --- Which files, from where ------------------------------------------------------------
 
 
-def choose(names: list[str]) -> list[str]:
+def choose(names: list[str], half: bool = False) -> list[str]:
     """The files a pipeline reads, from a repository's listing: in each folder, safetensors
-    weights rather than .bin/.pt copies of them, the full-precision file rather than its
-    fp16 variant, no single-file checkpoint beside a diffusers pipeline's folders, and
-    nothing of another framework (TensorFlow, Flax, ONNX, Core ML)."""
+    weights rather than .bin/.pt copies of them; the full-precision file rather than its
+    variants, except the fp16 one where a GPU (``half``) loads it (pipelines/text_to_image.py
+    asks diffusers for ``variant="fp16"`` there); no single-file checkpoint beside a
+    diffusers pipeline's folders; nothing of another framework (TensorFlow, Flax, ONNX, Core ML)."""
     names = [n for n in names if not n.endswith(SKIPPED) and not n.startswith(SKIPPED_FOLDERS)]
     diffusers = "model_index.json" in names
 
@@ -113,8 +116,11 @@ def choose(names: list[str]) -> list[str]:
                 continue
             if not name.endswith(".safetensors") and folder(name) in safetensors:
                 continue
-            if _VARIANT.search(name) and _VARIANT.sub("", name) in names:
+            variant = _VARIANT.search(name)
+            if variant and _VARIANT.sub("", name) in names and not (half and variant.group(1) == "fp16"):
                 continue
+            if half and not variant and _FP16.sub(r"\1.fp16\2", name) in names:
+                continue  # its fp16 variant is taken instead
         chosen.append(name)
     return chosen
 
@@ -250,7 +256,7 @@ def plan(checkpoint: Checkpoint, source: str) -> Plan:
                 checkpoint.repo_id, revision=checkpoint.revision, recursive=True
             )
             sizes = {e.path: e.size for e in entries if isinstance(e, RepoFile)}
-            chosen = choose(list(sizes))
+            chosen = choose(list(sizes), half=cuda_available())
             dry = snapshot_download(checkpoint.repo_id, revision=checkpoint.revision, allow_patterns=chosen,
                                     endpoint=hub_endpoint(), dry_run=True)  # fmt: skip
             needed = sum(f.file_size or 0 for f in dry if f.will_download)
@@ -260,7 +266,7 @@ def plan(checkpoint: Checkpoint, source: str) -> Plan:
         repo_id = modelscope_id(checkpoint)
         listing = HubApi(endpoint=modelscope_endpoint()).get_model_files(repo_id, recursive=True)
         sizes = {f["Path"]: int(f.get("Size") or 0) for f in listing if f.get("Type", "blob") != "tree"}
-        chosen = choose(list(sizes))
+        chosen = choose(list(sizes), half=cuda_available())
         return Plan(checkpoint, source, repo_id, [(n, sizes[n]) for n in chosen], sum(sizes[n] for n in chosen))
 
 
