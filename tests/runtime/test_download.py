@@ -85,7 +85,13 @@ def test_only_the_weights_a_pipeline_reads_are_chosen():
     assert download.choose(names) == ["config.json", "model_index.json", "unet/diffusion_pytorch_model.safetensors",
                                       "voices/zf_xiaobei.pt"]  # fmt: skip
     # On a GPU the fp16 variant instead, as diffusers picks it (variant="fp16"; the full weights where there is none).
-    sd = ["model_index.json", "unet/w.safetensors", "unet/w.fp16.safetensors", "vae/w.safetensors", "unet/w.non_ema.bin"]
+    sd = [
+        "model_index.json",
+        "unet/w.safetensors",
+        "unet/w.fp16.safetensors",
+        "vae/w.safetensors",
+        "unet/w.non_ema.bin",
+    ]
     assert download.choose(sd) == ["model_index.json", "unet/w.safetensors", "vae/w.safetensors"]
     assert download.choose(sd, half=True) == ["model_index.json", "unet/w.fp16.safetensors", "vae/w.safetensors"]
     kokoro = ["config.json", "kokoro-v1_0.pth", "voices/zf_xiaobei.pt", "samples/a.wav"]
