@@ -18,6 +18,7 @@ import contextlib
 import dataclasses
 import functools
 import hashlib
+import importlib.util
 import json
 import re
 import shutil
@@ -171,9 +172,13 @@ def sources(checkpoint: Checkpoint, hub_up: bool) -> list[str]:
         return []
     if choice != "modelscope" and hub_up:
         return ["huggingface"]
-    if choice == "huggingface" or not modelscope_id(checkpoint) or not modelscope_reachable():
+    if choice == "huggingface" or not modelscope_id(checkpoint):
         return []
-    return ["modelscope"]
+    if importlib.util.find_spec("modelscope") is None:  # an optional dependency: said, never a crash
+        if choice == "modelscope":
+            raise ValueError("MODEL_SOURCE=modelscope needs the modelscope package: pip install modelscope==1.40.2")
+        return []
+    return ["modelscope"] if modelscope_reachable() else []
 
 
 # --- Manifests: what was downloaded, whole or not ----------------------------------------
