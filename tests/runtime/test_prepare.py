@@ -17,7 +17,7 @@ from runtime.hub import hub_reachable
 from runtime.prepare import checkpoints, prepare
 from runtime.tiny import tiny_path
 from tests.conftest import ROOT, free_port
-from tests.standins import HubStandIn
+from tests.standins import HubStandIn, ModelScopeStandIn
 
 SERVED = {"Salesforce/blip-image-captioning-base": "tiny/blip-caption", "Salesforce/blip-vqa-base": "tiny/blip-vqa"}
 
@@ -72,3 +72,17 @@ def test_download_command_then_offline(hub, tmp_path):
                              capture_output=True, text=True, timeout=300)  # fmt: skip
     assert offline.returncode == 0, offline.stderr[-2000:]
     assert "[('Salesforce/blip-image-captioning-base', ''), ('Salesforce/blip-vqa-base', '')]" in offline.stdout
+
+
+def test_download_command_from_modelscope(tmp_path):
+    """MODEL_SOURCE=modelscope and MODELSCOPE_ENDPOINT, as a teacher in mainland China sets them."""
+    repo = registry.MODELSCOPE_IDS["Salesforce/blip-image-captioning-base"]
+    with ModelScopeStandIn({repo: tiny_path("tiny/blip-caption")}) as modelscope:
+        env = {**os.environ, "HF_HUB_OFFLINE": "0", "HF_HOME": str(tmp_path / "hf"), "MODEL_SOURCE": "modelscope",
+               "MODELSCOPE_ENDPOINT": modelscope.url, "MODELSCOPE_CACHE": str(tmp_path / "modelscope"),
+               "PLAYGROUND_DATA_DIR": str(tmp_path / "data")}  # fmt: skip
+        done = subprocess.run([sys.executable, "-m", "runtime", "download", "--profile", "cpu", "caption"],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 of 1 models ready" in done.stdout and f"from modelscope (127.0.0.1:{modelscope.port})" in done.stdout
+    assert modelscope.downloads("model.safetensors") and list((tmp_path / "modelscope").rglob("model.safetensors"))
