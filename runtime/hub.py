@@ -72,7 +72,7 @@ def sources(checkpoint: Checkpoint) -> list[str]:
     found = download.sources(checkpoint, hub_up=hub_reachable())
     if not found:
         modelscope = download.modelscope_id(checkpoint) and settings.MODEL_SOURCE != "huggingface"
-        mirror = " or on ModelScope" if modelscope else ""
+        mirror = " or ModelScope" if modelscope else ""
         raise CheckpointUnavailable(
             f"{checkpoint.label} ({checkpoint.repo_id}) is not in the local Hugging Face cache and the Hub{mirror} "
             f"can't be reached. Connect to the internet once, or download it elsewhere with "
