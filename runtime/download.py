@@ -442,7 +442,10 @@ def _status(error: BaseException) -> int | None:
         status = getattr(response, "status_code", None)
         if isinstance(status, int):
             return status
-        match = re.search(r"\[(\d{3})\] HTTP \d{3}|HTTP (\d{3})|(\d{3}) (?:Client|Server) Error", str(error))
+        for failed in getattr(error, "failed_files", {}).values():  # modelscope: one error per file
+            if (status := _status(failed)) is not None:
+                return status
+        match = re.search(r"HTTP (\d{3})|(\d{3}) (?:Client|Server) Error|\[([1-5]\d\d)\]", str(error))
         if match:
             return int(next(g for g in match.groups() if g))
         error = error.__cause__ or error.__context__

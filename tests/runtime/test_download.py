@@ -200,7 +200,33 @@ def test_modelscope_when_the_hub_cannot_be_reached(online, monkeypatch, cat):
         assert ModelCache("auto").get("caption", other).checkpoint.is_tiny
 
 
-def test_modelscope_errors_are_said_as_the_hubs(online, monkeypatch):
+@pytest.fixture
+def modelscope_without_waits(monkeypatch):
+    """modelscope waits 4, 8, 16 s between retries of a failing file (modelscope_hub/_download.py): not here."""
+    from modelscope_hub import _download
+
+    monkeypatch.setattr(_download, "DOWNLOAD_RETRY_MAX_DELAY_SECONDS", 0)
+
+
+def test_a_modelscope_download_cut_in_the_middle_resumes_on_the_next_try(online, monkeypatch, modelscope_without_waits):
+    monkeypatch.setattr(settings, "MODEL_SOURCE", "modelscope")
+    with ModelScopeStandIn({MS_REPO: tiny_path("tiny/blip-caption")}) as modelscope:
+        monkeypatch.setattr(settings, "MODELSCOPE_ENDPOINT", modelscope.url)
+        modelscope.faults[MS_REPO] = ("cut", WEIGHTS, "then 503")  # half the weights, then the server fails
+        with pytest.raises(DownloadError) as caught:
+            ModelCache("tiny").get("caption", blip())
+        assert caught.value.code == "download_server"
+        assert download.interrupted(blip()) and download.downloaded(blip()) is None  # never loaded half-written
+        (partial,) = Path(settings.MODELSCOPE_CACHE).rglob("*.incomplete")
+        kept = partial.stat().st_size
+        assert kept > 0, "modelscope keeps the bytes it received"
+
+        modelscope.clear_faults()
+        assert not ModelCache("tiny").get("caption", blip()).checkpoint.is_tiny
+        assert modelscope.downloads(WEIGHTS)[-1][2] == f"bytes={kept}-", "the next try asks only for the rest"
+
+
+def test_modelscope_errors_are_said_as_the_hubs(online, monkeypatch, modelscope_without_waits):
     monkeypatch.setattr(settings, "MODEL_SOURCE", "modelscope")
     with ModelScopeStandIn({MS_REPO: tiny_path("tiny/blip-caption")}) as modelscope:
         monkeypatch.setattr(settings, "MODELSCOPE_ENDPOINT", modelscope.url)
