@@ -10,6 +10,7 @@ import gradio as gr
 import pytest
 
 from runtime import registry, settings
+from runtime.cache import ModelCache
 from runtime.download import DownloadError
 from runtime.prepare import Prepared
 from ui.i18n import PAGE_LOCALE
@@ -57,7 +58,7 @@ def test_what_is_ready_is_said_in_the_pages_language():
     assert in_language("zh-CN", panel.source, blip) == "Hugging Face 缓存"  # not downloaded by the app: the cache
 
 
-def test_in_classroom_mode_a_students_click_is_refused_on_the_server(tmp_path, models):
+def test_in_classroom_mode_a_students_click_is_refused_on_the_server(tmp_path, models, monkeypatch):
     from ui import build_demo
 
     (tmp_path / "classroom.yaml").write_text(
@@ -68,6 +69,9 @@ def test_in_classroom_mode_a_students_click_is_refused_on_the_server(tmp_path, m
     with pytest.raises(gr.Error, match="only the computer the app runs on"):
         in_language("en", handler, request("10.0.0.7"))
     show = next(fn.fn for fn in demo.fns.values() if getattr(fn.fn, "__name__", "") == "show_prepare")
+    assert show(request("127.0.0.1")).visible is False, "the tiny profile downloads nothing"
+    monkeypatch.setattr(panel, "MODELS", ModelCache("cpu"))
     assert show(request("10.0.0.7")).visible is False and show(request("127.0.0.1")).visible is True
-    # The teacher's click under the tiny profile: nothing to download, every model ready.
-    assert "models ready" in in_language("en", handler, request("127.0.0.1"))
+    # The teacher's click, offline here (HF_HUB_OFFLINE=1): each model's row says why it isn't ready.
+    table = in_language("en", handler, request("127.0.0.1"))
+    assert "BLIP base" in table and "failed: " in table and "can't be reached" in table and "0 of " in table

@@ -186,8 +186,9 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
     panel.expand(refresh, None, outputs, **private)
     refresh_button.click(refresh, None, outputs, **private)
 
-    def show_prepare(request: gr.Request):
-        return gr.Group(visible=may_prepare(request, classroom))
+    def show_prepare(request: gr.Request):  # the tiny profile builds its models here: nothing to download
+        tiny = registry.resolve_profile(MODELS.profile) == "tiny"
+        return gr.Group(visible=may_prepare(request, classroom) and not tiny)
 
     def prepare_models(request: gr.Request, progress=gr.Progress()):
         """Download the profile's models (runtime/prepare.py), with progress; a table of what is ready."""
