@@ -28,12 +28,16 @@ def main(argv: list[str] | None = None) -> int:
     fetch.add_argument("--all", action="store_true", help="every model the pickers offer, not only the defaults")
     args = parser.parse_args(argv)
 
+    from huggingface_hub import constants
     from huggingface_hub.utils import disable_progress_bars
     from tqdm import tqdm
 
     from runtime.download import DownloadError, size_text
     from runtime.prepare import checkpoints, prepare, summary
 
+    if constants.HF_HUB_OFFLINE:
+        print("HF_HUB_OFFLINE=1 forbids every download: run this command without it.", file=sys.stderr)
+        return 1
     profile = registry.resolve_profile(args.profile)
     if profile == "tiny":
         print("The tiny profile builds its models here and downloads nothing.")

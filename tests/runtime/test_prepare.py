@@ -86,3 +86,14 @@ def test_download_command_from_modelscope(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 of 1 models ready" in done.stdout and f"from modelscope (127.0.0.1:{modelscope.port})" in done.stdout
     assert modelscope.downloads("model.safetensors") and list((tmp_path / "modelscope").rglob("model.safetensors"))
+
+
+def test_the_command_refuses_what_it_cannot_do(capsys, monkeypatch):
+    from runtime.__main__ import main
+
+    assert main(["download", "--profile", "cpu"]) == 1  # the suite runs with HF_HUB_OFFLINE=1
+    assert "HF_HUB_OFFLINE=1 forbids every download" in capsys.readouterr().err
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    with pytest.raises(SystemExit):
+        main(["download", "--profile", "cpu", "captions"])
+    assert "neither a task" in capsys.readouterr().err
