@@ -68,7 +68,8 @@ def test_download_command_then_offline(hub, tmp_path):
 
     load = ("from runtime.cache import ModelCache; m = ModelCache('cpu'); "
             "print([(m.get(t).checkpoint.repo_id, m.get(t).notice) for t in ('caption', 'vqa')])")  # fmt: skip
-    offline = subprocess.run([sys.executable, "-c", load], cwd=ROOT, env={**env, "HF_HUB_OFFLINE": "1"},
+    offline_env = {**env, "HF_HUB_OFFLINE": "1", "FAST_PATH": "off"}  # float32: the quickest load of tiny weights
+    offline = subprocess.run([sys.executable, "-c", load], cwd=ROOT, env=offline_env,
                              capture_output=True, text=True, timeout=300)  # fmt: skip
     assert offline.returncode == 0, offline.stderr[-2000:]
     assert "[('Salesforce/blip-image-captioning-base', ''), ('Salesforce/blip-vqa-base', '')]" in offline.stdout
