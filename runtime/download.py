@@ -5,7 +5,9 @@ progress while it runs, and one clear message for each way it can fail.
 
 The bytes move through the libraries' own code (huggingface_hub's ``snapshot_download``,
 modelscope's), which write each file beside its place, rename it when it is whole, and
-resume a cut file with a ``Range`` request on the next try. On top of that, a manifest
+resume a cut connection with a ``Range`` request (huggingface_hub within the same try, as
+it discards a half-written file after a failed one; modelscope on the next try too). On
+top of that, a manifest
 (``DATA_DIR/downloads/<source>-<cache>/<owner>--<name>@<revision>.json``) is written "started"
 before the first byte and "complete" after the last: only a complete one counts, so a
 snapshot cut in the middle (its config there, its weights not) is never loaded, and the
