@@ -1,6 +1,7 @@
 """What serves the models: every setting (``settings``, the only reader of the
 environment), the registry of tasks, checkpoints and profiles, the device and precision,
-memory budgets, finding checkpoints offline or on the Hub, the one model cache
+memory budgets, finding checkpoints offline or on the Hub and downloading them (the Hub,
+a mirror or ModelScope), the one model cache
 (``MODELS``), dynamic batching, input checks, audio files, atomic writes and the tiny
 random models. Nothing here lays out a page."""
 

@@ -1,6 +1,8 @@
-"""Finding a checkpoint: a tiny model built here, a local directory, the Hugging Face
-cache, or the Hub when it can be reached (one quick request decides, since the Hub
-client itself retries for minutes offline); and how much memory it will take."""
+"""Finding a checkpoint: a tiny model built here, a local directory, a finished download,
+the Hugging Face cache, or a download now (runtime/download.py) from the Hub when it can
+be reached (one quick request decides, since the Hub client itself retries for minutes
+offline), else from ModelScope where MODEL_SOURCE allows it; and how much memory it
+will take."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from runtime import settings
+from runtime import download, settings
 from runtime.registry import Checkpoint
 
 
@@ -27,7 +29,7 @@ def hub_reachable() -> bool:
         return False
     try:
         urllib.request.urlopen(
-            urllib.request.Request(constants.ENDPOINT, method="HEAD"), timeout=settings.HUB_CHECK_TIMEOUT
+            urllib.request.Request(download.hub_endpoint(), method="HEAD"), timeout=settings.HUB_CHECK_TIMEOUT
         )
     except urllib.error.HTTPError:
         return True  # the server answered
@@ -46,25 +48,51 @@ def is_cached(checkpoint: Checkpoint) -> bool:
     return False
 
 
-def locate(checkpoint: Checkpoint) -> tuple[str, bool]:
-    """Where ``from_pretrained`` should load ``checkpoint`` from, and whether it may
-    only use local files. Builds tiny models on first use."""
+def local(checkpoint: Checkpoint) -> str | None:
+    """Where ``checkpoint`` already is on this machine (a local directory, a finished
+    download, the Hugging Face cache: its Hub id), or None. Builds tiny models on first use."""
     if checkpoint.is_tiny:
         from runtime.tiny import tiny_path
 
-        return str(tiny_path(checkpoint.repo_id)), True
+        return str(tiny_path(checkpoint.repo_id))
     if Path(checkpoint.repo_id).is_dir():
-        return checkpoint.repo_id, True
-    if is_cached(checkpoint):
-        return checkpoint.repo_id, True
-    if not hub_reachable():
+        return checkpoint.repo_id
+    if (done := download.downloaded(checkpoint)) is not None:
+        return done["folder"]
+    # Cached some other way (`hf download`, an earlier version of the app): the cache is
+    # trusted unless a download of ours was cut there, leaving a config without weights.
+    if not download.interrupted(checkpoint) and is_cached(checkpoint):
+        return checkpoint.repo_id
+    return None
+
+
+def sources(checkpoint: Checkpoint) -> list[str]:
+    """Where ``checkpoint`` can be downloaded from now (``download.sources``), or a
+    CheckpointUnavailable that says what to do."""
+    found = download.sources(checkpoint, hub_up=hub_reachable())
+    if not found:
+        modelscope = download.modelscope_id(checkpoint) and settings.MODEL_SOURCE != "huggingface"
+        mirror = " or ModelScope" if modelscope else ""
         raise CheckpointUnavailable(
-            f"{checkpoint.label} ({checkpoint.repo_id}) is not in the local Hugging Face cache and the Hub "
+            f"{checkpoint.label} ({checkpoint.repo_id}) is not in the local Hugging Face cache and the Hub{mirror} "
             f"can't be reached. Connect to the internet once, or download it elsewhere with "
             f"`hf download {checkpoint.repo_id}` and copy the cache folder (HF_HOME); "
-            "or start the app with `--profile tiny` to try it with random models."
+            "or start the app with `--profile tiny` to try it with random models. From mainland China, set "
+            "HF_ENDPOINT to a mirror or MODEL_SOURCE=modelscope (docs/settings.md)."
         )
-    return checkpoint.repo_id, False
+    return found
+
+
+def locate(checkpoint: Checkpoint) -> tuple[str, bool]:
+    """Where ``from_pretrained`` should load ``checkpoint`` from, and whether it may
+    only use local files (always, now: a checkpoint that isn't here yet is downloaded
+    first, after a disk-space check, with progress through ``download.download_progress``;
+    ``download.DownloadError`` when that fails)."""
+    if (found := local(checkpoint)) is not None:
+        return found, True
+    plan = download.plan(checkpoint, sources(checkpoint)[0])
+    download.check_disk([plan])
+    return str(download.fetch(plan)), True
 
 
 def estimate_bytes(checkpoint: Checkpoint, source: str, dtype) -> int:

@@ -293,6 +293,35 @@ DEFAULTS["gpu"]["chat"], DEFAULTS["cpu"]["chat"], DEFAULTS["tiny"]["chat"] = "ge
 BORROWS: dict[str, str] = {"caption": "chat", "vqa": "chat"}
 
 
+# The same checkpoints on ModelScope (modelscope.cn), reachable from mainland China, for
+# MODEL_SOURCE (runtime/download.py): keyed by Hub id. Qwen publishes its own models there
+# under the same ids; the others are ModelScope's mirrors ("AI-ModelScope", "LLM-Research",
+# the publisher's own account). Only ids seen in use elsewhere are listed, and none could be
+# checked from the build machine: docs/settings.md says which. A checkpoint not here has
+# no ModelScope source.
+MODELSCOPE_IDS: dict[str, str] = {
+    "Salesforce/blip-image-captioning-base": "AI-ModelScope/blip-image-captioning-base",
+    "Salesforce/blip-image-captioning-large": "AI-ModelScope/blip-image-captioning-large",
+    "google/gemma-3-4b-it": "LLM-Research/gemma-3-4b-it",
+    "stabilityai/sd-turbo": "AI-ModelScope/sd-turbo",
+    "stabilityai/sdxl-turbo": "AI-ModelScope/sdxl-turbo",
+    "stable-diffusion-v1-5/stable-diffusion-v1-5": "AI-ModelScope/stable-diffusion-v1-5",
+    "Tongyi-MAI/Z-Image-Turbo": "Tongyi-MAI/Z-Image-Turbo",
+    "openai/clip-vit-base-patch32": "AI-ModelScope/clip-vit-base-patch32",
+    "openai/clip-vit-large-patch14": "AI-ModelScope/clip-vit-large-patch14",
+    "openai/whisper-small": "AI-ModelScope/whisper-small",
+    "openai/whisper-large-v3-turbo": "AI-ModelScope/whisper-large-v3-turbo",
+}
+MODELSCOPE_SAME_ID = ("Qwen/",)  # publishers whose ModelScope ids are their Hub ids
+
+
+def modelscope_id(checkpoint: Checkpoint) -> str:
+    """``checkpoint``'s id on ModelScope, or "" when it has none there."""
+    if checkpoint.repo_id in MODELSCOPE_IDS:
+        return MODELSCOPE_IDS[checkpoint.repo_id]
+    return checkpoint.repo_id if checkpoint.repo_id.startswith(MODELSCOPE_SAME_ID) else ""
+
+
 def offered_tasks(task: str) -> tuple[str, ...]:
     """The tasks whose checkpoints ``task``'s picker offers: its own, then any it borrows."""
     return (task, BORROWS[task]) if task in BORROWS else (task,)

@@ -43,6 +43,17 @@ MODEL_OVERRIDES = {
 # Seconds to wait for the Hugging Face Hub before deciding it is unreachable. The
 # Hub client itself retries for minutes on a machine without network.
 HUB_CHECK_TIMEOUT = _float("HUB_CHECK_TIMEOUT", 3.0)
+# Where checkpoints are downloaded from: auto (the Hugging Face Hub, or the mirror that
+# huggingface_hub's own HF_ENDPOINT names; ModelScope when the Hub can't be reached),
+# huggingface or modelscope (runtime/download.py).
+MODEL_SOURCE = os.getenv("MODEL_SOURCE", "auto").strip().lower()
+# ModelScope's address ("" for modelscope's default, www.modelscope.cn); the modelscope
+# package's own variable, read here so that tests and the app pass it explicitly.
+MODELSCOPE_ENDPOINT = os.getenv("MODELSCOPE_ENDPOINT", "")
+# Where ModelScope downloads go ("" for modelscope's default, ~/.cache/modelscope).
+MODELSCOPE_CACHE = os.getenv("MODELSCOPE_CACHE", "")
+# Bytes a download must leave free on its disk, beyond the files themselves.
+DOWNLOAD_FREE_MARGIN = _int("DOWNLOAD_FREE_MARGIN", 500 * 2**20)
 
 # --- Input limits (enforced on the server; API clients bypass the UI) ---------
 

@@ -21,6 +21,7 @@ import gradio as gr
 from runtime import registry
 from runtime.backends import BackendError
 from runtime.cache import MODELS, Loaded
+from runtime.download import DownloadError, download_progress, size_text
 from runtime.files import hide_paths
 from runtime.hub import CheckpointUnavailable
 from runtime.inputs import collect_notices
@@ -115,6 +116,8 @@ def _errors_as_messages(fn):
                 ) from None
             except (ValueError, TypeError, CheckpointUnavailable) as error:
                 raise refusal(translate(error, labels=handler_labels(fn))) from None
+            except DownloadError as error:  # missing, gated, a failing server, a full disk: one line, no traceback
+                raise refusal(translate(error), title=text("title_download")) from None
             except Exception as error:  # MemoryError included
                 failure = _failure_message(fn.__name__, error)
         if failure is not None:
@@ -177,10 +180,15 @@ def get_model(task: str, model: str | None, progress: gr.Progress | None = None)
         if progress is not None:
             progress(0, desc=bilingual("common.exporting"))
 
+    def on_download(done: int, total: int) -> None:  # a first use that downloads the model (runtime/download.py)
+        if progress is not None:
+            desc = bilingual("common.downloading", done=size_text(done), total=size_text(total))
+            progress((done, total), desc=desc, unit="bytes")
+
     try:
-        with export_progress(on_export):
+        with export_progress(on_export), download_progress(on_download):
             return MODELS.get(task, model or None, on_load=on_load)
-    except (ValueError, TypeError, CheckpointUnavailable):
+    except (ValueError, TypeError, CheckpointUnavailable, DownloadError):
         raise
     except Exception as error:
         if is_out_of_memory(error):

@@ -1,5 +1,6 @@
-"""Models panel: which models are loaded, the memory they take, the precision they run
-in, and buttons to unload them or switch the CPU fast path (see runtime/cache.py)."""
+"""Models panel: which models are loaded, where each came from, the memory they take, the
+precision they run in, buttons to unload them or switch the CPU fast path (see
+runtime/cache.py), and one to download a profile's models before class (runtime/prepare.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ import gradio as gr
 
 from runtime import registry, settings
 from runtime.cache import MODELS
+from runtime.download import DownloadError, origin, size_text
+from runtime.prepare import checkpoints, prepare
 from ui.context import Context
 from ui.i18n import _, both
+from ui.messages import text, translate
 
 MB = 2**20
 
@@ -70,8 +74,8 @@ def loaded_table() -> str:
     if not loaded:
         return both("models.none_loaded")
     now = time.time()
-    columns = ("task", "model", "device", "precision", "memory", "last_used")
-    rows = ["| " + " | ".join(both(f"models.col_{c}") for c in columns) + " |", "|---|---|---|---|---:|---:|"]
+    columns = ("task", "model", "source", "device", "precision", "memory", "last_used")
+    rows = ["| " + " | ".join(both(f"models.col_{c}") for c in columns) + " |", "|---|---|---|---|---|---:|---:|"]
     for item in loaded:
         where = f"{item.device} ({both('models.offloaded')})" if item.offloaded else item.device
         if item.runtime == "onnxruntime":  # what runs its encoders (CPU_RUNTIME, runtime/ort.py)
@@ -79,11 +83,17 @@ def loaded_table() -> str:
         elif item.runtime == "torch-fallback":
             where += f" · {both('models.runtime_fallback', why=item.runtime_note)}"
         rows.append(
-            f"| {item.requested.task} | {item.checkpoint.label} | {where} | {item.precision} | "
+            f"| {item.requested.task} | {item.checkpoint.label} | {source(item.checkpoint)} | {where} | {item.precision} | "
             f"{_size(item.nbytes())} | {now - item.last_used:.0f} s |"
         )
     total = sum(item.nbytes() for item in loaded)
     return "\n".join(rows) + f"\n\n**{both('models.total')}: {_size(total)}**"
+
+
+def source(checkpoint: registry.Checkpoint) -> str:
+    """Where a checkpoint came from: built here, a folder, the Hub, a mirror, ModelScope, the cache."""
+    found = origin(checkpoint)
+    return both(f"models.origin_{found['kind']}", where=found["where"]).strip()
 
 
 def _choices() -> list[tuple[str, str]]:
@@ -110,6 +120,32 @@ def unload_all():
     return refresh()
 
 
+def may_prepare(request: gr.Request | None, classroom: bool) -> bool:
+    """Who may download models from the panel: anyone where the panel is full; in classroom
+    mode only the computer the app runs on (the teacher's: students reach it over the network)."""
+    if not classroom:
+        return settings.MODELS_PANEL == "full"
+    host = getattr(getattr(request, "client", None), "host", "") or ""
+    return host in ("127.0.0.1", "::1", "localhost")
+
+
+def prepare_table(results) -> str:
+    """The outcome of ``prepare`` as a Markdown table, in the request's language."""
+    columns = ("task", "model", "status", "source")
+    rows = ["| " + " | ".join(both(f"models.col_{c}") for c in columns) + " |", "|---|---|---|---|"]
+    for r in results:
+        if r.status == "failed":
+            status = both("models.prepare_failed", why=translate(r.error))
+        elif r.status == "downloaded":
+            status = both("models.prepare_downloaded", size=size_text(r.nbytes))
+        else:
+            status = both("models.prepare_here")
+        where = source(r.checkpoint) if r.status != "failed" else ""
+        rows.append(f"| {r.checkpoint.task} | {r.checkpoint.label} | {status} | {where} |")
+    ready = sum(r.status != "failed" for r in results)
+    return "\n".join(rows) + f"\n\n**{both('models.prepare_ready', ready=ready, count=len(results))}**"
+
+
 def set_fast_path(on: bool):
     MODELS.set_fast_path(bool(on))  # unloads every model: each reloads in the new precision
     return refresh()
@@ -119,10 +155,13 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
     """The panel; with MODELS_PANEL=view (a public Space without a login) or in classroom
     mode, only the list: what would act for every visitor (unloading, the fast-path
     switch) is not built, so no request can reach it either. Where it is built, those
-    actions go through the queue, so RATE_LIMIT counts them as it counts model runs."""
+    actions go through the queue, so RATE_LIMIT counts them as it counts model runs.
+    The download button is there for whoever ``may_prepare``: shown to them when the page
+    loads, and checked again on the server when clicked."""
     if settings.MODELS_PANEL not in ("full", "view"):
         raise ValueError(f"MODELS_PANEL must be full or view, not {settings.MODELS_PANEL!r}.")
     full = settings.MODELS_PANEL == "full" and not ctx.classroom.active
+    classroom = ctx.classroom.active
     with gr.Accordion(_("models.title"), open=False) as panel:
         gr.Markdown(_("models.intro"))
         summary = gr.Markdown()
@@ -137,11 +176,36 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
             fast = gr.Checkbox(MODELS.fast_path, label=_("models.fast_path"), info=_("models.fast_path_info"))
         else:
             gr.Markdown(_("models.view_only"))
+        with gr.Group(visible=False) as preparing:
+            gr.Markdown(_("models.prepare_info"))
+            prepare_button = gr.Button(_("models.prepare"))
+            prepared = gr.Markdown()
 
     outputs = [summary, table, picked]
     private = dict(api_visibility="private", queue=False)
     panel.expand(refresh, None, outputs, **private)
     refresh_button.click(refresh, None, outputs, **private)
+
+    def show_prepare(request: gr.Request):  # the tiny profile builds its models here: nothing to download
+        tiny = registry.resolve_profile(MODELS.profile) == "tiny"
+        return gr.Group(visible=may_prepare(request, classroom) and not tiny)
+
+    def prepare_models(request: gr.Request, progress=gr.Progress()):
+        """Download the profile's models (runtime/prepare.py), with progress; a table of what is ready."""
+        if not may_prepare(request, classroom):
+            raise gr.Error(both("models.prepare_teacher_only"), print_exception=False)
+
+        def on_progress(done: int, total: int) -> None:
+            progress((done, total), desc=f"{size_text(done)} / {size_text(total)}", unit="bytes")
+
+        try:
+            results = prepare(checkpoints(MODELS.profile), on_progress)
+        except DownloadError as error:  # the disk check: nothing was downloaded
+            raise gr.Error(translate(error), title=text("title_download"), print_exception=False) from None
+        return prepare_table(results)
+
+    demo.load(show_prepare, None, preparing, **private)
+    prepare_button.click(prepare_models, None, prepared, api_visibility="private", concurrency_id="models-panel")
     if not full:
         return
     acting = dict(api_visibility="private", concurrency_id="models-panel")  # queued: rate-limited
