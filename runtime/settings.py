@@ -253,6 +253,12 @@ BACKEND_API_KEY = os.getenv("BACKEND_API_KEY", "")
 BACKEND_TIMEOUT = _float("BACKEND_TIMEOUT", 120.0)
 BACKEND_CONNECT_TIMEOUT = _float("BACKEND_CONNECT_TIMEOUT", 5.0)
 BACKEND_RETRIES = _int("BACKEND_RETRIES", 2)
+# What one call to a model server may take, whatever the server sends (runtime/backend_http.py):
+# seconds from its first connection to its last byte, retries and the whole stream included
+# (a server that trickles under BACKEND_TIMEOUT is cut here), and the bytes of its replies
+# (a 1,024-token answer with its logprobs is well under 1 MB; a 1,024x1,024 PNG under 5 MB).
+BACKEND_DEADLINE = _float("BACKEND_DEADLINE", 300.0)
+BACKEND_MAX_REPLY_BYTES = _int("BACKEND_MAX_REPLY_BYTES", 16 * 2**20)
 # Requests this app sends to one model server at once (the server batches them).
 BACKEND_CONCURRENCY = _int("BACKEND_CONCURRENCY", 16)
 # What replicas of the app share: the classroom's limits and prompt log, the rate limit and
