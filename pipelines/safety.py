@@ -24,14 +24,17 @@ shows one in the UI.
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import re
+import string
 import textwrap
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import regex  # Unicode properties (scripts, default-ignorable characters) that re lacks
 from PIL import Image, ImageDraw, ImageFont
 
 from runtime import settings
@@ -48,6 +51,17 @@ _STAND_INS = "@$€!|£"  # symbols read as letters only between letters: "sex!"
 _ENDINGS = r"(?:e?s|e?d|ing|ers?|ness|ly|y)?"
 # Scripts written without spaces, which the confusables table must not read as Latin letters.
 _UNSPACED = ("CJK", "HIRAGANA", "KATAKANA", "HANGUL")
+# A run of them (Unicode script extensions, so that the kana length mark counts): a word of
+# its own, whatever letters touch it ("一个nude女人"), and left with its marks (ド stays ド).
+_UNSPACED_RUN = r"([\p{scx=Han}\p{scx=Hiragana}\p{scx=Katakana}\p{scx=Hangul}]+)"
+# Characters that show nothing: format characters (zero-width space, soft hyphen, BOM) and
+# Unicode's other default-ignorable ones (the Hangul fillers of "nuㅤde", variation selectors).
+_INVISIBLE = r"[\p{Cf}\p{Default_Ignorable_Code_Point}]"
+# Blocks where letters look like Latin ones that NFKC keeps apart: IPA and phonetic small
+# capitals (ɴᴜᴅᴇ), Latin Extended-D (ꜱ), enclosed and regional-indicator letters (🅽, 🇳).
+_LETTER_BLOCKS = ((0x0250, 0x02AF), (0x1D00, 0x1DBF), (0xA720, 0xA7FF), (0xAB30, 0xAB6F), (0x1F100, 0x1F1FF))
+# A masked letter inside a word ("n*de"): read as each letter in turn, up to this many per word.
+_MASK, _MAX_MASKED = "*", 2
 
 
 def is_hidden(image: Image.Image) -> bool:
@@ -76,24 +90,51 @@ def _confusables() -> dict[str, str]:
     return table
 
 
+@functools.cache
+def _named_letters() -> dict[str, str]:
+    """{character: the Latin letter its Unicode name says it is}, for the letters that
+    neither NFKC nor the confusables table reads as Latin: "LATIN LETTER SMALL CAPITAL N"
+    (ɴ), "NEGATIVE SQUARED LATIN CAPITAL LETTER N" (🅽), "REGIONAL INDICATOR SYMBOL LETTER
+    N" (🇳), ... (about 150 characters)."""
+    named = re.compile(r"\bLATIN\b.*\b(?:LETTER|CAPITAL) ([A-Z])$|^REGIONAL INDICATOR SYMBOL LETTER ([A-Z])$")
+    table = {}
+    for start, end in _LETTER_BLOCKS:
+        for code in range(start, end + 1):
+            if match := named.search(unicodedata.name(chr(code), "")):
+                table[chr(code)] = (match.group(1) or match.group(2)).lower()
+    return table
+
+
+def _without_accents(text: str) -> str:
+    """``text`` with accents dropped from every letter but those of the unspaced scripts
+    (where a mark makes another letter: ド is not ト)."""
+    parts = regex.split(_UNSPACED_RUN, text)  # [other, unspaced, other, ...]
+    return "".join(
+        part if i % 2 else "".join(ch for ch in unicodedata.normalize("NFKD", part) if not unicodedata.combining(ch))
+        for i, part in enumerate(parts)
+    )
+
+
 def normalise(text: str) -> str:
     """Lower-case words separated by single spaces, as the blocklist reads a prompt:
     NFKC (full-width and other compatibility forms as plain letters), invisible
-    characters dropped (zero-width spaces and joiners, soft hyphens, BOMs), look-alike
-    letters of other scripts read as Latin ones (Unicode's confusables), accents
-    dropped, runs of single characters joined ("n u d e" -> "nude"), digits and symbols
-    inside a word read as the letters they stand for ("pr0n", "su!c!de", "s€x")."""
+    characters dropped (zero-width spaces and joiners, soft hyphens, BOMs, Hangul
+    fillers), look-alike letters of other scripts read as Latin ones (Unicode's
+    confusables, and letters whose name says so: small capitals), accents dropped, a
+    run of Chinese, Japanese or Korean a word of its own, runs of single characters
+    joined ("n u d e" -> "nude"), digits and symbols inside a word read as the letters
+    they stand for ("pr0n", "su!c!de", "s€x"), a masked letter kept ("n*de")."""
     text = unicodedata.normalize("NFKC", text)
-    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")  # U+200B, U+00AD, U+2060, U+FEFF, ...
-    confusable = _confusables()
-    text = "".join(confusable.get(ch, ch) for ch in text.casefold())
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = regex.sub(_INVISIBLE, "", text)  # U+200B, U+00AD, U+2060, U+FEFF, U+3164, ...
+    confusable, named = _confusables(), _named_letters()
+    text = "".join(named.get(ch) or confusable.get(ch, ch) for ch in text.casefold())
+    text = _without_accents(regex.sub(_UNSPACED_RUN, r" \1 ", text))
     # Words are runs of letters and digits, plus the stand-in symbols, which count only in
     # a word that has letters ("$ex"); elsewhere ("0$") they are dropped first, so that
-    # normalising twice changes nothing.
+    # normalising twice changes nothing. A mask inside a word stays in it ("n*de").
     stand_ins = re.escape(_STAND_INS)
-    tokens = re.findall(rf"(?:[^\W_]|[{stand_ins}])+", text)
+    letter = rf"(?:[^\W_]|[{stand_ins}])"
+    tokens = re.findall(rf"{letter}+(?:{re.escape(_MASK)}+{letter}+)*", text)
     tokens = [t.strip("!|€£") for t in tokens]  # at a word's edge they are punctuation: "sex!" -> "sex"
     tokens = [t if any(c.isalpha() for c in t) else re.sub(rf"[{stand_ins}]", "", t) for t in tokens]
     words, run = [], ""
@@ -113,17 +154,24 @@ class Blocklist:
     """Words and phrases a prompt may not contain. In the list (one entry per line):
 
     - ``word`` matches the whole word with its usual endings ("murder": murders,
-      murdered, murderer), also spelt across a space ("se xy") or spaced out;
+      murdered, murderer), also spelt across spaces ("se xy", "na k ed") or spaced out;
     - ``word*`` matches any word that starts with it ("naked*": nakedness, nakedwoman);
     - ``*word*`` matches anywhere, inside other words too ("*porn*"): only for words
       that no innocent word contains;
-    - an entry in a script written without spaces (Chinese, Japanese) matches anywhere.
-    """
+    - an entry in a script written without spaces (Chinese, Japanese) matches anywhere;
+    - ``!phrase`` is allowed, read as if absent before the others are looked for: an
+      innocent word that contains an entry ("!ヌードル", noodle, beside "ヌード").
+
+    A word with a masked letter ("n*de", at most two masks) matches when some letter in
+    its place would ("nude")."""
 
     def __init__(self, terms: Iterable[str]):
-        words, stems, anywhere, unspaced = set(), set(), set(), set()
+        words, stems, anywhere, unspaced, allowed = set(), set(), set(), set(), set()
         for raw in terms:
             term = raw.strip()
+            if term.startswith("!"):
+                allowed.add(normalise(term[1:]))
+                continue
             kind = "anywhere" if term.startswith("*") and term.endswith("*") and len(term) > 2 else (
                 "stem" if term.endswith("*") else "word")  # fmt: skip
             term = normalise(term.strip("*"))
@@ -138,8 +186,14 @@ class Blocklist:
             rf"{re.escape(t)}\w*" for t in sorted(stems)
         ]
         self._words = re.compile(r"\b(?:" + "|".join(alternatives) + r")\b") if alternatives else None
+        # Neighbours written as one match a word only as it is listed, not with its endings:
+        # "go red" is not "gored".
+        exact = [re.escape(t) for t in sorted(words)] + [rf"{re.escape(t)}\w*" for t in sorted(stems)]
+        self._joined = re.compile(r"^(?:" + "|".join(exact) + r")$") if exact else None
         self._anywhere = sorted(anywhere)
         self._unspaced = sorted(unspaced)
+        self._allowed = [re.compile(rf"(?<![^\W\d_]){re.escape(a)}(?![^\W\d_])" if a.isascii() else re.escape(a))
+                         for a in sorted(filter(None, allowed), key=len, reverse=True)]  # fmt: skip
 
     @classmethod
     def from_file(cls, path: Path) -> Blocklist:
@@ -149,15 +203,35 @@ class Blocklist:
     def find(self, text: str) -> str | None:
         """The first listed term that ``text`` contains, or None."""
         normalised = normalise(text)
+        for allowed in self._allowed:
+            normalised = allowed.sub(" ", normalised)
         words = normalised.split()
-        # Each word, and each pair of neighbours written as one ("se xy", "nu de").
-        candidates = [normalised, *(a + b for a, b in zip(words, words[1:], strict=False))]
+        # The text and each masked word read with every letter in its masks ("n*de": nade,
+        # ..., nude); then each two and three neighbours written as one ("se xy", "na k ed").
         if self._words is not None:
-            for candidate in candidates:
+            for candidate in [normalised, *_unmasked(words)]:
                 if match := self._words.search(candidate):
                     return match.group(0)
-        squashed = normalised.replace(" ", "")
-        return next((term for term in [*self._anywhere, *self._unspaced] if term in squashed), None)
+            for candidate in [*_joined(words, 2), *_joined(words, 3)]:
+                if self._joined.match(candidate):
+                    return candidate
+        squashed = [normalised.replace(" ", ""), *_unmasked(words)]
+        return next((term for term in [*self._anywhere, *self._unspaced] for text in squashed if term in text), None)
+
+
+def _joined(words: list[str], n: int) -> Iterator[str]:
+    """Each ``n`` neighbouring words written as one."""
+    return ("".join(words[i : i + n]) for i in range(len(words) - n + 1))
+
+
+def _unmasked(words: list[str]) -> Iterator[str]:
+    """Each masked word ("n*de") read with every letter in its masks: only a word with
+    letters in at least half of it and at most ``_MAX_MASKED`` masks ("****" is no word)."""
+    for word in words:
+        masks = word.count(_MASK)
+        if 0 < masks <= _MAX_MASKED and masks * 2 <= len(word):
+            for letters in itertools.product(string.ascii_lowercase, repeat=masks):
+                yield word.replace(_MASK, "{}").format(*letters)
 
 
 @functools.cache
