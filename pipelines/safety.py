@@ -38,6 +38,7 @@ import regex  # Unicode properties (scripts, default-ignorable characters) that 
 from PIL import Image, ImageDraw, ImageFont
 
 from runtime import settings
+from runtime.messages import InputError
 
 if TYPE_CHECKING:
     import torch
@@ -62,6 +63,10 @@ _INVISIBLE = r"[\p{Cf}\p{Default_Ignorable_Code_Point}]"
 _LETTER_BLOCKS = ((0x0250, 0x02AF), (0x1D00, 0x1DBF), (0xA720, 0xA7FF), (0xAB30, 0xAB6F), (0x1F100, 0x1F1FF))
 # A masked letter inside a word ("n*de"): read as each letter in turn, up to this many per word.
 _MASK, _MAX_MASKED = "*", 2
+# English function words, never joined to their neighbours: "a hero in a cape" is not heroin.
+_FUNCTION_WORDS = frozenset(
+    ["a", "an", "and", "as", "at", "by", "for", "in", "is", "it", "of", "on", "or", "the", "to"]
+)
 
 
 def is_hidden(image: Image.Image) -> bool:
@@ -220,8 +225,10 @@ class Blocklist:
 
 
 def _joined(words: list[str], n: int) -> Iterator[str]:
-    """Each ``n`` neighbouring words written as one."""
-    return ("".join(words[i : i + n]) for i in range(len(words) - n + 1))
+    """Each ``n`` neighbouring words written as one, unless one of them is a function word."""
+    for i in range(len(words) - n + 1):
+        if not _FUNCTION_WORDS.intersection(words[i : i + n]):
+            yield "".join(words[i : i + n])
 
 
 def _unmasked(words: list[str]) -> Iterator[str]:
@@ -253,12 +260,15 @@ def blocklist() -> Blocklist:
 
 
 def check_prompt(prompt: str, name: str = "prompt") -> None:
-    """Refuse ``prompt`` (ValueError) when it contains a blocked term."""
+    """Refuse ``prompt`` (an ``InputError``, a ValueError) when it contains a blocked term."""
     term = blocklist().find(prompt)
     if term is not None:
-        raise ValueError(
+        raise InputError(
+            "prompt_blocked",
             f"The {name} contains {term!r}, which the safety filter of this app doesn't allow. "
-            "Please describe something else."
+            "Please describe something else.",
+            name=name,
+            term=term,
         )
 
 
