@@ -1,15 +1,20 @@
 """The text-to-image safety filter: a prompt blocklist and an image safety checker.
 
 - The blocklist refuses a prompt that contains a listed word or phrase, before any
-  work is done. Matching ignores case, accents, common letter-for-digit swaps
-  ("s3x") and separators between single letters ("n.u.d.e"); a teacher edits the
-  list (``SAFETY_BLOCKLIST``, one entry per line) and it is re-read when it changes.
+  work is done, in the languages the app speaks (English, Chinese, and Japanese words
+  too). Matching ignores case, accents, look-alike letters (Cyrillic е, small capitals
+  ɴᴜᴅᴇ), invisible characters, common letter-for-digit swaps ("s3x"), masked letters
+  ("n*de") and spacing ("n.u.d.e", "na k ed"); a teacher edits the list
+  (``SAFETY_BLOCKLIST``, one entry per line) and it is re-read when it changes. The
+  classroom also reads Chat's text with it (classroom/policy.py).
 - The image checker is the Stable Diffusion safety checker (CompVis, released with
   Rombach et al., 2022): a CLIP ViT-L/14 image embedding is compared by cosine
   similarity with 17 embedded unsafe concepts (plus 3 "special care" ones that make
   the others stricter), each with its own threshold. It runs on every generated
   image, whatever the model (SD, SD-Turbo, SDXL-Turbo); a flagged image is replaced
   by a notice image and never returned.
+- Optionally (``SAFETY_NUDENET=on``), NudeNet's nudity detector (a YOLOv8n on ONNX
+  Runtime, its weights in its package) gives a second opinion on every image.
 
 Both form ``SafetyFilter``, a component of the text-to-image pipeline (as diffusers
 runs its safety checker inside the pipeline): ``TextToImagePipeline.__call__`` checks
@@ -316,9 +321,52 @@ class SafetyChecker:
         return [bool(flag) for flag in flags]
 
 
-def screen(checker: SafetyChecker, images: list[Image.Image]) -> tuple[list[Image.Image], int]:
-    """``images`` with those ``checker`` flags replaced by notice images, and how many were."""
+class NudityDetector:
+    """A second opinion beside the checker (``SAFETY_NUDENET=on``): NudeNet's detector
+    (notAI-tech, MIT licence; a YOLOv8n of 12 MB run by ONNX Runtime at 320x320, its
+    weights inside the ``nudenet`` package, so it works offline). An image is flagged
+    when the detector finds one of ``EXPOSED`` with at least ``threshold`` confidence;
+    its other classes (faces, covered parts, feet) flag nothing."""
+
+    EXPOSED = frozenset({"FEMALE_BREAST_EXPOSED", "FEMALE_GENITALIA_EXPOSED", "MALE_GENITALIA_EXPOSED",
+                         "BUTTOCKS_EXPOSED", "ANUS_EXPOSED"})  # fmt: skip
+
+    def __init__(self, detector, threshold: float = 0.5):
+        self.detector, self.threshold = detector, threshold
+
+    @classmethod
+    def load(cls, threshold: float = 0.5) -> NudityDetector:
+        try:
+            from nudenet import NudeDetector
+        except ImportError:  # fail closed: asked for, it must run
+            raise RuntimeError(
+                "SAFETY_NUDENET=on needs the nudenet package: pip install nudenet==3.4.2 (or set SAFETY_NUDENET=off)."
+            ) from None
+        return cls(NudeDetector(), threshold)
+
+    def found(self, image: Image.Image) -> list[dict]:
+        """What the detector finds in ``image``: [{"class", "score", "box"}, ...]."""
+        import numpy as np
+
+        return self.detector.detect(np.asarray(image.convert("RGBA")))  # it converts RGBA to its BGR
+
+    def __call__(self, images: list[Image.Image]) -> list[bool]:
+        return [any(d["class"] in self.EXPOSED and d["score"] >= self.threshold for d in self.found(image))
+                for image in images]  # fmt: skip
+
+
+@functools.cache
+def nudity_detector() -> NudityDetector:
+    """The detector, loaded on first use (about 0.4 s), once per process."""
+    return NudityDetector.load(settings.SAFETY_NUDENET_THRESHOLD)
+
+
+def screen(checker: SafetyChecker, images: list[Image.Image], detector: Callable | None = None):
+    """``images`` with those ``checker`` (or ``detector``, when given) flags replaced by
+    notice images, and how many were."""
     flags = checker(images)
+    if detector is not None:
+        flags = [a or b for a, b in zip(flags, detector(images), strict=True)]
     screened = [notice_image(*image.size) if flagged else image for image, flagged in zip(images, flags, strict=True)]
     return screened, sum(flags)
 
@@ -343,17 +391,23 @@ class SafetyFilter:
             check_prompt(prompt, name)
 
     def checker(self, on_load: Callable | None = None) -> SafetyChecker | None:
-        """The image checker, loaded now if it is not yet (None when the filter is off)."""
+        """The image checker, loaded now if it is not yet (None when the filter is off), and
+        the nudity detector with ``SAFETY_NUDENET=on``, so that either is refused before any work."""
         if not self.on or self._checker is None:
             return None
+        if settings.SAFETY_NUDENET == "on":
+            nudity_detector()
         if isinstance(self._checker, SafetyChecker):
             return self._checker
         return self._checker(on_load)
 
     def screen(self, images: list[Image.Image]) -> tuple[list[Image.Image], int]:
-        """``images`` with the flagged ones replaced by notice images, and how many were."""
+        """``images`` with the flagged ones replaced by notice images, and how many were: by
+        the checker, and by the nudity detector too with ``SAFETY_NUDENET=on``."""
         checker = self.checker()
-        return (images, 0) if checker is None else screen(checker, images)
+        if checker is None:
+            return images, 0
+        return screen(checker, images, nudity_detector() if settings.SAFETY_NUDENET == "on" else None)
 
 
 def notice_image(width: int, height: int) -> Image.Image:

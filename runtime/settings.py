@@ -281,6 +281,11 @@ SAFETY_FILTER = "on" if _flag("SAFETY_FILTER", True) else "off"
 # Words and phrases a prompt may not contain, one per line; the file in assets/ is
 # the default. Matching ignores case, accents and punctuation between letters.
 SAFETY_BLOCKLIST = Path(os.getenv("SAFETY_BLOCKLIST", ASSETS_DIR / "safety" / "blocklist.txt"))
+# A second image check beside the safety checker, with the filter on: NudeNet's detector
+# (pip install nudenet; its 12 MB weights ship in the package, so it works offline), which
+# hides an image where it finds exposed nudity with at least this confidence. Off by default.
+SAFETY_NUDENET = "on" if _flag("SAFETY_NUDENET", False) else "off"
+SAFETY_NUDENET_THRESHOLD = _float("SAFETY_NUDENET_THRESHOLD", 0.5)
 # Optional password protection: "user:password,user2:password2". Empty: no login.
 PLAYGROUND_AUTH = os.getenv("PLAYGROUND_AUTH", "")
 # Per-client limit on model runs (and, separately, on uploads) for public deployments,
