@@ -27,7 +27,6 @@ when a model server is used.
 from __future__ import annotations
 
 import contextlib
-import ssl
 import time
 from collections.abc import Iterator
 from contextvars import ContextVar
@@ -177,7 +176,7 @@ class BoundedTransport(httpx2.BaseTransport):
     def __init__(self, origin: str, seconds: float, max_bytes: int):
         self.origin = httpx2.URL(origin)
         self.seconds, self.max_bytes = seconds, max_bytes
-        self.ssl_context = ssl.create_default_context() if self.origin.scheme == "https" else None
+        self.ssl_context = httpx2.create_ssl_context() if self.origin.scheme == "https" else None  # as the client's
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         url = request.url
