@@ -346,11 +346,17 @@ def _texts(arguments: dict, typed: Iterable[str]) -> dict:
 
 def _user_turns(arguments: dict) -> list[str]:
     """The text of the student's own turns in a ``history`` argument (a chat's, as its
-    endpoint takes it: [{"role", "content"}, ...]); what a page or client sent back."""
+    endpoint takes it: [{"role", "content"}, ...], content a text or a list of texts,
+    {"type": "text", "text"} parts and files); what a page or client sent back."""
     history = arguments.get("history")
-    turns = history if isinstance(history, list) else []
-    return [turn["content"] for turn in turns
-            if isinstance(turn, dict) and turn.get("role") == "user" and isinstance(turn.get("content"), str)]  # fmt: skip
+    texts = []
+    for turn in history if isinstance(history, list) else []:
+        if isinstance(turn, dict) and turn.get("role") == "user":
+            content = turn.get("content")
+            for item in content if isinstance(content, list) else [content]:
+                text = item.get("text") if isinstance(item, dict) else item
+                texts += [text] if isinstance(text, str) else []
+    return texts
 
 
 def _refusal(error) -> gr.Error:

@@ -117,6 +117,10 @@ def test_chats_text_is_screened_in_classroom_mode(policy, monkeypatch):
             ("and now?",),
             {"history": [{"role": "user", "content": "a n*ked person"}, {"role": "assistant", "content": "No"}]},
         ),
+        (
+            ("and now?",),
+            {"history": [{"role": "user", "content": [{"path": "x.jpg"}, {"type": "text", "text": "裸照"}]}]},
+        ),
     ]:
         with pytest.raises(gr.Error, match="safety filter"):
             strict.check_call(chat, args, kwargs, ["message", "system_prompt"])
