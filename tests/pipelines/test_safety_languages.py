@@ -133,3 +133,23 @@ def test_outside_classroom_mode_chat_is_not_screened():
     from classroom.policy import ClassroomPolicy
 
     ClassroomPolicy(None).check_call(chat, ("describe a nude statue",), {}, ["message"])
+
+
+def test_the_chat_tabs_own_handler_is_screened_before_it_runs(models, tmp_path, monkeypatch):
+    """The app in classroom mode with the Chat tab: its endpoint refuses a blocked message
+    before the handler runs (no model loads), and answers an innocent one."""
+    import gradio as gr
+
+    from ui import build_demo
+
+    monkeypatch.setattr(settings, "SAFETY_FILTER", "on")
+    lesson = tmp_path / "lesson.yaml"
+    lesson.write_text("tabs: [chat]\n", encoding="utf-8")
+    try:
+        demo = build_demo("tiny", str(lesson))
+        endpoint = next(block.fn for block in demo.fns.values() if block.api_name == "chat")
+        with pytest.raises(gr.Error, match="'裸女'.*safety filter"):
+            next(endpoint("画一个裸女"))
+        assert next(endpoint("What is in this picture?", [], [], None, 4))[0] is not None
+    finally:
+        models.configure("tiny")
