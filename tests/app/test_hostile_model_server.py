@@ -162,3 +162,22 @@ def test_a_server_image_takes_the_limits_of_an_upload(server, monkeypatch):
     image = pipe("a red square", width=64, height=64, num_inference_steps=1)[0]
     assert image.size == (64, 64) and image.getpixel((0, 0)) == (200, 10, 10)
     backends.client.cache_clear()
+
+
+@pytest.mark.parametrize(
+    "code, params",
+    [
+        ("server_deadline", {"seconds": "300"}),
+        ("server_too_large", {"limit": "16 MB"}),
+        ("server_overlong", {"tokens": 8}),
+        ("server_redirect", {"target": "http://elsewhere:8000"}),
+        ("server_image", {"got": "8000x8000", "asked": "64x64"}),
+    ],
+)
+def test_each_fault_is_said_in_both_languages(code, params):
+    from ui.messages import translate
+
+    error = BackendError(code, Backend("text_to_image", "http://vlm:8000/v1", "m"), **params)
+    english, chinese = translate(error, "en"), translate(error, "zh-CN")
+    assert english == str(error) and "m at vlm:8000" in english and "{" not in english
+    assert "文生图服务器（m at vlm:8000）" in chinese and "{" not in chinese and chinese != english
