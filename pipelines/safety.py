@@ -29,10 +29,8 @@ shows one in the UI.
 from __future__ import annotations
 
 import functools
-import itertools
 import logging
 import re
-import string
 import textwrap
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
@@ -54,7 +52,8 @@ _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t
                        "!": "i", "|": "l", "£": "l"})  # fmt: skip
 _STAND_INS = "@$€!|£"  # symbols read as letters only between letters: "sex!" stays "sex"
 # Word endings an entry also matches: plural, past, -ing, -er, -ness ("murdered", "nakedness").
-_ENDINGS = r"(?:e?s|e?d|ing|ers?|ness|ly|y)?"
+_WORD_ENDINGS = ("s", "es", "d", "ed", "ing", "er", "ers", "ness", "ly", "y")
+_ENDINGS = rf"(?:{'|'.join(_WORD_ENDINGS)})?"
 # Scripts written without spaces, which the confusables table must not read as Latin letters.
 _UNSPACED = ("CJK", "HIRAGANA", "KATAKANA", "HANGUL")
 # A run of them (Unicode script extensions, so that the kana length mark counts): a word of
@@ -66,8 +65,8 @@ _INVISIBLE = r"[\p{Cf}\p{Default_Ignorable_Code_Point}]"
 # Blocks where letters look like Latin ones that NFKC keeps apart: IPA and phonetic small
 # capitals (ɴᴜᴅᴇ), Latin Extended-D (ꜱ), enclosed and regional-indicator letters (🅽, 🇳).
 _LETTER_BLOCKS = ((0x0250, 0x02AF), (0x1D00, 0x1DBF), (0xA720, 0xA7FF), (0xAB30, 0xAB6F), (0x1F100, 0x1F1FF))
-# A masked letter inside a word ("n*de"): read as each letter in turn, up to this many per word.
-_MASK, _MAX_MASKED = "*", 2
+# A masked letter inside a word ("n*de"): read as any letter, in a word at least half letters.
+_MASK = "*"
 # English function words, never joined to their neighbours: "a hero in a cape" is not heroin.
 _FUNCTION_WORDS = frozenset(
     ["a", "an", "and", "as", "at", "by", "for", "in", "is", "it", "of", "on", "or", "the", "to"]
@@ -172,8 +171,8 @@ class Blocklist:
     - ``!phrase`` is allowed, read as if absent before the others are looked for: an
       innocent word that contains an entry ("!ヌードル", noodle, beside "ヌード").
 
-    A word with a masked letter ("n*de", at most two masks) matches when some letter in
-    its place would ("nude")."""
+    A word with masked letters ("n*de", "p**n") matches when some letters in their place
+    would ("nude", "porn"), if at least half of it is letters ("****" is no word)."""
 
     def __init__(self, terms: Iterable[str]):
         words, stems, anywhere, unspaced, allowed = set(), set(), set(), set(), set()
@@ -202,6 +201,12 @@ class Blocklist:
         self._joined = re.compile(r"^(?:" + "|".join(exact) + r")$") if exact else None
         self._anywhere = sorted(anywhere)
         self._unspaced = sorted(unspaced)
+        # What a masked word is compared with, letter by letter: each listed word with each of
+        # its endings, by length; and the stems.
+        self._forms: dict[int, list[str]] = {}
+        for form in sorted(t + ending for t in words for ending in ("", *_WORD_ENDINGS)):
+            self._forms.setdefault(len(form), []).append(form)
+        self._stems = sorted(stems)
         self._allowed = [re.compile(rf"(?<![^\W\d_]){re.escape(a)}(?![^\W\d_])" if a.isascii() else re.escape(a))
                          for a in sorted(filter(None, allowed), key=len, reverse=True)]  # fmt: skip
 
@@ -216,17 +221,37 @@ class Blocklist:
         for allowed in self._allowed:
             normalised = allowed.sub(" ", normalised)
         words = normalised.split()
-        # The text and each masked word read with every letter in its masks ("n*de": nade,
-        # ..., nude); then each two and three neighbours written as one ("se xy", "na k ed").
-        if self._words is not None:
-            for candidate in [normalised, *_unmasked(words)]:
-                if match := self._words.search(candidate):
-                    return match.group(0)
+        # The text, each masked word ("n*de"), then each two and three neighbours written as
+        # one ("se xy", "na k ed").
+        if self._words is not None and (match := self._words.search(normalised)):
+            return match.group(0)
+        for word in dict.fromkeys(words):  # each once
+            if _MASK in word and (form := self._unmask(word)):
+                return form
+        if self._joined is not None:
             for candidate in [*_joined(words, 2), *_joined(words, 3)]:
                 if self._joined.match(candidate):
                     return candidate
-        squashed = [normalised.replace(" ", ""), *_unmasked(words)]
-        return next((term for term in [*self._anywhere, *self._unspaced] for text in squashed if term in text), None)
+        squashed = normalised.replace(" ", "")
+        return next((term for term in [*self._anywhere, *self._unspaced] if term in squashed), None)
+
+    def _unmask(self, word: str) -> str | None:
+        """The listed word, stem or part that masked ``word`` spells when its masks are letters."""
+        if word.count(_MASK) * 2 > len(word):
+            return None
+        for form in self._forms.get(len(word), []):
+            if _fits(word, form):
+                return form
+        for stem in self._stems:
+            if _fits(word[: len(stem)], stem):
+                return stem
+        return next((term for term in self._anywhere for i in range(len(word) - len(term) + 1)
+                     if _fits(word[i : i + len(term)], term)), None)  # fmt: skip
+
+
+def _fits(masked: str, form: str) -> bool:
+    """Whether ``masked`` is ``form`` with some letters masked."""
+    return len(masked) == len(form) and all(c in (f, _MASK) for c, f in zip(masked, form, strict=True))
 
 
 def _joined(words: list[str], n: int) -> Iterator[str]:
@@ -234,16 +259,6 @@ def _joined(words: list[str], n: int) -> Iterator[str]:
     for i in range(len(words) - n + 1):
         if not _FUNCTION_WORDS.intersection(words[i : i + n]):
             yield "".join(words[i : i + n])
-
-
-def _unmasked(words: list[str]) -> Iterator[str]:
-    """Each masked word ("n*de") read with every letter in its masks: only a word with
-    letters in at least half of it and at most ``_MAX_MASKED`` masks ("****" is no word)."""
-    for word in words:
-        masks = word.count(_MASK)
-        if 0 < masks <= _MAX_MASKED and masks * 2 <= len(word):
-            for letters in itertools.product(string.ascii_lowercase, repeat=masks):
-                yield word.replace(_MASK, "{}").format(*letters)
 
 
 @functools.cache
