@@ -144,7 +144,7 @@ def normalise(text: str) -> str:
     stand_ins = re.escape(_STAND_INS)
     letter = rf"(?:[^\W_]|[{stand_ins}])"
     tokens = re.findall(rf"{letter}+(?:{re.escape(_MASK)}+{letter}+)*", text)
-    tokens = [t.strip("!|€£") for t in tokens]  # at a word's edge they are punctuation: "sex!" -> "sex"
+    tokens = [t.strip("!|€£" + _MASK) for t in tokens]  # at a word's edge they are punctuation: "sex!" -> "sex"
     tokens = [t if any(c.isalpha() for c in t) else re.sub(rf"[{stand_ins}]", "", t) for t in tokens]
     words, run = [], ""
     for word in filter(None, tokens):
