@@ -22,7 +22,9 @@ ENV HOME=/home/user \
     PYTHONUNBUFFERED=1
 WORKDIR /home/user/app
 
+# requirements.txt installs the lock of the whole tree (requirements/app.txt).
 COPY --chown=user requirements.txt .
+COPY --chown=user requirements/ requirements/
 RUN pip install --no-cache-dir --user --index-url "$TORCH_INDEX" torch==2.13.0 \
  && pip install --no-cache-dir --user -r requirements.txt
 

@@ -19,6 +19,7 @@ by the pipelines (pipelines/remote.py).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 from dataclasses import dataclass
@@ -128,10 +129,14 @@ def client(backend: Backend):
     parts = urlsplit(backend.url)
     transport = BoundedTransport(f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}", settings.BACKEND_DEADLINE,
                                  settings.BACKEND_MAX_REPLY_BYTES)  # fmt: skip
+    # The client's own Timeout type (openai re-exports its HTTP library's): a timeout of
+    # another HTTP library (httpx's) is refused by some releases of that library.
     timeout = Timeout(settings.BACKEND_TIMEOUT, connect=settings.BACKEND_CONNECT_TIMEOUT)
-    return OpenAI(base_url=backend.url, api_key=settings.BACKEND_API_KEY or "not-needed", timeout=timeout,
+    made = OpenAI(base_url=backend.url, api_key=settings.BACKEND_API_KEY or "not-needed", timeout=timeout,
                   max_retries=settings.BACKEND_RETRIES,
                   http_client=httpx2.Client(transport=transport, timeout=timeout, follow_redirects=True))  # fmt: skip
+    atexit.register(made.close)  # closed while the interpreter is whole (not in a late __del__)
+    return made
 
 
 @contextlib.contextmanager
@@ -141,11 +146,14 @@ def talking_to(backend: Backend, received: list[str] | None = None, call=None):
     becomes a ``BackendError`` saying what happened. ``received``: the text streamed so
     far, given while a stream is read (no request is sent then: its connection already
     has the budget): a connection lost then is a cut answer. Yields the call."""
-    import httpx2
     import openai
 
     from runtime.backend_http import Call, Fault, calling
 
+    # The client wraps its HTTP library's errors, inside a stream too (openai/_streaming.py):
+    # a read that times out is APITimeoutError, a lost connection APIConnectionError. So
+    # nothing here names that library, whose exceptions are not httpx's. A call over its
+    # budget raises a Fault (an OpenAIError too), which the client passes on as it is.
     seconds = f"{settings.BACKEND_TIMEOUT:g}"
     call = call or Call.start(settings.BACKEND_DEADLINE, settings.BACKEND_MAX_REPLY_BYTES)
     try:
@@ -158,10 +166,10 @@ def talking_to(backend: Backend, received: list[str] | None = None, call=None):
         raise
     except Fault as fault:
         raise BackendError(fault.code, backend, **fault.params) from None
-    except (openai.APITimeoutError, httpx2.TimeoutException) as error:
+    except openai.APITimeoutError:
         if call.expired:
             raise BackendError("server_deadline", backend, seconds=f"{call.seconds:g}") from None
-        code = "server_timeout" if isinstance(error, openai.APITimeoutError) else "server_stalled"  # in a stream
+        code = "server_timeout" if received is None else "server_stalled"  # stalled: in the middle of a stream
         raise BackendError(code, backend, seconds=seconds) from None
     except openai.APIConnectionError as error:
         if received is not None:  # the stream had started: the connection was lost in its middle
@@ -173,8 +181,6 @@ def talking_to(backend: Backend, received: list[str] | None = None, call=None):
         raise BackendError("server_failed", backend, status=error.status_code) from None
     except openai.APIStatusError as error:  # 4xx: the server's own reason, e.g. a context too long
         raise BackendError("server_refused", backend, status=error.status_code, reason=_reason(error)) from None
-    except (httpx2.RemoteProtocolError, httpx2.ReadError):
-        raise BackendError("server_cut", backend, count=f"{len(''.join(received or [])):,}") from None
     except (
         ValueError,
         openai.APIResponseValidationError,

@@ -54,6 +54,13 @@ def check(text: str) -> list[str]:
     runs = " ".join(rest for kind, rest in steps if kind == "RUN")
     if "torch==" in runs and "--index-url" not in runs:
         problems.append("torch comes from PyPI's CUDA build: give the CPU index for a CPU image")
+    # The lock that requirements.txt pulls in (-r, -c) is in the image before it is installed.
+    install_at = next((i for i, (kind, rest) in enumerate(steps) if kind == "RUN" and "-r requirements.txt" in rest), None)
+    copied = [source.rstrip("/") for kind, rest in steps[:install_at] if kind == "COPY"
+              for source in [w for w in rest.split() if not w.startswith("--")][:-1]]  # fmt: skip
+    for included in re.findall(r"^-[rc] (\S+)", (ROOT / "requirements.txt").read_text(), re.MULTILINE):
+        if install_at is None or not any(included == c or included.startswith(c + "/") for c in copied):
+            problems.append(f"{included} (which requirements.txt installs) is not copied before the install")
     if not any(kind == "CMD" and "app.py" in rest for kind, rest in steps):
         problems.append("CMD does not start app.py")
     return problems

@@ -20,12 +20,13 @@ def test_the_dockerfile_is_as_spaces_and_a_cpu_host_need_it():
     assert "no HEALTHCHECK" in check(re.sub(r"HEALTHCHECK[^\n]*\\\n[^\n]*\n", "", text))
     assert any("unprivileged" in p for p in check(text.replace("USER user", "USER root")))
     assert any("CUDA build" in p for p in check(text.replace('--index-url "$TORCH_INDEX" ', "")))
+    assert any("requirements/app.txt" in p for p in check(text.replace("COPY --chown=user requirements/ requirements/\n", "")))
 
 
 def test_the_spaces_front_matter_matches_the_pins():
     front = yaml.safe_load((ROOT / "README.md").read_text().split("---")[1])
-    pins = dict(re.findall(r"^([\w\[\]-]+)==(\S+)", (ROOT / "requirements.txt").read_text(), re.MULTILINE))
-    assert front["sdk"] == "gradio" and front["sdk_version"] == pins["gradio[mcp]"]
+    pins = dict(re.findall(r"^([\w-]+)==(\S+)", (ROOT / "requirements" / "app.txt").read_text(), re.MULTILINE))
+    assert front["sdk"] == "gradio" and front["sdk_version"] == pins["gradio"]
     assert front["app_file"] == "app.py" and front["suggested_hardware"] in FLAVORS
     docker_python = re.search(r"FROM python:(\d+\.\d+)", (ROOT / "Dockerfile").read_text()).group(1)
     assert str(front["python_version"]) == docker_python  # the Python the image and CI run
