@@ -31,12 +31,17 @@ import gradio as gr
 
 from classroom.records import PromptLog, SharedPromptLog, SharedStudentLimits, StudentLimits
 from classroom.rules import MAX_STUDENT_NAME, Classroom, ClassroomError, Lock, on_off
+from pipelines.safety import check_prompt
 from runtime import registry, settings
 from runtime.inputs import identity
 from runtime.messages import InputError
 
 log = logging.getLogger("playground.classroom")
 TITLE = "Classroom rule / 课堂规则"  # the title of a refusal
+# Handlers whose text goes to a model with no filter of its own: in classroom mode, with the
+# safety filter on, their text boxes and the student's turns of their history are read by
+# the blocklist that screens image prompts (pipelines/safety.py).
+SCREENED = ("chat",)
 
 
 class ClassroomPolicy:
@@ -208,6 +213,9 @@ class ClassroomPolicy:
                 if name in arguments and on_off(arguments[name]) != value:
                     raise InputError("classroom_setting", f"In this classroom the teacher has locked `{name}` to "
                                      f"{value!r}.", name=name, value=repr(value))  # fmt: skip
+            if fn.__name__ in SCREENED and self.setting("safety_filter", settings.SAFETY_FILTER) == "on":
+                for name, text in [*texts.items(), *(("message", turn) for turn in _user_turns(arguments))]:
+                    check_prompt(text, name.replace("_", " "))
             self.limits.check(who, images=images_made(fn, arguments))
         except ValueError as error:
             self._write_log(fn.__name__, who, texts, refused=str(error))
@@ -334,6 +342,21 @@ def images_made(fn, arguments: dict) -> int:
 def _texts(arguments: dict, typed: Iterable[str]) -> dict:
     """The text a student typed, by parameter name: the non-empty strings among ``typed``."""
     return {name: arguments[name] for name in typed if isinstance(arguments.get(name), str) and arguments[name].strip()}
+
+
+def _user_turns(arguments: dict) -> list[str]:
+    """The text of the student's own turns in a ``history`` argument (a chat's, as its
+    endpoint takes it: [{"role", "content"}, ...], content a text or a list of texts,
+    {"type": "text", "text"} parts and files); what a page or client sent back."""
+    history = arguments.get("history")
+    texts = []
+    for turn in history if isinstance(history, list) else []:
+        if isinstance(turn, dict) and turn.get("role") == "user":
+            content = turn.get("content")
+            for item in content if isinstance(content, list) else [content]:
+                text = item.get("text") if isinstance(item, dict) else item
+                texts += [text] if isinstance(text, str) else []
+    return texts
 
 
 def _refusal(error) -> gr.Error:

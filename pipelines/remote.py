@@ -22,6 +22,7 @@ import base64
 import io
 import math
 import threading
+import warnings
 from collections.abc import Iterator
 
 from pipelines.speech_recognition import SpeechRecognitionPipeline
@@ -34,6 +35,10 @@ from runtime.inputs import notify
 from runtime.messages import Notice
 from runtime.scripts import ScriptCheck
 
+# The longest answer a server may send for max_tokens tokens, on average per token (English
+# averages about 4 characters a token; the longest tokens of common vocabularies about 30):
+# past it the server is not answering what was asked, and the answer is cut and refused.
+MAX_CHARS_PER_TOKEN = 32
 # A caption prompt can't start a remote model's answer (the API has no prefill), so the
 # instruction asks for it.
 CAPTION_START_INSTRUCTION = {"en": 'Describe this image in one sentence, beginning with "{start}".',
@@ -100,34 +105,44 @@ class RemoteChatPipeline(ChatPipeline):
             reply = client(self.backend).chat.completions.create(**self.request(messages, options))
             choice = reply.choices[0]
             answer = choice.message.content or ""
+            self._check_length(len(answer), 1, options["max_new_tokens"])
             logprobs = getattr(choice.logprobs, "content", None) if choice.logprobs else None
         return self._remote_result(answer, logprobs, reply.usage, options, turns, stop)
+
+    def _check_length(self, chars: int, pieces: int, max_tokens: int) -> None:
+        """Refuse (``BackendError``) an answer of ``chars`` characters in ``pieces`` streamed
+        pieces that ``max_tokens`` tokens can't be: longer than they can spell, or in more
+        pieces than tokens (each holds one at least; one more for a last flush). The text so
+        far is joined at each piece, so their number and length bound that work."""
+        if chars > max_tokens * MAX_CHARS_PER_TOKEN or pieces > max_tokens + 1:
+            raise BackendError("server_overlong", self.backend, tokens=max_tokens)
 
     def stream(self, turns: list[dict], system_prompt: str | None = None, stop: threading.Event | None = None,
                **options) -> Iterator[dict]:  # fmt: skip
         """As ``ChatPipeline.stream``: the text so far after each piece, then the result."""
         options, turns, messages = self._checked(turns, system_prompt, options)
+        max_tokens = options["max_new_tokens"]
         pieces: list[str] = []
         logprobs: list = []
-        usage = None
-        with talking_to(self.backend):  # retried until it starts
+        usage, answered, length = None, False, 0
+        with talking_to(self.backend) as call:  # retried until it starts; one deadline for the whole call
             stream = client(self.backend).chat.completions.create(**self.request(messages, options), stream=True)
-        chunks = 0
-        with talking_to(self.backend, pieces), stream:  # never retried: a lost connection is a cut answer
+        with talking_to(self.backend, pieces, call), stream:  # never retried: a lost connection is a cut answer
             for chunk in stream:
-                chunks += 1
                 usage = getattr(chunk, "usage", None) or usage
                 if not chunk.choices:
                     continue
-                choice = chunk.choices[0]
+                answered, choice = True, chunk.choices[0]
                 if choice.logprobs is not None and getattr(choice.logprobs, "content", None):
-                    logprobs += choice.logprobs.content
+                    logprobs += choice.logprobs.content[: max_tokens - len(logprobs)]  # one per token asked, at most
                 if choice.delta is not None and choice.delta.content:
                     pieces.append(choice.delta.content)
+                    length += len(choice.delta.content)
+                    self._check_length(length, len(pieces), max_tokens)
                     yield {"answer": "".join(pieces).strip(), "done": False}
                 if stop is not None and stop.is_set():
                     break  # closing the stream tells the server to stop generating
-        if not chunks:
+        if not answered:  # no chunk, or chunks without choices: not an answer, even an empty one
             raise BackendError(
                 "server_garbled", self.backend, reason={"en": "no answer in its stream", "zh-CN": "流中没有回答"}
             )
@@ -137,7 +152,7 @@ class RemoteChatPipeline(ChatPipeline):
         """``ChatPipeline._result``'s keys: token probabilities from ``logprobs`` where the
         server sent them (else empty), the prompt's token count from ``usage`` where sent."""
         tokens = []
-        for item in logprobs or []:
+        for item in (logprobs or [])[: options["max_new_tokens"]]:  # one per token asked, whatever was sent
             tokens.append({
                 "token": item.token, "id": None, "special": False, "probability": round(math.exp(item.logprob), 4),
                 "alternatives": [{"token": alt.token, "probability": round(math.exp(alt.logprob), 4)}
@@ -165,7 +180,9 @@ class RemoteChatPipeline(ChatPipeline):
         turns = [{"role": "user", "text": instruction, "images": [image]}]
         with talking_to(self.backend):
             reply = client(self.backend).chat.completions.create(**self.request(self.messages(turns), options))
-            return (reply.choices[0].message.content or "").strip()
+            answer = reply.choices[0].message.content or ""
+        self._check_length(len(answer), 1, options["max_new_tokens"])
+        return answer.strip()
 
 
 def _no_beams(num_beams: int) -> None:
@@ -316,8 +333,6 @@ class RemoteTextToImagePipeline:
                  num_inference_steps: int | None = None, guidance_scale: float | None = None, width: int | None = None,
                  height: int | None = None, num_images: int = 1, callback=None, decoder: str = "vae",
                  latents_callback=None) -> list:  # fmt: skip
-        from PIL import Image
-
         from runtime.inputs import check_seed, check_text
 
         prompt = check_text(prompt, "prompt")
@@ -341,12 +356,7 @@ class RemoteTextToImagePipeline:
                     extra_body=extra,
                 )  # fmt: skip
                 data = base64.b64decode(reply.data[0].b64_json, validate=True)
-            try:
-                images.append(Image.open(io.BytesIO(data)).convert("RGB"))
-            except Exception:  # noqa: BLE001 - whatever the bytes were, they are not an image
-                raise BackendError(
-                    "server_garbled", self.backend, reason={"en": "not an image", "zh-CN": "不是图片"}
-                ) from None
+            images.append(self._image(data, width, height))
             if callback is not None:
                 callback(i + 1, int(num_images))
         images, hidden = self.safety.screen(images)
@@ -354,3 +364,32 @@ class RemoteTextToImagePipeline:
             notify(Notice("images_hidden", f"{hidden} of {len(images)} image(s) were hidden by the safety filter. Try "
                           "another prompt or seed.", hidden=hidden, count=len(images)))  # fmt: skip
         return images
+
+    def _image(self, data: bytes, width: int, height: int):
+        """The server's PNG (or other image) as RGB, read as an upload is (runtime/inputs.py:
+        its format, the pixel limit, the decode budget), and only when it has the size asked
+        for, which is read from its header before a pixel is decoded."""
+        from PIL import Image
+
+        from runtime.inputs import DECODING, IMAGE_FORMATS
+
+        asked, not_image = f"{width}x{height}", {"en": "not an image", "zh-CN": "不是图片"}
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # its size is checked below
+                opened = Image.open(io.BytesIO(data))
+        except Image.DecompressionBombError:  # over twice the pixel limit
+            raise BackendError("server_image", self.backend, got=f"over {2 * settings.MAX_IMAGE_PIXELS:,} pixels",
+                               asked=asked) from None  # fmt: skip
+        except Exception:  # noqa: BLE001 - whatever the bytes were, they are not an image
+            raise BackendError("server_garbled", self.backend, reason=not_image) from None
+        with opened:
+            if opened.format not in IMAGE_FORMATS:
+                raise BackendError("server_garbled", self.backend, reason=not_image)
+            if opened.size != (width, height):
+                raise BackendError("server_image", self.backend, got=f"{opened.width}x{opened.height}", asked=asked)
+            with DECODING.reserve(width * height * 8, "image"):  # decoded and converted: 8 bytes a pixel
+                try:
+                    return opened.convert("RGB")
+                except Exception:  # noqa: BLE001 - truncated or damaged
+                    raise BackendError("server_garbled", self.backend, reason=not_image) from None

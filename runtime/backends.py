@@ -8,8 +8,12 @@ back-off on a refused connection, 408, 409, 429 and 5xx); ``BackendError`` is wh
 failure of a server becomes: one sentence that says which server, what went wrong and
 what to do, never a hung request.
 
+A server is untrusted input: each call has one deadline and a bounded reply, and is sent
+to the server's own origin only (runtime/backend_http.py); what the reply holds is checked
+by the pipelines (pipelines/remote.py).
+
     backend = backend_for("chat", checkpoint)      # None: in the process
-    with talking_to(backend):                      # failures -> BackendError
+    with talking_to(backend):                      # one call's budget; failures -> BackendError
         reply = client(backend).chat.completions.create(model=backend.model, ...)
 """
 
@@ -46,6 +50,16 @@ MESSAGES = {
                   "characters; what arrived is shown. Try again.",
     "server_garbled": "The {what} server ({server}) answered something that isn't an OpenAI-compatible reply "
                       "({reason}). Check that {setting} points at the server's /v1 URL.",
+    "server_deadline": "The {what} server ({server}) took longer than the {seconds} s one request may take "
+                       "(BACKEND_DEADLINE). It may be overloaded: try again, or ask for a shorter answer.",
+    "server_too_large": "The {what} server ({server}) sent more than the {limit} one answer may hold "
+                        "(BACKEND_MAX_REPLY_BYTES); it was cut there and not used.",
+    "server_overlong": "The {what} server ({server}) sent a longer answer than the {tokens} tokens asked for; it "
+                       "was cut there and not used. Check the server.",
+    "server_redirect": "The {what} server ({server}) redirected the request to another address ({target}), where "
+                       "it was not sent. Set {setting} to the server's own /v1 URL.",
+    "server_image": "The {what} server ({server}) sent an image of {got} where {asked} was asked for; it was not "
+                    "used. Check the server.",
 }  # fmt: skip
 
 
@@ -103,36 +117,58 @@ def backend_for(task: str, checkpoint: Checkpoint | None = None) -> Backend | No
 
 @functools.cache
 def client(backend: Backend):
-    """The OpenAI client for ``backend``, one per server (it keeps a pool of connections).
+    """The OpenAI client for ``backend``, one per server.
     Retries are the client's own: bounded (BACKEND_RETRIES), with exponential back-off and
-    jitter, honouring a server's Retry-After; a stream is never retried once it has started."""
+    jitter, honouring a server's Retry-After; a stream is never retried once it has started.
+    Its HTTP is ``BoundedTransport``: a deadline per call, a bounded reply, this origin only."""
+    import httpx2
     from openai import OpenAI, Timeout
 
+    from runtime.backend_http import BoundedTransport
+
+    parts = urlsplit(backend.url)
+    transport = BoundedTransport(f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}", settings.BACKEND_DEADLINE,
+                                 settings.BACKEND_MAX_REPLY_BYTES)  # fmt: skip
     # The client's own Timeout type (openai re-exports its HTTP library's): a timeout of
     # another HTTP library (httpx's) is refused by some releases of that library.
     timeout = Timeout(settings.BACKEND_TIMEOUT, connect=settings.BACKEND_CONNECT_TIMEOUT)
     made = OpenAI(base_url=backend.url, api_key=settings.BACKEND_API_KEY or "not-needed", timeout=timeout,
-                  max_retries=settings.BACKEND_RETRIES)  # fmt: skip
-    atexit.register(made.close)  # its connection pool, closed while the interpreter is whole (not in a late __del__)
+                  max_retries=settings.BACKEND_RETRIES,
+                  http_client=httpx2.Client(transport=transport, timeout=timeout, follow_redirects=True))  # fmt: skip
+    atexit.register(made.close)  # closed while the interpreter is whole (not in a late __del__)
     return made
 
 
 @contextlib.contextmanager
-def talking_to(backend: Backend, received: list[str] | None = None):
-    """Run a request to ``backend``: any failure becomes a ``BackendError`` saying what
-    happened. ``received``: the text streamed so far, given while a stream is read: a
-    connection lost then is a cut answer."""
+def talking_to(backend: Backend, received: list[str] | None = None, call=None):
+    """Run a call to ``backend`` within one budget (``runtime.backend_http.Call``: its
+    deadline and reply bytes; ``call`` continues one, else a new one starts): any failure
+    becomes a ``BackendError`` saying what happened. ``received``: the text streamed so
+    far, given while a stream is read (no request is sent then: its connection already
+    has the budget): a connection lost then is a cut answer. Yields the call."""
     import openai
+
+    from runtime.backend_http import Call, Fault, calling
 
     # The client wraps its HTTP library's errors, inside a stream too (openai/_streaming.py):
     # a read that times out is APITimeoutError, a lost connection APIConnectionError. So
-    # nothing here names that library, whose exceptions are not httpx's.
+    # nothing here names that library, whose exceptions are not httpx's. A call over its
+    # budget raises a Fault (an OpenAIError too), which the client passes on as it is.
     seconds = f"{settings.BACKEND_TIMEOUT:g}"
+    call = call or Call.start(settings.BACKEND_DEADLINE, settings.BACKEND_MAX_REPLY_BYTES)
     try:
-        yield
+        if received is None:
+            with calling(call):
+                yield call
+        else:
+            yield call
     except BackendError:
         raise
+    except Fault as fault:
+        raise BackendError(fault.code, backend, **fault.params) from None
     except openai.APITimeoutError:
+        if call.expired:
+            raise BackendError("server_deadline", backend, seconds=f"{call.seconds:g}") from None
         code = "server_timeout" if received is None else "server_stalled"  # stalled: in the middle of a stream
         raise BackendError(code, backend, seconds=seconds) from None
     except openai.APIConnectionError as error:

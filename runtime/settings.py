@@ -264,6 +264,12 @@ BACKEND_API_KEY = os.getenv("BACKEND_API_KEY", "")
 BACKEND_TIMEOUT = _float("BACKEND_TIMEOUT", 120.0)
 BACKEND_CONNECT_TIMEOUT = _float("BACKEND_CONNECT_TIMEOUT", 5.0)
 BACKEND_RETRIES = _int("BACKEND_RETRIES", 2)
+# What one call to a model server may take, whatever the server sends (runtime/backend_http.py):
+# seconds from its first connection to its last byte, retries and the whole stream included
+# (a server that trickles under BACKEND_TIMEOUT is cut here), and the bytes of its replies
+# (a 1,024-token answer with its logprobs is well under 1 MB; a 1,024x1,024 PNG under 5 MB).
+BACKEND_DEADLINE = _float("BACKEND_DEADLINE", 300.0)
+BACKEND_MAX_REPLY_BYTES = _int("BACKEND_MAX_REPLY_BYTES", 16 * 2**20)
 # Requests this app sends to one model server at once (the server batches them).
 BACKEND_CONCURRENCY = _int("BACKEND_CONCURRENCY", 16)
 # What replicas of the app share: the classroom's limits and prompt log, the rate limit and
@@ -286,6 +292,11 @@ SAFETY_FILTER = "on" if _flag("SAFETY_FILTER", True) else "off"
 # Words and phrases a prompt may not contain, one per line; the file in assets/ is
 # the default. Matching ignores case, accents and punctuation between letters.
 SAFETY_BLOCKLIST = Path(os.getenv("SAFETY_BLOCKLIST", ASSETS_DIR / "safety" / "blocklist.txt"))
+# A second image check beside the safety checker, with the filter on: NudeNet's detector
+# (pip install nudenet; its 12 MB weights ship in the package, so it works offline), which
+# hides an image where it finds exposed nudity with at least this confidence. Off by default.
+SAFETY_NUDENET = "on" if _flag("SAFETY_NUDENET", False) else "off"
+SAFETY_NUDENET_THRESHOLD = _float("SAFETY_NUDENET_THRESHOLD", 0.5)
 # Optional password protection: "user:password,user2:password2". Empty: no login.
 PLAYGROUND_AUTH = os.getenv("PLAYGROUND_AUTH", "")
 # Per-client limit on model runs (and, separately, on uploads) for public deployments,

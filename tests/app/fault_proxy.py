@@ -6,7 +6,12 @@ each request takes the next behaviour from a script (then the default, "pass"):
 - ("status", code): answered with that status and an OpenAI-style error body;
 - "garbage": 200 with a body that is not JSON;
 - ("cut", n): forwarded, but the connection is closed after n bytes of the answer's body;
-- ("reply", (content_type, body)): that body instead of the server's (what another server sends).
+- ("reply", (content_type, body)): that body instead of the server's (what another server sends);
+- ("trickle", (content_type, pieces, s)): a 200 whose body's pieces come s seconds apart;
+- ("flood", (content_type, piece, count)): a 200 whose body is ``piece`` ``count`` times, made as sent;
+- ("redirect", (code, location)): that redirect.
+
+``bodies`` keeps the body of each request (what a server was sent).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ class FaultProxy:
         self.upstream = urlsplit(upstream)
         self.script: list = []
         self.seen: list[str] = []  # the behaviour each request got
+        self.bodies: list[bytes] = []
         self._lock = threading.Lock()
         proxy = self
 
@@ -44,7 +50,18 @@ class FaultProxy:
                 with proxy._lock:
                     behaviour = proxy.script.pop(0) if proxy.script else "pass"
                     proxy.seen.append(behaviour if isinstance(behaviour, str) else behaviour[0])
+                    proxy.bodies.append(body)
                 kind, arg = (behaviour, None) if isinstance(behaviour, str) else behaviour
+                if kind == "redirect":
+                    self.send_response(arg[0])
+                    self.send_header("Location", arg[1])
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                if kind in ("trickle", "flood"):
+                    pieces = arg[1] if kind == "trickle" else (arg[1] for _ in range(arg[2]))
+                    self._chunked(arg[0], pieces, pause=arg[2] if kind == "trickle" else 0)
+                    return
                 if kind == "status":
                     self._reply(arg, json.dumps({"error": {"message": f"scripted {arg}", "type": "server"}}).encode())
                     return
@@ -64,6 +81,21 @@ class FaultProxy:
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+
+            def _chunked(self, kind: str, pieces, pause: float):
+                self.send_response(200)
+                self.send_header("Content-Type", kind)
+                self.send_header("Transfer-Encoding", "chunked")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                try:
+                    for piece in pieces:
+                        time.sleep(pause)
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                        self.wfile.flush()
+                    self.wfile.write(b"0\r\n\r\n")
+                except OSError:  # the client hung up: what it was meant to do
+                    self.close_connection = True
 
             def _forward(self, body: bytes, cut: int | None):
                 upstream = http.client.HTTPConnection(proxy.upstream.hostname, proxy.upstream.port, timeout=120)
