@@ -310,5 +310,9 @@ LOGIN_RATE_LIMIT = os.getenv("LOGIN_RATE_LIMIT", "10/minute")
 # (1 on Spaces): rate limits then count per the address the outermost one saw. 0 uses
 # the connection's address; more than are really there lets clients pick an address.
 TRUSTED_PROXIES = _int("TRUSTED_PROXIES", 1 if os.getenv("SPACE_ID") else 0)
+# Gradio's traffic monitoring (/monitoring and /monitoring/summary: counts and timings per
+# endpoint). Off by default: the summary answers anyone who can open the page, and says what
+# every other visitor is doing. "on" serves it (behind the login, if any) and prints its URL.
+MONITORING = _flag("MONITORING", False)
 # Largest request body other than an upload (a run's JSON: texts and file references).
 MAX_REQUEST_BYTES = _int("MAX_REQUEST_BYTES", 1_000_000)

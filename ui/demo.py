@@ -202,6 +202,7 @@ def launch_kwargs(demo: gr.Blocks) -> dict:
         i18n=I18N,
         max_file_size=settings.MAX_FILE_SIZE,
         mcp_server=settings.MCP_SERVER,
+        enable_monitoring=settings.MONITORING,  # None (Gradio's default) would serve it to anyone
         # Serve the bundled examples, the gallery and the files handlers return (ui/server/outputs.py);
         # nothing else on disk, and never the classroom's settings or log (ui/server/security.py).
         allowed_paths=[str(root) for root in app_roots()],
