@@ -257,6 +257,9 @@ def _parse(text: str, kind: str, name: str) -> Any:
         ) from None
     except ValueError as error:  # tomllib.TOMLDecodeError
         raise ClassroomError(f"{name} is not valid TOML: {error}") from None
+    except RecursionError:  # the parsers build nested values recursively: a runaway file, not a crash
+        raise ClassroomError(f"{name} is nested far too deeply to be a classroom file (a few levels: "
+                             "limits, locked, lessons).") from None  # fmt: skip
 
 
 def _describe_error(error: dict) -> str:

@@ -117,6 +117,29 @@ def test_each_kind_of_mistake_is_named(tmp_path, text, problem):
         files.load([write(tmp_path, "lesson.yaml", text)])
 
 
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("[" * 50_000 + "]" * 50_000, "line 1: nested more than 12 levels deep"),
+        (
+            "id: x\ntitle: X\nsteps: [{title: a, text: b, try: {tab: search, run: classify, inputs: {a: "
+            + "[" * 50_000
+            + "]" * 50_000
+            + "}}}]",
+            "line 3: nested more than 12 levels deep",
+        ),
+        ("a: &a [x, x]\nb: &b [*a, *a]\n", "line 2: anchors and aliases (&name, *name) are not used"),
+        ("id: x\n# " + "x" * 300_000, "the lesson file has 300,008 bytes; a lesson file may have at most 256,000"),
+    ],
+)
+def test_a_runaway_file_is_a_problem_in_the_list_not_a_crash(tmp_path, text, problem):
+    """A file nested 50,000 deep gave a 3,000-line RecursionError from the YAML parser."""
+    for suffix in ("yaml", "json"):
+        lessons, problems = files.read([write(tmp_path, f"deep.{suffix}", text), write(tmp_path, "good.yaml", GOOD)])
+        assert [lesson.id for lesson in lessons] == ["my-lesson"]
+        assert len(problems) == 1 and problems[0].startswith(f"deep.{suffix}: {problem}"), problems
+
+
 def test_missing_files_and_duplicate_ids_are_problems_too(tmp_path):
     good = write(tmp_path, "a.yaml", GOOD)
     lessons, problems = files.read(
