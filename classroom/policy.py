@@ -22,6 +22,7 @@ import functools
 import hmac
 import inspect
 import logging
+import unicodedata
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from datetime import datetime
@@ -201,7 +202,8 @@ class ClassroomPolicy:
         from gradio.context import LocalContext
 
         arguments = _arguments(fn, args, kwargs)
-        who = student(LocalContext.request.get(None))
+        request = LocalContext.request.get(None)
+        who = student(request)
         texts = _texts(arguments, typed)
         if (seen := _SEEN.get()) is not None:
             seen.append(True)  # this call is logged here, not again as refused before it ran
@@ -218,9 +220,9 @@ class ClassroomPolicy:
                     check_prompt(text, name.replace("_", " "))
             self.limits.check(who, images=images_made(fn, arguments))
         except ValueError as error:
-            self._write_log(fn.__name__, who, texts, refused=str(error))
+            self._write_log(fn.__name__, request, texts, refused=str(error))
             raise _refusal(error) from None
-        self._write_log(fn.__name__, who, texts)
+        self._write_log(fn.__name__, request, texts)
 
     def _log_refusals(self, demo: gr.Blocks) -> None:
         """Log the requests refused before their handler ran (a locked control, a value out
@@ -242,7 +244,7 @@ class ClassroomPolicy:
                     for one_request, one_inputs in calls:
                         raw = dict(zip(_parameters(fn.fn), one_inputs, strict=False))
                         refused = str(error.message if hasattr(error, "message") else error)
-                        self._write_log(fn.fn.__name__, student(one_request), _texts(raw, typed), refused=refused)
+                        self._write_log(fn.fn.__name__, one_request, _texts(raw, typed), refused=refused)
                 raise
             finally:
                 _SEEN.reset(token)
@@ -265,11 +267,14 @@ class ClassroomPolicy:
                 pass
         return permitted
 
-    def _write_log(self, endpoint: str, who: str, texts: dict, refused: str | None = None) -> None:
+    def _write_log(self, endpoint: str, request, texts: dict, refused: str | None = None) -> None:
         if self.log is None or not texts:
             return
+        who = student(request)
         entry = {"time": datetime.now().astimezone().isoformat(timespec="seconds"), "student": who,
                  "endpoint": endpoint, **texts}  # fmt: skip
+        if (typed := typed_name(request)) and typed.casefold() != who:
+            entry["name"] = typed  # as the student wrote it ("Иван"), where "student" reads it as Latin letters
         if refused:
             entry["refused"] = refused
         try:
@@ -302,6 +307,13 @@ def student(request: gr.Request | None) -> str:
         return identity(str(request.username))[:MAX_STUDENT_NAME] or "unknown"
     client = getattr(request, "client", None)  # the address ui/server/security.py's Guard decided
     return getattr(client, "host", None) or "unknown"
+
+
+def typed_name(request: gr.Request | None) -> str | None:
+    """The login name as the student typed it (NFKC, spaces as one), for the teacher to
+    read beside ``student``'s form of it; None without a login."""
+    name = getattr(request, "username", None) if request is not None else None
+    return " ".join(unicodedata.normalize("NFKC", str(name)).split())[:MAX_STUDENT_NAME] if name else None
 
 
 def _special(parameter: inspect.Parameter) -> bool:

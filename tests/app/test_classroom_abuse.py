@@ -236,6 +236,18 @@ def test_one_student_however_the_name_is_spelt(lesson):
             self.username = name
 
     assert len({student(Request(n)) for n in ("Cara", "CARA", "ca\u200bra", " cara ", "ｃａｒａ")}) == 1
+    # A Cyrillic а, a whole name of Cyrillic look-alikes, an accent (composed or combining),
+    # small capitals: one student too, with one allowance (each had its own budget).
+    assert {student(Request(n)) for n in ("Cаra", "сага", "Cára", "Ca\u0301ra", "ᴄᴀʀᴀ")} == {"cara"}
+    # Names that differ are still told apart, in every script; marks that make another kana stay.
+    names = ("Ana", "Cora", "Иван", "Игорь", "张三", "张四", "ドラ", "トラ", "김철수")
+    assert len({student(Request(n)) for n in names}) == len(names)
+
+    # Through the login: the log says who, as the limits count them, and the name as typed.
+    url, _, _, log = lesson
+    Client(url, auth=("Cаra", PASSWORD), verbose=False).predict(text="hello from cara", api_name="/speak")
+    (entry,) = [e for e in entries(log) if e.get("text") == "hello from cara"]
+    assert entry["student"] == "cara" and entry["name"] == "Cаra"
 
 
 def test_a_students_wrong_passwords_do_not_lock_out_the_class(lesson):
