@@ -36,6 +36,7 @@ from pipelines.safety import check_prompt
 from runtime import registry, settings
 from runtime.inputs import identity
 from runtime.messages import InputError
+from runtime.shared import off_loop
 
 log = logging.getLogger("playground.classroom")
 TITLE = "Classroom rule / 课堂规则"  # the title of a refusal
@@ -244,7 +245,8 @@ class ClassroomPolicy:
                     for one_request, one_inputs in calls:
                         raw = dict(zip(_parameters(fn.fn), one_inputs, strict=False))
                         refused = str(error.message if hasattr(error, "message") else error)
-                        self._write_log(fn.fn.__name__, one_request, _texts(raw, typed), refused=refused)
+                        # Off the event loop: the log may be in Redis (runtime/shared.py).
+                        await off_loop(self._write_log, fn.fn.__name__, one_request, _texts(raw, typed), refused)
                 raise
             finally:
                 _SEEN.reset(token)
