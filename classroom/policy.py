@@ -151,13 +151,16 @@ class ClassroomPolicy:
         empty range). Does nothing outside classroom mode.
 
         What is logged and counted follows from each event's own declaration: the text
-        a student types (every text box among its inputs) goes into the prompt log, and
-        the images its handler says it makes (``ui.handlers.makes_images``) count toward
-        ``images_per_hour``. A request refused before its handler runs (by a locked
-        control, or by the app's input checks) is logged too, with the reason."""
+        a student types (``typed_boxes``) goes into the prompt log, and the images its
+        handler says it makes (``ui.handlers.makes_images``) count toward
+        ``images_per_hour``; a handler that only shows what another request made
+        (``ui.handlers.shows_result``: Show the code) is neither counted nor logged. A
+        request refused before its handler runs (by a locked control, or by the app's
+        input checks) is logged too, with the reason."""
         if self.rules is None:
             return
         locks = self.rules.argument_locks()
+        answers = _answer_boxes(demo)
         problems = []
         for block_fn in demo.fns.values():
             if not getattr(block_fn.fn, "classroom_checked", False):
@@ -170,8 +173,7 @@ class ClassroomPolicy:
                         problems.append(f"locked.{name}: {problem}")
                     else:
                         _guard(component, functools.partial(locks[name].check, name))
-            block_fn.typed = [name for name, component in zip(names, block_fn.inputs, strict=False)
-                              if isinstance(component, gr.Textbox)]  # fmt: skip
+            block_fn.typed = [] if getattr(block_fn.fn, "shows_result", False) else typed_boxes(block_fn, answers)
             block_fn.fn = self._checked(block_fn.fn, block_fn.typed)
         self._raise(sorted(set(problems)))
         self._log_refusals(demo)
@@ -205,7 +207,8 @@ class ClassroomPolicy:
         arguments = _arguments(fn, args, kwargs)
         request = LocalContext.request.get(None)
         who = student(request)
-        texts = _texts(arguments, typed)
+        shows_result = getattr(fn, "shows_result", False)  # Show the code: its request was counted and logged
+        texts = {} if shows_result else _texts(arguments, typed)
         if (seen := _SEEN.get()) is not None:
             seen.append(True)  # this call is logged here, not again as refused before it ran
         try:
@@ -216,6 +219,8 @@ class ClassroomPolicy:
                 if name in arguments and on_off(arguments[name]) != value:
                     raise InputError("classroom_setting", f"In this classroom the teacher has locked `{name}` to "
                                      f"{value!r}.", name=name, value=repr(value))  # fmt: skip
+            if shows_result:
+                return
             if fn.__name__ in SCREENED and self.setting("safety_filter", settings.SAFETY_FILTER) == "on":
                 for name, text in [*texts.items(), *(("message", turn) for turn in _user_turns(arguments))]:
                     check_prompt(text, name.replace("_", " "))
@@ -335,6 +340,23 @@ def _arguments(fn, args: tuple, kwargs: dict) -> dict:
         return {}
     bound.apply_defaults()
     return {name: value for name, value in bound.arguments.items() if not _special(signature.parameters[name])}
+
+
+def _answer_boxes(demo: gr.Blocks) -> set[int]:
+    """The text boxes a public endpoint writes its answer into (a caption, an answer)."""
+    return {component._id for block_fn in demo.fns.values()  # noqa: SLF001
+            if getattr(block_fn.fn, "classroom_checked", False) and block_fn.api_visibility == "public"
+            for component in block_fn.outputs if isinstance(component, gr.Textbox)}  # fmt: skip
+
+
+def typed_boxes(block_fn, answers: set[int]) -> list[str]:
+    """The parameters of an event that hold what a student typed: its text boxes on the page,
+    but not the hidden ones (an image's id, set by a click) nor those a model's answer is
+    written into (``answers``: Read aloud reads the caption). A question spoken and
+    transcribed into the Ask tab's box stays the student's."""
+    return [name for name, component in zip(_parameters(block_fn.fn), block_fn.inputs, strict=False)
+            if isinstance(component, gr.Textbox) and component.visible is True
+            and component._id not in answers]  # fmt: skip  # noqa: SLF001
 
 
 def _count(value) -> int:

@@ -189,10 +189,17 @@ def test_every_text_box_is_logged_and_every_image_maker_counts(lesson):
     _, demo, _, _ = lesson
     checked = [fn for fn in demo.fns.values() if getattr(fn.fn, "classroom_checked", False)]
     assert checked
+    # A public endpoint's answer (a caption, an answer to a question) is not typed text.
+    answers = {c._id for fn in checked if fn.api_visibility == "public" for c in fn.outputs}  # noqa: SLF001
     for block_fn in checked:
         boxes = [name for name, component in zip(_parameters(block_fn.fn), block_fn.inputs, strict=False)
-                 if isinstance(component, gr.Textbox)]  # fmt: skip
-        assert block_fn.typed == boxes, block_fn.api_name
+                 if isinstance(component, gr.Textbox) and component.visible is True
+                 and component._id not in answers]  # fmt: skip  # noqa: SLF001
+        shows_result = getattr(block_fn.fn, "shows_result", False)
+        assert block_fn.typed == ([] if shows_result else boxes), block_fn.api_name
+        # Show the code (private, after a request) is declared as only showing a result.
+        assert shows_result == block_fn.api_name.endswith("_code") or block_fn.api_name in (
+            "explain", "rescale_matrix", "where_maps"), block_fn.api_name  # fmt: skip
     # A public endpoint that takes a text-to-image checkpoint makes images (Show the code only reads them).
     makers = {fn.api_name for fn in checked if fn.api_visibility != "private" and any(
         isinstance(c, gr.Dropdown) and any(v == ALLOWED["text_to_image"] for _, v in c.choices) for c in fn.inputs)}  # fmt: skip
@@ -202,6 +209,8 @@ def test_every_text_box_is_logged_and_every_image_maker_counts(lesson):
             assert getattr(block_fn.fn, "images_made", 0), f"{block_fn.api_name} makes images but doesn't say how many"
     typed = {fn.api_name: fn.typed for fn in checked}
     assert "text" in typed["speak"] and "texts" in typed["similarity_matrix"] and "question" in typed["explain_vqa"]
+    assert "question" in typed["vqa_1"]  # asked by voice: the transcription is the student's question
+    assert typed["read_aloud_value"] == [] and typed["more_like_this"] == []  # a caption; a hidden image id
 
 
 def test_texts_of_every_endpoint_and_refusals_by_a_locked_control_are_logged(lesson):

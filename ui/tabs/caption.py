@@ -12,7 +12,7 @@ from runtime.inputs import is_random_seed, load_image
 from ui import panels
 from ui.components import image_input, model_picker, model_status, status_line
 from ui.context import Context
-from ui.handlers import get_model, gpu, user_errors
+from ui.handlers import get_model, gpu, shows_result, user_errors
 from ui.i18n import _, both
 from ui.server.serving import batch_event, batched
 from ui.speech import read_aloud
@@ -138,6 +138,7 @@ def caption_panel(demo, *, image, picker, prompt, max_new_tokens, num_beams, do_
     layer.release(**render)
 
     @user_errors
+    @shows_result
     def caption_code(image, model, prompt, max_new_tokens, num_beams, do_sample, temperature, top_p, seed, output,
                      drawn):  # fmt: skip
         if not output or image is None:

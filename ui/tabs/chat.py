@@ -17,7 +17,7 @@ from runtime.messages import InputError
 from ui import panels
 from ui.components import examples, model_picker, model_status, status_line
 from ui.context import Context
-from ui.handlers import get_model, gpu, user_errors
+from ui.handlers import get_model, gpu, shows_result, user_errors
 from ui.i18n import _, bilingual, both
 from ui.server.serving import model_event
 
@@ -305,6 +305,7 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                   [history, message, images, summary, details, table], api_visibility="private", queue=False)  # fmt: skip
 
         @user_errors
+        @shows_result
         def explain(record):
             if not record or record.get("task") != "chat":
                 return "", _tokens_table(None), "", None
@@ -317,5 +318,5 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                                    concurrency_id="model")  # fmt: skip
         event.success(lambda found: gr.Slider(maximum=max(len(found["tokens"]), 1), value=0), where_state,
                       where_token, api_visibility="private", queue=False)  # fmt: skip
-        where_token.release(user_errors(where_maps), [where_state, where_token], where_gallery,
+        where_token.release(user_errors(shows_result(where_maps)), [where_state, where_token], where_gallery,
                             api_visibility="private", queue=False)  # fmt: skip
