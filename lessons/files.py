@@ -28,11 +28,21 @@ listed (``LessonError``), as a classroom file does. Nothing here uses Gradio.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from runtime import settings
 
@@ -71,7 +81,33 @@ def _localized(value: Any) -> Any:
     return {language: value.get(language) or next(iter(value.values())) for language in LANGUAGES}
 
 
-Localized = Annotated[dict[str, str], BeforeValidator(_localized)]
+# HTML a lesson's Markdown may hold: these tags, without attributes (no style, no event,
+# no link); nothing that can draw over the page (a full-page overlay, position: fixed) or
+# ask for anything (a form, an input, a password box). Markdown says the rest.
+HTML_TAGS = ("b", "i", "em", "strong", "u", "s", "sub", "sup", "small", "mark", "code", "kbd", "br")
+_TAG = re.compile(r"<[A-Za-z/!?][^>]*>?")  # what an HTML parser reads as a tag, comment or declaration
+_ALLOWED = re.compile(rf"</?({'|'.join(HTML_TAGS)})\s*/?>|<https?://[^\s<>]+>", re.IGNORECASE)  # and autolinks
+
+
+def check_markdown(text: str) -> str:
+    """``text`` (Markdown shown to students), refused (ValueError) if it holds HTML beyond
+    ``HTML_TAGS`` without attributes. Gradio's own sanitiser keeps styles, forms and inputs."""
+    for match in _TAG.finditer(text):
+        if not _ALLOWED.fullmatch(match.group()):
+            shown = match.group() if len(match.group()) <= 60 else match.group()[:57] + "..."
+            raise ValueError(f"HTML {shown!r} is not allowed here: write Markdown (HTML only as "
+                             f"{', '.join(f'<{tag}>' for tag in HTML_TAGS)}, without attributes; for 'less than' in "
+                             "a formula write \\lt or a space after <)")  # fmt: skip
+    return text
+
+
+def _markdown_texts(value: dict[str, str]) -> dict[str, str]:
+    for text in value.values():
+        check_markdown(text)
+    return value
+
+
+Localized = Annotated[dict[str, str], BeforeValidator(_localized), AfterValidator(_markdown_texts)]
 Value = bool | int | float | str | list[bool | int | float | str] | None
 
 
@@ -114,7 +150,7 @@ class TryIt(_Strict):
 class Step(_Strict):
     title: Localized
     text: Localized
-    formula: str | None = None
+    formula: Annotated[str, AfterValidator(check_markdown)] | None = None  # shown inside $$...$$: Markdown too
     try_it: TryIt | None = Field(default=None, alias="try")
 
 
