@@ -100,11 +100,21 @@ SERVER_PORT = _int("GRADIO_SERVER_PORT", 7860)
 # as Claude Desktop or Cursor), at /gradio_api/mcp/: on or off. Gradio's own variable.
 MCP_SERVER = os.getenv("GRADIO_MCP_SERVER", "on").strip().lower() not in ("0", "off", "false", "no")
 # Requests waiting beyond this get "busy, try again" instead of piling up.
-QUEUE_MAX_SIZE = _int("QUEUE_MAX_SIZE", 64)
-# Requests one client (login name, else address) may have waiting or running at once, so
-# that no one fills the queue for everyone; 0: no cap. A class without a password behind
-# one school address shares it: give the class a password (students count by name).
+QUEUE_MAX_SIZE = _int("QUEUE_MAX_SIZE", 128)
+# Requests one visitor (login name, else MCP agent, else page or API session) may have
+# waiting or running at once, so that no one fills the queue for everyone; 0: no cap.
 QUEUE_PER_CLIENT = _int("QUEUE_PER_CLIENT", 8)
+# Requests one network address may have waiting or running at once: a flood guard only,
+# sized for a class of 30+ behind one school NAT or proxy (two each); 0: no cap.
+QUEUE_PER_ADDRESS = _int("QUEUE_PER_ADDRESS", 64)
+# Visitors (pages, API clients, MCP agents) whose session state the app keeps in memory;
+# the one unused longest is forgotten first. Gradio keeps 10,000 by default, and each
+# holds a copy of the page's settings: hundreds of MB that never came back.
+SESSION_CAPACITY = _int("SESSION_CAPACITY", 200)
+# Seconds a visitor's state (the last result the explain views read, a search's hits)
+# lives after it was last set, and the age at which Gradio's copies of uploads and
+# results are deleted (checked every SESSION_TTL / 6 seconds).
+SESSION_TTL = _int("SESSION_TTL", 3600)
 # Seconds a queued request may wait for its client to open the stream its result comes
 # on; a request that reaches the front later with nobody listening is dropped, not run.
 LISTEN_GRACE = _float("LISTEN_GRACE", 10.0)

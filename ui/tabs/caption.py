@@ -10,7 +10,7 @@ from runtime.backends import needs_local_model
 from runtime.batching import options_key
 from runtime.inputs import is_random_seed, load_image
 from ui import panels
-from ui.components import image_input, model_picker, model_status, status_line
+from ui.components import image_input, model_picker, model_status, session_state, status_line
 from ui.context import Context
 from ui.handlers import get_model, gpu, shows_result, user_errors
 from ui.i18n import _, both
@@ -184,7 +184,7 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
 
         # The seed drawn for this visitor's last sampled caption (seed -1): in their page's
         # state, so the status line shows it and Show the code replays it.
-        drawn = gr.State(None)
+        drawn = session_state(None)
         inputs = [image, picker, prompt, max_new_tokens, num_beams, do_sample, temperature, top_p, seed]
         event = button.click(caption, inputs, [output, drawn], api_name="caption", **batch_event())
         event.then(caption_status, [picker, drawn], status, api_visibility="private", queue=False)

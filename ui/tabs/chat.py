@@ -15,7 +15,7 @@ from runtime.backends import needs_local_model
 from runtime.inputs import check_number, check_text
 from runtime.messages import InputError
 from ui import panels
-from ui.components import examples, model_picker, model_status, status_line
+from ui.components import examples, model_picker, model_status, session_state, status_line
 from ui.context import Context
 from ui.handlers import get_model, gpu, shows_result, user_errors
 from ui.i18n import _, bilingual, both
@@ -290,7 +290,7 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                                         info=_("chat.where_token_info"))  # fmt: skip
                 where_gallery = gr.Gallery(label=_("chat.where_maps"), columns=4, height=300, object_fit="contain")
                 where_record = gr.JSON(label=_("chat.where_record"), visible=False)
-                where_state = gr.State(None)
+                where_state = session_state(None)
         panels.how_it_works("chat.how")
         code, record_file = panels.show_code()
 

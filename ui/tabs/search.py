@@ -23,7 +23,7 @@ from runtime.inputs import check_text, load_image, parse_labels
 from runtime.messages import InputError
 from search.uploads import UploadBudget, is_zip
 from ui import panels
-from ui.components import examples, image_input, model_picker, model_status, status_line
+from ui.components import examples, image_input, model_picker, model_status, session_state, status_line
 from ui.context import Context
 from ui.handlers import get_model, gpu, shows_result, user_errors
 from ui.i18n import _, both
@@ -474,7 +474,7 @@ def search_panel(demo, *, query, query_image, picker, top_k, embedding_map, clas
         picture = gr.Image(label=_("explain.map"), type="pil", format="png", interactive=False)
         with gr.Accordion(_("explain.json"), open=False):
             map_record = gr.JSON(label="JSON")
-    state = gr.State()
+    state = session_state()
     panels.how_it_works("explain.search_how")
     code, record_file = panels.show_code()
 
@@ -552,7 +552,7 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                 selected = gr.Textbox(label=_("search.selected"), visible=False)
                 # The hits as data: returned by /search and /more_like_this, kept for 'more like this'.
                 hits_json = gr.JSON(visible=False)
-                hits_state = gr.State([])
+                hits_state = session_state([])
                 status = status_line(demo, "retrieval", picker)
         examples([[q] for q in QUERY_EXAMPLES], [[q] for q in QUERY_EXAMPLES_ZH], inputs=[query])
 
@@ -562,7 +562,7 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
             with gr.Column(scale=3):
                 everything = gr.Gallery(label=_("search.browse"), interactive=False, columns=6, height=320,
                                         object_fit="cover", allow_preview=False, elem_classes="search-hits")  # fmt: skip
-                everything_state = gr.State([])
+                everything_state = session_state([])
             with gr.Column(scale=2):
                 files = gr.File(file_count="multiple", file_types=["image", ".zip"], label=_("search.add_files"),
                                 height=140)  # fmt: skip
