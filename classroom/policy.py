@@ -40,7 +40,8 @@ log = logging.getLogger("playground.classroom")
 TITLE = "Classroom rule / 课堂规则"  # the title of a refusal
 # Handlers whose text goes to a model with no filter of its own: in classroom mode, with the
 # safety filter on, their text boxes and the student's turns of their history are read by
-# the blocklist that screens image prompts (pipelines/safety.py).
+# the blocklist that screens image prompts (pipelines/safety.py); so are those of any
+# handler called with a chat model (Caption and Ask offer them: ``screened``).
 SCREENED = ("chat",)
 
 
@@ -213,7 +214,7 @@ class ClassroomPolicy:
                 if name in arguments and on_off(arguments[name]) != value:
                     raise InputError("classroom_setting", f"In this classroom the teacher has locked `{name}` to "
                                      f"{value!r}.", name=name, value=repr(value))  # fmt: skip
-            if fn.__name__ in SCREENED and self.setting("safety_filter", settings.SAFETY_FILTER) == "on":
+            if screened(fn, arguments) and self.setting("safety_filter", settings.SAFETY_FILTER) == "on":
                 for name, text in [*texts.items(), *(("message", turn) for turn in _user_turns(arguments))]:
                     check_prompt(text, name.replace("_", " "))
             self.limits.check(who, images=images_made(fn, arguments))
@@ -302,6 +303,13 @@ def student(request: gr.Request | None) -> str:
         return identity(str(request.username))[:MAX_STUDENT_NAME] or "unknown"
     client = getattr(request, "client", None)  # the address ui/server/security.py's Guard decided
     return getattr(client, "host", None) or "unknown"
+
+
+def screened(fn, arguments: dict) -> bool:
+    """Whether a call's text goes to a chat model, which has no filter of its own: Chat's,
+    and Caption's or Ask's when the student picked one of the chat models they offer."""
+    checkpoint = registry.CHECKPOINTS.get(arguments.get("model")) if isinstance(arguments.get("model"), str) else None
+    return fn.__name__ in SCREENED or (checkpoint is not None and checkpoint.task == "chat")
 
 
 def _special(parameter: inspect.Parameter) -> bool:
