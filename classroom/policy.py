@@ -42,7 +42,8 @@ log = logging.getLogger("playground.classroom")
 TITLE = "Classroom rule / 课堂规则"  # the title of a refusal
 # Handlers whose text goes to a model with no filter of its own: in classroom mode, with the
 # safety filter on, their text boxes and the student's turns of their history are read by
-# the blocklist that screens image prompts (pipelines/safety.py).
+# the blocklist that screens image prompts (pipelines/safety.py); so are those of any
+# handler called with a chat model (Caption and Ask offer them: ``screened``).
 SCREENED = ("chat",)
 
 
@@ -221,7 +222,7 @@ class ClassroomPolicy:
                                      f"{value!r}.", name=name, value=repr(value))  # fmt: skip
             if shows_result:
                 return
-            if fn.__name__ in SCREENED and self.setting("safety_filter", settings.SAFETY_FILTER) == "on":
+            if screened(fn, arguments) and self.setting("safety_filter", settings.SAFETY_FILTER) == "on":
                 for name, text in [*texts.items(), *(("message", turn) for turn in _user_turns(arguments))]:
                     check_prompt(text, name.replace("_", " "))
             self.limits.check(who, images=images_made(fn, arguments))
@@ -321,6 +322,13 @@ def typed_name(request: gr.Request | None) -> str | None:
     read beside ``student``'s form of it; None without a login."""
     name = getattr(request, "username", None) if request is not None else None
     return " ".join(unicodedata.normalize("NFKC", str(name)).split())[:MAX_STUDENT_NAME] if name else None
+
+
+def screened(fn, arguments: dict) -> bool:
+    """Whether a call's text goes to a chat model, which has no filter of its own: Chat's,
+    and Caption's or Ask's when the student picked one of the chat models they offer."""
+    checkpoint = registry.CHECKPOINTS.get(arguments.get("model")) if isinstance(arguments.get("model"), str) else None
+    return fn.__name__ in SCREENED or (checkpoint is not None and checkpoint.task == "chat")
 
 
 def _special(parameter: inspect.Parameter) -> bool:
