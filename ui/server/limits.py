@@ -130,14 +130,14 @@ class SharedRateLimiter(RateLimiter):
         return self._shared(key, 0)
 
     async def hit_async(self, key: str) -> float | None:
-        from runtime.shared import off_loop
+        from runtime.shared import answering, off_loop
 
-        return await off_loop(self.hit, key)
+        return await off_loop(self.hit, key) if answering() else super().hit(key)
 
     async def wait_async(self, key: str) -> float | None:
-        from runtime.shared import off_loop
+        from runtime.shared import answering, off_loop
 
-        return await off_loop(self.wait, key)
+        return await off_loop(self.wait, key) if answering() else super().wait(key)
 
 
 def rate_limiter(text: str, name: str, factor: int = 1) -> RateLimiter | None:
