@@ -11,10 +11,10 @@ import pandas as pd
 
 from explain import snippets
 from pipelines import safety
+from pipelines.cache import MODELS
 from runtime import registry
 from runtime.backends import needs_local_model
 from runtime.batching import DEVICE_LOCK
-from runtime.cache import MODELS
 from runtime.hub import locate
 from runtime.inputs import check_seed, check_text
 from runtime.registry import Checkpoint
