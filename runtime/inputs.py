@@ -439,6 +439,11 @@ class Range:
     high: float
     integer: bool = True
 
+    @property
+    def ends(self) -> tuple[float, float]:
+        """(low, high): a slider's minimum and maximum."""
+        return self.low, self.high
+
     def check(self, name: str, value):
         """``value`` as an int (or float) after checking ``low <= value <= high``."""
         return check_number(name, value, self.low, self.high, self.integer)
