@@ -353,4 +353,45 @@ def run_vlm(quick: bool, peaks: dict, info: dict) -> list[dict]:
             precision=f"int8 language model vs {str(dtype).replace('torch.', '')}" + (" (the app's)" if int8 else ""),
             fidelity=f"{same:.0%} of float32's greedy tokens",
         ))  # fmt: skip
+    rows.append(_run_qwen(tokens, quick, info))
     return rows
+
+
+def _run_qwen(tokens: int, quick: bool, info: dict) -> dict:
+    """The cpu profile's chat default (a Qwen model that reads Chinese) asked in Chinese about a
+    1,600 x 1,200 photo. Ours: the app's ChatPipeline at the registry's max_pixels; baseline:
+    the model card's way, processor and ``generate`` at its image processor's 16 M pixels (the
+    photo at full size). Both in bfloat16, as the card loads it (dtype "auto")."""
+    import copy
+
+    import torch
+
+    from benchmarks import common
+    from pipelines.vlm import ChatPipeline
+    from runtime import registry
+
+    key = registry.DEFAULTS["cpu"]["chat"]
+    pixels = registry.CHECKPOINTS[key].defaults["max_pixels"]
+    card = build_qwen(key, CARD_MAX_PIXELS)
+    processor = copy.deepcopy(card.processor)
+    processor.image_processor.size = {**dict(processor.image_processor.size), "longest_edge": pixels}
+    ours = ChatPipeline(card.model, processor, card.model_type, key)
+    image = photo()
+    turns = [{"role": "user", "text": QUESTION_ZH, "images": [image]}]
+    messages = card.messages(card.check_conversation(turns)[0])
+
+    def baseline():
+        inputs = card.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
+                                                    return_dict=True, return_tensors="pt", enable_thinking=False)  # fmt: skip
+        with torch.inference_mode():
+            return card.model.generate(**inputs, max_new_tokens=tokens, min_new_tokens=tokens, do_sample=False)
+
+    timing = common.compare(lambda: ours(turns, max_new_tokens=tokens), baseline, repeats=1 if quick else 3)
+    streamed = measure(ours, image, 1 if quick else 3, answer_tokens=tokens, question=QUESTION_ZH)
+    return common.result(
+        f"vlm_{key}", "s per answer", timing["ours"], timing["baseline"], info,
+        precision=f"bfloat16, {pixels:,} px images vs bfloat16, {CARD_MAX_PIXELS:,} px (the card's)",
+        first_token_s=streamed["first_token_s"], tokens_per_s=streamed["tokens_per_s"],
+        prompt_tokens=streamed["prompt_tokens"], image=f"{PHOTO[0]} x {PHOTO[1]} px",
+        baseline_prompt_tokens=int(card.encode(messages)["input_ids"].shape[1]),
+    )  # fmt: skip
