@@ -137,34 +137,40 @@ def _text_positions(model, inputs, start: int, end: int) -> dict:
 
 def token_attention(chat, inputs, new_ids: list[int]) -> np.ndarray:
     """(layers, new tokens, T) head-averaged attention of the position that predicted each
-    of ``new_ids`` (the answer, after ``inputs``' prompt) over the input so far."""
+    of ``new_ids`` (the answer, after ``inputs``' prompt) over the input so far.
+
+    Only those positions' rows are computed with explicit ("eager") attention: the prompt
+    but its last token runs first as generate ran it, into the cache, without weights; then
+    the last prompt token and the answer's tokens read the cache with eager attention. The
+    weights kept are (heads, n, T) per layer, never the prompt's (heads, T, T)."""
     prompt_length = inputs["input_ids"].shape[1]
     new_ids = new_ids[:MAX_EXPLAINED_TOKENS]
     if not new_ids:
         return np.zeros((0, 0, prompt_length), np.float32)
     model = chat.model
-    before = model.config._attn_implementation
     total = prompt_length + len(new_ids) - 1
+    # As generate read them: the prompt with its images, then the answer's tokens as text
+    # through the cache (an answer may hold an image token; it is no image here).
+    # Per-token tensors (ids, mask, token types) lose the last token; pixels and grids stay.
+    prefix = {key: value[:, :-1] if torch.is_tensor(value) and value.dim() == 2 and value.shape[-1] == prompt_length
+              and not key.startswith(("pixel", "image")) else value for key, value in inputs.items()}  # fmt: skip
+    rest = with_tokens(inputs, new_ids[:-1])
+    before = model.config._attn_implementation
     with DEVICE_LOCK, torch.inference_mode():
+        cache = model(**prefix, use_cache=True).past_key_values
         model.set_attn_implementation("eager")  # SDPA computes no weights to return
         try:
-            # As generate read them: the prompt with its images, then the answer's tokens as
-            # text through the cache (an answer may hold an image token; it is no image here).
-            prompt = model(**inputs, output_attentions=True, use_cache=True)
-            rows = [[a[0, :, -1:].float().mean(0)] for a in prompt.attentions]  # (1, T) per layer
-            if len(new_ids) > 1:
-                answer = with_tokens(inputs, new_ids[:-1])
-                answer = model(
-                    input_ids=answer["input_ids"][:, prompt_length:], attention_mask=answer["attention_mask"],
-                    past_key_values=prompt.past_key_values, output_attentions=True, use_cache=True,
-                    **_text_positions(model, inputs, prompt_length, total),
-                )  # fmt: skip
-                for layer, a in zip(rows, answer.attentions, strict=True):
-                    layer.append(a[0].float().mean(0))  # (n - 1, total)
+            out = model(
+                input_ids=rest["input_ids"][:, prompt_length - 1 :], attention_mask=rest["attention_mask"],
+                past_key_values=cache, output_attentions=True, use_cache=True,
+                **_text_positions(model, inputs, prompt_length - 1, total),
+            )  # fmt: skip
         finally:
             model.set_attn_implementation(before)
-        padded = [torch.cat([torch.nn.functional.pad(r, (0, total - r.shape[-1])) for r in layer]) for layer in rows]
-        return torch.stack(padded).cpu().numpy()  # (L, n, T)
+        # (n, keys) per layer; a sliding-window layer keeps only its last keys: they are the latest positions.
+        rows = [a[0].float().mean(0) for a in out.attentions]
+        rows = [torch.nn.functional.pad(r, (total - r.shape[-1], 0)) for r in rows]
+        return torch.stack(rows).cpu().numpy()  # (L, n, T)
 
 
 def _token_text(tokenizer, token_id: int) -> str:
@@ -325,11 +331,11 @@ def score_answers(task, inputs, answers: list[str]) -> list[dict]:
 # --- Chat ---------------------------------------------------------------------------
 
 
-def explain_chat(chat, turns: list[dict], system_prompt: str | None, new_ids: list[int]) -> dict:
+def explain_chat(chat, turns: list[dict], system_prompt: str | None, new_ids: list[int], inputs=None) -> dict:
     """Where the answer ``new_ids`` to the conversation ``turns`` (checked, as the model read
     them) looked: for each image, (L, tokens, H, W) maps summing to one and (tokens,) the
-    share of each token's attention on it."""
-    inputs = chat.encode(chat.messages(turns, system_prompt))
+    share of each token's attention on it. ``inputs``: ``turns`` encoded already (``chat.prepare``)."""
+    inputs = chat.encode(chat.messages(turns, system_prompt)) if inputs is None else inputs
     layouts = image_layouts(chat.model_type, chat.processor.tokenizer, chat.model.config,
                             inputs["input_ids"][0].tolist(), inputs.get("image_grid_thw"))  # fmt: skip
     images = [image for turn in turns for image in turn["images"]]

@@ -27,17 +27,15 @@ from collections.abc import Iterator
 
 import torch
 
+from pipelines.chat_budget import MAX_MESSAGE_CHARS, check_counts, fit_context
 from runtime import settings
 from runtime.batching import DEVICE_LOCK
-from runtime.inputs import check_number, check_seed, check_text, is_random_seed, load_image, notify
-from runtime.messages import InputError, Notice
+from runtime.inputs import check_number, check_seed, check_text, is_random_seed, load_image
+from runtime.messages import InputError
 from runtime.scripts import ScriptCheck
 
 SUPPORTED = ("idefics3", "gemma3", "qwen3_vl", "qwen3_5")
 QWEN = ("qwen3_vl", "qwen3_5")  # dynamic resolution, image_grid_thw, a 2 x 2 patch merger
-MAX_MESSAGE_CHARS = 4000
-MAX_TURNS = 64  # messages in one conversation (user and assistant), before any is dropped
-MAX_IMAGES_IN_CONVERSATION = 16  # every image is encoded again on each turn
 TOP_ALTERNATIVES = 5  # the likeliest tokens shown beside each generated one
 
 
@@ -140,10 +138,8 @@ class ChatPipeline:
         (None when empty). User and assistant alternate, starting and ending with the user."""
         if not isinstance(turns, list) or not turns:
             raise InputError("chat_empty", "The conversation is empty: type a message.")
-        if len(turns) > MAX_TURNS:
-            raise InputError("chat_too_long", f"The conversation has {len(turns)} messages; the limit is {MAX_TURNS}. "
-                             "Start a new one.", count=len(turns), limit=MAX_TURNS)  # fmt: skip
-        checked, total_images = [], 0
+        check_counts(turns)  # messages, images and lengths, before anything is decoded
+        checked = []
         for n, turn in enumerate(turns):
             if not isinstance(turn, dict):
                 raise TypeError(
@@ -159,20 +155,6 @@ class ChatPipeline:
             images = turn.get("images") or []
             if not isinstance(images, (list, tuple)):
                 images = [images]
-            if len(images) > settings.CHAT_MAX_IMAGES:
-                raise InputError(
-                    "chat_images",
-                    f"Message {n + 1} has {len(images)} images; the limit is {settings.CHAT_MAX_IMAGES} per message.",
-                    count=len(images),
-                    limit=settings.CHAT_MAX_IMAGES,
-                )
-            total_images += len(images)
-            if total_images > MAX_IMAGES_IN_CONVERSATION:
-                raise InputError(
-                    "chat_images_total",
-                    f"The conversation has more than {MAX_IMAGES_IN_CONVERSATION} images; start a new conversation.",
-                    limit=MAX_IMAGES_IN_CONVERSATION,
-                )
             if role == "assistant":
                 text = turn.get("text") or ""
                 if not isinstance(text, str):
@@ -223,41 +205,8 @@ class ChatPipeline:
     def prepare(self, turns: list[dict], system_prompt: str | None, max_new_tokens: int):
         """The inputs for the longest recent part of the conversation that fits the context
         with room for ``max_new_tokens``, and how many messages were dropped (oldest first,
-        a user message with its answer at a time)."""
-        dropped = 0
-        while True:
-            inputs = self.encode(self.messages(turns[dropped:], system_prompt))
-            length = inputs["input_ids"].shape[1]
-            if length + max_new_tokens <= self.max_context:
-                break
-            if len(turns) - dropped == 1:
-                images = len(turns[-1]["images"])
-                raise InputError(
-                    "chat_context",
-                    f"The message{f' with its {images} image(s)' if images else ''} takes {length:,} tokens; with "
-                    f"max_new_tokens {max_new_tokens} that exceeds the model's context of {self.max_context:,} "
-                    "tokens. Send fewer images, a shorter message or ask for fewer new tokens.",
-                    length=length,
-                    images=images,
-                    name="max_new_tokens",
-                    value=max_new_tokens,
-                    limit=self.max_context,
-                )
-            dropped += 2
-        if dropped:
-            lost = sum(len(turn["images"]) for turn in turns[:dropped])
-            notify(
-                Notice(
-                    "chat_dropped",
-                    f"The conversation outgrew the model's context of {self.max_context:,} tokens, so its oldest "
-                    f"{dropped // 2} exchange(s){f' (with {lost} image(s))' if lost else ''} were left out; the "
-                    "model no longer sees them.",
-                    limit=self.max_context,
-                    exchanges=dropped // 2,
-                    images=lost,
-                )
-            )
-        return inputs, dropped
+        a user message with its answer at a time; pipelines/chat_budget.py)."""
+        return fit_context(self, turns, system_prompt, max_new_tokens)
 
     def _checked(self, turns, system_prompt, options: dict):
         """Steps 1 and 2 of every call: the checked options and turns, the model's inputs

@@ -10,9 +10,9 @@ from runtime.backends import needs_local_model
 from runtime.batching import options_key
 from runtime.inputs import is_random_seed, load_image
 from ui import panels
-from ui.components import image_input, model_picker, model_status, status_line
+from ui.components import image_input, model_picker, model_status, session_state, status_line
 from ui.context import Context
-from ui.handlers import get_model, gpu, user_errors
+from ui.handlers import get_model, gpu, shows_result, user_errors
 from ui.i18n import _, both, page_language
 from ui.server.serving import batch_event, batched
 from ui.speech import read_aloud
@@ -149,6 +149,7 @@ def caption_panel(demo, *, image, picker, prompt, max_new_tokens, num_beams, do_
     layer.release(**render)
 
     @user_errors
+    @shows_result
     def caption_code(image, model, prompt, max_new_tokens, num_beams, do_sample, temperature, top_p, seed, output,
                      drawn):  # fmt: skip
         if not output or image is None:
@@ -195,7 +196,7 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
 
         # The seed drawn for this visitor's last sampled caption (seed -1): in their page's
         # state, so the status line shows it and Show the code replays it.
-        drawn = gr.State(None)
+        drawn = session_state(None)
         inputs = [image, picker, prompt, max_new_tokens, num_beams, do_sample, temperature, top_p, seed]
         event = button.click(caption, inputs, [output, drawn], api_name="caption", **batch_event())
         event.then(caption_status, [picker, drawn], status, api_visibility="private", queue=False)
