@@ -100,7 +100,7 @@ def endpoints(ctx: Context) -> SimpleNamespace:
         """Chat about images with a vision-language model: send a message with up to CHAT_MAX_IMAGES images, and the conversation so far, and the answer streams back.
 
         Args:
-            message: What to ask or say, in English or Chinese (SmolVLM reads English; Gemma 3 also Chinese).
+            message: What to ask or say, in English or Chinese (SmolVLM reads English; Qwen3-VL, Qwen3.5 and Gemma 3 also Chinese).
             images: Images for this message (up to 4 by default); earlier messages keep theirs in the history.
             history: The conversation so far, as this endpoint returned it (a list of {"role", "content"}); empty to start one.
             system_prompt: Optional instructions for the model, e.g. "Answer in one sentence."
