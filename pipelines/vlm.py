@@ -9,6 +9,10 @@ the words, so the language model reads image tokens like words and answers freel
   per tile, SmolLM2 as the language model. English.
 - Gemma 3 (``gemma3``; Gemma Team 2025): a SigLIP encoder on an 896 px view, its
   patches average-pooled into 256 tokens, Gemma 3 as the language model. 140 languages.
+- Qwen3-VL (``qwen3_vl``; Qwen Team 2025) and Qwen3.5 (``qwen3_5``, natively multimodal,
+  its language model mixing Gated DeltaNet linear attention with full attention): a ViT on
+  16 px patches at the image's own aspect ratio (dynamic resolution, within ``max_pixels``),
+  each 2 x 2 block of patches merged into one token. Chinese, English and many more.
 
 A conversation is a list of turns ``{"role": "user" | "assistant", "text": str,
 "images": [path | PIL image, ...]}``. The processor's own chat template writes the
@@ -30,7 +34,8 @@ from runtime.inputs import check_number, check_seed, check_text, is_random_seed,
 from runtime.messages import InputError
 from runtime.scripts import ScriptCheck
 
-SUPPORTED = ("idefics3", "gemma3")
+SUPPORTED = ("idefics3", "gemma3", "qwen3_vl", "qwen3_5")
+QWEN = ("qwen3_vl", "qwen3_5")  # dynamic resolution, image_grid_thw, a 2 x 2 patch merger
 TOP_ALTERNATIVES = 5  # the likeliest tokens shown beside each generated one
 
 
@@ -84,11 +89,14 @@ class ChatPipeline:
     ) -> ChatPipeline:  # fmt: skip
         """``defaults`` (the registry's, per checkpoint): ``image_side``, the longest side
         SmolVLM resizes an image to before tiling it into 512 px tiles (its card's default is
-        2,048: 13 tiles, 832 tokens for a 4:3 photo; 1,024 makes 5 tiles, 320 tokens), and
-        ``int8_language_model``: with ``quantize`` (the CPU fast path), the language model's
-        Linear layers in int8, for the checkpoints where the benchmark found it faster with
-        the same greedy tokens (docs/vlm.md)."""
-        from transformers import AutoConfig, AutoModelForImageTextToText, AutoProcessor
+        2,048: 13 tiles, 832 tokens for a 4:3 photo; 1,024 makes 5 tiles, 320 tokens);
+        ``max_pixels``, the most pixels a Qwen model reads an image at (a 32 x 32 px block per
+        token: 401,408 is 392 tokens); and ``int8_language_model``: with ``quantize`` (the CPU
+        fast path), the language model's Linear layers in int8, for the checkpoints where the
+        benchmark found it faster with the same greedy tokens (docs/vlm.md)."""
+        from transformers import AutoConfig, AutoModelForImageTextToText
+
+        from runtime.processors import load_processor
 
         hub = dict(revision=revision, local_files_only=local_files_only)
         model_type = AutoConfig.from_pretrained(model_id, **hub).model_type
@@ -96,10 +104,12 @@ class ChatPipeline:
             raise ValueError(f"Chat supports {SUPPORTED} checkpoints; {model_id!r} is a {model_type!r} model.")
         quantize = bool(quantize and (defaults or {}).get("int8_language_model") and model_type == "idefics3")
         model = AutoModelForImageTextToText.from_pretrained(model_id, dtype=dtype, device_map=device, **hub)
-        processor = AutoProcessor.from_pretrained(model_id, **hub)
+        processor = load_processor(model_id, model_type, **hub)  # Qwen's without torchvision: images only
         side = (defaults or {}).get("image_side")
         if side and model_type == "idefics3":
             processor.image_processor.size = {"longest_edge": int(side)}
+        if (pixels := (defaults or {}).get("max_pixels")) and model_type in QWEN:
+            processor.image_processor.size = {**dict(processor.image_processor.size), "longest_edge": int(pixels)}
         return cls(model, processor, model_type, model_id, scripts=scripts, quantize=quantize)
 
     @property
@@ -179,9 +189,13 @@ class ChatPipeline:
 
     def encode(self, messages: list[dict]):
         """input_ids (1, T) with the image tokens in place, attention_mask (1, T), and the
-        pixel values of every image (SmolVLM: (1, tiles, 3, 512, 512); Gemma 3: (images, 3, 896, 896))."""
+        pixel values of every image (SmolVLM: (1, tiles, 3, 512, 512); Gemma 3: (images, 3, 896, 896);
+        Qwen: (patches, 3 x 2 x 16 x 16) with image_grid_thw (images, 3), each image's
+        (frames, rows, columns) of patches)."""
+        # Qwen3.5 thinks before it answers unless told not to: a chat turn gets the answer.
+        template = {"enable_thinking": False} if self.model_type == "qwen3_5" else {}
         inputs = self.processor.apply_chat_template(
-            messages, add_generation_prompt=True, tokenize=True, return_dict=True, return_tensors="pt"
+            messages, add_generation_prompt=True, tokenize=True, return_dict=True, return_tensors="pt", **template
         )
         inputs = inputs.to(self.device)
         if "pixel_values" in inputs:

@@ -81,6 +81,8 @@ BAD_FILES = [
     ("- caption\n- ask", "must hold settings \\(key: value\\), not a list"),
     ("", "is empty"),
     ("locked: {width: 512\n  height: 3", "is not valid YAML at line 2"),
+    ("limits: " + "[" * 50_000 + "]" * 50_000, "is nested far too deeply to be a classroom file"),
+    ("message: '<div style=\"position:fixed;inset:0\">Log in again</div>'", "message: HTML '<div style="),
 ]
 
 

@@ -16,9 +16,9 @@ from runtime.backends import needs_local_model
 from runtime.inputs import check_number, check_text
 from runtime.messages import InputError
 from ui import panels
-from ui.components import examples, model_picker, model_status, status_line
+from ui.components import examples, model_picker, model_status, session_state, status_line
 from ui.context import Context
-from ui.handlers import get_model, gpu, user_errors
+from ui.handlers import get_model, gpu, shows_result, user_errors
 from ui.i18n import _, bilingual, both
 from ui.server.serving import model_event
 
@@ -313,7 +313,7 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                                         info=_("chat.where_token_info"))  # fmt: skip
                 where_gallery = gr.Gallery(label=_("chat.where_maps"), columns=4, height=300, object_fit="contain")
                 where_record = gr.JSON(label=_("chat.where_record"), visible=False)
-                where_state = gr.State(None)
+                where_state = session_state(None)
         panels.how_it_works("chat.how")
         code, record_file = panels.show_code()
 
@@ -328,6 +328,7 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                   [history, message, images, summary, details, table], api_visibility="private", queue=False)  # fmt: skip
 
         @user_errors
+        @shows_result
         def explain(record):
             if not record or record.get("task") != "chat":
                 return "", _tokens_table(None), "", None
@@ -340,5 +341,5 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                                    concurrency_id="model")  # fmt: skip
         event.success(lambda found: gr.Slider(maximum=max(len(found["tokens"]), 1), value=0), where_state,
                       where_token, api_visibility="private", queue=False)  # fmt: skip
-        where_token.release(user_errors(where_maps), [where_state, where_token], where_gallery,
+        where_token.release(user_errors(shows_result(where_maps)), [where_state, where_token], where_gallery,
                             api_visibility="private", queue=False)  # fmt: skip

@@ -23,9 +23,9 @@ from runtime.inputs import check_text, load_image, parse_labels
 from runtime.messages import InputError
 from search.uploads import UploadBudget, is_zip
 from ui import panels
-from ui.components import examples, image_input, model_picker, model_status, status_line
+from ui.components import examples, image_input, model_picker, model_status, session_state, status_line
 from ui.context import Context
-from ui.handlers import get_model, gpu, user_errors
+from ui.handlers import get_model, gpu, shows_result, user_errors
 from ui.i18n import _, both
 from ui.messages import text, translate
 from ui.server.limits import Allowance, visitor
@@ -415,6 +415,7 @@ def similarity_matrix(images: list[str] | None, texts: str, model: str | None = 
 
 
 @user_errors
+@shows_result
 def rescale_matrix(state, temperature: float):
     if not state:
         return gr.skip(), gr.skip()
@@ -473,7 +474,7 @@ def search_panel(demo, *, query, query_image, picker, top_k, embedding_map, clas
         picture = gr.Image(label=_("explain.map"), type="pil", format="png", interactive=False)
         with gr.Accordion(_("explain.json"), open=False):
             map_record = gr.JSON(label="JSON")
-    state = gr.State()
+    state = session_state()
     panels.how_it_works("explain.search_how")
     code, record_file = panels.show_code()
 
@@ -491,6 +492,7 @@ def search_panel(demo, *, query, query_image, picker, top_k, embedding_map, clas
                      [picture, map_record], api_name="embedding_map", concurrency_id="model")  # fmt: skip
 
     @user_errors
+    @shows_result
     def classify_code(image, model, output):
         # ``output`` is the label's {label: confidence}, best first, as /classify returned it
         if not isinstance(output, dict) or not output or image is None:
@@ -500,6 +502,7 @@ def search_panel(demo, *, query, query_image, picker, top_k, embedding_map, clas
         )
 
     @user_errors
+    @shows_result
     def matrix_code(images, model, matrix):
         if not matrix or not images:
             return "", None
@@ -549,7 +552,7 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                 selected = gr.Textbox(label=_("search.selected"), visible=False)
                 # The hits as data: returned by /search and /more_like_this, kept for 'more like this'.
                 hits_json = gr.JSON(visible=False)
-                hits_state = gr.State([])
+                hits_state = session_state([])
                 status = status_line(demo, "retrieval", picker)
         examples([[q] for q in QUERY_EXAMPLES], [[q] for q in QUERY_EXAMPLES_ZH], inputs=[query])
 
@@ -559,7 +562,7 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
             with gr.Column(scale=3):
                 everything = gr.Gallery(label=_("search.browse"), interactive=False, columns=6, height=320,
                                         object_fit="cover", allow_preview=False, elem_classes="search-hits")  # fmt: skip
-                everything_state = gr.State([])
+                everything_state = session_state([])
             with gr.Column(scale=2):
                 files = gr.File(file_count="multiple", file_types=["image", ".zip"], label=_("search.add_files"),
                                 height=140)  # fmt: skip
@@ -657,14 +660,17 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
             return panels.code_and_record(record)
 
         @user_errors
+        @shows_result
         def text_code(text, k, model, found, request: gr.Request):
             return search_code(text, None, None, k, model, found, request)
 
         @user_errors
+        @shows_result
         def image_code(image, k, model, found, request: gr.Request):
             return search_code(None, image, None, k, model, found, request)
 
         @user_errors
+        @shows_result
         def both_code(text, image, k, weight, model, found, request: gr.Request):
             return search_code(text, image, weight, k, model, found, request)
 
