@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 
 from runtime import settings
-from runtime.inputs import identity
+from ui.server.callers import of_request
 
 log = logging.getLogger("playground")
 
@@ -211,10 +211,9 @@ class Allowance:
 
 def visitor(request) -> str:
     """Who a request (a gr.Request) comes from, for per-visitor allowances: the login name,
-    else the address the Guard decided (ui/server/security.py)."""
+    else the address the Guard decided (for an MCP agent, its own: ui/server/callers.py).
+    Not the session: a new session would start a new allowance."""
     if request is None:
         return "local"
-    if getattr(request, "username", None):
-        return "user:" + identity(str(request.username))
-    client = getattr(request, "client", None)
-    return getattr(client, "host", None) or "unknown"
+    who = of_request(request)
+    return who.visitor if who.visitor.startswith("user:") else who.address
