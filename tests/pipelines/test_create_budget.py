@@ -66,3 +66,15 @@ def test_stop_ends_the_loop_after_the_current_step(pipe, denoiser_calls):
     with pytest.raises(text_to_image.Stopped, match="Stopped at step 2 of 10"):
         pipe("a red fox", seed=1, num_inference_steps=10, width=64, height=64, callback=on_step, stop=stop)
     assert len(denoiser_calls) == 2
+
+
+def test_the_explain_view_is_within_the_budget_and_stops_too(models):
+    from explain import diffusion
+
+    pipe = models.get("text_to_image", "tiny-sd").pipeline
+    with pytest.raises(ValueError, match="megapixel-steps"):
+        diffusion.explain_text_to_image(pipe, "a red fox", 1, num_inference_steps=50, width=1024, height=1024)
+    stop = threading.Event()
+    stop.set()  # a page closed before the first step ended
+    with pytest.raises(text_to_image.Stopped, match="Stopped at step 1 of 5"):
+        diffusion.explain_text_to_image(pipe, "a red fox", 1, num_inference_steps=5, width=64, height=64, stop=stop)
