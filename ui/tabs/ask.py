@@ -39,12 +39,12 @@ EXAMPLES_ZH = [
 @gpu
 @user_errors
 def vqa(image: str, question: str, model: str | None = None, progress=gr.Progress(track_tqdm=True)) -> str:
-    """Answer a question about an image in a word or a few (BLIP VQA generates the answer, ViLT picks it from 3,129 answers, a vision-language model such as SmolVLM or Gemma 3 is asked for a short answer).
+    """Answer a question about an image in a word or a few (BLIP VQA generates the answer, ViLT picks it from 3,129 answers, a vision-language model such as Qwen3.5, SmolVLM or Gemma 3 is asked for a short answer).
 
     Args:
         image: The image the question is about.
-        question: The question, e.g. "What animal is this?": in English for BLIP, ViLT and SmolVLM; Gemma 3 also reads Chinese.
-        model: Which checkpoint to use (a VQA one, or a chat model such as smolvlm-256m); the profile's default when empty.
+        question: The question, e.g. "What animal is this?": in English for BLIP, ViLT and SmolVLM; Qwen3-VL, Qwen3.5 and Gemma 3 also read Chinese and answer in it.
+        model: Which checkpoint to use (a VQA one, or a chat model such as qwen3.5-0.8b or smolvlm-256m); the profile's default when empty.
 
     Returns:
         The answer.

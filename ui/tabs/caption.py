@@ -34,11 +34,11 @@ def caption(
     seed: int = -1,
     progress=gr.Progress(track_tqdm=True),
 ) -> tuple[str, int | None]:
-    """Write a one-sentence caption of an image with BLIP, or with a vision-language model (SmolVLM, Gemma 3) asked to describe it.
+    """Write a one-sentence caption of an image with BLIP, or with a vision-language model (Qwen3-VL, Qwen3.5, SmolVLM, Gemma 3) asked to describe it (in Chinese on the Chinese page, for a model that reads Chinese).
 
     Args:
         image: The image to describe (PNG, JPEG, WEBP, GIF or BMP).
-        model: Which checkpoint to use (its key: a BLIP one, or a chat model such as smolvlm-256m); the profile's default when empty.
+        model: Which checkpoint to use (its key: a BLIP one, or a chat model such as qwen3.5-0.8b or smolvlm-256m); the profile's default when empty.
         prompt: Optional start of the caption that the model continues, e.g. "a photography of".
         max_new_tokens: Longest caption, in tokens (1-100).
         num_beams: Candidate captions kept by beam search (1-8); 1 is greedy decoding.
