@@ -107,7 +107,7 @@ def denoise(pipeline, prompt: str, kwargs: dict, progress, stoppable: bool = Tru
     visitor. Each step's progress says how long is left, from this request's own steps."""
     steps: queue.Queue = queue.Queue()
     stop, result = threading.Event(), {}
-    started = time.monotonic()
+    started, first = time.monotonic(), None
 
     def work():
         with collect_notices() as notices:  # the worker's own, said by the handler when it ends
@@ -132,7 +132,10 @@ def denoise(pipeline, prompt: str, kwargs: dict, progress, stoppable: bool = Tru
             if item is None:
                 break
             step, total = item
-            left = (time.monotonic() - started) / step * (total - step)
+            now = time.monotonic()
+            first = first or (step, now)  # steps are timed from the first one (not the wait for the device)
+            per_step = (now - first[1]) / (step - first[0]) if step > first[0] else (now - started) / step
+            left = per_step * (total - step)
             desc = text("denoising_eta", step=step, total=total, seconds=max(1, round(left))) if step < total else \
                 text("denoising", step=step, total=total)  # fmt: skip
             progress((step, total), desc=desc)
