@@ -318,3 +318,22 @@ def test_qwen_loads_from_a_bundled_processor_config_too(tmp_path):
     processor = load_processor(str(folder), "qwen3_vl")
     assert processor.image_processor.size["longest_edge"] == parts["image_processor"]["size"]["longest_edge"]
     assert processor.image_processor.merge_size == 2
+
+
+@pytest.mark.parametrize("name", ["tiny/qwen3-vl", "tiny/qwen3.5"])
+def test_qwen_int8_language_model_keeps_the_vision_side(name, cat):
+    # Where a Qwen checkpoint asks for it: the language model and head in int8, the ViT (and
+    # its merger) as loaded, handing float32 features to the int8 layers (DeepStack included).
+    import torch
+
+    from pipelines.vlm import ChatPipeline
+    from runtime.tiny import tiny_path
+
+    plain = ChatPipeline.from_pretrained(str(tiny_path(name)))
+    asked = ChatPipeline.from_pretrained(str(tiny_path(name)), dtype=torch.bfloat16, quantize=True,
+                                         defaults={"int8_language_model": True})  # fmt: skip
+    assert asked.quantized and "quantized" in type(asked.model.lm_head).__module__
+    assert asked.pixel_dtype == torch.bfloat16 == asked.model.model.visual.dtype
+    turns = [ask("Describe it.", [cat])]
+    ids = [[t["id"] for t in pipe(turns, max_new_tokens=6)["tokens"]] for pipe in (asked, plain)]
+    assert ids[0][:2] == ids[1][:2]
