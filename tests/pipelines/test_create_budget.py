@@ -66,3 +66,26 @@ def test_stop_ends_the_loop_after_the_current_step(pipe, denoiser_calls):
     with pytest.raises(text_to_image.Stopped, match="Stopped at step 2 of 10"):
         pipe("a red fox", seed=1, num_inference_steps=10, width=64, height=64, callback=on_step, stop=stop)
     assert len(denoiser_calls) == 2
+
+
+def test_the_explain_view_is_within_the_budget_and_stops_too(models):
+    from explain import diffusion
+
+    pipe = models.get("text_to_image", "tiny-sd").pipeline
+    with pytest.raises(ValueError, match="megapixel-steps"):
+        diffusion.explain_text_to_image(pipe, "a red fox", 1, num_inference_steps=50, width=1024, height=1024)
+    stop = threading.Event()
+    stop.set()  # a page closed before the first step ended
+    with pytest.raises(text_to_image.Stopped, match="Stopped at step 1 of 5"):
+        diffusion.explain_text_to_image(pipe, "a red fox", 1, num_inference_steps=5, width=64, height=64, stop=stop)
+
+
+def test_the_refusal_is_said_in_both_languages(pipe):
+    from ui.messages import translate
+
+    with pytest.raises(ValueError) as refused:
+        pipe.resolve(50, 7.5, 1024, 1024, 1)
+    english, chinese = translate(refused.value, "en"), translate(refused.value, "zh-CN")
+    assert "104.9 megapixel-steps (1024×1024 pixels × 50 steps × 1 image(s) × 2 for guidance)" in english
+    assert "104.9 百万像素·步（1024×1024 像素 × 50 步 × 1 张图片 × 2（引导））" in chinese and "CPU" in chinese
+    assert "megapixel" not in chinese
