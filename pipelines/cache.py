@@ -48,6 +48,9 @@ PIPELINE_CLASSES = {
 }
 # (task, the task it borrows a checkpoint from) -> the "module:Class" that adapts the
 # borrowed pipeline: a chat model asked to caption, or to answer in a word or a phrase.
+# The one route for a chat model in Caption or Ask: a registry chat checkpoint offered
+# there, or a checkpoint named for the task (MODEL_CAPTION, a Hub id or a folder) whose
+# config is a chat model's (``served_as``).
 ADAPTERS = {
     ("caption", "chat"): "pipelines.vlm_tasks:VLMCaptionPipeline",
     ("vqa", "chat"): "pipelines.vlm_tasks:VLMVQAPipeline",
@@ -68,6 +71,20 @@ REMOTE_ADAPTERS = {
 def _import(target: str):
     module, name = target.split(":")
     return getattr(importlib.import_module(module), name)
+
+
+def served_as(task: str, checkpoint: Checkpoint, source: str, local_only: bool) -> str:
+    """The task whose pipeline loads ``checkpoint`` for ``task``: "chat" for a checkpoint
+    named for Caption or Ask (family "auto": a Hub id or a folder) whose config is a chat
+    model's, which ``ADAPTERS`` then asks to caption or answer; else ``task``."""
+    if checkpoint.family != "auto" or not any(kind == task for kind, _ in ADAPTERS):
+        return task
+    from transformers import AutoConfig
+
+    from pipelines.vlm import SUPPORTED as CHAT_FAMILIES
+
+    config = AutoConfig.from_pretrained(source, revision=checkpoint.revision, local_files_only=local_only)
+    return "chat" if config.model_type in CHAT_FAMILIES else task
 
 
 def load_options(cls, device: str, fast: bool) -> dict:
@@ -235,7 +252,8 @@ class ModelCache:
                 f"{requested.label} ({requested.repo_id}) isn't available offline, so a tiny random model "
                 f"stands in and its outputs are meaningless. {str(error).split('. ', 1)[1]}"
             )
-        cls = _import(PIPELINE_CLASSES[task])
+        kind = served_as(task, checkpoint, source, local_only)
+        cls = _import(PIPELINE_CLASSES[kind])
         configure_torch(self.profile)
         device = pick_device()
         # Tiny models: 32-wide layers gain nothing from bfloat16 or int8, and float32 keeps
@@ -259,6 +277,8 @@ class ModelCache:
         runtime = dict(runtime=getattr(pipeline, "runtime", ""), runtime_note=getattr(pipeline, "runtime_note", ""))
         if runtime["runtime"] == "torch":
             runtime["runtime"] = ""
+        if kind != task:  # a chat model asked to caption or answer
+            pipeline = _import(ADAPTERS[(task, kind)])(pipeline)
         return Loaded(pipeline, checkpoint, requested, device, seconds, notice, precision, home=device, **runtime)
 
     def script_check(self, task: str, checkpoint: Checkpoint) -> ScriptCheck:

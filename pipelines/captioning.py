@@ -19,8 +19,6 @@ from PIL import Image
 
 from pipelines.limits import check_caption_options
 from pipelines.vlm import SUPPORTED as VLM_FAMILIES  # chat models, asked to caption or answer
-from pipelines.vlm import ChatPipeline
-from pipelines.vlm_tasks import VLMCaptionPipeline
 from runtime.inputs import check_flag, check_seed, check_text, load_image, note_truncation, notify
 from runtime.messages import Notice
 from runtime.precision import float_outputs, fused_vit_attention, quantize_int8
@@ -51,13 +49,10 @@ class CaptionPipeline:
 
         hub = dict(revision=revision, local_files_only=local_files_only)
         model_type = AutoConfig.from_pretrained(model_id, **hub).model_type
-        if model_type in VLM_FAMILIES:  # a vision-language model, asked through its chat template
-            chat = ChatPipeline.from_pretrained(model_id, revision=revision, device=device, dtype=dtype,
-                                                local_files_only=local_files_only, scripts=scripts)  # fmt: skip
-            return VLMCaptionPipeline(chat)
-        if model_type not in SUPPORTED:
+        if model_type not in SUPPORTED:  # a chat model is loaded as one (pipelines/cache.py: served_as)
             raise ValueError(
-                f"Captioning supports {SUPPORTED + VLM_FAMILIES} checkpoints; {model_id!r} is a {model_type!r} model."
+                f"Captioning supports {SUPPORTED} checkpoints; {model_id!r} is a {model_type!r} model. A chat model "
+                f"({', '.join(VLM_FAMILIES)}) is asked through VLMCaptionPipeline (pipelines/vlm_tasks.py)."
             )
         # device_map places the weights through accelerate as they are read; an int8
         # decoder is quantised from the float32 weights, the vision encoder then cast.

@@ -22,8 +22,6 @@ from PIL import Image
 from pipelines.limits import MAX_QUESTION_CHARS
 from pipelines.limits import VQA as LIMITS
 from pipelines.vlm import SUPPORTED as VLM_FAMILIES  # chat models, asked to caption or answer
-from pipelines.vlm import ChatPipeline
-from pipelines.vlm_tasks import VLMVQAPipeline
 from runtime.inputs import check_text, load_image, note_truncation
 from runtime.precision import float_outputs, fused_vit_attention, quantize_int8
 from runtime.scripts import ScriptCheck
@@ -57,13 +55,10 @@ class VQAPipeline:
 
         hub = dict(revision=revision, local_files_only=local_files_only)
         model_type = AutoConfig.from_pretrained(model_id, **hub).model_type
-        if model_type in VLM_FAMILIES:  # a vision-language model, asked through its chat template
-            chat = ChatPipeline.from_pretrained(model_id, revision=revision, device=device, dtype=dtype,
-                                                local_files_only=local_files_only, scripts=scripts)  # fmt: skip
-            return VLMVQAPipeline(chat)
-        if model_type not in SUPPORTED:
+        if model_type not in SUPPORTED:  # a chat model is loaded as one (pipelines/cache.py: served_as)
             raise ValueError(
-                f"VQA supports {SUPPORTED + VLM_FAMILIES} checkpoints; {model_id!r} is a {model_type!r} model."
+                f"VQA supports {SUPPORTED} checkpoints; {model_id!r} is a {model_type!r} model. A chat model "
+                f"({', '.join(VLM_FAMILIES)}) is asked through VLMVQAPipeline (pipelines/vlm_tasks.py)."
             )
         model_class = BlipForQuestionAnswering if model_type == "blip" else ViltForQuestionAnswering
         quantize = quantize and model_type == "blip"  # ViLT has no decoder: one pass, bfloat16 is enough

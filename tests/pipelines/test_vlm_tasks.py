@@ -285,3 +285,25 @@ def test_an_answer_holding_an_image_token_is_mapped_as_text(models, key, cat):
     found = vlm.explain_chat(chat, turns, None, [image_id, image_id, 42])
     np.testing.assert_allclose(found["images"][0]["maps"].sum((-2, -1)), 1.0, rtol=1e-4)
     assert found["images"][0]["maps"].shape[1] == 3
+
+
+def test_a_chat_model_named_for_caption_or_ask_goes_the_same_route():
+    # MODEL_CAPTION / MODEL_VQA may name a folder or a Hub id: a chat model there is asked
+    # through the same adapter as a registry chat model (pipelines/cache.py: served_as);
+    # BLIP's and ViLT's loaders refuse it, saying so.
+    from pipelines.cache import ModelCache
+    from pipelines.captioning import CaptionPipeline
+    from pipelines.vlm import ChatPipeline
+    from pipelines.vlm_tasks import VLMCaptionPipeline, VLMVQAPipeline
+    from runtime import registry
+    from runtime.hub import locate
+
+    folder, _ = locate(registry.CHECKPOINTS["tiny-smolvlm"])
+    cache = ModelCache("tiny")
+    for task, adapter in (("caption", VLMCaptionPipeline), ("vqa", VLMVQAPipeline)):
+        checkpoint = registry.named(task, folder)
+        assert (checkpoint.task, checkpoint.family) == (task, "auto")
+        loaded = cache.get(task, checkpoint)
+        assert type(loaded.pipeline) is adapter and type(loaded.pipeline.chat) is ChatPipeline
+    with pytest.raises(ValueError, match="is asked through VLMCaptionPipeline"):
+        CaptionPipeline.from_pretrained(folder, local_files_only=True)
