@@ -141,16 +141,23 @@ class _Health:
         self.calls: dict[object, float] = {}  # the calls waiting for an answer, by when they started
         self.failed_at = -float("inf")
 
-    def start(self) -> object:
+    def trouble(self) -> str | None:
+        """Why the store is not worth asking now; None when it is."""
         now = time.monotonic()
         with self.lock:
             if now - self.failed_at < settings.SHARED_STATE_RETRY:
-                raise _unavailable("it failed a moment ago")
+                return "it failed a moment ago"
             if any(now - started > settings.SHARED_STATE_STUCK for started in self.calls.values()):
-                raise _unavailable(f"it has not answered for over {settings.SHARED_STATE_STUCK:g} s")
-            call = object()
-            self.calls[call] = now
-            return call
+                return f"it has not answered for over {settings.SHARED_STATE_STUCK:g} s"
+            return None
+
+    def start(self) -> object:
+        if (why := self.trouble()) is not None:
+            raise _unavailable(why)
+        call = object()
+        with self.lock:
+            self.calls[call] = time.monotonic()
+        return call
 
     def end(self, call: object, failed: bool) -> None:
         with self.lock:
@@ -160,6 +167,13 @@ class _Health:
 
 
 _HEALTH = _Health()
+
+
+def answering() -> bool:
+    """Whether the store is worth asking now (not failing, not stuck): the server's async code
+    asks this first, so that while the store is stuck a request takes the fallback at once
+    rather than wait for one of ``off_loop``'s threads, all of them held by the store."""
+    return _HEALTH.trouble() is None
 
 
 def _unavailable(why: str) -> SharedStateError:

@@ -67,8 +67,11 @@ def user_errors(fn):
         def stream(*args, **kwargs):
             steps = fn(*args, **kwargs)
             step = _errors_as_messages(functools.wraps(fn)(lambda: next(steps, _DONE)))
-            while (item := step()) is not _DONE:
-                yield item
+            try:
+                while (item := step()) is not _DONE:
+                    yield item
+            finally:  # Stop or a closed page (Gradio closes this generator): the handler's cleanup runs now
+                steps.close()
 
         stream.classroom_checked = True
         return stream

@@ -25,7 +25,9 @@ def app(tmp_path_factory):
 
 def job(visitor: str, address: str = "10.0.0.1", n: int = 0):
     request = SimpleNamespace(headers={}, client=SimpleNamespace(host=address))
-    return SimpleNamespace(session_hash=visitor, _id=f"{visitor}-{n}", username=None, request=request, name=f"{visitor}{n}")
+    return SimpleNamespace(
+        session_hash=visitor, _id=f"{visitor}-{n}", username=None, request=request, name=f"{visitor}{n}"
+    )
 
 
 def test_jobs_are_taken_in_turns_per_visitor():

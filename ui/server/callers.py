@@ -98,3 +98,10 @@ def session_of(request) -> str | None:
     headers = getattr(request, "headers", None)
     vouched = _vouched(headers.get(CALLER_HEADER)) if headers is not None else None
     return vouched[0] if vouched is not None else getattr(request, "session_hash", None)
+
+
+def loopback_login() -> tuple[str, str]:
+    """The login of Gradio's own MCP client where the app has one (ui/server/security.py):
+    a name and a password made from this process's key, so no one else has them."""
+    secret = hmac.new(_key(), b"loopback", hashlib.sha256).hexdigest()
+    return f"mcp-loopback-{secret[:12]}", secret[12:]

@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 
 from runtime import settings
-from runtime.inputs import identity
+from ui.server.callers import of_request
 
 log = logging.getLogger("playground")
 
@@ -130,14 +130,14 @@ class SharedRateLimiter(RateLimiter):
         return self._shared(key, 0)
 
     async def hit_async(self, key: str) -> float | None:
-        from runtime.shared import off_loop
+        from runtime.shared import answering, off_loop
 
-        return await off_loop(self.hit, key)
+        return await off_loop(self.hit, key) if answering() else super().hit(key)
 
     async def wait_async(self, key: str) -> float | None:
-        from runtime.shared import off_loop
+        from runtime.shared import answering, off_loop
 
-        return await off_loop(self.wait, key)
+        return await off_loop(self.wait, key) if answering() else super().wait(key)
 
 
 def rate_limiter(text: str, name: str, factor: int = 1) -> RateLimiter | None:
@@ -211,10 +211,9 @@ class Allowance:
 
 def visitor(request) -> str:
     """Who a request (a gr.Request) comes from, for per-visitor allowances: the login name,
-    else the address the Guard decided (ui/server/security.py)."""
+    else the address the Guard decided (for an MCP agent, its own: ui/server/callers.py).
+    Not the session: a new session would start a new allowance."""
     if request is None:
         return "local"
-    if getattr(request, "username", None):
-        return "user:" + identity(str(request.username))
-    client = getattr(request, "client", None)
-    return getattr(client, "host", None) or "unknown"
+    who = of_request(request)
+    return who.visitor if who.visitor.startswith("user:") else who.address

@@ -20,6 +20,7 @@ from ui.components import examples, model_picker, model_status, session_state, s
 from ui.context import Context
 from ui.handlers import get_model, gpu, shows_result, user_errors
 from ui.i18n import _, bilingual, both
+from ui.server.mcp_inputs import Conversation, Files
 from ui.server.serving import model_event
 
 # (message, images): examples in both languages, each with its images.
@@ -276,10 +277,10 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
         gr.Markdown(_("chat.intro"))
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
-                history = gr.Chatbot(label=_("chat.conversation"), height=440, buttons=["copy"])
+                history = Conversation(label=_("chat.conversation"), height=440, buttons=["copy"])
                 message = gr.Textbox(label=_("chat.message"), placeholder=_("chat.placeholder"), max_length=4000,
                                      lines=2)  # fmt: skip
-                images = gr.File(label=_("chat.images"), file_count="multiple", file_types=["image"], type="filepath",
+                images = Files(label=_("chat.images"), file_count="multiple", file_types=["image"], type="filepath",
                                  height=120)  # fmt: skip
                 with gr.Row():
                     send = gr.Button(_("chat.send"), variant="primary")

@@ -28,7 +28,9 @@ from ui.context import Context
 from ui.handlers import get_model, gpu, shows_result, user_errors
 from ui.i18n import _, both
 from ui.messages import text, translate
+from ui.server.callers import session_of
 from ui.server.limits import Allowance, visitor
+from ui.server.mcp_inputs import Files
 
 QUERY_EXAMPLES = [
     "a cat",
@@ -75,7 +77,7 @@ def _gallery(hits: list[dict], caption=lambda hit: f"{hit['score']:.3f} · {hit[
 
 
 def _session(request: gr.Request | None) -> str | None:
-    return getattr(request, "session_hash", None)
+    return session_of(request)  # an MCP agent's own, not the session all agents share
 
 
 @gpu
@@ -457,7 +459,7 @@ def search_panel(demo, *, query, query_image, picker, top_k, embedding_map, clas
         gr.Markdown(_("explain.clip_intro"))
         with gr.Row(equal_height=False):
             with gr.Column():
-                files = gr.File(file_count="multiple", file_types=["image"], label=_("explain.matrix_images"))
+                files = Files(file_count="multiple", file_types=["image"], label=_("explain.matrix_images"))
                 examples = gr.Button(_("explain.matrix_examples"), size="sm")
             texts = gr.Textbox(label=_("explain.matrix_texts"), info=_("explain.matrix_texts_info"), lines=5,
                                value="a photo of a cat.\na photo of a cup of coffee.\na photo of a rocket.\n"
@@ -564,10 +566,10 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                                         object_fit="cover", allow_preview=False, elem_classes="search-hits")  # fmt: skip
                 everything_state = session_state([])
             with gr.Column(scale=2):
-                files = gr.File(file_count="multiple", file_types=["image", ".zip"], label=_("search.add_files"),
+                files = Files(file_count="multiple", file_types=["image", ".zip"], label=_("search.add_files"),
                                 height=140)  # fmt: skip
                 with gr.Accordion(_("search.add_folder"), open=False):
-                    folder = gr.File(file_count="directory", label=_("search.add_folder"), height=120)
+                    folder = Files(file_count="directory", label=_("search.add_folder"), height=120)
                 add_button = gr.Button(_("search.add"), variant="primary")
                 gr.Markdown(_("search.collection_info"), elem_classes="search-help")
                 report = gr.Markdown()
