@@ -100,18 +100,35 @@ SERVER_PORT = _int("GRADIO_SERVER_PORT", 7860)
 # as Claude Desktop or Cursor), at /gradio_api/mcp/: on or off. Gradio's own variable.
 MCP_SERVER = os.getenv("GRADIO_MCP_SERVER", "on").strip().lower() not in ("0", "off", "false", "no")
 # Requests waiting beyond this get "busy, try again" instead of piling up.
-QUEUE_MAX_SIZE = _int("QUEUE_MAX_SIZE", 64)
-# Requests one client (login name, else address) may have waiting or running at once, so
-# that no one fills the queue for everyone; 0: no cap. A class without a password behind
-# one school address shares it: give the class a password (students count by name).
+QUEUE_MAX_SIZE = _int("QUEUE_MAX_SIZE", 128)
+# Requests one visitor (login name, else MCP agent, else page or API session) may have
+# waiting or running at once, so that no one fills the queue for everyone; 0: no cap.
 QUEUE_PER_CLIENT = _int("QUEUE_PER_CLIENT", 8)
+# Requests one network address may have waiting or running at once: a flood guard only,
+# sized for a class of 30+ behind one school NAT or proxy (two each); 0: no cap.
+QUEUE_PER_ADDRESS = _int("QUEUE_PER_ADDRESS", 64)
+# Visitors (pages, API clients, MCP agents) whose session state the app keeps in memory;
+# the one unused longest is forgotten first. Gradio keeps 10,000 by default, and each
+# holds a copy of the page's settings: hundreds of MB that never came back.
+SESSION_CAPACITY = _int("SESSION_CAPACITY", 200)
+# Seconds a visitor's state (the last result the explain views read, a search's hits)
+# lives after it was last set, and the age at which Gradio's copies of uploads and
+# results are deleted (checked every SESSION_TTL / 6 seconds).
+SESSION_TTL = _int("SESSION_TTL", 3600)
 # Seconds a queued request may wait for its client to open the stream its result comes
 # on; a request that reaches the front later with nobody listening is dropped, not run.
 LISTEN_GRACE = _float("LISTEN_GRACE", 10.0)
 # Seconds one request may run where its cost grows with its arguments (the Fusion lab's
-# epochs x hidden size, the Evaluate tab's items): training stops there with what it has,
-# an evaluation stops with a message. 0: no limit.
+# epochs x hidden size, the Evaluate tab's items, Create's steps x pixels): training stops
+# there with what it has, an evaluation or an image stops with a message. 0: no limit.
 JOB_TIME_LIMIT = _float("JOB_TIME_LIMIT", 300.0)
+# What one Create request may cost, in megapixel-steps: width x height in millions of pixels,
+# x denoising steps x images, twice with guidance above 1 (the model runs for the prompt and
+# the negative prompt). A request over it is refused before it starts, with the numbers.
+# 0: from where the model runs: 16 on a CPU (512x512 for 25 steps with guidance: about two
+# minutes of SD 1.5 on 4 cores; any turbo image), 420 on a GPU (all the tab allows: 1,024x1,024,
+# 50 steps, 4 images, with guidance). JOB_TIME_LIMIT stops whatever still runs too long.
+CREATE_MAX_MEGAPIXEL_STEPS = _float("CREATE_MAX_MEGAPIXEL_STEPS", 0)
 # Model calls running at once per event; one keeps a small CPU or GPU from thrashing.
 CONCURRENCY_LIMIT = _int("CONCURRENCY_LIMIT", 1)
 
@@ -275,6 +292,17 @@ BACKEND_CONCURRENCY = _int("BACKEND_CONCURRENCY", 16)
 # What replicas of the app share: the classroom's limits and prompt log, the rate limit and
 # the Fusion lab's cache, in Redis ("redis://redis:6379/0"). Empty: in this process (one replica).
 SHARED_STATE = os.getenv("SHARED_STATE", "").strip()
+# Redis answers in about a millisecond; these bound what a request waits when it doesn't (a
+# hung server, a dropped network), off the event loop (runtime/shared.py): seconds to
+# connect, seconds to wait for an answer (no retries), and seconds a call may go unanswered
+# before the store counts as stuck, so that other requests take the fallback at once rather
+# than queue behind it. A store that failed or is stuck is asked again after
+# SHARED_STATE_RETRY seconds; meanwhile each replica counts the limits itself and keeps the
+# prompt log in its own file.
+SHARED_STATE_CONNECT_TIMEOUT = _float("SHARED_STATE_CONNECT_TIMEOUT", 2.0)
+SHARED_STATE_TIMEOUT = _float("SHARED_STATE_TIMEOUT", 2.0)
+SHARED_STATE_STUCK = _float("SHARED_STATE_STUCK", 1.0)
+SHARED_STATE_RETRY = _float("SHARED_STATE_RETRY", 10.0)
 
 # --- Security and safety (see README, "Security and safety") -------------------
 
@@ -310,5 +338,9 @@ LOGIN_RATE_LIMIT = os.getenv("LOGIN_RATE_LIMIT", "10/minute")
 # (1 on Spaces): rate limits then count per the address the outermost one saw. 0 uses
 # the connection's address; more than are really there lets clients pick an address.
 TRUSTED_PROXIES = _int("TRUSTED_PROXIES", 1 if os.getenv("SPACE_ID") else 0)
+# Gradio's traffic monitoring (/monitoring and /monitoring/summary: counts and timings per
+# endpoint). Off by default: the summary answers anyone who can open the page, and says what
+# every other visitor is doing. "on" serves it (behind the login, if any) and prints its URL.
+MONITORING = _flag("MONITORING", False)
 # Largest request body other than an upload (a run's JSON: texts and file references).
 MAX_REQUEST_BYTES = _int("MAX_REQUEST_BYTES", 1_000_000)

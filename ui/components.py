@@ -6,7 +6,7 @@ from __future__ import annotations
 import gradio as gr
 
 from classroom.policy import ClassroomPolicy
-from runtime import registry
+from runtime import registry, settings
 from runtime.backends import backend_for
 from runtime.cache import MODELS
 from runtime.inputs import load_image
@@ -142,3 +142,10 @@ def page_locale(demo: gr.Blocks) -> gr.Textbox:
     demo.load(None, None, locale, js=LOCALE_JS)
     gr.Timer(1.0).tick(None, None, locale, js=LOCALE_JS)  # runs in the browser only
     return locale
+
+
+def session_state(value=None) -> gr.State:
+    """A visitor's own value (the last result an explain view reads, a search's hits), kept
+    SESSION_TTL seconds after it was last set; Gradio then drops it (the page starts over)."""
+    return gr.State(value, time_to_live=settings.SESSION_TTL if settings.SESSION_TTL > 0 else None)
+

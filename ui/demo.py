@@ -92,7 +92,9 @@ def build_demo(profile: str | None = None, classroom_file: str | None = None) ->
     policy.check_against([_tab_id(tab) for tab in TABS], _handlers(ctx))
     lessons.check_lessons(ctx.lessons, lesson_problems, ctx.endpoints)  # LessonError lists every problem
     concrete = registry.resolve_profile(profile)
-    with gr.Blocks(title="Multimodal Playground") as demo:
+    # Gradio's copies of uploads and results are deleted once SESSION_TTL old (checked every SESSION_TTL / 6 s).
+    delete_cache = (max(settings.SESSION_TTL // 6, 1), settings.SESSION_TTL) if settings.SESSION_TTL > 0 else None
+    with gr.Blocks(title="Multimodal Playground", delete_cache=delete_cache) as demo:
         with gr.Row(elem_id="page-switches"):
             presenter_switch(demo)
             language_switch(demo)
@@ -204,7 +206,10 @@ def launch_kwargs(demo: gr.Blocks) -> dict:
         css=CSS + I18N_CSS + PRESENTER_CSS + RANGE_CSS,
         i18n=I18N,
         max_file_size=settings.MAX_FILE_SIZE,
+        # Session state is bounded: the visitor unused longest is forgotten first (SESSION_CAPACITY).
+        state_session_capacity=settings.SESSION_CAPACITY,
         mcp_server=settings.MCP_SERVER,
+        enable_monitoring=settings.MONITORING,  # None (Gradio's default) would serve it to anyone
         # Serve the bundled examples, the gallery and the files handlers return (ui/server/outputs.py);
         # nothing else on disk, and never the classroom's settings or log (ui/server/security.py).
         allowed_paths=[str(root) for root in app_roots()],

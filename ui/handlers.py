@@ -67,8 +67,11 @@ def user_errors(fn):
         def stream(*args, **kwargs):
             steps = fn(*args, **kwargs)
             step = _errors_as_messages(functools.wraps(fn)(lambda: next(steps, _DONE)))
-            while (item := step()) is not _DONE:
-                yield item
+            try:
+                while (item := step()) is not _DONE:
+                    yield item
+            finally:  # Stop or a closed page (Gradio closes this generator): the handler's cleanup runs now
+                steps.close()
 
         stream.classroom_checked = True
         return stream
@@ -92,6 +95,16 @@ def makes_images(count):
         return fn
 
     return declare
+
+
+def shows_result(fn):
+    """Declare a handler that only shows what a request already made (Show the code, an
+    explanation redrawn at another layer or temperature): the page runs it after that
+    request, on its own. In classroom mode it is held to the teacher's locks but is not
+    another request (``requests_per_minute``), and nothing of it goes into the prompt log:
+    the request it follows was counted and logged. Put it under ``@user_errors``."""
+    fn.shows_result = True
+    return fn
 
 
 def _errors_as_messages(fn):

@@ -16,6 +16,7 @@ import pandas as pd
 
 from explain import snippets
 from runtime.cache import MODELS
+from ui.components import session_state
 from ui.i18n import _, t
 from ui.messages import locale, text
 from ui.server import outputs
@@ -186,5 +187,5 @@ def generation_panel(demo, title: str, intro: str, button_label: str):
         extra = gr.Column()  # room for a panel's own outputs
         with gr.Accordion(_("explain.json"), open=False):
             record = gr.JSON(label="JSON")
-    state = gr.State()
+    state = session_state()
     return button, strategy, layer, summary, table, chart, maps, extra, record, state

@@ -11,6 +11,8 @@ as URLs on this server.
 event with a ``gr.State`` output, its client hands back every output as one tuple, and
 the server then pops the state's index from a one-item list ("pop index out of range"),
 so every tool with a State output failed.
+
+Tools that take lists of files use the components of ``ui/server/mcp_inputs.py``.
 """
 
 from __future__ import annotations
@@ -32,3 +34,4 @@ def fix_state_outputs() -> None:
     from gradio.mcp import GradioMCPServer
 
     GradioMCPServer.pop_returned_state = staticmethod(_without_state)
+

@@ -1,12 +1,18 @@
-"""A fair queue: no client holds more than its share, and nobody's job runs for a client
-that is no longer there.
+"""A fair queue: each visitor gets their turn, no visitor or address holds more than its
+share, and nobody's job runs for a client that is no longer there.
 
-Gradio's queue (``demo.queue(max_size=...)``) bounds the jobs of everyone together, so
-one client joining a hundred times fills it for everyone. ``QueueShare`` adds to it:
+Gradio's queue (``demo.queue(max_size=...)``) bounds the jobs of everyone together and
+runs each concurrency group first come, first served: one visitor who queues eight
+long jobs makes everyone behind wait for all eight, and one client joining a hundred
+times fills it for everyone. ``QueueShare`` adds to it, per visitor (a login, an MCP
+agent or a page/API session: ``ui/server/callers.py``):
 
-- each client (its login name, else the address the Guard decided, see
-  ``ui/server/security.py``) may have at most QUEUE_PER_CLIENT jobs waiting or running
-  at once; one more is answered "busy" at once, with the reason;
+- **turns**: when a group can start a job, it starts the oldest job of the visitor with
+  the fewest jobs running or ahead in line (round robin), so a student's short caption
+  waits for at most one job of each other visitor, not for one visitor's whole backlog;
+- **shares**: a visitor may have at most QUEUE_PER_CLIENT jobs waiting or running at
+  once, and one address at most QUEUE_PER_ADDRESS (a flood guard, sized for a class
+  behind one school NAT); one more is answered "busy" at once, with the reason;
 - a job that reaches the front of the queue with nobody listening for its result (no
   open result stream for its session or event, LISTEN_GRACE seconds after it joined)
   is dropped instead of run: its client has gone, or never meant to read it. Gradio
@@ -14,9 +20,13 @@ one client joining a hundred times fills it for everyone. ``QueueShare`` adds to
   handler (training curves) once its client has left; a one-shot handler already
   running runs to its end, which ``deadline`` bounds (JOB_TIME_LIMIT).
 
-The Guard counts the result streams as they open and close (``Listeners``); the queue
-is wrapped where Gradio makes it (``install``), so ``demo.queue(...)`` in app.py and in
-the tests gets the share too.
+Gradio 6.31 has no public hook for the order of its queue or for a per-visitor share
+(``queue()`` takes a total ``max_size`` and per-group concurrency only). The two checks
+therefore sit where Gradio takes a job in and where it picks the next one
+(``install``); a gate inside the handlers instead would hide the waiting jobs from
+Gradio's queue, so the position and ETA the page shows would be false, and a job
+waiting there could not be cancelled. The Guard counts the result streams as they open
+and close (``Listeners``).
 """
 
 from __future__ import annotations
@@ -29,8 +39,8 @@ import urllib.parse
 from collections import Counter
 
 from runtime import settings
-from runtime.inputs import identity
 from ui.i18n import t
+from ui.server.callers import caller, of_event
 from ui.server.language import locale_of
 
 log = logging.getLogger("playground")
@@ -72,17 +82,10 @@ class Listeners:
             return self._open[f"session:{event.session_hash}"] > 0 or self._open[f"event:{event._id}"] > 0
 
 
-def client_of(request, username: str | None) -> str:
-    """Whose a queued job is: the login name, else the connection's address (decided by the Guard)."""
-    if username:
-        return "user:" + identity(username)
-    client = getattr(request, "client", None)
-    return getattr(client, "host", None) or "unknown"
-
-
 class QueueShare:
-    def __init__(self, per_client: int | None = None, grace: float | None = None):
+    def __init__(self, per_client: int | None = None, grace: float | None = None, per_address: int | None = None):
         self.per_client = settings.QUEUE_PER_CLIENT if per_client is None else per_client
+        self.per_address = settings.QUEUE_PER_ADDRESS if per_address is None else per_address
         self.grace = settings.LISTEN_GRACE if grace is None else grace
         self.listeners = Listeners()
         self.dropped = 0  # jobs dropped because nobody listened (for tests and the log)
@@ -99,27 +102,36 @@ class QueueShare:
         demo.queue = queue
         self.wrap(demo._queue)  # the one Blocks made for itself
 
+    def refusal(self, mine, events, request) -> str | None:
+        """Why the caller ``mine`` may not queue one more job beside ``events`` (the jobs
+        waiting or running now), in the request's language; None if it may."""
+        callers = [of_event(e) for e in events]
+        held = sum(c.visitor == mine.visitor for c in callers)
+        from_address = sum(c.address == mine.address for c in callers)
+        locale = locale_of(request)
+        if 0 < self.per_client <= held:
+            return t("messages.queue_full", locale).format(held=held, limit=self.per_client)
+        if 0 < self.per_address <= from_address:
+            return t("messages.queue_full_address", locale).format(held=from_address, limit=self.per_address)
+        return None
+
     def wrap(self, queue) -> None:
         if getattr(queue, "shared_fairly", False):
             return
         push, get_events = queue.push, queue.get_events
 
         async def fair_push(body, request, username):
-            if self.per_client > 0:
-                mine = client_of(request, username)
-                held = sum(client_of(e.request, e.username) == mine for e in list(queue.event_ids_to_events.values()))
-                if held >= self.per_client:
-                    english = (
-                        f"You already have {held} requests waiting or running, the most one client may have at "
-                        f"once (QUEUE_PER_CLIENT={self.per_client}); wait for one to finish."
-                    )
-                    said = t("messages.queue_full", locale_of(request)).format(held=held, limit=self.per_client)
-                    return False, said if locale_of(request) != "en" else english, "queue_full"
+            client = getattr(request, "client", None)
+            mine = caller(getattr(body, "session_hash", None), username, request.headers, getattr(client, "host", None))
+            reason = self.refusal(mine, list(queue.event_ids_to_events.values()), request)
+            if reason is not None:
+                return False, reason, "queue_full"
             return await push(body, request, username)
 
-        def listened_get_events():
+        def fair_get_events():
             # Called by Gradio's queue loop under its delete lock, before it starts a job.
             now = time.monotonic()
+            running = [of_event(e).visitor for job in queue.active_jobs if job for e in job]
             for event_queue in queue.event_queue_per_concurrency_id.values():
                 for event in list(event_queue.queue):
                     if now - event.enqueue_time > self.grace and not self.listeners.listening(event):
@@ -128,10 +140,24 @@ class QueueShare:
                         queue.pending_event_ids_session.get(event.session_hash, set()).discard(event._id)
                         self.dropped += 1
                         log.info("dropped a %s job: nobody was listening for its result", event.fn.api_name)
+                event_queue.queue[:] = in_turns(event_queue.queue, running)
             return get_events()
 
-        queue.push, queue.get_events = fair_push, listened_get_events
+        queue.push, queue.get_events = fair_push, fair_get_events
         queue.shared_fairly = True
+
+
+def in_turns(events: list, running: list[str]) -> list:
+    """``events`` (one group's line, oldest first) reordered in turns: each visitor's
+    k-th job in line (counting those of theirs running now, ``running``) comes after
+    every other visitor's (k-1)-th; first come, first served within a turn."""
+    seen = Counter(running)
+    turns = []
+    for position, event in enumerate(events):
+        visitor = of_event(event).visitor
+        turns.append((seen[visitor], position, event))
+        seen[visitor] += 1
+    return [event for *_, event in sorted(turns, key=lambda turn: turn[:2])]
 
 
 class Deadline:

@@ -6,6 +6,8 @@ who may log in, and how often a client may ask for work.
   other path, no ``..``, no dotfiles, no URL fetched for a client. It bounds request
   bodies, and applies the per-client rate limits (``RATE_LIMIT``, ``LOGIN_RATE_LIMIT``,
   see ``ui/server/limits.py``), answering 429 with the time to wait.
+- It applies the login to the MCP server and tells MCP agents apart (``_mcp``, see
+  ``ui/server/callers.py``).
 - ``guard_inputs`` checks every event's raw inputs before Gradio processes them, so
   an API client that sends a number as text, a path on the server or a URL instead of
   an uploaded file gets a message naming the parameter, not an empty error.
@@ -21,6 +23,7 @@ import logging
 import math
 import os
 import re
+import secrets
 import urllib.parse
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
@@ -35,6 +38,7 @@ from runtime.messages import InputError
 from ui.handlers import refusal
 from ui.i18n import t
 from ui.messages import text, translate
+from ui.server.callers import CALLER_HEADER, loopback_login, stamp
 from ui.server.language import locale_of
 from ui.server.limits import RateLimiter, client_key, rate_limiter
 from ui.server.queue import Listeners
@@ -50,6 +54,8 @@ PROXY_ROUTE = re.compile(r"^(?:/gradio_api)?/proxy=")  # Gradio's proxy for load
 RUN_ROUTES = re.compile(r"^/gradio_api/(?:queue/join|call/.+)/?$")
 UPLOAD_ROUTE = re.compile(r"^/gradio_api/(?:upload|process_recording)/?$")  # bounded by max_file_size
 LOGIN_ROUTE = re.compile(r"^/login/?$")
+MCP_ROUTE = re.compile(r"^(.*?)/gradio_api/mcp(?:/.*)?$")  # the tools, their schema, the SSE transport
+MCP_SESSION = "mcp-session-id"
 # An address may fail this many times more logins than one name from it: a class mistyping
 # stays far below it, someone trying password after password under new names does not.
 LOGIN_FLOOD_FACTOR = 10
@@ -97,7 +103,11 @@ def login_kwargs(users: list[tuple[str, str]], others: dict | None = None) -> di
         return {}
     known = {user: password.encode() for user, password in users}
 
+    loopback_user, loopback_password = loopback_login()
+
     def check(username: str, password: str) -> bool:
+        if username == loopback_user:  # Gradio's own MCP client (see Guard._as_loopback)
+            return hmac.compare_digest(password.encode(), loopback_password.encode())
         expected = known.get((username or "").strip())
         if expected is not None and hmac.compare_digest(password.encode(), expected):
             return True
@@ -186,6 +196,7 @@ class Guard:
         self.login_floods = rate_limiter(login_limit, "login-floods", factor=LOGIN_FLOOD_FACTOR)
         self.trusted_proxies = trusted_proxies
         self.max_body = max_body
+        self._loopback_cookie: str | None = None  # the login of Gradio's own MCP client, once made
 
     async def __call__(self, scope, receive, send):
         if scope["type"] not in ("http", "websocket"):
@@ -195,10 +206,17 @@ class Guard:
         # gr.Request.client included, sees that address.
         client = scope.get("client")
         address = client_key(client[0] if client else None, _headers(scope), self.trusted_proxies)
-        scope = {**scope, "client": (address, client[1] if client else 0)}
+        peer, scope = client, {**scope, "client": (address, client[1] if client else 0)}
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         path, method = scope["path"], scope["method"]
+
+        if match := MCP_ROUTE.match(path):
+            if await self._status(scope, match.group(1) + "/gradio_api/login_check") == 401:
+                return await _respond(send, 401, _login_first(scope))
+            scope, send = self._stamped(scope, send, address)
+        elif _headers(scope).get("x-gradio-user") == "mcp" and not RUN_ROUTES.match(path) and _own(peer):
+            scope = await self._as_loopback(scope)
 
         if PROXY_ROUTE.match(path):
             return await _respond(send, 403, URL_REFUSED)
@@ -218,7 +236,7 @@ class Guard:
             if LOGIN_ROUTE.match(path) and self.logins is not None:
                 return await self._login(scope, receive, send, address)
             limiter = self.runs if RUN_ROUTES.match(path) else self.uploads if UPLOAD_ROUTE.match(path) else None
-            if limiter is not None and (wait := limiter.hit(address)) is not None:
+            if limiter is not None and (wait := await limiter.hit_async(address)) is not None:
                 return await _too_many(send, "requests from your address", limiter, wait, scope)
             if not UPLOAD_ROUTE.match(path):  # uploads are bounded by max_file_size
                 length = _headers(scope).get("content-length", "")
@@ -226,6 +244,62 @@ class Guard:
                     return await _respond(send, 413, f"The request is larger than {self.max_body:,} bytes.")
                 return await self._call_bounded(scope, receive, send)
         return await self.app(scope, receive, send)
+
+    # --- MCP: the login applies, and each agent is its own visitor ---
+
+    async def _status(self, scope, path: str, method: str = "GET", body: bytes = b"", headers=None):
+        """The status (and headers) Gradio answers ``path`` with, asked in-process with the
+        request's own cookies: its public routes decide who is logged in."""
+        sub = {**scope, "method": method, "path": path, "raw_path": path.encode(), "query_string": b"",
+               "headers": headers if headers is not None else scope.get("headers", [])}  # fmt: skip
+        answer = {"status": 500, "headers": []}
+
+        async def receive():
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message):
+            if message["type"] == "http.response.start":
+                answer.update(status=message["status"], headers=message.get("headers", []))
+
+        await self.app(sub, receive, send)
+        return answer["status"] if method == "GET" else answer
+
+    def _stamped(self, scope, send, address: str):
+        """``scope`` with the agent's stamp (``ui/server/callers.py``), which Gradio forwards
+        with its tool calls, and ``send`` giving an agent without an MCP session one (MCP
+        clients send it back with every request; Gradio's stateless server ignores it)."""
+        headers = _headers(scope)
+        issued = None if headers.get(MCP_SESSION) else secrets.token_hex(16)
+        visitor = "mcp:" + (headers.get(MCP_SESSION) or issued)[:64]
+        raw = [(k, v) for k, v in scope.get("headers", []) if k.lower() != CALLER_HEADER.encode()]
+        scope = {**scope, "headers": [*raw, (CALLER_HEADER.encode(), stamp(visitor, address).encode())]}
+        if issued is None:
+            return scope, send
+
+        async def with_session(message):
+            if message["type"] == "http.response.start" and scope["method"] == "POST":
+                message = {**message, "headers": [*message.get("headers", []), (MCP_SESSION.encode(), issued.encode())]}
+            await send(message)
+
+        return scope, with_session
+
+    async def _as_loopback(self, scope):
+        """A request of Gradio's own MCP client (from this process: its config, uploads and
+        result stream) logged in as the app itself where the app has a login; the tool's
+        call (its queue join) carries the agent's own cookie instead, so the agent's login
+        decides what it may run, and the classroom counts the student."""
+        if self._loopback_cookie is None:
+            user, password = loopback_login()
+            form = urllib.parse.urlencode({"username": user, "password": password}).encode()
+            prefix = scope["path"][: scope["path"].find("/gradio_api/")] if "/gradio_api/" in scope["path"] else ""
+            answer = await self._status(scope, prefix + "/login", "POST", form,
+                                        [(b"content-type", b"application/x-www-form-urlencoded")])  # fmt: skip
+            cookies = [v.decode("latin-1").split(";", 1)[0] for k, v in answer["headers"] if k.lower() == b"set-cookie"]
+            self._loopback_cookie = "; ".join(cookies) if answer["status"] == 200 else ""
+        if not self._loopback_cookie:  # no login in this app
+            return scope
+        raw = [(k, v) for k, v in scope.get("headers", []) if k.lower() != b"cookie"]
+        return {**scope, "headers": [*raw, (b"cookie", self._loopback_cookie.encode())]}
 
     async def _login(self, scope, receive, send, address: str):
         """POST /login: counted only when it fails (a whole class behind one school address
@@ -244,7 +318,7 @@ class Guard:
         key = f"{address}\n{name}"
         for limiter, who in ((self.logins, "failed login attempts for this name"),
                              (self.login_floods, "failed login attempts from your address")):  # fmt: skip
-            if (wait := limiter.wait(key if limiter is self.logins else address)) is not None:
+            if (wait := await limiter.wait_async(key if limiter is self.logins else address)) is not None:
                 return await _too_many(send, who, limiter, wait, scope)
         replayed = False
 
@@ -255,9 +329,9 @@ class Guard:
             replayed = True
             return {"type": "http.request", "body": body, "more_body": False}
 
-        def failed():
-            self.logins.hit(key)
-            self.login_floods.hit(address)
+        async def failed():
+            await self.logins.hit_async(key)
+            await self.login_floods.hit_async(address)
 
         return await self.app(scope, replay, _on_failure(send, failed))
 
@@ -291,6 +365,21 @@ class Guard:
                 raise
         if too_large and not started:
             await _respond(send, 413, f"The request is larger than {self.max_body:,} bytes.")
+
+
+def _own(peer) -> bool:
+    """Whether the connection ``peer`` (host, port) is one this process opened to itself:
+    Gradio's MCP client, not a client behind a local tunnel."""
+    import psutil
+
+    if not peer or peer[0] not in ("127.0.0.1", "::1"):
+        return False
+    return any(c.laddr and (c.laddr.ip, c.laddr.port) == (peer[0], peer[1])
+               for c in psutil.Process().net_connections(kind="tcp"))  # fmt: skip
+
+
+def _login_first(scope) -> str:
+    return t("messages.mcp_login", locale_of(Request(scope)))
 
 
 def _headers(scope) -> dict[str, str]:
@@ -342,11 +431,11 @@ async def _respond(send, status: int, detail: str, headers: dict[str, str] | Non
 
 
 def _on_failure(send, action):
-    """``send``, calling ``action`` once if the response's status is an error."""
+    """``send``, awaiting ``action()`` once if the response's status is an error."""
 
     async def watched(message):
         if message["type"] == "http.response.start" and message["status"] >= 400:
-            action()
+            await action()
         await send(message)
 
     return watched
@@ -460,6 +549,8 @@ def check_input(component, value, name: str) -> None:
     """Refuse ``value`` for ``component`` (the parameter ``name``) with a clear message."""
     if value is None:
         return
+    if isinstance(component, gr.File) and isinstance(value, list):
+        value[:] = [_file_from_text(item) for item in value]  # an MCP agent's list of files
     if _takes_files(component):
         _check_files(value, name, gradio_cache_dirs()[:1])  # the upload folder
     if isinstance(component, (gr.Number, gr.Slider)):
@@ -504,6 +595,26 @@ def check_input(component, value, name: str) -> None:
         _refuse(name, 'must be a list of messages {"role": "user" or "assistant", "content": [...]}, as returned.')
     elif _takes_files(component) and not isinstance(value, (dict, list)):
         _refuse(name, f"must be a file uploaded to this app (gradio_client: handle_file(path)), not {_show(value)}.")
+
+
+def _file_from_text(item):
+    """A list of files as an MCP agent sends it: each a base64 ``data:`` URL or the URL of
+    a file uploaded here (Gradio's MCP server turns these into files for a single file,
+    not inside a list). A ``data:`` URL becomes an upload, saved as Gradio saves one; the
+    file checks that follow apply to both. Anything else is left for them to refuse."""
+    if not isinstance(item, str):
+        return item
+    if item.startswith("data:"):
+        from gradio import processing_utils
+
+        try:
+            path = processing_utils.save_base64_to_cache(item, str(gradio_cache_dirs()[0]))
+        except Exception:  # noqa: BLE001 (any undecodable data: URL is refused the same way)
+            raise refusal("A file given as a data: URL could not be decoded.") from None
+        return {"path": path, "meta": {"_type": "gradio.FileData"}}
+    if OWN_FILE_URL.match(item):
+        return {"path": None, "url": item, "meta": {"_type": "gradio.FileData"}}  # _check_files reads it
+    return item
 
 
 def _whole(component) -> bool:

@@ -14,7 +14,7 @@ from runtime.inputs import check_text, load_image
 from ui import panels
 from ui.components import examples, image_input, model_picker, model_status, status_line
 from ui.context import Context
-from ui.handlers import get_model, gpu, user_errors
+from ui.handlers import get_model, gpu, shows_result, user_errors
 from ui.i18n import _
 from ui.server.serving import batch_event, batched
 from ui.speech import ask_by_voice, read_aloud, voice_input
@@ -39,12 +39,12 @@ EXAMPLES_ZH = [
 @gpu
 @user_errors
 def vqa(image: str, question: str, model: str | None = None, progress=gr.Progress(track_tqdm=True)) -> str:
-    """Answer a question about an image in a word or a few (BLIP VQA generates the answer, ViLT picks it from 3,129 answers, a vision-language model such as SmolVLM or Gemma 3 is asked for a short answer).
+    """Answer a question about an image in a word or a few (BLIP VQA generates the answer, ViLT picks it from 3,129 answers, a vision-language model such as Qwen3.5, SmolVLM or Gemma 3 is asked for a short answer).
 
     Args:
         image: The image the question is about.
-        question: The question, e.g. "What animal is this?": in English for BLIP, ViLT and SmolVLM; Gemma 3 also reads Chinese.
-        model: Which checkpoint to use (a VQA one, or a chat model such as smolvlm-256m); the profile's default when empty.
+        question: The question, e.g. "What animal is this?": in English for BLIP, ViLT and SmolVLM; Qwen3-VL, Qwen3.5 and Gemma 3 also read Chinese and answer in it.
+        model: Which checkpoint to use (a VQA one, or a chat model such as qwen3.5-0.8b or smolvlm-256m); the profile's default when empty.
 
     Returns:
         The answer.
@@ -134,6 +134,7 @@ def vqa_panel(demo, *, image, question, picker, answer) -> None:
     layer.release(**render)
 
     @user_errors
+    @shows_result
     def vqa_code(image, question, model, output):
         if not output or image is None:
             return "", None

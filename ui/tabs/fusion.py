@@ -17,7 +17,7 @@ from labs import fusion
 from labs.fusion import FusionConfig
 from runtime.inputs import notify
 from runtime.messages import InputError, Notice
-from ui.components import model_picker, model_status, page_locale, status_line
+from ui.components import model_picker, model_status, page_locale, session_state, status_line
 from ui.context import Context
 from ui.handlers import get_model, gpu, user_errors
 from ui.i18n import _, bilingual, t
@@ -416,7 +416,7 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
         clear_button = gr.Button(_("fusion.clear"), size="sm")
         with gr.Accordion(_("fusion.raw"), open=False):
             raw = gr.JSON(label=_("fusion.raw"))
-        runs = gr.State([])
+        runs = session_state([])
 
         settings_ = [hidden_size, learning_rate, epochs, optimizer, seed, split, negatives, picker, modalities,
                      audio_picker]  # fmt: skip

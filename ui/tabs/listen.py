@@ -7,9 +7,9 @@ import gradio as gr
 from explain import snippets
 from runtime import settings
 from ui import panels
-from ui.components import examples, model_picker, model_status, status_line
+from ui.components import examples, model_picker, model_status, session_state, status_line
 from ui.context import Context
-from ui.handlers import user_errors
+from ui.handlers import shows_result, user_errors
 from ui.i18n import _
 from ui.messages import locale, text
 from ui.server.serving import model_event
@@ -52,6 +52,7 @@ def show_result(result: dict | None) -> tuple[str, str]:
 
 
 @user_errors
+@shows_result
 def transcribe_code(audio, task: str, model: str | None, result: dict | None):
     """Show the code for a transcription: a program that reads the clip as the app did."""
     loaded = panels.loaded_model("speech_recognition", model) if result else None
@@ -119,7 +120,7 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
 
         # The transcript is the endpoint's answer; the full result goes to a State, which
         # API clients don't see, and from there into the table.
-        result = gr.State()
+        result = session_state()
         event = gr.on([button.click, audio.stop_recording], transcribe, [audio, language, task, picker],
                       [transcript, result], api_name="transcribe", **model_event("speech_recognition"))  # fmt: skip
         event.success(show_result, result, [segments, details], api_visibility="private", queue=False)

@@ -23,12 +23,14 @@ from runtime.inputs import check_text, load_image, parse_labels
 from runtime.messages import InputError
 from search.uploads import UploadBudget, is_zip
 from ui import panels
-from ui.components import examples, image_input, model_picker, model_status, status_line
+from ui.components import examples, image_input, model_picker, model_status, session_state, status_line
 from ui.context import Context
-from ui.handlers import get_model, gpu, user_errors
+from ui.handlers import get_model, gpu, shows_result, user_errors
 from ui.i18n import _, both
 from ui.messages import text, translate
+from ui.server.callers import session_of
 from ui.server.limits import Allowance, visitor
+from ui.server.mcp_inputs import Files
 
 QUERY_EXAMPLES = [
     "a cat",
@@ -75,7 +77,7 @@ def _gallery(hits: list[dict], caption=lambda hit: f"{hit['score']:.3f} · {hit[
 
 
 def _session(request: gr.Request | None) -> str | None:
-    return getattr(request, "session_hash", None)
+    return session_of(request)  # an MCP agent's own, not the session all agents share
 
 
 @gpu
@@ -415,6 +417,7 @@ def similarity_matrix(images: list[str] | None, texts: str, model: str | None = 
 
 
 @user_errors
+@shows_result
 def rescale_matrix(state, temperature: float):
     if not state:
         return gr.skip(), gr.skip()
@@ -456,7 +459,7 @@ def search_panel(demo, *, query, query_image, picker, top_k, embedding_map, clas
         gr.Markdown(_("explain.clip_intro"))
         with gr.Row(equal_height=False):
             with gr.Column():
-                files = gr.File(file_count="multiple", file_types=["image"], label=_("explain.matrix_images"))
+                files = Files(file_count="multiple", file_types=["image"], label=_("explain.matrix_images"))
                 examples = gr.Button(_("explain.matrix_examples"), size="sm")
             texts = gr.Textbox(label=_("explain.matrix_texts"), info=_("explain.matrix_texts_info"), lines=5,
                                value="a photo of a cat.\na photo of a cup of coffee.\na photo of a rocket.\n"
@@ -473,7 +476,7 @@ def search_panel(demo, *, query, query_image, picker, top_k, embedding_map, clas
         picture = gr.Image(label=_("explain.map"), type="pil", format="png", interactive=False)
         with gr.Accordion(_("explain.json"), open=False):
             map_record = gr.JSON(label="JSON")
-    state = gr.State()
+    state = session_state()
     panels.how_it_works("explain.search_how")
     code, record_file = panels.show_code()
 
@@ -491,6 +494,7 @@ def search_panel(demo, *, query, query_image, picker, top_k, embedding_map, clas
                      [picture, map_record], api_name="embedding_map", concurrency_id="model")  # fmt: skip
 
     @user_errors
+    @shows_result
     def classify_code(image, model, output):
         # ``output`` is the label's {label: confidence}, best first, as /classify returned it
         if not isinstance(output, dict) or not output or image is None:
@@ -500,6 +504,7 @@ def search_panel(demo, *, query, query_image, picker, top_k, embedding_map, clas
         )
 
     @user_errors
+    @shows_result
     def matrix_code(images, model, matrix):
         if not matrix or not images:
             return "", None
@@ -549,7 +554,7 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                 selected = gr.Textbox(label=_("search.selected"), visible=False)
                 # The hits as data: returned by /search and /more_like_this, kept for 'more like this'.
                 hits_json = gr.JSON(visible=False)
-                hits_state = gr.State([])
+                hits_state = session_state([])
                 status = status_line(demo, "retrieval", picker)
         examples([[q] for q in QUERY_EXAMPLES], [[q] for q in QUERY_EXAMPLES_ZH], inputs=[query])
 
@@ -559,12 +564,12 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
             with gr.Column(scale=3):
                 everything = gr.Gallery(label=_("search.browse"), interactive=False, columns=6, height=320,
                                         object_fit="cover", allow_preview=False, elem_classes="search-hits")  # fmt: skip
-                everything_state = gr.State([])
+                everything_state = session_state([])
             with gr.Column(scale=2):
-                files = gr.File(file_count="multiple", file_types=["image", ".zip"], label=_("search.add_files"),
+                files = Files(file_count="multiple", file_types=["image", ".zip"], label=_("search.add_files"),
                                 height=140)  # fmt: skip
                 with gr.Accordion(_("search.add_folder"), open=False):
-                    folder = gr.File(file_count="directory", label=_("search.add_folder"), height=120)
+                    folder = Files(file_count="directory", label=_("search.add_folder"), height=120)
                 add_button = gr.Button(_("search.add"), variant="primary")
                 gr.Markdown(_("search.collection_info"), elem_classes="search-help")
                 report = gr.Markdown()
@@ -657,14 +662,17 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
             return panels.code_and_record(record)
 
         @user_errors
+        @shows_result
         def text_code(text, k, model, found, request: gr.Request):
             return search_code(text, None, None, k, model, found, request)
 
         @user_errors
+        @shows_result
         def image_code(image, k, model, found, request: gr.Request):
             return search_code(None, image, None, k, model, found, request)
 
         @user_errors
+        @shows_result
         def both_code(text, image, k, weight, model, found, request: gr.Request):
             return search_code(text, image, weight, k, model, found, request)
 
