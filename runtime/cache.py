@@ -269,7 +269,7 @@ class ModelCache:
         """What ``checkpoint`` reads (runtime/scripts.py), and which models of the task's
         picker read what it doesn't, for the notice a pipeline gives."""
 
-        def readers(missing: set[str]) -> list[str]:
+        def readers(missing: set[str]) -> list[Checkpoint]:
             return [c for c in registry.readers(task, missing, self.profile) if c.key != checkpoint.key]
 
         return ScriptCheck(checkpoint.label, checkpoint.scripts, readers, key=checkpoint.key)

@@ -148,4 +148,3 @@ def session_state(value=None) -> gr.State:
     """A visitor's own value (the last result an explain view reads, a search's hits), kept
     SESSION_TTL seconds after it was last set; Gradio then drops it (the page starts over)."""
     return gr.State(value, time_to_live=settings.SESSION_TTL if settings.SESSION_TTL > 0 else None)
-
