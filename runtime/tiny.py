@@ -182,7 +182,10 @@ def _blip(out: Path, vqa: bool) -> None:
         bos_token_id=tokenizer.cls_token_id, pad_token_id=tokenizer.pad_token_id,
         sep_token_id=tokenizer.sep_token_id, eos_token_id=tokenizer.sep_token_id,
     )  # fmt: skip
-    config = BlipConfig(text_config=_text_config(tokenizer, **ids), vision_config=_VISION, projection_dim=32)
+    # Untied output embeddings, as they are built (random, and different from the input
+    # ones): a config that asked to tie them made every load log that it would not.
+    text_config = {**_text_config(tokenizer, **ids), "tie_word_embeddings": False}
+    config = BlipConfig(text_config=text_config, vision_config=_VISION, projection_dim=32, tie_word_embeddings=False)
     torch.manual_seed(0)
     model = (BlipForQuestionAnswering if vqa else BlipForConditionalGeneration)(config)
     model.generation_config.max_length = 20
@@ -386,7 +389,8 @@ BUILDERS = {
 
 
 # Builders changed since a build may have been kept in DATA_DIR: built again, beside the old one.
-REVISIONS = {"sd": 2, "sdxl": 2, "taesd": 2, "z-image": 2}  # 2: the 8x VAE
+# 2: the 8x VAE (sd, sdxl, taesd, z-image); BLIP's untied output embeddings said in its config.
+REVISIONS = {"sd": 2, "sdxl": 2, "taesd": 2, "z-image": 2, "blip-caption": 2, "blip-vqa": 2}
 
 
 def tiny_path(repo_id: str) -> Path:

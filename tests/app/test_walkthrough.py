@@ -374,3 +374,24 @@ def test_the_evaluate_chart_reads_in_the_page_language(locale):
             if locale == "en" and HAN.search(text):
                 found.append(f"Chinese on the English chart: {text!r}")
     assert not found, "\n".join(dict.fromkeys(found))
+
+
+@pytest.mark.parametrize("locale", ["en", "zh-CN"])
+def test_listen_says_who_reads_chinese_and_its_status_names_that_voice(models, locale):
+    """Chinese text is read by the Chinese voice, numbers in Chinese: the intro says so (not
+    "numbers become English words" alone), and after a Chinese read-aloud the status line
+    names that voice, not the picker's English one."""
+    from ui.components import model_status
+    from ui.i18n import PAGE_LOCALE
+    from ui.speech import voice_key
+
+    intro = label("speak.intro", locale)
+    assert "Kokoro" in intro and "VITS" in intro
+    token = PAGE_LOCALE.set(locale)
+    try:
+        status = model_status("text_to_speech", voice_key("图片里有3枚火箭。", "tiny-vits"))
+        english = model_status("text_to_speech", voice_key("There are 3 rockets.", "tiny-vits"))
+    finally:
+        PAGE_LOCALE.reset(token)
+    assert "Kokoro" in status and "VITS" not in status
+    assert "VITS" in english
