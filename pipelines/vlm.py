@@ -28,9 +28,10 @@ from collections.abc import Iterator
 import torch
 
 from pipelines.chat_budget import MAX_MESSAGE_CHARS, check_counts, fit_context
+from pipelines.limits import CHAT as LIMITS
 from runtime import settings
 from runtime.batching import DEVICE_LOCK
-from runtime.inputs import check_number, check_seed, check_text, is_random_seed, load_image
+from runtime.inputs import check_seed, check_text, is_random_seed, load_image
 from runtime.messages import InputError
 from runtime.scripts import ScriptCheck
 
@@ -132,9 +133,9 @@ class ChatPipeline:
         """The decoding options, checked: temperature 0 is greedy decoding; a seed of -1
         draws one (returned, so the answer can be replayed)."""
         options = {
-            "max_new_tokens": check_number("max_new_tokens", max_new_tokens, 1, 1024),
-            "temperature": check_number("temperature", temperature, 0.0, 2.0, integer=False),
-            "top_p": check_number("top_p", top_p, 0.05, 1.0, integer=False),
+            "max_new_tokens": LIMITS["max_new_tokens"].check("max_new_tokens", max_new_tokens),
+            "temperature": LIMITS["temperature"].check("temperature", temperature),
+            "top_p": LIMITS["top_p"].check("top_p", top_p),
         }
         options["seed"] = check_seed(seed) if options["temperature"] > 0 or not is_random_seed(seed) else None
         return options

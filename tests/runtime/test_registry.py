@@ -3,8 +3,8 @@
 import pytest
 from PIL import Image
 
+from pipelines.cache import ModelCache
 from runtime import registry, settings
-from runtime.cache import ModelCache
 from runtime.hub import CheckpointUnavailable
 
 

@@ -13,10 +13,11 @@ import pandas as pd
 
 from explain import snippets
 from pipelines import safety
+from pipelines.cache import MODELS
+from pipelines.limits import TEXT_TO_IMAGE as LIMITS
 from runtime import registry, settings
 from runtime.backends import needs_local_model
 from runtime.batching import DEVICE_LOCK
-from runtime.cache import MODELS
 from runtime.hub import locate
 from runtime.inputs import check_seed, check_text, collect_notices, notify
 from runtime.registry import Checkpoint
@@ -390,13 +391,17 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                     )
                     seed = gr.Number(-1, precision=0, label=_("common.seed"), info=_("common.seed_info"))
                     with gr.Row():
-                        steps = gr.Slider(1, 50, defaults["num_inference_steps"], step=1, label=_("create.steps"))
-                        guidance = gr.Slider(0.0, 15.0, defaults["guidance_scale"], step=0.5, label=_("create.guidance"),
+                        steps = gr.Slider(*LIMITS["num_inference_steps"].ends, defaults["num_inference_steps"], step=1,
+                                          label=_("create.steps"))  # fmt: skip
+                        guidance = gr.Slider(*LIMITS["guidance_scale"].ends, defaults["guidance_scale"], step=0.5,
+                                             label=_("create.guidance"),
                                              info=_("create.guidance_info"))  # fmt: skip
                     with gr.Row():
-                        width = gr.Slider(64, 1024, defaults["width"], step=64, label=_("create.width"))
-                        height = gr.Slider(64, 1024, defaults["height"], step=64, label=_("create.height"))
-                    num_images = gr.Slider(1, 4, 1, step=1, label=_("create.num_images"))
+                        width = gr.Slider(*LIMITS["width"].ends, defaults["width"], step=64, label=_("create.width"))
+                        height = gr.Slider(
+                            *LIMITS["height"].ends, defaults["height"], step=64, label=_("create.height")
+                        )
+                    num_images = gr.Slider(*LIMITS["num_images"].ends, 1, step=1, label=_("create.num_images"))
                     decoder, timeline = create_options()
                 with gr.Row():
                     button = gr.Button(_("create.button"), variant="primary")
