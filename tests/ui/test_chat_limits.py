@@ -95,3 +95,16 @@ def test_the_length_refusal_is_said_in_both_languages():
         refused.value, "en"
     )
     assert "第 4 条消息（助手的）有 24,999 个字符；每条消息最多 16,000 个" in translate(refused.value, "zh-CN")
+
+
+def test_where_it_looked_before_any_answer_is_refused_in_the_pages_language(handlers):
+    # The Chinese page's "Show where it looked" before a first answer said it in English.
+    from ui.i18n import PAGE_LOCALE
+
+    for locale, said in (("zh-CN", "还没有可解释的回答"), ("en", "There is no answer to explain yet")):
+        token = PAGE_LOCALE.set(locale)
+        try:
+            with pytest.raises(gr.Error, match=said):
+                handlers.explain_chat([], None)
+        finally:
+            PAGE_LOCALE.reset(token)

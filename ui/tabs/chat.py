@@ -172,9 +172,10 @@ def endpoints(ctx: Context) -> SimpleNamespace:
         if isinstance(details, dict) and details.get("server"):  # an answer from a model server
             needs_local_model(get_model("chat", model, progress).pipeline, "where")
         if not turns or turns[-1]["role"] != "assistant" or not isinstance(details, dict) or not details.get("tokens"):
-            raise ValueError(
+            raise InputError(
+                "chat_no_answer",
                 "There is no answer to explain yet: send a message, then explain the answer with the details "
-                "/chat returned."
+                "/chat returned.",
             )
         loaded = get_model("chat", model, progress)
         chat = loaded.pipeline
