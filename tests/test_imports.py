@@ -16,8 +16,8 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYERS = [
     ["app"],
     ["ui"],
-    ["classroom", "evaluation", "explain", "search"],
-    ["labs", "lessons"],
+    ["classroom", "evaluation", "search"],
+    ["explain", "labs", "lessons"],  # the evaluation's report draws with explain/heatmaps, probes labs' scenes
     ["pipelines"],
     ["runtime"],
 ]
