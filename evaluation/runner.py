@@ -1,7 +1,7 @@
 """Run the app's models over the probe set, or read another model's predictions, and
 score them.
 
-Models come from the app's one model cache (``runtime.cache.MODELS``) and registry,
+Models come from the app's one model cache (``pipelines.cache.MODELS``) and registry,
 so the same checkpoints, profiles and tiny stand-ins apply as in the tabs. Every run
 goes in two steps: *predict* (a caption, an answer, a ranking or an image per probe
 item) and *score* (the same code for the app's models and for predictions read from
@@ -231,8 +231,8 @@ def reference_predictions(probes: ProbeSet, tasks=TASKS) -> list[dict]:
 class Judges:
     """Models that score what text matching can't: CLIP for CLIPScore, VQA for the round trip."""
 
-    clip: Any = None  # a runtime.cache.Loaded retrieval entry
-    vqa: Any = None  # a runtime.cache.Loaded VQA entry
+    clip: Any = None  # a pipelines.cache.Loaded retrieval entry
+    vqa: Any = None  # a pipelines.cache.Loaded VQA entry
 
 
 def _row(task: str, ability: str, metric: str, value: float, n: int, lang: str = "en") -> dict:
@@ -422,7 +422,7 @@ def evaluate(
     (``{"clip": key}``) and VQA (``{"vqa": key}``) judges; ``use_judges=False`` skips
     the metrics that need them (CLIPScore, round trip). Generated images are saved in
     ``image_dir`` when given."""
-    from runtime.cache import MODELS
+    from pipelines.cache import MODELS
     from runtime.devices import pick_device
 
     tasks = check_tasks(tasks)

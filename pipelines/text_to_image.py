@@ -34,15 +34,13 @@ from time import monotonic
 import torch
 from PIL import Image
 
+from pipelines.limits import TEXT_TO_IMAGE as LIMITS
 from pipelines.safety import SafetyFilter
 from runtime import settings
-from runtime.inputs import check_number, check_seed, check_text, note_truncation, notify
+from runtime.inputs import check_seed, check_text, note_truncation, notify
 from runtime.messages import InputError, Notice
 from runtime.scripts import ScriptCheck
 
-MAX_STEPS = 100
-MAX_SIDE = 1024
-MAX_IMAGES = 4
 DECODERS = ("vae", "taesd")
 # TAESD checkpoints per latent space: SD 1.x/2.x and SD-Turbo share one, SDXL has its own.
 TAESD = {"sd": "madebyollin/taesd", "sdxl": "madebyollin/taesdxl"}
@@ -135,15 +133,16 @@ class TextToImagePipeline:
         return tokenizer.model_max_length if self.has_unet else 512
 
     def check_inputs(self, num_inference_steps, guidance_scale, width, height, num_images) -> None:
-        check_number("num_inference_steps", num_inference_steps, 1, MAX_STEPS)
-        check_number("guidance_scale", guidance_scale, 0.0, 20.0, integer=False)
+        LIMITS["num_inference_steps"].check("num_inference_steps", num_inference_steps)
+        LIMITS["guidance_scale"].check("guidance_scale", guidance_scale)
         multiple = self.size_multiple
         for name, value in (("width", width), ("height", height)):
-            check_number(name, value, 64, MAX_SIDE)
+            side = LIMITS[name]
+            side.check(name, value)
             if value % multiple:
                 raise InputError("number_multiple", f"`{name}` has to be divisible by {multiple} but is {value}.",
-                                 name=name, multiple=multiple, value=value, low=64, high=MAX_SIDE)  # fmt: skip
-        check_number("num_images", num_images, 1, MAX_IMAGES)
+                                 name=name, multiple=multiple, value=value, low=side.low, high=side.high)  # fmt: skip
+        LIMITS["num_images"].check("num_images", num_images)
 
     def resolve(self, num_inference_steps, guidance_scale, width, height, num_images=1) -> tuple[int, float, int, int]:
         """(steps, guidance, width, height): the checkpoint's defaults filled in, checked."""

@@ -126,17 +126,11 @@ def usable_cpus() -> int:
     return max(1, min(count, math.ceil(quota))) if quota else count
 
 
-def _tiny_profile() -> bool:
-    from runtime import registry
-    from runtime.cache import MODELS  # imported here: the cache imports this module
-
-    return registry.resolve_profile(MODELS.profile) == "tiny"
-
-
 @functools.cache
-def configure_torch() -> int:
+def configure_torch(profile: str | None = None) -> int:
     """Set PyTorch's thread count once (NUM_THREADS, else every usable CPU, else one for
-    the tiny profile) and let float32 matmuls on CUDA use TF32; returns the thread count.
+    the tiny profile: ``profile``, MODEL_PROFILE when None) and let float32 matmuls on CUDA
+    use TF32; returns the thread count.
 
     Tiny models run one thread: their 32-wide layers are far smaller than what a second
     thread is worth, and each parallel region (every layer norm) waits for that thread
@@ -145,7 +139,8 @@ def configure_torch() -> int:
     tab's 3 tasks x 20 items 74 s -> 7 s."""
     import torch
 
-    threads = settings.NUM_THREADS or (1 if _tiny_profile() else usable_cpus())
+    tiny = (profile or settings.MODEL_PROFILE).strip().lower() == "tiny"  # "auto" never resolves to tiny
+    threads = settings.NUM_THREADS or (1 if tiny else usable_cpus())
     torch.set_num_threads(threads)
     if torch.cuda.is_available():
         torch.backends.cuda.matmul.allow_tf32 = True

@@ -6,9 +6,9 @@ from __future__ import annotations
 import gradio as gr
 
 from classroom.policy import ClassroomPolicy
+from pipelines.cache import MODELS
 from runtime import registry, settings
 from runtime.backends import backend_for
-from runtime.cache import MODELS
 from runtime.inputs import load_image
 from runtime.messages import InputError
 from ui.handlers import refusal

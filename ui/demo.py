@@ -15,8 +15,8 @@ from classroom.policy import ClassroomPolicy
 from classroom.rules import Classroom, ClassroomError
 from classroom.rules import load as load_classroom
 from labs.fusion import FusionLab
+from pipelines.cache import MODELS
 from runtime import registry, settings
-from runtime.cache import MODELS
 from runtime.devices import cuda_available
 from search.collections import Collections
 from ui.actions import parameters

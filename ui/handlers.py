@@ -18,9 +18,9 @@ import traceback
 
 import gradio as gr
 
+from pipelines.cache import MODELS, Loaded
 from runtime import registry
 from runtime.backends import BackendError
-from runtime.cache import MODELS, Loaded
 from runtime.download import DownloadError, download_progress, size_text
 from runtime.files import hide_paths
 from runtime.hub import CheckpointUnavailable

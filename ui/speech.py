@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import gradio as gr
 
+from pipelines.cache import MODELS
 from runtime import registry, settings
 from runtime.audio import save_audio
-from runtime.cache import MODELS
 from runtime.inputs import check_text, notify
 from runtime.messages import InputError, Notice, model_names
 from runtime.scripts import describe, main_script

@@ -66,3 +66,52 @@ def test_stop_ends_the_loop_after_the_current_step(pipe, denoiser_calls):
     with pytest.raises(text_to_image.Stopped, match="Stopped at step 2 of 10"):
         pipe("a red fox", seed=1, num_inference_steps=10, width=64, height=64, callback=on_step, stop=stop)
     assert len(denoiser_calls) == 2
+
+
+def test_the_explain_view_is_within_the_budget_and_stops_too(models):
+    from explain import diffusion
+
+    pipe = models.get("text_to_image", "tiny-sd").pipeline
+    with pytest.raises(ValueError, match="megapixel-steps"):
+        diffusion.explain_text_to_image(pipe, "a red fox", 1, num_inference_steps=50, width=1024, height=1024)
+    stop = threading.Event()
+    stop.set()  # a page closed before the first step ended
+    with pytest.raises(text_to_image.Stopped, match="Stopped at step 1 of 5"):
+        diffusion.explain_text_to_image(pipe, "a red fox", 1, num_inference_steps=5, width=64, height=64, stop=stop)
+
+
+def test_the_refusal_is_said_in_both_languages(pipe):
+    from ui.messages import translate
+
+    with pytest.raises(ValueError) as refused:
+        pipe.resolve(50, 7.5, 1024, 1024, 1)
+    english, chinese = translate(refused.value, "en"), translate(refused.value, "zh-CN")
+    assert "104.9 megapixel-steps (1024×1024 pixels × 50 steps × 1 image(s) × 2 for guidance)" in english
+    assert "104.9 百万像素·步（1024×1024 像素 × 50 步 × 1 张图片 × 2（引导））" in chinese and "CPU" in chinese
+    assert "megapixel" not in chinese
+
+
+def test_the_time_left_is_timed_from_the_requests_own_steps(monkeypatch):
+    # The first step ends 10 s in (the prompt encoded, the device waited for), then 2 s a step.
+    from types import SimpleNamespace
+
+    from ui.tabs import create
+
+    readings = iter([0.0, 10.0, 12.0, 14.0, 16.0])
+    monkeypatch.setattr(create, "time", SimpleNamespace(monotonic=lambda: next(readings)))
+
+    def pipeline(prompt, callback=None, stop=None, **kwargs):
+        for step in range(1, 5):
+            callback(step, 4)
+        return ["an image"]
+
+    said = []
+    steps = create.denoise(pipeline, "a fox", {}, lambda value, desc: said.append(desc))
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            assert done.value == ["an image"]
+            break
+    assert said == ["Denoising step 1/4, about 30 s left", "Denoising step 2/4, about 4 s left",
+                    "Denoising step 3/4, about 2 s left", "Denoising step 4/4"]  # fmt: skip

@@ -7,6 +7,7 @@ import gradio as gr
 import pandas as pd
 
 from explain import snippets
+from explain.explanation import TOP_K
 from runtime import settings
 from runtime.backends import needs_local_model
 from runtime.batching import options_key
@@ -117,7 +118,7 @@ def vqa_panel(demo, *, image, question, picker, answer) -> None:
         with gr.Row():
             candidates = gr.Textbox(label=_("explain.candidates"), info=_("explain.candidates_info"),
                                     placeholder="cat, dog, bird", max_length=1000)  # fmt: skip
-            top_k = gr.Slider(1, 20, 5, step=1, label=_("explain.top_k"))
+            top_k = gr.Slider(*TOP_K.ends, 5, step=1, label=_("explain.top_k"))
         answers = gr.BarPlot(x=panels.ANSWER, y=panels.PROB, label=_("explain.answers"), y_lim=[0, 1], height=340,
                              sort="-y", x_label_angle=-30)  # fmt: skip
     panels.how_it_works("explain.vqa_how")

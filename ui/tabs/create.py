@@ -13,10 +13,11 @@ import pandas as pd
 
 from explain import snippets
 from pipelines import safety
+from pipelines.cache import MODELS
+from pipelines.limits import TEXT_TO_IMAGE as LIMITS
 from runtime import registry, settings
 from runtime.backends import needs_local_model
 from runtime.batching import DEVICE_LOCK
-from runtime.cache import MODELS
 from runtime.hub import locate
 from runtime.inputs import check_seed, check_text, collect_notices, notify
 from runtime.registry import Checkpoint
@@ -107,7 +108,7 @@ def denoise(pipeline, prompt: str, kwargs: dict, progress, stoppable: bool = Tru
     visitor. Each step's progress says how long is left, from this request's own steps."""
     steps: queue.Queue = queue.Queue()
     stop, result = threading.Event(), {}
-    started = time.monotonic()
+    started, first = time.monotonic(), None
 
     def work():
         with collect_notices() as notices:  # the worker's own, said by the handler when it ends
@@ -132,7 +133,10 @@ def denoise(pipeline, prompt: str, kwargs: dict, progress, stoppable: bool = Tru
             if item is None:
                 break
             step, total = item
-            left = (time.monotonic() - started) / step * (total - step)
+            now = time.monotonic()
+            first = first or (step, now)  # steps are timed from the first one (not the wait for the device)
+            per_step = (now - first[1]) / (step - first[0]) if step > first[0] else (now - started) / step
+            left = per_step * (total - step)
             desc = text("denoising_eta", step=step, total=total, seconds=max(1, round(left))) if step < total else \
                 text("denoising", step=step, total=total)  # fmt: skip
             progress((step, total), desc=desc)
@@ -262,6 +266,7 @@ def explain_text_to_image(
         attach_taesd(loaded)
     frames: queue.Queue = queue.Queue()
     result: dict = {}
+    stop = threading.Event()  # set when this handler ends: a closed page stops the denoising
     # Each preview is written once, as a file, and the gallery is handed the paths.
     # Handed PIL images, Gradio would re-encode the whole gallery at every update and
     # rewrite in place any file of the same content (two identical notices, say) while
@@ -278,7 +283,7 @@ def explain_text_to_image(
             result["value"] = explain_diffusion.explain_text_to_image(
                 loaded.pipeline, prompt, seed, negative_prompt=negative_prompt, num_inference_steps=num_inference_steps,
                 guidance_scale=guidance_scale, width=width, height=height, preview=preview, decoder=decoder,
-                on_frame=on_frame,
+                on_frame=on_frame, stop=stop, time_limit=settings.JOB_TIME_LIMIT,
             )  # fmt: skip
         except BaseException as error:  # handed to the handler's thread, which reports it
             result["error"] = error
@@ -287,11 +292,24 @@ def explain_text_to_image(
 
     shown = []
     threading.Thread(target=work, daemon=True).start()
-    while (frame := frames.get()) is not None:
-        shown.append(frame)
-        yield gr.skip(), gr.skip(), list(shown)
-    if "error" in result:
-        raise result["error"]
+    try:
+        while True:
+            try:
+                frame = frames.get(timeout=0.5)
+            except queue.Empty:  # a moment at which Gradio can end this handler (see denoise)
+                yield gr.skip(), gr.skip(), gr.skip()
+                continue
+            if frame is None:
+                break
+            shown.append(frame)
+            yield gr.skip(), gr.skip(), list(shown)
+    finally:
+        stop.set()
+    if (error := result.pop("error", None)) is not None:
+        try:
+            raise error
+        finally:  # else this frame keeps the error, its traceback and the failed call's tensors alive
+            del error
     explanation = result["value"]
     # The previews as shown (checked); none when the finished image was hidden.
     yield explanation.record, explanation.words, shown if explanation.frames else []
@@ -373,13 +391,17 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                     )
                     seed = gr.Number(-1, precision=0, label=_("common.seed"), info=_("common.seed_info"))
                     with gr.Row():
-                        steps = gr.Slider(1, 50, defaults["num_inference_steps"], step=1, label=_("create.steps"))
-                        guidance = gr.Slider(0.0, 15.0, defaults["guidance_scale"], step=0.5, label=_("create.guidance"),
+                        steps = gr.Slider(*LIMITS["num_inference_steps"].ends, defaults["num_inference_steps"], step=1,
+                                          label=_("create.steps"))  # fmt: skip
+                        guidance = gr.Slider(*LIMITS["guidance_scale"].ends, defaults["guidance_scale"], step=0.5,
+                                             label=_("create.guidance"),
                                              info=_("create.guidance_info"))  # fmt: skip
                     with gr.Row():
-                        width = gr.Slider(64, 1024, defaults["width"], step=64, label=_("create.width"))
-                        height = gr.Slider(64, 1024, defaults["height"], step=64, label=_("create.height"))
-                    num_images = gr.Slider(1, 4, 1, step=1, label=_("create.num_images"))
+                        width = gr.Slider(*LIMITS["width"].ends, defaults["width"], step=64, label=_("create.width"))
+                        height = gr.Slider(
+                            *LIMITS["height"].ends, defaults["height"], step=64, label=_("create.height")
+                        )
+                    num_images = gr.Slider(*LIMITS["num_images"].ends, 1, step=1, label=_("create.num_images"))
                     decoder, timeline = create_options()
                 with gr.Row():
                     button = gr.Button(_("create.button"), variant="primary")

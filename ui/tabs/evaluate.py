@@ -9,8 +9,8 @@ import gradio as gr
 
 from classroom.policy import ClassroomPolicy
 from evaluation.probes import TASKS
+from pipelines.cache import MODELS
 from runtime import registry, settings
-from runtime.cache import MODELS
 from runtime.messages import InputError
 from ui.context import Context
 from ui.handlers import gpu, makes_images, user_errors

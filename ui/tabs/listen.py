@@ -5,6 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from explain import snippets
+from pipelines.limits import TEXT_TO_SPEECH
 from runtime import settings
 from ui import panels
 from ui.components import examples, model_picker, model_status, session_state, status_line
@@ -108,7 +109,8 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                     lines=3,
                     max_length=settings.MAX_SPEECH_CHARS,
                 )
-                speaking_rate = gr.Slider(0.5, 2.0, 1.0, step=0.1, label=_("speak.rate"), info=_("speak.rate_info"))
+                speaking_rate = gr.Slider(*TEXT_TO_SPEECH["speaking_rate"].ends, 1.0, step=0.05, label=_("speak.rate"),
+                                          info=_("speak.rate_info"))
                 speak_picker = model_picker("text_to_speech", ctx.classroom)
                 speak_button = gr.Button(_("speak.button"), variant="primary")
             with gr.Column():

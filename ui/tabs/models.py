@@ -1,6 +1,6 @@
 """Models panel: which models are loaded, where each came from, the memory they take, the
 precision they run in, buttons to unload them or switch the CPU fast path (see
-runtime/cache.py), and one to download a profile's models before class (runtime/prepare.py)."""
+pipelines/cache.py), and one to download a profile's models before class (runtime/prepare.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import time
 
 import gradio as gr
 
+from pipelines.cache import MODELS
 from runtime import registry, settings
-from runtime.cache import MODELS
 from runtime.download import DownloadError, origin, size_text
 from runtime.prepare import checkpoints, prepare
 from ui.context import Context
@@ -37,7 +37,7 @@ def machine_summary() -> str:
     if device == "cpu":
         why = both("models.bf16_native" if cpu_has_bf16() else "models.bf16_missing")
         why = why if MODELS.fast_path else both("models.fast_off")
-        where = f"CPU · {both('models.threads', count=configure_torch())}"
+        where = f"CPU · {both('models.threads', count=configure_torch(MODELS.profile))}"
     else:
         why = both("models.fast_on" if MODELS.fast_path else "models.fast_off")
         where = torch.cuda.get_device_name(0)

@@ -1,5 +1,7 @@
 """The one model cache: a pipeline is loaded the first time a task asks for it and
-reused after that, within a memory budget.
+reused after that, within a memory budget. It sits above the pipelines it loads (which
+class serves each task, the safety component handed to text-to-image) and uses what
+serves them from runtime/: the registry, devices, budgets, batching and the Hub.
 
 Under the ``auto`` profile, a checkpoint that is neither in the local Hugging Face cache
 nor downloadable (no network) is replaced by its tiny twin, with a notice that says so;
@@ -240,7 +242,7 @@ class ModelCache:
                 repo=requested.repo_id,
             )
         cls = _import(PIPELINE_CLASSES[task])
-        configure_torch()
+        configure_torch(self.profile)
         device = pick_device()
         # Tiny models: 32-wide layers gain nothing from bfloat16 or int8, and float32 keeps
         # their outputs identical on every machine.
