@@ -203,6 +203,17 @@ def test_a_first_walk_through_every_tab(pages, locale):
             assert len(toast.inner_text().strip()) > 12, (tab, toast.inner_text())
             found += [f"{tab}: {p}" for p in problems(page, locale)]
             close_toasts(page)
+        if tab == "listen":  # a file that is not audio: the app's sentence naming the formats, not MIME types
+            not_audio = ARTIFACTS / "notes.txt"
+            not_audio.write_text("not a sound")
+            panel.locator(".source-selection button[aria-label='Upload file']").first.click()
+            panel.locator("input[type=file]").first.set_input_files(str(not_audio))
+            page.locator(".toast-body").first.wait_for()
+            said = "\n".join(toasts(page))
+            if "audio/" in said or "WAV" not in said:
+                found.append(f"listen: a file that is not audio is refused as {said!r}")
+            found += [f"{tab}: {p}" for p in problems(page, locale)]
+            close_toasts(page)
         if run and locale == "en":  # the runs once: the Chinese walk reads the same tabs, panels and messages
             panel.locator(".gallery-item:visible, tr.tr-body:visible").first.click()
             panel.get_by_role("button", name=label(run, locale), exact=True).first.click()

@@ -57,12 +57,22 @@ LANGUAGE_SCRIPT = (
     "})();</script>"
 )
 # Gradio titles its toasts with their kind in English ("Error", "Warning") on every page;
-# on a Chinese page they are put in Chinese as they appear.
+# on a Chinese page they are put in Chinese as they appear. A file of the wrong type
+# dropped on an audio or image input gets Gradio's own English toast listing a dozen MIME
+# types ("Only audio/aac,audio/midi,... allowed."), checked in the browser before any
+# request: it is said as the app says it, in the page's language, naming the formats.
 TOAST_SCRIPT = (
     "<script>(() => {\n"
     f"  const names = {json.dumps({k: ZH[f'messages.toast_{k.lower()}'] for k in ('Error', 'Warning', 'Info', 'Success')}, ensure_ascii=False)};\n"
+    f"  const kinds = {json.dumps({kind: {'en': EN[f'messages.{kind}_file_type'], 'zh-CN': ZH[f'messages.{kind}_file_type']} for kind in ('audio', 'image')}, ensure_ascii=False)};\n"
     "  const fix = () => {\n"
-    '    if (!(document.documentElement.lang || "").toLowerCase().startsWith("zh")) return;\n'
+    '    const zh = (document.documentElement.lang || "").toLowerCase().startsWith("zh");\n'
+    '    for (const text of document.querySelectorAll(".toast-message-text, .toast-text")) {\n'
+    "      const found = /^Invalid file types?: (.*)\\. Only (.*) allowed\\.$/s.exec(text.textContent.trim());\n"
+    "      const kind = found && ['audio', 'image'].find((k) => found[2].includes(k + '/'));\n"
+    "      if (kind) text.textContent = kinds[kind][zh ? 'zh-CN' : 'en'].replace('{files}', found[1]);\n"
+    "    }\n"
+    "    if (!zh) return;\n"
     '    for (const title of document.querySelectorAll(".toast-title"))\n'
     "      for (const node of title.childNodes)\n"
     "        if (node.nodeType === 3 && names[node.textContent.trim()]) node.textContent = names[node.textContent.trim()] + ' ';\n"
