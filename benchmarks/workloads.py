@@ -22,7 +22,8 @@ from PIL import Image
 
 from benchmarks import models
 from benchmarks.common import IMAGES, compare, count_flops, result, with_gflops
-from runtime import cache, ort
+from pipelines import cache
+from runtime import ort
 
 CAPTION_TOKENS = 20
 ANSWER_TOKENS = 5

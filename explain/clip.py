@@ -28,7 +28,7 @@ from runtime.files import shown_model
 from runtime.inputs import Range, check_text, load_image
 from runtime.messages import InputError
 
-MIN_TEMPERATURE, MAX_TEMPERATURE = 0.001, 10.0
+MIN_TEMPERATURE, MAX_TEMPERATURE = 0.001, 1.0
 TEMPERATURE = Range(MIN_TEMPERATURE, MAX_TEMPERATURE, integer=False)  # the similarity matrix's slider too
 MAX_MAP_POINTS = 2000  # points drawn on the map; PCA itself uses the whole gallery
 MAX_THUMBNAILS = 60

@@ -50,10 +50,10 @@ from runtime.messages import InputError
 # The ranges ``ContrastiveConfig.check`` enforces; the Contrastive tab's controls are built
 # from them. The batch is bounded by the concepts too (``batch_sizes``).
 LIMITS = {
-    "embedding_size": Range(2, 256),
+    "embedding_size": Range(2, 128),
     "temperature": Range(0.01, 1.0, integer=False),
     "learning_rate": Range(1e-5, 1.0, integer=False),
-    "epochs": Range(1, 300),
+    "epochs": Range(1, 200),
     "seed": Range(0, MAX_SEED),
 }
 

@@ -91,9 +91,9 @@ IMAGE_SIZE = 224  # CLIP's input size; smaller models' processors resize
 TRAIN_THREADS = 1  # torch threads while training (see _threads)
 # The ranges ``FusionConfig.check`` enforces; the Fusion tab's controls are built from them.
 LIMITS = {
-    "hidden_size": Range(4, 512),
+    "hidden_size": Range(8, 256),
     "learning_rate": Range(1e-5, 1.0, integer=False),
-    "epochs": Range(1, 300),
+    "epochs": Range(1, 200),
     "batch_size": Range(1, 512),
     "seed": Range(0, MAX_SEED),
 }

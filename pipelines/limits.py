@@ -13,8 +13,8 @@ from runtime.inputs import Range
 CAPTION = {
     "max_new_tokens": Range(1, 100),
     "num_beams": Range(1, 8),
-    "temperature": Range(0.05, 2.0, integer=False),
-    "top_p": Range(0.05, 1.0, integer=False),
+    "temperature": Range(0.1, 2.0, integer=False),
+    "top_p": Range(0.1, 1.0, integer=False),
 }
 
 # Ask: BLIP or ViLT (pipelines/vqa.py) or a chat model asked for a short answer.
@@ -31,15 +31,15 @@ CHAT = {
 # Create (pipelines/text_to_image.py): width and height must also be multiples of the
 # model's latent scale, which depends on the model.
 TEXT_TO_IMAGE = {
-    "num_inference_steps": Range(1, 100),
-    "guidance_scale": Range(0.0, 20.0, integer=False),
+    "num_inference_steps": Range(1, 50),
+    "guidance_scale": Range(0.0, 15.0, integer=False),
     "width": Range(64, 1024),
     "height": Range(64, 1024),
     "num_images": Range(1, 4),
 }
 
 # Speak (pipelines/text_to_speech.py).
-TEXT_TO_SPEECH = {"speaking_rate": Range(0.25, 4.0, integer=False)}
+TEXT_TO_SPEECH = {"speaking_rate": Range(0.5, 2.0, integer=False)}
 
 # Search (pipelines/retrieval.py): how much the text query weighs against the image one.
 RETRIEVAL = {"text_weight": Range(0.0, 1.0, integer=False)}

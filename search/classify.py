@@ -11,7 +11,7 @@ import numpy as np
 
 from runtime.inputs import Range, parse_labels
 
-MAX_EXAMPLES = 24  # examples shown per label
+MAX_EXAMPLES = 12  # examples shown per label
 EXAMPLES = Range(0, MAX_EXAMPLES)  # the Search tab's slider too
 
 

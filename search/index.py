@@ -52,7 +52,10 @@ FORMAT = "multimodal-playground-index"
 VERSION = 1
 MANIFEST = "index.json"
 MAX_TOP_K = 1000
-TOP_K = Range(1, MAX_TOP_K)  # hits per search; the Search tab's slider too
+TOP_K = Range(1, MAX_TOP_K)  # hits per search, for the library and the command line
+# Hits one search on the page returns: the Search tab's sliders, which the input guard holds
+# API clients to as well (a page of thumbnails, not a dump of the collection).
+SHOWN = Range(1, 24)
 # Segments are merged while they are at most this many rows: past it, a merge would
 # rewrite too much for too little.
 MAX_SEGMENT_ROWS = 100_000

@@ -39,7 +39,7 @@ def test_a_chinese_search_answers_as_usual_and_warns_an_english_only_model(live)
     job = chinese_client.submit(query="一只猫", top_k=3, api_name="/search_by_text")
     assert len(job.result(timeout=120)) == 3
     notices = warnings_of(job)
-    assert len(notices) == 1 and "读不懂汉字" in notices[0] and "Tiny SigLIP 2 (random)" in notices[0]
+    assert len(notices) == 1 and "读不懂汉字" in notices[0] and "微型 SigLIP 2（随机）" in notices[0]  # its Chinese name
 
     job = live.submit(query="一只猫", top_k=3, model="tiny-siglip2", api_name="/search_by_text")
     assert len(job.result(timeout=120)) == 3 and warnings_of(job) == []

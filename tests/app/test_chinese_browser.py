@@ -48,8 +48,8 @@ def test_a_chinese_search_tells_which_model_reads_it(page):
     query.press("Enter")
     toast = page.locator(".toast-body").filter(has_text="读不懂汉字")
     expect(toast.first).to_be_visible(timeout=60_000)
-    assert "Tiny SigLIP 2" in toast.first.inner_text()
-    expect(page.locator(".model-status").filter(has_text="Tiny CLIP").first).to_be_visible(timeout=60_000)
+    assert "微型 SigLIP 2" in toast.first.inner_text()  # the model is named in Chinese too
+    expect(page.locator(".model-status").filter(has_text="微型 CLIP").first).to_be_visible(timeout=60_000)
 
 
 def test_a_model_that_reads_chinese_searches_without_the_notice(page):
@@ -60,7 +60,7 @@ def test_a_model_that_reads_chinese_searches_without_the_notice(page):
     page.get_by_role("option", name="Tiny SigLIP 2 (random)").click()
     page.get_by_placeholder("一只猫").fill("穿制服的女人")
     page.get_by_placeholder("一只猫").press("Enter")
-    expect(page.locator(".model-status").filter(has_text="Tiny SigLIP 2").first).to_be_visible(timeout=60_000)
+    expect(page.locator(".model-status").filter(has_text="微型 SigLIP 2").first).to_be_visible(timeout=60_000)
     expect(page.get_by_text("· coins.jpg").first).to_be_visible(timeout=60_000)  # the hits, with their scores
     page.wait_for_timeout(1500)
-    assert page.locator(".toast-body").filter(has_text="Tiny SigLIP 2 (random)只学过").count() == 0
+    assert page.locator(".toast-body").filter(has_text="微型 SigLIP 2（随机）只学过").count() == 0

@@ -86,7 +86,7 @@ def test_results_are_plain_values_and_arrive_as_they_train(data):
         (dict(temperature=0), "`temperature` must be between 0.01 and 1"),
         (dict(embedding_size=1.5), "whole number"),
         (dict(learn_temperature="yes"), "`learn_temperature` must be true or false"),
-        (dict(epochs=0), "`epochs` must be between 1 and 300"),
+        (dict(epochs=0), "`epochs` must be between 1 and 200"),
     ],
 )
 def test_bad_settings_are_refused_with_the_rule(data, bad, message):

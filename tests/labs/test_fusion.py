@@ -106,7 +106,7 @@ def test_live_snapshots_arrive_every_few_epochs_and_stay_as_they_were(lab, clip)
 BAD_CONFIGS = [
     (dict(strategy="middle"), "Unknown fusion strategy 'middle'"),
     (dict(optimizer="rmsprop"), "Unknown optimizer"),
-    (dict(epochs=0), "`epochs` must be between 1 and 300"),
+    (dict(epochs=0), "`epochs` must be between 1 and 200"),
     (dict(epochs=2.5), "whole number"),
     (dict(learning_rate=0), "`learning_rate` must be between"),
     (dict(hidden_size=10_000), "`hidden_size` must be between"),

@@ -1,7 +1,8 @@
 """Every slider and number box of every tab shows the range the server checks (issue 34):
 its ends are the limits its pipeline (or lab, search index or explain view) declares and
 checks, so the page never refuses a value the pipeline takes (the Caption tab's
-temperature slider started at 0.1, the pipeline at 0.05) nor offers one it refuses."""
+temperature slider started at 0.1, the pipeline at 0.05: both start at 0.1 now, as the page's
+input guard held API clients to) nor offers one it refuses."""
 
 import gradio as gr
 import pytest
@@ -13,7 +14,7 @@ from pipelines import limits
 from runtime import settings
 from runtime.inputs import Range
 from search.classify import EXAMPLES
-from search.index import TOP_K as HITS
+from search.index import SHOWN as HITS
 
 SEARCH = {"top_k": HITS, "text_weight": limits.RETRIEVAL["text_weight"]}
 
@@ -89,7 +90,7 @@ def test_every_control_shows_the_range_the_server_checks(controls):
 
 def test_a_caption_temperature_the_pipeline_takes_is_offered(controls):
     temperature = next(c for e, n, c in controls if (e, n) == ("caption", "temperature"))
-    assert temperature.minimum == 0.05
+    assert temperature.minimum == 0.1
     limits.check_caption_options(30, 3, temperature.minimum, 0.9)
-    with pytest.raises(ValueError, match="between 0.05 and 2.0"):
-        limits.check_caption_options(30, 3, 0.04, 0.9)
+    with pytest.raises(ValueError, match="between 0.1 and 2.0"):
+        limits.check_caption_options(30, 3, 0.09, 0.9)

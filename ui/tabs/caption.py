@@ -44,8 +44,8 @@ def caption(
         max_new_tokens: Longest caption, in tokens (1-100).
         num_beams: Candidate captions kept by beam search (1-8); 1 is greedy decoding.
         do_sample: Pick words at random by their probability instead of searching.
-        temperature: With do_sample, how random the choice is (0.05-2.0).
-        top_p: With do_sample, sample only from the most likely words whose probabilities add up to this (0.05-1.0).
+        temperature: With do_sample, how random the choice is (0.1-2.0).
+        top_p: With do_sample, sample only from the most likely words whose probabilities add up to this (0.1-1.0).
         seed: With do_sample, the random seed; -1 draws one. The same seed and settings give the same caption.
 
     Returns:

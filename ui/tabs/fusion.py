@@ -367,7 +367,7 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                                               value=list(fusion.DEFAULT_MODALITIES), label=_("fusion.modalities"),
                                               info=_("fusion.modalities_info"))  # fmt: skip
                 with gr.Row():
-                    hidden_size = gr.Slider(*fusion.LIMITS["hidden_size"].ends, DEFAULTS.hidden_size, step=4,
+                    hidden_size = gr.Slider(*fusion.LIMITS["hidden_size"].ends, DEFAULTS.hidden_size, step=8,
                                             label=_("fusion.hidden_size"),
                                             info=_("fusion.hidden_size_info"))  # fmt: skip
                     epochs = gr.Slider(*fusion.LIMITS["epochs"].ends, DEFAULTS.epochs, step=1, label=_("fusion.epochs"),

@@ -109,7 +109,7 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                     lines=3,
                     max_length=settings.MAX_SPEECH_CHARS,
                 )
-                speaking_rate = gr.Slider(*TEXT_TO_SPEECH["speaking_rate"].ends, 1.0, step=0.05, label=_("speak.rate"),
+                speaking_rate = gr.Slider(*TEXT_TO_SPEECH["speaking_rate"].ends, 1.0, step=0.1, label=_("speak.rate"),
                                           info=_("speak.rate_info"))
                 speak_picker = model_picker("text_to_speech", ctx.classroom)
                 speak_button = gr.Button(_("speak.button"), variant="primary")

@@ -23,7 +23,7 @@ from runtime import settings
 from runtime.inputs import check_text, load_image, parse_labels
 from runtime.messages import InputError
 from search.classify import EXAMPLES
-from search.index import TOP_K
+from search.index import SHOWN
 from search.uploads import UploadBudget, is_zip
 from ui import panels
 from ui.components import examples, image_input, model_picker, model_status, session_state, status_line
@@ -124,7 +124,7 @@ def endpoints(ctx: Context) -> SimpleNamespace:
 
         Args:
             query: What to look for, e.g. "a rocket launch".
-            top_k: How many hits to return (1-1000).
+            top_k: How many hits to return (1-24).
             model: Which retrieval checkpoint to use; the profile's default when empty.
 
         Returns:
@@ -146,7 +146,7 @@ def endpoints(ctx: Context) -> SimpleNamespace:
 
         Args:
             image: The example image.
-            top_k: How many hits to return (1-1000).
+            top_k: How many hits to return (1-24).
             model: Which retrieval checkpoint to use; the profile's default when empty.
 
         Returns:
@@ -169,7 +169,7 @@ def endpoints(ctx: Context) -> SimpleNamespace:
         Args:
             query: Optional text query.
             image: Optional example image.
-            top_k: How many hits to return (1-1000).
+            top_k: How many hits to return (1-24).
             text_weight: With both, the text's share of the query (0-1).
             model: Which retrieval checkpoint to use; the profile's default when empty.
 
@@ -192,7 +192,7 @@ def endpoints(ctx: Context) -> SimpleNamespace:
 
         Args:
             image_id: The image's id, from the data that search returns.
-            top_k: How many hits to return (1-1000).
+            top_k: How many hits to return (1-24).
             model: Which retrieval checkpoint to use; the profile's default when empty.
 
         Returns:
@@ -354,7 +354,7 @@ def endpoints(ctx: Context) -> SimpleNamespace:
             query: A text to place on the map (or give an image).
             image: An image to place on the map.
             model: Which retrieval checkpoint to use; the profile's default when empty.
-            top_k: How many nearest images to mark (1-1000).
+            top_k: How many nearest images to mark (1-24).
 
         Returns:
             The map as a picture, and its points as JSON.
@@ -535,7 +535,7 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                     both_button = gr.Button(_("search.both"))
                 picker = model_picker("retrieval", ctx.classroom)
                 with gr.Accordion(_("common.advanced"), open=False):
-                    top_k = gr.Slider(*TOP_K.ends, 8, step=1, label=_("search.top_k"))
+                    top_k = gr.Slider(*SHOWN.ends, 8, step=1, label=_("search.top_k"))
                     text_weight = gr.Slider(
                         *RETRIEVAL["text_weight"].ends, 0.5, step=0.05, label=_("search.text_weight"),
                         info=_("search.text_weight_info"),
