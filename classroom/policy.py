@@ -22,6 +22,7 @@ import functools
 import hmac
 import inspect
 import logging
+import unicodedata
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from datetime import datetime
@@ -35,12 +36,14 @@ from pipelines.safety import check_prompt
 from runtime import registry, settings
 from runtime.inputs import identity
 from runtime.messages import InputError
+from runtime.shared import off_loop
 
 log = logging.getLogger("playground.classroom")
 TITLE = "Classroom rule / 课堂规则"  # the title of a refusal
 # Handlers whose text goes to a model with no filter of its own: in classroom mode, with the
 # safety filter on, their text boxes and the student's turns of their history are read by
-# the blocklist that screens image prompts (pipelines/safety.py).
+# the blocklist that screens image prompts (pipelines/safety.py); so are those of any
+# handler called with a chat model (Caption and Ask offer them: ``screened``).
 SCREENED = ("chat",)
 
 
@@ -149,13 +152,16 @@ class ClassroomPolicy:
         empty range). Does nothing outside classroom mode.
 
         What is logged and counted follows from each event's own declaration: the text
-        a student types (every text box among its inputs) goes into the prompt log, and
-        the images its handler says it makes (``ui.handlers.makes_images``) count toward
-        ``images_per_hour``. A request refused before its handler runs (by a locked
-        control, or by the app's input checks) is logged too, with the reason."""
+        a student types (``typed_boxes``) goes into the prompt log, and the images its
+        handler says it makes (``ui.handlers.makes_images``) count toward
+        ``images_per_hour``; a handler that only shows what another request made
+        (``ui.handlers.shows_result``: Show the code) is neither counted nor logged. A
+        request refused before its handler runs (by a locked control, or by the app's
+        input checks) is logged too, with the reason."""
         if self.rules is None:
             return
         locks = self.rules.argument_locks()
+        answers = _answer_boxes(demo)
         problems = []
         for block_fn in demo.fns.values():
             if not getattr(block_fn.fn, "classroom_checked", False):
@@ -168,8 +174,7 @@ class ClassroomPolicy:
                         problems.append(f"locked.{name}: {problem}")
                     else:
                         _guard(component, functools.partial(locks[name].check, name))
-            block_fn.typed = [name for name, component in zip(names, block_fn.inputs, strict=False)
-                              if isinstance(component, gr.Textbox)]  # fmt: skip
+            block_fn.typed = [] if getattr(block_fn.fn, "shows_result", False) else typed_boxes(block_fn, answers)
             block_fn.fn = self._checked(block_fn.fn, block_fn.typed)
         self._raise(sorted(set(problems)))
         self._log_refusals(demo)
@@ -201,8 +206,10 @@ class ClassroomPolicy:
         from gradio.context import LocalContext
 
         arguments = _arguments(fn, args, kwargs)
-        who = student(LocalContext.request.get(None))
-        texts = _texts(arguments, typed)
+        request = LocalContext.request.get(None)
+        who = student(request)
+        shows_result = getattr(fn, "shows_result", False)  # Show the code: its request was counted and logged
+        texts = {} if shows_result else _texts(arguments, typed)
         if (seen := _SEEN.get()) is not None:
             seen.append(True)  # this call is logged here, not again as refused before it ran
         try:
@@ -213,14 +220,16 @@ class ClassroomPolicy:
                 if name in arguments and on_off(arguments[name]) != value:
                     raise InputError("classroom_setting", f"In this classroom the teacher has locked `{name}` to "
                                      f"{value!r}.", name=name, value=repr(value))  # fmt: skip
-            if fn.__name__ in SCREENED and self.setting("safety_filter", settings.SAFETY_FILTER) == "on":
+            if shows_result:
+                return
+            if screened(fn, arguments) and self.setting("safety_filter", settings.SAFETY_FILTER) == "on":
                 for name, text in [*texts.items(), *(("message", turn) for turn in _user_turns(arguments))]:
                     check_prompt(text, name.replace("_", " "))
             self.limits.check(who, images=images_made(fn, arguments))
         except ValueError as error:
-            self._write_log(fn.__name__, who, texts, refused=str(error))
+            self._write_log(fn.__name__, request, texts, refused=str(error))
             raise _refusal(error) from None
-        self._write_log(fn.__name__, who, texts)
+        self._write_log(fn.__name__, request, texts)
 
     def _log_refusals(self, demo: gr.Blocks) -> None:
         """Log the requests refused before their handler ran (a locked control, a value out
@@ -242,7 +251,8 @@ class ClassroomPolicy:
                     for one_request, one_inputs in calls:
                         raw = dict(zip(_parameters(fn.fn), one_inputs, strict=False))
                         refused = str(error.message if hasattr(error, "message") else error)
-                        self._write_log(fn.fn.__name__, student(one_request), _texts(raw, typed), refused=refused)
+                        # Off the event loop: the log may be in Redis (runtime/shared.py).
+                        await off_loop(self._write_log, fn.fn.__name__, one_request, _texts(raw, typed), refused)
                 raise
             finally:
                 _SEEN.reset(token)
@@ -265,11 +275,14 @@ class ClassroomPolicy:
                 pass
         return permitted
 
-    def _write_log(self, endpoint: str, who: str, texts: dict, refused: str | None = None) -> None:
+    def _write_log(self, endpoint: str, request, texts: dict, refused: str | None = None) -> None:
         if self.log is None or not texts:
             return
+        who = student(request)
         entry = {"time": datetime.now().astimezone().isoformat(timespec="seconds"), "student": who,
                  "endpoint": endpoint, **texts}  # fmt: skip
+        if (typed := typed_name(request)) and typed.casefold() != who:
+            entry["name"] = typed  # as the student wrote it ("Иван"), where "student" reads it as Latin letters
         if refused:
             entry["refused"] = refused
         try:
@@ -304,6 +317,20 @@ def student(request: gr.Request | None) -> str:
     return getattr(client, "host", None) or "unknown"
 
 
+def typed_name(request: gr.Request | None) -> str | None:
+    """The login name as the student typed it (NFKC, spaces as one), for the teacher to
+    read beside ``student``'s form of it; None without a login."""
+    name = getattr(request, "username", None) if request is not None else None
+    return " ".join(unicodedata.normalize("NFKC", str(name)).split())[:MAX_STUDENT_NAME] if name else None
+
+
+def screened(fn, arguments: dict) -> bool:
+    """Whether a call's text goes to a chat model, which has no filter of its own: Chat's,
+    and Caption's or Ask's when the student picked one of the chat models they offer."""
+    checkpoint = registry.CHECKPOINTS.get(arguments.get("model")) if isinstance(arguments.get("model"), str) else None
+    return fn.__name__ in SCREENED or (checkpoint is not None and checkpoint.task == "chat")
+
+
 def _special(parameter: inspect.Parameter) -> bool:
     """Whether Gradio fills this parameter in itself (progress, the request), not an input."""
     return isinstance(parameter.default, gr.Progress) or "Request" in str(parameter.annotation)
@@ -321,6 +348,23 @@ def _arguments(fn, args: tuple, kwargs: dict) -> dict:
         return {}
     bound.apply_defaults()
     return {name: value for name, value in bound.arguments.items() if not _special(signature.parameters[name])}
+
+
+def _answer_boxes(demo: gr.Blocks) -> set[int]:
+    """The text boxes a public endpoint writes its answer into (a caption, an answer)."""
+    return {component._id for block_fn in demo.fns.values()  # noqa: SLF001
+            if getattr(block_fn.fn, "classroom_checked", False) and block_fn.api_visibility == "public"
+            for component in block_fn.outputs if isinstance(component, gr.Textbox)}  # fmt: skip
+
+
+def typed_boxes(block_fn, answers: set[int]) -> list[str]:
+    """The parameters of an event that hold what a student typed: its text boxes on the page,
+    but not the hidden ones (an image's id, set by a click) nor those a model's answer is
+    written into (``answers``: Read aloud reads the caption). A question spoken and
+    transcribed into the Ask tab's box stays the student's."""
+    return [name for name, component in zip(_parameters(block_fn.fn), block_fn.inputs, strict=False)
+            if isinstance(component, gr.Textbox) and component.visible is True
+            and component._id not in answers]  # fmt: skip  # noqa: SLF001
 
 
 def _count(value) -> int:

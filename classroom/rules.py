@@ -16,11 +16,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from lessons.files import check_markdown
 from runtime import registry, settings
 from runtime.messages import InputError
 
@@ -140,7 +150,8 @@ class PromptLogSettings(_Strict):
 class Classroom(_Strict):
     """The whole settings file. Every key is optional; an absent key changes nothing."""
 
-    message: str | None = None  # Markdown shown above the tabs, e.g. the lesson's task
+    # Markdown shown above the tabs, e.g. the lesson's task; HTML as in a lesson (a few tags, no attributes)
+    message: Annotated[str, AfterValidator(check_markdown)] | None = None
     tabs: list[str] | None = Field(default=None, min_length=1)  # the tabs students see (ids); all when absent
     models: dict[Literal[registry.TASKS], ModelRule] = {}  # type: ignore[valid-type]
     locked: dict[str, Lock] = {}  # parameter name -> lock
@@ -257,6 +268,9 @@ def _parse(text: str, kind: str, name: str) -> Any:
         ) from None
     except ValueError as error:  # tomllib.TOMLDecodeError
         raise ClassroomError(f"{name} is not valid TOML: {error}") from None
+    except RecursionError:  # the parsers build nested values recursively: a runaway file, not a crash
+        raise ClassroomError(f"{name} is nested far too deeply to be a classroom file (a few levels: "
+                             "limits, locked, lessons).") from None  # fmt: skip
 
 
 def _describe_error(error: dict) -> str:

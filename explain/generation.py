@@ -181,6 +181,7 @@ def explain_caption(
     temperature: float = 1.0,
     top_p: float = 0.9,
     seed: int | None = None,
+    language: str | None = None,
 ) -> Explanation:
     """Decode ``image``'s caption with greedy, beam search and sampling, and record the
     decoder's cross-attention over the image for every generated token.
@@ -188,11 +189,11 @@ def explain_caption(
     ``pipe`` is the app's ``CaptionPipeline``; the greedy text equals its output with
     ``num_beams=1``, the beam text its output with ``num_beams``, the sampled text its
     output with ``do_sample=True, num_beams=1`` and the same seed. A vision-language model
-    (``VLMCaptionPipeline``) is explained by explain/vlm.py."""
+    (``VLMCaptionPipeline``) is explained by explain/vlm.py, asked in ``language`` as the tab asked it."""
     if hasattr(pipe, "chat"):
         from explain import vlm
 
-        return vlm.explain_caption(pipe, image, prompt, max_new_tokens, num_beams, temperature, top_p, seed)
+        return vlm.explain_caption(pipe, image, prompt, max_new_tokens, num_beams, temperature, top_p, seed, language)
     # 1. Check inputs: the caption pipeline's own checks (the sampling ones included)
     image, options = pipe.preprocess(image, prompt=prompt, max_new_tokens=max_new_tokens, num_beams=num_beams,
                                      do_sample=True, temperature=temperature, top_p=top_p, seed=seed)  # fmt: skip

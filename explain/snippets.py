@@ -61,7 +61,7 @@ def _model_info(loaded) -> dict:
 
 
 def caption_record(loaded, image, output: str, prompt=None, max_new_tokens=30, num_beams=3, do_sample=False,
-                   temperature=1.0, top_p=0.9, seed=-1) -> dict:  # fmt: skip
+                   temperature=1.0, top_p=0.9, seed=-1, language=None) -> dict:  # fmt: skip
     sampled = bool(do_sample)
     return {
         "task": "caption",
@@ -77,17 +77,20 @@ def caption_record(loaded, image, output: str, prompt=None, max_new_tokens=30, n
             **({"seed": None if is_random_seed(seed) else int(seed)} if sampled else {}),
         },
         "output": output,
-        **_vlm_request(loaded.pipeline, prompt),
+        **_vlm_request(loaded.pipeline, prompt, language),
     }
 
 
-def _vlm_request(pipe, text: str | None) -> dict:
+def _vlm_request(pipe, text: str | None, language: str | None = None) -> dict:
     """For a vision-language model in Caption or Ask (pipelines/vlm_tasks.py): its family, the
-    instruction it was given and, for a caption prompt, the start of its answer."""
+    instruction it was given (a caption in ``language`` when given) and, for a caption
+    prompt, the start of its answer."""
     if not hasattr(pipe, "chat"):
         return {}
     start = text.strip() if pipe.__class__.__name__ == "VLMCaptionPipeline" and text and text.strip() else None
-    return {"family": pipe.model_type, "instruction": pipe.instruction(start if start is not None else text),
+    caption = hasattr(pipe, "options")  # VLMCaptionPipeline and its model-server twin
+    asked = pipe.instruction(start if start is not None else text, *([language] if caption else []))
+    return {"family": pipe.model_type, **_image_size(pipe), "instruction": asked,
             "start": None if start is None else pipe.answer_start(start)}  # fmt: skip
 
 
@@ -108,12 +111,21 @@ def _chat_image(path) -> dict:
     return {"file": info.pop("path"), **info}
 
 
+def _image_size(pipe) -> dict:
+    """Qwen's ``max_pixels`` as the app set it (registry defaults), for the program to read
+    images at the same size; {} for the other families."""
+    if getattr(pipe, "model_type", "") not in ("qwen3_vl", "qwen3_5") or getattr(pipe, "processor", None) is None:
+        return {}
+    return {"max_pixels": int(pipe.processor.image_processor.size["longest_edge"])}
+
+
 def chat_record(loaded, result: dict, turns: list[dict], system_prompt: str | None) -> dict:
     """A chat answer (``ChatPipeline``'s result) with the conversation the model read
     (``turns``, after any were dropped), its images as the visitor may see them."""
     return {
         "task": "chat",
         "family": loaded.pipeline.model_type,
+        **_image_size(loaded.pipeline),
         **_model_info(loaded),
         "system_prompt": system_prompt or None,
         "conversation": [
@@ -280,6 +292,27 @@ def _seed_line(p: dict) -> str:
     return "torch.manual_seed(0)  # the app drew a random seed: set a seed in the app to replay a sample exactly\n"
 
 
+# Qwen3-VL and Qwen3.5: their processor builds a video processor too, which needs torchvision;
+# for images, the image processor (Pillow) and the tokenizer from the same files are enough.
+_QWEN_PROCESSOR = (
+    "from transformers import Qwen3VLProcessor\n\n\n"
+    "class ImageProcessor(Qwen3VLProcessor):  # Qwen's processor for images alone: no torchvision needed\n"
+    "    def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):\n"
+    "        super().__init__(image_processor, tokenizer, None, chat_template=chat_template, **kwargs)\n\n\n"
+    "processor = ImageProcessor.from_pretrained(MODEL, revision=REVISION)\n"
+)
+
+
+def _vlm_processor(record: dict) -> str:
+    """The lines that load the processor, and set the image size the app read images at."""
+    if record.get("family") not in ("qwen3_vl", "qwen3_5"):
+        return "processor = AutoProcessor.from_pretrained(MODEL, revision=REVISION)\n"
+    pixels = record.get("max_pixels")
+    size = (f'processor.image_processor.size = {{**dict(processor.image_processor.size), "longest_edge": {pixels}}}'
+            "  # the app's image size\n") if pixels else ""  # fmt: skip
+    return _QWEN_PROCESSOR + size
+
+
 def _vlm_answer(record: dict) -> str:
     """Caption or VQA with a vision-language model: one message, the image then the
     instruction, through the processor's chat template; a caption prompt starts the answer."""
@@ -300,14 +333,15 @@ def _vlm_answer(record: dict) -> str:
         + f"IMAGE = {record['image']['path']!r}  # the image you gave the app\n"
         f"INSTRUCTION = {record['instruction']!r}\n"
         f"START = {record['start']!r}  # the start of the answer (a caption prompt), or None\n\n"
-        "processor = AutoProcessor.from_pretrained(MODEL, revision=REVISION)\n"
-        "model = AutoModelForImageTextToText.from_pretrained(MODEL, revision=REVISION, dtype=DTYPE, device_map=DEVICE)\n"
+        + _vlm_processor(record)
+        + "model = AutoModelForImageTextToText.from_pretrained(MODEL, revision=REVISION, dtype=DTYPE, device_map=DEVICE)\n"
         "model.eval()\n\n"
         + _LOAD_IMAGE
         + '\nmessages = [{"role": "user", "content": [{"type": "image", "image": image}, {"type": "text", "text": INSTRUCTION}]}]\n'
         "inputs = processor.apply_chat_template(\n"
-        '    messages, add_generation_prompt=True, tokenize=True, return_dict=True, return_tensors="pt"\n'
-        ").to(model.device)\n"
+        '    messages, add_generation_prompt=True, tokenize=True, return_dict=True, return_tensors="pt"'
+        + (", enable_thinking=False" if record.get("family") == "qwen3_5" else "")
+        + "\n).to(model.device)\n"
         'inputs["pixel_values"] = inputs["pixel_values"].to(model.dtype)\n'
         'answer_start = inputs["input_ids"].shape[1]\n'
         "if START:  # its tokens follow the prompt: ones in the attention mask, text (0) in any token types\n"
@@ -617,8 +651,8 @@ def _chat(record: dict) -> str:
         + f"SYSTEM_PROMPT = {record['system_prompt']!r}\n"
         + "# The conversation the model read (the images you gave the app), its last message the one answered.\n"
         + f"CONVERSATION = {json.dumps(conversation, ensure_ascii=False, indent=4)}\n\n"
-        "processor = AutoProcessor.from_pretrained(MODEL, revision=REVISION)\n"
-        "model = AutoModelForImageTextToText.from_pretrained(MODEL, revision=REVISION, dtype=DTYPE, device_map=DEVICE)\n"
+        + _vlm_processor(record)
+        + "model = AutoModelForImageTextToText.from_pretrained(MODEL, revision=REVISION, dtype=DTYPE, device_map=DEVICE)\n"
         "model.eval()\n\n\n" + load + "    return image\n\n\n"
         "# The processor's chat template writes the prompt: each message's images, then its text.\n"
         'messages = [{"role": "system", "content": [{"type": "text", "text": SYSTEM_PROMPT}]}] if SYSTEM_PROMPT else []\n'
@@ -628,8 +662,9 @@ def _chat(record: dict) -> str:
         '        content.append({"type": "text", "text": turn["text"]})\n'
         '    messages.append({"role": turn["role"], "content": content})\n'
         "inputs = processor.apply_chat_template(\n"
-        '    messages, add_generation_prompt=True, tokenize=True, return_dict=True, return_tensors="pt"\n'
-        ").to(model.device)\n"
+        '    messages, add_generation_prompt=True, tokenize=True, return_dict=True, return_tensors="pt"'
+        + (", enable_thinking=False" if record.get("family") == "qwen3_5" else "")
+        + "\n).to(model.device)\n"
         'if "pixel_values" in inputs:\n'
         '    inputs["pixel_values"] = inputs["pixel_values"].to(model.dtype)\n'
         + f"torch.manual_seed({p['seed'] if p['seed'] is not None else 0})  # the seed sampling used\n"

@@ -12,6 +12,11 @@ place in the picture follows the family's layout:
   global view's tokens, after ``<global-img>``, cover the whole picture.
 - Gemma 3 (``gemma3``): one view of the image, its 64 x 64 SigLIP patches average-pooled
   4 x 4 into 16 x 16 tokens, row by row.
+- Qwen3-VL and Qwen3.5 (``qwen3_vl``, ``qwen3_5``): the image at its own aspect ratio, cut
+  into ``rows x cols`` patches of 16 px (``image_grid_thw``: frames, rows, columns); the
+  processor orders the patches so that each 2 x 2 block is consecutive, and the merger joins
+  each block into one token: ``rows/2 x cols/2`` tokens, row by row, between
+  <|vision_start|> and <|vision_end|>.
 
 For a generated token, softmax(q k^T / sqrt(d)) of the position that predicted it,
 averaged over heads, gives its attention over every earlier token. We keep the part on
@@ -47,6 +52,7 @@ class ImageLayout:
     """Where one image's tokens sit in the input (positions) and in the picture."""
 
     side: int = 0  # tokens per side of one grid (a tile, the global view, Gemma's image)
+    grid: tuple[int, int] = (0, 0)  # a whole view that is not square (Qwen's): tokens down and across
     rows: int = 0  # tiles down and across (0: no tiles, the whole view only)
     cols: int = 0
     tiles: list[tuple[int, int, list[int]]] = field(default_factory=list)  # (row, col, positions), 1-based
@@ -54,15 +60,18 @@ class ImageLayout:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return (self.rows * self.side, self.cols * self.side) if self.tiles else (self.side, self.side)
+        if self.tiles:
+            return self.rows * self.side, self.cols * self.side
+        return self.grid if self.grid[0] else (self.side, self.side)
 
     @property
     def tokens(self) -> int:
         return len(self.whole) + sum(len(p) for _, _, p in self.tiles)
 
 
-def image_layouts(model_type: str, tokenizer, config, input_ids: list[int]) -> list[ImageLayout]:
-    """Each image's token positions in ``input_ids``, in order, from the family's layout."""
+def image_layouts(model_type: str, tokenizer, config, input_ids: list[int], grids=None) -> list[ImageLayout]:
+    """Each image's token positions in ``input_ids``, in order, from the family's layout;
+    ``grids``: Qwen's ``image_grid_thw`` (images, 3), each image's frames, rows and columns of patches."""
     image_id = next(i for i in (getattr(config, n, None) for n in ("image_token_id", "image_token_index")) if i)
     runs, start = [], None  # (first, last + 1) of each run of image tokens
     for n, token in enumerate([*input_ids, None]):
@@ -74,6 +83,12 @@ def image_layouts(model_type: str, tokenizer, config, input_ids: list[int]) -> l
     layouts: list[ImageLayout] = []
     if model_type == "gemma3":  # one run per image
         return [ImageLayout(side=math.isqrt(b - a), whole=list(range(a, b))) for a, b in runs]
+    if model_type in ("qwen3_vl", "qwen3_5"):  # one run per image, (rows/m) x (cols/m) tokens
+        merge = config.vision_config.spatial_merge_size
+        shapes = [(int(h) // merge, int(w) // merge) for _, h, w in (grids if grids is not None else [])]
+        if len(shapes) != len(runs) or any(h * w != b - a for (h, w), (a, b) in zip(shapes, runs, strict=False)):
+            raise ValueError(f"Qwen's image tokens ({[b - a for a, b in runs]}) don't match its grids ({shapes}).")
+        return [ImageLayout(grid=shape, whole=list(range(a, b))) for shape, (a, b) in zip(shapes, runs, strict=True)]
     current = None
     for a, b in runs:  # SmolVLM: the marker just before a run says what the run is
         marker = tokenizer.convert_ids_to_tokens(int(input_ids[a - 1])) if a else ""
@@ -95,7 +110,7 @@ def image_maps(layout: ImageLayout, weights: np.ndarray) -> tuple[np.ndarray, np
     """Attention ``weights`` (..., T) over the input -> (maps (..., H, W) over this image's
     grid, each summing to one, and (...) the share of attention on this image's tokens)."""
     s, lead = layout.side, weights.shape[:-1]
-    whole = weights[..., layout.whole].reshape(*lead, s, s)
+    whole = weights[..., layout.whole].reshape(*lead, *(layout.grid if layout.grid[0] else (s, s)))
     if layout.tiles:
         grid = np.zeros((*lead, layout.rows * s, layout.cols * s), np.float32)
         for row, col, positions in layout.tiles:
@@ -108,35 +123,54 @@ def image_maps(layout: ImageLayout, weights: np.ndarray) -> tuple[np.ndarray, np
     return grid / np.maximum(share, 1e-12)[..., None, None], share
 
 
+def _text_positions(model, inputs, start: int, end: int) -> dict:
+    """Qwen's multimodal RoPE positions (3, 1, end - start) for text tokens start..end after a
+    prompt read through the cache: the text's own positions moved by the prompt's shift
+    (``rope_deltas``, what its image tokens saved), as ``generate`` places them. {} for others."""
+    if not hasattr(getattr(model, "model", None), "rope_deltas"):
+        return {}
+    shift = model.model.rope_deltas if "image_grid_thw" in inputs else None
+    steps = torch.arange(start, end, device=inputs["input_ids"].device)[None]  # (1, n)
+    steps = steps + (shift.to(steps.device) if shift is not None else 0)
+    return {"position_ids": steps[None].expand(3, -1, -1)}
+
+
 def token_attention(chat, inputs, new_ids: list[int]) -> np.ndarray:
     """(layers, new tokens, T) head-averaged attention of the position that predicted each
-    of ``new_ids`` (the answer, after ``inputs``' prompt) over the input so far."""
+    of ``new_ids`` (the answer, after ``inputs``' prompt) over the input so far.
+
+    Only those positions' rows are computed with explicit ("eager") attention: the prompt
+    but its last token runs first as generate ran it, into the cache, without weights; then
+    the last prompt token and the answer's tokens read the cache with eager attention. The
+    weights kept are (heads, n, T) per layer, never the prompt's (heads, T, T)."""
     prompt_length = inputs["input_ids"].shape[1]
     new_ids = new_ids[:MAX_EXPLAINED_TOKENS]
     if not new_ids:
         return np.zeros((0, 0, prompt_length), np.float32)
     model = chat.model
-    before = model.config._attn_implementation
     total = prompt_length + len(new_ids) - 1
+    # As generate read them: the prompt with its images, then the answer's tokens as text
+    # through the cache (an answer may hold an image token; it is no image here).
+    # Per-token tensors (ids, mask, token types) lose the last token; pixels and grids stay.
+    prefix = {key: value[:, :-1] if torch.is_tensor(value) and value.dim() == 2 and value.shape[-1] == prompt_length
+              and not key.startswith(("pixel", "image")) else value for key, value in inputs.items()}  # fmt: skip
+    rest = with_tokens(inputs, new_ids[:-1])
+    before = model.config._attn_implementation
     with DEVICE_LOCK, torch.inference_mode():
+        cache = model(**prefix, use_cache=True).past_key_values
         model.set_attn_implementation("eager")  # SDPA computes no weights to return
         try:
-            # As generate read them: the prompt with its images, then the answer's tokens as
-            # text through the cache (an answer may hold an image token; it is no image here).
-            prompt = model(**inputs, output_attentions=True, use_cache=True)
-            rows = [[a[0, :, -1:].float().mean(0)] for a in prompt.attentions]  # (1, T) per layer
-            if len(new_ids) > 1:
-                answer = with_tokens(inputs, new_ids[:-1])
-                answer = model(
-                    input_ids=answer["input_ids"][:, prompt_length:], attention_mask=answer["attention_mask"],
-                    past_key_values=prompt.past_key_values, output_attentions=True, use_cache=True,
-                )  # fmt: skip
-                for layer, a in zip(rows, answer.attentions, strict=True):
-                    layer.append(a[0].float().mean(0))  # (n - 1, total)
+            out = model(
+                input_ids=rest["input_ids"][:, prompt_length - 1 :], attention_mask=rest["attention_mask"],
+                past_key_values=cache, output_attentions=True, use_cache=True,
+                **_text_positions(model, inputs, prompt_length - 1, total),
+            )  # fmt: skip
         finally:
             model.set_attn_implementation(before)
-        padded = [torch.cat([torch.nn.functional.pad(r, (0, total - r.shape[-1])) for r in layer]) for layer in rows]
-        return torch.stack(padded).cpu().numpy()  # (L, n, T)
+        # (n, keys) per layer; a sliding-window layer keeps only its last keys: they are the latest positions.
+        rows = [a[0].float().mean(0) for a in out.attentions]
+        rows = [torch.nn.functional.pad(r, (total - r.shape[-1], 0)) for r in rows]
+        return torch.stack(rows).cpu().numpy()  # (L, n, T)
 
 
 def _token_text(tokenizer, token_id: int) -> str:
@@ -206,7 +240,7 @@ def _attention_info(task, maps: np.ndarray, layout: ImageLayout) -> dict:
 def _explain(task, image, instruction, start, runs: dict, record: dict) -> Explanation:
     inputs, answer_start = task.encode(image, instruction, start)
     layout = image_layouts(task.model_type, task.processor.tokenizer, task.model.config,
-                           inputs["input_ids"][0].tolist())[0]  # fmt: skip
+                           inputs["input_ids"][0].tolist(), inputs.get("image_grid_thw"))[0]  # fmt: skip
     maps, labels, strategies = {}, {}, []
     for name, (options, settings) in runs.items():
         seed = options.pop("seed", 0)
@@ -226,12 +260,13 @@ def _explain(task, image, instruction, start, runs: dict, record: dict) -> Expla
 
 
 def explain_caption(task, image, prompt=None, max_new_tokens=30, num_beams=3, temperature=1.0, top_p=0.9,
-                    seed=None) -> Explanation:  # fmt: skip
+                    seed=None, language=None) -> Explanation:  # fmt: skip
     """The Caption tab's decoding explorer for a VLM (``VLMCaptionPipeline``): greedy, beam
     search and sampling, each token with its probability and alternatives and its map over
     the image. Each text equals the tab's caption with the same settings."""
     image, options = task.preprocess(image, prompt=prompt, max_new_tokens=max_new_tokens, num_beams=num_beams,
-                                     do_sample=True, temperature=temperature, top_p=top_p, seed=seed)  # fmt: skip
+                                     do_sample=True, temperature=temperature, top_p=top_p, seed=seed,
+                                     language=language)  # fmt: skip
     prompt, new = options["prompt"], dict(max_new_tokens=options["max_new_tokens"])
     runs = {
         "greedy": (dict(new, num_beams=1, do_sample=False), {}),
@@ -243,7 +278,7 @@ def explain_caption(task, image, prompt=None, max_new_tokens=30, num_beams=3, te
         ),
     }  # fmt: skip
     record = {"task": "caption", "prompt": prompt, "max_new_tokens": options["max_new_tokens"]}
-    explanation = _explain(task, image, task.instruction(prompt), prompt, runs, record)
+    explanation = _explain(task, image, task.instruction(prompt, options.get("language")), prompt, runs, record)
     explanation.record["text"] = explanation.record["strategies"][0]["text"]
     return explanation
 
@@ -296,13 +331,13 @@ def score_answers(task, inputs, answers: list[str]) -> list[dict]:
 # --- Chat ---------------------------------------------------------------------------
 
 
-def explain_chat(chat, turns: list[dict], system_prompt: str | None, new_ids: list[int]) -> dict:
+def explain_chat(chat, turns: list[dict], system_prompt: str | None, new_ids: list[int], inputs=None) -> dict:
     """Where the answer ``new_ids`` to the conversation ``turns`` (checked, as the model read
     them) looked: for each image, (L, tokens, H, W) maps summing to one and (tokens,) the
-    share of each token's attention on it."""
-    inputs = chat.encode(chat.messages(turns, system_prompt))
+    share of each token's attention on it. ``inputs``: ``turns`` encoded already (``chat.prepare``)."""
+    inputs = chat.encode(chat.messages(turns, system_prompt)) if inputs is None else inputs
     layouts = image_layouts(chat.model_type, chat.processor.tokenizer, chat.model.config,
-                            inputs["input_ids"][0].tolist())  # fmt: skip
+                            inputs["input_ids"][0].tolist(), inputs.get("image_grid_thw"))  # fmt: skip
     images = [image for turn in turns for image in turn["images"]]
     weights = token_attention(chat, inputs, list(new_ids))  # (L, n, T)
     found = []

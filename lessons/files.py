@@ -28,17 +28,32 @@ listed (``LessonError``), as a classroom file does. Nothing here uses Gradio.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from runtime import settings
 
 LANGUAGES = ("en", "zh-CN")
 BUILTIN_DIR = Path(__file__).parent / "builtin"
 MAX_STEPS = 12
+# A lesson's file is a few kilobytes, its YAML nested 6 levels deep (steps, a step, try,
+# inputs, a list): both are bounded before the file is parsed, so a runaway file is a
+# problem in the list, never a crash of the parser (PyYAML builds nested values recursively).
+MAX_FILE_BYTES = 256_000
+MAX_DEPTH = 12
 FILE_DIRS = (settings.EXAMPLE_IMAGES_DIR, settings.EXAMPLE_AUDIO_DIR)  # where a step's files are looked up
 
 
@@ -66,7 +81,33 @@ def _localized(value: Any) -> Any:
     return {language: value.get(language) or next(iter(value.values())) for language in LANGUAGES}
 
 
-Localized = Annotated[dict[str, str], BeforeValidator(_localized)]
+# HTML a lesson's Markdown may hold: these tags, without attributes (no style, no event,
+# no link); nothing that can draw over the page (a full-page overlay, position: fixed) or
+# ask for anything (a form, an input, a password box). Markdown says the rest.
+HTML_TAGS = ("b", "i", "em", "strong", "u", "s", "sub", "sup", "small", "mark", "code", "kbd", "br")
+_TAG = re.compile(r"<[A-Za-z/!?][^>]*>?")  # what an HTML parser reads as a tag, comment or declaration
+_ALLOWED = re.compile(rf"</?({'|'.join(HTML_TAGS)})\s*/?>|<https?://[^\s<>]+>", re.IGNORECASE)  # and autolinks
+
+
+def check_markdown(text: str) -> str:
+    """``text`` (Markdown shown to students), refused (ValueError) if it holds HTML beyond
+    ``HTML_TAGS`` without attributes. Gradio's own sanitiser keeps styles, forms and inputs."""
+    for match in _TAG.finditer(text):
+        if not _ALLOWED.fullmatch(match.group()):
+            shown = match.group() if len(match.group()) <= 60 else match.group()[:57] + "..."
+            raise ValueError(f"HTML {shown!r} is not allowed here: write Markdown (HTML only as "
+                             f"{', '.join(f'<{tag}>' for tag in HTML_TAGS)}, without attributes; for 'less than' in "
+                             "a formula write \\lt or a space after <)")  # fmt: skip
+    return text
+
+
+def _markdown_texts(value: dict[str, str]) -> dict[str, str]:
+    for text in value.values():
+        check_markdown(text)
+    return value
+
+
+Localized = Annotated[dict[str, str], BeforeValidator(_localized), AfterValidator(_markdown_texts)]
 Value = bool | int | float | str | list[bool | int | float | str] | None
 
 
@@ -109,7 +150,7 @@ class TryIt(_Strict):
 class Step(_Strict):
     title: Localized
     text: Localized
-    formula: str | None = None
+    formula: Annotated[str, AfterValidator(check_markdown)] | None = None  # shown inside $$...$$: Markdown too
     try_it: TryIt | None = Field(default=None, alias="try")
 
 
@@ -175,12 +216,16 @@ def _read_one(path: Path, name: str) -> Lesson:
     if path.suffix.lower() not in (".yaml", ".yml", ".json"):
         raise LessonError([f"{name}: a lesson file is YAML (.yaml, .yml) or JSON (.json)"])
     try:
+        if (size := path.stat().st_size) > MAX_FILE_BYTES:
+            raise LessonError([f"{name}: the lesson file has {size:,} bytes; a lesson file may have at most "
+                               f"{MAX_FILE_BYTES:,}"])  # fmt: skip
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise LessonError([f"{name}: the lesson file does not exist ({path})"]) from None
     except (OSError, UnicodeDecodeError) as error:
         raise LessonError([f"{name}: the lesson file can't be read: {error}"]) from None
     try:
+        _check_shape(text, name)
         data = yaml.safe_load(text)  # JSON is YAML too
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
@@ -193,6 +238,25 @@ def _read_one(path: Path, name: str) -> Lesson:
     except ValidationError as error:
         raise LessonError([f"{name}: {_describe_error(e)}" for e in error.errors()]) from None
     return lesson.model_copy(update={"source": path.resolve()})
+
+
+def _check_shape(text: str, name: str) -> None:
+    """Refuse YAML nested deeper than ``MAX_DEPTH`` or using aliases, from the parser's
+    events (read one by one, without recursion), before anything is built from them."""
+    depth = 0
+    for event in yaml.parse(text):
+        if isinstance(event, yaml.AliasEvent):
+            line = event.start_mark.line + 1
+            raise LessonError([f"{name}: line {line}: anchors and aliases (&name, *name) are not used in lesson "
+                               "files; write the value out"])  # fmt: skip
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                line = event.start_mark.line + 1
+                raise LessonError([f"{name}: line {line}: nested more than {MAX_DEPTH} levels deep; a lesson "
+                                   "needs about 6 (steps, a step, try, inputs, a list)"])  # fmt: skip
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
 
 
 def _describe_error(error: dict) -> str:

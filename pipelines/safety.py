@@ -41,6 +41,7 @@ import regex  # Unicode properties (scripts, default-ignorable characters) that 
 from PIL import Image, ImageDraw, ImageFont
 
 from runtime import settings
+from runtime.inputs import latin_lookalikes
 from runtime.messages import InputError
 
 if TYPE_CHECKING:
@@ -54,17 +55,12 @@ _STAND_INS = "@$€!|£"  # symbols read as letters only between letters: "sex!"
 # Word endings an entry also matches: plural, past, -ing, -er, -ness ("murdered", "nakedness").
 _WORD_ENDINGS = ("s", "es", "d", "ed", "ing", "er", "ers", "ness", "ly", "y")
 _ENDINGS = rf"(?:{'|'.join(_WORD_ENDINGS)})?"
-# Scripts written without spaces, which the confusables table must not read as Latin letters.
-_UNSPACED = ("CJK", "HIRAGANA", "KATAKANA", "HANGUL")
 # A run of them (Unicode script extensions, so that the kana length mark counts): a word of
 # its own, whatever letters touch it ("一个nude女人"), and left with its marks (ド stays ド).
 _UNSPACED_RUN = r"([\p{scx=Han}\p{scx=Hiragana}\p{scx=Katakana}\p{scx=Hangul}]+)"
 # Characters that show nothing: format characters (zero-width space, soft hyphen, BOM) and
 # Unicode's other default-ignorable ones (the Hangul fillers of "nuㅤde", variation selectors).
 _INVISIBLE = r"[\p{Cf}\p{Default_Ignorable_Code_Point}]"
-# Blocks where letters look like Latin ones that NFKC keeps apart: IPA and phonetic small
-# capitals (ɴᴜᴅᴇ), Latin Extended-D (ꜱ), enclosed and regional-indicator letters (🅽, 🇳).
-_LETTER_BLOCKS = ((0x0250, 0x02AF), (0x1D00, 0x1DBF), (0xA720, 0xA7FF), (0xAB30, 0xAB6F), (0x1F100, 0x1F1FF))
 # A masked letter inside a word ("n*de"): read as any letter, in a word at least half letters.
 _MASK = "*"
 # English function words, never joined to their neighbours: "a hero in a cape" is not heroin.
@@ -79,39 +75,6 @@ def is_hidden(image: Image.Image) -> bool:
 
 
 # --- The prompt blocklist -------------------------------------------------------
-
-
-@functools.cache
-def _confusables() -> dict[str, str]:
-    """{character: the ASCII letter or digit it looks like}, from Unicode's confusables
-    table (UTS #39) as the confusable_homoglyphs package ships it: Cyrillic а, е, о, р,
-    с, х, Greek ο, ν, math and full-width letters, ... (about 1,300 characters)."""
-    from confusable_homoglyphs import categories, confusables
-
-    table = {}
-    for char, homoglyphs in confusables.confusables_data.items():
-        if len(char) != 1 or char.isascii() or categories.alias(char) in _UNSPACED:
-            continue
-        for glyph in homoglyphs:
-            if len(glyph["c"]) == 1 and glyph["c"].isascii() and glyph["c"].isalnum():
-                table[char] = glyph["c"].lower()
-                break
-    return table
-
-
-@functools.cache
-def _named_letters() -> dict[str, str]:
-    """{character: the Latin letter its Unicode name says it is}, for the letters that
-    neither NFKC nor the confusables table reads as Latin: "LATIN LETTER SMALL CAPITAL N"
-    (ɴ), "NEGATIVE SQUARED LATIN CAPITAL LETTER N" (🅽), "REGIONAL INDICATOR SYMBOL LETTER
-    N" (🇳), ... (about 150 characters)."""
-    named = re.compile(r"\bLATIN\b.*\b(?:LETTER|CAPITAL) ([A-Z])$|^REGIONAL INDICATOR SYMBOL LETTER ([A-Z])$")
-    table = {}
-    for start, end in _LETTER_BLOCKS:
-        for code in range(start, end + 1):
-            if match := named.search(unicodedata.name(chr(code), "")):
-                table[chr(code)] = (match.group(1) or match.group(2)).lower()
-    return table
 
 
 def _without_accents(text: str) -> str:
@@ -135,8 +98,8 @@ def normalise(text: str) -> str:
     they stand for ("pr0n", "su!c!de", "s€x"), a masked letter kept ("n*de")."""
     text = unicodedata.normalize("NFKC", text)
     text = regex.sub(_INVISIBLE, "", text)  # U+200B, U+00AD, U+2060, U+FEFF, U+3164, ...
-    confusable, named = _confusables(), _named_letters()
-    text = "".join(named.get(ch) or confusable.get(ch, ch) for ch in text.casefold())
+    lookalikes = latin_lookalikes()
+    text = "".join(lookalikes.get(ch, ch) for ch in text.casefold())
     text = _without_accents(regex.sub(_UNSPACED_RUN, r" \1 ", text))
     # Words are runs of letters and digits, plus the stand-in symbols, which count only in
     # a word that has letters ("$ex"); elsewhere ("0$") they are dropped first, so that

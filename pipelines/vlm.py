@@ -9,6 +9,10 @@ the words, so the language model reads image tokens like words and answers freel
   per tile, SmolLM2 as the language model. English.
 - Gemma 3 (``gemma3``; Gemma Team 2025): a SigLIP encoder on an 896 px view, its
   patches average-pooled into 256 tokens, Gemma 3 as the language model. 140 languages.
+- Qwen3-VL (``qwen3_vl``; Qwen Team 2025) and Qwen3.5 (``qwen3_5``, natively multimodal,
+  its language model mixing Gated DeltaNet linear attention with full attention): a ViT on
+  16 px patches at the image's own aspect ratio (dynamic resolution, within ``max_pixels``),
+  each 2 x 2 block of patches merged into one token. Chinese, English and many more.
 
 A conversation is a list of turns ``{"role": "user" | "assistant", "text": str,
 "images": [path | PIL image, ...]}``. The processor's own chat template writes the
@@ -23,16 +27,15 @@ from collections.abc import Iterator
 
 import torch
 
+from pipelines.chat_budget import MAX_MESSAGE_CHARS, check_counts, fit_context
 from runtime import settings
 from runtime.batching import DEVICE_LOCK
-from runtime.inputs import check_number, check_seed, check_text, is_random_seed, load_image, notify
-from runtime.messages import InputError, Notice
+from runtime.inputs import check_number, check_seed, check_text, is_random_seed, load_image
+from runtime.messages import InputError
 from runtime.scripts import ScriptCheck
 
-SUPPORTED = ("idefics3", "gemma3")
-MAX_MESSAGE_CHARS = 4000
-MAX_TURNS = 64  # messages in one conversation (user and assistant), before any is dropped
-MAX_IMAGES_IN_CONVERSATION = 16  # every image is encoded again on each turn
+SUPPORTED = ("idefics3", "gemma3", "qwen3_vl", "qwen3_5")
+QWEN = ("qwen3_vl", "qwen3_5")  # dynamic resolution, image_grid_thw, a 2 x 2 patch merger
 TOP_ALTERNATIVES = 5  # the likeliest tokens shown beside each generated one
 
 
@@ -86,11 +89,14 @@ class ChatPipeline:
     ) -> ChatPipeline:  # fmt: skip
         """``defaults`` (the registry's, per checkpoint): ``image_side``, the longest side
         SmolVLM resizes an image to before tiling it into 512 px tiles (its card's default is
-        2,048: 13 tiles, 832 tokens for a 4:3 photo; 1,024 makes 5 tiles, 320 tokens), and
-        ``int8_language_model``: with ``quantize`` (the CPU fast path), the language model's
-        Linear layers in int8, for the checkpoints where the benchmark found it faster with
-        the same greedy tokens (docs/vlm.md)."""
-        from transformers import AutoConfig, AutoModelForImageTextToText, AutoProcessor
+        2,048: 13 tiles, 832 tokens for a 4:3 photo; 1,024 makes 5 tiles, 320 tokens);
+        ``max_pixels``, the most pixels a Qwen model reads an image at (a 32 x 32 px block per
+        token: 401,408 is 392 tokens); and ``int8_language_model``: with ``quantize`` (the CPU
+        fast path), the language model's Linear layers in int8, for the checkpoints where the
+        benchmark found it faster with the same greedy tokens (docs/vlm.md)."""
+        from transformers import AutoConfig, AutoModelForImageTextToText
+
+        from runtime.processors import load_processor
 
         hub = dict(revision=revision, local_files_only=local_files_only)
         model_type = AutoConfig.from_pretrained(model_id, **hub).model_type
@@ -98,10 +104,12 @@ class ChatPipeline:
             raise ValueError(f"Chat supports {SUPPORTED} checkpoints; {model_id!r} is a {model_type!r} model.")
         quantize = bool(quantize and (defaults or {}).get("int8_language_model") and model_type == "idefics3")
         model = AutoModelForImageTextToText.from_pretrained(model_id, dtype=dtype, device_map=device, **hub)
-        processor = AutoProcessor.from_pretrained(model_id, **hub)
+        processor = load_processor(model_id, model_type, **hub)  # Qwen's without torchvision: images only
         side = (defaults or {}).get("image_side")
         if side and model_type == "idefics3":
             processor.image_processor.size = {"longest_edge": int(side)}
+        if (pixels := (defaults or {}).get("max_pixels")) and model_type in QWEN:
+            processor.image_processor.size = {**dict(processor.image_processor.size), "longest_edge": int(pixels)}
         return cls(model, processor, model_type, model_id, scripts=scripts, quantize=quantize)
 
     @property
@@ -130,10 +138,8 @@ class ChatPipeline:
         (None when empty). User and assistant alternate, starting and ending with the user."""
         if not isinstance(turns, list) or not turns:
             raise InputError("chat_empty", "The conversation is empty: type a message.")
-        if len(turns) > MAX_TURNS:
-            raise InputError("chat_too_long", f"The conversation has {len(turns)} messages; the limit is {MAX_TURNS}. "
-                             "Start a new one.", count=len(turns), limit=MAX_TURNS)  # fmt: skip
-        checked, total_images = [], 0
+        check_counts(turns)  # messages, images and lengths, before anything is decoded
+        checked = []
         for n, turn in enumerate(turns):
             if not isinstance(turn, dict):
                 raise TypeError(
@@ -149,20 +155,6 @@ class ChatPipeline:
             images = turn.get("images") or []
             if not isinstance(images, (list, tuple)):
                 images = [images]
-            if len(images) > settings.CHAT_MAX_IMAGES:
-                raise InputError(
-                    "chat_images",
-                    f"Message {n + 1} has {len(images)} images; the limit is {settings.CHAT_MAX_IMAGES} per message.",
-                    count=len(images),
-                    limit=settings.CHAT_MAX_IMAGES,
-                )
-            total_images += len(images)
-            if total_images > MAX_IMAGES_IN_CONVERSATION:
-                raise InputError(
-                    "chat_images_total",
-                    f"The conversation has more than {MAX_IMAGES_IN_CONVERSATION} images; start a new conversation.",
-                    limit=MAX_IMAGES_IN_CONVERSATION,
-                )
             if role == "assistant":
                 text = turn.get("text") or ""
                 if not isinstance(text, str):
@@ -197,9 +189,13 @@ class ChatPipeline:
 
     def encode(self, messages: list[dict]):
         """input_ids (1, T) with the image tokens in place, attention_mask (1, T), and the
-        pixel values of every image (SmolVLM: (1, tiles, 3, 512, 512); Gemma 3: (images, 3, 896, 896))."""
+        pixel values of every image (SmolVLM: (1, tiles, 3, 512, 512); Gemma 3: (images, 3, 896, 896);
+        Qwen: (patches, 3 x 2 x 16 x 16) with image_grid_thw (images, 3), each image's
+        (frames, rows, columns) of patches)."""
+        # Qwen3.5 thinks before it answers unless told not to: a chat turn gets the answer.
+        template = {"enable_thinking": False} if self.model_type == "qwen3_5" else {}
         inputs = self.processor.apply_chat_template(
-            messages, add_generation_prompt=True, tokenize=True, return_dict=True, return_tensors="pt"
+            messages, add_generation_prompt=True, tokenize=True, return_dict=True, return_tensors="pt", **template
         )
         inputs = inputs.to(self.device)
         if "pixel_values" in inputs:
@@ -209,41 +205,8 @@ class ChatPipeline:
     def prepare(self, turns: list[dict], system_prompt: str | None, max_new_tokens: int):
         """The inputs for the longest recent part of the conversation that fits the context
         with room for ``max_new_tokens``, and how many messages were dropped (oldest first,
-        a user message with its answer at a time)."""
-        dropped = 0
-        while True:
-            inputs = self.encode(self.messages(turns[dropped:], system_prompt))
-            length = inputs["input_ids"].shape[1]
-            if length + max_new_tokens <= self.max_context:
-                break
-            if len(turns) - dropped == 1:
-                images = len(turns[-1]["images"])
-                raise InputError(
-                    "chat_context",
-                    f"The message{f' with its {images} image(s)' if images else ''} takes {length:,} tokens; with "
-                    f"max_new_tokens {max_new_tokens} that exceeds the model's context of {self.max_context:,} "
-                    "tokens. Send fewer images, a shorter message or ask for fewer new tokens.",
-                    length=length,
-                    images=images,
-                    name="max_new_tokens",
-                    value=max_new_tokens,
-                    limit=self.max_context,
-                )
-            dropped += 2
-        if dropped:
-            lost = sum(len(turn["images"]) for turn in turns[:dropped])
-            notify(
-                Notice(
-                    "chat_dropped",
-                    f"The conversation outgrew the model's context of {self.max_context:,} tokens, so its oldest "
-                    f"{dropped // 2} exchange(s){f' (with {lost} image(s))' if lost else ''} were left out; the "
-                    "model no longer sees them.",
-                    limit=self.max_context,
-                    exchanges=dropped // 2,
-                    images=lost,
-                )
-            )
-        return inputs, dropped
+        a user message with its answer at a time; pipelines/chat_budget.py)."""
+        return fit_context(self, turns, system_prompt, max_new_tokens)
 
     def _checked(self, turns, system_prompt, options: dict):
         """Steps 1 and 2 of every call: the checked options and turns, the model's inputs

@@ -6,7 +6,9 @@ endpoints and the evaluation run a VLM like BLIP, side by side on one image.
 The request is one user message, the image then the instruction, written by the model's
 own chat template. A caption prompt ("a photography of") starts the model's answer, as
 it starts BLIP's caption, and is part of the text returned. Chinese text gets the
-instruction in Chinese, so a model that reads Chinese (Gemma 3) answers in Chinese.
+instruction in Chinese, so a model that reads Chinese (Qwen, Gemma 3) answers in Chinese;
+a caption without a prompt is asked in the ``language`` given (the Caption tab gives the
+page's, for a model that writes Chinese: ``writes_chinese``).
 
 Unlike BLIP, a VLM's prompt holds hundreds of image tokens, so lists of images are
 answered one at a time: padded into one batch, each answer would depend on its
@@ -49,6 +51,11 @@ class _VLMTask:
     model_type = property(lambda self: self.chat.model_type)
     scripts = property(lambda self: self.chat.scripts)
     device = property(lambda self: self.chat.device)
+
+    @property
+    def writes_chinese(self) -> bool:
+        """Whether the model reads (and so is asked, and answers, in) Chinese."""
+        return self.scripts.reads_all("中文")
 
     def to(self, device):
         self.chat.to(device)

@@ -8,6 +8,7 @@ value, and the UI turns that into a message for the user.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
 import random
@@ -336,16 +337,73 @@ def check_text(text, name: str, max_chars: int | None = None) -> str:
 
 
 def identity(name) -> str:
-    """A person's name as the app tells people apart (a classroom student, a login): NFKC
-    (full-width and compatibility forms as their plain letters), invisible characters
-    (zero-width spaces and joiners, soft hyphens, BOMs: Unicode's format characters)
-    and control characters dropped, case folded, runs of spaces as one. "Cara", "CARA"
-    and "ca\u200bra" are one student."""
+    """A person's name as the app tells people apart (a classroom student, a login), so
+    that one person has one allowance however the name is typed: NFKC (full-width and
+    compatibility forms as their plain letters), invisible characters (zero-width spaces
+    and joiners, soft hyphens, BOMs: Unicode's format characters) and control characters
+    dropped, case folded, runs of spaces as one, accents dropped and letters of other
+    scripts that look like Latin ones read as those (``latin_lookalikes``): "Cara",
+    "CARA", "ca\u200bra", "Cára" and "Cаra" (a Cyrillic а) are one student. Names in
+    the scripts written without spaces keep their marks (ド is not ト)."""
     if not isinstance(name, str):
         return ""
     text = unicodedata.normalize("NFKC", name)
     text = "".join(ch for ch in text if unicodedata.category(ch) not in ("Cf", "Cc", "Cs", "Co", "Cn"))
-    return " ".join(text.casefold().split())
+    text = _without_accents(" ".join(text.casefold().split()))
+    lookalikes = latin_lookalikes()
+    return "".join(lookalikes.get(ch, ch) for ch in text)
+
+
+# Scripts written without spaces: a mark makes another letter there (ド, not ト), and the
+# confusables table must not read their characters as Latin letters.
+UNSPACED_SCRIPTS = ("CJK", "HIRAGANA", "KATAKANA", "HANGUL")
+
+
+def _unspaced(ch: str) -> bool:
+    return unicodedata.name(ch, "").startswith(UNSPACED_SCRIPTS)
+
+
+def _without_accents(text: str) -> str:
+    """``text`` with the combining marks dropped from every letter but those of the unspaced
+    scripts (Hangul syllables come apart into letters and are put back together by NFC)."""
+    kept, base = [], ""
+    for ch in unicodedata.normalize("NFD", text):
+        if unicodedata.combining(ch) and not _unspaced(base):
+            continue
+        kept.append(ch)
+        base = base if unicodedata.combining(ch) else ch
+    return unicodedata.normalize("NFC", "".join(kept))
+
+
+# Blocks where letters look like Latin ones that NFKC keeps apart: IPA and phonetic small
+# capitals (ɴᴜᴅᴇ), Latin Extended-D (ꜱ), enclosed and regional-indicator letters (🅽, 🇳).
+_LETTER_BLOCKS = ((0x0250, 0x02AF), (0x1D00, 0x1DBF), (0xA720, 0xA7FF), (0xAB30, 0xAB6F), (0x1F100, 0x1F1FF))
+
+
+@functools.cache
+def latin_lookalikes() -> dict[str, str]:
+    """{character: the ASCII letter or digit it looks like}: from Unicode's confusables
+    table (UTS #39) as the confusable_homoglyphs package ships it (Cyrillic а, е, о, р,
+    с, х, Greek ο, ν, math and full-width letters, ...: about 1,300 characters, none of
+    the unspaced scripts'), and the letters whose Unicode name says which Latin letter
+    they are, which that table leaves out: "LATIN LETTER SMALL CAPITAL N" (ɴ), "NEGATIVE
+    SQUARED LATIN CAPITAL LETTER N" (🅽), "REGIONAL INDICATOR SYMBOL LETTER N" (🇳), ..."""
+    from confusable_homoglyphs import confusables
+
+    table = {}
+    for char, homoglyphs in confusables.confusables_data.items():
+        if len(char) != 1 or char.isascii() or _unspaced(char):
+            continue
+        for glyph in homoglyphs:
+            if len(glyph["c"]) == 1 and glyph["c"].isascii() and glyph["c"].isalnum():
+                table[char] = glyph["c"].lower()
+                break
+    named = re.compile(r"\bLATIN\b.*\b(?:LETTER|CAPITAL) ([A-Z])$|^REGIONAL INDICATOR SYMBOL LETTER ([A-Z])$")
+    for start, end in _LETTER_BLOCKS:
+        for code in range(start, end + 1):
+            if match := named.search(unicodedata.name(chr(code), "")):
+                table[chr(code)] = (match.group(1) or match.group(2)).lower()
+    return table
 
 
 def check_number(name: str, value, low: float, high: float, integer: bool = True):

@@ -52,6 +52,9 @@ class Checkpoint:
     defaults: dict = field(default_factory=dict)
     # The scripts its text side reads (runtime/scripts.py); empty: its family's (READS).
     reads: tuple[str, ...] = ()
+    # Gated on the Hub: its licence must be accepted on its page, and HF_TOKEN set, before
+    # the first download (runtime/download.py says so when the Hub refuses). No default is.
+    gated: bool = False
 
     @property
     def is_tiny(self) -> bool:
@@ -71,6 +74,11 @@ _SMOLVLM_CPU = {"image_side": 1024}
 # SmolVLM 256M's language model in int8 on a CPU: 1.21x faster than bfloat16 with float32's
 # greedy tokens in `python -m benchmarks --only vlm`; the 500M changed 60% of them, so not there.
 _SMOLVLM_256M_CPU = {**_SMOLVLM_CPU, "int8_language_model": True}
+# Qwen's image size, in pixels: on a CPU 448 x 448 (196 tokens) for a first word within
+# seconds (docs/vlm.md has the measurements); on a GPU 1,280 x 1,280 (1,600 tokens), finer
+# detail for text and small objects within the chat's context.
+_QWEN_CPU = {"max_pixels": 448 * 448}
+_QWEN_GPU = {"max_pixels": 1280 * 1280}
 _Z_IMAGE_TURBO = {"num_inference_steps": 8, "guidance_scale": 0.0, "width": 1024, "height": 1024}
 
 # What each family's text side was trained to read (see runtime/scripts.py): English
@@ -81,8 +89,9 @@ _LATIN = ("Latin",)
 READS: dict[str, tuple[str, ...]] = {
     "blip": _LATIN, "vilt": _LATIN, "clip": _LATIN, "sd": _LATIN, "sdxl": _LATIN, "vits": _LATIN,
     "siglip2": scripts.MANY, "chinese-clip": ("Han",), "z-image": ("Latin", "Han"), "kokoro": ("Han",),
-    # Chat: SmolVLM's SmolLM2 was trained on English; Gemma 3 on 140-odd languages.
-    "idefics3": _LATIN, "gemma3": scripts.MANY,
+    # Chat: SmolVLM's SmolLM2 was trained on English; Gemma 3 on 140-odd languages; Qwen3-VL
+    # and Qwen3.5 on Chinese and English first, 119 and 201 languages in all by their cards.
+    "idefics3": _LATIN, "gemma3": scripts.MANY, "qwen3_vl": scripts.MANY, "qwen3_5": scripts.MANY,
 }  # fmt: skip
 
 _ALL = [
@@ -101,7 +110,42 @@ _ALL = [
     # into 64 tokens per 512 px tile, read by SmolLM2) is small enough for a laptop CPU and
     # answers in English; Gemma 3 (Gemma Team 2025; SigLIP, 256 tokens per 896 px image)
     # answers in Chinese and 140-odd languages (gated: accept its licence on the Hub first).
-    # docs/vlm.md says why not SmolVLM2 or Qwen3-VL.
+    # Qwen3-VL (Qwen Team 2025; a ViT at the image's own resolution, 2 x 2 patches merged
+    # into one token, Qwen3 reading them) and Qwen3.5 (Qwen Team 2026; natively multimodal,
+    # Gated DeltaNet layers mixed with attention) read and write Chinese; Apache-2.0, ungated.
+    # The Qwen models read an image at up to ``max_pixels`` (a 32 x 32 px block per token):
+    # on a CPU fewer than their card's 16 M, for the first word within seconds (docs/vlm.md).
+    Checkpoint(
+        "qwen3.5-0.8b", "chat", "Qwen/Qwen3.5-0.8B", "qwen3_5", "Qwen3.5 0.8B (中文)", "1.7 GB", defaults=_QWEN_CPU
+    ),
+    Checkpoint("qwen3.5-2b", "chat", "Qwen/Qwen3.5-2B", "qwen3_5", "Qwen3.5 2B (中文)", "4.5 GB", defaults=_QWEN_CPU),
+    Checkpoint(
+        "qwen3-vl-2b",
+        "chat",
+        "Qwen/Qwen3-VL-2B-Instruct",
+        "qwen3_vl",
+        "Qwen3-VL 2B Instruct (中文)",
+        "4.3 GB",
+        defaults=_QWEN_CPU,
+    ),
+    Checkpoint(
+        "qwen3-vl-4b",
+        "chat",
+        "Qwen/Qwen3-VL-4B-Instruct",
+        "qwen3_vl",
+        "Qwen3-VL 4B Instruct (中文)",
+        "8.9 GB",
+        defaults=_QWEN_GPU,
+    ),
+    Checkpoint(
+        "qwen3-vl-8b",
+        "chat",
+        "Qwen/Qwen3-VL-8B-Instruct",
+        "qwen3_vl",
+        "Qwen3-VL 8B Instruct (中文)",
+        "17.5 GB",
+        defaults=_QWEN_GPU,
+    ),
     # The small SmolVLMs read images at 1,024 px (5 tiles, 320 tokens), not their card's
     # 2,048 (13 tiles, 832 tokens): on 2 CPU cores, 1.8 s before the first word instead of
     # several times that (docs/vlm.md has the measurements).
@@ -124,9 +168,11 @@ _ALL = [
         defaults=_SMOLVLM_CPU,
     ),
     Checkpoint("smolvlm-2b", "chat", "HuggingFaceTB/SmolVLM-Instruct", "idefics3", "SmolVLM 2.2B Instruct", "4.5 GB"),
-    Checkpoint("gemma3-4b", "chat", "google/gemma-3-4b-it", "gemma3", "Gemma 3 4B (中文, gated)", "8.6 GB"),
+    Checkpoint("gemma3-4b", "chat", "google/gemma-3-4b-it", "gemma3", "Gemma 3 4B (中文, gated)", "8.6 GB", gated=True),
     Checkpoint("tiny-smolvlm", "chat", "tiny/smolvlm", "idefics3", "Tiny SmolVLM (random)", "1 MB"),
     Checkpoint("tiny-gemma3", "chat", "tiny/gemma3", "gemma3", "Tiny Gemma 3 (random)", "1 MB"),
+    Checkpoint("tiny-qwen3-vl", "chat", "tiny/qwen3-vl", "qwen3_vl", "Tiny Qwen3-VL (random)", "1 MB"),
+    Checkpoint("tiny-qwen3.5", "chat", "tiny/qwen3.5", "qwen3_5", "Tiny Qwen3.5 (random)", "1 MB"),
     # Text-to-image: latent diffusion (Rombach et al. 2022); the turbo models are
     # distilled with adversarial diffusion distillation (Sauer et al. 2023).
     Checkpoint("sd-turbo", "text_to_image", "stabilityai/sd-turbo", "sd", "SD-Turbo", "2.6 GB", defaults=_SD_TURBO),
@@ -282,9 +328,12 @@ DEFAULTS["tiny"].update(speech_recognition="tiny-whisper", text_to_speech="tiny-
 # The safety checker has no picker: one per profile.
 DEFAULTS["gpu"]["safety_checker"] = DEFAULTS["cpu"]["safety_checker"] = "sd-safety-checker"
 DEFAULTS["tiny"]["safety_checker"] = "tiny-safety-checker"
-# Chat: Gemma 3 4B on a GPU (it answers in Chinese); SmolVLM 256M on a CPU, the one VLM
-# that answers a short question within seconds on 2 cores (docs/vlm.md has the numbers).
-DEFAULTS["gpu"]["chat"], DEFAULTS["cpu"]["chat"], DEFAULTS["tiny"]["chat"] = "gemma3-4b", "smolvlm-256m", "tiny-smolvlm"
+# Chat: a default on every profile that reads and answers Chinese, ungated. Qwen3-VL 4B on a
+# GPU (8.9 GB in bfloat16 fits a 16 GB card; Gemma 3 4B is gated); Qwen3.5 0.8B on a CPU,
+# the fastest Chinese-reading VLM on 2 cores (docs/vlm.md has the numbers). The tiny
+# profile keeps the tiny SmolVLM, the quickest twin for the tests; the Qwen twins are offered.
+DEFAULTS["gpu"]["chat"], DEFAULTS["cpu"]["chat"] = "qwen3-vl-4b", "qwen3.5-0.8b"
+DEFAULTS["tiny"]["chat"] = "tiny-smolvlm"
 
 
 # Caption and Ask also offer the chat models: a vision-language model asked to describe the

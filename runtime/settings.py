@@ -285,6 +285,17 @@ BACKEND_CONCURRENCY = _int("BACKEND_CONCURRENCY", 16)
 # What replicas of the app share: the classroom's limits and prompt log, the rate limit and
 # the Fusion lab's cache, in Redis ("redis://redis:6379/0"). Empty: in this process (one replica).
 SHARED_STATE = os.getenv("SHARED_STATE", "").strip()
+# Redis answers in about a millisecond; these bound what a request waits when it doesn't (a
+# hung server, a dropped network), off the event loop (runtime/shared.py): seconds to
+# connect, seconds to wait for an answer (no retries), and seconds a call may go unanswered
+# before the store counts as stuck, so that other requests take the fallback at once rather
+# than queue behind it. A store that failed or is stuck is asked again after
+# SHARED_STATE_RETRY seconds; meanwhile each replica counts the limits itself and keeps the
+# prompt log in its own file.
+SHARED_STATE_CONNECT_TIMEOUT = _float("SHARED_STATE_CONNECT_TIMEOUT", 2.0)
+SHARED_STATE_TIMEOUT = _float("SHARED_STATE_TIMEOUT", 2.0)
+SHARED_STATE_STUCK = _float("SHARED_STATE_STUCK", 1.0)
+SHARED_STATE_RETRY = _float("SHARED_STATE_RETRY", 10.0)
 
 # --- Security and safety (see README, "Security and safety") -------------------
 
@@ -320,5 +331,9 @@ LOGIN_RATE_LIMIT = os.getenv("LOGIN_RATE_LIMIT", "10/minute")
 # (1 on Spaces): rate limits then count per the address the outermost one saw. 0 uses
 # the connection's address; more than are really there lets clients pick an address.
 TRUSTED_PROXIES = _int("TRUSTED_PROXIES", 1 if os.getenv("SPACE_ID") else 0)
+# Gradio's traffic monitoring (/monitoring and /monitoring/summary: counts and timings per
+# endpoint). Off by default: the summary answers anyone who can open the page, and says what
+# every other visitor is doing. "on" serves it (behind the login, if any) and prints its URL.
+MONITORING = _flag("MONITORING", False)
 # Largest request body other than an upload (a run's JSON: texts and file references).
 MAX_REQUEST_BYTES = _int("MAX_REQUEST_BYTES", 1_000_000)

@@ -8,13 +8,24 @@ still agree; each check-and-count is one Lua script, atomic on the server.
 
     windows = SharedWindows.connect()                         # None without SHARED_STATE
     refused = windows.hit([("rate:runs:1.2.3.4", 60, 30, 1)])  # None: counted; else (window, wait s, used)
+
+Every call is blocking (redis-py's client), so the server's async code makes it through
+``off_loop``, on a few threads of its own: a Redis that hangs holds those requests, never
+the event loop that answers everyone else (a page, a login). Each call is bounded
+(SHARED_STATE_TIMEOUT, no retries), and a store that failed, or has left a call unanswered
+for SHARED_STATE_STUCK seconds, is not asked at all for a while: ``SharedStateError`` at
+once, and the callers fall back to what this replica keeps itself.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
+import threading
+import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 from runtime import settings
 
@@ -89,12 +100,30 @@ def read_log() -> list[str]:
         return _redis().lrange(PROMPT_LOG_KEY, 0, -1)
 
 
+async def off_loop(fn, *args):
+    """``fn(*args)``, a blocking call to the store, run on the store's own threads: the
+    event loop goes on serving while it waits. Few threads, apart from the ones Gradio
+    runs handlers on, so a hung store can't take those either."""
+    return await asyncio.get_running_loop().run_in_executor(_threads(), functools.partial(fn, *args))
+
+
+@functools.cache
+def _threads() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=8, thread_name_prefix="shared-state")
+
+
 @functools.cache
 def _redis():
     import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
 
-    return redis.Redis.from_url(settings.SHARED_STATE, decode_responses=True, socket_timeout=5,
-                                socket_connect_timeout=3, health_check_interval=30)  # fmt: skip
+    # redis-py retries a timed-out call 10 times with back-off by default: a minute for one
+    # request on a hung server. One try each; the callers have a fallback.
+    return redis.Redis.from_url(settings.SHARED_STATE, decode_responses=True, retry=Retry(NoBackoff(), 0),
+                                socket_timeout=settings.SHARED_STATE_TIMEOUT,
+                                socket_connect_timeout=settings.SHARED_STATE_CONNECT_TIMEOUT,
+                                health_check_interval=30)  # fmt: skip
 
 
 @functools.cache
@@ -102,16 +131,68 @@ def _windows() -> SharedWindows:
     return SharedWindows(_redis())
 
 
+class _Health:
+    """Whether the store is worth asking: not for SHARED_STATE_RETRY seconds after a call
+    failed, nor while a call has gone unanswered for SHARED_STATE_STUCK seconds (a hung
+    server: every request would wait SHARED_STATE_TIMEOUT on it)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.calls: dict[object, float] = {}  # the calls waiting for an answer, by when they started
+        self.failed_at = -float("inf")
+
+    def trouble(self) -> str | None:
+        """Why the store is not worth asking now; None when it is."""
+        now = time.monotonic()
+        with self.lock:
+            if now - self.failed_at < settings.SHARED_STATE_RETRY:
+                return "it failed a moment ago"
+            if any(now - started > settings.SHARED_STATE_STUCK for started in self.calls.values()):
+                return f"it has not answered for over {settings.SHARED_STATE_STUCK:g} s"
+            return None
+
+    def start(self) -> object:
+        if (why := self.trouble()) is not None:
+            raise _unavailable(why)
+        call = object()
+        with self.lock:
+            self.calls[call] = time.monotonic()
+        return call
+
+    def end(self, call: object, failed: bool) -> None:
+        with self.lock:
+            self.calls.pop(call, None)
+            if failed:
+                self.failed_at = time.monotonic()
+
+
+_HEALTH = _Health()
+
+
+def answering() -> bool:
+    """Whether the store is worth asking now (not failing, not stuck): the server's async code
+    asks this first, so that while the store is stuck a request takes the fallback at once
+    rather than wait for one of ``off_loop``'s threads, all of them held by the store."""
+    return _HEALTH.trouble() is None
+
+
+def _unavailable(why: str) -> SharedStateError:
+    where = settings.SHARED_STATE.split("@")[-1]  # without a password
+    return SharedStateError(f"The store the app's replicas share (SHARED_STATE, {where}) can't be reached ({why}); "
+                            "try again in a moment.")  # fmt: skip
+
+
 @contextlib.contextmanager
 def _talking():
-    """A Redis failure becomes a ``SharedStateError`` naming the store (without its password)."""
+    """One call to the store: refused at once while it is failing or stuck; a Redis failure
+    (a timeout included) becomes a ``SharedStateError`` naming the store."""
     import redis
 
+    call, failed = _HEALTH.start(), True
     try:
         yield
+        failed = False
     except redis.RedisError as error:
-        where = settings.SHARED_STATE.split("@")[-1]
-        raise SharedStateError(
-            f"The store the app's replicas share (SHARED_STATE, {where}) can't be reached "
-            f"({type(error).__name__}); try again in a moment."
-        ) from None
+        raise _unavailable(type(error).__name__) from None
+    finally:
+        _HEALTH.end(call, failed)

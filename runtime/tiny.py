@@ -765,3 +765,109 @@ def _gemma3(out: Path) -> None:
 
 
 BUILDERS.update(smolvlm=_smolvlm, gemma3=_gemma3)
+
+
+# --- Chat in Chinese: Qwen3-VL ------------------------------------------------------
+
+# Qwen's special tokens in the order of Qwen3-VL's tokenizer (151643 onwards there).
+_QWEN_VL_SPECIALS = [
+    "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|object_ref_start|>", "<|object_ref_end|>", "<|box_start|>",
+    "<|box_end|>", "<|quad_start|>", "<|quad_end|>", "<|vision_start|>", "<|vision_end|>", "<|vision_pad|>",
+    "<|image_pad|>", "<|video_pad|>", "<think>", "</think>",
+]  # fmt: skip
+
+# Qwen3-VL-Instruct's chat template (chat_template.json), the parts the app uses: ChatML turns
+# (<|im_start|>role ... <|im_end|>), a system turn first when given, and each image as
+# <|vision_start|><|image_pad|><|vision_end|>, which the processor widens to the image's tokens.
+_QWEN3_VL_TEMPLATE = (
+    "{%- if messages[0].role == 'system' %}{{- '<|im_start|>system\\n' }}"
+    "{%- if messages[0].content is string %}{{- messages[0].content }}"
+    "{%- else %}{%- for c in messages[0].content %}{%- if 'text' in c %}{{- c.text }}{%- endif %}{%- endfor %}"
+    "{%- endif %}{{- '<|im_end|>\\n' }}{%- endif %}"
+    "{%- for message in messages %}{%- if message.role != 'system' %}{{- '<|im_start|>' + message.role + '\\n' }}"
+    "{%- if message.content is string %}{{- message.content }}{%- else %}{%- for c in message.content %}"
+    "{%- if c.type == 'image' or 'image' in c %}{{- '<|vision_start|><|image_pad|><|vision_end|>' }}"
+    "{%- elif 'text' in c %}{{- c.text }}{%- endif %}{%- endfor %}{%- endif %}{{- '<|im_end|>\\n' }}"
+    "{%- endif %}{%- endfor %}"
+    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
+)
+# Qwen3.5's template writes the same turns; its generation prompt opens a thought
+# (<think>), or with ``enable_thinking=False`` (as the app asks) an empty one to skip.
+_QWEN3_5_TEMPLATE = _QWEN3_VL_TEMPLATE.replace(
+    "{{- '<|im_start|>assistant\\n' }}",
+    "{{- '<|im_start|>assistant\\n' }}{%- if enable_thinking is defined and enable_thinking is false %}"
+    "{{- '<think>\\n\\n</think>\\n\\n' }}{%- else %}{{- '<think>\\n' }}{%- endif %}",
+)
+
+
+def _qwen_vl(out: Path, family: str) -> None:
+    """A Qwen3-VL as Qwen/Qwen3-VL-2B-Instruct ships it (``family`` "qwen3_vl"), or a Qwen3.5 as
+    Qwen/Qwen3.5-0.8B does ("qwen3_5"): a ViT on 16 px patches (4 here) taken two frames deep,
+    at the image's own aspect ratio (dynamic resolution: the image is resized to a multiple of
+    2 x 2 patches within min_pixels..max_pixels), a patch merger joining each 2 x 2 block into
+    one image token, and a text model with multimodal RoPE (time, height, width): Qwen3 with
+    DeepStack features from a middle vision layer, or Qwen3.5's mix of Gated DeltaNet linear
+    attention and full attention (one layer of each here; three to one in the real one).
+    Qwen's byte-level BPE with its special tokens in their order, its chat template, and the
+    Pillow image processor; <|im_end|> ends an answer. A 32 x 48 image is 8 x 12 patches,
+    4 x 6 = 24 image tokens."""
+    import json
+
+    import torch
+    import transformers
+    from transformers import GPT2Tokenizer, Qwen2VLImageProcessorPil
+
+    tokenizer = _byte_level_tokenizer(GPT2Tokenizer, _QWEN_VL_SPECIALS, model_max_length=4096,
+                                      eos_token="<|im_end|>", pad_token="<|endoftext|>")  # fmt: skip
+    ids = {token: tokenizer.convert_tokens_to_ids(token) for token in _QWEN_VL_SPECIALS}
+    rope = {"rope_type": "default", "rope_theta": 5_000_000.0, "mrope_interleaved": True}
+    text = dict(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=37, num_hidden_layers=2,
+                num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
+                pad_token_id=ids["<|endoftext|>"])  # fmt: skip
+    vision = dict(depth=2, hidden_size=32, intermediate_size=37, num_heads=4, patch_size=4, spatial_merge_size=2,
+                  temporal_patch_size=2, out_hidden_size=32, num_position_embeddings=64)  # fmt: skip
+    if family == "qwen3_vl":
+        Config, Model = transformers.Qwen3VLConfig, transformers.Qwen3VLForConditionalGeneration
+        # (time, height, width) sections of the rotary frequencies: [24, 20, 20] of 64 in the real one.
+        text.update(head_dim=8, rope_parameters={**rope, "mrope_section": [2, 1, 1]})
+        vision.update(deepstack_visual_indexes=[1])
+    else:
+        Config, Model = transformers.Qwen3_5Config, transformers.Qwen3_5ForConditionalGeneration
+        # Rotary on a part of each head ([11, 11, 10] of 64 of 256 in the real one).
+        text.update(head_dim=16, layer_types=["linear_attention", "full_attention"], linear_num_key_heads=2,
+                    linear_num_value_heads=2, linear_key_head_dim=8, linear_value_head_dim=8,
+                    rope_parameters={**rope, "partial_rotary_factor": 0.5, "mrope_section": [2, 1, 1]})  # fmt: skip
+    config = Config(
+        text_config=text, vision_config=vision, image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
+        tie_word_embeddings=True,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    model = Model(config)
+    model.generation_config.eos_token_id = [ids["<|im_end|>"], ids["<|endoftext|>"]]
+    model.generation_config.pad_token_id = ids["<|endoftext|>"]
+    # Random weights would write lone bytes (invalid UTF-8) and markers: answers are words only.
+    ends = {ids["<|im_end|>"], ids["<|endoftext|>"]}
+    model.generation_config.suppress_tokens = [*range(256), *(i for i in ids.values() if i not in ends)]
+    model.save_pretrained(out)
+    # min_pixels .. max_pixels: from 2 x 2 merged tokens to 8 x 8 (a 64 x 64 image).
+    image_processor = Qwen2VLImageProcessorPil(
+        patch_size=4, temporal_patch_size=2, merge_size=2, min_pixels=16 * 16, max_pixels=64 * 64,
+        image_mean=[0.5, 0.5, 0.5], image_std=[0.5, 0.5, 0.5],
+    )  # fmt: skip
+    # The real checkpoint's files, one per part: preprocessor_config.json, the tokenizer,
+    # chat_template.jinja and video_preprocessor_config.json (written by hand: its class needs
+    # torchvision), so that a machine with torchvision loads the library's own processor here.
+    image_processor.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    template = _QWEN3_VL_TEMPLATE if family == "qwen3_vl" else _QWEN3_5_TEMPLATE
+    (out / "chat_template.jinja").write_text(template, encoding="utf-8")
+    video = {"video_processor_type": "Qwen3VLVideoProcessor", "processor_class": "Qwen3VLProcessor",
+             "patch_size": 4, "temporal_patch_size": 2, "merge_size": 2, "fps": 2, "min_frames": 4, "max_frames": 768,
+             "size": {"shortest_edge": 16 * 16, "longest_edge": 64 * 64 * 2}, "image_mean": [0.5] * 3,
+             "image_std": [0.5] * 3, "do_sample_frames": True}  # fmt: skip
+    (out / "video_preprocessor_config.json").write_text(json.dumps(video, indent=1), encoding="utf-8")
+
+
+BUILDERS["qwen3-vl"] = lambda out: _qwen_vl(out, "qwen3_vl")
+BUILDERS["qwen3.5"] = lambda out: _qwen_vl(out, "qwen3_5")

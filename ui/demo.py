@@ -206,6 +206,7 @@ def launch_kwargs(demo: gr.Blocks) -> dict:
         # Session state is bounded: the visitor unused longest is forgotten first (SESSION_CAPACITY).
         state_session_capacity=settings.SESSION_CAPACITY,
         mcp_server=settings.MCP_SERVER,
+        enable_monitoring=settings.MONITORING,  # None (Gradio's default) would serve it to anyone
         # Serve the bundled examples, the gallery and the files handlers return (ui/server/outputs.py);
         # nothing else on disk, and never the classroom's settings or log (ui/server/security.py).
         allowed_paths=[str(root) for root in app_roots()],

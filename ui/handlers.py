@@ -94,6 +94,16 @@ def makes_images(count):
     return declare
 
 
+def shows_result(fn):
+    """Declare a handler that only shows what a request already made (Show the code, an
+    explanation redrawn at another layer or temperature): the page runs it after that
+    request, on its own. In classroom mode it is held to the teacher's locks but is not
+    another request (``requests_per_minute``), and nothing of it goes into the prompt log:
+    the request it follows was counted and logged. Put it under ``@user_errors``."""
+    fn.shows_result = True
+    return fn
+
+
 def _errors_as_messages(fn):
     """Run a handler; a pipeline's ValueError/TypeError (bad input) or a missing
     checkpoint becomes a gr.Error the user reads; running out of memory (host or GPU),

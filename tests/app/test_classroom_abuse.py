@@ -189,10 +189,17 @@ def test_every_text_box_is_logged_and_every_image_maker_counts(lesson):
     _, demo, _, _ = lesson
     checked = [fn for fn in demo.fns.values() if getattr(fn.fn, "classroom_checked", False)]
     assert checked
+    # A public endpoint's answer (a caption, an answer to a question) is not typed text.
+    answers = {c._id for fn in checked if fn.api_visibility == "public" for c in fn.outputs}  # noqa: SLF001
     for block_fn in checked:
         boxes = [name for name, component in zip(_parameters(block_fn.fn), block_fn.inputs, strict=False)
-                 if isinstance(component, gr.Textbox)]  # fmt: skip
-        assert block_fn.typed == boxes, block_fn.api_name
+                 if isinstance(component, gr.Textbox) and component.visible is True
+                 and component._id not in answers]  # fmt: skip  # noqa: SLF001
+        shows_result = getattr(block_fn.fn, "shows_result", False)
+        assert block_fn.typed == ([] if shows_result else boxes), block_fn.api_name
+        # Show the code (private, after a request) is declared as only showing a result.
+        assert shows_result == block_fn.api_name.endswith("_code") or block_fn.api_name in (
+            "explain", "rescale_matrix", "where_maps"), block_fn.api_name  # fmt: skip
     # A public endpoint that takes a text-to-image checkpoint makes images (Show the code only reads them).
     makers = {fn.api_name for fn in checked if fn.api_visibility != "private" and any(
         isinstance(c, gr.Dropdown) and any(v == ALLOWED["text_to_image"] for _, v in c.choices) for c in fn.inputs)}  # fmt: skip
@@ -202,6 +209,8 @@ def test_every_text_box_is_logged_and_every_image_maker_counts(lesson):
             assert getattr(block_fn.fn, "images_made", 0), f"{block_fn.api_name} makes images but doesn't say how many"
     typed = {fn.api_name: fn.typed for fn in checked}
     assert "text" in typed["speak"] and "texts" in typed["similarity_matrix"] and "question" in typed["explain_vqa"]
+    assert "question" in typed["vqa_1"]  # asked by voice: the transcription is the student's question
+    assert typed["read_aloud_value"] == [] and typed["more_like_this"] == []  # a caption; a hidden image id
 
 
 def test_texts_of_every_endpoint_and_refusals_by_a_locked_control_are_logged(lesson):
@@ -236,6 +245,18 @@ def test_one_student_however_the_name_is_spelt(lesson):
             self.username = name
 
     assert len({student(Request(n)) for n in ("Cara", "CARA", "ca\u200bra", " cara ", "ｃａｒａ")}) == 1
+    # A Cyrillic а, a whole name of Cyrillic look-alikes, an accent (composed or combining),
+    # small capitals: one student too, with one allowance (each had its own budget).
+    assert {student(Request(n)) for n in ("Cаra", "сага", "Cára", "Ca\u0301ra", "ᴄᴀʀᴀ")} == {"cara"}
+    # Names that differ are still told apart, in every script; marks that make another kana stay.
+    names = ("Ana", "Cora", "Иван", "Игорь", "张三", "张四", "ドラ", "トラ", "김철수")
+    assert len({student(Request(n)) for n in names}) == len(names)
+
+    # Through the login: the log says who, as the limits count them, and the name as typed.
+    url, _, _, log = lesson
+    Client(url, auth=("Cаra", PASSWORD), verbose=False).predict(text="hello from cara", api_name="/speak")
+    (entry,) = [e for e in entries(log) if e.get("text") == "hello from cara"]
+    assert entry["student"] == "cara" and entry["name"] == "Cаra"
 
 
 def test_a_students_wrong_passwords_do_not_lock_out_the_class(lesson):

@@ -7,14 +7,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from gradio_client import Client
+from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
 from classroom.rules import ClassroomError
-from tests.conftest import copy_of_app, launch_app
+from tests.conftest import IMAGES, copy_of_app, launch_app
 from tools.loadtest import loopback_client
 
 PASSWORD = "letmein"
+CAT = str(IMAGES / "cat.jpg")
 CLASSROOM = f"""
 message: "**Lesson 4**: how do models combine pictures and words?"
 tabs: [caption, create, search, fusion]
@@ -151,6 +152,44 @@ def test_the_prompt_log_records_who_typed_what(classroom_app):
     ]
     assert "refused" not in mine[0] and "images per hour" in mine[1]["refused"]
     assert all(set(e) <= {"time", "student", "endpoint", "prompt", "negative_prompt", "query", "refused"} for e in mine)
+
+
+def page_event(url: str, name: str, api_name: str, data: list) -> dict:
+    """Run one of the page's own events (a private one, which gradio_client won't call) as
+    the page does: join the queue with its index, read the result stream; the final message."""
+    import uuid
+
+    http = httpx.Client(base_url=url, timeout=120)
+    http.post("login", data={"username": name, "password": PASSWORD}).raise_for_status()
+    index = next(d["id"] for d in http.get("config").json()["dependencies"] if d.get("api_name") == api_name)
+    session = uuid.uuid4().hex
+    joined = http.post("gradio_api/queue/join", json={"data": data, "fn_index": index, "session_hash": session,
+                                                      "event_data": None, "trigger_id": None})  # fmt: skip
+    joined.raise_for_status()
+    with http.stream("GET", "gradio_api/queue/data", params={"session_hash": session}) as stream:
+        for line in stream.iter_lines():
+            message = json.loads(line[5:]) if line.startswith("data:") else {}
+            if message.get("msg") == "process_completed":
+                return message
+    raise AssertionError(f"{api_name} never completed")
+
+
+def test_show_the_code_is_neither_a_request_nor_typed_text(classroom_app):
+    """The page follows every caption with Show the code (a private event, with the caption
+    among its inputs): it counted as another request (three captions a minute where the
+    teacher set six) and logged the model's caption as text the student typed."""
+    url, log = classroom_app
+    kim = student(classroom_app, "kim")
+    caption = kim.predict(handle_file(CAT), prompt="a photo of", max_new_tokens=3, num_beams=1, api_name="/caption")
+    shown = [None, "tiny-blip", "a photo of", 3, 1, False, 1.0, 0.9, -1, caption, None]  # caption_code's inputs
+    for _ in range(6):  # as many as the teacher allows requests in a minute
+        completed = page_event(url, "kim", "caption_code", shown)
+        assert completed["success"], completed
+    assert kim.predict(handle_file(CAT), prompt="a photo of", max_new_tokens=3, num_beams=1, api_name="/caption")
+    mine = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    mine = [e for e in mine if e["student"] == "kim"]
+    assert [(e["endpoint"], e.get("prompt")) for e in mine] == [("caption", "a photo of")] * 2
+    assert all(set(e) == {"time", "student", "endpoint", "prompt"} for e in mine)  # no "output": the caption
 
 
 def test_a_bad_classroom_file_stops_the_app_with_a_message(tmp_path, monkeypatch):

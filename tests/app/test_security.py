@@ -360,6 +360,15 @@ def test_model_endpoints_cannot_skip_the_queue(app_url):
         assert response.status_code == 404 and "join the queue" in response.text
 
 
+def test_traffic_monitoring_is_not_served_to_visitors(app_url):
+    """Gradio serves per-endpoint counts at /monitoring/summary to anyone by default: what
+    every other visitor is doing. Off unless MONITORING=on."""
+    for path in ("monitoring", "monitoring/summary"):
+        response = httpx.get(f"{app_url}{path}")
+        assert response.status_code == 403, (path, response.text[:200])
+        assert "caption" not in response.text
+
+
 def test_login_kwargs_joins_the_users_and_the_classrooms_password():
     from ui.server.security import login_kwargs
 

@@ -81,6 +81,8 @@ BAD_FILES = [
     ("- caption\n- ask", "must hold settings \\(key: value\\), not a list"),
     ("", "is empty"),
     ("locked: {width: 512\n  height: 3", "is not valid YAML at line 2"),
+    ("limits: " + "[" * 50_000 + "]" * 50_000, "is nested far too deeply to be a classroom file"),
+    ("message: '<div style=\"position:fixed;inset:0\">Log in again</div>'", "message: HTML '<div style="),
 ]
 
 
@@ -253,3 +255,26 @@ def test_a_file_that_does_not_fit_the_app_is_refused(build, tmp_path, text, mess
 
 def test_a_lock_on_a_hidden_tab_is_fine(build, tmp_path):
     build("tiny", str(write(tmp_path, "tabs: [caption]\nlocked: {num_inference_steps: {max: 2}}")))
+
+
+def test_a_chat_model_picked_in_caption_or_ask_is_screened_like_chat(tmp_path):
+    # Issue 36 (9): Caption and Ask offer the chat models, whose text reaches a model with no
+    # filter of its own; the classroom's rule for Chat's text applies to them too.
+    import gradio as gr
+
+    from classroom.policy import ClassroomPolicy
+
+    policy = ClassroomPolicy(classroom.load(write(tmp_path, "locked: {safety_filter: on}")), "tiny")
+
+    def caption(image=None, model=None, prompt=None):
+        return "a caption"
+
+    def vqa(image=None, question=None, model=None):
+        return "an answer"
+
+    blocked = "a naked woman"
+    with pytest.raises(gr.Error, match="safety filter"):
+        policy.check_call(caption, (None, "tiny-smolvlm", blocked), {}, ["prompt"])
+    with pytest.raises(gr.Error, match="safety filter"):
+        policy.check_call(vqa, (None, blocked), {"model": "tiny-gemma3"}, ["question"])
+    policy.check_call(caption, (None, "tiny-blip", blocked), {}, ["prompt"])  # BLIP: not a chat model

@@ -61,8 +61,9 @@ def test_vqa_snippet_reproduces_the_answer(models, tmp_path, model):
 
 @pytest.mark.parametrize(
     "model, options",
-    [("tiny-smolvlm", dict()), ("tiny-gemma3", dict(temperature=0.9, top_p=0.9, seed=11))],
-)
+    [("tiny-smolvlm", dict()), ("tiny-gemma3", dict(temperature=0.9, top_p=0.9, seed=11)), ("tiny-qwen3-vl", dict()),
+     ("tiny-qwen3.5", dict(temperature=0.9, top_p=0.9, seed=11))],
+)  # fmt: skip
 def test_chat_snippet_replays_the_conversation(models, tmp_path, model, options):
     loaded = models.get("chat", model)
     turns = [
@@ -133,7 +134,7 @@ def test_every_snippet_is_valid_python_and_unknown_tasks_are_refused(models):
         snippets.snippet({"task": "dance"})
 
 
-@pytest.mark.parametrize("model", ["tiny-smolvlm", "tiny-gemma3"])
+@pytest.mark.parametrize("model", ["tiny-smolvlm", "tiny-gemma3", "tiny-qwen3.5"])
 def test_vlm_caption_and_answer_snippets_reproduce_the_tabs(models, tmp_path, model):
     # A chat model in Caption (its answer started by the prompt, sampled) and in Ask (in Chinese).
     from ui.tabs.ask import vqa
@@ -185,3 +186,17 @@ def test_search_and_listen_snippets_reproduce_the_tabs(models, tmp_path):
     assert printed[len(output) : len(output) + len(hits)] == [f"{h['score']:.3f} · {h['name']}" for h in hits]
     segments = [f"{c['timestamp'][0]:.2f} -> {c['timestamp'][1]:.2f}  {c['text']}" for c in heard["chunks"]]
     assert printed[len(output) + len(hits) :] == [*segments, heard["text"]] and heard["text"]
+
+
+def test_a_qwen_snippet_reads_images_at_the_apps_size_without_torchvision(models, tmp_path, monkeypatch):
+    # The app reads Qwen's images at the registry's max_pixels; the program sets the same,
+    # and loads the processor for images alone, so it runs where torchvision is missing.
+    loaded = models.get("chat", "tiny-qwen3-vl")
+    size = loaded.pipeline.processor.image_processor.size
+    monkeypatch.setattr(size, "longest_edge", 32 * 32)
+    turns = [{"role": "user", "text": "这是什么？", "images": [CAT]}]
+    result = loaded.pipeline(turns, max_new_tokens=6)
+    record = snippets.chat_record(loaded, result, turns, None)
+    program = snippets.snippet(record)
+    assert record["max_pixels"] == 32 * 32 and "AutoProcessor.from_pretrained" not in program
+    assert run(program, tmp_path) == result["answer"]

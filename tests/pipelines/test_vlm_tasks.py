@@ -1,5 +1,5 @@
 """A vision-language model in the Caption and Ask tabs (pipelines/vlm_tasks.py), and the
-maps of where its answer looked (explain/vlm.py), for both families."""
+maps of where its answer looked (explain/vlm.py), for every family."""
 
 import numpy as np
 import pytest
@@ -10,7 +10,7 @@ from explain import generation, vlm
 from runtime.inputs import collect_notices
 
 
-@pytest.fixture(scope="module", params=["tiny-smolvlm", "tiny-gemma3"])
+@pytest.fixture(scope="module", params=["tiny-smolvlm", "tiny-gemma3", "tiny-qwen3-vl", "tiny-qwen3.5"])
 def key(request):
     return request.param
 
@@ -74,6 +74,46 @@ def test_smolvlm_reading_chinese_gets_a_notice(models, cat):
     assert any("Gemma 3" in notice for notice in notices)
 
 
+def test_a_chinese_reading_model_captions_in_chinese_on_the_chinese_page(models, cat):
+    # The Caption tab asks in the page's language (no prompt given) a model that writes
+    # Chinese; BLIP and SmolVLM are asked in English whatever the page.
+    from ui.i18n import PAGE_LOCALE
+    from ui.tabs.caption import caption_language
+
+    qwen, smolvlm = models.get("caption", "tiny-qwen3.5").pipeline, models.get("caption", "tiny-smolvlm").pipeline
+    blip = models.get("caption", "tiny-blip").pipeline
+    assert qwen.writes_chinese and not smolvlm.writes_chinese
+    token = PAGE_LOCALE.set("zh-CN")
+    try:
+        assert caption_language(qwen, None) == {"language": "zh"} and caption_language(qwen, " ") == {"language": "zh"}
+        assert caption_language(qwen, "a photo of") == {}  # the caption continues the prompt, in its language
+        assert caption_language(smolvlm, None) == {} and caption_language(blip, None) == {}
+    finally:
+        PAGE_LOCALE.reset(token)
+    assert caption_language(qwen, None) == {}  # the English page
+    # Asked in Chinese: the caption is the model's answer to the Chinese instruction.
+    image, options = qwen.preprocess(cat, max_new_tokens=5, num_beams=1, language="zh")
+    assert qwen.instruction(options["prompt"], options["language"]) == "用一句话描述这张图片。"
+    inputs, start = qwen.encode(image, "用一句话描述这张图片。")
+    assert qwen.forward([image], **options) == [qwen.generate(inputs, start, 5)]
+    assert "用一句话描述这张图片。" in qwen.processor.tokenizer.decode(inputs["input_ids"][0])
+
+
+def test_a_chinese_question_is_asked_and_answered_without_a_notice(models, cat):
+    with collect_notices() as notices:
+        task = models.get("vqa", "tiny-qwen3.5").pipeline
+        inputs, _ = task.encode(load(cat), task.instruction("这是什么动物？"))
+        task(cat, "这是什么动物？", max_new_tokens=2)
+    assert notices == []
+    assert "这是什么动物？\n请用一个词或短语回答。" in task.processor.tokenizer.decode(inputs["input_ids"][0])
+
+
+def load(image):
+    from runtime.inputs import load_image
+
+    return load_image(image)
+
+
 # --- Where it looked -----------------------------------------------------------------
 
 
@@ -104,6 +144,70 @@ def test_gemma3_layout_is_one_square_grid_per_image(models, cat):
     inputs = _inputs(chat, [cat, cat])
     layouts = vlm.image_layouts("gemma3", chat.processor.tokenizer, chat.model.config, inputs["input_ids"][0].tolist())
     assert [(layout.rows, layout.side**2) for layout in layouts] == [(0, chat.model.config.mm_tokens_per_image)] * 2
+
+
+@pytest.mark.parametrize("key", ["tiny-qwen3-vl", "tiny-qwen3.5"])
+def test_qwen_layout_is_each_images_merged_grid(models, key, cat):
+    # Dynamic resolution: each image is its own (rows / 2) x (cols / 2) grid of tokens, as
+    # the processor's image_grid_thw gives it, whatever its aspect ratio.
+    chat = models.get("chat", key).pipeline
+    wide = Image.new("RGB", (120, 40), "white")
+    inputs = _inputs(chat, [cat, wide])
+    grids = chat.processor.image_processor(images=[cat, wide], return_tensors="pt")["image_grid_thw"]
+    assert inputs["image_grid_thw"].tolist() == grids.tolist()
+    layouts = vlm.image_layouts(chat.model_type, chat.processor.tokenizer,
+                                chat.model.config, inputs["input_ids"][0].tolist(), inputs["image_grid_thw"])  # fmt: skip
+    merge = chat.model.config.vision_config.spatial_merge_size
+    assert [layout.shape for layout in layouts] == [(int(h) // merge, int(w) // merge) for _, h, w in grids]
+    assert layouts[1].shape[1] > layouts[1].shape[0]  # the wide image stays wide
+    image_id = chat.model.config.image_token_id
+    assert sum(layout.tokens for layout in layouts) == int((inputs["input_ids"][0] == image_id).sum())
+    assert max(layouts[0].whole) < min(layouts[1].whole)
+    with pytest.raises(ValueError, match="don't match its grids"):
+        vlm.image_layouts("qwen3_vl", chat.processor.tokenizer, chat.model.config, inputs["input_ids"][0].tolist(),
+                          inputs["image_grid_thw"][:1])  # fmt: skip
+
+
+def test_token_order_matches_qwens_patch_order_and_merger():
+    # The processor writes each 2 x 2 block of patches consecutively, and the merger joins
+    # each 4 consecutive patches into one token: the token holding patch (r, c) is
+    # (r // 2) * (cols // 2) + c // 2, as the layout assumes. One white patch in a black image
+    # finds its token.
+    from transformers import Qwen2VLImageProcessorPil
+
+    processor = Qwen2VLImageProcessorPil(patch_size=4, merge_size=2, temporal_patch_size=2, min_pixels=16,
+                                         max_pixels=10**6, image_mean=[0.0] * 3, image_std=[1.0] * 3)  # fmt: skip
+    rows, cols = 6, 10  # patches of 4 px: a 24 x 40 image, 3 x 5 tokens
+    for r, c in [(0, 0), (1, 2), (5, 9), (4, 3)]:
+        pixels = np.zeros((rows * 4, cols * 4, 3), np.uint8)
+        pixels[r * 4 : r * 4 + 4, c * 4 : c * 4 + 4] = 255
+        out = processor(images=[Image.fromarray(pixels)], return_tensors="pt")
+        assert out["image_grid_thw"].tolist() == [[1, rows, cols]]
+        patch = int(out["pixel_values"].abs().sum(-1).argmax())
+        assert patch // 4 == (r // 2) * (cols // 2) + c // 2
+
+
+def test_qwen_attention_through_the_cache_is_one_pass_over_the_answer(models, cat):
+    # The maps read the prompt, then the answer through the cache at the positions generate
+    # gave it (multimodal RoPE moved by the image's tokens): the same weights as one pass.
+    from pipelines.vlm import with_tokens
+
+    for key in ("tiny-qwen3-vl", "tiny-qwen3.5"):
+        chat = models.get("chat", key).pipeline
+        turns = chat.check_conversation([{"role": "user", "text": "What is it?", "images": [cat]}])[0]
+        ids = [t["id"] for t in chat(turns, max_new_tokens=5)["tokens"]]
+        inputs = chat.encode(chat.messages(turns))
+        weights = vlm.token_attention(chat, inputs, ids)
+        before = chat.model.config._attn_implementation
+        chat.model.set_attn_implementation("eager")
+        try:
+            with torch.inference_mode():
+                whole = chat.model(**with_tokens(inputs, ids[:-1]), output_attentions=True)
+        finally:
+            chat.model.set_attn_implementation(before)
+        start = inputs["input_ids"].shape[1] - 1
+        expected = np.stack([a[0, :, start:].float().mean(0).numpy() for a in whole.attentions])
+        np.testing.assert_allclose(weights, expected, atol=1e-5)
 
 
 def test_token_order_matches_the_pixel_shuffle(models):

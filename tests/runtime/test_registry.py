@@ -37,7 +37,26 @@ def test_pickers_offer_real_or_tiny_models_default_first():
     cpu = registry.choices("vqa", "cpu")
     assert [c.key for c in cpu[:3]] == ["blip-vqa-base", "blip-vqa-large", "vilt-vqa"]
     tiny = registry.choices("vqa", "tiny")
-    assert [c.key for c in tiny] == ["tiny-blip-vqa", "tiny-vilt", "tiny-smolvlm", "tiny-gemma3"]
+    assert [c.key for c in tiny] == [
+        "tiny-blip-vqa", "tiny-vilt", "tiny-smolvlm", "tiny-gemma3", "tiny-qwen3-vl", "tiny-qwen3.5"
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("profile", ["cpu", "gpu"])
+def test_the_chat_default_reads_chinese_and_downloads_without_a_licence(profile):
+    # A Chinese student's question is answered by the default, and a teacher who deploys the
+    # app without a Hub token gets it: no gated checkpoint is a default of any task.
+    chat = registry.default_checkpoint("chat", profile)
+    assert "Han" in chat.scripts and not chat.gated
+    assert not any(registry.CHECKPOINTS[key].gated for key in registry.DEFAULTS[profile].values())
+    gemma = registry.CHECKPOINTS["gemma3-4b"]
+    assert gemma.gated and "gated" in gemma.label and gemma in registry.choices("chat", profile)
+
+
+def test_the_qwen_checkpoints_come_from_modelscope_under_the_same_ids():
+    for checkpoint in registry.CHECKPOINTS.values():
+        if checkpoint.family in ("qwen3_vl", "qwen3_5") and not checkpoint.is_tiny:
+            assert registry.modelscope_id(checkpoint) == checkpoint.repo_id
 
 
 @pytest.mark.parametrize("task", ["caption", "vqa"])

@@ -50,8 +50,11 @@ def test_readers_are_the_pickers_models_that_read_the_script():
     assert keys == ["siglip2-b16", "siglip2-so400m", "chinese-clip-b16", "chinese-clip-l14"]
     assert [c.key for c in registry.readers("retrieval", {"Han"}, "tiny")] == ["tiny-siglip2", "tiny-chinese-clip"]
     assert [c.key for c in registry.readers("text_to_image", {"Han"}, "tiny")] == ["tiny-z-image"]
-    # Ask offers the chat models too: Gemma 3 is the one that reads a Chinese question.
-    assert [c.key for c in registry.readers("vqa", {"Han"}, "cpu")] == ["gemma3-4b"]
+    # Ask offers the chat models too: the default chat model reads a Chinese question first,
+    # then the other Qwen models, and Gemma 3 (gated) last.
+    keys = [c.key for c in registry.readers("vqa", {"Han"}, "cpu")]
+    assert keys[0] == registry.DEFAULTS["cpu"]["chat"] and keys[-1] == "gemma3-4b"
+    assert {"qwen3-vl-2b", "qwen3-vl-4b", "qwen3.5-2b"} <= set(keys) and not any("smolvlm" in k for k in keys)
 
 
 def test_the_notice_names_who_reads_it_in_both_languages():

@@ -86,6 +86,14 @@ class RateLimiter:
                 hits.popleft()
             return min(max(hits[0] + self.period - now, 0.001), self.period) if len(hits) >= self.count else None
 
+    # For the server's async code (ui/server/security.py): here the same as hit and wait,
+    # which never block; a limiter that asks another process runs them off the event loop.
+    async def hit_async(self, key: str) -> float | None:
+        return self.hit(key)
+
+    async def wait_async(self, key: str) -> float | None:
+        return self.wait(key)
+
     def _forget_idle(self, now: float) -> None:
         for key in [k for k, hits in self._hits.items() if not hits or hits[-1] <= now - self.period]:
             del self._hits[key]
@@ -96,8 +104,10 @@ class RateLimiter:
 
 class SharedRateLimiter(RateLimiter):
     """``RateLimiter`` with its windows in the store the replicas share (SHARED_STATE,
-    runtime/shared.py), so a client counted on one replica is counted on all. If the store
-    can't be reached, requests go through (logged): the limit guards load, not safety."""
+    runtime/shared.py), so a client counted on one replica is counted on all. While the
+    store can't be reached (down, hung), this replica counts in its own windows, as one
+    replica would: refusing everyone would take the app from the whole class, and letting
+    everyone through would lift the limit (and the login's guard against guessing)."""
 
     def __init__(self, count: int, period: float, name: str):
         super().__init__(count, period)
@@ -109,8 +119,8 @@ class SharedRateLimiter(RateLimiter):
         try:
             refused = SharedWindows.connect().hit([(f"rate:{self.name}:{key}", self.period, self.count, weight)])
         except SharedStateError as error:
-            log.warning("rate limit %s not checked: %s", self.name, error)
-            return None
+            log.warning("rate limit %s counted on this replica alone: %s", self.name, error)
+            return super().hit(key) if weight else super().wait(key)
         return None if refused is None else min(refused[1], self.period)
 
     def hit(self, key: str) -> float | None:
@@ -118,6 +128,16 @@ class SharedRateLimiter(RateLimiter):
 
     def wait(self, key: str) -> float | None:
         return self._shared(key, 0)
+
+    async def hit_async(self, key: str) -> float | None:
+        from runtime.shared import answering, off_loop
+
+        return await off_loop(self.hit, key) if answering() else super().hit(key)
+
+    async def wait_async(self, key: str) -> float | None:
+        from runtime.shared import answering, off_loop
+
+        return await off_loop(self.wait, key) if answering() else super().wait(key)
 
 
 def rate_limiter(text: str, name: str, factor: int = 1) -> RateLimiter | None:

@@ -236,7 +236,7 @@ class Guard:
             if LOGIN_ROUTE.match(path) and self.logins is not None:
                 return await self._login(scope, receive, send, address)
             limiter = self.runs if RUN_ROUTES.match(path) else self.uploads if UPLOAD_ROUTE.match(path) else None
-            if limiter is not None and (wait := limiter.hit(address)) is not None:
+            if limiter is not None and (wait := await limiter.hit_async(address)) is not None:
                 return await _too_many(send, "requests from your address", limiter, wait, scope)
             if not UPLOAD_ROUTE.match(path):  # uploads are bounded by max_file_size
                 length = _headers(scope).get("content-length", "")
@@ -318,7 +318,7 @@ class Guard:
         key = f"{address}\n{name}"
         for limiter, who in ((self.logins, "failed login attempts for this name"),
                              (self.login_floods, "failed login attempts from your address")):  # fmt: skip
-            if (wait := limiter.wait(key if limiter is self.logins else address)) is not None:
+            if (wait := await limiter.wait_async(key if limiter is self.logins else address)) is not None:
                 return await _too_many(send, who, limiter, wait, scope)
         replayed = False
 
@@ -329,9 +329,9 @@ class Guard:
             replayed = True
             return {"type": "http.request", "body": body, "more_body": False}
 
-        def failed():
-            self.logins.hit(key)
-            self.login_floods.hit(address)
+        async def failed():
+            await self.logins.hit_async(key)
+            await self.login_floods.hit_async(address)
 
         return await self.app(scope, replay, _on_failure(send, failed))
 
@@ -431,11 +431,11 @@ async def _respond(send, status: int, detail: str, headers: dict[str, str] | Non
 
 
 def _on_failure(send, action):
-    """``send``, calling ``action`` once if the response's status is an error."""
+    """``send``, awaiting ``action()`` once if the response's status is an error."""
 
     async def watched(message):
         if message["type"] == "http.response.start" and message["status"] >= 400:
-            action()
+            await action()
         await send(message)
 
     return watched

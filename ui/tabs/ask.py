@@ -14,7 +14,7 @@ from runtime.inputs import check_text, load_image
 from ui import panels
 from ui.components import examples, image_input, model_picker, model_status, status_line
 from ui.context import Context
-from ui.handlers import get_model, gpu, user_errors
+from ui.handlers import get_model, gpu, shows_result, user_errors
 from ui.i18n import _
 from ui.server.serving import batch_event, batched
 from ui.speech import ask_by_voice, read_aloud, voice_input
@@ -134,6 +134,7 @@ def vqa_panel(demo, *, image, question, picker, answer) -> None:
     layer.release(**render)
 
     @user_errors
+    @shows_result
     def vqa_code(image, question, model, output):
         if not output or image is None:
             return "", None

@@ -12,8 +12,8 @@ from runtime.inputs import is_random_seed, load_image
 from ui import panels
 from ui.components import image_input, model_picker, model_status, session_state, status_line
 from ui.context import Context
-from ui.handlers import get_model, gpu, user_errors
-from ui.i18n import _, both
+from ui.handlers import get_model, gpu, shows_result, user_errors
+from ui.i18n import _, both, page_language
 from ui.server.serving import batch_event, batched
 from ui.speech import read_aloud
 
@@ -60,9 +60,20 @@ def caption(
     # Checked before batching, so that bad input fails this request alone, never a batch;
     # its notices (a prompt cut short, fewer tokens) reach this request, whoever runs the batch.
     image, options = pipe.preprocess(image, prompt=prompt, max_new_tokens=max_new_tokens, num_beams=num_beams,
-                                     do_sample=do_sample, temperature=temperature, top_p=top_p, seed=seed)  # fmt: skip
+                                     do_sample=do_sample, temperature=temperature, top_p=top_p, seed=seed,
+                                     **caption_language(pipe, prompt))  # fmt: skip
     result = batched(loaded, lambda images: pipe.forward(images, **options), image, options_key(pipe, **options))
     return result, options.get("seed") if is_random_seed(seed) else None
+
+
+def caption_language(pipe, prompt: str | None) -> dict:
+    """On the Chinese page, a vision-language model that writes Chinese is asked for its
+    caption in Chinese (BLIP writes English whatever the page); a caption prompt's own
+    language decides otherwise, since the caption continues it."""
+    chinese_page = (page_language() or "").startswith("zh")
+    if getattr(pipe, "writes_chinese", False) and chinese_page and not (prompt and prompt.strip()):
+        return {"language": "zh"}
+    return {}
 
 
 def caption_status(model: str | None, drawn: int | None = None) -> str:
@@ -114,7 +125,7 @@ def explain_caption(
     needs_local_model(pipe, "caption")
     explanation = explain_generation.explain_caption(
         pipe, image, prompt=prompt, max_new_tokens=max_new_tokens, num_beams=num_beams, temperature=temperature,
-        top_p=top_p, seed=seed,
+        top_p=top_p, seed=seed, **caption_language(pipe, prompt),
     )  # fmt: skip
     return explanation.record, panels.attention_gallery(explanation, decoding, layer), explanation
 
@@ -138,14 +149,16 @@ def caption_panel(demo, *, image, picker, prompt, max_new_tokens, num_beams, do_
     layer.release(**render)
 
     @user_errors
+    @shows_result
     def caption_code(image, model, prompt, max_new_tokens, num_beams, do_sample, temperature, top_p, seed, output,
                      drawn):  # fmt: skip
         if not output or image is None:
             return "", None
         if is_random_seed(seed) and drawn is not None:
             seed = drawn  # the seed the caption was sampled with
-        record = snippets.caption_record(panels.loaded_model("caption", model), image, output, prompt, max_new_tokens,
-                                         num_beams, do_sample, temperature, top_p, seed)  # fmt: skip
+        loaded = panels.loaded_model("caption", model)
+        record = snippets.caption_record(loaded, image, output, prompt, max_new_tokens, num_beams, do_sample,
+                                         temperature, top_p, seed, **caption_language(loaded.pipeline, prompt))  # fmt: skip
         return panels.code_and_record(record)
 
     output.change(caption_code, [image, picker, prompt, max_new_tokens, num_beams, do_sample, temperature, top_p,

@@ -10,6 +10,7 @@ import gradio as gr
 import pandas as pd
 
 from explain import snippets
+from pipelines.chat_budget import MAX_ANSWER_TOKENS, MAX_MESSAGE_CHARS, check_length
 from runtime import settings
 from runtime.backends import needs_local_model
 from runtime.inputs import check_number, check_text
@@ -17,7 +18,7 @@ from runtime.messages import InputError
 from ui import panels
 from ui.components import examples, model_picker, model_status, session_state, status_line
 from ui.context import Context
-from ui.handlers import get_model, gpu, user_errors
+from ui.handlers import get_model, gpu, shows_result, user_errors
 from ui.i18n import _, bilingual, both
 from ui.server.mcp_inputs import Conversation, Files
 from ui.server.serving import model_event
@@ -114,7 +115,7 @@ def endpoints(ctx: Context) -> SimpleNamespace:
             The answer, the conversation with it, and the details: each token with its probability and alternatives, and what the prompt cost in tokens.
         """
         turns = turns_from_history(history)
-        text = check_text(message, "message")  # before a model loads
+        text = check_text(message, "message", MAX_MESSAGE_CHARS)  # before a model loads; as the pipeline's limit
         paths = [images] if isinstance(images, str) else [str(path) for path in images or []]
         turns.append({"role": "user", "text": text, "images": paths})
         loaded = get_model("chat", model, progress)
@@ -177,12 +178,22 @@ def endpoints(ctx: Context) -> SimpleNamespace:
         loaded = get_model("chat", model, progress)
         chat = loaded.pipeline
         needs_local_model(chat, "where")
+        if not isinstance(details["tokens"], list) or len(details["tokens"]) > MAX_ANSWER_TOKENS:
+            count = len(details["tokens"]) if isinstance(details["tokens"], list) else 0
+            raise InputError("chat_answer_tokens", f"The details hold {count:,} answer tokens; an answer has at most "
+                             f"{MAX_ANSWER_TOKENS:,}. Send the details /chat returned.", count=count,
+                             limit=MAX_ANSWER_TOKENS)  # fmt: skip
         vocabulary = len(chat.processor.tokenizer)
         ids = [check_number("token id", token.get("id") if isinstance(token, dict) else token, 0, vocabulary - 1)
                for token in details["tokens"]]  # fmt: skip
-        dropped = check_number("messages_dropped", details.get("messages_dropped", 0), 0, len(turns) - 1)
-        checked, system = chat.check_conversation(turns[:-1], system_prompt)
-        found = vlm.explain_chat(chat, checked[dropped:], system, ids)
+        conversation = turns[:-1]  # what the answer replied to
+        check_length(turns[-1]["text"], "assistant", len(turns))  # the answer's text: bounded as the others are
+        dropped = check_dropped(details.get("messages_dropped", 0), len(conversation))
+        checked, system = chat.check_conversation(conversation, system_prompt)
+        # /chat's budget: the prompt and the explained tokens within the context, older
+        # exchanges dropped with a notice; the attention pass is bounded by it.
+        inputs, more = chat.prepare(checked[dropped:], system, min(len(ids), vlm.MAX_EXPLAINED_TOKENS))
+        found = vlm.explain_chat(chat, checked[dropped + more :], system, ids, inputs=inputs)
         if not found["images"]:
             raise InputError("nothing_to_map", "This answer's conversation has no image (or its images were dropped): "
                              "nothing to map.")  # fmt: skip
@@ -196,6 +207,18 @@ def endpoints(ctx: Context) -> SimpleNamespace:
         return record, where_maps(found, 0), found
 
     return SimpleNamespace(chat=chat, stop_chat=stop_chat, explain_chat=explain_chat)
+
+
+def check_dropped(dropped, messages: int) -> int:
+    """The ``messages_dropped`` of /chat's details, checked against the conversation of
+    ``messages`` messages it was written for: whole exchanges, the last message kept."""
+    dropped = check_number("messages_dropped", dropped, 0, max(messages - 1, 0))
+    if dropped % 2:
+        raise InputError(
+            "chat_dropped_odd", f"`messages_dropped` must be even (whole exchanges are dropped), not {dropped}.",
+            value=dropped,
+        )  # fmt: skip
+    return dropped
 
 
 def where_maps(found: dict | None, token: int = 0) -> list:
@@ -306,6 +329,7 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                   [history, message, images, summary, details, table], api_visibility="private", queue=False)  # fmt: skip
 
         @user_errors
+        @shows_result
         def explain(record):
             if not record or record.get("task") != "chat":
                 return "", _tokens_table(None), "", None
@@ -318,5 +342,5 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                                    concurrency_id="model")  # fmt: skip
         event.success(lambda found: gr.Slider(maximum=max(len(found["tokens"]), 1), value=0), where_state,
                       where_token, api_visibility="private", queue=False)  # fmt: skip
-        where_token.release(user_errors(where_maps), [where_state, where_token], where_gallery,
+        where_token.release(user_errors(shows_result(where_maps)), [where_state, where_token], where_gallery,
                             api_visibility="private", queue=False)  # fmt: skip

@@ -21,7 +21,7 @@ from runtime.registry import Checkpoint
 from ui import panels
 from ui.components import examples, model_picker, model_status, status_line
 from ui.context import Context
-from ui.handlers import get_model, gpu, makes_images, user_errors
+from ui.handlers import get_model, gpu, makes_images, shows_result, user_errors
 from ui.i18n import _, bilingual
 from ui.messages import text
 from ui.server import outputs
@@ -290,6 +290,7 @@ def create_panel(demo, *, prompt, negative_prompt, seed, steps, guidance, width,
     event.success(_diffusion_plots, record, [sigma_plot, word_chart], api_visibility="private", queue=False)
 
     @user_errors
+    @shows_result
     def create_code(prompt, negative_prompt, steps, guidance, width, height, model, decoder, images):
         made = [caption for _image, caption in images or [] if caption and caption.startswith("seed ")]
         if not made:

@@ -9,7 +9,7 @@ from runtime import settings
 from ui import panels
 from ui.components import examples, model_picker, model_status, session_state, status_line
 from ui.context import Context
-from ui.handlers import user_errors
+from ui.handlers import shows_result, user_errors
 from ui.i18n import _
 from ui.messages import locale, text
 from ui.server.serving import model_event
@@ -52,6 +52,7 @@ def show_result(result: dict | None) -> tuple[str, str]:
 
 
 @user_errors
+@shows_result
 def transcribe_code(audio, task: str, model: str | None, result: dict | None):
     """Show the code for a transcription: a program that reads the clip as the app did."""
     loaded = panels.loaded_model("speech_recognition", model) if result else None

@@ -25,7 +25,7 @@ from search.uploads import UploadBudget, is_zip
 from ui import panels
 from ui.components import examples, image_input, model_picker, model_status, session_state, status_line
 from ui.context import Context
-from ui.handlers import get_model, gpu, user_errors
+from ui.handlers import get_model, gpu, shows_result, user_errors
 from ui.i18n import _, both
 from ui.messages import text, translate
 from ui.server.callers import session_of
@@ -417,6 +417,7 @@ def similarity_matrix(images: list[str] | None, texts: str, model: str | None = 
 
 
 @user_errors
+@shows_result
 def rescale_matrix(state, temperature: float):
     if not state:
         return gr.skip(), gr.skip()
@@ -493,6 +494,7 @@ def search_panel(demo, *, query, query_image, picker, top_k, embedding_map, clas
                      [picture, map_record], api_name="embedding_map", concurrency_id="model")  # fmt: skip
 
     @user_errors
+    @shows_result
     def classify_code(image, model, output):
         # ``output`` is the label's {label: confidence}, best first, as /classify returned it
         if not isinstance(output, dict) or not output or image is None:
@@ -502,6 +504,7 @@ def search_panel(demo, *, query, query_image, picker, top_k, embedding_map, clas
         )
 
     @user_errors
+    @shows_result
     def matrix_code(images, model, matrix):
         if not matrix or not images:
             return "", None
@@ -659,14 +662,17 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
             return panels.code_and_record(record)
 
         @user_errors
+        @shows_result
         def text_code(text, k, model, found, request: gr.Request):
             return search_code(text, None, None, k, model, found, request)
 
         @user_errors
+        @shows_result
         def image_code(image, k, model, found, request: gr.Request):
             return search_code(None, image, None, k, model, found, request)
 
         @user_errors
+        @shows_result
         def both_code(text, image, k, weight, model, found, request: gr.Request):
             return search_code(text, image, weight, k, model, found, request)
 
