@@ -305,6 +305,194 @@ def run(url: str | list[str], clients: int = 8, seconds: float = 30, max_request
     return result
 
 
+# --- A class: students behind one address, every tab at its heaviest ------------------
+
+AUDIO = ROOT / "assets" / "audio" / "what-animal.wav"
+# The sliders that make a request cost more; the class scenario sets each to its maximum.
+COST_SLIDERS = {"max_new_tokens", "num_beams", "num_inference_steps", "num_images", "top_k", "examples",
+                "hidden_size", "epochs", "embedding_size", "batch_size", "limit", "width", "height"}  # fmt: skip
+SHORT = ("search_by_text", {"query": "a cat", "top_k": 2})  # a student's quick request, timed
+
+
+def heavy_requests(client, image: Path = IMAGE, audio: Path = AUDIO, keep_small: tuple[str, ...] = ()) -> list:
+    """(endpoint, kwargs) for one request per tab with every cost slider at its maximum, as
+    the app's own sliders allow (read from its config): what a student may send. Sliders
+    named in ``keep_small`` ("endpoint.parameter") stay at their default."""
+    from gradio_client import handle_file
+
+    picture, clip = handle_file(str(image)), handle_file(str(audio))
+    given = {
+        "caption": {"image": picture},
+        "explain_vqa": {"image": picture, "question": "What animal is this?"},
+        "chat": {"message": "Describe every detail of these pictures. " * 8, "images": [picture] * 4},
+        "text_to_image": {"prompt": "a red fox in the snow, highly detailed"},
+        "embedding_map": {"query": "a cat"},
+        "classify_collection": {"labels": "cat, dog, bird, car, tree, house"},
+        "transcribe": {"audio": clip},
+        "speak": {"text": ("The quick brown fox jumps over the lazy dog. " * 12)[:500]},  # the longest it takes
+        "train_fusion": {"strategy": "hybrid"},
+        "train_contrastive": {},
+        "evaluate": {},
+        "lessons": {},
+    }
+    named = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    components = {c["id"]: c for c in client.config["components"]}
+    requests = []
+    for endpoint, kwargs in given.items():
+        if f"/{endpoint}" not in named:
+            continue
+        dependency = next(d for d in client.config["dependencies"] if d.get("api_name") == endpoint)
+        inputs = [components[i] for i in dependency["inputs"] if components[i].get("type") != "state"]
+        for parameter, component in zip(named[f"/{endpoint}"]["parameters"], inputs, strict=False):
+            name, maximum = parameter["parameter_name"], component.get("props", {}).get("maximum")
+            if name in COST_SLIDERS and f"{endpoint}.{name}" not in keep_small and maximum is not None:
+                kwargs = {**kwargs, name: maximum}
+        requests.append((endpoint, kwargs))
+    return requests
+
+
+def hostile_requests(image: Path = IMAGE) -> list:
+    """Requests a client may send and the app must refuse, each with a message."""
+    from gradio_client import handle_file
+
+    outside = {"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}}
+    return [
+        ("text_to_image", {"prompt": "a fox", "seed": 1.5, "width": 64, "height": 64}),  # not a whole number
+        ("search_by_text", {"query": "x" * 100_000, "top_k": 2}),  # over every text and body limit
+        ("caption", {"image": outside}),  # a file of the server
+        ("classify", {"image": {"path": None, "url": "http://example.com/x.png", "meta": {"_type": "gradio.FileData"}},
+                      "labels": "cat"}),  # a URL to fetch  # fmt: skip
+        ("search_by_image", {"image": handle_file(str(image)), "top_k": 10_000}),  # out of range
+    ]
+
+
+@dataclass
+class ClassResult:
+    students: int
+    seconds: float = 0
+    ok: int = 0
+    refused: int = 0  # heavy or hostile requests refused with a message: correct
+    failures: list = field(default_factory=list)  # anything else: a request lost, a short one refused, ...
+    short_alone_s: float = 0  # one short request with the app idle
+    heavy_alone_s: dict = field(default_factory=dict)  # each heavy request with the app idle
+    short_s: list = field(default_factory=list)  # every short request under load
+    rss_mb: dict = field(default_factory=dict)
+
+    @property
+    def bound_s(self) -> float:
+        """What fair turns promise a short request: at most one job of each other student
+        ahead of it (the longest heavy one, measured alone), and its own; twice that, for
+        two cores shared by the batched and the model groups."""
+        return 2 * (self.students * max(self.heavy_alone_s.values(), default=0) + self.short_alone_s)
+
+
+def run_class(url: str, students: int = 30, rounds: int = 1, pid: int | None = None, hogs: int = 3,
+              keep_small: tuple[str, ...] = ()) -> ClassResult:  # fmt: skip
+    """``students`` clients on this machine's address, each with its own session, all at
+    once: in each of ``rounds``, each sends a short request (timed), the heavy request of
+    one tab (the tabs taken in turn across the class, so every tab is used) and another
+    short one; ``hogs`` of them send their heavy request four times at once, and every
+    tenth student also something the app must refuse. Every request is waited for: a heavy
+    or hostile one refused with a message is correct, a failure is anything else."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gradio_client.exceptions import AppError
+
+    check_loopback(url)
+    if not 1 <= students <= LIMITS["clients"]:
+        raise ValueError(f"Use 1-{LIMITS['clients']} students.")
+    result = ClassResult(students)
+    first = loopback_client(url, httpx_kwargs={"timeout": 120})
+    heavy, hostile = heavy_requests(first, keep_small=keep_small), hostile_requests()
+
+    def timed(client, endpoint, kwargs) -> float:
+        began = time.perf_counter()
+        try:
+            client.predict(**kwargs, api_name=f"/{endpoint}")
+        except AppError as error:  # a budget's refusal, said before the work: the baseline is its time
+            if endpoint == SHORT[0] or not str(error).strip():
+                raise
+        return time.perf_counter() - began
+
+    # Baselines with the app idle. Each heavy request's first call (its model loaded with
+    # it: a longer time, so a looser bound) is its baseline, to keep the test short.
+    timed(first, *SHORT)
+    result.heavy_alone_s = {endpoint: timed(first, endpoint, kwargs) for endpoint, kwargs in heavy}
+    result.short_alone_s = min(timed(first, *SHORT) for _ in range(3))
+    first.close()
+
+    lock = threading.Lock()
+    memory: list[tuple[float, float]] = []
+    # A browser waits for the queue to take its request; gradio_client gives up after 5 s.
+    with ThreadPoolExecutor(16) as pool:
+        clients = list(pool.map(lambda _: loopback_client(url, httpx_kwargs={"timeout": 120}), range(students)))
+    start = time.monotonic()
+
+    def outcome(kind: str, endpoint: str, job) -> None:
+        try:
+            job.result(timeout=600)
+            with lock:
+                result.ok += 1
+            return
+        except AppError as error:
+            message = str(error).strip()
+            refused = kind != "short" and message and "Queue is full" not in message and message != "Error"
+            with lock:
+                if refused:
+                    result.refused += 1
+                else:
+                    result.failures.append(f"{kind} {endpoint}: {message[:200]}")
+        except Exception as error:  # every other failure is reported, by message
+            with lock:
+                result.failures.append(f"{kind} {endpoint}: {type(error).__name__}: {str(error)[:200]}")
+
+    def short(client) -> None:
+        began = time.perf_counter()
+        outcome("short", SHORT[0], client.submit(**SHORT[1], api_name=f"/{SHORT[0]}"))
+        with lock:
+            result.short_s.append(time.perf_counter() - began)
+
+    def student(index: int) -> None:
+        client = clients[index]
+        try:
+            for turn in range(index, index + rounds * students, students):
+                short(client)
+                endpoint, kwargs = heavy[turn % len(heavy)]
+                jobs = [client.submit(**kwargs, api_name=f"/{endpoint}") for _ in range(4 if index < hogs else 1)]
+                if index % 10 == 9:  # a few students send what the app must refuse
+                    bad_endpoint, bad = hostile[(index // 10) % len(hostile)]
+                    outcome("hostile", bad_endpoint, client.submit(**bad, api_name=f"/{bad_endpoint}"))
+                short(client)  # while its heavy requests wait or run: fair turns answer it first
+                for submitted in jobs:
+                    outcome("heavy", endpoint, submitted)
+        finally:
+            client.close()
+
+    def watch(done: threading.Event) -> None:
+        while not done.is_set():
+            memory.append((time.monotonic() - start, rss_mb(pid)))
+            done.wait(0.5)
+
+    done = threading.Event()
+    watcher = threading.Thread(target=watch, args=(done,), daemon=True)
+    if pid is not None:
+        watcher.start()
+    threads = [threading.Thread(target=student, args=(i,), daemon=True) for i in range(students)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    result.seconds = time.monotonic() - start
+    done.set()
+    if pid is not None:
+        watcher.join()
+        memory.append((result.seconds, rss_mb(pid)))
+        half = next(mb for t, mb in memory if t >= result.seconds / 2)
+        result.rss_mb = {"start": memory[0][1], "half": half, "end": memory[-1][1], "peak": max(m for _, m in memory),
+                         "second_half_growth": memory[-1][1] - half}  # fmt: skip
+    return result
+
+
 def main(argv: list[str] | None = None) -> Result:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", help="an app already running on this machine, or replicas: URLs separated by "

@@ -6,7 +6,15 @@ It drives the app the other tests share (`python app.py --profile tiny`, the set
 `python -m tools.loadtest` starts the app with), which has served them before: the
 memory must level off in an app that has been in use, not only in a fresh one."""
 
-from tools.loadtest import ENDPOINTS, run
+import pytest
+
+from tools.loadtest import ENDPOINTS, run, run_class, start_app
+
+# Create at its full 1,024 x 1,024 takes minutes per image on two cores; until it has a
+# pixels x steps budget (issue 36, finding 2) its size stays small here, its steps and count full.
+# Chat's longest answer (1,024 tokens of a tiny model over four images) takes over a minute
+# alone here, with no time budget yet (findings 2 and 3): its length stays at the default.
+UNBUDGETED = ("text_to_image.width", "text_to_image.height", "chat.max_new_tokens")
 
 
 def test_concurrent_clients_all_succeed_and_memory_levels_off(app_process):
@@ -23,10 +31,32 @@ def test_concurrent_clients_all_succeed_and_memory_levels_off(app_process):
 
 
 def test_the_load_test_refuses_other_machines():
-    import pytest
-
     for url in ("http://example.com/", "http://10.0.0.1:7860/", "http://8.8.8.8/"):
         with pytest.raises(ValueError, match="only runs against this machine|resolve"):
             run(url, clients=1, seconds=1)
     with pytest.raises(ValueError, match="clients"):
         run("http://127.0.0.1:1/", clients=1000, seconds=1)
+
+
+@pytest.fixture(scope="module")
+def class_app(tmp_path_factory):
+    # JOB_TIME_LIMIT: the time budget of the requests whose cost grows with their settings
+    # (training, evaluation), short enough that a class's heaviest requests end in the test.
+    env = {"JOB_TIME_LIMIT": "2", "RATE_LIMIT": ""}
+    with start_app(env=env, data_dir=tmp_path_factory.mktemp("class")) as (url, process):
+        yield url, process
+
+
+def test_a_class_of_thirty_behind_one_address(class_app):
+    """Issue 36: 30 students on this machine's address (as behind a school's NAT), every tab
+    at its heaviest settings, four students sending theirs four at once and a few sending
+    what the app must refuse: nothing fails, memory levels off, and every short request is
+    answered within what fair turns promise (one job of each other student ahead of it)."""
+    url, process = class_app
+    result = run_class(url, students=30, rounds=1, pid=process.pid, hogs=4, keep_small=UNBUDGETED)
+    print({k: v for k, v in vars(result).items() if k != "short_s"}, "bound", result.bound_s)
+    assert not result.failures, result.failures
+    assert len(result.short_s) == 60 and result.refused >= 3  # every short request answered; the hostile refused
+    assert max(result.short_s) <= result.bound_s, (max(result.short_s), result.bound_s)
+    memory = result.rss_mb
+    assert memory["second_half_growth"] < max(64, 0.1 * memory["start"]), memory
