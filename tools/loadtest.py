@@ -376,7 +376,11 @@ class ClassResult:
     short_alone_s: float = 0  # one short request with the app idle
     heavy_alone_s: dict = field(default_factory=dict)  # each heavy request with the app idle
     short_s: list = field(default_factory=list)  # every short request under load
-    rss_mb: dict = field(default_factory=dict)
+    rss_mb: list = field(default_factory=list)  # the app's memory before the class and after each round
+
+    @property
+    def round_growth_mb(self) -> list[float]:
+        return [after - before for before, after in zip(self.rss_mb, self.rss_mb[1:], strict=False)]
 
     @property
     def bound_s(self) -> float:
@@ -391,7 +395,7 @@ def run_class(url: str, students: int = 30, rounds: int = 1, pid: int | None = N
     """``students`` clients on this machine's address, each with its own session, all at
     once: in each of ``rounds``, each sends a short request (timed), the heavy request of
     one tab (the tabs taken in turn across the class, so every tab is used) and another
-    short one; ``hogs`` of them send their heavy request four times at once, and every
+    short one, then waits for the class to finish the round; ``hogs`` of them send their heavy request four times at once, and every
     tenth student also something the app must refuse. Every request is waited for: a heavy
     or hostile one refused with a message is correct, a failure is anything else."""
     from concurrent.futures import ThreadPoolExecutor
@@ -422,7 +426,8 @@ def run_class(url: str, students: int = 30, rounds: int = 1, pid: int | None = N
     first.close()
 
     lock = threading.Lock()
-    memory: list[tuple[float, float]] = []
+    measure = (lambda: result.rss_mb.append(rss_mb(pid))) if pid is not None else (lambda: None)
+    between_rounds = threading.Barrier(students, action=measure)
     # A browser waits for the queue to take its request; gradio_client gives up after 5 s.
     with ThreadPoolExecutor(16) as pool:
         clients = list(pool.map(lambda _: loopback_client(url, httpx_kwargs={"timeout": 120}), range(students)))
@@ -465,31 +470,17 @@ def run_class(url: str, students: int = 30, rounds: int = 1, pid: int | None = N
                 short(client)  # while its heavy requests wait or run: fair turns answer it first
                 for submitted in jobs:
                     outcome("heavy", endpoint, submitted)
+                between_rounds.wait(timeout=900)
         finally:
             client.close()
 
-    def watch(done: threading.Event) -> None:
-        while not done.is_set():
-            memory.append((time.monotonic() - start, rss_mb(pid)))
-            done.wait(0.5)
-
-    done = threading.Event()
-    watcher = threading.Thread(target=watch, args=(done,), daemon=True)
-    if pid is not None:
-        watcher.start()
+    measure()
     threads = [threading.Thread(target=student, args=(i,), daemon=True) for i in range(students)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     result.seconds = time.monotonic() - start
-    done.set()
-    if pid is not None:
-        watcher.join()
-        memory.append((result.seconds, rss_mb(pid)))
-        half = next(mb for t, mb in memory if t >= result.seconds / 2)
-        result.rss_mb = {"start": memory[0][1], "half": half, "end": memory[-1][1], "peak": max(m for _, m in memory),
-                         "second_half_growth": memory[-1][1] - half}  # fmt: skip
     return result
 
 
