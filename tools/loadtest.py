@@ -3,6 +3,7 @@
     python -m tools.loadtest                                 # starts the app (tiny profile), 8 clients, 30 s
     python -m tools.loadtest --clients 16 --seconds 60 --json out/load.json
     python -m tools.loadtest --url http://127.0.0.1:7860/ --pid 12345   # an app already running here
+    python -m tools.loadtest --class-of 30      # 30 students on one address, every tab at its heaviest
     python -m tools.loadtest --replicas 2 --compare --clients 50 --endpoints chat,caption \
         --env BACKEND_CHAT=http://127.0.0.1:8000/v1 --env BACKEND_CHAT_MODEL=...   # replicas and a model server
 
@@ -484,7 +485,7 @@ def run_class(url: str, students: int = 30, rounds: int = 1, pid: int | None = N
     return result
 
 
-def main(argv: list[str] | None = None) -> Result:
+def main(argv: list[str] | None = None) -> Result | ClassResult:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", help="an app already running on this machine, or replicas: URLs separated by "
                                       "commas (default: start --replicas apps)")  # fmt: skip
@@ -504,7 +505,14 @@ def main(argv: list[str] | None = None) -> Result:
         "--image", type=Path, default=IMAGE, help="the image the image endpoints send (default: cat.jpg)"
     )
     parser.add_argument("--quick", action="store_true", help="4 clients for 10 s")
+    parser.add_argument("--class-of", type=int, metavar="N",
+                        help="instead: a class of N students on this address, every tab at its heaviest (run_class)")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.class_of:
+        with start_app(args.profile, env=dict(item.split("=", 1) for item in args.env)) as (url, process):
+            taught = run_class(url, students=args.class_of, rounds=2, pid=process.pid)
+        print(json.dumps({**asdict(taught), "bound_s": taught.bound_s, "round_growth_mb": taught.round_growth_mb}))
+        return taught
     if args.quick:
         args.clients, args.seconds = 4, 10
     endpoints = tuple(e.strip().lstrip("/") for e in args.endpoints.split(",") if e.strip())
