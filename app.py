@@ -19,6 +19,7 @@ import sys
 from classroom.rules import ClassroomError
 from lessons.files import LessonError
 from runtime import registry, settings
+from runtime.devices import quiet_library_notes
 from ui import build_demo, launch_kwargs
 
 
@@ -54,6 +55,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    quiet_library_notes()
     demo = _build(args.profile, args.classroom)
     # api_open=False: model endpoints are reachable only through the queue, so its bound and
     # concurrency limit hold for API clients too (Gradio otherwise opens /run/<api_name>).

@@ -33,9 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 import soundfile as sf  # noqa: E402
 
+from pipelines.cache import ModelCache  # noqa: E402
 from runtime import settings  # noqa: E402
 from runtime.audio import load_audio  # noqa: E402
-from runtime.cache import ModelCache  # noqa: E402
 
 SENTENCE = "A cat is sitting on a wooden table next to a cup of coffee. "
 

@@ -18,6 +18,7 @@ import time
 
 ANSWER_TOKENS = 20
 QUESTION = "What animal is this?"
+QUESTION_ZH = "这是什么动物？"  # the Qwen models are asked in Chinese
 # (key, vision encoder, text model, pixel-shuffle factor, tile side): SmolVLM's three sizes
 # as their config.json files give them (SigLIP base/16 or so400m/14; SmolLM2 135M/360M/1.7B).
 _SIGLIP_B16 = dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12,
@@ -130,6 +131,85 @@ def build_gemma3(dtype):
     return ChatPipeline(model, processor, "gemma3", "gemma3-4b")
 
 
+# The Qwen models that read Chinese, as their config.json files give them (tied embeddings;
+# Qwen3.5: three Gated DeltaNet layers (16 heads of 128) to one attention layer (8 heads of
+# 256, 2 key-value heads, rotary on a quarter of each head); Qwen3-VL: DeepStack features).
+_ROPE = {"rope_type": "default", "mrope_interleaved": True}
+QWEN = {
+    "qwen3.5-0.8b": ("qwen3_5",
+        dict(hidden_size=1024, intermediate_size=3584, num_hidden_layers=24, num_attention_heads=8,
+             num_key_value_heads=2, head_dim=256, vocab_size=248_320, linear_num_key_heads=16,
+             linear_num_value_heads=16, rope_parameters={**_ROPE, "rope_theta": 10_000_000.0,
+             "partial_rotary_factor": 0.25, "mrope_section": [11, 11, 10]}),
+        dict(depth=12, hidden_size=768, intermediate_size=3072, num_heads=12, out_hidden_size=1024)),
+    "qwen3.5-2b": ("qwen3_5",
+        dict(hidden_size=2048, intermediate_size=6144, num_hidden_layers=24, num_attention_heads=8,
+             num_key_value_heads=2, head_dim=256, vocab_size=248_320, linear_num_key_heads=16,
+             linear_num_value_heads=16, rope_parameters={**_ROPE, "rope_theta": 10_000_000.0,
+             "partial_rotary_factor": 0.25, "mrope_section": [11, 11, 10]}),
+        dict(depth=24, hidden_size=1024, intermediate_size=4096, num_heads=16, out_hidden_size=2048)),
+    "qwen3-vl-2b": ("qwen3_vl",
+        dict(hidden_size=2048, intermediate_size=6144, num_hidden_layers=28, num_attention_heads=16,
+             num_key_value_heads=8, head_dim=128, vocab_size=151_936,
+             rope_parameters={**_ROPE, "rope_theta": 5_000_000.0, "mrope_section": [24, 20, 20]}),
+        dict(depth=24, hidden_size=1024, intermediate_size=4096, num_heads=16, out_hidden_size=2048,
+             deepstack_visual_indexes=[5, 11, 17])),
+}  # fmt: skip
+# A photo as a phone uploads it (the app's checks allow it): Qwen reads it at up to
+# max_pixels, SmolVLM resizes it to its longest_edge.
+PHOTO = (1600, 1200)
+CARD_MAX_PIXELS = 16_777_216  # the Qwen cards' preprocessor_config.json: longest_edge
+
+
+def photo():
+    """The cat photo at PHOTO's size (the bundled one is 451 x 300, below any max_pixels)."""
+    from PIL import Image
+
+    from runtime import settings
+
+    return Image.open(settings.EXAMPLE_IMAGES_DIR / "cat.jpg").convert("RGB").resize(PHOTO, Image.BICUBIC)
+
+
+def build_qwen(key: str, max_pixels: int, dtype=None):
+    """The ChatPipeline for the Qwen model ``key`` at its real size, random weights in
+    ``dtype`` (bfloat16, as its card loads it, by default), with the tiny twin's tokenizer
+    (Qwen's special tokens) and chat template and the real image processor (16 px patches
+    merged 2 x 2) at ``max_pixels``."""
+    import torch
+    import transformers
+    from transformers import Qwen2VLImageProcessorPil
+
+    from pipelines.vlm import ChatPipeline
+    from runtime.processors import QwenImageProcessor, load_processor
+    from runtime.tiny import tiny_path
+
+    family, text, vision = QWEN[key]
+    twin = "tiny/qwen3.5" if family == "qwen3_5" else "tiny/qwen3-vl"
+    tiny = load_processor(str(tiny_path(twin)), family)
+    ids = {name: tiny.tokenizer.convert_tokens_to_ids(f"<|{name}|>")
+           for name in ("image_pad", "video_pad", "vision_start", "vision_end")}  # fmt: skip
+    Config, Model = ((transformers.Qwen3_5Config, transformers.Qwen3_5ForConditionalGeneration) if family == "qwen3_5"
+                     else (transformers.Qwen3VLConfig, transformers.Qwen3VLForConditionalGeneration))  # fmt: skip
+    config = Config(
+        text_config=dict(text, max_position_embeddings=262_144), vision_config=dict(vision, patch_size=16),
+        image_token_id=ids["image_pad"], video_token_id=ids["video_pad"], vision_start_token_id=ids["vision_start"],
+        vision_end_token_id=ids["vision_end"], tie_word_embeddings=True,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(dtype or torch.bfloat16)
+    try:
+        model = Model(config).eval()
+    finally:
+        torch.set_default_dtype(default)
+    model.generation_config.eos_token_id = None  # random weights: answer the full length
+    image_processor = Qwen2VLImageProcessorPil(patch_size=16, temporal_patch_size=2, merge_size=2, min_pixels=65_536,
+                                               max_pixels=max_pixels, image_mean=[0.5] * 3, image_std=[0.5] * 3)  # fmt: skip
+    processor = QwenImageProcessor(image_processor=image_processor, tokenizer=tiny.tokenizer,
+                                   chat_template=tiny.chat_template)  # fmt: skip
+    return ChatPipeline(model, processor, family, key)
+
+
 def measure(pipe, image: str, repeats: int, answer_tokens: int = ANSWER_TOKENS, question: str = QUESTION) -> dict:
     turns = [{"role": "user", "text": question, "images": [image]}]
     first, totals, result = [], [], None
@@ -153,8 +233,10 @@ def measure(pipe, image: str, repeats: int, answer_tokens: int = ANSWER_TOKENS, 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.vlm", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="one repeat, the 256M model only")
-    parser.add_argument("--only", default="", help=f"comma-separated models, of: {', '.join([*MODELS, 'gemma3-4b'])}")
+    parser.add_argument("--quick", action="store_true", help="one repeat (and the 256M model only, without --only)")
+    parser.add_argument(
+        "--only", default="", help=f"comma-separated models, of: {', '.join([*MODELS, *QWEN, 'gemma3-4b'])}"
+    )
     args = parser.parse_args(argv)
 
     import torch
@@ -162,9 +244,17 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks import common
     from runtime import settings
 
-    keys = [k for k in (args.only.split(",") if args.only else MODELS) if k] if not args.quick else ["smolvlm-256m"]
+    keys = [k for k in args.only.split(",") if k] or (["smolvlm-256m"] if args.quick else list(MODELS))
     image = str(settings.EXAMPLE_IMAGES_DIR / "cat.jpg")
     rows = []
+    for key in [k for k in keys if k in QWEN]:  # a 1,600 x 1,200 photo at three image sizes, in bfloat16
+        keys.remove(key)
+        for side in (336, 448, 640):
+            row = {"name": f"vlm_{key}_{side}", "model": key, "longest_edge": f"{side}² px",
+                   "threads": torch.get_num_threads(), "machine": common.machine(),
+                   **measure(build_qwen(key, side * side), photo(), 1 if args.quick else 3, question=QUESTION_ZH)}  # fmt: skip
+            print(json.dumps(row), flush=True)
+            rows.append(row)
     if "gemma3-4b" in keys:  # one 896 px view, in bfloat16 as its card loads it
         keys.remove("gemma3-4b")
         row = {"name": "vlm_gemma3-4b", "model": "gemma3-4b", "longest_edge": 896, "threads": torch.get_num_threads(),
@@ -263,4 +353,45 @@ def run_vlm(quick: bool, peaks: dict, info: dict) -> list[dict]:
             precision=f"int8 language model vs {str(dtype).replace('torch.', '')}" + (" (the app's)" if int8 else ""),
             fidelity=f"{same:.0%} of float32's greedy tokens",
         ))  # fmt: skip
+    rows.append(_run_qwen(tokens, quick, info))
     return rows
+
+
+def _run_qwen(tokens: int, quick: bool, info: dict) -> dict:
+    """The cpu profile's chat default (a Qwen model that reads Chinese) asked in Chinese about a
+    1,600 x 1,200 photo. Ours: the app's ChatPipeline at the registry's max_pixels; baseline:
+    the model card's way, processor and ``generate`` at its image processor's 16 M pixels (the
+    photo at full size). Both in bfloat16, as the card loads it (dtype "auto")."""
+    import copy
+
+    import torch
+
+    from benchmarks import common
+    from pipelines.vlm import ChatPipeline
+    from runtime import registry
+
+    key = registry.DEFAULTS["cpu"]["chat"]
+    pixels = registry.CHECKPOINTS[key].defaults["max_pixels"]
+    card = build_qwen(key, CARD_MAX_PIXELS)
+    processor = copy.deepcopy(card.processor)
+    processor.image_processor.size = {**dict(processor.image_processor.size), "longest_edge": pixels}
+    ours = ChatPipeline(card.model, processor, card.model_type, key)
+    image = photo()
+    turns = [{"role": "user", "text": QUESTION_ZH, "images": [image]}]
+    messages = card.messages(card.check_conversation(turns)[0])
+
+    def baseline():
+        inputs = card.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
+                                                    return_dict=True, return_tensors="pt", enable_thinking=False)  # fmt: skip
+        with torch.inference_mode():
+            return card.model.generate(**inputs, max_new_tokens=tokens, min_new_tokens=tokens, do_sample=False)
+
+    timing = common.compare(lambda: ours(turns, max_new_tokens=tokens), baseline, repeats=1 if quick else 3)
+    streamed = measure(ours, image, 1 if quick else 3, answer_tokens=tokens, question=QUESTION_ZH)
+    return common.result(
+        f"vlm_{key}", "s per answer", timing["ours"], timing["baseline"], info,
+        precision=f"bfloat16, {pixels:,} px images vs bfloat16, {CARD_MAX_PIXELS:,} px (the card's)",
+        first_token_s=streamed["first_token_s"], tokens_per_s=streamed["tokens_per_s"],
+        prompt_tokens=streamed["prompt_tokens"], image=f"{PHOTO[0]} x {PHOTO[1]} px",
+        baseline_prompt_tokens=int(card.encode(messages)["input_ids"].shape[1]),
+    )  # fmt: skip

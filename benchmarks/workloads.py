@@ -3,7 +3,7 @@ running the same model (as in its model card), on real-size architectures with r
 weights (benchmarks/models.py).
 
 Each ``run_*`` returns result rows. "Ours" is built the way the app loads a model on
-this machine (``runtime.cache.load_options`` with the fast path on), from a copy of
+this machine (``pipelines.cache.load_options`` with the fast path on), from a copy of
 the baseline's weights, so fidelity compares the same weights in two precisions.
 """
 

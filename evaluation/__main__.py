@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["MODEL_PROFILE"] = args.profile  # before runtime.settings is read
     from evaluation import report, runner
     from evaluation.probes import load_probes
-    from runtime.cache import MODELS
+    from pipelines.cache import MODELS
     from runtime.hub import CheckpointUnavailable
 
     try:

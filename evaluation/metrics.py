@@ -197,9 +197,24 @@ def clip_scores(pipe, images: Sequence, texts: Sequence[str]) -> list[float]:
             pixels = torch.from_numpy(np.array(load_image(image))).permute(2, 0, 1).to(pipe.device)
             # One pair per call: torchmetrics clips at 0 after averaging a batch, and
             # CLIPScore clips each pair.
-            score = clip_score(pixels, str(text) or " ", lambda: (model, pipe.processor))
+            score = clip_score(pixels, str(text) or " ", lambda: (model, _Truncating(pipe.processor, model)))
             scores.append(float(score))
     return scores
+
+
+class _Truncating:
+    """The CLIP processor, cutting a caption to the text encoder's length itself (its end
+    token kept): torchmetrics would tokenize it whole, which makes the tokenizer warn
+    about the length, then cut it with a UserWarning of its own, end token lost."""
+
+    def __init__(self, processor, model):
+        self.processor = processor
+        self.max_length = model.config.text_config.max_position_embeddings
+
+    def __call__(self, text=None, **kwargs):
+        if text is None:
+            return self.processor(**kwargs)
+        return self.processor(text=text, truncation=True, max_length=self.max_length, **kwargs)
 
 
 class _CLIPFeatures:

@@ -123,20 +123,24 @@ def _cell(text) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ") or "(empty)"
 
 
-def chart(results: list[dict], labels: list[str] | None = None):
+def chart(results: list[dict], labels: list[str] | None = None, words: dict[str, str] | None = None):
     """A matplotlib figure: one panel per task, the headline metrics per ability on a
-    0-1 scale, one bar colour per results dict (A and B side by side)."""
+    0-1 scale, one bar colour per results dict (A and B side by side). ``words`` gives
+    the panels' titles and the ticks' words in the page's language ("title.vqa",
+    "ability.count", "language.zh"; English where missing). Tick labels are one line
+    each, turned upright when a panel has too many to sit side by side, so none overlap."""
     import numpy as np
-    from matplotlib.figure import Figure
 
+    from explain.heatmaps import new_figure
+
+    words = words or {}
     labels = labels or [chr(ord("A") + i) for i in range(len(results))]
     tasks = [t for t in CHARTED if any(r["task"] == t for res in results for r in res["results"])]
-    fig = Figure(figsize=(11, 3.2 * max(1, (len(tasks) + 1) // 2)), layout="constrained")
+    fig = new_figure(11, 3.6 * max(1, len(tasks)))  # one panel per row: room for every tick
+    fig.set_layout_engine("constrained")
     if not tasks:
         return fig
-    axes = fig.subplots((len(tasks) + 1) // 2, 2 if len(tasks) > 1 else 1, squeeze=False).flatten()
-    for ax in axes[len(tasks) :]:
-        ax.set_visible(False)
+    axes = fig.subplots(len(tasks), 1, squeeze=False).flatten()
     width = 0.8 / len(results)
     for ax, task in zip(axes, tasks, strict=False):
         keys = [_bar(r) for r in results[0]["results"] if r["task"] == task and r["metric"] in CHARTED[task]]
@@ -150,13 +154,11 @@ def chart(results: list[dict], labels: list[str] | None = None):
             heights = [values.get(k, np.nan) for k in keys]
             bars = ax.bar(x + (i - (len(results) - 1) / 2) * width, heights, width, label=label)
             ax.bar_label(bars, fmt="%.2f", fontsize=7, padding=1)
-        names = [
-            _tick(task, ability, metric) + ("" if lang == "en" else f" ({lang})") for lang, ability, metric in keys
-        ]
-        ax.set_xticks(x, names, rotation=30 if len(keys) > 5 else 0, ha="right" if len(keys) > 5 else "center",
-                      fontsize=8)  # fmt: skip
+        names = [_tick(task, ability, metric, words) + _language(lang, words) for lang, ability, metric in keys]
+        upright = len(keys) > 8
+        ax.set_xticks(x, names, rotation=90 if upright else 0, fontsize=8)
         ax.set_ylim(0, 1.1)
-        ax.set_title(TASK_TITLES[task], fontsize=10)
+        ax.set_title(words.get(f"title.{task}", TASK_TITLES[task]), fontsize=10)
         ax.grid(axis="y", alpha=0.3)
     if len(results) > 1:  # one legend for all panels, above them, clear of the bars
         fig.legend(*axes[0].get_legend_handles_labels(), loc="outside upper center", ncols=len(results), fontsize=9)
@@ -168,13 +170,24 @@ def _bar(row: dict) -> tuple[str, str, str]:
     return row.get("language", "en"), row["ability"], row["metric"]
 
 
-def _tick(task: str, ability: str, metric: str) -> str:
+def _word(key: str, words: dict[str, str], default: str) -> str:
+    return words.get(key, default)
+
+
+def _language(lang: str, words: dict[str, str]) -> str:
+    return "" if lang == "en" else f" ({_word(f'language.{lang}', words, lang)})"
+
+
+def _tick(task: str, ability: str, metric: str, words: dict[str, str] | None = None) -> str:
+    words = words or {}
     if task == "retrieval":
-        return f"{ability.replace('_to_', '→')} {metric}"
+        direction = _word(f"ability.{ability}", words, ability.replace("_to_", "→"))
+        return f"{direction} {metric}"
+    name = _word(f"ability.{ability.replace('/', '_')}", words, ability)
     if task == "caption":
         scale = CHART_SCALE.get(metric)
-        return f"{metric} ÷{scale:g}\n{ability}" if scale else f"{metric}\n{ability}"
-    return ability
+        return f"{metric} ÷{scale:g} · {name}" if scale else f"{metric} · {name}"
+    return name
 
 
 def write_report(

@@ -1,7 +1,7 @@
 """Run the app's models over the probe set, or read another model's predictions, and
 score them.
 
-Models come from the app's one model cache (``runtime.cache.MODELS``) and registry,
+Models come from the app's one model cache (``pipelines.cache.MODELS``) and registry,
 so the same checkpoints, profiles and tiny stand-ins apply as in the tabs. Every run
 goes in two steps: *predict* (a caption, an answer, a ranking or an image per probe
 item) and *score* (the same code for the app's models and for predictions read from
@@ -29,7 +29,8 @@ import numpy as np
 
 from evaluation import metrics
 from evaluation.probes import ABILITIES, TASKS, ProbeSet, language, load_probes
-from runtime.inputs import check_number, load_image
+from runtime.inputs import check_number, collect_notices, load_image
+from runtime.messages import Notice
 
 Progress = Callable[[int, int, str], None]  # (done, total, what is happening)
 T2I_SEED = 0  # prompt i is drawn with seed T2I_SEED + i, so a rerun draws the same images
@@ -230,8 +231,8 @@ def reference_predictions(probes: ProbeSet, tasks=TASKS) -> list[dict]:
 class Judges:
     """Models that score what text matching can't: CLIP for CLIPScore, VQA for the round trip."""
 
-    clip: Any = None  # a runtime.cache.Loaded retrieval entry
-    vqa: Any = None  # a runtime.cache.Loaded VQA entry
+    clip: Any = None  # a pipelines.cache.Loaded retrieval entry
+    vqa: Any = None  # a pipelines.cache.Loaded VQA entry
 
 
 def _row(task: str, ability: str, metric: str, value: float, n: int, lang: str = "en") -> dict:
@@ -421,7 +422,7 @@ def evaluate(
     (``{"clip": key}``) and VQA (``{"vqa": key}``) judges; ``use_judges=False`` skips
     the metrics that need them (CLIPScore, round trip). Generated images are saved in
     ``image_dir`` when given."""
-    from runtime.cache import MODELS
+    from pipelines.cache import MODELS
     from runtime.devices import pick_device
 
     tasks = check_tasks(tasks)
@@ -485,7 +486,9 @@ def evaluate(
             run["models"][task] = describe_checkpoint(entry)
             if entry.notice:
                 notes.append(entry.notice)
-            predictions.update(PREDICT[task](entry.pipeline, probes, selection[task], report))
+            with collect_notices() as said:  # about the probe set, not about anything the user wrote
+                predictions.update(PREDICT[task](entry.pipeline, probes, selection[task], report))
+            notes += probe_notes(task, said)
             run["seconds"][task] = round(time.perf_counter() - start, 2)
 
     # 2. Load the judges the chosen tasks need
@@ -497,7 +500,11 @@ def evaluate(
         if entry is not None:
             run["judge"][name] = describe_checkpoint(entry)
     if not use_judges and any(t in tasks for t in ("caption", "text_to_image")):
-        notes.append("CLIPScore and the text-to-image round trip need judge models and were not computed.")
+        notes.append(
+            Notice(
+                "eval_no_judges", "CLIPScore and the text-to-image round trip need judge models and were not computed."
+            )
+        )
 
     # 3. Score
     rows, items = [], []
@@ -513,10 +520,38 @@ def evaluate(
         run["seconds"][task] = round(run["seconds"].get(task, 0) + time.perf_counter() - start, 2)
         if task != "retrieval" and len(task_items) < len(selection[task]):
             missing = len(selection[task]) - len(task_items)
-            notes.append(f"{task}: {missing} of {len(selection[task])} items have no prediction and are left out.")
+            notes.append(Notice("eval_missing", f"{task}: {missing} of {len(selection[task])} items have no prediction "
+                                "and are left out.", task=task, missing=missing, count=len(selection[task])))  # fmt: skip
     if "retrieval" in tasks and len(selection["retrieval"]) <= 10:
-        notes.append(f"retrieval: the pool has only {len(selection['retrieval'])} images, so text-to-image R@10 is 1 by construction.")  # fmt: skip
+        pool = len(selection["retrieval"])
+        notes.append(Notice("eval_small_pool", f"retrieval: the pool has only {pool} images, so text-to-image R@10 "
+                            "is 1 by construction.", count=pool))  # fmt: skip
     return {"run": run, "results": rows, "items": items, "notes": notes}
+
+
+def probe_notes(task: str, said: list[str]) -> list[str]:
+    """What a model said while reading the probe items, as notes on the run: the probes are
+    the bundled set's, so "the question is written in Chinese" or "the text is 79 tokens
+    long, shorten it" would send the user to fields they never touched. A script the model
+    can't read and texts cut to its length become one note each per task; other notices
+    are kept as said."""
+    notes: list[str] = []
+    for notice in said:
+        code, params = getattr(notice, "code", ""), getattr(notice, "params", {})
+        if code in ("script_unreadable", "script_unreadable_nobody"):
+            notes.append(Notice(
+                "eval_unreadable", f"{task}: the model was trained on {params['reads']['en']} only, so the probes "
+                f"written in {params['missing']['en']} mean little to it (their scores show it).",
+                task=task, reads=params["reads"], missing=params["missing"],
+            ))  # fmt: skip
+        elif code == "text_truncated":
+            notes.append(Notice(
+                "eval_truncated", f"{task}: some probe texts are longer than the model reads ({params['limit']} tokens); "
+                "only their beginnings were used.", task=task, limit=params["limit"],
+            ))  # fmt: skip
+        else:
+            notes.append(notice)
+    return list(dict.fromkeys(notes))
 
 
 def _keep_images(items: list[dict], image_dir: Path | None) -> None:

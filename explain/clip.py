@@ -25,10 +25,11 @@ import numpy as np
 from explain.heatmaps import figure_to_image, fit, new_figure
 from runtime import settings
 from runtime.files import shown_model
-from runtime.inputs import check_number, check_text, load_image
+from runtime.inputs import Range, check_text, load_image
 from runtime.messages import InputError
 
 MIN_TEMPERATURE, MAX_TEMPERATURE = 0.001, 10.0
+TEMPERATURE = Range(MIN_TEMPERATURE, MAX_TEMPERATURE, integer=False)  # the similarity matrix's slider too
 MAX_MAP_POINTS = 2000  # points drawn on the map; PCA itself uses the whole gallery
 MAX_THUMBNAILS = 60
 
@@ -56,7 +57,7 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def probabilities(cosine: np.ndarray, temperature: float) -> np.ndarray:
-    temperature = check_number("temperature", temperature, MIN_TEMPERATURE, MAX_TEMPERATURE, integer=False)
+    temperature = TEMPERATURE.check("temperature", temperature)
     return softmax(np.asarray(cosine, np.float64) / temperature)
 
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -292,12 +293,14 @@ def explain_text_to_image(
     preview: str = "latent",
     decoder: str = "vae",
     on_frame: Callable[[Image.Image, str], None] | None = None,
+    stop: threading.Event | None = None,
+    time_limit: float = 0.0,
 ) -> DiffusionExplanation:
     """Generate one image with ``pipeline`` (the app's ``TextToImagePipeline``) exactly as
     ``/text_to_image`` would, recording the timeline, the noise levels and the per-word
     cross-attention maps. Each preview handed to ``on_frame`` has passed the pipeline's
     safety filter; when the filter hides the image, the timeline and the maps are dropped
-    too."""
+    too. ``stop`` and ``time_limit`` end the denoising as they do the pipeline's."""
     from runtime.inputs import check_seed
 
     # 1. Check inputs and fill in the checkpoint's defaults (the pipeline checks the rest)
@@ -319,7 +322,8 @@ def explain_text_to_image(
     with record_cross_attention(pipeline.pipe.unet, store):
         image = pipeline(
             prompt, negative_prompt=negative_prompt, seed=seed, num_inference_steps=steps, guidance_scale=guidance,
-            width=width, height=height, num_images=1, decoder=decoder, latents_callback=timeline,
+            width=width, height=height, num_images=1, decoder=decoder, latents_callback=timeline, stop=stop,
+            time_limit=time_limit,
         )[0]  # fmt: skip
     timesteps, sigmas = noise_levels(pipeline.pipe.scheduler)
     hidden = safety.is_hidden(image)  # the previews and the word maps would show what the filter hid

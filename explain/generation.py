@@ -33,36 +33,19 @@ which the classifier reads, gives the answer's map.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from PIL import Image
 
+from explain import vlm
+from explain.explanation import TOP_ALTERNATIVES, TOP_K, Explanation, parse_candidates
 from explain.heatmaps import overlay
+from pipelines.limits import CAPTION, MAX_QUESTION_CHARS, VQA
 from runtime.files import shown_model
-from runtime.inputs import check_number, check_seed, check_text, load_image, split_items
-from runtime.messages import InputError
+from runtime.inputs import check_number, check_seed, check_text, load_image
 
 STRATEGIES = ("greedy", "beam", "sampling")
-TOP_ALTERNATIVES = 5
-MAX_CANDIDATES = 20
-
-
-@dataclass
-class Explanation:
-    """What an explain call computed: ``record`` is plain JSON (the API's answer);
-    ``maps[key]`` is an array (layers, rows, grid_h, grid_w) of head-averaged
-    attention over the image, one row per label in ``labels[key]``."""
-
-    record: dict
-    image: Image.Image
-    maps: dict[str, np.ndarray] = field(default_factory=dict)
-    labels: dict[str, list[str]] = field(default_factory=dict)
-
-    @property
-    def num_layers(self) -> int:
-        return max((m.shape[0] for m in self.maps.values()), default=0)
 
 
 # --- Decoding steps -------------------------------------------------------------
@@ -191,8 +174,6 @@ def explain_caption(
     output with ``do_sample=True, num_beams=1`` and the same seed. A vision-language model
     (``VLMCaptionPipeline``) is explained by explain/vlm.py, asked in ``language`` as the tab asked it."""
     if hasattr(pipe, "chat"):
-        from explain import vlm
-
         return vlm.explain_caption(pipe, image, prompt, max_new_tokens, num_beams, temperature, top_p, seed, language)
     # 1. Check inputs: the caption pipeline's own checks (the sampling ones included)
     image, options = pipe.preprocess(image, prompt=prompt, max_new_tokens=max_new_tokens, num_beams=num_beams,
@@ -248,23 +229,6 @@ def _attention_info(config, maps: np.ndarray, what: str) -> dict:
 # --- Visual question answering --------------------------------------------------
 
 
-def parse_candidates(candidates) -> list[str]:
-    """Comma-separated (or a list of) candidate answers, unique, in order."""
-    if candidates is None:
-        return []
-    if isinstance(candidates, (list, tuple)):
-        candidates = "\n".join(str(c) for c in candidates)
-    if not isinstance(candidates, str):
-        raise TypeError(f"`candidates` must be comma-separated text, not {type(candidates).__name__}.")
-    if not candidates.strip():
-        return []
-    parsed = split_items(candidates, "candidate answers")  # commas, also ，、；
-    if len(parsed) > MAX_CANDIDATES:
-        raise InputError("too_many_candidates", f"Give at most {MAX_CANDIDATES} candidate answers; got {len(parsed)}.",
-                         limit=MAX_CANDIDATES, count=len(parsed))  # fmt: skip
-    return parsed
-
-
 @torch.inference_mode()
 def explain_vqa(
     pipe,
@@ -283,23 +247,19 @@ def explain_vqa(
     ``candidates`` scored), and attention maps over the image. A vision-language model
     (``VLMVQAPipeline``) is explained by explain/vlm.py."""
     if hasattr(pipe, "chat"):
-        from explain import vlm
-
         return vlm.explain_vqa(pipe, image, question, candidates, top_k, max_new_tokens, num_beams)
-    from pipelines.vqa import MAX_QUESTION_CHARS
-
     image = load_image(image)
     question = check_text(question, "question", MAX_QUESTION_CHARS)
-    top_k = check_number("top_k", top_k, 1, MAX_CANDIDATES)
+    top_k = TOP_K.check("top_k", top_k)
     candidates = parse_candidates(candidates)
     inputs = pipe.processor(images=image, text=question, return_tensors="pt", truncation=True).to(pipe.device)
     inputs["pixel_values"] = inputs["pixel_values"].to(pipe.model.dtype)
     if pipe.model_type == "vilt":
         return _explain_vilt(pipe, image, question, inputs, candidates, top_k)
-    check_number("max_new_tokens", max_new_tokens, 1, 50)
-    check_number("num_beams", num_beams, 1, 8)
-    check_number("temperature", temperature, 0.05, 2.0, integer=False)
-    check_number("top_p", top_p, 0.05, 1.0, integer=False)
+    VQA["max_new_tokens"].check("max_new_tokens", max_new_tokens)
+    VQA["num_beams"].check("num_beams", num_beams)
+    CAPTION["temperature"].check("temperature", temperature)  # sampling, as the Caption tab's
+    CAPTION["top_p"].check("top_p", top_p)
     return _explain_blip_vqa(pipe, image, question, inputs, candidates, top_k, max_new_tokens, num_beams,
                              temperature, top_p, check_seed(seed))  # fmt: skip
 

@@ -37,7 +37,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from explain.generation import TOP_ALTERNATIVES, Explanation, parse_candidates
+from explain.explanation import TOP_ALTERNATIVES, TOP_K, Explanation, parse_candidates
+from pipelines.limits import VQA
 from pipelines.vlm import with_tokens
 from runtime.batching import DEVICE_LOCK
 from runtime.files import shown_model
@@ -289,9 +290,9 @@ def explain_vqa(task, image, question: str, candidates=None, top_k: int = 5, max
     beam search with their maps over the image, and candidate answers scored by the model:
     P(answer | image, question), the product of its token probabilities."""
     image, question = task.preprocess(image, question)
-    top_k = check_number("top_k", top_k, 1, 20)
-    check_number("max_new_tokens", max_new_tokens, 1, 50)
-    num_beams = check_number("num_beams", num_beams, 1, 8)
+    top_k = TOP_K.check("top_k", top_k)
+    VQA["max_new_tokens"].check("max_new_tokens", max_new_tokens)
+    num_beams = VQA["num_beams"].check("num_beams", num_beams)
     candidates = parse_candidates(candidates)
     new = dict(max_new_tokens=int(max_new_tokens), do_sample=False)
     runs = {"greedy": (dict(new, num_beams=1), {}), "beam": (dict(new, num_beams=num_beams), {"num_beams": num_beams})}

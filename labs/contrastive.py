@@ -44,10 +44,23 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from labs.fusion import HELD_OUT_PER_CONCEPT, TRAIN_THREADS, Features, Scene, _threads, held_out, vocabulary
-from runtime.inputs import MAX_SEED, check_number
+from runtime.inputs import MAX_SEED, Range
 from runtime.messages import InputError
 
-LIMITS = {"embedding_size": (2, 256), "temperature": (0.01, 1.0), "learning_rate": (1e-5, 1.0), "epochs": (1, 300)}
+# The ranges ``ContrastiveConfig.check`` enforces; the Contrastive tab's controls are built
+# from them. The batch is bounded by the concepts too (``batch_sizes``).
+LIMITS = {
+    "embedding_size": Range(2, 256),
+    "temperature": Range(0.01, 1.0, integer=False),
+    "learning_rate": Range(1e-5, 1.0, integer=False),
+    "epochs": Range(1, 300),
+    "seed": Range(0, MAX_SEED),
+}
+
+
+def batch_sizes(concepts: int) -> Range:
+    """Pictures per batch: at least a true pair and a negative, each of a different concept."""
+    return Range(2, concepts)
 
 
 @dataclass
@@ -63,13 +76,11 @@ class ContrastiveConfig:
     def check(self, concepts: int) -> ContrastiveConfig:
         """Validate every field (API clients send anything); ``concepts`` is how many the
         training pictures show, which bounds the batch. Returns a normalised copy."""
-        numbers = {name: check_number(name, getattr(self, name), *LIMITS[name],
-                                      integer=name in ("embedding_size", "epochs")) for name in LIMITS}  # fmt: skip
-        batch_size = check_number("batch_size", self.batch_size, 2, concepts)
+        numbers = {name: limit.check(name, getattr(self, name)) for name, limit in LIMITS.items()}
+        batch_size = batch_sizes(concepts).check("batch_size", self.batch_size)
         if not isinstance(self.learn_temperature, bool):
             raise ValueError(f"`learn_temperature` must be true or false, not {self.learn_temperature!r}")
-        seed = check_number("seed", self.seed, 0, MAX_SEED)
-        return ContrastiveConfig(batch_size=batch_size, learn_temperature=self.learn_temperature, seed=seed, **numbers)
+        return ContrastiveConfig(batch_size=batch_size, learn_temperature=self.learn_temperature, **numbers)
 
 
 @dataclass
@@ -117,7 +128,7 @@ class ContrastiveSet:
 
 def train(data: ContrastiveSet, config: ContrastiveConfig) -> dict:
     """Train one two-tower model; return the final result (see ``train_steps``)."""
-    return next(train_steps(data, config, every=LIMITS["epochs"][1] + 1))
+    return next(train_steps(data, config, every=LIMITS["epochs"].high + 1))
 
 
 def train_steps(data: ContrastiveSet, config: ContrastiveConfig, every: int = 1) -> Iterator[dict]:

@@ -65,7 +65,7 @@ from labs import scenes as synthetic
 from labs import spoken
 from labs.spoken import AudioFeatures
 from runtime.files import atomic_write_bytes
-from runtime.inputs import MAX_SEED, check_number
+from runtime.inputs import MAX_SEED, Range
 from runtime.messages import InputError
 
 if TYPE_CHECKING:
@@ -89,7 +89,14 @@ DATA_SEED = 0  # the pictures never change; the training seed changes the model 
 DATA_VERSION = 2  # part of the feature cache's name: bump it when the scenes change
 IMAGE_SIZE = 224  # CLIP's input size; smaller models' processors resize
 TRAIN_THREADS = 1  # torch threads while training (see _threads)
-LIMITS = {"hidden_size": (4, 512), "learning_rate": (1e-5, 1.0), "epochs": (1, 300), "batch_size": (1, 512)}
+# The ranges ``FusionConfig.check`` enforces; the Fusion tab's controls are built from them.
+LIMITS = {
+    "hidden_size": Range(4, 512),
+    "learning_rate": Range(1e-5, 1.0, integer=False),
+    "epochs": Range(1, 300),
+    "batch_size": Range(1, 512),
+    "seed": Range(0, MAX_SEED),
+}
 
 
 # --- Data: scenes, captions, pairs ----------------------------------------------
@@ -318,11 +325,9 @@ class FusionConfig:
         optimizer = str(self.optimizer).strip().lower()
         if optimizer not in OPTIMIZERS:
             raise ValueError(f"Unknown optimizer {self.optimizer!r}; available optimizers = {list(OPTIMIZERS)}")
-        numbers = {name: check_number(name, getattr(self, name), *LIMITS[name], integer=name != "learning_rate")
-                   for name in LIMITS}  # fmt: skip
-        seed = check_number("seed", self.seed, 0, MAX_SEED)
-        return FusionConfig(strategy=strategy, optimizer=optimizer, seed=seed, modalities=check_modalities(self.modalities),
-                            **numbers)  # fmt: skip
+        numbers = {name: limit.check(name, getattr(self, name)) for name, limit in LIMITS.items()}
+        modalities = check_modalities(self.modalities)
+        return FusionConfig(strategy=strategy, optimizer=optimizer, modalities=modalities, **numbers)
 
 
 def check_modalities(modalities) -> list[str]:
@@ -359,7 +364,7 @@ def train(data: MatchingSet, config: FusionConfig) -> dict:
     final ``metrics`` on the training and held-out pairs, per-epoch ``curves``, the
     held-out ``confusion_matrix`` and the held-out ``mistakes`` made most confidently."""
     # With ``every`` beyond any number of epochs, only the final result is yielded.
-    return next(train_steps(data, config, every=LIMITS["epochs"][1] + 1))
+    return next(train_steps(data, config, every=LIMITS["epochs"].high + 1))
 
 
 def train_steps(data: MatchingSet, config: FusionConfig, every: int = 1) -> Iterator[dict]:

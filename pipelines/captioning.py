@@ -17,8 +17,11 @@ from __future__ import annotations
 import torch
 from PIL import Image
 
+from pipelines.limits import check_caption_options
 from pipelines.vlm import SUPPORTED as VLM_FAMILIES  # chat models, asked to caption or answer
-from runtime.inputs import check_flag, check_number, check_seed, check_text, load_image, note_truncation, notify
+from pipelines.vlm import ChatPipeline
+from pipelines.vlm_tasks import VLMCaptionPipeline
+from runtime.inputs import check_flag, check_seed, check_text, load_image, note_truncation, notify
 from runtime.messages import Notice
 from runtime.precision import float_outputs, fused_vit_attention, quantize_int8
 from runtime.scripts import ScriptCheck
@@ -49,9 +52,6 @@ class CaptionPipeline:
         hub = dict(revision=revision, local_files_only=local_files_only)
         model_type = AutoConfig.from_pretrained(model_id, **hub).model_type
         if model_type in VLM_FAMILIES:  # a vision-language model, asked through its chat template
-            from pipelines.vlm import ChatPipeline
-            from pipelines.vlm_tasks import VLMCaptionPipeline
-
             chat = ChatPipeline.from_pretrained(model_id, revision=revision, device=device, dtype=dtype,
                                                 local_files_only=local_files_only, scripts=scripts)  # fmt: skip
             return VLMCaptionPipeline(chat)
@@ -75,10 +75,7 @@ class CaptionPipeline:
         return self
 
     def check_inputs(self, max_new_tokens, num_beams, temperature, top_p) -> None:
-        check_number("max_new_tokens", max_new_tokens, 1, 100)
-        check_number("num_beams", num_beams, 1, 8)
-        check_number("temperature", temperature, 0.05, 2.0, integer=False)
-        check_number("top_p", top_p, 0.05, 1.0, integer=False)
+        check_caption_options(max_new_tokens, num_beams, temperature, top_p)
 
     def preprocess(self, image, **options) -> tuple[Image.Image, dict]:
         """One checked image and its decoding options for ``forward`` (see ``options``)."""

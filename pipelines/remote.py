@@ -329,6 +329,10 @@ class RemoteTextToImagePipeline:
     check_inputs = TextToImagePipeline.check_inputs
     resolve = TextToImagePipeline.resolve
 
+    def check_budget(self, *args) -> None:
+        """No megapixel-step budget here: the server has its own hardware and limits, and
+        BACKEND_DEADLINE bounds the call."""
+
     def __call__(self, prompt: str, negative_prompt: str | None = None, seed: int | None = None,
                  num_inference_steps: int | None = None, guidance_scale: float | None = None, width: int | None = None,
                  height: int | None = None, num_images: int = 1, callback=None, decoder: str = "vae",

@@ -36,13 +36,12 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
-from runtime.inputs import check_number, check_text, load_image, note_truncation, parse_labels
+from pipelines.limits import RETRIEVAL as LIMITS
+from runtime.inputs import check_text, load_image, note_truncation, parse_labels
 from runtime.messages import InputError
 from runtime.scripts import ScriptCheck, main_script
 
 SUPPORTED = ("clip", "chinese_clip", "siglip", "siglip2")
-MAX_TOP_K = 50
-MAX_EXAMPLES = 24  # examples shown per label when classifying a collection
 # How each family's text encoder reads text, as it was trained: CLIP pads to the longest
 # text (77 tokens at most) and pools the end-of-text token; Chinese-CLIP reads 52 tokens
 # and pools [CLS]; SigLIP (2) always reads 64 tokens padded at the end, lower-cased, and
@@ -273,7 +272,7 @@ class RetrievalPipeline:
         image_embedding = self.embed_images([image])[0]
         if not has_text:
             return image_embedding
-        weight = check_number("text_weight", text_weight, 0.0, 1.0, integer=False)
+        weight = LIMITS["text_weight"].check("text_weight", text_weight)
         text_embedding = self.embed_texts([check_text(text, "search text")], "search text")[0]
         query = (1.0 - weight) * image_embedding + weight * text_embedding
         norm = float(np.linalg.norm(query))

@@ -27,22 +27,29 @@ defaults); on CUDA the UNet can be compiled (``compile=True``, TORCH_COMPILE).
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable
+from time import monotonic
 
 import torch
 from PIL import Image
 
+from pipelines.limits import TEXT_TO_IMAGE as LIMITS
 from pipelines.safety import SafetyFilter
-from runtime.inputs import check_number, check_seed, check_text, note_truncation, notify
+from runtime import settings
+from runtime.inputs import check_seed, check_text, note_truncation, notify
 from runtime.messages import InputError, Notice
 from runtime.scripts import ScriptCheck
 
-MAX_STEPS = 100
-MAX_SIDE = 1024
-MAX_IMAGES = 4
 DECODERS = ("vae", "taesd")
 # TAESD checkpoints per latent space: SD 1.x/2.x and SD-Turbo share one, SDXL has its own.
 TAESD = {"sd": "madebyollin/taesd", "sdxl": "madebyollin/taesdxl"}
+# Megapixel-steps one request may cost by default, where the model runs (CREATE_MAX_MEGAPIXEL_STEPS).
+BUDGET = {"cpu": 16.0, "gpu": 420.0}
+
+
+class Stopped(InputError):
+    """The denoising loop ended early: the Stop button, a closed page, or the time limit."""
 
 
 class TextToImagePipeline:
@@ -126,15 +133,16 @@ class TextToImagePipeline:
         return tokenizer.model_max_length if self.has_unet else 512
 
     def check_inputs(self, num_inference_steps, guidance_scale, width, height, num_images) -> None:
-        check_number("num_inference_steps", num_inference_steps, 1, MAX_STEPS)
-        check_number("guidance_scale", guidance_scale, 0.0, 20.0, integer=False)
+        LIMITS["num_inference_steps"].check("num_inference_steps", num_inference_steps)
+        LIMITS["guidance_scale"].check("guidance_scale", guidance_scale)
         multiple = self.size_multiple
         for name, value in (("width", width), ("height", height)):
-            check_number(name, value, 64, MAX_SIDE)
+            side = LIMITS[name]
+            side.check(name, value)
             if value % multiple:
                 raise InputError("number_multiple", f"`{name}` has to be divisible by {multiple} but is {value}.",
-                                 name=name, multiple=multiple, value=value, low=64, high=MAX_SIDE)  # fmt: skip
-        check_number("num_images", num_images, 1, MAX_IMAGES)
+                                 name=name, multiple=multiple, value=value, low=side.low, high=side.high)  # fmt: skip
+        LIMITS["num_images"].check("num_images", num_images)
 
     def resolve(self, num_inference_steps, guidance_scale, width, height, num_images=1) -> tuple[int, float, int, int]:
         """(steps, guidance, width, height): the checkpoint's defaults filled in, checked."""
@@ -143,7 +151,41 @@ class TextToImagePipeline:
         width = self.defaults["width"] if width is None else width
         height = self.defaults["height"] if height is None else height
         self.check_inputs(steps, guidance, width, height, num_images)
+        self.check_budget(steps, guidance, width, height, num_images)
         return int(steps), float(guidance), int(width), int(height)
+
+    # --- What one request may cost ----------------------------------------------------
+
+    @staticmethod
+    def cost(steps, guidance, width, height, num_images=1) -> float:
+        """Megapixel-steps: what denoising costs grows with the pixels, the steps and the
+        images, and doubles with classifier-free guidance (the prompt and the negative prompt)."""
+        return width * height / 1e6 * steps * num_images * (2 if guidance > 1 else 1)
+
+    @property
+    def device_kind(self) -> str:
+        return "gpu" if self.pipe._execution_device.type != "cpu" else "cpu"
+
+    @property
+    def max_cost(self) -> float:
+        """The megapixel-steps one request may cost here (CREATE_MAX_MEGAPIXEL_STEPS, else by device)."""
+        return settings.CREATE_MAX_MEGAPIXEL_STEPS or BUDGET[self.device_kind]
+
+    def check_budget(self, steps, guidance, width, height, num_images=1) -> None:
+        """Refuse a request that would cost more than ``max_cost``, with the numbers, before any work."""
+        cost, limit = self.cost(steps, guidance, width, height, num_images), self.max_cost
+        if cost > limit:
+            doubled = guidance > 1
+            raise InputError(
+                "create_budget",
+                f"This request would cost {cost:,.1f} megapixel-steps ({width}×{height} pixels × {steps} steps × "
+                f"{num_images} image(s){' × 2 for guidance' if doubled else ''}); one request may cost {limit:,.1f} "
+                f"on this server's {self.device_kind.upper()} (CREATE_MAX_MEGAPIXEL_STEPS). Use fewer steps, a "
+                "smaller image or fewer images.",
+                cost=round(cost, 1), width=width, height=height, steps=steps, images=num_images, limit=round(limit, 1),
+                guidance={"en": " × 2 for guidance", "zh-CN": " × 2（引导）"} if doubled else "",
+                device=self.device_kind.upper(),
+            )  # fmt: skip
 
     @property
     def family(self) -> str:
@@ -194,16 +236,21 @@ class TextToImagePipeline:
         callback: Callable[[int, int], None] | None = None,
         decoder: str = "vae",
         latents_callback: Callable[[int, int, torch.Tensor], None] | None = None,
+        stop: threading.Event | None = None,
+        time_limit: float = 0.0,
     ) -> list[Image.Image]:
         """Generate ``num_images`` images; image i uses seed ``seed + i``, so any one of
         them can be made again alone. ``callback(step, total)`` reports progress;
         ``latents_callback(step, total, latents)`` sees the (B, C, h, w) latents after
         each step; ``decoder`` ("vae" or "taesd") turns the final latents into pixels.
+        Denoising ends after the current step, raising ``Stopped``, once ``stop`` is set or
+        ``time_limit`` seconds (0: none) have passed since the call began.
 
         With the safety filter on (``self.safety``), a prompt on the blocklist is refused,
         and an image the safety checker flags is replaced by a notice image
         (``image.info["safety"]`` says so)."""
-        # 1. Check inputs, filling in the checkpoint's defaults
+        # 1. Check inputs, filling in the checkpoint's defaults and refusing what is over the budget
+        started = monotonic()
         prompt = check_text(prompt, "prompt")
         self.safety.check_prompt(prompt)  # a negative prompt may name what to avoid, so it isn't checked
         self.safety.checker()  # loaded, or refused, before any work
@@ -221,12 +268,13 @@ class TextToImagePipeline:
         # 2. One CPU generator per image: the same seed gives the same image on any device
         generators = [torch.Generator("cpu").manual_seed((seed + i) % 2**32) for i in range(int(num_images))]
 
-        # 3. Denoise, reporting each step
+        # 3. Denoise, reporting each step, until done, stopped or out of time
         def on_step_end(pipe, step, timestep, tensors):
             if callback is not None:
                 callback(step + 1, int(steps))
             if latents_callback is not None:
                 latents_callback(step + 1, int(steps), tensors["latents"])
+            check_stop(stop, started, time_limit, step + 1, int(steps))
             return tensors
 
         output = pipe(
@@ -247,6 +295,21 @@ class TextToImagePipeline:
             notify(Notice("images_hidden", f"{hidden} of {len(images)} image(s) were hidden by the safety filter. Try "
                           "another prompt or seed.", hidden=hidden, count=len(images)))  # fmt: skip
         return images
+
+
+def check_stop(stop: threading.Event | None, started: float, time_limit: float, step: int, total: int) -> None:
+    """Raise ``Stopped`` after ``step`` of ``total`` when ``stop`` is set or the time is up."""
+    if step >= total:
+        return  # done: the image is decoded and returned
+    if stop is not None and stop.is_set():
+        raise Stopped("create_stopped", f"Stopped at step {step} of {total}.", step=step, total=total)
+    if time_limit > 0 and monotonic() - started > time_limit:
+        raise Stopped(
+            "create_deadline",
+            f"Stopped at step {step} of {total}: one image request may take {time_limit:g} s on this server "
+            "(JOB_TIME_LIMIT). Use fewer steps, a smaller image or fewer images.",
+            step=step, total=total, limit=time_limit,
+        )  # fmt: skip
 
 
 def _given(text) -> bool:

@@ -29,8 +29,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from pipelines.limits import TEXT_TO_SPEECH as LIMITS
 from runtime import settings
-from runtime.inputs import check_number, check_seed, check_text, half_width
+from runtime.inputs import check_seed, check_text, half_width
 from runtime.messages import InputError
 from runtime.scripts import main_script, scripts_of
 
@@ -110,7 +111,7 @@ class TextToSpeechPipeline:
         """
         # 1. Check inputs
         text = check_text(text, "text to speak", settings.MAX_SPEECH_CHARS)
-        speaking_rate = check_number("speaking_rate", speaking_rate, 0.25, 4.0, integer=False)
+        speaking_rate = LIMITS["speaking_rate"].check("speaking_rate", speaking_rate)
         seed = check_seed(seed)
 
         # 2. Normalize: spell numbers; the tokenizer lower-cases and drops what the voice
@@ -231,7 +232,7 @@ class KokoroPipeline:
         ``{"audio": float32 waveform in [-1, 1], "sampling_rate": 24000}``."""
         # 1. Check inputs
         text = check_text(text, "text to speak", settings.MAX_SPEECH_CHARS)
-        speaking_rate = check_number("speaking_rate", speaking_rate, 0.25, 4.0, integer=False)
+        speaking_rate = LIMITS["speaking_rate"].check("speaking_rate", speaking_rate)
         seed = check_seed(seed)
 
         # 2. Normalize and convert to phonemes: Chinese numerals, then tones and sounds

@@ -28,9 +28,10 @@ from collections.abc import Iterator
 import torch
 
 from pipelines.chat_budget import MAX_MESSAGE_CHARS, check_counts, fit_context
+from pipelines.limits import CHAT as LIMITS
 from runtime import settings
 from runtime.batching import DEVICE_LOCK
-from runtime.inputs import check_number, check_seed, check_text, is_random_seed, load_image
+from runtime.inputs import check_seed, check_text, is_random_seed, load_image
 from runtime.messages import InputError
 from runtime.scripts import ScriptCheck
 
@@ -69,17 +70,23 @@ class ChatPipeline:
 
     @staticmethod
     def _quantize_language_model(model) -> torch.dtype:
-        """SmolVLM's language model and its head with dynamic int8 weights (runtime/precision.py),
-        its vision encoder and connector kept in the loaded dtype, their output cast to the
-        float32 that int8 layers take. Returns the dtype of the pixels the encoder reads."""
-        from runtime.precision import quantize_int8
+        """The language model and its head with dynamic int8 weights (runtime/precision.py),
+        the vision side kept in the loaded dtype, its output cast to the float32 that int8
+        layers take (SmolVLM: encoder and connector; Qwen: the ViT with its merger). Returns
+        the dtype of the pixels the encoder reads."""
+        from runtime.precision import float_outputs, quantize_int8
 
-        vision_dtype = model.model.vision_model.dtype
-        model.model.text_model.float()
-        model.lm_head.float()
-        quantize_int8(model.model.text_model)
+        if hasattr(model.model, "visual"):  # Qwen3-VL, Qwen3.5: the ViT returns a ModelOutput
+            vision, text = model.model.visual, model.model.language_model
+            float_outputs(vision)
+        else:  # SmolVLM (Idefics3): the connector returns a tensor
+            vision, text = model.model.vision_model, model.model.text_model
+            model.model.connector.register_forward_hook(lambda _module, _args, output: output.float())
+        vision_dtype = vision.dtype
+        text.float()
+        model.lm_head.float()  # quantised as a copy: Qwen ties it to the embeddings, which stay float32
+        quantize_int8(text)
         model.lm_head = quantize_int8(torch.nn.Sequential(model.lm_head))[0]
-        model.model.connector.register_forward_hook(lambda _module, _args, output: output.float())
         return vision_dtype
 
     @classmethod
@@ -102,7 +109,7 @@ class ChatPipeline:
         model_type = AutoConfig.from_pretrained(model_id, **hub).model_type
         if model_type not in SUPPORTED:
             raise ValueError(f"Chat supports {SUPPORTED} checkpoints; {model_id!r} is a {model_type!r} model.")
-        quantize = bool(quantize and (defaults or {}).get("int8_language_model") and model_type == "idefics3")
+        quantize = bool(quantize and (defaults or {}).get("int8_language_model") and model_type in ("idefics3", *QWEN))
         model = AutoModelForImageTextToText.from_pretrained(model_id, dtype=dtype, device_map=device, **hub)
         processor = load_processor(model_id, model_type, **hub)  # Qwen's without torchvision: images only
         side = (defaults or {}).get("image_side")
@@ -126,9 +133,9 @@ class ChatPipeline:
         """The decoding options, checked: temperature 0 is greedy decoding; a seed of -1
         draws one (returned, so the answer can be replayed)."""
         options = {
-            "max_new_tokens": check_number("max_new_tokens", max_new_tokens, 1, 1024),
-            "temperature": check_number("temperature", temperature, 0.0, 2.0, integer=False),
-            "top_p": check_number("top_p", top_p, 0.05, 1.0, integer=False),
+            "max_new_tokens": LIMITS["max_new_tokens"].check("max_new_tokens", max_new_tokens),
+            "temperature": LIMITS["temperature"].check("temperature", temperature),
+            "top_p": LIMITS["top_p"].check("top_p", top_p),
         }
         options["seed"] = check_seed(seed) if options["temperature"] > 0 or not is_random_seed(seed) else None
         return options

@@ -20,10 +20,10 @@ from __future__ import annotations
 import torch
 from PIL import Image
 
-from pipelines.captioning import CaptionPipeline
+from pipelines.limits import MAX_QUESTION_CHARS, check_caption_options
+from pipelines.limits import VQA as LIMITS
 from pipelines.vlm import ChatPipeline, with_tokens
-from pipelines.vqa import MAX_QUESTION_CHARS
-from runtime.inputs import check_flag, check_number, check_seed, check_text, load_image
+from runtime.inputs import check_flag, check_seed, check_text, load_image
 from runtime.scripts import language_of
 
 # The instructions, in the language of the text the user gave (English without any).
@@ -105,7 +105,8 @@ class _VLMTask:
 class VLMCaptionPipeline(_VLMTask):
     """``CaptionPipeline``'s methods, with a VLM asked to describe the image."""
 
-    check_inputs = CaptionPipeline.check_inputs  # BLIP's ranges: the same controls
+    def check_inputs(self, max_new_tokens, num_beams, temperature, top_p) -> None:
+        check_caption_options(max_new_tokens, num_beams, temperature, top_p)  # BLIP's ranges: the same controls
 
     def options(self, prompt: str | None = None, max_new_tokens: int = 30, num_beams: int = 3,
                 do_sample: bool = False, temperature: float = 1.0, top_p: float = 0.9, seed: int | None = None,
@@ -166,8 +167,8 @@ class VLMVQAPipeline(_VLMTask):
 
     def forward(self, pairs: list[tuple[Image.Image, str]], max_new_tokens: int = 10, num_beams: int = 1) -> list[str]:
         """The answers for pairs from ``preprocess``, one at a time."""
-        check_number("max_new_tokens", max_new_tokens, 1, 50)
-        check_number("num_beams", num_beams, 1, 8)
+        LIMITS["max_new_tokens"].check("max_new_tokens", max_new_tokens)
+        LIMITS["num_beams"].check("num_beams", num_beams)
         return [
             self.answer(image, self.instruction(question), None, max_new_tokens, num_beams) for image, question in pairs
         ]

@@ -19,13 +19,16 @@ from __future__ import annotations
 import torch
 from PIL import Image
 
+from pipelines.limits import MAX_QUESTION_CHARS
+from pipelines.limits import VQA as LIMITS
 from pipelines.vlm import SUPPORTED as VLM_FAMILIES  # chat models, asked to caption or answer
-from runtime.inputs import check_number, check_text, load_image, note_truncation
+from pipelines.vlm import ChatPipeline
+from pipelines.vlm_tasks import VLMVQAPipeline
+from runtime.inputs import check_text, load_image, note_truncation
 from runtime.precision import float_outputs, fused_vit_attention, quantize_int8
 from runtime.scripts import ScriptCheck
 
 SUPPORTED = ("blip", "vilt")
-MAX_QUESTION_CHARS = 500
 
 
 class VQAPipeline:
@@ -55,9 +58,6 @@ class VQAPipeline:
         hub = dict(revision=revision, local_files_only=local_files_only)
         model_type = AutoConfig.from_pretrained(model_id, **hub).model_type
         if model_type in VLM_FAMILIES:  # a vision-language model, asked through its chat template
-            from pipelines.vlm import ChatPipeline
-            from pipelines.vlm_tasks import VLMVQAPipeline
-
             chat = ChatPipeline.from_pretrained(model_id, revision=revision, device=device, dtype=dtype,
                                                 local_files_only=local_files_only, scripts=scripts)  # fmt: skip
             return VLMVQAPipeline(chat)
@@ -99,8 +99,8 @@ class VQAPipeline:
     @torch.inference_mode()
     def forward(self, pairs: list[tuple[Image.Image, str]], max_new_tokens: int = 10, num_beams: int = 3) -> list[str]:
         """The answers for pairs from ``preprocess``, in batches of pairs of the same shapes."""
-        check_number("max_new_tokens", max_new_tokens, 1, 50)
-        check_number("num_beams", num_beams, 1, 8)
+        LIMITS["max_new_tokens"].check("max_new_tokens", max_new_tokens)
+        LIMITS["num_beams"].check("num_beams", num_beams)
         # Each pair: pixel_values (1, 3, H, W), input_ids (1, T), truncated to the text
         # model's length (40 tokens for ViLT). Pairs of the same shapes form a batch.
         items = [self.processor(images=i, text=q, return_tensors="pt", truncation=True) for i, q in pairs]

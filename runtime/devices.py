@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import logging
 import math
 import os
 import re
@@ -125,17 +126,11 @@ def usable_cpus() -> int:
     return max(1, min(count, math.ceil(quota))) if quota else count
 
 
-def _tiny_profile() -> bool:
-    from runtime import registry
-    from runtime.cache import MODELS  # imported here: the cache imports this module
-
-    return registry.resolve_profile(MODELS.profile) == "tiny"
-
-
 @functools.cache
-def configure_torch() -> int:
+def configure_torch(profile: str | None = None) -> int:
     """Set PyTorch's thread count once (NUM_THREADS, else every usable CPU, else one for
-    the tiny profile) and let float32 matmuls on CUDA use TF32; returns the thread count.
+    the tiny profile: ``profile``, MODEL_PROFILE when None) and let float32 matmuls on CUDA
+    use TF32; returns the thread count.
 
     Tiny models run one thread: their 32-wide layers are far smaller than what a second
     thread is worth, and each parallel region (every layer norm) waits for that thread
@@ -144,9 +139,41 @@ def configure_torch() -> int:
     tab's 3 tasks x 20 items 74 s -> 7 s."""
     import torch
 
-    threads = settings.NUM_THREADS or (1 if _tiny_profile() else usable_cpus())
+    tiny = (profile or settings.MODEL_PROFILE).strip().lower() == "tiny"  # "auto" never resolves to tiny
+    threads = settings.NUM_THREADS or (1 if tiny else usable_cpus())
     torch.set_num_threads(threads)
     if torch.cuda.is_available():
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     return threads
+
+
+class _LibraryNote(logging.Filter):
+    def __init__(self, text: str):
+        super().__init__()
+        self.text = text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.text not in record.getMessage()
+
+
+# Notes libraries log on every start or first use that ask nothing of the user, each by
+# its logger and its exact words; anything else those loggers say still shows.
+LIBRARY_NOTES = {
+    # The app runs without torchvision on purpose (PyPI's torchvision for the CPU torch is a
+    # CUDA build) and loads PIL image processors itself, but diffusers imports transformers'
+    # torchvision ones by name (CLIPImageProcessor, SiglipImageProcessor, ...): each import
+    # logs the fallback to the PIL class that the app wants anyway.
+    "transformers.utils.import_utils": "requires torchvision (not installed); falling back to",
+    # transformers' own Whisper generate() passes suppress_tokens beside its generation
+    # config (a workaround in generation_whisper.py), and its base class calls that deprecated.
+    "transformers.generation.utils": "Passing `generation_config` together with generation-related arguments=({'",
+}
+
+
+def quiet_library_notes() -> None:
+    """Drop the ``LIBRARY_NOTES`` from the log, and only them (once per process)."""
+    for name, text in LIBRARY_NOTES.items():
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _LibraryNote) and f.text == text for f in logger.filters):
+            logger.addFilter(_LibraryNote(text))

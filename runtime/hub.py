@@ -13,11 +13,26 @@ import urllib.request
 from pathlib import Path
 
 from runtime import download, settings
+from runtime.messages import model_names
 from runtime.registry import Checkpoint
 
 
 class CheckpointUnavailable(RuntimeError):
-    """A checkpoint is not in the local cache and can't be downloaded."""
+    """A checkpoint is not in the local cache and can't be downloaded: ``str()`` is the
+    English message; ``code`` and ``params`` let the UI say it in the page's language
+    (as ``runtime.messages.InputError`` does)."""
+
+    def __init__(self, message: str, code: str = "", **params):
+        super().__init__(message)
+        self.code = code
+        self.params = params
+
+    def __reduce__(self):
+        return _unavailable, (type(self), str(self), self.code, self.params)
+
+
+def _unavailable(cls, message: str, code: str, params: dict) -> CheckpointUnavailable:
+    return cls(message, code, **params)
 
 
 @functools.cache
@@ -78,7 +93,11 @@ def sources(checkpoint: Checkpoint) -> list[str]:
             f"can't be reached. Connect to the internet once, or download it elsewhere with "
             f"`hf download {checkpoint.repo_id}` and copy the cache folder (HF_HOME); "
             "or start the app with `--profile tiny` to try it with random models. From mainland China, set "
-            "HF_ENDPOINT to a mirror or MODEL_SOURCE=modelscope (docs/settings.md)."
+            "HF_ENDPOINT to a mirror or MODEL_SOURCE=modelscope (docs/settings.md).",
+            "checkpoint_offline",
+            model=model_names(checkpoint),
+            repo=checkpoint.repo_id,
+            mirror={"en": mirror, "zh-CN": "或 ModelScope" if modelscope else ""},
         )
     return found
 

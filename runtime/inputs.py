@@ -19,6 +19,7 @@ import unicodedata
 import warnings
 from collections.abc import Iterator
 from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -427,6 +428,25 @@ def check_number(name: str, value, low: float, high: float, integer: bool = True
             high=high, value=value,
         )  # fmt: skip
     return int(value) if integer else float(value)
+
+
+@dataclass(frozen=True)
+class Range:
+    """The inclusive range a number option must be in, declared once beside the code that
+    checks it (``check``); the UI builds the option's slider from the same ends."""
+
+    low: float
+    high: float
+    integer: bool = True
+
+    @property
+    def ends(self) -> tuple[float, float]:
+        """(low, high): a slider's minimum and maximum."""
+        return self.low, self.high
+
+    def check(self, name: str, value):
+        """``value`` as an int (or float) after checking ``low <= value <= high``."""
+        return check_number(name, value, self.low, self.high, self.integer)
 
 
 def check_flag(name: str, value) -> bool:

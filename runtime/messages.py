@@ -51,3 +51,10 @@ def _input_error(cls, code: str, message: str, params: dict) -> InputError:
 
 def _notice(cls, code: str, message: str, params: dict) -> Notice:
     return cls(code, message, **params)
+
+
+def model_names(*checkpoints) -> dict:
+    """Checkpoints as a message names them: ``{"en": their labels, "models": [[key, label], ...]}``;
+    the UI writes each in the page's language (its localised display name, ui/messages.py),
+    an API client reads the English labels."""
+    return {"en": ", ".join(c.label for c in checkpoints), "models": [[c.key, c.label] for c in checkpoints]}

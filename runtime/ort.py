@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from runtime import settings
+from runtime.devices import cpu_flags
 from runtime.inputs import notify
 from runtime.messages import Notice
 
@@ -63,8 +64,6 @@ def choose(setting: str, device: str, fast: bool, dtype, flags: frozenset[str] |
     PyTorch is faster still. Never on a GPU, for tiny models or with FAST_PATH=off (``fast``
     False) under "auto"."""
     import torch
-
-    from runtime.devices import cpu_flags
 
     if setting not in RUNTIMES:
         raise ValueError(f"CPU_RUNTIME must be one of {', '.join(RUNTIMES)}, not {setting!r}.")

@@ -74,11 +74,12 @@ _SMOLVLM_CPU = {"image_side": 1024}
 # SmolVLM 256M's language model in int8 on a CPU: 1.21x faster than bfloat16 with float32's
 # greedy tokens in `python -m benchmarks --only vlm`; the 500M changed 60% of them, so not there.
 _SMOLVLM_256M_CPU = {**_SMOLVLM_CPU, "int8_language_model": True}
-# Qwen's image size, in pixels: on a CPU 448 x 448 (196 tokens) for a first word within
-# seconds (docs/vlm.md has the measurements); on a GPU 1,280 x 1,280 (1,600 tokens), finer
-# detail for text and small objects within the chat's context.
+# Qwen's image size, in pixels (one token per 32 x 32 px): on a CPU 448 x 448 (196 tokens) for
+# a first word within seconds (docs/vlm.md has the measurements); on a GPU 896 x 896 (784
+# tokens, Gemma 3's 896 px view in finer detail), so that a message's 4 images (CHAT_MAX_IMAGES)
+# still fit the chat's 4,096-token context with room for the answer.
 _QWEN_CPU = {"max_pixels": 448 * 448}
-_QWEN_GPU = {"max_pixels": 1280 * 1280}
+_QWEN_GPU = {"max_pixels": 896 * 896}
 _Z_IMAGE_TURBO = {"num_inference_steps": 8, "guidance_scale": 0.0, "width": 1024, "height": 1024}
 
 # What each family's text side was trained to read (see runtime/scripts.py): English

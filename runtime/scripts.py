@@ -118,8 +118,10 @@ class ScriptCheck:
 
     model: str = ""  # the model's name, as the picker shows it
     reads: tuple[str, ...] = ANY
-    # The names of other models in the picker that read all the given scripts.
-    readers: Callable[[set[str]], list[str]] = field(default=lambda missing: [], compare=False)
+    # The other models in the picker that read all the given scripts: their checkpoints
+    # (said by their display names in the page's language), or their names.
+    readers: Callable[[set[str]], list] = field(default=lambda missing: [], compare=False)
+    key: str = ""  # the model's registry key, for its display name in the page's language
 
     def reads_all(self, text: str) -> bool:
         return not unreadable(text, self.reads)
@@ -137,19 +139,24 @@ class ScriptCheck:
         """The notice, in English (its text) with the parts the UI needs to say it in Chinese:
         the scripts' names in both languages (``{"en": ..., "zh-CN": ...}`` params)."""
         others = self.readers(set(missing))
+        names = [getattr(other, "label", other) for other in others]
         english = (
             f"{self.model or 'This model'} was trained on {describe(self.reads, 0)} only, and the {what} is "
             f"written in {describe(missing, 0)}: it can't read it, so the result means little. "
         )
         if others:
-            english += f"Pick a model that reads it in the model picker: {', '.join(others)}."
+            english += f"Pick a model that reads it in the model picker: {', '.join(names)}."
         else:
             english += "No model offered here reads it: write the text in English instead."
         both = {"en": describe(self.reads, 0), "zh-CN": describe(self.reads, 1)}
         unread = {"en": describe(missing, 0), "zh-CN": describe(missing, 1)}
         model = {"en": self.model or "This model", "zh-CN": self.model or "此模型"}
+        if self.key:
+            model["models"] = [[self.key, self.model]]
         if others:
-            readers = {"en": ", ".join(others), "zh-CN": "、".join(others)}
+            readers = {"en": ", ".join(names), "zh-CN": "、".join(names)}
+            if all(hasattr(other, "key") for other in others):
+                readers["models"] = [[other.key, other.label] for other in others]
             return Notice("script_unreadable", english, model=model, reads=both, missing=unread, name=what,
                           readers=readers)  # fmt: skip
         return Notice("script_unreadable_nobody", english, model=model, reads=both, missing=unread, name=what)

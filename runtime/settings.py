@@ -119,9 +119,16 @@ SESSION_TTL = _int("SESSION_TTL", 3600)
 # on; a request that reaches the front later with nobody listening is dropped, not run.
 LISTEN_GRACE = _float("LISTEN_GRACE", 10.0)
 # Seconds one request may run where its cost grows with its arguments (the Fusion lab's
-# epochs x hidden size, the Evaluate tab's items): training stops there with what it has,
-# an evaluation stops with a message. 0: no limit.
+# epochs x hidden size, the Evaluate tab's items, Create's steps x pixels): training stops
+# there with what it has, an evaluation or an image stops with a message. 0: no limit.
 JOB_TIME_LIMIT = _float("JOB_TIME_LIMIT", 300.0)
+# What one Create request may cost, in megapixel-steps: width x height in millions of pixels,
+# x denoising steps x images, twice with guidance above 1 (the model runs for the prompt and
+# the negative prompt). A request over it is refused before it starts, with the numbers.
+# 0: from where the model runs: 16 on a CPU (512x512 for 25 steps with guidance: about two
+# minutes of SD 1.5 on 4 cores; any turbo image), 420 on a GPU (all the tab allows: 1,024x1,024,
+# 50 steps, 4 images, with guidance). JOB_TIME_LIMIT stops whatever still runs too long.
+CREATE_MAX_MEGAPIXEL_STEPS = _float("CREATE_MAX_MEGAPIXEL_STEPS", 0)
 # Model calls running at once per event; one keeps a small CPU or GPU from thrashing.
 CONCURRENCY_LIMIT = _int("CONCURRENCY_LIMIT", 1)
 

@@ -182,7 +182,10 @@ def _blip(out: Path, vqa: bool) -> None:
         bos_token_id=tokenizer.cls_token_id, pad_token_id=tokenizer.pad_token_id,
         sep_token_id=tokenizer.sep_token_id, eos_token_id=tokenizer.sep_token_id,
     )  # fmt: skip
-    config = BlipConfig(text_config=_text_config(tokenizer, **ids), vision_config=_VISION, projection_dim=32)
+    # Untied output embeddings, as they are built (random, and different from the input
+    # ones): a config that asked to tie them made every load log that it would not.
+    text_config = {**_text_config(tokenizer, **ids), "tie_word_embeddings": False}
+    config = BlipConfig(text_config=text_config, vision_config=_VISION, projection_dim=32, tie_word_embeddings=False)
     torch.manual_seed(0)
     model = (BlipForQuestionAnswering if vqa else BlipForConditionalGeneration)(config)
     model.generation_config.max_length = 20
@@ -282,6 +285,14 @@ def _chinese_clip(out: Path) -> None:
     ChineseCLIPProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(out)
 
 
+# The tiny image models' VAE: 32 channels at every level, 8x down and up like the real
+# ones (the latents of a W x H image are W/8 x H/8, whatever the model).
+TINY_VAE = dict(
+    in_channels=3, out_channels=3, block_out_channels=[32] * 4, layers_per_block=1, norm_num_groups=32,
+    down_block_types=["DownEncoderBlock2D"] * 4, up_block_types=["UpDecoderBlock2D"] * 4,
+)  # fmt: skip
+
+
 def _diffusion(out: Path, xl: bool) -> None:
     # The components of diffusers' own pipeline tests (get_dummy_components), with a
     # trailing-timestep Euler scheduler as in SD-Turbo.
@@ -313,10 +324,11 @@ def _diffusion(out: Path, xl: bool) -> None:
     else:
         unet = UNet2DConditionModel(**unet_kwargs, cross_attention_dim=32)
     torch.manual_seed(0)
-    vae = AutoencoderKL(
-        block_out_channels=[32, 64], in_channels=3, out_channels=3, latent_channels=4, norm_num_groups=32,
-        down_block_types=["DownEncoderBlock2D"] * 2, up_block_types=["UpDecoderBlock2D"] * 2, sample_size=64,
-    )  # fmt: skip
+    # Four blocks: 8x down, as every real SD VAE. With two (2x) a 512 px image had 256x256
+    # latents, and the attention over them (65,536 positions in the VAE's middle block,
+    # 16,384 in the UNet's) took 38 s of a one-step image on 2 cores (cProfile: 95% in
+    # scaled_dot_product_attention); at 8x the same image takes about a second.
+    vae = AutoencoderKL(**TINY_VAE, latent_channels=4, sample_size=64)
     scheduler = EulerDiscreteScheduler(
         beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", timestep_spacing="trailing", steps_offset=1
     )
@@ -337,15 +349,15 @@ def _diffusion(out: Path, xl: bool) -> None:
 
 
 def _taesd(out: Path) -> None:
-    # TAESD's architecture (AutoencoderTiny) at the tiny VAE's scale: one 2x upsampling,
-    # like the tiny AutoencoderKL above, for the same 4-channel latents.
+    # TAESD's architecture (AutoencoderTiny) at the tiny VAE's scale: three 2x upsamplings
+    # (8x), like the tiny AutoencoderKL above, for the same 4-channel latents.
     import torch
     from diffusers import AutoencoderTiny
 
     torch.manual_seed(0)
     AutoencoderTiny(
-        encoder_block_out_channels=(32, 32), decoder_block_out_channels=(32, 32), num_encoder_blocks=(1, 1),
-        num_decoder_blocks=(1, 1), latent_channels=4,
+        encoder_block_out_channels=(32,) * 4, decoder_block_out_channels=(32,) * 4, num_encoder_blocks=(1,) * 4,
+        num_decoder_blocks=(1,) * 4, latent_channels=4,
     ).save_pretrained(out)  # fmt: skip
 
 
@@ -376,6 +388,11 @@ BUILDERS = {
 }
 
 
+# Builders changed since a build may have been kept in DATA_DIR: built again, beside the old one.
+# 2: the 8x VAE (sd, sdxl, taesd, z-image); BLIP's untied output embeddings said in its config.
+REVISIONS = {"sd": 2, "sdxl": 2, "taesd": 2, "z-image": 2, "blip-caption": 2, "blip-vqa": 2}
+
+
 def tiny_path(repo_id: str) -> Path:
     """Build the tiny model ``tiny/<name>`` once and return its directory.
 
@@ -385,7 +402,7 @@ def tiny_path(repo_id: str) -> Path:
     name = repo_id.removeprefix("tiny/")
     if name not in BUILDERS:
         raise ValueError(f"Unknown tiny model {repo_id!r}; available = {['tiny/' + n for n in BUILDERS]}")
-    target = settings.DATA_DIR / "tiny-models" / name
+    target = settings.DATA_DIR / "tiny-models" / (f"{name}@{REVISIONS[name]}" if name in REVISIONS else name)
     if target.is_dir():
         return target
     with _lock:
@@ -544,11 +561,7 @@ def _z_image(out: Path) -> None:
         transformer.x_pad_token.copy_(torch.ones_like(transformer.x_pad_token))
         transformer.cap_pad_token.copy_(torch.ones_like(transformer.cap_pad_token))
     torch.manual_seed(0)
-    vae = AutoencoderKL(
-        in_channels=3, out_channels=3, down_block_types=["DownEncoderBlock2D"] * 2,
-        up_block_types=["UpDecoderBlock2D"] * 2, block_out_channels=[32, 64], layers_per_block=1, latent_channels=16,
-        norm_num_groups=32, sample_size=32, scaling_factor=0.3611, shift_factor=0.1159,
-    )  # fmt: skip
+    vae = AutoencoderKL(**TINY_VAE, latent_channels=16, sample_size=32, scaling_factor=0.3611, shift_factor=0.1159)
     tokenizer = _qwen_tokenizer()
     torch.manual_seed(0)
     text_encoder = Qwen3Model(Qwen3Config(

@@ -18,8 +18,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pipelines.cache import MODELS
 from runtime import registry
-from runtime.cache import MODELS
 from runtime.hub import CheckpointUnavailable
 from runtime.inputs import collect_notices
 from search.classify import classify_collection

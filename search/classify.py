@@ -9,9 +9,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from runtime.inputs import check_number, parse_labels
+from runtime.inputs import Range, parse_labels
 
 MAX_EXAMPLES = 24  # examples shown per label
+EXAMPLES = Range(0, MAX_EXAMPLES)  # the Search tab's slider too
 
 
 def classify_collection(pipe, indexes: Sequence, labels: str | Sequence[str],
@@ -21,7 +22,7 @@ def classify_collection(pipe, indexes: Sequence, labels: str | Sequence[str],
     total and, per label in the order given, the count, the share and the ``examples``
     images the model is surest of (with their probability as ``score``)."""
     labels = parse_labels(labels)
-    examples = check_number("examples", examples, 0, MAX_EXAMPLES)
+    examples = EXAMPLES.check("examples", examples)
     winners = []  # per index: (N,) label number and (N,) its probability
     for index in indexes:
         index.check_model(pipe)

@@ -43,7 +43,7 @@ import numpy as np
 
 from runtime import settings
 from runtime.files import atomic_write_bytes
-from runtime.inputs import check_number
+from runtime.inputs import Range, check_number
 from runtime.messages import Notice
 from runtime.registry import CHECKPOINTS
 from search import backends as search_backends
@@ -52,6 +52,7 @@ FORMAT = "multimodal-playground-index"
 VERSION = 1
 MANIFEST = "index.json"
 MAX_TOP_K = 1000
+TOP_K = Range(1, MAX_TOP_K)  # hits per search; the Search tab's slider too
 # Segments are merged while they are at most this many rows: past it, a merge would
 # rewrite too much for too little.
 MAX_SEGMENT_ROWS = 100_000
@@ -379,7 +380,7 @@ class ImageIndex:
     def search(self, query: np.ndarray, top_k: int = 10, exclude: Sequence[str] = ()) -> list[dict]:
         """The ``top_k`` images closest to the (D,) unit ``query``, best first, as dicts
         (id, path, name, width, height, bytes, added, score); ids in ``exclude`` are left out."""
-        top_k = check_number("top_k", top_k, 1, MAX_TOP_K)
+        top_k = TOP_K.check("top_k", top_k)
         query = np.asarray(query, np.float32).reshape(-1)
         if query.shape[0] != self.dim:
             raise ValueError(f"The query has {query.shape[0]} dimensions; this index holds {self.dim}.")

@@ -46,7 +46,7 @@ def pytest_collection_finish(session):
 @pytest.fixture(scope="session")
 def models():
     """The app's model cache under the tiny profile."""
-    from runtime.cache import MODELS
+    from pipelines.cache import MODELS
 
     MODELS.configure("tiny")
     return MODELS

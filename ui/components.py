@@ -6,13 +6,14 @@ from __future__ import annotations
 import gradio as gr
 
 from classroom.policy import ClassroomPolicy
+from pipelines.cache import MODELS
 from runtime import registry, settings
 from runtime.backends import backend_for
-from runtime.cache import MODELS
 from runtime.inputs import load_image
 from runtime.messages import InputError
 from ui.handlers import refusal
 from ui.i18n import _, both
+from ui.messages import locale, model_name, translate
 from ui.server.language import LOCALE_JS, PRESENTER_JS, SWITCH_LOCALE_JS, SWITCH_PRESENTER_JS
 
 
@@ -88,16 +89,17 @@ def model_status(task: str, model: str | None) -> str:
         backend = backend_for(checkpoint.task, checkpoint)  # a chat model in Caption: the chat server
     except ValueError as error:
         return f"⚠️ {error}"
+    name = model_name(checkpoint.key, checkpoint.label)
     if backend is not None:
-        return f"**{checkpoint.label}** · {both('common.runs_on', model=backend.shown_model, where=backend.where)}"
+        return f"**{name}** · {both('common.runs_on', model=backend.shown_model, where=backend.where)}"
     if loaded is None:
-        return f"**{checkpoint.label}** (`{checkpoint.repo_id}`) · {both('common.loads_on_first_use')}"
+        return f"**{name}** (`{checkpoint.repo_id}`) · {both('common.loads_on_first_use')}"
     line = (
-        f"**{loaded.checkpoint.label}** (`{loaded.checkpoint.repo_id}`) · {loaded.device} · "
-        f"{loaded.precision} · {both('common.loaded_in', seconds=f'{loaded.seconds:.1f}')}"
+        f"**{model_name(loaded.checkpoint.key, loaded.checkpoint.label)}** (`{loaded.checkpoint.repo_id}`) · "
+        f"{loaded.device} · {loaded.precision} · {both('common.loaded_in', seconds=f'{loaded.seconds:.1f}')}"
     )
     if loaded.notice:
-        line = f"⚠️ {loaded.notice}\n\n{line}"
+        line = f"⚠️ {translate(loaded.notice, locale())}\n\n{line}"
     return line
 
 
@@ -146,4 +148,3 @@ def session_state(value=None) -> gr.State:
     """A visitor's own value (the last result an explain view reads, a search's hits), kept
     SESSION_TTL seconds after it was last set; Gradio then drops it (the page starts over)."""
     return gr.State(value, time_to_live=settings.SESSION_TTL if settings.SESSION_TTL > 0 else None)
-

@@ -1,5 +1,5 @@
 """What ``build_demo`` makes once per app and hands to every tab: the classroom's rules,
-the search collections, the Fusion lab, and the lessons with every tab's endpoints. Besides the model cache (runtime/cache.py,
+the search collections, the Fusion lab, and the lessons with every tab's endpoints. Besides the model cache (pipelines/cache.py,
 the one mutable global), these are the app's only long-lived objects; values that
 belong to one visitor travel in ``gr.State`` or in an event's own outputs."""
 

@@ -15,8 +15,8 @@ from classroom.policy import ClassroomPolicy
 from classroom.rules import Classroom, ClassroomError
 from classroom.rules import load as load_classroom
 from labs.fusion import FusionLab
+from pipelines.cache import MODELS
 from runtime import registry, settings
-from runtime.cache import MODELS
 from runtime.devices import cuda_available
 from search.collections import Collections
 from ui.actions import parameters
@@ -63,9 +63,10 @@ footer { visibility: visible; }
 .matrix-table tr > th:first-child { text-align: left; }
 /* A failed event: its message is in the corner's notice; the output keeps what it showed instead of a bare "Error". */
 [data-testid="status-tracker"]:has(span.error) { display: none !important; }
-/* Search: a caption is read whole (it wraps), and the selection sits beside the grid. */
-.search-hits .caption-label { white-space: normal; overflow-wrap: anywhere; max-width: calc(100% - 8px);
-  left: 4px; right: 4px; font-size: 0.8em; line-height: 1.25; }
+/* A gallery's caption is read whole (it wraps): its numbers ("animal · 0.31") are what a student needs. */
+.caption-label { white-space: normal !important; overflow-wrap: anywhere; text-overflow: clip !important;
+  max-width: calc(100% - 8px); left: 4px; right: 4px; font-size: 0.8em; line-height: 1.25; }
+/* Search: the selection sits beside the grid. */
 .search-selection img { object-fit: cover; border-radius: 6px; }
 .search-help { font-size: 0.85em; opacity: 0.85; }
 @media (max-width: 640px) { .search-hits .grid-container { grid-template-columns: repeat(3, minmax(0, 1fr)) !important; } }
@@ -107,7 +108,9 @@ def build_demo(profile: str | None = None, classroom_file: str | None = None) ->
         if concrete == "tiny":
             gr.Markdown(_("banner.tiny"), elem_classes="banner-tiny")
         _classroom_banner(policy)
-        with gr.Tabs():
+        # On a phone the tab bar wraps onto a second row: every tab stays in sight, none
+        # hides behind Gradio's "…" menu.
+        with gr.Tabs(overflow_behavior="wrap"):
             for tab in TABS:
                 if policy.shows(_tab_id(tab)):
                     tab.build(demo, ctx)

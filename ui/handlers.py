@@ -18,9 +18,9 @@ import traceback
 
 import gradio as gr
 
+from pipelines.cache import MODELS, Loaded
 from runtime import registry
 from runtime.backends import BackendError
-from runtime.cache import MODELS, Loaded
 from runtime.download import DownloadError, download_progress, size_text
 from runtime.files import hide_paths
 from runtime.hub import CheckpointUnavailable
@@ -67,8 +67,11 @@ def user_errors(fn):
         def stream(*args, **kwargs):
             steps = fn(*args, **kwargs)
             step = _errors_as_messages(functools.wraps(fn)(lambda: next(steps, _DONE)))
-            while (item := step()) is not _DONE:
-                yield item
+            try:
+                while (item := step()) is not _DONE:
+                    yield item
+            finally:  # Stop or a closed page (Gradio closes this generator): the handler's cleanup runs now
+                steps.close()
 
         stream.classroom_checked = True
         return stream

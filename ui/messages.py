@@ -75,9 +75,23 @@ def translate(message, where: str | None = None, labels: dict[str, str] | None =
         return str(message)
 
 
+def model_name(key: str, label: str, where: str | None = None) -> str:
+    """A checkpoint's display name in ``where`` (the request's language by default): its
+    entry in ``ui/locales/<locale>/checkpoints.json``, else its registry label (a name
+    such as "BLIP base" reads the same in both languages)."""
+    found = "checkpoints." + key
+    return t(found, where or locale()) if found in EN else label
+
+
 def _value(key: str, value, where: str, labels: dict[str, str] | None):
+    if isinstance(value, dict) and "models" in value:  # checkpoints (runtime.messages.model_names): their names
+        return ("、" if where.startswith("zh") else ", ").join(
+            model_name(k, name, where) for k, name in value["models"]
+        )
     if isinstance(value, dict) and "en" in value:  # said in each language by the pipeline: {"en": .., "zh-CN": ..}
         return value.get(where, value["en"])
+    if key == "task" and f"evaluate.task.{value}" in EN:  # a probe task, as the Evaluate tab names it
+        return t(f"evaluate.task.{value}", where)
     return label(value, where, labels) if key == "name" else value
 
 

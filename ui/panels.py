@@ -15,7 +15,7 @@ import gradio as gr
 import pandas as pd
 
 from explain import snippets
-from runtime.cache import MODELS
+from pipelines.cache import MODELS
 from ui.components import session_state
 from ui.i18n import _, t
 from ui.messages import locale, text

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import gradio as gr
 
+from pipelines.cache import MODELS
 from runtime import registry, settings
 from runtime.audio import save_audio
-from runtime.cache import MODELS
 from runtime.inputs import check_text, notify
-from runtime.messages import InputError, Notice
+from runtime.messages import InputError, Notice, model_names
 from runtime.scripts import describe, main_script
 from ui.handlers import get_model, gpu, refusal, user_errors
 from ui.i18n import _
@@ -46,19 +46,31 @@ def transcribe(
     return result["text"], result
 
 
+def _voices(text: str, model: str | None) -> tuple[registry.Checkpoint, list[registry.Checkpoint]]:
+    """The picker's voice, and the voices that read ``text``'s main script when it doesn't
+    (empty when it does, or when none does: the voice then says what it can't pronounce)."""
+    checkpoint = registry.get_checkpoint("text_to_speech", model or None, MODELS.profile)
+    script = main_script(text if isinstance(text, str) else "")
+    if script is None or not checkpoint.scripts or script in checkpoint.scripts:
+        return checkpoint, []
+    return checkpoint, registry.readers("text_to_speech", {script}, MODELS.profile)
+
+
+def voice_key(text: str, model: str | None) -> str:
+    """The voice that reads ``text`` (as ``voice_for`` picks it), without a notice: for the status line."""
+    checkpoint, readers = _voices(text, model)
+    return readers[0].key if readers else checkpoint.key
+
+
 def voice_for(text: str, model: str | None) -> str:
     """The voice that reads ``text``: ``model`` (the picker's) when it reads the script most
     of the text is in, else the first voice of the picker that does ("猫" goes to the
     Chinese voice, "cat" to the English one), with a notice saying so."""
-    checkpoint = registry.get_checkpoint("text_to_speech", model or None, MODELS.profile)
-    script = main_script(text if isinstance(text, str) else "")
-    if script is None or not checkpoint.scripts or script in checkpoint.scripts:
-        return checkpoint.key
-    readers = registry.readers("text_to_speech", {script}, MODELS.profile)
+    checkpoint, readers = _voices(text, model)
     if not readers:
-        return checkpoint.key  # the voice then says what it can't pronounce
+        return checkpoint.key
     notify(Notice("voice_switched", f"{checkpoint.label} reads {describe(checkpoint.scripts, 0)} only; this text "
-                  f"is read by {readers[0].label}.", model=checkpoint.label, reader=readers[0].label,
+                  f"is read by {readers[0].label}.", model=model_names(checkpoint), reader=model_names(readers[0]),
                   reads={"en": describe(checkpoint.scripts, 0), "zh-CN": describe(checkpoint.scripts, 1)}))  # fmt: skip
     return readers[0].key
 

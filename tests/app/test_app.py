@@ -117,7 +117,7 @@ def test_bad_input_gets_a_message_and_the_app_keeps_serving(client, cat, tmp_pat
 def test_importing_the_app_loads_no_model():
     # Not even PyTorch: the page answers within seconds, each model loads on first use.
     code = (
-        "import app, sys; from runtime.cache import MODELS; assert not MODELS.loaded(); "
+        "import app, sys; from pipelines.cache import MODELS; assert not MODELS.loaded(); "
         "assert not {'torch', 'transformers', 'diffusers'} & set(sys.modules), sorted(sys.modules); print('ok')"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)

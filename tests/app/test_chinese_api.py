@@ -47,6 +47,26 @@ def test_a_chinese_search_answers_as_usual_and_warns_an_english_only_model(live)
     assert len(both[0]) == 2 and {hit["name"] for hit in both[1]} <= {p.name for p in IMAGES.iterdir()}
 
 
+def test_a_chinese_question_to_qwen_streams_an_answer_without_a_notice(live):
+    # The cpu default's family (its tiny twin here): a Chinese question about an image is
+    # answered in Chat, Caption and Ask with no "can't read" warning; SmolVLM gets one that
+    # names the Qwen models.
+    from gradio_client import handle_file
+
+    job = live.submit(message="这是什么动物？", images=[handle_file(CAT)], model="tiny-qwen3.5", max_new_tokens=4,
+                      api_name="/chat")  # fmt: skip
+    answer, _history, details = job.result(timeout=120)
+    assert isinstance(answer, str) and details["family"] == "qwen3_5" and details["image_tokens"] > 0
+    assert warnings_of(job) == []
+    job = live.submit(image=handle_file(CAT), question="这是什么动物？", model="tiny-qwen3.5", api_name="/vqa")
+    assert isinstance(job.result(timeout=120), str) and warnings_of(job) == []
+    job = live.submit(image=handle_file(CAT), model="tiny-qwen3-vl", max_new_tokens=4, num_beams=1, api_name="/caption")
+    assert isinstance(job.result(timeout=120), str) and warnings_of(job) == []
+    job = live.submit(image=handle_file(CAT), question="这是什么动物？", model="tiny-smolvlm", api_name="/vqa")
+    job.result(timeout=120)
+    assert any("Tiny Qwen3.5 (random)" in n for n in warnings_of(job))
+
+
 def test_chinese_labels_in_chinese_punctuation(live):
     from gradio_client import handle_file
 

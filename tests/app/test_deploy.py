@@ -51,11 +51,17 @@ def test_the_school_deployment_shares_what_replicas_must_share():
     assert apps[0] == apps[1]
     env = apps[0]["environment"]
     settings_source = (ROOT / "runtime" / "settings.py").read_text()
+    from runtime import registry
     from runtime.settings import REMOTE_TASKS
 
     per_task = {f"BACKEND_{task.upper()}{end}" for task in REMOTE_TASKS for end in ("", "_MODEL")}
+    per_task |= {registry.env_var(task) for task in registry.TASKS}  # MODEL_<TASK>
     for name in env:
         assert name in per_task or f'"{name}"' in settings_source, name
+    # The chat server serves the picked chat model, one that reads Chinese and needs no licence.
+    chat = registry.named("chat", env["MODEL_CHAT"])
+    assert env["BACKEND_CHAT_MODEL"] == chat.repo_id and chat.repo_id in compose["services"]["vlm"]["command"]
+    assert "Han" in chat.scripts and not chat.gated
     assert {"BACKEND_CHAT", "SHARED_STATE", "QDRANT_URL"} <= set(env) and env["SEARCH_BACKEND"] == "qdrant"
     assert env["BACKEND_CHAT"].startswith("http://vlm:") and env["SHARED_STATE"].startswith("redis://redis:")
     assert any(v.endswith(":/home/user/.cache/multimodal-playground") for v in apps[0]["volumes"])

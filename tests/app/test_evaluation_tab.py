@@ -21,7 +21,7 @@ def test_evaluate_two_checkpoints_side_by_side_with_downloads(client):
     summary, table, chart, files, items, gallery = client.predict(
         tasks=["vqa", "retrieval", "text_to_image"], limit=2, compare_vqa_model="tiny-vilt", api_name="/evaluate"
     )
-    assert "Tiny BLIP VQA" in summary and "B: vqa: **Tiny ViLT VQA" in summary
+    assert "Tiny BLIP VQA" in summary and "B: Ask (VQA): **Tiny ViLT VQA" in summary  # tasks by name, not key
     assert table["headers"] == ["task", "language", "ability", "metric", "A", "B", "B − A", "n"]
     rows = {(r[0], r[2], r[3]): r for r in table["data"] if r[1] == "en"}
     assert rows["vqa", "overall", "accuracy"][5] != "—"  # B ran VQA

@@ -44,7 +44,7 @@ def test_compare_fusion_trains_the_three_strategies_with_the_same_settings(clien
             dict(strategy="middle"),
             r"`strategy`: must be one of \['early', 'late', 'hybrid', 'weighted'\], not 'middle'",
         ),
-        (dict(strategy="early", epochs=100_000), "`epochs`: must be at least 1 and at most 200, not 100000"),
+        (dict(strategy="early", epochs=100_000), "`epochs`: must be at least 1 and at most 300, not 100000"),
         (dict(strategy="early", learning_rate=5.0), "`learning_rate`: must be at least 1e-05 and at most 1, not 5"),
         (
             dict(strategy="early", split="random"),

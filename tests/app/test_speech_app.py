@@ -73,7 +73,7 @@ def test_bad_clips_get_their_message_and_the_app_keeps_serving(client, tmp_path,
         # The input guard (ui/server/security.py) checks slider ranges and picker choices before the handler runs.
         (
             dict(text="hello", speaking_rate=9, api_name="/speak"),
-            "`speaking_rate`: must be at least 0.5 and at most 2, not 9",
+            "`speaking_rate`: must be at least 0.25 and at most 4, not 9",
         ),
         (
             dict(text="hello", model="tiny-blip", api_name="/speak"),

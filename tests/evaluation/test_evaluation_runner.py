@@ -12,7 +12,7 @@ from PIL import Image
 from evaluation import report, runner
 from evaluation.__main__ import main
 from evaluation.probes import ABILITIES, TASKS, load_probes
-from runtime.cache import ModelCache
+from pipelines.cache import ModelCache
 from tests.conftest import ROOT
 
 

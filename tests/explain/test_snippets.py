@@ -80,8 +80,9 @@ def test_chat_snippet_replays_the_conversation(models, tmp_path, model, options)
 def test_text_to_image_snippet_reproduces_every_image(models, tmp_path, decoder):
     from ui.tabs.create import text_to_image
 
-    gallery = text_to_image("a red fox in the snow", negative_prompt="blue", seed=12, num_inference_steps=3,
-                            guidance_scale=2.0, width=64, height=96, num_images=2, model="tiny-sd", decoder=decoder)  # fmt: skip
+    *_, gallery = text_to_image("a red fox in the snow", negative_prompt="blue", seed=12, num_inference_steps=3,
+                                guidance_scale=2.0, width=64, height=96, num_images=2, model="tiny-sd",
+                                decoder=decoder)  # fmt: skip
     captions = [caption for _, caption in gallery]
     assert captions == ["seed 12", "seed 13"]
     record = snippets.text_to_image_record(models.get("text_to_image", "tiny-sd"), "a red fox in the snow", 12,

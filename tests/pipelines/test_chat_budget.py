@@ -9,7 +9,7 @@ from pipelines import chat_budget, vlm
 from runtime.inputs import collect_notices
 
 
-@pytest.fixture(scope="module", params=["tiny-smolvlm", "tiny-gemma3"])
+@pytest.fixture(scope="module", params=["tiny-smolvlm", "tiny-gemma3", "tiny-qwen3-vl", "tiny-qwen3.5"])
 def pipe(models, request):
     return models.get("chat", request.param).pipeline
 

@@ -62,7 +62,9 @@ def test_the_server_gives_the_in_process_images_seed_by_seed(remote, local, imag
     kwargs = dict(seed=7, num_inference_steps=2, guidance_scale=0.0, width=64, height=64)
     there = remote("a red fox", num_images=2, **kwargs)
     here = local("a red fox", num_images=2, **kwargs)
-    assert [np.asarray(i).tolist() == np.asarray(j).tolist() for i, j in zip(there, here, strict=True)] == [True] * 2
+    # The same images up to rounding: one a request there, a batch of two here (float sums in another order).
+    differ = [int(np.abs(np.asarray(i, int) - np.asarray(j, int)).max()) for i, j in zip(there, here, strict=True)]
+    assert max(differ) <= 1, differ
     assert [r["seed"] for r in images_server[1][-2:]] == [7, 8]  # image i with seed + i, one request each
     assert images_server[1][-1]["size"] == "64x64" and images_server[1][-1]["response_format"] == "b64_json"
 

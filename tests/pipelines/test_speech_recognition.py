@@ -116,8 +116,8 @@ def test_speech_checkpoints_follow_profiles_and_overrides(monkeypatch):
 
 
 def test_auto_profile_offline_falls_back_to_the_tiny_whisper_and_says_so(monkeypatch):
+    from pipelines.cache import ModelCache
     from runtime import registry
-    from runtime.cache import ModelCache
 
     monkeypatch.setattr(registry, "resolve_profile", lambda profile=None, cuda=None: "cpu")
     loaded = ModelCache("auto").get("speech_recognition")

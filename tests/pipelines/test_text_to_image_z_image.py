@@ -39,7 +39,7 @@ def test_a_chinese_prompt_makes_images_without_a_notice(z_image):
 
 
 def test_what_z_image_does_not_do_is_refused_with_a_message(z_image):
-    with pytest.raises(ValueError, match="divisible by 4"):
+    with pytest.raises(ValueError, match="divisible by 16"):  # 2x2 patches of 8x latents, as the real model
         z_image("一只猫", width=66, height=64)
     with pytest.raises(ValueError, match="TAESD decodes the latents of SD and SDXL only"):
         z_image("一只猫", decoder="taesd")

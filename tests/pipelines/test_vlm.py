@@ -298,3 +298,42 @@ def test_max_pixels_sets_how_many_tokens_a_qwen_image_costs(cat):
     small = ChatPipeline.from_pretrained(path, defaults={"max_pixels": 32 * 32})([ask("Hi", [cat])], max_new_tokens=1)
     # 8 x 8 px per merged token: at most 64 x 64 px (64 tokens) by the checkpoint, 32 x 32 px (16) asked.
     assert 32 < full["image_tokens"] <= 64 and 4 <= small["image_tokens"] <= 16
+
+
+def test_qwen_loads_from_a_bundled_processor_config_too(tmp_path):
+    # transformers 5 may write a processor's parts into one processor_config.json (its video
+    # processor's settings included): the image-only processor still loads from it.
+    import json
+    import shutil
+
+    from runtime.processors import load_processor
+    from runtime.tiny import tiny_path
+
+    folder = tmp_path / "qwen"
+    shutil.copytree(tiny_path("tiny/qwen3-vl"), folder)
+    parts = {name: json.loads((folder / f"{file}.json").read_text())
+             for name, file in (("image_processor", "preprocessor_config"), ("video_processor", "video_preprocessor_config"))}  # fmt: skip
+    (folder / "processor_config.json").write_text(json.dumps({**parts, "processor_class": "Qwen3VLProcessor"}))
+    (folder / "preprocessor_config.json").unlink()
+    processor = load_processor(str(folder), "qwen3_vl")
+    assert processor.image_processor.size["longest_edge"] == parts["image_processor"]["size"]["longest_edge"]
+    assert processor.image_processor.merge_size == 2
+
+
+@pytest.mark.parametrize("name", ["tiny/qwen3-vl", "tiny/qwen3.5"])
+def test_qwen_int8_language_model_keeps_the_vision_side(name, cat):
+    # Where a Qwen checkpoint asks for it: the language model and head in int8, the ViT (and
+    # its merger) as loaded, handing float32 features to the int8 layers (DeepStack included).
+    import torch
+
+    from pipelines.vlm import ChatPipeline
+    from runtime.tiny import tiny_path
+
+    plain = ChatPipeline.from_pretrained(str(tiny_path(name)))
+    asked = ChatPipeline.from_pretrained(str(tiny_path(name)), dtype=torch.bfloat16, quantize=True,
+                                         defaults={"int8_language_model": True})  # fmt: skip
+    assert asked.quantized and "quantized" in type(asked.model.lm_head).__module__
+    assert asked.pixel_dtype == torch.bfloat16 == asked.model.model.visual.dtype
+    turns = [ask("Describe it.", [cat])]
+    ids = [[t["id"] for t in pipe(turns, max_new_tokens=6)["tokens"]] for pipe in (asked, plain)]
+    assert ids[0][:2] == ids[1][:2]

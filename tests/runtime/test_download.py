@@ -12,8 +12,8 @@ import pytest
 from huggingface_hub import constants
 from huggingface_hub.utils import _http as hub_http
 
+from pipelines.cache import ModelCache
 from runtime import download, registry, settings
-from runtime.cache import ModelCache
 from runtime.download import DownloadError
 from runtime.hub import CheckpointUnavailable, hub_reachable, is_cached, locate
 from runtime.tiny import tiny_path

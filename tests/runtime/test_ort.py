@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
+from pipelines.cache import ModelCache, load_options
 from pipelines.retrieval import RetrievalPipeline
 from runtime import ort, settings
-from runtime.cache import ModelCache, load_options
 from runtime.inputs import collect_notices
 from runtime.tiny import tiny_path
 

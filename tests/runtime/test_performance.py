@@ -12,11 +12,11 @@ import pytest
 import torch
 from PIL import Image
 
+from pipelines.cache import Loaded, ModelCache, load_options
 from pipelines.captioning import CaptionPipeline
 from pipelines.retrieval import RetrievalPipeline
 from runtime import devices, hub, memory, precision, registry, settings
 from runtime.batching import Batcher
-from runtime.cache import Loaded, ModelCache, load_options
 from runtime.devices import pick_dtype
 from tests.conftest import IMAGES
 
@@ -358,7 +358,7 @@ def test_on_a_gpu_the_least_recently_used_model_moves_to_the_cpu_then_leaves(mon
             self.where = device.split(":")[0]
             return self
 
-    monkeypatch.setattr("runtime.cache.tensor_bytes", lambda p: {p.where: p.size})
+    monkeypatch.setattr("pipelines.cache.tensor_bytes", lambda p: {p.where: p.size})
     cache = ModelCache("tiny")
     monkeypatch.setattr(cache, "budget", lambda device: 100 if device.startswith("cuda") else 150)
     checkpoint = registry.get_checkpoint("caption", None, "tiny")

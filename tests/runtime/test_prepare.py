@@ -66,7 +66,7 @@ def test_download_command_then_offline(hub, tmp_path):
     assert {path.split("/resolve/")[1].split("/", 1)[1] for _, path, _ in hub.downloads()} >= {"model.safetensors"}
     hub.stop()  # no server now, and no network allowed: the models load from the disk
 
-    load = ("from runtime.cache import ModelCache; m = ModelCache('cpu'); "
+    load = ("from pipelines.cache import ModelCache; m = ModelCache('cpu'); "
             "print([(m.get(t).checkpoint.repo_id, m.get(t).notice) for t in ('caption', 'vqa')])")  # fmt: skip
     offline_env = {**env, "HF_HUB_OFFLINE": "1", "FAST_PATH": "off"}  # float32: the quickest load of tiny weights
     offline = subprocess.run([sys.executable, "-c", load], cwd=ROOT, env=offline_env,

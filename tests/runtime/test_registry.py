@@ -3,8 +3,8 @@
 import pytest
 from PIL import Image
 
+from pipelines.cache import ModelCache
 from runtime import registry, settings
-from runtime.cache import ModelCache
 from runtime.hub import CheckpointUnavailable
 
 
@@ -126,3 +126,12 @@ def test_unknown_hub_checkpoint_under_explicit_profile_is_a_clear_error(monkeypa
     monkeypatch.setitem(settings.MODEL_OVERRIDES, "retrieval", "nobody/no-such-model")
     with pytest.raises(CheckpointUnavailable, match="nobody/no-such-model"):
         ModelCache("cpu").get("retrieval")
+
+
+def test_a_qwen_messages_images_fit_the_chat_context():
+    # One token per 32 x 32 px at most max_pixels: a message with the most images still leaves
+    # room for an answer of the default length (128 tokens) in the chat's context.
+    for checkpoint in registry.CHECKPOINTS.values():
+        if checkpoint.family in ("qwen3_vl", "qwen3_5") and not checkpoint.is_tiny:
+            image_tokens = checkpoint.defaults["max_pixels"] // (32 * 32)
+            assert settings.CHAT_MAX_IMAGES * image_tokens + 128 < settings.CHAT_MAX_CONTEXT, checkpoint.key

@@ -175,7 +175,7 @@ KILLER = textwrap.dedent(
     """
     import os, signal, sys
     from search.index import ImageIndex
-    from runtime.cache import MODELS
+    from pipelines.cache import MODELS
 
     MODELS.configure("tiny")
     pipe = MODELS.get("retrieval").pipeline

@@ -47,7 +47,7 @@ def test_the_index_keeps_chinese_names_as_written(index, folder):
 
 
 def opened_pipe():
-    from runtime.cache import MODELS
+    from pipelines.cache import MODELS
 
     return MODELS.get("retrieval", "tiny-siglip2").pipeline
 

@@ -83,3 +83,28 @@ def test_a_long_history_is_cut_to_the_context_and_only_the_answer_rows_are_weigh
     assert max(call["cached"] + call["new"] for call in calls) <= chat.max_context
     weighed = [call for call in calls if call["attentions"]]
     assert len(weighed) == 1 and weighed[0]["new"] == 64  # the last prompt token and 63 answer tokens
+
+
+def test_the_length_refusal_is_said_in_both_languages():
+    from pipelines.chat_budget import check_length
+    from ui.messages import translate
+
+    with pytest.raises(ValueError) as refused:
+        check_length("word " * 5000, "assistant", 4)
+    assert "Message 4 (the assistant's) is 24,999 characters long; the limit is 16,000" in translate(
+        refused.value, "en"
+    )
+    assert "第 4 条消息（助手的）有 24,999 个字符；每条消息最多 16,000 个" in translate(refused.value, "zh-CN")
+
+
+def test_where_it_looked_before_any_answer_is_refused_in_the_pages_language(handlers):
+    # The Chinese page's "Show where it looked" before a first answer said it in English.
+    from ui.i18n import PAGE_LOCALE
+
+    for locale, said in (("zh-CN", "还没有可解释的回答"), ("en", "There is no answer to explain yet")):
+        token = PAGE_LOCALE.set(locale)
+        try:
+            with pytest.raises(gr.Error, match=said):
+                handlers.explain_chat([], None)
+        finally:
+            PAGE_LOCALE.reset(token)

@@ -15,7 +15,7 @@ def handlers():
         "caption": (lambda: caption.caption(None), "caption"),
         "vqa": (lambda: ask.vqa(str(IMAGES / "cat.jpg"), "   "), "vqa"),
         "classify": (lambda: search.classify(str(IMAGES / "cat.jpg"), ", ,"), "retrieval"),
-        "text_to_image": (lambda: create.text_to_image(""), "text_to_image"),
+        "text_to_image": (lambda: next(create.text_to_image("")), "text_to_image"),
         "speak": (lambda: speech.speak(""), "text_to_speech"),
     }
 

@@ -159,3 +159,27 @@ def test_coded_messages_survive_a_copy_and_say_why_a_file_was_skipped():
         assert type(again) is ImageSizeError and again.params == error.params and str(again) == str(error)
     skipped = Notice("skip_not_image", "not an image")
     assert skipped == "not an image" and translate(skipped, "zh-CN") == "不是图片"
+
+
+def test_models_are_named_in_the_page_language_in_every_message():
+    """A notice names a checkpoint by its display name in the page's language: no English
+    description ("Chinese voice", "random") in a Chinese sentence, no "中文" in an English one;
+    every display name is a registry checkpoint's, and an offline failure survives a copy."""
+    import pickle
+
+    from runtime import registry
+    from runtime.hub import CheckpointUnavailable
+    from runtime.messages import Notice, model_names
+
+    names = {key.split(".", 1)[1] for key in EN if key.startswith("checkpoints.")}
+    assert names <= set(registry.CHECKPOINTS), names - set(registry.CHECKPOINTS)
+    mms, kokoro = registry.CHECKPOINTS["mms-tts-eng"], registry.CHECKPOINTS["kokoro-zh"]
+    switched = Notice("voice_switched", "...", model=model_names(mms), reader=model_names(kokoro),
+                      reads={"en": "the Latin alphabet", "zh-CN": "拉丁字母"})  # fmt: skip
+    chinese, english = translate(switched, "zh-CN"), translate(switched, "en")
+    assert "Kokoro 82M 中文语音" in chinese and not re.search(r"English|voice|Chinese", chinese)
+    assert "Kokoro 82M, Chinese voice" in english and not re.search(r"[\u4e00-\u9fff]", english)
+    offline = CheckpointUnavailable("...", "checkpoint_offline", model=model_names(mms), repo=mms.repo_id,
+                                    mirror={"en": "", "zh-CN": ""})  # fmt: skip
+    again = pickle.loads(pickle.dumps(offline))
+    assert again.code == "checkpoint_offline" and translate(again, "zh-CN").startswith("MMS-TTS 英语（VITS）（facebook")

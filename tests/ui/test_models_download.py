@@ -9,8 +9,8 @@ from types import SimpleNamespace
 import gradio as gr
 import pytest
 
+from pipelines.cache import ModelCache
 from runtime import registry, settings
-from runtime.cache import ModelCache
 from runtime.download import DownloadError
 from runtime.prepare import Prepared
 from ui.i18n import PAGE_LOCALE

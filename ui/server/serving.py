@@ -3,9 +3,9 @@ as one batch (see runtime/batching.py for how, and why not Gradio's batch=True).
 
 from __future__ import annotations
 
+from pipelines.cache import Loaded
 from runtime import settings
 from runtime.batching import DEVICE_LOCK
-from runtime.cache import Loaded
 from runtime.inputs import collect_notices
 
 

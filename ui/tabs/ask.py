@@ -7,6 +7,7 @@ import gradio as gr
 import pandas as pd
 
 from explain import snippets
+from explain.explanation import TOP_K
 from runtime import settings
 from runtime.backends import needs_local_model
 from runtime.batching import options_key
@@ -39,12 +40,12 @@ EXAMPLES_ZH = [
 @gpu
 @user_errors
 def vqa(image: str, question: str, model: str | None = None, progress=gr.Progress(track_tqdm=True)) -> str:
-    """Answer a question about an image in a word or a few (BLIP VQA generates the answer, ViLT picks it from 3,129 answers, a vision-language model such as SmolVLM or Gemma 3 is asked for a short answer).
+    """Answer a question about an image in a word or a few (BLIP VQA generates the answer, ViLT picks it from 3,129 answers, a vision-language model such as Qwen3.5, SmolVLM or Gemma 3 is asked for a short answer).
 
     Args:
         image: The image the question is about.
-        question: The question, e.g. "What animal is this?": in English for BLIP, ViLT and SmolVLM; Gemma 3 also reads Chinese.
-        model: Which checkpoint to use (a VQA one, or a chat model such as smolvlm-256m); the profile's default when empty.
+        question: The question, e.g. "What animal is this?": in English for BLIP, ViLT and SmolVLM; Qwen3-VL, Qwen3.5 and Gemma 3 also read Chinese and answer in it.
+        model: Which checkpoint to use (a VQA one, or a chat model such as qwen3.5-0.8b or smolvlm-256m); the profile's default when empty.
 
     Returns:
         The answer.
@@ -117,7 +118,7 @@ def vqa_panel(demo, *, image, question, picker, answer) -> None:
         with gr.Row():
             candidates = gr.Textbox(label=_("explain.candidates"), info=_("explain.candidates_info"),
                                     placeholder="cat, dog, bird", max_length=1000)  # fmt: skip
-            top_k = gr.Slider(1, 20, 5, step=1, label=_("explain.top_k"))
+            top_k = gr.Slider(*TOP_K.ends, 5, step=1, label=_("explain.top_k"))
         answers = gr.BarPlot(x=panels.ANSWER, y=panels.PROB, label=_("explain.answers"), y_lim=[0, 1], height=340,
                              sort="-y", x_label_angle=-30)  # fmt: skip
     panels.how_it_works("explain.vqa_how")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from explain import snippets
+from pipelines.limits import CAPTION
 from runtime import settings
 from runtime.backends import needs_local_model
 from runtime.batching import options_key
@@ -34,17 +35,17 @@ def caption(
     seed: int = -1,
     progress=gr.Progress(track_tqdm=True),
 ) -> tuple[str, int | None]:
-    """Write a one-sentence caption of an image with BLIP, or with a vision-language model (SmolVLM, Gemma 3) asked to describe it.
+    """Write a one-sentence caption of an image with BLIP, or with a vision-language model (Qwen3-VL, Qwen3.5, SmolVLM, Gemma 3) asked to describe it (in Chinese on the Chinese page, for a model that reads Chinese).
 
     Args:
         image: The image to describe (PNG, JPEG, WEBP, GIF or BMP).
-        model: Which checkpoint to use (its key: a BLIP one, or a chat model such as smolvlm-256m); the profile's default when empty.
+        model: Which checkpoint to use (its key: a BLIP one, or a chat model such as qwen3.5-0.8b or smolvlm-256m); the profile's default when empty.
         prompt: Optional start of the caption that the model continues, e.g. "a photography of".
         max_new_tokens: Longest caption, in tokens (1-100).
         num_beams: Candidate captions kept by beam search (1-8); 1 is greedy decoding.
         do_sample: Pick words at random by their probability instead of searching.
-        temperature: With do_sample, how random the choice is (0.1-2.0).
-        top_p: With do_sample, sample only from the most likely words whose probabilities add up to this (0.1-1.0).
+        temperature: With do_sample, how random the choice is (0.05-2.0).
+        top_p: With do_sample, sample only from the most likely words whose probabilities add up to this (0.05-1.0).
         seed: With do_sample, the random seed; -1 draws one. The same seed and settings give the same caption.
 
     Returns:
@@ -176,14 +177,19 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                     prompt = gr.Textbox(
                         label=_("caption.prompt"), info=_("caption.prompt_info"), placeholder="a photography of"
                     )
-                    max_new_tokens = gr.Slider(1, 100, 30, step=1, label=_("caption.max_new_tokens"))
+                    max_new_tokens = gr.Slider(
+                        *CAPTION["max_new_tokens"].ends, 30, step=1, label=_("caption.max_new_tokens")
+                    )
                     num_beams = gr.Slider(
-                        1, 8, 3, step=1, label=_("caption.num_beams"), info=_("caption.num_beams_info")
+                        *CAPTION["num_beams"].ends, 3, step=1, label=_("caption.num_beams"),
+                        info=_("caption.num_beams_info"),
                     )
                     do_sample = gr.Checkbox(False, label=_("caption.do_sample"), info=_("caption.do_sample_info"))
                     with gr.Row():
-                        temperature = gr.Slider(0.1, 2.0, 1.0, step=0.05, label=_("caption.temperature"))
-                        top_p = gr.Slider(0.1, 1.0, 0.9, step=0.05, label=_("caption.top_p"))
+                        temperature = gr.Slider(
+                            *CAPTION["temperature"].ends, 1.0, step=0.05, label=_("caption.temperature")
+                        )
+                        top_p = gr.Slider(*CAPTION["top_p"].ends, 0.9, step=0.05, label=_("caption.top_p"))
                     seed = gr.Number(-1, precision=0, label=_("common.seed"), info=_("common.seed_info"))
                 button = gr.Button(_("caption.button"), variant="primary")
             with gr.Column():

@@ -11,6 +11,7 @@ import pandas as pd
 
 from explain import snippets
 from pipelines.chat_budget import MAX_ANSWER_TOKENS, MAX_MESSAGE_CHARS, check_length
+from pipelines.limits import CHAT
 from runtime import settings
 from runtime.backends import needs_local_model
 from runtime.inputs import check_number, check_text
@@ -101,7 +102,7 @@ def endpoints(ctx: Context) -> SimpleNamespace:
         """Chat about images with a vision-language model: send a message with up to CHAT_MAX_IMAGES images, and the conversation so far, and the answer streams back.
 
         Args:
-            message: What to ask or say, in English or Chinese (SmolVLM reads English; Gemma 3 also Chinese).
+            message: What to ask or say, in English or Chinese (SmolVLM reads English; Qwen3-VL, Qwen3.5 and Gemma 3 also Chinese).
             images: Images for this message (up to 4 by default); earlier messages keep theirs in the history.
             history: The conversation so far, as this endpoint returned it (a list of {"role", "content"}); empty to start one.
             system_prompt: Optional instructions for the model, e.g. "Answer in one sentence."
@@ -171,9 +172,10 @@ def endpoints(ctx: Context) -> SimpleNamespace:
         if isinstance(details, dict) and details.get("server"):  # an answer from a model server
             needs_local_model(get_model("chat", model, progress).pipeline, "where")
         if not turns or turns[-1]["role"] != "assistant" or not isinstance(details, dict) or not details.get("tokens"):
-            raise ValueError(
+            raise InputError(
+                "chat_no_answer",
                 "There is no answer to explain yet: send a message, then explain the answer with the details "
-                "/chat returned."
+                "/chat returned.",
             )
         loaded = get_model("chat", model, progress)
         chat = loaded.pipeline
@@ -292,10 +294,12 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                 system_prompt = gr.Textbox(label=_("chat.system_prompt"), placeholder=_("chat.system_placeholder"),
                                            max_length=MAX_SYSTEM_CHARS, lines=2)  # fmt: skip
                 with gr.Accordion(_("chat.decoding"), open=False):
-                    max_new_tokens = gr.Slider(1, 1024, 128, step=1, label=_("chat.max_new_tokens"))
-                    temperature = gr.Slider(0.0, 2.0, 0.0, step=0.05, label=_("chat.temperature"),
+                    max_new_tokens = gr.Slider(
+                        *CHAT["max_new_tokens"].ends, 128, step=1, label=_("chat.max_new_tokens")
+                    )
+                    temperature = gr.Slider(*CHAT["temperature"].ends, 0.0, step=0.05, label=_("chat.temperature"),
                                             info=_("chat.temperature_info"))  # fmt: skip
-                    top_p = gr.Slider(0.05, 1.0, 0.9, step=0.05, label=_("chat.top_p"))
+                    top_p = gr.Slider(*CHAT["top_p"].ends, 0.9, step=0.05, label=_("chat.top_p"))
                     seed = gr.Number(-1, precision=0, minimum=-1, label=_("chat.seed"), info=_("chat.seed_info"))
                 answer = gr.Textbox(label=_("chat.answer"), visible=False)
         rows = [[[m, [str(settings.EXAMPLE_IMAGES_DIR / name) for name in names]] for m, names in examples_]

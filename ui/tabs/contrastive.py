@@ -142,21 +142,25 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
         with gr.Row(equal_height=False):
             with gr.Column(scale=2):
                 with gr.Row():
-                    batch_size = gr.Slider(2, CONCEPTS, DEFAULTS.batch_size, step=1, label=_("contrastive.batch_size"),
+                    batch_size = gr.Slider(*contrastive.batch_sizes(CONCEPTS).ends, DEFAULTS.batch_size, step=1,
+                                           label=_("contrastive.batch_size"),
                                            info=_("contrastive.batch_size_info"))  # fmt: skip
-                    embedding_size = gr.Slider(2, 128, DEFAULTS.embedding_size, step=2,
+                    embedding_size = gr.Slider(*contrastive.LIMITS["embedding_size"].ends, DEFAULTS.embedding_size,
+                                               step=2,
                                                label=_("contrastive.embedding_size"),
                                                info=_("contrastive.embedding_size_info"))  # fmt: skip
                 with gr.Row():
-                    temperature = gr.Slider(0.01, 1.0, DEFAULTS.temperature, step=0.01,
+                    temperature = gr.Slider(*contrastive.LIMITS["temperature"].ends, DEFAULTS.temperature, step=0.01,
                                             label=_("contrastive.temperature"),
                                             info=_("contrastive.temperature_info"))  # fmt: skip
                     learn_temperature = gr.Checkbox(DEFAULTS.learn_temperature, label=_("contrastive.learn_temperature"),
                                                     info=_("contrastive.learn_temperature_info"))  # fmt: skip
                 with gr.Row():
-                    epochs = gr.Slider(1, 200, DEFAULTS.epochs, step=1, label=_("fusion.epochs"),
+                    epochs = gr.Slider(*contrastive.LIMITS["epochs"].ends, DEFAULTS.epochs, step=1,
+                                       label=_("fusion.epochs"),
                                        info=_("contrastive.epochs_info"))  # fmt: skip
-                    learning_rate = gr.Number(DEFAULTS.learning_rate, minimum=1e-5, maximum=1.0, step=0.001,
+                    learning_rate = gr.Number(DEFAULTS.learning_rate, minimum=contrastive.LIMITS["learning_rate"].low,
+                                              maximum=contrastive.LIMITS["learning_rate"].high, step=0.001,
                                               label=_("fusion.learning_rate"), info=_("fusion.learning_rate_info"))  # fmt: skip
                 seed = gr.Number(DEFAULTS.seed, precision=0, minimum=0, label=_("common.seed"),
                                  info=_("fusion.seed_info"))  # fmt: skip

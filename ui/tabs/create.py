@@ -5,18 +5,21 @@ from __future__ import annotations
 import itertools
 import queue
 import threading
+import time
+from collections.abc import Iterator
 
 import gradio as gr
 import pandas as pd
 
 from explain import snippets
 from pipelines import safety
-from runtime import registry
+from pipelines.cache import MODELS
+from pipelines.limits import TEXT_TO_IMAGE as LIMITS
+from runtime import registry, settings
 from runtime.backends import needs_local_model
 from runtime.batching import DEVICE_LOCK
-from runtime.cache import MODELS
 from runtime.hub import locate
-from runtime.inputs import check_seed, check_text
+from runtime.inputs import check_seed, check_text, collect_notices, notify
 from runtime.registry import Checkpoint
 from ui import panels
 from ui.components import examples, model_picker, model_status, status_line
@@ -58,8 +61,8 @@ def text_to_image(
     decoder: str = "vae",
     timeline: bool = False,
     progress=gr.Progress(track_tqdm=True),
-) -> list[tuple]:
-    """Generate images from a text prompt with latent diffusion (SD-Turbo, SDXL-Turbo, Stable Diffusion 1.5). Prompts on the safety blocklist are refused and flagged images are replaced by a notice.
+) -> Iterator[list[tuple]]:
+    """Generate images from a text prompt with latent diffusion (SD-Turbo, SDXL-Turbo, Stable Diffusion 1.5). Prompts on the safety blocklist are refused and flagged images are replaced by a notice. A request that would cost more than this server allows (width x height x steps x images) is refused with the numbers, and one that runs past its time limit stops with a message.
 
     Args:
         prompt: What the image should show, in English.
@@ -84,21 +87,70 @@ def text_to_image(
     seed = check_seed(seed)
     # TAESD decoding and the denoising timeline (see the explain panel below)
     extras, frames = create_extras(loaded, decoder, timeline, width, height)
-
-    def on_step(step: int, total: int) -> None:
-        progress((step, total), desc=text("denoising", step=step, total=total))
-
-    with DEVICE_LOCK:  # one model computation at a time (see runtime/batching.py)
-        images = loaded.pipeline(
-            prompt, negative_prompt=negative_prompt, seed=seed, num_inference_steps=num_inference_steps,
-            guidance_scale=guidance_scale, width=width, height=height, num_images=num_images, callback=on_step,
-            **extras,
-        )  # fmt: skip
+    if not loaded.remote:  # the size and the cost (pixels x steps) within this machine's budget, before any work
+        loaded.pipeline.resolve(num_inference_steps, guidance_scale, width, height, num_images)
+        extras.update(time_limit=settings.JOB_TIME_LIMIT)
+    kwargs = dict(negative_prompt=negative_prompt, seed=seed, num_inference_steps=num_inference_steps,
+                  guidance_scale=guidance_scale, width=width, height=height, num_images=num_images, **extras)  # fmt: skip
+    images = yield from denoise(loaded.pipeline, prompt, kwargs, progress, stoppable=not loaded.remote)
     # Image i was made with seed + i: the caption says how to make it again alone.
     made = [(image, _caption(image, (seed + i) % 2**32)) for i, image in enumerate(images)]
     # Timeline frames (captioned "step k/N") show the first image forming: not shown when it was hidden.
     show_frames = frames and not safety.is_hidden(images[0])
-    return made + (frames.frames if show_frames else [])
+    yield made + (frames.frames if show_frames else [])
+
+
+def denoise(pipeline, prompt: str, kwargs: dict, progress, stoppable: bool = True):
+    """Run ``pipeline(prompt, **kwargs)`` in a worker thread and return its images, yielding
+    ``gr.skip()`` at each step and twice a second meanwhile: the moments at which Gradio can
+    end this handler, for the Stop button (``cancels``) or a page that closed. Ending it
+    stops the denoising after the current step (``stop``), so the model is free for the next
+    visitor. Each step's progress says how long is left, from this request's own steps."""
+    steps: queue.Queue = queue.Queue()
+    stop, result = threading.Event(), {}
+    started, first = time.monotonic(), None
+
+    def work():
+        with collect_notices() as notices:  # the worker's own, said by the handler when it ends
+            try:
+                with DEVICE_LOCK:  # one model computation at a time (see runtime/batching.py)
+                    result["images"] = pipeline(prompt, callback=lambda step, total: steps.put((step, total)),
+                                                **(dict(stop=stop) if stoppable else {}), **kwargs)  # fmt: skip
+            except BaseException as error:  # handed to the handler's thread, which reports it
+                result["error"] = error
+            finally:
+                result["notices"] = list(notices)
+                steps.put(None)
+
+    threading.Thread(target=work, name="create", daemon=True).start()
+    try:
+        while True:
+            try:
+                item = steps.get(timeout=0.5)
+            except queue.Empty:
+                yield gr.skip()
+                continue
+            if item is None:
+                break
+            step, total = item
+            now = time.monotonic()
+            first = first or (step, now)  # steps are timed from the first one (not the wait for the device)
+            per_step = (now - first[1]) / (step - first[0]) if step > first[0] else (now - started) / step
+            left = per_step * (total - step)
+            desc = text("denoising_eta", step=step, total=total, seconds=max(1, round(left))) if step < total else \
+                text("denoising", step=step, total=total)  # fmt: skip
+            progress((step, total), desc=desc)
+            yield gr.skip()
+    finally:
+        stop.set()  # Stop, a closed page or an error: the worker ends after its current step; done: nothing to stop
+    for message in result.get("notices", []):
+        notify(message)
+    if (error := result.pop("error", None)) is not None:
+        try:
+            raise error
+        finally:  # else this frame keeps the error, its traceback and the failed call's tensors alive
+            del error
+    return result["images"]
 
 
 def _load_checker(loaded, progress) -> None:
@@ -214,6 +266,7 @@ def explain_text_to_image(
         attach_taesd(loaded)
     frames: queue.Queue = queue.Queue()
     result: dict = {}
+    stop = threading.Event()  # set when this handler ends: a closed page stops the denoising
     # Each preview is written once, as a file, and the gallery is handed the paths.
     # Handed PIL images, Gradio would re-encode the whole gallery at every update and
     # rewrite in place any file of the same content (two identical notices, say) while
@@ -230,7 +283,7 @@ def explain_text_to_image(
             result["value"] = explain_diffusion.explain_text_to_image(
                 loaded.pipeline, prompt, seed, negative_prompt=negative_prompt, num_inference_steps=num_inference_steps,
                 guidance_scale=guidance_scale, width=width, height=height, preview=preview, decoder=decoder,
-                on_frame=on_frame,
+                on_frame=on_frame, stop=stop, time_limit=settings.JOB_TIME_LIMIT,
             )  # fmt: skip
         except BaseException as error:  # handed to the handler's thread, which reports it
             result["error"] = error
@@ -239,11 +292,24 @@ def explain_text_to_image(
 
     shown = []
     threading.Thread(target=work, daemon=True).start()
-    while (frame := frames.get()) is not None:
-        shown.append(frame)
-        yield gr.skip(), gr.skip(), list(shown)
-    if "error" in result:
-        raise result["error"]
+    try:
+        while True:
+            try:
+                frame = frames.get(timeout=0.5)
+            except queue.Empty:  # a moment at which Gradio can end this handler (see denoise)
+                yield gr.skip(), gr.skip(), gr.skip()
+                continue
+            if frame is None:
+                break
+            shown.append(frame)
+            yield gr.skip(), gr.skip(), list(shown)
+    finally:
+        stop.set()
+    if (error := result.pop("error", None)) is not None:
+        try:
+            raise error
+        finally:  # else this frame keeps the error, its traceback and the failed call's tensors alive
+            del error
     explanation = result["value"]
     # The previews as shown (checked); none when the finished image was hidden.
     yield explanation.record, explanation.words, shown if explanation.frames else []
@@ -325,15 +391,21 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                     )
                     seed = gr.Number(-1, precision=0, label=_("common.seed"), info=_("common.seed_info"))
                     with gr.Row():
-                        steps = gr.Slider(1, 50, defaults["num_inference_steps"], step=1, label=_("create.steps"))
-                        guidance = gr.Slider(0.0, 15.0, defaults["guidance_scale"], step=0.5, label=_("create.guidance"),
+                        steps = gr.Slider(*LIMITS["num_inference_steps"].ends, defaults["num_inference_steps"], step=1,
+                                          label=_("create.steps"))  # fmt: skip
+                        guidance = gr.Slider(*LIMITS["guidance_scale"].ends, defaults["guidance_scale"], step=0.5,
+                                             label=_("create.guidance"),
                                              info=_("create.guidance_info"))  # fmt: skip
                     with gr.Row():
-                        width = gr.Slider(64, 1024, defaults["width"], step=64, label=_("create.width"))
-                        height = gr.Slider(64, 1024, defaults["height"], step=64, label=_("create.height"))
-                    num_images = gr.Slider(1, 4, 1, step=1, label=_("create.num_images"))
+                        width = gr.Slider(*LIMITS["width"].ends, defaults["width"], step=64, label=_("create.width"))
+                        height = gr.Slider(
+                            *LIMITS["height"].ends, defaults["height"], step=64, label=_("create.height")
+                        )
+                    num_images = gr.Slider(*LIMITS["num_images"].ends, 1, step=1, label=_("create.num_images"))
                     decoder, timeline = create_options()
-                button = gr.Button(_("create.button"), variant="primary")
+                with gr.Row():
+                    button = gr.Button(_("create.button"), variant="primary")
+                    stop = gr.Button(_("create.stop"), variant="stop")
             with gr.Column():
                 gallery = gr.Gallery(
                     label=_("create.output"),
@@ -355,6 +427,8 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
         event = gr.on([button.click, prompt.submit], text_to_image, inputs, gallery, api_name="text_to_image",
                       concurrency_id="model")  # fmt: skip
         event.then(lambda m: model_status("text_to_image", m), picker, status, api_visibility="private", queue=False)
+        # Stop ends the handler at its next step (see denoise), as a closed page does.
+        stop.click(None, None, None, cancels=[event], api_visibility="private", queue=False)
         create_panel(demo, prompt=prompt, negative_prompt=negative_prompt, seed=seed, steps=steps,
                              guidance=guidance, width=width, height=height, picker=picker, decoder=decoder,
                              gallery=gallery)  # fmt: skip

@@ -9,13 +9,13 @@ import gradio as gr
 
 from classroom.policy import ClassroomPolicy
 from evaluation.probes import TASKS
+from pipelines.cache import MODELS
 from runtime import registry, settings
-from runtime.cache import MODELS
 from runtime.messages import InputError
 from ui.context import Context
 from ui.handlers import gpu, makes_images, user_errors
-from ui.i18n import _
-from ui.messages import text
+from ui.i18n import EN, _, t
+from ui.messages import locale, model_name, text, translate
 from ui.server import outputs
 from ui.server.queue import Deadline
 
@@ -80,17 +80,35 @@ def _round_trip_gallery(results: dict, folder: Path) -> list[tuple[str, str]]:
     return shown
 
 
+def chart_words(where: str) -> dict[str, str]:
+    """The chart's titles and tick words in ``where``'s language (evaluation.report.chart)."""
+    words = {f"title.{task}": t(f"evaluate.task.{task}", where) for task in TASKS}
+    for key in EN:
+        if key.startswith(("evaluate.ability.", "evaluate.language.")):
+            words[key.removeprefix("evaluate.")] = t(key, where)
+    return words
+
+
+def _task(task: str) -> str:
+    return t(f"evaluate.task.{task}", locale())
+
+
 def _summary(a: dict, b: dict | None) -> str:
     run = a["run"]
     lines = [text("evaluation_done", version=run["probe_set"]["version"], device=run["device"])]
     for name, res in (("A", a), ("B", b)):
         if res:
-            models = ", ".join(f"{t}: **{m['label']}**" for t, m in res["run"]["models"].items())
+            models = ", ".join(
+                f"{_task(t)}: **{model_name(m['key'], m['label'])}**" for t, m in res["run"]["models"].items()
+            )
             lines.append(f"- {name}: {models}")
     if run["judge"]:
-        lines.append(f"- {text('judges')}: " + ", ".join(f"{k}: {v['label']}" for k, v in run["judge"].items()))
-    notes = a["notes"] + [f"B: {n}" for n in (b or {}).get("notes", [])]
-    lines += [f"- ⚠️ {n}" for n in notes]
+        lines.append(
+            f"- {text('judges')}: "
+            + ", ".join(f"{k}: {model_name(v['key'], v['label'])}" for k, v in run["judge"].items())
+        )
+    notes = [("", n) for n in a["notes"]] + [("B: ", n) for n in (b or {}).get("notes", [])]
+    lines += [f"- ⚠️ {side}{translate(n, locale())}" for side, n in notes]
     return "\n".join(lines)
 
 
@@ -168,7 +186,7 @@ def evaluate(
                             progress=_progress(progress, 0.5, 0.5, "B · ", deadline))  # fmt: skip
     paths = report.write_report(a, folder, b)
     headers, rows = report.table_rows(a, b)
-    figure = report.chart([a, b] if b else [a])
+    figure = report.chart([a, b] if b else [a], words=chart_words(locale()))
     return (
         _summary(a, b),
         pd.DataFrame(rows, columns=headers),
@@ -232,7 +250,7 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
         chart = gr.Plot(label=_("evaluate.chart"), format="png")
         downloads = gr.File(label=_("evaluate.downloads"), file_count="multiple", interactive=False)
         with gr.Accordion(_("evaluate.items"), open=False):
-            items = gr.Dataframe(interactive=False, wrap=True, max_height=500,
+            items = gr.Dataframe(interactive=False, wrap=True, max_height=500, elem_classes="model-output",
                                  column_widths=["9%", "15%", "9%", "22%", "17%", "20%", "8%"])  # fmt: skip
             round_trip = gr.Gallery(
                 label=_("evaluate.round_trip"), interactive=False, columns=5, height=280, object_fit="contain"

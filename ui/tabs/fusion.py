@@ -367,14 +367,16 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                                               value=list(fusion.DEFAULT_MODALITIES), label=_("fusion.modalities"),
                                               info=_("fusion.modalities_info"))  # fmt: skip
                 with gr.Row():
-                    hidden_size = gr.Slider(8, 256, DEFAULTS.hidden_size, step=8, label=_("fusion.hidden_size"),
+                    hidden_size = gr.Slider(*fusion.LIMITS["hidden_size"].ends, DEFAULTS.hidden_size, step=4,
+                                            label=_("fusion.hidden_size"),
                                             info=_("fusion.hidden_size_info"))  # fmt: skip
-                    epochs = gr.Slider(1, 200, DEFAULTS.epochs, step=1, label=_("fusion.epochs"),
+                    epochs = gr.Slider(*fusion.LIMITS["epochs"].ends, DEFAULTS.epochs, step=1, label=_("fusion.epochs"),
                                        info=_("fusion.epochs_info"))  # fmt: skip
                 with gr.Row():
                     optimizer = gr.Radio([(_("fusion.optimizer_adam"), "adam"), (_("fusion.optimizer_sgd"), "sgd")],
                                          value=DEFAULTS.optimizer, label=_("fusion.optimizer"))  # fmt: skip
-                    learning_rate = gr.Number(DEFAULTS.learning_rate, minimum=1e-5, maximum=1.0, step=0.001,
+                    learning_rate = gr.Number(DEFAULTS.learning_rate, minimum=fusion.LIMITS["learning_rate"].low,
+                                              maximum=fusion.LIMITS["learning_rate"].high, step=0.001,
                                               label=_("fusion.learning_rate"), info=_("fusion.learning_rate_info"))  # fmt: skip
                 seed = gr.Number(
                     DEFAULTS.seed, precision=0, minimum=0, label=_("common.seed"), info=_("fusion.seed_info")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from explain import snippets
+from pipelines.limits import TEXT_TO_SPEECH
 from runtime import settings
 from ui import panels
 from ui.components import examples, model_picker, model_status, session_state, status_line
@@ -13,7 +14,7 @@ from ui.handlers import shows_result, user_errors
 from ui.i18n import _
 from ui.messages import locale, text
 from ui.server.serving import model_event
-from ui.speech import speak, transcribe, voice_input
+from ui.speech import speak, transcribe, voice_input, voice_key
 
 AUDIO_EXAMPLES = ["what-animal.wav", "multimodal-models.ogg"]
 AUDIO_EXAMPLES_ZH = ["zh-what-animal.wav", "multimodal-models.ogg"]  # "这是什么动物？"
@@ -108,7 +109,8 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                     lines=3,
                     max_length=settings.MAX_SPEECH_CHARS,
                 )
-                speaking_rate = gr.Slider(0.5, 2.0, 1.0, step=0.1, label=_("speak.rate"), info=_("speak.rate_info"))
+                speaking_rate = gr.Slider(*TEXT_TO_SPEECH["speaking_rate"].ends, 1.0, step=0.05, label=_("speak.rate"),
+                                          info=_("speak.rate_info"))
                 speak_picker = model_picker("text_to_speech", ctx.classroom)
                 speak_button = gr.Button(_("speak.button"), variant="primary")
             with gr.Column():
@@ -130,5 +132,6 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
 
         event = gr.on([speak_button.click, text.submit], speak, [text, speaking_rate, speak_picker], speech,
                       api_name="speak", concurrency_id="model")  # fmt: skip
-        event.then(lambda m: model_status("text_to_speech", m), speak_picker, speak_status, api_visibility="private",
-                   queue=False)  # fmt: skip
+        # The status line names the voice that read the text (Chinese goes to the Chinese voice).
+        event.then(lambda m, said: model_status("text_to_speech", voice_key(said, m)), [speak_picker, text],
+                   speak_status, api_visibility="private", queue=False)  # fmt: skip

@@ -1,6 +1,6 @@
 """Models panel: which models are loaded, where each came from, the memory they take, the
 precision they run in, buttons to unload them or switch the CPU fast path (see
-runtime/cache.py), and one to download a profile's models before class (runtime/prepare.py)."""
+pipelines/cache.py), and one to download a profile's models before class (runtime/prepare.py)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ import time
 
 import gradio as gr
 
+from pipelines.cache import MODELS
 from runtime import registry, settings
-from runtime.cache import MODELS
 from runtime.download import DownloadError, origin, size_text
 from runtime.prepare import checkpoints, prepare
 from ui.context import Context
-from ui.i18n import _, both
-from ui.messages import text, translate
+from ui.i18n import _, both, t
+from ui.messages import locale, model_name, text, translate
 
 MB = 2**20
 
@@ -37,7 +37,7 @@ def machine_summary() -> str:
     if device == "cpu":
         why = both("models.bf16_native" if cpu_has_bf16() else "models.bf16_missing")
         why = why if MODELS.fast_path else both("models.fast_off")
-        where = f"CPU · {both('models.threads', count=configure_torch())}"
+        where = f"CPU · {both('models.threads', count=configure_torch(MODELS.profile))}"
     else:
         why = both("models.fast_on" if MODELS.fast_path else "models.fast_off")
         where = torch.cuda.get_device_name(0)
@@ -83,11 +83,22 @@ def loaded_table() -> str:
         elif item.runtime == "torch-fallback":
             where += f" · {both('models.runtime_fallback', why=item.runtime_note)}"
         rows.append(
-            f"| {item.requested.task} | {item.checkpoint.label} | {source(item.checkpoint)} | {where} | {item.precision} | "
+            f"| {task_name(item.requested.task)} | {shown(item.checkpoint)} | {source(item.checkpoint)} | {where} | "
+            f"{item.precision} | "
             f"{_size(item.nbytes())} | {now - item.last_used:.0f} s |"
         )
     total = sum(item.nbytes() for item in loaded)
     return "\n".join(rows) + f"\n\n**{both('models.total')}: {_size(total)}**"
+
+
+def task_name(task: str) -> str:
+    """A task as the page names it ("speech recognition", "语音识别"), never its registry key."""
+    return both(f"models.task_{task}")
+
+
+def shown(checkpoint: registry.Checkpoint) -> str:
+    """A checkpoint's display name in the request's language (ui/locales/*/checkpoints.json)."""
+    return model_name(checkpoint.key, checkpoint.label)
 
 
 def source(checkpoint: registry.Checkpoint) -> str:
@@ -98,7 +109,11 @@ def source(checkpoint: registry.Checkpoint) -> str:
 
 def _choices() -> list[tuple[str, str]]:
     return [
-        (f"{i.requested.task}: {i.checkpoint.label}", f"{i.requested.task}|{i.requested.key}") for i in MODELS.loaded()
+        (
+            f"{t(f'models.task_{i.requested.task}', locale())}: {shown(i.checkpoint)}",
+            f"{i.requested.task}|{i.requested.key}",
+        )
+        for i in MODELS.loaded()
     ]
 
 
@@ -108,10 +123,11 @@ def refresh():
 
 
 def unload(slot: str | None):
-    if slot:
-        task, _, key = slot.partition("|")
-        registry.check_task(task)
-        MODELS.unload(task, key)
+    if not slot:  # nothing picked: say so, rather than refresh as if something happened
+        raise gr.Error(text("unload_none"), title=text("title_input"), print_exception=False)
+    task, _, key = slot.partition("|")
+    registry.check_task(task)
+    MODELS.unload(task, key)
     return refresh()
 
 
@@ -141,7 +157,7 @@ def prepare_table(results) -> str:
         else:
             status = both("models.prepare_here")
         where = source(r.checkpoint) if r.status != "failed" else ""
-        rows.append(f"| {r.checkpoint.task} | {r.checkpoint.label} | {status} | {where} |")
+        rows.append(f"| {task_name(r.checkpoint.task)} | {shown(r.checkpoint)} | {status} | {where} |")
     ready = sum(r.status != "failed" for r in results)
     return "\n".join(rows) + f"\n\n**{both('models.prepare_ready', ready=ready, count=len(results))}**"
 

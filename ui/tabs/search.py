@@ -18,9 +18,12 @@ import gradio as gr
 
 from explain import clip as explain_clip
 from explain import snippets
+from pipelines.limits import RETRIEVAL
 from runtime import settings
 from runtime.inputs import check_text, load_image, parse_labels
 from runtime.messages import InputError
+from search.classify import EXAMPLES
+from search.index import TOP_K
 from search.uploads import UploadBudget, is_zip
 from ui import panels
 from ui.components import examples, image_input, model_picker, model_status, session_state, status_line
@@ -121,7 +124,7 @@ def endpoints(ctx: Context) -> SimpleNamespace:
 
         Args:
             query: What to look for, e.g. "a rocket launch".
-            top_k: How many hits to return (1-24).
+            top_k: How many hits to return (1-1000).
             model: Which retrieval checkpoint to use; the profile's default when empty.
 
         Returns:
@@ -143,7 +146,7 @@ def endpoints(ctx: Context) -> SimpleNamespace:
 
         Args:
             image: The example image.
-            top_k: How many hits to return (1-24).
+            top_k: How many hits to return (1-1000).
             model: Which retrieval checkpoint to use; the profile's default when empty.
 
         Returns:
@@ -166,7 +169,7 @@ def endpoints(ctx: Context) -> SimpleNamespace:
         Args:
             query: Optional text query.
             image: Optional example image.
-            top_k: How many hits to return (1-24).
+            top_k: How many hits to return (1-1000).
             text_weight: With both, the text's share of the query (0-1).
             model: Which retrieval checkpoint to use; the profile's default when empty.
 
@@ -189,7 +192,7 @@ def endpoints(ctx: Context) -> SimpleNamespace:
 
         Args:
             image_id: The image's id, from the data that search returns.
-            top_k: How many hits to return (1-24).
+            top_k: How many hits to return (1-1000).
             model: Which retrieval checkpoint to use; the profile's default when empty.
 
         Returns:
@@ -218,7 +221,7 @@ def endpoints(ctx: Context) -> SimpleNamespace:
 
         Args:
             labels: The labels, separated by commas, e.g. "animal, food, space".
-            examples: How many example images to return per label (0-12).
+            examples: How many example images to return per label (0-24).
             model: Which retrieval checkpoint to use; the profile's default when empty.
 
         Returns:
@@ -351,7 +354,7 @@ def endpoints(ctx: Context) -> SimpleNamespace:
             query: A text to place on the map (or give an image).
             image: An image to place on the map.
             model: Which retrieval checkpoint to use; the profile's default when empty.
-            top_k: How many nearest images to mark (1-24).
+            top_k: How many nearest images to mark (1-1000).
 
         Returns:
             The map as a picture, and its points as JSON.
@@ -465,7 +468,7 @@ def search_panel(demo, *, query, query_image, picker, top_k, embedding_map, clas
                                value="a photo of a cat.\na photo of a cup of coffee.\na photo of a rocket.\n"
                                "a photo of coins.", max_length=5000)  # fmt: skip
         button = gr.Button(_("explain.matrix_button"), variant="secondary")
-        temperature = gr.Slider(explain_clip.MIN_TEMPERATURE, 1.0, 0.01, step=0.001, label=_("explain.temperature"),
+        temperature = gr.Slider(*explain_clip.TEMPERATURE.ends, 0.01, step=0.001, label=_("explain.temperature"),
                                 info=_("explain.temperature_info"))  # fmt: skip
         matrix = gr.Image(label=_("explain.matrix"), type="pil", format="png", interactive=False)
         numbers = gr.HTML()
@@ -532,9 +535,10 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                     both_button = gr.Button(_("search.both"))
                 picker = model_picker("retrieval", ctx.classroom)
                 with gr.Accordion(_("common.advanced"), open=False):
-                    top_k = gr.Slider(1, 24, 8, step=1, label=_("search.top_k"))
+                    top_k = gr.Slider(*TOP_K.ends, 8, step=1, label=_("search.top_k"))
                     text_weight = gr.Slider(
-                        0, 1, 0.5, step=0.05, label=_("search.text_weight"), info=_("search.text_weight_info")
+                        *RETRIEVAL["text_weight"].ends, 0.5, step=0.05, label=_("search.text_weight"),
+                        info=_("search.text_weight_info"),
                     )
             with gr.Column(scale=3):
                 # No preview: a click selects the result, and the grid stays in view.
@@ -580,7 +584,7 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                 collection_labels = gr.Textbox(
                     label=_("search.labels"), placeholder=_("search.collection_labels_placeholder"), max_length=1000
                 )
-                examples_per_label = gr.Slider(0, 12, 4, step=1, label=_("search.examples_per_label"))
+                examples_per_label = gr.Slider(*EXAMPLES.ends, 4, step=1, label=_("search.examples_per_label"))
                 collection_button = gr.Button(_("search.classify_collection"), variant="primary")
             with gr.Column(scale=3):
                 counts = gr.Dataframe(interactive=False, label=_("search.counts"))

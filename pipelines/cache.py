@@ -1,5 +1,7 @@
 """The one model cache: a pipeline is loaded the first time a task asks for it and
-reused after that, within a memory budget.
+reused after that, within a memory budget. It sits above the pipelines it loads (which
+class serves each task, the safety component handed to text-to-image) and uses what
+serves them from runtime/: the registry, devices, budgets, batching and the Hub.
 
 Under the ``auto`` profile, a checkpoint that is neither in the local Hugging Face cache
 nor downloadable (no network) is replaced by its tiny twin, with a notice that says so;
@@ -29,6 +31,7 @@ from runtime.batching import DEVICE_LOCK, Batcher
 from runtime.devices import configure_torch, fast_path_default, pick_device, pick_dtype
 from runtime.hub import CheckpointUnavailable, estimate_bytes, locate
 from runtime.memory import default_budget, release_memory, tensor_bytes
+from runtime.messages import Notice, model_names
 from runtime.registry import Checkpoint
 from runtime.scripts import ScriptCheck
 
@@ -223,18 +226,23 @@ class ModelCache:
         checkpoint, notice = requested, ""
         try:
             source, local_only = locate(requested)
-        except CheckpointUnavailable as error:
+        except CheckpointUnavailable:
             explicit = (self.profile or settings.MODEL_PROFILE).strip().lower() != "auto"
             if explicit or requested.is_tiny:
                 raise
             checkpoint = registry.tiny_twin(requested)
             source, local_only = locate(checkpoint)
-            notice = (
+            notice = Notice(
+                "offline_stand_in",
                 f"{requested.label} ({requested.repo_id}) isn't available offline, so a tiny random model "
-                f"stands in and its outputs are meaningless. {str(error).split('. ', 1)[1]}"
+                f"stands in and its outputs are meaningless. Connect to the internet once, or download it "
+                f"elsewhere with `hf download {requested.repo_id}` and copy the cache folder (HF_HOME). From "
+                "mainland China, set HF_ENDPOINT to a mirror or MODEL_SOURCE=modelscope (docs/settings.md).",
+                model=model_names(requested),
+                repo=requested.repo_id,
             )
         cls = _import(PIPELINE_CLASSES[task])
-        configure_torch()
+        configure_torch(self.profile)
         device = pick_device()
         # Tiny models: 32-wide layers gain nothing from bfloat16 or int8, and float32 keeps
         # their outputs identical on every machine.
@@ -263,10 +271,10 @@ class ModelCache:
         """What ``checkpoint`` reads (runtime/scripts.py), and which models of the task's
         picker read what it doesn't, for the notice a pipeline gives."""
 
-        def readers(missing: set[str]) -> list[str]:
-            return [c.label for c in registry.readers(task, missing, self.profile) if c.key != checkpoint.key]
+        def readers(missing: set[str]) -> list[Checkpoint]:
+            return [c for c in registry.readers(task, missing, self.profile) if c.key != checkpoint.key]
 
-        return ScriptCheck(checkpoint.label, checkpoint.scripts, readers)
+        return ScriptCheck(checkpoint.label, checkpoint.scripts, readers, key=checkpoint.key)
 
     def safety_filter_for(self, text_to_image: Checkpoint):
         """The safety component for images made with ``text_to_image`` (pipelines/safety.py):
@@ -282,7 +290,10 @@ class ModelCache:
                 raise CheckpointUnavailable(
                     f"The safety checker ({loaded.requested.repo_id}) isn't available offline, so images from "
                     f"{text_to_image.label} can't be checked and are not made. Download it once with "
-                    f"`hf download {loaded.requested.repo_id}`, or set SAFETY_FILTER=off for research use."
+                    f"`hf download {loaded.requested.repo_id}`, or set SAFETY_FILTER=off for research use.",
+                    "safety_offline",
+                    repo=loaded.requested.repo_id,
+                    model=model_names(text_to_image),
                 )
             return loaded.pipeline
 
