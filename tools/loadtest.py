@@ -356,13 +356,13 @@ def hostile_requests(image: Path = IMAGE) -> list:
     """Requests a client may send and the app must refuse, each with a message."""
     from gradio_client import handle_file
 
-    outside = {"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}}
+    outside = {"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}}  # a file of the server
+    elsewhere = {"path": None, "url": "http://example.com/x.png", "meta": {"_type": "gradio.FileData"}}  # to fetch
     return [
         ("text_to_image", {"prompt": "a fox", "seed": 1.5, "width": 64, "height": 64}),  # not a whole number
         ("search_by_text", {"query": "x" * 100_000, "top_k": 2}),  # over every text and body limit
-        ("caption", {"image": outside}),  # a file of the server
-        ("classify", {"image": {"path": None, "url": "http://example.com/x.png", "meta": {"_type": "gradio.FileData"}},
-                      "labels": "cat"}),  # a URL to fetch  # fmt: skip
+        ("caption", {"image": outside}),
+        ("classify", {"image": elsewhere, "labels": "cat"}),
         ("search_by_image", {"image": handle_file(str(image)), "top_k": 10_000}),  # out of range
     ]
 
