@@ -395,7 +395,7 @@ def run_class(url: str, students: int = 30, rounds: int = 1, pid: int | None = N
               keep_small: tuple[str, ...] = ()) -> ClassResult:  # fmt: skip
     """``students`` clients on this machine's address, each with its own session, all at
     once: in each of ``rounds``, each sends a short request (timed), the heavy request of
-    one tab (the tabs taken in turn across the class, so every tab is used) and another
+    one tab (student i takes tab i, in turn across the tabs, so every tab is used) and another
     short one, then waits for the class to finish the round; ``hogs`` of them send their heavy request four times at once, and every
     tenth student also something the app must refuse. Every request is waited for: a heavy
     or hostile one refused with a message is correct, a failure is anything else."""
@@ -461,9 +461,9 @@ def run_class(url: str, students: int = 30, rounds: int = 1, pid: int | None = N
     def student(index: int) -> None:
         client = clients[index]
         try:
-            for turn in range(index, index + rounds * students, students):
+            for _ in range(rounds):  # the same requests each round: a round's memory is comparable
                 short(client)
-                endpoint, kwargs = heavy[turn % len(heavy)]
+                endpoint, kwargs = heavy[index % len(heavy)]
                 jobs = [client.submit(**kwargs, api_name=f"/{endpoint}") for _ in range(4 if index < hogs else 1)]
                 if index % 10 == 9:  # a few students send what the app must refuse
                     bad_endpoint, bad = hostile[(index // 10) % len(hostile)]
