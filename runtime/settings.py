@@ -100,13 +100,13 @@ SERVER_PORT = _int("GRADIO_SERVER_PORT", 7860)
 # as Claude Desktop or Cursor), at /gradio_api/mcp/: on or off. Gradio's own variable.
 MCP_SERVER = os.getenv("GRADIO_MCP_SERVER", "on").strip().lower() not in ("0", "off", "false", "no")
 # Requests waiting beyond this get "busy, try again" instead of piling up.
-QUEUE_MAX_SIZE = _int("QUEUE_MAX_SIZE", 128)
+QUEUE_MAX_SIZE = _int("QUEUE_MAX_SIZE", 256)
 # Requests one visitor (login name, else MCP agent, else page or API session) may have
 # waiting or running at once, so that no one fills the queue for everyone; 0: no cap.
 QUEUE_PER_CLIENT = _int("QUEUE_PER_CLIENT", 8)
 # Requests one network address may have waiting or running at once: a flood guard only,
-# sized for a class of 30+ behind one school NAT or proxy (two each); 0: no cap.
-QUEUE_PER_ADDRESS = _int("QUEUE_PER_ADDRESS", 64)
+# sized for a class of 30+ behind one school NAT or proxy (four each); 0: no cap.
+QUEUE_PER_ADDRESS = _int("QUEUE_PER_ADDRESS", 128)
 # Visitors (pages, API clients, MCP agents) whose session state the app keeps in memory;
 # the one unused longest is forgotten first. Gradio keeps 10,000 by default, and each
 # holds a copy of the page's settings: hundreds of MB that never came back.

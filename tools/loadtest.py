@@ -3,6 +3,7 @@
     python -m tools.loadtest                                 # starts the app (tiny profile), 8 clients, 30 s
     python -m tools.loadtest --clients 16 --seconds 60 --json out/load.json
     python -m tools.loadtest --url http://127.0.0.1:7860/ --pid 12345   # an app already running here
+    python -m tools.loadtest --class-of 30      # 30 students on one address, every tab at its heaviest
     python -m tools.loadtest --replicas 2 --compare --clients 50 --endpoints chat,caption \
         --env BACKEND_CHAT=http://127.0.0.1:8000/v1 --env BACKEND_CHAT_MODEL=...   # replicas and a model server
 
@@ -305,7 +306,186 @@ def run(url: str | list[str], clients: int = 8, seconds: float = 30, max_request
     return result
 
 
-def main(argv: list[str] | None = None) -> Result:
+# --- A class: students behind one address, every tab at its heaviest ------------------
+
+AUDIO = ROOT / "assets" / "audio" / "what-animal.wav"
+# The sliders that make a request cost more; the class scenario sets each to its maximum.
+COST_SLIDERS = {"max_new_tokens", "num_beams", "num_inference_steps", "num_images", "top_k", "examples",
+                "hidden_size", "epochs", "embedding_size", "batch_size", "limit", "width", "height"}  # fmt: skip
+SHORT = ("search_by_text", {"query": "a cat", "top_k": 2})  # a student's quick request, timed
+
+
+def heavy_requests(client, image: Path = IMAGE, audio: Path = AUDIO, keep_small: tuple[str, ...] = ()) -> list:
+    """(endpoint, kwargs) for one request per tab with every cost slider at its maximum, as
+    the app's own sliders allow (read from its config): what a student may send. Sliders
+    named in ``keep_small`` ("endpoint.parameter") stay at their default."""
+    from gradio_client import handle_file
+
+    picture, clip = handle_file(str(image)), handle_file(str(audio))
+    given = {
+        "caption": {"image": picture},
+        "explain_vqa": {"image": picture, "question": "What animal is this?"},
+        "chat": {"message": "Describe every detail of these pictures. " * 8, "images": [picture] * 4},
+        "text_to_image": {"prompt": "a red fox in the snow, highly detailed"},
+        "embedding_map": {"query": "a cat"},
+        "classify_collection": {"labels": "cat, dog, bird, car, tree, house"},
+        "transcribe": {"audio": clip},
+        "speak": {"text": ("The quick brown fox jumps over the lazy dog. " * 12)[:500]},  # the longest it takes
+        "train_fusion": {"strategy": "hybrid"},
+        "train_contrastive": {},
+        "evaluate": {},
+        "lessons": {},
+    }
+    named = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    components = {c["id"]: c for c in client.config["components"]}
+    requests = []
+    for endpoint, kwargs in given.items():
+        if f"/{endpoint}" not in named:
+            continue
+        dependency = next(d for d in client.config["dependencies"] if d.get("api_name") == endpoint)
+        inputs = [components[i] for i in dependency["inputs"] if components[i].get("type") != "state"]
+        for parameter, component in zip(named[f"/{endpoint}"]["parameters"], inputs, strict=False):
+            name, maximum = parameter["parameter_name"], component.get("props", {}).get("maximum")
+            if name in COST_SLIDERS and f"{endpoint}.{name}" not in keep_small and maximum is not None:
+                kwargs = {**kwargs, name: maximum}
+        requests.append((endpoint, kwargs))
+    return requests
+
+
+def hostile_requests(image: Path = IMAGE) -> list:
+    """Requests a client may send and the app must refuse, each with a message."""
+    from gradio_client import handle_file
+
+    outside = {"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}}  # a file of the server
+    elsewhere = {"path": None, "url": "http://example.com/x.png", "meta": {"_type": "gradio.FileData"}}  # to fetch
+    return [
+        ("text_to_image", {"prompt": "a fox", "seed": 1.5, "width": 64, "height": 64}),  # not a whole number
+        ("search_by_text", {"query": "x" * 100_000, "top_k": 2}),  # over every text and body limit
+        ("caption", {"image": outside}),
+        ("classify", {"image": elsewhere, "labels": "cat"}),
+        ("search_by_image", {"image": handle_file(str(image)), "top_k": 10_000}),  # out of range
+    ]
+
+
+@dataclass
+class ClassResult:
+    students: int
+    seconds: float = 0
+    ok: int = 0
+    refused: int = 0  # heavy or hostile requests refused with a message: correct
+    failures: list = field(default_factory=list)  # anything else: a request lost, a short one refused, ...
+    short_alone_s: float = 0  # one short request with the app idle
+    heavy_alone_s: dict = field(default_factory=dict)  # each heavy request with the app idle
+    short_s: list = field(default_factory=list)  # every short request under load
+    rss_mb: list = field(default_factory=list)  # the app's memory before the class and after each round
+
+    @property
+    def round_growth_mb(self) -> list[float]:
+        return [after - before for before, after in zip(self.rss_mb, self.rss_mb[1:], strict=False)]
+
+    @property
+    def bound_s(self) -> float:
+        """What fair turns promise a short request: at most one job of each other student
+        ahead of it (the longest heavy one, measured alone), and its own; twice that, for
+        two cores shared by the batched and the model groups."""
+        return 2 * (self.students * max(self.heavy_alone_s.values(), default=0) + self.short_alone_s)
+
+
+def run_class(url: str, students: int = 30, rounds: int = 1, pid: int | None = None, hogs: int = 3,
+              keep_small: tuple[str, ...] = ()) -> ClassResult:  # fmt: skip
+    """``students`` clients on this machine's address, each with its own session, all at
+    once: in each of ``rounds``, each sends a short request (timed), the heavy request of
+    one tab (student i takes tab i, in turn across the tabs, so every tab is used) and another
+    short one, then waits for the class to finish the round; ``hogs`` of them send their heavy request four times at once, and every
+    tenth student also something the app must refuse. Every request is waited for: a heavy
+    or hostile one refused with a message is correct, a failure is anything else."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gradio_client.exceptions import AppError
+
+    check_loopback(url)
+    if not 1 <= students <= LIMITS["clients"]:
+        raise ValueError(f"Use 1-{LIMITS['clients']} students.")
+    result = ClassResult(students)
+    first = loopback_client(url, httpx_kwargs={"timeout": 120})
+    heavy, hostile = heavy_requests(first, keep_small=keep_small), hostile_requests()
+
+    def timed(client, endpoint, kwargs) -> float:
+        began = time.perf_counter()
+        try:
+            client.predict(**kwargs, api_name=f"/{endpoint}")
+        except AppError as error:  # a budget's refusal, said before the work: the baseline is its time
+            if endpoint == SHORT[0] or not str(error).strip():
+                raise
+        return time.perf_counter() - began
+
+    # Baselines with the app idle. Each heavy request's first call (its model loaded with
+    # it: a longer time, so a looser bound) is its baseline, to keep the test short.
+    timed(first, *SHORT)
+    result.heavy_alone_s = {endpoint: timed(first, endpoint, kwargs) for endpoint, kwargs in heavy}
+    result.short_alone_s = min(timed(first, *SHORT) for _ in range(3))
+    first.close()
+
+    lock = threading.Lock()
+    measure = (lambda: result.rss_mb.append(rss_mb(pid))) if pid is not None else (lambda: None)
+    between_rounds = threading.Barrier(students, action=measure)
+    # A browser waits for the queue to take its request; gradio_client gives up after 5 s.
+    with ThreadPoolExecutor(16) as pool:
+        clients = list(pool.map(lambda _: loopback_client(url, httpx_kwargs={"timeout": 120}), range(students)))
+    start = time.monotonic()
+
+    def outcome(kind: str, endpoint: str, job) -> None:
+        try:
+            job.result(timeout=600)
+            with lock:
+                result.ok += 1
+            return
+        except AppError as error:
+            message = str(error).strip()
+            refused = kind != "short" and message and "Queue is full" not in message and message != "Error"
+            with lock:
+                if refused:
+                    result.refused += 1
+                else:
+                    result.failures.append(f"{kind} {endpoint}: {message[:200]}")
+        except Exception as error:  # every other failure is reported, by message
+            with lock:
+                result.failures.append(f"{kind} {endpoint}: {type(error).__name__}: {str(error)[:200]}")
+
+    def short(client) -> None:
+        began = time.perf_counter()
+        outcome("short", SHORT[0], client.submit(**SHORT[1], api_name=f"/{SHORT[0]}"))
+        with lock:
+            result.short_s.append(time.perf_counter() - began)
+
+    def student(index: int) -> None:
+        client = clients[index]
+        try:
+            for _ in range(rounds):  # the same requests each round: a round's memory is comparable
+                short(client)
+                endpoint, kwargs = heavy[index % len(heavy)]
+                jobs = [client.submit(**kwargs, api_name=f"/{endpoint}") for _ in range(4 if index < hogs else 1)]
+                if index % 10 == 9:  # a few students send what the app must refuse
+                    bad_endpoint, bad = hostile[(index // 10) % len(hostile)]
+                    outcome("hostile", bad_endpoint, client.submit(**bad, api_name=f"/{bad_endpoint}"))
+                short(client)  # while its heavy requests wait or run: fair turns answer it first
+                for submitted in jobs:
+                    outcome("heavy", endpoint, submitted)
+                between_rounds.wait(timeout=900)
+        finally:
+            client.close()
+
+    measure()
+    threads = [threading.Thread(target=student, args=(i,), daemon=True) for i in range(students)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    result.seconds = time.monotonic() - start
+    return result
+
+
+def main(argv: list[str] | None = None) -> Result | ClassResult:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", help="an app already running on this machine, or replicas: URLs separated by "
                                       "commas (default: start --replicas apps)")  # fmt: skip
@@ -325,7 +505,14 @@ def main(argv: list[str] | None = None) -> Result:
         "--image", type=Path, default=IMAGE, help="the image the image endpoints send (default: cat.jpg)"
     )
     parser.add_argument("--quick", action="store_true", help="4 clients for 10 s")
+    parser.add_argument("--class-of", type=int, metavar="N",
+                        help="instead: a class of N students on this address, every tab at its heaviest (run_class)")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.class_of:
+        with start_app(args.profile, env=dict(item.split("=", 1) for item in args.env)) as (url, process):
+            taught = run_class(url, students=args.class_of, rounds=2, pid=process.pid)
+        print(json.dumps({**asdict(taught), "bound_s": taught.bound_s, "round_growth_mb": taught.round_growth_mb}))
+        return taught
     if args.quick:
         args.clients, args.seconds = 4, 10
     endpoints = tuple(e.strip().lstrip("/") for e in args.endpoints.split(",") if e.strip())

@@ -133,7 +133,9 @@ def agents_app(tmp_path_factory):
 
 def test_a_tool_taking_a_list_of_files_is_called(app_url):
     images = [data_url("red"), data_url("blue")]
-    result = session_calls(app_url, lambda s: s.call_tool("similarity_matrix", {"images": images, "texts": "red, blue"}))
+    result = session_calls(
+        app_url, lambda s: s.call_tool("similarity_matrix", {"images": images, "texts": "red, blue"})
+    )
     assert not result.isError, text(result)  # was "PointerToNowhere: '/$defs/FileData' does not exist"
     tools = session_calls(app_url, lambda s: s.list_tools())
     schemas = json.dumps([tool.inputSchema for tool in tools.tools])

@@ -34,4 +34,3 @@ def fix_state_outputs() -> None:
     from gradio.mcp import GradioMCPServer
 
     GradioMCPServer.pop_returned_state = staticmethod(_without_state)
-
