@@ -29,6 +29,7 @@ from runtime.batching import DEVICE_LOCK, Batcher
 from runtime.devices import configure_torch, fast_path_default, pick_device, pick_dtype
 from runtime.hub import CheckpointUnavailable, estimate_bytes, locate
 from runtime.memory import default_budget, release_memory, tensor_bytes
+from runtime.messages import Notice
 from runtime.registry import Checkpoint
 from runtime.scripts import ScriptCheck
 
@@ -229,9 +230,12 @@ class ModelCache:
                 raise
             checkpoint = registry.tiny_twin(requested)
             source, local_only = locate(checkpoint)
-            notice = (
+            notice = Notice(
+                "stand_in",
                 f"{requested.label} ({requested.repo_id}) isn't available offline, so a tiny random model "
-                f"stands in and its outputs are meaningless. {str(error).split('. ', 1)[1]}"
+                f"stands in and its outputs are meaningless. {str(error).split('. ', 1)[1]}",
+                model=requested.label,
+                repo=requested.repo_id,
             )
         cls = _import(PIPELINE_CLASSES[task])
         configure_torch()

@@ -13,6 +13,7 @@ from runtime.inputs import load_image
 from runtime.messages import InputError
 from ui.handlers import refusal
 from ui.i18n import _, both
+from ui.messages import translate
 from ui.server.language import LOCALE_JS, PRESENTER_JS, SWITCH_LOCALE_JS, SWITCH_PRESENTER_JS
 
 
@@ -97,7 +98,7 @@ def model_status(task: str, model: str | None) -> str:
         f"{loaded.precision} · {both('common.loaded_in', seconds=f'{loaded.seconds:.1f}')}"
     )
     if loaded.notice:
-        line = f"⚠️ {loaded.notice}\n\n{line}"
+        line = f"⚠️ {translate(loaded.notice)}\n\n{line}"  # in the page's language
     return line
 
 
