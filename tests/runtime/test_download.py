@@ -177,6 +177,9 @@ def test_with_the_hub_down_auto_falls_back_and_explicit_profiles_refuse(online, 
     hub_down(monkeypatch)
     loaded = ModelCache("auto").get("caption", blip())
     assert loaded.checkpoint.is_tiny and "tiny random model stands in" in loaded.notice
+    # The status line says it in the page's language (the Chinese page showed it in English).
+    said = translate(loaded.notice, "zh-CN")
+    assert "微型模型代替" in said and REPO in said and "stands in" not in said
     with pytest.raises(CheckpointUnavailable, match="can't be reached.*--profile tiny"):
         ModelCache("cpu").get("caption", blip())
 
