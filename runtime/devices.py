@@ -168,6 +168,10 @@ LIBRARY_NOTES = {
     # transformers' own Whisper generate() passes suppress_tokens beside its generation
     # config (a workaround in generation_whisper.py), and its base class calls that deprecated.
     "transformers.generation.utils": "Passing `generation_config` together with generation-related arguments=({'",
+    # Counting a text's tokens before cutting it to what the model reads (and saying so on
+    # the page: runtime/inputs.note_truncation, the evaluation's metrics) tokenizes the whole
+    # text once, which logs this; a text that reached a model uncut would fail loudly instead.
+    "transformers.tokenization_utils_base": "Token indices sequence length is longer than the specified maximum",
 }
 
 

@@ -148,7 +148,22 @@ def attention_gallery(explanation, strategy: str, layer: int) -> list:
     items = explain_generation.heatmaps(explanation, strategy, layer)
     if "question" in explanation.maps:  # VQA: the question's words over the image too
         items += explain_generation.heatmaps(explanation, "question", layer, prefix="Q")
-    return items
+    return as_files(items)
+
+
+def as_files(items: list[tuple]) -> list[tuple[str, str]]:
+    """(image, caption) gallery items as (path, caption), each image in a file of its own.
+    Gradio writes a returned PIL image into its cache in place, under the hash of its bytes:
+    two visitors given the same map (a class on one example) rewrite the same file while
+    one of them downloads it, and that download breaks off. A file of our own is copied
+    into the cache under a temporary name and renamed, never rewritten."""
+    folder = outputs.new_folder("maps")
+    found = []
+    for n, (image, caption) in enumerate(items):
+        path = folder / f"map-{n:02d}.png"
+        image.save(path)
+        found.append((str(path), caption))
+    return found
 
 
 def render_generation(explanation, strategy: str, layer: int):

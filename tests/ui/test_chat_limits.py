@@ -108,3 +108,14 @@ def test_where_it_looked_before_any_answer_is_refused_in_the_pages_language(hand
                 handlers.explain_chat([], None)
         finally:
             PAGE_LOCALE.reset(token)
+
+
+def test_an_answer_past_the_time_budget_stops_and_says_why(handlers, monkeypatch):
+    # Issue 36: every request has a wall-clock deadline (JOB_TIME_LIMIT), Chat's too; what
+    # was written stays, the model is freed for the next visitor.
+    from runtime import settings
+
+    monkeypatch.setattr(settings, "JOB_TIME_LIMIT", 1e-6)
+    with pytest.warns(UserWarning, match="JOB_TIME_LIMIT"):
+        *_, (answer, history, details) = handlers.chat("Describe it.", [CAT], model="tiny-smolvlm", max_new_tokens=64)
+    assert history[-1]["role"] == "assistant" and len(details["tokens"]) < 64

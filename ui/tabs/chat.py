@@ -14,14 +14,15 @@ from pipelines.chat_budget import MAX_ANSWER_TOKENS, MAX_MESSAGE_CHARS, check_le
 from pipelines.limits import CHAT
 from runtime import settings
 from runtime.backends import needs_local_model
-from runtime.inputs import check_number, check_text
-from runtime.messages import InputError
+from runtime.inputs import check_number, check_text, notify
+from runtime.messages import InputError, Notice
 from ui import panels
 from ui.components import examples, model_picker, model_status, session_state, status_line
 from ui.context import Context
 from ui.handlers import get_model, gpu, shows_result, user_errors
 from ui.i18n import _, bilingual, both
 from ui.server.mcp_inputs import Conversation, Files
+from ui.server.queue import Deadline
 from ui.server.serving import model_event
 
 # (message, images): examples in both languages, each with its images.
@@ -123,12 +124,17 @@ def endpoints(ctx: Context) -> SimpleNamespace:
         session = getattr(request, "session_hash", None) or ""
         stop = stops[session] = threading.Event()
         shown = [m for turn in turns for m in _shown(turn)]
+        deadline = Deadline()  # the answer's wall-clock budget (JOB_TIME_LIMIT), as Create's
         try:
             steps = loaded.pipeline.stream(
                 turns, system_prompt, stop, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
                 seed=seed,
             )  # fmt: skip
             for step in steps:
+                if deadline.passed and not stop.is_set():  # the answer so far stays; the model is freed
+                    stop.set()
+                    notify(Notice("chat_deadline", f"The answer was stopped at {deadline.describe()}. Ask for a "
+                                  "shorter answer (max_new_tokens) or fewer images.", seconds=f"{deadline.seconds:g}"))  # fmt: skip
                 answer = step["answer"]
                 history_now = [*shown, {"role": "assistant", "content": answer}]
                 if not step["done"]:
@@ -241,7 +247,7 @@ def where_maps(found: dict | None, token: int = 0) -> list:
         which = bilingual("chat.where_all") if token == 0 else repr(found["tokens"][token - 1])
         label = bilingual("chat.where_caption", image=n, share=f"{float(part):.0%}")
         items.append((overlay(item["image"], heat), f"{which} · {label}"))
-    return items
+    return panels.as_files(items)
 
 
 # --- Explain, How it works and Show the code ---------------------------------------
