@@ -130,7 +130,9 @@ def problems(page, locale: str) -> list[str]:
 
 
 def toasts(page) -> list[str]:
-    return [toast.inner_text().strip() for toast in page.locator(".toast-body").all()]
+    # Read in one go: a toast that closes itself between listing and reading would leave a
+    # locator that waits for it.
+    return [text.strip() for text in page.locator(".toast-body").all_inner_texts()]
 
 
 PANELS_JS = """(el) => {
