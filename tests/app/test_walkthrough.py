@@ -119,8 +119,7 @@ def problems(page, locale: str) -> list[str]:
             found.append(f"a bare {text!r}")
         if other_language(text, locale):
             found.append(f"the other language: {text!r}")
-    for toast in page.locator(".toast-body").all():
-        body = toast.inner_text().strip()
+    for body in toasts(page):
         message = re.sub(r"^(Error|错误|Warning|警告|Info|提示)\s*", "", body).strip()
         if not message:
             found.append(f"a notice without a message: {body!r}")
