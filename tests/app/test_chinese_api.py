@@ -145,3 +145,19 @@ def test_evaluation_results_are_reported_per_language(tmp_path):
     raw = report.write_report(results, tmp_path, with_chart=False)["json"].read_text(encoding="utf-8")
     assert "\\u" not in raw and any("\u4e00" <= c <= "\u9fff" for c in raw)
     assert "| zh | overall | accuracy |" in report.to_markdown(results)
+
+
+def test_an_input_gradio_cannot_read_is_refused_in_the_clients_language(live):
+    # A /chat history whose message is neither text nor a file fails Gradio's own check;
+    # the refusal was English whatever the client's language.
+    import pytest
+    from gradio_client.exceptions import AppError
+
+    from tools.loadtest import loopback_client
+
+    bad = [{"role": "user", "content": {"unexpected": 1}}]
+    chinese = loopback_client(live.src, headers={"Accept-Language": "zh-CN"})
+    with pytest.raises(AppError, match="有一项输入无法读取"):
+        chinese.predict(message="你好", history=bad, api_name="/chat")
+    with pytest.raises(AppError, match="An input could not be read"):
+        live.predict(message="hello", history=bad, api_name="/chat")

@@ -485,7 +485,8 @@ def guard_inputs(demo: gr.Blocks) -> gr.Blocks:
             raise
         except Exception as error:  # Gradio's own checks: keep their message, not "error": null
             first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise refusal(f"An input could not be read: {first_line}") from None
+            raise refusal(InputError("input_unreadable", f"An input could not be read: {first_line}",
+                                     detail=first_line)) from None  # fmt: skip
 
     demo.preprocess_data = preprocess_data
 
