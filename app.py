@@ -42,13 +42,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--profile", choices=registry.PROFILES, default=None,
-                        help=f"which checkpoints to use (default: MODEL_PROFILE or auto; now {settings.MODEL_PROFILE!r})")  # fmt: skip
+    parser.add_argument(
+        "--profile",
+        choices=registry.PROFILES,
+        default=None,
+        help=f"which checkpoints to use (default: MODEL_PROFILE or auto; now {settings.MODEL_PROFILE!r})",
+    )
     parser.add_argument("--host", default=settings.SERVER_NAME, help="address to listen on (GRADIO_SERVER_NAME)")
     parser.add_argument("--port", type=int, default=settings.SERVER_PORT, help="port to listen on (GRADIO_SERVER_PORT)")
     parser.add_argument("--share", action="store_true", help="also serve through a temporary public gradio.live link")
-    parser.add_argument("--classroom", metavar="FILE", default=None,
-                        help="a teacher's classroom settings file, YAML/JSON/TOML (CLASSROOM_FILE)")  # fmt: skip
+    parser.add_argument(
+        "--classroom",
+        metavar="FILE",
+        default=None,
+        help="a teacher's classroom settings file, YAML/JSON/TOML (CLASSROOM_FILE)",
+    )
     return parser.parse_args(argv)
 
 

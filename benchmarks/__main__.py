@@ -73,10 +73,15 @@ def main(argv: list[str] | None = None) -> int:
         peaks = {name: common.matmul_gflops(getattr(torch, name)) for name in {"float32", fast}}
         rows.append(
             common.result(
-                "matmul", "GFLOP/s", peaks[fast], peaks["float32"], info, higher_is_better=True,
+                "matmul",
+                "GFLOP/s",
+                peaks[fast],
+                peaks["float32"],
+                info,
+                higher_is_better=True,
                 precision=f"2048x2048, {fast} vs float32",
             )
-        )  # fmt: skip
+        )
         print(json.dumps(rows[-1]), flush=True)
     for name in chosen:
         if name == "search":

@@ -67,8 +67,10 @@ def main(argv: list[str] | None = None) -> None:
     epochs = args.epochs or (5 if args.quick else DEFAULTS.epochs)
     start = time.perf_counter()
     pipe, real = clip_b32()
-    print(f"model: {pipe.name} ({'real weights' if real else 'random weights, same architecture'}), "
-          f"built in {time.perf_counter() - start:.1f} s; torch threads: {torch.get_num_threads()}")  # fmt: skip
+    print(
+        f"model: {pipe.name} ({'real weights' if real else 'random weights, same architecture'}), "
+        f"built in {time.perf_counter() - start:.1f} s; torch threads: {torch.get_num_threads()}"
+    )
 
     with tempfile.TemporaryDirectory() as temporary:
         cache = args.cache or temporary
@@ -77,9 +79,11 @@ def main(argv: list[str] | None = None) -> None:
         data = fusion.FusionLab(cache).matching_set(pipe)
         encode = time.perf_counter() - start
         shape = data.features.image_tokens.shape
-        print(f"features: {shape[0]} pictures x {shape[1]} tokens x {shape[2]} dims, "
-              f"{len(data.features.captions)} captions: {encode:.1f} s "
-              f"({'read from --cache' if cached else 'encoded: once per model, then cached on disk'})")  # fmt: skip
+        print(
+            f"features: {shape[0]} pictures x {shape[1]} tokens x {shape[2]} dims, "
+            f"{len(data.features.captions)} captions: {encode:.1f} s "
+            f"({'read from --cache' if cached else 'encoded: once per model, then cached on disk'})"
+        )
         start = time.perf_counter()
         fusion.FusionLab(cache).matching_set(pipe)
         print(f"features from the disk cache: {time.perf_counter() - start:.2f} s")
@@ -96,8 +100,10 @@ def main(argv: list[str] | None = None) -> None:
         finally:
             fusion.TRAIN_THREADS = 1
         slowest = max(slowest, one)
-        print(f"{strategy:<8} {epochs:>6} {one:>8.2f}s {baseline:>8.2f}s {baseline / one:>5.1f}x "
-              f"{result['metrics']['test_accuracy']:>12.1%}")  # fmt: skip
+        print(
+            f"{strategy:<8} {epochs:>6} {one:>8.2f}s {baseline:>8.2f}s {baseline / one:>5.1f}x "
+            f"{result['metrics']['test_accuracy']:>12.1%}"
+        )
     if not args.no_audio:
         slowest = max(slowest, audio_runs(data, pipe, args.strategies.split(","), epochs, args.cache))
     slowest = max(slowest, contrastive_runs(data))
@@ -137,25 +143,35 @@ def audio_runs(data, pipe, strategies: list[str], epochs: int, cache: str | None
     with tempfile.TemporaryDirectory() as temporary:
         start = time.perf_counter()
         tts, asr, names, real = speech_models(Path(temporary))
-        print(f"\nspeech models: {' + '.join(names)} ({'real weights' if real else 'random weights'}), "
-              f"built in {time.perf_counter() - start:.1f} s")  # fmt: skip
+        print(
+            f"\nspeech models: {' + '.join(names)} ({'real weights' if real else 'random weights'}), "
+            f"built in {time.perf_counter() - start:.1f} s"
+        )
         lab = fusion.FusionLab(cache or temporary)
         start = time.perf_counter()
         audio = lab.audio_features(tts, asr, names)
         seconds = time.perf_counter() - start
-    print(f"spoken captions: {len(lab.spoken_captions(tts, names[0]).clips)} takes read and encoded, "
-          f"{audio.audio_tokens.shape[1]} tokens x {audio.audio_tokens.shape[2]} dims: {seconds:.1f} s "
-          "(once per pair of models, then cached on disk)")  # fmt: skip
+    print(
+        f"spoken captions: {len(lab.spoken_captions(tts, names[0]).clips)} takes read and encoded, "
+        f"{audio.audio_tokens.shape[1]} tokens x {audio.audio_tokens.shape[2]} dims: {seconds:.1f} s "
+        "(once per pair of models, then cached on disk)"
+    )
     data = fusion.MatchingSet.build(lab.scenes, data.features, data.split, audio=audio)
     slowest = 0.0
     print(f"\n{'strategy':<8} {'modalities':<18} {'epochs':>6} {'1 thread':>9} {'held-out acc':>13}")
     for strategy in strategies:
-        config = fusion.FusionConfig(strategy=strategy, epochs=epochs, learning_rate=DEFAULTS.learning_rate,
-                                     modalities=["image", "text", "audio"])  # fmt: skip
+        config = fusion.FusionConfig(
+            strategy=strategy,
+            epochs=epochs,
+            learning_rate=DEFAULTS.learning_rate,
+            modalities=["image", "text", "audio"],
+        )
         result = fusion.train(data, config)
         slowest = max(slowest, result["seconds"])
-        print(f"{strategy:<8} {'image+text+audio':<18} {epochs:>6} {result['seconds']:>8.2f}s "
-              f"{result['metrics']['test_accuracy']:>12.1%}")  # fmt: skip
+        print(
+            f"{strategy:<8} {'image+text+audio':<18} {epochs:>6} {result['seconds']:>8.2f}s "
+            f"{result['metrics']['test_accuracy']:>12.1%}"
+        )
     return slowest
 
 

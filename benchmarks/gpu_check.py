@@ -66,8 +66,9 @@ def blip(vqa: bool, smoke: bool):
     model.generation_config.max_length = None
     from transformers import BlipProcessor
 
-    processor = BlipProcessor(image_processor=BlipImageProcessorPil(size={"height": side, "width": side}),
-                              tokenizer=tokenizer)  # fmt: skip
+    processor = BlipProcessor(
+        image_processor=BlipImageProcessorPil(size={"height": side, "width": side}), tokenizer=tokenizer
+    )
     return model, processor
 
 
@@ -83,35 +84,70 @@ def sdxl_turbo(smoke: bool):
     if smoke:
         small = dict(hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4)
         text, text_2 = dict(small, projection_dim=32), dict(small, projection_dim=32)
-        unet = dict(block_out_channels=(32, 64), layers_per_block=1, sample_size=8, attention_head_dim=(2, 4),
-                    down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-                    up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=64,
-                    addition_time_embed_dim=8, projection_class_embeddings_input_dim=32 + 6 * 8)  # fmt: skip
-        vae = dict(block_out_channels=(32, 64), down_block_types=("DownEncoderBlock2D",) * 2,
-                   up_block_types=("UpDecoderBlock2D",) * 2, layers_per_block=1)  # fmt: skip
+        unet = dict(
+            block_out_channels=(32, 64),
+            layers_per_block=1,
+            sample_size=8,
+            attention_head_dim=(2, 4),
+            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+            up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+            cross_attention_dim=64,
+            addition_time_embed_dim=8,
+            projection_class_embeddings_input_dim=32 + 6 * 8,
+        )
+        vae = dict(
+            block_out_channels=(32, 64),
+            down_block_types=("DownEncoderBlock2D",) * 2,
+            up_block_types=("UpDecoderBlock2D",) * 2,
+            layers_per_block=1,
+        )
     else:
-        text = dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12,
-                    hidden_act="quick_gelu", projection_dim=768)  # fmt: skip
-        text_2 = dict(hidden_size=1280, intermediate_size=5120, num_hidden_layers=32, num_attention_heads=20,
-                      hidden_act="gelu", projection_dim=1280)  # fmt: skip
-        unet = dict(block_out_channels=(320, 640, 1280), layers_per_block=2, sample_size=128,
-                    transformer_layers_per_block=(1, 2, 10), attention_head_dim=(5, 10, 20),
-                    down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
-                    up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
-                    cross_attention_dim=2048, addition_time_embed_dim=256,
-                    projection_class_embeddings_input_dim=2816)  # fmt: skip
-        vae = dict(block_out_channels=(128, 256, 512, 512), down_block_types=("DownEncoderBlock2D",) * 4,
-                   up_block_types=("UpDecoderBlock2D",) * 4, layers_per_block=2)  # fmt: skip
+        text = dict(
+            hidden_size=768,
+            intermediate_size=3072,
+            num_hidden_layers=12,
+            num_attention_heads=12,
+            hidden_act="quick_gelu",
+            projection_dim=768,
+        )
+        text_2 = dict(
+            hidden_size=1280,
+            intermediate_size=5120,
+            num_hidden_layers=32,
+            num_attention_heads=20,
+            hidden_act="gelu",
+            projection_dim=1280,
+        )
+        unet = dict(
+            block_out_channels=(320, 640, 1280),
+            layers_per_block=2,
+            sample_size=128,
+            transformer_layers_per_block=(1, 2, 10),
+            attention_head_dim=(5, 10, 20),
+            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+            up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+            cross_attention_dim=2048,
+            addition_time_embed_dim=256,
+            projection_class_embeddings_input_dim=2816,
+        )
+        vae = dict(
+            block_out_channels=(128, 256, 512, 512),
+            down_block_types=("DownEncoderBlock2D",) * 4,
+            up_block_types=("UpDecoderBlock2D",) * 4,
+            layers_per_block=2,
+        )
     tokenizer = clip_tokenizer()
     pipe = StableDiffusionXLPipeline(
         vae=AutoencoderKL(**vae, scaling_factor=0.13025),
         text_encoder=CLIPTextModel(CLIPTextConfig(vocab_size=CLIP_VOCAB, **text, **ids)),
         text_encoder_2=CLIPTextModelWithProjection(CLIPTextConfig(vocab_size=CLIP_VOCAB, **text_2, **ids)),
-        tokenizer=tokenizer, tokenizer_2=tokenizer,
+        tokenizer=tokenizer,
+        tokenizer_2=tokenizer,
         unet=UNet2DConditionModel(**unet, use_linear_projection=True, addition_embed_type="text_time"),
-        scheduler=EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
-                                         timestep_spacing="trailing"),
-    )  # fmt: skip
+        scheduler=EulerDiscreteScheduler(
+            beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", timestep_spacing="trailing"
+        ),
+    )
     return _eval(pipe)
 
 
@@ -125,12 +161,25 @@ def sd_turbo(smoke: bool):
     xl = sdxl_turbo(smoke=True)  # the tiny SD pipeline: the same tiny parts without SDXL's conditioning
     from diffusers import UNet2DConditionModel
 
-    unet = UNet2DConditionModel(block_out_channels=(32, 64), layers_per_block=1, sample_size=8,
-                                attention_head_dim=(2, 4), down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-                                up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=32)  # fmt: skip
-    pipe = StableDiffusionPipeline(vae=xl.vae, text_encoder=xl.text_encoder, tokenizer=xl.tokenizer, unet=unet,
-                                   scheduler=xl.scheduler, safety_checker=None, feature_extractor=None,
-                                   requires_safety_checker=False)  # fmt: skip
+    unet = UNet2DConditionModel(
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        sample_size=8,
+        attention_head_dim=(2, 4),
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=32,
+    )
+    pipe = StableDiffusionPipeline(
+        vae=xl.vae,
+        text_encoder=xl.text_encoder,
+        tokenizer=xl.tokenizer,
+        unet=unet,
+        scheduler=xl.scheduler,
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
     return _eval(pipe)
 
 
@@ -152,9 +201,13 @@ def siglip(smoke: bool):
         tower = dict(hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4)
     config = SiglipConfig(
         vision_config=dict(tower, image_size=side, patch_size=8 if smoke else 14),
-        text_config=dict(tower, vocab_size=1000 if smoke else 256_000, max_position_embeddings=64,
-                         projection_size=tower["hidden_size"]),
-    )  # fmt: skip
+        text_config=dict(
+            tower,
+            vocab_size=1000 if smoke else 256_000,
+            max_position_embeddings=64,
+            projection_size=tower["hidden_size"],
+        ),
+    )
     return SiglipModel(config).eval(), _ImagesOnly(SiglipImageProcessorPil(size={"height": side, "width": side}))
 
 
@@ -255,9 +308,19 @@ def run_caption(device, dtype, smoke, repeats, info, vqa: bool = False) -> list[
         inputs["pixel_values"] = inputs["pixel_values"].to(dtype)
         fast = model.generate(**inputs, max_new_tokens=tokens)
     name = "vqa" if vqa else "caption"
-    return [result(name, "s per answer" if vqa else "s per caption", ours_s, baseline_s, info,
-                   precision=f"{_name(dtype)}, SDPA", peak_gb=_peak_gb(device), baseline_peak_gb=baseline_peak,
-                   fidelity=f"greedy tokens agree {_agreement(fast, plain):.0%}")]  # fmt: skip
+    return [
+        result(
+            name,
+            "s per answer" if vqa else "s per caption",
+            ours_s,
+            baseline_s,
+            info,
+            precision=f"{_name(dtype)}, SDPA",
+            peak_gb=_peak_gb(device),
+            baseline_peak_gb=baseline_peak,
+            fidelity=f"greedy tokens agree {_agreement(fast, plain):.0%}",
+        )
+    ]
 
 
 def run_vqa(device, dtype, smoke, repeats, info) -> list[dict]:
@@ -293,11 +356,22 @@ def run_vlm(device, dtype, smoke, repeats, info) -> list[dict]:
     pipe.model.to(dtype)
     _reset_peak(device)
     ours = measure(pipe, image, repeats)
-    return [result("vlm_gemma3-4b", "s per 20-token answer", ours["answer_s"], baseline["answer_s"], info,
-                   precision=f"{_name(dtype)}, SDPA", first_token_s=ours["first_token_s"],
-                   tokens_per_s=ours["tokens_per_s"], baseline_tokens_per_s=baseline["tokens_per_s"],
-                   peak_gb=_peak_gb(device), baseline_peak_gb=baseline_peak,
-                   fidelity=f"first token {ours['first_token_s']} s, {ours['tokens_per_s']} tokens/s")]  # fmt: skip
+    return [
+        result(
+            "vlm_gemma3-4b",
+            "s per 20-token answer",
+            ours["answer_s"],
+            baseline["answer_s"],
+            info,
+            precision=f"{_name(dtype)}, SDPA",
+            first_token_s=ours["first_token_s"],
+            tokens_per_s=ours["tokens_per_s"],
+            baseline_tokens_per_s=baseline["tokens_per_s"],
+            peak_gb=_peak_gb(device),
+            baseline_peak_gb=baseline_peak,
+            fidelity=f"first token {ours['first_token_s']} s, {ours['tokens_per_s']} tokens/s",
+        )
+    ]
 
 
 def run_text_to_image(device, dtype, smoke, repeats, info, xl: bool = False) -> list[dict]:
@@ -335,17 +409,36 @@ def run_text_to_image(device, dtype, smoke, repeats, info, xl: bool = False) -> 
     difference = np.abs(np.asarray(image, np.float32) - np.asarray(plain, np.float32)).mean()
     name = "sdxl_turbo" if xl else "sd_turbo"
     budget = default_budget(device) / 2**30 if device.startswith("cuda") else None
-    rows = [result(name, f"s per {side}x{side} image", ours_s, baseline_s, info,
-                   precision=f"{_name(dtype)}, {placement}", peak_gb=_peak_gb(device), baseline_peak_gb=baseline_peak,
-                   budget_gb=budget and round(budget, 1),
-                   fidelity=f"mean pixel difference to float32 {difference:.1f}/255")]  # fmt: skip
+    rows = [
+        result(
+            name,
+            f"s per {side}x{side} image",
+            ours_s,
+            baseline_s,
+            info,
+            precision=f"{_name(dtype)}, {placement}",
+            peak_gb=_peak_gb(device),
+            baseline_peak_gb=baseline_peak,
+            budget_gb=budget and round(budget, 1),
+            fidelity=f"mean pixel difference to float32 {difference:.1f}/255",
+        )
+    ]
     if xl and device.startswith("cuda") and placement == "on the GPU":  # the offload path, timed too
         pipe.to("cpu")
         pipe.enable_model_cpu_offload()
         _reset_peak(device)
         offload_s, _ = timed(ours, device, repeats)
-        rows.append(result("sdxl_turbo_offload", f"s per {side}x{side} image", offload_s, baseline_s, info,
-                           precision=f"{_name(dtype)}, model CPU offload", peak_gb=_peak_gb(device)))  # fmt: skip
+        rows.append(
+            result(
+                "sdxl_turbo_offload",
+                f"s per {side}x{side} image",
+                offload_s,
+                baseline_s,
+                info,
+                precision=f"{_name(dtype)}, model CPU offload",
+                peak_gb=_peak_gb(device),
+            )
+        )
         pipe.remove_all_hooks()
     return rows
 
@@ -384,10 +477,19 @@ def run_embed_images(device, dtype, smoke, repeats, info) -> list[dict]:
     _reset_peak(device)
     ours_s, embeddings = timed(lambda: pipe.embed_images(images), device, repeats)
     cosine = np.sum(embeddings * plain, axis=1)
-    return [result("embed_images", f"s per {len(images)} images", ours_s, baseline_s, info,
-                   precision=f"{_name(dtype)}, batches of 16", peak_gb=_peak_gb(device),
-                   baseline_peak_gb=baseline_peak,
-                   fidelity=f"cosine to float32: mean {cosine.mean():.4f}, min {cosine.min():.4f}")]  # fmt: skip
+    return [
+        result(
+            "embed_images",
+            f"s per {len(images)} images",
+            ours_s,
+            baseline_s,
+            info,
+            precision=f"{_name(dtype)}, batches of 16",
+            peak_gb=_peak_gb(device),
+            baseline_peak_gb=baseline_peak,
+            fidelity=f"cosine to float32: mean {cosine.mean():.4f}, min {cosine.min():.4f}",
+        )
+    ]
 
 
 RUNS = {

@@ -50,11 +50,13 @@ def _blip_config():
     config = BlipConfig()  # the defaults are BLIP base: ViT-B/16 at 384 px, BERT-base text
     config.text_config.update(
         dict(
-            vocab_size=len(tokenizer), bos_token_id=tokenizer.convert_tokens_to_ids("[DEC]"),
-            pad_token_id=tokenizer.pad_token_id, sep_token_id=tokenizer.sep_token_id,
+            vocab_size=len(tokenizer),
+            bos_token_id=tokenizer.convert_tokens_to_ids("[DEC]"),
+            pad_token_id=tokenizer.pad_token_id,
+            sep_token_id=tokenizer.sep_token_id,
             eos_token_id=tokenizer.sep_token_id,
         )
-    )  # fmt: skip
+    )
     return config, tokenizer
 
 
@@ -92,27 +94,46 @@ def sd_turbo():
 
     torch.manual_seed(0)
     unet = UNet2DConditionModel(
-        sample_size=64, attention_head_dim=(5, 10, 20, 20), cross_attention_dim=1024, use_linear_projection=True,
-    )  # fmt: skip  # other defaults are SD's: (320, 640, 1280, 1280) channels, 2 layers per block
+        sample_size=64,
+        attention_head_dim=(5, 10, 20, 20),
+        cross_attention_dim=1024,
+        use_linear_projection=True,
+    )  # other defaults are SD's: (320, 640, 1280, 1280) channels, 2 layers per block
     vae = AutoencoderKL(
-        block_out_channels=(128, 256, 512, 512), layers_per_block=2, sample_size=512,
-        down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
-    )  # fmt: skip
+        block_out_channels=(128, 256, 512, 512),
+        layers_per_block=2,
+        sample_size=512,
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+    )
     tokenizer = clip_tokenizer()
     text_encoder = CLIPTextModel(
         CLIPTextConfig(
-            vocab_size=CLIP_VOCAB, hidden_size=1024, intermediate_size=4096, num_hidden_layers=23,
-            num_attention_heads=16, hidden_act="gelu", projection_dim=512,
-            bos_token_id=CLIP_VOCAB - 2, eos_token_id=CLIP_VOCAB - 1, pad_token_id=CLIP_VOCAB - 1,
+            vocab_size=CLIP_VOCAB,
+            hidden_size=1024,
+            intermediate_size=4096,
+            num_hidden_layers=23,
+            num_attention_heads=16,
+            hidden_act="gelu",
+            projection_dim=512,
+            bos_token_id=CLIP_VOCAB - 2,
+            eos_token_id=CLIP_VOCAB - 1,
+            pad_token_id=CLIP_VOCAB - 1,
         )
-    )  # fmt: skip
+    )
     scheduler = EulerDiscreteScheduler(
         beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", timestep_spacing="trailing"
     )
     pipe = StableDiffusionPipeline(
-        vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet, scheduler=scheduler,
-        safety_checker=None, feature_extractor=None, requires_safety_checker=False,
-    )  # fmt: skip
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=scheduler,
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
     pipe.set_progress_bar_config(disable=True)
     for module in (unet, vae, text_encoder):
         module.eval()  # as from_pretrained leaves them (in training mode diffusers copies tensors)

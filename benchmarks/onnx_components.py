@@ -93,9 +93,13 @@ def run_onnx_components(quick: bool, peaks: dict, info: dict) -> list[dict]:
         difference = float((ours() - baseline()).abs().max())
         rows.append(
             result(
-                f"onnx_{name}", unit, timing["ours"], timing["baseline"], info,
+                f"onnx_{name}",
+                unit,
+                timing["ours"],
+                timing["baseline"],
+                info,
                 precision=f"float32, ONNX Runtime vs PyTorch (export and check {export_s:.0f} s, once)",
                 fidelity=f"largest difference to PyTorch {difference:.1e}",
             )
-        )  # fmt: skip
+        )
     return rows

@@ -111,8 +111,9 @@ def bench_embedding(pipe, images: int, batch_size: int) -> list[dict]:
         indexed = images / (time.perf_counter() - start)
     common = {"part": "embedding", "model": "CLIP ViT-B/32 architecture, random weights", "images": images}
     rows.append({**common, "method": "naive loop, one image at a time", "images_per_s": naive, "speedup": 1.0})
-    rows.append({**common, "method": f"indexing path, batch {batch_size}", "images_per_s": indexed,
-                 "speedup": indexed / naive})  # fmt: skip
+    rows.append(
+        {**common, "method": f"indexing path, batch {batch_size}", "images_per_s": indexed, "speedup": indexed / naive}
+    )
     return rows
 
 
@@ -167,8 +168,13 @@ def bench_search(n: int, backends: list[str], queries: int, encoder, args) -> li
     for name in backends:
         row = {"part": "search", "backend": name, "vectors": n, "dim": DIM, "data": args.data}
         if name == "qdrant" and not args.qdrant_url and n > args.qdrant_max:
-            rows.append({**row, "skipped": f"embedded Qdrant is brute force in Python; over {args.qdrant_max:,} "
-                                          "vectors measure a server with --qdrant-url"})  # fmt: skip
+            rows.append(
+                {
+                    **row,
+                    "skipped": f"embedded Qdrant is brute force in Python; over {args.qdrant_max:,} "
+                    "vectors measure a server with --qdrant-url",
+                }
+            )
             continue
         with tempfile.TemporaryDirectory(prefix="bench-search-") as tmp:
             gc.collect()
@@ -194,8 +200,14 @@ def bench_search(n: int, backends: list[str], queries: int, encoder, args) -> li
                     text_latencies.append(time.perf_counter() - start)
             backend.close()
         p50, p95 = _percentiles(latencies)
-        row.update(build_s=build, memory_mb=memory / 2**20, search_p50_ms=p50, search_p95_ms=p95,
-                   recall_at_10=recall, queries=len(latencies))  # fmt: skip
+        row.update(
+            build_s=build,
+            memory_mb=memory / 2**20,
+            search_p50_ms=p50,
+            search_p95_ms=p95,
+            recall_at_10=recall,
+            queries=len(latencies),
+        )
         if text_latencies:
             row["text_query_p50_ms"], row["text_query_p95_ms"] = _percentiles(text_latencies)
         rows.append(row)
@@ -220,8 +232,15 @@ def text_encoder(pipe, tokens: int):
     return encode
 
 
-def run(sizes=(10_000, 100_000, 1_000_000), quick: bool = False, backends=None, queries: int | None = None,
-        images: int | None = None, echo: bool = False, **options) -> list[dict]:  # fmt: skip
+def run(
+    sizes=(10_000, 100_000, 1_000_000),
+    quick: bool = False,
+    backends=None,
+    queries: int | None = None,
+    images: int | None = None,
+    echo: bool = False,
+    **options,
+) -> list[dict]:
     """Run the benchmark and return its rows (what ``python -m benchmarks`` collects);
     ``echo`` prints each row as a JSON line as soon as it is measured."""
     args = argparse.Namespace(**{**vars(_parser().parse_args([])), **options})
@@ -281,12 +300,17 @@ def markdown(rows: list[dict]) -> str:
         out.append("")
     text = [r for r in rows if r["part"] == "text encoding"]
     if text:
-        out += [f"Text encoding ({text[0]['tokens']} tokens, real-size CLIP text tower): "
-                f"p50 {text[0]['p50_ms']:.1f} ms, p95 {text[0]['p95_ms']:.1f} ms.", ""]  # fmt: skip
+        out += [
+            f"Text encoding ({text[0]['tokens']} tokens, real-size CLIP text tower): "
+            f"p50 {text[0]['p50_ms']:.1f} ms, p95 {text[0]['p95_ms']:.1f} ms.",
+            "",
+        ]
     search = [r for r in rows if r["part"] == "search"]
     if search:
-        out += ["| backend | vectors | build (s) | memory (MB) | search p50 / p95 (ms) | text query p50 / p95 (ms) | recall@10 |",
-                "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+        out += [
+            "| backend | vectors | build (s) | memory (MB) | search p50 / p95 (ms) | text query p50 / p95 (ms) | recall@10 |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
         for r in search:
             if "skipped" in r:
                 out.append(f"| {r['backend']} | {r['vectors']:,} | skipped: {r['skipped']} | | | | |")
@@ -294,8 +318,10 @@ def markdown(rows: list[dict]) -> str:
             text_cell = (
                 f"{r['text_query_p50_ms']:.1f} / {r['text_query_p95_ms']:.1f}" if "text_query_p50_ms" in r else ""
             )
-            out.append(f"| {r['backend']} | {r['vectors']:,} | {r['build_s']:.2f} | {r['memory_mb']:.0f} | "
-                       f"{r['search_p50_ms']:.2f} / {r['search_p95_ms']:.2f} | {text_cell} | {r['recall_at_10']:.3f} |")  # fmt: skip
+            out.append(
+                f"| {r['backend']} | {r['vectors']:,} | {r['build_s']:.2f} | {r['memory_mb']:.0f} | "
+                f"{r['search_p50_ms']:.2f} / {r['search_p95_ms']:.2f} | {text_cell} | {r['recall_at_10']:.3f} |"
+            )
     return "\n".join(out)
 
 
@@ -307,7 +333,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--queries", type=int, default=None, help="queries per backend (default 200, quick 50)")
     parser.add_argument("--text-queries", type=int, default=50, help="end-to-end text queries per backend (0: skip)")
     parser.add_argument("--query-tokens", type=int, default=12, help="tokens in a text query")
-    parser.add_argument("--images", type=int, default=None, help="images for the throughput part (default 256, quick 32; 0: skip)")  # fmt: skip
+    parser.add_argument(
+        "--images", type=int, default=None, help="images for the throughput part (default 256, quick 32; 0: skip)"
+    )
     parser.add_argument("--batch-size", type=int, default=32, help="batch size of the indexing path")
     parser.add_argument("--hnsw-m", type=int, default=32, help="HNSW links per node")
     parser.add_argument("--ef-search", type=int, default=128, help="HNSW candidates per query (FAISS_EF_SEARCH)")
@@ -315,8 +343,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--qdrant-url", default=None, help="measure a Qdrant server instead of embedded Qdrant")
     parser.add_argument("--qdrant-max", type=int, default=20_000, help="largest size for embedded Qdrant")
     parser.add_argument("--threads", type=int, default=None, help="torch and faiss threads (default: all cores)")
-    parser.add_argument("--data", choices=("clustered", "uniform"), default="clustered",
-                        help="synthetic vectors: clustered like a real collection, or uniform on the sphere (worst case)")  # fmt: skip
+    parser.add_argument(
+        "--data",
+        choices=("clustered", "uniform"),
+        default="clustered",
+        help="synthetic vectors: clustered like a real collection, or uniform on the sphere (worst case)",
+    )
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON lines to this file")
     return parser
 

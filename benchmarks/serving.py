@@ -54,17 +54,28 @@ def running_app(env: dict | None = None, import_torch_first: bool = False):
     (url, seconds from start to HTTP 200) and stops the app afterwards."""
     command = [sys.executable, "app.py"]
     if import_torch_first:
-        command = [sys.executable, "-c", "import sys, runpy, torch; sys.argv[0] = 'app.py'; "
-                   "runpy.run_path('app.py', run_name='__main__')"]  # fmt: skip
+        command = [
+            sys.executable,
+            "-c",
+            "import sys, runpy, torch; sys.argv[0] = 'app.py'; runpy.run_path('app.py', run_name='__main__')",
+        ]
     port = _free_port()
     with tempfile.TemporaryDirectory(prefix="playground-bench-") as data:
-        environment = {**os.environ, "PLAYGROUND_DATA_DIR": data, "HF_HUB_OFFLINE": "1",
-                       "GRADIO_ANALYTICS_ENABLED": "False", **(env or {})}  # fmt: skip
+        environment = {
+            **os.environ,
+            "PLAYGROUND_DATA_DIR": data,
+            "HF_HUB_OFFLINE": "1",
+            "GRADIO_ANALYTICS_ENABLED": "False",
+            **(env or {}),
+        }
         start = time.perf_counter()
         process = subprocess.Popen(
             [*command, "--profile", "tiny", "--port", str(port)],
-            cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            cwd=ROOT,
+            env=environment,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             url = f"http://127.0.0.1:{port}/"
             _wait_for_page(url, process)
@@ -123,11 +134,17 @@ def run_serve_caption(quick: bool, peaks: dict, info: dict, clients: int = 16) -
     ours, baseline = statistics.median(rates["ours"]), statistics.median(rates["baseline"])
     return [
         result(
-            "serve_caption", "requests/s", ours, baseline, info, higher_is_better=True,
-            clients=clients, requests=clients * per_client * rounds,
+            "serve_caption",
+            "requests/s",
+            ours,
+            baseline,
+            info,
+            higher_is_better=True,
+            clients=clients,
+            requests=clients * per_client * rounds,
             precision="tiny profile; batching on (MAX_BATCH_SIZE=8) vs off",
         )
-    ]  # fmt: skip
+    ]
 
 
 def run_cold_start(quick: bool, peaks: dict, info: dict) -> list[dict]:
@@ -139,7 +156,13 @@ def run_cold_start(quick: bool, peaks: dict, info: dict) -> list[dict]:
     ours, baseline = statistics.median(times[False]), statistics.median(times[True])
     return [
         result(
-            "cold_start", "s to HTTP 200", ours, baseline, info, target="under 5 s", met=ours < 5,
+            "cold_start",
+            "s to HTTP 200",
+            ours,
+            baseline,
+            info,
+            target="under 5 s",
+            met=ours < 5,
             precision="tiny profile, no model loaded; baseline imports torch first",
         )
-    ]  # fmt: skip
+    ]

@@ -59,8 +59,10 @@ def bench_reading(seconds: float, repeats: int) -> None:
         sf.write(str(path), np.stack([clip, clip], axis=1), 48_000)
         decode = timed(lambda: sf.read(str(path), dtype="float32"), repeats)
         full = timed(lambda: load_audio(path, 16_000, max_seconds=seconds + 1), repeats)
-    print(f"read {seconds:5.0f} s 48 kHz stereo FLAC: decode {decode * 1000:7.1f} ms, decode+mono+resample "
-          f"{full * 1000:7.1f} ms ({full / decode:.2f}x decoding alone), RTF {full / seconds:.4f}")  # fmt: skip
+    print(
+        f"read {seconds:5.0f} s 48 kHz stereo FLAC: decode {decode * 1000:7.1f} ms, decode+mono+resample "
+        f"{full * 1000:7.1f} ms ({full / decode:.2f}x decoding alone), RTF {full / seconds:.4f}"
+    )
 
 
 def bench_recognition(loaded, lengths: list[float], repeats: int) -> None:
@@ -97,8 +99,17 @@ def random_models(folder: Path, tokens_per_second: float) -> tuple:
     for name in ("whisper", "vits"):
         (folder / name).mkdir()
     # openai/whisper-base's config; the decoder's positions cap what it writes per window.
-    tiny._whisper(folder / "whisper", d_model=512, encoder_layers=6, decoder_layers=6, encoder_attention_heads=8,
-                  decoder_attention_heads=8, encoder_ffn_dim=2048, decoder_ffn_dim=2048, max_target_positions=448)  # fmt: skip
+    tiny._whisper(
+        folder / "whisper",
+        d_model=512,
+        encoder_layers=6,
+        decoder_layers=6,
+        encoder_attention_heads=8,
+        decoder_attention_heads=8,
+        encoder_ffn_dim=2048,
+        decoder_ffn_dim=2048,
+        max_target_positions=448,
+    )
     tiny._vits(folder / "vits", full_size=True)
     whisper = SpeechRecognitionPipeline.from_pretrained(str(folder / "whisper"))
     vits = TextToSpeechPipeline.from_pretrained(str(folder / "vits"))

@@ -21,8 +21,9 @@ QUESTION = "What animal is this?"
 QUESTION_ZH = "这是什么动物？"  # the Qwen models are asked in Chinese
 # (key, vision encoder, text model, pixel-shuffle factor, tile side): SmolVLM's three sizes
 # as their config.json files give them (SigLIP base/16 or so400m/14; SmolLM2 135M/360M/1.7B).
-_SIGLIP_B16 = dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12,
-                   image_size=512, patch_size=16)  # fmt: skip
+_SIGLIP_B16 = dict(
+    hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12, image_size=512, patch_size=16
+)
 MODELS = {
     "smolvlm-256m": (
         _SIGLIP_B16,
@@ -31,7 +32,7 @@ MODELS = {
         ),
         4,
         512,
-    ),  # fmt: skip
+    ),
     "smolvlm-500m": (
         _SIGLIP_B16,
         dict(
@@ -39,7 +40,7 @@ MODELS = {
         ),
         4,
         512,
-    ),  # fmt: skip
+    ),
     "smolvlm-2b": (
         dict(
             hidden_size=1152,
@@ -58,7 +59,7 @@ MODELS = {
         ),
         3,
         384,
-    ),  # fmt: skip
+    ),
 }
 
 
@@ -74,31 +75,50 @@ def build(key: str, n: int):
     vision, text, scale, tile = MODELS[key]
     tiny = AutoProcessor.from_pretrained(tiny_path("tiny/smolvlm"))
     tokenizer = tiny.tokenizer
-    ids = dict(bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-               pad_token_id=tokenizer.pad_token_id)  # fmt: skip
+    ids = dict(
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id
+    )
     config = Idefics3Config(
         text_config=dict(text, vocab_size=49_280, max_position_embeddings=8192, rope_theta=100_000.0, **ids),
-        vision_config=vision, scale_factor=scale, image_token_id=tokenizer.convert_tokens_to_ids("<image>"),
-    )  # fmt: skip
+        vision_config=vision,
+        scale_factor=scale,
+        image_token_id=tokenizer.convert_tokens_to_ids("<image>"),
+    )
     torch.manual_seed(0)
     model = Idefics3ForConditionalGeneration(config).eval()
     model.generation_config.eos_token_id = None  # random weights: answer the full length
     image_processor = type(tiny.image_processor)(size={"longest_edge": n * tile}, max_image_size={"longest_edge": tile})
     seq_len = (vision["image_size"] // vision["patch_size"]) ** 2 // scale**2
-    processor = Idefics3Processor(image_processor=image_processor, tokenizer=tokenizer, image_seq_len=seq_len,
-                                  chat_template=tiny.chat_template)  # fmt: skip
+    processor = Idefics3Processor(
+        image_processor=image_processor, tokenizer=tokenizer, image_seq_len=seq_len, chat_template=tiny.chat_template
+    )
     return ChatPipeline(model, processor, "idefics3", key)
 
 
 # Gemma 3 4B it, as its config.json gives it: SigLIP so400m/14 at 896 px pooled into 256
 # tokens, a 34-layer text model (2,560 wide, 8 heads of 256, 4 key-value heads).
 GEMMA3_4B = dict(
-    text=dict(hidden_size=2560, intermediate_size=10240, num_hidden_layers=34, num_attention_heads=8,
-              num_key_value_heads=4, head_dim=256, vocab_size=262_208, sliding_window=1024,
-              max_position_embeddings=131_072, query_pre_attn_scalar=256),
-    vision=dict(hidden_size=1152, intermediate_size=4304, num_hidden_layers=27, num_attention_heads=16,
-                image_size=896, patch_size=14),
-)  # fmt: skip
+    text=dict(
+        hidden_size=2560,
+        intermediate_size=10240,
+        num_hidden_layers=34,
+        num_attention_heads=8,
+        num_key_value_heads=4,
+        head_dim=256,
+        vocab_size=262_208,
+        sliding_window=1024,
+        max_position_embeddings=131_072,
+        query_pre_attn_scalar=256,
+    ),
+    vision=dict(
+        hidden_size=1152,
+        intermediate_size=4304,
+        num_hidden_layers=27,
+        num_attention_heads=16,
+        image_size=896,
+        patch_size=14,
+    ),
+)
 
 
 def build_gemma3(dtype):
@@ -114,9 +134,12 @@ def build_gemma3(dtype):
     small = Gemma3Config.from_pretrained(tiny_path("tiny/gemma3"))
     config = Gemma3Config(
         text_config=dict(GEMMA3_4B["text"], pad_token_id=0, bos_token_id=2, eos_token_id=1),
-        vision_config=GEMMA3_4B["vision"], mm_tokens_per_image=256, boi_token_index=small.boi_token_index,
-        eoi_token_index=small.eoi_token_index, image_token_index=small.image_token_index,
-    )  # fmt: skip
+        vision_config=GEMMA3_4B["vision"],
+        mm_tokens_per_image=256,
+        boi_token_index=small.boi_token_index,
+        eoi_token_index=small.eoi_token_index,
+        image_token_index=small.image_token_index,
+    )
     torch.manual_seed(0)
     default = torch.get_default_dtype()
     torch.set_default_dtype(dtype)  # initialised in bfloat16: 8 GB, not 16 in float32 first
@@ -126,8 +149,12 @@ def build_gemma3(dtype):
         torch.set_default_dtype(default)
     model.generation_config.eos_token_id = None  # random weights: answer the full length
     image_processor = type(tiny.image_processor)(size={"height": 896, "width": 896})
-    processor = Gemma3Processor(image_processor=image_processor, tokenizer=tiny.tokenizer, image_seq_length=256,
-                                chat_template=tiny.chat_template)  # fmt: skip
+    processor = Gemma3Processor(
+        image_processor=image_processor,
+        tokenizer=tiny.tokenizer,
+        image_seq_length=256,
+        chat_template=tiny.chat_template,
+    )
     return ChatPipeline(model, processor, "gemma3", "gemma3-4b")
 
 
@@ -136,25 +163,70 @@ def build_gemma3(dtype):
 # 256, 2 key-value heads, rotary on a quarter of each head); Qwen3-VL: DeepStack features).
 _ROPE = {"rope_type": "default", "mrope_interleaved": True}
 QWEN = {
-    "qwen3.5-0.8b": ("qwen3_5",
-        dict(hidden_size=1024, intermediate_size=3584, num_hidden_layers=24, num_attention_heads=8,
-             num_key_value_heads=2, head_dim=256, vocab_size=248_320, linear_num_key_heads=16,
-             linear_num_value_heads=16, rope_parameters={**_ROPE, "rope_theta": 10_000_000.0,
-             "partial_rotary_factor": 0.25, "mrope_section": [11, 11, 10]}),
-        dict(depth=12, hidden_size=768, intermediate_size=3072, num_heads=12, out_hidden_size=1024)),
-    "qwen3.5-2b": ("qwen3_5",
-        dict(hidden_size=2048, intermediate_size=6144, num_hidden_layers=24, num_attention_heads=8,
-             num_key_value_heads=2, head_dim=256, vocab_size=248_320, linear_num_key_heads=16,
-             linear_num_value_heads=16, rope_parameters={**_ROPE, "rope_theta": 10_000_000.0,
-             "partial_rotary_factor": 0.25, "mrope_section": [11, 11, 10]}),
-        dict(depth=24, hidden_size=1024, intermediate_size=4096, num_heads=16, out_hidden_size=2048)),
-    "qwen3-vl-2b": ("qwen3_vl",
-        dict(hidden_size=2048, intermediate_size=6144, num_hidden_layers=28, num_attention_heads=16,
-             num_key_value_heads=8, head_dim=128, vocab_size=151_936,
-             rope_parameters={**_ROPE, "rope_theta": 5_000_000.0, "mrope_section": [24, 20, 20]}),
-        dict(depth=24, hidden_size=1024, intermediate_size=4096, num_heads=16, out_hidden_size=2048,
-             deepstack_visual_indexes=[5, 11, 17])),
-}  # fmt: skip
+    "qwen3.5-0.8b": (
+        "qwen3_5",
+        dict(
+            hidden_size=1024,
+            intermediate_size=3584,
+            num_hidden_layers=24,
+            num_attention_heads=8,
+            num_key_value_heads=2,
+            head_dim=256,
+            vocab_size=248_320,
+            linear_num_key_heads=16,
+            linear_num_value_heads=16,
+            rope_parameters={
+                **_ROPE,
+                "rope_theta": 10_000_000.0,
+                "partial_rotary_factor": 0.25,
+                "mrope_section": [11, 11, 10],
+            },
+        ),
+        dict(depth=12, hidden_size=768, intermediate_size=3072, num_heads=12, out_hidden_size=1024),
+    ),
+    "qwen3.5-2b": (
+        "qwen3_5",
+        dict(
+            hidden_size=2048,
+            intermediate_size=6144,
+            num_hidden_layers=24,
+            num_attention_heads=8,
+            num_key_value_heads=2,
+            head_dim=256,
+            vocab_size=248_320,
+            linear_num_key_heads=16,
+            linear_num_value_heads=16,
+            rope_parameters={
+                **_ROPE,
+                "rope_theta": 10_000_000.0,
+                "partial_rotary_factor": 0.25,
+                "mrope_section": [11, 11, 10],
+            },
+        ),
+        dict(depth=24, hidden_size=1024, intermediate_size=4096, num_heads=16, out_hidden_size=2048),
+    ),
+    "qwen3-vl-2b": (
+        "qwen3_vl",
+        dict(
+            hidden_size=2048,
+            intermediate_size=6144,
+            num_hidden_layers=28,
+            num_attention_heads=16,
+            num_key_value_heads=8,
+            head_dim=128,
+            vocab_size=151_936,
+            rope_parameters={**_ROPE, "rope_theta": 5_000_000.0, "mrope_section": [24, 20, 20]},
+        ),
+        dict(
+            depth=24,
+            hidden_size=1024,
+            intermediate_size=4096,
+            num_heads=16,
+            out_hidden_size=2048,
+            deepstack_visual_indexes=[5, 11, 17],
+        ),
+    ),
+}
 # A photo as a phone uploads it (the app's checks allow it): Qwen reads it at up to
 # max_pixels, SmolVLM resizes it to its longest_edge.
 PHOTO = (1600, 1200)
@@ -186,15 +258,24 @@ def build_qwen(key: str, max_pixels: int, dtype=None):
     family, text, vision = QWEN[key]
     twin = "tiny/qwen3.5" if family == "qwen3_5" else "tiny/qwen3-vl"
     tiny = load_processor(str(tiny_path(twin)), family)
-    ids = {name: tiny.tokenizer.convert_tokens_to_ids(f"<|{name}|>")
-           for name in ("image_pad", "video_pad", "vision_start", "vision_end")}  # fmt: skip
-    Config, Model = ((transformers.Qwen3_5Config, transformers.Qwen3_5ForConditionalGeneration) if family == "qwen3_5"
-                     else (transformers.Qwen3VLConfig, transformers.Qwen3VLForConditionalGeneration))  # fmt: skip
+    ids = {
+        name: tiny.tokenizer.convert_tokens_to_ids(f"<|{name}|>")
+        for name in ("image_pad", "video_pad", "vision_start", "vision_end")
+    }
+    Config, Model = (
+        (transformers.Qwen3_5Config, transformers.Qwen3_5ForConditionalGeneration)
+        if family == "qwen3_5"
+        else (transformers.Qwen3VLConfig, transformers.Qwen3VLForConditionalGeneration)
+    )
     config = Config(
-        text_config=dict(text, max_position_embeddings=262_144), vision_config=dict(vision, patch_size=16),
-        image_token_id=ids["image_pad"], video_token_id=ids["video_pad"], vision_start_token_id=ids["vision_start"],
-        vision_end_token_id=ids["vision_end"], tie_word_embeddings=True,
-    )  # fmt: skip
+        text_config=dict(text, max_position_embeddings=262_144),
+        vision_config=dict(vision, patch_size=16),
+        image_token_id=ids["image_pad"],
+        video_token_id=ids["video_pad"],
+        vision_start_token_id=ids["vision_start"],
+        vision_end_token_id=ids["vision_end"],
+        tie_word_embeddings=True,
+    )
     torch.manual_seed(0)
     default = torch.get_default_dtype()
     torch.set_default_dtype(dtype or torch.bfloat16)
@@ -203,10 +284,18 @@ def build_qwen(key: str, max_pixels: int, dtype=None):
     finally:
         torch.set_default_dtype(default)
     model.generation_config.eos_token_id = None  # random weights: answer the full length
-    image_processor = Qwen2VLImageProcessorPil(patch_size=16, temporal_patch_size=2, merge_size=2, min_pixels=65_536,
-                                               max_pixels=max_pixels, image_mean=[0.5] * 3, image_std=[0.5] * 3)  # fmt: skip
-    processor = QwenImageProcessor(image_processor=image_processor, tokenizer=tiny.tokenizer,
-                                   chat_template=tiny.chat_template)  # fmt: skip
+    image_processor = Qwen2VLImageProcessorPil(
+        patch_size=16,
+        temporal_patch_size=2,
+        merge_size=2,
+        min_pixels=65_536,
+        max_pixels=max_pixels,
+        image_mean=[0.5] * 3,
+        image_std=[0.5] * 3,
+    )
+    processor = QwenImageProcessor(
+        image_processor=image_processor, tokenizer=tiny.tokenizer, chat_template=tiny.chat_template
+    )
     return ChatPipeline(model, processor, family, key)
 
 
@@ -225,10 +314,13 @@ def measure(pipe, image: str, repeats: int, answer_tokens: int = ANSWER_TOKENS, 
     tokens = len(result["tokens"])
     decode = statistics.median(totals) - statistics.median(first)
     return {
-        "prompt_tokens": result["prompt_tokens"], "image_tokens": result["image_tokens"],
-        "first_token_s": round(statistics.median(first), 2), "answer_s": round(statistics.median(totals), 2),
-        "tokens_per_s": round((tokens - 1) / decode, 1) if decode > 0 else None, "answer_tokens": tokens,
-    }  # fmt: skip
+        "prompt_tokens": result["prompt_tokens"],
+        "image_tokens": result["image_tokens"],
+        "first_token_s": round(statistics.median(first), 2),
+        "answer_s": round(statistics.median(totals), 2),
+        "tokens_per_s": round((tokens - 1) / decode, 1) if decode > 0 else None,
+        "answer_tokens": tokens,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -250,31 +342,49 @@ def main(argv: list[str] | None = None) -> int:
     for key in [k for k in keys if k in QWEN]:  # a 1,600 x 1,200 photo at three image sizes, in bfloat16
         keys.remove(key)
         for side in (336, 448, 640):
-            row = {"name": f"vlm_{key}_{side}", "model": key, "longest_edge": f"{side}² px",
-                   "threads": torch.get_num_threads(), "machine": common.machine(),
-                   **measure(build_qwen(key, side * side), photo(), 1 if args.quick else 3, question=QUESTION_ZH)}  # fmt: skip
+            row = {
+                "name": f"vlm_{key}_{side}",
+                "model": key,
+                "longest_edge": f"{side}² px",
+                "threads": torch.get_num_threads(),
+                "machine": common.machine(),
+                **measure(build_qwen(key, side * side), photo(), 1 if args.quick else 3, question=QUESTION_ZH),
+            }
             print(json.dumps(row), flush=True)
             rows.append(row)
     if "gemma3-4b" in keys:  # one 896 px view, in bfloat16 as its card loads it
         keys.remove("gemma3-4b")
-        row = {"name": "vlm_gemma3-4b", "model": "gemma3-4b", "longest_edge": 896, "threads": torch.get_num_threads(),
-               "machine": common.machine(), **measure(build_gemma3(torch.bfloat16), image, 1)}  # fmt: skip
+        row = {
+            "name": "vlm_gemma3-4b",
+            "model": "gemma3-4b",
+            "longest_edge": 896,
+            "threads": torch.get_num_threads(),
+            "machine": common.machine(),
+            **measure(build_gemma3(torch.bfloat16), image, 1),
+        }
         print(json.dumps(row), flush=True)
         rows.append(row)
     for key in keys:
         for n in (1, 2, 4):
             pipe = build(key, n)
-            row = {"name": f"vlm_{key}_n{n}", "model": key, "longest_edge": n * MODELS[key][3],
-                   "threads": torch.get_num_threads(), "machine": common.machine(),
-                   **measure(pipe, image, 1 if args.quick else 3)}  # fmt: skip
+            row = {
+                "name": f"vlm_{key}_n{n}",
+                "model": key,
+                "longest_edge": n * MODELS[key][3],
+                "threads": torch.get_num_threads(),
+                "machine": common.machine(),
+                **measure(pipe, image, 1 if args.quick else 3),
+            }
             del pipe
             print(json.dumps(row), flush=True)
             rows.append(row)
     print("\n| model | image side | prompt tokens (image) | first token | tokens/s | 20-token answer |")
     print("|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['model']} | {r['longest_edge']} | {r['prompt_tokens']} ({r['image_tokens']}) | "
-              f"{r['first_token_s']} s | {r['tokens_per_s']} | {r['answer_s']} s |")  # fmt: skip
+        print(
+            f"| {r['model']} | {r['longest_edge']} | {r['prompt_tokens']} ({r['image_tokens']}) | "
+            f"{r['first_token_s']} s | {r['tokens_per_s']} | {r['answer_s']} s |"
+        )
     return 0
 
 
@@ -313,46 +423,70 @@ def run_vlm(quick: bool, peaks: dict, info: dict) -> list[dict]:
         messages = card.messages(card.check_conversation(turns)[0])
 
         def baseline(card=card, messages=messages):
-            inputs = card.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
-                                                        return_dict=True, return_tensors="pt")  # fmt: skip
+            inputs = card.processor.apply_chat_template(
+                messages, add_generation_prompt=True, tokenize=True, return_dict=True, return_tensors="pt"
+            )
             with torch.inference_mode():
                 return card.model.generate(**inputs, max_new_tokens=tokens, min_new_tokens=tokens, do_sample=False)
 
-        timing = common.compare(lambda ours=ours: ours(turns, max_new_tokens=tokens), baseline,
-                                repeats=1 if quick else 3)  # fmt: skip
+        timing = common.compare(
+            lambda ours=ours: ours(turns, max_new_tokens=tokens), baseline, repeats=1 if quick else 3
+        )
         streamed = measure(ours, image, 1 if quick else 3, answer_tokens=tokens)
         size = "" if key == "smolvlm-256m" else "_" + key.split("-")[1]
         row = common.result(
-            f"vlm{size}", "s per answer", timing["ours"], timing["baseline"], info,
+            f"vlm{size}",
+            "s per answer",
+            timing["ours"],
+            timing["baseline"],
+            info,
             precision=f"{str(dtype).replace('torch.', '')}, {side} px images vs float32, 2048 px (the card's)",
-            first_token_s=streamed["first_token_s"], tokens_per_s=streamed["tokens_per_s"],
-            prompt_tokens=streamed["prompt_tokens"], baseline_prompt_tokens=int(card.encode(messages)["input_ids"].shape[1]),
+            first_token_s=streamed["first_token_s"],
+            tokens_per_s=streamed["tokens_per_s"],
+            prompt_tokens=streamed["prompt_tokens"],
+            baseline_prompt_tokens=int(card.encode(messages)["input_ids"].shape[1]),
             weights_mb=round(sum(tensor_bytes(ours).values()) / 2**20),
             baseline_weights_mb=round(sum(tensor_bytes(card).values()) / 2**20),
-        )  # fmt: skip
+        )
         if peaks:  # each path's own FLOPs: ours reads fewer image tokens
             ours_rate = common.count_flops(lambda p=ours: p(turns, max_new_tokens=tokens)) / timing["ours"] / 1e9
             baseline_rate = common.count_flops(baseline) / timing["baseline"] / 1e9
-            row |= {"ours_gflops_per_s": round(ours_rate, 1), "baseline_gflops_per_s": round(baseline_rate, 1),
-                    "ours_share_of_matmul": round(ours_rate / peaks[str(dtype).replace("torch.", "")], 3),
-                    "baseline_share_of_matmul": round(baseline_rate / peaks["float32"], 3)}  # fmt: skip
+            row |= {
+                "ours_gflops_per_s": round(ours_rate, 1),
+                "baseline_gflops_per_s": round(baseline_rate, 1),
+                "ours_share_of_matmul": round(ours_rate / peaks[str(dtype).replace("torch.", "")], 3),
+                "baseline_share_of_matmul": round(baseline_rate / peaks["float32"], 3),
+            }
         rows.append(row)
 
         # The language model in int8 against bfloat16: used where faster with float32's tokens.
         float32 = ChatPipeline(card.model, processor, "idefics3", key)
         plain = ChatPipeline(copy.deepcopy(card.model).to(dtype), processor, "idefics3", key)
-        quantized = ours if int8 else ChatPipeline(copy.deepcopy(card.model).to(dtype), processor, "idefics3", key,
-                                                   quantize=True)  # fmt: skip
-        timing = common.compare(lambda p=quantized: p(turns, max_new_tokens=tokens),
-                                lambda p=plain: p(turns, max_new_tokens=tokens), repeats=1 if quick else 3)  # fmt: skip
+        quantized = (
+            ours
+            if int8
+            else ChatPipeline(copy.deepcopy(card.model).to(dtype), processor, "idefics3", key, quantize=True)
+        )
+        timing = common.compare(
+            lambda p=quantized: p(turns, max_new_tokens=tokens),
+            lambda p=plain: p(turns, max_new_tokens=tokens),
+            repeats=1 if quick else 3,
+        )
         reference = [t["id"] for t in float32(turns, max_new_tokens=tokens)["tokens"]]
         kept = [t["id"] for t in quantized(turns, max_new_tokens=tokens)["tokens"]]
         same = sum(a == b for a, b in zip(kept, reference, strict=False)) / len(reference)
-        rows.append(common.result(
-            f"vlm{size}_int8_lm", "s per answer", timing["ours"], timing["baseline"], info,
-            precision=f"int8 language model vs {str(dtype).replace('torch.', '')}" + (" (the app's)" if int8 else ""),
-            fidelity=f"{same:.0%} of float32's greedy tokens",
-        ))  # fmt: skip
+        rows.append(
+            common.result(
+                f"vlm{size}_int8_lm",
+                "s per answer",
+                timing["ours"],
+                timing["baseline"],
+                info,
+                precision=f"int8 language model vs {str(dtype).replace('torch.', '')}"
+                + (" (the app's)" if int8 else ""),
+                fidelity=f"{same:.0%} of float32's greedy tokens",
+            )
+        )
     rows.append(_run_qwen(tokens, quick, info))
     return rows
 
@@ -381,17 +515,29 @@ def _run_qwen(tokens: int, quick: bool, info: dict) -> dict:
     messages = card.messages(card.check_conversation(turns)[0])
 
     def baseline():
-        inputs = card.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
-                                                    return_dict=True, return_tensors="pt", enable_thinking=False)  # fmt: skip
+        inputs = card.processor.apply_chat_template(
+            messages,
+            add_generation_prompt=True,
+            tokenize=True,
+            return_dict=True,
+            return_tensors="pt",
+            enable_thinking=False,
+        )
         with torch.inference_mode():
             return card.model.generate(**inputs, max_new_tokens=tokens, min_new_tokens=tokens, do_sample=False)
 
     timing = common.compare(lambda: ours(turns, max_new_tokens=tokens), baseline, repeats=1 if quick else 3)
     streamed = measure(ours, image, 1 if quick else 3, answer_tokens=tokens, question=QUESTION_ZH)
     return common.result(
-        f"vlm_{key}", "s per answer", timing["ours"], timing["baseline"], info,
+        f"vlm_{key}",
+        "s per answer",
+        timing["ours"],
+        timing["baseline"],
+        info,
         precision=f"bfloat16, {pixels:,} px images vs bfloat16, {CARD_MAX_PIXELS:,} px (the card's)",
-        first_token_s=streamed["first_token_s"], tokens_per_s=streamed["tokens_per_s"],
-        prompt_tokens=streamed["prompt_tokens"], image=f"{PHOTO[0]} x {PHOTO[1]} px",
+        first_token_s=streamed["first_token_s"],
+        tokens_per_s=streamed["tokens_per_s"],
+        prompt_tokens=streamed["prompt_tokens"],
+        image=f"{PHOTO[0]} x {PHOTO[1]} px",
         baseline_prompt_tokens=int(card.encode(messages)["input_ids"].shape[1]),
-    )  # fmt: skip
+    )

@@ -185,10 +185,14 @@ def run_embed_images(quick: bool, peaks: dict, info: dict) -> list[dict]:
     cosine = np.sum(ours() * plain, axis=1)  # both unit vectors
     runtime = " on ONNX Runtime" if pipe.runtime == "onnxruntime" else ""
     row = result(
-        "embed_images", f"s per {len(images)} images", timing["ours"], timing["baseline"], info,
+        "embed_images",
+        f"s per {len(images)} images",
+        timing["ours"],
+        timing["baseline"],
+        info,
         precision=str(options["dtype"]).replace("torch.", "") + runtime,
         fidelity=f"cosine to float32: mean {cosine.mean():.4f}, min {cosine.min():.4f}",
-    )  # fmt: skip
+    )
     flops = count_flops(baseline)
     rows = [with_gflops(row, flops, timing["ours"], timing["baseline"], _peak(options, peaks))]
     if pipe.runtime != "onnxruntime" and ort.available():  # what CPU_RUNTIME=onnxruntime (auto without bf16) gives
@@ -199,10 +203,14 @@ def run_embed_images(quick: bool, peaks: dict, info: dict) -> list[dict]:
         timing = compare(lambda: onnx.embed_images(images), baseline, repeats=2 if quick else 5)
         cosine = np.sum(onnx.embed_images(images) * plain, axis=1)
         row = result(
-            "embed_images_onnxruntime", f"s per {len(images)} images", timing["ours"], timing["baseline"], info,
+            "embed_images_onnxruntime",
+            f"s per {len(images)} images",
+            timing["ours"],
+            timing["baseline"],
+            info,
             precision=f"float32 on ONNX Runtime ({onnx.runtime}; export and check {export_s:.0f} s, once)",
             fidelity=f"cosine to float32: mean {cosine.mean():.4f}, min {cosine.min():.4f}",
-        )  # fmt: skip
+        )
         rows.append(
             with_gflops(
                 row, flops, timing["ours"], timing["baseline"], {"ours": peaks["float32"], "float32": peaks["float32"]}
@@ -257,11 +265,20 @@ def run_text_to_image(quick: bool, peaks: dict, info: dict) -> list[dict]:
     rows = [
         with_gflops(
             result(
-                "text_to_image", f"s per {side}x{side} image", timing["ours"], timing["baseline"], info,
-                precision=precision, fidelity=f"mean pixel difference to float32 {difference:.1f}/255",
-            ), flops, timing["ours"], timing["baseline"], _peak(options, peaks),
+                "text_to_image",
+                f"s per {side}x{side} image",
+                timing["ours"],
+                timing["baseline"],
+                info,
+                precision=precision,
+                fidelity=f"mean pixel difference to float32 {difference:.1f}/255",
+            ),
+            flops,
+            timing["ours"],
+            timing["baseline"],
+            _peak(options, peaks),
         )
-    ]  # fmt: skip
+    ]
     if "decoder" in inspect.signature(pipe.__call__).parameters and hasattr(pipe, "taesd"):
         from diffusers import AutoencoderTiny
 
@@ -270,8 +287,12 @@ def run_text_to_image(quick: bool, peaks: dict, info: dict) -> list[dict]:
         taesd = compare(lambda: ours(decoder="taesd"), baseline, repeats=repeats)
         rows.append(
             result(
-                "text_to_image_taesd", f"s per {side}x{side} image", taesd["ours"], taesd["baseline"], info,
+                "text_to_image_taesd",
+                f"s per {side}x{side} image",
+                taesd["ours"],
+                taesd["baseline"],
+                info,
                 precision=precision + " + TAESD decoder",
             )
-        )  # fmt: skip
+        )
     return rows

@@ -24,8 +24,10 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--out", help="the file to write (default: the standard output)")
     args = parser.parse_args(argv)
     if not settings.SHARED_STATE:
-        parser.error("SHARED_STATE is not set: without it each app keeps its prompt log in the file its "
-                     "classroom file names (prompt_log.file).")  # fmt: skip
+        parser.error(
+            "SHARED_STATE is not set: without it each app keeps its prompt log in the file its "
+            "classroom file names (prompt_log.file)."
+        )
     try:
         lines = read_log()
     except SharedStateError as error:

@@ -89,8 +89,9 @@ class ClassroomPolicy:
         (``handlers``: every public handler of every tab, shown or not)."""
         if self.rules is None:
             return
-        problems = [f"tabs: unknown tab {tab!r}; available tabs = {tabs}" for tab in self.rules.tabs or []
-                    if tab not in tabs]  # fmt: skip
+        problems = [
+            f"tabs: unknown tab {tab!r}; available tabs = {tabs}" for tab in self.rules.tabs or [] if tab not in tabs
+        ]
         parameters = {name for fn in handlers for name in _parameters(fn)}
         for name in self.rules.argument_locks():
             if name not in parameters:
@@ -117,8 +118,12 @@ class ClassroomPolicy:
             return choices
         allowed = [c for c in choices if rule.allowed is None or c.key in rule.allowed]
         if not allowed:
-            self._raise([f"models.{task}: none of {rule.allowed} is offered under the "
-                         f"{registry.resolve_profile(self.profile)!r} profile; offered = {[c.key for c in choices]}"])  # fmt: skip
+            self._raise(
+                [
+                    f"models.{task}: none of {rule.allowed} is offered under the "
+                    f"{registry.resolve_profile(self.profile)!r} profile; offered = {[c.key for c in choices]}"
+                ]
+            )
         default = rule.default or (rule.allowed[0] if rule.allowed else None)
         return sorted(allowed, key=lambda c: c.key != default)
 
@@ -131,8 +136,12 @@ class ClassroomPolicy:
         if not key:
             return keys[0]
         if key not in keys:
-            raise InputError("classroom_models", f"In this classroom the teacher allows these {task} models: {keys}; "
-                             f"got {key!r}.", models=", ".join(keys), value=str(key))  # fmt: skip
+            raise InputError(
+                "classroom_models",
+                f"In this classroom the teacher allows these {task} models: {keys}; got {key!r}.",
+                models=", ".join(keys),
+                value=str(key),
+            )
         return key
 
     def guard_picker(self, picker: gr.Dropdown, task: str, optional: bool = False) -> gr.Dropdown:
@@ -218,8 +227,12 @@ class ClassroomPolicy:
                     lock.check(name, arguments[name])
             for name, value in self.rules.setting_locks().items():
                 if name in arguments and on_off(arguments[name]) != value:
-                    raise InputError("classroom_setting", f"In this classroom the teacher has locked `{name}` to "
-                                     f"{value!r}.", name=name, value=repr(value))  # fmt: skip
+                    raise InputError(
+                        "classroom_setting",
+                        f"In this classroom the teacher has locked `{name}` to {value!r}.",
+                        name=name,
+                        value=repr(value),
+                    )
             if shows_result:
                 return
             if screened(fn, arguments) and self.setting("safety_filter", settings.SAFETY_FILTER) == "on":
@@ -279,8 +292,12 @@ class ClassroomPolicy:
         if self.log is None or not texts:
             return
         who = student(request)
-        entry = {"time": datetime.now().astimezone().isoformat(timespec="seconds"), "student": who,
-                 "endpoint": endpoint, **texts}  # fmt: skip
+        entry = {
+            "time": datetime.now().astimezone().isoformat(timespec="seconds"),
+            "student": who,
+            "endpoint": endpoint,
+            **texts,
+        }
         if (typed := typed_name(request)) and typed.casefold() != who:
             entry["name"] = typed  # as the student wrote it ("Иван"), where "student" reads it as Latin letters
         if refused:
@@ -352,9 +369,13 @@ def _arguments(fn, args: tuple, kwargs: dict) -> dict:
 
 def _answer_boxes(demo: gr.Blocks) -> set[int]:
     """The text boxes a public endpoint writes its answer into (a caption, an answer)."""
-    return {component._id for block_fn in demo.fns.values()  # noqa: SLF001
-            if getattr(block_fn.fn, "classroom_checked", False) and block_fn.api_visibility == "public"
-            for component in block_fn.outputs if isinstance(component, gr.Textbox)}  # fmt: skip
+    return {
+        component._id
+        for block_fn in demo.fns.values()  # noqa: SLF001
+        if getattr(block_fn.fn, "classroom_checked", False) and block_fn.api_visibility == "public"
+        for component in block_fn.outputs
+        if isinstance(component, gr.Textbox)
+    }
 
 
 def typed_boxes(block_fn, answers: set[int]) -> list[str]:
@@ -362,9 +383,11 @@ def typed_boxes(block_fn, answers: set[int]) -> list[str]:
     but not the hidden ones (an image's id, set by a click) nor those a model's answer is
     written into (``answers``: Read aloud reads the caption). A question spoken and
     transcribed into the Ask tab's box stays the student's."""
-    return [name for name, component in zip(_parameters(block_fn.fn), block_fn.inputs, strict=False)
-            if isinstance(component, gr.Textbox) and component.visible is True
-            and component._id not in answers]  # fmt: skip  # noqa: SLF001
+    return [
+        name
+        for name, component in zip(_parameters(block_fn.fn), block_fn.inputs, strict=False)
+        if isinstance(component, gr.Textbox) and component.visible is True and component._id not in answers
+    ]  # noqa: SLF001
 
 
 def _count(value) -> int:
@@ -468,6 +491,8 @@ def _fit(component, lock: Lock) -> str | None:
         return f"the range {lock.describe()} leaves no value this control can take ({component.minimum}-{component.maximum})"
     component.minimum, component.maximum = low, high
     if isinstance(component.value, (int, float)):
-        component.value = min(max(component.value, low if low is not None else component.value),
-                              high if high is not None else component.value)  # fmt: skip
+        component.value = min(
+            max(component.value, low if low is not None else component.value),
+            high if high is not None else component.value,
+        )
     return None

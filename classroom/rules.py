@@ -104,8 +104,9 @@ class Lock(_Strict):
                 raise InputError("classroom_lock", f"{rule}; got {value!r}.", **said, value=repr(value))
             return
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise InputError("classroom_lock", f"{rule}; `{name}` must be a number, got {value!r}.", **said,
-                             value=repr(value))  # fmt: skip
+            raise InputError(
+                "classroom_lock", f"{rule}; `{name}` must be a number, got {value!r}.", **said, value=repr(value)
+            )
         if (self.min is not None and value < self.min) or (self.max is not None and value > self.max):
             raise InputError("classroom_lock", f"{rule}; got {value:g}.", **said, value=f"{value:g}")
 
@@ -269,8 +270,9 @@ def _parse(text: str, kind: str, name: str) -> Any:
     except ValueError as error:  # tomllib.TOMLDecodeError
         raise ClassroomError(f"{name} is not valid TOML: {error}") from None
     except RecursionError:  # the parsers build nested values recursively: a runaway file, not a crash
-        raise ClassroomError(f"{name} is nested far too deeply to be a classroom file (a few levels: "
-                             "limits, locked, lessons).") from None  # fmt: skip
+        raise ClassroomError(
+            f"{name} is nested far too deeply to be a classroom file (a few levels: limits, locked, lessons)."
+        ) from None
 
 
 def _describe_error(error: dict) -> str:

@@ -39,24 +39,47 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m evaluation", description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--tasks", default=",".join(TASKS), help=f"comma-separated, from {','.join(TASKS)} (default: all)")  # fmt: skip
-    parser.add_argument("--profile", choices=registry.PROFILES, default=None,
-                        help="which checkpoints to use (default: MODEL_PROFILE or auto)")  # fmt: skip
-    parser.add_argument("--models", default="", type=lambda t: _pairs(t, TASKS, "--models"),
-                        help="checkpoints to evaluate instead of the profile's, e.g. caption=blip-large,vqa=vilt-vqa")  # fmt: skip
-    parser.add_argument("--judges", default="", type=lambda t: _pairs(t, ("clip", "vqa"), "--judges"),
-                        help="judge checkpoints: clip=KEY for CLIPScore, vqa=KEY for the text-to-image round trip\n"
-                        "(default: the profile's retrieval and VQA checkpoints)")  # fmt: skip
-    parser.add_argument("--limit", type=int, default=None, help="at most this many items per task, taken across abilities")  # fmt: skip
+    parser.add_argument(
+        "--tasks", default=",".join(TASKS), help=f"comma-separated, from {','.join(TASKS)} (default: all)"
+    )
+    parser.add_argument(
+        "--profile",
+        choices=registry.PROFILES,
+        default=None,
+        help="which checkpoints to use (default: MODEL_PROFILE or auto)",
+    )
+    parser.add_argument(
+        "--models",
+        default="",
+        type=lambda t: _pairs(t, TASKS, "--models"),
+        help="checkpoints to evaluate instead of the profile's, e.g. caption=blip-large,vqa=vilt-vqa",
+    )
+    parser.add_argument(
+        "--judges",
+        default="",
+        type=lambda t: _pairs(t, ("clip", "vqa"), "--judges"),
+        help="judge checkpoints: clip=KEY for CLIPScore, vqa=KEY for the text-to-image round trip\n"
+        "(default: the profile's retrieval and VQA checkpoints)",
+    )
+    parser.add_argument(
+        "--limit", type=int, default=None, help="at most this many items per task, taken across abilities"
+    )
     parser.add_argument("--probes", default=str(LATEST), help="probe set version or JSON file (default: %(default)s)")
-    parser.add_argument("--predictions", default=None, help="JSON lines of {\"id\": ..., \"prediction\": ...}: score these, run no model")  # fmt: skip
-    parser.add_argument("--judge", action="store_true",
-                        help="with --predictions: also load the judges for CLIPScore and the round trip")  # fmt: skip
+    parser.add_argument(
+        "--predictions", default=None, help='JSON lines of {"id": ..., "prediction": ...}: score these, run no model'
+    )
+    parser.add_argument(
+        "--judge", action="store_true", help="with --predictions: also load the judges for CLIPScore and the round trip"
+    )
     parser.add_argument("--baseline", default=None, help="a results.json to show side by side (as B) in the report")
     parser.add_argument("--out", default=None, help="folder for results.json, report.md and chart.png")
     parser.add_argument("--no-chart", action="store_true", help="skip chart.png (and matplotlib)")
-    parser.add_argument("--reference-predictions", metavar="FILE", default=None,
-                        help="write the ground truth as a predictions file (shows the format) and exit")  # fmt: skip
+    parser.add_argument(
+        "--reference-predictions",
+        metavar="FILE",
+        default=None,
+        help="write the ground truth as a predictions file (shows the format) and exit",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     args = parser.parse_args(argv)
     if not args.out and not args.reference_predictions:
@@ -93,10 +116,17 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"[{done}/{total}] {text}", file=sys.stderr, flush=True)
 
         results = runner.evaluate(
-            tasks, args.models, probes=probes, limit=args.limit, judges=args.judges, predictions=predictions,
+            tasks,
+            args.models,
+            probes=probes,
+            limit=args.limit,
+            judges=args.judges,
+            predictions=predictions,
             predictions_name=Path(args.predictions).name if args.predictions else "",
-            use_judges=predictions is None or args.judge, image_dir=out / "images", progress=progress,
-        )  # fmt: skip
+            use_judges=predictions is None or args.judge,
+            image_dir=out / "images",
+            progress=progress,
+        )
         paths = report.write_report(results, out, baseline, with_chart=not args.no_chart)
     except (ValueError, TypeError, CheckpointUnavailable, OSError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -87,9 +87,19 @@ def cider(references: dict[str, Sequence[str]], predictions: dict[str, str]) -> 
 # The VQA evaluation's tables: punctuation, number words, articles, contractions.
 _PUNCTUATION = [";", ":", "/", "'", "[", "]", '"', "(", ")", "=", "+", "\\", "_", ">", "<", "@", "`", ",", "?"]
 _NUMBERS = {
-    "none": "0", "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
-    "seven": "7", "eight": "8", "nine": "9", "ten": "10",
-}  # fmt: skip
+    "none": "0",
+    "zero": "0",
+    "one": "1",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+    "ten": "10",
+}
 _ARTICLES = {"a", "an", "the"}
 # Answers typed without the apostrophe, spelled with it (the common ones).
 _CONTRACTIONS = {
@@ -138,7 +148,7 @@ _CONTRACTIONS = {
         "o'clock",
         "y'all",
         "ma'am",
-    ]  # fmt: skip
+    ]
 }
 _COMMA_BETWEEN_DIGITS = re.compile(r"(\d)(,)(\d)")
 _PERIOD_NOT_DECIMAL = re.compile(r"\.(?!\d)")  # "2.5" keeps its point, "two." loses it
@@ -254,7 +264,9 @@ def retrieval_scores(similarity: np.ndarray, relevant: np.ndarray, ks: Sequence[
 
     similarity, relevant = np.asarray(similarity, dtype=np.float64), np.asarray(relevant, dtype=bool)
     if similarity.shape != relevant.shape or similarity.ndim != 2:
-        raise ValueError(f"similarity and relevant must be (Q, C) arrays of one shape; got {similarity.shape}, {relevant.shape}.")  # fmt: skip
+        raise ValueError(
+            f"similarity and relevant must be (Q, C) arrays of one shape; got {similarity.shape}, {relevant.shape}."
+        )
     if not relevant.any(axis=1).all():
         raise ValueError("Every query needs at least one relevant candidate.")
     queries, candidates = similarity.shape

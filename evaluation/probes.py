@@ -87,11 +87,15 @@ class ProbeSet:
     def retrieval(self) -> tuple[list[str], list[dict]]:
         """(image ids, texts): each text {id, image, text, language} belongs to exactly one image."""
         texts = [
-            {"id": f"retrieval/{item['image']}{'' if language(item) == 'en' else '/' + language(item)}/{n}",
-             "image": item["image"], "text": text, "language": language(item)}
+            {
+                "id": f"retrieval/{item['image']}{'' if language(item) == 'en' else '/' + language(item)}/{n}",
+                "image": item["image"],
+                "text": text,
+                "language": language(item),
+            }
             for item in self.captions
             for n, text in enumerate(item["references"])
-        ]  # fmt: skip
+        ]
         return list(dict.fromkeys(item["image"] for item in self.captions)), texts
 
     @property
@@ -121,9 +125,13 @@ class ProbeSet:
 
     def to_dict(self) -> dict:
         return {
-            "version": self.version, "seed": self.seed, "images": self.images, "captions": self.captions,
-            "vqa": self.vqa, "text_to_image": self.text_to_image,
-        }  # fmt: skip
+            "version": self.version,
+            "seed": self.seed,
+            "images": self.images,
+            "captions": self.captions,
+            "vqa": self.vqa,
+            "text_to_image": self.text_to_image,
+        }
 
 
 def language(item: dict) -> str:
@@ -159,8 +167,13 @@ def load_probes(source: int | str | Path = LATEST) -> ProbeSet:
     return probes
 
 
-def build_probes(seed: int = 0, photos: list[dict] = (), version: int = LATEST, sizes: dict | None = None,
-                 chinese: bool | None = None) -> ProbeSet:  # fmt: skip
+def build_probes(
+    seed: int = 0,
+    photos: list[dict] = (),
+    version: int = LATEST,
+    sizes: dict | None = None,
+    chinese: bool | None = None,
+) -> ProbeSet:
     """A probe set: synthetic scenes and prompts generated from ``seed``, plus ``photos``
     ({file, references, questions}) from ``assets/images``; with ``chinese`` (from
     version 2 when None) also the Chinese items of ``evaluation/chinese.py``."""
@@ -178,10 +191,12 @@ def build_probes(seed: int = 0, photos: list[dict] = (), version: int = LATEST, 
         vqa.extend({"id": f"vqa/{image_id}/{n}", "image": image_id, **qa, **tag} for n, qa in enumerate(qas))
 
     def add_chinese(image_id: str, references: list[str], qas: list[dict]) -> None:
-        captions.append({"id": f"caption/{image_id}/zh", "image": image_id, "references": list(references),
-                         "language": "zh"})  # fmt: skip
-        vqa.extend({"id": f"vqa/{image_id}/zh/{n}", "image": image_id, **qa, "language": "zh"}
-                   for n, qa in enumerate(qas))  # fmt: skip
+        captions.append(
+            {"id": f"caption/{image_id}/zh", "image": image_id, "references": list(references), "language": "zh"}
+        )
+        vqa.extend(
+            {"id": f"vqa/{image_id}/zh/{n}", "image": image_id, **qa, "language": "zh"} for n, qa in enumerate(qas)
+        )
 
     for scene in scenes:
         add(scene.id, {"source": "synthetic", "scene": scene.to_dict()}, describe(scene), questions(scene, rng))
@@ -192,14 +207,18 @@ def build_probes(seed: int = 0, photos: list[dict] = (), version: int = LATEST, 
         add(image_id, {"source": "photo", "file": photo["file"]}, photo["references"], photo["questions"])
     if chinese:
         for scene in scenes:
-            add_chinese(scene.id, describe_zh(scene), [{k: v for k, v in qa.items() if k != "language"}
-                                                        for qa in questions_zh(scene, rng_zh)])  # fmt: skip
+            add_chinese(
+                scene.id,
+                describe_zh(scene),
+                [{k: v for k, v in qa.items() if k != "language"} for qa in questions_zh(scene, rng_zh)],
+            )
         for photo in photos:
             if photo["file"] in PHOTOS_ZH:
                 references, qas = PHOTOS_ZH[photo["file"]]
                 image_id = "photo-" + Path(photo["file"]).stem.replace("_", "-")
-                add_chinese(image_id, references, [{"question": q, "answers": a, "ability": ability}
-                                                   for q, a, ability in qas])  # fmt: skip
+                add_chinese(
+                    image_id, references, [{"question": q, "answers": a, "ability": ability} for q, a, ability in qas]
+                )
     prompts = [
         {"id": f"t2i/{p.id}", "prompt": p.prompt, "questions": p.questions}
         for p in generate_prompts(seed, sizes["n_prompts"])

@@ -42,10 +42,14 @@ def comparison(a: dict, b: dict | None = None) -> list[dict]:
     rows = []
     for row in a["results"]:
         other = b_rows.get(_key(row))
-        rows.append({
-            **row, "b": other["value"] if other else None, "b_n": other["n"] if other else None,
-            "delta": other["value"] - row["value"] if other else None,
-        })  # fmt: skip
+        rows.append(
+            {
+                **row,
+                "b": other["value"] if other else None,
+                "b_n": other["n"] if other else None,
+                "delta": other["value"] - row["value"] if other else None,
+            }
+        )
     return rows
 
 
@@ -61,14 +65,26 @@ def table_rows(a: dict, b: dict | None = None) -> tuple[list[str], list[list]]:
     """(headers, rows) of the results table the tab and the report show."""
     if b is None:
         headers = ["task", "language", "ability", "metric", "value", "n"]
-        return headers, [[r["task"], r.get("language", "en"), r["ability"], r["metric"], fmt(r["value"], r["metric"]),
-                          r["n"]] for r in a["results"]]  # fmt: skip
+        return headers, [
+            [r["task"], r.get("language", "en"), r["ability"], r["metric"], fmt(r["value"], r["metric"]), r["n"]]
+            for r in a["results"]
+        ]
     headers = ["task", "language", "ability", "metric", "A", "B", "B − A", "n"]
     rows = []
     for r in comparison(a, b):
         delta = "—" if r["delta"] is None else f"{'+' if r['delta'] >= 0 else ''}{fmt(r['delta'], r['metric'])}"
-        rows.append([r["task"], r.get("language", "en"), r["ability"], r["metric"], fmt(r["value"], r["metric"]),
-                     fmt(r["b"], r["metric"]), delta, r["n"]])  # fmt: skip
+        rows.append(
+            [
+                r["task"],
+                r.get("language", "en"),
+                r["ability"],
+                r["metric"],
+                fmt(r["value"], r["metric"]),
+                fmt(r["b"], r["metric"]),
+                delta,
+                r["n"],
+            ]
+        )
     return headers, rows
 
 
@@ -98,8 +114,12 @@ def to_markdown(a: dict, b: dict | None = None, chart: str | None = None) -> str
     lines.append("")
     headers, rows = table_rows(a, b)
     for task in dict.fromkeys(r[0] for r in rows):
-        lines += [f"## {TASK_TITLES.get(task, task)}", "", "| " + " | ".join(headers[1:]) + " |",
-                  "|" + "---|" * (len(headers) - 1)]  # fmt: skip
+        lines += [
+            f"## {TASK_TITLES.get(task, task)}",
+            "",
+            "| " + " | ".join(headers[1:]) + " |",
+            "|" + "---|" * (len(headers) - 1),
+        ]
         lines += ["| " + " | ".join(str(c) for c in row[1:]) + " |" for row in rows if row[0] == task]
         lines.append("")
     if chart:
@@ -109,10 +129,16 @@ def to_markdown(a: dict, b: dict | None = None, chart: str | None = None) -> str
         lines += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
     wrong = [i for i in a.get("items", []) if i["task"] == "vqa" and i["scores"]["accuracy"] < 1.0]
     if wrong:
-        lines += ["## Questions answered wrongly" + (" (A)" if b else ""), "",
-                  "| image | ability | question | expected | answer |", "|---|---|---|---|---|"]  # fmt: skip
-        lines += [f"| {i['image']} | {i['ability']} | {i['input']} | {' / '.join(i['reference'])} | {_cell(i['prediction'])} |"
-                  for i in wrong[:25]]  # fmt: skip
+        lines += [
+            "## Questions answered wrongly" + (" (A)" if b else ""),
+            "",
+            "| image | ability | question | expected | answer |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {i['image']} | {i['ability']} | {i['input']} | {' / '.join(i['reference'])} | {_cell(i['prediction'])} |"
+            for i in wrong[:25]
+        ]
         if len(wrong) > 25:
             lines.append(f"\n…and {len(wrong) - 25} more in results.json.")
         lines.append("")
@@ -145,12 +171,16 @@ def chart(results: list[dict], labels: list[str] | None = None, words: dict[str,
     for ax, task in zip(axes, tasks, strict=False):
         keys = [_bar(r) for r in results[0]["results"] if r["task"] == task and r["metric"] in CHARTED[task]]
         for res in results[1:]:
-            keys += [k for k in (_bar(r) for r in res["results"] if r["task"] == task
-                                 and r["metric"] in CHARTED[task]) if k not in keys]  # fmt: skip
+            keys += [
+                k
+                for k in (_bar(r) for r in res["results"] if r["task"] == task and r["metric"] in CHARTED[task])
+                if k not in keys
+            ]
         x = np.arange(len(keys))
         for i, (res, label) in enumerate(zip(results, labels, strict=True)):
-            values = {_bar(r): r["value"] / CHART_SCALE.get(r["metric"], 1.0)
-                      for r in res["results"] if r["task"] == task}  # fmt: skip
+            values = {
+                _bar(r): r["value"] / CHART_SCALE.get(r["metric"], 1.0) for r in res["results"] if r["task"] == task
+            }
             heights = [values.get(k, np.nan) for k in keys]
             bars = ax.bar(x + (i - (len(results) - 1) / 2) * width, heights, width, label=label)
             ax.bar_label(bars, fmt="%.2f", fontsize=7, padding=1)

@@ -183,8 +183,10 @@ def read_predictions(path: str | Path, probes: ProbeSet) -> dict[str, Any]:
         item_id, prediction = str(record["id"]), record["prediction"]
         task = task_of(item_id)
         if task not in known or item_id not in known[task]:
-            raise ValueError(f"{where}: unknown id {item_id!r}; ids look like 'caption/scene-000', "
-                             "'vqa/scene-000/0', 'retrieval/scene-000', 'retrieval/scene-000/0', 't2i/prompt-000'.")  # fmt: skip
+            raise ValueError(
+                f"{where}: unknown id {item_id!r}; ids look like 'caption/scene-000', "
+                "'vqa/scene-000/0', 'retrieval/scene-000', 'retrieval/scene-000/0', 't2i/prompt-000'."
+            )
         if item_id in predictions:
             raise ValueError(f"{where}: a second prediction for {item_id!r}.")
         if task == "retrieval":
@@ -237,8 +239,15 @@ class Judges:
 
 def _row(task: str, ability: str, metric: str, value: float, n: int, lang: str = "en") -> dict:
     better = "higher" if HIGHER_IS_BETTER.get(metric, True) else "lower"
-    return {"task": task, "language": lang, "ability": ability, "metric": metric, "value": float(value), "n": int(n),
-            "better": better}  # fmt: skip
+    return {
+        "task": task,
+        "language": lang,
+        "ability": ability,
+        "metric": metric,
+        "value": float(value),
+        "n": int(n),
+        "better": better,
+    }
 
 
 def score_by_language(score, probes, items, predictions, judges) -> tuple[list[dict], list[dict]]:
@@ -262,13 +271,23 @@ def _groups(items: list[dict], key: str, order=()) -> list[tuple[str, list[dict]
 
 def score_captions(probes, items, predictions, judges: Judges) -> tuple[list[dict], list[dict]]:
     scored = [
-        {"task": "caption", "id": i["id"], "image": i["image"], "ability": probes.source(i["image"]), "input": "",
-         "reference": i["references"], "prediction": str(predictions[i["id"]]), "scores": {}}
-        for i in items if i["id"] in predictions
-    ]  # fmt: skip
+        {
+            "task": "caption",
+            "id": i["id"],
+            "image": i["image"],
+            "ability": probes.source(i["image"]),
+            "input": "",
+            "reference": i["references"],
+            "prediction": str(predictions[i["id"]]),
+            "scores": {},
+        }
+        for i in items
+        if i["id"] in predictions
+    ]
     if judges.clip is not None:
-        clip = metrics.clip_scores(judges.clip.pipeline, [probes.image(i["image"]) for i in scored],
-                                   [i["prediction"] for i in scored])  # fmt: skip
+        clip = metrics.clip_scores(
+            judges.clip.pipeline, [probes.image(i["image"]) for i in scored], [i["prediction"] for i in scored]
+        )
         for item, value in zip(scored, clip, strict=True):
             item["scores"]["CLIPScore"] = value
     rows = []
@@ -279,12 +298,17 @@ def score_captions(probes, items, predictions, judges: Judges) -> tuple[list[dic
         guesses = {i["id"]: i["prediction"] for i in group}
         bleu, bleu_items = metrics.bleu4(references, guesses)
         cider, cider_items = metrics.cider(references, guesses)
-        rows += [_row("caption", ability, "BLEU-4", bleu, len(group)), _row("caption", ability, "CIDEr", cider, len(group))]  # fmt: skip
+        rows += [
+            _row("caption", ability, "BLEU-4", bleu, len(group)),
+            _row("caption", ability, "CIDEr", cider, len(group)),
+        ]
         if ability == "overall":
             for item in group:
                 item["scores"].update({"BLEU-4": bleu_items[item["id"]], "CIDEr": cider_items[item["id"]]})
         if judges.clip is not None:
-            rows.append(_row("caption", ability, "CLIPScore", np.mean([i["scores"]["CLIPScore"] for i in group]), len(group)))  # fmt: skip
+            rows.append(
+                _row("caption", ability, "CLIPScore", np.mean([i["scores"]["CLIPScore"] for i in group]), len(group))
+            )
     return rows, scored
 
 
@@ -293,11 +317,18 @@ def score_vqa(probes, items, predictions, judges: Judges) -> tuple[list[dict], l
     for item in items:
         if item["id"] in predictions:
             answer = str(predictions[item["id"]])
-            scored.append({
-                "task": "vqa", "id": item["id"], "image": item["image"], "ability": item["ability"],
-                "input": item["question"], "reference": item["answers"], "prediction": answer,
-                "scores": {"accuracy": metrics.vqa_accuracy(answer, item["answers"], language(item))},
-            })  # fmt: skip
+            scored.append(
+                {
+                    "task": "vqa",
+                    "id": item["id"],
+                    "image": item["image"],
+                    "ability": item["ability"],
+                    "input": item["question"],
+                    "reference": item["answers"],
+                    "prediction": answer,
+                    "scores": {"accuracy": metrics.vqa_accuracy(answer, item["answers"], language(item))},
+                }
+            )
     rows = [
         _row("vqa", ability, "accuracy", np.mean([i["scores"]["accuracy"] for i in group]), len(group))
         for ability, group in _groups(scored, "ability", ABILITIES)
@@ -311,10 +342,14 @@ def score_retrieval(probes, items, predictions, judges: Judges) -> tuple[list[di
     images, texts = retrieval_pool(probes, items, language(items[0]) if items else None)
     rows, scored = [], []
     directions = [
-        ("image_to_text", [f"retrieval/{i}" for i in images], [t["id"] for t in texts],
-         lambda q, c: q.removeprefix("retrieval/") == owner[c]),
+        (
+            "image_to_text",
+            [f"retrieval/{i}" for i in images],
+            [t["id"] for t in texts],
+            lambda q, c: q.removeprefix("retrieval/") == owner[c],
+        ),
         ("text_to_image", [t["id"] for t in texts], images, lambda q, c: owner[q] == c),
-    ]  # fmt: skip
+    ]
     owner = {t["id"]: t["image"] for t in texts}
     text_of = {t["id"]: t["text"] for t in texts}
     for direction, queries, candidates, is_right in directions:
@@ -336,12 +371,18 @@ def score_retrieval(probes, items, predictions, judges: Judges) -> tuple[list[di
         rows.append(_row("retrieval", direction, "mean rank", result["mean rank"], len(queries)))
         for row, query in enumerate(queries):
             top = [candidates[j] for j in np.argsort(-similarity[row], kind="stable")[:5]]
-            scored.append({
-                "task": "retrieval", "id": query, "image": owner.get(query, query.removeprefix("retrieval/")),
-                "ability": direction, "input": text_of.get(query, query.removeprefix("retrieval/")),
-                "reference": [c for c in candidates if is_right(query, c)], "prediction": top,
-                "scores": {"rank": result["ranks"][row]},
-            })  # fmt: skip
+            scored.append(
+                {
+                    "task": "retrieval",
+                    "id": query,
+                    "image": owner.get(query, query.removeprefix("retrieval/")),
+                    "ability": direction,
+                    "input": text_of.get(query, query.removeprefix("retrieval/")),
+                    "reference": [c for c in candidates if is_right(query, c)],
+                    "prediction": top,
+                    "scores": {"rank": result["ranks"][row]},
+                }
+            )
     return rows, scored
 
 
@@ -350,25 +391,50 @@ def score_text_to_image(probes, items, predictions, judges: Judges, step=None) -
     images = {i["id"]: load_image(predictions[i["id"]]) for i in items}
     scored = []
     for item in items:
-        entry = {"task": "text_to_image", "id": item["id"], "image": "", "ability": "overall", "input": item["prompt"],
-                 "reference": [], "prediction": predictions[item["id"]], "scores": {}, "round_trip": []}  # fmt: skip
+        entry = {
+            "task": "text_to_image",
+            "id": item["id"],
+            "image": "",
+            "ability": "overall",
+            "input": item["prompt"],
+            "reference": [],
+            "prediction": predictions[item["id"]],
+            "scores": {},
+            "round_trip": [],
+        }
         if judges.clip is not None:
-            entry["scores"]["CLIPScore"] = metrics.clip_scores(judges.clip.pipeline, [images[item["id"]]], [item["prompt"]])[0]  # fmt: skip
+            entry["scores"]["CLIPScore"] = metrics.clip_scores(
+                judges.clip.pipeline, [images[item["id"]]], [item["prompt"]]
+            )[0]
         if judges.vqa is not None:
             for qa in item["questions"]:
                 answer = judges.vqa.pipeline(images[item["id"]], qa["question"])
-                entry["round_trip"].append({**qa, "answer": answer, "accuracy": metrics.vqa_accuracy(answer, qa["answers"])})  # fmt: skip
+                entry["round_trip"].append(
+                    {**qa, "answer": answer, "accuracy": metrics.vqa_accuracy(answer, qa["answers"])}
+                )
                 if step:
                     step(f"round trip · {qa['question']}")
             entry["scores"]["round-trip accuracy"] = float(np.mean([q["accuracy"] for q in entry["round_trip"]]))
         scored.append(entry)
     rows = []
     if judges.clip is not None and scored:
-        rows.append(_row("text_to_image", "overall", "CLIPScore", np.mean([i["scores"]["CLIPScore"] for i in scored]), len(scored)))  # fmt: skip
+        rows.append(
+            _row(
+                "text_to_image",
+                "overall",
+                "CLIPScore",
+                np.mean([i["scores"]["CLIPScore"] for i in scored]),
+                len(scored),
+            )
+        )
     answers = [q for i in scored for q in i["round_trip"]]
     for ability, group in _groups(answers, "ability", ABILITIES) if answers else []:
         if group:
-            rows.append(_row("text_to_image", ability, "round-trip accuracy", np.mean([q["accuracy"] for q in group]), len(group)))  # fmt: skip
+            rows.append(
+                _row(
+                    "text_to_image", ability, "round-trip accuracy", np.mean([q["accuracy"] for q in group]), len(group)
+                )
+            )
     return rows, scored
 
 
@@ -460,7 +526,9 @@ def evaluate(
             progress(min(done, total), total, text)
 
     def load(task: str, key: str | None):
-        return cache.get(task, key, on_load=lambda c: progress(done, total, f"Loading {c.label}…") if progress else None)  # fmt: skip
+        return cache.get(
+            task, key, on_load=lambda c: progress(done, total, f"Loading {c.label}…") if progress else None
+        )
 
     run: dict[str, Any] = {
         "created": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
@@ -520,12 +588,24 @@ def evaluate(
         run["seconds"][task] = round(run["seconds"].get(task, 0) + time.perf_counter() - start, 2)
         if task != "retrieval" and len(task_items) < len(selection[task]):
             missing = len(selection[task]) - len(task_items)
-            notes.append(Notice("eval_missing", f"{task}: {missing} of {len(selection[task])} items have no prediction "
-                                "and are left out.", task=task, missing=missing, count=len(selection[task])))  # fmt: skip
+            notes.append(
+                Notice(
+                    "eval_missing",
+                    f"{task}: {missing} of {len(selection[task])} items have no prediction and are left out.",
+                    task=task,
+                    missing=missing,
+                    count=len(selection[task]),
+                )
+            )
     if "retrieval" in tasks and len(selection["retrieval"]) <= 10:
         pool = len(selection["retrieval"])
-        notes.append(Notice("eval_small_pool", f"retrieval: the pool has only {pool} images, so text-to-image R@10 "
-                            "is 1 by construction.", count=pool))  # fmt: skip
+        notes.append(
+            Notice(
+                "eval_small_pool",
+                f"retrieval: the pool has only {pool} images, so text-to-image R@10 is 1 by construction.",
+                count=pool,
+            )
+        )
     return {"run": run, "results": rows, "items": items, "notes": notes}
 
 
@@ -539,16 +619,26 @@ def probe_notes(task: str, said: list[str]) -> list[str]:
     for notice in said:
         code, params = getattr(notice, "code", ""), getattr(notice, "params", {})
         if code in ("script_unreadable", "script_unreadable_nobody"):
-            notes.append(Notice(
-                "eval_unreadable", f"{task}: the model was trained on {params['reads']['en']} only, so the probes "
-                f"written in {params['missing']['en']} mean little to it (their scores show it).",
-                task=task, reads=params["reads"], missing=params["missing"],
-            ))  # fmt: skip
+            notes.append(
+                Notice(
+                    "eval_unreadable",
+                    f"{task}: the model was trained on {params['reads']['en']} only, so the probes "
+                    f"written in {params['missing']['en']} mean little to it (their scores show it).",
+                    task=task,
+                    reads=params["reads"],
+                    missing=params["missing"],
+                )
+            )
         elif code == "text_truncated":
-            notes.append(Notice(
-                "eval_truncated", f"{task}: some probe texts are longer than the model reads ({params['limit']} tokens); "
-                "only their beginnings were used.", task=task, limit=params["limit"],
-            ))  # fmt: skip
+            notes.append(
+                Notice(
+                    "eval_truncated",
+                    f"{task}: some probe texts are longer than the model reads ({params['limit']} tokens); "
+                    "only their beginnings were used.",
+                    task=task,
+                    limit=params["limit"],
+                )
+            )
         else:
             notes.append(notice)
     return list(dict.fromkeys(notes))

@@ -44,8 +44,12 @@ def parse_texts(texts: str | Sequence[str]) -> list[str]:
     if not parsed:
         raise InputError("no_texts", "No texts given: type one text per line, e.g. 'a photo of a cat.'")
     if len(parsed) > settings.MAX_MATRIX_TEXTS:
-        raise InputError("too_many_texts", f"Give at most {settings.MAX_MATRIX_TEXTS} texts; got {len(parsed)}.",
-                         limit=settings.MAX_MATRIX_TEXTS, count=len(parsed))  # fmt: skip
+        raise InputError(
+            "too_many_texts",
+            f"Give at most {settings.MAX_MATRIX_TEXTS} texts; got {len(parsed)}.",
+            limit=settings.MAX_MATRIX_TEXTS,
+            count=len(parsed),
+        )
     return parsed
 
 
@@ -70,10 +74,15 @@ def similarity_matrix(pipe, images: Sequence, texts: str | Sequence[str], temper
     if not images:
         raise InputError("no_images", "No images given: add at least one image.")
     if len(images) > settings.MAX_MATRIX_IMAGES:
-        raise InputError("matrix_too_many_images", f"Give at most {settings.MAX_MATRIX_IMAGES} images; got {len(images)}.",
-                         limit=settings.MAX_MATRIX_IMAGES, count=len(images))  # fmt: skip
-    names = [Path(str(image)).name if isinstance(image, (str, Path)) else f"image {i + 1}" for i, image in
-             enumerate(images)]  # fmt: skip
+        raise InputError(
+            "matrix_too_many_images",
+            f"Give at most {settings.MAX_MATRIX_IMAGES} images; got {len(images)}.",
+            limit=settings.MAX_MATRIX_IMAGES,
+            count=len(images),
+        )
+    names = [
+        Path(str(image)).name if isinstance(image, (str, Path)) else f"image {i + 1}" for i, image in enumerate(images)
+    ]
     loaded = [load_image(image) for image in images]
     texts = parse_texts(texts)
     cosine = pipe.embed_images(loaded) @ pipe.embed_texts(texts).T  # (N, M) of unit vectors
@@ -116,8 +125,16 @@ def matrix_figure(record: dict, images: Sequence = (), temperature: float | None
         ax.imshow(values, cmap=cmap, aspect="auto", vmin=values.min(), vmax=max(values.max(), values.min() + 1e-9))
         for i in range(n):
             for j in range(m):
-                ax.text(j, i, f"{values[i, j]:.2f}", ha="center", va="center", fontsize=8, color="white",
-                        bbox=dict(boxstyle="round,pad=0.15", fc="black", alpha=0.35, lw=0))  # fmt: skip
+                ax.text(
+                    j,
+                    i,
+                    f"{values[i, j]:.2f}",
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white",
+                    bbox=dict(boxstyle="round,pad=0.15", fc="black", alpha=0.35, lw=0),
+                )
         ax.set_xticks(range(m), texts, rotation=30, ha="right", fontsize=8)
         ax.set_yticks(range(n), record["images"] if k == 0 else [""] * n, fontsize=8)
         ax.set_title(title, fontsize=10)
@@ -125,8 +142,16 @@ def matrix_figure(record: dict, images: Sequence = (), temperature: float | None
             shift = 30 + 5.5 * max(len(name) for name in record["images"])
             for i, image in enumerate(images):
                 box = OffsetImage(np.asarray(fit(image, 48)), zoom=0.8)
-                ax.add_artist(AnnotationBbox(box, (-0.5, i), xybox=(-shift, 0), boxcoords="offset points",
-                                             frameon=False, annotation_clip=False))  # fmt: skip
+                ax.add_artist(
+                    AnnotationBbox(
+                        box,
+                        (-0.5, i),
+                        xybox=(-shift, 0),
+                        boxcoords="offset points",
+                        frameon=False,
+                        annotation_clip=False,
+                    )
+                )
     figure.tight_layout()
     return figure_to_image(figure)
 
@@ -137,8 +162,9 @@ def embedding_map(paths: Sequence[Path], matrix: np.ndarray, query: np.ndarray, 
     from sklearn.decomposition import PCA
 
     if len(paths) < 3:
-        raise InputError("map_too_few", f"The map needs at least 3 gallery images; the gallery has {len(paths)}.",
-                         count=len(paths))  # fmt: skip
+        raise InputError(
+            "map_too_few", f"The map needs at least 3 gallery images; the gallery has {len(paths)}.", count=len(paths)
+        )
     pca = PCA(n_components=2, random_state=0).fit(matrix)
     points = pca.transform(matrix)  # (N, 2)
     placed = pca.transform(query[None, :])[0]
@@ -151,7 +177,7 @@ def embedding_map(paths: Sequence[Path], matrix: np.ndarray, query: np.ndarray, 
         "points": [
             {"name": Path(p).name, "x": float(x), "y": float(y), "score": float(s)}
             for p, (x, y), s in zip(paths, points, scores, strict=True)
-        ],  # fmt: skip
+        ],
         "nearest": [Path(paths[i]).name for i in nearest],
     }
     return record, _map_figure(paths, points, placed, nearest, label, variance)
@@ -172,12 +198,27 @@ def _map_figure(paths, points, placed, nearest, label, variance):
             thumb = fit(load_image(paths[i]), 40)
         except (ValueError, TypeError, OSError):
             continue
-        ax.add_artist(AnnotationBbox(OffsetImage(np.asarray(thumb), zoom=0.75), points[i], frameon=i in nearest,
-                                     pad=0.1, bboxprops=dict(edgecolor="#f59e0b", lw=2)))  # fmt: skip
+        ax.add_artist(
+            AnnotationBbox(
+                OffsetImage(np.asarray(thumb), zoom=0.75),
+                points[i],
+                frameon=i in nearest,
+                pad=0.1,
+                bboxprops=dict(edgecolor="#f59e0b", lw=2),
+            )
+        )
     for i in nearest:
         ax.plot([placed[0], points[i, 0]], [placed[1], points[i, 1]], color="#f59e0b", lw=1, alpha=0.7)
-    ax.scatter([placed[0]], [placed[1]], marker="*", s=320, c="#ef4444", edgecolors="black", zorder=5,
-               label=f"query: {label[:40]}")  # fmt: skip
+    ax.scatter(
+        [placed[0]],
+        [placed[1]],
+        marker="*",
+        s=320,
+        c="#ef4444",
+        edgecolors="black",
+        zorder=5,
+        label=f"query: {label[:40]}",
+    )
     ax.set_xlabel(f"PC 1 ({variance[0]:.0%} of the variance)")
     ax.set_ylabel(f"PC 2 ({variance[1]:.0%} of the variance)")
     ax.legend(loc="best", fontsize=8)

@@ -321,10 +321,19 @@ def explain_text_to_image(
     timeline = Timeline(pipeline, (int(width), int(height)), preview, screened if on_frame else None)
     with record_cross_attention(pipeline.pipe.unet, store):
         image = pipeline(
-            prompt, negative_prompt=negative_prompt, seed=seed, num_inference_steps=steps, guidance_scale=guidance,
-            width=width, height=height, num_images=1, decoder=decoder, latents_callback=timeline, stop=stop,
+            prompt,
+            negative_prompt=negative_prompt,
+            seed=seed,
+            num_inference_steps=steps,
+            guidance_scale=guidance,
+            width=width,
+            height=height,
+            num_images=1,
+            decoder=decoder,
+            latents_callback=timeline,
+            stop=stop,
             time_limit=time_limit,
-        )[0]  # fmt: skip
+        )[0]
     timesteps, sigmas = noise_levels(pipeline.pipe.scheduler)
     hidden = safety.is_hidden(image)  # the previews and the word maps would show what the filter hid
     if hidden:

@@ -45,6 +45,10 @@ def parse_candidates(candidates) -> list[str]:
         return []
     parsed = split_items(candidates, "candidate answers")  # commas, also ，、；
     if len(parsed) > MAX_CANDIDATES:
-        raise InputError("too_many_candidates", f"Give at most {MAX_CANDIDATES} candidate answers; got {len(parsed)}.",
-                         limit=MAX_CANDIDATES, count=len(parsed))  # fmt: skip
+        raise InputError(
+            "too_many_candidates",
+            f"Give at most {MAX_CANDIDATES} candidate answers; got {len(parsed)}.",
+            limit=MAX_CANDIDATES,
+            count=len(parsed),
+        )
     return parsed

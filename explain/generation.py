@@ -117,9 +117,17 @@ def _strategies(model, tokenizer, inputs, prompt_len, eos_id, max_new_tokens, nu
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)
         sampled = _decode(
-            model, tokenizer, inputs, prompt_len, eos_id, num_beams=1, do_sample=True,
-            temperature=float(temperature), top_p=float(top_p), **common,
-        )  # fmt: skip
+            model,
+            tokenizer,
+            inputs,
+            prompt_len,
+            eos_id,
+            num_beams=1,
+            do_sample=True,
+            temperature=float(temperature),
+            top_p=float(top_p),
+            **common,
+        )
     results["sampling"] = (sampled, {"seed": seed, "temperature": float(temperature), "top_p": float(top_p)})
     return results
 
@@ -144,10 +152,13 @@ def _decoder_cross_attention(model, ids: torch.Tensor, encoder_states: torch.Ten
     is the position whose output predicted token t + 1."""
     ids = ids[None, :-1]
     out = model.text_decoder(
-        input_ids=ids, attention_mask=torch.ones_like(ids), encoder_hidden_states=encoder_states,
+        input_ids=ids,
+        attention_mask=torch.ones_like(ids),
+        encoder_hidden_states=encoder_states,
         encoder_attention_mask=torch.ones(encoder_states.shape[:2], dtype=torch.long, device=encoder_states.device),
-        output_attentions=True, return_dict=True,
-    )  # fmt: skip
+        output_attentions=True,
+        return_dict=True,
+    )
     return _stack(out.cross_attentions)
 
 
@@ -176,8 +187,16 @@ def explain_caption(
     if hasattr(pipe, "chat"):
         return vlm.explain_caption(pipe, image, prompt, max_new_tokens, num_beams, temperature, top_p, seed, language)
     # 1. Check inputs: the caption pipeline's own checks (the sampling ones included)
-    image, options = pipe.preprocess(image, prompt=prompt, max_new_tokens=max_new_tokens, num_beams=num_beams,
-                                     do_sample=True, temperature=temperature, top_p=top_p, seed=seed)  # fmt: skip
+    image, options = pipe.preprocess(
+        image,
+        prompt=prompt,
+        max_new_tokens=max_new_tokens,
+        num_beams=num_beams,
+        do_sample=True,
+        temperature=temperature,
+        top_p=top_p,
+        seed=seed,
+    )
     prompt, max_new_tokens, seed = options["prompt"], options["max_new_tokens"], options["seed"]
     truncation = dict(truncation=True, max_length=options["truncate_to"]) if options["truncate_to"] else {}
     model, tokenizer = pipe.model, pipe.processor.tokenizer
@@ -189,8 +208,9 @@ def explain_caption(
     eos_id = model.config.text_config.sep_token_id
 
     # 3. Decode three ways
-    results = _strategies(model, tokenizer, inputs, prompt_len, eos_id, max_new_tokens, num_beams, temperature,
-                          top_p, seed)  # fmt: skip
+    results = _strategies(
+        model, tokenizer, inputs, prompt_len, eos_id, max_new_tokens, num_beams, temperature, top_p, seed
+    )
 
     # 4. Cross-attention over the patches for each generated token: (L, T, g, g)
     image_embeds = model.vision_model(pixel_values=inputs["pixel_values"])[0]  # (1, 1 + N, D)
@@ -260,16 +280,28 @@ def explain_vqa(
     VQA["num_beams"].check("num_beams", num_beams)
     CAPTION["temperature"].check("temperature", temperature)  # sampling, as the Caption tab's
     CAPTION["top_p"].check("top_p", top_p)
-    return _explain_blip_vqa(pipe, image, question, inputs, candidates, top_k, max_new_tokens, num_beams,
-                             temperature, top_p, check_seed(seed))  # fmt: skip
+    return _explain_blip_vqa(
+        pipe,
+        image,
+        question,
+        inputs,
+        candidates,
+        top_k,
+        max_new_tokens,
+        num_beams,
+        temperature,
+        top_p,
+        check_seed(seed),
+    )
 
 
 def _question_tokens(tokenizer, input_ids: torch.Tensor) -> list[str]:
     return tokenizer.convert_ids_to_tokens(input_ids[0].tolist())
 
 
-def _explain_blip_vqa(pipe, image, question, inputs, candidates, top_k, max_new_tokens, num_beams, temperature,
-                      top_p, seed) -> Explanation:  # fmt: skip
+def _explain_blip_vqa(
+    pipe, image, question, inputs, candidates, top_k, max_new_tokens, num_beams, temperature, top_p, seed
+) -> Explanation:
     model, tokenizer = pipe.model, pipe.processor.tokenizer
     eos_id = model.config.text_config.sep_token_id
 
@@ -279,10 +311,13 @@ def _explain_blip_vqa(pipe, image, question, inputs, candidates, top_k, max_new_
     # 2. Question encoder: question tokens cross-attend to the patches -> (L, Tq, g, g)
     image_embeds = model.vision_model(pixel_values=inputs["pixel_values"])[0]
     encoded = model.text_encoder(
-        input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"], encoder_hidden_states=image_embeds,
+        input_ids=inputs["input_ids"],
+        attention_mask=inputs["attention_mask"],
+        encoder_hidden_states=image_embeds,
         encoder_attention_mask=torch.ones(image_embeds.shape[:2], dtype=torch.long, device=image_embeds.device),
-        output_attentions=True, return_dict=True,
-    )  # fmt: skip
+        output_attentions=True,
+        return_dict=True,
+    )
     question_states = encoded.last_hidden_state  # (1, Tq, D): what the answer decoder reads
     question_maps = _patch_grid(_stack(encoded.cross_attentions))
     question_labels = _question_tokens(tokenizer, inputs["input_ids"])
@@ -341,9 +376,12 @@ def _score_answers(pipe, question_states: torch.Tensor, answers: list[str]) -> l
     ids[:, 0] = model.decoder_start_token_id  # BLIP's answers start with [DEC], not [CLS]
     states = question_states.expand(len(answers), -1, -1)
     logits = model.text_decoder(
-        input_ids=ids[:, :-1], attention_mask=mask[:, :-1], encoder_hidden_states=states,
-        encoder_attention_mask=torch.ones(states.shape[:2], dtype=torch.long, device=states.device), return_dict=True,
-    ).logits  # fmt: skip
+        input_ids=ids[:, :-1],
+        attention_mask=mask[:, :-1],
+        encoder_hidden_states=states,
+        encoder_attention_mask=torch.ones(states.shape[:2], dtype=torch.long, device=states.device),
+        return_dict=True,
+    ).logits
     log_probs = logits.float().log_softmax(-1).gather(-1, ids[:, 1:, None])[..., 0]  # (A, T - 1)
     totals = (log_probs * mask[:, 1:]).sum(-1)  # padding after [SEP] counts nothing
     scored = [{"answer": a, "probability": float(math.exp(t))} for a, t in zip(answers, totals.tolist(), strict=True)]
@@ -359,10 +397,14 @@ def _explain_vilt(pipe, image, question, inputs, candidates, top_k) -> Explanati
         inputs["pixel_values"], inputs["pixel_mask"], max_image_length=model.config.max_image_length
     )  # (1, 1 + N, D), (1, 1 + N), (1, N, 2) rows and columns
     out = model(
-        input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"],
-        token_type_ids=inputs.get("token_type_ids"), image_embeds=image_embeds, pixel_mask=patch_mask,
-        output_attentions=True, return_dict=True,
-    )  # fmt: skip
+        input_ids=inputs["input_ids"],
+        attention_mask=inputs["attention_mask"],
+        token_type_ids=inputs.get("token_type_ids"),
+        image_embeds=image_embeds,
+        pixel_mask=patch_mask,
+        output_attentions=True,
+        return_dict=True,
+    )
 
     # 2. Answers: one sigmoid per answer (trained with binary cross-entropy on soft scores)
     scores = out.logits[0].float().sigmoid()  # (num_answers,)
@@ -394,8 +436,12 @@ def _explain_vilt(pipe, image, question, inputs, candidates, top_k) -> Explanati
     maps = {"classifier": grid[:, :1], "question": grid}  # the classifier reads the text [CLS]
     labels = {"classifier": [step["token"]], "question": question_labels}
 
-    strategy = {"name": "classifier", "text": step["token"], "sequence_probability": step["probability"],
-                "steps": [step]}  # fmt: skip
+    strategy = {
+        "name": "classifier",
+        "text": step["token"],
+        "sequence_probability": step["probability"],
+        "steps": [step],
+    }
     record = {
         "task": "vqa",
         "model": shown_model(pipe.model_id),

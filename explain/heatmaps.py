@@ -58,8 +58,15 @@ def figure_to_image(figure) -> Image.Image:
 
 # Fonts with Chinese characters, tried after DejaVu Sans (matplotlib's default, which has
 # none): labels in Chinese draw in the first one installed instead of as empty boxes.
-CJK_FONTS = ("Noto Sans CJK SC", "Noto Serif CJK SC", "Source Han Sans SC", "WenQuanYi Zen Hei", "Microsoft YaHei",
-             "PingFang SC", "SimHei")  # fmt: skip
+CJK_FONTS = (
+    "Noto Sans CJK SC",
+    "Noto Serif CJK SC",
+    "Source Han Sans SC",
+    "WenQuanYi Zen Hei",
+    "Microsoft YaHei",
+    "PingFang SC",
+    "SimHei",
+)
 
 
 @functools.cache

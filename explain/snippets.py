@@ -46,8 +46,15 @@ def _model_info(loaded) -> dict:
     pipe = loaded.pipeline
     if getattr(loaded, "remote", False):  # a model server (BACKEND_<TASK>): its URL and model name
         backend = getattr(pipe, "backend", None) or pipe.chat.backend
-        return {"model": loaded.checkpoint.key, "model_id": backend.model, "revision": loaded.checkpoint.revision,
-                "device": "remote", "dtype": None, "server": backend.url, "versions": _versions()}  # fmt: skip
+        return {
+            "model": loaded.checkpoint.key,
+            "model_id": backend.model,
+            "revision": loaded.checkpoint.revision,
+            "device": "remote",
+            "dtype": None,
+            "server": backend.url,
+            "versions": _versions(),
+        }
     module = getattr(pipe, "model", None) or pipe.pipe
     return {
         "model": loaded.checkpoint.key,
@@ -60,8 +67,19 @@ def _model_info(loaded) -> dict:
     }
 
 
-def caption_record(loaded, image, output: str, prompt=None, max_new_tokens=30, num_beams=3, do_sample=False,
-                   temperature=1.0, top_p=0.9, seed=-1, language=None) -> dict:  # fmt: skip
+def caption_record(
+    loaded,
+    image,
+    output: str,
+    prompt=None,
+    max_new_tokens=30,
+    num_beams=3,
+    do_sample=False,
+    temperature=1.0,
+    top_p=0.9,
+    seed=-1,
+    language=None,
+) -> dict:
     sampled = bool(do_sample)
     return {
         "task": "caption",
@@ -90,8 +108,12 @@ def _vlm_request(pipe, text: str | None, language: str | None = None) -> dict:
     start = text.strip() if pipe.__class__.__name__ == "VLMCaptionPipeline" and text and text.strip() else None
     caption = hasattr(pipe, "options")  # VLMCaptionPipeline and its model-server twin
     asked = pipe.instruction(start if start is not None else text, *([language] if caption else []))
-    return {"family": pipe.model_type, **_image_size(pipe), "instruction": asked,
-            "start": None if start is None else pipe.answer_start(start)}  # fmt: skip
+    return {
+        "family": pipe.model_type,
+        **_image_size(pipe),
+        "instruction": asked,
+        "start": None if start is None else pipe.answer_start(start),
+    }
 
 
 def vqa_record(loaded, image, question: str, output: str, max_new_tokens=10, num_beams=3) -> dict:
@@ -101,8 +123,15 @@ def vqa_record(loaded, image, question: str, output: str, max_new_tokens=10, num
         parameters.update(max_new_tokens=int(max_new_tokens), num_beams=int(num_beams))
     if hasattr(loaded.pipeline, "chat"):  # the adapter's defaults: a short answer, greedy
         parameters.update(max_new_tokens=int(max_new_tokens), num_beams=1)
-    return {"task": "vqa", "family": family, **_model_info(loaded), "image": _image_info(image),
-            "parameters": parameters, "output": output, **_vlm_request(loaded.pipeline, question)}  # fmt: skip
+    return {
+        "task": "vqa",
+        "family": family,
+        **_model_info(loaded),
+        "image": _image_info(image),
+        "parameters": parameters,
+        "output": output,
+        **_vlm_request(loaded.pipeline, question),
+    }
 
 
 def _chat_image(path) -> dict:
@@ -134,14 +163,35 @@ def chat_record(loaded, result: dict, turns: list[dict], system_prompt: str | No
         ],
         "parameters": result["options"],
         "output": result["answer"],
-        **{key: result[key] for key in ("prompt_tokens", "image_tokens", "images", "messages_used",
-                                        "messages_dropped", "stopped", "context", "tokens")},
-    }  # fmt: skip
+        **{
+            key: result[key]
+            for key in (
+                "prompt_tokens",
+                "image_tokens",
+                "images",
+                "messages_used",
+                "messages_dropped",
+                "stopped",
+                "context",
+                "tokens",
+            )
+        },
+    }
 
 
-def text_to_image_record(loaded, prompt: str, seed: int, outputs: list[str], negative_prompt=None,
-                         num_inference_steps=None, guidance_scale=None, width=None, height=None, num_images=1,
-                         decoder="vae") -> dict:  # fmt: skip
+def text_to_image_record(
+    loaded,
+    prompt: str,
+    seed: int,
+    outputs: list[str],
+    negative_prompt=None,
+    num_inference_steps=None,
+    guidance_scale=None,
+    width=None,
+    height=None,
+    num_images=1,
+    decoder="vae",
+) -> dict:
     """``seed`` is the one actually used (the app's captions say "seed N"); the
     checkpoint's defaults fill what was left unset, as the pipeline does."""
     pipe = loaded.pipeline
@@ -180,7 +230,7 @@ def classify_record(loaded, image, labels: list[str], output: dict) -> dict:
             "labels": list(labels),
             "texts": [pipe.prompt(label) for label in labels],
             **_text_options(pipe),
-        },  # fmt: skip
+        },
         "output": {label: float(p) for label, p in output.items()},
     }
 
@@ -195,13 +245,14 @@ def similarity_matrix_record(loaded, images: list, matrix: dict) -> dict:
             "texts": list(matrix["texts"]),
             "temperature": matrix["temperature"],
             **_text_options(loaded.pipeline),
-        },  # fmt: skip
+        },
         "output": {"cosine": matrix["cosine"], "probabilities": matrix["probabilities"]},
     }
 
 
-def search_record(loaded, query: str | None, image, text_weight: float, top_k: int, collection: list[dict],
-                  hits: list[dict]) -> dict:  # fmt: skip
+def search_record(
+    loaded, query: str | None, image, text_weight: float, top_k: int, collection: list[dict], hits: list[dict]
+) -> dict:
     """A search: the query (a text, an image or both), the collection it looked through
     (each image's file and the name the page shows) and the hits, best first."""
     has_text = bool(query and str(query).strip())
@@ -212,7 +263,7 @@ def search_record(loaded, query: str | None, image, text_weight: float, top_k: i
             "text": str(query).strip() if has_text else None,
             "image": _image_info(image) if image else None,
             "text_weight": float(text_weight) if has_text and image else None,
-        },  # fmt: skip
+        },
         "collection": [{"path": shown_path(item["path"]), "name": item["name"]} for item in collection],
         "parameters": {"top_k": int(top_k), **_text_options(loaded.pipeline)},
         "output": [{"name": hit["name"], "score": float(hit["score"])} for hit in hits],
@@ -308,8 +359,14 @@ def _vlm_processor(record: dict) -> str:
     if record.get("family") not in ("qwen3_vl", "qwen3_5"):
         return "processor = AutoProcessor.from_pretrained(MODEL, revision=REVISION)\n"
     pixels = record.get("max_pixels")
-    size = (f'processor.image_processor.size = {{**dict(processor.image_processor.size), "longest_edge": {pixels}}}'
-            "  # the app's image size\n") if pixels else ""  # fmt: skip
+    size = (
+        (
+            f'processor.image_processor.size = {{**dict(processor.image_processor.size), "longest_edge": {pixels}}}'
+            "  # the app's image size\n"
+        )
+        if pixels
+        else ""
+    )
     return _QWEN_PROCESSOR + size
 
 
@@ -369,7 +426,7 @@ def _caption(record: dict) -> str:
             record,
             "import math\nimport torch\nfrom PIL import Image, ImageOps\n"
             "from transformers import BlipForConditionalGeneration, BlipProcessor",
-        )  # fmt: skip
+        )
         + f"IMAGE = {record['image']['path']!r}  # the image you gave the app\n\n"
         "processor = BlipProcessor.from_pretrained(MODEL, revision=REVISION)\n"
         "model = BlipForConditionalGeneration.from_pretrained(MODEL, revision=REVISION, dtype=DTYPE, device_map=DEVICE)\n"
@@ -443,17 +500,18 @@ def _text_to_image(record: dict) -> str:
     return (
         _header(record, imports)
         + f"PROMPT = {p['prompt']!r}\nSEED = {p['seed']}\nN = {p['num_images']}  # images; image i uses seed SEED + i\n\n"
-        + load + ").to(DEVICE)\n"
+        + load
+        + ").to(DEVICE)\n"
         + ("" if taesd else _CHANNELS_LAST)
         + "# One CPU generator per image: the same seed gives the same image on any device\n"
-        "generators = [torch.Generator(\"cpu\").manual_seed((SEED + i) % 2**32) for i in range(N)]\n"
+        'generators = [torch.Generator("cpu").manual_seed((SEED + i) % 2**32) for i in range(N)]\n'
         "with torch.inference_mode():\n"
         f"    images = pipe(prompt=[PROMPT] * N, negative_prompt={negative}, {_kwargs(options)},\n"
         "                  generator=generators).images\n"
         "for i, image in enumerate(images):\n"
-        "    image.save(f\"seed-{(SEED + i) % 2**32}.png\")\n"
-        "    print(f\"seed-{(SEED + i) % 2**32}.png\")\n"
-    )  # fmt: skip
+        '    image.save(f"seed-{(SEED + i) % 2**32}.png")\n'
+        '    print(f"seed-{(SEED + i) % 2**32}.png")\n'
+    )
 
 
 def _text_setup(p: dict) -> str:
@@ -639,8 +697,10 @@ def _chat(record: dict) -> str:
         options.update(do_sample=True, temperature=p["temperature"], top_p=p["top_p"], top_k=None)
     else:
         options["do_sample"] = False
-    conversation = [{"role": t["role"], "text": t["text"], "images": [i["file"] for i in t["images"]]}
-                    for t in record["conversation"]]  # fmt: skip
+    conversation = [
+        {"role": t["role"], "text": t["text"], "images": [i["file"] for i in t["images"]]}
+        for t in record["conversation"]
+    ]
     load = "def load(IMAGE):\n" + "".join(f"    {line}\n" if line else "\n" for line in _LOAD_IMAGE.splitlines())
     return (
         _header(
@@ -674,16 +734,26 @@ def _chat(record: dict) -> str:
     )
 
 
-PROGRAMS = {"chat": _chat, "caption": _caption, "vqa": _vqa, "text_to_image": _text_to_image, "classify": _classify,
-            "similarity_matrix": _similarity_matrix, "search": _search, "transcribe": _transcribe}  # fmt: skip
+PROGRAMS = {
+    "chat": _chat,
+    "caption": _caption,
+    "vqa": _vqa,
+    "text_to_image": _text_to_image,
+    "classify": _classify,
+    "similarity_matrix": _similarity_matrix,
+    "search": _search,
+    "transcribe": _transcribe,
+}
 
 
 def _remote(record: dict) -> str:
     """A chat, caption or answer from a model server: the same request with the OpenAI client."""
     p = record["parameters"]
     if record["task"] == "chat":
-        conversation = [{"role": t["role"], "text": t["text"], "images": [i["file"] for i in t["images"]]}
-                        for t in record["conversation"]]  # fmt: skip
+        conversation = [
+            {"role": t["role"], "text": t["text"], "images": [i["file"] for i in t["images"]]}
+            for t in record["conversation"]
+        ]
         system, tokens, temperature = record["system_prompt"], p["max_new_tokens"], p["temperature"]
     else:
         conversation = [{"role": "user", "text": record["instruction"], "images": [record["image"]["path"]]}]

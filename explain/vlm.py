@@ -153,8 +153,15 @@ def token_attention(chat, inputs, new_ids: list[int]) -> np.ndarray:
     # As generate read them: the prompt with its images, then the answer's tokens as text
     # through the cache (an answer may hold an image token; it is no image here).
     # Per-token tensors (ids, mask, token types) lose the last token; pixels and grids stay.
-    prefix = {key: value[:, :-1] if torch.is_tensor(value) and value.dim() == 2 and value.shape[-1] == prompt_length
-              and not key.startswith(("pixel", "image")) else value for key, value in inputs.items()}  # fmt: skip
+    prefix = {
+        key: value[:, :-1]
+        if torch.is_tensor(value)
+        and value.dim() == 2
+        and value.shape[-1] == prompt_length
+        and not key.startswith(("pixel", "image"))
+        else value
+        for key, value in inputs.items()
+    }
     rest = with_tokens(inputs, new_ids[:-1])
     before = model.config._attn_implementation
     with DEVICE_LOCK, torch.inference_mode():
@@ -162,10 +169,13 @@ def token_attention(chat, inputs, new_ids: list[int]) -> np.ndarray:
         model.set_attn_implementation("eager")  # SDPA computes no weights to return
         try:
             out = model(
-                input_ids=rest["input_ids"][:, prompt_length - 1 :], attention_mask=rest["attention_mask"],
-                past_key_values=cache, output_attentions=True, use_cache=True,
+                input_ids=rest["input_ids"][:, prompt_length - 1 :],
+                attention_mask=rest["attention_mask"],
+                past_key_values=cache,
+                output_attentions=True,
+                use_cache=True,
                 **_text_positions(model, inputs, prompt_length - 1, total),
-            )  # fmt: skip
+            )
         finally:
             model.set_attn_implementation(before)
         # (n, keys) per layer; a sliding-window layer keeps only its last keys: they are the latest positions.
@@ -185,9 +195,11 @@ def _step(tokenizer, token_id: int, logits: torch.Tensor) -> dict:
         "token": _token_text(tokenizer, token_id),
         "token_id": int(token_id),
         "probability": float(probs[token_id]),
-        "alternatives": [{"token": _token_text(tokenizer, i), "probability": float(p)}
-                         for p, i in zip(top.values.tolist(), top.indices.tolist(), strict=True)],
-    }  # fmt: skip
+        "alternatives": [
+            {"token": _token_text(tokenizer, i), "probability": float(p)}
+            for p, i in zip(top.values.tolist(), top.indices.tolist(), strict=True)
+        ],
+    }
 
 
 def _decode(task, inputs, answer_start: int, **options) -> dict:
@@ -211,8 +223,13 @@ def _decode(task, inputs, answer_start: int, **options) -> dict:
 
 def _strategy(decoded: dict, name: str, **settings) -> dict:
     probs = [s["probability"] for s in decoded["steps"]]
-    return {"name": name, **settings, "text": decoded["text"],
-            "sequence_probability": float(math.prod(probs)) if probs else 1.0, "steps": decoded["steps"]}  # fmt: skip
+    return {
+        "name": name,
+        **settings,
+        "text": decoded["text"],
+        "sequence_probability": float(math.prod(probs)) if probs else 1.0,
+        "steps": decoded["steps"],
+    }
 
 
 def _maps(task, inputs, decoded: dict, layout: ImageLayout) -> tuple[np.ndarray, list[float]]:
@@ -240,8 +257,13 @@ def _attention_info(task, maps: np.ndarray, layout: ImageLayout) -> dict:
 
 def _explain(task, image, instruction, start, runs: dict, record: dict) -> Explanation:
     inputs, answer_start = task.encode(image, instruction, start)
-    layout = image_layouts(task.model_type, task.processor.tokenizer, task.model.config,
-                           inputs["input_ids"][0].tolist(), inputs.get("image_grid_thw"))[0]  # fmt: skip
+    layout = image_layouts(
+        task.model_type,
+        task.processor.tokenizer,
+        task.model.config,
+        inputs["input_ids"][0].tolist(),
+        inputs.get("image_grid_thw"),
+    )[0]
     maps, labels, strategies = {}, {}, []
     for name, (options, settings) in runs.items():
         seed = options.pop("seed", 0)
@@ -253,39 +275,62 @@ def _explain(task, image, instruction, start, runs: dict, record: dict) -> Expla
         labels[name] = [s["token"] for s in decoded["steps"][: maps[name].shape[1]]]
         strategies.append({**_strategy(decoded, name, **settings), "image_share": shares})
     record.update(
-        model=shown_model(task.model_id), family=task.model_type, image_size=list(image.size),
-        instruction=instruction, strategy="greedy", steps=strategies[0]["steps"], strategies=strategies,
-        prompt_tokens=int(inputs["input_ids"].shape[1]), attention=_attention_info(task, maps["greedy"], layout),
-    )  # fmt: skip
+        model=shown_model(task.model_id),
+        family=task.model_type,
+        image_size=list(image.size),
+        instruction=instruction,
+        strategy="greedy",
+        steps=strategies[0]["steps"],
+        strategies=strategies,
+        prompt_tokens=int(inputs["input_ids"].shape[1]),
+        attention=_attention_info(task, maps["greedy"], layout),
+    )
     return Explanation(record, image, maps, labels)
 
 
-def explain_caption(task, image, prompt=None, max_new_tokens=30, num_beams=3, temperature=1.0, top_p=0.9,
-                    seed=None, language=None) -> Explanation:  # fmt: skip
+def explain_caption(
+    task, image, prompt=None, max_new_tokens=30, num_beams=3, temperature=1.0, top_p=0.9, seed=None, language=None
+) -> Explanation:
     """The Caption tab's decoding explorer for a VLM (``VLMCaptionPipeline``): greedy, beam
     search and sampling, each token with its probability and alternatives and its map over
     the image. Each text equals the tab's caption with the same settings."""
-    image, options = task.preprocess(image, prompt=prompt, max_new_tokens=max_new_tokens, num_beams=num_beams,
-                                     do_sample=True, temperature=temperature, top_p=top_p, seed=seed,
-                                     language=language)  # fmt: skip
+    image, options = task.preprocess(
+        image,
+        prompt=prompt,
+        max_new_tokens=max_new_tokens,
+        num_beams=num_beams,
+        do_sample=True,
+        temperature=temperature,
+        top_p=top_p,
+        seed=seed,
+        language=language,
+    )
     prompt, new = options["prompt"], dict(max_new_tokens=options["max_new_tokens"])
     runs = {
         "greedy": (dict(new, num_beams=1, do_sample=False), {}),
         "beam": (dict(new, num_beams=options["num_beams"], do_sample=False), {"num_beams": options["num_beams"]}),
         "sampling": (
-            dict(new, num_beams=1, do_sample=True, temperature=options["temperature"], top_p=options["top_p"],
-                 top_k=None, seed=options["seed"]),
+            dict(
+                new,
+                num_beams=1,
+                do_sample=True,
+                temperature=options["temperature"],
+                top_p=options["top_p"],
+                top_k=None,
+                seed=options["seed"],
+            ),
             {"seed": options["seed"], "temperature": options["temperature"], "top_p": options["top_p"]},
         ),
-    }  # fmt: skip
+    }
     record = {"task": "caption", "prompt": prompt, "max_new_tokens": options["max_new_tokens"]}
     explanation = _explain(task, image, task.instruction(prompt, options.get("language")), prompt, runs, record)
     explanation.record["text"] = explanation.record["strategies"][0]["text"]
     return explanation
 
 
-def explain_vqa(task, image, question: str, candidates=None, top_k: int = 5, max_new_tokens: int = 10,
-                num_beams: int = 3) -> Explanation:  # fmt: skip
+def explain_vqa(
+    task, image, question: str, candidates=None, top_k: int = 5, max_new_tokens: int = 10, num_beams: int = 3
+) -> Explanation:
     """The Ask tab's explorer for a VLM (``VLMVQAPipeline``): greedy (the tab's answer) and
     beam search with their maps over the image, and candidate answers scored by the model:
     P(answer | image, question), the product of its token probabilities."""
@@ -303,9 +348,12 @@ def explain_vqa(task, image, question: str, candidates=None, top_k: int = 5, max
         candidates = list(dict.fromkeys(s["text"] for s in explanation.record["strategies"] if s["text"]))
     inputs, _ = task.encode(image, instruction)
     answers = score_answers(task, inputs, candidates)[: max(top_k, len(candidates))]
-    explanation.record.update(answer=explanation.record["strategies"][0]["text"], answers=answers,
-                              answers_scored_by="P(answer | image, question): the product of the model's token "
-                              "probabilities, the end of the answer included")  # fmt: skip
+    explanation.record.update(
+        answer=explanation.record["strategies"][0]["text"],
+        answers=answers,
+        answers_scored_by="P(answer | image, question): the product of the model's token "
+        "probabilities, the end of the answer included",
+    )
     return explanation
 
 
@@ -337,8 +385,13 @@ def explain_chat(chat, turns: list[dict], system_prompt: str | None, new_ids: li
     them) looked: for each image, (L, tokens, H, W) maps summing to one and (tokens,) the
     share of each token's attention on it. ``inputs``: ``turns`` encoded already (``chat.prepare``)."""
     inputs = chat.encode(chat.messages(turns, system_prompt)) if inputs is None else inputs
-    layouts = image_layouts(chat.model_type, chat.processor.tokenizer, chat.model.config,
-                            inputs["input_ids"][0].tolist(), inputs.get("image_grid_thw"))  # fmt: skip
+    layouts = image_layouts(
+        chat.model_type,
+        chat.processor.tokenizer,
+        chat.model.config,
+        inputs["input_ids"][0].tolist(),
+        inputs.get("image_grid_thw"),
+    )
     images = [image for turn in turns for image in turn["images"]]
     weights = token_attention(chat, inputs, list(new_ids))  # (L, n, T)
     found = []
@@ -347,8 +400,16 @@ def explain_chat(chat, turns: list[dict], system_prompt: str | None, new_ids: li
             maps, share = image_maps(layout, weights)
         else:
             maps, share = np.zeros((1, 0, *layout.shape), np.float32), np.zeros((1, 0))
-        found.append({"image": image, "maps": maps, "share": share.mean(0), "grid": list(layout.shape),
-                      "tiles": [layout.rows, layout.cols], "tokens": layout.tokens})  # fmt: skip
+        found.append(
+            {
+                "image": image,
+                "maps": maps,
+                "share": share.mean(0),
+                "grid": list(layout.shape),
+                "tiles": [layout.rows, layout.cols],
+                "tokens": layout.tokens,
+            }
+        )
     tokens = [chat.processor.tokenizer.decode([int(i)]) for i in list(new_ids)[:MAX_EXPLAINED_TOKENS]]
     return {"images": found, "tokens": tokens, "layers": int(weights.shape[0]) if weights.size else 0}
 

@@ -110,8 +110,10 @@ class ContrastiveSet:
         for c in range(len(features.captions)):
             candidates = np.flatnonzero((caption_of == c) & ~train)
             if not len(candidates):
-                raise ValueError(f"No held-back picture of {features.captions[c]!r}: the scenes need at least "
-                                 f"{2 * HELD_OUT_PER_CONCEPT} pictures of each concept.")  # fmt: skip
+                raise ValueError(
+                    f"No held-back picture of {features.captions[c]!r}: the scenes need at least "
+                    f"{2 * HELD_OUT_PER_CONCEPT} pictures of each concept."
+                )
             probes.append(candidates[0])
         if seen_captions.sum() < 2:
             raise ValueError("Contrastive training needs pictures of at least two concepts.")
@@ -156,10 +158,20 @@ def train_steps(data: ContrastiveSet, config: ContrastiveConfig, every: int = 1)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
 
     # 3. Batches of different concepts: forward, symmetric InfoNCE, backward, step
-    curves: dict[str, list] = {"epoch": [], "loss": [], "diagonal_share": [], "zero_shot_accuracy": [],
-                               "kept_back_accuracy": [], "temperature": []}  # fmt: skip
-    result = {"config": asdict(config), "data": _describe(data, steps), "curves": curves,
-              "parameters": sum(p.numel() for p in model.parameters())}  # fmt: skip
+    curves: dict[str, list] = {
+        "epoch": [],
+        "loss": [],
+        "diagonal_share": [],
+        "zero_shot_accuracy": [],
+        "kept_back_accuracy": [],
+        "temperature": [],
+    }
+    result = {
+        "config": asdict(config),
+        "data": _describe(data, steps),
+        "curves": curves,
+        "parameters": sum(p.numel() for p in model.parameters()),
+    }
     seconds = 0.0
     with _threads(TRAIN_THREADS):
         result.update(_measure(model, data, images, texts))  # before training: where the matrix starts
@@ -171,8 +183,12 @@ def train_steps(data: ContrastiveSet, config: ContrastiveConfig, every: int = 1)
             losses = []
             for _ in range(steps):
                 concepts = torch.randperm(len(by_concept), generator=order)[: config.batch_size]
-                rows = torch.stack([by_concept[c][torch.randint(len(by_concept[c]), (1,), generator=order)][0]
-                                    for c in concepts.tolist()])  # fmt: skip
+                rows = torch.stack(
+                    [
+                        by_concept[c][torch.randint(len(by_concept[c]), (1,), generator=order)][0]
+                        for c in concepts.tolist()
+                    ]
+                )
                 loss = info_nce(model(images[rows], texts[captions[rows]]))
                 optimizer.zero_grad()
                 loss.backward()
@@ -181,9 +197,14 @@ def train_steps(data: ContrastiveSet, config: ContrastiveConfig, every: int = 1)
             measured = _measure(model, data, images, texts)
         seconds += time.perf_counter() - start
         if not math.isfinite(losses[-1]):
-            raise InputError("diverged", f"Training diverged at epoch {epoch} (the loss is {losses[-1]}): the learning "
-                             f"rate {config.learning_rate} is too high; try one ten times smaller.", epoch=epoch,
-                             name="learning_rate", value=config.learning_rate)  # fmt: skip
+            raise InputError(
+                "diverged",
+                f"Training diverged at epoch {epoch} (the loss is {losses[-1]}): the learning "
+                f"rate {config.learning_rate} is too high; try one ten times smaller.",
+                epoch=epoch,
+                name="learning_rate",
+                value=config.learning_rate,
+            )
         metrics = measured["metrics"]
         curves["epoch"].append(epoch)
         curves["loss"].append(round(sum(losses) / len(losses), 5))
@@ -234,8 +255,12 @@ def _measure(model, data: ContrastiveSet, images, texts) -> dict:
 
 def _describe(data: ContrastiveSet, steps: int) -> dict:
     return {
-        "feature_model": data.features.model, "feature_dim": int(data.features.text_pooled.shape[-1]),
-        "train_pictures": int(data.train.sum()), "kept_back_pictures": int(data.kept_back.sum()),
-        "unseen_pictures": int(data.unseen.sum()), "concepts": data.concepts, "steps_per_epoch": steps,
+        "feature_model": data.features.model,
+        "feature_dim": int(data.features.text_pooled.shape[-1]),
+        "train_pictures": int(data.train.sum()),
+        "kept_back_pictures": int(data.kept_back.sum()),
+        "unseen_pictures": int(data.unseen.sum()),
+        "concepts": data.concepts,
+        "steps_per_epoch": steps,
         "unseen_captions": [c for c, seen in zip(data.features.captions, data.seen_captions, strict=True) if not seen],
-    }  # fmt: skip
+    }

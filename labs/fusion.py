@@ -185,19 +185,37 @@ class Features:
 
     def save(self) -> bytes:
         buffer = io.BytesIO()
-        np.savez(buffer, captions=np.array(self.captions), model=np.array(self.model), image_tokens=self.image_tokens,
-                 text_tokens=self.text_tokens, text_mask=self.text_mask, text_pooled=self.text_pooled)  # fmt: skip
+        np.savez(
+            buffer,
+            captions=np.array(self.captions),
+            model=np.array(self.model),
+            image_tokens=self.image_tokens,
+            text_tokens=self.text_tokens,
+            text_mask=self.text_mask,
+            text_pooled=self.text_pooled,
+        )
         return buffer.getvalue()
 
     @classmethod
     def load(cls, path: Path) -> Features:
         with np.load(path, allow_pickle=False) as data:
-            return cls(data["image_tokens"], data["text_tokens"], data["text_mask"], data["text_pooled"],
-                       data["captions"].tolist(), str(data["model"]))  # fmt: skip
+            return cls(
+                data["image_tokens"],
+                data["text_tokens"],
+                data["text_mask"],
+                data["text_pooled"],
+                data["captions"].tolist(),
+                str(data["model"]),
+            )
 
 
-def encode(retrieval, scenes: Sequence[Scene], captions: Sequence[str], batch_size: int = 16,
-           callback: Callable[[int, int], None] | None = None) -> Features:  # fmt: skip
+def encode(
+    retrieval,
+    scenes: Sequence[Scene],
+    captions: Sequence[str],
+    batch_size: int = 16,
+    callback: Callable[[int, int], None] | None = None,
+) -> Features:
     """Run the retrieval pipeline's CLIP model over the scenes and captions once."""
     import torch  # here and below, not at import time: the app's page starts without PyTorch
 
@@ -231,8 +249,15 @@ class MatchingSet:
     audio: AudioFeatures | None = None  # each scene's spoken caption, when a run needs it
 
     @classmethod
-    def build(cls, scenes: Sequence[Scene], features: Features, split: str = "instances", negatives: str = "either",
-              seed: int = DATA_SEED, audio: AudioFeatures | None = None) -> MatchingSet:  # fmt: skip
+    def build(
+        cls,
+        scenes: Sequence[Scene],
+        features: Features,
+        split: str = "instances",
+        negatives: str = "either",
+        seed: int = DATA_SEED,
+        audio: AudioFeatures | None = None,
+    ) -> MatchingSet:
         """Two pairs per scene: its caption and a caption wrong in one word, so that half
         the pairs match (chance is 50%). ``negatives`` says which word the wrong caption
         changes: ``colour``, ``shape`` or ``either`` (alternately). ``audio``: the scenes'
@@ -259,8 +284,9 @@ class MatchingSet:
                 options = [caption_for(scene.colour, s) for s in shapes if s != scene.shape]
             options = [caption for caption in options if pictures[i] or caption not in unseen]
             if not options:
-                raise ValueError(f"No wrong caption for {scene.caption!r}: the scenes need at least two "
-                                 "colours and two shapes.")  # fmt: skip
+                raise ValueError(
+                    f"No wrong caption for {scene.caption!r}: the scenes need at least two colours and two shapes."
+                )
             for caption, label in ((scene.caption, 1.0), (rng.choice(options), 0.0)):
                 if caption not in lookup:
                     raise ValueError(f"The caption {caption!r} has no features; encode it with the scenes.")
@@ -268,8 +294,15 @@ class MatchingSet:
                 caption_index.append(lookup[caption])
                 labels.append(label)
                 test.append(pictures[i])
-        return cls(features, np.array(image_index), np.array(caption_index), np.array(labels, np.float32),
-                   np.array(test), split, audio)  # fmt: skip
+        return cls(
+            features,
+            np.array(image_index),
+            np.array(caption_index),
+            np.array(labels, np.float32),
+            np.array(test),
+            split,
+            audio,
+        )
 
     def tensors(self, test: bool) -> dict[str, torch.Tensor]:
         """One split's inputs as tensors, standardised with the training pairs' mean and
@@ -379,8 +412,10 @@ def train_steps(data: MatchingSet, config: FusionConfig, every: int = 1) -> Iter
     torch.manual_seed(config.seed)
     order = torch.Generator().manual_seed(config.seed)
     if "audio" in config.modalities and data.audio is None:
-        raise ValueError("This run hears the spoken captions, but the matching set has no audio features; "
-                         "build it with the lab's audio features (FusionLab.matching_set(..., audio=...)).")  # fmt: skip
+        raise ValueError(
+            "This run hears the spoken captions, but the matching set has no audio features; "
+            "build it with the lab's audio features (FusionLab.matching_set(..., audio=...))."
+        )
     train_set, test_set = data.tensors(test=False), data.tensors(test=True)
     if not len(train_set["labels"]) or not len(test_set["labels"]):
         raise ValueError("The matching set needs both training and held-out pairs.")
@@ -404,8 +439,13 @@ def train_steps(data: MatchingSet, config: FusionConfig, every: int = 1) -> Iter
         "train_accuracy": [],
         "test_accuracy": [],
     }
-    result = {"strategy": config.strategy, "config": asdict(config), "data": _describe(data, train_set, test_set),
-              "parameters": sum(p.numel() for p in model.parameters()), "curves": curves}  # fmt: skip
+    result = {
+        "strategy": config.strategy,
+        "config": asdict(config),
+        "data": _describe(data, train_set, test_set),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "curves": curves,
+    }
     seconds = 0.0
     for epoch in range(1, config.epochs + 1):
         start = time.perf_counter()
@@ -468,9 +508,15 @@ def _mistakes(model: nn.Module, data: MatchingSet, test_set: dict, limit: int = 
     wrong = np.flatnonzero((probs >= 0.5) != (labels == 1.0))
     wrong = wrong[np.argsort(-np.abs(probs[wrong] - 0.5), kind="stable")][:limit]
     images, captions = data.image_index[data.test], data.caption_index[data.test]
-    return [{"scene": int(images[i]), "caption": data.features.captions[captions[i]],
-             "label": "match" if labels[i] == 1.0 else "mismatch", "probability_match": round(float(probs[i]), 4)}
-            for i in wrong]  # fmt: skip
+    return [
+        {
+            "scene": int(images[i]),
+            "caption": data.features.captions[captions[i]],
+            "label": "match" if labels[i] == 1.0 else "mismatch",
+            "probability_match": round(float(probs[i]), 4),
+        }
+        for i in wrong
+    ]
 
 
 def _evaluate(model: nn.Module, tensors: dict[str, torch.Tensor], absent: Sequence[str] = ()) -> dict:
@@ -524,12 +570,19 @@ def _summary(train_metrics: dict, test_metrics: dict, seconds: float, done: bool
 def _describe(data: MatchingSet, train_set: dict, test_set: dict) -> dict:
     tokens = data.features.image_tokens.shape
     described = {
-        "split": data.split, "train_pairs": len(train_set["labels"]), "test_pairs": len(test_set["labels"]),
-        "feature_model": data.features.model, "feature_dim": tokens[-1], "image_tokens": tokens[1],
-    }  # fmt: skip
+        "split": data.split,
+        "train_pairs": len(train_set["labels"]),
+        "test_pairs": len(test_set["labels"]),
+        "feature_model": data.features.model,
+        "feature_dim": tokens[-1],
+        "image_tokens": tokens[1],
+    }
     if data.audio is not None:
-        described.update(audio_model=data.audio.model, audio_dim=data.audio.audio_tokens.shape[-1],
-                         audio_tokens=data.audio.audio_tokens.shape[1])  # fmt: skip
+        described.update(
+            audio_model=data.audio.model,
+            audio_dim=data.audio.audio_tokens.shape[-1],
+            audio_tokens=data.audio.audio_tokens.shape[1],
+        )
     return described
 
 
@@ -558,20 +611,22 @@ class FusionLab:
     def features(self, retrieval, callback: Callable[[int, int], None] | None = None) -> Features:
         if retrieval.name not in self._features:
             self._features[retrieval.name] = self._cached(
-                self._cache_path(retrieval.name, "scenes"), Features.load,
+                self._cache_path(retrieval.name, "scenes"),
+                Features.load,
                 lambda f: f.model == retrieval.name and len(f.image_tokens) == len(self.scenes),
                 lambda: encode(retrieval, self.scenes, all_captions(self.scenes), callback=callback),
-            )  # fmt: skip
+            )
         return self._features[retrieval.name]
 
     def spoken_captions(self, tts, name: str, callback: Callable[[int, int], None] | None = None):
         """Every scene's caption read aloud by ``tts`` (called ``name``), made once (labs/spoken.py)."""
         if name not in self._spoken:
             self._spoken[name] = self._cached(
-                self._cache_path(name, f"spoken-v{spoken.SPEECH_VERSION}"), spoken.SpokenCaptions.load,
+                self._cache_path(name, f"spoken-v{spoken.SPEECH_VERSION}"),
+                spoken.SpokenCaptions.load,
                 lambda c: c.model == name and len(c.order) == len(self.scenes),
                 lambda: spoken.speak(tts, [scene.caption for scene in self.scenes], name, callback=callback),
-            )  # fmt: skip
+            )
         return self._spoken[name]
 
     def audio_features(self, tts, asr, names: tuple[str, str], on_speak=None, on_encode=None) -> AudioFeatures:
@@ -580,10 +635,11 @@ class FusionLab:
         if names not in self._audio:
             model = " + ".join(names)
             self._audio[names] = self._cached(
-                self._cache_path(model, f"audio-v{spoken.SPEECH_VERSION}"), AudioFeatures.load,
+                self._cache_path(model, f"audio-v{spoken.SPEECH_VERSION}"),
+                AudioFeatures.load,
                 lambda a: a.model == model and len(a.audio_pooled) == len(self.scenes),
                 lambda: spoken.encode(asr, self.spoken_captions(tts, names[0], on_speak), names[1], callback=on_encode),
-            )  # fmt: skip
+            )
         return self._audio[names]
 
     @staticmethod
@@ -608,7 +664,11 @@ class FusionLab:
         return self.cache_dir / f"{name}-{kind}-v{DATA_VERSION}.npz"
 
     def matching_set(
-        self, retrieval, split: str = "instances", negatives: str = "either", callback=None,
+        self,
+        retrieval,
+        split: str = "instances",
+        negatives: str = "either",
+        callback=None,
         audio: AudioFeatures | None = None,
-    ) -> MatchingSet:  # fmt: skip
+    ) -> MatchingSet:
         return MatchingSet.build(self.scenes, self.features(retrieval, callback), split, negatives, audio=audio)

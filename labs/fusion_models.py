@@ -119,8 +119,9 @@ class HybridFusion(nn.Module):
                 continue
             keys = torch.cat([streams[o] for o in others], dim=1)  # (B, sum T, H)
             mask = torch.cat([padding[o] for o in others], dim=1)
-            attended = self.attend[m](streams[m], keys, keys, key_padding_mask=mask if mask.any() else None,
-                                      need_weights=False)[0]  # fmt: skip
+            attended = self.attend[m](
+                streams[m], keys, keys, key_padding_mask=mask if mask.any() else None, need_weights=False
+            )[0]
             streams[m] = self.norms[m](streams[m] + attended)
         size = next(iter(self.inputs.values())).out_features
         batch_size = pooled(batch, self.modalities[0]).shape[0]
@@ -158,11 +159,15 @@ class WeightedFusion(nn.Module):
 
     def forward(self, batch: dict[str, torch.Tensor], absent: Collection[str] = ()) -> torch.Tensor:
         if all(m in absent for m in self.projections):
-            return self.head(torch.zeros(pooled(batch, next(iter(self.projections))).shape[0],
-                                         self.norm.normalized_shape[0])).squeeze(-1)  # fmt: skip
+            return self.head(
+                torch.zeros(pooled(batch, next(iter(self.projections))).shape[0], self.norm.normalized_shape[0])
+            ).squeeze(-1)
         weights = self._weights(absent)
-        fused = sum(w * self.norm(self.projections[m](pooled(batch, m)))
-                    for w, m in zip(weights, self.projections, strict=True) if m not in absent)  # (B, H)  # fmt: skip
+        fused = sum(
+            w * self.norm(self.projections[m](pooled(batch, m)))
+            for w, m in zip(weights, self.projections, strict=True)
+            if m not in absent
+        )  # (B, H)
         return self.head(fused).squeeze(-1)  # (B,)
 
 

@@ -183,7 +183,7 @@ def questions(scene: Scene, rng: random.Random) -> list[dict]:
                 f"Is the {a.name} {RELATIONS[stated][0]} the {b.name}?",
                 "yes" if stated == scene.relation else "no",
                 "position",
-            ),  # fmt: skip
+            ),
             _qa(f"What color is the {a.shape}?", a.color, "color"),
             _qa(f"What shape is the {b.color} object?", b.shape, "shape"),
         ]
@@ -305,10 +305,12 @@ def generate_prompts(seed: int = 0, n: int = 9) -> list[Prompt]:
 def _star(x: float, y: float, r: float) -> list[tuple[float, float]]:
     """A five-pointed star: outer points on radius r, inner ones on 0.45 r, one point up."""
     return [
-        (x + (r if k % 2 == 0 else 0.45 * r) * math.sin(k * math.pi / 5),
-         y - (r if k % 2 == 0 else 0.45 * r) * math.cos(k * math.pi / 5))
+        (
+            x + (r if k % 2 == 0 else 0.45 * r) * math.sin(k * math.pi / 5),
+            y - (r if k % 2 == 0 else 0.45 * r) * math.cos(k * math.pi / 5),
+        )
         for k in range(10)
-    ]  # fmt: skip
+    ]
 
 
 def _draw_shape(draw: ImageDraw.ImageDraw, s: Shape, scale: int, palette: Mapping[str, RGB]) -> None:

@@ -53,8 +53,15 @@ class SpokenCaptions:
         samples = np.concatenate(self.clips) if self.clips else np.zeros(0, np.float32)
         pcm = np.round(np.clip(samples, -1.0, 1.0) * 32767).astype(np.int16)  # 16-bit, as a WAV file holds it
         buffer = io.BytesIO()
-        np.savez(buffer, pcm=pcm, lengths=lengths, lines=np.array(self.lines), order=self.order,
-                 sampling_rate=np.array(self.sampling_rate), model=np.array(self.model))  # fmt: skip
+        np.savez(
+            buffer,
+            pcm=pcm,
+            lengths=lengths,
+            lines=np.array(self.lines),
+            order=self.order,
+            sampling_rate=np.array(self.sampling_rate),
+            model=np.array(self.model),
+        )
         return buffer.getvalue()
 
     @classmethod
@@ -85,8 +92,9 @@ class AudioFeatures:
             return cls(data["audio_tokens"], data["audio_pooled"], str(data["model"]))
 
 
-def speak(tts, captions: Sequence[str], name: str, seed: int = SPEECH_SEED,
-          callback: Callable[[int, int], None] | None = None) -> SpokenCaptions:  # fmt: skip
+def speak(
+    tts, captions: Sequence[str], name: str, seed: int = SPEECH_SEED, callback: Callable[[int, int], None] | None = None
+) -> SpokenCaptions:
     """Record ``TAKES`` takes of every distinct caption with ``tts`` (a TextToSpeechPipeline,
     called ``name``), each at a speaking rate and with a noise seed drawn from ``seed``,
     and give the pictures (``captions``: one per picture) of each caption the takes in
@@ -108,8 +116,9 @@ def speak(tts, captions: Sequence[str], name: str, seed: int = SPEECH_SEED,
     return SpokenCaptions(clips, [caption for caption, _take in takes], np.array(order), tts.sampling_rate, name)
 
 
-def encode(asr, spoken: SpokenCaptions, name: str, batch_size: int = 8,
-           callback: Callable[[int, int], None] | None = None) -> AudioFeatures:  # fmt: skip
+def encode(
+    asr, spoken: SpokenCaptions, name: str, batch_size: int = 8, callback: Callable[[int, int], None] | None = None
+) -> AudioFeatures:
     """Run ``asr``'s Whisper encoder (a SpeechRecognitionPipeline, called ``name``) over
     every take once; the features are each picture's (its take's)."""
     import torch  # here, not at import time: the app's page starts without PyTorch
@@ -141,5 +150,6 @@ def _encode(asr, spoken: SpokenCaptions, name: str, batch_size: int, callback) -
         if callback is not None:
             callback(min(start + batch_size, len(clips)), len(clips))
     order = torch.from_numpy(spoken.order)
-    return AudioFeatures(torch.stack(tokens)[order].cpu().numpy(), torch.stack(pooled)[order].cpu().numpy(),
-                         f"{spoken.model} + {name}")  # fmt: skip
+    return AudioFeatures(
+        torch.stack(tokens)[order].cpu().numpy(), torch.stack(pooled)[order].cpu().numpy(), f"{spoken.model} + {name}"
+    )

@@ -95,9 +95,11 @@ def check_markdown(text: str) -> str:
     for match in _TAG.finditer(text):
         if not _ALLOWED.fullmatch(match.group()):
             shown = match.group() if len(match.group()) <= 60 else match.group()[:57] + "..."
-            raise ValueError(f"HTML {shown!r} is not allowed here: write Markdown (HTML only as "
-                             f"{', '.join(f'<{tag}>' for tag in HTML_TAGS)}, without attributes; for 'less than' in "
-                             "a formula write \\lt or a space after <)")  # fmt: skip
+            raise ValueError(
+                f"HTML {shown!r} is not allowed here: write Markdown (HTML only as "
+                f"{', '.join(f'<{tag}>' for tag in HTML_TAGS)}, without attributes; for 'less than' in "
+                "a formula write \\lt or a space after <)"
+            )
     return text
 
 
@@ -142,8 +144,10 @@ class TryIt(_Strict):
 
     def values(self) -> dict[str, Any]:
         """Every parameter the step sets, files as paths on the server."""
-        files = {name: [str(find_file(v)) for v in value] if isinstance(value, list) else str(find_file(value))
-                 for name, value in self.files.items()}  # fmt: skip
+        files = {
+            name: [str(find_file(v)) for v in value] if isinstance(value, list) else str(find_file(value))
+            for name, value in self.files.items()
+        }
         return {**self.inputs, **files}
 
 
@@ -217,8 +221,9 @@ def _read_one(path: Path, name: str) -> Lesson:
         raise LessonError([f"{name}: a lesson file is YAML (.yaml, .yml) or JSON (.json)"])
     try:
         if (size := path.stat().st_size) > MAX_FILE_BYTES:
-            raise LessonError([f"{name}: the lesson file has {size:,} bytes; a lesson file may have at most "
-                               f"{MAX_FILE_BYTES:,}"])  # fmt: skip
+            raise LessonError(
+                [f"{name}: the lesson file has {size:,} bytes; a lesson file may have at most {MAX_FILE_BYTES:,}"]
+            )
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise LessonError([f"{name}: the lesson file does not exist ({path})"]) from None
@@ -247,22 +252,32 @@ def _check_shape(text: str, name: str) -> None:
     for event in yaml.parse(text):
         if isinstance(event, yaml.AliasEvent):
             line = event.start_mark.line + 1
-            raise LessonError([f"{name}: line {line}: anchors and aliases (&name, *name) are not used in lesson "
-                               "files; write the value out"])  # fmt: skip
+            raise LessonError(
+                [
+                    f"{name}: line {line}: anchors and aliases (&name, *name) are not used in lesson "
+                    "files; write the value out"
+                ]
+            )
         if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             depth += 1
             if depth > MAX_DEPTH:
                 line = event.start_mark.line + 1
-                raise LessonError([f"{name}: line {line}: nested more than {MAX_DEPTH} levels deep; a lesson "
-                                   "needs about 6 (steps, a step, try, inputs, a list)"])  # fmt: skip
+                raise LessonError(
+                    [
+                        f"{name}: line {line}: nested more than {MAX_DEPTH} levels deep; a lesson "
+                        "needs about 6 (steps, a step, try, inputs, a list)"
+                    ]
+                )
         elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
             depth -= 1
 
 
 def _describe_error(error: dict) -> str:
     """One pydantic error as `where: what` (``steps.2.try.tab: ...``), steps counted from 1."""
-    loc = [str(part + 1) if isinstance(part, int) and i > 0 and error["loc"][i - 1] == "steps" else str(part)
-           for i, part in enumerate(error["loc"])]  # fmt: skip
+    loc = [
+        str(part + 1) if isinstance(part, int) and i > 0 and error["loc"][i - 1] == "steps" else str(part)
+        for i, part in enumerate(error["loc"])
+    ]
     loc = [part for part in loc if not part.startswith("function-")]
     where = ".".join(loc) or "(top level)"
     if error["type"] == "extra_forbidden":

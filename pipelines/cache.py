@@ -198,8 +198,9 @@ class ModelCache:
         loaded = self._items.get((checkpoint.task, checkpoint.key))  # a borrowed one: in its own task's slot
         return None if loaded is None else loaded.serving(task)
 
-    def get(self, task: str, key: str | Checkpoint | None = None,
-            on_load: Callable[[Checkpoint], None] | None = None) -> Loaded:  # fmt: skip
+    def get(
+        self, task: str, key: str | Checkpoint | None = None, on_load: Callable[[Checkpoint], None] | None = None
+    ) -> Loaded:
         """The pipeline for ``task`` and checkpoint ``key`` (the profile's default when None),
         loading it on first use; ``on_load`` is called just before a load starts. A checkpoint
         that ``task`` borrows from another (a chat model in Caption) is that task's model, loaded
@@ -238,8 +239,9 @@ class ModelCache:
             elif task == "text_to_image":
                 extra = {"safety": self.safety_filter_for(requested), "defaults": requested.defaults}
             pipeline = _import(REMOTE_CLASSES[task])(backend, **extra)
-            return Loaded(pipeline, requested, requested, "remote", 0.0, precision=f"remote: {backend.describe()}",
-                          home="remote")  # fmt: skip
+            return Loaded(
+                pipeline, requested, requested, "remote", 0.0, precision=f"remote: {backend.describe()}", home="remote"
+            )
         checkpoint, notice = requested, ""
         try:
             source, local_only = locate(requested)

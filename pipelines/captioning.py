@@ -28,8 +28,9 @@ SUPPORTED = ("blip",)
 
 
 class CaptionPipeline:
-    def __init__(self, model, processor, model_id: str = "", quantize: bool = False,
-                 scripts: ScriptCheck | None = None):  # fmt: skip
+    def __init__(
+        self, model, processor, model_id: str = "", quantize: bool = False, scripts: ScriptCheck | None = None
+    ):
         self.model = model.eval()
         self.processor = processor
         self.model_id = model_id
@@ -42,9 +43,16 @@ class CaptionPipeline:
 
     @classmethod
     def from_pretrained(
-        cls, model_id: str, *, revision: str = "main", device: str = "cpu", dtype=torch.float32, local_files_only=False,
-        quantize: bool = False, scripts: ScriptCheck | None = None,
-    ) -> CaptionPipeline:  # fmt: skip
+        cls,
+        model_id: str,
+        *,
+        revision: str = "main",
+        device: str = "cpu",
+        dtype=torch.float32,
+        local_files_only=False,
+        quantize: bool = False,
+        scripts: ScriptCheck | None = None,
+    ) -> CaptionPipeline:
         from transformers import AutoConfig, BlipForConditionalGeneration, BlipProcessor
 
         hub = dict(revision=revision, local_files_only=local_files_only)
@@ -94,8 +102,12 @@ class CaptionPipeline:
         do_sample = check_flag("do_sample", do_sample)
         seed = check_seed(seed)
         prompt, max_new_tokens, text_options = self.prepare_text(prompt, max_new_tokens)
-        options = dict(prompt=prompt, max_new_tokens=max_new_tokens, num_beams=int(num_beams),
-                       truncate_to=text_options.get("max_length"))  # fmt: skip
+        options = dict(
+            prompt=prompt,
+            max_new_tokens=max_new_tokens,
+            num_beams=int(num_beams),
+            truncate_to=text_options.get("max_length"),
+        )
         if do_sample:
             options.update(do_sample=True, temperature=float(temperature), top_p=float(top_p), seed=seed)
         return options
@@ -147,8 +159,14 @@ class CaptionPipeline:
         # would index past its position embeddings.
         positions = self.model.config.text_config.max_position_embeddings
         if max_new_tokens >= positions:
-            notify(Notice("tokens_lowered", f"This model writes at most {positions - 1} tokens; `max_new_tokens` was "
-                          "lowered to that.", name="max_new_tokens", limit=positions - 1))  # fmt: skip
+            notify(
+                Notice(
+                    "tokens_lowered",
+                    f"This model writes at most {positions - 1} tokens; `max_new_tokens` was lowered to that.",
+                    name="max_new_tokens",
+                    limit=positions - 1,
+                )
+            )
             max_new_tokens = positions - 1
         text_options = {}
         room = positions - int(max_new_tokens) + 1  # [CLS] prompt [SEP]; generate drops the [SEP]
@@ -166,15 +184,24 @@ class CaptionPipeline:
             return
         if tokenizer.is_fast:  # the characters behind each [UNK]
             encoded = tokenizer(prompt, add_special_tokens=False, return_offsets_mapping=True)
-            unknown = [prompt[start:end] for token, (start, end) in zip(encoded["input_ids"], encoded["offset_mapping"],
-                                                                          strict=True) if token == tokenizer.unk_token_id]  # fmt: skip
+            unknown = [
+                prompt[start:end]
+                for token, (start, end) in zip(encoded["input_ids"], encoded["offset_mapping"], strict=True)
+                if token == tokenizer.unk_token_id
+            ]
         else:
             unknown = [word for word in prompt.split() if tokenizer.unk_token in tokenizer.tokenize(word)]
         if unknown:
             words = ("" if all(len(u) == 1 for u in unknown) else " ").join(dict.fromkeys(unknown))
-            notify(Notice("prompt_dropped", f"The model's vocabulary has no tokens for {words!r} in the caption prompt: "
-                          "the caption leaves them out and does not start with the prompt as typed.", name="caption prompt",
-                          words=words))  # fmt: skip
+            notify(
+                Notice(
+                    "prompt_dropped",
+                    f"The model's vocabulary has no tokens for {words!r} in the caption prompt: "
+                    "the caption leaves them out and does not start with the prompt as typed.",
+                    name="caption prompt",
+                    words=words,
+                )
+            )
 
     def _generate(self, images: list[Image.Image], prompt: str | None, options: dict, seed, text_options=None):
         # 2. Preprocess: pixel_values (B, 3, H, W); input_ids (B, T) when prompted

@@ -33,8 +33,12 @@ def check_counts(turns: list) -> None:
     """Refuse a conversation with too many messages or images, or a message too long,
     before anything in it is decoded or tokenized."""
     if len(turns) > MAX_TURNS:
-        raise InputError("chat_too_long", f"The conversation has {len(turns)} messages; the limit is {MAX_TURNS}. "
-                         "Start a new one.", count=len(turns), limit=MAX_TURNS)  # fmt: skip
+        raise InputError(
+            "chat_too_long",
+            f"The conversation has {len(turns)} messages; the limit is {MAX_TURNS}. Start a new one.",
+            count=len(turns),
+            limit=MAX_TURNS,
+        )
     total_images = 0
     for n, turn in enumerate(turns):
         if not isinstance(turn, dict):
@@ -67,8 +71,11 @@ def check_length(text, role, number: int) -> None:
             "chat_message_long",
             f"Message {number} ({ROLE[role]['en']}) is {length:,} characters long; the limit is {limit:,} per "
             "message. Start a new conversation, or shorten it.",
-            number=number, role=ROLE[role], length=length, limit=limit,
-        )  # fmt: skip
+            number=number,
+            role=ROLE[role],
+            length=length,
+            limit=limit,
+        )
 
 
 def least_tokens(chat, turn: dict) -> int:

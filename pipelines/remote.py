@@ -41,8 +41,10 @@ from runtime.scripts import ScriptCheck
 MAX_CHARS_PER_TOKEN = 32
 # A caption prompt can't start a remote model's answer (the API has no prefill), so the
 # instruction asks for it.
-CAPTION_START_INSTRUCTION = {"en": 'Describe this image in one sentence, beginning with "{start}".',
-                             "zh": "用一句话描述这张图片，以“{start}”开头。"}  # fmt: skip
+CAPTION_START_INSTRUCTION = {
+    "en": 'Describe this image in one sentence, beginning with "{start}".',
+    "zh": "用一句话描述这张图片，以“{start}”开头。",
+}
 
 
 def image_url(image) -> dict:
@@ -87,8 +89,14 @@ class RemoteChatPipeline(ChatPipeline):
 
     def request(self, messages: list[dict], options: dict) -> dict:
         """The body of a chat completion: greedy is temperature 0; sampling sends top_p and the seed."""
-        body = dict(model=self.backend.model, messages=messages, max_tokens=options["max_new_tokens"],
-                    temperature=options["temperature"], logprobs=True, top_logprobs=TOP_ALTERNATIVES)  # fmt: skip
+        body = dict(
+            model=self.backend.model,
+            messages=messages,
+            max_tokens=options["max_new_tokens"],
+            temperature=options["temperature"],
+            logprobs=True,
+            top_logprobs=TOP_ALTERNATIVES,
+        )
         if options["temperature"] > 0:
             body.update(top_p=options["top_p"], seed=options["seed"])
         return body
@@ -98,8 +106,9 @@ class RemoteChatPipeline(ChatPipeline):
         turns, system_prompt = self.check_conversation(turns, system_prompt)
         return options, turns, self.messages(turns, system_prompt)
 
-    def __call__(self, turns: list[dict], system_prompt: str | None = None, stop: threading.Event | None = None,
-                 **options) -> dict:  # fmt: skip
+    def __call__(
+        self, turns: list[dict], system_prompt: str | None = None, stop: threading.Event | None = None, **options
+    ) -> dict:
         options, turns, messages = self._checked(turns, system_prompt, options)
         with talking_to(self.backend):
             reply = client(self.backend).chat.completions.create(**self.request(messages, options))
@@ -117,8 +126,9 @@ class RemoteChatPipeline(ChatPipeline):
         if chars > max_tokens * MAX_CHARS_PER_TOKEN or pieces > max_tokens + 1:
             raise BackendError("server_overlong", self.backend, tokens=max_tokens)
 
-    def stream(self, turns: list[dict], system_prompt: str | None = None, stop: threading.Event | None = None,
-               **options) -> Iterator[dict]:  # fmt: skip
+    def stream(
+        self, turns: list[dict], system_prompt: str | None = None, stop: threading.Event | None = None, **options
+    ) -> Iterator[dict]:
         """As ``ChatPipeline.stream``: the text so far after each piece, then the result."""
         options, turns, messages = self._checked(turns, system_prompt, options)
         max_tokens = options["max_new_tokens"]
@@ -153,11 +163,18 @@ class RemoteChatPipeline(ChatPipeline):
         server sent them (else empty), the prompt's token count from ``usage`` where sent."""
         tokens = []
         for item in (logprobs or [])[: options["max_new_tokens"]]:  # one per token asked, whatever was sent
-            tokens.append({
-                "token": item.token, "id": None, "special": False, "probability": round(math.exp(item.logprob), 4),
-                "alternatives": [{"token": alt.token, "probability": round(math.exp(alt.logprob), 4)}
-                                 for alt in (item.top_logprobs or [])[:TOP_ALTERNATIVES]],
-            })  # fmt: skip
+            tokens.append(
+                {
+                    "token": item.token,
+                    "id": None,
+                    "special": False,
+                    "probability": round(math.exp(item.logprob), 4),
+                    "alternatives": [
+                        {"token": alt.token, "probability": round(math.exp(alt.logprob), 4)}
+                        for alt in (item.top_logprobs or [])[:TOP_ALTERNATIVES]
+                    ],
+                }
+            )
         return {
             "answer": answer.strip(),
             "tokens": tokens,
@@ -172,11 +189,19 @@ class RemoteChatPipeline(ChatPipeline):
             "server": self.backend.describe(),
         }
 
-    def complete(self, image, instruction: str, max_new_tokens: int, temperature: float = 0.0, top_p: float = 0.9,
-                 seed: int | None = None) -> str:  # fmt: skip
+    def complete(
+        self,
+        image,
+        instruction: str,
+        max_new_tokens: int,
+        temperature: float = 0.0,
+        top_p: float = 0.9,
+        seed: int | None = None,
+    ) -> str:
         """One answer to one image and one instruction (Caption and Ask)."""
-        options = dict(max_new_tokens=int(max_new_tokens), temperature=float(temperature), top_p=float(top_p),
-                       seed=seed)  # fmt: skip
+        options = dict(
+            max_new_tokens=int(max_new_tokens), temperature=float(temperature), top_p=float(top_p), seed=seed
+        )
         turns = [{"role": "user", "text": instruction, "images": [image]}]
         with talking_to(self.backend):
             reply = client(self.backend).chat.completions.create(**self.request(self.messages(turns), options))
@@ -205,14 +230,24 @@ class _RemoteTask:
     model = property(lambda self: None)
     processor = property(lambda self: None)
 
-    def answer(self, image, instruction: str, start: str | None = None, max_new_tokens: int = 30,
-               num_beams: int = 1, do_sample: bool = False, temperature: float = 1.0, top_p: float = 0.9,
-               seed: int | None = None) -> str:  # fmt: skip
+    def answer(
+        self,
+        image,
+        instruction: str,
+        start: str | None = None,
+        max_new_tokens: int = 30,
+        num_beams: int = 1,
+        do_sample: bool = False,
+        temperature: float = 1.0,
+        top_p: float = 0.9,
+        seed: int | None = None,
+    ) -> str:
         """``_VLMTask.answer`` on the server: greedy unless sampled, a caption's start already in
         the instruction (see ``RemoteCaptionPipeline.instruction``)."""
         _no_beams(num_beams)
-        return self.chat.complete(image, instruction, max_new_tokens, temperature if do_sample else 0.0, top_p,
-                                  seed if do_sample else None)  # fmt: skip
+        return self.chat.complete(
+            image, instruction, max_new_tokens, temperature if do_sample else 0.0, top_p, seed if do_sample else None
+        )
 
 
 class RemoteCaptionPipeline(_RemoteTask, VLMCaptionPipeline):
@@ -286,8 +321,9 @@ class RemoteSpeechRecognitionPipeline:
             buffer = io.BytesIO()
             sf.write(buffer, waveform[start:end], self.sampling_rate, format="WAV", subtype="FLOAT")
             with talking_to(self.backend):
-                reply = endpoint.create(model=self.backend.model, file=("clip.wav", buffer.getvalue(), "audio/wav"),
-                                        **options)  # fmt: skip
+                reply = endpoint.create(
+                    model=self.backend.model, file=("clip.wav", buffer.getvalue(), "audio/wav"), **options
+                )
                 text = reply if isinstance(reply, str) else reply.text
             if not isinstance(text, str):
                 raise BackendError(
@@ -315,8 +351,13 @@ class RemoteTextToImagePipeline:
         self.backend = backend
         self.model_id = backend.model
         self.safety = safety or SafetyFilter(on=False)
-        self.defaults = {"num_inference_steps": 25, "guidance_scale": 7.5, "width": 512, "height": 512,
-                         **(defaults or {})}  # fmt: skip
+        self.defaults = {
+            "num_inference_steps": 25,
+            "guidance_scale": 7.5,
+            "width": 512,
+            "height": 512,
+            **(defaults or {}),
+        }
         self.scripts = ScriptCheck()
         self.taesd = None
 
@@ -333,10 +374,20 @@ class RemoteTextToImagePipeline:
         """No megapixel-step budget here: the server has its own hardware and limits, and
         BACKEND_DEADLINE bounds the call."""
 
-    def __call__(self, prompt: str, negative_prompt: str | None = None, seed: int | None = None,
-                 num_inference_steps: int | None = None, guidance_scale: float | None = None, width: int | None = None,
-                 height: int | None = None, num_images: int = 1, callback=None, decoder: str = "vae",
-                 latents_callback=None) -> list:  # fmt: skip
+    def __call__(
+        self,
+        prompt: str,
+        negative_prompt: str | None = None,
+        seed: int | None = None,
+        num_inference_steps: int | None = None,
+        guidance_scale: float | None = None,
+        width: int | None = None,
+        height: int | None = None,
+        num_images: int = 1,
+        callback=None,
+        decoder: str = "vae",
+        latents_callback=None,
+    ) -> list:
         from runtime.inputs import check_seed, check_text
 
         prompt = check_text(prompt, "prompt")
@@ -356,17 +407,27 @@ class RemoteTextToImagePipeline:
                 extra["negative_prompt"] = negative
             with talking_to(self.backend):
                 reply = client(self.backend).images.generate(
-                    model=self.backend.model, prompt=prompt, n=1, size=f"{width}x{height}", response_format="b64_json",
+                    model=self.backend.model,
+                    prompt=prompt,
+                    n=1,
+                    size=f"{width}x{height}",
+                    response_format="b64_json",
                     extra_body=extra,
-                )  # fmt: skip
+                )
                 data = base64.b64decode(reply.data[0].b64_json, validate=True)
             images.append(self._image(data, width, height))
             if callback is not None:
                 callback(i + 1, int(num_images))
         images, hidden = self.safety.screen(images)
         if hidden:
-            notify(Notice("images_hidden", f"{hidden} of {len(images)} image(s) were hidden by the safety filter. Try "
-                          "another prompt or seed.", hidden=hidden, count=len(images)))  # fmt: skip
+            notify(
+                Notice(
+                    "images_hidden",
+                    f"{hidden} of {len(images)} image(s) were hidden by the safety filter. Try another prompt or seed.",
+                    hidden=hidden,
+                    count=len(images),
+                )
+            )
         return images
 
     def _image(self, data: bytes, width: int, height: int):
@@ -383,8 +444,9 @@ class RemoteTextToImagePipeline:
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # its size is checked below
                 opened = Image.open(io.BytesIO(data))
         except Image.DecompressionBombError:  # over twice the pixel limit
-            raise BackendError("server_image", self.backend, got=f"over {2 * settings.MAX_IMAGE_PIXELS:,} pixels",
-                               asked=asked) from None  # fmt: skip
+            raise BackendError(
+                "server_image", self.backend, got=f"over {2 * settings.MAX_IMAGE_PIXELS:,} pixels", asked=asked
+            ) from None
         except Exception:  # noqa: BLE001 - whatever the bytes were, they are not an image
             raise BackendError("server_garbled", self.backend, reason=not_image) from None
         with opened:

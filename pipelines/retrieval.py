@@ -79,8 +79,15 @@ class _TextTower(torch.nn.Module):
 
 
 class RetrievalPipeline:
-    def __init__(self, model, processor, model_id: str = "", revision: str = "main",
-                 scripts: ScriptCheck | None = None, cpu_runtime: str = "torch"):  # fmt: skip
+    def __init__(
+        self,
+        model,
+        processor,
+        model_id: str = "",
+        revision: str = "main",
+        scripts: ScriptCheck | None = None,
+        cpu_runtime: str = "torch",
+    ):
         self.model = model.eval()
         self.processor = processor
         self.model_id = model_id
@@ -96,9 +103,16 @@ class RetrievalPipeline:
 
     @classmethod
     def from_pretrained(
-        cls, model_id: str, *, revision: str = "main", device: str = "cpu", dtype=torch.float32, local_files_only=False,
-        scripts: ScriptCheck | None = None, cpu_runtime: str = "torch",
-    ) -> RetrievalPipeline:  # fmt: skip
+        cls,
+        model_id: str,
+        *,
+        revision: str = "main",
+        device: str = "cpu",
+        dtype=torch.float32,
+        local_files_only=False,
+        scripts: ScriptCheck | None = None,
+        cpu_runtime: str = "torch",
+    ) -> RetrievalPipeline:
         from transformers import AutoConfig, AutoModel, AutoProcessor
 
         hub = dict(revision=revision, local_files_only=local_files_only)
@@ -171,8 +185,16 @@ class RetrievalPipeline:
         }
         family = "CLIP" if self.model_type == "clip" else "SigLIP"
         for part, (module, example, dynamic) in towers.items():
-            session, why = ort.accelerate(module, example, dynamic, name=f"{self.model_type}-{part}", family=family,
-                                          part=part, model_id=self.model_id, revision=self.revision)  # fmt: skip
+            session, why = ort.accelerate(
+                module,
+                example,
+                dynamic,
+                name=f"{self.model_type}-{part}",
+                family=family,
+                part=part,
+                model_id=self.model_id,
+                revision=self.revision,
+            )
             if session is None:
                 self.runtime, self.runtime_note, self._onnx = "torch-fallback", why, {}
                 return
@@ -191,8 +213,10 @@ class RetrievalPipeline:
         """The processor's image inputs (pixel values; NaFlex SigLIP 2 adds its patch mask
         and shapes), on the model's device and in its dtype."""
         inputs = self.processor(images=images, return_tensors="pt")
-        return {k: v.to(self.device, self.model.dtype) if v.is_floating_point() else v.to(self.device)
-                for k, v in inputs.items()}  # fmt: skip
+        return {
+            k: v.to(self.device, self.model.dtype) if v.is_floating_point() else v.to(self.device)
+            for k, v in inputs.items()
+        }
 
     def _tokens(self, texts: list[str]) -> dict:
         """Token ids for ``texts`` as the family was trained to read them (``TEXT_OPTIONS``)."""
@@ -277,8 +301,9 @@ class RetrievalPipeline:
         query = (1.0 - weight) * image_embedding + weight * text_embedding
         norm = float(np.linalg.norm(query))
         if norm < 1e-6:  # opposite vectors at weight 0.5: nothing left to search with
-            raise InputError("query_cancels", "The image and the text cancel out; change the text weight.",
-                             name="text_weight")  # fmt: skip
+            raise InputError(
+                "query_cancels", "The image and the text cancel out; change the text weight.", name="text_weight"
+            )
         return (query / norm).astype(np.float32)
 
     def prompt(self, label: str) -> str:

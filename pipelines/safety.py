@@ -49,8 +49,22 @@ if TYPE_CHECKING:
 
 HIDDEN = "hidden by the safety filter"  # image.info["safety"] of a replaced image
 # Digits and symbols that stand in for letters inside a word ("s3x", "su!c!de", "s€x").
-_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "€": "e",
-                       "!": "i", "|": "l", "£": "l"})  # fmt: skip
+_LEET = str.maketrans(
+    {
+        "0": "o",
+        "1": "i",
+        "3": "e",
+        "4": "a",
+        "5": "s",
+        "7": "t",
+        "@": "a",
+        "$": "s",
+        "€": "e",
+        "!": "i",
+        "|": "l",
+        "£": "l",
+    }
+)
 _STAND_INS = "@$€!|£"  # symbols read as letters only between letters: "sex!" stays "sex"
 # Word endings an entry also matches: plural, past, -ing, -er, -ness ("murdered", "nakedness").
 _WORD_ENDINGS = ("s", "es", "d", "ed", "ing", "er", "ers", "ness", "ly", "y")
@@ -144,8 +158,11 @@ class Blocklist:
             if term.startswith("!"):
                 allowed.add(normalise(term[1:]))
                 continue
-            kind = "anywhere" if term.startswith("*") and term.endswith("*") and len(term) > 2 else (
-                "stem" if term.endswith("*") else "word")  # fmt: skip
+            kind = (
+                "anywhere"
+                if term.startswith("*") and term.endswith("*") and len(term) > 2
+                else ("stem" if term.endswith("*") else "word")
+            )
             term = normalise(term.strip("*"))
             if not term:
                 continue
@@ -170,8 +187,10 @@ class Blocklist:
         for form in sorted(t + ending for t in words for ending in ("", *_WORD_ENDINGS)):
             self._forms.setdefault(len(form), []).append(form)
         self._stems = sorted(stems)
-        self._allowed = [re.compile(rf"(?<![^\W\d_]){re.escape(a)}(?![^\W\d_])" if a.isascii() else re.escape(a))
-                         for a in sorted(filter(None, allowed), key=len, reverse=True)]  # fmt: skip
+        self._allowed = [
+            re.compile(rf"(?<![^\W\d_]){re.escape(a)}(?![^\W\d_])" if a.isascii() else re.escape(a))
+            for a in sorted(filter(None, allowed), key=len, reverse=True)
+        ]
 
     @classmethod
     def from_file(cls, path: Path) -> Blocklist:
@@ -208,8 +227,15 @@ class Blocklist:
         for stem in self._stems:
             if _fits(word[: len(stem)], stem):
                 return stem
-        return next((term for term in self._anywhere for i in range(len(word) - len(term) + 1)
-                     if _fits(word[i : i + len(term)], term)), None)  # fmt: skip
+        return next(
+            (
+                term
+                for term in self._anywhere
+                for i in range(len(word) - len(term) + 1)
+                if _fits(word[i : i + len(term)], term)
+            ),
+            None,
+        )
 
 
 def _fits(masked: str, form: str) -> bool:
@@ -306,8 +332,15 @@ class NudityDetector:
     when the detector finds one of ``EXPOSED`` with at least ``threshold`` confidence;
     its other classes (faces, covered parts, feet) flag nothing."""
 
-    EXPOSED = frozenset({"FEMALE_BREAST_EXPOSED", "FEMALE_GENITALIA_EXPOSED", "MALE_GENITALIA_EXPOSED",
-                         "BUTTOCKS_EXPOSED", "ANUS_EXPOSED"})  # fmt: skip
+    EXPOSED = frozenset(
+        {
+            "FEMALE_BREAST_EXPOSED",
+            "FEMALE_GENITALIA_EXPOSED",
+            "MALE_GENITALIA_EXPOSED",
+            "BUTTOCKS_EXPOSED",
+            "ANUS_EXPOSED",
+        }
+    )
 
     def __init__(self, detector, threshold: float = 0.5):
         self.detector, self.threshold = detector, threshold
@@ -329,8 +362,10 @@ class NudityDetector:
         return self.detector.detect(np.asarray(image.convert("RGBA")))  # it converts RGBA to its BGR
 
     def __call__(self, images: list[Image.Image]) -> list[bool]:
-        return [any(d["class"] in self.EXPOSED and d["score"] >= self.threshold for d in self.found(image))
-                for image in images]  # fmt: skip
+        return [
+            any(d["class"] in self.EXPOSED and d["score"] >= self.threshold for d in self.found(image))
+            for image in images
+        ]
 
 
 @functools.cache
@@ -396,8 +431,11 @@ def notice_image(width: int, height: int) -> Image.Image:
     # A "no entry" sign above the text, both scaled to the image.
     radius, cx, cy = side // 6, width // 2, height // 2 - side // 8
     draw.ellipse((cx - radius, cy - radius, cx + radius, cy + radius), outline=(190, 40, 40), width=max(1, side // 40))
-    draw.line((cx - radius * 0.7, cy + radius * 0.7, cx + radius * 0.7, cy - radius * 0.7), fill=(190, 40, 40),
-              width=max(1, side // 40))  # fmt: skip
+    draw.line(
+        (cx - radius * 0.7, cy + radius * 0.7, cx + radius * 0.7, cy - radius * 0.7),
+        fill=(190, 40, 40),
+        width=max(1, side // 40),
+    )
     font = ImageFont.load_default(size=max(8, side // 18))
     text = textwrap.fill(
         "Hidden by the safety filter. Try another prompt or seed.", width=max(12, width // max(8, side // 30))

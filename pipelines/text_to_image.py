@@ -53,8 +53,14 @@ class Stopped(InputError):
 
 
 class TextToImagePipeline:
-    def __init__(self, pipe, model_id: str = "", defaults: dict | None = None,
-                 safety: SafetyFilter | None = None, scripts: ScriptCheck | None = None):  # fmt: skip
+    def __init__(
+        self,
+        pipe,
+        model_id: str = "",
+        defaults: dict | None = None,
+        safety: SafetyFilter | None = None,
+        scripts: ScriptCheck | None = None,
+    ):
         self.pipe = pipe
         self.model_id = model_id
         # The scripts its text encoder reads: a notice for a prompt in another one.
@@ -92,8 +98,9 @@ class TextToImagePipeline:
         from diffusers import AutoPipelineForText2Image
 
         hub = dict(revision=revision, local_files_only=local_files_only, dtype=dtype)
-        if "safety_checker" in AutoPipelineForText2Image.load_config(model_id, revision=revision,
-                                                                   local_files_only=local_files_only):  # fmt: skip
+        if "safety_checker" in AutoPipelineForText2Image.load_config(
+            model_id, revision=revision, local_files_only=local_files_only
+        ):
             # SD 1.x ships the safety checker inside the pipeline; the app runs one
             # checker for every model instead (pipelines/safety.py), or none when off.
             hub.update(safety_checker=None, requires_safety_checker=False)
@@ -140,8 +147,15 @@ class TextToImagePipeline:
             side = LIMITS[name]
             side.check(name, value)
             if value % multiple:
-                raise InputError("number_multiple", f"`{name}` has to be divisible by {multiple} but is {value}.",
-                                 name=name, multiple=multiple, value=value, low=side.low, high=side.high)  # fmt: skip
+                raise InputError(
+                    "number_multiple",
+                    f"`{name}` has to be divisible by {multiple} but is {value}.",
+                    name=name,
+                    multiple=multiple,
+                    value=value,
+                    low=side.low,
+                    high=side.high,
+                )
         LIMITS["num_images"].check("num_images", num_images)
 
     def resolve(self, num_inference_steps, guidance_scale, width, height, num_images=1) -> tuple[int, float, int, int]:
@@ -182,10 +196,15 @@ class TextToImagePipeline:
                 f"{num_images} image(s){' × 2 for guidance' if doubled else ''}); one request may cost {limit:,.1f} "
                 f"on this server's {self.device_kind.upper()} (CREATE_MAX_MEGAPIXEL_STEPS). Use fewer steps, a "
                 "smaller image or fewer images.",
-                cost=round(cost, 1), width=width, height=height, steps=steps, images=num_images, limit=round(limit, 1),
+                cost=round(cost, 1),
+                width=width,
+                height=height,
+                steps=steps,
+                images=num_images,
+                limit=round(limit, 1),
                 guidance={"en": " × 2 for guidance", "zh-CN": " × 2（引导）"} if doubled else "",
                 device=self.device_kind.upper(),
-            )  # fmt: skip
+            )
 
     @property
     def family(self) -> str:
@@ -197,15 +216,19 @@ class TextToImagePipeline:
         """Load TAESD (``AutoencoderTiny``) for this pipeline's latent space, once; the
         default is the checkpoint in ``TAESD`` for its family."""
         if self.family not in TAESD:
-            raise ValueError(f"TAESD decodes the latents of SD and SDXL only; {self.model_id or 'this model'} is "
-                             f"a {self.family} model: use decoder='vae'.")  # fmt: skip
+            raise ValueError(
+                f"TAESD decodes the latents of SD and SDXL only; {self.model_id or 'this model'} is "
+                f"a {self.family} model: use decoder='vae'."
+            )
         if self.taesd is None:
             from diffusers import AutoencoderTiny
 
             vae = AutoencoderTiny.from_pretrained(
-                model_id or TAESD[self.family], revision=revision, local_files_only=local_files_only,
+                model_id or TAESD[self.family],
+                revision=revision,
+                local_files_only=local_files_only,
                 dtype=self.pipe.dtype,
-            )  # fmt: skip
+            )
             self.taesd = vae.to(self.pipe._execution_device).eval()
             self.taesd_id = model_id or TAESD[self.family]
         return self.taesd
@@ -292,8 +315,14 @@ class TextToImagePipeline:
         # 4. Run the safety checker: flagged images are replaced, never returned
         images, hidden = self.safety.screen(images)
         if hidden:
-            notify(Notice("images_hidden", f"{hidden} of {len(images)} image(s) were hidden by the safety filter. Try "
-                          "another prompt or seed.", hidden=hidden, count=len(images)))  # fmt: skip
+            notify(
+                Notice(
+                    "images_hidden",
+                    f"{hidden} of {len(images)} image(s) were hidden by the safety filter. Try another prompt or seed.",
+                    hidden=hidden,
+                    count=len(images),
+                )
+            )
         return images
 
 
@@ -308,8 +337,10 @@ def check_stop(stop: threading.Event | None, started: float, time_limit: float, 
             "create_deadline",
             f"Stopped at step {step} of {total}: one image request may take {time_limit:g} s on this server "
             "(JOB_TIME_LIMIT). Use fewer steps, a smaller image or fewer images.",
-            step=step, total=total, limit=time_limit,
-        )  # fmt: skip
+            step=step,
+            total=total,
+            limit=time_limit,
+        )
 
 
 def _given(text) -> bool:
@@ -323,8 +354,12 @@ def _place(pipe, device: str) -> None:
     if not device.startswith("cuda"):
         pipe.to(device)
         return
-    needed = sum(p.numel() * p.element_size() for c in pipe.components.values() if isinstance(c, torch.nn.Module)
-                 for p in c.parameters())  # fmt: skip
+    needed = sum(
+        p.numel() * p.element_size()
+        for c in pipe.components.values()
+        if isinstance(c, torch.nn.Module)
+        for p in c.parameters()
+    )
     free, _ = torch.cuda.mem_get_info()
     if needed * 1.5 < free:  # weights plus room for activations
         pipe.to(device)

@@ -50,9 +50,15 @@ class TextToSpeechPipeline:
 
     @classmethod
     def from_pretrained(
-        cls, model_id: str, *, revision: str = "main", device: str = "cpu", dtype=torch.float32, local_files_only=False,
+        cls,
+        model_id: str,
+        *,
+        revision: str = "main",
+        device: str = "cpu",
+        dtype=torch.float32,
+        local_files_only=False,
         defaults: dict | None = None,
-    ) -> TextToSpeechPipeline | KokoroPipeline:  # fmt: skip
+    ) -> TextToSpeechPipeline | KokoroPipeline:
         """A VITS voice (MMS-TTS), or a Kokoro voice when the checkpoint is Kokoro's."""
         from transformers import AutoConfig, VitsModel, VitsTokenizer
         from transformers.utils import is_phonemizer_available
@@ -60,8 +66,9 @@ class TextToSpeechPipeline:
         hub = dict(revision=revision, local_files_only=local_files_only)
         config = _read_config(model_id, **hub)
         if "istftnet" in config:  # Kokoro's config: no model_type, an iSTFTNet decoder
-            return KokoroPipeline.from_pretrained(model_id, config, device=device, voice=(defaults or {}).get("voice"),
-                                                  **hub)  # fmt: skip
+            return KokoroPipeline.from_pretrained(
+                model_id, config, device=device, voice=(defaults or {}).get("voice"), **hub
+            )
         model_type = AutoConfig.from_pretrained(model_id, **hub).model_type
         if model_type not in SUPPORTED:
             raise ValueError(
@@ -182,8 +189,16 @@ class KokoroPipeline:
         self.g2p = zh.ZHG2P()  # jieba words, pypinyin tones -> Kokoro's phoneme symbols
 
     @classmethod
-    def from_pretrained(cls, model_id: str, config: dict, *, revision: str = "main", device: str = "cpu",
-                        voice: str | None = None, local_files_only=False) -> KokoroPipeline:  # fmt: skip
+    def from_pretrained(
+        cls,
+        model_id: str,
+        config: dict,
+        *,
+        revision: str = "main",
+        device: str = "cpu",
+        voice: str | None = None,
+        local_files_only=False,
+    ) -> KokoroPipeline:
         try:
             from kokoro import KModel
         except ImportError:
@@ -238,8 +253,11 @@ class KokoroPipeline:
         # 2. Normalize and convert to phonemes: Chinese numerals, then tones and sounds
         chunks = self.phonemes(text)
         if not chunks:
-            raise InputError("voice_cant_read", f"The text to speak has nothing this Chinese voice can pronounce "
-                             f"({text[:40]!r}).", text=text[:40])  # fmt: skip
+            raise InputError(
+                "voice_cant_read",
+                f"The text to speak has nothing this Chinese voice can pronounce ({text[:40]!r}).",
+                text=text[:40],
+            )
 
         # 3. Synthesize each sentence; the decoder's sine source draws noise, so seed it
         pieces = []

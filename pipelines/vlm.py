@@ -54,8 +54,15 @@ def with_tokens(inputs, ids: list[int]) -> dict:
 
 
 class ChatPipeline:
-    def __init__(self, model, processor, model_type: str, model_id: str = "", scripts: ScriptCheck | None = None,
-                 quantize: bool = False):  # fmt: skip
+    def __init__(
+        self,
+        model,
+        processor,
+        model_type: str,
+        model_id: str = "",
+        scripts: ScriptCheck | None = None,
+        quantize: bool = False,
+    ):
         self.model = model.eval()
         self.pixel_dtype = model.dtype  # what the vision encoder reads
         self.quantized = bool(quantize)
@@ -91,9 +98,17 @@ class ChatPipeline:
 
     @classmethod
     def from_pretrained(
-        cls, model_id: str, *, revision: str = "main", device: str = "cpu", dtype=torch.float32, local_files_only=False,
-        scripts: ScriptCheck | None = None, defaults: dict | None = None, quantize: bool = False,
-    ) -> ChatPipeline:  # fmt: skip
+        cls,
+        model_id: str,
+        *,
+        revision: str = "main",
+        device: str = "cpu",
+        dtype=torch.float32,
+        local_files_only=False,
+        scripts: ScriptCheck | None = None,
+        defaults: dict | None = None,
+        quantize: bool = False,
+    ) -> ChatPipeline:
         """``defaults`` (the registry's, per checkpoint): ``image_side``, the longest side
         SmolVLM resizes an image to before tiling it into 512 px tiles (its card's default is
         2,048: 13 tiles, 832 tokens for a 4:3 photo; 1,024 makes 5 tiles, 320 tokens);
@@ -234,9 +249,13 @@ class ChatPipeline:
 
         sampled = options["temperature"] > 0
         generation = dict(
-            max_new_tokens=options["max_new_tokens"], do_sample=sampled, return_dict_in_generate=True,
-            output_scores=True, stopping_criteria=StoppingCriteriaList([_Stop()]), streamer=streamer,
-        )  # fmt: skip
+            max_new_tokens=options["max_new_tokens"],
+            do_sample=sampled,
+            return_dict_in_generate=True,
+            output_scores=True,
+            stopping_criteria=StoppingCriteriaList([_Stop()]),
+            streamer=streamer,
+        )
         if sampled:
             generation.update(temperature=options["temperature"], top_p=options["top_p"], top_k=None)
         # One computation on the device at a time; sampling is seeded without disturbing
@@ -259,12 +278,18 @@ class ChatPipeline:
         for step, token_id in enumerate(new_ids[: len(output.scores)]):
             probs = torch.softmax(output.scores[step][0].float(), dim=-1)  # (vocab,)
             top = torch.topk(probs, TOP_ALTERNATIVES)
-            tokens.append({
-                "token": tokenizer.decode([token_id]), "id": int(token_id), "special": token_id in special,
-                "probability": round(float(probs[token_id]), 4),
-                "alternatives": [{"token": tokenizer.decode([int(i)]), "probability": round(float(p), 4)}
-                                 for p, i in zip(top.values, top.indices, strict=True)],
-            })  # fmt: skip
+            tokens.append(
+                {
+                    "token": tokenizer.decode([token_id]),
+                    "id": int(token_id),
+                    "special": token_id in special,
+                    "probability": round(float(probs[token_id]), 4),
+                    "alternatives": [
+                        {"token": tokenizer.decode([int(i)]), "probability": round(float(p), 4)}
+                        for p, i in zip(top.values, top.indices, strict=True)
+                    ],
+                }
+            )
         image_ids = {getattr(self.model.config, name, None) for name in ("image_token_id", "image_token_index")}
         image_tokens = sum(int((inputs["input_ids"][0] == i).sum()) for i in image_ids if i is not None)
         return {
@@ -280,8 +305,9 @@ class ChatPipeline:
             "options": options,
         }
 
-    def __call__(self, turns: list[dict], system_prompt: str | None = None, stop: threading.Event | None = None,
-                 **options) -> dict:  # fmt: skip
+    def __call__(
+        self, turns: list[dict], system_prompt: str | None = None, stop: threading.Event | None = None, **options
+    ) -> dict:
         """The model's answer to the conversation's last message, with what it cost (see ``_result``)."""
         # 1. Check inputs, 2. Preprocess
         options, turns, inputs, dropped = self._checked(turns, system_prompt, options)
@@ -290,8 +316,9 @@ class ChatPipeline:
         # 4. Post-process
         return self._result(inputs, output, options, turns, dropped, stop)
 
-    def stream(self, turns: list[dict], system_prompt: str | None = None, stop: threading.Event | None = None,
-               **options) -> Iterator[dict]:  # fmt: skip
+    def stream(
+        self, turns: list[dict], system_prompt: str | None = None, stop: threading.Event | None = None, **options
+    ) -> Iterator[dict]:
         """The answer as it is written: ``{"answer": text so far, "done": False}`` after each
         piece of text, then the full result of ``__call__`` with ``"done": True``. Inputs are
         checked before the first yield; setting ``stop`` ends generation after the current token."""
@@ -299,8 +326,9 @@ class ChatPipeline:
 
         options, turns, inputs, dropped = self._checked(turns, system_prompt, options)
         stop = stop or threading.Event()
-        streamer = TextIteratorStreamer(self.processor.tokenizer, skip_prompt=True, skip_special_tokens=True,
-                                        timeout=settings.CHAT_STREAM_TIMEOUT)  # fmt: skip
+        streamer = TextIteratorStreamer(
+            self.processor.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=settings.CHAT_STREAM_TIMEOUT
+        )
         box: dict = {}
 
         def run():

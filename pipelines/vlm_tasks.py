@@ -30,8 +30,10 @@ from runtime.scripts import language_of
 # VQA: the short-answer prompt of LLaVA's VQAv2 evaluation (Liu et al. 2023), which the
 # usual answer normalisation (evaluation/metrics.py) then scores against the references.
 CAPTION_INSTRUCTION = {"en": "Describe this image in one sentence.", "zh": "用一句话描述这张图片。"}
-VQA_INSTRUCTION = {"en": "{question}\nAnswer the question using a single word or phrase.",
-                   "zh": "{question}\n请用一个词或短语回答。"}  # fmt: skip
+VQA_INSTRUCTION = {
+    "en": "{question}\nAnswer the question using a single word or phrase.",
+    "zh": "{question}\n请用一个词或短语回答。",
+}
 
 
 def _language(text: str | None) -> str:
@@ -82,8 +84,17 @@ class _VLMTask:
         return inputs, answer_start
 
     @torch.inference_mode()
-    def generate(self, inputs, answer_start: int, max_new_tokens: int, num_beams: int = 1, do_sample: bool = False,
-                 temperature: float = 1.0, top_p: float = 0.9, seed: int | None = None) -> str:  # fmt: skip
+    def generate(
+        self,
+        inputs,
+        answer_start: int,
+        max_new_tokens: int,
+        num_beams: int = 1,
+        do_sample: bool = False,
+        temperature: float = 1.0,
+        top_p: float = 0.9,
+        seed: int | None = None,
+    ) -> str:
         """The answer: the tokens after ``answer_start`` (a caption's start included), decoded."""
         generation = dict(max_new_tokens=int(max_new_tokens), num_beams=int(num_beams), do_sample=bool(do_sample))
         if do_sample:
@@ -94,9 +105,18 @@ class _VLMTask:
             output_ids = self.model.generate(**inputs, **generation)  # (1, T + new)
         return self.processor.tokenizer.decode(output_ids[0, answer_start:], skip_special_tokens=True).strip()
 
-    def answer(self, image: Image.Image, instruction: str, start: str | None = None, max_new_tokens: int = 30,
-               num_beams: int = 1, do_sample: bool = False, temperature: float = 1.0, top_p: float = 0.9,
-               seed: int | None = None) -> str:  # fmt: skip
+    def answer(
+        self,
+        image: Image.Image,
+        instruction: str,
+        start: str | None = None,
+        max_new_tokens: int = 30,
+        num_beams: int = 1,
+        do_sample: bool = False,
+        temperature: float = 1.0,
+        top_p: float = 0.9,
+        seed: int | None = None,
+    ) -> str:
         """The model's answer to one image and one instruction (``start``: how it begins)."""
         inputs, answer_start = self.encode(image, instruction, start)
         return self.generate(inputs, answer_start, max_new_tokens, num_beams, do_sample, temperature, top_p, seed)
@@ -108,9 +128,17 @@ class VLMCaptionPipeline(_VLMTask):
     def check_inputs(self, max_new_tokens, num_beams, temperature, top_p) -> None:
         check_caption_options(max_new_tokens, num_beams, temperature, top_p)  # BLIP's ranges: the same controls
 
-    def options(self, prompt: str | None = None, max_new_tokens: int = 30, num_beams: int = 3,
-                do_sample: bool = False, temperature: float = 1.0, top_p: float = 0.9, seed: int | None = None,
-                language: str | None = None) -> dict:  # fmt: skip
+    def options(
+        self,
+        prompt: str | None = None,
+        max_new_tokens: int = 30,
+        num_beams: int = 3,
+        do_sample: bool = False,
+        temperature: float = 1.0,
+        top_p: float = 0.9,
+        seed: int | None = None,
+        language: str | None = None,
+    ) -> dict:
         """The decoding options, checked, as ``forward`` takes them (``CaptionPipeline.options``);
         ``language`` ("en", "zh") picks the instruction's language, which otherwise follows the prompt's."""
         self.check_inputs(max_new_tokens, num_beams, temperature, top_p)
@@ -135,13 +163,24 @@ class VLMCaptionPipeline(_VLMTask):
     def instruction(self, prompt: str | None, language: str | None = None) -> str:
         return CAPTION_INSTRUCTION[language or _language(prompt)]
 
-    def forward(self, images: list[Image.Image], prompt: str | None = None, max_new_tokens: int = 30,
-                num_beams: int = 3, do_sample: bool = False, temperature: float = 1.0, top_p: float = 0.9,
-                seed: int | None = None, language: str | None = None) -> list[str]:  # fmt: skip
+    def forward(
+        self,
+        images: list[Image.Image],
+        prompt: str | None = None,
+        max_new_tokens: int = 30,
+        num_beams: int = 3,
+        do_sample: bool = False,
+        temperature: float = 1.0,
+        top_p: float = 0.9,
+        seed: int | None = None,
+        language: str | None = None,
+    ) -> list[str]:
         """The captions of images from ``preprocess`` with its checked ``options``, one at a time."""
         instruction = self.instruction(prompt, language)
-        return [self.answer(image, instruction, prompt, max_new_tokens, num_beams, do_sample, temperature, top_p, seed)
-                for image in images]  # fmt: skip
+        return [
+            self.answer(image, instruction, prompt, max_new_tokens, num_beams, do_sample, temperature, top_p, seed)
+            for image in images
+        ]
 
     def __call__(self, image, **options) -> str | list[str]:
         """The caption of ``image``, or a list of captions for a list of images."""
@@ -178,6 +217,7 @@ class VLMVQAPipeline(_VLMTask):
         images, questions = (image, question) if batched else ([image], [question])
         if not isinstance(questions, list) or len(questions) != len(images):
             raise ValueError(f"Give one question per image: got {len(images)} images and {question!r}.")
-        answers = self.forward([self.preprocess(i, q) for i, q in zip(images, questions, strict=True)],
-                               max_new_tokens, num_beams)  # fmt: skip
+        answers = self.forward(
+            [self.preprocess(i, q) for i, q in zip(images, questions, strict=True)], max_new_tokens, num_beams
+        )
         return answers if batched else answers[0]

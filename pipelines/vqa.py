@@ -30,8 +30,15 @@ SUPPORTED = ("blip", "vilt")
 
 
 class VQAPipeline:
-    def __init__(self, model, processor, model_type: str, model_id: str = "", quantize: bool = False,
-                 scripts: ScriptCheck | None = None):  # fmt: skip
+    def __init__(
+        self,
+        model,
+        processor,
+        model_type: str,
+        model_id: str = "",
+        quantize: bool = False,
+        scripts: ScriptCheck | None = None,
+    ):
         self.model = model.eval()
         self.processor = processor
         self.model_type = model_type
@@ -48,9 +55,16 @@ class VQAPipeline:
 
     @classmethod
     def from_pretrained(
-        cls, model_id: str, *, revision: str = "main", device: str = "cpu", dtype=torch.float32, local_files_only=False,
-        quantize: bool = False, scripts: ScriptCheck | None = None,
-    ) -> VQAPipeline:  # fmt: skip
+        cls,
+        model_id: str,
+        *,
+        revision: str = "main",
+        device: str = "cpu",
+        dtype=torch.float32,
+        local_files_only=False,
+        quantize: bool = False,
+        scripts: ScriptCheck | None = None,
+    ) -> VQAPipeline:
         from transformers import AutoConfig, AutoProcessor, BlipForQuestionAnswering, ViltForQuestionAnswering
 
         hub = dict(revision=revision, local_files_only=local_files_only)

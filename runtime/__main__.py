@@ -23,8 +23,12 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     fetch = commands.add_parser("download", help="download a profile's models before class")
     fetch.add_argument("names", nargs="*", help="tasks (caption, chat, ...) or registry keys; all tasks when none")
-    fetch.add_argument("--profile", default=None, choices=[p for p in registry.PROFILES if p != "tiny"],
-                       help="auto (gpu with CUDA, else cpu), gpu or cpu; MODEL_PROFILE by default")  # fmt: skip
+    fetch.add_argument(
+        "--profile",
+        default=None,
+        choices=[p for p in registry.PROFILES if p != "tiny"],
+        help="auto (gpu with CUDA, else cpu), gpu or cpu; MODEL_PROFILE by default",
+    )
     fetch.add_argument("--all", action="store_true", help="every model the pickers offer, not only the defaults")
     args = parser.parse_args(argv)
 

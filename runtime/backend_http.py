@@ -186,11 +186,16 @@ class BoundedTransport(httpx2.BaseTransport):
         call = _CALL.get() or Call.start(self.seconds, self.max_bytes)
         call.left()  # a retry after the deadline is not sent
         request.headers["Accept-Encoding"] = "identity"  # counted bytes are parsed bytes
-        pool = httpcore2.ConnectionPool(ssl_context=self.ssl_context, max_connections=1,
-                                        max_keepalive_connections=0, network_backend=_Backend(call))  # fmt: skip
-        core = httpcore2.Request(method=request.method, url=httpcore2.URL(scheme=url.raw_scheme, host=url.raw_host,
-                                 port=url.port, target=url.raw_path), headers=request.headers.raw,
-                                 content=request.stream, extensions=request.extensions)  # fmt: skip
+        pool = httpcore2.ConnectionPool(
+            ssl_context=self.ssl_context, max_connections=1, max_keepalive_connections=0, network_backend=_Backend(call)
+        )
+        core = httpcore2.Request(
+            method=request.method,
+            url=httpcore2.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path),
+            headers=request.headers.raw,
+            content=request.stream,
+            extensions=request.extensions,
+        )
         try:
             with _as_httpx():
                 reply = pool.handle_request(core)
@@ -201,7 +206,12 @@ class BoundedTransport(httpx2.BaseTransport):
         if encoding.strip().lower() not in (b"", b"identity"):
             reply.close()
             pool.close()
-            raise Fault("server_garbled", reason={"en": "a compressed reply it wasn't asked for",
-                                                  "zh-CN": "未经请求的压缩回复"})  # fmt: skip
-        return httpx2.Response(status_code=reply.status, headers=reply.headers, stream=_Body(reply.stream, pool, call),
-                               extensions=reply.extensions)  # fmt: skip
+            raise Fault(
+                "server_garbled", reason={"en": "a compressed reply it wasn't asked for", "zh-CN": "未经请求的压缩回复"}
+            )
+        return httpx2.Response(
+            status_code=reply.status,
+            headers=reply.headers,
+            stream=_Body(reply.stream, pool, call),
+            extensions=reply.extensions,
+        )

@@ -38,29 +38,29 @@ WHAT = {
 # The English text of each failure (ui/locales/*/messages.json says them in the page's language).
 MESSAGES = {
     "server_timeout": "The {what} server ({server}) did not answer within {seconds} s{retried}. It may be overloaded: "
-                      "try again in a moment.",
+    "try again in a moment.",
     "server_unreachable": "The {what} server ({server}) can't be reached{retried}: {reason}. It may be starting or "
-                          "down: try again in a moment, or ask whoever runs this app.",
+    "down: try again in a moment, or ask whoever runs this app.",
     "server_busy": "The {what} server ({server}) is busy (429 Too Many Requests){retried}. Try again in a moment.",
     "server_failed": "The {what} server ({server}) failed ({status}){retried}. Try again in a moment.",
     "server_refused": "The {what} server ({server}) refused the request ({status}): {reason}",
     "server_stalled": "The {what} server ({server}) stopped sending for {seconds} s in the middle of its answer; what "
-                      "arrived is shown. Try again.",
+    "arrived is shown. Try again.",
     "server_cut": "The {what} server ({server}) closed the connection in the middle of its answer, after {count} "
-                  "characters; what arrived is shown. Try again.",
+    "characters; what arrived is shown. Try again.",
     "server_garbled": "The {what} server ({server}) answered something that isn't an OpenAI-compatible reply "
-                      "({reason}). Check that {setting} points at the server's /v1 URL.",
+    "({reason}). Check that {setting} points at the server's /v1 URL.",
     "server_deadline": "The {what} server ({server}) took longer than the {seconds} s one request may take "
-                       "(BACKEND_DEADLINE). It may be overloaded: try again, or ask for a shorter answer.",
+    "(BACKEND_DEADLINE). It may be overloaded: try again, or ask for a shorter answer.",
     "server_too_large": "The {what} server ({server}) sent more than the {limit} one answer may hold "
-                        "(BACKEND_MAX_REPLY_BYTES); it was cut there and not used.",
+    "(BACKEND_MAX_REPLY_BYTES); it was cut there and not used.",
     "server_overlong": "The {what} server ({server}) sent a longer answer than the {tokens} tokens asked for; it "
-                       "was cut there and not used. Check the server.",
+    "was cut there and not used. Check the server.",
     "server_redirect": "The {what} server ({server}) redirected the request to another address ({target}), where "
-                       "it was not sent. Set {setting} to the server's own /v1 URL.",
+    "it was not sent. Set {setting} to the server's own /v1 URL.",
     "server_image": "The {what} server ({server}) sent an image of {got} where {asked} was asked for; it was not "
-                    "used. Check the server.",
-}  # fmt: skip
+    "used. Check the server.",
+}
 
 
 class BackendError(RuntimeError):
@@ -70,10 +70,13 @@ class BackendError(RuntimeError):
 
     def __init__(self, code: str, backend: Backend, **params):
         tries = settings.BACKEND_RETRIES + 1
-        params = {"what": WHAT.get(backend.task, {"en": backend.task}), "server": backend.describe(),
-                  "setting": f"BACKEND_{backend.task.upper()}",
-                  "retried": {"en": f" (tried {tries} times)", "zh-CN": f"（已尝试 {tries} 次）"} if tries > 1 else "",
-                  **params}  # fmt: skip
+        params = {
+            "what": WHAT.get(backend.task, {"en": backend.task}),
+            "server": backend.describe(),
+            "setting": f"BACKEND_{backend.task.upper()}",
+            "retried": {"en": f" (tried {tries} times)", "zh-CN": f"（已尝试 {tries} 次）"} if tries > 1 else "",
+            **params,
+        }
         english = {key: value["en"] if isinstance(value, dict) else value for key, value in params.items()}
         super().__init__(MESSAGES[code].format(**english))
         self.code, self.params = code, params
@@ -127,14 +130,21 @@ def client(backend: Backend):
     from runtime.backend_http import BoundedTransport
 
     parts = urlsplit(backend.url)
-    transport = BoundedTransport(f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}", settings.BACKEND_DEADLINE,
-                                 settings.BACKEND_MAX_REPLY_BYTES)  # fmt: skip
+    transport = BoundedTransport(
+        f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}",
+        settings.BACKEND_DEADLINE,
+        settings.BACKEND_MAX_REPLY_BYTES,
+    )
     # The client's own Timeout type (openai re-exports its HTTP library's): a timeout of
     # another HTTP library (httpx's) is refused by some releases of that library.
     timeout = Timeout(settings.BACKEND_TIMEOUT, connect=settings.BACKEND_CONNECT_TIMEOUT)
-    made = OpenAI(base_url=backend.url, api_key=settings.BACKEND_API_KEY or "not-needed", timeout=timeout,
-                  max_retries=settings.BACKEND_RETRIES,
-                  http_client=httpx2.Client(transport=transport, timeout=timeout, follow_redirects=True))  # fmt: skip
+    made = OpenAI(
+        base_url=backend.url,
+        api_key=settings.BACKEND_API_KEY or "not-needed",
+        timeout=timeout,
+        max_retries=settings.BACKEND_RETRIES,
+        http_client=httpx2.Client(transport=transport, timeout=timeout, follow_redirects=True),
+    )
     atexit.register(made.close)  # closed while the interpreter is whole (not in a late __del__)
     return made
 
@@ -188,7 +198,7 @@ def talking_to(backend: Backend, received: list[str] | None = None, call=None):
         IndexError,
         AttributeError,
         TypeError,
-    ) as error:  # fmt: skip  (ValueError: bad JSON or base64)
+    ) as error:  # (ValueError: bad JSON or base64)
         raise BackendError("server_garbled", backend, reason=type(error).__name__) from None
 
 

@@ -40,8 +40,25 @@ from runtime.registry import Checkpoint
 SOURCES = ("auto", "huggingface", "modelscope")
 HUB = "https://huggingface.co"
 # What no pipeline here reads: other frameworks' weights, exports, media and git files.
-SKIPPED = (".h5", ".msgpack", ".onnx", ".onnx_data", ".tflite", ".ot", ".gguf", ".mlmodel", ".png", ".jpg", ".jpeg",
-           ".gif", ".webp", ".mp4", ".wav", ".mp3", ".gitattributes")  # fmt: skip
+SKIPPED = (
+    ".h5",
+    ".msgpack",
+    ".onnx",
+    ".onnx_data",
+    ".tflite",
+    ".ot",
+    ".gguf",
+    ".mlmodel",
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".gif",
+    ".webp",
+    ".mp4",
+    ".wav",
+    ".mp3",
+    ".gitattributes",
+)
 SKIPPED_FOLDERS = ("onnx/", "openvino/", "coreml/", "flax/", ".git/")
 WEIGHTS = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
 # A weights file's precision variant ("unet/diffusion_pytorch_model.fp16.safetensors").
@@ -241,9 +258,17 @@ def origin(checkpoint: Checkpoint) -> dict:
 
 
 def _write_manifest(plan: Plan, endpoint: str, folder: str, complete: bool) -> None:
-    manifest = {"repo_id": plan.repo_id, "revision": plan.checkpoint.revision, "source": plan.source,
-                "endpoint": endpoint, "folder": folder, "files": [name for name, _ in plan.files],
-                "bytes": plan.total, "complete": complete, "time": time.time()}  # fmt: skip
+    manifest = {
+        "repo_id": plan.repo_id,
+        "revision": plan.checkpoint.revision,
+        "source": plan.source,
+        "endpoint": endpoint,
+        "folder": folder,
+        "files": [name for name, _ in plan.files],
+        "bytes": plan.total,
+        "complete": complete,
+        "time": time.time(),
+    }
     path = _manifest_path(plan.source, plan.repo_id, plan.checkpoint.revision)
     atomic_write_text(path, json.dumps(manifest, indent=1))
 
@@ -264,8 +289,13 @@ def plan(checkpoint: Checkpoint, source: str) -> Plan:
             )
             sizes = {e.path: e.size for e in entries if isinstance(e, RepoFile)}
             chosen = choose(list(sizes), half=cuda_available())
-            dry = snapshot_download(checkpoint.repo_id, revision=checkpoint.revision, allow_patterns=chosen,
-                                    endpoint=hub_endpoint(), dry_run=True)  # fmt: skip
+            dry = snapshot_download(
+                checkpoint.repo_id,
+                revision=checkpoint.revision,
+                allow_patterns=chosen,
+                endpoint=hub_endpoint(),
+                dry_run=True,
+            )
             needed = sum(f.file_size or 0 for f in dry if f.will_download)
             return Plan(checkpoint, source, checkpoint.repo_id, [(n, sizes[n]) for n in chosen], needed)
         from modelscope.hub.api import HubApi
@@ -308,9 +338,11 @@ def check_disk(plans: list[Plan]) -> None:
                 f"Not enough disk space to download {models}: it needs {size_text(needed)} and "
                 f"{size_text(settings.DOWNLOAD_FREE_MARGIN)} to spare, but only {size_text(free)} is free. "
                 "Free some space, or point HF_HOME (MODELSCOPE_CACHE for ModelScope) at a larger disk.",
-                models=models, needed=size_text(needed), margin=size_text(settings.DOWNLOAD_FREE_MARGIN),
+                models=models,
+                needed=size_text(needed),
+                margin=size_text(settings.DOWNLOAD_FREE_MARGIN),
                 free=size_text(free),
-            )  # fmt: skip
+            )
 
 
 def fetch(plan: Plan, report: Callable[[int], None] | None = None) -> Path:
@@ -378,8 +410,13 @@ def _download(plan: Plan, names: list[str], done: _Counter) -> str:
                     done.add(int(n or 0))
                 return super().update(n)
 
-        return snapshot_download(plan.repo_id, revision=plan.checkpoint.revision, allow_patterns=names,
-                                 endpoint=hub_endpoint(), tqdm_class=Bytes)  # fmt: skip
+        return snapshot_download(
+            plan.repo_id,
+            revision=plan.checkpoint.revision,
+            allow_patterns=names,
+            endpoint=hub_endpoint(),
+            tqdm_class=Bytes,
+        )
     from modelscope.hub.callback import ProgressCallback
     from modelscope.hub.snapshot_download import snapshot_download
 
@@ -387,8 +424,13 @@ def _download(plan: Plan, names: list[str], done: _Counter) -> str:
         def update(self, size: int) -> None:
             done.add(size)
 
-    return snapshot_download(plan.repo_id, allow_patterns=names, endpoint=modelscope_endpoint(),
-                             cache_dir=settings.MODELSCOPE_CACHE or None, progress_callbacks=[Received])  # fmt: skip
+    return snapshot_download(
+        plan.repo_id,
+        allow_patterns=names,
+        endpoint=modelscope_endpoint(),
+        cache_dir=settings.MODELSCOPE_CACHE or None,
+        progress_callbacks=[Received],
+    )
 
 
 # --- One message per failure ------------------------------------------------------------
@@ -412,28 +454,34 @@ def _errors(checkpoint: Checkpoint, source: str) -> Iterator[None]:
                 "download_gated",
                 f"{shown} is gated or private on {where} (HTTP {status}): accept its licence on its page while "
                 "logged in, then log in here (`hf auth login`, or set HF_TOKEN; `modelscope login` for ModelScope).",
-                model=shown, where=said, status=status or 403,
-            ) from None  # fmt: skip
+                model=shown,
+                where=said,
+                status=status or 403,
+            ) from None
         if kind in ("RepositoryNotFoundError", "RevisionNotFoundError", "NotExistError") or status == 404:
             raise DownloadError(
                 "download_not_found",
                 f"{shown} was not found on {where} (HTTP 404): the id or revision may be misspelt, or the "
                 "repository was moved or removed. Pick another model.",
-                model=shown, where=said,
-            ) from None  # fmt: skip
+                model=shown,
+                where=said,
+            ) from None
         if status is not None and status >= 500:
             raise DownloadError(
                 "download_server",
                 f"{where} failed to send {shown} (HTTP {status}): its server is having trouble. Try again in a few "
                 "minutes; what was already downloaded is kept and the download resumes where it stopped.",
-                model=shown, where=said, status=status,
-            ) from None  # fmt: skip
+                model=shown,
+                where=said,
+                status=status,
+            ) from None
         if _is_connection(error):
             raise DownloadError(
                 "download_unreachable",
                 f"The download of {shown} from {where} was cut off ({kind}). Try again: it resumes where it stopped.",
-                model=shown, where=said,
-            ) from None  # fmt: skip
+                model=shown,
+                where=said,
+            ) from None
         raise
 
 
@@ -455,8 +503,18 @@ def _status(error: BaseException) -> int | None:
 
 
 def _is_connection(error: BaseException) -> bool:
-    names = ("ConnectError", "ConnectionError", "TimeoutException", "Timeout", "RemoteProtocolError", "ReadError",
-             "LocalEntryNotFoundError", "ProtocolError", "ChunkedEncodingError", "FileDownloadError")  # fmt: skip
+    names = (
+        "ConnectError",
+        "ConnectionError",
+        "TimeoutException",
+        "Timeout",
+        "RemoteProtocolError",
+        "ReadError",
+        "LocalEntryNotFoundError",
+        "ProtocolError",
+        "ChunkedEncodingError",
+        "FileDownloadError",
+    )
     while error is not None:
         if type(error).__name__ in names or isinstance(error, (ConnectionError, TimeoutError)):
             return True

@@ -59,8 +59,12 @@ def shown_model(model_id: str) -> str:
 def hide_paths(text: str) -> str:
     """``text`` with the server's own folders replaced by what they are: the data dir,
     the app's folder, the temporary folder (Gradio's cache lies there), the home folder."""
-    roots = [(settings.DATA_DIR, DATA_DIR_LABEL), (settings.ROOT, "<app>"), (Path(tempfile.gettempdir()), "<temp>"),
-             (Path.home(), "~")]  # fmt: skip
+    roots = [
+        (settings.DATA_DIR, DATA_DIR_LABEL),
+        (settings.ROOT, "<app>"),
+        (Path(tempfile.gettempdir()), "<temp>"),
+        (Path.home(), "~"),
+    ]
     spellings = []
     for root, label in roots:
         for spelling in {str(root), os.path.realpath(root)}:

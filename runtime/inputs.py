@@ -418,15 +418,25 @@ def check_number(name: str, value, low: float, high: float, integer: bool = True
             high=high,
         )
     if isinstance(value, (float, np.floating)) and not np.isfinite(value):  # ints are finite, however big
-        raise InputError("number_range", f"`{name}` must be a finite number, not {value}.", name=name, low=low,
-                         high=high, value=str(value))  # fmt: skip
+        raise InputError(
+            "number_range",
+            f"`{name}` must be a finite number, not {value}.",
+            name=name,
+            low=low,
+            high=high,
+            value=str(value),
+        )
     if integer and float(value) != int(value):
         raise InputError("number_whole", f"`{name}` must be a whole number, not {value}.", name=name, value=value)
     if not low <= value <= high:
         raise InputError(
-            "number_range", f"`{name}` must be between {low} and {high}, not {value}.", name=name, low=low,
-            high=high, value=value,
-        )  # fmt: skip
+            "number_range",
+            f"`{name}` must be between {low} and {high}, not {value}.",
+            name=name,
+            low=low,
+            high=high,
+            value=value,
+        )
     return int(value) if integer else float(value)
 
 
@@ -494,9 +504,12 @@ def check_seed(seed) -> int:
 LIST_SEPARATORS = re.compile(r"[,;，；、﹐﹑]")
 # Full-width digits and Latin letters (Ａ-Ｚ, ａ-ｚ, ０-９) and the ideographic space, as
 # Chinese and Japanese input methods type them: the same text as their ASCII forms.
-_HALF_WIDTH = {**{code: code - 0xFEE0 for code in range(0xFF10, 0xFF1A)},
-               **{code: code - 0xFEE0 for code in range(0xFF21, 0xFF3B)},
-               **{code: code - 0xFEE0 for code in range(0xFF41, 0xFF5B)}, 0x3000: 0x20}  # fmt: skip
+_HALF_WIDTH = {
+    **{code: code - 0xFEE0 for code in range(0xFF10, 0xFF1A)},
+    **{code: code - 0xFEE0 for code in range(0xFF21, 0xFF3B)},
+    **{code: code - 0xFEE0 for code in range(0xFF41, 0xFF5B)},
+    0x3000: 0x20,
+}
 
 
 def half_width(text: str) -> str:

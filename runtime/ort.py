@@ -162,9 +162,16 @@ def export(module, example: dict, dynamic: dict, path: Path) -> None:
             for logger in quiet:
                 logger.setLevel(logging.ERROR)  # e.g. "torchvision is not installed. Skipping torchvision::nms"
             torch.onnx.export(
-                module.eval(), (), str(tmp), kwargs=example, output_names=["output"], dynamic_shapes=shapes,
-                dynamo=True, external_data=False, verbose=False,
-            )  # fmt: skip
+                module.eval(),
+                (),
+                str(tmp),
+                kwargs=example,
+                output_names=["output"],
+                dynamic_shapes=shapes,
+                dynamo=True,
+                external_data=False,
+                verbose=False,
+            )
         os.replace(tmp, path)  # atomic: a reader sees the whole graph or none
     finally:
         tmp.unlink(missing_ok=True)
@@ -190,8 +197,17 @@ def _why(error: Exception) -> str:
     return f"{type(error).__name__}: {first}".rstrip(": ")[:200]
 
 
-def accelerate(module, example: dict, dynamic: dict, *, name: str, family: str, part: str, model_id: str = "",
-               revision: str = "main") -> tuple[OnnxModule | None, str]:  # fmt: skip
+def accelerate(
+    module,
+    example: dict,
+    dynamic: dict,
+    *,
+    name: str,
+    family: str,
+    part: str,
+    model_id: str = "",
+    revision: str = "main",
+) -> tuple[OnnxModule | None, str]:
     """``module`` (float32, on the CPU) as an ONNX Runtime session, exported on first use and
     read from the disk cache after that; ``example`` holds the keyword arguments (tensors)
     it is exported with and checked on. Returns (the session, "") or (None, why not): the caller
@@ -227,8 +243,14 @@ def accelerate(module, example: dict, dynamic: dict, *, name: str, family: str, 
                 raise
             session = OnnxModule(path)
             seconds = f"{time.perf_counter() - start:.0f}"
-            notify(Notice(f"onnx_exported_{part}", f"The {label} was exported to ONNX Runtime in {seconds} s, once: "
-                          "later loads reuse it.", family=family, seconds=seconds))  # fmt: skip
+            notify(
+                Notice(
+                    f"onnx_exported_{part}",
+                    f"The {label} was exported to ONNX Runtime in {seconds} s, once: later loads reuse it.",
+                    family=family,
+                    seconds=seconds,
+                )
+            )
         with torch.no_grad():
             reference = module(**example).float().numpy()
         if not _close(session(**example).numpy(), reference):
@@ -238,6 +260,12 @@ def accelerate(module, example: dict, dynamic: dict, *, name: str, family: str, 
     except Exception as error:
         why = _why(error)
         log.warning("ONNX Runtime: the %s stays on PyTorch (%s)", label, why)
-        notify(Notice(f"onnx_fallback_{part}", f"The {label} runs on PyTorch: its ONNX Runtime export failed ({why}).",
-                      family=family, why=why))  # fmt: skip
+        notify(
+            Notice(
+                f"onnx_fallback_{part}",
+                f"The {label} runs on PyTorch: its ONNX Runtime export failed ({why}).",
+                family=family,
+                why=why,
+            )
+        )
         return None, why

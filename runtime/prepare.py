@@ -43,7 +43,7 @@ def checkpoints(profile: str | None = None, names: list[str] | None = None, ever
                 raise ValueError(
                     f"{name!r} is neither a task ({', '.join(registry.TASKS)}) nor a known checkpoint "
                     f"({', '.join(k for k, c in registry.CHECKPOINTS.items() if not c.is_tiny)})."
-                )  # fmt: skip
+                )
         if "text_to_image" in tasks + [c.task for c in picked] and "safety_checker" not in tasks:
             tasks.append("safety_checker")
     for task in tasks:

@@ -88,12 +88,23 @@ _Z_IMAGE_TURBO = {"num_inference_steps": 8, "guidance_scale": 0.0, "width": 1024
 # Chinese captions; Z-Image reads prompts through Qwen3, in Chinese and English.
 _LATIN = ("Latin",)
 READS: dict[str, tuple[str, ...]] = {
-    "blip": _LATIN, "vilt": _LATIN, "clip": _LATIN, "sd": _LATIN, "sdxl": _LATIN, "vits": _LATIN,
-    "siglip2": scripts.MANY, "chinese-clip": ("Han",), "z-image": ("Latin", "Han"), "kokoro": ("Han",),
+    "blip": _LATIN,
+    "vilt": _LATIN,
+    "clip": _LATIN,
+    "sd": _LATIN,
+    "sdxl": _LATIN,
+    "vits": _LATIN,
+    "siglip2": scripts.MANY,
+    "chinese-clip": ("Han",),
+    "z-image": ("Latin", "Han"),
+    "kokoro": ("Han",),
     # Chat: SmolVLM's SmolLM2 was trained on English; Gemma 3 on 140-odd languages; Qwen3-VL
     # and Qwen3.5 on Chinese and English first, 119 and 201 languages in all by their cards.
-    "idefics3": _LATIN, "gemma3": scripts.MANY, "qwen3_vl": scripts.MANY, "qwen3_5": scripts.MANY,
-}  # fmt: skip
+    "idefics3": _LATIN,
+    "gemma3": scripts.MANY,
+    "qwen3_vl": scripts.MANY,
+    "qwen3_5": scripts.MANY,
+}
 
 _ALL = [
     # Captioning: BLIP (Li et al. 2022, "Bootstrapping Language-Image Pre-training").
@@ -452,8 +463,9 @@ def choices(task: str, profile: str | None = None) -> list[Checkpoint]:
     the task's own before those it borrows (``BORROWS``)."""
     default = default_checkpoint(task, profile)
     tiny = resolve_profile(profile) == "tiny"
-    others = [c for kind in offered_tasks(task) for c in _ALL
-              if c.task == kind and c.is_tiny == tiny and c.key != default.key]  # fmt: skip
+    others = [
+        c for kind in offered_tasks(task) for c in _ALL if c.task == kind and c.is_tiny == tiny and c.key != default.key
+    ]
     return [default, *others]
 
 

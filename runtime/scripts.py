@@ -24,8 +24,21 @@ from runtime.inputs import notify
 from runtime.messages import Notice
 
 # The scripts told apart, by their Unicode names; letters of any other script count as "Other".
-KNOWN = ("Latin", "Han", "Hiragana", "Katakana", "Hangul", "Cyrillic", "Greek", "Arabic", "Hebrew", "Devanagari",
-         "Bengali", "Tamil", "Thai")  # fmt: skip
+KNOWN = (
+    "Latin",
+    "Han",
+    "Hiragana",
+    "Katakana",
+    "Hangul",
+    "Cyrillic",
+    "Greek",
+    "Arabic",
+    "Hebrew",
+    "Devanagari",
+    "Bengali",
+    "Tamil",
+    "Thai",
+)
 # How the notice names them, in English and in Chinese.
 NAMES = {
     "Latin": ("the Latin alphabet", "拉丁字母"),
@@ -157,6 +170,7 @@ class ScriptCheck:
             readers = {"en": ", ".join(names), "zh-CN": "、".join(names)}
             if all(hasattr(other, "key") for other in others):
                 readers["models"] = [[other.key, other.label] for other in others]
-            return Notice("script_unreadable", english, model=model, reads=both, missing=unread, name=what,
-                          readers=readers)  # fmt: skip
+            return Notice(
+                "script_unreadable", english, model=model, reads=both, missing=unread, name=what, readers=readers
+            )
         return Notice("script_unreadable_nobody", english, model=model, reads=both, missing=unread, name=what)

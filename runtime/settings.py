@@ -269,11 +269,17 @@ MAX_BATCH_SIZE = _int("MAX_BATCH_SIZE", 1 if os.getenv("SPACES_ZERO_GPU") else 8
 # BACKEND_CHAT (Chat, and the chat models that Caption and Ask offer),
 # BACKEND_SPEECH_RECOGNITION and BACKEND_TEXT_TO_IMAGE. Unset: in the process, as always.
 REMOTE_TASKS = ("chat", "speech_recognition", "text_to_image")
-BACKENDS = {task: os.environ[f"BACKEND_{task.upper()}"].strip().rstrip("/")
-            for task in REMOTE_TASKS if os.getenv(f"BACKEND_{task.upper()}", "").strip()}  # fmt: skip
+BACKENDS = {
+    task: os.environ[f"BACKEND_{task.upper()}"].strip().rstrip("/")
+    for task in REMOTE_TASKS
+    if os.getenv(f"BACKEND_{task.upper()}", "").strip()
+}
 # The model name the server knows (BACKEND_CHAT_MODEL, ...); unset: the picked checkpoint's Hub id.
-BACKEND_MODELS = {task: os.environ[f"BACKEND_{task.upper()}_MODEL"].strip()
-                  for task in REMOTE_TASKS if os.getenv(f"BACKEND_{task.upper()}_MODEL", "").strip()}  # fmt: skip
+BACKEND_MODELS = {
+    task: os.environ[f"BACKEND_{task.upper()}_MODEL"].strip()
+    for task in REMOTE_TASKS
+    if os.getenv(f"BACKEND_{task.upper()}_MODEL", "").strip()
+}
 BACKEND_API_KEY = os.getenv("BACKEND_API_KEY", "")
 # Seconds a request may wait for the server's next bytes (a streamed answer: for each piece),
 # seconds to connect, and retries (with exponential back-off) of a request that failed to

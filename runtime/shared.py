@@ -120,10 +120,14 @@ def _redis():
 
     # redis-py retries a timed-out call 10 times with back-off by default: a minute for one
     # request on a hung server. One try each; the callers have a fallback.
-    return redis.Redis.from_url(settings.SHARED_STATE, decode_responses=True, retry=Retry(NoBackoff(), 0),
-                                socket_timeout=settings.SHARED_STATE_TIMEOUT,
-                                socket_connect_timeout=settings.SHARED_STATE_CONNECT_TIMEOUT,
-                                health_check_interval=30)  # fmt: skip
+    return redis.Redis.from_url(
+        settings.SHARED_STATE,
+        decode_responses=True,
+        retry=Retry(NoBackoff(), 0),
+        socket_timeout=settings.SHARED_STATE_TIMEOUT,
+        socket_connect_timeout=settings.SHARED_STATE_CONNECT_TIMEOUT,
+        health_check_interval=30,
+    )
 
 
 @functools.cache
@@ -178,8 +182,9 @@ def answering() -> bool:
 
 def _unavailable(why: str) -> SharedStateError:
     where = settings.SHARED_STATE.split("@")[-1]  # without a password
-    return SharedStateError(f"The store the app's replicas share (SHARED_STATE, {where}) can't be reached ({why}); "
-                            "try again in a moment.")  # fmt: skip
+    return SharedStateError(
+        f"The store the app's replicas share (SHARED_STATE, {where}) can't be reached ({why}); try again in a moment."
+    )
 
 
 @contextlib.contextmanager

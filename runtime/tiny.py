@@ -157,9 +157,14 @@ def _clip_tokenizer():
 
 def _text_config(tokenizer, **extra) -> dict:
     return dict(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=37, num_hidden_layers=2,
-        num_attention_heads=4, max_position_embeddings=tokenizer.model_max_length, **extra,
-    )  # fmt: skip
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=37,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        max_position_embeddings=tokenizer.model_max_length,
+        **extra,
+    )
 
 
 _VISION = dict(
@@ -179,9 +184,11 @@ def _blip(out: Path, vqa: bool) -> None:
 
     tokenizer = _bert_tokenizer()
     ids = dict(
-        bos_token_id=tokenizer.cls_token_id, pad_token_id=tokenizer.pad_token_id,
-        sep_token_id=tokenizer.sep_token_id, eos_token_id=tokenizer.sep_token_id,
-    )  # fmt: skip
+        bos_token_id=tokenizer.cls_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        sep_token_id=tokenizer.sep_token_id,
+        eos_token_id=tokenizer.sep_token_id,
+    )
     # Untied output embeddings, as they are built (random, and different from the input
     # ones): a config that asked to tie them made every load log that it would not.
     text_config = {**_text_config(tokenizer, **ids), "tie_word_embeddings": False}
@@ -202,11 +209,19 @@ def _vilt(out: Path) -> None:
 
     tokenizer = _bert_tokenizer()
     config = ViltConfig(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4,
-        image_size=32, patch_size=8, max_position_embeddings=tokenizer.model_max_length, max_image_length=-1,
-        num_labels=len(_VQA_ANSWERS), id2label=dict(enumerate(_VQA_ANSWERS)),
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=37,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        image_size=32,
+        patch_size=8,
+        max_position_embeddings=tokenizer.model_max_length,
+        max_image_length=-1,
+        num_labels=len(_VQA_ANSWERS),
+        id2label=dict(enumerate(_VQA_ANSWERS)),
         label2id={a: i for i, a in enumerate(_VQA_ANSWERS)},
-    )  # fmt: skip
+    )
     torch.manual_seed(0)
     ViltForQuestionAnswering(config).save_pretrained(out)
     image_processor = ViltImageProcessorPil(size={"shortest_edge": 32, "longest_edge": 64}, size_divisor=8)
@@ -228,11 +243,13 @@ def _clip(out: Path) -> None:
 
 # Common Chinese characters, so that Chinese labels and queries reach the multilingual
 # tiny models as tokens of their own (the real vocabularies hold thousands).
-_HANZI = list(dict.fromkeys(
-    "一二三四五六七八九十个只张两的是在有和不了上下里中大小红蓝绿黄白黑灰色猫狗马鸟鱼动物人男女孩子"
-    "车火箭飞机船星空太宇宙月亮阳光咖啡茶杯子果汁汤食物钟表硬币相机文字书草地砖墙房屋树花天云照片图"
-    "画圆形方三角正左右边旁个数吗没多少什么颜哪里"
-))  # fmt: skip
+_HANZI = list(
+    dict.fromkeys(
+        "一二三四五六七八九十个只张两的是在有和不了上下里中大小红蓝绿黄白黑灰色猫狗马鸟鱼动物人男女孩子"
+        "车火箭飞机船星空太宇宙月亮阳光咖啡茶杯子果汁汤食物钟表硬币相机文字书草地砖墙房屋树花天云照片图"
+        "画圆形方三角正左右边旁个数吗没多少什么颜哪里"
+    )
+)
 
 
 def _gemma_tokenizer():
@@ -242,11 +259,23 @@ def _gemma_tokenizer():
     each text, which is then padded at the end, as SigLIP 2 reads it."""
     from transformers import GemmaTokenizer
 
-    pieces = ["<pad>", "<eos>", "<bos>", "<unk>", "<mask>", *(f"<0x{i:02X}>" for i in range(256)), "▁",
-              *_CHARS, *("▁" + c for c in _CHARS), *("▁" + w for w in _WORDS), *_HANZI]  # fmt: skip
+    pieces = [
+        "<pad>",
+        "<eos>",
+        "<bos>",
+        "<unk>",
+        "<mask>",
+        *(f"<0x{i:02X}>" for i in range(256)),
+        "▁",
+        *_CHARS,
+        *("▁" + c for c in _CHARS),
+        *("▁" + w for w in _WORDS),
+        *_HANZI,
+    ]
     vocab = {piece: i for i, piece in enumerate(dict.fromkeys(pieces))}
-    return GemmaTokenizer(vocab=vocab, merges=[], add_bos_token=False, add_eos_token=True, padding_side="right",
-                          model_max_length=64)  # fmt: skip
+    return GemmaTokenizer(
+        vocab=vocab, merges=[], add_bos_token=False, add_eos_token=True, padding_side="right", model_max_length=64
+    )
 
 
 def _siglip2(out: Path) -> None:
@@ -277,8 +306,9 @@ def _chinese_clip(out: Path) -> None:
 
     tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *_HANZI, *_WORDS, *_CHARS, *("##" + c for c in _CHARS)]
     tokenizer = BertTokenizer(vocab={t: i for i, t in enumerate(dict.fromkeys(tokens))}, model_max_length=52)
-    config = ChineseCLIPConfig(text_config=_text_config(tokenizer, pad_token_id=0), vision_config=_VISION,
-                               projection_dim=16)  # fmt: skip
+    config = ChineseCLIPConfig(
+        text_config=_text_config(tokenizer, pad_token_id=0), vision_config=_VISION, projection_dim=16
+    )
     torch.manual_seed(0)
     ChineseCLIPModel(config).save_pretrained(out)
     image_processor = ChineseCLIPImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
@@ -288,9 +318,14 @@ def _chinese_clip(out: Path) -> None:
 # The tiny image models' VAE: 32 channels at every level, 8x down and up like the real
 # ones (the latents of a W x H image are W/8 x H/8, whatever the model).
 TINY_VAE = dict(
-    in_channels=3, out_channels=3, block_out_channels=[32] * 4, layers_per_block=1, norm_num_groups=32,
-    down_block_types=["DownEncoderBlock2D"] * 4, up_block_types=["UpDecoderBlock2D"] * 4,
-)  # fmt: skip
+    in_channels=3,
+    out_channels=3,
+    block_out_channels=[32] * 4,
+    layers_per_block=1,
+    norm_num_groups=32,
+    down_block_types=["DownEncoderBlock2D"] * 4,
+    up_block_types=["UpDecoderBlock2D"] * 4,
+)
 
 
 def _diffusion(out: Path, xl: bool) -> None:
@@ -311,16 +346,26 @@ def _diffusion(out: Path, xl: bool) -> None:
     text_config = CLIPTextConfig(**_text_config(tokenizer, **ids), projection_dim=32)
     torch.manual_seed(0)
     unet_kwargs = dict(
-        block_out_channels=(32, 64), layers_per_block=1, sample_size=8, in_channels=4, out_channels=4,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        norm_num_groups=32, attention_head_dim=(2, 4),
-    )  # fmt: skip
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        sample_size=8,
+        in_channels=4,
+        out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        norm_num_groups=32,
+        attention_head_dim=(2, 4),
+    )
     if xl:
         # SDXL conditions on two text encoders (32 + 32 features) and on sizes and crops.
         unet = UNet2DConditionModel(
-            **unet_kwargs, cross_attention_dim=64, addition_embed_type="text_time", addition_time_embed_dim=8,
-            projection_class_embeddings_input_dim=32 + 6 * 8, use_linear_projection=True,
-        )  # fmt: skip
+            **unet_kwargs,
+            cross_attention_dim=64,
+            addition_embed_type="text_time",
+            addition_time_embed_dim=8,
+            projection_class_embeddings_input_dim=32 + 6 * 8,
+            use_linear_projection=True,
+        )
     else:
         unet = UNet2DConditionModel(**unet_kwargs, cross_attention_dim=32)
     torch.manual_seed(0)
@@ -337,14 +382,25 @@ def _diffusion(out: Path, xl: bool) -> None:
     if xl:
         torch.manual_seed(0)
         pipe = StableDiffusionXLPipeline(
-            vae=vae, text_encoder=text_encoder, text_encoder_2=CLIPTextModelWithProjection(text_config),
-            tokenizer=tokenizer, tokenizer_2=tokenizer, unet=unet, scheduler=scheduler,
-        )  # fmt: skip
+            vae=vae,
+            text_encoder=text_encoder,
+            text_encoder_2=CLIPTextModelWithProjection(text_config),
+            tokenizer=tokenizer,
+            tokenizer_2=tokenizer,
+            unet=unet,
+            scheduler=scheduler,
+        )
     else:
         pipe = StableDiffusionPipeline(
-            vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet, scheduler=scheduler,
-            safety_checker=None, feature_extractor=None, requires_safety_checker=False,
-        )  # fmt: skip
+            vae=vae,
+            text_encoder=text_encoder,
+            tokenizer=tokenizer,
+            unet=unet,
+            scheduler=scheduler,
+            safety_checker=None,
+            feature_extractor=None,
+            requires_safety_checker=False,
+        )
     pipe.save_pretrained(out)
 
 
@@ -356,9 +412,12 @@ def _taesd(out: Path) -> None:
 
     torch.manual_seed(0)
     AutoencoderTiny(
-        encoder_block_out_channels=(32,) * 4, decoder_block_out_channels=(32,) * 4, num_encoder_blocks=(1,) * 4,
-        num_decoder_blocks=(1,) * 4, latent_channels=4,
-    ).save_pretrained(out)  # fmt: skip
+        encoder_block_out_channels=(32,) * 4,
+        decoder_block_out_channels=(32,) * 4,
+        num_encoder_blocks=(1,) * 4,
+        num_decoder_blocks=(1,) * 4,
+        latent_channels=4,
+    ).save_pretrained(out)
 
 
 def _safety_checker(out: Path) -> None:
@@ -448,8 +507,16 @@ def _whisper(out: Path, **sizes) -> None:
     tokens = ["Ġ", *".,?!'", *("Ġ" + word for word in _WORDS)]
     tokenizer = WhisperTokenizer(vocab={t: i for i, t in enumerate(dict.fromkeys(tokens))}, merges=[])
     languages = [f"<|{code}|>" for code in LANGUAGES]
-    specials = ["<|startoftranscript|>", *languages, "<|translate|>", "<|transcribe|>", "<|startoflm|>",
-                "<|startofprev|>", "<|nospeech|>", "<|notimestamps|>"]  # fmt: skip
+    specials = [
+        "<|startoftranscript|>",
+        *languages,
+        "<|translate|>",
+        "<|transcribe|>",
+        "<|startoflm|>",
+        "<|startofprev|>",
+        "<|nospeech|>",
+        "<|notimestamps|>",
+    ]
     tokenizer.add_special_tokens({"additional_special_tokens": specials})  # after <|endoftext|>
     tokenizer.add_tokens([f"<|{i * 0.02:.2f}|>" for i in range(1501)])
     ids = {token: tokenizer.convert_tokens_to_ids(token) for token in ["<|endoftext|>", *specials]}
@@ -457,13 +524,23 @@ def _whisper(out: Path, **sizes) -> None:
     # 1500 encoder positions = one 30 s window (3000 mel frames, halved by the encoder's
     # stride-2 convolution), as in every Whisper; 32 decoder positions keep generation short.
     special_ids = dict(
-        pad_token_id=eot, bos_token_id=eot, eos_token_id=eot, decoder_start_token_id=sot,
-        begin_suppress_tokens=[eot], suppress_tokens=[],
-    )  # fmt: skip
+        pad_token_id=eot,
+        bos_token_id=eot,
+        eos_token_id=eot,
+        decoder_start_token_id=sot,
+        begin_suppress_tokens=[eot],
+        suppress_tokens=[],
+    )
     tiny = dict(
-        d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4, decoder_attention_heads=4,
-        encoder_ffn_dim=64, decoder_ffn_dim=64, max_target_positions=32,
-    )  # fmt: skip
+        d_model=32,
+        encoder_layers=2,
+        decoder_layers=2,
+        encoder_attention_heads=4,
+        decoder_attention_heads=4,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        max_target_positions=32,
+    )
     config = WhisperConfig(
         vocab_size=len(tokenizer), num_mel_bins=80, max_source_positions=1500, **special_ids, **{**tiny, **sizes}
     )
@@ -472,12 +549,15 @@ def _whisper(out: Path, **sizes) -> None:
     # What Whisper's generate() reads beyond the usual: the language and task tokens,
     # and where timestamps start.
     model.generation_config = GenerationConfig(
-        **special_ids, max_length=config.max_target_positions, is_multilingual=True,
+        **special_ids,
+        max_length=config.max_target_positions,
+        is_multilingual=True,
         lang_to_id={token: ids[token] for token in languages},
         task_to_id={"transcribe": ids["<|transcribe|>"], "translate": ids["<|translate|>"]},
-        no_timestamps_token_id=ids["<|notimestamps|>"], prev_sot_token_id=ids["<|startofprev|>"],
+        no_timestamps_token_id=ids["<|notimestamps|>"],
+        prev_sot_token_id=ids["<|startofprev|>"],
         max_initial_timestamp_index=50,
-    )  # fmt: skip
+    )
     model.save_pretrained(out)
     feature_extractor = WhisperFeatureExtractor(feature_size=80, sampling_rate=16_000, chunk_length=30)
     WhisperProcessor(feature_extractor=feature_extractor, tokenizer=tokenizer).save_pretrained(out)
@@ -498,18 +578,33 @@ def _vits(out: Path, full_size: bool = False) -> None:
     vocab_file.write_text(json.dumps({c: i for i, c in enumerate(characters)}))
     tokenizer = VitsTokenizer(str(vocab_file), language="eng", add_blank=True, normalize=True, phonemize=False)
     tiny = dict(
-        hidden_size=16, num_hidden_layers=2, num_attention_heads=2, ffn_dim=32, flow_size=16, spectrogram_bins=8,
-        duration_predictor_num_flows=2, duration_predictor_filter_channels=16, prior_encoder_num_flows=2,
-        prior_encoder_num_wavenet_layers=2, posterior_encoder_num_wavenet_layers=2, depth_separable_num_layers=2,
-        upsample_initial_channel=16, upsample_rates=[8, 8, 4], upsample_kernel_sizes=[16, 16, 8],
-        resblock_kernel_sizes=[3], resblock_dilation_sizes=[[1, 3]],
-    )  # fmt: skip
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        ffn_dim=32,
+        flow_size=16,
+        spectrogram_bins=8,
+        duration_predictor_num_flows=2,
+        duration_predictor_filter_channels=16,
+        prior_encoder_num_flows=2,
+        prior_encoder_num_wavenet_layers=2,
+        posterior_encoder_num_wavenet_layers=2,
+        depth_separable_num_layers=2,
+        upsample_initial_channel=16,
+        upsample_rates=[8, 8, 4],
+        upsample_kernel_sizes=[16, 16, 8],
+        resblock_kernel_sizes=[3],
+        resblock_dilation_sizes=[[1, 3]],
+    )
     config = VitsConfig(
-        vocab_size=len(characters), sampling_rate=16_000, pad_token_id=0,
+        vocab_size=len(characters),
+        sampling_rate=16_000,
+        pad_token_id=0,
         # Random durations come out about four times too long; this brings them near
         # the real model's pace (about 15 characters a second).
-        speaking_rate=4.0, **({} if full_size else tiny),
-    )  # fmt: skip
+        speaking_rate=4.0,
+        **({} if full_size else tiny),
+    )
     torch.manual_seed(0)
     VitsModel(config).save_pretrained(out)
     tokenizer.save_pretrained(out)
@@ -553,10 +648,22 @@ def _z_image(out: Path) -> None:
 
     torch.manual_seed(0)
     transformer = ZImageTransformer2DModel(
-        all_patch_size=(2,), all_f_patch_size=(1,), in_channels=16, dim=32, n_layers=2, n_refiner_layers=1, n_heads=2,
-        n_kv_heads=2, norm_eps=1e-5, qk_norm=True, cap_feat_dim=16, rope_theta=256.0, t_scale=1000.0,
-        axes_dims=[8, 4, 4], axes_lens=[256, 32, 32],
-    )  # fmt: skip
+        all_patch_size=(2,),
+        all_f_patch_size=(1,),
+        in_channels=16,
+        dim=32,
+        n_layers=2,
+        n_refiner_layers=1,
+        n_heads=2,
+        n_kv_heads=2,
+        norm_eps=1e-5,
+        qk_norm=True,
+        cap_feat_dim=16,
+        rope_theta=256.0,
+        t_scale=1000.0,
+        axes_dims=[8, 4, 4],
+        axes_lens=[256, 32, 32],
+    )
     with torch.no_grad():  # created with torch.empty: fixed, so no build holds NaNs
         transformer.x_pad_token.copy_(torch.ones_like(transformer.x_pad_token))
         transformer.cap_pad_token.copy_(torch.ones_like(transformer.cap_pad_token))
@@ -564,12 +671,25 @@ def _z_image(out: Path) -> None:
     vae = AutoencoderKL(**TINY_VAE, latent_channels=16, sample_size=32, scaling_factor=0.3611, shift_factor=0.1159)
     tokenizer = _qwen_tokenizer()
     torch.manual_seed(0)
-    text_encoder = Qwen3Model(Qwen3Config(
-        hidden_size=16, intermediate_size=16, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=2,
-        head_dim=8, vocab_size=len(tokenizer), max_position_embeddings=512,
-    ))  # fmt: skip
-    pipe = ZImagePipeline(scheduler=FlowMatchEulerDiscreteScheduler(), vae=vae, text_encoder=text_encoder,
-                          tokenizer=tokenizer, transformer=transformer)  # fmt: skip
+    text_encoder = Qwen3Model(
+        Qwen3Config(
+            hidden_size=16,
+            intermediate_size=16,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            num_key_value_heads=2,
+            head_dim=8,
+            vocab_size=len(tokenizer),
+            max_position_embeddings=512,
+        )
+    )
+    pipe = ZImagePipeline(
+        scheduler=FlowMatchEulerDiscreteScheduler(),
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        transformer=transformer,
+    )
     pipe.save_pretrained(out)
 
 
@@ -596,15 +716,36 @@ def _kokoro(out: Path) -> None:
     symbols = sorted({c for text in ["".join(_HANZI), "你好，世界！今天是晴天。"] for c in (g2p(text)[0] or "")})
     vocab = {symbol: i + 1 for i, symbol in enumerate(dict.fromkeys([";", ":", ",", ".", "!", "?", " ", *symbols]))}
     config = {
-        "vocab": vocab, "n_token": len(vocab) + 1, "hidden_dim": 512, "style_dim": 128, "n_layer": 1, "max_dur": 2,
-        "n_mels": 80, "dim_in": 16, "text_encoder_kernel_size": 3, "dropout": 0.0, "multispeaker": True,
-        "plbert": {"hidden_size": 16, "num_attention_heads": 2, "intermediate_size": 37, "max_position_embeddings": 512,
-                   "num_hidden_layers": 1, "dropout": 0.0},
+        "vocab": vocab,
+        "n_token": len(vocab) + 1,
+        "hidden_dim": 512,
+        "style_dim": 128,
+        "n_layer": 1,
+        "max_dur": 2,
+        "n_mels": 80,
+        "dim_in": 16,
+        "text_encoder_kernel_size": 3,
+        "dropout": 0.0,
+        "multispeaker": True,
+        "plbert": {
+            "hidden_size": 16,
+            "num_attention_heads": 2,
+            "intermediate_size": 37,
+            "max_position_embeddings": 512,
+            "num_hidden_layers": 1,
+            "dropout": 0.0,
+        },
         # Kokoro's decoder as it is: its channel counts (512 in, 1,024 inside) are built in.
-        "istftnet": {"upsample_kernel_sizes": [20, 12], "upsample_rates": [10, 6], "gen_istft_hop_size": 5,
-                     "gen_istft_n_fft": 20, "resblock_dilation_sizes": [[1, 3, 5]] * 3, "resblock_kernel_sizes": [3, 7, 11],
-                     "upsample_initial_channel": 512},
-    }  # fmt: skip
+        "istftnet": {
+            "upsample_kernel_sizes": [20, 12],
+            "upsample_rates": [10, 6],
+            "gen_istft_hop_size": 5,
+            "gen_istft_n_fft": 20,
+            "resblock_dilation_sizes": [[1, 3, 5]] * 3,
+            "resblock_kernel_sizes": [3, 7, 11],
+            "upsample_initial_channel": 512,
+        },
+    }
     (out / "config.json").write_text(json.dumps(config, ensure_ascii=False, indent=1), encoding="utf-8")
     empty = out / "empty.pth"
     torch.save({}, empty)  # KModel loads weights from a file: none, so they stay as initialised
@@ -662,20 +803,43 @@ def _smolvlm(out: Path) -> None:
     )
 
     rows = [f"<row_{i}_col_{j}>" for i in range(1, 7) for j in range(1, 7)]
-    specials = ["<|im_start|>", "<|im_end|>", "<end_of_utterance>", "<fake_token_around_image>", "<image>",
-                "<global-img>", *rows]  # fmt: skip
-    tokenizer = _byte_level_tokenizer(GPT2Tokenizer, specials, model_max_length=2048, bos_token="<|im_start|>",
-                                      eos_token="<end_of_utterance>", pad_token="<|im_end|>")  # fmt: skip
+    specials = [
+        "<|im_start|>",
+        "<|im_end|>",
+        "<end_of_utterance>",
+        "<fake_token_around_image>",
+        "<image>",
+        "<global-img>",
+        *rows,
+    ]
+    tokenizer = _byte_level_tokenizer(
+        GPT2Tokenizer,
+        specials,
+        model_max_length=2048,
+        bos_token="<|im_start|>",
+        eos_token="<end_of_utterance>",
+        pad_token="<|im_end|>",
+    )
     ids = {token: tokenizer.convert_tokens_to_ids(token) for token in specials}
     text = dict(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4,
-        num_key_value_heads=2, max_position_embeddings=2048, bos_token_id=ids["<|im_start|>"],
-        eos_token_id=ids["<end_of_utterance>"], pad_token_id=ids["<|im_end|>"],
-    )  # fmt: skip
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=37,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=2048,
+        bos_token_id=ids["<|im_start|>"],
+        eos_token_id=ids["<end_of_utterance>"],
+        pad_token_id=ids["<|im_end|>"],
+    )
     config = Idefics3Config(
-        text_config=text, vision_config=dict(_VISION, image_size=32, patch_size=8), scale_factor=2,
-        image_token_id=ids["<image>"], pad_token_id=ids["<|im_end|>"],
-    )  # fmt: skip
+        text_config=text,
+        vision_config=dict(_VISION, image_size=32, patch_size=8),
+        scale_factor=2,
+        image_token_id=ids["<image>"],
+        pad_token_id=ids["<|im_end|>"],
+    )
     torch.manual_seed(0)
     model = Idefics3ForConditionalGeneration(config)
     model.generation_config.eos_token_id = ids["<end_of_utterance>"]
@@ -684,8 +848,9 @@ def _smolvlm(out: Path) -> None:
     model.generation_config.suppress_tokens = list(range(256))
     model.save_pretrained(out)
     image_processor = Idefics3ImageProcessorPil(size={"longest_edge": 64}, max_image_size={"longest_edge": 32})
-    Idefics3Processor(image_processor=image_processor, tokenizer=tokenizer, image_seq_len=4,
-                      chat_template=_SMOLVLM_TEMPLATE).save_pretrained(out)  # fmt: skip
+    Idefics3Processor(
+        image_processor=image_processor, tokenizer=tokenizer, image_seq_len=4, chat_template=_SMOLVLM_TEMPLATE
+    ).save_pretrained(out)
 
 
 # Gemma 3's chat template (google/gemma-3-4b-it): <start_of_turn>user / model turns, a
@@ -748,24 +913,49 @@ def _gemma3(out: Path) -> None:
     )
 
     images = ["<start_of_turn>", "<end_of_turn>", "<start_of_image>", "<end_of_image>", "<image_soft_token>"]
-    pieces = ["<pad>", "<eos>", "<bos>", "<unk>", "<mask>", *images, *(f"<0x{i:02X}>" for i in range(256)), "▁",
-              *_CHARS, *("▁" + c for c in _CHARS), *("▁" + w for w in _WORDS), *_HANZI]  # fmt: skip
+    pieces = [
+        "<pad>",
+        "<eos>",
+        "<bos>",
+        "<unk>",
+        "<mask>",
+        *images,
+        *(f"<0x{i:02X}>" for i in range(256)),
+        "▁",
+        *_CHARS,
+        *("▁" + c for c in _CHARS),
+        *("▁" + w for w in _WORDS),
+        *_HANZI,
+    ]
     vocab = {piece: i for i, piece in enumerate(dict.fromkeys(pieces))}
     extra = {"boi_token": "<start_of_image>", "eoi_token": "<end_of_image>", "image_token": "<image_soft_token>"}
-    tokenizer = GemmaTokenizer(vocab=vocab, merges=[], add_bos_token=False, model_max_length=4096,
-                               extra_special_tokens=extra)  # fmt: skip
+    tokenizer = GemmaTokenizer(
+        vocab=vocab, merges=[], add_bos_token=False, model_max_length=4096, extra_special_tokens=extra
+    )
     tokenizer.add_special_tokens({"additional_special_tokens": images[:2]})
     ids = {piece: vocab[piece] for piece in pieces[:10]}
     text = dict(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4,
-        num_key_value_heads=2, head_dim=8, max_position_embeddings=4096, sliding_window=64, pad_token_id=0,
-        eos_token_id=[1, ids["<end_of_turn>"]], bos_token_id=2,
-    )  # fmt: skip
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=37,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=8,
+        max_position_embeddings=4096,
+        sliding_window=64,
+        pad_token_id=0,
+        eos_token_id=[1, ids["<end_of_turn>"]],
+        bos_token_id=2,
+    )
     config = Gemma3Config(
-        text_config=text, vision_config=dict(_VISION, image_size=32, patch_size=4), mm_tokens_per_image=4,
-        boi_token_index=ids["<start_of_image>"], eoi_token_index=ids["<end_of_image>"],
+        text_config=text,
+        vision_config=dict(_VISION, image_size=32, patch_size=4),
+        mm_tokens_per_image=4,
+        boi_token_index=ids["<start_of_image>"],
+        eoi_token_index=ids["<end_of_image>"],
         image_token_index=ids["<image_soft_token>"],
-    )  # fmt: skip
+    )
     torch.manual_seed(0)
     model = Gemma3ForConditionalGeneration(config)
     model.generation_config.eos_token_id = [1, ids["<end_of_turn>"]]
@@ -773,8 +963,12 @@ def _gemma3(out: Path) -> None:
     # Random weights would write lone bytes (invalid UTF-8): answers are made of pieces only.
     model.generation_config.suppress_tokens = [vocab[f"<0x{i:02X}>"] for i in range(256)]
     model.save_pretrained(out)
-    Gemma3Processor(image_processor=Gemma3ImageProcessorPil(size={"height": 32, "width": 32}), tokenizer=tokenizer,
-                    image_seq_length=4, chat_template=_GEMMA3_TEMPLATE).save_pretrained(out)  # fmt: skip
+    Gemma3Processor(
+        image_processor=Gemma3ImageProcessorPil(size={"height": 32, "width": 32}),
+        tokenizer=tokenizer,
+        image_seq_length=4,
+        chat_template=_GEMMA3_TEMPLATE,
+    ).save_pretrained(out)
 
 
 BUILDERS.update(smolvlm=_smolvlm, gemma3=_gemma3)
@@ -784,10 +978,23 @@ BUILDERS.update(smolvlm=_smolvlm, gemma3=_gemma3)
 
 # Qwen's special tokens in the order of Qwen3-VL's tokenizer (151643 onwards there).
 _QWEN_VL_SPECIALS = [
-    "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|object_ref_start|>", "<|object_ref_end|>", "<|box_start|>",
-    "<|box_end|>", "<|quad_start|>", "<|quad_end|>", "<|vision_start|>", "<|vision_end|>", "<|vision_pad|>",
-    "<|image_pad|>", "<|video_pad|>", "<think>", "</think>",
-]  # fmt: skip
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|object_ref_start|>",
+    "<|object_ref_end|>",
+    "<|box_start|>",
+    "<|box_end|>",
+    "<|quad_start|>",
+    "<|quad_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|vision_pad|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
+    "<think>",
+    "</think>",
+]
 
 # Qwen3-VL-Instruct's chat template (chat_template.json), the parts the app uses: ChatML turns
 # (<|im_start|>role ... <|im_end|>), a system turn first when given, and each image as
@@ -830,15 +1037,32 @@ def _qwen_vl(out: Path, family: str) -> None:
     import transformers
     from transformers import GPT2Tokenizer, Qwen2VLImageProcessorPil
 
-    tokenizer = _byte_level_tokenizer(GPT2Tokenizer, _QWEN_VL_SPECIALS, model_max_length=4096,
-                                      eos_token="<|im_end|>", pad_token="<|endoftext|>")  # fmt: skip
+    tokenizer = _byte_level_tokenizer(
+        GPT2Tokenizer, _QWEN_VL_SPECIALS, model_max_length=4096, eos_token="<|im_end|>", pad_token="<|endoftext|>"
+    )
     ids = {token: tokenizer.convert_tokens_to_ids(token) for token in _QWEN_VL_SPECIALS}
     rope = {"rope_type": "default", "rope_theta": 5_000_000.0, "mrope_interleaved": True}
-    text = dict(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=37, num_hidden_layers=2,
-                num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
-                pad_token_id=ids["<|endoftext|>"])  # fmt: skip
-    vision = dict(depth=2, hidden_size=32, intermediate_size=37, num_heads=4, patch_size=4, spatial_merge_size=2,
-                  temporal_patch_size=2, out_hidden_size=32, num_position_embeddings=64)  # fmt: skip
+    text = dict(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=37,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=4096,
+        pad_token_id=ids["<|endoftext|>"],
+    )
+    vision = dict(
+        depth=2,
+        hidden_size=32,
+        intermediate_size=37,
+        num_heads=4,
+        patch_size=4,
+        spatial_merge_size=2,
+        temporal_patch_size=2,
+        out_hidden_size=32,
+        num_position_embeddings=64,
+    )
     if family == "qwen3_vl":
         Config, Model = transformers.Qwen3VLConfig, transformers.Qwen3VLForConditionalGeneration
         # (time, height, width) sections of the rotary frequencies: [24, 20, 20] of 64 in the real one.
@@ -847,14 +1071,24 @@ def _qwen_vl(out: Path, family: str) -> None:
     else:
         Config, Model = transformers.Qwen3_5Config, transformers.Qwen3_5ForConditionalGeneration
         # Rotary on a part of each head ([11, 11, 10] of 64 of 256 in the real one).
-        text.update(head_dim=16, layer_types=["linear_attention", "full_attention"], linear_num_key_heads=2,
-                    linear_num_value_heads=2, linear_key_head_dim=8, linear_value_head_dim=8,
-                    rope_parameters={**rope, "partial_rotary_factor": 0.5, "mrope_section": [2, 1, 1]})  # fmt: skip
+        text.update(
+            head_dim=16,
+            layer_types=["linear_attention", "full_attention"],
+            linear_num_key_heads=2,
+            linear_num_value_heads=2,
+            linear_key_head_dim=8,
+            linear_value_head_dim=8,
+            rope_parameters={**rope, "partial_rotary_factor": 0.5, "mrope_section": [2, 1, 1]},
+        )
     config = Config(
-        text_config=text, vision_config=vision, image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
-        vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
+        text_config=text,
+        vision_config=vision,
+        image_token_id=ids["<|image_pad|>"],
+        video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"],
+        vision_end_token_id=ids["<|vision_end|>"],
         tie_word_embeddings=True,
-    )  # fmt: skip
+    )
     torch.manual_seed(0)
     model = Model(config)
     model.generation_config.eos_token_id = [ids["<|im_end|>"], ids["<|endoftext|>"]]
@@ -865,9 +1099,14 @@ def _qwen_vl(out: Path, family: str) -> None:
     model.save_pretrained(out)
     # min_pixels .. max_pixels: from 2 x 2 merged tokens to 8 x 8 (a 64 x 64 image).
     image_processor = Qwen2VLImageProcessorPil(
-        patch_size=4, temporal_patch_size=2, merge_size=2, min_pixels=16 * 16, max_pixels=64 * 64,
-        image_mean=[0.5, 0.5, 0.5], image_std=[0.5, 0.5, 0.5],
-    )  # fmt: skip
+        patch_size=4,
+        temporal_patch_size=2,
+        merge_size=2,
+        min_pixels=16 * 16,
+        max_pixels=64 * 64,
+        image_mean=[0.5, 0.5, 0.5],
+        image_std=[0.5, 0.5, 0.5],
+    )
     # The real checkpoint's files, one per part: preprocessor_config.json, the tokenizer,
     # chat_template.jinja and video_preprocessor_config.json (written by hand: its class needs
     # torchvision), so that a machine with torchvision loads the library's own processor here.
@@ -875,10 +1114,20 @@ def _qwen_vl(out: Path, family: str) -> None:
     tokenizer.save_pretrained(out)
     template = _QWEN3_VL_TEMPLATE if family == "qwen3_vl" else _QWEN3_5_TEMPLATE
     (out / "chat_template.jinja").write_text(template, encoding="utf-8")
-    video = {"video_processor_type": "Qwen3VLVideoProcessor", "processor_class": "Qwen3VLProcessor",
-             "patch_size": 4, "temporal_patch_size": 2, "merge_size": 2, "fps": 2, "min_frames": 4, "max_frames": 768,
-             "size": {"shortest_edge": 16 * 16, "longest_edge": 64 * 64 * 2}, "image_mean": [0.5] * 3,
-             "image_std": [0.5] * 3, "do_sample_frames": True}  # fmt: skip
+    video = {
+        "video_processor_type": "Qwen3VLVideoProcessor",
+        "processor_class": "Qwen3VLProcessor",
+        "patch_size": 4,
+        "temporal_patch_size": 2,
+        "merge_size": 2,
+        "fps": 2,
+        "min_frames": 4,
+        "max_frames": 768,
+        "size": {"shortest_edge": 16 * 16, "longest_edge": 64 * 64 * 2},
+        "image_mean": [0.5] * 3,
+        "image_std": [0.5] * 3,
+        "do_sample_frames": True,
+    }
     (out / "video_preprocessor_config.json").write_text(json.dumps(video, indent=1), encoding="utf-8")
 
 

@@ -56,7 +56,7 @@ def _print_hits(hits: list[dict], as_json: bool) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m search", description="Index and search your own images with CLIP.")  # fmt: skip
+    parser = argparse.ArgumentParser(prog="python -m search", description="Index and search your own images with CLIP.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     def command(name: str, help_: str) -> argparse.ArgumentParser:
@@ -119,8 +119,13 @@ def _run(argv: Sequence[str] | None) -> int:
                     print(f"Building the {index.info()['backend']} search index...", file=sys.stderr)
                     index.backend  # noqa: B018
                 if args.json:
-                    print(json.dumps({**report.as_dict(), "removed": [i["path"] for i in pruned], "index": index.info()},
-                                     indent=1, ensure_ascii=False))  # fmt: skip
+                    print(
+                        json.dumps(
+                            {**report.as_dict(), "removed": [i["path"] for i in pruned], "index": index.info()},
+                            indent=1,
+                            ensure_ascii=False,
+                        )
+                    )
                 else:
                     print(report.summary())
                     if pruned:

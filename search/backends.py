@@ -111,8 +111,13 @@ class FaissBackend:
 
     name = "faiss"
 
-    def __init__(self, spec: str | None = None, ef_search: int | None = None, nprobe: int | None = None,
-                 cache_dir: Path | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        spec: str | None = None,
+        ef_search: int | None = None,
+        nprobe: int | None = None,
+        cache_dir: Path | None = None,
+    ) -> None:
         try:
             import faiss
         except ImportError:
@@ -271,8 +276,9 @@ class QdrantBackend:
 
     name = "qdrant"
 
-    def __init__(self, collection: str, url: str | None = None, path: Path | None = None,
-                 api_key: str | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, collection: str, url: str | None = None, path: Path | None = None, api_key: str | None = None
+    ) -> None:
         try:
             from qdrant_client import QdrantClient
         except ImportError:
@@ -313,8 +319,9 @@ class QdrantBackend:
     def _all_ids(self) -> np.ndarray:
         found, offset = [], None
         while True:
-            points, offset = self.client.scroll(self.collection, limit=10_000, offset=offset, with_payload=False,
-                                                with_vectors=False)  # fmt: skip
+            points, offset = self.client.scroll(
+                self.collection, limit=10_000, offset=offset, with_payload=False, with_vectors=False
+            )
             found += [int(p.id) for p in points]
             if offset is None:
                 return np.unique(np.array(found, np.int64))
@@ -350,8 +357,9 @@ class QdrantBackend:
         if not len(self):
             return scores, ids
         for q, query in enumerate(queries):
-            points = self.client.query_points(self.collection, query=query.tolist(), limit=top_k,
-                                              with_payload=False).points  # fmt: skip
+            points = self.client.query_points(
+                self.collection, query=query.tolist(), limit=top_k, with_payload=False
+            ).points
             scores[q, : len(points)] = [p.score for p in points]
             ids[q, : len(points)] = [int(p.id) for p in points]
         return scores, ids

@@ -15,8 +15,7 @@ MAX_EXAMPLES = 12  # examples shown per label
 EXAMPLES = Range(0, MAX_EXAMPLES)  # the Search tab's slider too
 
 
-def classify_collection(pipe, indexes: Sequence, labels: str | Sequence[str],
-                        examples: int = 4) -> dict:  # fmt: skip
+def classify_collection(pipe, indexes: Sequence, labels: str | Sequence[str], examples: int = 4) -> dict:
     """Zero-shot classification of every image in ``indexes`` (ImageIndex objects built
     with ``pipe``'s model): each image goes to its most probable label. Returns the
     total and, per label in the order given, the count, the share and the ``examples``
@@ -26,8 +25,9 @@ def classify_collection(pipe, indexes: Sequence, labels: str | Sequence[str],
     winners = []  # per index: (N,) label number and (N,) its probability
     for index in indexes:
         index.check_model(pipe)
-        chunks = [pipe.zero_shot(index.embeddings[start : start + 65_536], labels)
-                  for start in range(0, len(index), 65_536)]  # fmt: skip
+        chunks = [
+            pipe.zero_shot(index.embeddings[start : start + 65_536], labels) for start in range(0, len(index), 65_536)
+        ]
         probs = np.concatenate(chunks) if chunks else np.zeros((0, len(labels)), np.float32)
         winners.append((probs.argmax(axis=1), probs.max(axis=1, initial=0.0) if len(probs) else probs[:, 0]))
     total = sum(len(index) for index in indexes)
@@ -40,6 +40,12 @@ def classify_collection(pipe, indexes: Sequence, labels: str | Sequence[str],
             best = rows[np.argsort(-confidence[rows], kind="stable")[:examples]]
             candidates += [index.item(int(row), float(confidence[row])) for row in best]
         candidates.sort(key=lambda item: -item["score"])
-        result["labels"].append({"label": label, "count": count, "share": count / total if total else 0.0,
-                                 "examples": candidates[:examples]})  # fmt: skip
+        result["labels"].append(
+            {
+                "label": label,
+                "count": count,
+                "share": count / total if total else 0.0,
+                "examples": candidates[:examples],
+            }
+        )
     return result

@@ -94,8 +94,10 @@ class Collections:
     def named(self, hits: list[dict], session: str | None) -> list[dict]:
         """``hits`` with each of the visitor's own images under the name it was uploaded as."""
         names = self.names(session) if any(hit.get("source") == "yours" for hit in hits) else {}
-        return [{**hit, "name": names.get(Path(hit["path"]).name, hit["name"])} if hit.get("source") == "yours"
-                else hit for hit in hits]  # fmt: skip
+        return [
+            {**hit, "name": names.get(Path(hit["path"]).name, hit["name"])} if hit.get("source") == "yours" else hit
+            for hit in hits
+        ]
 
     # --- Indexes ------------------------------------------------------------------
 
@@ -177,15 +179,20 @@ class Collections:
 
     # --- Changing a visitor's images ----------------------------------------------------
 
-    def add(self, paths: list[str], pipe, model_key: str, session: str | None,
-            budget: UploadBudget | None = None) -> Added:  # fmt: skip
+    def add(
+        self, paths: list[str], pipe, model_key: str, session: str | None, budget: UploadBudget | None = None
+    ) -> Added:
         """Unpack zips, store the images as copies, embed them into this visitor's index.
         The same file given twice counts once; ``budget`` (one request's, by default)
         bounds the bytes unpacked and the images decoded, and what it used is left in it."""
         paths = distinct(paths)
         if len(paths) > settings.MAX_INDEX_UPLOAD:
-            raise InputError("too_many_files", f"Add at most {settings.MAX_INDEX_UPLOAD:,} files at a time; got "
-                             f"{len(paths):,}.", limit=settings.MAX_INDEX_UPLOAD, count=len(paths))  # fmt: skip
+            raise InputError(
+                "too_many_files",
+                f"Add at most {settings.MAX_INDEX_UPLOAD:,} files at a time; got {len(paths):,}.",
+                limit=settings.MAX_INDEX_UPLOAD,
+                count=len(paths),
+            )
         budget = budget or UploadBudget.for_request()
         sources = self.sources(pipe, model_key, session, create=True)
         mine = sources["yours"]
@@ -209,8 +216,12 @@ class Collections:
             if refused_zips and len(refused_zips) == len(paths):
                 raise ValueError(" ".join(refused_zips))
             if len(images) > settings.MAX_INDEX_UPLOAD:
-                raise InputError("too_many_images", f"Add at most {settings.MAX_INDEX_UPLOAD:,} images at a time; "
-                                 f"got {len(images):,}.", limit=settings.MAX_INDEX_UPLOAD, count=len(images))  # fmt: skip
+                raise InputError(
+                    "too_many_images",
+                    f"Add at most {settings.MAX_INDEX_UPLOAD:,} images at a time; got {len(images):,}.",
+                    limit=settings.MAX_INDEX_UPLOAD,
+                    count=len(images),
+                )
             images, duplicates = self._new_content(images, sources)
             folder = self.upload_folder(session)
             there = {p.name for p in folder.iterdir()} if folder.is_dir() else set()
@@ -228,8 +239,13 @@ class Collections:
         if duplicates:
             shown = ", ".join(f"{name} = {where}: {known}" for name, where, known in duplicates[:5])
             more = " ..." if len(duplicates) > 5 else ""
-            notify(Notice("duplicates", f"Already in the collection, not added again: {shown}{more}",
-                          names=", ".join(name for name, _, _ in duplicates[:5]) + more))  # fmt: skip
+            notify(
+                Notice(
+                    "duplicates",
+                    f"Already in the collection, not added again: {shown}{more}",
+                    names=", ".join(name for name, _, _ in duplicates[:5]) + more,
+                )
+            )
         # The index names a file it could not embed by its stored copy: a path on the server.
         later = [(Path(path).name, why) for path, why in report.skipped]
         return Added(len(report.added), len(stored) - len(report.added) + elsewhere, [*skipped, *later], duplicates)
@@ -264,8 +280,11 @@ class Collections:
         owner = self.owner(sources, image_id)
         if owner in ("bundled", "library") and (mine is None or image_id not in mine):
             where = "bundled gallery" if owner == "bundled" else "library (SEARCH_INDEX)"
-            raise InputError("not_yours", f"That image belongs to the {where}, which can't be changed here; only images "
-                             "you added can be removed.")  # fmt: skip
+            raise InputError(
+                "not_yours",
+                f"That image belongs to the {where}, which can't be changed here; only images "
+                "you added can be removed.",
+            )
         if mine is None or image_id not in mine:
             raise InputError("unknown_image", f"No image with id {image_id!r} among the images you added.")
         path = Path(mine.item(mine.row(image_id))["path"])
@@ -283,9 +302,15 @@ class Collections:
         """The newest images of this visitor's collection, theirs first, each as {id, name,
         path, source}: what the collection gallery shows and a click there selects."""
         names, mine = self.names(session), self.upload_folder(session)
-        return [{"id": content_hash(path), "name": names.get(path.name, path.name) if path.parent == mine else path.name,
-                 "path": str(path), "source": "yours" if path.parent == mine else "bundled"}
-                for path in self.newest(session, limit)]  # fmt: skip
+        return [
+            {
+                "id": content_hash(path),
+                "name": names.get(path.name, path.name) if path.parent == mine else path.name,
+                "path": str(path),
+                "source": "yours" if path.parent == mine else "bundled",
+            }
+            for path in self.newest(session, limit)
+        ]
 
     def newest(self, session: str | None, limit: int) -> list[Path]:
         """The newest images of this visitor's collection: theirs first, then the bundled ones."""

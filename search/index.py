@@ -60,8 +60,15 @@ SHOWN = Range(1, 24)
 # rewrite too much for too little.
 MAX_SEGMENT_ROWS = 100_000
 # Metadata columns kept for every row, with their dtypes on disk.
-COLUMNS = {"sha256": "U64", "path": "U", "width": np.int32, "height": np.int32, "bytes": np.int64,
-           "mtime": np.float64, "added": np.float64}  # fmt: skip
+COLUMNS = {
+    "sha256": "U64",
+    "path": "U",
+    "width": np.int32,
+    "height": np.int32,
+    "bytes": np.int64,
+    "mtime": np.float64,
+    "added": np.float64,
+}
 _EXIF_TRANSPOSED = {5, 6, 7, 8}  # EXIF orientations that swap width and height
 
 
@@ -125,16 +132,22 @@ class AddReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, why)
 
     def summary(self, max_lines: int = 20) -> str:
-        lines = [f"Added {len(self.added)} image(s); {self.unchanged + len(self.duplicates)} already indexed; "
-                 f"{len(self.skipped)} file(s) skipped."]  # fmt: skip
+        lines = [
+            f"Added {len(self.added)} image(s); {self.unchanged + len(self.duplicates)} already indexed; "
+            f"{len(self.skipped)} file(s) skipped."
+        ]
         lines += [f"- {name}: {why}" for name, why in self.skipped[:max_lines]]
         if len(self.skipped) > max_lines:
             lines.append(f"- ... and {len(self.skipped) - max_lines} more")
         return "\n".join(lines)
 
     def as_dict(self) -> dict:
-        return {"added": self.added, "unchanged": self.unchanged, "duplicates": self.duplicates,
-                "skipped": [{"file": name, "reason": why} for name, why in self.skipped]}  # fmt: skip
+        return {
+            "added": self.added,
+            "unchanged": self.unchanged,
+            "duplicates": self.duplicates,
+            "skipped": [{"file": name, "reason": why} for name, why in self.skipped],
+        }
 
 
 class _Table:
@@ -145,8 +158,9 @@ class _Table:
         self.n = 0
         self.embeddings = np.zeros((capacity, dim), np.float32)
         # Text columns are Python strings in memory (any length), fixed-width on disk.
-        self.columns = {name: np.zeros(capacity, object if isinstance(dtype, str) else dtype)
-                        for name, dtype in COLUMNS.items()}  # fmt: skip
+        self.columns = {
+            name: np.zeros(capacity, object if isinstance(dtype, str) else dtype) for name, dtype in COLUMNS.items()
+        }
         self.ids = np.zeros(capacity, np.int64)
 
     def reserve(self, n: int) -> None:
@@ -207,17 +221,27 @@ class ImageIndex:
     # --- opening -------------------------------------------------------------
 
     @classmethod
-    def create(cls, root: str | Path, pipe, model_key: str = "", backend: str | None = None,
-               qdrant_url: str | None = None) -> ImageIndex:  # fmt: skip
+    def create(
+        cls, root: str | Path, pipe, model_key: str = "", backend: str | None = None, qdrant_url: str | None = None
+    ) -> ImageIndex:
         root = Path(root)
         if (root / MANIFEST).exists():
             raise ValueError(f"There is already an index at {root}.")
         if root.exists() and any(root.iterdir()):
             raise ValueError(f"{root} is a folder that is not empty and not an index: choose a new path.")
         now = iso_date(time.time())
-        manifest = {"format": FORMAT, "version": VERSION, "uuid": uuid.uuid4().hex, "model": model_record(pipe, model_key),
-                    "created": now, "updated": now, "generation": 0, "next_segment": 1, "count": 0,
-                    "segments": []}  # fmt: skip
+        manifest = {
+            "format": FORMAT,
+            "version": VERSION,
+            "uuid": uuid.uuid4().hex,
+            "model": model_record(pipe, model_key),
+            "created": now,
+            "updated": now,
+            "generation": 0,
+            "next_segment": 1,
+            "count": 0,
+            "segments": [],
+        }
         (root / "segments").mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(root / MANIFEST, json.dumps(manifest, indent=1, ensure_ascii=False).encode())
         return cls(root, manifest, backend, qdrant_url)
@@ -227,8 +251,9 @@ class ImageIndex:
         return cls(Path(root), cls._read_manifest(Path(root)), backend, qdrant_url)
 
     @classmethod
-    def open_or_create(cls, root: str | Path, pipe, model_key: str = "", backend: str | None = None,
-                       qdrant_url: str | None = None) -> ImageIndex:  # fmt: skip
+    def open_or_create(
+        cls, root: str | Path, pipe, model_key: str = "", backend: str | None = None, qdrant_url: str | None = None
+    ) -> ImageIndex:
         if (Path(root) / MANIFEST).exists():
             index = cls.open(root, backend, qdrant_url)
             index.check_model(pipe)
@@ -329,9 +354,15 @@ class ImageIndex:
     def item(self, row: int, score: float | None = None) -> dict:
         columns = self.table.columns
         path = str(columns["path"][row])
-        item = {"id": str(columns["sha256"][row]), "path": path, "name": Path(path).name,
-                "width": int(columns["width"][row]), "height": int(columns["height"][row]),
-                "bytes": int(columns["bytes"][row]), "added": iso_date(float(columns["added"][row]))}  # fmt: skip
+        item = {
+            "id": str(columns["sha256"][row]),
+            "path": path,
+            "name": Path(path).name,
+            "width": int(columns["width"][row]),
+            "height": int(columns["height"][row]),
+            "bytes": int(columns["bytes"][row]),
+            "added": iso_date(float(columns["added"][row])),
+        }
         if score is not None:
             item["score"] = float(score)
         return item
@@ -391,12 +422,22 @@ class ImageIndex:
         with self._lock:
             excluded = {item_id(sha) for sha in exclude}
             scores, ids = self.backend.search(query[None, :], top_k + len(excluded))
-            rows = [(self._row_by_id.get(int(i)), s) for i, s in zip(ids[0], scores[0], strict=True)
-                    if i != -1 and int(i) not in excluded]  # fmt: skip
+            rows = [
+                (self._row_by_id.get(int(i)), s)
+                for i, s in zip(ids[0], scores[0], strict=True)
+                if i != -1 and int(i) not in excluded
+            ]
             return [self.item(row, score) for row, score in rows if row is not None][:top_k]
 
-    def query(self, pipe, text: str | None = None, image=None, text_weight: float = 0.5, top_k: int = 10,
-              exclude: Sequence[str] = ()) -> list[dict]:  # fmt: skip
+    def query(
+        self,
+        pipe,
+        text: str | None = None,
+        image=None,
+        text_weight: float = 0.5,
+        top_k: int = 10,
+        exclude: Sequence[str] = (),
+    ) -> list[dict]:
         """Search by text, by image, or both (see RetrievalPipeline.embed_query), after
         checking that ``pipe`` is the model this index was built with."""
         self.check_model(pipe)
@@ -433,8 +474,16 @@ class ImageIndex:
             if path.name not in named:
                 path.unlink(missing_ok=True)
 
-    def add(self, files: Iterable[str | Path], pipe, *, batch_size: int | None = None, progress: bool = False,
-            on_batch: Callable[[int, int], None] | None = None, home: str | Path | None = None) -> AddReport:  # fmt: skip
+    def add(
+        self,
+        files: Iterable[str | Path],
+        pipe,
+        *,
+        batch_size: int | None = None,
+        progress: bool = False,
+        on_batch: Callable[[int, int], None] | None = None,
+        home: str | Path | None = None,
+    ) -> AddReport:
         """Embed and add ``files`` (image paths; anything else is skipped and reported),
         a batch at a time, each batch committed to disk before the next starts.
 
@@ -472,12 +521,18 @@ class ImageIndex:
                         embeddings = pipe.embed_images([g[3] for g in good], batch_size=len(good))
                         now = time.time()
                         self._commit(
-                            {"embeddings": embeddings, "sha256": [g[1] for g in good], "path": [str(g[0]) for g in good],
-                             "width": [g[4][0] for g in good], "height": [g[4][1] for g in good],
-                             "bytes": [g[2].st_size for g in good], "mtime": [g[2].st_mtime for g in good],
-                             "added": [now] * len(good)},
+                            {
+                                "embeddings": embeddings,
+                                "sha256": [g[1] for g in good],
+                                "path": [str(g[0]) for g in good],
+                                "width": [g[4][0] for g in good],
+                                "height": [g[4][1] for g in good],
+                                "bytes": [g[2].st_size for g in good],
+                                "mtime": [g[2].st_mtime for g in good],
+                                "added": [now] * len(good),
+                            },
                             set(),
-                        )  # fmt: skip
+                        )
                         report.added += [str(g[0]) for g in good]
                     bar.update(len(batches[number]))
                     if on_batch is not None:
@@ -556,9 +611,13 @@ class ImageIndex:
 
     def prune(self) -> list[dict]:
         """Remove the images whose file no longer exists."""
-        gone = [str(sha) for sha, path in zip(self.table.columns["sha256"][: len(self)],
-                                              self.table.columns["path"][: len(self)], strict=True)
-                if not Path(path).exists()]  # fmt: skip
+        gone = [
+            str(sha)
+            for sha, path in zip(
+                self.table.columns["sha256"][: len(self)], self.table.columns["path"][: len(self)], strict=True
+            )
+            if not Path(path).exists()
+        ]
         return self.remove(gone) if gone else []
 
     def _commit(self, new: dict | None, remove: set[str]) -> None:
@@ -596,8 +655,12 @@ class ImageIndex:
                 entry[2] = f"seg-{manifest['next_segment']:06d}.npz"
                 manifest["next_segment"] += 1
                 self._write_segment(entry[2], staged.rows(entry[0], entry[0] + entry[1]))
-        manifest.update(segments=[{"file": f, "count": c} for _, c, f in plan], count=end,
-                        generation=manifest["generation"] + 1, updated=iso_date(time.time()))  # fmt: skip
+        manifest.update(
+            segments=[{"file": f, "count": c} for _, c, f in plan],
+            count=end,
+            generation=manifest["generation"] + 1,
+            updated=iso_date(time.time()),
+        )
         self._write_manifest(manifest)
         for name in obsolete:
             (self.root / "segments" / name).unlink(missing_ok=True)
@@ -632,9 +695,15 @@ class ImageIndex:
 
     def info(self) -> dict:
         """A summary for people: where, which model, how many images, which backend."""
-        return {"path": str(self.root), "images": len(self), "model": self.model, "created": self.manifest["created"],
-                "updated": self.manifest["updated"], "segments": len(self.manifest["segments"]),
-                "backend": search_backends.choose(self.backend_name, len(self))}  # fmt: skip
+        return {
+            "path": str(self.root),
+            "images": len(self),
+            "model": self.model,
+            "created": self.manifest["created"],
+            "updated": self.manifest["updated"],
+            "segments": len(self.manifest["segments"]),
+            "backend": search_backends.choose(self.backend_name, len(self)),
+        }
 
 
 def _decode_all(batch: list) -> list[tuple]:

@@ -119,9 +119,14 @@ def _shown(name: str, limit: int = 120) -> str:
     return name if len(name) <= limit else name[: limit - 1] + "…"
 
 
-def extract_zip(zip_path: str | Path, target: str | Path, *, budget: UploadBudget | None = None,
-                max_files: int | None = None, max_pixels: int | None = None,
-                ) -> tuple[list[tuple[str, Path]], list[tuple[str, str]]]:  # fmt: skip
+def extract_zip(
+    zip_path: str | Path,
+    target: str | Path,
+    *,
+    budget: UploadBudget | None = None,
+    max_files: int | None = None,
+    max_pixels: int | None = None,
+) -> tuple[list[tuple[str, Path]], list[tuple[str, str]]]:
     """Unpack the files of ``zip_path`` under ``target``; return ([(member, file written)],
     [(member, why skipped)]). Raises ValueError, writing nothing, when the archive is
     unsafe, holds too many files or would unpack to more than ``budget`` has left."""
@@ -143,8 +148,13 @@ def extract_zip(zip_path: str | Path, target: str | Path, *, budget: UploadBudge
         for member in members:
             _safe_name(member.filename)
         if len(members) > max_files:
-            raise InputError("zip_too_many", f"{name!r} holds {len(members):,} files; at most {max_files:,} are "
-                             "accepted per zip.", file=name, count=len(members), limit=max_files)  # fmt: skip
+            raise InputError(
+                "zip_too_many",
+                f"{name!r} holds {len(members):,} files; at most {max_files:,} are accepted per zip.",
+                file=name,
+                count=len(members),
+                limit=max_files,
+            )
         wanted = [m for m in members if _why_not(m) is None]
         total = sum(m.file_size for m in wanted)
         if not budget.take_bytes(total):
@@ -177,9 +187,20 @@ def extract_zip(zip_path: str | Path, target: str | Path, *, budget: UploadBudge
                     pixels = image.width * image.height
                     if pixels > max_pixels:
                         destination.unlink()
-                        skipped.append((shown, Notice("skip_too_large", f"{image.width}x{image.height} = {pixels:,} "
-                                                      f"pixels, over the limit of {max_pixels:,}", width=image.width,
-                                                      height=image.height, pixels=pixels, limit=max_pixels)))  # fmt: skip
+                        skipped.append(
+                            (
+                                shown,
+                                Notice(
+                                    "skip_too_large",
+                                    f"{image.width}x{image.height} = {pixels:,} "
+                                    f"pixels, over the limit of {max_pixels:,}",
+                                    width=image.width,
+                                    height=image.height,
+                                    pixels=pixels,
+                                    limit=max_pixels,
+                                ),
+                            )
+                        )
                         continue
             except (OSError, ValueError, Image.DecompressionBombError):
                 pass  # not an image: store_images skips and reports it
@@ -201,9 +222,12 @@ def _why_not(member: zipfile.ZipInfo) -> str | None:
     return None
 
 
-def store_images(files: Sequence[str | Path | tuple[str, Path]], folder: str | Path,
-                 budget: UploadBudget | None = None, names: list[str] | None = None,
-                 ) -> tuple[list[Path], list[tuple[str, str]]]:  # fmt: skip
+def store_images(
+    files: Sequence[str | Path | tuple[str, Path]],
+    folder: str | Path,
+    budget: UploadBudget | None = None,
+    names: list[str] | None = None,
+) -> tuple[list[Path], list[tuple[str, str]]]:
     """Copy readable images into ``folder`` as JPEG (at most STORED_SIDE px, metadata
     such as GPS position dropped), named by the hash of the copy so the same image is
     stored once; return (stored paths, [(file, why skipped)]). ``files`` are paths, or
@@ -214,8 +238,16 @@ def store_images(files: Sequence[str | Path | tuple[str, Path]], folder: str | P
     for file in files:
         name, path = file if isinstance(file, tuple) else (Path(str(file)).name, file)
         if not budget.take_image():
-            skipped.append((_shown(name), Notice("skip_over_budget", f"over the {budget.max_images:,} images this "
-                                                 "request may add", limit=budget.max_images)))  # fmt: skip
+            skipped.append(
+                (
+                    _shown(name),
+                    Notice(
+                        "skip_over_budget",
+                        f"over the {budget.max_images:,} images this request may add",
+                        limit=budget.max_images,
+                    ),
+                )
+            )
             continue
         try:
             image = load_image(path, max_side=STORED_SIDE)

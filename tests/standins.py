@@ -123,8 +123,13 @@ class _Server:
         fault = self.faults.get(repo)
         if fault is None or isinstance(fault, tuple):
             return False
-        status, code = {"404": (404, "RepoNotFound"), "401": (401, "RepoNotFound"), "gated": (403, "GatedRepo"),
-                        "500": (500, ""), "503": (503, "")}[str(fault)]  # fmt: skip
+        status, code = {
+            "404": (404, "RepoNotFound"),
+            "401": (401, "RepoNotFound"),
+            "gated": (403, "GatedRepo"),
+            "500": (500, ""),
+            "503": (503, ""),
+        }[str(fault)]
         headers = {"X-Error-Code": code, "X-Error-Message": "stand-in"} if code else {}
         self.send(handler, status, json.dumps({"error": code or "server error"}).encode(), headers, head)
         return True
@@ -191,11 +196,22 @@ class HubStandIn(_Server):
                 self.send(handler, 404, b"{}", {"X-Error-Code": "RepoNotFound"}, head)
             elif "/revision/" in rest:
                 siblings = [{"rfilename": name} for name in self.repos[repo]]
-                self.send_json(handler, {"id": repo, "modelId": repo, "sha": COMMIT, "private": False,
-                                         "gated": False, "siblings": siblings}, head)  # fmt: skip
+                self.send_json(
+                    handler,
+                    {
+                        "id": repo,
+                        "modelId": repo,
+                        "sha": COMMIT,
+                        "private": False,
+                        "gated": False,
+                        "siblings": siblings,
+                    },
+                    head,
+                )
             elif "/tree/" in rest:
-                self.send_json(handler, [self.tree_entry(name, p.read_bytes()) for name, p in self.repos[repo].items()],
-                               head)  # fmt: skip
+                self.send_json(
+                    handler, [self.tree_entry(name, p.read_bytes()) for name, p in self.repos[repo].items()], head
+                )
             else:
                 self.send(handler, 404, b"{}", {}, head)
             return
@@ -236,8 +252,16 @@ class ModelScopeStandIn(_Server):
             body = json.dumps({"Code": 10010205001, "Message": f"model {repo} not found", "Success": False})
             self.send(handler, 404, body.encode(), {"Content-Type": "application/json"}, head)
         elif rest.endswith("/repo/files"):
-            files = [{"Path": name, "Name": name.rsplit("/", 1)[-1], "Type": "blob", "Size": p.stat().st_size,
-                      "Sha256": hashlib.sha256(p.read_bytes()).hexdigest()} for name, p in self.repos[repo].items()]  # fmt: skip
+            files = [
+                {
+                    "Path": name,
+                    "Name": name.rsplit("/", 1)[-1],
+                    "Type": "blob",
+                    "Size": p.stat().st_size,
+                    "Sha256": hashlib.sha256(p.read_bytes()).hexdigest(),
+                }
+                for name, p in self.repos[repo].items()
+            ]
             self.send_json(handler, {"Code": 200, "Success": True, "Data": {"Files": files}}, head)
         elif rest.endswith("/repo") and "FilePath" in query:
             self.serve_file(handler, repo, query["FilePath"][0], head, {})

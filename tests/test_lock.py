@@ -45,8 +45,11 @@ def test_what_is_installed_is_exactly_the_lock():
     locked = pins("cuda.txt") | pins("dev.txt")
     installed = {canonicalize_name(d.metadata["Name"]): Version(d.version) for d in importlib.metadata.distributions()}
     # A local build label is the same release: torch 2.13.0+cpu (this project's CI) is torch==2.13.0.
-    differ = {name: (str(locked[name]), str(version)) for name, version in installed.items()
-              if name in locked and version.public != str(locked[name])}  # fmt: skip
+    differ = {
+        name: (str(locked[name]), str(version))
+        for name, version in installed.items()
+        if name in locked and version.public != str(locked[name])
+    }
     unlocked = sorted(set(installed) - set(locked))
     missing = sorted(set(pins("dev.txt")) - set(installed))
     hint = "the environment differs from requirements/dev.txt: `make clean test` rebuilds it from the lock"

@@ -55,9 +55,15 @@ def check(text: str) -> list[str]:
     if "torch==" in runs and "--index-url" not in runs:
         problems.append("torch comes from PyPI's CUDA build: give the CPU index for a CPU image")
     # The lock that requirements.txt pulls in (-r, -c) is in the image before it is installed.
-    install_at = next((i for i, (kind, rest) in enumerate(steps) if kind == "RUN" and "-r requirements.txt" in rest), None)
-    copied = [source.rstrip("/") for kind, rest in steps[:install_at] if kind == "COPY"
-              for source in [w for w in rest.split() if not w.startswith("--")][:-1]]  # fmt: skip
+    install_at = next(
+        (i for i, (kind, rest) in enumerate(steps) if kind == "RUN" and "-r requirements.txt" in rest), None
+    )
+    copied = [
+        source.rstrip("/")
+        for kind, rest in steps[:install_at]
+        if kind == "COPY"
+        for source in [w for w in rest.split() if not w.startswith("--")][:-1]
+    ]
     for included in re.findall(r"^-[rc] (\S+)", (ROOT / "requirements.txt").read_text(), re.MULTILINE):
         if install_at is None or not any(included == c or included.startswith(c + "/") for c in copied):
             problems.append(f"{included} (which requirements.txt installs) is not copied before the install")
@@ -85,8 +91,12 @@ def install(text: str, torch_index: str | None) -> None:
                     words = [w for i, w in enumerate(words) if w != "--index-url" and words[i - 1] != "--index-url"]
                 print("+", " ".join(words), flush=True)
                 subprocess.run(words, check=True, cwd=ROOT)
-        subprocess.run([str(Path(folder) / "bin" / "python"), "-c", "import app"], check=True, cwd=ROOT,
-                       env={"HF_HUB_OFFLINE": "1", "MODEL_PROFILE": "tiny", "HOME": folder, "PATH": "/usr/bin:/bin"})  # fmt: skip
+        subprocess.run(
+            [str(Path(folder) / "bin" / "python"), "-c", "import app"],
+            check=True,
+            cwd=ROOT,
+            env={"HF_HUB_OFFLINE": "1", "MODEL_PROFILE": "tiny", "HOME": folder, "PATH": "/usr/bin:/bin"},
+        )
         print("The Dockerfile's packages install and the app imports.")
 
 

@@ -87,16 +87,24 @@ def start_app(
     with contextlib.ExitStack() as stack:
         if data_dir is None or default_data_dir:
             data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="playground-load-")))
-        full_env = {**os.environ, "PLAYGROUND_DATA_DIR": str(data_dir), "GRADIO_ANALYTICS_ENABLED": "False",
-                    "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"), **(env or {})}  # fmt: skip
+        full_env = {
+            **os.environ,
+            "PLAYGROUND_DATA_DIR": str(data_dir),
+            "GRADIO_ANALYTICS_ENABLED": "False",
+            "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"),
+            **(env or {}),
+        }
         if default_data_dir and "PLAYGROUND_DATA_DIR" not in (env or {}):
             full_env.pop("PLAYGROUND_DATA_DIR")
         log_path = Path(data_dir) / "app.log"
         log = stack.enter_context(open(log_path, "wb"))  # noqa: SIM115
         process = subprocess.Popen(
             [sys.executable, "app.py", "--profile", profile, "--host", "127.0.0.1", "--port", str(port), *args],
-            cwd=cwd, env=full_env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            cwd=cwd,
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         process.log_path = log_path  # what the app printed, for a test to read
         url = f"http://127.0.0.1:{port}/"
         try:
@@ -187,17 +195,28 @@ class Result:
             lines.append(f"| {name} | {stats['n']} | {stats['p50']:.0f} | {stats['p95']:.0f} | {stats['max']:.0f} |")
         if self.rss_mb:
             m = self.rss_mb
-            lines += ["", f"server memory (RSS, MiB): {m['warm']:.0f} after warm-up, {m['half']:.0f} half-way, "
-                          f"{m['end']:.0f} at the end, {m['peak']:.0f} at most; growth over the second half "
-                          f"{m['second_half_growth']:+.0f}"]  # fmt: skip
+            lines += [
+                "",
+                f"server memory (RSS, MiB): {m['warm']:.0f} after warm-up, {m['half']:.0f} half-way, "
+                f"{m['end']:.0f} at the end, {m['peak']:.0f} at most; growth over the second half "
+                f"{m['second_half_growth']:+.0f}",
+            ]
         if self.error_messages:
             lines += ["", "errors:"] + [f"- {n} × {message}" for message, n in self.error_messages.items()]
         return "\n".join(lines)
 
 
-def run(url: str | list[str], clients: int = 8, seconds: float = 30, max_requests: int = 10_000,
-        endpoints=ENDPOINTS, pid: int | list[int] | None = None, grace: float = 60, progress: bool = False,
-        image: Path = IMAGE) -> Result:  # fmt: skip
+def run(
+    url: str | list[str],
+    clients: int = 8,
+    seconds: float = 30,
+    max_requests: int = 10_000,
+    endpoints=ENDPOINTS,
+    pid: int | list[int] | None = None,
+    grace: float = 60,
+    progress: bool = False,
+    image: Path = IMAGE,
+) -> Result:
     """Drive the app at ``url`` and return what happened (see the module docstring). A list of
     URLs: replicas of the app, the clients spread over them in turn (as a load balancer would
     place them), and ``pid`` a list of their processes, whose memory is added up."""
@@ -300,9 +319,13 @@ def run(url: str | list[str], clients: int = 8, seconds: float = 30, max_request
         values = [mb for _, mb in memory]
         half = next(mb for t, mb in memory if t >= elapsed / 2)
         result.rss_mb = {
-            "warm": values[0], "half": half, "end": values[-1], "peak": max(values),
-            "growth": values[-1] - values[0], "second_half_growth": values[-1] - half,
-        }  # fmt: skip
+            "warm": values[0],
+            "half": half,
+            "end": values[-1],
+            "peak": max(values),
+            "growth": values[-1] - values[0],
+            "second_half_growth": values[-1] - half,
+        }
     return result
 
 
@@ -310,8 +333,21 @@ def run(url: str | list[str], clients: int = 8, seconds: float = 30, max_request
 
 AUDIO = ROOT / "assets" / "audio" / "what-animal.wav"
 # The sliders that make a request cost more; the class scenario sets each to its maximum.
-COST_SLIDERS = {"max_new_tokens", "num_beams", "num_inference_steps", "num_images", "top_k", "examples",
-                "hidden_size", "epochs", "embedding_size", "batch_size", "limit", "width", "height"}  # fmt: skip
+COST_SLIDERS = {
+    "max_new_tokens",
+    "num_beams",
+    "num_inference_steps",
+    "num_images",
+    "top_k",
+    "examples",
+    "hidden_size",
+    "epochs",
+    "embedding_size",
+    "batch_size",
+    "limit",
+    "width",
+    "height",
+}
 SHORT = ("search_by_text", {"query": "a cat", "top_k": 2})  # a student's quick request, timed
 
 
@@ -391,8 +427,14 @@ class ClassResult:
         return 2 * (self.students * max(self.heavy_alone_s.values(), default=0) + self.short_alone_s)
 
 
-def run_class(url: str, students: int = 30, rounds: int = 1, pid: int | None = None, hogs: int = 3,
-              keep_small: tuple[str, ...] = ()) -> ClassResult:  # fmt: skip
+def run_class(
+    url: str,
+    students: int = 30,
+    rounds: int = 1,
+    pid: int | None = None,
+    hogs: int = 3,
+    keep_small: tuple[str, ...] = (),
+) -> ClassResult:
     """``students`` clients on this machine's address, each with its own session, all at
     once: in each of ``rounds``, each sends a short request (timed), the heavy request of
     one tab (student i takes tab i, in turn across the tabs, so every tab is used) and another
@@ -487,12 +529,20 @@ def run_class(url: str, students: int = 30, rounds: int = 1, pid: int | None = N
 
 def main(argv: list[str] | None = None) -> Result | ClassResult:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--url", help="an app already running on this machine, or replicas: URLs separated by "
-                                      "commas (default: start --replicas apps)")  # fmt: skip
+    parser.add_argument(
+        "--url",
+        help="an app already running on this machine, or replicas: URLs separated by "
+        "commas (default: start --replicas apps)",
+    )
     parser.add_argument("--pid", help="its process id (ids, separated by commas), to measure its memory")
     parser.add_argument("--replicas", type=int, default=1, help="apps to start, the clients spread over them")
-    parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
-                        help="a setting for the apps this starts (BACKEND_CHAT=..., SHARED_STATE=...)")  # fmt: skip
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a setting for the apps this starts (BACKEND_CHAT=..., SHARED_STATE=...)",
+    )
     parser.add_argument("--compare", action="store_true", help="first the same load on one replica alone")
     parser.add_argument("--profile", default="tiny", help="profile of the app this starts (default: tiny)")
     parser.add_argument("--clients", type=int, default=8, help=f"concurrent clients (1-{LIMITS['clients']})")
@@ -505,8 +555,12 @@ def main(argv: list[str] | None = None) -> Result | ClassResult:
         "--image", type=Path, default=IMAGE, help="the image the image endpoints send (default: cat.jpg)"
     )
     parser.add_argument("--quick", action="store_true", help="4 clients for 10 s")
-    parser.add_argument("--class-of", type=int, metavar="N",
-                        help="instead: a class of N students on this address, every tab at its heaviest (run_class)")  # fmt: skip
+    parser.add_argument(
+        "--class-of",
+        type=int,
+        metavar="N",
+        help="instead: a class of N students on this address, every tab at its heaviest (run_class)",
+    )
     args = parser.parse_args(argv)
     if args.class_of:
         with start_app(args.profile, env=dict(item.split("=", 1) for item in args.env)) as (url, process):
@@ -524,19 +578,40 @@ def main(argv: list[str] | None = None) -> Result | ClassResult:
         pids = [int(p) for p in args.pid.split(",")] if args.pid else []
         if not urls:
             # Every client comes from this machine's address: each may hold one place in the queue.
-            env = {"QUEUE_PER_CLIENT": str(max(8, args.clients)), "QUEUE_MAX_SIZE": str(max(64, args.clients)),
-                   **dict(item.split("=", 1) for item in args.env)}  # fmt: skip
+            env = {
+                "QUEUE_PER_CLIENT": str(max(8, args.clients)),
+                "QUEUE_MAX_SIZE": str(max(64, args.clients)),
+                **dict(item.split("=", 1) for item in args.env),
+            }
             for _ in range(max(1, args.replicas)):
                 url, process = stack.enter_context(start_app(args.profile, env=env))
                 urls.append(url)
                 pids.append(process.pid)
         one = None
         if args.compare and len(urls) > 1:
-            one = run(urls[0], args.clients, args.seconds, args.max_requests, endpoints, pids[:1] or None, args.grace,
-                      progress=True, image=args.image)  # fmt: skip
+            one = run(
+                urls[0],
+                args.clients,
+                args.seconds,
+                args.max_requests,
+                endpoints,
+                pids[:1] or None,
+                args.grace,
+                progress=True,
+                image=args.image,
+            )
             print(one.markdown(), "\n")
-        result = run(urls, args.clients, args.seconds, args.max_requests, endpoints, pids or None, args.grace,
-                     progress=True, image=args.image)  # fmt: skip
+        result = run(
+            urls,
+            args.clients,
+            args.seconds,
+            args.max_requests,
+            endpoints,
+            pids or None,
+            args.grace,
+            progress=True,
+            image=args.image,
+        )
     print(result.markdown())
     if one is not None:
         print(

@@ -118,8 +118,13 @@ def language_switch(demo: gr.Blocks) -> gr.Radio:
     """English / 简体中文 on the page itself. Gradio chooses the language from the browser
     (and has a selector in its Settings); this switch reloads the page in the chosen
     language and the browser remembers it (see ``ui.server.language.LanguageScript``)."""
-    switch = gr.Radio([("English", "en"), ("简体中文", "zh-CN")], value="en", label=_("app.language"),
-                      elem_id="language-switch", container=False)  # fmt: skip
+    switch = gr.Radio(
+        [("English", "en"), ("简体中文", "zh-CN")],
+        value="en",
+        label=_("app.language"),
+        elem_id="language-switch",
+        container=False,
+    )
     switch.input(None, switch, switch, js=SWITCH_LOCALE_JS)
     demo.load(None, None, switch, js=LOCALE_JS)
     gr.Timer(1.0).tick(None, None, switch, js=LOCALE_JS)  # follows Settings; runs in the browser only

@@ -87,8 +87,9 @@ def build_demo(profile: str | None = None, classroom_file: str | None = None) ->
     MODELS.configure(profile, safety_filter=policy.setting("safety_filter", settings.SAFETY_FILTER))
     lesson_list, lesson_problems = lessons.read_lessons(rules)
     ctx = Context(profile, policy, Collections(), FusionLab(settings.DATA_DIR / "fusion"), tuple(lesson_list))
-    ctx = replace(ctx, endpoints={_tab_id(tab): {fn.__name__: parameters(fn) for fn in _handlers(ctx, [tab])}
-                                  for tab in TABS})  # fmt: skip
+    ctx = replace(
+        ctx, endpoints={_tab_id(tab): {fn.__name__: parameters(fn) for fn in _handlers(ctx, [tab])} for tab in TABS}
+    )
     policy.check_against([_tab_id(tab) for tab in TABS], _handlers(ctx))
     lessons.check_lessons(ctx.lessons, lesson_problems, ctx.endpoints)  # LessonError lists every problem
     concrete = registry.resolve_profile(profile)
@@ -135,12 +136,17 @@ def _profile_line(concrete: str, asked: str) -> str:
     device = "cuda" if cuda_available() else "cpu"
     return "".join(
         f'<span class="i18n-{lang}">'
-        + html.escape(t("app.profile_line", locale).format(
-            profile=t(f"app.profile_{concrete}", locale), device=t(f"app.device_{device}", locale),
-            chosen=t("app.profile_auto", locale) if asked.strip().lower() == "auto" else ""), quote=False)
+        + html.escape(
+            t("app.profile_line", locale).format(
+                profile=t(f"app.profile_{concrete}", locale),
+                device=t(f"app.device_{device}", locale),
+                chosen=t("app.profile_auto", locale) if asked.strip().lower() == "auto" else "",
+            ),
+            quote=False,
+        )
         + "</span>"
         for lang, locale in (("en", "en"), ("zh", "zh-CN"))
-    )  # fmt: skip
+    )
 
 
 def _classroom_banner(policy: ClassroomPolicy) -> None:
@@ -185,14 +191,20 @@ def _classroom_rules(path: str) -> Classroom | None:
     if rules is not None:
         # The settings file holds the password and the log the students' text: neither
         # may lie where the app serves files from.
-        served = [(what, p) for what, p in (("the classroom file", rules.source), ("prompt_log.file",
-                  rules.prompt_log_path())) if p is not None and serves(p)]  # fmt: skip
+        served = [
+            (what, p)
+            for what, p in (("the classroom file", rules.source), ("prompt_log.file", rules.prompt_log_path()))
+            if p is not None and serves(p)
+        ]
         if served:
             raise ClassroomError(
                 f"{rules.source.name if rules.source else 'The classroom file'} can't be used where it is:\n"
-                + "\n".join(f"  - {what}: {p} lies in a folder this app serves to every visitor; keep it "
-                             "elsewhere (e.g. beside app.py, or in the data dir)" for what, p in served)
-            )  # fmt: skip
+                + "\n".join(
+                    f"  - {what}: {p} lies in a folder this app serves to every visitor; keep it "
+                    "elsewhere (e.g. beside app.py, or in the data dir)"
+                    for what, p in served
+                )
+            )
     return rules
 
 

@@ -68,16 +68,24 @@ def axis_title(column: str) -> str:
     return text(AXIS_NAMES[column]) if column in AXIS_NAMES else column
 
 
-STRATEGY_KEYS = {"greedy": "explain.greedy", "beam": "explain.beam", "sampling": "explain.sampling",
-                 "classifier": "explain.classifier"}  # fmt: skip
+STRATEGY_KEYS = {
+    "greedy": "explain.greedy",
+    "beam": "explain.beam",
+    "sampling": "explain.sampling",
+    "classifier": "explain.classifier",
+}
 
 
 def _steps_table(steps: list[dict]) -> pd.DataFrame:
     rows = [
-        [i + 1, s["token"], round(s["probability"], 4),
-         " · ".join(f"{a['token']} {a['probability']:.3f}" for a in s["alternatives"])]
+        [
+            i + 1,
+            s["token"],
+            round(s["probability"], 4),
+            " · ".join(f"{a['token']} {a['probability']:.3f}" for a in s["alternatives"]),
+        ]
         for i, s in enumerate(steps)
-    ]  # fmt: skip
+    ]
     return pd.DataFrame(rows, columns=token_columns())
 
 
@@ -97,16 +105,19 @@ def probability_bars(frame: pd.DataFrame) -> gr.BarPlot:
     high = float(f"{top * 1.15:.2g}")
     title = t("explain.zoomed_axis", locale()).format(p=axis_title(PROB), top=f"{high:g}")
     # Below 0.01 the ticks in scientific notation (2.0e-31), not rows of zeros.
-    return gr.BarPlot(frame, y_lim=[0, high], x_title=x_title, y_title=title,
-                      y_axis_format=".1e" if high < 0.01 else None)  # fmt: skip
+    return gr.BarPlot(
+        frame, y_lim=[0, high], x_title=x_title, y_title=title, y_axis_format=".1e" if high < 0.01 else None
+    )
 
 
 def _steps_chart(steps: list[dict]) -> gr.BarPlot:
     """Chosen token's probability per step; the label keeps steps in order."""
-    return probability_bars(pd.DataFrame(
-        [{STEP_LABEL: f"{i + 1:02d} {short(s['token'], 12)}", PROB: s["probability"]} for i, s in enumerate(steps)],
-        columns=[STEP_LABEL, PROB],
-    ))  # fmt: skip
+    return probability_bars(
+        pd.DataFrame(
+            [{STEP_LABEL: f"{i + 1:02d} {short(s['token'], 12)}", PROB: s["probability"]} for i, s in enumerate(steps)],
+            columns=[STEP_LABEL, PROB],
+        )
+    )
 
 
 def _number(value: float) -> str:
@@ -172,8 +183,12 @@ def render_generation(explanation, strategy: str, layer: int):
         return gr.skip(), gr.skip(), gr.skip(), gr.skip()
     strategy = _pick(explanation, strategy)
     steps = next(s for s in explanation.record["strategies"] if s["name"] == strategy)["steps"]
-    return (_summary(explanation.record), _steps_table(steps), _steps_chart(steps),
-            attention_gallery(explanation, strategy, layer))  # fmt: skip
+    return (
+        _summary(explanation.record),
+        _steps_table(steps),
+        _steps_chart(steps),
+        attention_gallery(explanation, strategy, layer),
+    )
 
 
 def layer_slider(explanation):
@@ -189,15 +204,24 @@ def generation_panel(demo, title: str, intro: str, button_label: str):
         with gr.Row():
             strategy = gr.Radio(
                 [(_(key), name) for name, key in STRATEGY_KEYS.items() if name != "classifier"],
-                value="greedy", label=_("explain.strategy"), info=_("explain.strategy_info"),
-            )  # fmt: skip
+                value="greedy",
+                label=_("explain.strategy"),
+                info=_("explain.strategy_info"),
+            )
             layer = gr.Slider(0, 24, 0, step=1, label=_("explain.layer"), info=_("explain.layer_info"))
         summary = gr.Markdown()
         # The table across the page (its top-5 column is the widest), the chart under it.
-        table = gr.Dataframe(label=_("explain.steps"), interactive=False, wrap=True, max_height=360,
-                             column_widths=["7%", "20%", "11%", "62%"], elem_classes="token-table")  # fmt: skip
-        chart = gr.BarPlot(x=STEP_LABEL, y=PROB, label=_("explain.chart"), y_lim=[0, 1], x_label_angle=-45,
-                           height=320, sort=None)  # fmt: skip
+        table = gr.Dataframe(
+            label=_("explain.steps"),
+            interactive=False,
+            wrap=True,
+            max_height=360,
+            column_widths=["7%", "20%", "11%", "62%"],
+            elem_classes="token-table",
+        )
+        chart = gr.BarPlot(
+            x=STEP_LABEL, y=PROB, label=_("explain.chart"), y_lim=[0, 1], x_label_angle=-45, height=320, sort=None
+        )
         maps = gr.Gallery(label=_("explain.maps"), columns=6, height=300, object_fit="contain", format="png")
         extra = gr.Column()  # room for a panel's own outputs
         with gr.Accordion(_("explain.json"), open=False):

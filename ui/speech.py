@@ -21,9 +21,12 @@ from ui.server import outputs
 @gpu
 @user_errors
 def transcribe(
-    audio: str, language: str = "auto", task: str = "transcribe", model: str | None = None,
+    audio: str,
+    language: str = "auto",
+    task: str = "transcribe",
+    model: str | None = None,
     progress=gr.Progress(track_tqdm=True),
-) -> tuple[str, dict]:  # fmt: skip
+) -> tuple[str, dict]:
     """Transcribe a speech clip with Whisper (up to 60 s), or translate it into English.
 
     Args:
@@ -69,9 +72,16 @@ def voice_for(text: str, model: str | None) -> str:
     checkpoint, readers = _voices(text, model)
     if not readers:
         return checkpoint.key
-    notify(Notice("voice_switched", f"{checkpoint.label} reads {describe(checkpoint.scripts, 0)} only; this text "
-                  f"is read by {readers[0].label}.", model=model_names(checkpoint), reader=model_names(readers[0]),
-                  reads={"en": describe(checkpoint.scripts, 0), "zh-CN": describe(checkpoint.scripts, 1)}))  # fmt: skip
+    notify(
+        Notice(
+            "voice_switched",
+            f"{checkpoint.label} reads {describe(checkpoint.scripts, 0)} only; this text "
+            f"is read by {readers[0].label}.",
+            model=model_names(checkpoint),
+            reader=model_names(readers[0]),
+            reads={"en": describe(checkpoint.scripts, 0), "zh-CN": describe(checkpoint.scripts, 1)},
+        )
+    )
     return readers[0].key
 
 

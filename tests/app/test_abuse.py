@@ -27,8 +27,14 @@ def app(tmp_path_factory):
     """(url, data dir, log file) of the app with a queue share of 2, a grace of 1 s, a time
     budget of 3 s, and no trusted proxy."""
     data_dir = tmp_path_factory.mktemp("abuse")
-    env = {"PLAYGROUND_AUTH": ",".join(f"{u}:{p}" for u, p in USERS.items()), "QUEUE_PER_CLIENT": "2",
-           "LISTEN_GRACE": "1", "JOB_TIME_LIMIT": "3", "TRUSTED_PROXIES": "0", "LOGIN_RATE_LIMIT": "10/minute"}  # fmt: skip
+    env = {
+        "PLAYGROUND_AUTH": ",".join(f"{u}:{p}" for u, p in USERS.items()),
+        "QUEUE_PER_CLIENT": "2",
+        "LISTEN_GRACE": "1",
+        "JOB_TIME_LIMIT": "3",
+        "TRUSTED_PROXIES": "0",
+        "LOGIN_RATE_LIMIT": "10/minute",
+    }
     with start_app(env=env, data_dir=data_dir) as (url, process):
         yield url, data_dir, process.log_path
 
@@ -41,8 +47,12 @@ def test_x_forwarded_for_from_loopback_is_not_trusted(app):
     # Behind a local tunnel every client comes from 127.0.0.1: a rotated header must not
     # make a new client of it (uvicorn would trust it from loopback by default).
     url, *_ = app
-    codes = [httpx.post(f"{url}login", data={"username": "eve", "password": "wrong"},
-                        headers={"X-Forwarded-For": f"10.9.{i}.1"}).status_code for i in range(12)]  # fmt: skip
+    codes = [
+        httpx.post(
+            f"{url}login", data={"username": "eve", "password": "wrong"}, headers={"X-Forwarded-For": f"10.9.{i}.1"}
+        ).status_code
+        for i in range(12)
+    ]
     assert codes[:10] == [400] * 10 and codes[10:] == [429, 429]
     assert httpx.post(f"{url}login", data={"username": "ben", "password": USERS["ben"]}).status_code == 200
 
@@ -144,8 +154,9 @@ def test_eight_concurrent_clients_get_their_share(app):
     url, *_ = app
     clients = [as_user(url, user) for user in ("ana", "ben") * 4]
     with ThreadPoolExecutor(8) as pool:
-        outcomes = list(pool.map(lambda c: _outcome(c.submit(query="a cat", top_k=1, api_name="/search_by_text")),
-                                 clients))  # fmt: skip
+        outcomes = list(
+            pool.map(lambda c: _outcome(c.submit(query="a cat", top_k=1, api_name="/search_by_text")), clients)
+        )
     assert all(o == "ok" or "Queue is full" in o for o in outcomes), outcomes
     assert outcomes.count("ok") >= 2
 

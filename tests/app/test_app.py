@@ -44,9 +44,17 @@ def test_caption(client, cat):
 
 def test_caption_with_every_option(client, cat):
     caption = client.predict(
-        image=cat, model="tiny-blip", prompt="a photo of", max_new_tokens=8, num_beams=1, do_sample=True,
-        temperature=0.7, top_p=0.8, seed=3, api_name="/caption",
-    )  # fmt: skip
+        image=cat,
+        model="tiny-blip",
+        prompt="a photo of",
+        max_new_tokens=8,
+        num_beams=1,
+        do_sample=True,
+        temperature=0.7,
+        top_p=0.8,
+        seed=3,
+        api_name="/caption",
+    )
     assert caption.startswith("a photo of")
 
 

@@ -27,8 +27,17 @@ def resend(history: list[dict]) -> list[dict]:
 def test_api_lists_chat_with_its_parameters(client):
     params = client.view_api(print_info=False, return_format="dict")["named_endpoints"]["/chat"]["parameters"]
     names = [p["parameter_name"] for p in params]
-    assert names == ["message", "images", "history", "system_prompt", "max_new_tokens", "temperature", "top_p",
-                     "seed", "model"]  # fmt: skip
+    assert names == [
+        "message",
+        "images",
+        "history",
+        "system_prompt",
+        "max_new_tokens",
+        "temperature",
+        "top_p",
+        "seed",
+        "model",
+    ]
     assert [p["parameter_name"] for p in params if not p["parameter_has_default"]] == ["message"]
 
 
@@ -36,8 +45,9 @@ def test_a_two_turn_conversation_about_two_images(client):
     answer, history, details = client.predict(
         message="What is different between these two pictures?",
         images=[handle_file(str(IMAGES / "cat.jpg")), handle_file(str(IMAGES / "horse.jpg"))],
-        max_new_tokens=6, api_name="/chat",
-    )  # fmt: skip
+        max_new_tokens=6,
+        api_name="/chat",
+    )
     assert isinstance(answer, str) and answer
     assert [m["role"] for m in history] == ["user", "assistant"]
     files = [item for item in history[0]["content"] if item.get("type") == "file"]
@@ -56,16 +66,25 @@ def test_a_two_turn_conversation_about_two_images(client):
 
 def test_chinese_message_with_the_model_that_reads_chinese(client):
     answer, _history, details = client.predict(
-        message="这是什么动物？", images=[handle_file(str(IMAGES / "cat.jpg"))], model="tiny-gemma3",
-        max_new_tokens=4, api_name="/chat",
-    )  # fmt: skip
+        message="这是什么动物？",
+        images=[handle_file(str(IMAGES / "cat.jpg"))],
+        model="tiny-gemma3",
+        max_new_tokens=4,
+        api_name="/chat",
+    )
     assert details["model"] == "tiny-gemma3" and details["family"] == "gemma3"
     assert isinstance(answer, str)
 
 
 def test_sampled_answers_replay_with_their_seed(client):
-    kwargs = dict(message="Describe it.", images=[handle_file(str(IMAGES / "cat.jpg"))], max_new_tokens=6,
-                  temperature=1.2, top_p=0.95, api_name="/chat")  # fmt: skip
+    kwargs = dict(
+        message="Describe it.",
+        images=[handle_file(str(IMAGES / "cat.jpg"))],
+        max_new_tokens=6,
+        temperature=1.2,
+        top_p=0.95,
+        api_name="/chat",
+    )
     answer, _, details = client.predict(**kwargs, seed=-1)
     seed = details["parameters"]["seed"]
     assert isinstance(seed, int) and seed >= 0
@@ -93,17 +112,21 @@ def test_a_file_in_the_history_must_be_an_upload(app_url):
     from tests.app.test_bad_input import call_raw
 
     server_file = {"path": str(IMAGES / "cat.jpg"), "meta": {"_type": "gradio.FileData"}}
-    history = [{"role": "user", "content": [{"type": "file", "file": server_file}]},
-               {"role": "assistant", "content": [{"type": "text", "text": "a cat"}]}]  # fmt: skip
+    history = [
+        {"role": "user", "content": [{"type": "file", "file": server_file}]},
+        {"role": "assistant", "content": [{"type": "text", "text": "a cat"}]},
+    ]
     event, data = call_raw(app_url, "chat", json.dumps({"message": "what is it?", "history": history}))
     assert event == "error" and "not uploaded" in json.dumps(data)
 
 
 def test_where_it_looked_maps_each_image(client):
     answer, history, details = client.predict(
-        message="Compare them.", images=[handle_file(str(IMAGES / "cat.jpg")), handle_file(str(IMAGES / "horse.jpg"))],
-        max_new_tokens=5, api_name="/chat",
-    )  # fmt: skip
+        message="Compare them.",
+        images=[handle_file(str(IMAGES / "cat.jpg")), handle_file(str(IMAGES / "horse.jpg"))],
+        max_new_tokens=5,
+        api_name="/chat",
+    )
     record, gallery = client.predict(history=resend(history), details=details, api_name="/explain_chat")
     assert record["tokens"] == [t["token"] for t in details["tokens"]]
     assert [image["image"] for image in record["images"]] == [1, 2]
@@ -121,14 +144,16 @@ def test_where_it_looked_needs_an_answer(client):
 def test_caption_and_ask_take_the_chat_models(client, model):
     # One tab compares BLIP with a VLM on the same image, under the keys Chat uses.
     cat = handle_file(str(IMAGES / "cat.jpg"))
-    caption = client.predict(image=cat, model=model, prompt="a photo of", max_new_tokens=5, num_beams=1,
-                             api_name="/caption")  # fmt: skip
+    caption = client.predict(
+        image=cat, model=model, prompt="a photo of", max_new_tokens=5, num_beams=1, api_name="/caption"
+    )
     assert caption.startswith("a photo of")
     blip = client.predict(image=cat, max_new_tokens=5, api_name="/caption")
     assert isinstance(blip, str) and blip
     answer = client.predict(image=cat, question="What animal is this?", model=model, api_name="/vqa")
     assert isinstance(answer, str) and answer
-    record, maps = client.predict(image=cat, question="What animal is this?", model=model, candidates="cat, dog",
-                                  api_name="/explain_vqa")  # fmt: skip
+    record, maps = client.predict(
+        image=cat, question="What animal is this?", model=model, candidates="cat, dog", api_name="/explain_vqa"
+    )
     assert record["family"] in ("idefics3", "gemma3") and record["answer"] == answer
     assert {a["answer"] for a in record["answers"]} == {"cat", "dog"} and len(maps) == len(record["steps"])

@@ -17,13 +17,31 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (apt-get install chromium)")
 
 PAGES = {
-    "en": dict(title="Multimodal Playground", tab="Chat", send="Send", new="New conversation",
-               why="Why this answer?", example=EXAMPLES[1][0], follow="Which one is larger?", used="Messages read",
-               where="Show where it looked", share="of the attention"),
-    "zh-CN": dict(title="多模态游乐场", tab="对话", send="发送", new="新对话", why="为什么这样回答？",
-                  example=EXAMPLES_ZH[1][0], follow="哪一张更大？", used="读取的消息", where="显示它看了哪里",
-                  share="注意力占"),
-}  # fmt: skip
+    "en": dict(
+        title="Multimodal Playground",
+        tab="Chat",
+        send="Send",
+        new="New conversation",
+        why="Why this answer?",
+        example=EXAMPLES[1][0],
+        follow="Which one is larger?",
+        used="Messages read",
+        where="Show where it looked",
+        share="of the attention",
+    ),
+    "zh-CN": dict(
+        title="多模态游乐场",
+        tab="对话",
+        send="发送",
+        new="新对话",
+        why="为什么这样回答？",
+        example=EXAMPLES_ZH[1][0],
+        follow="哪一张更大？",
+        used="读取的消息",
+        where="显示它看了哪里",
+        share="注意力占",
+    ),
+}
 
 
 @pytest.mark.parametrize("lang", PAGES)

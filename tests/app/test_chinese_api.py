@@ -39,7 +39,9 @@ def test_a_chinese_search_answers_as_usual_and_warns_an_english_only_model(live)
     job = chinese_client.submit(query="一只猫", top_k=3, api_name="/search_by_text")
     assert len(job.result(timeout=120)) == 3
     notices = warnings_of(job)
-    assert len(notices) == 1 and "读不懂汉字" in notices[0] and "微型 SigLIP 2（随机）" in notices[0]  # its Chinese name
+    assert (
+        len(notices) == 1 and "读不懂汉字" in notices[0] and "微型 SigLIP 2（随机）" in notices[0]
+    )  # its Chinese name
 
     job = live.submit(query="一只猫", top_k=3, model="tiny-siglip2", api_name="/search_by_text")
     assert len(job.result(timeout=120)) == 3 and warnings_of(job) == []
@@ -53,8 +55,9 @@ def test_a_chinese_question_to_qwen_streams_an_answer_without_a_notice(live):
     # names the Qwen models.
     from gradio_client import handle_file
 
-    job = live.submit(message="这是什么动物？", images=[handle_file(CAT)], model="tiny-qwen3.5", max_new_tokens=4,
-                      api_name="/chat")  # fmt: skip
+    job = live.submit(
+        message="这是什么动物？", images=[handle_file(CAT)], model="tiny-qwen3.5", max_new_tokens=4, api_name="/chat"
+    )
     answer, _history, details = job.result(timeout=120)
     assert isinstance(answer, str) and details["family"] == "qwen3_5" and details["image_tokens"] > 0
     assert warnings_of(job) == []
@@ -72,8 +75,9 @@ def test_chinese_labels_in_chinese_punctuation(live):
 
     result = live.predict(image=handle_file(CAT), labels="猫，狗、鸟；马", model="tiny-siglip2", api_name="/classify")
     assert {c["label"] for c in result["confidences"]} == {"猫", "狗", "鸟", "马"}
-    counts, examples, details = live.predict(labels="动物，食物，太空", examples=1, model="tiny-chinese-clip",
-                                             api_name="/classify_collection")  # fmt: skip
+    counts, examples, details = live.predict(
+        labels="动物，食物，太空", examples=1, model="tiny-chinese-clip", api_name="/classify_collection"
+    )
     assert [row["label"] for row in details["labels"]] and {row["label"] for row in details["labels"]} <= {
         "动物",
         "食物",
@@ -103,8 +107,11 @@ def test_a_chinese_prompt_makes_an_image_with_z_image(live):
 def test_the_chinese_clip_is_transcribed_with_language_detection(live):
     from gradio_client import handle_file
 
-    text = live.predict(audio=handle_file(str(ROOT / "assets" / "audio" / "zh-what-animal.wav")), language="auto",
-                        api_name="/transcribe")  # fmt: skip
+    text = live.predict(
+        audio=handle_file(str(ROOT / "assets" / "audio" / "zh-what-animal.wav")),
+        language="auto",
+        api_name="/transcribe",
+    )
     assert isinstance(text, str)
 
 

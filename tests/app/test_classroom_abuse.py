@@ -27,8 +27,14 @@ from runtime import registry
 from tests.conftest import free_port
 
 PASSWORD = "s3cret-lesson"
-ALLOWED = {"caption": "tiny-blip", "vqa": "tiny-blip-vqa", "text_to_image": "tiny-sd", "retrieval": "tiny-clip",
-           "speech_recognition": "tiny-whisper", "text_to_speech": "tiny-vits"}  # fmt: skip
+ALLOWED = {
+    "caption": "tiny-blip",
+    "vqa": "tiny-blip-vqa",
+    "text_to_image": "tiny-sd",
+    "retrieval": "tiny-clip",
+    "speech_recognition": "tiny-whisper",
+    "text_to_speech": "tiny-vits",
+}
 CLASSROOM = """
 tabs: [caption, ask, create, search, listen, fusion, evaluate]
 models:
@@ -84,8 +90,15 @@ def spellings(path: str) -> list[str]:
     """``path`` as a route parameter may carry it: plain, percent-encoded once and twice,
     with a leading '/' and without, and climbing out of a folder with '..'."""
     quoted = urllib.parse.quote(path, safe="")
-    return [path, path.lstrip("/"), quoted, urllib.parse.quote(quoted, safe=""), "../../../../.." + path,
-            "..%2f..%2f..%2f..%2f.." + quoted, "%2e%2e/%2e%2e/%2e%2e/%2e%2e" + path]  # fmt: skip
+    return [
+        path,
+        path.lstrip("/"),
+        quoted,
+        urllib.parse.quote(quoted, safe=""),
+        "../../../../.." + path,
+        "..%2f..%2f..%2f..%2f.." + quoted,
+        "%2e%2e/%2e%2e/%2e%2e/%2e%2e" + path,
+    ]
 
 
 def get_routes(routes, prefix: str = "") -> list[str]:
@@ -136,8 +149,16 @@ def test_no_get_route_serves_the_classroom_file_or_a_system_file(lesson):
                     continue  # streams that wait for events or messages; they serve no file
                 probed += 1
                 assert not any(secret in body(student, path) for secret in secrets), (route, path)
-    for prefix in ("/gradio_api/file=", "/file=", "/gradio_api/file/", "/file/", "/assets/", "/static/",
-                   "/gradio_api/stream/", "/gradio_api/run-history/"):  # fmt: skip
+    for prefix in (
+        "/gradio_api/file=",
+        "/file=",
+        "/gradio_api/file/",
+        "/file/",
+        "/assets/",
+        "/static/",
+        "/gradio_api/stream/",
+        "/gradio_api/run-history/",
+    ):
         for target in targets:
             for spelling in spellings(target):
                 probed += 1
@@ -192,17 +213,28 @@ def test_every_text_box_is_logged_and_every_image_maker_counts(lesson):
     # A public endpoint's answer (a caption, an answer to a question) is not typed text.
     answers = {c._id for fn in checked if fn.api_visibility == "public" for c in fn.outputs}  # noqa: SLF001
     for block_fn in checked:
-        boxes = [name for name, component in zip(_parameters(block_fn.fn), block_fn.inputs, strict=False)
-                 if isinstance(component, gr.Textbox) and component.visible is True
-                 and component._id not in answers]  # fmt: skip  # noqa: SLF001
+        boxes = [
+            name
+            for name, component in zip(_parameters(block_fn.fn), block_fn.inputs, strict=False)
+            if isinstance(component, gr.Textbox) and component.visible is True and component._id not in answers
+        ]  # noqa: SLF001
         shows_result = getattr(block_fn.fn, "shows_result", False)
         assert block_fn.typed == ([] if shows_result else boxes), block_fn.api_name
         # Show the code (private, after a request) is declared as only showing a result.
         assert shows_result == block_fn.api_name.endswith("_code") or block_fn.api_name in (
-            "explain", "rescale_matrix", "where_maps"), block_fn.api_name  # fmt: skip
+            "explain",
+            "rescale_matrix",
+            "where_maps",
+        ), block_fn.api_name
     # A public endpoint that takes a text-to-image checkpoint makes images (Show the code only reads them).
-    makers = {fn.api_name for fn in checked if fn.api_visibility != "private" and any(
-        isinstance(c, gr.Dropdown) and any(v == ALLOWED["text_to_image"] for _, v in c.choices) for c in fn.inputs)}  # fmt: skip
+    makers = {
+        fn.api_name
+        for fn in checked
+        if fn.api_visibility != "private"
+        and any(
+            isinstance(c, gr.Dropdown) and any(v == ALLOWED["text_to_image"] for _, v in c.choices) for c in fn.inputs
+        )
+    }
     assert {"text_to_image", "explain_text_to_image", "evaluate"} <= makers
     for block_fn in checked:
         if block_fn.api_name in makers:

@@ -163,8 +163,10 @@ def page_event(url: str, name: str, api_name: str, data: list) -> dict:
     http.post("login", data={"username": name, "password": PASSWORD}).raise_for_status()
     index = next(d["id"] for d in http.get("config").json()["dependencies"] if d.get("api_name") == api_name)
     session = uuid.uuid4().hex
-    joined = http.post("gradio_api/queue/join", json={"data": data, "fn_index": index, "session_hash": session,
-                                                      "event_data": None, "trigger_id": None})  # fmt: skip
+    joined = http.post(
+        "gradio_api/queue/join",
+        json={"data": data, "fn_index": index, "session_hash": session, "event_data": None, "trigger_id": None},
+    )
     joined.raise_for_status()
     with http.stream("GET", "gradio_api/queue/data", params={"session_hash": session}) as stream:
         for line in stream.iter_lines():
@@ -216,8 +218,13 @@ def test_the_settings_file_and_the_prompt_log_are_never_served(classroom_app):
     session = httpx.Client(base_url=url, timeout=30)
     session.post("login", data={"username": "hal", "password": PASSWORD}).raise_for_status()
     app = Path(log.parents[2], "app")
-    private = ["assets/lesson.yaml", str(app / "assets" / "lesson.yaml"), str(log), "assets/safety/blocklist.txt",
-               "assets/classroom.example.yaml"]  # fmt: skip
+    private = [
+        "assets/lesson.yaml",
+        str(app / "assets" / "lesson.yaml"),
+        str(log),
+        "assets/safety/blocklist.txt",
+        "assets/classroom.example.yaml",
+    ]
     for path in private:
         for route in ("gradio_api/file=", "gradio_api/file/", "file=", "file/"):
             answer = session.get(route + path)

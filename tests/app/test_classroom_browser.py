@@ -39,8 +39,10 @@ def classroom(tmp_path_factory):
 def test_show_the_code_is_not_another_request_in_the_page(classroom):
     url, log = classroom
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu",
-                                    "--disable-background-networking", "--disable-dev-shm-usage"])  # fmt: skip
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage"],
+        )
         context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 1000})
         context.request.post(f"{url}login", form={"username": "lena", "password": PASSWORD})  # the page's cookie
         page = context.new_page()
@@ -52,15 +54,20 @@ def test_show_the_code_is_not_another_request_in_the_page(classroom):
         panel.locator("input[type=file]").first.set_input_files(str(IMAGES / "cat.jpg"))
         panel.get_by_text(EN["common.advanced"]).click()
         panel.get_by_role("button", name=EN["explain.code_title"]).click()  # open Show the code
-        record = panel.locator(".block").filter(has=page.locator("[data-testid=block-label]",
-                                                                  has_text=EN["explain.record"])).locator("a").first  # fmt: skip
+        record = (
+            panel.locator(".block")
+            .filter(has=page.locator("[data-testid=block-label]", has_text=EN["explain.record"]))
+            .locator("a")
+            .first
+        )
         shown = None
         for prompt in PROMPTS:
             panel.get_by_label(EN["caption.prompt"]).fill(prompt)
             page.get_by_role("button", name=EN["caption.button"]).click()
             # The caption, then Show the code: its record is a new file each time.
-            expect(record).to_have_attribute("href", re.compile(".") if shown is None else re.compile(
-                f"^(?!{re.escape(shown)}$)"))  # fmt: skip
+            expect(record).to_have_attribute(
+                "href", re.compile(".") if shown is None else re.compile(f"^(?!{re.escape(shown)}$)")
+            )
             shown = record.get_attribute("href")
         expect(page.get_by_text(re.compile("requests in the last minute"))).to_have_count(0)
         browser.close()

@@ -58,8 +58,15 @@ def stopped_after_the_current_step(held) -> None:
 
 
 def test_a_cancelled_job_stops_denoising_after_its_current_step(live, held):
-    job = live.submit(prompt="a red fox", seed=1, num_inference_steps=20, width=64, height=64, model="tiny-sd",
-                      api_name="/text_to_image")  # fmt: skip
+    job = live.submit(
+        prompt="a red fox",
+        seed=1,
+        num_inference_steps=20,
+        width=64,
+        height=64,
+        model="tiny-sd",
+        api_name="/text_to_image",
+    )
     held.gate.release(2)
     wait_for(lambda: len(held.calls) == 2 and held.stops)
     job.cancel()  # what the Stop button does: Gradio cancels the event and closes the handler
@@ -72,8 +79,10 @@ def test_a_client_that_leaves_stops_its_denoising(live, held):
     index = next(d["id"] for d in http.get("config").json()["dependencies"] if d.get("api_name") == "text_to_image")
     session = uuid.uuid4().hex
     data = ["a red fox", "", 1, 20, 0.0, 64, 64, 1, "tiny-sd", "vae", False]
-    http.post("gradio_api/queue/join", json={"data": data, "fn_index": index, "session_hash": session,
-                                             "event_data": None, "trigger_id": None}).raise_for_status()  # fmt: skip
+    http.post(
+        "gradio_api/queue/join",
+        json={"data": data, "fn_index": index, "session_hash": session, "event_data": None, "trigger_id": None},
+    ).raise_for_status()
     held.gate.release(2)
     with http.stream("GET", "gradio_api/queue/data", params={"session_hash": session}) as stream:
         for line in stream.iter_lines():

@@ -10,8 +10,24 @@ from tests.conftest import ROOT
 from tools.check_dockerfile import check
 
 # Spaces' hardware flavors (huggingface/hub-docs, docs/hub/spaces-config-reference.md, 2026-08).
-FLAVORS = {"cpu-basic", "cpu-upgrade", "t4-small", "t4-medium", "l4x1", "l4x4", "l40sx1", "l40sx4", "l40sx8",
-           "a10g-small", "a10g-large", "a10g-largex2", "a10g-largex4", "a100-large", "a100x4", "a100x8"}  # fmt: skip
+FLAVORS = {
+    "cpu-basic",
+    "cpu-upgrade",
+    "t4-small",
+    "t4-medium",
+    "l4x1",
+    "l4x4",
+    "l40sx1",
+    "l40sx4",
+    "l40sx8",
+    "a10g-small",
+    "a10g-large",
+    "a10g-largex2",
+    "a10g-largex4",
+    "a100-large",
+    "a100x4",
+    "a100x8",
+}
 
 
 def test_the_dockerfile_is_as_spaces_and_a_cpu_host_need_it():
@@ -20,7 +36,9 @@ def test_the_dockerfile_is_as_spaces_and_a_cpu_host_need_it():
     assert "no HEALTHCHECK" in check(re.sub(r"HEALTHCHECK[^\n]*\\\n[^\n]*\n", "", text))
     assert any("unprivileged" in p for p in check(text.replace("USER user", "USER root")))
     assert any("CUDA build" in p for p in check(text.replace('--index-url "$TORCH_INDEX" ', "")))
-    assert any("requirements/app.txt" in p for p in check(text.replace("COPY --chown=user requirements/ requirements/\n", "")))
+    assert any(
+        "requirements/app.txt" in p for p in check(text.replace("COPY --chown=user requirements/ requirements/\n", ""))
+    )
 
 
 def test_the_spaces_front_matter_matches_the_pins():

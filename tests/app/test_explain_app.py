@@ -67,8 +67,9 @@ def test_explain_vqa_gives_answers_steps_and_heatmaps(client, cat, model):
 def test_text_to_image_default_shape_is_unchanged_and_the_timeline_is_optional(client):
     plain = client.predict(prompt="a red fox", seed=7, num_inference_steps=3, api_name="/text_to_image")
     assert [item["caption"] for item in plain] == ["seed 7"]
-    timeline = client.predict(prompt="a red fox", seed=7, num_inference_steps=3, timeline=True,
-                              api_name="/text_to_image")  # fmt: skip
+    timeline = client.predict(
+        prompt="a red fox", seed=7, num_inference_steps=3, timeline=True, api_name="/text_to_image"
+    )
     assert [item["caption"] for item in timeline] == ["seed 7", "step 1/3", "step 2/3", "step 3/3"]
     assert Image.open(timeline[0]["image"]).tobytes() == Image.open(plain[0]["image"]).tobytes()
     fast = client.predict(prompt="a red fox", seed=7, num_inference_steps=3, decoder="taesd", api_name="/text_to_image")
@@ -76,8 +77,9 @@ def test_text_to_image_default_shape_is_unchanged_and_the_timeline_is_optional(c
 
 
 def test_explain_text_to_image_gives_per_word_maps_and_the_timeline(client):
-    record, words, frames = client.predict(prompt="a red fox", seed=7, num_inference_steps=3, width=96, height=64,
-                                           api_name="/explain_text_to_image")  # fmt: skip
+    record, words, frames = client.predict(
+        prompt="a red fox", seed=7, num_inference_steps=3, width=96, height=64, api_name="/explain_text_to_image"
+    )
     assert [item["caption"] for item in words] == ["a", "red", "fox"] == [w["word"] for w in record["words"]]
     assert [item["caption"] for item in frames] == ["step 1/3", "step 2/3", "step 3/3"]
     assert all(has_aspect_ratio(item["image"], (96, 64)) for item in words)

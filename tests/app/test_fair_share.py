@@ -89,8 +89,11 @@ def test_one_address_can_not_flood_the_queue(app):
     session = httpx.Client(base_url=app, timeout=30)
     parameters = Client(app, verbose=False).view_api(print_info=False, return_format="dict")["named_endpoints"]
     wanted = {"strategy": "hybrid", "hidden_size": 256, "epochs": 200}
-    body = {"data": [wanted.get(p["parameter_name"], p["parameter_default"])
-                     for p in parameters["/train_fusion"]["parameters"]]}  # fmt: skip
+    body = {
+        "data": [
+            wanted.get(p["parameter_name"], p["parameter_default"]) for p in parameters["/train_fusion"]["parameters"]
+        ]
+    }
     codes = [session.post("gradio_api/call/train_fusion", json=body) for _ in range(4)]
     assert [c.status_code for c in codes[:3]] == [200] * 3
     assert codes[3].status_code == 503 and "QUEUE_PER_CLIENT=3" in codes[3].text, codes[3].text

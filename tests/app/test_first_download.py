@@ -28,9 +28,16 @@ def online_app(tmp_path_factory):
     folder = tmp_path_factory.mktemp("first-download")
     with HubStandIn({REPO: tiny_path("tiny/blip-caption"), VQA: tiny_path("tiny/blip-vqa")}) as hub:
         hub.pace = 0.2  # a slow line: each download takes a few seconds, long enough to watch
-        env = {"HF_ENDPOINT": hub.url, "HF_HUB_OFFLINE": "0", "HF_HOME": str(folder / "hf"), "MODEL_CAPTION": REPO,
-               "MODEL_VQA": VQA, "MODEL_CHAT": "nobody/no-such-model", "FAST_PATH": "off",  # float32: the quickest load of a tiny model
-               "MODELSCOPE_ENDPOINT": f"http://127.0.0.1:{free_port()}"}  # fmt: skip
+        env = {
+            "HF_ENDPOINT": hub.url,
+            "HF_HUB_OFFLINE": "0",
+            "HF_HOME": str(folder / "hf"),
+            "MODEL_CAPTION": REPO,
+            "MODEL_VQA": VQA,
+            "MODEL_CHAT": "nobody/no-such-model",
+            "FAST_PATH": "off",  # float32: the quickest load of a tiny model
+            "MODELSCOPE_ENDPOINT": f"http://127.0.0.1:{free_port()}",
+        }
         (folder / "data").mkdir()
         with launch_app(folder / "data", env=env) as url:
             yield url, hub

@@ -18,9 +18,19 @@ def test_train_fusion_returns_metrics_and_curves_as_data_deterministically(clien
     request = dict(strategy="hybrid", hidden_size=16, epochs=3, seed=4, api_name="/train_fusion")
     result = client.predict(**request)
     assert result["strategy"] == "hybrid" and result["done"]
-    assert result["config"] == {"strategy": "hybrid", "hidden_size": 16, "learning_rate": 0.003, "epochs": 3,
-                                "optimizer": "adam", "seed": 4, "batch_size": 32, "split": "instances",
-                                "modalities": ["image", "text"], "negatives": "either", "model": "tiny-clip"}  # fmt: skip
+    assert result["config"] == {
+        "strategy": "hybrid",
+        "hidden_size": 16,
+        "learning_rate": 0.003,
+        "epochs": 3,
+        "optimizer": "adam",
+        "seed": 4,
+        "batch_size": 32,
+        "split": "instances",
+        "modalities": ["image", "text"],
+        "negatives": "either",
+        "model": "tiny-clip",
+    }
     assert set(result["metrics"]) >= {"train_accuracy", "test_accuracy", "test_loss", "test_auroc"}
     assert result["curves"]["epoch"] == [1, 2, 3] and len(result["curves"]["test_accuracy"]) == 3
     assert sum(map(sum, result["confusion_matrix"]["matrix"])) == result["data"]["test_pairs"]

@@ -28,22 +28,42 @@ SSE = "text/event-stream"
 def chunk(content: str | None = "A", choices: bool = True, logprobs: list | None = None) -> bytes:
     """One server-sent event of a streamed chat completion."""
     choice = {"index": 0, "delta": {"content": content}, "logprobs": {"content": logprobs} if logprobs else None}
-    event = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": "m",
-             "choices": [choice] if choices else []}  # fmt: skip
+    event = {
+        "id": "x",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": "m",
+        "choices": [choice] if choices else [],
+    }
     return f"data: {json.dumps(event)}\n\n".encode()
 
 
 def completion(content: str, logprobs: list | None = None) -> bytes:
-    return json.dumps({
-        "id": "x", "object": "chat.completion", "created": 0, "model": "m",
-        "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content},
-                     "logprobs": {"content": logprobs} if logprobs else None}],
-    }).encode()  # fmt: skip
+    return json.dumps(
+        {
+            "id": "x",
+            "object": "chat.completion",
+            "created": 0,
+            "model": "m",
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": content},
+                    "logprobs": {"content": logprobs} if logprobs else None,
+                }
+            ],
+        }
+    ).encode()
 
 
 def logprob(token: str, alternatives: int = 1) -> dict:
-    return {"token": token, "logprob": -0.1, "bytes": None,
-            "top_logprobs": [{"token": f"t{i}", "logprob": -1.0 - i, "bytes": None} for i in range(alternatives)]}  # fmt: skip
+    return {
+        "token": token,
+        "logprob": -0.1,
+        "bytes": None,
+        "top_logprobs": [{"token": f"t{i}", "logprob": -1.0 - i, "bytes": None} for i in range(alternatives)],
+    }
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +97,10 @@ def streamed(pipe, **options) -> dict:
 def test_a_trickle_under_the_read_timeout_is_cut_at_the_calls_deadline(chat, server):
     """A piece every 0.5 s never trips the 1 s read timeout; the call's 1.5 s deadline ends it."""
     body = completion("A cat")
-    server.script[:] = [("trickle", ("application/json", [body[i : i + 10] for i in range(0, len(body), 10)], 0.5)),
-                        ("trickle", (SSE, [chunk("A")] * 20, 0.5))]  # fmt: skip
+    server.script[:] = [
+        ("trickle", ("application/json", [body[i : i + 10] for i in range(0, len(body), 10)], 0.5)),
+        ("trickle", (SSE, [chunk("A")] * 20, 0.5)),
+    ]
     for call in (lambda: chat(TURNS, max_new_tokens=8), lambda: streamed(chat)):
         start = time.perf_counter()
         with pytest.raises(BackendError, match=r"took longer than the 1\.5 s one request may take"):
@@ -109,8 +131,10 @@ def test_logprobs_are_kept_one_per_token_asked_with_few_alternatives(chat, serve
     backends.client.cache_clear()
     many = [logprob("A") for _ in range(100_000)]
     wide = [logprob("A", alternatives=2000)]
-    server.script[:] = [("reply", ("application/json", completion("A cat", many))),
-                        ("trickle", (SSE, [chunk("A", logprobs=wide)] * 3 + [b"data: [DONE]\n\n"], 0))]  # fmt: skip
+    server.script[:] = [
+        ("reply", ("application/json", completion("A cat", many))),
+        ("trickle", (SSE, [chunk("A", logprobs=wide)] * 3 + [b"data: [DONE]\n\n"], 0)),
+    ]
     for result in (chat(TURNS, max_new_tokens=8), streamed(chat)):
         assert len(result["tokens"]) <= 8
         assert all(len(token["alternatives"]) <= TOP_ALTERNATIVES for token in result["tokens"])
@@ -128,8 +152,10 @@ def test_a_redirect_to_another_origin_is_not_followed(chat, server):
         assert elsewhere.bodies == []  # nothing reached it
     finally:
         elsewhere.close()
-    server.script[:] = [("redirect", (307, server.url + "/v1/chat/completions/")),
-                        ("reply", ("application/json", completion("A cat")))]  # fmt: skip
+    server.script[:] = [
+        ("redirect", (307, server.url + "/v1/chat/completions/")),
+        ("reply", ("application/json", completion("A cat"))),
+    ]
     assert chat(TURNS, max_new_tokens=8)["answer"] == "A cat"
     assert server.bodies[0] == server.bodies[1]  # the same request, re-posted to the same server
 

@@ -63,8 +63,13 @@ class HungServer:
 @pytest.fixture(scope="module")
 def hung_app(tmp_path_factory):
     server = HungServer()
-    env = {"SHARED_STATE": f"redis://127.0.0.1:{server.port}/0", "SHARED_STATE_TIMEOUT": str(TIMEOUT),
-           "SHARED_STATE_STUCK": str(STUCK), "RATE_LIMIT": "2/minute", "PLAYGROUND_AUTH": "ana:apple-pie"}  # fmt: skip
+    env = {
+        "SHARED_STATE": f"redis://127.0.0.1:{server.port}/0",
+        "SHARED_STATE_TIMEOUT": str(TIMEOUT),
+        "SHARED_STATE_STUCK": str(STUCK),
+        "RATE_LIMIT": "2/minute",
+        "PLAYGROUND_AUTH": "ana:apple-pie",
+    }
     try:
         with launch_app(tmp_path_factory.mktemp("hung-store"), env=env) as url:
             yield url, server
@@ -77,8 +82,9 @@ def test_a_hung_store_holds_only_the_requests_waiting_on_it(hung_app):
     waiting = ThreadPoolExecutor(RUNS)
     # Runs, each counted against the rate limit in the store: each waits for its answer (more
     # of them than the app has threads for the store: the last wait for a thread as well).
-    runs = [waiting.submit(httpx.post, f"{url}gradio_api/queue/join", json={}, timeout=4 * TIMEOUT)
-            for _ in range(RUNS)]  # fmt: skip
+    runs = [
+        waiting.submit(httpx.post, f"{url}gradio_api/queue/join", json={}, timeout=4 * TIMEOUT) for _ in range(RUNS)
+    ]
     assert server.asked.acquire(timeout=60), "no request asked the store"
     time.sleep(STUCK)  # the store has now left a call unanswered for STUCK s
 

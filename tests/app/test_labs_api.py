@@ -13,8 +13,19 @@ def parameters(client, endpoint: str) -> list[dict]:
 
 def test_the_fusion_endpoints_keep_their_parameters_and_add_the_new_ones_last(client):
     train = [p["parameter_name"] for p in parameters(client, "/train_fusion")]
-    assert train == ["strategy", "hidden_size", "learning_rate", "epochs", "optimizer", "seed", "split", "negatives",
-                     "model", "modalities", "audio_model"]  # fmt: skip
+    assert train == [
+        "strategy",
+        "hidden_size",
+        "learning_rate",
+        "epochs",
+        "optimizer",
+        "seed",
+        "split",
+        "negatives",
+        "model",
+        "modalities",
+        "audio_model",
+    ]
     compare = {p["parameter_name"]: p for p in parameters(client, "/compare_fusion")}
     assert list(compare)[-3:] == ["modalities", "audio_model", "strategies"]
     assert compare["modalities"]["parameter_default"] == ["image", "text"]
@@ -36,8 +47,16 @@ def test_train_contrastive_streams_reproducible_data(client):
     updates = list(job)
     result = job.result()
     assert result["done"] and len(updates) >= 1 and updates[-1] == result
-    assert result["config"] == {"embedding_size": 16, "batch_size": 5, "temperature": 0.1, "learn_temperature": False,
-                                "learning_rate": 0.01, "epochs": 4, "seed": 2, "model": "tiny-clip"}  # fmt: skip
+    assert result["config"] == {
+        "embedding_size": 16,
+        "batch_size": 5,
+        "temperature": 0.1,
+        "learn_temperature": False,
+        "learning_rate": 0.01,
+        "epochs": 4,
+        "seed": 2,
+        "model": "tiny-clip",
+    }
     assert result["curves"]["epoch"] == [1, 2, 3, 4] and len(result["matrix"]["probabilities"]) == 12
     assert set(result["metrics"]) >= {"loss", "diagonal_share", "zero_shot_accuracy", "kept_back_accuracy"}
     again = client.predict(**request)
@@ -59,12 +78,22 @@ def test_bad_contrastive_requests_get_a_message(client, request_, message):
 
 def test_the_lessons_are_data_too(client):
     lessons = client.predict(api_name="/lessons")
-    assert [lesson["id"] for lesson in lessons] == ["joint-embedding", "contrastive-learning", "attention",
-                                                    "fusion-strategies", "image-tokens", "measuring-abilities"]  # fmt: skip
+    assert [lesson["id"] for lesson in lessons] == [
+        "joint-embedding",
+        "contrastive-learning",
+        "attention",
+        "fusion-strategies",
+        "image-tokens",
+        "measuring-abilities",
+    ]
     first = lessons[0]["steps"][0]
     assert first["title"]["zh-CN"] == "两个编码器，一个空间" and first["formula"].startswith(r"\cos")
-    assert first["try"] == {"tab": "search", "run": "similarity_matrix", "available": True,
-                            "inputs": {"texts": first["try"]["inputs"]["texts"]},
-                            "files": {"images": ["cat.jpg", "coffee.jpg", "rocket.jpg", "coins.jpg"]}}  # fmt: skip
+    assert first["try"] == {
+        "tab": "search",
+        "run": "similarity_matrix",
+        "available": True,
+        "inputs": {"texts": first["try"]["inputs"]["texts"]},
+        "files": {"images": ["cat.jpg", "coffee.jpg", "rocket.jpg", "coins.jpg"]},
+    }
     chat = [s["try"] for lesson in lessons for s in lesson["steps"] if s.get("try", {}).get("tab") == "chat"]
     assert len(chat) == 2 and all(t["available"] for t in chat)  # lesson 5 runs the Chat tab

@@ -143,9 +143,12 @@ def test_a_tool_taking_a_list_of_files_is_called(app_url):
 
 
 def test_the_login_applies_to_the_mcp_server(login_app):
-    initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
-                  "params": {"protocolVersion": "2025-06-18", "capabilities": {},
-                             "clientInfo": {"name": "test", "version": "1"}}}  # fmt: skip
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}},
+    }
     headers = {"accept": "application/json, text/event-stream"}
     refused = httpx.post(f"{login_app}gradio_api/mcp/", json=initialize, headers=headers)
     assert refused.status_code == 401 and "log in" in refused.json()["detail"], refused.text

@@ -35,8 +35,11 @@ def model_server(tiny_paths, tmp_path_factory):
     port = free_port()
     log = open(tmp_path_factory.mktemp("serve") / "serve.log", "wb")  # noqa: SIM115
     serve = str(Path(sys.executable).parent / "transformers")  # the CLI of the transformers installed
-    process = subprocess.Popen([serve, "serve", "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"],
-                               stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    process = subprocess.Popen(
+        [serve, "serve", "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 90
     while True:
@@ -66,10 +69,15 @@ def replica_env(proxy, tiny_paths):
     """Chat (and the chat models of Caption and Ask) and speech recognition on the server;
     room in the queue for the load test's clients, which all come from this machine."""
     return {
-        "BACKEND_CHAT": proxy.url + "/v1", "BACKEND_CHAT_MODEL": tiny_paths["vlm"],
-        "BACKEND_SPEECH_RECOGNITION": proxy.url + "/v1", "BACKEND_SPEECH_RECOGNITION_MODEL": tiny_paths["whisper"],
-        "BACKEND_TIMEOUT": "4", "BACKEND_RETRIES": "2", "QUEUE_PER_CLIENT": "64", "QUEUE_MAX_SIZE": "64",
-    }  # fmt: skip
+        "BACKEND_CHAT": proxy.url + "/v1",
+        "BACKEND_CHAT_MODEL": tiny_paths["vlm"],
+        "BACKEND_SPEECH_RECOGNITION": proxy.url + "/v1",
+        "BACKEND_SPEECH_RECOGNITION_MODEL": tiny_paths["whisper"],
+        "BACKEND_TIMEOUT": "4",
+        "BACKEND_RETRIES": "2",
+        "QUEUE_PER_CLIENT": "64",
+        "QUEUE_MAX_SIZE": "64",
+    }
 
 
 @pytest.fixture(scope="module")
@@ -220,8 +228,14 @@ def test_fifty_clients_over_two_replicas_and_one_server(replica, replica_env, pr
     from tools.loadtest import run, start_app
 
     with start_app("tiny", env=replica_env) as (url_b, process_b):
-        result = run([replica[0], url_b], clients=50, seconds=5, max_requests=300, endpoints=("chat", "caption"),
-                     pid=[replica[1].pid, process_b.pid])  # fmt: skip
+        result = run(
+            [replica[0], url_b],
+            clients=50,
+            seconds=5,
+            max_requests=300,
+            endpoints=("chat", "caption"),
+            pid=[replica[1].pid, process_b.pid],
+        )
     print(result.markdown())
     assert result.errors == 0, result.error_messages
     assert result.successes >= 50 and set(result.latency_ms) == {"chat", "caption", "all"}  # every client, both
@@ -239,22 +253,46 @@ def test_token_probabilities_come_from_the_servers_logprobs(proxy):
     from runtime.backends import Backend
 
     def logprob(token, value, alternatives):
-        return {"token": token, "logprob": value, "bytes": None,
-                "top_logprobs": [{"token": t, "logprob": v, "bytes": None} for t, v in alternatives]}  # fmt: skip
+        return {
+            "token": token,
+            "logprob": value,
+            "bytes": None,
+            "top_logprobs": [{"token": t, "logprob": v, "bytes": None} for t, v in alternatives],
+        }
 
     content = [logprob("A", -0.1, [("A", -0.1), ("The", -2.5)]), logprob(" cat", -0.7, [(" cat", -0.7)])]
-    reply = {"id": "x", "object": "chat.completion", "created": 0, "model": "m",
-             "choices": [{"index": 0, "finish_reason": "stop", "logprobs": {"content": content},
-                          "message": {"role": "assistant", "content": "A cat"}}],
-             "usage": {"prompt_tokens": 70, "completion_tokens": 2, "total_tokens": 72}}  # fmt: skip
-    chunks = [{"id": "x", "object": "chat.completion.chunk", "created": 0, "model": "m",
-               "choices": [{"index": 0, "delta": {"content": text}, "logprobs": {"content": [item]}}]}
-              for text, item in zip(("A", " cat"), content, strict=True)]  # fmt: skip
+    reply = {
+        "id": "x",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "m",
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "logprobs": {"content": content},
+                "message": {"role": "assistant", "content": "A cat"},
+            }
+        ],
+        "usage": {"prompt_tokens": 70, "completion_tokens": 2, "total_tokens": 72},
+    }
+    chunks = [
+        {
+            "id": "x",
+            "object": "chat.completion.chunk",
+            "created": 0,
+            "model": "m",
+            "choices": [{"index": 0, "delta": {"content": text}, "logprobs": {"content": [item]}}],
+        }
+        for text, item in zip(("A", " cat"), content, strict=True)
+    ]
     stream = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
     pipe = RemoteChatPipeline(Backend("chat", proxy.url + "/v1", "m"))
     turns = [{"role": "user", "text": "What is it?", "images": [str(IMAGES / "cat.jpg")]}]
-    proxy.script[:] = [("reply", ("application/json", json.dumps(reply).encode())),
-                       ("reply", ("text/event-stream", stream.encode()))]  # fmt: skip
+    proxy.script[:] = [
+        ("reply", ("application/json", json.dumps(reply).encode())),
+        ("reply", ("text/event-stream", stream.encode())),
+    ]
     for result in (pipe(turns), list(pipe.stream(turns))[-1]):
         assert result["answer"] == "A cat"
         assert [t["token"] for t in result["tokens"]] == ["A", " cat"]

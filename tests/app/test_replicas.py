@@ -34,8 +34,11 @@ def redis_url():
     server = shutil.which("redis-server")
     assert server, "redis-server is needed (Debian: apt-get install redis-server; .ci/run installs it)"
     port = free_port()
-    process = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
-                                "no"], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)  # fmt: skip
+    process = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
     import redis
 
     client = redis.Redis(port=port)
@@ -60,8 +63,13 @@ def replicas(redis_url, tmp_path_factory):
     image copies), one classroom file and a rate limit of 4 runs a minute per address."""
     folder = tmp_path_factory.mktemp("replicas")
     (folder / "lesson.yaml").write_text(CLASSROOM, encoding="utf-8")
-    env = {"SHARED_STATE": redis_url, "RATE_LIMIT": "4/minute", "TRUSTED_PROXIES": "1",
-           "PLAYGROUND_DATA_DIR": str(folder / "shared"), "GALLERY_MODE": "shared"}  # fmt: skip
+    env = {
+        "SHARED_STATE": redis_url,
+        "RATE_LIMIT": "4/minute",
+        "TRUSTED_PROXIES": "1",
+        "PLAYGROUND_DATA_DIR": str(folder / "shared"),
+        "GALLERY_MODE": "shared",
+    }
     args = ("--classroom", str(folder / "lesson.yaml"))
     (folder / "a").mkdir(), (folder / "b").mkdir()
     with launch_app(folder / "a", *args, env=env) as a, launch_app(folder / "b", *args, env=env) as b:
@@ -89,8 +97,14 @@ def test_a_classroom_limit_counted_on_one_replica_holds_on_the_other(replicas, r
     assert caption(student(a, "ben", "10.0.0.1"))  # per student: ben still may
 
     # One prompt log, written by both replicas: ana's two answers and her refusal, in order.
-    out = subprocess.run([sys.executable, "-m", "classroom", "prompt-log"], cwd=ROOT, capture_output=True,
-                         text=True, env={"SHARED_STATE": redis_url, "PATH": ""}, timeout=60)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-m", "classroom", "prompt-log"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={"SHARED_STATE": redis_url, "PATH": ""},
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     entries = [json.loads(line) for line in out.stdout.splitlines()]
     anas = [e for e in entries if e["student"] == "ana"]

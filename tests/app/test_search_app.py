@@ -164,8 +164,11 @@ def test_a_library_built_with_the_command_line_is_searched_read_only(models, tmp
     from tests.search.test_index import other_model
 
     search = endpoints(data_dir=tmp_path / "data", library=str(tmp_path / "library.idx"))
-    monkeypatch.setattr(tab, "get_model", lambda *a, **k: type("L", (), {"pipeline": other_model(pipe),
-                                                                             "checkpoint": type("C", (), {"key": "x"})})())  # fmt: skip
+    monkeypatch.setattr(
+        tab,
+        "get_model",
+        lambda *a, **k: type("L", (), {"pipeline": other_model(pipe), "checkpoint": type("C", (), {"key": "x"})})(),
+    )
     with pytest.warns(UserWarning, match="not searched"):
         _, hits, _ = search.search(query="a mountain", request=None, progress=None)
     assert {hit["source"] for hit in hits} == {"bundled"}

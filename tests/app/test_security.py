@@ -85,14 +85,23 @@ def test_users_log_in_and_wrong_passwords_are_refused(classroom):
 def test_password_guessing_is_slowed_down(classroom):
     url, _ = classroom
     codes = [
-        httpx.post(f"{url}login", data={"username": "teacher", "password": f"guess{i}"},
-                   headers={"X-Forwarded-For": "10.1.2.1"}).status_code
+        httpx.post(
+            f"{url}login",
+            data={"username": "teacher", "password": f"guess{i}"},
+            headers={"X-Forwarded-For": "10.1.2.1"},
+        ).status_code
         for i in range(7)
-    ]  # fmt: skip
+    ]
     assert codes[:5] == [400] * 5 and codes[5:] == [429, 429]
     # Even the right password waits now, from that address; another address is not affected.
-    assert httpx.post(f"{url}login", data={"username": "teacher", "password": USERS["teacher"]},
-                      headers={"X-Forwarded-For": "10.1.2.1"}).status_code == 429  # fmt: skip
+    assert (
+        httpx.post(
+            f"{url}login",
+            data={"username": "teacher", "password": USERS["teacher"]},
+            headers={"X-Forwarded-For": "10.1.2.1"},
+        ).status_code
+        == 429
+    )
     session(url, "10.1.2.2", "teacher")
 
 
@@ -128,8 +137,10 @@ def test_a_client_over_its_rate_limit_waits_and_others_do_not(classroom):
 def test_a_full_queue_answers_busy_and_the_app_recovers(classroom):
     url, _ = classroom
     clients = [as_client(url, f"10.3.0.{i}") for i in range(7)]
-    jobs = [c.submit(prompt="a red fox", width=128, height=128, num_inference_steps=2, api_name="/text_to_image")
-            for c in clients]  # fmt: skip
+    jobs = [
+        c.submit(prompt="a red fox", width=128, height=128, num_inference_steps=2, api_name="/text_to_image")
+        for c in clients
+    ]
     outcomes = []
     for job in jobs:
         try:
@@ -155,8 +166,9 @@ def test_request_bodies_are_bounded(classroom):
             yield b"fox " * 100
         yield b'"}'
 
-    chunked = http_client.post("gradio_api/call/v2/text_to_image", content=chunks(),
-                               headers={"Content-Type": "application/json"})  # fmt: skip
+    chunked = http_client.post(
+        "gradio_api/call/v2/text_to_image", content=chunks(), headers={"Content-Type": "application/json"}
+    )
     assert chunked.status_code == 413
     assert http_client.post("gradio_api/call/v2/search_by_text", json={"query": "a cat"}).status_code == 200
 
@@ -168,8 +180,11 @@ def raw_get(url: str, path: str, cookies: dict) -> int:
     """GET ``path`` exactly as written (no client-side normalisation of '..')."""
     parts = urllib.parse.urlsplit(url)
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
-    connection.request("GET", path, headers={"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items()),
-                                              "X-Forwarded-For": "10.5.0.1"})  # fmt: skip
+    connection.request(
+        "GET",
+        path,
+        headers={"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items()), "X-Forwarded-For": "10.5.0.1"},
+    )
     status = connection.getresponse().status
     connection.close()
     return status

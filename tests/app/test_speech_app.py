@@ -30,8 +30,13 @@ def test_speech_endpoints_and_their_required_parameters(client):
 def test_transcribe_returns_the_text(client):
     text = client.predict(audio=handle_file(str(AUDIO / "what-animal.wav")), api_name="/transcribe")
     assert isinstance(text, str) and text
-    assert text == client.predict(audio=handle_file(str(AUDIO / "what-animal.wav")), language="en",
-                                  task="transcribe", model="tiny-whisper", api_name="/transcribe")  # fmt: skip
+    assert text == client.predict(
+        audio=handle_file(str(AUDIO / "what-animal.wav")),
+        language="en",
+        task="transcribe",
+        model="tiny-whisper",
+        api_name="/transcribe",
+    )
 
 
 @pytest.mark.parametrize(("name", "rate", "channels"), [("stereo-48k.flac", 48_000, 2), ("phone-8k.ogg", 8_000, 1)])
@@ -112,8 +117,11 @@ def test_read_aloud_fills_and_shows_the_player(models):
 def test_the_listen_tab_shows_timestamps_one_segment_a_line():
     from ui.tabs.listen import show_result
 
-    result = {"text": "Hello there. Bye.", "language": "en", "chunks": [
-        {"text": "Hello there.", "timestamp": (0.0, 1.5)}, {"text": "Bye.", "timestamp": (61.25, 62.0)}]}  # fmt: skip
+    result = {
+        "text": "Hello there. Bye.",
+        "language": "en",
+        "chunks": [{"text": "Hello there.", "timestamp": (0.0, 1.5)}, {"text": "Bye.", "timestamp": (61.25, 62.0)}],
+    }
     lines, details = show_result(result)
     assert lines == "0:00.00 → 0:01.50  Hello there.\n1:01.25 → 1:02.00  Bye."
     assert "English" in details and "2 segment" in details

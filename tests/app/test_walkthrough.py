@@ -282,8 +282,12 @@ def chinese_runs(page) -> list[str]:
     settle(page)
     found += [f"evaluate: a warning after a default run: {said!r}" for said in toasts(page)]
     summary = panel.locator(".prose").filter(has_text="v").all_inner_texts()
-    found += [f"evaluate: the summary in English: {line!r}" for text in summary for line in text.splitlines()
-              if other_language(line, "zh-CN")]  # fmt: skip
+    found += [
+        f"evaluate: the summary in English: {line!r}"
+        for text in summary
+        for line in text.splitlines()
+        if other_language(line, "zh-CN")
+    ]
     page.context.close()
     return found
 
@@ -313,9 +317,16 @@ def test_the_server_log_has_no_stray_warnings(app_process, pages):
     """After the walks, the app's log (what `make run` shows) holds no warning a user can't
     act on: libraries' notes about torchvision, tokenizer lengths or deprecations."""
     log = Path(app_process[1].log_path).read_text(errors="replace")
-    stray = [line for line in log.splitlines()
-             if re.search(r"torchvision|Token indices sequence length|UserWarning|DeprecationWarning|FutureWarning|"
-                          r"\[transformers\]|\bwarn(ing)?\b", line, re.IGNORECASE)]  # fmt: skip
+    stray = [
+        line
+        for line in log.splitlines()
+        if re.search(
+            r"torchvision|Token indices sequence length|UserWarning|DeprecationWarning|FutureWarning|"
+            r"\[transformers\]|\bwarn(ing)?\b",
+            line,
+            re.IGNORECASE,
+        )
+    ]
     assert not stray, "\n".join(stray)
 
 

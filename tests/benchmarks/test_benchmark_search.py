@@ -5,8 +5,22 @@ from benchmarks import search as bench
 
 
 def test_the_search_part_reports_every_backend_with_recall(capsys):
-    code = bench.main(["--sizes", "300", "--backends", "exact,faiss-hnsw,qdrant", "--images", "0",
-                       "--text-queries", "0", "--queries", "8", "--qdrant-max", "100"])  # fmt: skip
+    code = bench.main(
+        [
+            "--sizes",
+            "300",
+            "--backends",
+            "exact,faiss-hnsw,qdrant",
+            "--images",
+            "0",
+            "--text-queries",
+            "0",
+            "--queries",
+            "8",
+            "--qdrant-max",
+            "100",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     assert "| exact | 300 |" in out and "| faiss-hnsw | 300 |" in out and "skipped: embedded Qdrant" in out

@@ -34,8 +34,11 @@ def test_the_example_file_is_valid_and_says_what_the_readme_says():
 
 def test_yaml_json_and_toml_say_the_same(tmp_path):
     yaml_text = "tabs: [caption, fusion]\nlocked:\n  width: {max: 512}\n  guidance_scale: 0\nlimits:\n  requests_per_minute: 5\n"
-    data = {"tabs": ["caption", "fusion"], "locked": {"width": {"max": 512}, "guidance_scale": 0},
-            "limits": {"requests_per_minute": 5}}  # fmt: skip
+    data = {
+        "tabs": ["caption", "fusion"],
+        "locked": {"width": {"max": 512}, "guidance_scale": 0},
+        "limits": {"requests_per_minute": 5},
+    }
     toml_text = 'tabs = ["caption", "fusion"]\n[locked]\nwidth = {max = 512}\nguidance_scale = 0\n[limits]\nrequests_per_minute = 5\n'
     loaded = [
         classroom.load(write(tmp_path, yaml_text, "a.yaml")),

@@ -14,7 +14,10 @@ from labs.scenes import COLORS, RELATIONS, describe, generate_prompts, generate_
 def test_the_same_seed_draws_the_same_scenes_and_pixels():
     first, second = generate_scenes(seed=7), generate_scenes(seed=7)
     assert first == second
-    assert all(np.array_equal(np.asarray(render_scene(a)), np.asarray(render_scene(b))) for a, b in zip(first, second, strict=True))  # fmt: skip
+    assert all(
+        np.array_equal(np.asarray(render_scene(a)), np.asarray(render_scene(b)))
+        for a, b in zip(first, second, strict=True)
+    )
     assert generate_prompts(seed=7) == generate_prompts(seed=7)
 
 

@@ -67,7 +67,10 @@ def test_wrong_predictions_score_lower_and_reports_show_both_side_by_side(probes
 def test_a_small_limit_still_covers_every_ability_and_source(probes):
     chosen = runner.select(probes, "vqa", len(ABILITIES))
     assert sorted(q["ability"] for q in chosen) == sorted(ABILITIES)
-    assert sorted(probes.source(c["image"]) for c in runner.select(probes, "caption", 4)) == ["photo"] * 2 + ["synthetic"] * 2  # fmt: skip
+    assert (
+        sorted(probes.source(c["image"]) for c in runner.select(probes, "caption", 4))
+        == ["photo"] * 2 + ["synthetic"] * 2
+    )
     assert runner.select(probes, "vqa", None) == probes.vqa
 
 
@@ -96,9 +99,13 @@ def test_a_bad_predictions_file_is_refused_naming_the_line(probes, tmp_path, lin
 def test_the_apps_models_run_end_to_end_on_a_small_subset(models, probes, tmp_path):
     steps = []
     results = runner.evaluate(
-        TASKS, probes=probes, limit=2, cache=models, image_dir=tmp_path / "images",
+        TASKS,
+        probes=probes,
+        limit=2,
+        cache=models,
+        image_dir=tmp_path / "images",
         progress=lambda done, total, text: steps.append((done, total)),
-    )  # fmt: skip
+    )
     assert {r["task"] for r in results["results"]} == set(TASKS)
     assert all(set(r) == {"task", "language", "ability", "metric", "value", "n", "better"} for r in results["results"])
     assert all(math.isfinite(r["value"]) and r["n"] >= 1 for r in results["results"])
@@ -107,8 +114,9 @@ def test_the_apps_models_run_end_to_end_on_a_small_subset(models, probes, tmp_pa
     assert {r["metric"] for r in results["results"] if r["task"] == "caption"} == {"BLEU-4", "CIDEr", "CLIPScore"}
     assert results["run"]["models"]["caption"]["key"] == "tiny-blip"
     assert results["run"]["judge"] == {
-        "clip": results["run"]["models"]["retrieval"], "vqa": results["run"]["models"]["vqa"]
-    }  # fmt: skip
+        "clip": results["run"]["models"]["retrieval"],
+        "vqa": results["run"]["models"]["vqa"],
+    }
     # progress counts up to its total: every model call was reported
     assert steps[-1][0] == steps[-1][1] and [d for d, _ in steps] == sorted(d for d, _ in steps)
     drawn = [i for i in results["items"] if i["task"] == "text_to_image"]
@@ -120,8 +128,14 @@ def test_a_vision_language_model_runs_the_caption_and_vqa_probes(models, tmp_pat
     # Side by side with BLIP: the same probes, scored by the same code; a VLM is asked in
     # the probe's language (Chinese captions and questions in probe set v2).
     probes = load_probes(2)
-    results = runner.evaluate(["caption", "vqa"], {"caption": "tiny-gemma3", "vqa": "tiny-smolvlm"}, probes=probes,
-                              limit=4, cache=models, use_judges=False)  # fmt: skip
+    results = runner.evaluate(
+        ["caption", "vqa"],
+        {"caption": "tiny-gemma3", "vqa": "tiny-smolvlm"},
+        probes=probes,
+        limit=4,
+        cache=models,
+        use_judges=False,
+    )
     assert results["run"]["models"]["caption"]["key"] == "tiny-gemma3"
     assert results["run"]["models"]["vqa"]["key"] == "tiny-smolvlm"
     assert {(r["task"], r["language"]) for r in results["results"]} >= {("caption", "zh"), ("vqa", "zh"), ("vqa", "en")}
@@ -133,7 +147,22 @@ def test_a_vision_language_model_runs_the_caption_and_vqa_probes(models, tmp_pat
 
 def test_command_line_writes_results_report_and_chart(models, tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["--tasks", "caption,vqa,retrieval,text_to_image", "--profile", "tiny", "--limit", "2", "--quiet", "--out", str(out)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "--tasks",
+                "caption,vqa,retrieval,text_to_image",
+                "--profile",
+                "tiny",
+                "--limit",
+                "2",
+                "--quiet",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert {r["task"] for r in results["results"]} == set(TASKS)
     markdown = (out / "report.md").read_text(encoding="utf-8")
@@ -179,9 +208,14 @@ def test_python_dash_m_evaluation_scores_a_predictions_file(tmp_path):
     """The real command, as a user types it: write the reference predictions, score them."""
     env_run = dict(cwd=ROOT, capture_output=True, text=True, timeout=240)
     gt = tmp_path / "gt.jsonl"
-    made = subprocess.run([sys.executable, "-m", "evaluation", "--tasks", "vqa,retrieval", "--reference-predictions", str(gt)], **env_run)  # fmt: skip
+    made = subprocess.run(
+        [sys.executable, "-m", "evaluation", "--tasks", "vqa,retrieval", "--reference-predictions", str(gt)], **env_run
+    )
     assert made.returncode == 0, made.stderr[-2000:]
-    scored = subprocess.run([sys.executable, "-m", "evaluation", "--predictions", str(gt), "--out", str(tmp_path / "out"), "--no-chart"], **env_run)  # fmt: skip
+    scored = subprocess.run(
+        [sys.executable, "-m", "evaluation", "--predictions", str(gt), "--out", str(tmp_path / "out"), "--no-chart"],
+        **env_run,
+    )
     assert scored.returncode == 0, scored.stderr[-2000:]
     results = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))
     assert {r["value"] for r in results["results"] if r["metric"] in ("accuracy", "R@1", "R@10", "mean rank")} == {1.0}
@@ -190,8 +224,14 @@ def test_python_dash_m_evaluation_scores_a_predictions_file(tmp_path):
 def test_an_unknown_checkpoint_is_refused_before_anything_runs(models, probes):
     calls = []
     with pytest.raises(ValueError, match="Unknown caption model 'blip-huge'"):
-        runner.evaluate(["caption", "vqa"], {"vqa": None, "caption": "blip-huge"}, probes=probes, cache=models,
-                        limit=1, progress=lambda *a: calls.append(a))  # fmt: skip
+        runner.evaluate(
+            ["caption", "vqa"],
+            {"vqa": None, "caption": "blip-huge"},
+            probes=probes,
+            cache=models,
+            limit=1,
+            progress=lambda *a: calls.append(a),
+        )
     with pytest.raises(ValueError, match="Unknown vqa model"):
         runner.evaluate(["text_to_image"], judges={"vqa": "tiny-clip"}, probes=probes, cache=models, limit=1)
     assert calls == []

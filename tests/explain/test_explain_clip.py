@@ -64,9 +64,13 @@ def test_the_figure_is_drawn_at_any_temperature(matrix):
 
 @pytest.mark.parametrize(
     ("images", "texts", "message"),
-    [([], "a cat", "No images"), (["cat.jpg"], "  \n ", "No texts"),
-     (["cat.jpg"] * 17, "a cat", "at most 16 images"), (["cat.jpg"], "\n".join(f"t{i}" for i in range(17)), "at most 16 texts")],
-)  # fmt: skip
+    [
+        ([], "a cat", "No images"),
+        (["cat.jpg"], "  \n ", "No texts"),
+        (["cat.jpg"] * 17, "a cat", "at most 16 images"),
+        (["cat.jpg"], "\n".join(f"t{i}" for i in range(17)), "at most 16 texts"),
+    ],
+)
 def test_bad_input_is_refused(pipe, images, texts, message):
     with pytest.raises(ValueError, match=message):
         similarity_matrix(pipe, [str(IMAGES / n) for n in images], texts)

@@ -28,9 +28,15 @@ def pipe(models, request):
 def explained(pipe):
     frames = []
     explanation = explain_text_to_image(
-        pipe, PROMPT, seed=4, num_inference_steps=4, guidance_scale=3.0, width=96, height=64,
+        pipe,
+        PROMPT,
+        seed=4,
+        num_inference_steps=4,
+        guidance_scale=3.0,
+        width=96,
+        height=64,
         on_frame=lambda image, caption: frames.append(caption),
-    )  # fmt: skip
+    )
     return explanation, frames
 
 
@@ -110,9 +116,13 @@ def test_the_latent_preview_is_fitted_to_the_model_vae(pipe):
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [(dict(preview="sharp"), "Unknown preview"), (dict(decoder="jpeg"), "Unknown decoder"), (dict(prompt=" "), "empty"),
-     (dict(width=100), "divisible by 8")],
-)  # fmt: skip
+    [
+        (dict(preview="sharp"), "Unknown preview"),
+        (dict(decoder="jpeg"), "Unknown decoder"),
+        (dict(prompt=" "), "empty"),
+        (dict(width=100), "divisible by 8"),
+    ],
+)
 def test_bad_settings_are_refused(pipe, kwargs, message):
     with pytest.raises(ValueError, match=message):
         explain_text_to_image(pipe, **{"prompt": "a cat", "seed": 1, **kwargs})

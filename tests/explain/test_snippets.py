@@ -32,8 +32,9 @@ def run(code: str, folder) -> str:
     # As many threads as the app ran the model with (one for tiny models: runtime/devices.py):
     # a float sum split over other threads rounds differently, and a UNet's pixels show it.
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": str(torch.get_num_threads())}
-    done = subprocess.run([sys.executable, str(script)], cwd=folder, env=env, capture_output=True, text=True,
-                          timeout=240)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=folder, env=env, capture_output=True, text=True, timeout=240
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout.strip()
 
@@ -61,9 +62,13 @@ def test_vqa_snippet_reproduces_the_answer(models, tmp_path, model):
 
 @pytest.mark.parametrize(
     "model, options",
-    [("tiny-smolvlm", dict()), ("tiny-gemma3", dict(temperature=0.9, top_p=0.9, seed=11)), ("tiny-qwen3-vl", dict()),
-     ("tiny-qwen3.5", dict(temperature=0.9, top_p=0.9, seed=11))],
-)  # fmt: skip
+    [
+        ("tiny-smolvlm", dict()),
+        ("tiny-gemma3", dict(temperature=0.9, top_p=0.9, seed=11)),
+        ("tiny-qwen3-vl", dict()),
+        ("tiny-qwen3.5", dict(temperature=0.9, top_p=0.9, seed=11)),
+    ],
+)
 def test_chat_snippet_replays_the_conversation(models, tmp_path, model, options):
     loaded = models.get("chat", model)
     turns = [
@@ -80,13 +85,33 @@ def test_chat_snippet_replays_the_conversation(models, tmp_path, model, options)
 def test_text_to_image_snippet_reproduces_every_image(models, tmp_path, decoder):
     from ui.tabs.create import text_to_image
 
-    *_, gallery = text_to_image("a red fox in the snow", negative_prompt="blue", seed=12, num_inference_steps=3,
-                                guidance_scale=2.0, width=64, height=96, num_images=2, model="tiny-sd",
-                                decoder=decoder)  # fmt: skip
+    *_, gallery = text_to_image(
+        "a red fox in the snow",
+        negative_prompt="blue",
+        seed=12,
+        num_inference_steps=3,
+        guidance_scale=2.0,
+        width=64,
+        height=96,
+        num_images=2,
+        model="tiny-sd",
+        decoder=decoder,
+    )
     captions = [caption for _, caption in gallery]
     assert captions == ["seed 12", "seed 13"]
-    record = snippets.text_to_image_record(models.get("text_to_image", "tiny-sd"), "a red fox in the snow", 12,
-                                           captions, "blue", 3, 2.0, 64, 96, 2, decoder)  # fmt: skip
+    record = snippets.text_to_image_record(
+        models.get("text_to_image", "tiny-sd"),
+        "a red fox in the snow",
+        12,
+        captions,
+        "blue",
+        3,
+        2.0,
+        64,
+        96,
+        2,
+        decoder,
+    )
     files = run(snippets.snippet(record), tmp_path).split()
     assert files == ["seed-12.png", "seed-13.png"]
     for (image, _), name in zip(gallery, files, strict=True):
@@ -141,8 +166,16 @@ def test_vlm_caption_and_answer_snippets_reproduce_the_tabs(models, tmp_path, mo
     from ui.tabs.ask import vqa
     from ui.tabs.caption import caption
 
-    kwargs = dict(model=model, prompt="a photo of", max_new_tokens=6, num_beams=1, do_sample=True, temperature=0.9,
-                  top_p=0.9, seed=4)  # fmt: skip
+    kwargs = dict(
+        model=model,
+        prompt="a photo of",
+        max_new_tokens=6,
+        num_beams=1,
+        do_sample=True,
+        temperature=0.9,
+        top_p=0.9,
+        seed=4,
+    )
     output, _ = caption(CAT, **kwargs)
     settings = {k: v for k, v in kwargs.items() if k != "model"}
     record = snippets.caption_record(models.get("caption", model), CAT, output, **settings)

@@ -45,8 +45,9 @@ def test_spoken_captions_are_reproducible_and_cached_on_disk(audio_lab, models, 
 
     monkeypatch.setattr(spoken, "speak", refuse)
     monkeypatch.setattr(spoken, "encode", refuse)
-    fresh = FusionLab(audio_lab.cache_dir).audio_features(tts, models.get("speech_recognition").pipeline,
-                                                          ("tiny-vits", "tiny-whisper"))  # fmt: skip
+    fresh = FusionLab(audio_lab.cache_dir).audio_features(
+        tts, models.get("speech_recognition").pipeline, ("tiny-vits", "tiny-whisper")
+    )
     assert np.array_equal(fresh.audio_tokens, audio.audio_tokens) and fresh.model == "tiny-vits + tiny-whisper"
 
 
@@ -82,9 +83,14 @@ def test_missing_modality_tests_are_reported_for_each_strategy(audio_lab, clip, 
 def test_late_fusion_leaves_a_missing_modality_out_and_early_fusion_fills_it_in():
     torch.manual_seed(0)
     dims = {"image": 6, "text": 5, "audio": 4}
-    batch = {"image_tokens": torch.randn(3, 2, 6), "text_tokens": torch.randn(3, 4, 5),
-             "text_mask": torch.ones(3, 4, dtype=torch.bool), "text_pooled": torch.randn(3, 5),
-             "audio_tokens": torch.randn(3, 2, 4), "audio_pooled": torch.randn(3, 4)}  # fmt: skip
+    batch = {
+        "image_tokens": torch.randn(3, 2, 6),
+        "text_tokens": torch.randn(3, 4, 5),
+        "text_mask": torch.ones(3, 4, dtype=torch.bool),
+        "text_pooled": torch.randn(3, 5),
+        "audio_tokens": torch.randn(3, 2, 4),
+        "audio_pooled": torch.randn(3, 4),
+    }
     late = MODELS["late"](dims, 8).eval()
     changed = {**batch, "image_tokens": torch.randn(3, 2, 6)}
     # without the picture, late fusion's logit no longer depends on it at all
@@ -100,8 +106,13 @@ def test_late_fusion_leaves_a_missing_modality_out_and_early_fusion_fills_it_in(
 
 def test_weighted_fusion_learns_one_weight_per_modality(audio_lab, clip, audio):
     data = audio_lab.matching_set(clip, audio=audio)
-    snapshots = list(fusion.train_steps(data, FusionConfig(strategy="weighted", modalities=["image", "text", "audio"],
-                                                           epochs=6, learning_rate=0.01), every=3))  # fmt: skip
+    snapshots = list(
+        fusion.train_steps(
+            data,
+            FusionConfig(strategy="weighted", modalities=["image", "text", "audio"], epochs=6, learning_rate=0.01),
+            every=3,
+        )
+    )
     weights = snapshots[-1]["weights"]
     assert list(weights) == ["image", "text", "audio"] and sum(weights.values()) == pytest.approx(1, abs=1e-4)
     assert weights != {"image": 1 / 3, "text": 1 / 3, "audio": 1 / 3}  # they moved from equal
@@ -161,8 +172,9 @@ class OldHybrid(nn.Module):
     def forward(self, b):
         image, text = self.image_in(b["image_tokens"]), self.text_in(b["text_tokens"])
         text = self.text_norm(text + self.text_to_image(text, image, image, need_weights=False)[0])
-        image = self.image_norm(image + self.image_to_text(image, text, text, key_padding_mask=~b["text_mask"],
-                                                           need_weights=False)[0])  # fmt: skip
+        image = self.image_norm(
+            image + self.image_to_text(image, text, text, key_padding_mask=~b["text_mask"], need_weights=False)[0]
+        )
         mask = b["text_mask"].unsqueeze(-1).float()
         pooled = (text * mask).sum(1) / mask.sum(1).clamp_min(1.0)
         return self.head(torch.cat([image.mean(1), pooled], -1)).squeeze(-1)

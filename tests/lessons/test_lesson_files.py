@@ -12,8 +12,14 @@ from classroom.rules import load as load_classroom
 from lessons import files
 from lessons.files import LessonError
 
-TOPICS = {"joint-embedding": "search", "contrastive-learning": "contrastive", "attention": "caption",
-          "fusion-strategies": "fusion", "image-tokens": "chat", "measuring-abilities": "evaluate"}  # fmt: skip
+TOPICS = {
+    "joint-embedding": "search",
+    "contrastive-learning": "contrastive",
+    "attention": "caption",
+    "fusion-strategies": "fusion",
+    "image-tokens": "chat",
+    "measuring-abilities": "evaluate",
+}
 
 GOOD = """
 id: my-lesson
@@ -167,8 +173,11 @@ def test_lesson_html_that_could_draw_over_the_page_or_ask_for_a_password_is_refu
 
 
 def test_lesson_markdown_keeps_its_plain_tags_comparisons_and_links(tmp_path):
-    step = {"title": "H<sub>2</sub>O", "text": "x < y, 0<1, <b>bold</b><br/>and <https://example.org>",
-            "formula": "p \\lt 1"}  # fmt: skip
+    step = {
+        "title": "H<sub>2</sub>O",
+        "text": "x < y, 0<1, <b>bold</b><br/>and <https://example.org>",
+        "formula": "p \\lt 1",
+    }
     text = "id: x\ntitle: X\nsteps:\n  - " + json.dumps(step, ensure_ascii=False)
     (lesson,) = files.load([write(tmp_path, "fine.yaml", text)])
     assert lesson.steps[0].text["en"] == step["text"]

@@ -14,20 +14,69 @@ EVASIONS = [
     "a nud\u0435 woman",  # Cyrillic е
     "p\u03bfrn",  # Greek ο
     "\u0455\u0435\u0445",  # Cyrillic ѕех
-    "nu\u200bde", "nu\u00adde", "nu\u2060de", "nu\ufeffde",  # invisible characters
-    "ｎｕｄｅ", "𝐧𝐮𝐝𝐞",  # full-width, mathematical bold
-    "nakedwoman", "nakedness", "murdered", "beheads", "murderer", "breasts", "pornographic",
-    "se xy", "sui cide", "su!c!de", "pr0n", "s€x", "n.u.d.e", "s e x",
-]  # fmt: skip
+    "nu\u200bde",
+    "nu\u00adde",
+    "nu\u2060de",
+    "nu\ufeffde",  # invisible characters
+    "ｎｕｄｅ",
+    "𝐧𝐮𝐝𝐞",  # full-width, mathematical bold
+    "nakedwoman",
+    "nakedness",
+    "murdered",
+    "beheads",
+    "murderer",
+    "breasts",
+    "pornographic",
+    "se xy",
+    "sui cide",
+    "su!c!de",
+    "pr0n",
+    "s€x",
+    "n.u.d.e",
+    "s e x",
+]
 ORDINARY = [
-    "Essex", "Sussex", "Middlesex", "Scunthorpe", "cocktail", "therapist", "a bunch of grapes", "sextant",
-    "unisex clothing", "the river snaked through the valley", "denuded hills", "the heroine of the story",
-    "a scientific method", "methane bubbles", "an assassin bug", "cumulus clouds", "a sextet playing", "Nazareth",
-    "a tortoise", "a pen on the desk", "Penistone", "arsenal", "Hancock", "a title", "shiitake mushrooms",
-    "analysis", "a bass guitar", "a raccoon", "Pennsylvania", "a specialist", "an expert", "a cup of coffee",
-    "a red fox in the snow", "a cat on a sofa", "a horse in a field", "a rocket launch", "old coins",
-    "Dick Van Dyke", "a sussex spaniel", "a knickerbocker glory",
-]  # fmt: skip
+    "Essex",
+    "Sussex",
+    "Middlesex",
+    "Scunthorpe",
+    "cocktail",
+    "therapist",
+    "a bunch of grapes",
+    "sextant",
+    "unisex clothing",
+    "the river snaked through the valley",
+    "denuded hills",
+    "the heroine of the story",
+    "a scientific method",
+    "methane bubbles",
+    "an assassin bug",
+    "cumulus clouds",
+    "a sextet playing",
+    "Nazareth",
+    "a tortoise",
+    "a pen on the desk",
+    "Penistone",
+    "arsenal",
+    "Hancock",
+    "a title",
+    "shiitake mushrooms",
+    "analysis",
+    "a bass guitar",
+    "a raccoon",
+    "Pennsylvania",
+    "a specialist",
+    "an expert",
+    "a cup of coffee",
+    "a red fox in the snow",
+    "a cat on a sofa",
+    "a horse in a field",
+    "a rocket launch",
+    "old coins",
+    "Dick Van Dyke",
+    "a sussex spaniel",
+    "a knickerbocker glory",
+]
 
 
 @pytest.fixture(scope="module")

@@ -50,8 +50,11 @@ def test_the_issues_history_is_refused_before_an_image_is_decoded(pipe, small, m
     decoded = []
     monkeypatch.setattr(vlm, "load_image", lambda *args, **kwargs: decoded.append(args) or small)
     lengths = spy_on_encode(pipe, monkeypatch)
-    with pytest.raises(ValueError, match=r"Message 2 \(the assistant's\) is 25,000 characters long; the limit is "
-                       r"16,000 per message") as refused:  # fmt: skip
+    with pytest.raises(
+        ValueError,
+        match=r"Message 2 \(the assistant's\) is 25,000 characters long; the limit is "
+        r"16,000 per message",
+    ) as refused:
         pipe(crafted(31, 4000, 25_000, small), max_new_tokens=4)
     assert refused.value.code == "chat_message_long"
     assert decoded == [] and lengths == []
@@ -73,8 +76,7 @@ def test_a_history_over_the_context_is_cut_before_it_is_encoded_whole(pipe, smal
     assert result["messages_dropped"] == 62 and result["messages_used"] == 1
     assert lengths and max(lengths) + 4 <= pipe.max_context
     assert len(lengths) <= 2  # not once per dropped exchange
-    assert any(n.code == "chat_dropped" and n.params["exchanges"] == 31 and n.params["images"] == 16
-               for n in notices)  # fmt: skip
+    assert any(n.code == "chat_dropped" and n.params["exchanges"] == 31 and n.params["images"] == 16 for n in notices)
 
 
 def test_exchanges_that_fit_are_kept(pipe, small, monkeypatch):
@@ -86,9 +88,11 @@ def test_exchanges_that_fit_are_kept(pipe, small, monkeypatch):
 
 
 def test_the_lower_bound_never_exceeds_the_exact_count(pipe, small):
-    turns = [{"role": "user", "text": "Compare these, please.", "images": [small, small]},
-             {"role": "assistant", "text": "Two of the same.\nBoth orange.", "images": []},
-             {"role": "user", "text": "Why?", "images": [small]}]  # fmt: skip
+    turns = [
+        {"role": "user", "text": "Compare these, please.", "images": [small, small]},
+        {"role": "assistant", "text": "Two of the same.\nBoth orange.", "images": []},
+        {"role": "user", "text": "Why?", "images": [small]},
+    ]
     exact = pipe.encode(pipe.messages(turns))["input_ids"].shape[1]
     least = [chat_budget.least_tokens(pipe, turn) for turn in turns]
     assert all(n > 0 for n in least) and sum(least) <= exact

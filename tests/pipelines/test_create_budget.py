@@ -25,8 +25,11 @@ def denoiser_calls(pipe, monkeypatch):
 
 def test_the_issues_request_is_refused_up_front_with_the_numbers(pipe, denoiser_calls):
     # 1,024x1,024 at 50 steps: within each control's range, and half an hour of a CPU.
-    with pytest.raises(ValueError, match=r"52\.4 megapixel-steps \(1024×1024 pixels × 50 steps × 1 image\(s\)\); "
-                       r"one request may cost 16\.0 on this server's CPU") as refused:  # fmt: skip
+    with pytest.raises(
+        ValueError,
+        match=r"52\.4 megapixel-steps \(1024×1024 pixels × 50 steps × 1 image\(s\)\); "
+        r"one request may cost 16\.0 on this server's CPU",
+    ) as refused:
         pipe("a red fox", seed=1, num_inference_steps=50, width=1024, height=1024)
     assert refused.value.code == "create_budget" and refused.value.params["limit"] == 16.0
     assert denoiser_calls == []
@@ -49,8 +52,9 @@ def test_the_time_limit_stops_the_loop_between_steps(pipe, denoiser_calls, monke
     # A clock that moves 1 s each time it is read: past a 2.5 s limit by the third step.
     now = iter(range(1_000_000))
     monkeypatch.setattr(text_to_image, "monotonic", lambda: float(next(now)))
-    with pytest.raises(text_to_image.Stopped, match=r"Stopped at step \d+ of 20: one image request may take 2\.5 s"
-                       ) as stopped:  # fmt: skip
+    with pytest.raises(
+        text_to_image.Stopped, match=r"Stopped at step \d+ of 20: one image request may take 2\.5 s"
+    ) as stopped:
         pipe("a red fox", seed=1, num_inference_steps=20, width=64, height=64, time_limit=2.5)
     assert stopped.value.code == "create_deadline"
     assert stopped.value.params["step"] < 20 and len(denoiser_calls) == stopped.value.params["step"]
@@ -113,5 +117,9 @@ def test_the_time_left_is_timed_from_the_requests_own_steps(monkeypatch):
         except StopIteration as done:
             assert done.value == ["an image"]
             break
-    assert said == ["Denoising step 1/4, about 30 s left", "Denoising step 2/4, about 4 s left",
-                    "Denoising step 3/4, about 2 s left", "Denoising step 4/4"]  # fmt: skip
+    assert said == [
+        "Denoising step 1/4, about 30 s left",
+        "Denoising step 2/4, about 4 s left",
+        "Denoising step 3/4, about 2 s left",
+        "Denoising step 4/4",
+    ]

@@ -32,8 +32,14 @@ def images_server(local):
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             requests.append(body)
             width, height = (int(v) for v in body["size"].split("x"))
-            image = local(body["prompt"], seed=body["seed"], num_inference_steps=body["num_inference_steps"],
-                          guidance_scale=body["guidance_scale"], width=width, height=height)[0]  # fmt: skip
+            image = local(
+                body["prompt"],
+                seed=body["seed"],
+                num_inference_steps=body["num_inference_steps"],
+                guidance_scale=body["guidance_scale"],
+                width=width,
+                height=height,
+            )[0]
             buffer = io.BytesIO()
             image.save(buffer, format="PNG")
             reply = json.dumps({"created": 0, "data": [{"b64_json": base64.b64encode(buffer.getvalue()).decode()}]})
@@ -54,8 +60,9 @@ def remote(images_server, local):
     from pipelines.remote import RemoteTextToImagePipeline
     from runtime.backends import Backend
 
-    return RemoteTextToImagePipeline(Backend("text_to_image", images_server[0], "tiny-sd"), safety=local.safety,
-                                     defaults=local.defaults)  # fmt: skip
+    return RemoteTextToImagePipeline(
+        Backend("text_to_image", images_server[0], "tiny-sd"), safety=local.safety, defaults=local.defaults
+    )
 
 
 def test_the_server_gives_the_in_process_images_seed_by_seed(remote, local, images_server):

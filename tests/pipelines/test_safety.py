@@ -43,9 +43,15 @@ def test_blocked_prompts_are_found(prompt):
 
 @pytest.mark.parametrize(
     "prompt",
-    ["a nudibranch in the sea", "Sussex countryside", "a gorilla", "a red fox in the snow", "blood orange juice",
-     "一只可爱的猫"],
-)  # fmt: skip
+    [
+        "a nudibranch in the sea",
+        "Sussex countryside",
+        "a gorilla",
+        "a red fox in the snow",
+        "blood orange juice",
+        "一只可爱的猫",
+    ],
+)
 def test_harmless_prompts_pass(prompt):
     assert safety.blocklist().find(prompt) is None
 
@@ -125,9 +131,15 @@ def test_sd_pipelines_load_without_their_own_checker(models, tmp_path):
     tiny = models.get("text_to_image", "tiny-sd").pipeline.pipe
     checker = models.get("safety_checker").pipeline
     with_checker = StableDiffusionPipeline(
-        **{k: v for k, v in tiny.components.items() if k not in ("safety_checker", "feature_extractor", "image_encoder")},
-        safety_checker=checker.model, feature_extractor=checker.image_processor, requires_safety_checker=True,
-    )  # fmt: skip
+        **{
+            k: v
+            for k, v in tiny.components.items()
+            if k not in ("safety_checker", "feature_extractor", "image_encoder")
+        },
+        safety_checker=checker.model,
+        feature_extractor=checker.image_processor,
+        requires_safety_checker=True,
+    )
     with_checker.save_pretrained(tmp_path / "sd-like")
     loaded = TextToImagePipeline.from_pretrained(str(tmp_path / "sd-like"), local_files_only=True)
     assert loaded.pipe.safety_checker is None
@@ -194,11 +206,23 @@ def test_off_warns_in_the_log_and_the_ui(models, monkeypatch, caplog):
 def test_the_setting_takes_only_on_or_off():
     code = "import runtime.settings as s; print(s.SAFETY_FILTER)"
     for value, expected in [("off", "off"), ("ON", "on"), ("0", "off")]:
-        out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={"SAFETY_FILTER": value, "PATH": ""},
-                             capture_output=True, text=True, timeout=60)  # fmt: skip
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=ROOT,
+            env={"SAFETY_FILTER": value, "PATH": ""},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert out.stdout.strip() == expected, out.stderr
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={"SAFETY_FILTER": "maybe", "PATH": ""},
-                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={"SAFETY_FILTER": "maybe", "PATH": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode != 0 and "SAFETY_FILTER must be on or off" in out.stderr
 
 
@@ -209,9 +233,13 @@ def test_the_explain_views_show_nothing_the_filter_hid(live, flag_everything):
     record, words, frames = job.result(timeout=120)
     assert frames == [] and words == [] and record["frames"] == [] and record["words"] == []
     streamed = [item for update in job.outputs()[:-1] for item in update[2]]
-    assert streamed and all(np.array_equal(np.asarray(Image.open(item["image"]).convert("RGB")),
-                                           np.asarray(safety.notice_image(*Image.open(item["image"]).size)))
-                            for item in streamed)  # fmt: skip
+    assert streamed and all(
+        np.array_equal(
+            np.asarray(Image.open(item["image"]).convert("RGB")),
+            np.asarray(safety.notice_image(*Image.open(item["image"]).size)),
+        )
+        for item in streamed
+    )
     # The Create tab's own timeline option: only the notice comes back.
     result = live.predict(prompt="a red fox", seed=3, num_inference_steps=3, timeline=True, api_name="/text_to_image")
     assert [item["caption"] for item in result] == ["seed 3 · hidden by the safety filter"]

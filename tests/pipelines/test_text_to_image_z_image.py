@@ -20,8 +20,9 @@ def test_the_tiny_build_is_zimage_with_qwens_tokenizer(z_image):
     assert isinstance(pipe, ZImagePipeline) and isinstance(pipe.transformer, ZImageTransformer2DModel)
     assert isinstance(pipe.text_encoder, Qwen3Model) and z_image.family == "z-image" and not z_image.has_unet
     assert z_image.size_multiple == 2 * pipe.vae_scale_factor and z_image.max_prompt_tokens == 512
-    templated = pipe.tokenizer.apply_chat_template([{"role": "user", "content": "一只猫"}], tokenize=False,
-                                                   add_generation_prompt=True, enable_thinking=True)  # fmt: skip
+    templated = pipe.tokenizer.apply_chat_template(
+        [{"role": "user", "content": "一只猫"}], tokenize=False, add_generation_prompt=True, enable_thinking=True
+    )
     assert templated == "<|im_start|>user\n一只猫<|im_end|>\n<|im_start|>assistant\n"
     ids = pipe.tokenizer("一只猫")["input_ids"]
     assert len(ids) == 9 and pipe.tokenizer.decode(ids) == "一只猫"  # three bytes a character, no mojibake

@@ -246,8 +246,9 @@ def test_int8_language_model_where_the_checkpoint_asks_for_it(cat):
 
     path = tiny_path("tiny/smolvlm")
     plain = ChatPipeline.from_pretrained(path)
-    asked = ChatPipeline.from_pretrained(path, dtype=torch.bfloat16, quantize=True,
-                                         defaults={"int8_language_model": True})  # fmt: skip
+    asked = ChatPipeline.from_pretrained(
+        path, dtype=torch.bfloat16, quantize=True, defaults={"int8_language_model": True}
+    )
     not_asked = ChatPipeline.from_pretrained(path, quantize=True, defaults={})
     assert asked.quantized and not not_asked.quantized and not plain.quantized
     assert "quantized" in type(asked.model.lm_head).__module__
@@ -311,8 +312,10 @@ def test_qwen_loads_from_a_bundled_processor_config_too(tmp_path):
 
     folder = tmp_path / "qwen"
     shutil.copytree(tiny_path("tiny/qwen3-vl"), folder)
-    parts = {name: json.loads((folder / f"{file}.json").read_text())
-             for name, file in (("image_processor", "preprocessor_config"), ("video_processor", "video_preprocessor_config"))}  # fmt: skip
+    parts = {
+        name: json.loads((folder / f"{file}.json").read_text())
+        for name, file in (("image_processor", "preprocessor_config"), ("video_processor", "video_preprocessor_config"))
+    }
     (folder / "processor_config.json").write_text(json.dumps({**parts, "processor_class": "Qwen3VLProcessor"}))
     (folder / "preprocessor_config.json").unlink()
     processor = load_processor(str(folder), "qwen3_vl")
@@ -330,8 +333,9 @@ def test_qwen_int8_language_model_keeps_the_vision_side(name, cat):
     from runtime.tiny import tiny_path
 
     plain = ChatPipeline.from_pretrained(str(tiny_path(name)))
-    asked = ChatPipeline.from_pretrained(str(tiny_path(name)), dtype=torch.bfloat16, quantize=True,
-                                         defaults={"int8_language_model": True})  # fmt: skip
+    asked = ChatPipeline.from_pretrained(
+        str(tiny_path(name)), dtype=torch.bfloat16, quantize=True, defaults={"int8_language_model": True}
+    )
     assert asked.quantized and "quantized" in type(asked.model.lm_head).__module__
     assert asked.pixel_dtype == torch.bfloat16 == asked.model.model.visual.dtype
     turns = [ask("Describe it.", [cat])]

@@ -27,14 +27,24 @@ def test_the_caption_is_the_models_greedy_answer_to_the_instruction(models, key,
     task = models.get("caption", key).pipeline
     caption = task(cat, max_new_tokens=6, num_beams=1)
     # The same as the model's generate on the chat template's inputs, by hand:
-    messages = [{"role": "user", "content": [{"type": "image", "image": cat},
-                                             {"type": "text", "text": "Describe this image in one sentence."}]}]  # fmt: skip
-    inputs = task.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
-                                                return_dict=True, return_tensors="pt")  # fmt: skip
+    messages = [
+        {
+            "role": "user",
+            "content": [
+                {"type": "image", "image": cat},
+                {"type": "text", "text": "Describe this image in one sentence."},
+            ],
+        }
+    ]
+    inputs = task.processor.apply_chat_template(
+        messages, add_generation_prompt=True, tokenize=True, return_dict=True, return_tensors="pt"
+    )
     with torch.inference_mode():
         ids = task.model.generate(**inputs, max_new_tokens=6, do_sample=False)
-    assert caption == task.processor.tokenizer.decode(ids[0, inputs["input_ids"].shape[1] :],
-                                                      skip_special_tokens=True).strip()  # fmt: skip
+    assert (
+        caption
+        == task.processor.tokenizer.decode(ids[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True).strip()
+    )
 
 
 def test_a_caption_prompt_starts_the_answer(models, key, cat):
@@ -47,8 +57,9 @@ def test_a_caption_prompt_starts_the_answer(models, key, cat):
 def test_lists_are_answered_one_at_a_time_as_alone(models, key, cat):
     task = models.get("caption", key).pipeline
     other = cat.rotate(90, expand=True)
-    assert task([cat, other], max_new_tokens=5, num_beams=1) == [task(i, max_new_tokens=5, num_beams=1)
-                                                                 for i in (cat, other)]  # fmt: skip
+    assert task([cat, other], max_new_tokens=5, num_beams=1) == [
+        task(i, max_new_tokens=5, num_beams=1) for i in (cat, other)
+    ]
 
 
 def test_ask_gets_a_short_answer_in_the_questions_language(models, key):
@@ -155,8 +166,13 @@ def test_qwen_layout_is_each_images_merged_grid(models, key, cat):
     inputs = _inputs(chat, [cat, wide])
     grids = chat.processor.image_processor(images=[cat, wide], return_tensors="pt")["image_grid_thw"]
     assert inputs["image_grid_thw"].tolist() == grids.tolist()
-    layouts = vlm.image_layouts(chat.model_type, chat.processor.tokenizer,
-                                chat.model.config, inputs["input_ids"][0].tolist(), inputs["image_grid_thw"])  # fmt: skip
+    layouts = vlm.image_layouts(
+        chat.model_type,
+        chat.processor.tokenizer,
+        chat.model.config,
+        inputs["input_ids"][0].tolist(),
+        inputs["image_grid_thw"],
+    )
     merge = chat.model.config.vision_config.spatial_merge_size
     assert [layout.shape for layout in layouts] == [(int(h) // merge, int(w) // merge) for _, h, w in grids]
     assert layouts[1].shape[1] > layouts[1].shape[0]  # the wide image stays wide
@@ -164,8 +180,13 @@ def test_qwen_layout_is_each_images_merged_grid(models, key, cat):
     assert sum(layout.tokens for layout in layouts) == int((inputs["input_ids"][0] == image_id).sum())
     assert max(layouts[0].whole) < min(layouts[1].whole)
     with pytest.raises(ValueError, match="don't match its grids"):
-        vlm.image_layouts("qwen3_vl", chat.processor.tokenizer, chat.model.config, inputs["input_ids"][0].tolist(),
-                          inputs["image_grid_thw"][:1])  # fmt: skip
+        vlm.image_layouts(
+            "qwen3_vl",
+            chat.processor.tokenizer,
+            chat.model.config,
+            inputs["input_ids"][0].tolist(),
+            inputs["image_grid_thw"][:1],
+        )
 
 
 def test_token_order_matches_qwens_patch_order_and_merger():
@@ -175,8 +196,15 @@ def test_token_order_matches_qwens_patch_order_and_merger():
     # finds its token.
     from transformers import Qwen2VLImageProcessorPil
 
-    processor = Qwen2VLImageProcessorPil(patch_size=4, merge_size=2, temporal_patch_size=2, min_pixels=16,
-                                         max_pixels=10**6, image_mean=[0.0] * 3, image_std=[1.0] * 3)  # fmt: skip
+    processor = Qwen2VLImageProcessorPil(
+        patch_size=4,
+        merge_size=2,
+        temporal_patch_size=2,
+        min_pixels=16,
+        max_pixels=10**6,
+        image_mean=[0.0] * 3,
+        image_std=[1.0] * 3,
+    )
     rows, cols = 6, 10  # patches of 4 px: a 24 x 40 image, 3 x 5 tokens
     for r, c in [(0, 0), (1, 2), (5, 9), (4, 3)]:
         pixels = np.zeros((rows * 4, cols * 4, 3), np.uint8)

@@ -78,12 +78,28 @@ def test_first_use_downloads_with_progress_then_loads_from_disk(hub, cat):
 
 
 def test_only_the_weights_a_pipeline_reads_are_chosen():
-    names = ["config.json", "model.safetensors", "pytorch_model.bin", "tf_model.h5", "flax_model.msgpack",
-             "onnx/model.onnx", ".gitattributes", "model_index.json", "sd_turbo.safetensors",
-             "unet/diffusion_pytorch_model.safetensors", "unet/diffusion_pytorch_model.fp16.safetensors",
-             "unet/diffusion_pytorch_model.bin", "voices/zf_xiaobei.pt", "kokoro-v1_0.pth"]  # fmt: skip
-    assert download.choose(names) == ["config.json", "model_index.json", "unet/diffusion_pytorch_model.safetensors",
-                                      "voices/zf_xiaobei.pt"]  # fmt: skip
+    names = [
+        "config.json",
+        "model.safetensors",
+        "pytorch_model.bin",
+        "tf_model.h5",
+        "flax_model.msgpack",
+        "onnx/model.onnx",
+        ".gitattributes",
+        "model_index.json",
+        "sd_turbo.safetensors",
+        "unet/diffusion_pytorch_model.safetensors",
+        "unet/diffusion_pytorch_model.fp16.safetensors",
+        "unet/diffusion_pytorch_model.bin",
+        "voices/zf_xiaobei.pt",
+        "kokoro-v1_0.pth",
+    ]
+    assert download.choose(names) == [
+        "config.json",
+        "model_index.json",
+        "unet/diffusion_pytorch_model.safetensors",
+        "voices/zf_xiaobei.pt",
+    ]
     # On a GPU the fp16 variant instead, as diffusers picks it (variant="fp16"; the full weights where there is none).
     sd = [
         "model_index.json",
@@ -154,9 +170,13 @@ def test_a_download_that_fails_midway_is_never_loaded_and_the_next_try_finishes_
 
 @pytest.mark.parametrize(
     ("fault", "code", "chinese"),
-    [("404", "download_not_found", "找不到"), ("401", "download_gated", "受限或私有"),
-     ("gated", "download_gated", "受限或私有"), ("500", "download_server", "服务器暂时有问题")],
-)  # fmt: skip
+    [
+        ("404", "download_not_found", "找不到"),
+        ("401", "download_gated", "受限或私有"),
+        ("gated", "download_gated", "受限或私有"),
+        ("500", "download_server", "服务器暂时有问题"),
+    ],
+)
 def test_each_server_answer_gets_one_clear_message(hub, fault, code, chinese, monkeypatch):
     # huggingface_hub retries a 5xx five times, 23 s of waiting in all (utils/_http.py): not here.
     monkeypatch.setattr(hub_http, "time", SimpleNamespace(sleep=lambda seconds: None))

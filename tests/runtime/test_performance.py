@@ -119,7 +119,10 @@ def test_threads_use_the_cpus_this_process_may_use():
         assert devices.configure_torch() == 1
 
 
-@pytest.mark.parametrize(("text", "expected"), [("8GB", 8 * 2**30), ("512 MB", 512 * 2**20), ("1.5GiB", 1.5 * 2**30), ("0", 0), ("1000", 1000)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("8GB", 8 * 2**30), ("512 MB", 512 * 2**20), ("1.5GiB", 1.5 * 2**30), ("0", 0), ("1000", 1000)],
+)
 def test_memory_budget_sizes(monkeypatch, text, expected):
     monkeypatch.setenv("BUDGET_UNDER_TEST", text)
     assert settings._size("BUDGET_UNDER_TEST", "0") == expected

@@ -54,11 +54,23 @@ def test_the_disk_check_comes_first_for_all_of_them(hub, tmp_path, monkeypatch):
 
 
 def test_download_command_then_offline(hub, tmp_path):
-    env = {**os.environ, "HF_ENDPOINT": hub.url, "HF_HUB_OFFLINE": "0", "HF_HOME": str(tmp_path / "hf"),
-           "PLAYGROUND_DATA_DIR": str(tmp_path / "data"), "MODEL_SOURCE": "auto",
-           "MODELSCOPE_ENDPOINT": f"http://127.0.0.1:{free_port()}"}  # fmt: skip
-    done = subprocess.run([sys.executable, "-m", "runtime", "download", "--profile", "cpu", "caption", "vqa"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+    env = {
+        **os.environ,
+        "HF_ENDPOINT": hub.url,
+        "HF_HUB_OFFLINE": "0",
+        "HF_HOME": str(tmp_path / "hf"),
+        "PLAYGROUND_DATA_DIR": str(tmp_path / "data"),
+        "MODEL_SOURCE": "auto",
+        "MODELSCOPE_ENDPOINT": f"http://127.0.0.1:{free_port()}",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "runtime", "download", "--profile", "cpu", "caption", "vqa"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "2 of 2 models ready" in done.stdout and "from mirror (127.0.0.1" in done.stdout
     assert 'HF_HUB_OFFLINE=1 make run ARGS="--profile cpu"' in done.stdout
@@ -66,11 +78,14 @@ def test_download_command_then_offline(hub, tmp_path):
     assert {path.split("/resolve/")[1].split("/", 1)[1] for _, path, _ in hub.downloads()} >= {"model.safetensors"}
     hub.stop()  # no server now, and no network allowed: the models load from the disk
 
-    load = ("from pipelines.cache import ModelCache; m = ModelCache('cpu'); "
-            "print([(m.get(t).checkpoint.repo_id, m.get(t).notice) for t in ('caption', 'vqa')])")  # fmt: skip
+    load = (
+        "from pipelines.cache import ModelCache; m = ModelCache('cpu'); "
+        "print([(m.get(t).checkpoint.repo_id, m.get(t).notice) for t in ('caption', 'vqa')])"
+    )
     offline_env = {**env, "HF_HUB_OFFLINE": "1", "FAST_PATH": "off"}  # float32: the quickest load of tiny weights
-    offline = subprocess.run([sys.executable, "-c", load], cwd=ROOT, env=offline_env,
-                             capture_output=True, text=True, timeout=300)  # fmt: skip
+    offline = subprocess.run(
+        [sys.executable, "-c", load], cwd=ROOT, env=offline_env, capture_output=True, text=True, timeout=300
+    )
     assert offline.returncode == 0, offline.stderr[-2000:]
     assert "[('Salesforce/blip-image-captioning-base', ''), ('Salesforce/blip-vqa-base', '')]" in offline.stdout
 
@@ -79,11 +94,23 @@ def test_download_command_from_modelscope(tmp_path):
     """MODEL_SOURCE=modelscope and MODELSCOPE_ENDPOINT, as a teacher in mainland China sets them."""
     repo = registry.MODELSCOPE_IDS["Salesforce/blip-image-captioning-base"]
     with ModelScopeStandIn({repo: tiny_path("tiny/blip-caption")}) as modelscope:
-        env = {**os.environ, "HF_HUB_OFFLINE": "0", "HF_HOME": str(tmp_path / "hf"), "MODEL_SOURCE": "modelscope",
-               "MODELSCOPE_ENDPOINT": modelscope.url, "MODELSCOPE_CACHE": str(tmp_path / "modelscope"),
-               "PLAYGROUND_DATA_DIR": str(tmp_path / "data")}  # fmt: skip
-        done = subprocess.run([sys.executable, "-m", "runtime", "download", "--profile", "cpu", "caption"],
-                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+        env = {
+            **os.environ,
+            "HF_HUB_OFFLINE": "0",
+            "HF_HOME": str(tmp_path / "hf"),
+            "MODEL_SOURCE": "modelscope",
+            "MODELSCOPE_ENDPOINT": modelscope.url,
+            "MODELSCOPE_CACHE": str(tmp_path / "modelscope"),
+            "PLAYGROUND_DATA_DIR": str(tmp_path / "data"),
+        }
+        done = subprocess.run(
+            [sys.executable, "-m", "runtime", "download", "--profile", "cpu", "caption"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 of 1 models ready" in done.stdout and f"from modelscope (127.0.0.1:{modelscope.port})" in done.stdout
     assert modelscope.downloads("model.safetensors") and list((tmp_path / "modelscope").rglob("model.safetensors"))

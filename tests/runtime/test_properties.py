@@ -23,9 +23,15 @@ from ui.server.security import file_refusal, parse_auth
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 IMAGES = settings(FAST, max_examples=60)  # each example encodes and decodes an image file
 anything = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(), st.binary(max_size=8),
-    st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
-)  # fmt: skip
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True),
+    st.text(),
+    st.binary(max_size=8),
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)
 
 
 # --- Text -----------------------------------------------------------------------------
@@ -71,8 +77,12 @@ def test_parse_labels_gives_distinct_clean_labels(labels):
 
 
 @FAST
-@given(value=st.one_of(st.integers(-(10**20), 10**20), st.floats(allow_nan=True, allow_infinity=True), anything),
-       low=st.integers(-100, 100), span=st.integers(0, 200), integer=st.booleans())  # fmt: skip
+@given(
+    value=st.one_of(st.integers(-(10**20), 10**20), st.floats(allow_nan=True, allow_infinity=True), anything),
+    low=st.integers(-100, 100),
+    span=st.integers(0, 200),
+    integer=st.booleans(),
+)
 def test_check_number_accepts_exactly_the_documented_range(value, low, span, integer):
     high = low + span
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
@@ -114,8 +124,13 @@ def test_check_flag(value):
 # --- Images ---------------------------------------------------------------------------
 
 MODES = ["1", "L", "LA", "P", "RGB", "RGBA", "CMYK", "I;16", "I", "F"]
-FORMATS = {"PNG": ("1", "L", "LA", "P", "RGB", "RGBA", "I;16"), "JPEG": ("L", "RGB", "CMYK"),
-           "WEBP": ("RGB", "RGBA"), "GIF": ("L", "P"), "BMP": ("1", "L", "P", "RGB")}  # fmt: skip
+FORMATS = {
+    "PNG": ("1", "L", "LA", "P", "RGB", "RGBA", "I;16"),
+    "JPEG": ("L", "RGB", "CMYK"),
+    "WEBP": ("RGB", "RGBA"),
+    "GIF": ("L", "P"),
+    "BMP": ("1", "L", "P", "RGB"),
+}
 
 
 def encode(image: Image.Image, image_format: str) -> bytes:
@@ -232,8 +247,11 @@ def test_text_without_the_letters_of_any_term_passes(text):
 
 
 @FAST
-@given(count=st.integers(1, 5), period=st.floats(0.5, 10), steps=st.lists(st.tuples(st.sampled_from("abc"),
-       st.floats(0, 3)), max_size=80))  # fmt: skip
+@given(
+    count=st.integers(1, 5),
+    period=st.floats(0.5, 10),
+    steps=st.lists(st.tuples(st.sampled_from("abc"), st.floats(0, 3)), max_size=80),
+)
 def test_rate_limiter_never_allows_more_than_count_per_period(count, period, steps):
     now = [0.0]
     limiter = RateLimiter(count, period, clock=lambda: now[0])
@@ -251,12 +269,16 @@ def test_rate_limiter_never_allows_more_than_count_per_period(count, period, ste
 
 
 @FAST
-@given(count=st.integers(1, 10**6), number=st.sampled_from(["", "1", "5", "0.5"]),
-       unit=st.sampled_from(["s", "second", "minute", "min", "hour", "day"]))  # fmt: skip
+@given(
+    count=st.integers(1, 10**6),
+    number=st.sampled_from(["", "1", "5", "0.5"]),
+    unit=st.sampled_from(["s", "second", "minute", "min", "hour", "day"]),
+)
 def test_parse_rate(count, number, unit):
     parsed_count, seconds = parse_rate(f"{count}/{number}{unit}")
-    assert parsed_count == count and seconds == pytest.approx(float(number or 1) * {"s": 1, "second": 1,
-                                                     "minute": 60, "min": 60, "hour": 3600, "day": 86400}[unit])  # fmt: skip
+    assert parsed_count == count and seconds == pytest.approx(
+        float(number or 1) * {"s": 1, "second": 1, "minute": 60, "min": 60, "hour": 3600, "day": 86400}[unit]
+    )
 
 
 @FAST
@@ -272,11 +294,18 @@ def test_client_key_is_the_connection_or_a_proxy_entry(host, chain, trusted):
 
 
 @FAST
-@given(pairs=st.lists(st.tuples(st.text(alphabet=st.characters(blacklist_characters=":,", blacklist_categories=["Cs"]),
-                                        min_size=1).map(str.strip).filter(bool),
-                                st.text(alphabet=st.characters(blacklist_characters=",", blacklist_categories=["Cs"]),
-                                        min_size=1)),
-                      max_size=4, unique_by=lambda p: p[0]))  # fmt: skip
+@given(
+    pairs=st.lists(
+        st.tuples(
+            st.text(alphabet=st.characters(blacklist_characters=":,", blacklist_categories=["Cs"]), min_size=1)
+            .map(str.strip)
+            .filter(bool),
+            st.text(alphabet=st.characters(blacklist_characters=",", blacklist_categories=["Cs"]), min_size=1),
+        ),
+        max_size=4,
+        unique_by=lambda p: p[0],
+    )
+)
 def test_parse_auth_round_trip(pairs):
     assume(all(not password.isspace() and password.strip() == password for _, password in pairs))
     assert parse_auth(",".join(f"{user}:{password}" for user, password in pairs)) == pairs

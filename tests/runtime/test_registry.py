@@ -38,8 +38,13 @@ def test_pickers_offer_real_or_tiny_models_default_first():
     assert [c.key for c in cpu[:3]] == ["blip-vqa-base", "blip-vqa-large", "vilt-vqa"]
     tiny = registry.choices("vqa", "tiny")
     assert [c.key for c in tiny] == [
-        "tiny-blip-vqa", "tiny-vilt", "tiny-smolvlm", "tiny-gemma3", "tiny-qwen3-vl", "tiny-qwen3.5"
-    ]  # fmt: skip
+        "tiny-blip-vqa",
+        "tiny-vilt",
+        "tiny-smolvlm",
+        "tiny-gemma3",
+        "tiny-qwen3-vl",
+        "tiny-qwen3.5",
+    ]
 
 
 @pytest.mark.parametrize("profile", ["cpu", "gpu"])

@@ -27,10 +27,24 @@ def index(folder, tmp_path_factory, models):
     """Built through `python -m pipelines.retrieval index`, as a user would."""
     path = tmp_path_factory.mktemp("cli") / "pictures.idx"
     result = subprocess.run(
-        [sys.executable, "-m", "search", "index", str(folder), "--index", str(path), "--profile", "tiny",
-         "--json", "--quiet"],
-        cwd=ROOT, capture_output=True, text=True, timeout=180,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "search",
+            "index",
+            str(folder),
+            "--index",
+            str(path),
+            "--profile",
+            "tiny",
+            "--json",
+            "--quiet",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(result.stdout)
     assert len(report["added"]) == 4 and report["skipped"][0]["file"].endswith("readme.md")
@@ -57,8 +71,21 @@ def test_search_by_image_and_text_as_json(index, folder, capsys):
     hits = json.loads(out)
     assert code == 0 and hits[0]["name"] == "cat.jpg" and hits[0]["score"] == pytest.approx(1.0, abs=1e-4)
     assert len(hits) == 4 and {"id", "path", "width", "height", "added"} <= set(hits[0])
-    code, out, _ = run(capsys, "search", "--index", index, "--image", folder / "cat.jpg", "--text", "at night",
-                       "--text-weight", "0.3", "--top-k", "2", "--json")  # fmt: skip
+    code, out, _ = run(
+        capsys,
+        "search",
+        "--index",
+        index,
+        "--image",
+        folder / "cat.jpg",
+        "--text",
+        "at night",
+        "--text-weight",
+        "0.3",
+        "--top-k",
+        "2",
+        "--json",
+    )
     assert code == 0 and len(json.loads(out)) == 2 and json.loads(out)[0]["score"] < 1.0
 
 

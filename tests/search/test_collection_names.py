@@ -32,7 +32,9 @@ def test_uploads_keep_their_names_and_duplicates_are_recognised(models, tmp_path
     assert added.duplicates == [("my copy of it.jpg", "bundled", bundled.name)]
 
     # The search and the collection name the upload as it was uploaded; its id is its content hash.
-    hits = collections.named(Collections.search(collections.sources(pipe, key, None), pipe.embed_query(image=str(beach)), 1), None)  # fmt: skip
+    hits = collections.named(
+        Collections.search(collections.sources(pipe, key, None), pipe.embed_query(image=str(beach)), 1), None
+    )
     assert hits[0]["name"] == beach.name and hits[0]["source"] == "yours" and len(hits[0]["id"]) == 64
     browsed = collections.browse(None, 10)
     assert browsed[0] == {**browsed[0], "name": beach.name, "source": "yours", "id": hits[0]["id"]}

@@ -203,8 +203,13 @@ KILLER = textwrap.dedent(
 @pytest.mark.parametrize(("moment", "survivors"), [("embedding", 4), ("switch", 2)])
 def test_a_kill_in_the_middle_leaves_a_loadable_index(pipe, tmp_path, moment, survivors):
     paths = make_images(tmp_path / "a", 8, seed=9)
-    result = subprocess.run([sys.executable, "-c", KILLER, str(tmp_path / "idx"), moment, *map(str, paths)],
-                            cwd=ROOT, capture_output=True, text=True, timeout=180)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-c", KILLER, str(tmp_path / "idx"), moment, *map(str, paths)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert result.returncode == -signal.SIGKILL, result.stderr[-2000:]
 
     counting = CountingPipe(pipe)

@@ -26,8 +26,10 @@ def folder(tmp_path_factory):
 @pytest.fixture(scope="module")
 def index(folder, tmp_path_factory, models):
     path = tmp_path_factory.mktemp("索引") / "图片.idx"
-    assert main(["index", str(folder), "--index", str(path), "--profile", "tiny", "--model", "tiny-siglip2",
-                 "--quiet"]) == 0  # fmt: skip
+    assert (
+        main(["index", str(folder), "--index", str(path), "--profile", "tiny", "--model", "tiny-siglip2", "--quiet"])
+        == 0
+    )
     return path
 
 

@@ -24,10 +24,16 @@ def make_zip(path, members: dict[str, bytes]):
 
 
 def test_a_plain_zip_unpacks_with_its_folders(tmp_path):
-    archive = make_zip(tmp_path / "photos.zip", {
-        "a.png": png(), "trip/b.png": png(colour="blue"), "notes.txt": b"hello",
-        "__MACOSX/._a.png": b"junk", "trip/.DS_Store": b"junk",
-    })  # fmt: skip
+    archive = make_zip(
+        tmp_path / "photos.zip",
+        {
+            "a.png": png(),
+            "trip/b.png": png(colour="blue"),
+            "notes.txt": b"hello",
+            "__MACOSX/._a.png": b"junk",
+            "trip/.DS_Store": b"junk",
+        },
+    )
     written, skipped = extract_zip(archive, tmp_path / "out")
     assert sorted(member for member, _ in written) == ["a.png", "notes.txt", "trip/b.png"]
     assert all(file.parent == tmp_path / "out" for _, file in written)  # numbered names, no folders of theirs

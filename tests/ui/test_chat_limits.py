@@ -26,9 +26,13 @@ def fed_to(model, monkeypatch) -> list[dict]:
     def recorded(*args, **kwargs):
         ids = kwargs.get("input_ids")
         cache = kwargs.get("past_key_values")
-        calls.append({"new": int(ids.shape[1]) if torch.is_tensor(ids) else 0,
-                      "cached": int(cache.get_seq_length()) if cache is not None else 0,
-                      "attentions": bool(kwargs.get("output_attentions"))})  # fmt: skip
+        calls.append(
+            {
+                "new": int(ids.shape[1]) if torch.is_tensor(ids) else 0,
+                "cached": int(cache.get_seq_length()) if cache is not None else 0,
+                "attentions": bool(kwargs.get("output_attentions")),
+            }
+        )
         return forward(*args, **kwargs)
 
     monkeypatch.setattr(model, "forward", recorded)
@@ -72,8 +76,10 @@ def test_a_long_history_is_cut_to_the_context_and_only_the_answer_rows_are_weigh
     calls = fed_to(chat.model, monkeypatch)
     history = []
     for n in range(12):  # 12 exchanges of 15,000-character answers: about 180,000 tokens for this tokenizer
-        history += [{"role": "user", "content": [{"path": CAT}, f"Question {n}?"] if n < 4 else f"Question {n}?"},
-                    {"role": "assistant", "content": ("an answer " * 1500).strip()}]  # fmt: skip
+        history += [
+            {"role": "user", "content": [{"path": CAT}, f"Question {n}?"] if n < 4 else f"Question {n}?"},
+            {"role": "assistant", "content": ("an answer " * 1500).strip()},
+        ]
     history += [{"role": "user", "content": [{"path": CAT}, "And this one?"]}, {"role": "assistant", "content": "ok"}]
     details = {"tokens": [{"id": 40 + n} for n in range(80)], "messages_dropped": 0}  # a client that dropped nothing
     with pytest.warns(UserWarning, match="oldest 12 exchange"):

@@ -52,13 +52,28 @@ def test_both_languages_fill_in_the_same_placeholders():
 def test_server_written_text_follows_the_locale():
     assert t("fusion.early", "zh-CN") == t("fusion.early", "zh") == ZH["fusion.early"]
     assert t("fusion.early", "en") == t("fusion.early", None) == t("fusion.early", "fr") == EN["fusion.early"]
-    fusion_names = ["early", "late", "hybrid", "split_instances", "split_combinations", "negatives_either",
-                    "negatives_colour", "negatives_shape", "optimizer_adam", "optimizer_sgd", "series_train", "series_test"]  # fmt: skip
+    fusion_names = [
+        "early",
+        "late",
+        "hybrid",
+        "split_instances",
+        "split_combinations",
+        "negatives_either",
+        "negatives_colour",
+        "negatives_shape",
+        "optimizer_adam",
+        "optimizer_sgd",
+        "series_train",
+        "series_test",
+    ]
     assert all(f"fusion.{name}" in EN for name in fusion_names)  # keys the fusion tab builds from values
 
 
 def test_both_and_bilingual_write_the_two_languages():
-    assert both("fusion.early") == f'<span class="i18n-en">{EN["fusion.early"]}</span><span class="i18n-zh">{ZH["fusion.early"]}</span>'  # fmt: skip
+    assert (
+        both("fusion.early")
+        == f'<span class="i18n-en">{EN["fusion.early"]}</span><span class="i18n-zh">{ZH["fusion.early"]}</span>'
+    )
     assert bilingual("fusion.early") == f"{EN['fusion.early']} · {ZH['fusion.early']}"
 
 

@@ -21,9 +21,15 @@ def browser():
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--disable-dev-shm-usage"],
-        )  # fmt: skip
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-dev-shm-usage",
+            ],
+        )
         yield browser
         browser.close()
 
@@ -98,9 +104,11 @@ def test_a_chinese_lesson_trains_in_the_contrastive_lab(browser, app_url):
         page.locator(f"#lesson-contrastive-learning-{number}").click()
         expect(summary.first).to_be_visible()
         assert selected_tab(page) == ZH["contrastive.tab"]
-        page.wait_for_function("(before) => { const s = [...document.querySelectorAll('.prose')].find("
-                               "e => e.innerText.includes('开始时为')); return s && s.innerText !== before; }",
-                               arg=previous)  # fmt: skip
+        page.wait_for_function(
+            "(before) => { const s = [...document.querySelectorAll('.prose')].find("
+            "e => e.innerText.includes('开始时为')); return s && s.innerText !== before; }",
+            arg=previous,
+        )
         text = summary.first.inner_text()
         assert "零样本准确率" in text and "τ" in text, text
         if batch is not None:

@@ -29,8 +29,12 @@ def app(models):
 def plans(demo) -> list[tuple[str, int, "tab.Plan"]]:
     ctx = demo.playground
     actions = collect(demo)
-    return [(lesson.id, number, tab.plan(step, actions, ctx.classroom, list(ctx.endpoints), ctx.endpoints))
-            for lesson in ctx.lessons for number, step in enumerate(lesson.steps, 1) if step.try_it]  # fmt: skip
+    return [
+        (lesson.id, number, tab.plan(step, actions, ctx.classroom, list(ctx.endpoints), ctx.endpoints))
+        for lesson in ctx.lessons
+        for number, step in enumerate(lesson.steps, 1)
+        if step.try_it
+    ]
 
 
 def markdown_on_page(demo) -> str:
@@ -116,10 +120,12 @@ steps:
     problems = caught.value.problems
     assert problems[0] == "broken.yaml: steps: Input should be a valid list (got 3)"
     assert problems[1].startswith("bad.yaml: steps.1.try: unknown tab 'serch'; tabs = ['ask', 'caption'")
-    assert problems[2].startswith("bad.yaml: steps.2.try: the search tab has no endpoint 'search_by_txt'; its "
-                                  "endpoints = [")  # fmt: skip
-    assert problems[3].startswith("bad.yaml: steps.3.try: search_by_text has no parameter 'qurey'; its parameters = "
-                                  "['query', 'top_k', 'model']")  # fmt: skip
+    assert problems[2].startswith(
+        "bad.yaml: steps.2.try: the search tab has no endpoint 'search_by_txt'; its endpoints = ["
+    )
+    assert problems[3].startswith(
+        "bad.yaml: steps.3.try: search_by_text has no parameter 'qurey'; its parameters = ['query', 'top_k', 'model']"
+    )
     assert len(problems) == 4  # the optional step for a tab this app lacks is no mistake
 
 

@@ -153,8 +153,9 @@ def test_coded_messages_survive_a_copy_and_say_why_a_file_was_skipped():
     from runtime.inputs import ImageSizeError
     from runtime.messages import Notice
 
-    error = ImageSizeError("image_aspect", "The image is 2100x10 ...", name="image", width=2100, height=10,
-                           ratio=210, limit=20)  # fmt: skip
+    error = ImageSizeError(
+        "image_aspect", "The image is 2100x10 ...", name="image", width=2100, height=10, ratio=210, limit=20
+    )
     for again in (pickle.loads(pickle.dumps(error)), copy.deepcopy(error)):
         assert type(again) is ImageSizeError and again.params == error.params and str(again) == str(error)
     skipped = Notice("skip_not_image", "not an image")
@@ -174,12 +175,18 @@ def test_models_are_named_in_the_page_language_in_every_message():
     names = {key.split(".", 1)[1] for key in EN if key.startswith("checkpoints.")}
     assert names <= set(registry.CHECKPOINTS), names - set(registry.CHECKPOINTS)
     mms, kokoro = registry.CHECKPOINTS["mms-tts-eng"], registry.CHECKPOINTS["kokoro-zh"]
-    switched = Notice("voice_switched", "...", model=model_names(mms), reader=model_names(kokoro),
-                      reads={"en": "the Latin alphabet", "zh-CN": "拉丁字母"})  # fmt: skip
+    switched = Notice(
+        "voice_switched",
+        "...",
+        model=model_names(mms),
+        reader=model_names(kokoro),
+        reads={"en": "the Latin alphabet", "zh-CN": "拉丁字母"},
+    )
     chinese, english = translate(switched, "zh-CN"), translate(switched, "en")
     assert "Kokoro 82M 中文语音" in chinese and not re.search(r"English|voice|Chinese", chinese)
     assert "Kokoro 82M, Chinese voice" in english and not re.search(r"[\u4e00-\u9fff]", english)
-    offline = CheckpointUnavailable("...", "checkpoint_offline", model=model_names(mms), repo=mms.repo_id,
-                                    mirror={"en": "", "zh-CN": ""})  # fmt: skip
+    offline = CheckpointUnavailable(
+        "...", "checkpoint_offline", model=model_names(mms), repo=mms.repo_id, mirror={"en": "", "zh-CN": ""}
+    )
     again = pickle.loads(pickle.dumps(offline))
     assert again.code == "checkpoint_offline" and translate(again, "zh-CN").startswith("MMS-TTS 英语（VITS）（facebook")

@@ -41,11 +41,17 @@ def test_who_may_download(monkeypatch):
 
 def test_what_is_ready_is_said_in_the_pages_language():
     blip, tiny = registry.CHECKPOINTS["blip-base"], registry.CHECKPOINTS["tiny-blip"]
-    missing = DownloadError("download_not_found", "BLIP base was not found", model="BLIP base",
-                            where={"en": "the Hugging Face Hub", "zh-CN": " Hugging Face Hub "})  # fmt: skip
-    results = [Prepared(tiny, "here", {"kind": "tiny", "where": ""}),
-               Prepared(blip, "downloaded", {"kind": "mirror", "where": "hf-mirror.com"}, nbytes=990 * 2**20),
-               Prepared(registry.CHECKPOINTS["blip-large"], "failed", {}, error=missing)]  # fmt: skip
+    missing = DownloadError(
+        "download_not_found",
+        "BLIP base was not found",
+        model="BLIP base",
+        where={"en": "the Hugging Face Hub", "zh-CN": " Hugging Face Hub "},
+    )
+    results = [
+        Prepared(tiny, "here", {"kind": "tiny", "where": ""}),
+        Prepared(blip, "downloaded", {"kind": "mirror", "where": "hf-mirror.com"}, nbytes=990 * 2**20),
+        Prepared(registry.CHECKPOINTS["blip-large"], "failed", {}, error=missing),
+    ]
     english = in_language("en", panel.prepare_table, results)
     assert (
         "already here" in english and "downloaded 990.0 MB" in english and "failed: BLIP base was not found" in english

@@ -11,8 +11,9 @@ from ui.tabs.search import matrix_table
 
 
 def bars(*probabilities):
-    return panels.probability_bars(pd.DataFrame({panels.STEP_LABEL: list("abc"[: len(probabilities)]),
-                                                 panels.PROB: probabilities}))  # fmt: skip
+    return panels.probability_bars(
+        pd.DataFrame({panels.STEP_LABEL: list("abc"[: len(probabilities)]), panels.PROB: probabilities})
+    )
 
 
 def test_small_probabilities_get_a_zoomed_axis_that_says_so():
@@ -30,8 +31,12 @@ def test_long_labels_are_shortened_not_cut():
 
 
 def test_the_similarity_matrix_table_has_compact_numbers():
-    record = {"images": ["cat.jpg", "coins.jpg"], "texts": ["a photo of a cat.", "a photo of coins."],
-              "cosine": [[0.31, 0.02], [0.05, 0.29]], "temperature": 0.01}  # fmt: skip
+    record = {
+        "images": ["cat.jpg", "coins.jpg"],
+        "texts": ["a photo of a cat.", "a photo of coins."],
+        "cosine": [[0.31, 0.02], [0.05, 0.29]],
+        "temperature": 0.01,
+    }
     table = matrix_table(record)
     cells = re.findall(r"<td>(.*?)</td>", table)
     assert len(cells) == 4 and "<b>0.310</b>" in cells[0] and "100%" in cells[0]

@@ -77,8 +77,10 @@ def test_every_control_shows_the_range_the_server_checks(controls):
             continue
         covered.add(id(component))
         if (component.minimum, component.maximum) != limit.ends:
-            wrong.append(f"{endpoint}.{name}: the control shows {component.minimum}-{component.maximum}, "
-                         f"the server checks {limit.low}-{limit.high}")  # fmt: skip
+            wrong.append(
+                f"{endpoint}.{name}: the control shows {component.minimum}-{component.maximum}, "
+                f"the server checks {limit.low}-{limit.high}"
+            )
     assert not wrong, "\n".join(wrong)
     # The table names real endpoints (a renamed one would pass unchecked) ...
     assert set(expected) <= {endpoint for endpoint, _, _ in controls}

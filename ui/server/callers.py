@@ -79,8 +79,12 @@ def of_request(request) -> Caller:
     if request is None:
         return Caller("address:unknown", "unknown")
     client = getattr(request, "client", None)
-    return caller(getattr(request, "session_hash", None), getattr(request, "username", None),
-                  getattr(request, "headers", None), getattr(client, "host", None))  # fmt: skip
+    return caller(
+        getattr(request, "session_hash", None),
+        getattr(request, "username", None),
+        getattr(request, "headers", None),
+        getattr(client, "host", None),
+    )
 
 
 def of_event(event) -> Caller:

@@ -22,8 +22,18 @@ from ui.server.callers import of_request
 
 log = logging.getLogger("playground")
 
-PERIODS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600, "d": 86400,
-           "day": 86400}  # fmt: skip
+PERIODS = {
+    "s": 1,
+    "sec": 1,
+    "second": 1,
+    "m": 60,
+    "min": 60,
+    "minute": 60,
+    "h": 3600,
+    "hour": 3600,
+    "d": 86400,
+    "day": 86400,
+}
 
 
 def parse_rate(text: str) -> tuple[int, float]:
@@ -169,8 +179,9 @@ class Allowance:
     request takes what it may use (``take``), which concurrent requests of the same key
     can't take again, and gives back what it didn't use (``settle``)."""
 
-    def __init__(self, amount: int, period: float, clock: Callable[[], float] = time.monotonic,
-                 max_keys: int = 100_000):  # fmt: skip
+    def __init__(
+        self, amount: int, period: float, clock: Callable[[], float] = time.monotonic, max_keys: int = 100_000
+    ):
         if amount < 1 or period <= 0:
             raise ValueError(f"An allowance needs amount >= 1 and period > 0, not {amount}/{period}.")
         self.amount, self.period, self.clock, self.max_keys = amount, period, clock, max_keys

@@ -134,8 +134,7 @@ def app_roots() -> list[Path]:
     example images and clips, the images added to the gallery, and the files handlers
     return (ui/server/outputs.py). Not the rest of ``assets/`` (the blocklist, a classroom
     file kept there) nor of the data dir (indexes, models, the prompt log)."""
-    return [settings.EXAMPLE_IMAGES_DIR, settings.EXAMPLE_AUDIO_DIR, settings.DATA_DIR / "uploads",
-            settings.OUTPUT_DIR]  # fmt: skip
+    return [settings.EXAMPLE_IMAGES_DIR, settings.EXAMPLE_AUDIO_DIR, settings.DATA_DIR / "uploads", settings.OUTPUT_DIR]
 
 
 def served_roots() -> list[Path]:
@@ -182,8 +181,15 @@ def file_refusal(target: str, roots: Iterable[Path], outside: str = SERVED_ONLY,
 class Guard:
     """ASGI middleware: file policy, bounded request bodies and rate limits."""
 
-    def __init__(self, app, run_limit: str = "", login_limit: str = "", trusted_proxies: int = 0,
-                 max_body: int = 1_000_000, listeners: Listeners | None = None):  # fmt: skip
+    def __init__(
+        self,
+        app,
+        run_limit: str = "",
+        login_limit: str = "",
+        trusted_proxies: int = 0,
+        max_body: int = 1_000_000,
+        listeners: Listeners | None = None,
+    ):
         self.app = app
         self.listeners = listeners  # result streams open now, for the queue (ui/server/queue.py)
         self.runs = rate_limiter(run_limit, "runs")
@@ -250,8 +256,14 @@ class Guard:
     async def _status(self, scope, path: str, method: str = "GET", body: bytes = b"", headers=None):
         """The status (and headers) Gradio answers ``path`` with, asked in-process with the
         request's own cookies: its public routes decide who is logged in."""
-        sub = {**scope, "method": method, "path": path, "raw_path": path.encode(), "query_string": b"",
-               "headers": headers if headers is not None else scope.get("headers", [])}  # fmt: skip
+        sub = {
+            **scope,
+            "method": method,
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "headers": headers if headers is not None else scope.get("headers", []),
+        }
         answer = {"status": 500, "headers": []}
 
         async def receive():
@@ -292,8 +304,9 @@ class Guard:
             user, password = loopback_login()
             form = urllib.parse.urlencode({"username": user, "password": password}).encode()
             prefix = scope["path"][: scope["path"].find("/gradio_api/")] if "/gradio_api/" in scope["path"] else ""
-            answer = await self._status(scope, prefix + "/login", "POST", form,
-                                        [(b"content-type", b"application/x-www-form-urlencoded")])  # fmt: skip
+            answer = await self._status(
+                scope, prefix + "/login", "POST", form, [(b"content-type", b"application/x-www-form-urlencoded")]
+            )
             cookies = [v.decode("latin-1").split(";", 1)[0] for k, v in answer["headers"] if k.lower() == b"set-cookie"]
             self._loopback_cookie = "; ".join(cookies) if answer["status"] == 200 else ""
         if not self._loopback_cookie:  # no login in this app
@@ -316,8 +329,10 @@ class Guard:
         form = urllib.parse.parse_qs(body.decode("latin-1"), max_num_fields=10)
         name = identity(urllib.parse.unquote_plus((form.get("username") or [""])[0]))
         key = f"{address}\n{name}"
-        for limiter, who in ((self.logins, "failed login attempts for this name"),
-                             (self.login_floods, "failed login attempts from your address")):  # fmt: skip
+        for limiter, who in (
+            (self.logins, "failed login attempts for this name"),
+            (self.login_floods, "failed login attempts from your address"),
+        ):
             if (wait := await limiter.wait_async(key if limiter is self.logins else address)) is not None:
                 return await _too_many(send, who, limiter, wait, scope)
         replayed = False
@@ -374,8 +389,10 @@ def _own(peer) -> bool:
 
     if not peer or peer[0] not in ("127.0.0.1", "::1"):
         return False
-    return any(c.laddr and (c.laddr.ip, c.laddr.port) == (peer[0], peer[1])
-               for c in psutil.Process().net_connections(kind="tcp"))  # fmt: skip
+    return any(
+        c.laddr and (c.laddr.ip, c.laddr.port) == (peer[0], peer[1])
+        for c in psutil.Process().net_connections(kind="tcp")
+    )
 
 
 def _login_first(scope) -> str:
@@ -395,9 +412,11 @@ def _duration(seconds: float) -> str:
 
 
 # The Chinese for what a limit counts, and for its period (``_duration``'s units).
-_COUNTED_ZH = {"requests from your address": "来自你的地址的请求",
-               "failed login attempts for this name": "这个用户名的登录失败次数",
-               "failed login attempts from your address": "来自你的地址的登录失败次数"}  # fmt: skip
+_COUNTED_ZH = {
+    "requests from your address": "来自你的地址的请求",
+    "failed login attempts for this name": "这个用户名的登录失败次数",
+    "failed login attempts from your address": "来自你的地址的登录失败次数",
+}
 _UNITS_ZH = {"day": "天", "hour": "小时", "minute": "分钟"}
 
 
@@ -413,8 +432,9 @@ async def _too_many(send, what: str, limiter: RateLimiter, wait: float, scope=No
     """429, in the language of the page that sent the request (its cookie) or that the
     client asks for (Accept-Language), as every message (ui/server/language.py)."""
     seconds = math.ceil(wait)
-    detail = (f"Too many {what}: at most {limiter.count} every {_duration(limiter.period)}. "
-              f"Please try again in {seconds} s.")  # fmt: skip
+    detail = (
+        f"Too many {what}: at most {limiter.count} every {_duration(limiter.period)}. Please try again in {seconds} s."
+    )
     if scope is not None and locale_of(Request(scope)) == "zh-CN":
         detail = t("messages.rate_limited", "zh-CN").format(
             what=_COUNTED_ZH.get(what, what), limit=limiter.count, period=_duration_zh(limiter.period), seconds=seconds
@@ -453,10 +473,14 @@ def middleware(listeners: Listeners | None = None) -> list:
     os.environ["FORWARDED_ALLOW_IPS"] = ""
     return [
         Middleware(
-            Guard, run_limit=settings.RATE_LIMIT, login_limit=settings.LOGIN_RATE_LIMIT,
-            trusted_proxies=settings.TRUSTED_PROXIES, max_body=settings.MAX_REQUEST_BYTES, listeners=listeners,
+            Guard,
+            run_limit=settings.RATE_LIMIT,
+            login_limit=settings.LOGIN_RATE_LIMIT,
+            trusted_proxies=settings.TRUSTED_PROXIES,
+            max_body=settings.MAX_REQUEST_BYTES,
+            listeners=listeners,
         )
-    ]  # fmt: skip
+    ]
 
 
 # --- Inputs -----------------------------------------------------------------------
@@ -485,8 +509,9 @@ def guard_inputs(demo: gr.Blocks) -> gr.Blocks:
             raise
         except Exception as error:  # Gradio's own checks: keep their message, not "error": null
             first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise refusal(InputError("input_unreadable", f"An input could not be read: {first_line}",
-                                     detail=first_line)) from None  # fmt: skip
+            raise refusal(
+                InputError("input_unreadable", f"An input could not be read: {first_line}", detail=first_line)
+            ) from None
 
     demo.preprocess_data = preprocess_data
 
@@ -560,8 +585,9 @@ def check_input(component, value, name: str) -> None:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             _refuse(name, f"must be a number, not {_show(value)}.", component, "number_type", **bounds)
         if not math.isfinite(value):
-            _refuse(name, f"must be a finite number, not {value}.", component, "number_range", **bounds,
-                    value=str(value))  # fmt: skip
+            _refuse(
+                name, f"must be a finite number, not {value}.", component, "number_range", **bounds, value=str(value)
+            )
         if _whole(component) and float(value) != int(value):  # Gradio would round it silently
             _refuse(name, f"must be a whole number, not {value:g}.", component, "number_whole", value=f"{value:g}")
         if (low is not None and value < low) or (high is not None and value > high):  # refused, never clamped

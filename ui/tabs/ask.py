@@ -116,18 +116,34 @@ def vqa_panel(demo, *, image, question, picker, answer) -> None:
     )
     with extra:
         with gr.Row():
-            candidates = gr.Textbox(label=_("explain.candidates"), info=_("explain.candidates_info"),
-                                    placeholder="cat, dog, bird", max_length=1000)  # fmt: skip
+            candidates = gr.Textbox(
+                label=_("explain.candidates"),
+                info=_("explain.candidates_info"),
+                placeholder="cat, dog, bird",
+                max_length=1000,
+            )
             top_k = gr.Slider(*TOP_K.ends, 5, step=1, label=_("explain.top_k"))
-        answers = gr.BarPlot(x=panels.ANSWER, y=panels.PROB, label=_("explain.answers"), y_lim=[0, 1], height=340,
-                             sort="-y", x_label_angle=-30)  # fmt: skip
+        answers = gr.BarPlot(
+            x=panels.ANSWER,
+            y=panels.PROB,
+            label=_("explain.answers"),
+            y_lim=[0, 1],
+            height=340,
+            sort="-y",
+            x_label_angle=-30,
+        )
     panels.how_it_works("explain.vqa_how")
     code, record_file = panels.show_code()
 
     inputs = [image, question, picker, candidates, top_k, strategy, layer]
     event = button.click(explain_vqa, inputs, [record, maps, state], api_name="explain_vqa", concurrency_id="model")
-    render = dict(fn=panels.render_generation, inputs=[state, strategy, layer], outputs=[summary, table, chart, maps],
-                  api_visibility="private", queue=False)  # fmt: skip
+    render = dict(
+        fn=panels.render_generation,
+        inputs=[state, strategy, layer],
+        outputs=[summary, table, chart, maps],
+        api_visibility="private",
+        queue=False,
+    )
     event.success(**render).then(_answers_chart, state, answers, api_visibility="private", queue=False).then(
         panels.layer_slider, state, layer, api_visibility="private", queue=False
     )
@@ -163,8 +179,9 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
         pairs = [[[str(settings.EXAMPLE_IMAGES_DIR / name), q] for name, q in rows] for rows in (EXAMPLES, EXAMPLES_ZH)]
         examples(*pairs, inputs=[image, question])
 
-        event = gr.on([button.click, question.submit], vqa, [image, question, picker], answer, api_name="vqa",
-                      **batch_event())  # fmt: skip
+        event = gr.on(
+            [button.click, question.submit], vqa, [image, question, picker], answer, api_name="vqa", **batch_event()
+        )
         event.then(lambda m: model_status("vqa", m), picker, status, api_visibility="private", queue=False)
         vqa_panel(demo, image=image, question=question, picker=picker, answer=answer)
         # Asked by voice: the transcript becomes the question, and the answer is read aloud.

@@ -60,9 +60,17 @@ def caption(
     pipe = loaded.pipeline
     # Checked before batching, so that bad input fails this request alone, never a batch;
     # its notices (a prompt cut short, fewer tokens) reach this request, whoever runs the batch.
-    image, options = pipe.preprocess(image, prompt=prompt, max_new_tokens=max_new_tokens, num_beams=num_beams,
-                                     do_sample=do_sample, temperature=temperature, top_p=top_p, seed=seed,
-                                     **caption_language(pipe, prompt))  # fmt: skip
+    image, options = pipe.preprocess(
+        image,
+        prompt=prompt,
+        max_new_tokens=max_new_tokens,
+        num_beams=num_beams,
+        do_sample=do_sample,
+        temperature=temperature,
+        top_p=top_p,
+        seed=seed,
+        **caption_language(pipe, prompt),
+    )
     result = batched(loaded, lambda images: pipe.forward(images, **options), image, options_key(pipe, **options))
     return result, options.get("seed") if is_random_seed(seed) else None
 
@@ -125,14 +133,22 @@ def explain_caption(
     pipe = get_model("caption", model, progress).pipeline
     needs_local_model(pipe, "caption")
     explanation = explain_generation.explain_caption(
-        pipe, image, prompt=prompt, max_new_tokens=max_new_tokens, num_beams=num_beams, temperature=temperature,
-        top_p=top_p, seed=seed, **caption_language(pipe, prompt),
-    )  # fmt: skip
+        pipe,
+        image,
+        prompt=prompt,
+        max_new_tokens=max_new_tokens,
+        num_beams=num_beams,
+        temperature=temperature,
+        top_p=top_p,
+        seed=seed,
+        **caption_language(pipe, prompt),
+    )
     return explanation.record, panels.attention_gallery(explanation, decoding, layer), explanation
 
 
-def caption_panel(demo, *, image, picker, prompt, max_new_tokens, num_beams, do_sample, temperature, top_p, seed,
-                  output, drawn) -> None:  # fmt: skip
+def caption_panel(
+    demo, *, image, picker, prompt, max_new_tokens, num_beams, do_sample, temperature, top_p, seed, output, drawn
+) -> None:
     """The Caption tab's Explain, How it works and Show the code panels."""
     button, strategy, layer, summary, table, chart, maps, _extra, record, state = panels.generation_panel(
         demo, "explain.caption_title", "explain.caption_intro", "explain.caption_button"
@@ -141,29 +157,51 @@ def caption_panel(demo, *, image, picker, prompt, max_new_tokens, num_beams, do_
     code, record_file = panels.show_code()
 
     inputs = [image, picker, prompt, max_new_tokens, num_beams, temperature, top_p, seed, strategy, layer]
-    event = button.click(explain_caption, inputs, [record, maps, state], api_name="explain_caption",
-                         concurrency_id="model")  # fmt: skip
-    render = dict(fn=panels.render_generation, inputs=[state, strategy, layer], outputs=[summary, table, chart, maps],
-                  api_visibility="private", queue=False)  # fmt: skip
+    event = button.click(
+        explain_caption, inputs, [record, maps, state], api_name="explain_caption", concurrency_id="model"
+    )
+    render = dict(
+        fn=panels.render_generation,
+        inputs=[state, strategy, layer],
+        outputs=[summary, table, chart, maps],
+        api_visibility="private",
+        queue=False,
+    )
     event.success(**render).then(panels.layer_slider, state, layer, api_visibility="private", queue=False)
     strategy.change(**render)
     layer.release(**render)
 
     @user_errors
     @shows_result
-    def caption_code(image, model, prompt, max_new_tokens, num_beams, do_sample, temperature, top_p, seed, output,
-                     drawn):  # fmt: skip
+    def caption_code(
+        image, model, prompt, max_new_tokens, num_beams, do_sample, temperature, top_p, seed, output, drawn
+    ):
         if not output or image is None:
             return "", None
         if is_random_seed(seed) and drawn is not None:
             seed = drawn  # the seed the caption was sampled with
         loaded = panels.loaded_model("caption", model)
-        record = snippets.caption_record(loaded, image, output, prompt, max_new_tokens, num_beams, do_sample,
-                                         temperature, top_p, seed, **caption_language(loaded.pipeline, prompt))  # fmt: skip
+        record = snippets.caption_record(
+            loaded,
+            image,
+            output,
+            prompt,
+            max_new_tokens,
+            num_beams,
+            do_sample,
+            temperature,
+            top_p,
+            seed,
+            **caption_language(loaded.pipeline, prompt),
+        )
         return panels.code_and_record(record)
 
-    output.change(caption_code, [image, picker, prompt, max_new_tokens, num_beams, do_sample, temperature, top_p,
-                                 seed, output, drawn], [code, record_file], api_visibility="private")  # fmt: skip
+    output.change(
+        caption_code,
+        [image, picker, prompt, max_new_tokens, num_beams, do_sample, temperature, top_p, seed, output, drawn],
+        [code, record_file],
+        api_visibility="private",
+    )
 
 
 def build(demo: gr.Blocks, ctx: Context) -> None:
@@ -181,7 +219,10 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                         *CAPTION["max_new_tokens"].ends, 30, step=1, label=_("caption.max_new_tokens")
                     )
                     num_beams = gr.Slider(
-                        *CAPTION["num_beams"].ends, 3, step=1, label=_("caption.num_beams"),
+                        *CAPTION["num_beams"].ends,
+                        3,
+                        step=1,
+                        label=_("caption.num_beams"),
                         info=_("caption.num_beams_info"),
                     )
                     do_sample = gr.Checkbox(False, label=_("caption.do_sample"), info=_("caption.do_sample_info"))
@@ -206,6 +247,17 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
         inputs = [image, picker, prompt, max_new_tokens, num_beams, do_sample, temperature, top_p, seed]
         event = button.click(caption, inputs, [output, drawn], api_name="caption", **batch_event())
         event.then(caption_status, [picker, drawn], status, api_visibility="private", queue=False)
-        caption_panel(demo, image=image, picker=picker, prompt=prompt, max_new_tokens=max_new_tokens,
-                      num_beams=num_beams, do_sample=do_sample, temperature=temperature, top_p=top_p, seed=seed,
-                      output=output, drawn=drawn)  # fmt: skip
+        caption_panel(
+            demo,
+            image=image,
+            picker=picker,
+            prompt=prompt,
+            max_new_tokens=max_new_tokens,
+            num_beams=num_beams,
+            do_sample=do_sample,
+            temperature=temperature,
+            top_p=top_p,
+            seed=seed,
+            output=output,
+            drawn=drawn,
+        )

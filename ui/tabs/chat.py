@@ -127,14 +127,25 @@ def endpoints(ctx: Context) -> SimpleNamespace:
         deadline = Deadline()  # the answer's wall-clock budget (JOB_TIME_LIMIT), as Create's
         try:
             steps = loaded.pipeline.stream(
-                turns, system_prompt, stop, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
+                turns,
+                system_prompt,
+                stop,
+                max_new_tokens=max_new_tokens,
+                temperature=temperature,
+                top_p=top_p,
                 seed=seed,
-            )  # fmt: skip
+            )
             for step in steps:
                 if deadline.passed and not stop.is_set():  # the answer so far stays; the model is freed
                     stop.set()
-                    notify(Notice("chat_deadline", f"The answer was stopped at {deadline.describe()}. Ask for a "
-                                  "shorter answer (max_new_tokens) or fewer images.", seconds=f"{deadline.seconds:g}"))  # fmt: skip
+                    notify(
+                        Notice(
+                            "chat_deadline",
+                            f"The answer was stopped at {deadline.describe()}. Ask for a "
+                            "shorter answer (max_new_tokens) or fewer images.",
+                            seconds=f"{deadline.seconds:g}",
+                        )
+                    )
                 answer = step["answer"]
                 history_now = [*shown, {"role": "assistant", "content": answer}]
                 if not step["done"]:
@@ -188,12 +199,18 @@ def endpoints(ctx: Context) -> SimpleNamespace:
         needs_local_model(chat, "where")
         if not isinstance(details["tokens"], list) or len(details["tokens"]) > MAX_ANSWER_TOKENS:
             count = len(details["tokens"]) if isinstance(details["tokens"], list) else 0
-            raise InputError("chat_answer_tokens", f"The details hold {count:,} answer tokens; an answer has at most "
-                             f"{MAX_ANSWER_TOKENS:,}. Send the details /chat returned.", count=count,
-                             limit=MAX_ANSWER_TOKENS)  # fmt: skip
+            raise InputError(
+                "chat_answer_tokens",
+                f"The details hold {count:,} answer tokens; an answer has at most "
+                f"{MAX_ANSWER_TOKENS:,}. Send the details /chat returned.",
+                count=count,
+                limit=MAX_ANSWER_TOKENS,
+            )
         vocabulary = len(chat.processor.tokenizer)
-        ids = [check_number("token id", token.get("id") if isinstance(token, dict) else token, 0, vocabulary - 1)
-               for token in details["tokens"]]  # fmt: skip
+        ids = [
+            check_number("token id", token.get("id") if isinstance(token, dict) else token, 0, vocabulary - 1)
+            for token in details["tokens"]
+        ]
         conversation = turns[:-1]  # what the answer replied to
         check_length(turns[-1]["text"], "assistant", len(turns))  # the answer's text: bounded as the others are
         dropped = check_dropped(details.get("messages_dropped", 0), len(conversation))
@@ -203,15 +220,24 @@ def endpoints(ctx: Context) -> SimpleNamespace:
         inputs, more = chat.prepare(checked[dropped:], system, min(len(ids), vlm.MAX_EXPLAINED_TOKENS))
         found = vlm.explain_chat(chat, checked[dropped + more :], system, ids, inputs=inputs)
         if not found["images"]:
-            raise InputError("nothing_to_map", "This answer's conversation has no image (or its images were dropped): "
-                             "nothing to map.")  # fmt: skip
+            raise InputError(
+                "nothing_to_map",
+                "This answer's conversation has no image (or its images were dropped): nothing to map.",
+            )
         record = {
             "tokens": found["tokens"],
             "layers": found["layers"],
-            "images": [{"image": n + 1, "grid": item["grid"], "tiles": item["tiles"], "image_tokens": item["tokens"],
-                        "share": [round(float(v), 4) for v in item["share"]]}
-                       for n, item in enumerate(found["images"])],
-        }  # fmt: skip
+            "images": [
+                {
+                    "image": n + 1,
+                    "grid": item["grid"],
+                    "tiles": item["tiles"],
+                    "image_tokens": item["tokens"],
+                    "share": [round(float(v), 4) for v in item["share"]],
+                }
+                for n, item in enumerate(found["images"])
+            ],
+        }
         return record, where_maps(found, 0), found
 
     return SimpleNamespace(chat=chat, stop_chat=stop_chat, explain_chat=explain_chat)
@@ -223,9 +249,10 @@ def check_dropped(dropped, messages: int) -> int:
     dropped = check_number("messages_dropped", dropped, 0, max(messages - 1, 0))
     if dropped % 2:
         raise InputError(
-            "chat_dropped_odd", f"`messages_dropped` must be even (whole exchanges are dropped), not {dropped}.",
+            "chat_dropped_odd",
+            f"`messages_dropped` must be even (whole exchanges are dropped), not {dropped}.",
             value=dropped,
-        )  # fmt: skip
+        )
     return dropped
 
 
@@ -258,9 +285,14 @@ def _tokens_table(record) -> pd.DataFrame:
     if not record:
         return pd.DataFrame([], columns=columns)
     rows = [
-        [n, repr(t["token"]), t["probability"], "  ".join(f"{a['token']!r} {a['probability']:.2f}" for a in t["alternatives"])]
+        [
+            n,
+            repr(t["token"]),
+            t["probability"],
+            "  ".join(f"{a['token']!r} {a['probability']:.2f}" for a in t["alternatives"]),
+        ]
         for n, t in enumerate(record.get("tokens", []), 1)
-    ]  # fmt: skip
+    ]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -269,9 +301,10 @@ def _summary(record) -> str:
         return ""
     seed = record["parameters"].get("seed")
     # None: a model server (BACKEND_CHAT) that doesn't say
-    counts = {key: "—" if record.get(key) is None else f"{record[key]:,}"
-              for key in ("prompt_tokens", "image_tokens", "images", "context", "messages_used",
-                          "messages_dropped")}  # fmt: skip
+    counts = {
+        key: "—" if record.get(key) is None else f"{record[key]:,}"
+        for key in ("prompt_tokens", "image_tokens", "images", "context", "messages_used", "messages_dropped")
+    }
     return (
         both("chat.summary", **counts, answer_tokens=len(record["tokens"]))
         + (both("chat.summary_stopped") if record["stopped"] else "")
@@ -286,10 +319,12 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
                 history = Conversation(label=_("chat.conversation"), height=440, buttons=["copy"])
-                message = gr.Textbox(label=_("chat.message"), placeholder=_("chat.placeholder"), max_length=4000,
-                                     lines=2)  # fmt: skip
-                images = Files(label=_("chat.images"), file_count="multiple", file_types=["image"], type="filepath",
-                                 height=120)  # fmt: skip
+                message = gr.Textbox(
+                    label=_("chat.message"), placeholder=_("chat.placeholder"), max_length=4000, lines=2
+                )
+                images = Files(
+                    label=_("chat.images"), file_count="multiple", file_types=["image"], type="filepath", height=120
+                )
                 with gr.Row():
                     send = gr.Button(_("chat.send"), variant="primary")
                     stop = gr.Button(_("chat.stop"), variant="stop")
@@ -297,19 +332,30 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
             with gr.Column(scale=2):
                 picker = model_picker("chat", ctx.classroom)
                 status = status_line(demo, "chat", picker)
-                system_prompt = gr.Textbox(label=_("chat.system_prompt"), placeholder=_("chat.system_placeholder"),
-                                           max_length=MAX_SYSTEM_CHARS, lines=2)  # fmt: skip
+                system_prompt = gr.Textbox(
+                    label=_("chat.system_prompt"),
+                    placeholder=_("chat.system_placeholder"),
+                    max_length=MAX_SYSTEM_CHARS,
+                    lines=2,
+                )
                 with gr.Accordion(_("chat.decoding"), open=False):
                     max_new_tokens = gr.Slider(
                         *CHAT["max_new_tokens"].ends, 128, step=1, label=_("chat.max_new_tokens")
                     )
-                    temperature = gr.Slider(*CHAT["temperature"].ends, 0.0, step=0.05, label=_("chat.temperature"),
-                                            info=_("chat.temperature_info"))  # fmt: skip
+                    temperature = gr.Slider(
+                        *CHAT["temperature"].ends,
+                        0.0,
+                        step=0.05,
+                        label=_("chat.temperature"),
+                        info=_("chat.temperature_info"),
+                    )
                     top_p = gr.Slider(*CHAT["top_p"].ends, 0.9, step=0.05, label=_("chat.top_p"))
                     seed = gr.Number(-1, precision=0, minimum=-1, label=_("chat.seed"), info=_("chat.seed_info"))
                 answer = gr.Textbox(label=_("chat.answer"), visible=False)
-        rows = [[[m, [str(settings.EXAMPLE_IMAGES_DIR / name) for name in names]] for m, names in examples_]
-                for examples_ in (EXAMPLES, EXAMPLES_ZH)]  # fmt: skip
+        rows = [
+            [[m, [str(settings.EXAMPLE_IMAGES_DIR / name) for name in names]] for m, names in examples_]
+            for examples_ in (EXAMPLES, EXAMPLES_ZH)
+        ]
         examples(*rows, inputs=[message, images])
 
         with gr.Accordion(_("chat.explain_title"), open=False):
@@ -320,8 +366,7 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
             with gr.Group():
                 gr.Markdown(_("chat.where_intro"))
                 where_button = gr.Button(_("chat.where_button"), variant="secondary")
-                where_token = gr.Slider(0, 1, 0, step=1, label=_("chat.where_token"),
-                                        info=_("chat.where_token_info"))  # fmt: skip
+                where_token = gr.Slider(0, 1, 0, step=1, label=_("chat.where_token"), info=_("chat.where_token_info"))
                 where_gallery = gr.Gallery(label=_("chat.where_maps"), columns=4, height=300, object_fit="contain")
                 where_record = gr.JSON(label=_("chat.where_record"), visible=False)
                 where_state = session_state(None)
@@ -329,14 +374,25 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
         code, record_file = panels.show_code()
 
         inputs = [message, images, history, system_prompt, max_new_tokens, temperature, top_p, seed, picker]
-        event = gr.on([send.click, message.submit], handlers.chat, inputs, [answer, history, details], api_name="chat",
-                      **model_event("chat"))  # fmt: skip
+        event = gr.on(
+            [send.click, message.submit],
+            handlers.chat,
+            inputs,
+            [answer, history, details],
+            api_name="chat",
+            **model_event("chat"),
+        )
         # The message and its images are cleared once answered, never when refused (nothing is lost).
         event.success(lambda: ("", None), None, [message, images], api_visibility="private", queue=False)
         event.then(lambda m: model_status("chat", m), picker, status, api_visibility="private", queue=False)
         stop.click(handlers.stop_chat, None, None, api_visibility="private", queue=False)
-        new.click(lambda: ([], "", None, "", None, pd.DataFrame()), None,
-                  [history, message, images, summary, details, table], api_visibility="private", queue=False)  # fmt: skip
+        new.click(
+            lambda: ([], "", None, "", None, pd.DataFrame()),
+            None,
+            [history, message, images, summary, details, table],
+            api_visibility="private",
+            queue=False,
+        )
 
         @user_errors
         @shows_result
@@ -347,10 +403,24 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
 
         details.change(explain, details, [summary, table, code, record_file], api_visibility="private")
 
-        event = where_button.click(handlers.explain_chat, [history, details, system_prompt, picker],
-                                   [where_record, where_gallery, where_state], api_name="explain_chat",
-                                   concurrency_id="model")  # fmt: skip
-        event.success(lambda found: gr.Slider(maximum=max(len(found["tokens"]), 1), value=0), where_state,
-                      where_token, api_visibility="private", queue=False)  # fmt: skip
-        where_token.release(user_errors(shows_result(where_maps)), [where_state, where_token], where_gallery,
-                            api_visibility="private", queue=False)  # fmt: skip
+        event = where_button.click(
+            handlers.explain_chat,
+            [history, details, system_prompt, picker],
+            [where_record, where_gallery, where_state],
+            api_name="explain_chat",
+            concurrency_id="model",
+        )
+        event.success(
+            lambda found: gr.Slider(maximum=max(len(found["tokens"]), 1), value=0),
+            where_state,
+            where_token,
+            api_visibility="private",
+            queue=False,
+        )
+        where_token.release(
+            user_errors(shows_result(where_maps)),
+            [where_state, where_token],
+            where_gallery,
+            api_visibility="private",
+            queue=False,
+        )

@@ -24,8 +24,11 @@ UPDATES = 40  # snapshots sent to the browser per run, at most
 # The largest batch: one picture of each concept trained on.
 CONCEPTS = len(fusion.COLOURS) * len(fusion.SHAPES) - len(fusion.HELD_OUT_COMBINATIONS)
 CURVES = ("diagonal_share", "zero_shot_accuracy", "kept_back_accuracy")
-SERIES_COLOURS = {t(f"contrastive.series_{name}", locale): colour for name, colour in
-                  zip(CURVES, ("#4f46e5", "#f97316", "#16a34a"), strict=True) for locale in ("en", "zh-CN")}  # fmt: skip
+SERIES_COLOURS = {
+    t(f"contrastive.series_{name}", locale): colour
+    for name, colour in zip(CURVES, ("#4f46e5", "#f97316", "#16a34a"), strict=True)
+    for locale in ("en", "zh-CN")
+}
 
 
 def endpoints(ctx: Context) -> SimpleNamespace:
@@ -66,9 +69,15 @@ def endpoints(ctx: Context) -> SimpleNamespace:
             progress((done, total), desc=bilingual("fusion.progress_encoding"))
 
         data = ContrastiveSet.build(lab.scenes, lab.features(loaded.pipeline, on_encode))
-        config = ContrastiveConfig(embedding_size=embedding_size, batch_size=batch_size, temperature=temperature,
-                                   learn_temperature=learn_temperature, learning_rate=learning_rate, epochs=epochs,
-                                   seed=seed)  # fmt: skip
+        config = ContrastiveConfig(
+            embedding_size=embedding_size,
+            batch_size=batch_size,
+            temperature=temperature,
+            learn_temperature=learn_temperature,
+            learning_rate=learning_rate,
+            epochs=epochs,
+            seed=seed,
+        )
         every = max(1, int(epochs) // UPDATES) if isinstance(epochs, (int, float)) else 1
         for result in contrastive.train_steps(data, config, every=every):
             result["config"]["model"] = loaded.checkpoint.key
@@ -89,19 +98,28 @@ def _summary(result: dict, locale: str) -> str:
     m, c = result["metrics"], result["config"]
     key = "contrastive.summary_done" if result["done"] else "contrastive.summary_running"
     return t(key, locale).format(
-        epoch=len(result["curves"]["epoch"]), epochs=c["epochs"], loss=f"{m['loss']:.3f}",
-        share=_percent(m["diagonal_share"]), start=_percent(result["start"]["diagonal_share"]),
-        zero_shot=_percent(m["zero_shot_accuracy"]), kept_back=_percent(m["kept_back_accuracy"]),
-        chance=_percent(m["chance_accuracy"]), temperature=f"{m['temperature']:.3f}", seconds=f"{result['seconds']:.1f}",
+        epoch=len(result["curves"]["epoch"]),
+        epochs=c["epochs"],
+        loss=f"{m['loss']:.3f}",
+        share=_percent(m["diagonal_share"]),
+        start=_percent(result["start"]["diagonal_share"]),
+        zero_shot=_percent(m["zero_shot_accuracy"]),
+        kept_back=_percent(m["kept_back_accuracy"]),
+        chance=_percent(m["chance_accuracy"]),
+        temperature=f"{m['temperature']:.3f}",
+        seconds=f"{result['seconds']:.1f}",
         unseen=", ".join(result["data"]["unseen_captions"]),
-    )  # fmt: skip
+    )
 
 
 def _curves(result: dict, locale: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     curves = result["curves"]
     loss = pd.DataFrame({"epoch": curves["epoch"], "value": curves["loss"]})
-    rows = [{"epoch": epoch, "value": value, "series": t(f"contrastive.series_{name}", locale)}
-            for name in CURVES for epoch, value in zip(curves["epoch"], curves[name], strict=True)]  # fmt: skip
+    rows = [
+        {"epoch": epoch, "value": value, "series": t(f"contrastive.series_{name}", locale)}
+        for name in CURVES
+        for epoch, value in zip(curves["epoch"], curves[name], strict=True)
+    ]
     return loss, pd.DataFrame(rows, columns=["epoch", "value", "series"])
 
 
@@ -123,8 +141,10 @@ def _matrix(result: dict, locale: str) -> str:
         rows.append(f"<tr><th>{name}</th>{cells}</tr>")
     title = t("contrastive.matrix_title", locale)
     corner = t("contrastive.matrix_corner", locale)
-    return (f'<div class="fusion-confusion" style="overflow-x:auto"><p>{html.escape(title)}</p><table>'
-            f'<tr><th class="corner">{html.escape(corner)}</th>{head}</tr>{"".join(rows)}</table></div>')  # fmt: skip
+    return (
+        f'<div class="fusion-confusion" style="overflow-x:auto"><p>{html.escape(title)}</p><table>'
+        f'<tr><th class="corner">{html.escape(corner)}</th>{head}</tr>{"".join(rows)}</table></div>'
+    )
 
 
 def show(result: dict | None, locale: str):
@@ -142,39 +162,76 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
         with gr.Row(equal_height=False):
             with gr.Column(scale=2):
                 with gr.Row():
-                    batch_size = gr.Slider(*contrastive.batch_sizes(CONCEPTS).ends, DEFAULTS.batch_size, step=1,
-                                           label=_("contrastive.batch_size"),
-                                           info=_("contrastive.batch_size_info"))  # fmt: skip
-                    embedding_size = gr.Slider(*contrastive.LIMITS["embedding_size"].ends, DEFAULTS.embedding_size,
-                                               step=2,
-                                               label=_("contrastive.embedding_size"),
-                                               info=_("contrastive.embedding_size_info"))  # fmt: skip
+                    batch_size = gr.Slider(
+                        *contrastive.batch_sizes(CONCEPTS).ends,
+                        DEFAULTS.batch_size,
+                        step=1,
+                        label=_("contrastive.batch_size"),
+                        info=_("contrastive.batch_size_info"),
+                    )
+                    embedding_size = gr.Slider(
+                        *contrastive.LIMITS["embedding_size"].ends,
+                        DEFAULTS.embedding_size,
+                        step=2,
+                        label=_("contrastive.embedding_size"),
+                        info=_("contrastive.embedding_size_info"),
+                    )
                 with gr.Row():
-                    temperature = gr.Slider(*contrastive.LIMITS["temperature"].ends, DEFAULTS.temperature, step=0.01,
-                                            label=_("contrastive.temperature"),
-                                            info=_("contrastive.temperature_info"))  # fmt: skip
-                    learn_temperature = gr.Checkbox(DEFAULTS.learn_temperature, label=_("contrastive.learn_temperature"),
-                                                    info=_("contrastive.learn_temperature_info"))  # fmt: skip
+                    temperature = gr.Slider(
+                        *contrastive.LIMITS["temperature"].ends,
+                        DEFAULTS.temperature,
+                        step=0.01,
+                        label=_("contrastive.temperature"),
+                        info=_("contrastive.temperature_info"),
+                    )
+                    learn_temperature = gr.Checkbox(
+                        DEFAULTS.learn_temperature,
+                        label=_("contrastive.learn_temperature"),
+                        info=_("contrastive.learn_temperature_info"),
+                    )
                 with gr.Row():
-                    epochs = gr.Slider(*contrastive.LIMITS["epochs"].ends, DEFAULTS.epochs, step=1,
-                                       label=_("fusion.epochs"),
-                                       info=_("contrastive.epochs_info"))  # fmt: skip
-                    learning_rate = gr.Number(DEFAULTS.learning_rate, minimum=contrastive.LIMITS["learning_rate"].low,
-                                              maximum=contrastive.LIMITS["learning_rate"].high, step=0.001,
-                                              label=_("fusion.learning_rate"), info=_("fusion.learning_rate_info"))  # fmt: skip
-                seed = gr.Number(DEFAULTS.seed, precision=0, minimum=0, label=_("common.seed"),
-                                 info=_("fusion.seed_info"))  # fmt: skip
+                    epochs = gr.Slider(
+                        *contrastive.LIMITS["epochs"].ends,
+                        DEFAULTS.epochs,
+                        step=1,
+                        label=_("fusion.epochs"),
+                        info=_("contrastive.epochs_info"),
+                    )
+                    learning_rate = gr.Number(
+                        DEFAULTS.learning_rate,
+                        minimum=contrastive.LIMITS["learning_rate"].low,
+                        maximum=contrastive.LIMITS["learning_rate"].high,
+                        step=0.001,
+                        label=_("fusion.learning_rate"),
+                        info=_("fusion.learning_rate_info"),
+                    )
+                seed = gr.Number(
+                    DEFAULTS.seed, precision=0, minimum=0, label=_("common.seed"), info=_("fusion.seed_info")
+                )
                 with gr.Accordion(_("fusion.data"), open=False):
                     picker = model_picker("retrieval", ctx.classroom)
                 train_button = gr.Button(_("contrastive.train"), variant="primary")
             with gr.Column(scale=3):
                 summary = gr.Markdown(_("contrastive.summary_empty"))
                 with gr.Row():
-                    loss_plot = gr.LinePlot(x="epoch", y="value", label=_("fusion.loss"), x_title=_("fusion.epoch"),
-                                            y_title=_("contrastive.loss"))  # fmt: skip
-                    measures_plot = gr.LinePlot(x="epoch", y="value", color="series", label=_("contrastive.measures"),
-                                                x_title=_("fusion.epoch"), y_title=_("contrastive.share"), y_lim=[0, 1],
-                                                color_map=SERIES_COLOURS, color_title=_("contrastive.measure"))  # fmt: skip
+                    loss_plot = gr.LinePlot(
+                        x="epoch",
+                        y="value",
+                        label=_("fusion.loss"),
+                        x_title=_("fusion.epoch"),
+                        y_title=_("contrastive.loss"),
+                    )
+                    measures_plot = gr.LinePlot(
+                        x="epoch",
+                        y="value",
+                        color="series",
+                        label=_("contrastive.measures"),
+                        x_title=_("fusion.epoch"),
+                        y_title=_("contrastive.share"),
+                        y_lim=[0, 1],
+                        color_map=SERIES_COLOURS,
+                        color_title=_("contrastive.measure"),
+                    )
                 matrix = gr.HTML()
                 status = status_line(demo, "retrieval", picker)
         panels.how_it_works("contrastive.how")
@@ -182,8 +239,9 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
             raw = gr.JSON(label=_("contrastive.raw"))
 
         inputs = [embedding_size, batch_size, temperature, learn_temperature, learning_rate, epochs, seed, picker]
-        event = train_button.click(api.train_contrastive, inputs, raw, api_name="train_contrastive",
-                                   concurrency_id="model")  # fmt: skip
+        event = train_button.click(
+            api.train_contrastive, inputs, raw, api_name="train_contrastive", concurrency_id="model"
+        )
         outputs = [summary, loss_plot, measures_plot, matrix]
         raw.change(show, [raw, locale], outputs, api_visibility="private", queue=False)
         locale.change(show, [raw, locale], outputs, api_visibility="private", queue=False)

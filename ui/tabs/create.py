@@ -90,8 +90,16 @@ def text_to_image(
     if not loaded.remote:  # the size and the cost (pixels x steps) within this machine's budget, before any work
         loaded.pipeline.resolve(num_inference_steps, guidance_scale, width, height, num_images)
         extras.update(time_limit=settings.JOB_TIME_LIMIT)
-    kwargs = dict(negative_prompt=negative_prompt, seed=seed, num_inference_steps=num_inference_steps,
-                  guidance_scale=guidance_scale, width=width, height=height, num_images=num_images, **extras)  # fmt: skip
+    kwargs = dict(
+        negative_prompt=negative_prompt,
+        seed=seed,
+        num_inference_steps=num_inference_steps,
+        guidance_scale=guidance_scale,
+        width=width,
+        height=height,
+        num_images=num_images,
+        **extras,
+    )
     images = yield from denoise(loaded.pipeline, prompt, kwargs, progress, stoppable=not loaded.remote)
     # Image i was made with seed + i: the caption says how to make it again alone.
     made = [(image, _caption(image, (seed + i) % 2**32)) for i, image in enumerate(images)]
@@ -114,8 +122,12 @@ def denoise(pipeline, prompt: str, kwargs: dict, progress, stoppable: bool = Tru
         with collect_notices() as notices:  # the worker's own, said by the handler when it ends
             try:
                 with DEVICE_LOCK:  # one model computation at a time (see runtime/batching.py)
-                    result["images"] = pipeline(prompt, callback=lambda step, total: steps.put((step, total)),
-                                                **(dict(stop=stop) if stoppable else {}), **kwargs)  # fmt: skip
+                    result["images"] = pipeline(
+                        prompt,
+                        callback=lambda step, total: steps.put((step, total)),
+                        **(dict(stop=stop) if stoppable else {}),
+                        **kwargs,
+                    )
             except BaseException as error:  # handed to the handler's thread, which reports it
                 result["error"] = error
             finally:
@@ -137,8 +149,11 @@ def denoise(pipeline, prompt: str, kwargs: dict, progress, stoppable: bool = Tru
             first = first or (step, now)  # steps are timed from the first one (not the wait for the device)
             per_step = (now - first[1]) / (step - first[0]) if step > first[0] else (now - started) / step
             left = per_step * (total - step)
-            desc = text("denoising_eta", step=step, total=total, seconds=max(1, round(left))) if step < total else \
-                text("denoising", step=step, total=total)  # fmt: skip
+            desc = (
+                text("denoising_eta", step=step, total=total, seconds=max(1, round(left)))
+                if step < total
+                else text("denoising", step=step, total=total)
+            )
             progress((step, total), desc=desc)
             yield gr.skip()
     finally:
@@ -194,8 +209,12 @@ def attach_taesd(loaded) -> None:
 
 def create_options() -> tuple[gr.Radio, gr.Checkbox]:
     """The decoder and timeline options of /text_to_image, for the Advanced settings."""
-    decoder = gr.Radio([(_("explain.decoder_vae"), "vae"), (_("explain.decoder_taesd"), "taesd")], value="vae",
-                       label=_("explain.decoder"), info=_("explain.decoder_info"))  # fmt: skip
+    decoder = gr.Radio(
+        [(_("explain.decoder_vae"), "vae"), (_("explain.decoder_taesd"), "taesd")],
+        value="vae",
+        label=_("explain.decoder"),
+        info=_("explain.decoder_info"),
+    )
     timeline = gr.Checkbox(False, label=_("explain.timeline"), info=_("explain.timeline_info"))
     return decoder, timeline
 
@@ -281,10 +300,20 @@ def explain_text_to_image(
     def work():
         try:
             result["value"] = explain_diffusion.explain_text_to_image(
-                loaded.pipeline, prompt, seed, negative_prompt=negative_prompt, num_inference_steps=num_inference_steps,
-                guidance_scale=guidance_scale, width=width, height=height, preview=preview, decoder=decoder,
-                on_frame=on_frame, stop=stop, time_limit=settings.JOB_TIME_LIMIT,
-            )  # fmt: skip
+                loaded.pipeline,
+                prompt,
+                seed,
+                negative_prompt=negative_prompt,
+                num_inference_steps=num_inference_steps,
+                guidance_scale=guidance_scale,
+                width=width,
+                height=height,
+                preview=preview,
+                decoder=decoder,
+                on_frame=on_frame,
+                stop=stop,
+                time_limit=settings.JOB_TIME_LIMIT,
+            )
         except BaseException as error:  # handed to the handler's thread, which reports it
             result["error"] = error
         finally:
@@ -322,28 +351,52 @@ def _diffusion_plots(record: dict | None):
     sigmas = pd.DataFrame(
         {panels.STEP_LABEL: [f"{i:02d}" for i in range(len(record["sigmas"]))], panels.SIGMA: record["sigmas"]}
     )
-    words = pd.DataFrame([{panels.WORD: f"{i + 1:02d} {w['word']}", panels.ATTENTION: w["attention"]}
-                          for i, w in enumerate(record["words"])], columns=[panels.WORD, panels.ATTENTION])  # fmt: skip
+    words = pd.DataFrame(
+        [
+            {panels.WORD: f"{i + 1:02d} {w['word']}", panels.ATTENTION: w["attention"]}
+            for i, w in enumerate(record["words"])
+        ],
+        columns=[panels.WORD, panels.ATTENTION],
+    )
     # Axis titles in the page's language (the columns keep their names, which the plots are built with).
-    return (gr.LinePlot(sigmas, x_title=panels.axis_title(panels.STEP_LABEL)),
-            gr.BarPlot(words, x_title=panels.axis_title(panels.WORD), y_title=panels.axis_title(panels.ATTENTION)))  # fmt: skip
+    return (
+        gr.LinePlot(sigmas, x_title=panels.axis_title(panels.STEP_LABEL)),
+        gr.BarPlot(words, x_title=panels.axis_title(panels.WORD), y_title=panels.axis_title(panels.ATTENTION)),
+    )
 
 
-def create_panel(demo, *, prompt, negative_prompt, seed, steps, guidance, width, height, picker, decoder,
-                 gallery) -> None:  # fmt: skip
+def create_panel(
+    demo, *, prompt, negative_prompt, seed, steps, guidance, width, height, picker, decoder, gallery
+) -> None:
     """The Create tab's Explain, How it works and Show the code panels."""
     with gr.Accordion(_("explain.create_title"), open=False):
         gr.Markdown(_("explain.create_intro"))
         with gr.Row():
-            preview = gr.Radio([(_("explain.preview_latent"), "latent"), (_("explain.preview_taesd"), "taesd")],
-                               value="latent", label=_("explain.preview"), info=_("explain.preview_info"))  # fmt: skip
+            preview = gr.Radio(
+                [(_("explain.preview_latent"), "latent"), (_("explain.preview_taesd"), "taesd")],
+                value="latent",
+                label=_("explain.preview"),
+                info=_("explain.preview_info"),
+            )
             button = gr.Button(_("explain.create_button"), variant="secondary")
-        frames = gr.Gallery(label=_("explain.timeline_gallery"), columns=5, height=260, object_fit="contain",
-                            format="png", preview=False)  # fmt: skip
+        frames = gr.Gallery(
+            label=_("explain.timeline_gallery"),
+            columns=5,
+            height=260,
+            object_fit="contain",
+            format="png",
+            preview=False,
+        )
         with gr.Row(equal_height=False):
             sigma_plot = gr.LinePlot(x=panels.STEP_LABEL, y=panels.SIGMA, label=_("explain.sigmas"), height=260)
-            word_chart = gr.BarPlot(x=panels.WORD, y=panels.ATTENTION, label=_("explain.word_chart"), height=260,
-                                    x_label_angle=-45, sort=None)  # fmt: skip
+            word_chart = gr.BarPlot(
+                x=panels.WORD,
+                y=panels.ATTENTION,
+                label=_("explain.word_chart"),
+                height=260,
+                x_label_angle=-45,
+                sort=None,
+            )
         words = gr.Gallery(label=_("explain.words"), columns=6, height=280, object_fit="contain", format="png")
         with gr.Accordion(_("explain.json"), open=False):
             record = gr.JSON(label="JSON")
@@ -351,8 +404,9 @@ def create_panel(demo, *, prompt, negative_prompt, seed, steps, guidance, width,
     code, record_file = panels.show_code()
 
     inputs = [prompt, seed, negative_prompt, steps, guidance, width, height, picker, preview, decoder]
-    event = button.click(explain_text_to_image, inputs, [record, words, frames], api_name="explain_text_to_image",
-                         concurrency_id="model")  # fmt: skip
+    event = button.click(
+        explain_text_to_image, inputs, [record, words, frames], api_name="explain_text_to_image", concurrency_id="model"
+    )
     event.success(_diffusion_plots, record, [sigma_plot, word_chart], api_visibility="private", queue=False)
 
     @user_errors
@@ -362,13 +416,26 @@ def create_panel(demo, *, prompt, negative_prompt, seed, steps, guidance, width,
         if not made:
             return "", None
         record = snippets.text_to_image_record(
-            panels.loaded_model("text_to_image", model), check_text(prompt, "prompt"), int(made[0].split()[1]), made,
-            negative_prompt, steps, guidance, width, height, len(made), decoder or "vae",
-        )  # fmt: skip
+            panels.loaded_model("text_to_image", model),
+            check_text(prompt, "prompt"),
+            int(made[0].split()[1]),
+            made,
+            negative_prompt,
+            steps,
+            guidance,
+            width,
+            height,
+            len(made),
+            decoder or "vae",
+        )
         return panels.code_and_record(record)
 
-    gallery.change(create_code, [prompt, negative_prompt, steps, guidance, width, height, picker, decoder, gallery],
-                   [code, record_file], api_visibility="private")  # fmt: skip
+    gallery.change(
+        create_code,
+        [prompt, negative_prompt, steps, guidance, width, height, picker, decoder, gallery],
+        [code, record_file],
+        api_visibility="private",
+    )
 
 
 def build(demo: gr.Blocks, ctx: Context) -> None:
@@ -391,11 +458,19 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                     )
                     seed = gr.Number(-1, precision=0, label=_("common.seed"), info=_("common.seed_info"))
                     with gr.Row():
-                        steps = gr.Slider(*LIMITS["num_inference_steps"].ends, defaults["num_inference_steps"], step=1,
-                                          label=_("create.steps"))  # fmt: skip
-                        guidance = gr.Slider(*LIMITS["guidance_scale"].ends, defaults["guidance_scale"], step=0.5,
-                                             label=_("create.guidance"),
-                                             info=_("create.guidance_info"))  # fmt: skip
+                        steps = gr.Slider(
+                            *LIMITS["num_inference_steps"].ends,
+                            defaults["num_inference_steps"],
+                            step=1,
+                            label=_("create.steps"),
+                        )
+                        guidance = gr.Slider(
+                            *LIMITS["guidance_scale"].ends,
+                            defaults["guidance_scale"],
+                            step=0.5,
+                            label=_("create.guidance"),
+                            info=_("create.guidance_info"),
+                        )
                     with gr.Row():
                         width = gr.Slider(*LIMITS["width"].ends, defaults["width"], step=64, label=_("create.width"))
                         height = gr.Slider(
@@ -424,11 +499,27 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
 
         picker.change(apply_defaults, picker, [steps, guidance, width, height], api_visibility="private", queue=False)
         inputs = [prompt, negative_prompt, seed, steps, guidance, width, height, num_images, picker, decoder, timeline]
-        event = gr.on([button.click, prompt.submit], text_to_image, inputs, gallery, api_name="text_to_image",
-                      concurrency_id="model")  # fmt: skip
+        event = gr.on(
+            [button.click, prompt.submit],
+            text_to_image,
+            inputs,
+            gallery,
+            api_name="text_to_image",
+            concurrency_id="model",
+        )
         event.then(lambda m: model_status("text_to_image", m), picker, status, api_visibility="private", queue=False)
         # Stop ends the handler at its next step (see denoise), as a closed page does.
         stop.click(None, None, None, cancels=[event], api_visibility="private", queue=False)
-        create_panel(demo, prompt=prompt, negative_prompt=negative_prompt, seed=seed, steps=steps,
-                             guidance=guidance, width=width, height=height, picker=picker, decoder=decoder,
-                             gallery=gallery)  # fmt: skip
+        create_panel(
+            demo,
+            prompt=prompt,
+            negative_prompt=negative_prompt,
+            seed=seed,
+            steps=steps,
+            guidance=guidance,
+            width=width,
+            height=height,
+            picker=picker,
+            decoder=decoder,
+            gallery=gallery,
+        )

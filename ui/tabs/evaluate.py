@@ -64,8 +64,17 @@ def _item_rows(results: dict) -> list[list]:
                 answer = " | ".join(readable.get(c, c) for c in answer)
             expected = " / ".join(readable.get(c, c) for c in item["reference"])
         headline = next(iter(scores.values()), None) if item["task"] != "caption" else scores.get("CIDEr")
-        rows.append([item["task"], item["id"], item["ability"], item["input"], expected, answer,
-                     "" if headline is None else round(float(headline), 3)])  # fmt: skip
+        rows.append(
+            [
+                item["task"],
+                item["id"],
+                item["ability"],
+                item["input"],
+                expected,
+                answer,
+                "" if headline is None else round(float(headline), 3),
+            ]
+        )
     return rows
 
 
@@ -168,8 +177,13 @@ def evaluate(
 
     limit = check_number("limit", limit, 1, settings.EVAL_MAX_ITEMS)
     models_a = dict(zip(TASKS, (caption_model, vqa_model, retrieval_model, text_to_image_model), strict=True))
-    models_b = dict(zip(TASKS, (compare_caption_model, compare_vqa_model, compare_retrieval_model,
-                                compare_text_to_image_model), strict=True))  # fmt: skip
+    models_b = dict(
+        zip(
+            TASKS,
+            (compare_caption_model, compare_vqa_model, compare_retrieval_model, compare_text_to_image_model),
+            strict=True,
+        )
+    )
     for task in TASKS:  # check every picked key before spending minutes on a run
         for key in (models_a[task], models_b[task]):
             if key:
@@ -178,12 +192,22 @@ def evaluate(
     share = 0.5 if tasks_b else 1.0
     folder = outputs.new_folder("evaluation")
     deadline = Deadline()
-    a = runner.evaluate(tasks, models_a, limit=limit, image_dir=folder / "images",
-                        progress=_progress(progress, 0.0, share, "A · " if tasks_b else "", deadline))  # fmt: skip
+    a = runner.evaluate(
+        tasks,
+        models_a,
+        limit=limit,
+        image_dir=folder / "images",
+        progress=_progress(progress, 0.0, share, "A · " if tasks_b else "", deadline),
+    )
     b = None
     if tasks_b:
-        b = runner.evaluate(tasks_b, models_b, limit=limit, image_dir=folder / "images-b",
-                            progress=_progress(progress, 0.5, 0.5, "B · ", deadline))  # fmt: skip
+        b = runner.evaluate(
+            tasks_b,
+            models_b,
+            limit=limit,
+            image_dir=folder / "images-b",
+            progress=_progress(progress, 0.5, 0.5, "B · ", deadline),
+        )
     paths = report.write_report(a, folder, b)
     headers, rows = report.table_rows(a, b)
     figure = report.chart([a, b] if b else [a], words=chart_words(locale()))
@@ -232,11 +256,21 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
         gr.Markdown(_("evaluate.intro"))
         with gr.Row(equal_height=False):
             tasks = gr.CheckboxGroup(
-                [(_(f"evaluate.task.{t}"), t) for t in TASKS], value=["caption", "vqa", "retrieval"],
-                label=_("evaluate.tasks"), info=_("evaluate.tasks_info"), scale=2,
-            )  # fmt: skip
-            limit = gr.Slider(1, settings.EVAL_MAX_ITEMS, settings.EVAL_DEFAULT_ITEMS, step=1,
-                              label=_("evaluate.limit"), info=_("evaluate.limit_info"), scale=1)  # fmt: skip
+                [(_(f"evaluate.task.{t}"), t) for t in TASKS],
+                value=["caption", "vqa", "retrieval"],
+                label=_("evaluate.tasks"),
+                info=_("evaluate.tasks_info"),
+                scale=2,
+            )
+            limit = gr.Slider(
+                1,
+                settings.EVAL_MAX_ITEMS,
+                settings.EVAL_DEFAULT_ITEMS,
+                step=1,
+                label=_("evaluate.limit"),
+                info=_("evaluate.limit_info"),
+                scale=1,
+            )
         with gr.Row(equal_height=False):
             with gr.Column():
                 gr.Markdown(_("evaluate.models_a"))
@@ -250,8 +284,13 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
         chart = gr.Plot(label=_("evaluate.chart"), format="png")
         downloads = gr.File(label=_("evaluate.downloads"), file_count="multiple", interactive=False)
         with gr.Accordion(_("evaluate.items"), open=False):
-            items = gr.Dataframe(interactive=False, wrap=True, max_height=500, elem_classes="model-output",
-                                 column_widths=["9%", "15%", "9%", "22%", "17%", "20%", "8%"])  # fmt: skip
+            items = gr.Dataframe(
+                interactive=False,
+                wrap=True,
+                max_height=500,
+                elem_classes="model-output",
+                column_widths=["9%", "15%", "9%", "22%", "17%", "20%", "8%"],
+            )
             round_trip = gr.Gallery(
                 label=_("evaluate.round_trip"), interactive=False, columns=5, height=280, object_fit="contain"
             )
@@ -265,6 +304,13 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
         order = [TASKS.index(t) for t in ("caption", "vqa", "text_to_image", "retrieval")]
         inputs = [tasks, limit, *[models_a[i] for i in order], *[models_b[i] for i in order]]
         # One progress bar, over the scores table, naming the task and the item (not one per output).
-        button.click(evaluate, inputs, [summary, table, chart, downloads, items, round_trip], api_name="evaluate",
-                     concurrency_id="evaluate", concurrency_limit=1, show_progress_on=table)  # fmt: skip
+        button.click(
+            evaluate,
+            inputs,
+            [summary, table, chart, downloads, items, round_trip],
+            api_name="evaluate",
+            concurrency_id="evaluate",
+            concurrency_limit=1,
+            show_progress_on=table,
+        )
         probes_button.click(show_probes, None, probe_gallery, api_visibility="private")

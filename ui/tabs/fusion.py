@@ -29,13 +29,23 @@ LEARNING_RATES = {"adam": 0.003, "sgd": 0.05}
 UPDATES = 40  # curve updates sent to the browser per run, at most
 MAX_RUNS = 50  # rows kept in one session's comparison table
 # Training pairs indigo, held-out pairs orange, in either language.
-SERIES_COLOURS = {t(f"fusion.series_{split}", locale): colour for split, colour in (("train", "#4f46e5"), ("test", "#f97316"))
-                  for locale in ("en", "zh-CN")}  # fmt: skip
+SERIES_COLOURS = {
+    t(f"fusion.series_{split}", locale): colour
+    for split, colour in (("train", "#4f46e5"), ("test", "#f97316"))
+    for locale in ("en", "zh-CN")
+}
 
 
 def _config(strategy, hidden_size, learning_rate, epochs, optimizer, seed, modalities=fusion.DEFAULT_MODALITIES):
-    return FusionConfig(strategy=strategy, hidden_size=hidden_size, learning_rate=learning_rate, epochs=epochs,
-                        optimizer=optimizer, seed=seed, modalities=modalities).check()  # fmt: skip
+    return FusionConfig(
+        strategy=strategy,
+        hidden_size=hidden_size,
+        learning_rate=learning_rate,
+        epochs=epochs,
+        optimizer=optimizer,
+        seed=seed,
+        modalities=modalities,
+    ).check()
 
 
 def endpoints(ctx: Context) -> SimpleNamespace:
@@ -53,8 +63,9 @@ def endpoints(ctx: Context) -> SimpleNamespace:
             return lambda done, total: progress((done, total), desc=bilingual(key))
 
         names = (tts.checkpoint.key, asr.checkpoint.key)
-        return lab.audio_features(tts.pipeline, asr.pipeline, names, on("fusion.progress_speaking"),
-                                  on("fusion.progress_hearing")), asr.checkpoint.key  # fmt: skip
+        return lab.audio_features(
+            tts.pipeline, asr.pipeline, names, on("fusion.progress_speaking"), on("fusion.progress_hearing")
+        ), asr.checkpoint.key
 
     def runs(configs: list[FusionConfig], split: str, negatives: str, model: str | None, progress, audio_model=None):
         """Train each config in turn on the features of ``model`` (and of ``audio_model`` for
@@ -213,10 +224,16 @@ def _summary(result: dict, locale: str) -> str:
     m, c = result["metrics"], result["config"]
     key = "fusion.summary_done" if result["done"] else "fusion.summary_running"
     return t(key, locale).format(
-        strategy=t(f"fusion.{result['strategy']}", locale), epoch=len(result["curves"]["epoch"]), epochs=c["epochs"],
-        test=_percent(m["test_accuracy"]), train=_percent(m["train_accuracy"]), auroc=f"{m['test_auroc']:.3f}",
-        parameters=f"{result['parameters']:,}", seconds=f"{result['seconds']:.1f}", pairs=result["data"]["test_pairs"],
-    )  # fmt: skip
+        strategy=t(f"fusion.{result['strategy']}", locale),
+        epoch=len(result["curves"]["epoch"]),
+        epochs=c["epochs"],
+        test=_percent(m["test_accuracy"]),
+        train=_percent(m["train_accuracy"]),
+        auroc=f"{m['test_auroc']:.3f}",
+        parameters=f"{result['parameters']:,}",
+        seconds=f"{result['seconds']:.1f}",
+        pairs=result["data"]["test_pairs"],
+    )
 
 
 def _confusion(result: dict, locale: str) -> str:
@@ -246,17 +263,42 @@ def _table(runs: list[dict], locale: str) -> str:
     """Every finished run of this session, best held-out accuracy highlighted."""
     if not runs:
         return f'<p class="fusion-empty">{html.escape(t("fusion.table_empty", locale))}</p>'
-    columns = ["col_run", "col_strategy", "col_hidden", "col_lr", "col_epochs", "col_optimizer", "col_seed",
-               "col_data", "col_train", "col_test", "col_auroc", "col_parameters", "col_seconds"]  # fmt: skip
+    columns = [
+        "col_run",
+        "col_strategy",
+        "col_hidden",
+        "col_lr",
+        "col_epochs",
+        "col_optimizer",
+        "col_seed",
+        "col_data",
+        "col_train",
+        "col_test",
+        "col_auroc",
+        "col_parameters",
+        "col_seconds",
+    ]
     best = max(run["metrics"]["test_accuracy"] for run in runs)
     body = []
     for number, run in enumerate(runs, 1):
         c, m = run["config"], run["metrics"]
         data = f"{t('fusion.split_' + c['split'], locale)} · {t('fusion.negatives_' + c['negatives'], locale)}"
         data += " · " + _modalities(c.get("modalities", fusion.DEFAULT_MODALITIES), locale)
-        cells = [number, t(f"fusion.{run['strategy']}", locale), c["hidden_size"], f"{c['learning_rate']:g}", c["epochs"],
-                 t(f"fusion.optimizer_{c['optimizer']}", locale), c["seed"], data, _percent(m["train_accuracy"]),
-                 _percent(m["test_accuracy"]), f"{m['test_auroc']:.3f}", f"{run['parameters']:,}", f"{run['seconds']:.1f}"]  # fmt: skip
+        cells = [
+            number,
+            t(f"fusion.{run['strategy']}", locale),
+            c["hidden_size"],
+            f"{c['learning_rate']:g}",
+            c["epochs"],
+            t(f"fusion.optimizer_{c['optimizer']}", locale),
+            c["seed"],
+            data,
+            _percent(m["train_accuracy"]),
+            _percent(m["test_accuracy"]),
+            f"{m['test_auroc']:.3f}",
+            f"{run['parameters']:,}",
+            f"{run['seconds']:.1f}",
+        ]
         css = ' class="best"' if m["test_accuracy"] == best else ""
         body.append(f"<tr{css}>" + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in cells) + "</tr>")
     head = "".join(f"<th>{html.escape(t('fusion.' + column, locale))}</th>" for column in columns)
@@ -279,8 +321,10 @@ def _robustness(results: list[dict], locale: str) -> str:
         head = [t("fusion.col_strategy", locale), t("fusion.missing_all", locale)]
         for m in modalities:
             name = t(f"fusion.modality_{m}", locale)
-            head += [t("fusion.missing_dropped", locale).format(modality=name),
-                     t("fusion.missing_noise", locale).format(modality=name)]  # fmt: skip
+            head += [
+                t("fusion.missing_dropped", locale).format(modality=name),
+                t("fusion.missing_noise", locale).format(modality=name),
+            ]
         rows = []
         for r in done:
             cells = [t(f"fusion.{r['strategy']}", locale), _percent(r["missing"]["all"])]
@@ -288,8 +332,11 @@ def _robustness(results: list[dict], locale: str) -> str:
                 tests = r["missing"].get(m, {})
                 cells += [_percent(tests[k]) if k in tests else "–" for k in ("dropped", "noise")]
             rows.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
-        parts.append(f'<p>{html.escape(t("fusion.missing_title", locale))}</p><table><tr>'
-                     + "".join(f"<th>{html.escape(h)}</th>" for h in head) + f"</tr>{''.join(rows)}</table>")  # fmt: skip
+        parts.append(
+            f"<p>{html.escape(t('fusion.missing_title', locale))}</p><table><tr>"
+            + "".join(f"<th>{html.escape(h)}</th>" for h in head)
+            + f"</tr>{''.join(rows)}</table>"
+        )
     for r in weighted[-1:]:
         shares = " · ".join(f"{t(f'fusion.modality_{m}', locale)} {_percent(w)}" for m, w in r["weights"].items())
         parts.append(f"<p>{html.escape(t('fusion.weights', locale).format(weights=shares))}</p>")
@@ -311,7 +358,7 @@ def _mistakes(result: dict, locale: str) -> list[tuple]:
             t("fusion.mistake", locale).format(
                 caption=m["caption"], truth=label[m["label"]], p=_percent(m["probability_match"])
             ),
-        )  # fmt: skip
+        )
         for m in result.get("mistakes", [])
     ]
 
@@ -361,33 +408,65 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
             with gr.Column(scale=2):
                 strategy = gr.Radio(
                     [(_(f"fusion.{s}"), s) for s in fusion.STRATEGIES],
-                    value=DEFAULTS.strategy, label=_("fusion.strategy"), info=_("fusion.strategy_info"),
-                )  # fmt: skip
-                modalities = gr.CheckboxGroup([(_(f"fusion.modality_{m}"), m) for m in fusion.MODALITIES],
-                                              value=list(fusion.DEFAULT_MODALITIES), label=_("fusion.modalities"),
-                                              info=_("fusion.modalities_info"))  # fmt: skip
+                    value=DEFAULTS.strategy,
+                    label=_("fusion.strategy"),
+                    info=_("fusion.strategy_info"),
+                )
+                modalities = gr.CheckboxGroup(
+                    [(_(f"fusion.modality_{m}"), m) for m in fusion.MODALITIES],
+                    value=list(fusion.DEFAULT_MODALITIES),
+                    label=_("fusion.modalities"),
+                    info=_("fusion.modalities_info"),
+                )
                 with gr.Row():
-                    hidden_size = gr.Slider(*fusion.LIMITS["hidden_size"].ends, DEFAULTS.hidden_size, step=8,
-                                            label=_("fusion.hidden_size"),
-                                            info=_("fusion.hidden_size_info"))  # fmt: skip
-                    epochs = gr.Slider(*fusion.LIMITS["epochs"].ends, DEFAULTS.epochs, step=1, label=_("fusion.epochs"),
-                                       info=_("fusion.epochs_info"))  # fmt: skip
+                    hidden_size = gr.Slider(
+                        *fusion.LIMITS["hidden_size"].ends,
+                        DEFAULTS.hidden_size,
+                        step=8,
+                        label=_("fusion.hidden_size"),
+                        info=_("fusion.hidden_size_info"),
+                    )
+                    epochs = gr.Slider(
+                        *fusion.LIMITS["epochs"].ends,
+                        DEFAULTS.epochs,
+                        step=1,
+                        label=_("fusion.epochs"),
+                        info=_("fusion.epochs_info"),
+                    )
                 with gr.Row():
-                    optimizer = gr.Radio([(_("fusion.optimizer_adam"), "adam"), (_("fusion.optimizer_sgd"), "sgd")],
-                                         value=DEFAULTS.optimizer, label=_("fusion.optimizer"))  # fmt: skip
-                    learning_rate = gr.Number(DEFAULTS.learning_rate, minimum=fusion.LIMITS["learning_rate"].low,
-                                              maximum=fusion.LIMITS["learning_rate"].high, step=0.001,
-                                              label=_("fusion.learning_rate"), info=_("fusion.learning_rate_info"))  # fmt: skip
+                    optimizer = gr.Radio(
+                        [(_("fusion.optimizer_adam"), "adam"), (_("fusion.optimizer_sgd"), "sgd")],
+                        value=DEFAULTS.optimizer,
+                        label=_("fusion.optimizer"),
+                    )
+                    learning_rate = gr.Number(
+                        DEFAULTS.learning_rate,
+                        minimum=fusion.LIMITS["learning_rate"].low,
+                        maximum=fusion.LIMITS["learning_rate"].high,
+                        step=0.001,
+                        label=_("fusion.learning_rate"),
+                        info=_("fusion.learning_rate_info"),
+                    )
                 seed = gr.Number(
                     DEFAULTS.seed, precision=0, minimum=0, label=_("common.seed"), info=_("fusion.seed_info")
                 )
                 with gr.Accordion(_("fusion.data"), open=False):
-                    split = gr.Radio([(_("fusion.split_instances"), "instances"),
-                                      (_("fusion.split_combinations"), "combinations")],
-                                     value="instances", label=_("fusion.split"), info=_("fusion.split_info"))  # fmt: skip
-                    negatives = gr.Radio([(_("fusion.negatives_either"), "either"), (_("fusion.negatives_colour"), "colour"),
-                                          (_("fusion.negatives_shape"), "shape")],
-                                         value="either", label=_("fusion.negatives"), info=_("fusion.negatives_info"))  # fmt: skip
+                    split = gr.Radio(
+                        [(_("fusion.split_instances"), "instances"), (_("fusion.split_combinations"), "combinations")],
+                        value="instances",
+                        label=_("fusion.split"),
+                        info=_("fusion.split_info"),
+                    )
+                    negatives = gr.Radio(
+                        [
+                            (_("fusion.negatives_either"), "either"),
+                            (_("fusion.negatives_colour"), "colour"),
+                            (_("fusion.negatives_shape"), "shape"),
+                        ],
+                        value="either",
+                        label=_("fusion.negatives"),
+                        info=_("fusion.negatives_info"),
+                    )
                     picker = model_picker("retrieval", ctx.classroom)
                     gr.Markdown(_("fusion.audio_features"))
                     audio_picker = model_picker("speech_recognition", ctx.classroom)
@@ -397,17 +476,27 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                 with gr.Row():
                     train_button = gr.Button(_("fusion.train"), variant="primary")
                     compare_button = gr.Button(_("fusion.compare"))
-                compared = gr.CheckboxGroup([(_(f"fusion.{s}"), s) for s in fusion.STRATEGIES],
-                                            value=["early", "late", "hybrid"], label=_("fusion.compare_strategies"))  # fmt: skip
+                compared = gr.CheckboxGroup(
+                    [(_(f"fusion.{s}"), s) for s in fusion.STRATEGIES],
+                    value=["early", "late", "hybrid"],
+                    label=_("fusion.compare_strategies"),
+                )
             with gr.Column(scale=3):
                 summary = gr.Markdown(_("fusion.summary_empty"))
                 with gr.Row():
                     # No fixed height: with one, Gradio's plots cut their legend off in narrow columns.
-                    plot = dict(x="epoch", y="value", color="series", x_title=_("fusion.epoch"),
-                                color_title=_("fusion.pairs"), color_map=SERIES_COLOURS)  # fmt: skip
+                    plot = dict(
+                        x="epoch",
+                        y="value",
+                        color="series",
+                        x_title=_("fusion.epoch"),
+                        color_title=_("fusion.pairs"),
+                        color_map=SERIES_COLOURS,
+                    )
                     loss_plot = gr.LinePlot(label=_("fusion.loss"), y_title=_("fusion.loss"), **plot)
-                    accuracy_plot = gr.LinePlot(label=_("fusion.accuracy"), y_title=_("fusion.accuracy"), y_lim=[0, 1],
-                                                **plot)  # fmt: skip
+                    accuracy_plot = gr.LinePlot(
+                        label=_("fusion.accuracy"), y_title=_("fusion.accuracy"), y_lim=[0, 1], **plot
+                    )
                 confusion = gr.HTML()
                 mistakes = gr.Gallery(
                     label=_("fusion.mistakes"), interactive=False, columns=4, height=220, object_fit="contain"
@@ -420,8 +509,18 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
             raw = gr.JSON(label=_("fusion.raw"))
         runs = session_state([])
 
-        settings_ = [hidden_size, learning_rate, epochs, optimizer, seed, split, negatives, picker, modalities,
-                     audio_picker]  # fmt: skip
+        settings_ = [
+            hidden_size,
+            learning_rate,
+            epochs,
+            optimizer,
+            seed,
+            split,
+            negatives,
+            picker,
+            modalities,
+            audio_picker,
+        ]
         training = train_button.click(
             api.train_fusion, [strategy, *settings_], raw, api_name="train_fusion", concurrency_id="model"
         )
@@ -432,11 +531,17 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
         raw.change(show, [raw, runs, locale], outputs, api_visibility="private", queue=False)
         locale.change(show, [raw, runs, locale], outputs, api_visibility="private", queue=False)
         optimizer.input(lambda o: LEARNING_RATES[o], optimizer, learning_rate, api_visibility="private", queue=False)
-        clear_button.click(lambda loc: ([], _table([], loc)), locale, [runs, table], api_visibility="private",
-                           queue=False)  # fmt: skip
+        clear_button.click(
+            lambda loc: ([], _table([], loc)), locale, [runs, table], api_visibility="private", queue=False
+        )
         # The charts show the last strategy compared: the radio says which.
-        comparing.then(lambda results: results[-1]["strategy"] if isinstance(results, list) and results else gr.skip(),
-                       raw, strategy, api_visibility="private", queue=False)  # fmt: skip
+        comparing.then(
+            lambda results: results[-1]["strategy"] if isinstance(results, list) and results else gr.skip(),
+            raw,
+            strategy,
+            api_visibility="private",
+            queue=False,
+        )
         for event in (training, comparing):
             event.then(lambda m: model_status("retrieval", m), picker, status, api_visibility="private", queue=False)
         demo.load(lambda loc: _table([], loc), locale, table, api_visibility="private", queue=False)

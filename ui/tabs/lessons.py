@@ -65,8 +65,11 @@ def _misfits(tried: TryIt, endpoints: dict[str, dict[str, list[str]]]) -> list[s
     if tried.run not in endpoints[tried.tab]:
         return [f"the {tried.tab} tab has no endpoint {tried.run!r}; its endpoints = {sorted(endpoints[tried.tab])}"]
     known = endpoints[tried.tab][tried.run]
-    return [f"{tried.run} has no parameter {name!r}; its parameters = {known}"
-            for name in [*tried.inputs, *tried.files] if name not in known]  # fmt: skip
+    return [
+        f"{tried.run} has no parameter {name!r}; its parameters = {known}"
+        for name in [*tried.inputs, *tried.files]
+        if name not in known
+    ]
 
 
 # --- What one step can do in this app ------------------------------------------------
@@ -94,15 +97,21 @@ def _both(key: str, **values) -> str:
     if (locale := page_language()) is not None:  # a request: its language only
         languages = [("zh", ZH) if locale.startswith("zh") else ("en", EN)]
     for lang, table in languages:
-        filled = {k: _tab_name(v[4:], table) if isinstance(v, str) and v.startswith("tab:") else v
-                  for k, v in values.items()}  # fmt: skip
+        filled = {
+            k: _tab_name(v[4:], table) if isinstance(v, str) and v.startswith("tab:") else v for k, v in values.items()
+        }
         text = html.escape(table[key].format(**filled), quote=False)
         spans.append(f'<span class="i18n-{lang}">{text}</span>')
     return "".join(spans)
 
 
-def plan(step: Step, actions: dict[str, Action], policy: ClassroomPolicy, tabs: list[str],
-         endpoints: dict[str, dict[str, list[str]]]) -> Plan:  # fmt: skip
+def plan(
+    step: Step,
+    actions: dict[str, Action],
+    policy: ClassroomPolicy,
+    tabs: list[str],
+    endpoints: dict[str, dict[str, list[str]]],
+) -> Plan:
     """What ``step``'s Try it can do in this app: ``actions`` are the endpoints on the page,
     ``tabs`` every tab of the app and ``endpoints`` their parameters, shown or not."""
     tried = step.try_it
@@ -117,8 +126,12 @@ def plan(step: Step, actions: dict[str, Action], policy: ClassroomPolicy, tabs: 
         return Plan(notices=[_both("lessons.misfit", tab=f"tab:{tried.tab}", problem=misfits[0])])
     action = actions.get(tried.run)
     if action is None:
-        raise LessonError([f"the {tried.tab} tab's {tried.run} has no button a lesson can press: build the Lessons "
-                           "tab after it (last in ui/demo.py's TABS), and start the endpoint with a button"])  # fmt: skip
+        raise LessonError(
+            [
+                f"the {tried.tab} tab's {tried.run} has no button a lesson can press: build the Lessons "
+                "tab after it (last in ui/demo.py's TABS), and start the endpoint with a button"
+            ]
+        )
     result = Plan(action=action)
     locks = policy.rules.argument_locks() if policy.rules is not None else {}
     problems = []
@@ -240,9 +253,13 @@ def _describe(lessons: list[Lesson], plans: dict) -> list[dict]:
             entry = {"title": step.title, "text": step.text, "formula": step.formula}
             p = plans[lesson.id][number - 1]
             if step.try_it is not None:
-                entry["try"] = {"tab": step.try_it.tab, "run": step.try_it.run, "available": p.action is not None,
-                                "inputs": {k: v for k, v in step.try_it.values().items() if k in step.try_it.inputs},
-                                "files": dict(step.try_it.files)}  # fmt: skip
+                entry["try"] = {
+                    "tab": step.try_it.tab,
+                    "run": step.try_it.run,
+                    "available": p.action is not None,
+                    "inputs": {k: v for k, v in step.try_it.values().items() if k in step.try_it.inputs},
+                    "files": dict(step.try_it.files),
+                }
             steps.append(entry)
         described.append({"id": lesson.id, "title": lesson.title, "summary": lesson.summary, "steps": steps})
     return described
@@ -252,8 +269,10 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
     shown = ctx.lessons
     actions = collect(demo)  # every tab built so far: all of them, as this one is built last
     tabs = list(ctx.endpoints)
-    plans = {lesson.id: [plan(step, actions, ctx.classroom, tabs, ctx.endpoints) for step in lesson.steps]
-             for lesson in shown}  # fmt: skip
+    plans = {
+        lesson.id: [plan(step, actions, ctx.classroom, tabs, ctx.endpoints) for step in lesson.steps]
+        for lesson in shown
+    }
 
     with gr.Tab(_("lessons.tab"), id="lessons"):
         gr.Markdown(_("lessons.intro"))
@@ -267,12 +286,17 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                     with gr.Column(variant="panel"):
                         gr.Markdown(_markdown(lesson, step, number), latex_delimiters=panels.LATEX)
                         if step_plan.notices:
-                            gr.Markdown("\n\n".join(f"ℹ️ {n}" for n in step_plan.notices),
-                                        elem_classes="lesson-notice")  # fmt: skip
+                            gr.Markdown("\n\n".join(f"ℹ️ {n}" for n in step_plan.notices), elem_classes="lesson-notice")
                         if step_plan.action is not None:
                             with gr.Row():
-                                button = gr.Button(_("lessons.try_it"), size="sm", variant="primary", scale=0,
-                                                   min_width=140, elem_id=f"lesson-{lesson.id}-{number}")  # fmt: skip
+                                button = gr.Button(
+                                    _("lessons.try_it"),
+                                    size="sm",
+                                    variant="primary",
+                                    scale=0,
+                                    min_width=140,
+                                    elem_id=f"lesson-{lesson.id}-{number}",
+                                )
                             fill, outputs = _fill(step_plan.action, step_plan.values)
                             button.click(fill, None, outputs, api_visibility="private", queue=False).then(
                                 None, None, None, js=_press(step_plan.action.element_id)
@@ -283,8 +307,13 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
             return [gr.Column(visible=lesson.id == lesson_id) for lesson in shown]
 
         chooser.change(choose, chooser, columns, api_visibility="private", queue=False)
-        relabel = dict(fn=lambda loc, chosen: gr.Radio(choices=_titles(shown, loc), value=chosen),
-                       inputs=[locale, chooser], outputs=chooser, api_visibility="private", queue=False)  # fmt: skip
+        relabel = dict(
+            fn=lambda loc, chosen: gr.Radio(choices=_titles(shown, loc), value=chosen),
+            inputs=[locale, chooser],
+            outputs=chooser,
+            api_visibility="private",
+            queue=False,
+        )
         locale.change(**relabel)
 
         described = _describe(shown, plans)

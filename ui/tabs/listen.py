@@ -31,11 +31,26 @@ SPEAK_EXAMPLES_ZH = [
 ]
 # Whisper knows 99 languages; the common ones by their own names, any other code can be typed.
 LANGUAGES = {
-    "en": "English", "zh": "中文", "es": "Español", "fr": "Français", "de": "Deutsch", "ja": "日本語",
-    "ko": "한국어", "ru": "Русский", "pt": "Português", "it": "Italiano", "ar": "العربية", "hi": "हिन्दी",
-    "nl": "Nederlands", "tr": "Türkçe", "pl": "Polski", "sv": "Svenska", "uk": "Українська",
-    "vi": "Tiếng Việt", "id": "Bahasa Indonesia",
-}  # fmt: skip
+    "en": "English",
+    "zh": "中文",
+    "es": "Español",
+    "fr": "Français",
+    "de": "Deutsch",
+    "ja": "日本語",
+    "ko": "한국어",
+    "ru": "Русский",
+    "pt": "Português",
+    "it": "Italiano",
+    "ar": "العربية",
+    "hi": "हिन्दी",
+    "nl": "Nederlands",
+    "tr": "Türkçe",
+    "pl": "Polski",
+    "sv": "Svenska",
+    "uk": "Українська",
+    "vi": "Tiếng Việt",
+    "id": "Bahasa Indonesia",
+}
 
 
 def _clock(seconds: float) -> str:
@@ -80,13 +95,17 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                 with gr.Row():
                     language = gr.Dropdown(
                         [(_("listen.auto"), "auto"), *((f"{name} ({code})", code) for code, name in LANGUAGES.items())],
-                        value="auto", label=_("listen.language"), info=_("listen.language_info"),
+                        value="auto",
+                        label=_("listen.language"),
+                        info=_("listen.language_info"),
                         allow_custom_value=True,
-                    )  # fmt: skip
+                    )
                     task = gr.Radio(
                         [(_("listen.transcribe"), "transcribe"), (_("listen.translate"), "translate")],
-                        value="transcribe", label=_("listen.task"), info=_("listen.task_info"),
-                    )  # fmt: skip
+                        value="transcribe",
+                        label=_("listen.task"),
+                        info=_("listen.task_info"),
+                    )
                 picker = model_picker("speech_recognition", ctx.classroom)
                 button = gr.Button(_("listen.button"), variant="primary")
             with gr.Column():
@@ -109,8 +128,13 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                     lines=3,
                     max_length=settings.MAX_SPEECH_CHARS,
                 )
-                speaking_rate = gr.Slider(*TEXT_TO_SPEECH["speaking_rate"].ends, 1.0, step=0.1, label=_("speak.rate"),
-                                          info=_("speak.rate_info"))
+                speaking_rate = gr.Slider(
+                    *TEXT_TO_SPEECH["speaking_rate"].ends,
+                    1.0,
+                    step=0.1,
+                    label=_("speak.rate"),
+                    info=_("speak.rate_info"),
+                )
                 speak_picker = model_picker("text_to_speech", ctx.classroom)
                 speak_button = gr.Button(_("speak.button"), variant="primary")
             with gr.Column():
@@ -123,15 +147,33 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
         # The transcript is the endpoint's answer; the full result goes to a State, which
         # API clients don't see, and from there into the table.
         result = session_state()
-        event = gr.on([button.click, audio.stop_recording], transcribe, [audio, language, task, picker],
-                      [transcript, result], api_name="transcribe", **model_event("speech_recognition"))  # fmt: skip
+        event = gr.on(
+            [button.click, audio.stop_recording],
+            transcribe,
+            [audio, language, task, picker],
+            [transcript, result],
+            api_name="transcribe",
+            **model_event("speech_recognition"),
+        )
         event.success(show_result, result, [segments, details], api_visibility="private", queue=False)
         event.success(transcribe_code, [audio, task, picker, result], [code, record_file], api_visibility="private")
-        event.then(lambda m: model_status("speech_recognition", m), picker, status, api_visibility="private",
-                   queue=False)  # fmt: skip
+        event.then(
+            lambda m: model_status("speech_recognition", m), picker, status, api_visibility="private", queue=False
+        )
 
-        event = gr.on([speak_button.click, text.submit], speak, [text, speaking_rate, speak_picker], speech,
-                      api_name="speak", concurrency_id="model")  # fmt: skip
+        event = gr.on(
+            [speak_button.click, text.submit],
+            speak,
+            [text, speaking_rate, speak_picker],
+            speech,
+            api_name="speak",
+            concurrency_id="model",
+        )
         # The status line names the voice that read the text (Chinese goes to the Chinese voice).
-        event.then(lambda m, said: model_status("text_to_speech", voice_key(said, m)), [speak_picker, text],
-                   speak_status, api_visibility="private", queue=False)  # fmt: skip
+        event.then(
+            lambda m, said: model_status("text_to_speech", voice_key(said, m)),
+            [speak_picker, text],
+            speak_status,
+            api_visibility="private",
+            queue=False,
+        )

@@ -63,8 +63,11 @@ def servers_summary() -> str:
         except ValueError as error:
             where.append(f"{both(f'models.here_{task}')} ⚠️ {error}")
             continue
-        where.append(both(f"models.server_{task}", model=backend.shown_model, where=backend.where) if backend
-                     else both(f"models.here_{task}"))  # fmt: skip
+        where.append(
+            both(f"models.server_{task}", model=backend.shown_model, where=backend.where)
+            if backend
+            else both(f"models.here_{task}")
+        )
     return f"\n\n**{both('models.servers')}**: " + " · ".join(where)
 
 

@@ -117,9 +117,12 @@ def endpoints(ctx: Context) -> SimpleNamespace:
     @gpu
     @user_errors
     def search_by_text(
-        query: str, top_k: int = 8, model: str | None = None, request: gr.Request = None,
+        query: str,
+        top_k: int = 8,
+        model: str | None = None,
+        request: gr.Request = None,
         progress=gr.Progress(track_tqdm=True),
-    ) -> tuple[list[tuple[str, str]], list[dict]]:  # fmt: skip
+    ) -> tuple[list[tuple[str, str]], list[dict]]:
         """Search the image collection (the bundled gallery and the images you added) with a text query, using CLIP embeddings.
 
         Args:
@@ -139,9 +142,12 @@ def endpoints(ctx: Context) -> SimpleNamespace:
     @gpu
     @user_errors
     def search_by_image(
-        image: str, top_k: int = 8, model: str | None = None, request: gr.Request = None,
+        image: str,
+        top_k: int = 8,
+        model: str | None = None,
+        request: gr.Request = None,
         progress=gr.Progress(track_tqdm=True),
-    ) -> tuple[list[tuple[str, str]], list[dict]]:  # fmt: skip
+    ) -> tuple[list[tuple[str, str]], list[dict]]:
         """Search the image collection for images like an example image.
 
         Args:
@@ -153,17 +159,23 @@ def endpoints(ctx: Context) -> SimpleNamespace:
             The hits, best first, each captioned with its similarity and file name.
         """
         if image is None:
-            raise InputError("image_missing", "No image given: upload an image or pick one of the examples.",
-                             name="image")  # fmt: skip
+            raise InputError(
+                "image_missing", "No image given: upload an image or pick one of the examples.", name="image"
+            )
         loaded, found = sources(model, request, progress)
         return answer(collections.search(found, loaded.pipeline.embed_query(image=image), top_k), request)
 
     @gpu
     @user_errors
     def search(
-        query: str | None = None, image: str | None = None, top_k: int = 8, text_weight: float = 0.5,
-        model: str | None = None, request: gr.Request = None, progress=gr.Progress(track_tqdm=True),
-    ) -> tuple[list[tuple[str, str]], list[dict], list[dict]]:  # fmt: skip
+        query: str | None = None,
+        image: str | None = None,
+        top_k: int = 8,
+        text_weight: float = 0.5,
+        model: str | None = None,
+        request: gr.Request = None,
+        progress=gr.Progress(track_tqdm=True),
+    ) -> tuple[list[tuple[str, str]], list[dict], list[dict]]:
         """Search the image collection by text, by an example image, or both (the text then modifies the image, e.g. an image of a street and "at night").
 
         Args:
@@ -185,9 +197,12 @@ def endpoints(ctx: Context) -> SimpleNamespace:
     @gpu
     @user_errors
     def more_like_this(
-        image_id: str, top_k: int = 8, model: str | None = None, request: gr.Request = None,
+        image_id: str,
+        top_k: int = 8,
+        model: str | None = None,
+        request: gr.Request = None,
         progress=gr.Progress(track_tqdm=True),
-    ) -> tuple[list[tuple[str, str]], list[dict], list[dict]]:  # fmt: skip
+    ) -> tuple[list[tuple[str, str]], list[dict], list[dict]]:
         """Find the images most like one already in the collection.
 
         Args:
@@ -214,9 +229,12 @@ def endpoints(ctx: Context) -> SimpleNamespace:
     @gpu
     @user_errors
     def classify_collection(
-        labels: str, examples: int = 4, model: str | None = None, request: gr.Request = None,
+        labels: str,
+        examples: int = 4,
+        model: str | None = None,
+        request: gr.Request = None,
         progress=gr.Progress(track_tqdm=True),
-    ) -> tuple[dict, list[tuple[str, str]], dict]:  # fmt: skip
+    ) -> tuple[dict, list[tuple[str, str]], dict]:
         """Sort every image of the collection into one of the labels you give (zero-shot, no training).
 
         Args:
@@ -269,16 +287,21 @@ def endpoints(ctx: Context) -> SimpleNamespace:
             settle_bytes(budget.bytes_used)
             settle_images(budget.images_used)
         lines = [text("added", added=added.added, already=added.already, skipped=len(added.skipped))]
-        lines += [f"- {text('already_in', name=name, known=known, source=text('source_' + where))}"
-                  for name, where, known in added.duplicates[:30]]  # fmt: skip
+        lines += [
+            f"- {text('already_in', name=name, known=known, source=text('source_' + where))}"
+            for name, where, known in added.duplicates[:30]
+        ]
         lines += [f"- {name}: {translate(why)}" for name, why in added.skipped[:30]]
         return *collection(model, request, items=True), "\n".join(lines)
 
     @user_errors
     def add_to_gallery(
-        files: list[str] | None, folder: list[str] | None = None, model: str | None = None,
-        request: gr.Request = None, progress=gr.Progress(track_tqdm=True),
-    ) -> tuple[list[tuple[str, str]], list[dict], str]:  # fmt: skip
+        files: list[str] | None,
+        folder: list[str] | None = None,
+        model: str | None = None,
+        request: gr.Request = None,
+        progress=gr.Progress(track_tqdm=True),
+    ) -> tuple[list[tuple[str, str]], list[dict], str]:
         """Add images, a folder or zip files of images to your collection, so that search finds them.
 
         Args:
@@ -296,9 +319,11 @@ def endpoints(ctx: Context) -> SimpleNamespace:
 
     @user_errors
     def index_zip(
-        file: str | None, model: str | None = None, request: gr.Request = None,
+        file: str | None,
+        model: str | None = None,
+        request: gr.Request = None,
         progress=gr.Progress(track_tqdm=True),
-    ) -> tuple[list[tuple[str, str]], list[dict], str]:  # fmt: skip
+    ) -> tuple[list[tuple[str, str]], list[dict], str]:
         """Add the images of one zip file to your collection.
 
         Args:
@@ -317,7 +342,7 @@ def endpoints(ctx: Context) -> SimpleNamespace:
     @user_errors
     def remove_from_gallery(
         image_id: str, model: str | None = None, request: gr.Request = None
-    ) -> tuple[list[tuple[str, str]], list[dict], str]:  # fmt: skip
+    ) -> tuple[list[tuple[str, str]], list[dict], str]:
         """Remove an image you added from your collection (the bundled gallery can't be changed).
 
         Args:
@@ -345,9 +370,13 @@ def endpoints(ctx: Context) -> SimpleNamespace:
     @gpu
     @user_errors
     def embedding_map(
-        query: str | None = None, image: str | None = None, model: str | None = None, top_k: int = 5,
-        request: gr.Request = None, progress=gr.Progress(track_tqdm=True),
-    ):  # fmt: skip
+        query: str | None = None,
+        image: str | None = None,
+        model: str | None = None,
+        top_k: int = 5,
+        request: gr.Request = None,
+        progress=gr.Progress(track_tqdm=True),
+    ):
         """Place a query on a 2-D map (PCA) of the collection's image embeddings, next to its nearest images.
 
         Args:
@@ -401,8 +430,9 @@ def _selected(items: list[dict] | None, event: gr.SelectData):
 
 @gpu
 @user_errors
-def similarity_matrix(images: list[str] | None, texts: str, model: str | None = None,
-                      progress=gr.Progress(track_tqdm=True)):  # fmt: skip
+def similarity_matrix(
+    images: list[str] | None, texts: str, model: str | None = None, progress=gr.Progress(track_tqdm=True)
+):
     """The CLIP lab: the cosine similarity of every image with every text, as the model sees them.
 
     Args:
@@ -452,8 +482,9 @@ def matrix_table(record: dict | None, temperature: float | None = None) -> str:
     return f'<div class="matrix-table"><table><caption>{caption}</caption><tr><th></th>{head}</tr>{rows}</table></div>'
 
 
-def search_panel(demo, *, query, query_image, picker, top_k, embedding_map, classify_image,
-                 confidences) -> tuple[gr.Code, gr.File]:  # fmt: skip
+def search_panel(
+    demo, *, query, query_image, picker, top_k, embedding_map, classify_image, confidences
+) -> tuple[gr.Code, gr.File]:
     """The Search tab's CLIP lab, How it works and Show the code panels; returns Show the
     code's program and record, which a search fills too."""
     from runtime import settings
@@ -464,12 +495,21 @@ def search_panel(demo, *, query, query_image, picker, top_k, embedding_map, clas
             with gr.Column():
                 files = Files(file_count="multiple", file_types=["image"], label=_("explain.matrix_images"))
                 examples = gr.Button(_("explain.matrix_examples"), size="sm")
-            texts = gr.Textbox(label=_("explain.matrix_texts"), info=_("explain.matrix_texts_info"), lines=5,
-                               value="a photo of a cat.\na photo of a cup of coffee.\na photo of a rocket.\n"
-                               "a photo of coins.", max_length=5000)  # fmt: skip
+            texts = gr.Textbox(
+                label=_("explain.matrix_texts"),
+                info=_("explain.matrix_texts_info"),
+                lines=5,
+                value="a photo of a cat.\na photo of a cup of coffee.\na photo of a rocket.\na photo of coins.",
+                max_length=5000,
+            )
         button = gr.Button(_("explain.matrix_button"), variant="secondary")
-        temperature = gr.Slider(*explain_clip.TEMPERATURE.ends, 0.01, step=0.001, label=_("explain.temperature"),
-                                info=_("explain.temperature_info"))  # fmt: skip
+        temperature = gr.Slider(
+            *explain_clip.TEMPERATURE.ends,
+            0.01,
+            step=0.001,
+            label=_("explain.temperature"),
+            info=_("explain.temperature_info"),
+        )
         matrix = gr.Image(label=_("explain.matrix"), type="pil", format="png", interactive=False)
         numbers = gr.HTML()
         with gr.Accordion(_("explain.json"), open=False):
@@ -484,17 +524,33 @@ def search_panel(demo, *, query, query_image, picker, top_k, embedding_map, clas
     code, record_file = panels.show_code()
 
     names = ["cat.jpg", "coffee.jpg", "rocket.jpg", "coins.jpg"]
-    examples.click(lambda: [str(settings.EXAMPLE_IMAGES_DIR / n) for n in names], None, files,
-                   api_visibility="private", queue=False)  # fmt: skip
-    event = button.click(similarity_matrix, [files, texts, picker], [record, matrix, state],
-                         api_name="similarity_matrix", concurrency_id="model")  # fmt: skip
+    examples.click(
+        lambda: [str(settings.EXAMPLE_IMAGES_DIR / n) for n in names],
+        None,
+        files,
+        api_visibility="private",
+        queue=False,
+    )
+    event = button.click(
+        similarity_matrix,
+        [files, texts, picker],
+        [record, matrix, state],
+        api_name="similarity_matrix",
+        concurrency_id="model",
+    )
     # The slider starts at the model's learned temperature: what zero-shot classification uses.
-    event.success(lambda r: r["temperature"] if r else gr.skip(), record, temperature, api_visibility="private",
-                  queue=False)  # fmt: skip
+    event.success(
+        lambda r: r["temperature"] if r else gr.skip(), record, temperature, api_visibility="private", queue=False
+    )
     event.success(matrix_table, record, numbers, api_visibility="private", queue=False)
     temperature.release(rescale_matrix, [state, temperature], [matrix, numbers], api_visibility="private")
-    map_button.click(embedding_map, [query, query_image, picker, top_k],
-                     [picture, map_record], api_name="embedding_map", concurrency_id="model")  # fmt: skip
+    map_button.click(
+        embedding_map,
+        [query, query_image, picker, top_k],
+        [picture, map_record],
+        api_name="embedding_map",
+        concurrency_id="model",
+    )
 
     @user_errors
     @shows_result
@@ -516,8 +572,9 @@ def search_panel(demo, *, query, query_image, picker, top_k, embedding_map, clas
         )
 
     record.change(matrix_code, [files, picker, record], [code, record_file], api_visibility="private")
-    confidences.change(classify_code, [classify_image, picker, confidences], [code, record_file],
-                       api_visibility="private")  # fmt: skip
+    confidences.change(
+        classify_code, [classify_image, picker, confidences], [code, record_file], api_visibility="private"
+    )
     return code, record_file
 
 
@@ -537,24 +594,43 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                 with gr.Accordion(_("common.advanced"), open=False):
                     top_k = gr.Slider(*SHOWN.ends, 8, step=1, label=_("search.top_k"))
                     text_weight = gr.Slider(
-                        *RETRIEVAL["text_weight"].ends, 0.5, step=0.05, label=_("search.text_weight"),
+                        *RETRIEVAL["text_weight"].ends,
+                        0.5,
+                        step=0.05,
+                        label=_("search.text_weight"),
                         info=_("search.text_weight_info"),
                     )
             with gr.Column(scale=3):
                 # No preview: a click selects the result, and the grid stays in view.
-                hits = gr.Gallery(label=_("search.results"), interactive=False, columns=4, height="auto",
-                                  object_fit="cover", allow_preview=False, elem_classes="search-hits")  # fmt: skip
+                hits = gr.Gallery(
+                    label=_("search.results"),
+                    interactive=False,
+                    columns=4,
+                    height="auto",
+                    object_fit="cover",
+                    allow_preview=False,
+                    elem_classes="search-hits",
+                )
                 # The selection by name and thumbnail; its id (a content hash) travels hidden.
                 with gr.Group(elem_classes="search-selection"):
                     with gr.Row(equal_height=True):
-                        selected_picture = gr.Image(label=_("search.selected_thumb"), show_label=False, height=72,
-                                                    width=72, interactive=False, container=False, min_width=72,
-                                                    scale=0, buttons=[])  # fmt: skip
+                        selected_picture = gr.Image(
+                            label=_("search.selected_thumb"),
+                            show_label=False,
+                            height=72,
+                            width=72,
+                            interactive=False,
+                            container=False,
+                            min_width=72,
+                            scale=0,
+                            buttons=[],
+                        )
                         selected_view = gr.Markdown(both("search.nothing_selected"), padding=True)
                     with gr.Row():
                         more_button = gr.Button(_("search.more_like_this"), size="md", min_width=120)
-                        remove_button = gr.Button(_("search.remove"), variant="stop", size="md", min_width=120,
-                                                  interactive=False)  # fmt: skip
+                        remove_button = gr.Button(
+                            _("search.remove"), variant="stop", size="md", min_width=120, interactive=False
+                        )
                 selected = gr.Textbox(label=_("search.selected"), visible=False)
                 # The hits as data: returned by /search and /more_like_this, kept for 'more like this'.
                 hits_json = gr.JSON(visible=False)
@@ -566,12 +642,20 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
         gr.Markdown(_("search.collection_heading"))
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
-                everything = gr.Gallery(label=_("search.browse"), interactive=False, columns=6, height=320,
-                                        object_fit="cover", allow_preview=False, elem_classes="search-hits")  # fmt: skip
+                everything = gr.Gallery(
+                    label=_("search.browse"),
+                    interactive=False,
+                    columns=6,
+                    height=320,
+                    object_fit="cover",
+                    allow_preview=False,
+                    elem_classes="search-hits",
+                )
                 everything_state = session_state([])
             with gr.Column(scale=2):
-                files = Files(file_count="multiple", file_types=["image", ".zip"], label=_("search.add_files"),
-                                height=140)  # fmt: skip
+                files = Files(
+                    file_count="multiple", file_types=["image", ".zip"], label=_("search.add_files"), height=140
+                )
                 with gr.Accordion(_("search.add_folder"), open=False):
                     folder = Files(file_count="directory", label=_("search.add_folder"), height=120)
                 add_button = gr.Button(_("search.add"), variant="primary")
@@ -611,47 +695,116 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
         images_zh = [[str(settings.EXAMPLE_IMAGES_DIR / name), text] for name, text in CLASSIFY_EXAMPLES_ZH]
         examples(images, images_zh, inputs=[classify_image, labels])
 
-        refresh = dict(fn=lambda m: model_status("retrieval", m), inputs=picker, outputs=status,
-                       api_visibility="private", queue=False)  # fmt: skip
+        refresh = dict(
+            fn=lambda m: model_status("retrieval", m),
+            inputs=picker,
+            outputs=status,
+            api_visibility="private",
+            queue=False,
+        )
         model_call = dict(concurrency_id="model")
         # /search_by_text and /search_by_image return the gallery only (the state is not
         # part of the API); /search and /more_like_this also return the hits as data.
-        by_text = gr.on([text_button.click, query.submit], api.search_by_text, [query, top_k, picker],
-                        [hits, hits_state], api_name="search_by_text", **model_call)  # fmt: skip
-        by_image = image_button.click(api.search_by_image, [query_image, top_k, picker], [hits, hits_state],
-                                      api_name="search_by_image", **model_call)  # fmt: skip
-        by_both = both_button.click(api.search, [query, query_image, top_k, text_weight, picker],
-                                    [hits, hits_json, hits_state], api_name="search", **model_call)  # fmt: skip
+        by_text = gr.on(
+            [text_button.click, query.submit],
+            api.search_by_text,
+            [query, top_k, picker],
+            [hits, hits_state],
+            api_name="search_by_text",
+            **model_call,
+        )
+        by_image = image_button.click(
+            api.search_by_image,
+            [query_image, top_k, picker],
+            [hits, hits_state],
+            api_name="search_by_image",
+            **model_call,
+        )
+        by_both = both_button.click(
+            api.search,
+            [query, query_image, top_k, text_weight, picker],
+            [hits, hits_json, hits_state],
+            api_name="search",
+            **model_call,
+        )
         for event in (by_text, by_image, by_both):
             event.then(**refresh)
         chosen = [selected, selected_view, selected_picture, remove_button]
         hits.select(_selected, hits_state, chosen, api_visibility="private", queue=False)
         everything.select(_selected, everything_state, chosen, api_visibility="private", queue=False)
-        more_button.click(api.more_like_this, [selected, top_k, picker], [hits, hits_json, hits_state],
-                          api_name="more_like_this", **model_call)  # fmt: skip
-        removed = remove_button.click(api.remove_from_gallery, [selected, picker], [everything, everything_state, report],
-                                      api_name="remove_from_gallery", **model_call)  # fmt: skip
-        removed.success(lambda: ("", both("search.nothing_selected"), None, gr.update(interactive=False)), None,
-                        chosen, api_visibility="private", queue=False)  # fmt: skip
-        gr.on([classify_button.click, labels.submit], classify, [classify_image, labels, picker], confidences,
-              api_name="classify", **model_call).then(**refresh)  # fmt: skip
-        gr.on([collection_button.click, collection_labels.submit], api.classify_collection,
-              [collection_labels, examples_per_label, picker], [counts, label_examples, collection_json],
-              api_name="classify_collection", **model_call).then(**refresh)  # fmt: skip
-        demo.load(functools.partial(api.collection, items=True), picker, [everything, everything_state],
-                  api_visibility="private", queue=False)  # fmt: skip
+        more_button.click(
+            api.more_like_this,
+            [selected, top_k, picker],
+            [hits, hits_json, hits_state],
+            api_name="more_like_this",
+            **model_call,
+        )
+        removed = remove_button.click(
+            api.remove_from_gallery,
+            [selected, picker],
+            [everything, everything_state, report],
+            api_name="remove_from_gallery",
+            **model_call,
+        )
+        removed.success(
+            lambda: ("", both("search.nothing_selected"), None, gr.update(interactive=False)),
+            None,
+            chosen,
+            api_visibility="private",
+            queue=False,
+        )
+        gr.on(
+            [classify_button.click, labels.submit],
+            classify,
+            [classify_image, labels, picker],
+            confidences,
+            api_name="classify",
+            **model_call,
+        ).then(**refresh)
+        gr.on(
+            [collection_button.click, collection_labels.submit],
+            api.classify_collection,
+            [collection_labels, examples_per_label, picker],
+            [counts, label_examples, collection_json],
+            api_name="classify_collection",
+            **model_call,
+        ).then(**refresh)
+        demo.load(
+            functools.partial(api.collection, items=True),
+            picker,
+            [everything, everything_state],
+            api_visibility="private",
+            queue=False,
+        )
         # The per-label table's headers before its first run, in the page's language (headers are
         # values, which Gradio's i18n doesn't translate).
         demo.load(lambda: {"headers": count_headers(), "data": []}, None, counts, api_visibility="private", queue=False)
-        add_button.click(api.add_to_gallery, [files, folder, picker], [everything, everything_state, report],
-                         api_name="add_to_gallery", **model_call)  # fmt: skip
+        add_button.click(
+            api.add_to_gallery,
+            [files, folder, picker],
+            [everything, everything_state, report],
+            api_name="add_to_gallery",
+            **model_call,
+        )
         # A zip on its own, for API clients (the UI takes zips in the files box above).
         zip_file = gr.File(file_types=[".zip"], visible=False)
-        zip_file.upload(api.index_zip, [zip_file, picker], [everything, everything_state, report],
-                        api_name="index_zip", **model_call)  # fmt: skip
-        code, record_file = search_panel(demo, query=query, query_image=query_image, picker=picker, top_k=top_k,
-                                         embedding_map=api.embedding_map, classify_image=classify_image,
-                                         confidences=confidences)  # fmt: skip
+        zip_file.upload(
+            api.index_zip,
+            [zip_file, picker],
+            [everything, everything_state, report],
+            api_name="index_zip",
+            **model_call,
+        )
+        code, record_file = search_panel(
+            demo,
+            query=query,
+            query_image=query_image,
+            picker=picker,
+            top_k=top_k,
+            embedding_map=api.embedding_map,
+            classify_image=classify_image,
+            confidences=confidences,
+        )
 
         # Show the code for a search: the query as its button used it, over the collection it searched.
         def search_code(text, image, weight, k, model, found, request):
