@@ -126,12 +126,13 @@ def _classroom_banner(policy: ClassroomPolicy) -> None:
 
 def _handlers(ctx: Context, tabs=TABS) -> list:
     """Every public handler of every tab (of ``tabs``), shown or not: module-level ones and
-    those a tab's ``endpoints(ctx)`` makes over the app's objects."""
+    the methods of the object a tab's ``endpoints(ctx)`` makes over the app's objects."""
     found = []
     for tab in tabs:
         found += list(vars(tab).values())
         if hasattr(tab, "endpoints"):
-            found += list(vars(tab.endpoints(ctx)).values())
+            api = tab.endpoints(ctx)
+            found += [getattr(api, name) for name in dir(api) if not name.startswith("_")]
     return [fn for fn in found if callable(fn) and getattr(fn, "classroom_checked", False)]
 
 
