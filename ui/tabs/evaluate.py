@@ -188,9 +188,28 @@ def evaluate(
         for key in (models_a[task], models_b[task]):
             if key:
                 registry.get_checkpoint(task, key, MODELS.profile)
+    folder = outputs.new_folder("evaluation")
+    a, b = _run(tasks, models_a, models_b, limit, folder, progress)
+    paths = report.write_report(a, folder, b)
+    headers, rows = report.table_rows(a, b)
+    figure = report.chart([a, b] if b else [a], words=chart_words(locale()))
+    return (
+        _summary(a, b),
+        pd.DataFrame(rows, columns=headers),
+        figure,
+        [str(p) for p in paths.values()],
+        pd.DataFrame(_item_rows(a), columns=item_headers()),
+        _round_trip_gallery(a, folder),
+    )
+
+
+def _run(tasks: list[str], models_a: dict, models_b: dict, limit: int, folder: Path, progress):
+    """Run ``tasks`` with models A, then with models B those that name one (None if none
+    does), under one time budget, each filling its share of the progress bar."""
+    from evaluation import runner
+
     tasks_b = [t for t in tasks if models_b[t]]
     share = 0.5 if tasks_b else 1.0
-    folder = outputs.new_folder("evaluation")
     deadline = Deadline()
     a = runner.evaluate(
         tasks,
@@ -208,17 +227,7 @@ def evaluate(
             image_dir=folder / "images-b",
             progress=_progress(progress, 0.5, 0.5, "B · ", deadline),
         )
-    paths = report.write_report(a, folder, b)
-    headers, rows = report.table_rows(a, b)
-    figure = report.chart([a, b] if b else [a], words=chart_words(locale()))
-    return (
-        _summary(a, b),
-        pd.DataFrame(rows, columns=headers),
-        figure,
-        [str(p) for p in paths.values()],
-        pd.DataFrame(_item_rows(a), columns=item_headers()),
-        _round_trip_gallery(a, folder),
-    )
+    return a, b
 
 
 def show_probes() -> list[tuple[str, str]]:
