@@ -11,6 +11,7 @@ from classroom.policy import ClassroomPolicy
 from evaluation.probes import TASKS
 from pipelines.cache import MODELS
 from runtime import registry, settings
+from runtime.inputs import Range
 from runtime.messages import InputError
 from ui.context import Context
 from ui.handlers import gpu, makes_images, user_errors
@@ -20,6 +21,8 @@ from ui.server import outputs
 from ui.server.queue import Deadline
 
 NONE = ""  # the "compare with" choice that runs nothing
+# Probe items per task one request may ask for: its time budget (the command line has no cap).
+ITEMS = Range(1, settings.EVAL_MAX_ITEMS)
 ITEM_COLUMNS = ["task", "id", "ability", "input", "expected", "prediction", "score"]
 
 
@@ -173,9 +176,7 @@ def evaluate(
     from evaluation import report, runner
 
     tasks = runner.check_tasks(tasks)
-    from runtime.inputs import check_number
-
-    limit = check_number("limit", limit, 1, settings.EVAL_MAX_ITEMS)
+    limit = ITEMS.check("limit", limit)
     models_a = dict(zip(TASKS, (caption_model, vqa_model, retrieval_model, text_to_image_model), strict=True))
     models_b = dict(
         zip(
@@ -272,8 +273,7 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                 scale=2,
             )
             limit = gr.Slider(
-                1,
-                settings.EVAL_MAX_ITEMS,
+                *ITEMS.ends,
                 settings.EVAL_DEFAULT_ITEMS,
                 step=1,
                 label=_("evaluate.limit"),
