@@ -104,8 +104,9 @@ def classify(image: str, labels: str, model: str | None = None, progress=gr.Prog
 
 
 class Search:
-    """The Search tab's endpoints, over the app's collections: each public method is one
-    endpoint, named as its api_name, with the docstring the API docs and MCP tools show."""
+    """The Search tab's endpoints, over the app's collections: each public method but
+    ``collection`` (which the page loads) is one endpoint, named as its api_name, with the
+    docstring the API docs and MCP tools show."""
 
     def __init__(self, collections: Collections):
         self.collections = collections
