@@ -118,6 +118,7 @@ def build_demo(profile: str | None = None, classroom_file: str | None = None) ->
         if policy.shows("models"):  # a classroom that lists its tabs hides it
             models.build(demo, ctx)
         policy.enforce(demo)  # inside the Blocks: its config is computed on exit
+        policy.check_controls()  # a lock that could not fit its control stops the app, saying which
         _untranslated_headers(demo)
         learn_labels(demo)
     follow_page_language(demo)
@@ -162,14 +163,19 @@ def _classroom_banner(policy: ClassroomPolicy) -> None:
 
 
 def _handlers(ctx: Context, tabs=TABS) -> list:
-    """Every public handler of every tab (of ``tabs``), shown or not: module-level ones and
-    those a tab's ``endpoints(ctx)`` makes over the app's objects."""
+    """Every public handler of every tab (of ``tabs``), shown or not: those each tab lists
+    (``ENDPOINTS``); for a tab that lists none yet, the module-level ones and those its
+    ``endpoints(ctx)`` makes, marked by ``ui.handlers.user_errors``."""
     found = []
     for tab in tabs:
-        found += list(vars(tab).values())
+        if hasattr(tab, "ENDPOINTS"):
+            found += list(tab.ENDPOINTS)
+            continue
+        marked = list(vars(tab).values())
         if hasattr(tab, "endpoints"):
-            found += list(vars(tab.endpoints(ctx)).values())
-    return [fn for fn in found if callable(fn) and getattr(fn, "classroom_checked", False)]
+            marked += list(vars(tab.endpoints(ctx)).values())
+        found += [fn for fn in marked if callable(fn) and getattr(fn, "classroom_checked", False)]
+    return found
 
 
 def _untranslated_headers(demo: gr.Blocks) -> None:

@@ -8,9 +8,9 @@ from explain import snippets
 from pipelines.limits import TEXT_TO_SPEECH
 from runtime import settings
 from ui import panels
+from ui.chain import display, endpoint
 from ui.components import examples, model_picker, model_status, session_state, status_line
 from ui.context import Context
-from ui.handlers import shows_result, user_errors
 from ui.i18n import _
 from ui.messages import locale, text
 from ui.server.serving import model_event
@@ -67,8 +67,6 @@ def show_result(result: dict | None) -> tuple[str, str]:
     return "\n".join(lines), text("language_line", name=language_name(result["language"]), count=len(lines))
 
 
-@user_errors
-@shows_result
 def transcribe_code(audio, task: str, model: str | None, result: dict | None):
     """Show the code for a transcription: a program that reads the clip as the app did."""
     loaded = panels.loaded_model("speech_recognition", model) if result else None
@@ -112,7 +110,7 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                 transcript = gr.Textbox(label=_("listen.transcript"), lines=4, buttons=["copy"])
                 details = gr.Markdown()
                 segments = gr.Textbox(label=_("listen.segments"), lines=6, max_lines=14, buttons=["copy"])
-                status = status_line(demo, "speech_recognition", picker)
+                status = status_line(demo, "speech_recognition", picker, ctx)
         clips = [
             [[str(settings.EXAMPLE_AUDIO_DIR / name)] for name in names]
             for names in (AUDIO_EXAMPLES, AUDIO_EXAMPLES_ZH)
@@ -139,7 +137,7 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                 speak_button = gr.Button(_("speak.button"), variant="primary")
             with gr.Column():
                 speech = gr.Audio(label=_("speak.output"), type="filepath", autoplay=True, interactive=False)
-                speak_status = status_line(demo, "text_to_speech", speak_picker)
+                speak_status = status_line(demo, "text_to_speech", speak_picker, ctx)
         examples([[t] for t in SPEAK_EXAMPLES], [[t] for t in SPEAK_EXAMPLES_ZH], inputs=[text])
         panels.how_it_works("listen.how")
         code, record_file = panels.show_code()
@@ -147,23 +145,25 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
         # The transcript is the endpoint's answer; the full result goes to a State, which
         # API clients don't see, and from there into the table.
         result = session_state()
+        inputs = [audio, language, task, picker]
         event = gr.on(
             [button.click, audio.stop_recording],
-            transcribe,
-            [audio, language, task, picker],
+            endpoint(transcribe, ctx, inputs),
+            inputs,
             [transcript, result],
             api_name="transcribe",
             **model_event("speech_recognition"),
         )
-        event.success(show_result, result, [segments, details], api_visibility="private", queue=False)
-        event.success(transcribe_code, [audio, task, picker, result], [code, record_file], api_visibility="private")
-        event.then(
-            lambda m: model_status("speech_recognition", m), picker, status, api_visibility="private", queue=False
-        )
+        shown = display(show_result, ctx, result)
+        event.success(shown, result, [segments, details], api_visibility="private", queue=False)
+        code_of = [audio, task, picker, result]
+        event.success(display(transcribe_code, ctx, code_of), code_of, [code, record_file], api_visibility="private")
+        status_shown = display(lambda m: model_status("speech_recognition", m), ctx, picker)
+        event.then(status_shown, picker, status, api_visibility="private", queue=False)
 
         event = gr.on(
             [speak_button.click, text.submit],
-            speak,
+            endpoint(speak, ctx, [text, speaking_rate, speak_picker]),
             [text, speaking_rate, speak_picker],
             speech,
             api_name="speak",
@@ -171,9 +171,13 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
         )
         # The status line names the voice that read the text (Chinese goes to the Chinese voice).
         event.then(
-            lambda m, said: model_status("text_to_speech", voice_key(said, m)),
+            display(lambda m, said: model_status("text_to_speech", voice_key(said, m)), ctx, [speak_picker, text]),
             [speak_picker, text],
             speak_status,
             api_visibility="private",
             queue=False,
         )
+
+
+# The public handlers of this tab (a lesson reaches them by name, a classroom lock by their parameters).
+ENDPOINTS = (speak, transcribe)
