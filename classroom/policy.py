@@ -60,6 +60,7 @@ class Checked:
     typed: tuple[str, ...]  # the parameters that hold what a student typed: logged
     images: int | str | Callable[[dict], int] = 0  # how many images one call makes (see ``images_made``)
     counted: bool = True  # a request (limits, prompt log), or only a display of one
+    controls: tuple[int, ...] = ()  # the ids of its input controls, in the order of ``parameters``
 
 
 class ClassroomPolicy:
@@ -77,6 +78,7 @@ class ClassroomPolicy:
         self.log = prompt_log(path) if path is not None else None
         self._pickers: dict[int, tuple[str, bool]] = {}  # id of a guarded model picker -> (task, optional)
         self._problems: list[str] = []  # locks that could not fit their controls (``declare``)
+        self._locked: dict[int, str] = {}  # id of a control fitted to a lock -> the locked parameter
         self.endpoints: list[Checked] = []  # every event declared in classroom mode, in order
         if rules is not None:
             log.info("Classroom mode from %s", rules.source)
@@ -181,11 +183,12 @@ class ClassroomPolicy:
         ``images``: how many images one call makes (a parameter's name, a number, or a
         function of the call's arguments), counted toward ``images_per_hour``; ``counted``
         False for an event that only shows what a request made (Show the code, a status
-        line): held to the locks, but neither another request nor logged.
+        line): held to the locks of the controls it reads, but neither another request nor
+        logged.
 
-        The controls bound to locked parameters are narrowed or fixed here, so students see
-        a rule before the server refuses; a lock that can't fit its control (a word for a
-        number, an empty range) is kept for ``check_controls``."""
+        The controls bound to a request's locked parameters are narrowed or fixed here, so
+        students see a rule before the server refuses; a lock that can't fit its control (a
+        word for a number, an empty range) is kept for ``check_controls``."""
         names = _parameters(fn)
         bound = list(zip(names, inputs, strict=False))
         if typed is None:
@@ -197,13 +200,16 @@ class ClassroomPolicy:
             typed=tuple(typed) if counted else (),
             images=images,
             counted=counted,
+            controls=tuple(id(c) for _name, c in bound),
         )
         if self.rules is None:
             return checked
         locks = self.rules.argument_locks()
-        for name, component in bound:
-            if name in locks and (problem := _fit(component, locks[name])):
-                self._problems.append(f"locked.{name}: {problem}")
+        for name, component in bound if counted else ():  # a display's parameters may be named alike
+            if name in locks:
+                self._locked[id(component)] = name
+                if problem := _fit(component, locks[name]):
+                    self._problems.append(f"locked.{name}: {problem}")
         self.endpoints.append(checked)
         return checked
 
@@ -277,9 +283,15 @@ class ClassroomPolicy:
             for name, (task, optional) in checked.pickers.items():
                 if name in arguments and not (optional and not arguments[name]):
                     arguments[name] = self.model_for(task, arguments[name])
-            for name, lock in self.rules.argument_locks().items():
-                if name in arguments:
-                    lock.check(name, arguments[name])
+            locks = self.rules.argument_locks()
+            if checked.counted:  # a request: its parameters by name
+                for name, lock in locks.items():
+                    if name in arguments:
+                        lock.check(name, arguments[name])
+            else:  # a display: the locked controls it reads, whatever its parameters are called
+                for parameter, control in zip(checked.parameters, checked.controls, strict=False):
+                    if (name := self._locked.get(control)) is not None and parameter in arguments:
+                        locks[name].check(name, arguments[parameter])
             for name, value in self.rules.setting_locks().items():
                 if name in arguments and on_off(arguments[name]) != value:
                     raise InputError(
