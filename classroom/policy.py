@@ -194,7 +194,7 @@ class ClassroomPolicy:
         if typed is None:
             typed = [name for name, c in bound if isinstance(c, gr.Textbox) and c.visible is True]
         checked = Checked(
-            endpoint=fn.__name__,
+            endpoint=getattr(fn, "__name__", None) or type(fn).__name__,
             parameters=tuple(names),
             pickers={name: self._pickers[id(c)] for name, c in bound if id(c) in self._pickers},
             typed=tuple(typed) if counted else (),

@@ -80,7 +80,7 @@ def display(fn, ctx: Context | None, inputs=None):
 def _chain(fn, ctx: Context | None, checked, labels: dict[str, str]):
     signature = inspect.signature(fn)
     if REQUEST in signature.parameters:
-        raise TypeError(f"{fn.__name__}: the parameter name {REQUEST!r} is the chain's own")
+        raise TypeError(f"{_name(fn)}: the parameter name {REQUEST!r} is the chain's own")
     policy = ctx.classroom if ctx is not None else None
 
     def classroom_rules(request, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
@@ -111,11 +111,11 @@ def _chain(fn, ctx: Context | None, checked, labels: dict[str, str]):
 
             try:
                 with _page_language(page_request):  # 1., around each step: each may run in another thread
-                    item = _errors_and_notices(start, fn.__name__, labels)()  # 4.
+                    item = _errors_and_notices(start, _name(fn), labels)()  # 4.
                 while item is not _DONE:
                     yield item
                     with _page_language(page_request):
-                        item = _errors_and_notices(lambda: next(steps, _DONE), fn.__name__, labels)()
+                        item = _errors_and_notices(lambda: next(steps, _DONE), _name(fn), labels)()
             finally:  # Stop or a closed page (Gradio closes this generator): the handler's cleanup runs now
                 if steps is not None:
                     with _page_language(page_request):
@@ -127,7 +127,7 @@ def _chain(fn, ctx: Context | None, checked, labels: dict[str, str]):
         with _page_language(page_request):  # 1.
             args, kwargs = classroom_rules(page_request, args, kwargs)  # 2.
             # 3. Input guard: ahead of this chain (see the module's docstring).
-            return _errors_and_notices(fn, fn.__name__, labels)(*args, **kwargs)  # 4.
+            return _errors_and_notices(fn, _name(fn), labels)(*args, **kwargs)  # 4.
 
     return _as_handler(call, fn, signature)
 
@@ -137,14 +137,22 @@ def _as_handler(wrapper, fn, signature: inspect.Signature):
     the request's parameter first (Gradio fills a parameter in by its annotation, and
     only positional ones: first, it never takes the place of an input left out)."""
     functools.update_wrapper(wrapper, fn)
+    wrapper.__name__ = _name(fn)
     try:
         hints = typing.get_type_hints(fn)
-    except (NameError, TypeError) as error:  # Gradio reads them too: unread, it would pass the request as an input
-        raise TypeError(f"{fn.__name__}: its annotations can't be read ({error})") from None
+    except TypeError:  # not a function (a functools.partial): Gradio reads no annotation of it either
+        hints = {}
+    except NameError as error:  # Gradio reads them too: unread, it would pass the request as an input
+        raise TypeError(f"{_name(fn)}: its annotations can't be read ({error})") from None
     request = inspect.Parameter(REQUEST, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=gr.Request)
     wrapper.__signature__ = signature.replace(parameters=[request, *signature.parameters.values()])
     wrapper.__annotations__ = {**hints, REQUEST: gr.Request}
     return wrapper
+
+
+def _name(fn) -> str:
+    """A handler's name, as Gradio names its event by it (a functools.partial by its type)."""
+    return getattr(fn, "__name__", None) or type(fn).__name__
 
 
 _DONE = object()

@@ -126,17 +126,18 @@ def _classroom_banner(policy: ClassroomPolicy) -> None:
 
 
 def _handlers(ctx: Context, tabs=TABS) -> list:
-    """Every public handler of every tab (of ``tabs``), shown or not: those each tab lists
-    (``ENDPOINTS``); for a tab that lists none yet, the module-level ones and the methods of
-    the object its ``endpoints(ctx)`` makes, marked by ``ui.handlers.user_errors``."""
+    """Every public handler of every tab (of ``tabs``), shown or not, as each tab lists them
+    (``ENDPOINTS``): a method among them is the one of the object the tab's ``endpoints(ctx)``
+    makes over the app's objects. (A tab that lists none yet: the handlers marked by
+    ``ui.handlers.user_errors``, module-level or methods of that object.)"""
     found = []
     for tab in tabs:
+        api = tab.endpoints(ctx) if hasattr(tab, "endpoints") else None
         if hasattr(tab, "ENDPOINTS"):
-            found += list(tab.ENDPOINTS)
+            found += [getattr(api, fn.__name__) if "." in fn.__qualname__ else fn for fn in tab.ENDPOINTS]
             continue
         marked = list(vars(tab).values())
-        if hasattr(tab, "endpoints"):
-            api = tab.endpoints(ctx)
+        if api is not None:
             marked += [getattr(api, name) for name in dir(api) if not name.startswith("_")]
         found += [fn for fn in marked if callable(fn) and getattr(fn, "classroom_checked", False)]
     return found
