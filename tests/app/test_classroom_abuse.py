@@ -236,7 +236,7 @@ def test_every_text_box_is_logged_and_every_image_maker_counts(lesson):
         ]  # noqa: SLF001
         assert list(checked.typed) == (boxes if checked.counted else []), block_fn.api_name
         # Show the code (private, after a request) only shows a result: neither counted nor logged.
-        if block_fn.api_name.endswith("_code") or block_fn.api_name in ("explain", "rescale_matrix", "where_maps"):
+        if block_fn.api_name.endswith("_code") or block_fn.api_name in ("rescale_matrix", "where_maps"):
             assert not checked.counted, block_fn.api_name
     # A public endpoint that takes a text-to-image checkpoint makes images (Show the code only reads them).
     makers = {
