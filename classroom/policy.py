@@ -22,7 +22,6 @@ the server, for the page and the API alike. ``build_demo`` makes one ``Classroom
 
 from __future__ import annotations
 
-import functools
 import hmac
 import inspect
 import logging
@@ -213,57 +212,6 @@ class ClassroomPolicy:
         self.endpoints.append(checked)
         return checked
 
-    def enforce(self, demo: gr.Blocks) -> None:
-        """Until the last tabs declare their events through ui/chain.py: ``check`` each call
-        of the events whose handler went through ``ui.handlers.user_errors``. (Goes with them.)"""
-        if self.rules is None:
-            return
-        answers = _answer_boxes(demo)
-        for block_fn in demo.fns.values():
-            fn = block_fn.fn
-            if not getattr(fn, "classroom_checked", False):
-                continue
-            shows = getattr(fn, "shows_result", False)
-            checked = self.declare(
-                fn,
-                block_fn.inputs,
-                typed=[] if shows else typed_boxes(block_fn, answers),
-                images=getattr(fn, "images_made", 0),
-                counted=not shows,
-            )
-            block_fn.fn = self._checked(fn, checked)
-
-    def _checked(self, fn, checked: Checked):
-        from gradio.context import LocalContext
-
-        def check(args, kwargs):
-            arguments = self.check(checked, _arguments(fn, args, kwargs), LocalContext.request.get(None))
-            bound = inspect.signature(fn).bind_partial(*args, **kwargs)
-            bound.arguments.update({name: arguments[name] for name in checked.pickers if name in arguments})
-            return bound.args, bound.kwargs
-
-        if inspect.isgeneratorfunction(fn):
-
-            @functools.wraps(fn)
-            def stream(*args, **kwargs):
-                try:
-                    args, kwargs = check(args, kwargs)
-                except ValueError as error:
-                    raise _refusal(error) from None
-                yield from fn(*args, **kwargs)
-
-            return stream
-
-        @functools.wraps(fn)
-        def call(*args, **kwargs):
-            try:
-                args, kwargs = check(args, kwargs)
-            except ValueError as error:
-                raise _refusal(error) from None
-            return fn(*args, **kwargs)
-
-        return call
-
     def check_controls(self) -> None:
         """Raise ClassroomError, listing them, when locks could not fit their controls
         (``declare``); call once every tab is built."""
@@ -416,29 +364,6 @@ def _arguments(fn, args: tuple, kwargs: dict) -> dict:
     return {name: value for name, value in bound.arguments.items() if not _special(signature.parameters[name])}
 
 
-def _answer_boxes(demo: gr.Blocks) -> set[int]:
-    """The text boxes a public endpoint writes its answer into (a caption, an answer)."""
-    return {
-        component._id
-        for block_fn in demo.fns.values()  # noqa: SLF001
-        if getattr(block_fn.fn, "classroom_checked", False) and block_fn.api_visibility == "public"
-        for component in block_fn.outputs
-        if isinstance(component, gr.Textbox)
-    }
-
-
-def typed_boxes(block_fn, answers: set[int]) -> list[str]:
-    """The parameters of an event that hold what a student typed: its text boxes on the page,
-    but not the hidden ones (an image's id, set by a click) nor those a model's answer is
-    written into (``answers``: Read aloud reads the caption). A question spoken and
-    transcribed into the Ask tab's box stays the student's."""
-    return [
-        name
-        for name, component in zip(_parameters(block_fn.fn), block_fn.inputs, strict=False)
-        if isinstance(component, gr.Textbox) and component.visible is True and component._id not in answers
-    ]  # noqa: SLF001
-
-
 def _count(value) -> int:
     return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 1 else 1
 
@@ -475,14 +400,12 @@ def _user_turns(arguments: dict) -> list[str]:
 
 
 def _refusal(error) -> gr.Error:
-    """A classroom rule's refusal: one log line, not Gradio's traceback (ui.handlers.refusal).
-    It keeps the rule's error (``said``): the UI says it in the page's language
-    (ui/server/language.py), as it does every coded message."""
+    """A classroom rule's refusal outside an event (``check_call``): one log line, not
+    Gradio's traceback, titled in both languages. (An event's is said in its page's
+    language by ui/chain.py.)"""
     message = str(error)
     log.info("refused by the classroom: %s", message[:300])
-    refusal = gr.Error(message, title=TITLE, print_exception=False)
-    refusal.said, refusal.title_code = error, "title_classroom"
-    return refusal
+    return gr.Error(message, title=TITLE, print_exception=False)
 
 
 def _fit(component, lock: Lock) -> str | None:

@@ -46,6 +46,7 @@ from runtime.download import DownloadError
 from runtime.files import hide_paths
 from runtime.hub import CheckpointUnavailable
 from runtime.inputs import collect_notices
+from ui.actions import parameters
 from ui.context import Context
 from ui.handlers import ModelLoadError, is_out_of_memory, refusal
 from ui.i18n import FROM_PAGE, PAGE_LOCALE
@@ -244,8 +245,6 @@ def _labels(fn, inputs: list) -> dict[str, str]:
     """The label keys of the controls wired to ``fn``'s parameters: a message about its
     ``max_new_tokens`` then names the control the user set (Chat's "Maximum answer length
     (tokens)", not Caption's)."""
-    from ui.actions import parameters
-
     found = {}
     for name, component in zip(parameters(fn), inputs, strict=False):
         if key := getattr(getattr(component, "label", None), "key", None):

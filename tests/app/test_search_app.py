@@ -110,9 +110,10 @@ class Visitor:
 def endpoints(**collections):
     """The Search tab's endpoints over collections made with ``collections``' options."""
     from search.collections import Collections
+    from tests.conftest import ThroughTheChain
     from ui.tabs import search
 
-    return search.endpoints(SimpleNamespace(collections=Collections(**collections)))
+    return ThroughTheChain(search.endpoints(SimpleNamespace(collections=Collections(**collections))))
 
 
 def test_in_session_mode_no_visitor_sees_another_ones_images(models, tmp_path):
@@ -131,9 +132,9 @@ def test_in_session_mode_no_visitor_sees_another_ones_images(models, tmp_path):
     assert len(search.collection(request=alice)) == len(search.collection(request=bob)) + 1
     bob_scope = Collections(data_dir=tmp_path, gallery_mode="session").scope(bob.session_hash)
     assert not (tmp_path / "indexes" / bob_scope).exists()  # searching alone leaves nothing on disk
-    with pytest.raises(ValueError, match="No image with id"):
+    with pytest.raises(gr.Error, match="No image with id"):
         search.more_like_this(alice_hits[0]["id"], request=bob, progress=None)
-    with pytest.raises(ValueError, match="among the images you added"):
+    with pytest.raises(gr.Error, match="among the images you added"):
         search.remove_from_gallery(alice_hits[0]["id"], request=bob)
 
 
