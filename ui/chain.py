@@ -107,7 +107,9 @@ def _chain(fn, ctx: Context | None, checked, labels: dict[str, str]):
 
             def start():
                 nonlocal steps
-                steps = fn(*(given := classroom_rules(page_request, args, kwargs))[0], **given[1])  # 2.
+                checked_args, checked_kwargs = classroom_rules(page_request, args, kwargs)  # 2.
+                # 3. Input guard: ahead of this chain (see the module's docstring).
+                steps = fn(*checked_args, **checked_kwargs)
                 return next(steps, _DONE)
 
             try:
