@@ -108,6 +108,15 @@ def _answers_chart(explanation) -> gr.BarPlot:
     return panels.probability_bars(pd.DataFrame(rows, columns=[panels.ANSWER, panels.PROB]))
 
 
+def vqa_code(image, question, model, output):
+    """Show the code for the answer on the page."""
+    if not output or image is None:
+        return "", None
+    return panels.code_and_record(
+        snippets.vqa_record(panels.loaded_model("vqa", model), image, check_text(question, "question"), output)
+    )
+
+
 def vqa_panel(demo, ctx, *, image, question, picker, answer) -> None:
     """The Ask tab's Explain, How it works and Show the code panels."""
     button, strategy, layer, summary, table, chart, maps, extra, record, state = panels.generation_panel(
@@ -154,13 +163,6 @@ def vqa_panel(demo, ctx, *, image, question, picker, answer) -> None:
     ).then(display(panels.layer_slider, ctx, state), state, layer, api_visibility="private", queue=False)
     strategy.change(**render)
     layer.release(**render)
-
-    def vqa_code(image, question, model, output):
-        if not output or image is None:
-            return "", None
-        return panels.code_and_record(
-            snippets.vqa_record(panels.loaded_model("vqa", model), image, check_text(question, "question"), output)
-        )
 
     shown = [image, question, picker, answer]  # the answer, by the button or by voice: a display of it
     answer.change(display(vqa_code, ctx, shown), shown, [code, record_file], api_visibility="private")
