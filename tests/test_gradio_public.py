@@ -62,8 +62,6 @@ EXPECTED_TO_GO: set[tuple[str, str]] = {
     ("ui/server/language.py", "demo.process_api = ..."),
     ("ui/server/language.py", "error.message = ..."),
     ("ui/server/language.py", "error.title = ..."),
-    ("ui/server/security.py", "demo.preprocess_data = ..."),
-    ("ui/server/security.py", "demo.postprocess_data = ..."),
 }
 
 ALWAYS_GRADIO = {"demo", "block_fn"}
