@@ -55,7 +55,7 @@ def image_input(**kwargs) -> gr.Image:
 
 def examples(english: list[list], chinese: list[list], inputs: list, **kwargs) -> tuple[gr.Examples, gr.Examples]:
     """gr.Examples in the page's language: an English and a Chinese set, each in a column
-    that the i18n CSS hides in the other language (``ui.i18n.CSS``), so the Chinese page
+    that the i18n CSS hides in the other language (ui/page/page.css), so the Chinese page
     shows Chinese questions, labels and prompts (Gradio's examples hold values, which its
     i18n does not translate). Both sets fill the same inputs."""
     if len(english) != len(chinese):
