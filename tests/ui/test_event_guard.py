@@ -71,6 +71,14 @@ def test_the_plain_http_api_is_refused_the_same_way(app):
     assert "event: error" in stream and "at least 1" in stream, stream
 
 
+def test_the_api_by_parameter_name_is_refused_the_same_way(app):
+    with httpx.Client(base_url=app, timeout=60) as http:
+        started = http.post("gradio_api/call/v2/echo", json={"text": "hi", "steps": 0})
+        assert started.status_code == 200, started.text
+        stream = http.get(f"gradio_api/call/v2/echo/{started.json()['event_id']}").text
+    assert "event: error" in stream and "at least 1" in stream, stream
+
+
 def test_a_client_can_not_send_a_refusal_of_its_own(app):
     forged = Client(app, verbose=False, headers={REFUSED_HEADER: "%7B%22message%22%3A%22no%22%7D"})
     assert forged.predict("hi", 3, api_name="/echo").startswith("hi x3")

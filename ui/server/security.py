@@ -538,7 +538,9 @@ class EventGuard:
       bare "Error".
 
     The event is found in Gradio's public records (``Blocks.fns``, read only); the events
-    started through the queue are remembered by id until their result is sent."""
+    started through the queue are remembered by id until their result is sent. Every
+    named endpoint is queued (the queue is opened with api_open=False), so an MCP tool
+    call comes through here too: Gradio calls an event outside the queue in-process."""
 
     def __init__(self, app, remembered: int = 10_000):
         self.app = app
