@@ -540,7 +540,8 @@ class EventGuard:
     The event is found in Gradio's public records (``Blocks.fns``, read only); the events
     started through the queue are remembered by id until their result is sent. Every
     named endpoint is queued (the queue is opened with api_open=False), so an MCP tool
-    call comes through here too: Gradio calls an event outside the queue in-process."""
+    call comes through here too (Gradio's MCP server would run an event outside the queue
+    in-process, past any middleware: the app gives no such event a name)."""
 
     def __init__(self, app, remembered: int = 10_000):
         self.app = app
