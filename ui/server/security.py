@@ -506,9 +506,11 @@ DIRECT_ROUTE = re.compile(r"^(.*?)/gradio_api/(?:run|api)/([^/]+)/?$")  # events
 
 
 def input_refused(request: gr.Request) -> None:
-    """Say why ``EventGuard`` refused this request's inputs (the event runs this instead)."""
+    """Say why ``EventGuard`` refused this request's inputs (the event runs this instead;
+    called without a refusal, it has nothing to say)."""
     said = json.loads(urllib.parse.unquote(request.headers.get(REFUSED_HEADER) or "") or "{}")
-    raise gr.Error(said.get("message") or "An input was refused.", title=said.get("title"), print_exception=False)
+    if said.get("message"):
+        raise gr.Error(said["message"], title=said.get("title"), print_exception=False)
 
 
 def guard_inputs(demo: gr.Blocks) -> gr.Blocks:
