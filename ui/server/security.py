@@ -535,9 +535,9 @@ class EventGuard:
     - **Outputs**: in the results it streams back (``queue/data``, ``call/<api_name>/<id>``,
       the reply of ``run/<api_name>``), no text output names a folder of the server (a
       record's checkpoint folder, a message quoting a file; files go as Gradio's own
-      references), and a failure with no message (Gradio could not prepare a handler's
-      result: its traceback is in the log) says so in the page's language instead of a
-      bare "Error".
+      references), and a failure with no message (Gradio could not read an input or
+      prepare a handler's result: its traceback is in the log) says so in the page's
+      language instead of a bare "Error".
 
     The event is found in Gradio's public records (``Blocks.fns``, read only); the events
     started through the queue are remembered by id until their result is sent. Every
@@ -681,7 +681,7 @@ def _said(scope, fn, output, success: bool = True):
     if "error" in output or not success:
         if output.get("error") is None:
             with _in_language(scope):
-                output = {**output, "error": text("output_failed", kind="Gradio"), "title": text("title_output")}
+                output = {**output, "error": text("event_failed")}
             output["visible"] = True
         return output
     data = output.get("data")
