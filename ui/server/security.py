@@ -8,9 +8,12 @@ who may log in, and how often a client may ask for work.
   see ``ui/server/limits.py``), answering 429 with the time to wait.
 - It applies the login to the MCP server and tells MCP agents apart (``_mcp``, see
   ``ui/server/callers.py``).
-- ``guard_inputs`` checks every event's raw inputs before Gradio processes them, so
-  an API client that sends a number as text, a path on the server or a URL instead of
-  an uploaded file gets a message naming the parameter, not an empty error.
+- ``EventGuard``, an ASGI middleware behind it, checks every event's raw inputs before
+  Gradio reads them, so an API client that sends a number as text, a path on the server
+  or a URL instead of an uploaded file gets a message naming the parameter, not an empty
+  error (a refused request runs ``input_refused``, which ``guard_inputs`` declares); and
+  it keeps the server's folders out of text results and says what a bare Gradio failure
+  may be.
 - ``parse_auth`` reads ``PLAYGROUND_AUTH``; ``login_kwargs`` makes Gradio's login
   check from it and from the classroom's password, if any.
 """
