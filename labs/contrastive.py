@@ -199,10 +199,8 @@ def train_steps(data: ContrastiveSet, config: ContrastiveConfig, every: int = 1)
         if not math.isfinite(losses[-1]):
             raise InputError(
                 "diverged",
-                f"Training diverged at epoch {epoch} (the loss is {losses[-1]}): the learning "
-                f"rate {config.learning_rate} is too high; try one ten times smaller.",
                 epoch=epoch,
-                name="learning_rate",
+                loss=losses[-1],
                 value=config.learning_rate,
             )
         metrics = measured["metrics"]

@@ -509,9 +509,7 @@ def guard_inputs(demo: gr.Blocks) -> gr.Blocks:
             raise
         except Exception as error:  # Gradio's own checks: keep their message, not "error": null
             first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise refusal(
-                InputError("input_unreadable", f"An input could not be read: {first_line}", detail=first_line)
-            ) from None
+            raise refusal(InputError("input_unreadable", detail=first_line)) from None
 
     demo.preprocess_data = preprocess_data
 
@@ -560,14 +558,13 @@ def _hide_paths(value):
     return value
 
 
-def _refuse(name: str, message: str, component=None, code: str | None = None, **params) -> None:
-    """Refuse the input ``name``; with a ``code`` (ui/locales/*/messages.json) the message is
-    said in the page's language, naming the control by its label on the page."""
-    english = f"`{name}`: {message}"
+def _refuse(name: str, message: str = "", component=None, code: str | None = None, **params) -> None:
+    """Refuse the input ``name``: with a ``code`` (runtime/locales/*/messages.json), said in the
+    page's language, naming the control by its label on the page; else ``message``, in English."""
     if code is None:
-        raise refusal(english)
+        raise refusal(f"`{name}`: {message}")
     key = getattr(getattr(component, "label", None), "key", None)
-    error = InputError(code, english, name=name, **params)
+    error = InputError(code, name=name, **params)
     raise refusal(translate(error, labels={name: key} if key else None))
 
 
@@ -583,29 +580,17 @@ def check_input(component, value, name: str) -> None:
         low, high = component.minimum, component.maximum
         bounds = {"low": "−∞" if low is None else f"{low:g}", "high": "∞" if high is None else f"{high:g}"}
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            _refuse(name, f"must be a number, not {_show(value)}.", component, "number_type", **bounds)
+            _refuse(name, component=component, code="number_type", **bounds, value=_show(value))
         if not math.isfinite(value):
-            _refuse(
-                name, f"must be a finite number, not {value}.", component, "number_range", **bounds, value=str(value)
-            )
+            _refuse(name, component=component, code="number_range", **bounds, value=str(value))
         if _whole(component) and float(value) != int(value):  # Gradio would round it silently
-            _refuse(name, f"must be a whole number, not {value:g}.", component, "number_whole", value=f"{value:g}")
+            _refuse(name, component=component, code="number_whole", value=f"{value:g}")
         if (low is not None and value < low) or (high is not None and value > high):  # refused, never clamped
-            _refuse(
-                name,
-                (f"must be at least {low:g}" if low is not None else "must be")
-                + (" and" if low is not None and high is not None else "")
-                + (f" at most {high:g}" if high is not None else "")
-                + f", not {value:g}.",
-                component,
-                "number_range",
-                **bounds,
-                value=f"{value:g}",
-            )
+            _refuse(name, component=component, code="number_bounds", **bounds, value=f"{value:g}")
     elif isinstance(component, gr.Textbox) and not isinstance(value, str):
-        _refuse(name, f"must be text, not {_show(value)}.", component, "text_type", kind=type(value).__name__)
+        _refuse(name, component=component, code="text_expected", value=_show(value))
     elif isinstance(component, gr.Checkbox) and not isinstance(value, bool):
-        _refuse(name, f"must be true or false, not {_show(value)}.", component, "flag_type", value=_show(value))
+        _refuse(name, component=component, code="flag_type", value=_show(value))
     elif isinstance(component, (gr.Dropdown, gr.Radio)) and not getattr(component, "allow_custom_value", False):
         allowed = [choice[1] for choice in component.choices]
         chosen = value if getattr(component, "multiselect", False) and isinstance(value, list) else [value]
