@@ -34,7 +34,7 @@ from starlette.requests import Request
 from runtime import settings
 from runtime.files import hide_paths
 from runtime.inputs import identity
-from runtime.messages import InputError
+from runtime.messages import InputError, english
 from ui.handlers import refusal
 from ui.i18n import t
 from ui.messages import text, translate
@@ -432,8 +432,8 @@ async def _too_many(send, what: str, limiter: RateLimiter, wait: float, scope=No
     """429, in the language of the page that sent the request (its cookie) or that the
     client asks for (Accept-Language), as every message (ui/server/language.py)."""
     seconds = math.ceil(wait)
-    detail = (
-        f"Too many {what}: at most {limiter.count} every {_duration(limiter.period)}. Please try again in {seconds} s."
+    detail = english(
+        "rate_limited", {"what": what, "limit": limiter.count, "period": _duration(limiter.period), "seconds": seconds}
     )
     if scope is not None and locale_of(Request(scope)) == "zh-CN":
         detail = t("messages.rate_limited", "zh-CN").format(
