@@ -17,23 +17,22 @@ from ui.messages import locale, model_name, translate
 from ui.server.language import LOCALE_JS, PRESENTER_JS, SWITCH_LOCALE_JS, SWITCH_PRESENTER_JS
 
 
-def image_input(**kwargs) -> gr.Image:
-    """An image input that hands the uploaded file to the pipeline untouched (the
-    pipeline converts modes, orientation and size itself, see runtime/inputs.py) and
-    turns an upload that is not an image into a message instead of a crash.
+class ImageInput(gr.Image):
+    """``gr.Image`` that turns an upload that is not an image into a message instead of a
+    crash: Gradio's own reading fails with a bare error, the app's image checks
+    (runtime/inputs.py) say precisely why. A component subclass (Gradio's documented
+    route for custom components); Gradio writes its stub, ``components.pyi``, beside this
+    module on import, which git and ruff ignore."""
 
-    The check wraps this instance's preprocess: a gr.Image subclass would do the same,
-    but Gradio writes a .pyi stub beside every module that defines a component class."""
-    component = gr.Image(type="filepath", image_mode=None, **kwargs)
-    preprocess = component.preprocess
+    def get_block_name(self) -> str:
+        return "image"  # the page shows Gradio's own image input
 
-    def checked_preprocess(payload):
+    def preprocess(self, payload):
         try:
-            return preprocess(payload)
+            return super().preprocess(payload)
         except gr.Error:
             raise
         except Exception:
-            # Gradio's own check failed; the app's image checks say precisely why.
             path = getattr(payload, "path", None)
             try:
                 load_image(path, "uploaded image")
@@ -41,13 +40,17 @@ def image_input(**kwargs) -> gr.Image:
                 raise refusal(error) from None
             raise refusal(InputError("image_upload")) from None
 
-    component.preprocess = checked_preprocess
-    return component
+
+def image_input(**kwargs) -> gr.Image:
+    """An image input that hands the uploaded file to the pipeline untouched (the
+    pipeline converts modes, orientation and size itself, see runtime/inputs.py) and
+    says why an upload is not an image it can read (``ImageInput``)."""
+    return ImageInput(type="filepath", image_mode=None, **kwargs)
 
 
 def examples(english: list[list], chinese: list[list], inputs: list, **kwargs) -> tuple[gr.Examples, gr.Examples]:
     """gr.Examples in the page's language: an English and a Chinese set, each in a column
-    that the i18n CSS hides in the other language (``ui.i18n.CSS``), so the Chinese page
+    that the i18n CSS hides in the other language (ui/page/page.css), so the Chinese page
     shows Chinese questions, labels and prompts (Gradio's examples hold values, which its
     i18n does not translate). Both sets fill the same inputs."""
     if len(english) != len(chinese):
