@@ -260,3 +260,32 @@ def test_models_are_named_in_the_page_language_in_every_message():
     )
     again = pickle.loads(pickle.dumps(offline))
     assert again.code == "checkpoint_offline" and translate(again, "zh-CN").startswith("MMS-TTS 英语（VITS）（facebook")
+
+
+def test_the_input_guard_says_the_catalogues_sentences():
+    """The guard's refusals (ui/server/security.py) come from the same catalogue: the API reads
+    the English as before, the page its own language, naming the control."""
+    import gradio as gr
+
+    from ui.i18n import FROM_PAGE, PAGE_LOCALE
+    from ui.server.security import check_input
+
+    def refused(component, value, name):
+        try:
+            check_input(component, value, name)
+        except gr.Error as error:
+            return error.message
+        raise AssertionError("not refused")
+
+    width = gr.Slider(minimum=64, maximum=1024, label="create.width")
+    assert refused(width, 5000, "width") == "`width`: must be at least 64 and at most 1024, not 5000."
+    assert refused(gr.Number(), "abc", "seed") == "`seed`: must be a number, not 'abc' (str)."
+    assert refused(gr.Textbox(), 42, "prompt") == "`prompt`: must be text, not 42 (int)."
+    tokens = (PAGE_LOCALE.set("zh-CN"), FROM_PAGE.set(True))
+    try:
+        assert refused(width, 5000, "width").startswith("“") and "必须在 64 到 1024 之间" in refused(
+            width, 5000, "width"
+        )
+    finally:
+        PAGE_LOCALE.reset(tokens[0])
+        FROM_PAGE.reset(tokens[1])

@@ -580,7 +580,7 @@ def check_input(component, value, name: str) -> None:
         low, high = component.minimum, component.maximum
         bounds = {"low": "−∞" if low is None else f"{low:g}", "high": "∞" if high is None else f"{high:g}"}
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            _refuse(name, component=component, code="number_type", **bounds, value=_show(value))
+            _refuse(name, component=component, code="number_expected", value=_show(value))
         if not math.isfinite(value):
             _refuse(name, component=component, code="number_range", **bounds, value=str(value))
         if _whole(component) and float(value) != int(value):  # Gradio would round it silently
