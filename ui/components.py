@@ -40,12 +40,7 @@ class ImageInput(gr.Image):
                 load_image(path, "uploaded image")
             except (ValueError, TypeError) as error:
                 raise refusal(error) from None
-            raise refusal(
-                InputError(
-                    "image_upload",
-                    "The uploaded file is not an image that can be read (use PNG, JPEG, WEBP, GIF or BMP).",
-                )
-            ) from None
+            raise refusal(InputError("image_upload")) from None
 
 
 def image_input(**kwargs) -> gr.Image:

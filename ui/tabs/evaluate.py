@@ -40,8 +40,6 @@ def _progress(progress: gr.Progress, start: float, share: float, label: str, dea
         if deadline is not None and deadline.passed:
             raise InputError(
                 "evaluation_stopped",
-                f"The evaluation stopped after {done} of {total} steps: the time budget is {deadline.describe()}. "
-                "Evaluate fewer items (limit) or fewer tasks at once, or run `python -m evaluation` on the command line.",
                 done=done,
                 total=total,
                 seconds=f"{deadline.seconds:g}",
