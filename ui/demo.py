@@ -69,9 +69,24 @@ footer { visibility: visible; }
 /* Search: the selection sits beside the grid. */
 .search-selection img { object-fit: cover; border-radius: 6px; }
 .search-help { font-size: 0.85em; opacity: 0.85; }
+/* On a phone a gallery whose pictures have captions shows two a row, so a caption leaves its picture in sight. */
+@media (max-width: 640px) { .grid-container:has(.caption-label) { grid-template-columns: repeat(2, minmax(0, 1fr)) !important; } }
 @media (max-width: 640px) { .search-hits .grid-container { grid-template-columns: repeat(3, minmax(0, 1fr)) !important; } }
 """
 THEME = gr.themes.Soft(primary_hue="indigo", secondary_hue="sky")
+# Notices never cover results. On a wide page they sit at the bottom left, over the inputs just
+# used (every tab puts its results in the right column), newest at the bottom, no wider than
+# that column; on a phone (one column) they stay at the top, and a pile of them scrolls within
+# a third of the screen. In the page's head: Gradio scopes ``css`` to the app's container, and
+# its notices sit outside it.
+NOTICES_CSS = """
+.toast-wrap { max-height: 33vh; overflow-y: auto; }
+@media (min-width: 640px) {
+  .toast-wrap { top: auto !important; bottom: var(--size-3) !important; left: var(--size-3) !important;
+    right: auto !important; align-items: start !important; width: min(26rem, calc(50vw - 3rem)) !important;
+    max-height: 50vh; }
+}
+"""
 
 
 def build_demo(profile: str | None = None, classroom_file: str | None = None) -> gr.Blocks:
@@ -216,6 +231,7 @@ def launch_kwargs(demo: gr.Blocks) -> dict:
     return dict(
         theme=THEME,
         css=CSS + I18N_CSS + PRESENTER_CSS + RANGE_CSS,
+        head=f"<style>{NOTICES_CSS}</style>",
         i18n=I18N,
         max_file_size=settings.MAX_FILE_SIZE,
         # Session state is bounded: the visitor unused longest is forgotten first (SESSION_CAPACITY).

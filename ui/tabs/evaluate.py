@@ -12,6 +12,7 @@ from evaluation.probes import TASKS
 from pipelines.cache import MODELS
 from runtime import registry, settings
 from runtime.messages import InputError
+from ui.components import picker_choice
 from ui.context import Context
 from ui.handlers import gpu, makes_images, user_errors
 from ui.i18n import EN, _, t
@@ -244,7 +245,7 @@ def _picker(task: str, label: str, compare: bool, classroom: ClassroomPolicy) ->
     """A checkpoint picker of the Evaluate tab: what the classroom offers for ``task``
     (the second column may also be "none"), guarded like every other model picker."""
     offered = classroom.offered(task)
-    options = [(f"{c.label} · {c.size}" if c.size else c.label, c.key) for c in offered]
+    options = [picker_choice(c) for c in offered]
     if compare:
         options = [(_("evaluate.none"), NONE), *options]
     picker = gr.Dropdown(choices=options, value=NONE if compare else offered[0].key, label=_(label))
