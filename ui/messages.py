@@ -73,6 +73,13 @@ def locale() -> str:
     return page_language() or "en"
 
 
+def words(prefix: str, where: str | None = None) -> dict[str, str]:
+    """The strings under ``prefix`` ("explain.figure.") in ``where`` (the request's language
+    by default), named without it: the words a figure drawn below the UI writes
+    (explain/clip.py ``WORDS``)."""
+    return {key.removeprefix(prefix): t(key, where or locale()) for key in EN if key.startswith(prefix)}
+
+
 def label(name: str, where: str | None = None, labels: dict[str, str] | None = None) -> str:
     """``name`` (a parameter, "width", or a thing, "caption prompt") as the page calls it,
     in quotes: “Width” / “宽度”; a name the page has no control for stays as it is."""

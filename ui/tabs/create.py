@@ -29,7 +29,7 @@ from ui.components import examples, model_picker, model_status, seed_input, stat
 from ui.context import Context
 from ui.handlers import get_model, gpu
 from ui.i18n import _, bilingual
-from ui.messages import text
+from ui.messages import model_name, text
 from ui.server import outputs
 
 EXAMPLES = [
@@ -173,7 +173,9 @@ def _load_checker(loaded, progress) -> None:
     """Load the pipeline's safety checker now, with a progress message, rather than at its
     first image (and refuse at once, before denoising, when it can't be had)."""
     loaded.pipeline.safety.checker(
-        on_load=lambda c: progress(0, desc=bilingual("common.loading", model=f"{c.label} ({c.size})"))
+        on_load=lambda c: progress(
+            0, desc=bilingual("common.loading", model=f"{model_name(c.key, c.label)} ({c.size})")
+        )
     )
 
 

@@ -14,6 +14,7 @@ from runtime import registry, settings
 from runtime.inputs import Range
 from runtime.messages import InputError
 from ui.chain import display, endpoint
+from ui.components import picker_choice
 from ui.context import Context
 from ui.handlers import gpu
 from ui.i18n import EN, _, t
@@ -251,7 +252,7 @@ def _picker(task: str, label: str, compare: bool, classroom: ClassroomPolicy) ->
     """A checkpoint picker of the Evaluate tab: what the classroom offers for ``task``
     (the second column may also be "none"), guarded like every other model picker."""
     offered = classroom.offered(task)
-    options = [(f"{c.label} · {c.size}" if c.size else c.label, c.key) for c in offered]
+    options = [picker_choice(c) for c in offered]
     if compare:
         options = [(_("evaluate.none"), NONE), *options]
     picker = gr.Dropdown(choices=options, value=NONE if compare else offered[0].key, label=_(label))

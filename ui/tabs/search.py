@@ -32,7 +32,7 @@ from ui.components import examples, image_input, model_picker, model_status, ses
 from ui.context import Context
 from ui.handlers import get_model, gpu, gpu_method
 from ui.i18n import _, both
-from ui.messages import text, translate
+from ui.messages import text, translate, words
 from ui.server.callers import session_of
 from ui.server.limits import Allowance, visitor
 from ui.server.mcp_inputs import Files
@@ -390,14 +390,16 @@ class Search:
         # The gallery's embeddings on a 2-D map, with the query placed among them.
         pipe = get_model("retrieval", model, progress).pipeline
         if image:
-            embedding, label = pipe.embed_images([image])[0], "image"
+            embedding, label = pipe.embed_images([image])[0], explain_clip.IMAGE_QUERY
         elif query and query.strip():
             label = check_text(query, "search text")
             embedding = pipe.embed_texts([label])[0]
         else:
             raise InputError("no_map_query")
         paths, matrix = self.collections.embeddings(pipe, _session(request))
-        record, picture = explain_clip.embedding_map(paths, matrix, embedding, label, int(top_k))
+        record, picture = explain_clip.embedding_map(
+            paths, matrix, embedding, label, int(top_k), words("explain.figure.")
+        )
         return picture, record
 
 
@@ -445,14 +447,15 @@ def similarity_matrix(
     pipe = get_model("retrieval", model, progress).pipeline
     record, loaded = explain_clip.similarity_matrix(pipe, list(images or []), texts)
     thumbnails = [explain_clip.fit(image, 96) for image in loaded]
-    return record, explain_clip.matrix_figure(record, thumbnails), (record, thumbnails)
+    return record, explain_clip.matrix_figure(record, thumbnails, words=words("explain.figure.")), (record, thumbnails)
 
 
 def rescale_matrix(state, temperature: float):
     if not state:
         return gr.skip(), gr.skip()
     record, thumbnails = state
-    return explain_clip.matrix_figure(record, thumbnails, temperature), matrix_table(record, temperature)
+    figure = explain_clip.matrix_figure(record, thumbnails, temperature, words("explain.figure."))
+    return figure, matrix_table(record, temperature)
 
 
 def _share(p: float) -> str:
