@@ -1,4 +1,5 @@
-"""What every handler shares: the ZeroGPU decorator, the mark for the classroom check, turning
+"""What every handler shares: the ZeroGPU decorator (``gpu``, and ``gpu_method`` for a tab's
+endpoints that are methods), the mark for the classroom check, turning
 failures into messages (``user_errors``), and loading a model with progress (``get_model``).
 
 Pipelines raise ``ValueError``/``TypeError`` for bad input, with the rule and the bad
