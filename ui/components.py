@@ -1,5 +1,5 @@
 """Controls every tab shares, written once: the image input, the model picker and its
-status line, the language switch and the page's language for server-written text."""
+status line, the seed box, the language switch and the page's language for server-written text."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from classroom.policy import ClassroomPolicy
 from pipelines.cache import MODELS
 from runtime import registry, settings
 from runtime.backends import backend_for
-from runtime.inputs import load_image
+from runtime.inputs import Range, load_image
 from runtime.messages import InputError
 from ui.handlers import refusal
 from ui.i18n import _, both
@@ -151,3 +151,20 @@ def session_state(value=None) -> gr.State:
     """A visitor's own value (the last result an explain view reads, a search's hits), kept
     SESSION_TTL seconds after it was last set; Gradio then drops it (the page starts over)."""
     return gr.State(value, time_to_live=settings.SESSION_TTL if settings.SESSION_TTL > 0 else None)
+
+
+def seed_input(value: int = -1, *, limit: Range | None = None, label=None, info=None) -> gr.Number:
+    """The seed box, written once for every tab: a whole number, labelled "Seed" unless
+    the tab says otherwise.
+
+    A model's seed (``limit`` None) takes -1 to draw one; any other is checked by
+    ``runtime.inputs.check_seed``, which refuses one outside 0-4294967295 in those words.
+    A lab's training seed has a declared range (``labs.fusion.LIMITS["seed"]``): the box
+    starts at its low end, and the lab's check says the high end, written out in full."""
+    return gr.Number(
+        value,
+        precision=0,
+        minimum=None if limit is None else limit.low,
+        label=label if label is not None else _("common.seed"),
+        info=info if info is not None else _("common.seed_info"),
+    )

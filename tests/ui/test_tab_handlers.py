@@ -61,3 +61,23 @@ def test_gradio_sees_a_gpu_method_as_the_function_it_wraps(monkeypatch):
     description, parameters, _ = gr.utils.get_function_description(shout)
     assert description == "Say it louder."
     assert (parameters["text"], parameters["times"]) == ("What to say.", "How many times.")
+
+
+LONGEST = 80  # lines, docstring included: a function read in one screen
+
+
+def test_no_function_in_the_ui_runs_over_80_lines():
+    """A tab's file reads in one sitting when each function does: a long one is a layout to
+    split into parts, or handlers to move out to module level."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    long = []
+    for path in sorted((root / "ui").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > LONGEST:
+                    long.append(f"{path.relative_to(root)}:{node.lineno} {node.name}: {lines} lines")
+    assert not long, "\n".join(long)
