@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from runtime import settings
 from runtime.inputs import notify
-from runtime.messages import InputError, Notice
+from runtime.messages import InputError, Notice, said
 
 MAX_MESSAGE_CHARS = 4000  # a message the user types (the Chat box's own limit)
 # An answer in a history: 1,024 new tokens (the most /chat writes) are under 8,000
@@ -26,7 +26,7 @@ MAX_TURNS = 64  # messages in one conversation (user and assistant), before any 
 MAX_IMAGES_IN_CONVERSATION = 16  # every image is encoded again on each turn
 MAX_ANSWER_TOKENS = 1024  # the longest answer /chat writes (max_new_tokens)
 
-ROLE = {"user": {"en": "the user's", "zh-CN": "用户的"}, "assistant": {"en": "the assistant's", "zh-CN": "助手的"}}
+ROLES = ("user", "assistant")  # whose message it is: role_<role> in the catalogue names it
 
 
 def check_counts(turns: list) -> None:
@@ -64,11 +64,11 @@ def check_length(text, role, number: int) -> None:
     """Refuse message ``number`` (1-based) when its text is longer than its role allows."""
     limit = MAX_ANSWER_CHARS if role == "assistant" else MAX_MESSAGE_CHARS
     length = len(" ".join(text.split())) if isinstance(text, str) else 0  # runs of spaces as one, as check_text
-    if length > limit and role in ROLE:
+    if length > limit and role in ROLES:
         raise InputError(
             "chat_message_long",
             number=number,
-            role=ROLE[role],
+            role=said(f"role_{role}"),
             length=length,
             limit=limit,
         )

@@ -38,7 +38,7 @@ from pipelines.limits import TEXT_TO_IMAGE as LIMITS
 from pipelines.safety import SafetyFilter
 from runtime import settings
 from runtime.inputs import check_seed, check_text, note_truncation, notify
-from runtime.messages import InputError, Notice
+from runtime.messages import InputError, Notice, said
 from runtime.scripts import ScriptCheck
 
 DECODERS = ("vae", "taesd")
@@ -197,7 +197,7 @@ class TextToImagePipeline:
                 steps=steps,
                 images=num_images,
                 limit=round(limit, 1),
-                guidance={"en": " × 2 for guidance", "zh-CN": " × 2（引导）"} if doubled else "",
+                guidance=said("create_guidance_doubled") if doubled else "",
                 device=self.device_kind.upper(),
             )
 

@@ -18,12 +18,11 @@ import soundfile as sf
 import soxr
 
 from runtime import settings
-from runtime.messages import InputError
+from runtime.messages import InputError, said
 
 # Suffixes of the containers libsndfile reads; a file with one of them that still
 # fails to open is damaged, anything else is a format we don't read (M4A, WEBM, ...).
 AUDIO_SUFFIXES = {".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc"}
-SUPPORTED = "WAV, FLAC, OGG (Vorbis or Opus), MP3 or AIFF"
 # Telephone speech is 8 kHz, studio audio at most 192 kHz; a rate outside that range is
 # a mislabelled file, and soxr's filters would make from it either nothing audible or
 # a huge buffer.
@@ -97,7 +96,7 @@ def _read(path: Path, max_seconds: float, name: str) -> tuple[np.ndarray, int]:
             "audio_format",
             name=name,
             file=path.name,
-            formats={"en": SUPPORTED, "zh-CN": "WAV、FLAC、OGG（Vorbis 或 Opus）、MP3 或 AIFF"},
+            formats=said("audio_formats"),
         ) from None
     # Check before decoding, so that an hour-long upload is refused without reading it.
     _check_rate_and_length(info.samplerate, info.frames, max_seconds, name)

@@ -26,15 +26,11 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from runtime import settings
-from runtime.messages import InputError, english
+from runtime.messages import InputError, english, said
 from runtime.registry import Checkpoint
 
-# What each remote task's server is called in messages, in each language.
-WHAT = {
-    "chat": {"en": "vision-language", "zh-CN": "视觉语言"},
-    "speech_recognition": {"en": "speech recognition", "zh-CN": "语音识别"},
-    "text_to_image": {"en": "text-to-image", "zh-CN": "文生图"},
-}
+# The remote tasks, whose servers messages name by their kind (server_what_<task> in the catalogue).
+TASKS = ("chat", "speech_recognition", "text_to_image")
 
 
 class BackendError(RuntimeError):
@@ -45,10 +41,10 @@ class BackendError(RuntimeError):
     def __init__(self, code: str, backend: Backend, **params):
         tries = settings.BACKEND_RETRIES + 1
         params = {
-            "what": WHAT.get(backend.task, {"en": backend.task}),
+            "what": said(f"server_what_{backend.task}") if backend.task in TASKS else backend.task,
             "server": backend.describe(),
             "setting": f"BACKEND_{backend.task.upper()}",
-            "retried": {"en": f" (tried {tries} times)", "zh-CN": f"（已尝试 {tries} 次）"} if tries > 1 else "",
+            "retried": said("server_retried", tries=tries) if tries > 1 else "",
             **params,
         }
         super().__init__(english(code, params))
@@ -189,22 +185,17 @@ class NeedsLocalModel(InputError):
     """A view that reads the model's insides, asked of a model that runs on a server."""
 
 
-# What each view is called in the message that it needs the model here.
-VIEWS = {
-    "where": {"en": "Where it looked", "zh-CN": "“看了哪里”"},
-    "caption": {"en": "Explaining a caption", "zh-CN": "解释图片描述"},
-    "answer": {"en": "Explaining an answer", "zh-CN": "解释回答"},
-    "forming": {"en": "Explaining an image as it forms", "zh-CN": "解释图片的生成过程"},
-    "latents": {"en": "TAESD and the denoising timeline", "zh-CN": "TAESD 和去噪时间线"},
-}
-
-
 def needs_local_model(pipeline, view: str) -> None:
     """Raise ``NeedsLocalModel`` when ``pipeline`` (or the chat model it adapts) runs on a
-    server; ``view``: a key of ``VIEWS``."""
+    server; ``view``: "where", "caption", "answer", "forming" or "latents" (its name in
+    the catalogue: view_<view>)."""
     backend = getattr(pipeline, "backend", None) or getattr(getattr(pipeline, "chat", None), "backend", None)
     if backend is not None:
-        params = {"view": VIEWS[view], "server": backend.describe(), "setting": f"BACKEND_{backend.task.upper()}"}
+        params = {
+            "view": said(f"view_{view}"),
+            "server": backend.describe(),
+            "setting": f"BACKEND_{backend.task.upper()}",
+        }
         raise NeedsLocalModel(
             "needs_local_model",
             **params,

@@ -35,7 +35,7 @@ from pathlib import Path
 from runtime import registry, settings
 from runtime.devices import cuda_available
 from runtime.files import atomic_write_text
-from runtime.messages import english
+from runtime.messages import english, said
 from runtime.registry import Checkpoint
 
 SOURCES = ("auto", "huggingface", "modelscope")
@@ -438,8 +438,7 @@ def _download(plan: Plan, names: list[str], done: _Counter) -> str:
 def _errors(checkpoint: Checkpoint, source: str) -> Iterator[None]:
     """The libraries' errors as one DownloadError each: not found (404), gated or private
     (401/403), the server failing (5xx), out of reach."""
-    where = {"huggingface": "the Hugging Face Hub", "modelscope": "ModelScope"}[source]
-    said = {"en": where, "zh-CN": {"huggingface": " Hugging Face Hub ", "modelscope": "魔搭社区 ModelScope "}[source]}
+    where = said(f"hub_{source}")  # "huggingface" or "modelscope"
     shown = f"{checkpoint.label} ({checkpoint.repo_id if source == 'huggingface' else modelscope_id(checkpoint)})"
     try:
         yield
@@ -451,27 +450,27 @@ def _errors(checkpoint: Checkpoint, source: str) -> Iterator[None]:
             raise DownloadError(
                 "download_gated",
                 model=shown,
-                where=said,
+                where=where,
                 status=status or 403,
             ) from None
         if kind in ("RepositoryNotFoundError", "RevisionNotFoundError", "NotExistError") or status == 404:
             raise DownloadError(
                 "download_not_found",
                 model=shown,
-                where=said,
+                where=where,
             ) from None
         if status is not None and status >= 500:
             raise DownloadError(
                 "download_server",
                 model=shown,
-                where=said,
+                where=where,
                 status=status,
             ) from None
         if _is_connection(error):
             raise DownloadError(
                 "download_unreachable",
                 model=shown,
-                where=said,
+                where=where,
                 kind=kind,
             ) from None
         raise

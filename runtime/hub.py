@@ -13,7 +13,7 @@ import urllib.request
 from pathlib import Path
 
 from runtime import download, settings
-from runtime.messages import english, model_names
+from runtime.messages import english, model_names, said
 from runtime.registry import Checkpoint
 
 
@@ -87,12 +87,11 @@ def sources(checkpoint: Checkpoint) -> list[str]:
     found = download.sources(checkpoint, hub_up=hub_reachable())
     if not found:
         modelscope = download.modelscope_id(checkpoint) and settings.MODEL_SOURCE != "huggingface"
-        mirror = " or ModelScope" if modelscope else ""
         raise CheckpointUnavailable(
             "checkpoint_offline",
             model=model_names(checkpoint),
             repo=checkpoint.repo_id,
-            mirror={"en": mirror, "zh-CN": "或 ModelScope" if modelscope else ""},
+            mirror=said("offline_or_modelscope") if modelscope else "",
         )
     return found
 

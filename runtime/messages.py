@@ -12,8 +12,8 @@ page (ui/messages.py).
 In the English text, ```{name}``` in backticks (optionally followed by a colon) is a
 parameter as the API names it (`max_new_tokens`); the page writes its control's label
 there instead, in quotes ("“Max new tokens” must be ..."). A param given as
-``{"en": ..., "zh-CN": ...}`` is said in each language (a script's name); ``str()``
-reads its ``"en"``.
+``{"en": ..., "zh-CN": ...}`` is said in each language (a phrase of the catalogue,
+``said("view_where")``, or a script's name); ``str()`` reads its ``"en"``.
 
 Nothing here imports the UI: pipelines stay usable without it. The catalogue is read on
 first use, not at import.
@@ -26,6 +26,7 @@ import json
 from pathlib import Path
 
 LOCALES_DIR = Path(__file__).parent / "locales"  # <locale>/messages.json: every coded message
+LOCALES = ("en", "zh-CN")
 
 
 @functools.cache
@@ -37,6 +38,12 @@ def catalogue(locale: str = "en") -> dict[str, str]:
 def english(code: str, params: dict) -> str:
     """The English text of ``code`` filled in with ``params``, as an API client reads it."""
     return catalogue("en")[code].format_map({key: _english(value) for key, value in params.items()})
+
+
+def said(code: str, **values) -> dict[str, str]:
+    """A phrase of the catalogue as a param said in each language, filled in with ``values``:
+    ``{"en": "vision-language", "zh-CN": "视觉语言"}`` for a server's kind or a view's name."""
+    return {locale: catalogue(locale)[code].format(**values) for locale in LOCALES}
 
 
 def _english(value):
