@@ -278,48 +278,58 @@ def build_qwen(key: str, max_pixels: int, dtype=None):
     return ChatPipeline(model, processor, family, key)
 
 
-def speeds(pipes: dict, turns: list[dict], repeats: int, answer_tokens: int = ANSWER_TOKENS) -> dict[str, dict]:
-    """Each pipeline's time to the first token (an answer of one token: the vision encoder,
-    the prompt's prefill and one step) and its decoding speed after it (``answer_tokens``
-    tokens, less the first), medians of ``repeats``, the pipelines taking turns in an order
-    that flips each round so that a busier moment of a shared machine hits them alike. Also
-    the process's CPU seconds per thread, which load from other processes inflates less."""
+def speeds(runs: dict, repeats: int, answer_tokens: int = ANSWER_TOKENS) -> dict[str, dict]:
+    """For each of ``runs`` (name -> a function answering with ``n`` new tokens), the time to
+    the first token (an answer of one token: the vision encoder, the prompt's prefill and one
+    step) and the decoding speed after it (an answer of ``answer_tokens``), medians of
+    ``repeats``, the runs taking turns in an order that flips each round so that a busier
+    moment of a shared machine hits them alike. Also the process's CPU seconds per thread,
+    which load from other processes inflates less than the wall time."""
     import torch
 
     threads = torch.get_num_threads()
-    for pipe in pipes.values():
-        pipe(turns, max_new_tokens=2)  # warm-up
-    times = {name: {"first": [], "all": [], "first_cpu": [], "all_cpu": []} for name in pipes}
-    result = {}
+    for run in runs.values():
+        run(2)  # warm-up
+    times = {name: {"first": [], "all": [], "first_cpu": [], "all_cpu": []} for name in runs}
     for i in range(repeats):
-        for name in list(pipes) if i % 2 == 0 else list(pipes)[::-1]:
+        for name in list(runs) if i % 2 == 0 else list(runs)[::-1]:
             for tokens, kind in ((1, "first"), (answer_tokens, "all")):
                 start, cpu = time.perf_counter(), time.process_time()
-                result[name] = pipes[name](turns, max_new_tokens=tokens)
+                runs[name](tokens)
                 times[name][kind].append(time.perf_counter() - start)
                 times[name][f"{kind}_cpu"].append((time.process_time() - cpu) / threads)
     rows = {}
     for name, t in times.items():
         first, whole = statistics.median(t["first"]), statistics.median(t["all"])
         first_cpu, whole_cpu = statistics.median(t["first_cpu"]), statistics.median(t["all_cpu"])
-        tokens = len(result[name]["tokens"])
         rows[name] = {
-            "prompt_tokens": result[name]["prompt_tokens"],
-            "image_tokens": result[name]["image_tokens"],
             "first_token_s": round(first, 2),
             "answer_s": round(whole, 2),
-            "tokens_per_s": round((tokens - 1) / (whole - first), 1) if whole > first else None,
+            "tokens_per_s": round((answer_tokens - 1) / (whole - first), 1) if whole > first else None,
             "first_token_cpu_s": round(first_cpu, 2),
-            "tokens_per_cpu_s": round((tokens - 1) / (whole_cpu - first_cpu), 1) if whole_cpu > first_cpu else None,
-            "answer_tokens": tokens,
+            "tokens_per_cpu_s": round((answer_tokens - 1) / (whole_cpu - first_cpu), 1)
+            if whole_cpu > first_cpu
+            else None,
+            "answer_tokens": answer_tokens,
         }
     return rows
 
 
+def asking(pipe, turns: list[dict]):
+    """``pipe`` answering ``turns`` with n new tokens, as ``speeds`` runs it."""
+    return lambda n: pipe(turns, max_new_tokens=n)
+
+
+def prompt_size(pipe, turns: list[dict]) -> dict:
+    result = pipe(turns, max_new_tokens=1)
+    return {"prompt_tokens": result["prompt_tokens"], "image_tokens": result["image_tokens"]}
+
+
 def measure(pipe, image, repeats: int, answer_tokens: int = ANSWER_TOKENS, question: str = QUESTION) -> dict:
-    """``speeds`` of one pipeline asked ``question`` about ``image``."""
+    """``speeds`` of one pipeline asked ``question`` about ``image``, and its prompt's size.
+    Random weights don't stop: every answer has ``answer_tokens`` tokens."""
     turns = [{"role": "user", "text": question, "images": [image]}]
-    return speeds({"pipe": pipe}, turns, repeats, answer_tokens)["pipe"]
+    return prompt_size(pipe, turns) | speeds({"pipe": asking(pipe, turns)}, repeats, answer_tokens)["pipe"]
 
 
 def logits_error(pipes: dict, reference, turns: list[dict], ids: list[int]) -> dict[str, dict]:
@@ -547,9 +557,10 @@ def _run_qwen(tokens: int, quick: bool, info: dict) -> list[dict]:
     ours = quantized if int8 else plain
     image = photo()
     turns = [{"role": "user", "text": QUESTION_ZH, "images": [image]}]
+
     messages = card.messages(card.check_conversation(turns)[0])
 
-    def baseline():
+    def baseline(n: int):  # the card's way: its processor and generate, the photo at full size
         inputs = card.processor.apply_chat_template(
             messages,
             add_generation_prompt=True,
@@ -559,28 +570,29 @@ def _run_qwen(tokens: int, quick: bool, info: dict) -> list[dict]:
             enable_thinking=False,
         )
         with torch.inference_mode():
-            return card.model.generate(**inputs, max_new_tokens=tokens, min_new_tokens=tokens, do_sample=False)
+            return card.model.generate(**inputs, max_new_tokens=n, min_new_tokens=n, do_sample=False)
 
-    timing = common.compare(lambda: ours(turns, max_new_tokens=tokens), baseline, repeats=repeats)
-    # The card's first token and decoding through the same pipeline code (its image size, bfloat16).
-    speed = speeds({"ours": ours, "card": card}, turns, repeats, answer_tokens=tokens)
+    # Ours and the card's way in turns: the first token, the decoding speed, the whole answer.
+    speed = speeds({"ours": asking(ours, turns), "card": baseline}, repeats, answer_tokens=tokens)
     precision = "int8 language model, bfloat16 vision" if int8 else "bfloat16"
     rows = [
         common.result(
             f"vlm_{key}",
             "s per answer",
-            timing["ours"],
-            timing["baseline"],
+            speed["ours"]["answer_s"],
+            speed["card"]["answer_s"],
             info,
             precision=f"{precision}, {pixels:,} px images vs bfloat16, {CARD_MAX_PIXELS:,} px (the card's)",
             image=f"{PHOTO[0]} x {PHOTO[1]} px",
+            **prompt_size(ours, turns),
+            baseline_prompt_tokens=prompt_size(card, turns)["prompt_tokens"],
             **speed["ours"],
             **{f"baseline_{name}": value for name, value in speed["card"].items()},
         )
     ]
 
     # int8 against bfloat16, both at the app's image size; the logits against float32's.
-    speed = speeds({"int8": quantized, "bfloat16": plain}, turns, repeats, answer_tokens=tokens)
+    speed = speeds({"int8": asking(quantized, turns), "bfloat16": asking(plain, turns)}, repeats, answer_tokens=tokens)
     float32 = ChatPipeline(copy.deepcopy(card.model).float(), processor, card.model_type, key)
     answer = [t["id"] for t in float32(turns, max_new_tokens=tokens)["tokens"]]
     error = logits_error({"int8": quantized, "bfloat16": plain}, float32, turns, answer)
