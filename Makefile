@@ -36,7 +36,7 @@ run: $(VENV)/.app-installed  ## install and launch the app (make run ARGS="--pro
 # (runtime/devices.py) and many tests wait on an app, a server or a browser, so two
 # keep both cores of a laptop or a CI machine busy (about 7 min instead of 11).
 test: $(VENV)/.dev-installed  ## install and run the test suite, offline, on tiny models
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n 2 --dist loadfile
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n 2 --dist loadfile --durations=15
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -106,3 +106,31 @@ def test_both_readmes_have_the_same_sections():
 
     english, chinese = sections("README.md"), sections("README.zh-CN.md")
     assert len(english) == len(chinese), f"{english} against {chinese}"
+
+
+def test_readme_lines_are_short_so_its_line_cap_means_something():
+    for page in ("README.md", "README.zh-CN.md"):
+        long = [
+            n for n, line in enumerate((ROOT / page).read_text(encoding="utf-8").splitlines(), 1) if len(line) > 120
+        ]
+        assert not long, f"{page}: lines over 120 characters: {long}"
+
+
+def test_readmes_name_every_profile_default_the_registry_has():
+    """The profiles table and the Spaces front matter follow runtime/registry.py: a default
+    that changes there and not here fails (the README once named a chat default that had gone)."""
+    import yaml
+
+    from runtime import registry
+
+    english = (ROOT / "README.md").read_text(encoding="utf-8")
+    chinese = (ROOT / "README.zh-CN.md").read_text(encoding="utf-8")
+    front = set(yaml.safe_load(english.split("---")[1])["models"])
+    for profile in ("cpu", "gpu"):
+        for task, key in registry.DEFAULTS[profile].items():
+            repo = registry.CHECKPOINTS[key].repo_id
+            assert f"https://huggingface.co/{repo}" in english, f"README.md lacks the {profile} {task} default {repo}"
+            assert f"https://huggingface.co/{repo}" in chinese, (
+                f"README.zh-CN.md lacks the {profile} {task} default {repo}"
+            )
+            assert repo in front, f"the Spaces front matter's models lack {repo}"

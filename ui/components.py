@@ -1,5 +1,5 @@
 """Controls every tab shares, written once: the image input, the model picker and its
-status line, the language switch and the page's language for server-written text."""
+status line, the seed box, the language switch and the page's language for server-written text."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from classroom.policy import ClassroomPolicy
 from pipelines.cache import MODELS
 from runtime import registry, settings
 from runtime.backends import backend_for
-from runtime.inputs import load_image
+from runtime.inputs import Range, load_image
 from runtime.messages import InputError
 from ui.handlers import refusal
 from ui.i18n import _, both
@@ -17,23 +17,22 @@ from ui.messages import locale, model_name, translate
 from ui.server.language import LOCALE_JS, PRESENTER_JS, SWITCH_LOCALE_JS, SWITCH_PRESENTER_JS
 
 
-def image_input(**kwargs) -> gr.Image:
-    """An image input that hands the uploaded file to the pipeline untouched (the
-    pipeline converts modes, orientation and size itself, see runtime/inputs.py) and
-    turns an upload that is not an image into a message instead of a crash.
+class ImageInput(gr.Image):
+    """``gr.Image`` that turns an upload that is not an image into a message instead of a
+    crash: Gradio's own reading fails with a bare error, the app's image checks
+    (runtime/inputs.py) say precisely why. A component subclass (Gradio's documented
+    route for custom components); Gradio writes its stub, ``components.pyi``, beside this
+    module on import, which git and ruff ignore."""
 
-    The check wraps this instance's preprocess: a gr.Image subclass would do the same,
-    but Gradio writes a .pyi stub beside every module that defines a component class."""
-    component = gr.Image(type="filepath", image_mode=None, **kwargs)
-    preprocess = component.preprocess
+    def get_block_name(self) -> str:
+        return "image"  # the page shows Gradio's own image input
 
-    def checked_preprocess(payload):
+    def preprocess(self, payload):
         try:
-            return preprocess(payload)
+            return super().preprocess(payload)
         except gr.Error:
             raise
         except Exception:
-            # Gradio's own check failed; the app's image checks say precisely why.
             path = getattr(payload, "path", None)
             try:
                 load_image(path, "uploaded image")
@@ -46,13 +45,17 @@ def image_input(**kwargs) -> gr.Image:
                 )
             ) from None
 
-    component.preprocess = checked_preprocess
-    return component
+
+def image_input(**kwargs) -> gr.Image:
+    """An image input that hands the uploaded file to the pipeline untouched (the
+    pipeline converts modes, orientation and size itself, see runtime/inputs.py) and
+    says why an upload is not an image it can read (``ImageInput``)."""
+    return ImageInput(type="filepath", image_mode=None, **kwargs)
 
 
 def examples(english: list[list], chinese: list[list], inputs: list, **kwargs) -> tuple[gr.Examples, gr.Examples]:
     """gr.Examples in the page's language: an English and a Chinese set, each in a column
-    that the i18n CSS hides in the other language (``ui.i18n.CSS``), so the Chinese page
+    that the i18n CSS hides in the other language (ui/page/page.css), so the Chinese page
     shows Chinese questions, labels and prompts (Gradio's examples hold values, which its
     i18n does not translate). Both sets fill the same inputs."""
     if len(english) != len(chinese):
@@ -153,3 +156,20 @@ def session_state(value=None) -> gr.State:
     """A visitor's own value (the last result an explain view reads, a search's hits), kept
     SESSION_TTL seconds after it was last set; Gradio then drops it (the page starts over)."""
     return gr.State(value, time_to_live=settings.SESSION_TTL if settings.SESSION_TTL > 0 else None)
+
+
+def seed_input(value: int = -1, *, limit: Range | None = None, label=None, info=None) -> gr.Number:
+    """The seed box, written once for every tab: a whole number, labelled "Seed" unless
+    the tab says otherwise.
+
+    A model's seed (``limit`` None) takes -1 to draw one; any other is checked by
+    ``runtime.inputs.check_seed``, which refuses one outside 0-4294967295 in those words.
+    A lab's training seed has a declared range (``labs.fusion.LIMITS["seed"]``): the box
+    starts at its low end, and the lab's check says the high end, written out in full."""
+    return gr.Number(
+        value,
+        precision=0,
+        minimum=None if limit is None else limit.low,
+        label=label if label is not None else _("common.seed"),
+        info=info if info is not None else _("common.seed_info"),
+    )

@@ -22,10 +22,9 @@ from search.collections import Collections
 from ui.actions import parameters
 from ui.components import language_switch, presenter_switch
 from ui.context import Context
-from ui.i18n import CSS as I18N_CSS
 from ui.i18n import I18N, _, t
 from ui.messages import learn_labels
-from ui.server.language import PRESENTER_CSS, RANGE_CSS, LanguageScript, follow_page_language
+from ui.server.language import PAGE, LanguageScript, follow_page_language
 from ui.server.mcp import fix_state_outputs
 from ui.server.queue import QueueShare
 from ui.server.security import app_roots, guard_inputs, login_kwargs, middleware, parse_auth, serves
@@ -35,42 +34,6 @@ log = logging.getLogger("playground")
 # Lessons last: its Try it buttons reach the endpoints of the tabs built before it.
 TABS = (caption, ask, chat, create, search, listen, fusion, contrastive, evaluate, lessons)
 
-CSS = """
-.model-status { font-size: 0.85em; opacity: 0.8; }
-.banner-tiny { border-left: 4px solid #f59e0b; padding: 0.4em 0.9em; background: rgba(245, 158, 11, 0.08); }
-footer { visibility: visible; }
-#page-switches { justify-content: flex-end; align-items: center; gap: 1em; }
-#language-switch { max-width: 16em; flex-grow: 0; }
-#presenter-switch { flex: 0 0 auto !important; width: auto; min-width: max-content !important; margin: 0 0 0 auto !important; }
-.banner-classroom { border-left: 4px solid #6366f1; padding: 0.4em 0.9em; background: rgba(99, 102, 241, 0.08); }
-.fusion-confusion table, .fusion-table table, .fusion-missing table { border-collapse: collapse; font-size: 0.9em; }
-.fusion-confusion th, .fusion-confusion td, .fusion-table th, .fusion-table td, .fusion-missing th, .fusion-missing td {
-  padding: 0.35em 0.7em; border: 1px solid var(--border-color-primary); text-align: center; }
-.fusion-confusion td.hit { background: rgba(34, 197, 94, calc(0.12 + 0.5 * var(--share))); }
-.fusion-confusion td.miss { background: rgba(239, 68, 68, calc(0.06 + 0.5 * var(--share))); }
-.fusion-table, .fusion-missing { overflow-x: auto; }
-.fusion-table tr.best td { font-weight: 600; background: rgba(99, 102, 241, 0.1); }
-.guide table { font-size: 0.92em; } .guide td, .guide th { padding: 0.25em 0.6em; }
-/* Tables never break a number ("2. 01 e- 68"): a wide one scrolls sideways inside its block on a phone. */
-.prose table { display: block; max-width: 100%; overflow-x: auto; }
-.prose td, .prose th { overflow-wrap: normal; word-break: normal; }
-.token-table table { min-width: 560px; } .token-table td:nth-child(-n+3) * { white-space: nowrap !important; }
-.matrix-table { overflow-x: auto; max-width: 100%; }
-.matrix-table table { border-collapse: collapse; font-size: 0.9em; }
-.matrix-table caption { caption-side: top; text-align: left; font-size: 0.85em; opacity: 0.8; padding-bottom: 0.3em; }
-.matrix-table th, .matrix-table td { border: 1px solid var(--border-color-primary); padding: 0.3em 0.6em; white-space: nowrap;
-  text-align: center; }
-.matrix-table tr > th:first-child { text-align: left; }
-/* A failed event: its message is in the corner's notice; the output keeps what it showed instead of a bare "Error". */
-[data-testid="status-tracker"]:has(span.error) { display: none !important; }
-/* A gallery's caption is read whole (it wraps): its numbers ("animal · 0.31") are what a student needs. */
-.caption-label { white-space: normal !important; overflow-wrap: anywhere; text-overflow: clip !important;
-  max-width: calc(100% - 8px); left: 4px; right: 4px; font-size: 0.8em; line-height: 1.25; }
-/* Search: the selection sits beside the grid. */
-.search-selection img { object-fit: cover; border-radius: 6px; }
-.search-help { font-size: 0.85em; opacity: 0.85; }
-@media (max-width: 640px) { .search-hits .grid-container { grid-template-columns: repeat(3, minmax(0, 1fr)) !important; } }
-"""
 THEME = gr.themes.Soft(primary_hue="indigo", secondary_hue="sky")
 
 
@@ -163,12 +126,13 @@ def _classroom_banner(policy: ClassroomPolicy) -> None:
 
 def _handlers(ctx: Context, tabs=TABS) -> list:
     """Every public handler of every tab (of ``tabs``), shown or not: module-level ones and
-    those a tab's ``endpoints(ctx)`` makes over the app's objects."""
+    the methods of the object a tab's ``endpoints(ctx)`` makes over the app's objects."""
     found = []
     for tab in tabs:
         found += list(vars(tab).values())
         if hasattr(tab, "endpoints"):
-            found += list(vars(tab.endpoints(ctx)).values())
+            api = tab.endpoints(ctx)
+            found += [getattr(api, name) for name in dir(api) if not name.startswith("_")]
     return [fn for fn in found if callable(fn) and getattr(fn, "classroom_checked", False)]
 
 
@@ -215,7 +179,7 @@ def launch_kwargs(demo: gr.Blocks) -> dict:
         fix_state_outputs()
     return dict(
         theme=THEME,
-        css=CSS + I18N_CSS + PRESENTER_CSS + RANGE_CSS,
+        css_paths=[PAGE / "page.css"],
         i18n=I18N,
         max_file_size=settings.MAX_FILE_SIZE,
         # Session state is bounded: the visitor unused longest is forgotten first (SESSION_CAPACITY).

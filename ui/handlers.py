@@ -41,6 +41,32 @@ except ImportError:
         return fn if fn is not None else (lambda f: f)
 
 
+class gpu_method:  # noqa: N801 (a decorator, named like @gpu and @functools.cached_property)
+    """``@gpu`` for a handler that is a method: a tab's endpoints over the app's objects
+    (its collections, the Fusion lab), which the instance holds.
+
+    ZeroGPU (``spaces.GPU``) pickles a GPU call's arguments to send them to its worker
+    process, and the instance can't be pickled (locks, open indexes): decorated plainly,
+    ``self`` would be the first argument. So the method is wrapped once it is bound,
+    once per instance; the instance then reaches the worker through its fork, as any
+    module-level object does. Gradio sees the bound method: its name, docstring and
+    parameters (``self`` left out), and the marks of ``@user_errors`` under it."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        functools.update_wrapper(self, fn)
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance, owner=None):
+        if instance is None:  # read from the class: the method itself, for tests and docs
+            return self.fn
+        bound = gpu(self.fn.__get__(instance, owner))
+        instance.__dict__[self.name] = bound  # one wrapper per instance: ZeroGPU keeps a worker per function
+        return bound
+
+
 def refusal(message, title: str | None = None) -> gr.Error:
     """The gr.Error for a request the app refuses (bad input, a rule): logged as one line,
     without the traceback Gradio prints for an error by default, so a client sending bad

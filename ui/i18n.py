@@ -108,7 +108,7 @@ def t(key: str, locale: str | None) -> str:
 def both(key: str, **values) -> str:
     """``key`` as inline HTML for Markdown the server writes (status lines): in the
     request's language during a request; outside one (while the page is built), in both
-    languages, and CSS shows the one matching the page's language (see ``CSS``)."""
+    languages, and CSS shows the one matching the page's language (ui/page/page.css)."""
     if (locale := page_language()) is not None:
         return html.escape(t(key, locale).format(**values), quote=False)
     return "".join(
@@ -123,7 +123,3 @@ def bilingual(key: str, **values) -> str:
     if (locale := page_language()) is not None:
         return t(key, locale).format(**values)
     return " · ".join(table[key].format(**values) for table in (EN, ZH))
-
-
-# Hides the other language's half of ``both``; <html lang> is set by Gradio's i18n.
-CSS = 'html[lang^="zh"] .i18n-en, html:not([lang^="zh"]) .i18n-zh { display: none; }\n'

@@ -83,3 +83,30 @@ def test_text_the_server_writes_is_in_the_pages_language(browser, app_url):
     expect(header.locator(".i18n-en")).to_be_hidden()
     assert no_raw_keys(page)
     context.close()
+
+
+def test_the_page_scripts_work_in_the_pages_language(browser, app_url):
+    """ui/page/*.js, which the server puts on the page: presenter mode is switched at once
+    and remembered from the first paint, and a number typed into a slider's box beyond its
+    range is named under the slider, in the page's language, as Gradio moves it to the end."""
+    context = browser.new_context(locale="zh-CN")
+    page = context.new_page()
+    page.goto(app_url)
+    page.wait_for_selector("text=多模态游乐场", timeout=60_000)
+    presenter = "document.documentElement.classList.contains('presenter')"
+    assert not page.evaluate(presenter)
+    page.get_by_label(ZH["app.presenter"]).check()
+    assert page.evaluate(presenter)
+    page.reload()
+    page.wait_for_selector("text=多模态游乐场", timeout=60_000)
+    assert page.evaluate(presenter)  # before Gradio has drawn anything: no flash of small text
+
+    page.get_by_text(ZH["common.advanced"], exact=True).first.click()  # the Caption tab's settings
+    box = page.locator("input[type=number][max]").first  # its first slider's box
+    high = box.get_attribute("max")
+    box.fill(str(float(high) * 10 + 7))
+    box.press("Tab")
+    notice = page.locator(".range-notice").first
+    expect(notice).to_be_visible()
+    assert f"{high}：" in notice.inner_text() and "已改为" in notice.inner_text(), notice.inner_text()
+    context.close()

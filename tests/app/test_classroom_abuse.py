@@ -222,7 +222,6 @@ def test_every_text_box_is_logged_and_every_image_maker_counts(lesson):
         assert block_fn.typed == ([] if shows_result else boxes), block_fn.api_name
         # Show the code (private, after a request) is declared as only showing a result.
         assert shows_result == block_fn.api_name.endswith("_code") or block_fn.api_name in (
-            "explain",
             "rescale_matrix",
             "where_maps",
         ), block_fn.api_name

@@ -11,7 +11,6 @@ from explain import clip as explain_clip
 from explain.explanation import TOP_K as RANKED_ANSWERS
 from labs import contrastive, fusion
 from pipelines import limits
-from runtime import settings
 from runtime.inputs import Range
 from search.classify import EXAMPLES
 from search.index import SHOWN as HITS
@@ -22,6 +21,7 @@ SEARCH = {"top_k": HITS, "text_weight": limits.RETRIEVAL["text_weight"]}
 def checked() -> dict[str, dict[str, Range]]:
     """Endpoint -> parameter -> the range the server checks it against."""
     from ui.tabs.contrastive import CONCEPTS
+    from ui.tabs.evaluate import ITEMS
 
     return {
         "caption": limits.CAPTION,
@@ -41,7 +41,7 @@ def checked() -> dict[str, dict[str, Range]]:
         "train_fusion": fusion.LIMITS,
         "compare_fusion": fusion.LIMITS,
         "train_contrastive": {**contrastive.LIMITS, "batch_size": contrastive.batch_sizes(CONCEPTS)},
-        "evaluate": {"limit": Range(1, settings.EVAL_MAX_ITEMS)},
+        "evaluate": {"limit": ITEMS},
     }
 
 
@@ -49,7 +49,7 @@ def checked() -> dict[str, dict[str, Range]]:
 # tokens of an answer) and checked against that result, not a declared range.
 FOLLOW_THE_RESULT = {("explain_caption", "layer"), ("explain_vqa", "layer"), ("where_maps", "token")}
 # The seed boxes: whole numbers, whose range the seed check says in its own words ("-1 draws
-# one", "between 0 and 4294967295"); the one seed control is issue 34's other part.
+# one", "between 0 and 4294967295"); each is ui.components.seed_input (below).
 SEEDS = "seed"
 
 
@@ -96,3 +96,24 @@ def test_a_caption_temperature_the_pipeline_takes_is_offered(controls):
     limits.check_caption_options(30, 3, temperature.minimum, 0.9)
     with pytest.raises(ValueError, match="between 0.1 and 2.0"):
         limits.check_caption_options(30, 3, 0.09, 0.9)
+
+
+def test_every_seed_box_is_the_one_seed_control(controls):
+    """Every tab's seed box comes from ui.components.seed_input: a whole number; a model's
+    seed has no bound on the box (-1 draws one, and runtime.inputs.check_seed refuses any
+    other outside 0-4294967295 in those words), a lab's starts at its declared seed range."""
+    from runtime.inputs import MAX_SEED
+
+    labs = {"train_fusion": fusion.LIMITS["seed"], "compare_fusion": fusion.LIMITS["seed"]}
+    labs["train_contrastive"] = contrastive.LIMITS["seed"]
+    models = {"caption", "explain_caption", "chat", "text_to_image", "explain_text_to_image"}
+    seeds = {endpoint: box for endpoint, name, box in controls if name == SEEDS and endpoint in models | set(labs)}
+    assert set(seeds) == models | set(labs)
+    # ... and no other seed box: Show the code reads the same ones.
+    assert {id(box) for _, name, box in controls if name == SEEDS} == {id(box) for box in seeds.values()}
+    for endpoint, box in seeds.items():
+        lowest = labs[endpoint].low if endpoint in labs else None
+        assert (box.precision, box.minimum, box.maximum) == (0, lowest, None), endpoint
+    assert all(limit.ends == (0, MAX_SEED) for limit in labs.values())  # what check_seed takes too
+    # A model's seed box offers -1 ("draw one") as its default.
+    assert {seeds[endpoint].value for endpoint in models} == {-1}

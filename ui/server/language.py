@@ -19,6 +19,7 @@ sets it for everything a request runs (input checks, the handler, its messages).
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import gradio as gr
 from gradio.route_utils import Request
@@ -35,80 +36,37 @@ PRESENTER_KEY = "playground-presenter"
 # again whenever Gradio sets <html lang>, and when the tab comes back into view (another
 # tab of the same browser may have written its own language meanwhile).
 COOKIE = "playground-locale"
-LANGUAGE_SCRIPT = (
-    "<script>(() => {\n"
-    f'  try {{ if (localStorage.getItem("{PRESENTER_KEY}") === "on") document.documentElement.classList.add("presenter"); }} catch (e) {{}}\n'
-    '  let locale = new URLSearchParams(location.search).get("lang");\n'
-    f'  try {{ locale = locale || localStorage.getItem("{STORAGE_KEY}"); }} catch (e) {{}}\n'
-    '  const chosen = locale === "en" || locale === "zh-CN";\n'
-    "  let shown = chosen ? locale : navigator.language;\n"
-    "  const tell = () => {\n"
-    '    const lang = (shown || "en").toLowerCase().startsWith("zh") ? "zh-CN" : "en";\n'
-    f"    document.cookie = `{COOKIE}=${{lang}}; path=/; max-age=31536000; SameSite=Lax`;\n"
-    "  };\n"
-    "  tell();\n"
-    "  new MutationObserver(() => { shown = document.documentElement.lang; tell(); })\n"
-    '    .observe(document.documentElement, { attributes: true, attributeFilter: ["lang"] });\n'
-    '  addEventListener("focus", tell);\n'
-    '  document.addEventListener("visibilitychange", () => document.hidden || tell());\n'
-    "  if (!chosen) return;\n"
-    '  for (const [name, value] of [["language", locale], ["languages", [locale]]])\n'
-    "    Object.defineProperty(navigator, name, { get: () => value, configurable: true });\n"
-    "})();</script>"
-)
+# The three scripts live in ui/page/*.js; the values they need go in as JSON, by name.
+PAGE = Path(__file__).resolve().parents[1] / "page"
+
+
+def page_script(name: str, **values) -> str:
+    """``ui/page/<name>.js`` as a <script> element, each ``__KEY__`` in it replaced by
+    ``values["key"]`` written as JSON (strings quoted, Chinese kept as it is)."""
+    source = (PAGE / f"{name}.js").read_text(encoding="utf-8")
+    for key, value in values.items():
+        source = source.replace(f"__{key.upper()}__", json.dumps(value, ensure_ascii=False))
+    return f"<script>{source}</script>"
+
+
+LANGUAGE_SCRIPT = page_script("language", presenter_key=PRESENTER_KEY, storage_key=STORAGE_KEY, cookie=COOKIE)
 # Gradio titles its toasts with their kind in English ("Error", "Warning") on every page;
 # on a Chinese page they are put in Chinese as they appear. A file of the wrong type
 # dropped on an audio or image input gets Gradio's own English toast listing a dozen MIME
 # types ("Only audio/aac,audio/midi,... allowed."), checked in the browser before any
 # request: it is said as the app says it, in the page's language, naming the formats.
-TOAST_SCRIPT = (
-    "<script>(() => {\n"
-    f"  const names = {json.dumps({k: ZH[f'messages.toast_{k.lower()}'] for k in ('Error', 'Warning', 'Info', 'Success')}, ensure_ascii=False)};\n"
-    f"  const kinds = {json.dumps({kind: {'en': EN[f'messages.{kind}_file_type'], 'zh-CN': ZH[f'messages.{kind}_file_type']} for kind in ('audio', 'image')}, ensure_ascii=False)};\n"
-    "  const fix = () => {\n"
-    '    const zh = (document.documentElement.lang || "").toLowerCase().startsWith("zh");\n'
-    '    for (const text of document.querySelectorAll(".toast-message-text, .toast-text")) {\n'
-    "      const found = /^Invalid file types?: (.*)\\. Only (.*) allowed\\.$/s.exec(text.textContent.trim());\n"
-    "      const kind = found && ['audio', 'image'].find((k) => found[2].includes(k + '/'));\n"
-    "      if (kind) text.textContent = kinds[kind][zh ? 'zh-CN' : 'en'].replace('{files}', found[1]);\n"
-    "    }\n"
-    "    if (!zh) return;\n"
-    '    for (const title of document.querySelectorAll(".toast-title"))\n'
-    "      for (const node of title.childNodes)\n"
-    "        if (node.nodeType === 3 && names[node.textContent.trim()]) node.textContent = names[node.textContent.trim()] + ' ';\n"
-    "  };\n"
-    "  new MutationObserver(fix).observe(document.documentElement, { childList: true, subtree: true, characterData: true });\n"
-    "})();</script>"
+TOAST_SCRIPT = page_script(
+    "toast",
+    names={kind: ZH[f"messages.toast_{kind.lower()}"] for kind in ("Error", "Warning", "Info", "Success")},
+    kinds={
+        kind: {"en": EN[f"messages.{kind}_file_type"], "zh-CN": ZH[f"messages.{kind}_file_type"]}
+        for kind in ("audio", "image")
+    },
 )
 # A number typed into a slider's box beyond its range: Gradio sets it to the nearest end
 # when the box loses focus; this says so, under the slider, in the page's language, instead
 # of letting it change quietly (the server refuses such a value outright, naming the range).
-RANGE_SCRIPT = (
-    "<script>(() => {\n"
-    f"  const say = {json.dumps({'en': EN['messages.range_changed'], 'zh-CN': ZH['messages.range_changed']}, ensure_ascii=False)};\n"
-    "  const place = (input) => input.closest('.block') || input.parentElement;\n"
-    "  const clear = (input) => place(input).querySelectorAll('.range-notice').forEach((n) => n.remove());\n"
-    "  const check = (event) => {\n"
-    "    const input = event.target;\n"
-    "    if (!(input instanceof HTMLInputElement) || input.type !== 'number') return;\n"
-    "    clear(input);\n"
-    "    const value = parseFloat(input.value), low = parseFloat(input.min), high = parseFloat(input.max);\n"
-    "    if (Number.isNaN(value) || !(value < low || value > high)) return;\n"
-    "    const lang = (document.documentElement.lang || 'en').toLowerCase().startsWith('zh') ? 'zh-CN' : 'en';\n"
-    "    const label = (input.getAttribute('aria-label') || '').replace(/^number input for /, '');\n"
-    "    const notice = document.createElement('p');\n"
-    "    notice.className = 'range-notice';\n"
-    "    notice.setAttribute('role', 'status');\n"
-    "    notice.textContent = say[lang].replace('{name}', `“${label}”`).replace('{low}', low).replace('{high}', high)\n"
-    "      .replace('{value}', value).replace('{used}', value < low ? low : high);\n"
-    "    place(input).appendChild(notice);\n"
-    "  };\n"
-    "  document.addEventListener('blur', check, true);  // before the slider's own blur handler changes it\n"
-    "  document.addEventListener('keydown', (e) => e.key === 'Enter' && check(e), true);\n"
-    "  document.addEventListener('input', (e) => e.target instanceof HTMLInputElement && e.target.type === 'number' && clear(e.target), true);\n"
-    "})();</script>"
-)
-RANGE_CSS = ".range-notice { margin: 0.3em 0 0; font-size: var(--text-sm); color: var(--color-accent); }\n"
+RANGE_SCRIPT = page_script("range", say={"en": EN["messages.range_changed"], "zh-CN": ZH["messages.range_changed"]})
 # The page's language as the switch names it.
 LOCALE_JS = "() => ((document.documentElement.lang || 'en').toLowerCase().startsWith('zh') ? 'zh-CN' : 'en')"
 # The switch: remember the choice (in the address where storage is refused) and reload.
@@ -128,17 +86,6 @@ SWITCH_PRESENTER_JS = f"""(on) => {{
   try {{ localStorage.setItem("{PRESENTER_KEY}", on ? "on" : "off"); }} catch (e) {{}}
   return on;
 }}"""
-# Larger text everywhere (help texts included), bolder lines and darker text.
-PRESENTER_CSS = """
-html.presenter { font-size: 125%; }
-html.presenter .gradio-container {
-  --text-xxs: 14px; --text-xs: 15px; --text-sm: 17px; --text-md: 19px; --text-lg: 22px; --text-xl: 26px;
-  --block-info-text-size: 16px; --block-label-text-size: 17px; --block-title-text-size: 18px;
-  --body-text-color: #000; --body-text-color-subdued: #222; --block-border-width: 2px;
-}
-html.presenter.dark .gradio-container { --body-text-color: #fff; --body-text-color-subdued: #eee; }
-html.presenter img, html.presenter canvas { image-rendering: auto; filter: contrast(1.15); }
-"""
 
 
 class LanguageScript:

@@ -109,6 +109,15 @@ def _answers_chart(explanation) -> gr.BarPlot:
     return panels.probability_bars(pd.DataFrame(rows, columns=[panels.ANSWER, panels.PROB]))
 
 
+def vqa_code(image, question, model, output):
+    """Show the code for the answer on the page."""
+    if not output or image is None:
+        return "", None
+    return panels.code_and_record(
+        snippets.vqa_record(panels.loaded_model("vqa", model), image, check_text(question, "question"), output)
+    )
+
+
 def vqa_panel(demo, *, image, question, picker, answer) -> None:
     """The Ask tab's Explain, How it works and Show the code panels."""
     button, strategy, layer, summary, table, chart, maps, extra, record, state = panels.generation_panel(
@@ -150,16 +159,12 @@ def vqa_panel(demo, *, image, question, picker, answer) -> None:
     strategy.change(**render)
     layer.release(**render)
 
-    @user_errors
-    @shows_result
-    def vqa_code(image, question, model, output):
-        if not output or image is None:
-            return "", None
-        return panels.code_and_record(
-            snippets.vqa_record(panels.loaded_model("vqa", model), image, check_text(question, "question"), output)
-        )
-
-    answer.change(vqa_code, [image, question, picker, answer], [code, record_file], api_visibility="private")
+    answer.change(
+        user_errors(shows_result(vqa_code)),
+        [image, question, picker, answer],
+        [code, record_file],
+        api_visibility="private",
+    )
 
 
 def build(demo: gr.Blocks, ctx: Context) -> None:

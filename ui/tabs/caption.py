@@ -11,7 +11,7 @@ from runtime.backends import needs_local_model
 from runtime.batching import options_key
 from runtime.inputs import is_random_seed, load_image
 from ui import panels
-from ui.components import image_input, model_picker, model_status, session_state, status_line
+from ui.components import image_input, model_picker, model_status, seed_input, session_state, status_line
 from ui.context import Context
 from ui.handlers import get_model, gpu, shows_result, user_errors
 from ui.i18n import _, both, page_language
@@ -146,6 +146,29 @@ def explain_caption(
     return explanation.record, panels.attention_gallery(explanation, decoding, layer), explanation
 
 
+def caption_code(image, model, prompt, max_new_tokens, num_beams, do_sample, temperature, top_p, seed, output, drawn):
+    """Show the code for the caption on the page, with the seed it was sampled with."""
+    if not output or image is None:
+        return "", None
+    if is_random_seed(seed) and drawn is not None:
+        seed = drawn  # the seed the caption was sampled with
+    loaded = panels.loaded_model("caption", model)
+    record = snippets.caption_record(
+        loaded,
+        image,
+        output,
+        prompt,
+        max_new_tokens,
+        num_beams,
+        do_sample,
+        temperature,
+        top_p,
+        seed,
+        **caption_language(loaded.pipeline, prompt),
+    )
+    return panels.code_and_record(record)
+
+
 def caption_panel(
     demo, *, image, picker, prompt, max_new_tokens, num_beams, do_sample, temperature, top_p, seed, output, drawn
 ) -> None:
@@ -171,33 +194,8 @@ def caption_panel(
     strategy.change(**render)
     layer.release(**render)
 
-    @user_errors
-    @shows_result
-    def caption_code(
-        image, model, prompt, max_new_tokens, num_beams, do_sample, temperature, top_p, seed, output, drawn
-    ):
-        if not output or image is None:
-            return "", None
-        if is_random_seed(seed) and drawn is not None:
-            seed = drawn  # the seed the caption was sampled with
-        loaded = panels.loaded_model("caption", model)
-        record = snippets.caption_record(
-            loaded,
-            image,
-            output,
-            prompt,
-            max_new_tokens,
-            num_beams,
-            do_sample,
-            temperature,
-            top_p,
-            seed,
-            **caption_language(loaded.pipeline, prompt),
-        )
-        return panels.code_and_record(record)
-
     output.change(
-        caption_code,
+        user_errors(shows_result(caption_code)),
         [image, picker, prompt, max_new_tokens, num_beams, do_sample, temperature, top_p, seed, output, drawn],
         [code, record_file],
         api_visibility="private",
@@ -231,7 +229,7 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                             *CAPTION["temperature"].ends, 1.0, step=0.05, label=_("caption.temperature")
                         )
                         top_p = gr.Slider(*CAPTION["top_p"].ends, 0.9, step=0.05, label=_("caption.top_p"))
-                    seed = gr.Number(-1, precision=0, label=_("common.seed"), info=_("common.seed_info"))
+                    seed = seed_input()
                 button = gr.Button(_("caption.button"), variant="primary")
             with gr.Column():
                 output = gr.Textbox(label=_("caption.output"), lines=3, buttons=["copy"])

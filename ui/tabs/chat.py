@@ -17,9 +17,9 @@ from runtime.backends import needs_local_model
 from runtime.inputs import check_number, check_text, notify
 from runtime.messages import InputError, Notice
 from ui import panels
-from ui.components import examples, model_picker, model_status, session_state, status_line
+from ui.components import examples, model_picker, model_status, seed_input, session_state, status_line
 from ui.context import Context
-from ui.handlers import get_model, gpu, shows_result, user_errors
+from ui.handlers import get_model, gpu_method, shows_result, user_errors
 from ui.i18n import _, bilingual, both
 from ui.server.mcp_inputs import Conversation, Files
 from ui.server.queue import Deadline
@@ -81,13 +81,17 @@ def _shown(turn: dict) -> list[dict]:
     return [{"role": turn["role"], "content": content}]
 
 
-def endpoints(ctx: Context) -> SimpleNamespace:
-    """The Chat tab's endpoints; Stop reaches the answer being written for the same visitor."""
-    stops: dict[str, threading.Event] = {}  # session -> its answer's Stop
+class Chat:
+    """The Chat tab's endpoints: each public method is one endpoint, named as its api_name.
+    Stop reaches the answer being written for the same visitor."""
 
-    @gpu
+    def __init__(self):
+        self.stops: dict[str, threading.Event] = {}  # session -> its answer's Stop
+
+    @gpu_method
     @user_errors
     def chat(
+        self,
         message: str,
         images: list[str] | None = None,
         history: list[dict] | None = None,
@@ -122,7 +126,7 @@ def endpoints(ctx: Context) -> SimpleNamespace:
         turns.append({"role": "user", "text": text, "images": paths})
         loaded = get_model("chat", model, progress)
         session = getattr(request, "session_hash", None) or ""
-        stop = stops[session] = threading.Event()
+        stop = self.stops[session] = threading.Event()
         shown = [m for turn in turns for m in _shown(turn)]
         deadline = Deadline()  # the answer's wall-clock budget (JOB_TIME_LIMIT), as Create's
         try:
@@ -154,18 +158,19 @@ def endpoints(ctx: Context) -> SimpleNamespace:
                     used = turns[step["messages_dropped"] :]
                     yield answer, history_now, snippets.chat_record(loaded, step, used, system_prompt)
         finally:
-            if stops.get(session) is stop:
-                del stops[session]
+            if self.stops.get(session) is stop:
+                del self.stops[session]
 
-    def stop_chat(request: gr.Request = None) -> None:
+    def stop_chat(self, request: gr.Request = None) -> None:
         """Stop the answer being written for this visitor (it keeps what was written)."""
-        stop = stops.get(getattr(request, "session_hash", None) or "")
+        stop = self.stops.get(getattr(request, "session_hash", None) or "")
         if stop is not None:
             stop.set()
 
-    @gpu
+    @gpu_method
     @user_errors
     def explain_chat(
+        self,
         history: list[dict] | None,
         details: dict | None,
         system_prompt: str | None = None,
@@ -240,7 +245,10 @@ def endpoints(ctx: Context) -> SimpleNamespace:
         }
         return record, where_maps(found, 0), found
 
-    return SimpleNamespace(chat=chat, stop_chat=stop_chat, explain_chat=explain_chat)
+
+def endpoints(ctx: Context) -> Chat:
+    """The Chat tab's endpoints (they need none of the app's objects)."""
+    return Chat()
 
 
 def check_dropped(dropped, messages: int) -> int:
@@ -312,115 +320,172 @@ def _summary(record) -> str:
     )
 
 
+def chat_code(record):
+    """The details of an answer as the page shows them: a summary, the token table, and
+    Show the code's program and record."""
+    if not record or record.get("task") != "chat":
+        return "", _tokens_table(None), "", None
+    return _summary(record), _tokens_table(record), *panels.code_and_record(record)
+
+
+# --- The page: layout, then wiring --------------------------------------------------
+
+
+def _conversation() -> SimpleNamespace:
+    """The conversation, the message with its images, and Send, Stop and New."""
+    history = Conversation(label=_("chat.conversation"), height=440, buttons=["copy"])
+    message = gr.Textbox(label=_("chat.message"), placeholder=_("chat.placeholder"), max_length=4000, lines=2)
+    images = Files(label=_("chat.images"), file_count="multiple", file_types=["image"], type="filepath", height=120)
+    with gr.Row():
+        send = gr.Button(_("chat.send"), variant="primary")
+        stop = gr.Button(_("chat.stop"), variant="stop")
+        new = gr.Button(_("chat.new"))
+    return SimpleNamespace(history=history, message=message, images=images, send=send, stop=stop, new=new)
+
+
+def _settings(demo: gr.Blocks, ctx: Context) -> SimpleNamespace:
+    """The model, the system prompt and the decoding settings."""
+    picker = model_picker("chat", ctx.classroom)
+    status = status_line(demo, "chat", picker)
+    system_prompt = gr.Textbox(
+        label=_("chat.system_prompt"),
+        placeholder=_("chat.system_placeholder"),
+        max_length=MAX_SYSTEM_CHARS,
+        lines=2,
+    )
+    with gr.Accordion(_("chat.decoding"), open=False):
+        max_new_tokens = gr.Slider(*CHAT["max_new_tokens"].ends, 128, step=1, label=_("chat.max_new_tokens"))
+        temperature = gr.Slider(
+            *CHAT["temperature"].ends,
+            0.0,
+            step=0.05,
+            label=_("chat.temperature"),
+            info=_("chat.temperature_info"),
+        )
+        top_p = gr.Slider(*CHAT["top_p"].ends, 0.9, step=0.05, label=_("chat.top_p"))
+        seed = seed_input(label=_("chat.seed"), info=_("chat.seed_info"))
+    answer = gr.Textbox(label=_("chat.answer"), visible=False)
+    return SimpleNamespace(
+        picker=picker,
+        status=status,
+        system_prompt=system_prompt,
+        max_new_tokens=max_new_tokens,
+        temperature=temperature,
+        top_p=top_p,
+        seed=seed,
+        answer=answer,
+    )
+
+
+def _explain_panel() -> SimpleNamespace:
+    """The answer's tokens and where it looked, How it works and Show the code."""
+    with gr.Accordion(_("chat.explain_title"), open=False):
+        gr.Markdown(_("chat.explain_intro"))
+        summary = gr.Markdown()
+        table = gr.Dataframe(label=_("chat.tokens"), interactive=False, wrap=True)
+        details = gr.JSON(label=_("chat.details"))
+        with gr.Group():
+            gr.Markdown(_("chat.where_intro"))
+            where_button = gr.Button(_("chat.where_button"), variant="secondary")
+            where_token = gr.Slider(0, 1, 0, step=1, label=_("chat.where_token"), info=_("chat.where_token_info"))
+            where_gallery = gr.Gallery(label=_("chat.where_maps"), columns=4, height=300, object_fit="contain")
+            where_record = gr.JSON(label=_("chat.where_record"), visible=False)
+            where_state = session_state(None)
+    panels.how_it_works("chat.how")
+    code, record_file = panels.show_code()
+    return SimpleNamespace(
+        summary=summary,
+        table=table,
+        details=details,
+        where_button=where_button,
+        where_token=where_token,
+        where_gallery=where_gallery,
+        where_record=where_record,
+        where_state=where_state,
+        code=code,
+        record_file=record_file,
+    )
+
+
+def _wire_chat(api: Chat, page: SimpleNamespace) -> None:
+    """Send (streamed), Stop, New, and the answer's details once it is written."""
+    inputs = [
+        page.message,
+        page.images,
+        page.history,
+        page.system_prompt,
+        page.max_new_tokens,
+        page.temperature,
+        page.top_p,
+        page.seed,
+        page.picker,
+    ]
+    event = gr.on(
+        [page.send.click, page.message.submit],
+        api.chat,
+        inputs,
+        [page.answer, page.history, page.details],
+        api_name="chat",
+        **model_event("chat"),
+    )
+    # The message and its images are cleared once answered, never when refused (nothing is lost).
+    event.success(lambda: ("", None), None, [page.message, page.images], api_visibility="private", queue=False)
+    event.then(lambda m: model_status("chat", m), page.picker, page.status, api_visibility="private", queue=False)
+    page.stop.click(api.stop_chat, None, None, api_visibility="private", queue=False)
+    page.new.click(
+        lambda: ([], "", None, "", None, pd.DataFrame()),
+        None,
+        [page.history, page.message, page.images, page.summary, page.details, page.table],
+        api_visibility="private",
+        queue=False,
+    )
+    page.details.change(
+        user_errors(shows_result(chat_code)),
+        page.details,
+        [page.summary, page.table, page.code, page.record_file],
+        api_visibility="private",
+    )
+
+
+def _wire_where(api: Chat, page: SimpleNamespace) -> None:
+    """Where the answer looked: the heatmaps, then one token's at a time."""
+    event = page.where_button.click(
+        api.explain_chat,
+        [page.history, page.details, page.system_prompt, page.picker],
+        [page.where_record, page.where_gallery, page.where_state],
+        api_name="explain_chat",
+        concurrency_id="model",
+    )
+    event.success(
+        lambda found: gr.Slider(maximum=max(len(found["tokens"]), 1), value=0),
+        page.where_state,
+        page.where_token,
+        api_visibility="private",
+        queue=False,
+    )
+    page.where_token.release(
+        user_errors(shows_result(where_maps)),
+        [page.where_state, page.where_token],
+        page.where_gallery,
+        api_visibility="private",
+        queue=False,
+    )
+
+
 def build(demo: gr.Blocks, ctx: Context) -> None:
-    handlers = endpoints(ctx)
+    api = endpoints(ctx)
     with gr.Tab(_("chat.tab"), id="chat"):
         gr.Markdown(_("chat.intro"))
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
-                history = Conversation(label=_("chat.conversation"), height=440, buttons=["copy"])
-                message = gr.Textbox(
-                    label=_("chat.message"), placeholder=_("chat.placeholder"), max_length=4000, lines=2
-                )
-                images = Files(
-                    label=_("chat.images"), file_count="multiple", file_types=["image"], type="filepath", height=120
-                )
-                with gr.Row():
-                    send = gr.Button(_("chat.send"), variant="primary")
-                    stop = gr.Button(_("chat.stop"), variant="stop")
-                    new = gr.Button(_("chat.new"))
+                conversation = _conversation()
             with gr.Column(scale=2):
-                picker = model_picker("chat", ctx.classroom)
-                status = status_line(demo, "chat", picker)
-                system_prompt = gr.Textbox(
-                    label=_("chat.system_prompt"),
-                    placeholder=_("chat.system_placeholder"),
-                    max_length=MAX_SYSTEM_CHARS,
-                    lines=2,
-                )
-                with gr.Accordion(_("chat.decoding"), open=False):
-                    max_new_tokens = gr.Slider(
-                        *CHAT["max_new_tokens"].ends, 128, step=1, label=_("chat.max_new_tokens")
-                    )
-                    temperature = gr.Slider(
-                        *CHAT["temperature"].ends,
-                        0.0,
-                        step=0.05,
-                        label=_("chat.temperature"),
-                        info=_("chat.temperature_info"),
-                    )
-                    top_p = gr.Slider(*CHAT["top_p"].ends, 0.9, step=0.05, label=_("chat.top_p"))
-                    seed = gr.Number(-1, precision=0, minimum=-1, label=_("chat.seed"), info=_("chat.seed_info"))
-                answer = gr.Textbox(label=_("chat.answer"), visible=False)
+                settings_ = _settings(demo, ctx)
         rows = [
             [[m, [str(settings.EXAMPLE_IMAGES_DIR / name) for name in names]] for m, names in examples_]
             for examples_ in (EXAMPLES, EXAMPLES_ZH)
         ]
-        examples(*rows, inputs=[message, images])
-
-        with gr.Accordion(_("chat.explain_title"), open=False):
-            gr.Markdown(_("chat.explain_intro"))
-            summary = gr.Markdown()
-            table = gr.Dataframe(label=_("chat.tokens"), interactive=False, wrap=True)
-            details = gr.JSON(label=_("chat.details"))
-            with gr.Group():
-                gr.Markdown(_("chat.where_intro"))
-                where_button = gr.Button(_("chat.where_button"), variant="secondary")
-                where_token = gr.Slider(0, 1, 0, step=1, label=_("chat.where_token"), info=_("chat.where_token_info"))
-                where_gallery = gr.Gallery(label=_("chat.where_maps"), columns=4, height=300, object_fit="contain")
-                where_record = gr.JSON(label=_("chat.where_record"), visible=False)
-                where_state = session_state(None)
-        panels.how_it_works("chat.how")
-        code, record_file = panels.show_code()
-
-        inputs = [message, images, history, system_prompt, max_new_tokens, temperature, top_p, seed, picker]
-        event = gr.on(
-            [send.click, message.submit],
-            handlers.chat,
-            inputs,
-            [answer, history, details],
-            api_name="chat",
-            **model_event("chat"),
-        )
-        # The message and its images are cleared once answered, never when refused (nothing is lost).
-        event.success(lambda: ("", None), None, [message, images], api_visibility="private", queue=False)
-        event.then(lambda m: model_status("chat", m), picker, status, api_visibility="private", queue=False)
-        stop.click(handlers.stop_chat, None, None, api_visibility="private", queue=False)
-        new.click(
-            lambda: ([], "", None, "", None, pd.DataFrame()),
-            None,
-            [history, message, images, summary, details, table],
-            api_visibility="private",
-            queue=False,
-        )
-
-        @user_errors
-        @shows_result
-        def explain(record):
-            if not record or record.get("task") != "chat":
-                return "", _tokens_table(None), "", None
-            return _summary(record), _tokens_table(record), *panels.code_and_record(record)
-
-        details.change(explain, details, [summary, table, code, record_file], api_visibility="private")
-
-        event = where_button.click(
-            handlers.explain_chat,
-            [history, details, system_prompt, picker],
-            [where_record, where_gallery, where_state],
-            api_name="explain_chat",
-            concurrency_id="model",
-        )
-        event.success(
-            lambda found: gr.Slider(maximum=max(len(found["tokens"]), 1), value=0),
-            where_state,
-            where_token,
-            api_visibility="private",
-            queue=False,
-        )
-        where_token.release(
-            user_errors(shows_result(where_maps)),
-            [where_state, where_token],
-            where_gallery,
-            api_visibility="private",
-            queue=False,
-        )
+        examples(*rows, inputs=[conversation.message, conversation.images])
+        page = SimpleNamespace(**vars(conversation), **vars(settings_), **vars(_explain_panel()))
+        _wire_chat(api, page)
+        _wire_where(api, page)

@@ -13,10 +13,11 @@ import pandas as pd
 
 from labs import contrastive, fusion
 from labs.contrastive import ContrastiveConfig, ContrastiveSet
+from labs.fusion import FusionLab
 from ui import panels
-from ui.components import model_picker, model_status, page_locale, status_line
+from ui.components import model_picker, model_status, page_locale, seed_input, status_line
 from ui.context import Context
-from ui.handlers import get_model, gpu, user_errors
+from ui.handlers import get_model, gpu_method, user_errors
 from ui.i18n import _, bilingual, t
 
 DEFAULTS = ContrastiveConfig()
@@ -31,13 +32,17 @@ SERIES_COLOURS = {
 }
 
 
-def endpoints(ctx: Context) -> SimpleNamespace:
-    """The Contrastive lab's endpoint, on the Fusion lab's cached features."""
-    lab = ctx.lab
+class Contrastive:
+    """The Contrastive lab's endpoint, on the Fusion lab's cached features: each public
+    method is one endpoint, named as its api_name."""
 
-    @gpu
+    def __init__(self, lab: FusionLab):
+        self.lab = lab
+
+    @gpu_method
     @user_errors
     def train_contrastive(
+        self,
         embedding_size: int = DEFAULTS.embedding_size,
         batch_size: int = DEFAULTS.batch_size,
         temperature: float = DEFAULTS.temperature,
@@ -68,7 +73,7 @@ def endpoints(ctx: Context) -> SimpleNamespace:
         def on_encode(done: int, total: int) -> None:
             progress((done, total), desc=bilingual("fusion.progress_encoding"))
 
-        data = ContrastiveSet.build(lab.scenes, lab.features(loaded.pipeline, on_encode))
+        data = ContrastiveSet.build(self.lab.scenes, self.lab.features(loaded.pipeline, on_encode))
         config = ContrastiveConfig(
             embedding_size=embedding_size,
             batch_size=batch_size,
@@ -84,7 +89,10 @@ def endpoints(ctx: Context) -> SimpleNamespace:
             progress((len(result["curves"]["epoch"]), result["config"]["epochs"]), desc=bilingual("contrastive.tab"))
             yield result
 
-    return SimpleNamespace(train_contrastive=train_contrastive)
+
+def endpoints(ctx: Context) -> Contrastive:
+    """The Contrastive lab's endpoint over the app's Fusion lab."""
+    return Contrastive(ctx.lab)
 
 
 # --- Showing results (server-side, in the page's language) -------------------------
@@ -154,6 +162,96 @@ def show(result: dict | None, locale: str):
     return _summary(result, locale), loss, measures, _matrix(result, locale)
 
 
+# --- The page: layout, then wiring --------------------------------------------------
+
+
+def _settings(ctx: Context) -> SimpleNamespace:
+    """The towers and their training: batch, width, temperature, epochs, learning rate, seed."""
+    with gr.Row():
+        batch_size = gr.Slider(
+            *contrastive.batch_sizes(CONCEPTS).ends,
+            DEFAULTS.batch_size,
+            step=1,
+            label=_("contrastive.batch_size"),
+            info=_("contrastive.batch_size_info"),
+        )
+        embedding_size = gr.Slider(
+            *contrastive.LIMITS["embedding_size"].ends,
+            DEFAULTS.embedding_size,
+            step=2,
+            label=_("contrastive.embedding_size"),
+            info=_("contrastive.embedding_size_info"),
+        )
+    with gr.Row():
+        temperature = gr.Slider(
+            *contrastive.LIMITS["temperature"].ends,
+            DEFAULTS.temperature,
+            step=0.01,
+            label=_("contrastive.temperature"),
+            info=_("contrastive.temperature_info"),
+        )
+        learn_temperature = gr.Checkbox(
+            DEFAULTS.learn_temperature,
+            label=_("contrastive.learn_temperature"),
+            info=_("contrastive.learn_temperature_info"),
+        )
+    with gr.Row():
+        epochs = gr.Slider(
+            *contrastive.LIMITS["epochs"].ends,
+            DEFAULTS.epochs,
+            step=1,
+            label=_("fusion.epochs"),
+            info=_("contrastive.epochs_info"),
+        )
+        learning_rate = gr.Number(
+            DEFAULTS.learning_rate,
+            minimum=contrastive.LIMITS["learning_rate"].low,
+            maximum=contrastive.LIMITS["learning_rate"].high,
+            step=0.001,
+            label=_("fusion.learning_rate"),
+            info=_("fusion.learning_rate_info"),
+        )
+    seed = seed_input(DEFAULTS.seed, limit=contrastive.LIMITS["seed"], info=_("fusion.seed_info"))
+    with gr.Accordion(_("fusion.data"), open=False):
+        picker = model_picker("retrieval", ctx.classroom)
+    return SimpleNamespace(
+        batch_size=batch_size,
+        embedding_size=embedding_size,
+        temperature=temperature,
+        learn_temperature=learn_temperature,
+        epochs=epochs,
+        learning_rate=learning_rate,
+        seed=seed,
+        picker=picker,
+    )
+
+
+def _results() -> SimpleNamespace:
+    """The run so far: its summary, the loss and the measures, and the similarity matrix."""
+    summary = gr.Markdown(_("contrastive.summary_empty"))
+    with gr.Row():
+        loss_plot = gr.LinePlot(
+            x="epoch",
+            y="value",
+            label=_("fusion.loss"),
+            x_title=_("fusion.epoch"),
+            y_title=_("contrastive.loss"),
+        )
+        measures_plot = gr.LinePlot(
+            x="epoch",
+            y="value",
+            color="series",
+            label=_("contrastive.measures"),
+            x_title=_("fusion.epoch"),
+            y_title=_("contrastive.share"),
+            y_lim=[0, 1],
+            color_map=SERIES_COLOURS,
+            color_title=_("contrastive.measure"),
+        )
+    matrix = gr.HTML()
+    return SimpleNamespace(summary=summary, loss_plot=loss_plot, measures_plot=measures_plot, matrix=matrix)
+
+
 def build(demo: gr.Blocks, ctx: Context) -> None:
     api = endpoints(ctx)
     with gr.Tab(_("contrastive.tab"), id="contrastive"):
@@ -161,88 +259,29 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
         locale = page_locale(demo)
         with gr.Row(equal_height=False):
             with gr.Column(scale=2):
-                with gr.Row():
-                    batch_size = gr.Slider(
-                        *contrastive.batch_sizes(CONCEPTS).ends,
-                        DEFAULTS.batch_size,
-                        step=1,
-                        label=_("contrastive.batch_size"),
-                        info=_("contrastive.batch_size_info"),
-                    )
-                    embedding_size = gr.Slider(
-                        *contrastive.LIMITS["embedding_size"].ends,
-                        DEFAULTS.embedding_size,
-                        step=2,
-                        label=_("contrastive.embedding_size"),
-                        info=_("contrastive.embedding_size_info"),
-                    )
-                with gr.Row():
-                    temperature = gr.Slider(
-                        *contrastive.LIMITS["temperature"].ends,
-                        DEFAULTS.temperature,
-                        step=0.01,
-                        label=_("contrastive.temperature"),
-                        info=_("contrastive.temperature_info"),
-                    )
-                    learn_temperature = gr.Checkbox(
-                        DEFAULTS.learn_temperature,
-                        label=_("contrastive.learn_temperature"),
-                        info=_("contrastive.learn_temperature_info"),
-                    )
-                with gr.Row():
-                    epochs = gr.Slider(
-                        *contrastive.LIMITS["epochs"].ends,
-                        DEFAULTS.epochs,
-                        step=1,
-                        label=_("fusion.epochs"),
-                        info=_("contrastive.epochs_info"),
-                    )
-                    learning_rate = gr.Number(
-                        DEFAULTS.learning_rate,
-                        minimum=contrastive.LIMITS["learning_rate"].low,
-                        maximum=contrastive.LIMITS["learning_rate"].high,
-                        step=0.001,
-                        label=_("fusion.learning_rate"),
-                        info=_("fusion.learning_rate_info"),
-                    )
-                seed = gr.Number(
-                    DEFAULTS.seed, precision=0, minimum=0, label=_("common.seed"), info=_("fusion.seed_info")
-                )
-                with gr.Accordion(_("fusion.data"), open=False):
-                    picker = model_picker("retrieval", ctx.classroom)
+                page = _settings(ctx)
                 train_button = gr.Button(_("contrastive.train"), variant="primary")
             with gr.Column(scale=3):
-                summary = gr.Markdown(_("contrastive.summary_empty"))
-                with gr.Row():
-                    loss_plot = gr.LinePlot(
-                        x="epoch",
-                        y="value",
-                        label=_("fusion.loss"),
-                        x_title=_("fusion.epoch"),
-                        y_title=_("contrastive.loss"),
-                    )
-                    measures_plot = gr.LinePlot(
-                        x="epoch",
-                        y="value",
-                        color="series",
-                        label=_("contrastive.measures"),
-                        x_title=_("fusion.epoch"),
-                        y_title=_("contrastive.share"),
-                        y_lim=[0, 1],
-                        color_map=SERIES_COLOURS,
-                        color_title=_("contrastive.measure"),
-                    )
-                matrix = gr.HTML()
-                status = status_line(demo, "retrieval", picker)
+                results = _results()
+                status = status_line(demo, "retrieval", page.picker)
         panels.how_it_works("contrastive.how")
         with gr.Accordion(_("contrastive.raw"), open=False):
             raw = gr.JSON(label=_("contrastive.raw"))
 
-        inputs = [embedding_size, batch_size, temperature, learn_temperature, learning_rate, epochs, seed, picker]
+        inputs = [
+            page.embedding_size,
+            page.batch_size,
+            page.temperature,
+            page.learn_temperature,
+            page.learning_rate,
+            page.epochs,
+            page.seed,
+            page.picker,
+        ]
         event = train_button.click(
             api.train_contrastive, inputs, raw, api_name="train_contrastive", concurrency_id="model"
         )
-        outputs = [summary, loss_plot, measures_plot, matrix]
+        outputs = [results.summary, results.loss_plot, results.measures_plot, results.matrix]
         raw.change(show, [raw, locale], outputs, api_visibility="private", queue=False)
         locale.change(show, [raw, locale], outputs, api_visibility="private", queue=False)
-        event.then(lambda m: model_status("retrieval", m), picker, status, api_visibility="private", queue=False)
+        event.then(lambda m: model_status("retrieval", m), page.picker, status, api_visibility="private", queue=False)

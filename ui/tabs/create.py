@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import queue
 import threading
 import time
 from collections.abc import Iterator
+from types import SimpleNamespace
 
 import gradio as gr
 import pandas as pd
@@ -22,7 +24,7 @@ from runtime.hub import locate
 from runtime.inputs import check_seed, check_text, collect_notices, notify
 from runtime.registry import Checkpoint
 from ui import panels
-from ui.components import examples, model_picker, model_status, status_line
+from ui.components import examples, model_picker, model_status, seed_input, status_line
 from ui.context import Context
 from ui.handlers import get_model, gpu, makes_images, shows_result, user_errors
 from ui.i18n import _, bilingual, t
@@ -297,9 +299,33 @@ def explain_text_to_image(
     _load_checker(loaded, progress)
     if "taesd" in (preview, decoder):
         attach_taesd(loaded)
+    explain = functools.partial(
+        explain_diffusion.explain_text_to_image,
+        loaded.pipeline,
+        prompt,
+        seed,
+        negative_prompt=negative_prompt,
+        num_inference_steps=num_inference_steps,
+        guidance_scale=guidance_scale,
+        width=width,
+        height=height,
+        preview=preview,
+        decoder=decoder,
+        time_limit=settings.JOB_TIME_LIMIT,
+    )
+    explanation, shown = yield from _timeline(explain)
+    # The previews as shown (checked); none when the finished image was hidden.
+    yield explanation.record, explanation.words, shown if explanation.frames else []
+
+
+def _timeline(explain):
+    """Run ``explain(on_frame=..., stop=...)`` (the image forming, then its per-word maps) in
+    a worker thread, yielding the previews shown so far as each is made, and ``gr.skip()``
+    twice a second meanwhile: the moments at which Gradio can end the handler (see
+    denoise), which stops the denoising. Returns the explanation and the previews shown."""
     frames: queue.Queue = queue.Queue()
     result: dict = {}
-    stop = threading.Event()  # set when this handler ends: a closed page stops the denoising
+    stop = threading.Event()  # set when the handler ends: a closed page stops the denoising
     # Each preview is written once, as a file, and the gallery is handed the paths.
     # Handed PIL images, Gradio would re-encode the whole gallery at every update and
     # rewrite in place any file of the same content (two identical notices, say) while
@@ -313,21 +339,7 @@ def explain_text_to_image(
 
     def work():
         try:
-            result["value"] = explain_diffusion.explain_text_to_image(
-                loaded.pipeline,
-                prompt,
-                seed,
-                negative_prompt=negative_prompt,
-                num_inference_steps=num_inference_steps,
-                guidance_scale=guidance_scale,
-                width=width,
-                height=height,
-                preview=preview,
-                decoder=decoder,
-                on_frame=on_frame,
-                stop=stop,
-                time_limit=settings.JOB_TIME_LIMIT,
-            )
+            result["value"] = explain(on_frame=on_frame, stop=stop)
         except BaseException as error:  # handed to the handler's thread, which reports it
             result["error"] = error
         finally:
@@ -353,9 +365,7 @@ def explain_text_to_image(
             raise error
         finally:  # else this frame keeps the error, its traceback and the failed call's tensors alive
             del error
-    explanation = result["value"]
-    # The previews as shown (checked); none when the finished image was hidden.
-    yield explanation.record, explanation.words, shown if explanation.frames else []
+    return result["value"], shown
 
 
 def _diffusion_plots(record: dict | None):
@@ -377,6 +387,27 @@ def _diffusion_plots(record: dict | None):
         gr.LinePlot(sigmas, x_title=panels.axis_title(panels.STEP_LABEL)),
         gr.BarPlot(words, x_title=panels.axis_title(panels.WORD), y_title=panels.axis_title(panels.ATTENTION)),
     )
+
+
+def create_code(prompt, negative_prompt, steps, guidance, width, height, model, decoder, images):
+    """Show the code for the images in the gallery, from their captions ("seed 3")."""
+    made = [caption for _image, caption in images or [] if caption and caption.startswith("seed ")]
+    if not made:
+        return "", None
+    record = snippets.text_to_image_record(
+        panels.loaded_model("text_to_image", model),
+        check_text(prompt, "prompt"),
+        int(made[0].split()[1]),
+        made,
+        negative_prompt,
+        steps,
+        guidance,
+        width,
+        height,
+        len(made),
+        decoder or "vae",
+    )
+    return panels.code_and_record(record)
 
 
 def create_panel(
@@ -423,32 +454,54 @@ def create_panel(
     )
     event.success(_diffusion_plots, record, [sigma_plot, word_chart], api_visibility="private", queue=False)
 
-    @user_errors
-    @shows_result
-    def create_code(prompt, negative_prompt, steps, guidance, width, height, model, decoder, images):
-        made = [caption for _image, caption in images or [] if caption and caption.startswith("seed ")]
-        if not made:
-            return "", None
-        record = snippets.text_to_image_record(
-            panels.loaded_model("text_to_image", model),
-            check_text(prompt, "prompt"),
-            int(made[0].split()[1]),
-            made,
-            negative_prompt,
-            steps,
-            guidance,
-            width,
-            height,
-            len(made),
-            decoder or "vae",
-        )
-        return panels.code_and_record(record)
-
     gallery.change(
-        create_code,
+        user_errors(shows_result(create_code)),
         [prompt, negative_prompt, steps, guidance, width, height, picker, decoder, gallery],
         [code, record_file],
         api_visibility="private",
+    )
+
+
+def apply_defaults(model):
+    """A checkpoint's own steps, guidance and size, set when the picker changes."""
+    d = checkpoint_defaults(model)
+    return d["num_inference_steps"], d["guidance_scale"], d["width"], d["height"]
+
+
+def _advanced(defaults: dict) -> SimpleNamespace:
+    """The negative prompt, seed, steps, guidance, size, image count and decoder."""
+    with gr.Accordion(_("common.advanced"), open=False):
+        negative_prompt = gr.Textbox(label=_("create.negative_prompt"), info=_("create.negative_prompt_info"))
+        seed = seed_input()
+        with gr.Row():
+            steps = gr.Slider(
+                *LIMITS["num_inference_steps"].ends,
+                defaults["num_inference_steps"],
+                step=1,
+                label=_("create.steps"),
+            )
+            guidance = gr.Slider(
+                *LIMITS["guidance_scale"].ends,
+                defaults["guidance_scale"],
+                step=0.5,
+                label=_("create.guidance"),
+                info=_("create.guidance_info"),
+            )
+        with gr.Row():
+            width = gr.Slider(*LIMITS["width"].ends, defaults["width"], step=64, label=_("create.width"))
+            height = gr.Slider(*LIMITS["height"].ends, defaults["height"], step=64, label=_("create.height"))
+        num_images = gr.Slider(*LIMITS["num_images"].ends, 1, step=1, label=_("create.num_images"))
+        decoder, timeline = create_options()
+    return SimpleNamespace(
+        negative_prompt=negative_prompt,
+        seed=seed,
+        steps=steps,
+        guidance=guidance,
+        width=width,
+        height=height,
+        num_images=num_images,
+        decoder=decoder,
+        timeline=timeline,
     )
 
 
@@ -465,33 +518,7 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                     label=_("create.prompt"), placeholder=_("create.placeholder"), lines=2, max_length=1000
                 )
                 picker = model_picker("text_to_image", ctx.classroom)
-                defaults = checkpoint_defaults(picker.value)
-                with gr.Accordion(_("common.advanced"), open=False):
-                    negative_prompt = gr.Textbox(
-                        label=_("create.negative_prompt"), info=_("create.negative_prompt_info")
-                    )
-                    seed = gr.Number(-1, precision=0, label=_("common.seed"), info=_("common.seed_info"))
-                    with gr.Row():
-                        steps = gr.Slider(
-                            *LIMITS["num_inference_steps"].ends,
-                            defaults["num_inference_steps"],
-                            step=1,
-                            label=_("create.steps"),
-                        )
-                        guidance = gr.Slider(
-                            *LIMITS["guidance_scale"].ends,
-                            defaults["guidance_scale"],
-                            step=0.5,
-                            label=_("create.guidance"),
-                            info=_("create.guidance_info"),
-                        )
-                    with gr.Row():
-                        width = gr.Slider(*LIMITS["width"].ends, defaults["width"], step=64, label=_("create.width"))
-                        height = gr.Slider(
-                            *LIMITS["height"].ends, defaults["height"], step=64, label=_("create.height")
-                        )
-                    num_images = gr.Slider(*LIMITS["num_images"].ends, 1, step=1, label=_("create.num_images"))
-                    decoder, timeline = create_options()
+                page = _advanced(checkpoint_defaults(picker.value))
                 with gr.Row():
                     button = gr.Button(_("create.button"), variant="primary")
                     stop = gr.Button(_("create.stop"), variant="stop")
@@ -507,16 +534,13 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                 status = status_line(demo, "text_to_image", picker)
         examples([[p] for p in EXAMPLES], [[p] for p in EXAMPLES_ZH], inputs=[prompt])
 
-        def apply_defaults(model):
-            d = checkpoint_defaults(model)
-            return d["num_inference_steps"], d["guidance_scale"], d["width"], d["height"]
-
-        picker.change(apply_defaults, picker, [steps, guidance, width, height], api_visibility="private", queue=False)
-        inputs = [prompt, negative_prompt, seed, steps, guidance, width, height, num_images, picker, decoder, timeline]
+        settings_ = [page.steps, page.guidance, page.width, page.height]
+        picker.change(apply_defaults, picker, settings_, api_visibility="private", queue=False)
+        inputs = [prompt, page.negative_prompt, page.seed, *settings_, page.num_images, picker, page.decoder]
         event = gr.on(
             [button.click, prompt.submit],
             text_to_image,
-            inputs,
+            [*inputs, page.timeline],
             gallery,
             api_name="text_to_image",
             concurrency_id="model",
@@ -527,13 +551,13 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
         create_panel(
             demo,
             prompt=prompt,
-            negative_prompt=negative_prompt,
-            seed=seed,
-            steps=steps,
-            guidance=guidance,
-            width=width,
-            height=height,
+            negative_prompt=page.negative_prompt,
+            seed=page.seed,
+            steps=page.steps,
+            guidance=page.guidance,
+            width=page.width,
+            height=page.height,
             picker=picker,
-            decoder=decoder,
+            decoder=page.decoder,
             gallery=gallery,
         )

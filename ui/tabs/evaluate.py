@@ -11,6 +11,7 @@ from classroom.policy import ClassroomPolicy
 from evaluation.probes import TASKS
 from pipelines.cache import MODELS
 from runtime import registry, settings
+from runtime.inputs import Range
 from runtime.messages import InputError
 from ui.context import Context
 from ui.handlers import gpu, makes_images, user_errors
@@ -20,6 +21,8 @@ from ui.server import outputs
 from ui.server.queue import Deadline
 
 NONE = ""  # the "compare with" choice that runs nothing
+# Probe items per task one request may ask for: its time budget (the command line has no cap).
+ITEMS = Range(1, settings.EVAL_MAX_ITEMS)
 ITEM_COLUMNS = ["task", "id", "ability", "input", "expected", "prediction", "score"]
 
 
@@ -185,9 +188,7 @@ def evaluate(
     from evaluation import report, runner
 
     tasks = runner.check_tasks(tasks)
-    from runtime.inputs import check_number
-
-    limit = check_number("limit", limit, 1, settings.EVAL_MAX_ITEMS)
+    limit = ITEMS.check("limit", limit)
     models_a = dict(zip(TASKS, (caption_model, vqa_model, retrieval_model, text_to_image_model), strict=True))
     models_b = dict(
         zip(
@@ -200,9 +201,28 @@ def evaluate(
         for key in (models_a[task], models_b[task]):
             if key:
                 registry.get_checkpoint(task, key, MODELS.profile)
+    folder = outputs.new_folder("evaluation")
+    a, b = _run(tasks, models_a, models_b, limit, folder, progress)
+    paths = report.write_report(a, folder, b)
+    headers, rows = report.table_rows(a, b)
+    figure = report.chart([a, b] if b else [a], words=chart_words(locale()))
+    return (
+        _summary(a, b),
+        pd.DataFrame(rows, columns=headers),
+        figure,
+        [str(p) for p in paths.values()],
+        pd.DataFrame(_item_rows(a), columns=item_headers()),
+        _round_trip_gallery(a, folder),
+    )
+
+
+def _run(tasks: list[str], models_a: dict, models_b: dict, limit: int, folder: Path, progress):
+    """Run ``tasks`` with models A, then with models B those that name one (None if none
+    does), under one time budget, each filling its share of the progress bar."""
+    from evaluation import runner
+
     tasks_b = [t for t in tasks if models_b[t]]
     share = 0.5 if tasks_b else 1.0
-    folder = outputs.new_folder("evaluation")
     deadline = Deadline()
     a = runner.evaluate(
         tasks,
@@ -220,17 +240,7 @@ def evaluate(
             image_dir=folder / "images-b",
             progress=_progress(progress, 0.5, 0.5, "B · ", deadline),
         )
-    paths = report.write_report(a, folder, b)
-    headers, rows = report.table_rows(a, b)
-    figure = report.chart([a, b] if b else [a], words=chart_words(locale()))
-    return (
-        _summary(a, b),
-        pd.DataFrame(rows, columns=headers),
-        figure,
-        [str(p) for p in paths.values()],
-        pd.DataFrame(_item_rows(a), columns=item_headers()),
-        _round_trip_gallery(a, folder),
-    )
+    return a, b
 
 
 def show_probes() -> list[tuple[str, str]]:
@@ -290,8 +300,7 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                 scale=2,
             )
             limit = gr.Slider(
-                1,
-                settings.EVAL_MAX_ITEMS,
+                *ITEMS.ends,
                 settings.EVAL_DEFAULT_ITEMS,
                 step=1,
                 label=_("evaluate.limit"),

@@ -13,13 +13,14 @@ from types import SimpleNamespace
 import gradio as gr
 import pandas as pd
 
+from classroom.policy import ClassroomPolicy
 from labs import fusion
-from labs.fusion import FusionConfig
+from labs.fusion import FusionConfig, FusionLab
 from runtime.inputs import notify
 from runtime.messages import InputError, Notice
-from ui.components import model_picker, model_status, page_locale, session_state, status_line
+from ui.components import model_picker, model_status, page_locale, seed_input, session_state, status_line
 from ui.context import Context
-from ui.handlers import get_model, gpu, user_errors
+from ui.handlers import get_model, gpu_method, user_errors
 from ui.i18n import _, bilingual, t
 from ui.server.queue import Deadline
 
@@ -48,26 +49,31 @@ def _config(strategy, hidden_size, learning_rate, epochs, optimizer, seed, modal
     ).check()
 
 
-def endpoints(ctx: Context) -> SimpleNamespace:
+class Fusion:
     """The Fusion lab's endpoints, training on the app's lab (its cached features), with
-    the strategies the classroom allows."""
-    lab, classroom = ctx.lab, ctx.classroom
+    the strategies the classroom allows: each public method is one endpoint, named as its
+    api_name."""
 
-    def audio_features(audio_model: str | None, progress):
+    def __init__(self, lab: FusionLab, classroom: ClassroomPolicy):
+        self.lab, self.classroom = lab, classroom
+
+    def _audio_features(self, audio_model: str | None, progress):
         """The spoken captions' features: read by the classroom's (or the profile's) voice,
         heard by the ``audio_model`` Whisper; made on first use, then cached (labs/spoken.py)."""
-        tts = get_model("text_to_speech", classroom.model_for("text_to_speech", None), progress)
+        tts = get_model("text_to_speech", self.classroom.model_for("text_to_speech", None), progress)
         asr = get_model("speech_recognition", audio_model, progress)
 
         def on(key: str):
             return lambda done, total: progress((done, total), desc=bilingual(key))
 
         names = (tts.checkpoint.key, asr.checkpoint.key)
-        return lab.audio_features(
+        return self.lab.audio_features(
             tts.pipeline, asr.pipeline, names, on("fusion.progress_speaking"), on("fusion.progress_hearing")
         ), asr.checkpoint.key
 
-    def runs(configs: list[FusionConfig], split: str, negatives: str, model: str | None, progress, audio_model=None):
+    def _runs(
+        self, configs: list[FusionConfig], split: str, negatives: str, model: str | None, progress, audio_model=None
+    ):
         """Train each config in turn on the features of ``model`` (and of ``audio_model`` for
         runs that hear the spoken captions), yielding the results so far (the last one still
         training) as often as UPDATES allows."""
@@ -78,8 +84,8 @@ def endpoints(ctx: Context) -> SimpleNamespace:
 
         deadline = Deadline()  # epochs x hidden size x strategies is bounded by time, not by a formula
         hears = any("audio" in config.modalities for config in configs)
-        audio, heard_by = audio_features(audio_model, progress) if hears else (None, None)
-        data = lab.matching_set(loaded.pipeline, split, negatives, callback=on_encode, audio=audio)
+        audio, heard_by = self._audio_features(audio_model, progress) if hears else (None, None)
+        data = self.lab.matching_set(loaded.pipeline, split, negatives, callback=on_encode, audio=audio)
         finished: list[dict] = []
         for config in configs:
             for result in fusion.train_steps(data, config, every=max(1, config.epochs // UPDATES)):
@@ -106,9 +112,10 @@ def endpoints(ctx: Context) -> SimpleNamespace:
                 )
                 return
 
-    @gpu
+    @gpu_method
     @user_errors
     def train_fusion(
+        self,
         strategy: str = DEFAULTS.strategy,
         hidden_size: int = DEFAULTS.hidden_size,
         learning_rate: float = DEFAULTS.learning_rate,
@@ -142,12 +149,13 @@ def endpoints(ctx: Context) -> SimpleNamespace:
         """
         # Train one fusion model; yields its result (metrics, curves, confusion matrix) as it trains.
         config = _config(strategy, hidden_size, learning_rate, epochs, optimizer, seed, modalities)
-        for results in runs([config], split, negatives, model, progress, audio_model):
+        for results in self._runs([config], split, negatives, model, progress, audio_model):
             yield results[-1]
 
-    @gpu
+    @gpu_method
     @user_errors
     def compare_fusion(
+        self,
         hidden_size: int = DEFAULTS.hidden_size,
         learning_rate: float = DEFAULTS.learning_rate,
         epochs: int = DEFAULTS.epochs,
@@ -181,11 +189,14 @@ def endpoints(ctx: Context) -> SimpleNamespace:
         """
         # Train the strategies with the same settings (those the classroom allows, in
         # classroom mode); yields the list of results.
-        strategies = classroom.allowed("strategy", _strategies(strategies))
+        strategies = self.classroom.allowed("strategy", _strategies(strategies))
         configs = [_config(s, hidden_size, learning_rate, epochs, optimizer, seed, modalities) for s in strategies]
-        yield from runs(configs, split, negatives, model, progress, audio_model)
+        yield from self._runs(configs, split, negatives, model, progress, audio_model)
 
-    return SimpleNamespace(train_fusion=train_fusion, compare_fusion=compare_fusion)
+
+def endpoints(ctx: Context) -> Fusion:
+    """The Fusion lab's endpoints over the app's lab and classroom."""
+    return Fusion(ctx.lab, ctx.classroom)
 
 
 def _strategies(strategies) -> list[str]:
@@ -399,6 +410,169 @@ def _examples() -> list[tuple]:
     return examples
 
 
+# --- The page: layout, then wiring --------------------------------------------------
+
+
+def _model_settings() -> SimpleNamespace:
+    """The model and its training: strategy, modalities, size, epochs, optimiser, seed."""
+    strategy = gr.Radio(
+        [(_(f"fusion.{s}"), s) for s in fusion.STRATEGIES],
+        value=DEFAULTS.strategy,
+        label=_("fusion.strategy"),
+        info=_("fusion.strategy_info"),
+    )
+    modalities = gr.CheckboxGroup(
+        [(_(f"fusion.modality_{m}"), m) for m in fusion.MODALITIES],
+        value=list(fusion.DEFAULT_MODALITIES),
+        label=_("fusion.modalities"),
+        info=_("fusion.modalities_info"),
+    )
+    with gr.Row():
+        hidden_size = gr.Slider(
+            *fusion.LIMITS["hidden_size"].ends,
+            DEFAULTS.hidden_size,
+            step=8,
+            label=_("fusion.hidden_size"),
+            info=_("fusion.hidden_size_info"),
+        )
+        epochs = gr.Slider(
+            *fusion.LIMITS["epochs"].ends,
+            DEFAULTS.epochs,
+            step=1,
+            label=_("fusion.epochs"),
+            info=_("fusion.epochs_info"),
+        )
+    with gr.Row():
+        optimizer = gr.Radio(
+            [(_("fusion.optimizer_adam"), "adam"), (_("fusion.optimizer_sgd"), "sgd")],
+            value=DEFAULTS.optimizer,
+            label=_("fusion.optimizer"),
+        )
+        learning_rate = gr.Number(
+            DEFAULTS.learning_rate,
+            minimum=fusion.LIMITS["learning_rate"].low,
+            maximum=fusion.LIMITS["learning_rate"].high,
+            step=0.001,
+            label=_("fusion.learning_rate"),
+            info=_("fusion.learning_rate_info"),
+        )
+    seed = seed_input(DEFAULTS.seed, limit=fusion.LIMITS["seed"], info=_("fusion.seed_info"))
+    return SimpleNamespace(
+        strategy=strategy,
+        modalities=modalities,
+        hidden_size=hidden_size,
+        epochs=epochs,
+        optimizer=optimizer,
+        learning_rate=learning_rate,
+        seed=seed,
+    )
+
+
+def _data_settings(ctx: Context) -> SimpleNamespace:
+    """The data (held-out split, wrong captions) and the models that make the features."""
+    with gr.Accordion(_("fusion.data"), open=False):
+        split = gr.Radio(
+            [(_("fusion.split_instances"), "instances"), (_("fusion.split_combinations"), "combinations")],
+            value="instances",
+            label=_("fusion.split"),
+            info=_("fusion.split_info"),
+        )
+        negatives = gr.Radio(
+            [
+                (_("fusion.negatives_either"), "either"),
+                (_("fusion.negatives_colour"), "colour"),
+                (_("fusion.negatives_shape"), "shape"),
+            ],
+            value="either",
+            label=_("fusion.negatives"),
+            info=_("fusion.negatives_info"),
+        )
+        picker = model_picker("retrieval", ctx.classroom)
+        gr.Markdown(_("fusion.audio_features"))
+        audio_picker = model_picker("speech_recognition", ctx.classroom)
+        examples = gr.Gallery(
+            label=_("fusion.examples"), interactive=False, columns=6, height=220, object_fit="contain"
+        )
+    return SimpleNamespace(
+        split=split, negatives=negatives, picker=picker, audio_picker=audio_picker, examples=examples
+    )
+
+
+def _results(demo: gr.Blocks, picker: gr.Dropdown) -> SimpleNamespace:
+    """The latest run: its summary, curves, confusion matrix and mistakes."""
+    summary = gr.Markdown(_("fusion.summary_empty"))
+    with gr.Row():
+        # No fixed height: with one, Gradio's plots cut their legend off in narrow columns.
+        plot = dict(
+            x="epoch",
+            y="value",
+            color="series",
+            x_title=_("fusion.epoch"),
+            color_title=_("fusion.pairs"),
+            color_map=SERIES_COLOURS,
+        )
+        loss_plot = gr.LinePlot(label=_("fusion.loss"), y_title=_("fusion.loss"), **plot)
+        accuracy_plot = gr.LinePlot(label=_("fusion.accuracy"), y_title=_("fusion.accuracy"), y_lim=[0, 1], **plot)
+    confusion = gr.HTML()
+    mistakes = gr.Gallery(label=_("fusion.mistakes"), interactive=False, columns=4, height=220, object_fit="contain")
+    status = status_line(demo, "retrieval", picker)
+    return SimpleNamespace(
+        summary=summary,
+        loss_plot=loss_plot,
+        accuracy_plot=accuracy_plot,
+        confusion=confusion,
+        mistakes=mistakes,
+        status=status,
+    )
+
+
+def _wire(demo: gr.Blocks, api: Fusion, page: SimpleNamespace) -> None:
+    """Train one strategy or compare several; each result is drawn in the page's language."""
+    settings_ = [
+        page.hidden_size,
+        page.learning_rate,
+        page.epochs,
+        page.optimizer,
+        page.seed,
+        page.split,
+        page.negatives,
+        page.picker,
+        page.modalities,
+        page.audio_picker,
+    ]
+    training = page.train_button.click(
+        api.train_fusion, [page.strategy, *settings_], page.raw, api_name="train_fusion", concurrency_id="model"
+    )
+    comparing = page.compare_button.click(
+        api.compare_fusion, [*settings_, page.compared], page.raw, api_name="compare_fusion", concurrency_id="model"
+    )
+    outputs = [page.summary, page.loss_plot, page.accuracy_plot, page.confusion, page.mistakes, page.table, page.runs]
+    shown = [page.raw, page.runs, page.locale]
+    page.raw.change(show, shown, outputs, api_visibility="private", queue=False)
+    page.locale.change(show, shown, outputs, api_visibility="private", queue=False)
+    page.optimizer.input(
+        lambda o: LEARNING_RATES[o], page.optimizer, page.learning_rate, api_visibility="private", queue=False
+    )
+    page.clear_button.click(
+        lambda loc: ([], _table([], loc)), page.locale, [page.runs, page.table], api_visibility="private", queue=False
+    )
+    # The charts show the last strategy compared: the radio says which.
+    comparing.then(
+        lambda results: results[-1]["strategy"] if isinstance(results, list) and results else gr.skip(),
+        page.raw,
+        page.strategy,
+        api_visibility="private",
+        queue=False,
+    )
+    for event in (training, comparing):
+        event.then(
+            lambda m: model_status("retrieval", m), page.picker, page.status, api_visibility="private", queue=False
+        )
+    demo.load(lambda loc: _table([], loc), page.locale, page.table, api_visibility="private", queue=False)
+    # Drawn on first use, not at import.
+    demo.load(_examples, None, page.examples, api_visibility="private", queue=False)
+
+
 def build(demo: gr.Blocks, ctx: Context) -> None:
     api = endpoints(ctx)
     with gr.Tab(_("fusion.tab"), id="fusion"):
@@ -406,73 +580,8 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
         locale = page_locale(demo)
         with gr.Row(equal_height=False):
             with gr.Column(scale=2):
-                strategy = gr.Radio(
-                    [(_(f"fusion.{s}"), s) for s in fusion.STRATEGIES],
-                    value=DEFAULTS.strategy,
-                    label=_("fusion.strategy"),
-                    info=_("fusion.strategy_info"),
-                )
-                modalities = gr.CheckboxGroup(
-                    [(_(f"fusion.modality_{m}"), m) for m in fusion.MODALITIES],
-                    value=list(fusion.DEFAULT_MODALITIES),
-                    label=_("fusion.modalities"),
-                    info=_("fusion.modalities_info"),
-                )
-                with gr.Row():
-                    hidden_size = gr.Slider(
-                        *fusion.LIMITS["hidden_size"].ends,
-                        DEFAULTS.hidden_size,
-                        step=8,
-                        label=_("fusion.hidden_size"),
-                        info=_("fusion.hidden_size_info"),
-                    )
-                    epochs = gr.Slider(
-                        *fusion.LIMITS["epochs"].ends,
-                        DEFAULTS.epochs,
-                        step=1,
-                        label=_("fusion.epochs"),
-                        info=_("fusion.epochs_info"),
-                    )
-                with gr.Row():
-                    optimizer = gr.Radio(
-                        [(_("fusion.optimizer_adam"), "adam"), (_("fusion.optimizer_sgd"), "sgd")],
-                        value=DEFAULTS.optimizer,
-                        label=_("fusion.optimizer"),
-                    )
-                    learning_rate = gr.Number(
-                        DEFAULTS.learning_rate,
-                        minimum=fusion.LIMITS["learning_rate"].low,
-                        maximum=fusion.LIMITS["learning_rate"].high,
-                        step=0.001,
-                        label=_("fusion.learning_rate"),
-                        info=_("fusion.learning_rate_info"),
-                    )
-                seed = gr.Number(
-                    DEFAULTS.seed, precision=0, minimum=0, label=_("common.seed"), info=_("fusion.seed_info")
-                )
-                with gr.Accordion(_("fusion.data"), open=False):
-                    split = gr.Radio(
-                        [(_("fusion.split_instances"), "instances"), (_("fusion.split_combinations"), "combinations")],
-                        value="instances",
-                        label=_("fusion.split"),
-                        info=_("fusion.split_info"),
-                    )
-                    negatives = gr.Radio(
-                        [
-                            (_("fusion.negatives_either"), "either"),
-                            (_("fusion.negatives_colour"), "colour"),
-                            (_("fusion.negatives_shape"), "shape"),
-                        ],
-                        value="either",
-                        label=_("fusion.negatives"),
-                        info=_("fusion.negatives_info"),
-                    )
-                    picker = model_picker("retrieval", ctx.classroom)
-                    gr.Markdown(_("fusion.audio_features"))
-                    audio_picker = model_picker("speech_recognition", ctx.classroom)
-                    examples = gr.Gallery(
-                        label=_("fusion.examples"), interactive=False, columns=6, height=220, object_fit="contain"
-                    )
+                model = _model_settings()
+                data = _data_settings(ctx)
                 with gr.Row():
                     train_button = gr.Button(_("fusion.train"), variant="primary")
                     compare_button = gr.Button(_("fusion.compare"))
@@ -482,67 +591,24 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                     label=_("fusion.compare_strategies"),
                 )
             with gr.Column(scale=3):
-                summary = gr.Markdown(_("fusion.summary_empty"))
-                with gr.Row():
-                    # No fixed height: with one, Gradio's plots cut their legend off in narrow columns.
-                    plot = dict(
-                        x="epoch",
-                        y="value",
-                        color="series",
-                        x_title=_("fusion.epoch"),
-                        color_title=_("fusion.pairs"),
-                        color_map=SERIES_COLOURS,
-                    )
-                    loss_plot = gr.LinePlot(label=_("fusion.loss"), y_title=_("fusion.loss"), **plot)
-                    accuracy_plot = gr.LinePlot(
-                        label=_("fusion.accuracy"), y_title=_("fusion.accuracy"), y_lim=[0, 1], **plot
-                    )
-                confusion = gr.HTML()
-                mistakes = gr.Gallery(
-                    label=_("fusion.mistakes"), interactive=False, columns=4, height=220, object_fit="contain"
-                )
-                status = status_line(demo, "retrieval", picker)
+                results = _results(demo, data.picker)
         gr.Markdown(_("fusion.table_title"))
         table = gr.HTML()
         clear_button = gr.Button(_("fusion.clear"), size="sm")
         with gr.Accordion(_("fusion.raw"), open=False):
             raw = gr.JSON(label=_("fusion.raw"))
         runs = session_state([])
-
-        settings_ = [
-            hidden_size,
-            learning_rate,
-            epochs,
-            optimizer,
-            seed,
-            split,
-            negatives,
-            picker,
-            modalities,
-            audio_picker,
-        ]
-        training = train_button.click(
-            api.train_fusion, [strategy, *settings_], raw, api_name="train_fusion", concurrency_id="model"
+        page = SimpleNamespace(
+            **vars(model),
+            **vars(data),
+            **vars(results),
+            locale=locale,
+            train_button=train_button,
+            compare_button=compare_button,
+            compared=compared,
+            table=table,
+            clear_button=clear_button,
+            raw=raw,
+            runs=runs,
         )
-        comparing = compare_button.click(
-            api.compare_fusion, [*settings_, compared], raw, api_name="compare_fusion", concurrency_id="model"
-        )
-        outputs = [summary, loss_plot, accuracy_plot, confusion, mistakes, table, runs]
-        raw.change(show, [raw, runs, locale], outputs, api_visibility="private", queue=False)
-        locale.change(show, [raw, runs, locale], outputs, api_visibility="private", queue=False)
-        optimizer.input(lambda o: LEARNING_RATES[o], optimizer, learning_rate, api_visibility="private", queue=False)
-        clear_button.click(
-            lambda loc: ([], _table([], loc)), locale, [runs, table], api_visibility="private", queue=False
-        )
-        # The charts show the last strategy compared: the radio says which.
-        comparing.then(
-            lambda results: results[-1]["strategy"] if isinstance(results, list) and results else gr.skip(),
-            raw,
-            strategy,
-            api_visibility="private",
-            queue=False,
-        )
-        for event in (training, comparing):
-            event.then(lambda m: model_status("retrieval", m), picker, status, api_visibility="private", queue=False)
-        demo.load(lambda loc: _table([], loc), locale, table, api_visibility="private", queue=False)
-        demo.load(_examples, None, examples, api_visibility="private", queue=False)  # drawn on first use, not at import
+        _wire(demo, api, page)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import gradio as gr
 
 from explain import snippets
@@ -86,94 +88,126 @@ def language_name(code: str) -> str:
     return where.languages.get({"jw": "jv"}.get(code, code)) or code  # Whisper's "jw" is Javanese
 
 
+def _listen_row(demo: gr.Blocks, ctx: Context) -> SimpleNamespace:
+    """Speech to text: the recording, its language and task, and the transcript."""
+    with gr.Row(equal_height=False):
+        with gr.Column():
+            audio = voice_input(label=_("listen.audio"))
+            with gr.Row():
+                language = gr.Dropdown(
+                    [(_("listen.auto"), "auto"), *((f"{name} ({code})", code) for code, name in LANGUAGES.items())],
+                    value="auto",
+                    label=_("listen.language"),
+                    info=_("listen.language_info"),
+                    allow_custom_value=True,
+                )
+                task = gr.Radio(
+                    [(_("listen.transcribe"), "transcribe"), (_("listen.translate"), "translate")],
+                    value="transcribe",
+                    label=_("listen.task"),
+                    info=_("listen.task_info"),
+                )
+            picker = model_picker("speech_recognition", ctx.classroom)
+            button = gr.Button(_("listen.button"), variant="primary")
+        with gr.Column():
+            transcript = gr.Textbox(label=_("listen.transcript"), lines=4, buttons=["copy"])
+            details = gr.Markdown()
+            segments = gr.Textbox(label=_("listen.segments"), lines=6, max_lines=14, buttons=["copy"])
+            status = status_line(demo, "speech_recognition", picker)
+    clips = [
+        [[str(settings.EXAMPLE_AUDIO_DIR / name)] for name in names] for names in (AUDIO_EXAMPLES, AUDIO_EXAMPLES_ZH)
+    ]
+    examples(*clips, inputs=[audio])
+    return SimpleNamespace(
+        audio=audio,
+        language=language,
+        task=task,
+        picker=picker,
+        button=button,
+        transcript=transcript,
+        details=details,
+        segments=segments,
+        status=status,
+    )
+
+
+def _speak_row(demo: gr.Blocks, ctx: Context) -> SimpleNamespace:
+    """Text to speech: the text, its speaking rate and the voice."""
+    gr.Markdown(_("speak.intro"))
+    with gr.Row(equal_height=False):
+        with gr.Column():
+            text = gr.Textbox(
+                label=_("speak.text"),
+                placeholder=_("speak.placeholder"),
+                lines=3,
+                max_length=settings.MAX_SPEECH_CHARS,
+            )
+            speaking_rate = gr.Slider(
+                *TEXT_TO_SPEECH["speaking_rate"].ends,
+                1.0,
+                step=0.1,
+                label=_("speak.rate"),
+                info=_("speak.rate_info"),
+            )
+            picker = model_picker("text_to_speech", ctx.classroom)
+            button = gr.Button(_("speak.button"), variant="primary")
+        with gr.Column():
+            speech = gr.Audio(label=_("speak.output"), type="filepath", autoplay=True, interactive=False)
+            status = status_line(demo, "text_to_speech", picker)
+    examples([[t] for t in SPEAK_EXAMPLES], [[t] for t in SPEAK_EXAMPLES_ZH], inputs=[text])
+    return SimpleNamespace(
+        text=text, speaking_rate=speaking_rate, picker=picker, button=button, speech=speech, status=status
+    )
+
+
+def _wire_listen(page: SimpleNamespace, code: gr.Code, record_file: gr.File) -> None:
+    """Transcribe: the transcript, then its segments, details and Show the code."""
+    # The transcript is the endpoint's answer; the full result goes to a State, which
+    # API clients don't see, and from there into the table.
+    result = session_state()
+    event = gr.on(
+        [page.button.click, page.audio.stop_recording],
+        transcribe,
+        [page.audio, page.language, page.task, page.picker],
+        [page.transcript, result],
+        api_name="transcribe",
+        **model_event("speech_recognition"),
+    )
+    event.success(show_result, result, [page.segments, page.details], api_visibility="private", queue=False)
+    event.success(
+        transcribe_code, [page.audio, page.task, page.picker, result], [code, record_file], api_visibility="private"
+    )
+    event.then(
+        lambda m: model_status("speech_recognition", m), page.picker, page.status, api_visibility="private", queue=False
+    )
+
+
+def _wire_speak(page: SimpleNamespace) -> None:
+    """Speak: the speech, and the status line naming the voice that read it."""
+    event = gr.on(
+        [page.button.click, page.text.submit],
+        speak,
+        [page.text, page.speaking_rate, page.picker],
+        page.speech,
+        api_name="speak",
+        concurrency_id="model",
+    )
+    # The status line names the voice that read the text (Chinese goes to the Chinese voice).
+    event.then(
+        lambda m, said: model_status("text_to_speech", voice_key(said, m)),
+        [page.picker, page.text],
+        page.status,
+        api_visibility="private",
+        queue=False,
+    )
+
+
 def build(demo: gr.Blocks, ctx: Context) -> None:
     with gr.Tab(_("listen.tab"), id="listen"):
         gr.Markdown(_("listen.intro"))
-        with gr.Row(equal_height=False):
-            with gr.Column():
-                audio = voice_input(label=_("listen.audio"))
-                with gr.Row():
-                    language = gr.Dropdown(
-                        [(_("listen.auto"), "auto"), *((f"{name} ({code})", code) for code, name in LANGUAGES.items())],
-                        value="auto",
-                        label=_("listen.language"),
-                        info=_("listen.language_info"),
-                        allow_custom_value=True,
-                    )
-                    task = gr.Radio(
-                        [(_("listen.transcribe"), "transcribe"), (_("listen.translate"), "translate")],
-                        value="transcribe",
-                        label=_("listen.task"),
-                        info=_("listen.task_info"),
-                    )
-                picker = model_picker("speech_recognition", ctx.classroom)
-                button = gr.Button(_("listen.button"), variant="primary")
-            with gr.Column():
-                transcript = gr.Textbox(label=_("listen.transcript"), lines=4, buttons=["copy"])
-                details = gr.Markdown()
-                segments = gr.Textbox(label=_("listen.segments"), lines=6, max_lines=14, buttons=["copy"])
-                status = status_line(demo, "speech_recognition", picker)
-        clips = [
-            [[str(settings.EXAMPLE_AUDIO_DIR / name)] for name in names]
-            for names in (AUDIO_EXAMPLES, AUDIO_EXAMPLES_ZH)
-        ]
-        examples(*clips, inputs=[audio])
-
-        gr.Markdown(_("speak.intro"))
-        with gr.Row(equal_height=False):
-            with gr.Column():
-                text = gr.Textbox(
-                    label=_("speak.text"),
-                    placeholder=_("speak.placeholder"),
-                    lines=3,
-                    max_length=settings.MAX_SPEECH_CHARS,
-                )
-                speaking_rate = gr.Slider(
-                    *TEXT_TO_SPEECH["speaking_rate"].ends,
-                    1.0,
-                    step=0.1,
-                    label=_("speak.rate"),
-                    info=_("speak.rate_info"),
-                )
-                speak_picker = model_picker("text_to_speech", ctx.classroom)
-                speak_button = gr.Button(_("speak.button"), variant="primary")
-            with gr.Column():
-                speech = gr.Audio(label=_("speak.output"), type="filepath", autoplay=True, interactive=False)
-                speak_status = status_line(demo, "text_to_speech", speak_picker)
-        examples([[t] for t in SPEAK_EXAMPLES], [[t] for t in SPEAK_EXAMPLES_ZH], inputs=[text])
+        listen = _listen_row(demo, ctx)
+        speak_ = _speak_row(demo, ctx)
         panels.how_it_works("listen.how")
         code, record_file = panels.show_code()
-
-        # The transcript is the endpoint's answer; the full result goes to a State, which
-        # API clients don't see, and from there into the table.
-        result = session_state()
-        event = gr.on(
-            [button.click, audio.stop_recording],
-            transcribe,
-            [audio, language, task, picker],
-            [transcript, result],
-            api_name="transcribe",
-            **model_event("speech_recognition"),
-        )
-        event.success(show_result, result, [segments, details], api_visibility="private", queue=False)
-        event.success(transcribe_code, [audio, task, picker, result], [code, record_file], api_visibility="private")
-        event.then(
-            lambda m: model_status("speech_recognition", m), picker, status, api_visibility="private", queue=False
-        )
-
-        event = gr.on(
-            [speak_button.click, text.submit],
-            speak,
-            [text, speaking_rate, speak_picker],
-            speech,
-            api_name="speak",
-            concurrency_id="model",
-        )
-        # The status line names the voice that read the text (Chinese goes to the Chinese voice).
-        event.then(
-            lambda m, said: model_status("text_to_speech", voice_key(said, m)),
-            [speak_picker, text],
-            speak_status,
-            api_visibility="private",
-            queue=False,
-        )
+        _wire_listen(listen, code, record_file)
+        _wire_speak(speak_)

@@ -23,12 +23,13 @@ from runtime import settings
 from runtime.inputs import check_text, load_image, parse_labels
 from runtime.messages import InputError
 from search.classify import EXAMPLES
+from search.collections import Collections
 from search.index import SHOWN
 from search.uploads import UploadBudget, is_zip
 from ui import panels
 from ui.components import examples, image_input, model_picker, model_status, session_state, status_line
 from ui.context import Context
-from ui.handlers import get_model, gpu, shows_result, user_errors
+from ui.handlers import get_model, gpu, gpu_method, shows_result, user_errors
 from ui.i18n import _, both
 from ui.messages import text, translate
 from ui.server.callers import session_of
@@ -102,21 +103,28 @@ def classify(image: str, labels: str, model: str | None = None, progress=gr.Prog
     return pipe.classify(image, labels)
 
 
-def endpoints(ctx: Context) -> SimpleNamespace:
-    """The Search tab's endpoints over the app's collections."""
-    collections = ctx.collections
+class Search:
+    """The Search tab's endpoints, over the app's collections: each public method is one
+    endpoint, named as its api_name, with the docstring the API docs and MCP tools show."""
 
-    def sources(model, request, progress=None, create=False):
+    def __init__(self, collections: Collections):
+        self.collections = collections
+        # Per visitor and hour, over all their requests: bytes unpacked and images added.
+        self.unpacking = Allowance(settings.UPLOAD_BYTES_PER_HOUR, 3600)
+        self.decoding = Allowance(settings.UPLOAD_IMAGES_PER_HOUR, 3600)
+
+    def _sources(self, model, request, progress=None, create=False):
         loaded = get_model("retrieval", model, progress)
-        return loaded, collections.sources(loaded.pipeline, loaded.checkpoint.key, _session(request), create)
+        return loaded, self.collections.sources(loaded.pipeline, loaded.checkpoint.key, _session(request), create)
 
-    def answer(hits, request):
-        hits = collections.named(hits, _session(request))  # the visitor's images under their own names
-        return _gallery(hits), collections.public(hits)
+    def _answer(self, hits, request):
+        hits = self.collections.named(hits, _session(request))  # the visitor's images under their own names
+        return _gallery(hits), self.collections.public(hits)
 
-    @gpu
+    @gpu_method
     @user_errors
     def search_by_text(
+        self,
         query: str,
         top_k: int = 8,
         model: str | None = None,
@@ -135,13 +143,14 @@ def endpoints(ctx: Context) -> SimpleNamespace:
         """
         # The gallery of hits (what the API returns) and the hits as data (kept in the page's state).
         query = check_text(query, "search text")  # before the model loads
-        loaded, found = sources(model, request, progress)
+        loaded, found = self._sources(model, request, progress)
         query_embedding = loaded.pipeline.embed_query(text=query)
-        return answer(collections.search(found, query_embedding, top_k), request)
+        return self._answer(self.collections.search(found, query_embedding, top_k), request)
 
-    @gpu
+    @gpu_method
     @user_errors
     def search_by_image(
+        self,
         image: str,
         top_k: int = 8,
         model: str | None = None,
@@ -162,12 +171,13 @@ def endpoints(ctx: Context) -> SimpleNamespace:
             raise InputError(
                 "image_missing", "No image given: upload an image or pick one of the examples.", name="image"
             )
-        loaded, found = sources(model, request, progress)
-        return answer(collections.search(found, loaded.pipeline.embed_query(image=image), top_k), request)
+        loaded, found = self._sources(model, request, progress)
+        return self._answer(self.collections.search(found, loaded.pipeline.embed_query(image=image), top_k), request)
 
-    @gpu
+    @gpu_method
     @user_errors
     def search(
+        self,
         query: str | None = None,
         image: str | None = None,
         top_k: int = 8,
@@ -189,14 +199,15 @@ def endpoints(ctx: Context) -> SimpleNamespace:
             The hits as a gallery, and as data (id, name, score, size, source) for more_like_this and remove_from_gallery.
         """
         # By text, by image, or both: the text then modifies the image ("at night").
-        loaded, found = sources(model, request, progress)
+        loaded, found = self._sources(model, request, progress)
         query_embedding = loaded.pipeline.embed_query(text=query, image=image, text_weight=text_weight)
-        gallery, hits = answer(collections.search(found, query_embedding, top_k), request)
+        gallery, hits = self._answer(self.collections.search(found, query_embedding, top_k), request)
         return gallery, hits, hits
 
-    @gpu
+    @gpu_method
     @user_errors
     def more_like_this(
+        self,
         image_id: str,
         top_k: int = 8,
         model: str | None = None,
@@ -217,18 +228,19 @@ def endpoints(ctx: Context) -> SimpleNamespace:
         if not image_id or not isinstance(image_id, str):
             raise InputError("no_result_chosen", "No image chosen: click a search result first, then 'More like this'.")
         image_id = image_id.strip()
-        _, found = sources(model, request, progress)
-        owner = collections.owner(found, image_id)
+        _, found = self._sources(model, request, progress)
+        owner = self.collections.owner(found, image_id)
         if owner is None:
             raise InputError("unknown_image", f"No image with id {image_id!r} in your collection.")
-        gallery, hits = answer(
-            collections.search(found, found[owner].embedding(image_id), top_k, exclude=[image_id]), request
+        gallery, hits = self._answer(
+            self.collections.search(found, found[owner].embedding(image_id), top_k, exclude=[image_id]), request
         )
         return gallery, hits, hits
 
-    @gpu
+    @gpu_method
     @user_errors
     def classify_collection(
+        self,
         labels: str,
         examples: int = 4,
         model: str | None = None,
@@ -249,30 +261,26 @@ def endpoints(ctx: Context) -> SimpleNamespace:
         # and the images the model is surest of.
         from search.classify import classify_collection  # imports torch: not while the page starts
 
-        loaded, found = sources(model, request, progress)
+        loaded, found = self._sources(model, request, progress)
         result = classify_collection(loaded.pipeline, list(found.values()), labels, examples)
         table = [[row["label"], row["count"], round(100 * row["share"], 1)] for row in result["labels"]]
         shown = []
         for row in result["labels"]:
-            row["examples"] = collections.named(
-                [{**item, "source": collections.owner(found, item["id"])} for item in row["examples"]],
+            row["examples"] = self.collections.named(
+                [{**item, "source": self.collections.owner(found, item["id"])} for item in row["examples"]],
                 _session(request),
             )
             shown += _gallery(
                 row["examples"], lambda item, label=row["label"]: f"{label} · {item['score']:.2f} · {item['name']}"
             )
-            row["examples"] = collections.public(row["examples"])
+            row["examples"] = self.collections.public(row["examples"])
         return {"headers": count_headers(), "data": table}, shown, result
 
-    # Per visitor and hour, over all their requests: bytes unpacked and images added.
-    unpacking = Allowance(settings.UPLOAD_BYTES_PER_HOUR, 3600)
-    decoding = Allowance(settings.UPLOAD_IMAGES_PER_HOUR, 3600)
-
-    def add(paths: list[str], model: str | None, request: gr.Request | None, progress) -> tuple:
+    def _add(self, paths: list[str], model: str | None, request: gr.Request | None, progress) -> tuple:
         loaded = get_model("retrieval", model, progress)
         who = visitor(request)
-        max_bytes, settle_bytes = unpacking.take(who, settings.MAX_ZIP_BYTES)
-        max_images, settle_images = decoding.take(who, settings.MAX_INDEX_UPLOAD)
+        max_bytes, settle_bytes = self.unpacking.take(who, settings.MAX_ZIP_BYTES)
+        max_images, settle_images = self.decoding.take(who, settings.MAX_INDEX_UPLOAD)
         budget = UploadBudget(max_bytes, max_images)
         try:
             if max_images == 0:
@@ -282,7 +290,7 @@ def endpoints(ctx: Context) -> SimpleNamespace:
                     "allows one visitor; please try again later.",
                     limit=settings.UPLOAD_IMAGES_PER_HOUR,
                 )
-            added = collections.add(paths, loaded.pipeline, loaded.checkpoint.key, _session(request), budget)
+            added = self.collections.add(paths, loaded.pipeline, loaded.checkpoint.key, _session(request), budget)
         finally:
             settle_bytes(budget.bytes_used)
             settle_images(budget.images_used)
@@ -292,10 +300,11 @@ def endpoints(ctx: Context) -> SimpleNamespace:
             for name, where, known in added.duplicates[:30]
         ]
         lines += [f"- {name}: {translate(why)}" for name, why in added.skipped[:30]]
-        return *collection(model, request, items=True), "\n".join(lines)
+        return *self.collection(model, request, items=True), "\n".join(lines)
 
     @user_errors
     def add_to_gallery(
+        self,
         files: list[str] | None,
         folder: list[str] | None = None,
         model: str | None = None,
@@ -315,10 +324,11 @@ def endpoints(ctx: Context) -> SimpleNamespace:
         paths = [str(f) for f in [*(files or []), *(folder or [])]]
         if not paths:
             raise InputError("no_files", "No files given: choose images, a folder or a zip file to add.")
-        return add(paths, model, request, progress)
+        return self._add(paths, model, request, progress)
 
     @user_errors
     def index_zip(
+        self,
         file: str | None,
         model: str | None = None,
         request: gr.Request = None,
@@ -337,11 +347,11 @@ def endpoints(ctx: Context) -> SimpleNamespace:
             raise InputError("no_zip", "No zip file given: choose a .zip of images.")
         if not is_zip(file):
             raise InputError("not_zip", f"{Path(str(file)).name!r} is not a zip file.", file=Path(str(file)).name)
-        return add([str(file)], model, request, progress)
+        return self._add([str(file)], model, request, progress)
 
     @user_errors
     def remove_from_gallery(
-        image_id: str, model: str | None = None, request: gr.Request = None
+        self, image_id: str, model: str | None = None, request: gr.Request = None
     ) -> tuple[list[tuple[str, str]], list[dict], str]:
         """Remove an image you added from your collection (the bundled gallery can't be changed).
 
@@ -356,20 +366,21 @@ def endpoints(ctx: Context) -> SimpleNamespace:
         if not image_id or not isinstance(image_id, str):
             raise InputError("no_image_chosen", "No image chosen: click one of your images in the results first.")
         loaded = get_model("retrieval", model)
-        names = collections.names(_session(request))  # read before the removal forgets the name
-        path = collections.remove(image_id.strip(), loaded.pipeline, loaded.checkpoint.key, _session(request))
-        return *collection(model, request, items=True), text("removed", name=names.get(path.name, path.name))
+        names = self.collections.names(_session(request))  # read before the removal forgets the name
+        path = self.collections.remove(image_id.strip(), loaded.pipeline, loaded.checkpoint.key, _session(request))
+        return *self.collection(model, request, items=True), text("removed", name=names.get(path.name, path.name))
 
-    def collection(model: str | None = None, request: gr.Request = None, items: bool = False):
+    def collection(self, model: str | None = None, request: gr.Request = None, items: bool = False):
         """The newest images of this visitor's collection (theirs first, then the bundled ones),
         each captioned with its name; with ``items``, also as data, for a click to select."""
-        found = collections.browse(_session(request), PREVIEW)
+        found = self.collections.browse(_session(request), PREVIEW)
         gallery = [(item["path"], item["name"]) for item in found]
         return (gallery, found) if items else gallery
 
-    @gpu
+    @gpu_method
     @user_errors
     def embedding_map(
+        self,
         query: str | None = None,
         image: str | None = None,
         model: str | None = None,
@@ -397,13 +408,14 @@ def endpoints(ctx: Context) -> SimpleNamespace:
             embedding = pipe.embed_texts([label])[0]
         else:
             raise InputError("no_map_query", "Type a search text or give a query image to place on the map.")
-        paths, matrix = collections.embeddings(pipe, _session(request))
+        paths, matrix = self.collections.embeddings(pipe, _session(request))
         record, picture = explain_clip.embedding_map(paths, matrix, embedding, label, int(top_k))
         return picture, record
 
-    return SimpleNamespace(
-        **{name: fn for name, fn in locals().items() if callable(fn) and name not in ("sources", "answer", "add")}
-    )
+
+def endpoints(ctx: Context) -> Search:
+    """The Search tab's endpoints over the app's collections."""
+    return Search(ctx.collections)
 
 
 def _selected(items: list[dict] | None, event: gr.SelectData):
@@ -482,13 +494,61 @@ def matrix_table(record: dict | None, temperature: float | None = None) -> str:
     return f'<div class="matrix-table"><table><caption>{caption}</caption><tr><th></th>{head}</tr>{rows}</table></div>'
 
 
-def search_panel(
-    demo, *, query, query_image, picker, top_k, embedding_map, classify_image, confidences
-) -> tuple[gr.Code, gr.File]:
-    """The Search tab's CLIP lab, How it works and Show the code panels; returns Show the
-    code's program and record, which a search fills too."""
-    from runtime import settings
+def classify_code(image, model, output):
+    """Show the code for /classify; ``output`` is its {label: confidence}, best first."""
+    if not isinstance(output, dict) or not output or image is None:
+        return "", None
+    return panels.code_and_record(
+        snippets.classify_record(panels.loaded_model("retrieval", model), image, list(output), output)
+    )
 
+
+def matrix_code(images, model, matrix):
+    """Show the code for the CLIP lab's similarity matrix."""
+    if not matrix or not images:
+        return "", None
+    return panels.code_and_record(
+        snippets.similarity_matrix_record(panels.loaded_model("retrieval", model), list(images), matrix)
+    )
+
+
+class SearchCode:
+    """Show the code for a search: the query as its button used it, over the collection it
+    searched. The page's own events, not endpoints of the API."""
+
+    def __init__(self, collections: Collections):
+        self.collections = collections
+
+    def _code(self, text, image, weight, k, model, found, request):
+        if not found:
+            return "", None
+        loaded, session = panels.loaded_model("retrieval", model), _session(request)
+        sources = self.collections.sources(loaded.pipeline, loaded.checkpoint.key, session)
+        items = [{**item, "source": name} for name, index in sources.items() for item in index.items()]
+        record = snippets.search_record(loaded, text, image, weight, k, self.collections.named(items, session), found)
+        return panels.code_and_record(record)
+
+    @user_errors
+    @shows_result
+    def text_code(self, text, k, model, found, request: gr.Request):
+        return self._code(text, None, None, k, model, found, request)
+
+    @user_errors
+    @shows_result
+    def image_code(self, image, k, model, found, request: gr.Request):
+        return self._code(None, image, None, k, model, found, request)
+
+    @user_errors
+    @shows_result
+    def both_code(self, text, image, k, weight, model, found, request: gr.Request):
+        return self._code(text, image, weight, k, model, found, request)
+
+
+# --- The page: layout, then wiring --------------------------------------------------
+
+
+def _clip_lab() -> SimpleNamespace:
+    """The CLIP lab's controls: a similarity matrix of images x texts, and the embedding map."""
     with gr.Accordion(_("explain.clip_title"), open=False):
         gr.Markdown(_("explain.clip_intro"))
         with gr.Row(equal_height=False):
@@ -519,321 +579,390 @@ def search_panel(
         picture = gr.Image(label=_("explain.map"), type="pil", format="png", interactive=False)
         with gr.Accordion(_("explain.json"), open=False):
             map_record = gr.JSON(label="JSON")
+    return SimpleNamespace(
+        files=files,
+        examples=examples,
+        texts=texts,
+        button=button,
+        temperature=temperature,
+        matrix=matrix,
+        numbers=numbers,
+        record=record,
+        map_button=map_button,
+        picture=picture,
+        map_record=map_record,
+    )
+
+
+def search_panel(
+    demo, *, query, query_image, picker, top_k, embedding_map, classify_image, confidences
+) -> tuple[gr.Code, gr.File]:
+    """The Search tab's CLIP lab, How it works and Show the code panels; returns Show the
+    code's program and record, which a search fills too."""
+    lab = _clip_lab()
     state = session_state()
     panels.how_it_works("explain.search_how")
     code, record_file = panels.show_code()
 
     names = ["cat.jpg", "coffee.jpg", "rocket.jpg", "coins.jpg"]
-    examples.click(
+    lab.examples.click(
         lambda: [str(settings.EXAMPLE_IMAGES_DIR / n) for n in names],
         None,
-        files,
+        lab.files,
         api_visibility="private",
         queue=False,
     )
-    event = button.click(
+    event = lab.button.click(
         similarity_matrix,
-        [files, texts, picker],
-        [record, matrix, state],
+        [lab.files, lab.texts, picker],
+        [lab.record, lab.matrix, state],
         api_name="similarity_matrix",
         concurrency_id="model",
     )
     # The slider starts at the model's learned temperature: what zero-shot classification uses.
     event.success(
-        lambda r: r["temperature"] if r else gr.skip(), record, temperature, api_visibility="private", queue=False
+        lambda r: r["temperature"] if r else gr.skip(),
+        lab.record,
+        lab.temperature,
+        api_visibility="private",
+        queue=False,
     )
-    event.success(matrix_table, record, numbers, api_visibility="private", queue=False)
-    temperature.release(rescale_matrix, [state, temperature], [matrix, numbers], api_visibility="private")
-    map_button.click(
+    event.success(matrix_table, lab.record, lab.numbers, api_visibility="private", queue=False)
+    lab.temperature.release(
+        rescale_matrix, [state, lab.temperature], [lab.matrix, lab.numbers], api_visibility="private"
+    )
+    lab.map_button.click(
         embedding_map,
         [query, query_image, picker, top_k],
-        [picture, map_record],
+        [lab.picture, lab.map_record],
         api_name="embedding_map",
         concurrency_id="model",
     )
-
-    @user_errors
-    @shows_result
-    def classify_code(image, model, output):
-        # ``output`` is the label's {label: confidence}, best first, as /classify returned it
-        if not isinstance(output, dict) or not output or image is None:
-            return "", None
-        return panels.code_and_record(
-            snippets.classify_record(panels.loaded_model("retrieval", model), image, list(output), output)
-        )
-
-    @user_errors
-    @shows_result
-    def matrix_code(images, model, matrix):
-        if not matrix or not images:
-            return "", None
-        return panels.code_and_record(
-            snippets.similarity_matrix_record(panels.loaded_model("retrieval", model), list(images), matrix)
-        )
-
-    record.change(matrix_code, [files, picker, record], [code, record_file], api_visibility="private")
+    lab.record.change(
+        user_errors(shows_result(matrix_code)),
+        [lab.files, picker, lab.record],
+        [code, record_file],
+        api_visibility="private",
+    )
     confidences.change(
-        classify_code, [classify_image, picker, confidences], [code, record_file], api_visibility="private"
+        user_errors(shows_result(classify_code)),
+        [classify_image, picker, confidences],
+        [code, record_file],
+        api_visibility="private",
     )
     return code, record_file
+
+
+def _search_row(demo: gr.Blocks, ctx: Context) -> SimpleNamespace:
+    """The search box, the example image, the model and the hits with the selection beside them."""
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2):
+            query = gr.Textbox(label=_("search.query"), placeholder=_("search.query_placeholder"), max_length=1000)
+            text_button = gr.Button(_("search.by_text"), variant="primary")
+            query_image = image_input(label=_("search.query_image"), sources=["upload", "clipboard"], height=200)
+            with gr.Row():
+                image_button = gr.Button(_("search.by_image"))
+                both_button = gr.Button(_("search.both"))
+            picker = model_picker("retrieval", ctx.classroom)
+            with gr.Accordion(_("common.advanced"), open=False):
+                top_k = gr.Slider(*SHOWN.ends, 8, step=1, label=_("search.top_k"))
+                text_weight = gr.Slider(
+                    *RETRIEVAL["text_weight"].ends,
+                    0.5,
+                    step=0.05,
+                    label=_("search.text_weight"),
+                    info=_("search.text_weight_info"),
+                )
+        with gr.Column(scale=3):
+            # No preview: a click selects the result, and the grid stays in view.
+            hits = gr.Gallery(
+                label=_("search.results"),
+                interactive=False,
+                columns=4,
+                height="auto",
+                object_fit="cover",
+                allow_preview=False,
+                elem_classes="search-hits",
+            )
+            selection = _selection()
+            # The hits as data: returned by /search and /more_like_this, kept for 'more like this'.
+            hits_json = gr.JSON(visible=False)
+            hits_state = session_state([])
+            status = status_line(demo, "retrieval", picker)
+    examples([[q] for q in QUERY_EXAMPLES], [[q] for q in QUERY_EXAMPLES_ZH], inputs=[query])
+    return SimpleNamespace(
+        query=query,
+        text_button=text_button,
+        query_image=query_image,
+        image_button=image_button,
+        both_button=both_button,
+        picker=picker,
+        top_k=top_k,
+        text_weight=text_weight,
+        hits=hits,
+        **vars(selection),
+        hits_json=hits_json,
+        hits_state=hits_state,
+        status=status,
+    )
+
+
+def _selection() -> SimpleNamespace:
+    """The selected image by name and thumbnail, with More like this and Remove; its id (a
+    content hash) travels hidden."""
+    with gr.Group(elem_classes="search-selection"):
+        with gr.Row(equal_height=True):
+            selected_picture = gr.Image(
+                label=_("search.selected_thumb"),
+                show_label=False,
+                height=72,
+                width=72,
+                interactive=False,
+                container=False,
+                min_width=72,
+                scale=0,
+                buttons=[],
+            )
+            selected_view = gr.Markdown(both("search.nothing_selected"), padding=True)
+        with gr.Row():
+            more_button = gr.Button(_("search.more_like_this"), size="md", min_width=120)
+            remove_button = gr.Button(_("search.remove"), variant="stop", size="md", min_width=120, interactive=False)
+    selected = gr.Textbox(label=_("search.selected"), visible=False)
+    return SimpleNamespace(
+        selected_picture=selected_picture,
+        selected_view=selected_view,
+        more_button=more_button,
+        remove_button=remove_button,
+        selected=selected,
+    )
+
+
+def _collection_row() -> SimpleNamespace:
+    """Adding and browsing in plain view: the collection, and the upload beside it."""
+    gr.Markdown(_("search.collection_heading"))
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3):
+            everything = gr.Gallery(
+                label=_("search.browse"),
+                interactive=False,
+                columns=6,
+                height=320,
+                object_fit="cover",
+                allow_preview=False,
+                elem_classes="search-hits",
+            )
+            everything_state = session_state([])
+        with gr.Column(scale=2):
+            files = Files(file_count="multiple", file_types=["image", ".zip"], label=_("search.add_files"), height=140)
+            with gr.Accordion(_("search.add_folder"), open=False):
+                folder = Files(file_count="directory", label=_("search.add_folder"), height=120)
+            add_button = gr.Button(_("search.add"), variant="primary")
+            gr.Markdown(_("search.collection_info"), elem_classes="search-help")
+            report = gr.Markdown()
+    return SimpleNamespace(
+        everything=everything,
+        everything_state=everything_state,
+        files=files,
+        folder=folder,
+        add_button=add_button,
+        report=report,
+    )
+
+
+def _sorting_row() -> SimpleNamespace:
+    """Classify the whole collection against labels the visitor types."""
+    gr.Markdown(_("search.classify_collection_intro"))
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2):
+            labels = gr.Textbox(
+                label=_("search.labels"), placeholder=_("search.collection_labels_placeholder"), max_length=1000
+            )
+            per_label = gr.Slider(*EXAMPLES.ends, 4, step=1, label=_("search.examples_per_label"))
+            button = gr.Button(_("search.classify_collection"), variant="primary")
+        with gr.Column(scale=3):
+            counts = gr.Dataframe(interactive=False, label=_("search.counts"))
+            label_examples = gr.Gallery(
+                label=_("search.label_examples"), interactive=False, columns=6, height=240, object_fit="cover"
+            )
+            with gr.Accordion(_("search.details"), open=False):
+                details = gr.JSON(label=_("search.details"))
+    examples([[COLLECTION_LABELS_EXAMPLE]], [[COLLECTION_LABELS_EXAMPLE_ZH]], inputs=[labels])
+    return SimpleNamespace(
+        labels=labels, per_label=per_label, button=button, counts=counts, label_examples=label_examples, details=details
+    )
+
+
+def _classify_row() -> SimpleNamespace:
+    """Classify one image against labels the visitor types."""
+    gr.Markdown(_("search.classify_intro"))
+    with gr.Row(equal_height=False):
+        with gr.Column():
+            image = image_input(label=_("common.image"), sources=["upload", "clipboard", "webcam"], height=260)
+            labels = gr.Textbox(label=_("search.labels"), placeholder=_("search.labels_placeholder"), max_length=1000)
+            button = gr.Button(_("search.classify"), variant="primary")
+        with gr.Column():
+            confidences = gr.Label(num_top_classes=5, label=_("search.confidences"))
+    images = [[str(settings.EXAMPLE_IMAGES_DIR / name), text] for name, text in CLASSIFY_EXAMPLES]
+    images_zh = [[str(settings.EXAMPLE_IMAGES_DIR / name), text] for name, text in CLASSIFY_EXAMPLES_ZH]
+    examples(images, images_zh, inputs=[image, labels])
+    return SimpleNamespace(image=image, labels=labels, button=button, confidences=confidences)
+
+
+def _refresh(page: SimpleNamespace) -> dict:
+    """The status line's refresh, run after a model call."""
+    return dict(
+        fn=lambda m: model_status("retrieval", m),
+        inputs=page.picker,
+        outputs=page.status,
+        api_visibility="private",
+        queue=False,
+    )
+
+
+def _wire_search(api: Search, page: SimpleNamespace, refresh: dict) -> tuple:
+    """Search by text, by image or both, select a hit, more like it, remove it; returns the
+    three searches' events (Show the code follows them)."""
+    model_call = dict(concurrency_id="model")
+    # /search_by_text and /search_by_image return the gallery only (the state is not
+    # part of the API); /search and /more_like_this also return the hits as data.
+    by_text = gr.on(
+        [page.text_button.click, page.query.submit],
+        api.search_by_text,
+        [page.query, page.top_k, page.picker],
+        [page.hits, page.hits_state],
+        api_name="search_by_text",
+        **model_call,
+    )
+    by_image = page.image_button.click(
+        api.search_by_image,
+        [page.query_image, page.top_k, page.picker],
+        [page.hits, page.hits_state],
+        api_name="search_by_image",
+        **model_call,
+    )
+    by_both = page.both_button.click(
+        api.search,
+        [page.query, page.query_image, page.top_k, page.text_weight, page.picker],
+        [page.hits, page.hits_json, page.hits_state],
+        api_name="search",
+        **model_call,
+    )
+    for event in (by_text, by_image, by_both):
+        event.then(**refresh)
+    chosen = [page.selected, page.selected_view, page.selected_picture, page.remove_button]
+    page.hits.select(_selected, page.hits_state, chosen, api_visibility="private", queue=False)
+    page.everything.select(_selected, page.everything_state, chosen, api_visibility="private", queue=False)
+    page.more_button.click(
+        api.more_like_this,
+        [page.selected, page.top_k, page.picker],
+        [page.hits, page.hits_json, page.hits_state],
+        api_name="more_like_this",
+        **model_call,
+    )
+    removed = page.remove_button.click(
+        api.remove_from_gallery,
+        [page.selected, page.picker],
+        [page.everything, page.everything_state, page.report],
+        api_name="remove_from_gallery",
+        **model_call,
+    )
+    removed.success(
+        lambda: ("", both("search.nothing_selected"), None, gr.update(interactive=False)),
+        None,
+        chosen,
+        api_visibility="private",
+        queue=False,
+    )
+    return by_text, by_image, by_both
+
+
+def _wire_classify(api: Search, page, single: SimpleNamespace, sorting: SimpleNamespace, refresh: dict) -> None:
+    """Classify one image, and sort the whole collection."""
+    gr.on(
+        [single.button.click, single.labels.submit],
+        classify,
+        [single.image, single.labels, page.picker],
+        single.confidences,
+        api_name="classify",
+        concurrency_id="model",
+    ).then(**refresh)
+    gr.on(
+        [sorting.button.click, sorting.labels.submit],
+        api.classify_collection,
+        [sorting.labels, sorting.per_label, page.picker],
+        [sorting.counts, sorting.label_examples, sorting.details],
+        api_name="classify_collection",
+        concurrency_id="model",
+    ).then(**refresh)
+
+
+def _wire_collection(demo: gr.Blocks, api: Search, page: SimpleNamespace, sorting: SimpleNamespace) -> None:
+    """The collection on page load, and adding images, folders and zip files to it."""
+    demo.load(
+        functools.partial(api.collection, items=True),
+        page.picker,
+        [page.everything, page.everything_state],
+        api_visibility="private",
+        queue=False,
+    )
+    # The per-label table's headers before its first run, in the page's language (headers are
+    # values, which Gradio's i18n doesn't translate).
+    demo.load(
+        lambda: {"headers": count_headers(), "data": []}, None, sorting.counts, api_visibility="private", queue=False
+    )
+    page.add_button.click(
+        api.add_to_gallery,
+        [page.files, page.folder, page.picker],
+        [page.everything, page.everything_state, page.report],
+        api_name="add_to_gallery",
+        concurrency_id="model",
+    )
+    # A zip on its own, for API clients (the UI takes zips in the files box above).
+    zip_file = gr.File(file_types=[".zip"], visible=False)
+    zip_file.upload(
+        api.index_zip,
+        [zip_file, page.picker],
+        [page.everything, page.everything_state, page.report],
+        api_name="index_zip",
+        concurrency_id="model",
+    )
+
+
+def _wire_search_code(code: SearchCode, page: SimpleNamespace, searches: tuple, outputs: list) -> None:
+    """Show the code for a search, once it found something."""
+    by_text, by_image, by_both = searches
+    private = dict(outputs=outputs, api_visibility="private")
+    by_text.success(code.text_code, [page.query, page.top_k, page.picker, page.hits_state], **private)
+    by_image.success(code.image_code, [page.query_image, page.top_k, page.picker, page.hits_state], **private)
+    by_both.success(
+        code.both_code,
+        [page.query, page.query_image, page.top_k, page.text_weight, page.picker, page.hits_state],
+        **private,
+    )
 
 
 def build(demo: gr.Blocks, ctx: Context) -> None:
     api = endpoints(ctx)
     with gr.Tab(_("search.tab"), id="search"):
         gr.Markdown(_("search.intro"))
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=2):
-                query = gr.Textbox(label=_("search.query"), placeholder=_("search.query_placeholder"), max_length=1000)
-                text_button = gr.Button(_("search.by_text"), variant="primary")
-                query_image = image_input(label=_("search.query_image"), sources=["upload", "clipboard"], height=200)
-                with gr.Row():
-                    image_button = gr.Button(_("search.by_image"))
-                    both_button = gr.Button(_("search.both"))
-                picker = model_picker("retrieval", ctx.classroom)
-                with gr.Accordion(_("common.advanced"), open=False):
-                    top_k = gr.Slider(*SHOWN.ends, 8, step=1, label=_("search.top_k"))
-                    text_weight = gr.Slider(
-                        *RETRIEVAL["text_weight"].ends,
-                        0.5,
-                        step=0.05,
-                        label=_("search.text_weight"),
-                        info=_("search.text_weight_info"),
-                    )
-            with gr.Column(scale=3):
-                # No preview: a click selects the result, and the grid stays in view.
-                hits = gr.Gallery(
-                    label=_("search.results"),
-                    interactive=False,
-                    columns=4,
-                    height="auto",
-                    object_fit="cover",
-                    allow_preview=False,
-                    elem_classes="search-hits",
-                )
-                # The selection by name and thumbnail; its id (a content hash) travels hidden.
-                with gr.Group(elem_classes="search-selection"):
-                    with gr.Row(equal_height=True):
-                        selected_picture = gr.Image(
-                            label=_("search.selected_thumb"),
-                            show_label=False,
-                            height=72,
-                            width=72,
-                            interactive=False,
-                            container=False,
-                            min_width=72,
-                            scale=0,
-                            buttons=[],
-                        )
-                        selected_view = gr.Markdown(both("search.nothing_selected"), padding=True)
-                    with gr.Row():
-                        more_button = gr.Button(_("search.more_like_this"), size="md", min_width=120)
-                        remove_button = gr.Button(
-                            _("search.remove"), variant="stop", size="md", min_width=120, interactive=False
-                        )
-                selected = gr.Textbox(label=_("search.selected"), visible=False)
-                # The hits as data: returned by /search and /more_like_this, kept for 'more like this'.
-                hits_json = gr.JSON(visible=False)
-                hits_state = session_state([])
-                status = status_line(demo, "retrieval", picker)
-        examples([[q] for q in QUERY_EXAMPLES], [[q] for q in QUERY_EXAMPLES_ZH], inputs=[query])
+        page = _search_row(demo, ctx)
+        collection = _collection_row()
+        page = SimpleNamespace(**vars(page), **vars(collection))
+        sorting = _sorting_row()
+        single = _classify_row()
 
-        # Adding and browsing in plain view: the collection, and the upload beside it.
-        gr.Markdown(_("search.collection_heading"))
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=3):
-                everything = gr.Gallery(
-                    label=_("search.browse"),
-                    interactive=False,
-                    columns=6,
-                    height=320,
-                    object_fit="cover",
-                    allow_preview=False,
-                    elem_classes="search-hits",
-                )
-                everything_state = session_state([])
-            with gr.Column(scale=2):
-                files = Files(
-                    file_count="multiple", file_types=["image", ".zip"], label=_("search.add_files"), height=140
-                )
-                with gr.Accordion(_("search.add_folder"), open=False):
-                    folder = Files(file_count="directory", label=_("search.add_folder"), height=120)
-                add_button = gr.Button(_("search.add"), variant="primary")
-                gr.Markdown(_("search.collection_info"), elem_classes="search-help")
-                report = gr.Markdown()
-
-        gr.Markdown(_("search.classify_collection_intro"))
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=2):
-                collection_labels = gr.Textbox(
-                    label=_("search.labels"), placeholder=_("search.collection_labels_placeholder"), max_length=1000
-                )
-                examples_per_label = gr.Slider(*EXAMPLES.ends, 4, step=1, label=_("search.examples_per_label"))
-                collection_button = gr.Button(_("search.classify_collection"), variant="primary")
-            with gr.Column(scale=3):
-                counts = gr.Dataframe(interactive=False, label=_("search.counts"))
-                label_examples = gr.Gallery(
-                    label=_("search.label_examples"), interactive=False, columns=6, height=240, object_fit="cover"
-                )
-                with gr.Accordion(_("search.details"), open=False):
-                    collection_json = gr.JSON(label=_("search.details"))
-        examples([[COLLECTION_LABELS_EXAMPLE]], [[COLLECTION_LABELS_EXAMPLE_ZH]], inputs=[collection_labels])
-
-        gr.Markdown(_("search.classify_intro"))
-        with gr.Row(equal_height=False):
-            with gr.Column():
-                classify_image = image_input(
-                    label=_("common.image"), sources=["upload", "clipboard", "webcam"], height=260
-                )
-                labels = gr.Textbox(
-                    label=_("search.labels"), placeholder=_("search.labels_placeholder"), max_length=1000
-                )
-                classify_button = gr.Button(_("search.classify"), variant="primary")
-            with gr.Column():
-                confidences = gr.Label(num_top_classes=5, label=_("search.confidences"))
-        images = [[str(settings.EXAMPLE_IMAGES_DIR / name), text] for name, text in CLASSIFY_EXAMPLES]
-        images_zh = [[str(settings.EXAMPLE_IMAGES_DIR / name), text] for name, text in CLASSIFY_EXAMPLES_ZH]
-        examples(images, images_zh, inputs=[classify_image, labels])
-
-        refresh = dict(
-            fn=lambda m: model_status("retrieval", m),
-            inputs=picker,
-            outputs=status,
-            api_visibility="private",
-            queue=False,
-        )
-        model_call = dict(concurrency_id="model")
-        # /search_by_text and /search_by_image return the gallery only (the state is not
-        # part of the API); /search and /more_like_this also return the hits as data.
-        by_text = gr.on(
-            [text_button.click, query.submit],
-            api.search_by_text,
-            [query, top_k, picker],
-            [hits, hits_state],
-            api_name="search_by_text",
-            **model_call,
-        )
-        by_image = image_button.click(
-            api.search_by_image,
-            [query_image, top_k, picker],
-            [hits, hits_state],
-            api_name="search_by_image",
-            **model_call,
-        )
-        by_both = both_button.click(
-            api.search,
-            [query, query_image, top_k, text_weight, picker],
-            [hits, hits_json, hits_state],
-            api_name="search",
-            **model_call,
-        )
-        for event in (by_text, by_image, by_both):
-            event.then(**refresh)
-        chosen = [selected, selected_view, selected_picture, remove_button]
-        hits.select(_selected, hits_state, chosen, api_visibility="private", queue=False)
-        everything.select(_selected, everything_state, chosen, api_visibility="private", queue=False)
-        more_button.click(
-            api.more_like_this,
-            [selected, top_k, picker],
-            [hits, hits_json, hits_state],
-            api_name="more_like_this",
-            **model_call,
-        )
-        removed = remove_button.click(
-            api.remove_from_gallery,
-            [selected, picker],
-            [everything, everything_state, report],
-            api_name="remove_from_gallery",
-            **model_call,
-        )
-        removed.success(
-            lambda: ("", both("search.nothing_selected"), None, gr.update(interactive=False)),
-            None,
-            chosen,
-            api_visibility="private",
-            queue=False,
-        )
-        gr.on(
-            [classify_button.click, labels.submit],
-            classify,
-            [classify_image, labels, picker],
-            confidences,
-            api_name="classify",
-            **model_call,
-        ).then(**refresh)
-        gr.on(
-            [collection_button.click, collection_labels.submit],
-            api.classify_collection,
-            [collection_labels, examples_per_label, picker],
-            [counts, label_examples, collection_json],
-            api_name="classify_collection",
-            **model_call,
-        ).then(**refresh)
-        demo.load(
-            functools.partial(api.collection, items=True),
-            picker,
-            [everything, everything_state],
-            api_visibility="private",
-            queue=False,
-        )
-        # The per-label table's headers before its first run, in the page's language (headers are
-        # values, which Gradio's i18n doesn't translate).
-        demo.load(lambda: {"headers": count_headers(), "data": []}, None, counts, api_visibility="private", queue=False)
-        add_button.click(
-            api.add_to_gallery,
-            [files, folder, picker],
-            [everything, everything_state, report],
-            api_name="add_to_gallery",
-            **model_call,
-        )
-        # A zip on its own, for API clients (the UI takes zips in the files box above).
-        zip_file = gr.File(file_types=[".zip"], visible=False)
-        zip_file.upload(
-            api.index_zip,
-            [zip_file, picker],
-            [everything, everything_state, report],
-            api_name="index_zip",
-            **model_call,
-        )
+        refresh = _refresh(page)  # one status refresh, after every model call
+        searches = _wire_search(api, page, refresh)
+        _wire_classify(api, page, single, sorting, refresh)
+        _wire_collection(demo, api, page, sorting)
         code, record_file = search_panel(
             demo,
-            query=query,
-            query_image=query_image,
-            picker=picker,
-            top_k=top_k,
+            query=page.query,
+            query_image=page.query_image,
+            picker=page.picker,
+            top_k=page.top_k,
             embedding_map=api.embedding_map,
-            classify_image=classify_image,
-            confidences=confidences,
+            classify_image=single.image,
+            confidences=single.confidences,
         )
-
-        # Show the code for a search: the query as its button used it, over the collection it searched.
-        def search_code(text, image, weight, k, model, found, request):
-            if not found:
-                return "", None
-            loaded, session = panels.loaded_model("retrieval", model), _session(request)
-            sources = ctx.collections.sources(loaded.pipeline, loaded.checkpoint.key, session)
-            items = [{**item, "source": name} for name, index in sources.items() for item in index.items()]
-            record = snippets.search_record(
-                loaded, text, image, weight, k, ctx.collections.named(items, session), found
-            )
-            return panels.code_and_record(record)
-
-        @user_errors
-        @shows_result
-        def text_code(text, k, model, found, request: gr.Request):
-            return search_code(text, None, None, k, model, found, request)
-
-        @user_errors
-        @shows_result
-        def image_code(image, k, model, found, request: gr.Request):
-            return search_code(None, image, None, k, model, found, request)
-
-        @user_errors
-        @shows_result
-        def both_code(text, image, k, weight, model, found, request: gr.Request):
-            return search_code(text, image, weight, k, model, found, request)
-
-        private = dict(outputs=[code, record_file], api_visibility="private")
-        by_text.success(text_code, [query, top_k, picker, hits_state], **private)
-        by_image.success(image_code, [query_image, top_k, picker, hits_state], **private)
-        by_both.success(both_code, [query, query_image, top_k, text_weight, picker, hits_state], **private)
+        _wire_search_code(SearchCode(ctx.collections), page, searches, [code, record_file])
