@@ -25,7 +25,7 @@ import numpy as np
 from runtime import settings
 from runtime.files import atomic_write_text
 from runtime.inputs import notify
-from runtime.messages import InputError, Notice
+from runtime.messages import InputError, Notice, said
 from search.index import ImageIndex, content_hash, scan
 from search.uploads import UploadBudget, distinct, extract_zip, is_zip, store_images
 
@@ -275,7 +275,7 @@ class Collections:
         mine = sources.get("yours")
         owner = self.owner(sources, image_id)
         if owner in ("bundled", "library") and (mine is None or image_id not in mine):
-            raise InputError("not_yours")
+            raise InputError("not_yours", where=said(f"where_{owner}"))
         if mine is None or image_id not in mine:
             raise InputError("unknown_image", id=image_id)
         path = Path(mine.item(mine.row(image_id))["path"])
