@@ -157,7 +157,6 @@ class ClassroomPolicy:
         if key not in keys:
             raise InputError(
                 "classroom_models",
-                f"In this classroom the teacher allows these {task} models: {keys}; got {key!r}.",
                 models=", ".join(keys),
                 value=str(key),
             )
@@ -244,7 +243,6 @@ class ClassroomPolicy:
                 if name in arguments and on_off(arguments[name]) != value:
                     raise InputError(
                         "classroom_setting",
-                        f"In this classroom the teacher has locked `{name}` to {value!r}.",
                         name=name,
                         value=repr(value),
                     )

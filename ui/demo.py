@@ -177,6 +177,8 @@ def launch_kwargs(demo: gr.Blocks) -> dict:
     return dict(
         theme=THEME,
         css_paths=[PAGE / "page.css"],
+        # Where notices sit (ui/page/notices.css): outside the app's container, where page.css doesn't reach.
+        head=f"<style>{(PAGE / 'notices.css').read_text(encoding='utf-8')}</style>",
         i18n=I18N,
         max_file_size=settings.MAX_FILE_SIZE,
         # Session state is bounded: the visitor unused longest is forgotten first (SESSION_CAPACITY).

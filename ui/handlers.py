@@ -21,7 +21,7 @@ from runtime.files import hide_paths
 from runtime.hub import CheckpointUnavailable
 from runtime.ort import export_progress
 from ui.i18n import bilingual
-from ui.messages import text, translate
+from ui.messages import model_name, text, translate
 
 log = logging.getLogger("playground")
 
@@ -93,7 +93,12 @@ def get_model(task: str, model: str | None, progress: gr.Progress | None = None)
 
     def on_load(checkpoint: registry.Checkpoint) -> None:
         if progress is not None:
-            progress(0, desc=bilingual("common.loading", model=f"{checkpoint.label} ({checkpoint.size})"))
+            progress(
+                0,
+                desc=bilingual(
+                    "common.loading", model=f"{model_name(checkpoint.key, checkpoint.label)} ({checkpoint.size})"
+                ),
+            )
 
     def on_export() -> None:  # a first use that exports a component to ONNX Runtime (runtime/ort.py)
         if progress is not None:

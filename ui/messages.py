@@ -2,7 +2,7 @@
 
 Pipelines raise ``runtime.messages.InputError`` (a ``ValueError`` with a ``code`` and its
 ``params``, its English text for the API) and give ``Notice``s; here the code is looked
-up in the catalogue (``ui/locales/<locale>/messages.json``) and written in the language
+up in the catalogue (``runtime/locales/<locale>/messages.json``) and written in the language
 of the request being served (``ui.i18n.page_language``). A ``name`` parameter ("width",
 "caption prompt") becomes the label of the control as the page shows it: the handler's
 own input of that name (ui/chain.py reads them where the event is declared), else the
@@ -65,12 +65,19 @@ NAMES = {
     "text": "explain.matrix_texts",
     "language": "listen.language",
 }
-PREFIX = "messages."  # the catalogue's namespace: ui/locales/<locale>/messages.json
+PREFIX = "messages."  # the catalogue's namespace: runtime/locales/<locale>/messages.json
 
 
 def locale() -> str:
     """The language of the request being served ("en" outside a request)."""
     return page_language() or "en"
+
+
+def words(prefix: str, where: str | None = None) -> dict[str, str]:
+    """The strings under ``prefix`` ("explain.figure.") in ``where`` (the request's language
+    by default), named without it: the words a figure drawn below the UI writes
+    (explain/clip.py ``WORDS``)."""
+    return {key.removeprefix(prefix): t(key, where or locale()) for key in EN if key.startswith(prefix)}
 
 
 def label(name: str, where: str | None = None, labels: dict[str, str] | None = None) -> str:
@@ -90,8 +97,11 @@ def translate(message, where: str | None = None, labels: dict[str, str] | None =
         return str(message)  # an API client in English: the message as raised, naming parameters as the API does
     where = where or locale()
     values = {key: _value(key, value, where, labels) for key, value in params.items()}
+    # The API's English names a parameter in backticks ("`width` must be", "`width`: must be");
+    # the page writes its control's label there, in its own quotes ("“Width” must be").
+    template = t(PREFIX + code, where).replace("`{name}`:", "{name}").replace("`{name}`", "{name}")
     try:
-        return t(PREFIX + code, where).format(**values)
+        return template.format(**values)
     except (KeyError, IndexError, ValueError):  # the catalogue and the raise out of step: the English as raised
         return str(message)
 

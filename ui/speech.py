@@ -76,8 +76,6 @@ def voice_for(text: str, model: str | None) -> str:
     notify(
         Notice(
             "voice_switched",
-            f"{checkpoint.label} reads {describe(checkpoint.scripts, 0)} only; this text "
-            f"is read by {readers[0].label}.",
             model=model_names(checkpoint),
             reader=model_names(readers[0]),
             reads={"en": describe(checkpoint.scripts, 0), "zh-CN": describe(checkpoint.scripts, 1)},
@@ -107,16 +105,16 @@ def speak(text: str, speaking_rate: float = 1.0, model: str | None = None, progr
 def question_from_voice(audio: str | None, progress=gr.Progress()) -> str:
     """The Ask tab's voice input: an English transcript to use as the question."""
     if audio is None:  # the recording was cleared
-        raise refusal(InputError("no_recording", "No recording: press the microphone button and ask your question."))
+        raise refusal(InputError("no_recording"))
     text, _result = transcribe(audio, language="en")
     if not text:
-        raise refusal(InputError("no_words", "No words were recognised in the recording; please ask again."))
+        raise refusal(InputError("no_words"))
     return text
 
 
 def read_aloud_value(text: str | None, progress=gr.Progress()) -> gr.Audio:
     if not text or not text.strip():
-        raise refusal(InputError("nothing_to_read", "There is nothing to read aloud yet."))
+        raise refusal(InputError("nothing_to_read"))
     return gr.Audio(value=speak(text), visible=True)
 
 

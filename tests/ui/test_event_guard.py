@@ -92,4 +92,11 @@ def test_text_results_name_no_server_folder(app):
 def test_a_result_gradio_can_not_prepare_is_said_as_a_message(app):
     with pytest.raises(AppError) as failed:
         Client(app, verbose=False).predict("hi", api_name="/broken")
-    assert "could not be sent" in str(failed.value), str(failed.value)
+    assert "could not read an input or send the result" in str(failed.value), str(failed.value)
+
+
+def test_a_chinese_client_reads_that_failure_in_chinese(app):
+    client = Client(app, verbose=False, headers={"Accept-Language": "zh-CN"})
+    with pytest.raises(AppError) as failed:
+        client.predict("hi", api_name="/broken")
+    assert "Gradio 未能读取" in str(failed.value), str(failed.value)

@@ -43,7 +43,6 @@ def test_what_is_ready_is_said_in_the_pages_language():
     blip, tiny = registry.CHECKPOINTS["blip-base"], registry.CHECKPOINTS["tiny-blip"]
     missing = DownloadError(
         "download_not_found",
-        "BLIP base was not found",
         model="BLIP base",
         where={"en": "the Hugging Face Hub", "zh-CN": " Hugging Face Hub "},
     )

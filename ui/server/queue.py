@@ -175,6 +175,3 @@ class Deadline:
     @property
     def passed(self) -> bool:
         return self.seconds > 0 and self.clock() - self.start > self.seconds
-
-    def describe(self) -> str:
-        return f"{self.seconds:g} s, the time one request may take on this server (JOB_TIME_LIMIT)"

@@ -8,9 +8,12 @@ who may log in, and how often a client may ask for work.
   see ``ui/server/limits.py``), answering 429 with the time to wait.
 - It applies the login to the MCP server and tells MCP agents apart (``_mcp``, see
   ``ui/server/callers.py``).
-- ``guard_inputs`` checks every event's raw inputs before Gradio processes them, so
-  an API client that sends a number as text, a path on the server or a URL instead of
-  an uploaded file gets a message naming the parameter, not an empty error.
+- ``EventGuard``, an ASGI middleware behind it, checks every event's raw inputs before
+  Gradio reads them, so an API client that sends a number as text, a path on the server
+  or a URL instead of an uploaded file gets a message naming the parameter, not an empty
+  error (a refused request runs ``input_refused``, which ``guard_inputs`` declares); and
+  it keeps the server's folders out of text results and says what a bare Gradio failure
+  may be.
 - ``parse_auth`` reads ``PLAYGROUND_AUTH``; ``login_kwargs`` makes Gradio's login
   check from it and from the classroom's password, if any.
 """
@@ -37,7 +40,7 @@ from starlette.requests import Request
 from runtime import settings
 from runtime.files import hide_paths
 from runtime.inputs import identity
-from runtime.messages import InputError
+from runtime.messages import InputError, english
 from ui.handlers import refusal
 from ui.i18n import FROM_PAGE, PAGE_LOCALE, t
 from ui.messages import text, translate
@@ -435,8 +438,8 @@ async def _too_many(send, what: str, limiter: RateLimiter, wait: float, scope=No
     """429, in the language of the page that sent the request (its cookie) or that the
     client asks for (Accept-Language), as every message (ui/server/language.py)."""
     seconds = math.ceil(wait)
-    detail = (
-        f"Too many {what}: at most {limiter.count} every {_duration(limiter.period)}. Please try again in {seconds} s."
+    detail = english(
+        "rate_limited", {"what": what, "limit": limiter.count, "period": _duration(limiter.period), "seconds": seconds}
     )
     if scope is not None and locale_of(Request(scope)) == "zh-CN":
         detail = t("messages.rate_limited", "zh-CN").format(
@@ -535,9 +538,9 @@ class EventGuard:
     - **Outputs**: in the results it streams back (``queue/data``, ``call/<api_name>/<id>``,
       the reply of ``run/<api_name>``), no text output names a folder of the server (a
       record's checkpoint folder, a message quoting a file; files go as Gradio's own
-      references), and a failure with no message (Gradio could not prepare a handler's
-      result: its traceback is in the log) says so in the page's language instead of a
-      bare "Error".
+      references), and a failure with no message (Gradio could not read an input or
+      prepare a handler's result: its traceback is in the log) says so in the page's
+      language instead of a bare "Error".
 
     The event is found in Gradio's public records (``Blocks.fns``, read only); the events
     started through the queue are remembered by id until their result is sent. Every
@@ -681,7 +684,7 @@ def _said(scope, fn, output, success: bool = True):
     if "error" in output or not success:
         if output.get("error") is None:
             with _in_language(scope):
-                output = {**output, "error": text("output_failed", kind="Gradio"), "title": text("title_output")}
+                output = {**output, "error": text("event_failed")}
             output["visible"] = True
         return output
     data = output.get("data")
@@ -755,11 +758,7 @@ def _refusal_of(blocks, fn, path: str, payload: dict) -> gr.Error | None:
     try:
         if len(data) < len(fn.inputs):
             raise refusal(
-                InputError(
-                    "input_unreadable",
-                    f"An input could not be read: {len(fn.inputs)} values are needed, {len(data)} were given.",
-                    detail=f"{len(fn.inputs)} values are needed, {len(data)} were given",
-                )
+                InputError("input_unreadable", detail=f"{len(fn.inputs)} values are needed, {len(data)} were given")
             )
         for i, (component, value) in enumerate(zip(fn.inputs, data, strict=False)):
             if getattr(component, "stateful", False):
@@ -823,9 +822,7 @@ def _readable(component, value) -> None:
         model.model_validate(copy.deepcopy(value), context={"validate_meta": True})
     except Exception as error:  # noqa: BLE001 (pydantic's and Gradio's own, said the same way)
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise refusal(
-            InputError("input_unreadable", f"An input could not be read: {first_line}", detail=first_line)
-        ) from None
+        raise refusal(InputError("input_unreadable", detail=first_line)) from None
 
 
 async def _reply(send, status: int, content: dict) -> None:
@@ -851,14 +848,13 @@ def _hide_paths(value):
     return value
 
 
-def _refuse(name: str, message: str, component=None, code: str | None = None, **params) -> None:
-    """Refuse the input ``name``; with a ``code`` (ui/locales/*/messages.json) the message is
-    said in the page's language, naming the control by its label on the page."""
-    english = f"`{name}`: {message}"
+def _refuse(name: str, message: str = "", component=None, code: str | None = None, **params) -> None:
+    """Refuse the input ``name``: with a ``code`` (runtime/locales/*/messages.json), said in the
+    page's language, naming the control by its label on the page; else ``message``, in English."""
     if code is None:
-        raise refusal(english)
+        raise refusal(f"`{name}`: {message}")
     key = getattr(getattr(component, "label", None), "key", None)
-    error = InputError(code, english, name=name, **params)
+    error = InputError(code, name=name, **params)
     raise refusal(translate(error, labels={name: key} if key else None))
 
 
@@ -874,29 +870,17 @@ def check_input(component, value, name: str) -> None:
         low, high = component.minimum, component.maximum
         bounds = {"low": "−∞" if low is None else f"{low:g}", "high": "∞" if high is None else f"{high:g}"}
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            _refuse(name, f"must be a number, not {_show(value)}.", component, "number_type", **bounds)
+            _refuse(name, component=component, code="number_expected", value=_show(value))
         if not math.isfinite(value):
-            _refuse(
-                name, f"must be a finite number, not {value}.", component, "number_range", **bounds, value=str(value)
-            )
+            _refuse(name, component=component, code="number_range", **bounds, value=str(value))
         if _whole(component) and float(value) != int(value):  # Gradio would round it silently
-            _refuse(name, f"must be a whole number, not {value:g}.", component, "number_whole", value=f"{value:g}")
+            _refuse(name, component=component, code="number_whole", value=f"{value:g}")
         if (low is not None and value < low) or (high is not None and value > high):  # refused, never clamped
-            _refuse(
-                name,
-                (f"must be at least {low:g}" if low is not None else "must be")
-                + (" and" if low is not None and high is not None else "")
-                + (f" at most {high:g}" if high is not None else "")
-                + f", not {value:g}.",
-                component,
-                "number_range",
-                **bounds,
-                value=f"{value:g}",
-            )
+            _refuse(name, component=component, code="number_bounds", **bounds, value=f"{value:g}")
     elif isinstance(component, gr.Textbox) and not isinstance(value, str):
-        _refuse(name, f"must be text, not {_show(value)}.", component, "text_type", kind=type(value).__name__)
+        _refuse(name, component=component, code="text_expected", value=_show(value))
     elif isinstance(component, gr.Checkbox) and not isinstance(value, bool):
-        _refuse(name, f"must be true or false, not {_show(value)}.", component, "flag_type", value=_show(value))
+        _refuse(name, component=component, code="flag_type", value=_show(value))
     elif isinstance(component, (gr.Dropdown, gr.Radio)) and not getattr(component, "allow_custom_value", False):
         allowed = [choice[1] for choice in component.choices]
         chosen = value if getattr(component, "multiselect", False) and isinstance(value, list) else [value]

@@ -145,8 +145,6 @@ class Chat:
                     notify(
                         Notice(
                             "chat_deadline",
-                            f"The answer was stopped at {deadline.describe()}. Ask for a "
-                            "shorter answer (max_new_tokens) or fewer images.",
                             seconds=f"{deadline.seconds:g}",
                         )
                     )
@@ -193,11 +191,7 @@ class Chat:
         if isinstance(details, dict) and details.get("server"):  # an answer from a model server
             needs_local_model(get_model("chat", model, progress).pipeline, "where")
         if not turns or turns[-1]["role"] != "assistant" or not isinstance(details, dict) or not details.get("tokens"):
-            raise InputError(
-                "chat_no_answer",
-                "There is no answer to explain yet: send a message, then explain the answer with the details "
-                "/chat returned.",
-            )
+            raise InputError("chat_no_answer")
         loaded = get_model("chat", model, progress)
         chat = loaded.pipeline
         needs_local_model(chat, "where")
@@ -205,8 +199,6 @@ class Chat:
             count = len(details["tokens"]) if isinstance(details["tokens"], list) else 0
             raise InputError(
                 "chat_answer_tokens",
-                f"The details hold {count:,} answer tokens; an answer has at most "
-                f"{MAX_ANSWER_TOKENS:,}. Send the details /chat returned.",
                 count=count,
                 limit=MAX_ANSWER_TOKENS,
             )
@@ -224,10 +216,7 @@ class Chat:
         inputs, more = chat.prepare(checked[dropped:], system, min(len(ids), vlm.MAX_EXPLAINED_TOKENS))
         found = vlm.explain_chat(chat, checked[dropped + more :], system, ids, inputs=inputs)
         if not found["images"]:
-            raise InputError(
-                "nothing_to_map",
-                "This answer's conversation has no image (or its images were dropped): nothing to map.",
-            )
+            raise InputError("nothing_to_map")
         record = {
             "tokens": found["tokens"],
             "layers": found["layers"],
@@ -257,7 +246,6 @@ def check_dropped(dropped, messages: int) -> int:
     if dropped % 2:
         raise InputError(
             "chat_dropped_odd",
-            f"`messages_dropped` must be even (whole exchanges are dropped), not {dropped}.",
             value=dropped,
         )
     return dropped

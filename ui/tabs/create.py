@@ -28,8 +28,8 @@ from ui.chain import display, endpoint
 from ui.components import examples, model_picker, model_status, seed_input, status_line
 from ui.context import Context
 from ui.handlers import get_model, gpu
-from ui.i18n import _, bilingual
-from ui.messages import text
+from ui.i18n import _, bilingual, t
+from ui.messages import locale, model_name, text
 from ui.server import outputs
 
 EXAMPLES = [
@@ -109,12 +109,25 @@ def text_to_image(
     yield made + (frames.frames if show_frames else [])
 
 
+def gallery_label(step: int | None = None, total: int | None = None) -> gr.Gallery:
+    """The gallery's label, in the request's language, with the denoising step while it runs:
+    "Images · Denoising step 3/8". A handler that yields shows no progress bar once it has
+    yielded (Gradio marks its outputs "generating"), and Create yields at each step so that
+    Stop and a closed page can end it: the step is written where the images will appear."""
+    label = t("create.output", locale())
+    if step is not None:
+        label = f"{label} · {text('denoising', step=step, total=total)}"
+    return gr.Gallery(label=label)
+
+
 def denoise(pipeline, prompt: str, kwargs: dict, progress, stoppable: bool = True):
     """Run ``pipeline(prompt, **kwargs)`` in a worker thread and return its images, yielding
-    ``gr.skip()`` at each step and twice a second meanwhile: the moments at which Gradio can
-    end this handler, for the Stop button (``cancels``) or a page that closed. Ending it
-    stops the denoising after the current step (``stop``), so the model is free for the next
-    visitor. Each step's progress says how long is left, from this request's own steps."""
+    at each step (the gallery's label with the step, ``gallery_label``) and twice a second
+    meanwhile (``gr.skip()``): the moments at which Gradio can end this handler, for the Stop
+    button (``cancels``) or a page that closed. Ending it stops the denoising after the
+    current step (``stop``), so the model is free for the next visitor. Each step's progress
+    (for API clients) says how long is left, from this request's own steps. The label is put
+    back before the images or an error."""
     steps: queue.Queue = queue.Queue()
     stop, result = threading.Event(), {}
     started, first = time.monotonic(), None
@@ -156,9 +169,10 @@ def denoise(pipeline, prompt: str, kwargs: dict, progress, stoppable: bool = Tru
                 else text("denoising", step=step, total=total)
             )
             progress((step, total), desc=desc)
-            yield gr.skip()
+            yield gallery_label(step, total)
     finally:
         stop.set()  # Stop, a closed page or an error: the worker ends after its current step; done: nothing to stop
+    yield gallery_label()
     for message in result.get("notices", []):
         notify(message)
     if (error := result.pop("error", None)) is not None:
@@ -173,7 +187,9 @@ def _load_checker(loaded, progress) -> None:
     """Load the pipeline's safety checker now, with a progress message, rather than at its
     first image (and refuse at once, before denoising, when it can't be had)."""
     loaded.pipeline.safety.checker(
-        on_load=lambda c: progress(0, desc=bilingual("common.loading", model=f"{c.label} ({c.size})"))
+        on_load=lambda c: progress(
+            0, desc=bilingual("common.loading", model=f"{model_name(c.key, c.label)} ({c.size})")
+        )
     )
 
 

@@ -102,10 +102,8 @@ class Fusion:
                 left = [c.strategy for c in configs[len(finished) :]]
                 notify(
                     Notice(
-                        "training_stopped",
-                        f"Training stopped after {len(result['curves']['epoch'])} of {config.epochs} epochs"
-                        + (f" (not trained: {', '.join(left)})" if left else "")
-                        + f": the time budget is {deadline.describe()}. Use fewer epochs or a smaller hidden size.",
+                        "training_stopped_left" if left else "training_stopped",
+                        left=", ".join(left),
                         done=len(result["curves"]["epoch"]),
                         epochs=config.epochs,
                         seconds=f"{deadline.seconds:g}",
@@ -203,7 +201,7 @@ def _strategies(strategies) -> list[str]:
     if isinstance(strategies, str):
         strategies = [s for s in strategies.replace(" ", ",").split(",") if s]
     if not isinstance(strategies, (list, tuple)) or not strategies:
-        raise InputError("pick_strategy", f"Pick at least one strategy to compare: any of {list(fusion.STRATEGIES)}.")
+        raise InputError("pick_strategy", strategies=", ".join(fusion.STRATEGIES))
     chosen = [str(s).strip().lower() for s in strategies]
     if unknown := [s for s in chosen if s not in fusion.STRATEGIES]:
         raise ValueError(f"Unknown fusion strategy {unknown[0]!r}; available strategies = {list(fusion.STRATEGIES)}")

@@ -32,7 +32,7 @@ from ui.components import examples, image_input, model_picker, model_status, ses
 from ui.context import Context
 from ui.handlers import get_model, gpu, gpu_method
 from ui.i18n import _, both
-from ui.messages import text, translate
+from ui.messages import text, translate, words
 from ui.server.callers import session_of
 from ui.server.limits import Allowance, visitor
 from ui.server.mcp_inputs import Files
@@ -104,8 +104,9 @@ def classify(image: str, labels: str, model: str | None = None, progress=gr.Prog
 
 
 class Search:
-    """The Search tab's endpoints, over the app's collections: each public method is one
-    endpoint, named as its api_name, with the docstring the API docs and MCP tools show."""
+    """The Search tab's endpoints, over the app's collections: each public method but
+    ``collection`` (which the page loads) is one endpoint, named as its api_name, with the
+    docstring the API docs and MCP tools show."""
 
     def __init__(self, collections: Collections):
         self.collections = collections
@@ -166,9 +167,7 @@ class Search:
             The hits, best first, each captioned with its similarity and file name.
         """
         if image is None:
-            raise InputError(
-                "image_missing", "No image given: upload an image or pick one of the examples.", name="image"
-            )
+            raise InputError("image_missing", name="image")
         loaded, found = self._sources(model, request, progress)
         return self._answer(self.collections.search(found, loaded.pipeline.embed_query(image=image), top_k), request)
 
@@ -222,12 +221,12 @@ class Search:
         """
         # The images closest to one already in the collection (by its id), itself left out.
         if not image_id or not isinstance(image_id, str):
-            raise InputError("no_result_chosen", "No image chosen: click a search result first, then 'More like this'.")
+            raise InputError("no_result_chosen")
         image_id = image_id.strip()
         _, found = self._sources(model, request, progress)
         owner = self.collections.owner(found, image_id)
         if owner is None:
-            raise InputError("unknown_image", f"No image with id {image_id!r} in your collection.")
+            raise InputError("unknown_image", id=image_id)
         gallery, hits = self._answer(
             self.collections.search(found, found[owner].embedding(image_id), top_k, exclude=[image_id]), request
         )
@@ -281,8 +280,6 @@ class Search:
             if max_images == 0:
                 raise InputError(
                     "uploads_per_hour",
-                    f"You have added {settings.UPLOAD_IMAGES_PER_HOUR:,} images in the last hour, the most this app "
-                    "allows one visitor; please try again later.",
                     limit=settings.UPLOAD_IMAGES_PER_HOUR,
                 )
             added = self.collections.add(paths, loaded.pipeline, loaded.checkpoint.key, _session(request), budget)
@@ -317,7 +314,7 @@ class Search:
         """
         paths = [str(f) for f in [*(files or []), *(folder or [])]]
         if not paths:
-            raise InputError("no_files", "No files given: choose images, a folder or a zip file to add.")
+            raise InputError("no_files")
         return self._add(paths, model, request, progress)
 
     def index_zip(
@@ -337,9 +334,9 @@ class Search:
             The newest images of the collection, and a report of what was added and skipped.
         """
         if not file:
-            raise InputError("no_zip", "No zip file given: choose a .zip of images.")
+            raise InputError("no_zip")
         if not is_zip(file):
-            raise InputError("not_zip", f"{Path(str(file)).name!r} is not a zip file.", file=Path(str(file)).name)
+            raise InputError("not_zip", file=Path(str(file)).name)
         return self._add([str(file)], model, request, progress)
 
     def remove_from_gallery(
@@ -356,7 +353,7 @@ class Search:
         """
         # Remove an image you added (by id); the bundled gallery stays as it is.
         if not image_id or not isinstance(image_id, str):
-            raise InputError("no_image_chosen", "No image chosen: click one of your images in the results first.")
+            raise InputError("no_image_chosen")
         loaded = get_model("retrieval", model)
         names = self.collections.names(_session(request))  # read before the removal forgets the name
         path = self.collections.remove(image_id.strip(), loaded.pipeline, loaded.checkpoint.key, _session(request))
@@ -393,14 +390,16 @@ class Search:
         # The gallery's embeddings on a 2-D map, with the query placed among them.
         pipe = get_model("retrieval", model, progress).pipeline
         if image:
-            embedding, label = pipe.embed_images([image])[0], "image"
+            embedding, label = pipe.embed_images([image])[0], explain_clip.IMAGE_QUERY
         elif query and query.strip():
             label = check_text(query, "search text")
             embedding = pipe.embed_texts([label])[0]
         else:
-            raise InputError("no_map_query", "Type a search text or give a query image to place on the map.")
+            raise InputError("no_map_query")
         paths, matrix = self.collections.embeddings(pipe, _session(request))
-        record, picture = explain_clip.embedding_map(paths, matrix, embedding, label, int(top_k))
+        record, picture = explain_clip.embedding_map(
+            paths, matrix, embedding, label, int(top_k), words("explain.figure.")
+        )
         return picture, record
 
 
@@ -448,14 +447,15 @@ def similarity_matrix(
     pipe = get_model("retrieval", model, progress).pipeline
     record, loaded = explain_clip.similarity_matrix(pipe, list(images or []), texts)
     thumbnails = [explain_clip.fit(image, 96) for image in loaded]
-    return record, explain_clip.matrix_figure(record, thumbnails), (record, thumbnails)
+    return record, explain_clip.matrix_figure(record, thumbnails, words=words("explain.figure.")), (record, thumbnails)
 
 
 def rescale_matrix(state, temperature: float):
     if not state:
         return gr.skip(), gr.skip()
     record, thumbnails = state
-    return explain_clip.matrix_figure(record, thumbnails, temperature), matrix_table(record, temperature)
+    figure = explain_clip.matrix_figure(record, thumbnails, temperature, words("explain.figure."))
+    return figure, matrix_table(record, temperature)
 
 
 def _share(p: float) -> str:
