@@ -51,22 +51,11 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
 # Patches other parts of issue 34 are removing now (ui/chain.py takes them over); they
 # may still be found until that lands, and must then be dropped from this list.
 CHAIN_TO_GO: set[tuple[str, str]] = {
-    ("classroom/policy.py", "block_fn.fn = ..."),
-    ("classroom/policy.py", "block_fn.typed = ..."),
-    ("classroom/policy.py", "component._id"),
     ("classroom/policy.py", "component.choices = ..."),
-    ("classroom/policy.py", "component.classroom_guarded = ..."),
     ("classroom/policy.py", "component.interactive = ..."),
     ("classroom/policy.py", "component.maximum = ..."),
     ("classroom/policy.py", "component.minimum = ..."),
-    ("classroom/policy.py", "component.preprocess = ..."),
     ("classroom/policy.py", "component.value = ..."),
-    ("classroom/policy.py", "demo.process_api = ..."),
-    ("classroom/policy.py", "refusal.said = ..."),
-    ("classroom/policy.py", "refusal.title_code = ..."),
-    ("ui/server/language.py", "demo.process_api = ..."),
-    ("ui/server/language.py", "error.message = ..."),
-    ("ui/server/language.py", "error.title = ..."),
 }
 # Public attributes of the page's own objects set after they were made (a button's id for
 # the lessons, the examples' headers, the app's objects kept on the Blocks): found by this

@@ -3,9 +3,9 @@ every API call goes through, composed here once and applied where each event is 
 
     button.click(endpoint(caption, ctx, inputs), inputs, outputs, api_name="caption")
 
-Before the chain, Gradio reads the request and prepares the inputs (each component's
-``preprocess``; the app's checks of raw inputs, ui/server/security.py, run before it).
-Then, for each call:
+Before the chain, the app's middleware checks the request and its raw inputs
+(ui/server/security.py), the queue gives it its turn (ui/server/queue.py), and Gradio
+prepares the inputs (each component's ``preprocess``). Then, for each call:
 
 1. Page language: the request's language (``ui.server.language.locale_of``: the page's
    cookie, else Accept-Language, else English) is set for everything the call runs, so
@@ -13,9 +13,10 @@ Then, for each call:
 2. Classroom rules (classroom/policy.py): the teacher's locks and model pickers; for a
    request (``endpoint``, not ``display``), the student's limits, the images it makes
    and the prompt log. A refusal is said in the request's language.
-3. Input guard: the checks of the raw inputs run before Gradio prepares them (a file
-   reference must be refused before Gradio reads it), so ahead of this chain, in
-   ui/server/security.py; a check that needs the prepared values belongs here.
+3. Input guard: the raw inputs are checked before Gradio reads them (a file reference
+   must be refused before Gradio opens it), so ahead of this chain: ui/server/security.py's
+   EventGuard, an ASGI middleware, in the request's language. A check that needs the
+   prepared values belongs here.
 4. The handler. Its failures become messages (``_errors_and_notices``): a pipeline's
    ValueError/TypeError is the user's input, said with the rule and the bad value; any
    other failure is a fault, logged with its traceback, its memory freed, and the user

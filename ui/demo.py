@@ -24,7 +24,7 @@ from ui.actions import parameters
 from ui.components import language_switch, presenter_switch
 from ui.context import Context
 from ui.i18n import I18N, _, t
-from ui.server.language import PAGE, LanguageScript, follow_page_language
+from ui.server.language import PAGE, LanguageScript
 from ui.server.mcp import fix_state_outputs
 from ui.server.queue import QueueShare
 from ui.server.security import app_roots, guard_inputs, login_kwargs, middleware, parse_auth, serves
@@ -82,7 +82,6 @@ def build_demo(profile: str | None = None, classroom_file: str | None = None) ->
             models.build(demo, ctx)
         policy.check_controls()  # a lock that could not fit its control stops the app, saying which
         _untranslated_headers(demo)
-    follow_page_language(demo)
     if MODELS.safety_filter != "on":
         log.warning(
             "SAFETY_FILTER=off: generated images are not checked. Use this only for research, never with children."

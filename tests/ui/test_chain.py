@@ -142,3 +142,24 @@ def test_gradio_reads_the_handlers_name_docstring_and_parameters(tmp_path):
     assert utils.get_function_description(fn)[1]["prompt"] == "What to make."
     first = next(iter(inspect.signature(fn).parameters.values()))
     assert utils.get_type_hints(fn)[first.name] is gr.Request  # Gradio hands the chain the request there
+
+
+def test_a_display_is_held_to_the_locks_of_the_controls_it_reads_not_to_a_name(tmp_path):
+    # Fusion locks `strategy`; the explain panels' decoding radio feeds a redraw whose
+    # parameter is also called `strategy`: that display must not be refused, nor its radio narrowed.
+    ctx = context(tmp_path, "locked: {strategy: {allowed: [early, late]}, num_beams: 1}")
+    decoding = gr.Radio(["greedy", "beam"], value="greedy")
+    beams = gr.Slider(1, 8, 3)
+
+    def redraw(state, strategy: str = "greedy") -> str:
+        return strategy
+
+    def show_code(beams_used: int) -> str:
+        return f"num_beams={beams_used}"
+
+    assert display(redraw, ctx, [gr.State(), decoding])(EN_API, None, "beam") == "beam"
+    assert [c[1] for c in decoding.choices] == ["greedy", "beam"]
+    endpoint(lambda num_beams=3: num_beams, ctx, [beams])  # a request fits the control to its lock
+    assert beams.value == 1 and not beams.interactive
+    with pytest.raises(gr.Error):  # whatever the display calls it, the locked control holds
+        display(show_code, ctx, [beams])(EN_API, 4)
