@@ -8,9 +8,10 @@ The scan reads the source (AST) of every package of the app and app.py. It follo
 names a module binds to Gradio: imported Gradio modules and classes, what they make
 (``demo = gr.Blocks()``, ``with gr.Blocks() as demo``, ``except gr.Error as error``),
 parameters annotated with a Gradio type, loop variables over a Gradio object's parts
-(``for block_fn in demo.fns.values()``), and the names ``demo`` and ``block_fn``. A
-component subclass setting its own attributes (``self.x = ...``) is the documented route
-and is not a finding.
+(``for block_fn in demo.fns.values()``), Gradio objects handed to a function of the same
+module, and the names ``demo``, ``block_fn``, ``component`` and ``block``. A component
+subclass setting its own attributes (``self.x = ...``) is the documented route and is
+not a finding.
 
 Where Gradio has no public hook for something the app needs, the patch stays, named in
 ``EXCEPTIONS`` with the reason (the code's docstring says the same)."""
@@ -68,7 +69,7 @@ OWNERS_TO_GO: set[tuple[str, str]] = {
 }
 EXPECTED_TO_GO = CHAIN_TO_GO | OWNERS_TO_GO
 
-ALWAYS_GRADIO = {"demo", "block_fn"}
+ALWAYS_GRADIO = {"demo", "block_fn", "component", "block"}
 
 
 def app_files() -> list[Path]:
