@@ -4,7 +4,7 @@ tab of ``ui/tabs/`` (one module each, explain panel included) and guards the pag
 
 from runtime.lazy import exports
 
-_WHERE = {"build_demo": "ui.demo", "launch_kwargs": "ui.demo"}
+_WHERE = {"build_demo": "ui.demo", "context_of": "ui.demo", "launch_kwargs": "ui.demo"}
 __all__ = sorted(_WHERE)
 
 __getattr__ = exports(__name__, _WHERE)

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import html
 import logging
-from dataclasses import replace
+import weakref
+from dataclasses import dataclass, replace
 
 import gradio as gr
 from starlette.middleware import Middleware
@@ -81,15 +82,32 @@ def build_demo(profile: str | None = None, classroom_file: str | None = None) ->
         if policy.shows("models"):  # a classroom that lists its tabs hides it
             models.build(demo, ctx)
         policy.check_controls()  # a lock that could not fit its control stops the app, saying which
-        _untranslated_headers(demo)
     if MODELS.safety_filter != "on":
         log.warning(
             "SAFETY_FILTER=off: generated images are not checked. Use this only for research, never with children."
         )
-    demo.playground = ctx
-    demo.queue_share = QueueShare()  # every queue made for demo: a share per client, no job for a client gone
-    demo.queue_share.install(demo)
+    share = QueueShare()  # every queue made for demo: a share per client, no job for a client gone
+    share.install(demo)
+    BUILT[demo] = Built(ctx, share)
     return guard_inputs(demo)
+
+
+@dataclass(frozen=True)
+class Built:
+    """What ``build_demo`` made beside the page: the app's objects and the queue's share."""
+
+    ctx: Context
+    queue_share: QueueShare
+
+
+# Each page ``build_demo`` made -> what it made beside it, for ``launch_kwargs`` and tests
+# (``context_of``): kept here, not as attributes set on Gradio's Blocks.
+BUILT: weakref.WeakKeyDictionary[gr.Blocks, Built] = weakref.WeakKeyDictionary()
+
+
+def context_of(demo: gr.Blocks) -> Context:
+    """The app's objects (``ui.context.Context``) of a page ``build_demo`` made."""
+    return BUILT[demo].ctx
 
 
 def _profile_line(concrete: str, asked: str) -> str:
@@ -133,14 +151,6 @@ def _handlers(ctx: Context, tabs=TABS) -> list:
     return found
 
 
-def _untranslated_headers(demo: gr.Blocks) -> None:
-    """gr.Examples titles its columns with its inputs' labels, but Gradio shows those
-    titles untranslated (as raw i18n keys): drop them; the examples speak for themselves."""
-    for block in demo.blocks.values():
-        if isinstance(block, gr.Dataset) and any(not isinstance(h, str) for h in block.headers):
-            block.headers = []
-
-
 def _tab_id(tab) -> str:
     return tab.__name__.rsplit(".", 1)[-1]
 
@@ -171,7 +181,8 @@ def _classroom_rules(path: str) -> Classroom | None:
 
 def launch_kwargs(demo: gr.Blocks) -> dict:
     """Options for ``demo.launch`` (``demo`` from ``build_demo``), shared by app.py and the tests."""
-    classroom = demo.playground.classroom
+    built = BUILT[demo]
+    classroom = built.ctx.classroom
     if settings.MCP_SERVER:
         fix_state_outputs()
     return dict(
@@ -191,7 +202,7 @@ def launch_kwargs(demo: gr.Blocks) -> dict:
         blocked_paths=[str(path) for path in classroom.private_files()],
         # The file-serving policy, body and rate limits (ui/server/security.py) come first; then
         # the page is rendered in the language chosen with the switch (see ui/server/language.py).
-        app_kwargs={"middleware": [*middleware(demo.queue_share.listeners), Middleware(LanguageScript)]},
+        app_kwargs={"middleware": [*middleware(built.queue_share.listeners), Middleware(LanguageScript)]},
         # PLAYGROUND_AUTH's users and, in classroom mode, the class password.
         **login_kwargs(parse_auth(settings.PLAYGROUND_AUTH), classroom.launch_kwargs()),
     )

@@ -22,6 +22,7 @@ import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
+import ui
 from classroom.policy import _parameters
 from runtime import registry
 from tests.conftest import free_port
@@ -209,7 +210,7 @@ def test_every_parameter_that_names_a_model_refuses_one_the_teacher_does_not_all
 
 def declarations(demo) -> dict:
     """Each event of ``demo`` declared to the classroom (ui/chain.py) -> what it declared."""
-    declared = {(c.endpoint, c.controls): c for c in demo.playground.classroom.endpoints}
+    declared = {(c.endpoint, c.controls): c for c in ui.context_of(demo).classroom.endpoints}
     found = {}
     for block_fn in demo.fns.values():
         key = (getattr(block_fn.fn, "__name__", None), tuple(id(c) for c in block_fn.inputs))
@@ -271,7 +272,7 @@ def test_texts_of_every_endpoint_and_refusals_by_a_locked_control_are_logged(les
 
 def test_explaining_an_image_counts_as_making_one(lesson):
     _, demo, _, _ = lesson
-    policy = demo.playground.classroom
+    policy = ui.context_of(demo).classroom
     checked = next(c for f, c in declarations(demo).items() if f.api_name == "explain_text_to_image")
     before = sum(n for _, n in policy.limits._images["local"])  # noqa: SLF001
     policy.check(checked, {"prompt": "a fox"})

@@ -8,6 +8,7 @@ import stat
 
 import pytest
 
+import ui
 from classroom import rules as classroom
 from classroom.records import PromptLog, StudentLimits
 from classroom.rules import ClassroomError, Limits, Lock
@@ -230,7 +231,7 @@ def test_the_example_narrows_the_app_under_the_cpu_profile_without_loading_a_mod
     assert sliders["create.steps"].maximum == 4 and sliders["create.width"].maximum == 512
     assert sliders["create.num_images"].maximum == 2 and sliders["fusion.epochs"].maximum == 100
     # The lock puts the safety filter on for this app, without touching the settings or the environment.
-    assert models.safety_filter == "on" and demo.playground.classroom.setting("safety_filter", "off") == "on"
+    assert models.safety_filter == "on" and ui.context_of(demo).classroom.setting("safety_filter", "off") == "on"
 
 
 def test_hidden_tabs_have_no_endpoint_and_fixed_values_are_greyed_out(build, tmp_path):

@@ -7,6 +7,7 @@ hidden, whose model isn't allowed or whose setting is locked says so."""
 import pytest
 from gradio_client import Client, handle_file
 
+import ui
 from lessons.files import LessonError
 from tests.conftest import free_port
 from ui import build_demo, launch_kwargs
@@ -27,7 +28,7 @@ def app(models):
 
 
 def plans(demo) -> list[tuple[str, int, "tab.Plan"]]:
-    ctx = demo.playground
+    ctx = ui.context_of(demo)
     actions = collect(demo)
     return [
         (lesson.id, number, tab.plan(step, actions, ctx.classroom, list(ctx.endpoints), ctx.endpoints))
