@@ -58,13 +58,7 @@ CHAIN_TO_GO: set[tuple[str, str]] = {
     ("classroom/policy.py", "component.minimum = ..."),
     ("classroom/policy.py", "component.value = ..."),
 }
-# Public attributes of the page's own objects set after they were made (a button's id for
-# the lessons, the examples' headers, the app's objects kept on the Blocks): found by this
-# scan, for their files' owners to move into the constructor or the Context.
-OWNERS_TO_GO: set[tuple[str, str]] = {
-    ("ui/actions.py", "button.elem_id = ..."),
-}
-EXPECTED_TO_GO = CHAIN_TO_GO | OWNERS_TO_GO
+EXPECTED_TO_GO = CHAIN_TO_GO
 
 ALWAYS_GRADIO = {"demo", "block_fn", "component", "block"}
 

@@ -33,6 +33,12 @@ class Action:
         return self.button.elem_id
 
 
+def run_id(endpoint: str) -> str:
+    """The HTML id of the button that runs ``endpoint`` (given where the button is made), by
+    which a lesson's Try it presses it."""
+    return f"run-{endpoint}"
+
+
 def parameters(fn) -> list[str]:
     """A handler's parameters that come from inputs: not the ones Gradio fills in itself
     (progress, the request)."""
@@ -46,8 +52,7 @@ def parameters(fn) -> list[str]:
 
 def collect(demo: gr.Blocks) -> dict[str, Action]:
     """Every public named endpoint of ``demo`` built so far that a button in a tab starts,
-    by endpoint name. The button gets an HTML id (``run-<endpoint>``) unless it has one,
-    so the page can press it."""
+    by endpoint name. Each button has the HTML id ``run_id(endpoint)``, by which the page presses it."""
     found = {}
     for block_fn in demo.fns.values():
         if not block_fn.api_name or block_fn.api_visibility != "public" or block_fn.fn is None:
@@ -59,8 +64,8 @@ def collect(demo: gr.Blocks) -> dict[str, Action]:
         tabs, accordions = _around(button)
         if not tabs:
             continue
-        if button.elem_id is None:
-            button.elem_id = f"run-{block_fn.api_name}"
+        if button.elem_id != run_id(block_fn.api_name):  # the page presses it by this id
+            raise ValueError(f"the button that runs /{block_fn.api_name} needs elem_id=run_id({block_fn.api_name!r})")
         inputs = dict(zip(parameters(block_fn.fn), block_fn.inputs, strict=False))
         found[block_fn.api_name] = Action(block_fn.api_name, tabs[0][1], button, inputs, tabs, accordions)
     return found

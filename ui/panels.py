@@ -16,6 +16,7 @@ import pandas as pd
 
 from explain import snippets
 from pipelines.cache import MODELS
+from ui.actions import run_id
 from ui.components import session_state
 from ui.i18n import _, t
 from ui.messages import locale, text
@@ -196,11 +197,11 @@ def layer_slider(explanation):
     return gr.Slider(maximum=explanation.num_layers) if explanation is not None else gr.skip()
 
 
-def generation_panel(demo, title: str, intro: str, button_label: str):
+def generation_panel(demo, title: str, intro: str, button_label: str, endpoint: str):
     """The components the caption and the VQA explain panels share."""
     with gr.Accordion(_(title), open=False):
         gr.Markdown(_(intro))
-        button = gr.Button(_(button_label), variant="secondary")
+        button = gr.Button(_(button_label), elem_id=run_id(endpoint), variant="secondary")
         with gr.Row():
             strategy = gr.Radio(
                 [(_(key), name) for name, key in STRATEGY_KEYS.items() if name != "classifier"],

@@ -13,6 +13,7 @@ from runtime.backends import needs_local_model
 from runtime.batching import options_key
 from runtime.inputs import check_text, load_image
 from ui import panels
+from ui.actions import run_id
 from ui.chain import display, endpoint
 from ui.components import examples, image_input, model_picker, model_status, status_line
 from ui.context import Context
@@ -120,7 +121,7 @@ def vqa_code(image, question, model, output):
 def vqa_panel(demo, ctx, *, image, question, picker, answer) -> None:
     """The Ask tab's Explain, How it works and Show the code panels."""
     button, strategy, layer, summary, table, chart, maps, extra, record, state = panels.generation_panel(
-        demo, "explain.vqa_title", "explain.vqa_intro", "explain.vqa_button"
+        demo, "explain.vqa_title", "explain.vqa_intro", "explain.vqa_button", "explain_vqa"
     )
     with extra:
         with gr.Row():
@@ -177,7 +178,7 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                 question = gr.Textbox(label=_("ask.question"), placeholder=_("ask.placeholder"), max_length=500)
                 voice = voice_input(label=_("speech.voice"))
                 picker = model_picker("vqa", ctx.classroom)
-                button = gr.Button(_("ask.button"), variant="primary")
+                button = gr.Button(_("ask.button"), elem_id=run_id("vqa"), variant="primary")
             with gr.Column():
                 answer = gr.Textbox(label=_("ask.answer"), lines=2, buttons=["copy"])
                 spoken = read_aloud(answer, ctx)

@@ -11,6 +11,7 @@ from runtime.backends import needs_local_model
 from runtime.batching import options_key
 from runtime.inputs import is_random_seed, load_image
 from ui import panels
+from ui.actions import run_id
 from ui.chain import display, endpoint
 from ui.components import image_input, model_picker, model_status, seed_input, session_state, status_line
 from ui.context import Context
@@ -188,7 +189,7 @@ def caption_panel(
     """The Caption tab's Explain, How it works and Show the code panels; Show the code
     follows each caption (``captioned``, its event) as a display of it, never a request."""
     button, strategy, layer, summary, table, chart, maps, _extra, record, state = panels.generation_panel(
-        demo, "explain.caption_title", "explain.caption_intro", "explain.caption_button"
+        demo, "explain.caption_title", "explain.caption_intro", "explain.caption_button", "explain_caption"
     )
     panels.how_it_works("explain.caption_how")
     code, record_file = panels.show_code()
@@ -246,7 +247,7 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                         )
                         top_p = gr.Slider(*CAPTION["top_p"].ends, 0.9, step=0.05, label=_("caption.top_p"))
                     seed = seed_input()
-                button = gr.Button(_("caption.button"), variant="primary")
+                button = gr.Button(_("caption.button"), elem_id=run_id("caption"), variant="primary")
             with gr.Column():
                 output = gr.Textbox(label=_("caption.output"), lines=3, buttons=["copy"])
                 read_aloud(output, ctx)

@@ -17,6 +17,7 @@ from runtime.backends import needs_local_model
 from runtime.inputs import check_number, check_text, notify
 from runtime.messages import InputError, Notice
 from ui import panels
+from ui.actions import run_id
 from ui.chain import display, endpoint
 from ui.components import examples, model_picker, model_status, seed_input, session_state, status_line
 from ui.context import Context
@@ -324,7 +325,7 @@ def _conversation() -> SimpleNamespace:
     message = gr.Textbox(label=_("chat.message"), placeholder=_("chat.placeholder"), max_length=4000, lines=2)
     images = Files(label=_("chat.images"), file_count="multiple", file_types=["image"], type="filepath", height=120)
     with gr.Row():
-        send = gr.Button(_("chat.send"), variant="primary")
+        send = gr.Button(_("chat.send"), elem_id=run_id("chat"), variant="primary")
         stop = gr.Button(_("chat.stop"), variant="stop")
         new = gr.Button(_("chat.new"))
     return SimpleNamespace(history=history, message=message, images=images, send=send, stop=stop, new=new)
@@ -373,7 +374,7 @@ def _explain_panel() -> SimpleNamespace:
         details = gr.JSON(label=_("chat.details"))
         with gr.Group():
             gr.Markdown(_("chat.where_intro"))
-            where_button = gr.Button(_("chat.where_button"), variant="secondary")
+            where_button = gr.Button(_("chat.where_button"), elem_id=run_id("explain_chat"), variant="secondary")
             where_token = gr.Slider(0, 1, 0, step=1, label=_("chat.where_token"), info=_("chat.where_token_info"))
             where_gallery = gr.Gallery(label=_("chat.where_maps"), columns=4, height=300, object_fit="contain")
             where_record = gr.JSON(label=_("chat.where_record"), visible=False)

@@ -15,6 +15,7 @@ from labs import contrastive, fusion
 from labs.contrastive import ContrastiveConfig, ContrastiveSet
 from labs.fusion import FusionLab
 from ui import panels
+from ui.actions import run_id
 from ui.chain import display, endpoint
 from ui.components import model_picker, model_status, page_locale, seed_input, status_line
 from ui.context import Context
@@ -260,7 +261,7 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
         with gr.Row(equal_height=False):
             with gr.Column(scale=2):
                 page = _settings(ctx)
-                train_button = gr.Button(_("contrastive.train"), variant="primary")
+                train_button = gr.Button(_("contrastive.train"), elem_id=run_id("train_contrastive"), variant="primary")
             with gr.Column(scale=3):
                 results = _results()
                 status = status_line(demo, "retrieval", page.picker, ctx)

@@ -24,6 +24,7 @@ from runtime.hub import locate
 from runtime.inputs import check_seed, check_text, collect_notices, notify
 from runtime.registry import Checkpoint
 from ui import panels
+from ui.actions import run_id
 from ui.chain import display, endpoint
 from ui.components import examples, model_picker, model_status, seed_input, status_line
 from ui.context import Context
@@ -422,7 +423,7 @@ def create_panel(
                 label=_("explain.preview"),
                 info=_("explain.preview_info"),
             )
-            button = gr.Button(_("explain.create_button"), variant="secondary")
+            button = gr.Button(_("explain.create_button"), elem_id=run_id("explain_text_to_image"), variant="secondary")
         frames = gr.Gallery(
             label=_("explain.timeline_gallery"),
             columns=5,
@@ -520,7 +521,7 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                 picker = model_picker("text_to_image", ctx.classroom)
                 page = _advanced(checkpoint_defaults(picker.value))
                 with gr.Row():
-                    button = gr.Button(_("create.button"), variant="primary")
+                    button = gr.Button(_("create.button"), elem_id=run_id("text_to_image"), variant="primary")
                     stop = gr.Button(_("create.stop"), variant="stop")
             with gr.Column():
                 gallery = gr.Gallery(

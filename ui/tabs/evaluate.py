@@ -13,6 +13,7 @@ from pipelines.cache import MODELS
 from runtime import registry, settings
 from runtime.inputs import Range
 from runtime.messages import InputError
+from ui.actions import run_id
 from ui.chain import display, endpoint
 from ui.components import picker_choice
 from ui.context import Context
@@ -312,7 +313,7 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
             with gr.Column():
                 gr.Markdown(_("evaluate.models_b"))
                 models_b = [_picker(t, f"evaluate.task.{t}", True, ctx.classroom) for t in TASKS]
-        button = gr.Button(_("evaluate.button"), variant="primary")
+        button = gr.Button(_("evaluate.button"), elem_id=run_id("evaluate"), variant="primary")
         summary = gr.Markdown()
         table = gr.Dataframe(label=_("evaluate.table"), interactive=False, wrap=True)
         chart = gr.Plot(label=_("evaluate.chart"), format="png")

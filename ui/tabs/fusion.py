@@ -18,6 +18,7 @@ from labs import fusion
 from labs.fusion import FusionConfig, FusionLab
 from runtime.inputs import notify
 from runtime.messages import InputError, Notice
+from ui.actions import run_id
 from ui.chain import display, endpoint
 from ui.components import model_picker, model_status, page_locale, seed_input, session_state, status_line
 from ui.context import Context
@@ -584,8 +585,8 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                 model = _model_settings()
                 data = _data_settings(ctx)
                 with gr.Row():
-                    train_button = gr.Button(_("fusion.train"), variant="primary")
-                    compare_button = gr.Button(_("fusion.compare"))
+                    train_button = gr.Button(_("fusion.train"), elem_id=run_id("train_fusion"), variant="primary")
+                    compare_button = gr.Button(_("fusion.compare"), elem_id=run_id("compare_fusion"))
                 compared = gr.CheckboxGroup(
                     [(_(f"fusion.{s}"), s) for s in fusion.STRATEGIES],
                     value=["early", "late", "hybrid"],

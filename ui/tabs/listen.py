@@ -10,6 +10,7 @@ from explain import snippets
 from pipelines.limits import TEXT_TO_SPEECH
 from runtime import settings
 from ui import panels
+from ui.actions import run_id
 from ui.chain import display, endpoint
 from ui.components import examples, model_picker, model_status, session_state, status_line
 from ui.context import Context
@@ -106,7 +107,7 @@ def _listen_row(demo: gr.Blocks, ctx: Context) -> SimpleNamespace:
                     info=_("listen.task_info"),
                 )
             picker = model_picker("speech_recognition", ctx.classroom)
-            button = gr.Button(_("listen.button"), variant="primary")
+            button = gr.Button(_("listen.button"), elem_id=run_id("transcribe"), variant="primary")
         with gr.Column():
             transcript = gr.Textbox(label=_("listen.transcript"), lines=4, buttons=["copy"])
             details = gr.Markdown()
@@ -148,7 +149,7 @@ def _speak_row(demo: gr.Blocks, ctx: Context) -> SimpleNamespace:
                 info=_("speak.rate_info"),
             )
             picker = model_picker("text_to_speech", ctx.classroom)
-            button = gr.Button(_("speak.button"), variant="primary")
+            button = gr.Button(_("speak.button"), elem_id=run_id("speak"), variant="primary")
         with gr.Column():
             speech = gr.Audio(label=_("speak.output"), type="filepath", autoplay=True, interactive=False)
             status = status_line(demo, "text_to_speech", picker, ctx)

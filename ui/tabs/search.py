@@ -27,6 +27,7 @@ from search.collections import Collections
 from search.index import SHOWN
 from search.uploads import UploadBudget, is_zip
 from ui import panels
+from ui.actions import run_id
 from ui.chain import display, endpoint
 from ui.components import examples, image_input, model_picker, model_status, session_state, status_line
 from ui.context import Context
@@ -544,7 +545,7 @@ def _clip_lab() -> SimpleNamespace:
                 value="a photo of a cat.\na photo of a cup of coffee.\na photo of a rocket.\na photo of coins.",
                 max_length=5000,
             )
-        button = gr.Button(_("explain.matrix_button"), variant="secondary")
+        button = gr.Button(_("explain.matrix_button"), elem_id=run_id("similarity_matrix"), variant="secondary")
         temperature = gr.Slider(
             *explain_clip.TEMPERATURE.ends,
             0.01,
@@ -557,7 +558,7 @@ def _clip_lab() -> SimpleNamespace:
         with gr.Accordion(_("explain.json"), open=False):
             record = gr.JSON(label="JSON")
         gr.Markdown(_("explain.map_intro"))
-        map_button = gr.Button(_("explain.map_button"), variant="secondary")
+        map_button = gr.Button(_("explain.map_button"), elem_id=run_id("embedding_map"), variant="secondary")
         picture = gr.Image(label=_("explain.map"), type="pil", format="png", interactive=False)
         with gr.Accordion(_("explain.json"), open=False):
             map_record = gr.JSON(label="JSON")
@@ -643,11 +644,11 @@ def _search_row(demo: gr.Blocks, ctx: Context) -> SimpleNamespace:
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
             query = gr.Textbox(label=_("search.query"), placeholder=_("search.query_placeholder"), max_length=1000)
-            text_button = gr.Button(_("search.by_text"), variant="primary")
+            text_button = gr.Button(_("search.by_text"), elem_id=run_id("search_by_text"), variant="primary")
             query_image = image_input(label=_("search.query_image"), sources=["upload", "clipboard"], height=200)
             with gr.Row():
-                image_button = gr.Button(_("search.by_image"))
-                both_button = gr.Button(_("search.both"))
+                image_button = gr.Button(_("search.by_image"), elem_id=run_id("search_by_image"))
+                both_button = gr.Button(_("search.both"), elem_id=run_id("search"))
             picker = model_picker("retrieval", ctx.classroom)
             with gr.Accordion(_("common.advanced"), open=False):
                 top_k = gr.Slider(*SHOWN.ends, 8, step=1, label=_("search.top_k"))
@@ -710,8 +711,17 @@ def _selection() -> SimpleNamespace:
             )
             selected_view = gr.Markdown(both("search.nothing_selected"), padding=True)
         with gr.Row():
-            more_button = gr.Button(_("search.more_like_this"), size="md", min_width=120)
-            remove_button = gr.Button(_("search.remove"), variant="stop", size="md", min_width=120, interactive=False)
+            more_button = gr.Button(
+                _("search.more_like_this"), elem_id=run_id("more_like_this"), size="md", min_width=120
+            )
+            remove_button = gr.Button(
+                _("search.remove"),
+                elem_id=run_id("remove_from_gallery"),
+                variant="stop",
+                size="md",
+                min_width=120,
+                interactive=False,
+            )
     selected = gr.Textbox(label=_("search.selected"), visible=False)
     return SimpleNamespace(
         selected_picture=selected_picture,
@@ -741,7 +751,7 @@ def _collection_row() -> SimpleNamespace:
             files = Files(file_count="multiple", file_types=["image", ".zip"], label=_("search.add_files"), height=140)
             with gr.Accordion(_("search.add_folder"), open=False):
                 folder = Files(file_count="directory", label=_("search.add_folder"), height=120)
-            add_button = gr.Button(_("search.add"), variant="primary")
+            add_button = gr.Button(_("search.add"), elem_id=run_id("add_to_gallery"), variant="primary")
             gr.Markdown(_("search.collection_info"), elem_classes="search-help")
             report = gr.Markdown()
     return SimpleNamespace(
@@ -763,7 +773,9 @@ def _sorting_row() -> SimpleNamespace:
                 label=_("search.labels"), placeholder=_("search.collection_labels_placeholder"), max_length=1000
             )
             per_label = gr.Slider(*EXAMPLES.ends, 4, step=1, label=_("search.examples_per_label"))
-            button = gr.Button(_("search.classify_collection"), variant="primary")
+            button = gr.Button(
+                _("search.classify_collection"), elem_id=run_id("classify_collection"), variant="primary"
+            )
         with gr.Column(scale=3):
             counts = gr.Dataframe(interactive=False, label=_("search.counts"))
             label_examples = gr.Gallery(
@@ -784,7 +796,7 @@ def _classify_row() -> SimpleNamespace:
         with gr.Column():
             image = image_input(label=_("common.image"), sources=["upload", "clipboard", "webcam"], height=260)
             labels = gr.Textbox(label=_("search.labels"), placeholder=_("search.labels_placeholder"), max_length=1000)
-            button = gr.Button(_("search.classify"), variant="primary")
+            button = gr.Button(_("search.classify"), elem_id=run_id("classify"), variant="primary")
         with gr.Column():
             confidences = gr.Label(num_top_classes=5, label=_("search.confidences"))
     images = [[str(settings.EXAMPLE_IMAGES_DIR / name), text] for name, text in CLASSIFY_EXAMPLES]
