@@ -17,9 +17,10 @@ from runtime.backends import needs_local_model
 from runtime.inputs import check_number, check_text, notify
 from runtime.messages import InputError, Notice
 from ui import panels
+from ui.chain import display, endpoint
 from ui.components import examples, model_picker, model_status, seed_input, session_state, status_line
 from ui.context import Context
-from ui.handlers import get_model, gpu_method, shows_result, user_errors
+from ui.handlers import get_model, gpu_method
 from ui.i18n import _, bilingual, both
 from ui.server.mcp_inputs import Conversation, Files
 from ui.server.queue import Deadline
@@ -89,7 +90,6 @@ class Chat:
         self.stops: dict[str, threading.Event] = {}  # session -> its answer's Stop
 
     @gpu_method
-    @user_errors
     def chat(
         self,
         message: str,
@@ -166,7 +166,6 @@ class Chat:
             stop.set()
 
     @gpu_method
-    @user_errors
     def explain_chat(
         self,
         history: list[dict] | None,
@@ -334,7 +333,7 @@ def _conversation() -> SimpleNamespace:
 def _settings(demo: gr.Blocks, ctx: Context) -> SimpleNamespace:
     """The model, the system prompt and the decoding settings."""
     picker = model_picker("chat", ctx.classroom)
-    status = status_line(demo, "chat", picker)
+    status = status_line(demo, "chat", picker, ctx)
     system_prompt = gr.Textbox(
         label=_("chat.system_prompt"),
         placeholder=_("chat.system_placeholder"),
@@ -395,7 +394,7 @@ def _explain_panel() -> SimpleNamespace:
     )
 
 
-def _wire_chat(api: Chat, page: SimpleNamespace) -> None:
+def _wire_chat(api: Chat, page: SimpleNamespace, ctx: Context) -> None:
     """Send (streamed), Stop, New, and the answer's details once it is written."""
     inputs = [
         page.message,
@@ -410,7 +409,7 @@ def _wire_chat(api: Chat, page: SimpleNamespace) -> None:
     ]
     event = gr.on(
         [page.send.click, page.message.submit],
-        api.chat,
+        endpoint(api.chat, ctx, inputs),
         inputs,
         [page.answer, page.history, page.details],
         api_name="chat",
@@ -418,8 +417,9 @@ def _wire_chat(api: Chat, page: SimpleNamespace) -> None:
     )
     # The message and its images are cleared once answered, never when refused (nothing is lost).
     event.success(lambda: ("", None), None, [page.message, page.images], api_visibility="private", queue=False)
-    event.then(lambda m: model_status("chat", m), page.picker, page.status, api_visibility="private", queue=False)
-    page.stop.click(api.stop_chat, None, None, api_visibility="private", queue=False)
+    status_shown = display(lambda m: model_status("chat", m), ctx, page.picker)
+    event.then(status_shown, page.picker, page.status, api_visibility="private", queue=False)
+    page.stop.click(display(api.stop_chat, ctx), None, None, api_visibility="private", queue=False)
     page.new.click(
         lambda: ([], "", None, "", None, pd.DataFrame()),
         None,
@@ -428,18 +428,19 @@ def _wire_chat(api: Chat, page: SimpleNamespace) -> None:
         queue=False,
     )
     page.details.change(
-        user_errors(shows_result(chat_code)),
+        display(chat_code, ctx, page.details),
         page.details,
         [page.summary, page.table, page.code, page.record_file],
         api_visibility="private",
     )
 
 
-def _wire_where(api: Chat, page: SimpleNamespace) -> None:
+def _wire_where(api: Chat, page: SimpleNamespace, ctx: Context) -> None:
     """Where the answer looked: the heatmaps, then one token's at a time."""
+    asked = [page.history, page.details, page.system_prompt, page.picker]
     event = page.where_button.click(
-        api.explain_chat,
-        [page.history, page.details, page.system_prompt, page.picker],
+        endpoint(api.explain_chat, ctx, asked),
+        asked,
         [page.where_record, page.where_gallery, page.where_state],
         api_name="explain_chat",
         concurrency_id="model",
@@ -452,7 +453,7 @@ def _wire_where(api: Chat, page: SimpleNamespace) -> None:
         queue=False,
     )
     page.where_token.release(
-        user_errors(shows_result(where_maps)),
+        display(where_maps, ctx, [page.where_state, page.where_token]),
         [page.where_state, page.where_token],
         page.where_gallery,
         api_visibility="private",
@@ -475,5 +476,10 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
         ]
         examples(*rows, inputs=[conversation.message, conversation.images])
         page = SimpleNamespace(**vars(conversation), **vars(settings_), **vars(_explain_panel()))
-        _wire_chat(api, page)
-        _wire_where(api, page)
+        _wire_chat(api, page, ctx)
+        _wire_where(api, page, ctx)
+
+
+# The public handlers of this tab (a lesson reaches them by name, a classroom lock by their
+# parameters); the methods of Chat keep each visitor's Stop (``endpoints``).
+ENDPOINTS = (Chat.chat, Chat.explain_chat)
