@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from runtime.inputs import notify
-from runtime.messages import Notice
+from runtime.messages import Notice, said
 
 # The scripts told apart, by their Unicode names; letters of any other script count as "Other".
 KNOWN = (
@@ -155,7 +155,7 @@ class ScriptCheck:
         names = [getattr(other, "label", other) for other in others]
         both = {"en": describe(self.reads, 0), "zh-CN": describe(self.reads, 1)}
         unread = {"en": describe(missing, 0), "zh-CN": describe(missing, 1)}
-        model = {"en": self.model or "This model", "zh-CN": self.model or "此模型"}
+        model = {"en": self.model, "zh-CN": self.model} if self.model else said("this_model")
         if self.key:
             model["models"] = [[self.key, self.model]]
         if others:
