@@ -218,6 +218,8 @@ def test_outside_classroom_mode_chat_is_not_screened():
 def test_the_chat_tabs_own_handler_is_screened_before_it_runs(models, tmp_path, monkeypatch):
     """The app in classroom mode with the Chat tab: its endpoint refuses a blocked message
     before the handler runs (no model loads), and answers an innocent one."""
+    import functools
+
     import gradio as gr
 
     from ui import build_demo
@@ -227,7 +229,8 @@ def test_the_chat_tabs_own_handler_is_screened_before_it_runs(models, tmp_path, 
     lesson.write_text("tabs: [chat]\n", encoding="utf-8")
     try:
         demo = build_demo("tiny", str(lesson))
-        endpoint = next(block.fn for block in demo.fns.values() if block.api_name == "chat")
+        chained = next(block.fn for block in demo.fns.values() if block.api_name == "chat")
+        endpoint = functools.partial(chained, None)  # as Gradio calls it: the request first (none here)
         with pytest.raises(gr.Error, match="'裸女'.*safety filter"):
             next(endpoint("画一个裸女"))
         assert next(endpoint("What is in this picture?", [], [], None, 4))[0] is not None
