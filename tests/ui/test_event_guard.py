@@ -100,3 +100,9 @@ def test_a_chinese_client_reads_that_failure_in_chinese(app):
     with pytest.raises(AppError) as failed:
         client.predict("hi", api_name="/broken")
     assert "Gradio 未能读取" in str(failed.value), str(failed.value)
+
+
+def test_an_error_reply_on_a_result_route_comes_back_whole(app):
+    # A result stream's route answered with an error (no session given): JSON, not an event stream.
+    answer = httpx.get(f"{app}gradio_api/queue/data", timeout=30)
+    assert answer.status_code >= 400 and answer.json(), answer.text

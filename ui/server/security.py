@@ -629,18 +629,20 @@ class EventGuard:
 
     def _said_safely(self, scope, send):
         """``send`` for a result stream (server-sent events), each message rewritten by ``_said``."""
-        pending = b""
+        pending, events = b"", False
         stream = EVENT_STREAM.match(scope["path"])
 
         async def rewrite(message):
-            nonlocal pending
-            if message["type"] != "http.response.body":
+            nonlocal pending, events
+            if message["type"] == "http.response.start":
+                events = b"text/event-stream" in dict(message.get("headers", [])).get(b"content-type", b"")
+            if message["type"] != "http.response.body" or not events:  # an error reply: as it is
                 return await send(message)
             pending += message.get("body", b"")
             *complete, pending = pending.split(b"\n\n")
-            if not message.get("more_body", False) and pending:
-                complete, pending = [*complete, pending], b""
             out = b"".join(self._said_event(scope, chunk, stream) + b"\n\n" for chunk in complete)
+            if not message.get("more_body", False):
+                out, pending = out + pending, b""  # an unfinished last event goes as it came
             if out or not message.get("more_body", False):
                 await send({**message, "body": out})
 
