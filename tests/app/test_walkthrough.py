@@ -206,6 +206,8 @@ def close_toasts(page) -> None:
 
 @pytest.mark.parametrize("locale", ["en", "zh-CN"])
 def test_a_first_walk_through_every_tab(pages, locale):
+    from playwright.sync_api import Error
+
     open_page, errors = pages
     page = open_page(locale)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -273,7 +275,9 @@ def test_a_first_walk_through_every_tab(pages, locale):
         for _ in range(40):  # every panel, opened (the panels inside them too)
             if not closed.count():
                 break
-            closed.first.click(timeout=5_000)
+            close_toasts(page)  # one said meanwhile may sit over the panel's title
+            with contextlib.suppress(Error):  # redrawn meanwhile (a run's last outputs): found again next time
+                closed.first.click(timeout=5_000)
         page.wait_for_timeout(100)
         found += [f"{tab}: {p}" for p in problems(page, locale)]
         found += [f"{tab}: {p}" for p in dropdowns(page, panel, locale)]
@@ -340,9 +344,11 @@ def chinese_runs(page) -> list[str]:
 
 
 def notices_beside_results(page, panel) -> list[str]:
-    """The Search tab's zero-shot classification shows its confidences; then adding the
-    same picture to the collection says it is there already. At 1280 and at 390 px, with
-    the confidences in the middle of the screen, no notice covers them."""
+    """Notices leave results readable. The Search tab's zero-shot classification shows its
+    confidences; then adding the same picture to the collection says it is there already:
+    at 1280 px that notice keeps out of the confidences' column, so no scrolling brings one
+    under the other. On a 390-px phone (one column) a pile of notices, five buttons pressed
+    with nothing given, takes at most a third of the screen."""
     found = []
     box = panel.locator("input[type=file]")  # the query image, the files to add, the folder, Classify's image
     box.nth(3).set_input_files(str(IMAGES / "cat.jpg"))
@@ -350,31 +356,28 @@ def notices_beside_results(page, panel) -> list[str]:
     panel.get_by_label(label("search.labels", "en")).last.fill("cat, dog, rocket")
     panel.get_by_role("button", name=label("search.classify", "en"), exact=True).click()
     settle(page)
-    confidences = panel.locator(".block").filter(has_text=label("search.confidences", "en")).last
-    for width, height in ((1280, 900), (390, 844)):
-        page.set_viewport_size({"width": width, "height": height})
-        close_toasts(page)
-        box.nth(1).set_input_files(str(IMAGES / "cat.jpg"))  # "Images or zip files to add": a bundled one
-        page.wait_for_timeout(1_000)
-        panel.get_by_role("button", name=label("search.add", "en"), exact=True).click()
-        page.locator(".toast-body").first.wait_for(timeout=30_000)  # "Already in the collection ..."
-        confidences.evaluate("(el) => el.scrollIntoView({block: 'center'})")
+    close_toasts(page)
+    box.nth(1).set_input_files(str(IMAGES / "cat.jpg"))  # "Images or zip files to add": a bundled one
+    page.wait_for_timeout(1_000)
+    panel.get_by_role("button", name=label("search.add", "en"), exact=True).click()
+    page.locator(".toast-body").first.wait_for(timeout=30_000)  # "Already in the collection ..."
+    column = panel.locator(".block").filter(has_text=label("search.confidences", "en")).last.bounding_box()
+    for toast in page.locator(".toast-body").all():
+        over = toast.bounding_box()
+        if over and over["x"] < column["x"] + column["width"] and column["x"] < over["x"] + over["width"]:
+            found.append(f"search: a notice over the confidences' column at 1280 px: {toast.inner_text()!r}")
+    settle(page)
+    close_toasts(page)
+    page.set_viewport_size({"width": 390, "height": 844})
+    panel.get_by_label(label("search.labels", "en")).last.fill("")
+    for button in ("search.by_image", "search.by_text", "search.classify_collection", "search.classify", "search.add"):
+        panel.get_by_role("button", name=label(button, "en"), exact=True).click()
         page.wait_for_timeout(300)
-        shown = confidences.bounding_box()
-        for toast in page.locator(".toast-body").all():
-            over = toast.bounding_box()
-            if (
-                over
-                and shown
-                and not (
-                    over["x"] >= shown["x"] + shown["width"]
-                    or shown["x"] >= over["x"] + over["width"]
-                    or over["y"] >= shown["y"] + shown["height"]
-                    or shown["y"] >= over["y"] + over["height"]
-                )
-            ):
-                found.append(f"search: at {width} px a notice covers the confidences: {toast.inner_text()!r}")
-        settle(page)
+    page.locator(".toast-body").first.wait_for(timeout=30_000)
+    page.wait_for_timeout(1_000)
+    pile = page.locator(".toast-wrap").bounding_box()
+    if pile["height"] > 844 / 3 + 1:
+        found.append(f"search: a pile of notices {pile['height']:.0f} px high on an 844-px phone screen")
     page.set_viewport_size({"width": 1280, "height": 900})
     close_toasts(page)
     return found
