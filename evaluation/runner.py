@@ -568,11 +568,7 @@ def evaluate(
         if entry is not None:
             run["judge"][name] = describe_checkpoint(entry)
     if not use_judges and any(t in tasks for t in ("caption", "text_to_image")):
-        notes.append(
-            Notice(
-                "eval_no_judges", "CLIPScore and the text-to-image round trip need judge models and were not computed."
-            )
-        )
+        notes.append(Notice("eval_no_judges"))
 
     # 3. Score
     rows, items = [], []
@@ -591,7 +587,6 @@ def evaluate(
             notes.append(
                 Notice(
                     "eval_missing",
-                    f"{task}: {missing} of {len(selection[task])} items have no prediction and are left out.",
                     task=task,
                     missing=missing,
                     count=len(selection[task]),
@@ -602,7 +597,7 @@ def evaluate(
         notes.append(
             Notice(
                 "eval_small_pool",
-                f"retrieval: the pool has only {pool} images, so text-to-image R@10 is 1 by construction.",
+                task="retrieval",
                 count=pool,
             )
         )
@@ -622,8 +617,6 @@ def probe_notes(task: str, said: list[str]) -> list[str]:
             notes.append(
                 Notice(
                     "eval_unreadable",
-                    f"{task}: the model was trained on {params['reads']['en']} only, so the probes "
-                    f"written in {params['missing']['en']} mean little to it (their scores show it).",
                     task=task,
                     reads=params["reads"],
                     missing=params["missing"],
@@ -633,8 +626,6 @@ def probe_notes(task: str, said: list[str]) -> list[str]:
             notes.append(
                 Notice(
                     "eval_truncated",
-                    f"{task}: some probe texts are longer than the model reads ({params['limit']} tokens); "
-                    "only their beginnings were used.",
                     task=task,
                     limit=params["limit"],
                 )

@@ -32,6 +32,17 @@ MIN_TEMPERATURE, MAX_TEMPERATURE = 0.001, 1.0
 TEMPERATURE = Range(MIN_TEMPERATURE, MAX_TEMPERATURE, integer=False)  # the similarity matrix's slider too
 MAX_MAP_POINTS = 2000  # points drawn on the map; PCA itself uses the whole gallery
 MAX_THUMBNAILS = 60
+# The figures' words, in English; the UI passes them in the page's language
+# (ui/locales/<locale>/explain.json, "figure.*"), with the same names and fields.
+WORDS = {
+    "cosine": "cosine similarity",
+    "softmax": "softmax over texts, τ = {temperature}",
+    "gallery": "images of the collection",
+    "query": "query: {label}",
+    "query_image": "query: your image",
+    "axis": "PC {n} ({share} of the variance)",
+}
+IMAGE_QUERY = "image"  # embedding_map's label for a query that is an image
 
 
 def parse_texts(texts: str | Sequence[str]) -> list[str]:
@@ -42,11 +53,10 @@ def parse_texts(texts: str | Sequence[str]) -> list[str]:
         raise TypeError(f"`texts` must be text with one entry per line, or a list, not {type(texts).__name__}.")
     parsed = list(dict.fromkeys(check_text(t, "text") for t in texts if isinstance(t, str) and t.strip()))
     if not parsed:
-        raise InputError("no_texts", "No texts given: type one text per line, e.g. 'a photo of a cat.'")
+        raise InputError("no_texts")
     if len(parsed) > settings.MAX_MATRIX_TEXTS:
         raise InputError(
             "too_many_texts",
-            f"Give at most {settings.MAX_MATRIX_TEXTS} texts; got {len(parsed)}.",
             limit=settings.MAX_MATRIX_TEXTS,
             count=len(parsed),
         )
@@ -72,11 +82,10 @@ def similarity_matrix(pipe, images: Sequence, texts: str | Sequence[str], temper
     import torch
 
     if not images:
-        raise InputError("no_images", "No images given: add at least one image.")
+        raise InputError("no_images")
     if len(images) > settings.MAX_MATRIX_IMAGES:
         raise InputError(
             "matrix_too_many_images",
-            f"Give at most {settings.MAX_MATRIX_IMAGES} images; got {len(images)}.",
             limit=settings.MAX_MATRIX_IMAGES,
             count=len(images),
         )
@@ -107,9 +116,12 @@ def similarity_matrix(pipe, images: Sequence, texts: str | Sequence[str], temper
     }, loaded
 
 
-def matrix_figure(record: dict, images: Sequence = (), temperature: float | None = None):
+def matrix_figure(
+    record: dict, images: Sequence = (), temperature: float | None = None, words: dict[str, str] | None = None
+):
     """The cosine matrix and the probabilities at ``temperature`` (the record's when
-    None), side by side, numbers in the cells, image thumbnails along the rows."""
+    None), side by side, numbers in the cells, image thumbnails along the rows; titled
+    with ``words`` (``WORDS``' names, in the page's language)."""
     from matplotlib.offsetbox import AnnotationBbox, OffsetImage
 
     cosine = np.asarray(record["cosine"])
@@ -118,7 +130,11 @@ def matrix_figure(record: dict, images: Sequence = (), temperature: float | None
     n, m = cosine.shape
     figure = new_figure(4 + 2.2 * m, 1.2 + 0.75 * n)
     texts = [t if len(t) <= 28 else t[:27] + "…" for t in record["texts"]]
-    panels = [("cosine similarity", cosine, "viridis"), (f"softmax over texts, τ = {temperature:.3g}", probs, "magma")]
+    words = {**WORDS, **(words or {})}
+    panels = [
+        (words["cosine"], cosine, "viridis"),
+        (words["softmax"].format(temperature=f"{temperature:.3g}"), probs, "magma"),
+    ]
     for k, (title, values, cmap) in enumerate(panels):
         ax = figure.add_subplot(1, 2, k + 1)
         values = np.asarray(values)
@@ -156,15 +172,21 @@ def matrix_figure(record: dict, images: Sequence = (), temperature: float | None
     return figure_to_image(figure)
 
 
-def embedding_map(paths: Sequence[Path], matrix: np.ndarray, query: np.ndarray, label: str, top_k: int = 5):
-    """PCA of the gallery's (N, D) embeddings with the (D,) ``query`` projected too;
-    returns (record, image). The ``top_k`` nearest images are linked to the query."""
+def embedding_map(
+    paths: Sequence[Path],
+    matrix: np.ndarray,
+    query: np.ndarray,
+    label: str,
+    top_k: int = 5,
+    words: dict[str, str] | None = None,
+):
+    """PCA of the gallery's (N, D) embeddings with the (D,) ``query`` (a text, ``label``,
+    or an image, ``IMAGE_QUERY``) projected too; returns (record, image). The ``top_k``
+    nearest images are linked to the query; ``words`` as in ``matrix_figure``."""
     from sklearn.decomposition import PCA
 
     if len(paths) < 3:
-        raise InputError(
-            "map_too_few", f"The map needs at least 3 gallery images; the gallery has {len(paths)}.", count=len(paths)
-        )
+        raise InputError("map_too_few", count=len(paths))
     pca = PCA(n_components=2, random_state=0).fit(matrix)
     points = pca.transform(matrix)  # (N, 2)
     placed = pca.transform(query[None, :])[0]
@@ -180,10 +202,11 @@ def embedding_map(paths: Sequence[Path], matrix: np.ndarray, query: np.ndarray, 
         ],
         "nearest": [Path(paths[i]).name for i in nearest],
     }
-    return record, _map_figure(paths, points, placed, nearest, label, variance)
+    words = {**WORDS, **(words or {})}
+    return record, _map_figure(paths, points, placed, nearest, label, variance, words)
 
 
-def _map_figure(paths, points, placed, nearest, label, variance):
+def _map_figure(paths, points, placed, nearest, label, variance, words):
     from matplotlib.offsetbox import AnnotationBbox, OffsetImage
 
     figure = new_figure(7.5, 6)
@@ -191,7 +214,7 @@ def _map_figure(paths, points, placed, nearest, label, variance):
     shown = np.arange(len(points))
     if len(shown) > MAX_MAP_POINTS:
         shown = np.random.default_rng(0).choice(shown, MAX_MAP_POINTS, replace=False)
-    ax.scatter(points[shown, 0], points[shown, 1], s=12, c="#6366f1", alpha=0.5, label="gallery images")
+    ax.scatter(points[shown, 0], points[shown, 1], s=12, c="#6366f1", alpha=0.5, label=words["gallery"])
     thumbs = list(dict.fromkeys([*nearest.tolist(), *shown[:MAX_THUMBNAILS].tolist()]))[:MAX_THUMBNAILS]
     for i in thumbs:
         try:
@@ -217,10 +240,10 @@ def _map_figure(paths, points, placed, nearest, label, variance):
         c="#ef4444",
         edgecolors="black",
         zorder=5,
-        label=f"query: {label[:40]}",
+        label=words["query_image"] if label == IMAGE_QUERY else words["query"].format(label=label[:40]),
     )
-    ax.set_xlabel(f"PC 1 ({variance[0]:.0%} of the variance)")
-    ax.set_ylabel(f"PC 2 ({variance[1]:.0%} of the variance)")
+    ax.set_xlabel(words["axis"].format(n=1, share=f"{variance[0]:.0%}"))
+    ax.set_ylabel(words["axis"].format(n=2, share=f"{variance[1]:.0%}"))
     ax.legend(loc="best", fontsize=8)
     xs = np.append(points[:, 0], placed[0])
     ys = np.append(points[:, 1], placed[1])

@@ -35,7 +35,6 @@ def check_counts(turns: list) -> None:
     if len(turns) > MAX_TURNS:
         raise InputError(
             "chat_too_long",
-            f"The conversation has {len(turns)} messages; the limit is {MAX_TURNS}. Start a new one.",
             count=len(turns),
             limit=MAX_TURNS,
         )
@@ -48,7 +47,7 @@ def check_counts(turns: list) -> None:
         if count > settings.CHAT_MAX_IMAGES:
             raise InputError(
                 "chat_images",
-                f"Message {n + 1} has {count} images; the limit is {settings.CHAT_MAX_IMAGES} per message.",
+                number=n + 1,
                 count=count,
                 limit=settings.CHAT_MAX_IMAGES,
             )
@@ -56,7 +55,6 @@ def check_counts(turns: list) -> None:
         if total_images > MAX_IMAGES_IN_CONVERSATION:
             raise InputError(
                 "chat_images_total",
-                f"The conversation has more than {MAX_IMAGES_IN_CONVERSATION} images; start a new conversation.",
                 limit=MAX_IMAGES_IN_CONVERSATION,
             )
         check_length(turn.get("text"), turn.get("role"), n + 1)
@@ -69,8 +67,6 @@ def check_length(text, role, number: int) -> None:
     if length > limit and role in ROLE:
         raise InputError(
             "chat_message_long",
-            f"Message {number} ({ROLE[role]['en']}) is {length:,} characters long; the limit is {limit:,} per "
-            "message. Start a new conversation, or shorten it.",
             number=number,
             role=ROLE[role],
             length=length,
@@ -110,9 +106,6 @@ def fit_context(chat, turns: list[dict], system_prompt: str | None, new_tokens: 
             images = len(turns[-1]["images"])
             raise InputError(
                 "chat_context",
-                f"The message{f' with its {images} image(s)' if images else ''} takes {length:,} tokens; with "
-                f"max_new_tokens {new_tokens} that exceeds the model's context of {chat.max_context:,} "
-                "tokens. Send fewer images, a shorter message or ask for fewer new tokens.",
                 length=length,
                 images=images,
                 name="max_new_tokens",
@@ -125,9 +118,6 @@ def fit_context(chat, turns: list[dict], system_prompt: str | None, new_tokens: 
         notify(
             Notice(
                 "chat_dropped",
-                f"The conversation outgrew the model's context of {chat.max_context:,} tokens, so its oldest "
-                f"{dropped // 2} exchange(s){f' (with {lost} image(s))' if lost else ''} were left out; the "
-                "model no longer sees them.",
                 limit=chat.max_context,
                 exchanges=dropped // 2,
                 images=lost,

@@ -215,8 +215,6 @@ def _no_beams(num_beams: int) -> None:
         notify(
             Notice(
                 "no_beams",
-                f"The model runs on a server, whose API has no beam search: num_beams {int(num_beams)} was not used "
-                "(greedy decoding instead).",
                 name="num_beams",
                 value=int(num_beams),
             )
@@ -423,7 +421,6 @@ class RemoteTextToImagePipeline:
             notify(
                 Notice(
                     "images_hidden",
-                    f"{hidden} of {len(images)} image(s) were hidden by the safety filter. Try another prompt or seed.",
                     hidden=hidden,
                     count=len(images),
                 )

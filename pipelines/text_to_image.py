@@ -149,7 +149,6 @@ class TextToImagePipeline:
             if value % multiple:
                 raise InputError(
                     "number_multiple",
-                    f"`{name}` has to be divisible by {multiple} but is {value}.",
                     name=name,
                     multiple=multiple,
                     value=value,
@@ -192,10 +191,6 @@ class TextToImagePipeline:
             doubled = guidance > 1
             raise InputError(
                 "create_budget",
-                f"This request would cost {cost:,.1f} megapixel-steps ({width}×{height} pixels × {steps} steps × "
-                f"{num_images} image(s){' × 2 for guidance' if doubled else ''}); one request may cost {limit:,.1f} "
-                f"on this server's {self.device_kind.upper()} (CREATE_MAX_MEGAPIXEL_STEPS). Use fewer steps, a "
-                "smaller image or fewer images.",
                 cost=round(cost, 1),
                 width=width,
                 height=height,
@@ -318,7 +313,6 @@ class TextToImagePipeline:
             notify(
                 Notice(
                     "images_hidden",
-                    f"{hidden} of {len(images)} image(s) were hidden by the safety filter. Try another prompt or seed.",
                     hidden=hidden,
                     count=len(images),
                 )
@@ -331,12 +325,10 @@ def check_stop(stop: threading.Event | None, started: float, time_limit: float, 
     if step >= total:
         return  # done: the image is decoded and returned
     if stop is not None and stop.is_set():
-        raise Stopped("create_stopped", f"Stopped at step {step} of {total}.", step=step, total=total)
+        raise Stopped("create_stopped", step=step, total=total)
     if time_limit > 0 and monotonic() - started > time_limit:
         raise Stopped(
             "create_deadline",
-            f"Stopped at step {step} of {total}: one image request may take {time_limit:g} s on this server "
-            "(JOB_TIME_LIMIT). Use fewer steps, a smaller image or fewer images.",
             step=step,
             total=total,
             limit=time_limit,

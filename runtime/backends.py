@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from runtime import settings
-from runtime.messages import InputError
+from runtime.messages import InputError, english
 from runtime.registry import Checkpoint
 
 # What each remote task's server is called in messages, in each language.
@@ -35,38 +35,12 @@ WHAT = {
     "speech_recognition": {"en": "speech recognition", "zh-CN": "语音识别"},
     "text_to_image": {"en": "text-to-image", "zh-CN": "文生图"},
 }
-# The English text of each failure (ui/locales/*/messages.json says them in the page's language).
-MESSAGES = {
-    "server_timeout": "The {what} server ({server}) did not answer within {seconds} s{retried}. It may be overloaded: "
-    "try again in a moment.",
-    "server_unreachable": "The {what} server ({server}) can't be reached{retried}: {reason}. It may be starting or "
-    "down: try again in a moment, or ask whoever runs this app.",
-    "server_busy": "The {what} server ({server}) is busy (429 Too Many Requests){retried}. Try again in a moment.",
-    "server_failed": "The {what} server ({server}) failed ({status}){retried}. Try again in a moment.",
-    "server_refused": "The {what} server ({server}) refused the request ({status}): {reason}",
-    "server_stalled": "The {what} server ({server}) stopped sending for {seconds} s in the middle of its answer; what "
-    "arrived is shown. Try again.",
-    "server_cut": "The {what} server ({server}) closed the connection in the middle of its answer, after {count} "
-    "characters; what arrived is shown. Try again.",
-    "server_garbled": "The {what} server ({server}) answered something that isn't an OpenAI-compatible reply "
-    "({reason}). Check that {setting} points at the server's /v1 URL.",
-    "server_deadline": "The {what} server ({server}) took longer than the {seconds} s one request may take "
-    "(BACKEND_DEADLINE). It may be overloaded: try again, or ask for a shorter answer.",
-    "server_too_large": "The {what} server ({server}) sent more than the {limit} one answer may hold "
-    "(BACKEND_MAX_REPLY_BYTES); it was cut there and not used.",
-    "server_overlong": "The {what} server ({server}) sent a longer answer than the {tokens} tokens asked for; it "
-    "was cut there and not used. Check the server.",
-    "server_redirect": "The {what} server ({server}) redirected the request to another address ({target}), where "
-    "it was not sent. Set {setting} to the server's own /v1 URL.",
-    "server_image": "The {what} server ({server}) sent an image of {got} where {asked} was asked for; it was not "
-    "used. Check the server.",
-}
 
 
 class BackendError(RuntimeError):
     """A model server that can't be reached, is slow or busy, fails, or answers what the
-    app can't read. ``str()`` is the English message; ``code`` and ``params`` let the UI
-    say it in the page's language (as ``runtime.messages.InputError``)."""
+    app can't read. ``str()`` is the English message (runtime/locales/en/messages.json);
+    ``code`` and ``params`` let the UI say it in the page's language (as ``runtime.messages.InputError``)."""
 
     def __init__(self, code: str, backend: Backend, **params):
         tries = settings.BACKEND_RETRIES + 1
@@ -77,8 +51,7 @@ class BackendError(RuntimeError):
             "retried": {"en": f" (tried {tries} times)", "zh-CN": f"（已尝试 {tries} 次）"} if tries > 1 else "",
             **params,
         }
-        english = {key: value["en"] if isinstance(value, dict) else value for key, value in params.items()}
-        super().__init__(MESSAGES[code].format(**english))
+        super().__init__(english(code, params))
         self.code, self.params = code, params
 
 
@@ -234,8 +207,5 @@ def needs_local_model(pipeline, view: str) -> None:
         params = {"view": VIEWS[view], "server": backend.describe(), "setting": f"BACKEND_{backend.task.upper()}"}
         raise NeedsLocalModel(
             "needs_local_model",
-            f"This view ({VIEWS[view]['en']}) needs the model in this process: it reads the model's insides, which "
-            f"a server doesn't send. This task runs on {params['server']} ({params['setting']}), where the rest of "
-            "it works.",
             **params,
         )

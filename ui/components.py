@@ -11,8 +11,10 @@ from runtime import registry, settings
 from runtime.backends import backend_for
 from runtime.inputs import Range, load_image
 from runtime.messages import InputError
+from ui.chain import display
+from ui.context import Context
 from ui.handlers import refusal
-from ui.i18n import _, both
+from ui.i18n import EN, _, both
 from ui.messages import locale, model_name, translate
 from ui.server.language import LOCALE_JS, PRESENTER_JS, SWITCH_LOCALE_JS, SWITCH_PRESENTER_JS
 
@@ -38,12 +40,7 @@ class ImageInput(gr.Image):
                 load_image(path, "uploaded image")
             except (ValueError, TypeError) as error:
                 raise refusal(error) from None
-            raise refusal(
-                InputError(
-                    "image_upload",
-                    "The uploaded file is not an image that can be read (use PNG, JPEG, WEBP, GIF or BMP).",
-                )
-            ) from None
+            raise refusal(InputError("image_upload")) from None
 
 
 def image_input(**kwargs) -> gr.Image:
@@ -67,12 +64,21 @@ def examples(english: list[list], chinese: list[list], inputs: list, **kwargs) -
     return made[0], made[1]
 
 
+def picker_choice(checkpoint: registry.Checkpoint) -> tuple[str, str]:
+    """A checkpoint as a model picker lists it: its display name in the page's language
+    (``checkpoints.<key>``, translated in the browser; the registry's label where the name
+    reads the same in both) and its download size, with its key as the value."""
+    key = f"checkpoints.{checkpoint.key}"
+    name = _(key) if key in EN else checkpoint.label
+    return (name + f" · {checkpoint.size}" if checkpoint.size else name), checkpoint.key
+
+
 def model_picker(task: str, classroom: ClassroomPolicy) -> gr.Dropdown:
     """The model picker of ``task``: the checkpoints the profile offers (runtime/registry.py
     ``choices``), narrowed and guarded by the classroom."""
     offered = classroom.offered(task)
     picker = gr.Dropdown(
-        choices=[(f"{c.label} · {c.size}" if c.size else c.label, c.key) for c in offered],
+        choices=[picker_choice(c) for c in offered],
         value=offered[0].key,
         label=_("common.model"),
         info=_("common.model_info"),
@@ -106,11 +112,15 @@ def model_status(task: str, model: str | None) -> str:
     return line
 
 
-def status_line(demo: gr.Blocks, task: str, picker: gr.Dropdown) -> gr.Markdown:
+def status_line(demo: gr.Blocks, task: str, picker: gr.Dropdown, ctx: Context | None = None) -> gr.Markdown:
     """A status line under the outputs, refreshed on page load and when the picker changes."""
     status = gr.Markdown(elem_classes="model-status")
     refresh = dict(
-        fn=lambda m: model_status(task, m), inputs=picker, outputs=status, api_visibility="private", queue=False
+        fn=display(lambda m: model_status(task, m), ctx, picker),
+        inputs=picker,
+        outputs=status,
+        api_visibility="private",
+        queue=False,
     )
     demo.load(**refresh)
     picker.change(**refresh)

@@ -62,7 +62,7 @@ def test_a_model_that_reads_chinese_searches_without_the_notice(page):
         close.click()
     picker = page.locator("input[aria-label='模型']:visible").first  # the Search tab's
     picker.click()
-    page.get_by_role("option", name="Tiny SigLIP 2 (random)").click()
+    page.get_by_role("option", name="微型 SigLIP 2（随机）").click()
     page.get_by_placeholder("一只猫").fill("穿制服的女人")
     page.get_by_placeholder("一只猫").press("Enter")
     expect(page.locator(".model-status").filter(has_text="微型 SigLIP 2").first).to_be_visible(timeout=60_000)

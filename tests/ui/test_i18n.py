@@ -96,3 +96,20 @@ def test_a_broken_table_names_its_file_and_key(tmp_path):
         load(folder)
     write(folder, "zh-CN", "caption", '{"tab": "描述", "run": "运行"}')
     assert load(folder)["zh-CN"] == {"caption.tab": "描述", "caption.run": "运行"}
+
+
+def test_model_pickers_name_every_checkpoint_in_the_page_language():
+    """A model picker lists a checkpoint by its display name in the page's language: one
+    whose registry label holds an English word ("random", "gated", "base", "multilingual")
+    has a Chinese name without it, which the browser shows on the Chinese page."""
+    from runtime.registry import CHECKPOINTS
+    from ui.components import picker_choice
+
+    word = re.compile(r"(?<![\w./-])[a-z]{3,}(?![\w./-])")  # BLIP, SD-Turbo, 256M and large-v3 are names
+    for checkpoint in CHECKPOINTS.values():
+        name, value = picker_choice(checkpoint)
+        assert value == checkpoint.key and name.endswith(f" · {checkpoint.size}")
+        if word.search(checkpoint.label) or re.search(r"[\u4e00-\u9fff]", checkpoint.label):
+            key = f"checkpoints.{checkpoint.key}"
+            assert key in name, (checkpoint.key, name)  # translated in the browser (gr.I18n)
+            assert not word.search(ZH[key]) and not re.search(r"[\u4e00-\u9fff]", EN[key]), key

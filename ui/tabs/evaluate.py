@@ -13,8 +13,10 @@ from pipelines.cache import MODELS
 from runtime import registry, settings
 from runtime.inputs import Range
 from runtime.messages import InputError
+from ui.chain import display, endpoint
+from ui.components import picker_choice
 from ui.context import Context
-from ui.handlers import gpu, makes_images, user_errors
+from ui.handlers import gpu
 from ui.i18n import EN, _, t
 from ui.messages import locale, model_name, text, translate
 from ui.server import outputs
@@ -39,8 +41,6 @@ def _progress(progress: gr.Progress, start: float, share: float, label: str, dea
         if deadline is not None and deadline.passed:
             raise InputError(
                 "evaluation_stopped",
-                f"The evaluation stopped after {done} of {total} steps: the time budget is {deadline.describe()}. "
-                "Evaluate fewer items (limit) or fewer tasks at once, or run `python -m evaluation` on the command line.",
                 done=done,
                 total=total,
                 seconds=f"{deadline.seconds:g}",
@@ -136,8 +136,6 @@ def _images_made(arguments: dict) -> int:
 
 
 @gpu(duration=240)  # ZeroGPU: an evaluation takes minutes, not the default 60 s
-@user_errors
-@makes_images(_images_made)
 def evaluate(
     tasks: list[str],
     limit: int = settings.EVAL_DEFAULT_ITEMS,
@@ -254,7 +252,7 @@ def _picker(task: str, label: str, compare: bool, classroom: ClassroomPolicy) ->
     """A checkpoint picker of the Evaluate tab: what the classroom offers for ``task``
     (the second column may also be "none"), guarded like every other model picker."""
     offered = classroom.offered(task)
-    options = [(f"{c.label} · {c.size}" if c.size else c.label, c.key) for c in offered]
+    options = [picker_choice(c) for c in offered]
     if compare:
         options = [(_("evaluate.none"), NONE), *options]
     picker = gr.Dropdown(choices=options, value=NONE if compare else offered[0].key, label=_(label))
@@ -314,7 +312,7 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
         inputs = [tasks, limit, *[models_a[i] for i in order], *[models_b[i] for i in order]]
         # One progress bar, over the scores table, naming the task and the item (not one per output).
         button.click(
-            evaluate,
+            endpoint(evaluate, ctx, inputs, images=_images_made),
             inputs,
             [summary, table, chart, downloads, items, round_trip],
             api_name="evaluate",
@@ -322,4 +320,8 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
             concurrency_limit=1,
             show_progress_on=table,
         )
-        probes_button.click(show_probes, None, probe_gallery, api_visibility="private")
+        probes_button.click(display(show_probes, ctx), None, probe_gallery, api_visibility="private")
+
+
+# The public handlers of this tab (a lesson reaches them by name, a classroom lock by their parameters).
+ENDPOINTS = (evaluate,)

@@ -12,6 +12,7 @@ from pipelines.cache import MODELS
 from runtime import registry, settings
 from runtime.download import DownloadError, origin, size_text
 from runtime.prepare import checkpoints, prepare
+from ui.chain import display
 from ui.context import Context
 from ui.i18n import _, both, t
 from ui.messages import locale, model_name, text, translate
@@ -228,18 +229,18 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
 
     outputs = [summary, table, picked]
     private = dict(api_visibility="private", queue=False)
-    panel.expand(refresh, None, outputs, **private)
-    refresh_button.click(refresh, None, outputs, **private)
+    shown = display(refresh, ctx)
+    panel.expand(shown, None, outputs, **private)
+    refresh_button.click(shown, None, outputs, **private)
 
     downloads = Downloads(classroom)
-    demo.load(downloads.show_prepare, None, preparing, **private)
-    prepare_button.click(
-        downloads.prepare_models, None, prepared, api_visibility="private", concurrency_id="models-panel"
-    )
+    demo.load(display(downloads.show_prepare, ctx), None, preparing, **private)
+    prepared_by = dict(api_visibility="private", concurrency_id="models-panel")
+    prepare_button.click(display(downloads.prepare_models, ctx), None, prepared, **prepared_by)
     if not full:
         return
     acting = dict(api_visibility="private", concurrency_id="models-panel")  # queued: rate-limited
-    unload_button.click(unload, picked, outputs, **acting)
-    unload_all_button.click(unload_all, None, outputs, **acting)
-    fast.input(set_fast_path, fast, outputs, **acting)
+    unload_button.click(display(unload, ctx, picked), picked, outputs, **acting)
+    unload_all_button.click(display(unload_all, ctx), None, outputs, **acting)
+    fast.input(display(set_fast_path, ctx, fast), fast, outputs, **acting)
     demo.load(lambda: MODELS.fast_path, None, fast, **private)
