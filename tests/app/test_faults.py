@@ -73,16 +73,16 @@ class Fault:
 def frees(monkeypatch):
     """Records, each time the app frees memory after a failure, whether the failed call's
     tensors were already gone: only then can torch.cuda.empty_cache return them."""
-    import ui.handlers
+    import ui.chain
 
     seen = []
-    free = ui.handlers._free_memory  # noqa: SLF001
+    free = ui.chain._free_memory  # noqa: SLF001
 
     def recording():
         seen.append([fault.ballast() is None for fault in Fault.active if fault.ballast is not None])
         free()
 
-    monkeypatch.setattr(ui.handlers, "_free_memory", recording)
+    monkeypatch.setattr(ui.chain, "_free_memory", recording)
     return seen
 
 
