@@ -32,7 +32,6 @@ set for the step before is gone; Stop or a closed page closes it, and its cleanu
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import gc
 import inspect
@@ -50,9 +49,8 @@ from runtime.inputs import collect_notices
 from ui.actions import parameters
 from ui.context import Context
 from ui.handlers import ModelLoadError, is_out_of_memory, refusal
-from ui.i18n import FROM_PAGE, PAGE_LOCALE
 from ui.messages import text, translate
-from ui.server.language import from_page, locale_of
+from ui.server.language import request_language
 
 log = logging.getLogger("playground")
 REQUEST = "page_request"  # the parameter through which Gradio hands the chain the request
@@ -114,21 +112,21 @@ def _chain(fn, ctx: Context | None, checked, labels: dict[str, str]):
                 return next(steps, _DONE)
 
             try:
-                with _page_language(page_request):  # 1., around each step: each may run in another thread
+                with request_language(page_request):  # 1., around each step: each may run in another thread
                     item = _errors_and_notices(start, _name(fn), labels)()  # 4.
                 while item is not _DONE:
                     yield item
-                    with _page_language(page_request):
+                    with request_language(page_request):
                         item = _errors_and_notices(lambda: next(steps, _DONE), _name(fn), labels)()
             finally:  # Stop or a closed page (Gradio closes this generator): the handler's cleanup runs now
                 if steps is not None:
-                    with _page_language(page_request):
+                    with request_language(page_request):
                         steps.close()
 
         return _as_handler(stream, fn, signature)
 
     def call(page_request, *args, **kwargs):
-        with _page_language(page_request):  # 1.
+        with request_language(page_request):  # 1.
             args, kwargs = classroom_rules(page_request, args, kwargs)  # 2.
             # 3. Input guard: ahead of this chain (see the module's docstring).
             return _errors_and_notices(fn, _name(fn), labels)(*args, **kwargs)  # 4.
@@ -160,20 +158,6 @@ def _name(fn) -> str:
 
 
 _DONE = object()
-
-
-@contextlib.contextmanager
-def _page_language(request):
-    """1. The request's language (and whether it comes from the page) for the code run inside."""
-    if request is None:  # called outside a request (a test, the app itself): as it stands
-        yield
-        return
-    locale, page = PAGE_LOCALE.set(locale_of(request)), FROM_PAGE.set(from_page(request))
-    try:
-        yield
-    finally:
-        PAGE_LOCALE.reset(locale)
-        FROM_PAGE.reset(page)
 
 
 def _errors_and_notices(fn, name: str, labels: dict[str, str]):

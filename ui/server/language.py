@@ -19,10 +19,11 @@ a handler (its messages, status lines and tables).
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
-from ui.i18n import EN, ZH
+from ui.i18n import EN, FROM_PAGE, PAGE_LOCALE, ZH
 
 # Where the browser keeps the choices (localStorage): the language, and presenter mode
 # (larger text and stronger contrast for a projector), remembered the same way.
@@ -147,3 +148,19 @@ def locale_of(request) -> str:
 def from_page(request) -> bool:
     """Whether ``request`` comes from the app's page (it carries the language cookie)."""
     return (getattr(request, "cookies", None) or {}).get(COOKIE) in ("en", "zh-CN")
+
+
+@contextlib.contextmanager
+def request_language(request):
+    """The request's language (``locale_of``) and whether it comes from the page, for the
+    code run inside: every message it writes is in that language. ``None`` (outside a
+    request: a test, the app itself) leaves them as they stand."""
+    if request is None:
+        yield
+        return
+    locale, page = PAGE_LOCALE.set(locale_of(request)), FROM_PAGE.set(from_page(request))
+    try:
+        yield
+    finally:
+        PAGE_LOCALE.reset(locale)
+        FROM_PAGE.reset(page)

@@ -42,10 +42,10 @@ from runtime.files import hide_paths
 from runtime.inputs import identity
 from runtime.messages import InputError, english
 from ui.handlers import refusal
-from ui.i18n import FROM_PAGE, PAGE_LOCALE, t
+from ui.i18n import t
 from ui.messages import text, translate
 from ui.server.callers import CALLER_HEADER, loopback_login, stamp
-from ui.server.language import from_page, locale_of
+from ui.server.language import locale_of, request_language
 from ui.server.limits import RateLimiter, client_key, rate_limiter
 from ui.server.queue import EVENT_STREAM, SESSION_STREAM, Listeners
 
@@ -585,7 +585,7 @@ class EventGuard:
         fn = _event_of(blocks, path, payload) if isinstance(payload, dict) else None
         refused = None
         if fn is not None:
-            with _in_language(scope):
+            with request_language(Request(scope)):
                 refused = _refusal_of(blocks, fn, path, payload)
             body = json.dumps(payload).encode()  # the checks may have turned an agent's files into uploads
         if refused is not None:
@@ -685,7 +685,7 @@ def _said(scope, fn, output, success: bool = True):
         return output
     if "error" in output or not success:
         if output.get("error") is None:
-            with _in_language(scope):
+            with request_language(Request(scope)):
                 output = {**output, "error": text("event_failed")}
             output["visible"] = True
         return output
@@ -695,19 +695,6 @@ def _said(scope, fn, output, success: bool = True):
             if isinstance(block, TEXT_OUTPUTS):
                 data[i] = _hide_paths(data[i])
     return output
-
-
-@contextlib.contextmanager
-def _in_language(scope):
-    """Messages written meanwhile are in the language of the request ``scope`` (its page's
-    cookie, else Accept-Language), as a handler's are."""
-    request = Request(scope)
-    language, page = PAGE_LOCALE.set(locale_of(request)), FROM_PAGE.set(from_page(request))
-    try:
-        yield
-    finally:
-        PAGE_LOCALE.reset(language)
-        FROM_PAGE.reset(page)
 
 
 def _whole_reply(send, rewrite):
