@@ -117,10 +117,13 @@ def with_gflops(row: dict, flops: float, ours_s: float, baseline_s: float, peak:
 
 
 def markdown(rows: list[dict]) -> str:
-    """The rows as the README's table, with the machine under it."""
+    """The rows as the README's table, with the machine under it; where rows time answers
+    token by token (the chat models), a column with the first token and the decoding speed."""
+    tokens = any("first_token_s" in row for row in rows)
     lines = [
-        "| benchmark | unit | ours | baseline | speed-up | GFLOP/s ours (share of matmul) | fidelity |",
-        "|---|---|---:|---:|---:|---|---|",
+        "| benchmark | unit | ours | baseline | speed-up | GFLOP/s ours (share of matmul) | fidelity |"
+        + (" first token, tokens/s (ours; baseline) |" if tokens else ""),
+        "|---|---|---:|---:|---:|---|---|" + ("---|" if tokens else ""),
     ]
     for row in rows:
         if "gflop" in row:
@@ -129,9 +132,15 @@ def markdown(rows: list[dict]) -> str:
             share = ""
         baseline = "—" if row["baseline"] is None else f"{row['baseline']:.3g}"
         ratio = "—" if row["ratio"] is None else f"{row['ratio']:.2f}x"
-        lines.append(
+        line = (
             f"| {row['name']} | {row['unit']} | {row['ours']:.3g} | {baseline} | {ratio} | {share} | "
             f"{row.get('fidelity', '')} |"
         )
+        if tokens:
+            speed = f"{row['first_token_s']} s, {row['tokens_per_s']}" if "first_token_s" in row else ""
+            if "baseline_first_token_s" in row:
+                speed += f"; {row['baseline_first_token_s']} s, {row['baseline_tokens_per_s']}"
+            line += f" {speed} |"
+        lines.append(line)
     machines = list(dict.fromkeys(row["machine"] for row in rows))
     return "\n".join(lines) + "\n\nMeasured on: " + "; ".join(machines)

@@ -162,47 +162,26 @@ def build_gemma3(dtype):
 # Qwen3.5: three Gated DeltaNet layers (16 heads of 128) to one attention layer (8 heads of
 # 256, 2 key-value heads, rotary on a quarter of each head); Qwen3-VL: DeepStack features).
 _ROPE = {"rope_type": "default", "mrope_interleaved": True}
+# What Qwen3.5's sizes share; each adds its width and its ViT.
+_QWEN3_5_TEXT = dict(
+    num_hidden_layers=24,
+    num_attention_heads=8,
+    num_key_value_heads=2,
+    head_dim=256,
+    vocab_size=248_320,
+    linear_num_key_heads=16,
+    linear_num_value_heads=16,
+    rope_parameters={**_ROPE, "rope_theta": 10_000_000.0, "partial_rotary_factor": 0.25, "mrope_section": [11, 11, 10]},
+)
 QWEN = {
     "qwen3.5-0.8b": (
         "qwen3_5",
-        dict(
-            hidden_size=1024,
-            intermediate_size=3584,
-            num_hidden_layers=24,
-            num_attention_heads=8,
-            num_key_value_heads=2,
-            head_dim=256,
-            vocab_size=248_320,
-            linear_num_key_heads=16,
-            linear_num_value_heads=16,
-            rope_parameters={
-                **_ROPE,
-                "rope_theta": 10_000_000.0,
-                "partial_rotary_factor": 0.25,
-                "mrope_section": [11, 11, 10],
-            },
-        ),
+        dict(_QWEN3_5_TEXT, hidden_size=1024, intermediate_size=3584),
         dict(depth=12, hidden_size=768, intermediate_size=3072, num_heads=12, out_hidden_size=1024),
     ),
     "qwen3.5-2b": (
         "qwen3_5",
-        dict(
-            hidden_size=2048,
-            intermediate_size=6144,
-            num_hidden_layers=24,
-            num_attention_heads=8,
-            num_key_value_heads=2,
-            head_dim=256,
-            vocab_size=248_320,
-            linear_num_key_heads=16,
-            linear_num_value_heads=16,
-            rope_parameters={
-                **_ROPE,
-                "rope_theta": 10_000_000.0,
-                "partial_rotary_factor": 0.25,
-                "mrope_section": [11, 11, 10],
-            },
-        ),
+        dict(_QWEN3_5_TEXT, hidden_size=2048, intermediate_size=6144),
         dict(depth=24, hidden_size=1024, intermediate_size=4096, num_heads=16, out_hidden_size=2048),
     ),
     "qwen3-vl-2b": (
@@ -299,28 +278,87 @@ def build_qwen(key: str, max_pixels: int, dtype=None):
     return ChatPipeline(model, processor, family, key)
 
 
-def measure(pipe, image: str, repeats: int, answer_tokens: int = ANSWER_TOKENS, question: str = QUESTION) -> dict:
+def speeds(runs: dict, repeats: int, answer_tokens: int = ANSWER_TOKENS) -> dict[str, dict]:
+    """For each of ``runs`` (name -> a function answering with ``n`` new tokens), the time to
+    the first token (an answer of one token: the vision encoder, the prompt's prefill and one
+    step) and the decoding speed after it (an answer of ``answer_tokens``), medians of
+    ``repeats``, the runs taking turns in an order that flips each round so that a busier
+    moment of a shared machine hits them alike. Also the process's CPU seconds per thread,
+    which load from other processes inflates less than the wall time."""
+    import torch
+
+    threads = torch.get_num_threads()
+    for run in runs.values():
+        run(2)  # warm-up
+    times = {name: {"first": [], "all": [], "first_cpu": [], "all_cpu": []} for name in runs}
+    for i in range(repeats):
+        for name in list(runs) if i % 2 == 0 else list(runs)[::-1]:
+            for tokens, kind in ((1, "first"), (answer_tokens, "all")):
+                start, cpu = time.perf_counter(), time.process_time()
+                runs[name](tokens)
+                times[name][kind].append(time.perf_counter() - start)
+                times[name][f"{kind}_cpu"].append((time.process_time() - cpu) / threads)
+    rows = {}
+    for name, t in times.items():
+        first, whole = statistics.median(t["first"]), statistics.median(t["all"])
+        first_cpu, whole_cpu = statistics.median(t["first_cpu"]), statistics.median(t["all_cpu"])
+        rows[name] = {
+            "first_token_s": round(first, 2),
+            "answer_s": round(whole, 2),
+            "tokens_per_s": round((answer_tokens - 1) / (whole - first), 1) if whole > first else None,
+            "first_token_cpu_s": round(first_cpu, 2),
+            "tokens_per_cpu_s": round((answer_tokens - 1) / (whole_cpu - first_cpu), 1)
+            if whole_cpu > first_cpu
+            else None,
+            "answer_tokens": answer_tokens,
+        }
+    return rows
+
+
+def asking(pipe, turns: list[dict]):
+    """``pipe`` answering ``turns`` with n new tokens, as ``speeds`` runs it."""
+    return lambda n: pipe(turns, max_new_tokens=n)
+
+
+def prompt_size(pipe, turns: list[dict]) -> dict:
+    result = pipe(turns, max_new_tokens=1)
+    return {"prompt_tokens": result["prompt_tokens"], "image_tokens": result["image_tokens"]}
+
+
+def measure(pipe, image, repeats: int, answer_tokens: int = ANSWER_TOKENS, question: str = QUESTION) -> dict:
+    """``speeds`` of one pipeline asked ``question`` about ``image``, and its prompt's size.
+    Random weights don't stop: every answer has ``answer_tokens`` tokens."""
     turns = [{"role": "user", "text": question, "images": [image]}]
-    first, totals, result = [], [], None
-    pipe(turns, max_new_tokens=2)  # warm-up
-    for _ in range(repeats):
-        start = time.perf_counter()
-        steps = pipe.stream(turns, max_new_tokens=answer_tokens)
-        next(steps)
-        first.append(time.perf_counter() - start)
-        for step in steps:
-            result = step
-        totals.append(time.perf_counter() - start)
-    tokens = len(result["tokens"])
-    decode = statistics.median(totals) - statistics.median(first)
-    return {
-        "prompt_tokens": result["prompt_tokens"],
-        "image_tokens": result["image_tokens"],
-        "first_token_s": round(statistics.median(first), 2),
-        "answer_s": round(statistics.median(totals), 2),
-        "tokens_per_s": round((tokens - 1) / decode, 1) if decode > 0 else None,
-        "answer_tokens": tokens,
-    }
+    return prompt_size(pipe, turns) | speeds({"pipe": asking(pipe, turns)}, repeats, answer_tokens)["pipe"]
+
+
+def logits_error(pipes: dict, reference, turns: list[dict], ids: list[int]) -> dict[str, dict]:
+    """How far each pipeline's next-token logits are from ``reference``'s (float32) over an
+    answer: the prompt and the answer ``ids`` read in one pass by each (teacher forcing, so
+    one early difference doesn't change every later position). With random weights the
+    likeliest tokens lie close together and greedy tokens part at the slightest change, so
+    the logits themselves are compared: the relative error ||l - l_ref|| / ||l_ref|| and the
+    share of positions whose likeliest token is the same."""
+    import torch
+
+    from pipelines.vlm import with_tokens
+
+    messages = reference.messages(reference.check_conversation(turns)[0])
+
+    def logits(pipe):
+        inputs = with_tokens(pipe.encode(messages), ids)
+        with torch.inference_mode():
+            return pipe.model(**inputs).logits[0, -len(ids) - 1 : -1].float()  # (answer, vocab)
+
+    expected = logits(reference)
+    found = {}
+    for name, pipe in pipes.items():
+        got = logits(pipe)
+        found[name] = {
+            "logits_error": round(float((got - expected).norm() / expected.norm()), 4),
+            "top1_same": round(float((got.argmax(-1) == expected.argmax(-1)).float().mean()), 2),
+        }
+    return found
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -487,15 +525,17 @@ def run_vlm(quick: bool, peaks: dict, info: dict) -> list[dict]:
                 fidelity=f"{same:.0%} of float32's greedy tokens",
             )
         )
-    rows.append(_run_qwen(tokens, quick, info))
+    rows += _run_qwen(tokens, quick, info)
     return rows
 
 
-def _run_qwen(tokens: int, quick: bool, info: dict) -> dict:
+def _run_qwen(tokens: int, quick: bool, info: dict) -> list[dict]:
     """The cpu profile's chat default (a Qwen model that reads Chinese) asked in Chinese about a
-    1,600 x 1,200 photo. Ours: the app's ChatPipeline at the registry's max_pixels; baseline:
-    the model card's way, processor and ``generate`` at its image processor's 16 M pixels (the
-    photo at full size). Both in bfloat16, as the card loads it (dtype "auto")."""
+    1,600 x 1,200 photo. Ours: the app's ChatPipeline as the model cache loads it on a CPU, at
+    the registry's max_pixels; baseline: the model card's way, processor and ``generate`` in
+    bfloat16 (its dtype "auto") at its image processor's 16 M pixels (the photo at full size).
+    Then the language model in int8 against bfloat16 at the app's image size, timed in turns,
+    with how far each one's logits are from float32's."""
     import copy
 
     import torch
@@ -505,16 +545,22 @@ def _run_qwen(tokens: int, quick: bool, info: dict) -> dict:
     from runtime import registry
 
     key = registry.DEFAULTS["cpu"]["chat"]
-    pixels = registry.CHECKPOINTS[key].defaults["max_pixels"]
+    defaults = registry.CHECKPOINTS[key].defaults
+    pixels = defaults["max_pixels"]
+    int8 = bool(defaults.get("int8_language_model"))  # as the model cache loads it on a CPU
+    repeats = 1 if quick else 3
     card = build_qwen(key, CARD_MAX_PIXELS)
     processor = copy.deepcopy(card.processor)
     processor.image_processor.size = {**dict(processor.image_processor.size), "longest_edge": pixels}
-    ours = ChatPipeline(card.model, processor, card.model_type, key)
+    plain = ChatPipeline(card.model, processor, card.model_type, key)
+    quantized = ChatPipeline(copy.deepcopy(card.model), processor, card.model_type, key, quantize=True)
+    ours = quantized if int8 else plain
     image = photo()
     turns = [{"role": "user", "text": QUESTION_ZH, "images": [image]}]
+
     messages = card.messages(card.check_conversation(turns)[0])
 
-    def baseline():
+    def baseline(n: int):  # the card's way: its processor and generate, the photo at full size
         inputs = card.processor.apply_chat_template(
             messages,
             add_generation_prompt=True,
@@ -524,20 +570,48 @@ def _run_qwen(tokens: int, quick: bool, info: dict) -> dict:
             enable_thinking=False,
         )
         with torch.inference_mode():
-            return card.model.generate(**inputs, max_new_tokens=tokens, min_new_tokens=tokens, do_sample=False)
+            return card.model.generate(**inputs, max_new_tokens=n, min_new_tokens=n, do_sample=False)
 
-    timing = common.compare(lambda: ours(turns, max_new_tokens=tokens), baseline, repeats=1 if quick else 3)
-    streamed = measure(ours, image, 1 if quick else 3, answer_tokens=tokens, question=QUESTION_ZH)
-    return common.result(
-        f"vlm_{key}",
-        "s per answer",
-        timing["ours"],
-        timing["baseline"],
-        info,
-        precision=f"bfloat16, {pixels:,} px images vs bfloat16, {CARD_MAX_PIXELS:,} px (the card's)",
-        first_token_s=streamed["first_token_s"],
-        tokens_per_s=streamed["tokens_per_s"],
-        prompt_tokens=streamed["prompt_tokens"],
-        image=f"{PHOTO[0]} x {PHOTO[1]} px",
-        baseline_prompt_tokens=int(card.encode(messages)["input_ids"].shape[1]),
+    # Ours and the card's way in turns: the first token, the decoding speed, the whole answer.
+    speed = speeds({"ours": asking(ours, turns), "card": baseline}, repeats, answer_tokens=tokens)
+    precision = "int8 language model, bfloat16 vision" if int8 else "bfloat16"
+    rows = [
+        common.result(
+            f"vlm_{key}",
+            "s per answer",
+            speed["ours"]["answer_s"],
+            speed["card"]["answer_s"],
+            info,
+            precision=f"{precision}, {pixels:,} px images vs bfloat16, {CARD_MAX_PIXELS:,} px (the card's)",
+            image=f"{PHOTO[0]} x {PHOTO[1]} px",
+            **prompt_size(ours, turns),
+            baseline_prompt_tokens=prompt_size(card, turns)["prompt_tokens"],
+            **speed["ours"],
+            **{f"baseline_{name}": value for name, value in speed["card"].items()},
+        )
+    ]
+
+    # int8 against bfloat16, both at the app's image size; the logits against float32's.
+    speed = speeds({"int8": asking(quantized, turns), "bfloat16": asking(plain, turns)}, repeats, answer_tokens=tokens)
+    float32 = ChatPipeline(copy.deepcopy(card.model).float(), processor, card.model_type, key)
+    answer = [t["id"] for t in float32(turns, max_new_tokens=tokens)["tokens"]]
+    error = logits_error({"int8": quantized, "bfloat16": plain}, float32, turns, answer)
+    del float32
+    rows.append(
+        common.result(
+            f"vlm_{key}_int8_lm",
+            "s per answer",
+            speed["int8"]["answer_s"],
+            speed["bfloat16"]["answer_s"],
+            info,
+            precision="int8 language model vs bfloat16" + (" (the app's)" if int8 else ""),
+            fidelity=(
+                f"logits {error['int8']['logits_error']:.1%} from float32's, top-1 the same at "
+                f"{error['int8']['top1_same']:.0%} of positions (bfloat16: {error['bfloat16']['logits_error']:.1%}, "
+                f"{error['bfloat16']['top1_same']:.0%})"
+            ),
+            **speed["int8"],
+            **{f"baseline_{name}": value for name, value in speed["bfloat16"].items()},
+        )
     )
+    return rows

@@ -57,7 +57,6 @@ def too_many_requests(limit: int, wait: float) -> InputError:
     seconds = max(1, round(wait))
     return InputError(
         "classroom_requests",
-        f"You have made {limit} requests in the last minute, the most this classroom allows; try again in {seconds} s.",
         limit=limit,
         seconds=seconds,
     )
@@ -67,8 +66,6 @@ def too_many_images(limit: int, used: int, images: int, wait: float) -> InputErr
     minutes = max(1, round(wait / 60))
     return InputError(
         "classroom_images",
-        f"This classroom allows {limit} images per hour; you have made {used} and "
-        f"asked for {images} more. Try again in {minutes} min.",
         limit=limit,
         used=used,
         asked=images,

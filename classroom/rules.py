@@ -94,21 +94,18 @@ class Lock(_Strict):
 
     def check(self, name: str, value: Any) -> None:
         """Raise ValueError, saying what the teacher allows, unless ``value`` obeys this lock."""
-        rule = f"In this classroom the teacher has locked `{name}` ({self.describe()})"
         said = dict(name=name, rule={"en": self.describe(), "zh-CN": self.describe_zh()})
         if value is None:
-            raise InputError("classroom_lock_missing", f"{rule}; give a value for it.", **said)
+            raise InputError("classroom_lock_missing", **said)
         if self.value is not None or self.allowed is not None:
             allowed = [self.value] if self.value is not None else self.allowed
             if not any(_same(value, a) for a in allowed):
-                raise InputError("classroom_lock", f"{rule}; got {value!r}.", **said, value=repr(value))
+                raise InputError("classroom_lock", **said, value=repr(value))
             return
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise InputError(
-                "classroom_lock", f"{rule}; `{name}` must be a number, got {value!r}.", **said, value=repr(value)
-            )
+            raise InputError("classroom_lock_number", **said, value=repr(value))
         if (self.min is not None and value < self.min) or (self.max is not None and value > self.max):
-            raise InputError("classroom_lock", f"{rule}; got {value:g}.", **said, value=f"{value:g}")
+            raise InputError("classroom_lock", **said, value=f"{value:g}")
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -91,7 +91,15 @@ def table_rows(a: dict, b: dict | None = None) -> tuple[list[str], list[list]]:
 def _models_line(run: dict) -> str:
     if run.get("predictions"):
         return f"predictions from `{run['predictions']}`"
-    return ", ".join(f"{task}: **{m['label']}** (`{m['repo_id']}`)" for task, m in run.get("models", {}).items())
+    by_language = run.get("models_by_language", {})
+
+    def models(task: str, m: dict) -> str:
+        others = "".join(
+            f" ({lang}: **{o['label']}**, `{o['repo_id']}`)" for lang, o in by_language.get(task, {}).items()
+        )
+        return f"{task}: **{m['label']}** (`{m['repo_id']}`){others}"
+
+    return ", ".join(models(task, m) for task, m in run.get("models", {}).items())
 
 
 def to_markdown(a: dict, b: dict | None = None, chart: str | None = None) -> str:

@@ -148,6 +148,29 @@ PREDICT = {
 }
 
 
+# The tasks whose Chinese items go to a model that reads Chinese when none was picked.
+PER_LANGUAGE = ("caption", "vqa")
+
+
+def by_model(
+    task: str, key: str | None, items: list[dict], profile: str | None = None
+) -> list[tuple[str | None, list]]:
+    """``items`` grouped by the checkpoint that predicts them, the task's default first: all
+    by ``key`` when one was picked; else, for Caption and VQA, each by the profile's default
+    for its language (``registry.language_default``: where the task's default, BLIP, reads
+    English only, the Chinese probes go to the chat default, a Qwen VLM on the cpu and gpu
+    profiles, asked in Chinese)."""
+    from runtime import registry
+
+    if key or task not in PER_LANGUAGE:
+        return [(key, items)]
+    default = registry.default_checkpoint(task, profile).key
+    groups: dict[str, list[dict]] = {}
+    for item in items:
+        groups.setdefault(registry.language_default(task, language(item), profile).key, []).append(item)
+    return sorted(groups.items(), key=lambda group: group[0] != default) or [(None, items)]
+
+
 def _steps(task: str, items: list[dict]) -> int:
     return 2 if task == "retrieval" else len(items)
 
@@ -538,6 +561,7 @@ def evaluate(
         "tasks": tasks,
         "limit": limit,
         "models": {},
+        "models_by_language": {},  # task -> language -> checkpoint, where not "models"' one
         "judge": {},
         "predictions": None if predicted else predictions_name,
         "seconds": {},
@@ -550,13 +574,20 @@ def evaluate(
         predictions = {}
         for task in tasks:
             start = time.perf_counter()
-            entry = load(task, models.get(task))
-            run["models"][task] = describe_checkpoint(entry)
-            if entry.notice:
-                notes.append(entry.notice)
-            with collect_notices() as said:  # about the probe set, not about anything the user wrote
-                predictions.update(PREDICT[task](entry.pipeline, probes, selection[task], report))
-            notes += probe_notes(task, said)
+            for key, items in by_model(task, models.get(task), selection[task], run["profile"] or None):
+                entry = load(task, key)
+                if task not in run["models"]:
+                    run["models"][task] = describe_checkpoint(entry)
+                else:  # the default for another language (by_model)
+                    languages = dict.fromkeys(language(item) for item in items)
+                    run["models_by_language"].setdefault(task, {}).update(
+                        {lang: describe_checkpoint(entry) for lang in languages}
+                    )
+                if entry.notice:
+                    notes.append(entry.notice)
+                with collect_notices() as said:  # about the probe set, not about anything the user wrote
+                    predictions.update(PREDICT[task](entry.pipeline, probes, items, report))
+                notes += probe_notes(task, said)
             run["seconds"][task] = round(time.perf_counter() - start, 2)
 
     # 2. Load the judges the chosen tasks need
@@ -568,11 +599,7 @@ def evaluate(
         if entry is not None:
             run["judge"][name] = describe_checkpoint(entry)
     if not use_judges and any(t in tasks for t in ("caption", "text_to_image")):
-        notes.append(
-            Notice(
-                "eval_no_judges", "CLIPScore and the text-to-image round trip need judge models and were not computed."
-            )
-        )
+        notes.append(Notice("eval_no_judges"))
 
     # 3. Score
     rows, items = [], []
@@ -591,7 +618,6 @@ def evaluate(
             notes.append(
                 Notice(
                     "eval_missing",
-                    f"{task}: {missing} of {len(selection[task])} items have no prediction and are left out.",
                     task=task,
                     missing=missing,
                     count=len(selection[task]),
@@ -602,7 +628,7 @@ def evaluate(
         notes.append(
             Notice(
                 "eval_small_pool",
-                f"retrieval: the pool has only {pool} images, so text-to-image R@10 is 1 by construction.",
+                task="retrieval",
                 count=pool,
             )
         )
@@ -622,8 +648,6 @@ def probe_notes(task: str, said: list[str]) -> list[str]:
             notes.append(
                 Notice(
                     "eval_unreadable",
-                    f"{task}: the model was trained on {params['reads']['en']} only, so the probes "
-                    f"written in {params['missing']['en']} mean little to it (their scores show it).",
                     task=task,
                     reads=params["reads"],
                     missing=params["missing"],
@@ -633,8 +657,6 @@ def probe_notes(task: str, said: list[str]) -> list[str]:
             notes.append(
                 Notice(
                     "eval_truncated",
-                    f"{task}: some probe texts are longer than the model reads ({params['limit']} tokens); "
-                    "only their beginnings were used.",
                     task=task,
                     limit=params["limit"],
                 )

@@ -53,11 +53,10 @@ def parse_texts(texts: str | Sequence[str]) -> list[str]:
         raise TypeError(f"`texts` must be text with one entry per line, or a list, not {type(texts).__name__}.")
     parsed = list(dict.fromkeys(check_text(t, "text") for t in texts if isinstance(t, str) and t.strip()))
     if not parsed:
-        raise InputError("no_texts", "No texts given: type one text per line, e.g. 'a photo of a cat.'")
+        raise InputError("no_texts")
     if len(parsed) > settings.MAX_MATRIX_TEXTS:
         raise InputError(
             "too_many_texts",
-            f"Give at most {settings.MAX_MATRIX_TEXTS} texts; got {len(parsed)}.",
             limit=settings.MAX_MATRIX_TEXTS,
             count=len(parsed),
         )
@@ -83,11 +82,10 @@ def similarity_matrix(pipe, images: Sequence, texts: str | Sequence[str], temper
     import torch
 
     if not images:
-        raise InputError("no_images", "No images given: add at least one image.")
+        raise InputError("no_images")
     if len(images) > settings.MAX_MATRIX_IMAGES:
         raise InputError(
             "matrix_too_many_images",
-            f"Give at most {settings.MAX_MATRIX_IMAGES} images; got {len(images)}.",
             limit=settings.MAX_MATRIX_IMAGES,
             count=len(images),
         )
@@ -188,9 +186,7 @@ def embedding_map(
     from sklearn.decomposition import PCA
 
     if len(paths) < 3:
-        raise InputError(
-            "map_too_few", f"The map needs at least 3 gallery images; the gallery has {len(paths)}.", count=len(paths)
-        )
+        raise InputError("map_too_few", count=len(paths))
     pca = PCA(n_components=2, random_state=0).fit(matrix)
     points = pca.transform(matrix)  # (N, 2)
     placed = pca.transform(query[None, :])[0]

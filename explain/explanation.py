@@ -47,7 +47,6 @@ def parse_candidates(candidates) -> list[str]:
     if len(parsed) > MAX_CANDIDATES:
         raise InputError(
             "too_many_candidates",
-            f"Give at most {MAX_CANDIDATES} candidate answers; got {len(parsed)}.",
             limit=MAX_CANDIDATES,
             count=len(parsed),
         )

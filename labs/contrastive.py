@@ -44,7 +44,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from labs.fusion import HELD_OUT_PER_CONCEPT, TRAIN_THREADS, Features, Scene, _threads, held_out, vocabulary
-from runtime.inputs import MAX_SEED, Range
+from runtime.inputs import MAX_SEED, InputTypeError, Range
 from runtime.messages import InputError
 
 # The ranges ``ContrastiveConfig.check`` enforces; the Contrastive tab's controls are built
@@ -79,7 +79,7 @@ class ContrastiveConfig:
         numbers = {name: limit.check(name, getattr(self, name)) for name, limit in LIMITS.items()}
         batch_size = batch_sizes(concepts).check("batch_size", self.batch_size)
         if not isinstance(self.learn_temperature, bool):
-            raise ValueError(f"`learn_temperature` must be true or false, not {self.learn_temperature!r}")
+            raise InputTypeError("flag_type", name="learn_temperature", value=repr(self.learn_temperature))
         return ContrastiveConfig(batch_size=batch_size, learn_temperature=self.learn_temperature, **numbers)
 
 
@@ -199,10 +199,8 @@ def train_steps(data: ContrastiveSet, config: ContrastiveConfig, every: int = 1)
         if not math.isfinite(losses[-1]):
             raise InputError(
                 "diverged",
-                f"Training diverged at epoch {epoch} (the loss is {losses[-1]}): the learning "
-                f"rate {config.learning_rate} is too high; try one ten times smaller.",
                 epoch=epoch,
-                name="learning_rate",
+                loss=losses[-1],
                 value=config.learning_rate,
             )
         metrics = measured["metrics"]

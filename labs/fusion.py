@@ -373,7 +373,7 @@ def check_modalities(modalities) -> list[str]:
     if unknown := [m for m in names if m not in MODALITIES]:
         raise ValueError(f"Unknown modality {unknown[0]!r}; available modalities = {list(MODALITIES)}")
     if not names:
-        raise InputError("pick_modality", f"Pick at least one modality of {list(MODALITIES)}.")
+        raise InputError("pick_modality", modalities=", ".join(MODALITIES))
     return [m for m in MODALITIES if m in names]
 
 
@@ -464,12 +464,11 @@ def train_steps(data: MatchingSet, config: FusionConfig, every: int = 1) -> Iter
         seconds += time.perf_counter() - start  # training time only, not the time the caller spends
         if not math.isfinite(train_metrics["loss"]):
             raise InputError(
-                "diverged",
-                f"Training diverged at epoch {epoch} (the loss is {train_metrics['loss']}): the learning rate "
-                f"{config.learning_rate} is too high for {config.optimizer}; try one ten times smaller.",
+                "diverged_optimizer",
                 epoch=epoch,
-                name="learning_rate",
+                loss=train_metrics["loss"],
                 value=config.learning_rate,
+                optimizer=config.optimizer,
             )
         curves["epoch"].append(epoch)
         for split, values in (("train", train_metrics), ("test", test_metrics)):

@@ -253,10 +253,6 @@ class ModelCache:
             source, local_only = locate(checkpoint)
             notice = Notice(
                 "offline_stand_in",
-                f"{requested.label} ({requested.repo_id}) isn't available offline, so a tiny random model "
-                f"stands in and its outputs are meaningless. Connect to the internet once, or download it "
-                f"elsewhere with `hf download {requested.repo_id}` and copy the cache folder (HF_HOME). From "
-                "mainland China, set HF_ENDPOINT to a mirror or MODEL_SOURCE=modelscope (docs/settings.md).",
                 model=model_names(requested),
                 repo=requested.repo_id,
             )
@@ -310,9 +306,6 @@ class ModelCache:
             loaded = self.get("safety_checker", on_load=on_load)
             if loaded.checkpoint.is_tiny and not text_to_image.is_tiny:
                 raise CheckpointUnavailable(
-                    f"The safety checker ({loaded.requested.repo_id}) isn't available offline, so images from "
-                    f"{text_to_image.label} can't be checked and are not made. Download it once with "
-                    f"`hf download {loaded.requested.repo_id}`, or set SAFETY_FILTER=off for research use.",
                     "safety_offline",
                     repo=loaded.requested.repo_id,
                     model=model_names(text_to_image),

@@ -162,7 +162,6 @@ class CaptionPipeline:
             notify(
                 Notice(
                     "tokens_lowered",
-                    f"This model writes at most {positions - 1} tokens; `max_new_tokens` was lowered to that.",
                     name="max_new_tokens",
                     limit=positions - 1,
                 )
@@ -196,8 +195,6 @@ class CaptionPipeline:
             notify(
                 Notice(
                     "prompt_dropped",
-                    f"The model's vocabulary has no tokens for {words!r} in the caption prompt: "
-                    "the caption leaves them out and does not start with the prompt as typed.",
                     name="caption prompt",
                     words=words,
                 )

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from runtime import settings
 from runtime.inputs import notify
-from runtime.messages import InputError, Notice
+from runtime.messages import InputError, Notice, said
 
 MAX_MESSAGE_CHARS = 4000  # a message the user types (the Chat box's own limit)
 # An answer in a history: 1,024 new tokens (the most /chat writes) are under 8,000
@@ -26,7 +26,7 @@ MAX_TURNS = 64  # messages in one conversation (user and assistant), before any 
 MAX_IMAGES_IN_CONVERSATION = 16  # every image is encoded again on each turn
 MAX_ANSWER_TOKENS = 1024  # the longest answer /chat writes (max_new_tokens)
 
-ROLE = {"user": {"en": "the user's", "zh-CN": "用户的"}, "assistant": {"en": "the assistant's", "zh-CN": "助手的"}}
+ROLES = ("user", "assistant")  # whose message it is: role_<role> in the catalogue names it
 
 
 def check_counts(turns: list) -> None:
@@ -35,7 +35,6 @@ def check_counts(turns: list) -> None:
     if len(turns) > MAX_TURNS:
         raise InputError(
             "chat_too_long",
-            f"The conversation has {len(turns)} messages; the limit is {MAX_TURNS}. Start a new one.",
             count=len(turns),
             limit=MAX_TURNS,
         )
@@ -48,7 +47,7 @@ def check_counts(turns: list) -> None:
         if count > settings.CHAT_MAX_IMAGES:
             raise InputError(
                 "chat_images",
-                f"Message {n + 1} has {count} images; the limit is {settings.CHAT_MAX_IMAGES} per message.",
+                number=n + 1,
                 count=count,
                 limit=settings.CHAT_MAX_IMAGES,
             )
@@ -56,7 +55,6 @@ def check_counts(turns: list) -> None:
         if total_images > MAX_IMAGES_IN_CONVERSATION:
             raise InputError(
                 "chat_images_total",
-                f"The conversation has more than {MAX_IMAGES_IN_CONVERSATION} images; start a new conversation.",
                 limit=MAX_IMAGES_IN_CONVERSATION,
             )
         check_length(turn.get("text"), turn.get("role"), n + 1)
@@ -66,13 +64,11 @@ def check_length(text, role, number: int) -> None:
     """Refuse message ``number`` (1-based) when its text is longer than its role allows."""
     limit = MAX_ANSWER_CHARS if role == "assistant" else MAX_MESSAGE_CHARS
     length = len(" ".join(text.split())) if isinstance(text, str) else 0  # runs of spaces as one, as check_text
-    if length > limit and role in ROLE:
+    if length > limit and role in ROLES:
         raise InputError(
             "chat_message_long",
-            f"Message {number} ({ROLE[role]['en']}) is {length:,} characters long; the limit is {limit:,} per "
-            "message. Start a new conversation, or shorten it.",
             number=number,
-            role=ROLE[role],
+            role=said(f"role_{role}"),
             length=length,
             limit=limit,
         )
@@ -110,9 +106,6 @@ def fit_context(chat, turns: list[dict], system_prompt: str | None, new_tokens: 
             images = len(turns[-1]["images"])
             raise InputError(
                 "chat_context",
-                f"The message{f' with its {images} image(s)' if images else ''} takes {length:,} tokens; with "
-                f"max_new_tokens {new_tokens} that exceeds the model's context of {chat.max_context:,} "
-                "tokens. Send fewer images, a shorter message or ask for fewer new tokens.",
                 length=length,
                 images=images,
                 name="max_new_tokens",
@@ -125,9 +118,6 @@ def fit_context(chat, turns: list[dict], system_prompt: str | None, new_tokens: 
         notify(
             Notice(
                 "chat_dropped",
-                f"The conversation outgrew the model's context of {chat.max_context:,} tokens, so its oldest "
-                f"{dropped // 2} exchange(s){f' (with {lost} image(s))' if lost else ''} were left out; the "
-                "model no longer sees them.",
                 limit=chat.max_context,
                 exchanges=dropped // 2,
                 images=lost,

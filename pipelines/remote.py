@@ -32,7 +32,7 @@ from pipelines.vlm_tasks import CAPTION_INSTRUCTION, VLMCaptionPipeline, VLMVQAP
 from runtime import settings
 from runtime.backends import Backend, BackendError, client, needs_local_model, talking_to
 from runtime.inputs import notify
-from runtime.messages import Notice
+from runtime.messages import Notice, said
 from runtime.scripts import ScriptCheck
 
 # The longest answer a server may send for max_tokens tokens, on average per token (English
@@ -153,9 +153,7 @@ class RemoteChatPipeline(ChatPipeline):
                 if stop is not None and stop.is_set():
                     break  # closing the stream tells the server to stop generating
         if not answered:  # no chunk, or chunks without choices: not an answer, even an empty one
-            raise BackendError(
-                "server_garbled", self.backend, reason={"en": "no answer in its stream", "zh-CN": "流中没有回答"}
-            )
+            raise BackendError("server_garbled", self.backend, reason=said("reply_no_answer"))
         yield {**self._remote_result("".join(pieces), logprobs or None, usage, options, turns, stop), "done": True}
 
     def _remote_result(self, answer: str, logprobs, usage, options: dict, turns: list[dict], stop) -> dict:
@@ -215,8 +213,6 @@ def _no_beams(num_beams: int) -> None:
         notify(
             Notice(
                 "no_beams",
-                f"The model runs on a server, whose API has no beam search: num_beams {int(num_beams)} was not used "
-                "(greedy decoding instead).",
                 name="num_beams",
                 value=int(num_beams),
             )
@@ -326,9 +322,7 @@ class RemoteSpeechRecognitionPipeline:
                 )
                 text = reply if isinstance(reply, str) else reply.text
             if not isinstance(text, str):
-                raise BackendError(
-                    "server_garbled", self.backend, reason={"en": "no transcript", "zh-CN": "没有转写文本"}
-                )
+                raise BackendError("server_garbled", self.backend, reason=said("reply_no_transcript"))
             if text.strip():
                 timestamp = (round(start / self.sampling_rate, 2), round(end / self.sampling_rate, 2))
                 chunks.append({"text": text.strip(), "timestamp": timestamp})
@@ -423,7 +417,6 @@ class RemoteTextToImagePipeline:
             notify(
                 Notice(
                     "images_hidden",
-                    f"{hidden} of {len(images)} image(s) were hidden by the safety filter. Try another prompt or seed.",
                     hidden=hidden,
                     count=len(images),
                 )
@@ -438,7 +431,7 @@ class RemoteTextToImagePipeline:
 
         from runtime.inputs import DECODING, IMAGE_FORMATS
 
-        asked, not_image = f"{width}x{height}", {"en": "not an image", "zh-CN": "不是图片"}
+        asked, not_image = f"{width}x{height}", said("skip_not_image")
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # its size is checked below

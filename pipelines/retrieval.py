@@ -290,7 +290,7 @@ class RetrievalPipeline:
         because CLIP puts both in one space."""
         has_text = text is not None and not (isinstance(text, str) and not text.strip())
         if image is None and not has_text:
-            raise InputError("nothing_to_search", "Nothing to search with: type a search text, give an image, or both.")
+            raise InputError("nothing_to_search")
         if image is None:
             return self.embed_texts([check_text(text, "search text")], "search text")[0]
         image_embedding = self.embed_images([image])[0]
@@ -301,9 +301,7 @@ class RetrievalPipeline:
         query = (1.0 - weight) * image_embedding + weight * text_embedding
         norm = float(np.linalg.norm(query))
         if norm < 1e-6:  # opposite vectors at weight 0.5: nothing left to search with
-            raise InputError(
-                "query_cancels", "The image and the text cancel out; change the text weight.", name="text_weight"
-            )
+            raise InputError("query_cancels", name="text_weight")
         return (query / norm).astype(np.float32)
 
     def prompt(self, label: str) -> str:

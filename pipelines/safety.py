@@ -274,8 +274,6 @@ def check_prompt(prompt: str, name: str = "prompt") -> None:
     if term is not None:
         raise InputError(
             "prompt_blocked",
-            f"The {name} contains {term!r}, which the safety filter of this app doesn't allow. "
-            "Please describe something else.",
             name=name,
             term=term,
         )

@@ -91,20 +91,15 @@ class SpeechRecognitionPipeline:
         elif language not in TO_LANGUAGE_CODE.values():
             raise InputError(
                 "unknown_language",
-                f"`language`: must be one of 'auto', a language name or Whisper's language codes "
-                f"{sorted(set(TO_LANGUAGE_CODE.values()))}, not {language!r}.",
                 name="language",
                 value=language,
+                codes=", ".join(sorted(set(TO_LANGUAGE_CODE.values()))),
             )
         if not self.is_multilingual:
             if language not in (None, "en") or task == "translate":
-                raise InputError(
-                    "english_only_model",
-                    f"{self.model_id} is an English-only model: it can't "
-                    f"{'translate' if task == 'translate' else f'transcribe {language!r}'}. "
-                    "Pick a multilingual Whisper.",
-                    model=self.model_id,
-                )
+                if task == "translate":
+                    raise InputError("english_only_translate", model=self.model_id)
+                raise InputError("english_only_model", model=self.model_id, language=language)
             return None  # generate() refuses language and task tokens for English-only models
         return language
 

@@ -38,7 +38,7 @@ from pipelines.limits import TEXT_TO_IMAGE as LIMITS
 from pipelines.safety import SafetyFilter
 from runtime import settings
 from runtime.inputs import check_seed, check_text, note_truncation, notify
-from runtime.messages import InputError, Notice
+from runtime.messages import InputError, Notice, said
 from runtime.scripts import ScriptCheck
 
 DECODERS = ("vae", "taesd")
@@ -149,7 +149,6 @@ class TextToImagePipeline:
             if value % multiple:
                 raise InputError(
                     "number_multiple",
-                    f"`{name}` has to be divisible by {multiple} but is {value}.",
                     name=name,
                     multiple=multiple,
                     value=value,
@@ -192,17 +191,13 @@ class TextToImagePipeline:
             doubled = guidance > 1
             raise InputError(
                 "create_budget",
-                f"This request would cost {cost:,.1f} megapixel-steps ({width}×{height} pixels × {steps} steps × "
-                f"{num_images} image(s){' × 2 for guidance' if doubled else ''}); one request may cost {limit:,.1f} "
-                f"on this server's {self.device_kind.upper()} (CREATE_MAX_MEGAPIXEL_STEPS). Use fewer steps, a "
-                "smaller image or fewer images.",
                 cost=round(cost, 1),
                 width=width,
                 height=height,
                 steps=steps,
                 images=num_images,
                 limit=round(limit, 1),
-                guidance={"en": " × 2 for guidance", "zh-CN": " × 2（引导）"} if doubled else "",
+                guidance=said("create_guidance_doubled") if doubled else "",
                 device=self.device_kind.upper(),
             )
 
@@ -318,7 +313,6 @@ class TextToImagePipeline:
             notify(
                 Notice(
                     "images_hidden",
-                    f"{hidden} of {len(images)} image(s) were hidden by the safety filter. Try another prompt or seed.",
                     hidden=hidden,
                     count=len(images),
                 )
@@ -331,12 +325,10 @@ def check_stop(stop: threading.Event | None, started: float, time_limit: float, 
     if step >= total:
         return  # done: the image is decoded and returned
     if stop is not None and stop.is_set():
-        raise Stopped("create_stopped", f"Stopped at step {step} of {total}.", step=step, total=total)
+        raise Stopped("create_stopped", step=step, total=total)
     if time_limit > 0 and monotonic() - started > time_limit:
         raise Stopped(
             "create_deadline",
-            f"Stopped at step {step} of {total}: one image request may take {time_limit:g} s on this server "
-            "(JOB_TIME_LIMIT). Use fewer steps, a smaller image or fewer images.",
             step=step,
             total=total,
             limit=time_limit,

@@ -127,9 +127,8 @@ class TextToSpeechPipeline:
         if not self.tokenizer.prepare_for_tokenization(spoken)[0].strip():
             raise InputError(
                 "voice_cant_read",
-                f"The text to speak has no letters this voice can pronounce ({text[:40]!r}): the "
-                f"{self.tokenizer.language or 'MMS'} voice reads only the letters of its own alphabet.",
                 text=text[:40],
+                voice=self.tokenizer.language or "MMS",
             )
         # input_ids (1, 2 * characters + 1): each character between blank tokens
         inputs = self.tokenizer(spoken, return_tensors="pt").to(self.device)
@@ -254,8 +253,7 @@ class KokoroPipeline:
         chunks = self.phonemes(text)
         if not chunks:
             raise InputError(
-                "voice_cant_read",
-                f"The text to speak has nothing this Chinese voice can pronounce ({text[:40]!r}).",
+                "voice_cant_read_chinese",
                 text=text[:40],
             )
 

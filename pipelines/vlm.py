@@ -159,7 +159,7 @@ class ChatPipeline:
         """The turns with their text checked and their images loaded, and the system prompt
         (None when empty). User and assistant alternate, starting and ending with the user."""
         if not isinstance(turns, list) or not turns:
-            raise InputError("chat_empty", "The conversation is empty: type a message.")
+            raise InputError("chat_empty")
         check_counts(turns)  # messages, images and lengths, before anything is decoded
         checked = []
         for n, turn in enumerate(turns):

@@ -18,12 +18,11 @@ import soundfile as sf
 import soxr
 
 from runtime import settings
-from runtime.messages import InputError
+from runtime.messages import InputError, said
 
 # Suffixes of the containers libsndfile reads; a file with one of them that still
 # fails to open is damaged, anything else is a format we don't read (M4A, WEBM, ...).
 AUDIO_SUFFIXES = {".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc"}
-SUPPORTED = "WAV, FLAC, OGG (Vorbis or Opus), MP3 or AIFF"
 # Telephone speech is 8 kHz, studio audio at most 192 kHz; a rate outside that range is
 # a mislabelled file, and soxr's filters would make from it either nothing audible or
 # a huge buffer.
@@ -47,9 +46,7 @@ def load_audio(audio, sampling_rate: int, max_seconds: float | None = None, name
     """
     max_seconds = settings.MAX_AUDIO_SECONDS if max_seconds is None else max_seconds
     if audio is None:
-        raise InputError(
-            "audio_missing", f"No {name} given: record a clip with the microphone or upload an audio file.", name=name
-        )
+        raise InputError("audio_missing", name=name)
     if isinstance(audio, (str, Path)):
         data, rate = _read(Path(audio), max_seconds, name)
     elif isinstance(audio, (tuple, list)) and len(audio) == 2:
@@ -68,12 +65,10 @@ def load_audio(audio, sampling_rate: int, max_seconds: float | None = None, name
         raise ValueError(f"The {name} contains NaN or infinite samples.")
     peak = float(np.abs(mono).max())
     if peak == 0 or 20 * np.log10(peak) < SILENCE_DBFS:
-        level = "digital silence" if peak == 0 else f"its loudest sample is {20 * np.log10(peak):.0f} dBFS"
         raise InputError(
             "audio_silent",
-            f"The {name} is silent ({level}; speech needs at least {SILENCE_DBFS:.0f} dBFS). "
-            "Check that the microphone is on and not muted, and record again.",
             name=name,
+            loudest="−∞" if peak == 0 else f"{20 * np.log10(peak):.0f}",
             limit=f"{SILENCE_DBFS:.0f}",
         )
     if rate != sampling_rate:
@@ -83,28 +78,25 @@ def load_audio(audio, sampling_rate: int, max_seconds: float | None = None, name
 
 def _read(path: Path, max_seconds: float, name: str) -> tuple[np.ndarray, int]:
     if not path.is_file():
-        raise InputError("audio_not_found", f"The {name} file {path.name!r} does not exist.", name=name, file=path.name)
+        raise InputError("audio_not_found", name=name, file=path.name)
     if path.stat().st_size == 0:
-        raise InputError("audio_empty", f"The {name} file {path.name!r} is empty (0 bytes).", name=name, file=path.name)
+        raise InputError("audio_empty", name=name, file=path.name)
     try:
         info = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError, TypeError):
         suffix = path.suffix.lower()
         if suffix in AUDIO_SUFFIXES:
             raise InputError(
-                "audio_damaged",
-                f"The {name} file {path.name!r} is damaged or is not really {suffix[1:].upper()} audio, "
-                "so it can't be read.",
+                "audio_mislabelled",
                 name=name,
                 file=path.name,
+                kind=suffix[1:].upper(),
             ) from None
         raise InputError(
             "audio_format",
-            f"The {name} file {path.name!r} is in a format that can't be read here "
-            f"({suffix[1:].upper() or 'no file extension'}); please use {SUPPORTED}.",
             name=name,
             file=path.name,
-            formats={"en": SUPPORTED, "zh-CN": "WAV、FLAC、OGG（Vorbis 或 Opus）、MP3 或 AIFF"},
+            formats=said("audio_formats"),
         ) from None
     # Check before decoding, so that an hour-long upload is refused without reading it.
     _check_rate_and_length(info.samplerate, info.frames, max_seconds, name)
@@ -113,9 +105,9 @@ def _read(path: Path, max_seconds: float, name: str) -> tuple[np.ndarray, int]:
     except (sf.LibsndfileError, RuntimeError) as error:
         raise InputError(
             "audio_damaged",
-            f"The {name} file {path.name!r} is damaged or truncated and can't be read ({error}).",
             name=name,
             file=path.name,
+            detail=str(error),
         ) from None
     _check_rate_and_length(rate, len(data), max_seconds, name)  # the header may have promised more
     return data, rate
@@ -146,20 +138,17 @@ def _check_rate_and_length(rate: int, frames: int, max_seconds: float, name: str
     if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
         raise InputError(
             "audio_rate",
-            f"The {name} has a sample rate of {rate:,} Hz; rates from {MIN_SAMPLE_RATE:,} to "
-            f"{MAX_SAMPLE_RATE:,} Hz are accepted.",
             name=name,
             rate=rate,
             low=MIN_SAMPLE_RATE,
             high=MAX_SAMPLE_RATE,
         )
     if frames <= 0:
-        raise InputError("audio_no_samples", f"The {name} is empty (0 samples).", name=name)
+        raise InputError("audio_no_samples", name=name)
     seconds = frames / rate
     if seconds < MIN_SECONDS:
         raise InputError(
             "audio_too_short",
-            f"The {name} is only {seconds * 1000:.0f} ms long; record at least {MIN_SECONDS:g} s of speech.",
             name=name,
             milliseconds=round(seconds * 1000),
             limit=f"{MIN_SECONDS:g}",
@@ -167,7 +156,6 @@ def _check_rate_and_length(rate: int, frames: int, max_seconds: float, name: str
     if seconds > max_seconds:
         raise InputError(
             "audio_too_long",
-            f"The {name} is {seconds:.1f} s long; the limit is {max_seconds:g} s. Please trim it or record a shorter clip.",
             name=name,
             seconds=f"{seconds:.1f}",
             limit=f"{max_seconds:g}",

@@ -36,6 +36,8 @@ import httpcore2
 import httpx2
 import openai
 
+from runtime.messages import said
+
 
 class Fault(openai.OpenAIError):
     """A call stopped because the server went over its budget or left its origin: ``code``
@@ -206,9 +208,7 @@ class BoundedTransport(httpx2.BaseTransport):
         if encoding.strip().lower() not in (b"", b"identity"):
             reply.close()
             pool.close()
-            raise Fault(
-                "server_garbled", reason={"en": "a compressed reply it wasn't asked for", "zh-CN": "未经请求的压缩回复"}
-            )
+            raise Fault("server_garbled", reason=said("reply_compressed"))
         return httpx2.Response(
             status_code=reply.status,
             headers=reply.headers,

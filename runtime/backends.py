@@ -26,59 +26,28 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from runtime import settings
-from runtime.messages import InputError
+from runtime.messages import InputError, english, said
 from runtime.registry import Checkpoint
 
-# What each remote task's server is called in messages, in each language.
-WHAT = {
-    "chat": {"en": "vision-language", "zh-CN": "视觉语言"},
-    "speech_recognition": {"en": "speech recognition", "zh-CN": "语音识别"},
-    "text_to_image": {"en": "text-to-image", "zh-CN": "文生图"},
-}
-# The English text of each failure (ui/locales/*/messages.json says them in the page's language).
-MESSAGES = {
-    "server_timeout": "The {what} server ({server}) did not answer within {seconds} s{retried}. It may be overloaded: "
-    "try again in a moment.",
-    "server_unreachable": "The {what} server ({server}) can't be reached{retried}: {reason}. It may be starting or "
-    "down: try again in a moment, or ask whoever runs this app.",
-    "server_busy": "The {what} server ({server}) is busy (429 Too Many Requests){retried}. Try again in a moment.",
-    "server_failed": "The {what} server ({server}) failed ({status}){retried}. Try again in a moment.",
-    "server_refused": "The {what} server ({server}) refused the request ({status}): {reason}",
-    "server_stalled": "The {what} server ({server}) stopped sending for {seconds} s in the middle of its answer; what "
-    "arrived is shown. Try again.",
-    "server_cut": "The {what} server ({server}) closed the connection in the middle of its answer, after {count} "
-    "characters; what arrived is shown. Try again.",
-    "server_garbled": "The {what} server ({server}) answered something that isn't an OpenAI-compatible reply "
-    "({reason}). Check that {setting} points at the server's /v1 URL.",
-    "server_deadline": "The {what} server ({server}) took longer than the {seconds} s one request may take "
-    "(BACKEND_DEADLINE). It may be overloaded: try again, or ask for a shorter answer.",
-    "server_too_large": "The {what} server ({server}) sent more than the {limit} one answer may hold "
-    "(BACKEND_MAX_REPLY_BYTES); it was cut there and not used.",
-    "server_overlong": "The {what} server ({server}) sent a longer answer than the {tokens} tokens asked for; it "
-    "was cut there and not used. Check the server.",
-    "server_redirect": "The {what} server ({server}) redirected the request to another address ({target}), where "
-    "it was not sent. Set {setting} to the server's own /v1 URL.",
-    "server_image": "The {what} server ({server}) sent an image of {got} where {asked} was asked for; it was not "
-    "used. Check the server.",
-}
+# The remote tasks, whose servers messages name by their kind (server_what_<task> in the catalogue).
+TASKS = ("chat", "speech_recognition", "text_to_image")
 
 
 class BackendError(RuntimeError):
     """A model server that can't be reached, is slow or busy, fails, or answers what the
-    app can't read. ``str()`` is the English message; ``code`` and ``params`` let the UI
-    say it in the page's language (as ``runtime.messages.InputError``)."""
+    app can't read. ``str()`` is the English message (runtime/locales/en/messages.json);
+    ``code`` and ``params`` let the UI say it in the page's language (as ``runtime.messages.InputError``)."""
 
     def __init__(self, code: str, backend: Backend, **params):
         tries = settings.BACKEND_RETRIES + 1
         params = {
-            "what": WHAT.get(backend.task, {"en": backend.task}),
+            "what": said(f"server_what_{backend.task}") if backend.task in TASKS else backend.task,
             "server": backend.describe(),
             "setting": f"BACKEND_{backend.task.upper()}",
-            "retried": {"en": f" (tried {tries} times)", "zh-CN": f"（已尝试 {tries} 次）"} if tries > 1 else "",
+            "retried": said("server_retried", tries=tries) if tries > 1 else "",
             **params,
         }
-        english = {key: value["en"] if isinstance(value, dict) else value for key, value in params.items()}
-        super().__init__(MESSAGES[code].format(**english))
+        super().__init__(english(code, params))
         self.code, self.params = code, params
 
 
@@ -216,26 +185,18 @@ class NeedsLocalModel(InputError):
     """A view that reads the model's insides, asked of a model that runs on a server."""
 
 
-# What each view is called in the message that it needs the model here.
-VIEWS = {
-    "where": {"en": "Where it looked", "zh-CN": "“看了哪里”"},
-    "caption": {"en": "Explaining a caption", "zh-CN": "解释图片描述"},
-    "answer": {"en": "Explaining an answer", "zh-CN": "解释回答"},
-    "forming": {"en": "Explaining an image as it forms", "zh-CN": "解释图片的生成过程"},
-    "latents": {"en": "TAESD and the denoising timeline", "zh-CN": "TAESD 和去噪时间线"},
-}
-
-
 def needs_local_model(pipeline, view: str) -> None:
     """Raise ``NeedsLocalModel`` when ``pipeline`` (or the chat model it adapts) runs on a
-    server; ``view``: a key of ``VIEWS``."""
+    server; ``view``: "where", "caption", "answer", "forming" or "latents" (its name in
+    the catalogue: view_<view>)."""
     backend = getattr(pipeline, "backend", None) or getattr(getattr(pipeline, "chat", None), "backend", None)
     if backend is not None:
-        params = {"view": VIEWS[view], "server": backend.describe(), "setting": f"BACKEND_{backend.task.upper()}"}
+        params = {
+            "view": said(f"view_{view}"),
+            "server": backend.describe(),
+            "setting": f"BACKEND_{backend.task.upper()}",
+        }
         raise NeedsLocalModel(
             "needs_local_model",
-            f"This view ({VIEWS[view]['en']}) needs the model in this process: it reads the model's insides, which "
-            f"a server doesn't send. This task runs on {params['server']} ({params['setting']}), where the rest of "
-            "it works.",
             **params,
         )

@@ -35,6 +35,7 @@ from pathlib import Path
 from runtime import registry, settings
 from runtime.devices import cuda_available
 from runtime.files import atomic_write_text
+from runtime.messages import english, said
 from runtime.registry import Checkpoint
 
 SOURCES = ("auto", "huggingface", "modelscope")
@@ -71,10 +72,10 @@ _progress: ContextVar[Callable[[int, int], None] | None] = ContextVar("download_
 class DownloadError(RuntimeError):
     """A download that can't be done: the repository missing, gated or private, the server
     failing or out of reach, or too little disk space. ``str()`` is the English message;
-    ``code`` and ``params`` let the UI say it in the page's language (ui/locales/*/messages.json)."""
+    ``code`` and ``params`` let the UI say it in the page's language (runtime/locales/*/messages.json)."""
 
-    def __init__(self, code: str, message: str, **params):
-        super().__init__(message)
+    def __init__(self, code: str, **params):
+        super().__init__(english(code, params))
         self.code = code
         self.params = params
 
@@ -335,9 +336,6 @@ def check_disk(plans: list[Plan]) -> None:
             models = ", ".join(p.checkpoint.label for p in group)
             raise DownloadError(
                 "download_disk",
-                f"Not enough disk space to download {models}: it needs {size_text(needed)} and "
-                f"{size_text(settings.DOWNLOAD_FREE_MARGIN)} to spare, but only {size_text(free)} is free. "
-                "Free some space, or point HF_HOME (MODELSCOPE_CACHE for ModelScope) at a larger disk.",
                 models=models,
                 needed=size_text(needed),
                 margin=size_text(settings.DOWNLOAD_FREE_MARGIN),
@@ -440,8 +438,7 @@ def _download(plan: Plan, names: list[str], done: _Counter) -> str:
 def _errors(checkpoint: Checkpoint, source: str) -> Iterator[None]:
     """The libraries' errors as one DownloadError each: not found (404), gated or private
     (401/403), the server failing (5xx), out of reach."""
-    where = {"huggingface": "the Hugging Face Hub", "modelscope": "ModelScope"}[source]
-    said = {"en": where, "zh-CN": {"huggingface": " Hugging Face Hub ", "modelscope": "魔搭社区 ModelScope "}[source]}
+    where = said(f"hub_{source}")  # "huggingface" or "modelscope"
     shown = f"{checkpoint.label} ({checkpoint.repo_id if source == 'huggingface' else modelscope_id(checkpoint)})"
     try:
         yield
@@ -452,35 +449,29 @@ def _errors(checkpoint: Checkpoint, source: str) -> Iterator[None]:
         if kind == "GatedRepoError" or status in (401, 403):
             raise DownloadError(
                 "download_gated",
-                f"{shown} is gated or private on {where} (HTTP {status}): accept its licence on its page while "
-                "logged in, then log in here (`hf auth login`, or set HF_TOKEN; `modelscope login` for ModelScope).",
                 model=shown,
-                where=said,
+                where=where,
                 status=status or 403,
             ) from None
         if kind in ("RepositoryNotFoundError", "RevisionNotFoundError", "NotExistError") or status == 404:
             raise DownloadError(
                 "download_not_found",
-                f"{shown} was not found on {where} (HTTP 404): the id or revision may be misspelt, or the "
-                "repository was moved or removed. Pick another model.",
                 model=shown,
-                where=said,
+                where=where,
             ) from None
         if status is not None and status >= 500:
             raise DownloadError(
                 "download_server",
-                f"{where} failed to send {shown} (HTTP {status}): its server is having trouble. Try again in a few "
-                "minutes; what was already downloaded is kept and the download resumes where it stopped.",
                 model=shown,
-                where=said,
+                where=where,
                 status=status,
             ) from None
         if _is_connection(error):
             raise DownloadError(
                 "download_unreachable",
-                f"The download of {shown} from {where} was cut off ({kind}). Try again: it resumes where it stopped.",
                 model=shown,
-                where=said,
+                where=where,
+                kind=kind,
             ) from None
         raise
 

@@ -13,7 +13,7 @@ import urllib.request
 from pathlib import Path
 
 from runtime import download, settings
-from runtime.messages import model_names
+from runtime.messages import english, model_names, said
 from runtime.registry import Checkpoint
 
 
@@ -22,17 +22,17 @@ class CheckpointUnavailable(RuntimeError):
     English message; ``code`` and ``params`` let the UI say it in the page's language
     (as ``runtime.messages.InputError`` does)."""
 
-    def __init__(self, message: str, code: str = "", **params):
-        super().__init__(message)
+    def __init__(self, code: str, **params):
+        super().__init__(english(code, params))
         self.code = code
         self.params = params
 
     def __reduce__(self):
-        return _unavailable, (type(self), str(self), self.code, self.params)
+        return _unavailable, (type(self), self.code, self.params)
 
 
-def _unavailable(cls, message: str, code: str, params: dict) -> CheckpointUnavailable:
-    return cls(message, code, **params)
+def _unavailable(cls, code: str, params: dict) -> CheckpointUnavailable:
+    return cls(code, **params)
 
 
 @functools.cache
@@ -87,17 +87,11 @@ def sources(checkpoint: Checkpoint) -> list[str]:
     found = download.sources(checkpoint, hub_up=hub_reachable())
     if not found:
         modelscope = download.modelscope_id(checkpoint) and settings.MODEL_SOURCE != "huggingface"
-        mirror = " or ModelScope" if modelscope else ""
         raise CheckpointUnavailable(
-            f"{checkpoint.label} ({checkpoint.repo_id}) is not in the local Hugging Face cache and the Hub{mirror} "
-            f"can't be reached. Connect to the internet once, or download it elsewhere with "
-            f"`hf download {checkpoint.repo_id}` and copy the cache folder (HF_HOME); "
-            "or start the app with `--profile tiny` to try it with random models. From mainland China, set "
-            "HF_ENDPOINT to a mirror or MODEL_SOURCE=modelscope (docs/settings.md).",
             "checkpoint_offline",
             model=model_names(checkpoint),
             repo=checkpoint.repo_id,
-            mirror={"en": mirror, "zh-CN": "或 ModelScope" if modelscope else ""},
+            mirror=said("offline_or_modelscope") if modelscope else "",
         )
     return found
 

@@ -75,7 +75,7 @@ def load_image(image, name: str = "image", max_side: int | None = None) -> Image
     flight together stay under MAX_DECODE_BYTES."""
     max_side = min(max_side or settings.MAX_IMAGE_SIDE, settings.MAX_IMAGE_SIDE)
     if image is None:
-        raise InputError("image_missing", f"No {name} given: upload an image or pick one of the examples.", name=name)
+        raise InputError("image_missing", name=name)
     if isinstance(image, (str, Path)):
         return _open(Path(image), name, max_side)
     if isinstance(image, np.ndarray):
@@ -83,7 +83,6 @@ def load_image(image, name: str = "image", max_side: int | None = None) -> Image
     elif not isinstance(image, Image.Image):
         raise InputTypeError(
             "image_kind",
-            f"`{name}` must be an image file path, a PIL image or a numpy array, not {type(image).__name__}.",
             name=name,
             kind=type(image).__name__,
         )
@@ -145,8 +144,6 @@ class DecodeBudget:
             if not self._condition.wait_for(lambda: self.in_use + nbytes <= self.limit, timeout=self.timeout):
                 raise ImageRefused(
                     "decode_busy",
-                    f"The server is busy reading other large images; please send the {name} again in a minute, "
-                    "or a smaller one.",
                     name=name,
                 )
             self.in_use += nbytes
@@ -174,9 +171,9 @@ def _decoded_bytes(image: Image.Image) -> int:
 
 def _open(path: Path, name: str, max_side: int) -> Image.Image:
     if not path.is_file():
-        raise InputError("image_not_found", f"The {name} file {path.name!r} does not exist.", name=name, file=path.name)
+        raise InputError("image_not_found", name=name, file=path.name)
     if path.stat().st_size == 0:
-        raise InputError("image_empty", f"The {name} file {path.name!r} is empty (0 bytes).", name=name, file=path.name)
+        raise InputError("image_empty", name=name, file=path.name)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -185,7 +182,6 @@ def _open(path: Path, name: str, max_side: int) -> Image.Image:
                 if image_format not in IMAGE_FORMATS:
                     raise ImageRefused(
                         "image_format",
-                        f"The {name} is a {image_format} file; supported formats are {sorted(IMAGE_FORMATS)}.",
                         name=name,
                         format=str(image_format),
                         formats=", ".join(sorted(IMAGE_FORMATS)),
@@ -202,8 +198,6 @@ def _open(path: Path, name: str, max_side: int) -> Image.Image:
     except UnidentifiedImageError:
         raise InputError(
             "image_unreadable",
-            f"The {name} file {path.name!r} is not an image that can be read "
-            f"(supported formats: {sorted(IMAGE_FORMATS)}).",
             name=name,
             file=path.name,
             formats=", ".join(sorted(IMAGE_FORMATS)),
@@ -211,7 +205,6 @@ def _open(path: Path, name: str, max_side: int) -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise InputError(
             "image_bomb",
-            f"The {name} is too large to decode safely; the limit is {settings.MAX_IMAGE_PIXELS:,} pixels. Please resize it.",
             name=name,
             limit=settings.MAX_IMAGE_PIXELS,
         ) from None
@@ -221,9 +214,9 @@ def _open(path: Path, name: str, max_side: int) -> Image.Image:
         # truncated or corrupt data; PIL's plugins raise any of these on bad bytes
         raise InputError(
             "image_damaged",
-            f"The {name} file {path.name!r} is damaged or truncated and can't be read ({error}).",
             name=name,
             file=path.name,
+            detail=str(error),
         ) from None
     return image
 
@@ -260,14 +253,10 @@ class ImageSizeError(ImageRefused):
 
 def _check_size(width: int, height: int, name: str) -> None:
     if width < 1 or height < 1:
-        raise ImageSizeError(
-            "image_no_pixels", f"The {name} has no pixels ({width}x{height}).", name=name, width=width, height=height
-        )
+        raise ImageSizeError("image_no_pixels", name=name, width=width, height=height)
     if width * height > settings.MAX_IMAGE_PIXELS:
         raise ImageSizeError(
             "image_too_large",
-            f"The {name} is {width}x{height} = {width * height:,} pixels; the limit is "
-            f"{settings.MAX_IMAGE_PIXELS:,}. Please resize it.",
             name=name,
             width=width,
             height=height,
@@ -278,8 +267,6 @@ def _check_size(width: int, height: int, name: str) -> None:
     if ratio > settings.MAX_ASPECT_RATIO:
         raise ImageSizeError(
             "image_aspect",
-            f"The {name} is {width}x{height}, an aspect ratio of {ratio:.0f}:1; at most "
-            f"{settings.MAX_ASPECT_RATIO:.0f}:1 is accepted. Please crop it.",
             name=name,
             width=width,
             height=height,
@@ -314,9 +301,7 @@ def check_text(text, name: str, max_chars: int | None = None) -> str:
     if text is None:
         text = ""
     if not isinstance(text, str):
-        raise InputTypeError(
-            "text_type", f"`{name}` must be a string, not {type(text).__name__}.", name=name, kind=type(text).__name__
-        )
+        raise InputTypeError("text_type", name=name, kind=type(text).__name__)
     max_chars = max_chars or settings.MAX_TEXT_CHARS
     # Control characters (and lone surrogates) become spaces; format characters such
     # as the zero-width joiner stay, since emoji and some scripts need them. NFC makes
@@ -325,11 +310,10 @@ def check_text(text, name: str, max_chars: int | None = None) -> str:
     cleaned = unicodedata.normalize("NFC", cleaned)
     cleaned = " ".join(cleaned.split())
     if not cleaned:
-        raise InputError("text_empty", f"The {name} is empty: please type some text.", name=name)
+        raise InputError("text_empty", name=name)
     if len(cleaned) > max_chars:
         raise InputError(
             "text_too_long",
-            f"The {name} is {len(cleaned):,} characters long; the limit is {max_chars:,}.",
             name=name,
             length=len(cleaned),
             limit=max_chars,
@@ -412,26 +396,24 @@ def check_number(name: str, value, low: float, high: float, integer: bool = True
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise InputTypeError(
             "number_type",
-            f"`{name}` must be a number, not {type(value).__name__} ({value!r}).",
             name=name,
             low=low,
             high=high,
+            value=repr(value),
         )
     if isinstance(value, (float, np.floating)) and not np.isfinite(value):  # ints are finite, however big
         raise InputError(
             "number_range",
-            f"`{name}` must be a finite number, not {value}.",
             name=name,
             low=low,
             high=high,
             value=str(value),
         )
     if integer and float(value) != int(value):
-        raise InputError("number_whole", f"`{name}` must be a whole number, not {value}.", name=name, value=value)
+        raise InputError("number_whole", name=name, value=value)
     if not low <= value <= high:
         raise InputError(
             "number_range",
-            f"`{name}` must be between {low} and {high}, not {value}.",
             name=name,
             low=low,
             high=high,
@@ -463,7 +445,7 @@ def check_flag(name: str, value) -> bool:
     """A yes/no option: a bool (or 0/1, as some clients send them)."""
     if isinstance(value, (bool, np.bool_)) or (isinstance(value, (int, np.integer)) and value in (0, 1)):
         return bool(value)
-    raise InputTypeError("flag_type", f"`{name}` must be true or false, not {value!r}.", name=name, value=repr(value))
+    raise InputTypeError("flag_type", name=name, value=repr(value))
 
 
 def note_truncation(tokenizer, text: str, max_tokens: int, name: str) -> bool:
@@ -476,8 +458,6 @@ def note_truncation(tokenizer, text: str, max_tokens: int, name: str) -> bool:
     notify(
         Notice(
             "text_truncated",
-            f"The {name} is {count} tokens long, but the model reads at most {max_tokens}: "
-            "only its beginning was used. Shorten it to say everything that matters.",
             name=name,
             count=count,
             limit=max_tokens,
@@ -535,13 +515,11 @@ def parse_labels(labels) -> list[str]:
     if len(parsed) < 2:
         raise InputError(
             "labels_too_few",
-            f"Give at least two labels separated by commas to choose between, e.g. 'cat, dog' or '猫，狗'; got {parsed}.",
             got=", ".join(parsed),
         )
     if len(parsed) > settings.MAX_LABELS:
         raise InputError(
             "labels_too_many",
-            f"Give at most {settings.MAX_LABELS} labels; got {len(parsed)}.",
             limit=settings.MAX_LABELS,
             count=len(parsed),
         )

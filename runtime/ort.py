@@ -246,7 +246,6 @@ def accelerate(
             notify(
                 Notice(
                     f"onnx_exported_{part}",
-                    f"The {label} was exported to ONNX Runtime in {seconds} s, once: later loads reuse it.",
                     family=family,
                     seconds=seconds,
                 )
@@ -263,7 +262,6 @@ def accelerate(
         notify(
             Notice(
                 f"onnx_fallback_{part}",
-                f"The {label} runs on PyTorch: its ONNX Runtime export failed ({why}).",
                 family=family,
                 why=why,
             )

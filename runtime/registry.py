@@ -475,6 +475,28 @@ def readers(task: str, needed: set[str], profile: str | None = None) -> list[Che
     return [c for c in choices(task, profile) if c.scripts and needed <= set(c.scripts)]
 
 
+# The script each language of the probe sets and the pages is written in (runtime/scripts.py).
+LANGUAGE_SCRIPTS = {"en": "Latin", "zh": "Han"}
+
+
+def language_default(task: str, language: str, profile: str | None = None) -> Checkpoint:
+    """The checkpoint ``task`` uses for inputs in ``language`` under ``profile``: its default
+    when that reads the language's script; else, of its picker, the default of the task it
+    borrows from (Caption and Ask: the chat model, a Qwen that reads Chinese on the cpu and
+    gpu profiles) or the first that reads it; else the default (BLIP's Chinese scores then
+    show that it can't)."""
+    default = default_checkpoint(task, profile)
+    script = LANGUAGE_SCRIPTS.get(language)
+    if script is None or not default.scripts or script in default.scripts:
+        return default
+    offered = {c.key: c for c in choices(task, profile)}
+    lender = [default_checkpoint(BORROWS[task], profile).key] if task in BORROWS else []
+    for key in [*lender, *offered]:
+        if key in offered and script in offered[key].scripts:
+            return offered[key]
+    return default
+
+
 def get_checkpoint(task: str, key: str | None = None, profile: str | None = None) -> Checkpoint:
     """Look up ``key`` among the checkpoints ``profile`` offers for ``task`` (its default when None)."""
     offered = choices(task, profile)

@@ -149,18 +149,10 @@ class ScriptCheck:
         return False
 
     def message(self, missing: list[str], what: str) -> Notice:
-        """The notice, in English (its text) with the parts the UI needs to say it in Chinese:
-        the scripts' names in both languages (``{"en": ..., "zh-CN": ...}`` params)."""
+        """The notice, with the scripts' names in both languages (``{"en": ..., "zh-CN": ...}``
+        params) for the UI to say it in Chinese."""
         others = self.readers(set(missing))
         names = [getattr(other, "label", other) for other in others]
-        english = (
-            f"{self.model or 'This model'} was trained on {describe(self.reads, 0)} only, and the {what} is "
-            f"written in {describe(missing, 0)}: it can't read it, so the result means little. "
-        )
-        if others:
-            english += f"Pick a model that reads it in the model picker: {', '.join(names)}."
-        else:
-            english += "No model offered here reads it: write the text in English instead."
         both = {"en": describe(self.reads, 0), "zh-CN": describe(self.reads, 1)}
         unread = {"en": describe(missing, 0), "zh-CN": describe(missing, 1)}
         model = {"en": self.model or "This model", "zh-CN": self.model or "此模型"}
@@ -170,7 +162,5 @@ class ScriptCheck:
             readers = {"en": ", ".join(names), "zh-CN": "、".join(names)}
             if all(hasattr(other, "key") for other in others):
                 readers["models"] = [[other.key, other.label] for other in others]
-            return Notice(
-                "script_unreadable", english, model=model, reads=both, missing=unread, name=what, readers=readers
-            )
-        return Notice("script_unreadable_nobody", english, model=model, reads=both, missing=unread, name=what)
+            return Notice("script_unreadable", model=model, reads=both, missing=unread, name=what, readers=readers)
+        return Notice("script_unreadable_nobody", model=model, reads=both, missing=unread, name=what)

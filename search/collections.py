@@ -25,7 +25,7 @@ import numpy as np
 from runtime import settings
 from runtime.files import atomic_write_text
 from runtime.inputs import notify
-from runtime.messages import InputError, Notice
+from runtime.messages import InputError, Notice, said
 from search.index import ImageIndex, content_hash, scan
 from search.uploads import UploadBudget, distinct, extract_zip, is_zip, store_images
 
@@ -189,7 +189,6 @@ class Collections:
         if len(paths) > settings.MAX_INDEX_UPLOAD:
             raise InputError(
                 "too_many_files",
-                f"Add at most {settings.MAX_INDEX_UPLOAD:,} files at a time; got {len(paths):,}.",
                 limit=settings.MAX_INDEX_UPLOAD,
                 count=len(paths),
             )
@@ -209,7 +208,7 @@ class Collections:
                 except ValueError as error:  # the whole archive: unsafe, too many files, over the budget
                     refused_zips.append(str(error))
                     coded = getattr(error, "code", None)
-                    skipped.append((path.name, Notice(coded, str(error), **error.params) if coded else str(error)))
+                    skipped.append((path.name, Notice(coded, **error.params) if coded else str(error)))
                     continue
                 images += [(f"{path.name}/{member}", file) for member, file in written]
                 skipped += [(f"{path.name}/{member}", why) for member, why in refused]
@@ -218,7 +217,6 @@ class Collections:
             if len(images) > settings.MAX_INDEX_UPLOAD:
                 raise InputError(
                     "too_many_images",
-                    f"Add at most {settings.MAX_INDEX_UPLOAD:,} images at a time; got {len(images):,}.",
                     limit=settings.MAX_INDEX_UPLOAD,
                     count=len(images),
                 )
@@ -237,13 +235,11 @@ class Collections:
         self._name(session, fresh)
         report = mine.add(stored, pipe, progress=True)
         if duplicates:
-            shown = ", ".join(f"{name} = {where}: {known}" for name, where, known in duplicates[:5])
             more = " ..." if len(duplicates) > 5 else ""
             notify(
                 Notice(
                     "duplicates",
-                    f"Already in the collection, not added again: {shown}{more}",
-                    names=", ".join(name for name, _, _ in duplicates[:5]) + more,
+                    names=", ".join(f"{name} = {known}" for name, _, known in duplicates[:5]) + more,
                 )
             )
         # The index names a file it could not embed by its stored copy: a path on the server.
@@ -279,14 +275,9 @@ class Collections:
         mine = sources.get("yours")
         owner = self.owner(sources, image_id)
         if owner in ("bundled", "library") and (mine is None or image_id not in mine):
-            where = "bundled gallery" if owner == "bundled" else "library (SEARCH_INDEX)"
-            raise InputError(
-                "not_yours",
-                f"That image belongs to the {where}, which can't be changed here; only images "
-                "you added can be removed.",
-            )
+            raise InputError("not_yours", where=said(f"where_{owner}"))
         if mine is None or image_id not in mine:
-            raise InputError("unknown_image", f"No image with id {image_id!r} among the images you added.")
+            raise InputError("unknown_image", id=image_id)
         path = Path(mine.item(mine.row(image_id))["path"])
         scope = self.scope(session)
         with self._lock:

@@ -732,7 +732,7 @@ def _reason(error: Exception) -> str:
     """A short reason for the report: the pipeline's message without repeating the file name."""
     message = str(error)
     if "not an image" in message:
-        return Notice("skip_not_image", "not an image")
+        return Notice("skip_not_image")
     if "damaged or truncated" in message:
-        return Notice("skip_damaged", "damaged or truncated image")
+        return Notice("skip_damaged")
     return message

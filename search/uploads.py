@@ -139,9 +139,7 @@ def extract_zip(
     try:
         archive = zipfile.ZipFile(zip_path)
     except (zipfile.BadZipFile, OSError) as error:
-        raise InputError(
-            "zip_unreadable", f"{name!r} is not a zip file that can be read ({error}).", file=name
-        ) from None
+        raise InputError("zip_unreadable", file=name, detail=str(error)) from None
     with archive:
         members = [m for m in archive.infolist() if not m.is_dir()]
         # 1. Check the whole directory before writing a byte.
@@ -150,7 +148,6 @@ def extract_zip(
         if len(members) > max_files:
             raise InputError(
                 "zip_too_many",
-                f"{name!r} holds {len(members):,} files; at most {max_files:,} are accepted per zip.",
                 file=name,
                 count=len(members),
                 limit=max_files,
@@ -179,7 +176,7 @@ def extract_zip(
                     shutil.copyfileobj(source, out, 1 << 20)
             except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, ValueError) as error:
                 destination.unlink(missing_ok=True)
-                skipped.append((shown, Notice("skip_damaged_zip", f"damaged in the zip ({type(error).__name__})")))
+                skipped.append((shown, Notice("skip_damaged_zip", detail=type(error).__name__)))
                 continue
             # 3. Read only the image header: a decompression bomb is never decoded.
             try:
@@ -192,8 +189,6 @@ def extract_zip(
                                 shown,
                                 Notice(
                                     "skip_too_large",
-                                    f"{image.width}x{image.height} = {pixels:,} "
-                                    f"pixels, over the limit of {max_pixels:,}",
                                     width=image.width,
                                     height=image.height,
                                     pixels=pixels,
@@ -212,13 +207,13 @@ def _why_not(member: zipfile.ZipInfo) -> str | None:
     """Why a member is not unpacked at all, or None."""
     parts = PurePosixPath(member.filename.replace("\\", "/")).parts
     if member.filename.startswith(_JUNK):
-        return Notice("skip_macos", "macOS metadata (__MACOSX), not an image")
+        return Notice("skip_macos")
     if any(part.startswith(".") for part in parts):
-        return Notice("skip_hidden", "a hidden file")
+        return Notice("skip_hidden")
     if stat.S_ISLNK(member.external_attr >> 16):
-        return Notice("skip_link", "a symbolic link, not a file")
+        return Notice("skip_link")
     if member.flag_bits & 0x1:
-        return Notice("skip_encrypted", "encrypted")
+        return Notice("skip_encrypted")
     return None
 
 
@@ -243,7 +238,6 @@ def store_images(
                     _shown(name),
                     Notice(
                         "skip_over_budget",
-                        f"over the {budget.max_images:,} images this request may add",
                         limit=budget.max_images,
                     ),
                 )
@@ -255,9 +249,9 @@ def store_images(
             # The message names the file it read: for a zip's member, its numbered copy.
             why = str(error).replace(repr(Path(path).name), repr(_shown(PurePosixPath(name).name, 60)))
             if "not an image" in why:
-                why = Notice("skip_not_image", "not an image")
-            elif getattr(error, "code", None):
-                why = Notice(error.code, why, **{**error.params, "file": _shown(PurePosixPath(name).name, 60)})
+                why = Notice("skip_not_image")
+            elif getattr(error, "code", None):  # said again with the name given, not the copy's
+                why = Notice(error.code, **{**error.params, "file": _shown(PurePosixPath(name).name, 60)})
             skipped.append((_shown(name), why))
             continue
         buffer = io.BytesIO()

@@ -155,3 +155,22 @@ def browser():
         )
         yield browser
         browser.close()
+
+
+class ThroughTheChain:
+    """A tab's handlers (an ``endpoints(ctx)`` object, or a module) as the app calls them:
+    through ui/chain.py (errors as messages, notices as warnings), outside any request and
+    classroom. ``api.name(...)`` calls ``name`` as a request of the page would."""
+
+    def __init__(self, api):
+        self.api = api
+
+    def __getattr__(self, name: str):
+        import functools
+
+        from classroom.policy import ClassroomPolicy
+        from ui.chain import endpoint
+        from ui.context import Context
+
+        ctx = Context(None, ClassroomPolicy(None), None, None)
+        return functools.partial(endpoint(getattr(self.api, name), ctx, []), None)  # no request: as it stands

@@ -8,9 +8,10 @@ The scan reads the source (AST) of every package of the app and app.py. It follo
 names a module binds to Gradio: imported Gradio modules and classes, what they make
 (``demo = gr.Blocks()``, ``with gr.Blocks() as demo``, ``except gr.Error as error``),
 parameters annotated with a Gradio type, loop variables over a Gradio object's parts
-(``for block_fn in demo.fns.values()``), and the names ``demo`` and ``block_fn``. A
-component subclass setting its own attributes (``self.x = ...``) is the documented route
-and is not a finding.
+(``for block_fn in demo.fns.values()``), Gradio objects handed to a function of the same
+module, and the names ``demo``, ``block_fn``, ``component`` and ``block``. A component
+subclass setting its own attributes (``self.x = ...``) is the documented route and is
+not a finding.
 
 Where Gradio has no public hook for something the app needs, the patch stays, named in
 ``EXCEPTIONS`` with the reason (the code's docstring says the same)."""
@@ -22,6 +23,21 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
+QUEUE = (
+    "Gradio has no public hook for the order its queue starts jobs in (turns per visitor) nor for a share "
+    "per visitor (queue() takes one total max_size): its queue's push and get_events are wrapped, on every "
+    "queue demo.queue() makes; a gate in the handlers would hide waiting jobs from the queue, so the "
+    "page's position and ETA would be false (ui/server/queue.py; its jobs are read, never written, by "
+    "ui/server/callers.py of_event)"
+)
+QUEUE_PATCHES = (
+    "demo._queue",
+    "demo.queue = ...",
+    "queue.push = ...",
+    "queue.get_events = ...",
+    "queue.shared_fairly = ...",
+    "event_queue.queue = ...",
+)
 # (file, finding): why Gradio's public API can't do it. Each must still be found (a stale
 # entry fails), so the list only ever names patches that exist.
 EXCEPTIONS: dict[tuple[str, str], str] = {
@@ -30,43 +46,30 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
         "tool whose event has a gr.State output fails; the server is made inside launch() and has no "
         "option or hook for its results"
     ),
-    ("ui/server/queue.py", "demo._queue"): (
-        "Gradio has no public hook for the order its queue starts jobs in (turns per visitor) nor for a "
-        "share per visitor (queue() takes one total max_size); a gate in the handlers would hide waiting "
-        "jobs from the queue, so the page's position and ETA would be false"
-    ),
-    ("ui/server/queue.py", "demo.queue = ..."): "the same: every queue demo.queue() makes is wrapped as above",
+    **{("ui/server/queue.py", what): QUEUE for what in QUEUE_PATCHES},
 }
 
 # Patches other parts of issue 34 are removing now (ui/chain.py takes them over); they
 # may still be found until that lands, and must then be dropped from this list.
-EXPECTED_TO_GO: set[tuple[str, str]] = {
-    ("classroom/policy.py", "block_fn.fn = ..."),
-    ("classroom/policy.py", "block_fn.typed = ..."),
-    ("classroom/policy.py", "component._id"),
+CHAIN_TO_GO: set[tuple[str, str]] = {
     ("classroom/policy.py", "component.choices = ..."),
-    ("classroom/policy.py", "component.classroom_guarded = ..."),
     ("classroom/policy.py", "component.interactive = ..."),
     ("classroom/policy.py", "component.maximum = ..."),
     ("classroom/policy.py", "component.minimum = ..."),
-    ("classroom/policy.py", "component.preprocess = ..."),
     ("classroom/policy.py", "component.value = ..."),
-    ("classroom/policy.py", "demo.process_api = ..."),
-    ("classroom/policy.py", "refusal.said = ..."),
-    ("classroom/policy.py", "refusal.title_code = ..."),
-    ("ui/actions.py", "block_fn.api_name = ..."),
+}
+# Public attributes of the page's own objects set after they were made (a button's id for
+# the lessons, the examples' headers, the app's objects kept on the Blocks): found by this
+# scan, for their files' owners to move into the constructor or the Context.
+OWNERS_TO_GO: set[tuple[str, str]] = {
     ("ui/actions.py", "button.elem_id = ..."),
     ("ui/demo.py", "block.headers = ..."),
     ("ui/demo.py", "demo.playground = ..."),
     ("ui/demo.py", "demo.queue_share = ..."),
-    ("ui/server/language.py", "demo.process_api = ..."),
-    ("ui/server/language.py", "error.message = ..."),
-    ("ui/server/language.py", "error.title = ..."),
-    ("ui/server/security.py", "demo.preprocess_data = ..."),
-    ("ui/server/security.py", "demo.postprocess_data = ..."),
 }
+EXPECTED_TO_GO = CHAIN_TO_GO | OWNERS_TO_GO
 
-ALWAYS_GRADIO = {"demo", "block_fn"}
+ALWAYS_GRADIO = {"demo", "block_fn", "component", "block"}
 
 
 def app_files() -> list[Path]:
@@ -87,9 +90,12 @@ def _private(name: str) -> bool:
 
 
 class _Scan(ast.NodeVisitor):
-    def __init__(self):
+    def __init__(self, handed: dict[str, set[int]] | None = None):
         self.gradio: set[str] = set(ALWAYS_GRADIO)  # names bound to Gradio modules, classes or objects
         self.findings: list[tuple[int, str]] = []
+        # Functions of the module called with a Gradio object: their name -> the positions
+        # of those arguments (``self.wrap(demo._queue)`` makes wrap's ``queue`` one).
+        self.handed: dict[str, set[int]] = handed if handed is not None else {}
 
     # --- what is Gradio ---
 
@@ -176,9 +182,11 @@ class _Scan(ast.NodeVisitor):
         self.generic_visit(node)
 
     def visit_FunctionDef(self, node):
-        arguments = node.args.posonlyargs + node.args.args + node.args.kwonlyargs
-        for argument in arguments:
-            if self._is_gradio(argument.annotation):
+        positional = node.args.posonlyargs + node.args.args
+        if positional and positional[0].arg in ("self", "cls"):
+            positional = positional[1:]
+        for i, argument in enumerate(positional + node.args.kwonlyargs):
+            if self._is_gradio(argument.annotation) or (i < len(positional) and i in self.handed.get(node.name, ())):
                 self.gradio.add(argument.arg)
         self.generic_visit(node)
 
@@ -191,14 +199,21 @@ class _Scan(ast.NodeVisitor):
 
     def _check_targets(self, node, targets) -> None:
         for target in targets:
-            for part in ast.walk(target):
-                if isinstance(part, ast.Attribute) and self._is_gradio(part.value) and not _is_self(part.value):
-                    self._find(node, f"{_dotted(part) or '...' + part.attr} = ...")
+            if isinstance(target, (ast.Tuple, ast.List)):
+                self._check_targets(node, target.elts)
+            elif isinstance(target, (ast.Starred, ast.Subscript)):  # x.items[0] = ...: changes x.items
+                self._check_targets(node, [target.value])
+            elif isinstance(target, ast.Attribute) and self._is_gradio(target.value) and not _is_self(target.value):
+                self._find(node, f"{_dotted(target) or '...' + target.attr} = ...")
 
     def visit_Call(self, node):
         name = node.func.id if isinstance(node.func, ast.Name) else None
         if name in ("setattr", "delattr") and node.args and self._is_gradio(node.args[0]):
             self._find(node, f"{node.func.id}({_dotted(node.args[0]) or '...'}, ...)")
+        callee = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", None)
+        for i, argument in enumerate(node.args):
+            if callee and self._is_gradio(argument):
+                self.handed.setdefault(callee, set()).add(i)
         self.generic_visit(node)
 
     def visit_Attribute(self, node):
@@ -213,8 +228,11 @@ def _is_self(node: ast.AST) -> bool:
 
 def scan(source: str) -> list[tuple[int, str]]:
     """The patches of Gradio in ``source`` (a module's text), as (line, what)."""
-    scanner = _Scan()
-    scanner.visit(ast.parse(source))
+    tree = ast.parse(source)
+    first = _Scan()  # learns which functions of the module are handed Gradio objects
+    first.visit(tree)
+    scanner = _Scan(first.handed)
+    scanner.visit(tree)
     return sorted(set(scanner.findings))
 
 
@@ -244,6 +262,14 @@ def guard(box: gr.Textbox, other):
     box.value = ""
     other.value = ""
 
+def wrap(queue):
+    queue.push = None
+    queue.waiting[:] = []
+    found = {}
+    found[queue.name] = 1
+
+wrap(gr.Blocks()._queue)
+
 class Mine(gr.File):
     def __init__(self):
         self.mine = 1
@@ -260,6 +286,9 @@ class Mine(gr.File):
         "page._queue",
         "error.message = ...",
         "box.value = ...",
+        "queue.push = ...",
+        "queue.waiting = ...",
+        "...._queue",
     }, found
 
 

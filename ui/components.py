@@ -11,6 +11,8 @@ from runtime import registry, settings
 from runtime.backends import backend_for
 from runtime.inputs import Range, load_image
 from runtime.messages import InputError
+from ui.chain import display
+from ui.context import Context
 from ui.handlers import refusal
 from ui.i18n import EN, _, both
 from ui.messages import locale, model_name, translate
@@ -38,12 +40,7 @@ class ImageInput(gr.Image):
                 load_image(path, "uploaded image")
             except (ValueError, TypeError) as error:
                 raise refusal(error) from None
-            raise refusal(
-                InputError(
-                    "image_upload",
-                    "The uploaded file is not an image that can be read (use PNG, JPEG, WEBP, GIF or BMP).",
-                )
-            ) from None
+            raise refusal(InputError("image_upload")) from None
 
 
 def image_input(**kwargs) -> gr.Image:
@@ -115,11 +112,15 @@ def model_status(task: str, model: str | None) -> str:
     return line
 
 
-def status_line(demo: gr.Blocks, task: str, picker: gr.Dropdown) -> gr.Markdown:
+def status_line(demo: gr.Blocks, task: str, picker: gr.Dropdown, ctx: Context | None = None) -> gr.Markdown:
     """A status line under the outputs, refreshed on page load and when the picker changes."""
     status = gr.Markdown(elem_classes="model-status")
     refresh = dict(
-        fn=lambda m: model_status(task, m), inputs=picker, outputs=status, api_visibility="private", queue=False
+        fn=display(lambda m: model_status(task, m), ctx, picker),
+        inputs=picker,
+        outputs=status,
+        api_visibility="private",
+        queue=False,
     )
     demo.load(**refresh)
     picker.change(**refresh)

@@ -1,6 +1,7 @@
-"""The whole page: ``build_demo`` makes the app's objects (``ui.context.Context``),
-builds each tab of ``ui/tabs/`` with them, puts the classroom's rules in force and
-guards every event's inputs and outputs; ``launch_kwargs`` is how it is served."""
+"""The whole page: ``build_demo`` makes the app's objects (``ui.context.Context``) and
+builds each tab of ``ui/tabs/`` with them (each declares its events through ui/chain.py:
+the page's language, the classroom's rules, errors as messages), and guards every
+event's inputs and outputs; ``launch_kwargs`` is how it is served."""
 
 from __future__ import annotations
 
@@ -23,8 +24,7 @@ from ui.actions import parameters
 from ui.components import language_switch, presenter_switch
 from ui.context import Context
 from ui.i18n import I18N, _, t
-from ui.messages import learn_labels
-from ui.server.language import PAGE, LanguageScript, follow_page_language
+from ui.server.language import PAGE, LanguageScript
 from ui.server.mcp import fix_state_outputs
 from ui.server.queue import QueueShare
 from ui.server.security import app_roots, guard_inputs, login_kwargs, middleware, parse_auth, serves
@@ -80,10 +80,8 @@ def build_demo(profile: str | None = None, classroom_file: str | None = None) ->
                     tab.build(demo, ctx)
         if policy.shows("models"):  # a classroom that lists its tabs hides it
             models.build(demo, ctx)
-        policy.enforce(demo)  # inside the Blocks: its config is computed on exit
+        policy.check_controls()  # a lock that could not fit its control stops the app, saying which
         _untranslated_headers(demo)
-        learn_labels(demo)
-    follow_page_language(demo)
     if MODELS.safety_filter != "on":
         log.warning(
             "SAFETY_FILTER=off: generated images are not checked. Use this only for research, never with children."
@@ -125,15 +123,14 @@ def _classroom_banner(policy: ClassroomPolicy) -> None:
 
 
 def _handlers(ctx: Context, tabs=TABS) -> list:
-    """Every public handler of every tab (of ``tabs``), shown or not: module-level ones and
-    the methods of the object a tab's ``endpoints(ctx)`` makes over the app's objects."""
+    """Every public handler of every tab (of ``tabs``), shown or not, as each tab lists them
+    (``ENDPOINTS``): a method among them is the one of the object the tab's ``endpoints(ctx)``
+    makes over the app's objects."""
     found = []
     for tab in tabs:
-        found += list(vars(tab).values())
-        if hasattr(tab, "endpoints"):
-            api = tab.endpoints(ctx)
-            found += [getattr(api, name) for name in dir(api) if not name.startswith("_")]
-    return [fn for fn in found if callable(fn) and getattr(fn, "classroom_checked", False)]
+        api = tab.endpoints(ctx) if hasattr(tab, "endpoints") else None
+        found += [getattr(api, fn.__name__) if "." in fn.__qualname__ else fn for fn in getattr(tab, "ENDPOINTS", ())]
+    return found
 
 
 def _untranslated_headers(demo: gr.Blocks) -> None:

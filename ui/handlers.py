@@ -1,33 +1,27 @@
-"""What every handler shares: the ZeroGPU decorator, the mark for the classroom check, turning
-failures into messages (``user_errors``), and loading a model with progress (``get_model``).
+"""What handlers use: the ZeroGPU decorator (``gpu``, ``gpu_method``), a refusal said as a
+message (``refusal``), and loading a model with progress (``get_model``).
 
-Pipelines raise ``ValueError``/``TypeError`` for bad input, with the rule and the bad
-value; here those become ``gr.Error`` messages the user reads, in the page's language
-when the error has a code (``runtime.messages.InputError``, see ui/messages.py). Anything
-else is a fault: logged with its traceback, its memory freed, and the user told that the
-app still runs.
+A handler is plain code: it raises ``ValueError``/``TypeError`` for bad input, with the
+rule and the bad value, as the pipelines do. Where each event is declared, ui/chain.py
+turns those into messages in the page's language, and any other failure into a fault
+logged with its traceback, its memory freed, the user told that the app still runs.
 """
 
 from __future__ import annotations
 
 import functools
-import gc
-import inspect
 import logging
-import traceback
 
 import gradio as gr
 
 from pipelines.cache import MODELS, Loaded
 from runtime import registry
-from runtime.backends import BackendError
 from runtime.download import DownloadError, download_progress, size_text
 from runtime.files import hide_paths
 from runtime.hub import CheckpointUnavailable
-from runtime.inputs import collect_notices
 from runtime.ort import export_progress
 from ui.i18n import bilingual
-from ui.messages import handler_labels, model_name, text, translate
+from ui.messages import model_name, text, translate
 
 log = logging.getLogger("playground")
 
@@ -50,7 +44,7 @@ class gpu_method:  # noqa: N801 (a decorator, named like @gpu and @functools.cac
     ``self`` would be the first argument. So the method is wrapped once it is bound,
     once per instance; the instance then reaches the worker through its fork, as any
     module-level object does. Gradio sees the bound method: its name, docstring and
-    parameters (``self`` left out), and the marks of ``@user_errors`` under it."""
+    parameters (``self`` left out), which ui/chain.py keeps for the API."""
 
     def __init__(self, fn):
         self.fn = fn
@@ -82,96 +76,6 @@ class ModelLoadError(RuntimeError):
     """A checkpoint that is there but fails to load (damaged files, out of memory, ...)."""
 
 
-def user_errors(fn):
-    """Wrap every public handler: its failures become messages (``_errors_as_messages``),
-    at every step of a handler that yields (live training curves). It is also marked for
-    the classroom: in classroom mode, ``ClassroomPolicy.enforce`` checks each call of its
-    events once, against the teacher's locks, limits and prompt log."""
-    if inspect.isgeneratorfunction(fn):
-
-        @functools.wraps(fn)
-        def stream(*args, **kwargs):
-            steps = fn(*args, **kwargs)
-            step = _errors_as_messages(functools.wraps(fn)(lambda: next(steps, _DONE)))
-            try:
-                while (item := step()) is not _DONE:
-                    yield item
-            finally:  # Stop or a closed page (Gradio closes this generator): the handler's cleanup runs now
-                steps.close()
-
-        stream.classroom_checked = True
-        return stream
-
-    wrapper = _errors_as_messages(fn)
-    wrapper.classroom_checked = True
-    return wrapper
-
-
-_DONE = object()
-
-
-def makes_images(count):
-    """Declare how many images one call of a handler makes: the name of the argument that
-    says so ("num_images"), a number, or a function of the call's arguments (a dict). In
-    classroom mode they count toward the teacher's ``images_per_hour`` (classroom/policy.py).
-    Put it under ``@user_errors``, whose wrapper carries the declaration along."""
-
-    def declare(fn):
-        fn.images_made = count
-        return fn
-
-    return declare
-
-
-def shows_result(fn):
-    """Declare a handler that only shows what a request already made (Show the code, an
-    explanation redrawn at another layer or temperature): the page runs it after that
-    request, on its own. In classroom mode it is held to the teacher's locks but is not
-    another request (``requests_per_minute``), and nothing of it goes into the prompt log:
-    the request it follows was counted and logged. Put it under ``@user_errors``."""
-    fn.shows_result = True
-    return fn
-
-
-def _errors_as_messages(fn):
-    """Run a handler; a pipeline's ValueError/TypeError (bad input) or a missing
-    checkpoint becomes a gr.Error the user reads; running out of memory (host or GPU),
-    a model that fails to load and any other failure are logged, the memory they held
-    is freed, and the user gets a message while the app keeps serving. Notices the
-    pipeline gave (``runtime.inputs.notify``) are shown as warnings."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        failure = None
-        with collect_notices() as notices:
-            try:
-                result = fn(*args, **kwargs)
-            except gr.Error:
-                raise
-            except BackendError as error:  # a model server down, slow, busy or failing: one line, no traceback
-                log.warning("model server: %s", error)
-                raise gr.Error(
-                    hide_paths(translate(error)), title=text("title_server"), print_exception=False
-                ) from None
-            except (ValueError, TypeError, CheckpointUnavailable) as error:
-                raise refusal(translate(error, labels=handler_labels(fn))) from None
-            except DownloadError as error:  # missing, gated, a failing server, a full disk: one line, no traceback
-                raise refusal(translate(error), title=text("title_download")) from None
-            except Exception as error:  # MemoryError included
-                failure = _failure_message(fn.__name__, error)
-        if failure is not None:
-            # Freed only here, out of the except block: until then the traceback keeps
-            # every frame of the failed call alive, and with them its tensors.
-            _free_memory()
-            # Logged with its traceback already (_failure_message): not again by Gradio.
-            raise gr.Error(failure[1], title=failure[0], print_exception=False) from None
-        for message in notices:
-            gr.Warning(translate(message, labels=handler_labels(fn)))
-        return result
-
-    return wrapper
-
-
 def is_out_of_memory(error: BaseException) -> bool:
     """Host or accelerator memory exhausted: MemoryError, torch.OutOfMemoryError (CUDA,
     MPS, XPU), or the RuntimeError that torch's CPU allocator raises."""
@@ -182,30 +86,6 @@ def is_out_of_memory(error: BaseException) -> bool:
     text = str(error).lower()
     messages = ("out of memory", "can't allocate memory", "not enough memory")
     return isinstance(error, RuntimeError) and any(message in text for message in messages)
-
-
-def _failure_message(handler: str, error: Exception) -> tuple[str, str]:
-    """(title, message) for an unexpected failure, logged with its traceback."""
-    if is_out_of_memory(error):
-        log.warning("handler %s ran out of memory: %s", handler, str(error)[:500])
-        return text("title_memory"), text("out_of_memory")
-    # The traceback is logged as text: a log record holding the exception itself would
-    # keep the failed call's frames, and their tensors, alive in any handler that keeps records.
-    log.error("handler %s failed:\n%s", handler, "".join(traceback.format_exception(error)).rstrip())
-    if isinstance(error, ModelLoadError):
-        model, detail = getattr(error, "model", ""), getattr(error, "detail", str(error))
-        return text("title_load"), text("load_failed", model=model, detail=hide_paths(detail))
-    detail = hide_paths(f"{type(error).__name__}: {error}")  # the log keeps the paths, the user doesn't see them
-    detail = detail if len(detail) <= 300 else detail[:300] + "…"
-    return text("title_model"), text("model_failed", detail=detail)
-
-
-def _free_memory() -> None:
-    import torch
-
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
 
 
 def get_model(task: str, model: str | None, progress: gr.Progress | None = None) -> Loaded:

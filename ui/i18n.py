@@ -2,7 +2,9 @@
 
 The strings are data: ``ui/locales/<locale>/<namespace>.json``, one file per language
 and namespace (the key's prefix: ``caption.tab`` is ``"tab"`` in ``caption.json``), so
-work on different tabs touches different files. Gradio's ``gr.I18n`` takes only dicts
+work on different tabs touches different files. The coded messages that pipelines raise
+(``messages.*``) live below the UI, in ``runtime/locales/<locale>/messages.json``, where
+``runtime.messages`` reads their English for the API; they load here with the rest. Gradio's ``gr.I18n`` takes only dicts
 and translates only in the browser, so this module loads the files once, at import,
 gives the tables to ``gr.I18n`` for component labels (``_("caption.tab")``) and looks
 strings up itself for text the server writes (``t``, ``both``, ``bilingual``).
@@ -25,6 +27,8 @@ from contextvars import ContextVar
 from pathlib import Path
 
 import gradio as gr
+
+from runtime.messages import LOCALES_DIR as MESSAGES_DIR
 
 LOCALES_DIR = Path(__file__).parent / "locales"
 LOCALES = ("en", "zh-CN")  # the first is the reference and the fallback
@@ -81,7 +85,8 @@ def load(folder: Path = LOCALES_DIR) -> dict[str, dict[str, str]]:
     return tables
 
 
-TABLES = load()
+_PAGE, _CODED = load(), load(MESSAGES_DIR)  # the page's strings, the pipelines' coded messages
+TABLES = {locale: _PAGE[locale] | _CODED[locale] for locale in LOCALES}
 EN, ZH = TABLES["en"], TABLES["zh-CN"]
 
 I18N = gr.I18n(**TABLES)

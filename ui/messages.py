@@ -2,10 +2,10 @@
 
 Pipelines raise ``runtime.messages.InputError`` (a ``ValueError`` with a ``code`` and its
 ``params``, its English text for the API) and give ``Notice``s; here the code is looked
-up in the catalogue (``ui/locales/<locale>/messages.json``) and written in the language
+up in the catalogue (``runtime/locales/<locale>/messages.json``) and written in the language
 of the request being served (``ui.i18n.page_language``). A ``name`` parameter ("width",
 "caption prompt") becomes the label of the control as the page shows it: the handler's
-own input of that name (``learn_labels`` reads them from the page's events), else the
+own input of that name (ui/chain.py reads them where the event is declared), else the
 control that usually sets it (``NAMES``). A message without a code (or whose code the
 catalogue lacks) is shown as it was raised.
 
@@ -20,15 +20,10 @@ A number outside its control's range is refused before the handler runs, by
 
 from __future__ import annotations
 
-import contextlib
-import inspect
-
-import gradio as gr
-
 from ui.i18n import EN, FROM_PAGE, page_language, t
 
 # What a parameter or a thing a check names is called on the page: the label key of the
-# control that usually sets it. A handler's own inputs come first (``learn_labels``).
+# control that usually sets it. A handler's own inputs come first (ui/chain.py's ``labels``).
 NAMES = {
     "image": "common.image",
     "uploaded image": "common.image",
@@ -70,7 +65,7 @@ NAMES = {
     "text": "explain.matrix_texts",
     "language": "listen.language",
 }
-PREFIX = "messages."  # the catalogue's namespace: ui/locales/<locale>/messages.json
+PREFIX = "messages."  # the catalogue's namespace: runtime/locales/<locale>/messages.json
 
 
 def locale() -> str:
@@ -102,8 +97,11 @@ def translate(message, where: str | None = None, labels: dict[str, str] | None =
         return str(message)  # an API client in English: the message as raised, naming parameters as the API does
     where = where or locale()
     values = {key: _value(key, value, where, labels) for key, value in params.items()}
+    # The API's English names a parameter in backticks ("`width` must be", "`width`: must be");
+    # the page writes its control's label there, in its own quotes ("“Width” must be").
+    template = t(PREFIX + code, where).replace("`{name}`:", "{name}").replace("`{name}`", "{name}")
     try:
-        return t(PREFIX + code, where).format(**values)
+        return template.format(**values)
     except (KeyError, IndexError, ValueError):  # the catalogue and the raise out of step: the English as raised
         return str(message)
 
@@ -131,28 +129,3 @@ def _value(key: str, value, where: str, labels: dict[str, str] | None):
 def text(code: str, **values) -> str:
     """The catalogue's ``code`` in the request's language, filled in."""
     return t(PREFIX + code, locale()).format(**values)
-
-
-def handler_labels(fn) -> dict[str, str]:
-    """The label keys of a handler's inputs by parameter name (see ``learn_labels``)."""
-    return getattr(inspect.unwrap(fn), "input_labels", {})
-
-
-def learn_labels(demo: gr.Blocks) -> None:
-    """Tell every handler the label keys of its inputs, by parameter name, as the events of
-    ``demo`` wire them: a message about its ``max_new_tokens`` then names the control the
-    user set (Chat's "Maximum answer length (tokens)", not Caption's)."""
-    from ui.actions import parameters  # the parameters that come from inputs, as lessons read them
-
-    for block_fn in demo.fns.values():
-        if block_fn.fn is None:
-            continue
-        handler = inspect.unwrap(block_fn.fn)
-        found = {}
-        for name, component in zip(parameters(block_fn.fn), block_fn.inputs, strict=False):
-            key = getattr(getattr(component, "label", None), "key", None)
-            if key:
-                found[name] = key
-        if found:
-            with contextlib.suppress(AttributeError):  # a builtin or a bound method: the default names serve
-                handler.input_labels = {**getattr(handler, "input_labels", {}), **found}

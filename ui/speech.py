@@ -12,14 +12,15 @@ from runtime.audio import save_audio
 from runtime.inputs import check_text, notify
 from runtime.messages import InputError, Notice, model_names
 from runtime.scripts import describe, main_script
-from ui.handlers import get_model, gpu, refusal, user_errors
+from ui.chain import endpoint
+from ui.context import Context
+from ui.handlers import get_model, gpu, refusal
 from ui.i18n import _
 from ui.messages import text
 from ui.server import outputs
 
 
 @gpu
-@user_errors
 def transcribe(
     audio: str,
     language: str = "auto",
@@ -75,8 +76,6 @@ def voice_for(text: str, model: str | None) -> str:
     notify(
         Notice(
             "voice_switched",
-            f"{checkpoint.label} reads {describe(checkpoint.scripts, 0)} only; this text "
-            f"is read by {readers[0].label}.",
             model=model_names(checkpoint),
             reader=model_names(readers[0]),
             reads={"en": describe(checkpoint.scripts, 0), "zh-CN": describe(checkpoint.scripts, 1)},
@@ -86,7 +85,6 @@ def voice_for(text: str, model: str | None) -> str:
 
 
 @gpu
-@user_errors
 def speak(text: str, speaking_rate: float = 1.0, model: str | None = None, progress=gr.Progress()) -> str:
     """Read a text aloud, in a voice for its language.
 
@@ -104,21 +102,19 @@ def speak(text: str, speaking_rate: float = 1.0, model: str | None = None, progr
     return str(save_audio(outputs.new_file("speech", ".wav"), result["audio"], result["sampling_rate"]))
 
 
-@user_errors
 def question_from_voice(audio: str | None, progress=gr.Progress()) -> str:
     """The Ask tab's voice input: an English transcript to use as the question."""
     if audio is None:  # the recording was cleared
-        raise refusal(InputError("no_recording", "No recording: press the microphone button and ask your question."))
+        raise refusal(InputError("no_recording"))
     text, _result = transcribe(audio, language="en")
     if not text:
-        raise refusal(InputError("no_words", "No words were recognised in the recording; please ask again."))
+        raise refusal(InputError("no_words"))
     return text
 
 
-@user_errors
 def read_aloud_value(text: str | None, progress=gr.Progress()) -> gr.Audio:
     if not text or not text.strip():
-        raise refusal(InputError("nothing_to_read", "There is nothing to read aloud yet."))
+        raise refusal(InputError("nothing_to_read"))
     return gr.Audio(value=speak(text), visible=True)
 
 
@@ -128,21 +124,28 @@ def voice_input(**kwargs) -> gr.Audio:
     return gr.Audio(sources=["microphone", "upload"], type="filepath", **kwargs)
 
 
-def read_aloud(text: gr.Textbox) -> gr.Audio:
+def read_aloud(text: gr.Textbox, ctx: Context) -> gr.Audio:
     """A "Read aloud" button for ``text`` and the player it fills (hidden until then,
     and again when the text changes). Returns the player."""
     button = gr.Button(_("speech.read_aloud"), size="sm")
     player = gr.Audio(label=_("speech.player"), type="filepath", autoplay=True, visible=False, interactive=False)
-    button.click(read_aloud_value, text, player, api_visibility="private", concurrency_id="model")
+    # A model's answer read aloud: a request, but no text the student typed.
+    read = endpoint(read_aloud_value, ctx, text, typed=())
+    button.click(read, text, player, api_visibility="private", concurrency_id="model")
     text.change(lambda: gr.Audio(value=None, visible=False), None, player, api_visibility="private", queue=False)
     return player
 
 
-def ask_by_voice(voice: gr.Audio, question: gr.Textbox, answer_fn, inputs: list, answer: gr.Textbox, player: gr.Audio):
+def ask_by_voice(
+    voice: gr.Audio, question: gr.Textbox, answer_fn, inputs: list, answer: gr.Textbox, player: gr.Audio, ctx: Context
+):
     """Wire a voice input: its transcript fills ``question``, then ``answer_fn(*inputs)``
     fills ``answer``, which is read aloud into ``player``. Returns the answering event."""
     private = dict(api_visibility="private", concurrency_id="model")
-    heard = gr.on([voice.stop_recording, voice.upload], question_from_voice, voice, question, **private)
-    answered = heard.success(answer_fn, inputs, answer, **private)
-    answered.success(read_aloud_value, answer, player, **private)
+    heard = gr.on(
+        [voice.stop_recording, voice.upload], endpoint(question_from_voice, ctx, voice), voice, question, **private
+    )
+    # The transcript is the student's question (typed by voice): logged with the answer's request.
+    answered = heard.success(endpoint(answer_fn, ctx, inputs), inputs, answer, **private)
+    answered.success(endpoint(read_aloud_value, ctx, answer, typed=()), answer, player, **private)
     return answered

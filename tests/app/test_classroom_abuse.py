@@ -46,6 +46,7 @@ models:
   text_to_speech: {allowed: [tiny-vits]}
 locked:
   num_inference_steps: {max: 2}
+  guidance_scale: 0
 limits:
   requests_per_minute: 200
   images_per_hour: 50
@@ -206,39 +207,50 @@ def test_every_parameter_that_names_a_model_refuses_one_the_teacher_does_not_all
 # --- Item 6: the log and the limits follow from one declaration per event ---------------------
 
 
+def declarations(demo) -> dict:
+    """Each event of ``demo`` declared to the classroom (ui/chain.py) -> what it declared."""
+    declared = {(c.endpoint, c.controls): c for c in demo.playground.classroom.endpoints}
+    found = {}
+    for block_fn in demo.fns.values():
+        key = (getattr(block_fn.fn, "__name__", None), tuple(id(c) for c in block_fn.inputs))
+        if key in declared:
+            found[block_fn] = declared[key]
+    return found
+
+
 def test_every_text_box_is_logged_and_every_image_maker_counts(lesson):
     _, demo, _, _ = lesson
-    checked = [fn for fn in demo.fns.values() if getattr(fn.fn, "classroom_checked", False)]
-    assert checked
+    declared = declarations(demo)
+    # Every public endpoint is a request the classroom counts (the lessons' list is data, no task).
+    public = [fn for fn in demo.fns.values() if fn.api_visibility == "public" and fn.api_name != "lessons"]
+    assert public and all(fn in declared and declared[fn].counted for fn in public), [
+        fn.api_name for fn in public if fn not in declared or not declared[fn].counted
+    ]
     # A public endpoint's answer (a caption, an answer to a question) is not typed text.
-    answers = {c._id for fn in checked if fn.api_visibility == "public" for c in fn.outputs}  # noqa: SLF001
-    for block_fn in checked:
+    answers = {c._id for fn in public for c in fn.outputs}  # noqa: SLF001
+    for block_fn, checked in declared.items():
         boxes = [
             name
             for name, component in zip(_parameters(block_fn.fn), block_fn.inputs, strict=False)
             if isinstance(component, gr.Textbox) and component.visible is True and component._id not in answers
         ]  # noqa: SLF001
-        shows_result = getattr(block_fn.fn, "shows_result", False)
-        assert block_fn.typed == ([] if shows_result else boxes), block_fn.api_name
-        # Show the code (private, after a request) is declared as only showing a result.
-        assert shows_result == block_fn.api_name.endswith("_code") or block_fn.api_name in (
-            "rescale_matrix",
-            "where_maps",
-        ), block_fn.api_name
+        assert list(checked.typed) == (boxes if checked.counted else []), block_fn.api_name
+        # Show the code (private, after a request) only shows a result: neither counted nor logged.
+        if block_fn.api_name.endswith("_code") or block_fn.api_name in ("rescale_matrix", "where_maps"):
+            assert not checked.counted, block_fn.api_name
     # A public endpoint that takes a text-to-image checkpoint makes images (Show the code only reads them).
     makers = {
         fn.api_name
-        for fn in checked
-        if fn.api_visibility != "private"
-        and any(
+        for fn in public
+        if any(
             isinstance(c, gr.Dropdown) and any(v == ALLOWED["text_to_image"] for _, v in c.choices) for c in fn.inputs
         )
     }
     assert {"text_to_image", "explain_text_to_image", "evaluate"} <= makers
-    for block_fn in checked:
+    for block_fn, checked in declared.items():
         if block_fn.api_name in makers:
-            assert getattr(block_fn.fn, "images_made", 0), f"{block_fn.api_name} makes images but doesn't say how many"
-    typed = {fn.api_name: fn.typed for fn in checked}
+            assert checked.images, f"{block_fn.api_name} makes images but doesn't say how many"
+    typed = {fn.api_name: list(c.typed) for fn, c in declared.items()}
     assert "text" in typed["speak"] and "texts" in typed["similarity_matrix"] and "question" in typed["explain_vqa"]
     assert "question" in typed["vqa_1"]  # asked by voice: the transcription is the student's question
     assert typed["read_aloud_value"] == [] and typed["more_like_this"] == []  # a caption; a hidden image id
@@ -249,19 +261,20 @@ def test_texts_of_every_endpoint_and_refusals_by_a_locked_control_are_logged(les
     client = Client(url, auth=("dana", PASSWORD), verbose=False)
     client.predict(text="hello class", api_name="/speak")
     with pytest.raises(AppError):
-        client.predict(prompt="a locked fox", num_inference_steps=5, width=64, height=64, api_name="/text_to_image")
+        client.predict(prompt="a locked fox", guidance_scale=7.5, width=64, height=64, api_name="/text_to_image")
     mine = [e for e in entries(log) if e["student"] == "dana"]
     assert {"endpoint": "speak", "text": "hello class"}.items() <= mine[0].items()
     refused = [e for e in mine if e.get("prompt") == "a locked fox"]
-    assert refused and "refused" in refused[0] and "num_inference_steps" in refused[0]["refused"]
+    # (A value outside a narrowed range is refused by its control, before any handler: not logged.)
+    assert refused and "refused" in refused[0] and "guidance_scale" in refused[0]["refused"]
 
 
 def test_explaining_an_image_counts_as_making_one(lesson):
     _, demo, _, _ = lesson
     policy = demo.playground.classroom
-    fn = next(f.fn for f in demo.fns.values() if f.api_name == "explain_text_to_image")
+    checked = next(c for f, c in declarations(demo).items() if f.api_name == "explain_text_to_image")
     before = sum(n for _, n in policy.limits._images["local"])  # noqa: SLF001
-    policy.check_call(fn, ("a fox",), {}, ["prompt"])
+    policy.check(checked, {"prompt": "a fox"})
     assert sum(n for _, n in policy.limits._images["local"]) == before + 1  # noqa: SLF001
 
 

@@ -56,3 +56,19 @@ def test_bad_evaluation_requests_get_a_message(client, request_, message):
     with pytest.raises(AppError, match=message):
         client.predict(**request_, api_name="/evaluate")
     assert client.predict(tasks=["vqa"], limit=1, api_name="/evaluate")[1]["data"]  # still serving
+
+
+def test_the_chinese_probes_are_answered_by_a_model_that_reads_chinese(client):
+    # Model A left at "the default, per language": BLIP answers the English questions, a
+    # VLM of the picker that reads Chinese the Chinese ones, and the summary says which.
+    summary = client.predict(tasks=["vqa"], limit=2, api_name="/evaluate")[0]
+    assert "Ask (VQA): **Tiny BLIP VQA" in summary and "(Chinese: **Tiny Gemma 3" in summary
+
+
+def test_model_a_offers_the_default_per_language_where_the_default_reads_english_only():
+    from runtime import registry
+    from ui.tabs.evaluate import per_language
+
+    assert per_language("vqa", registry.choices("vqa", "cpu"), "cpu")  # BLIP, then Qwen3.5 for Chinese
+    assert not per_language("retrieval", registry.choices("retrieval", "cpu"), "cpu")  # SigLIP 2 reads both
+    assert not per_language("vqa", [registry.CHECKPOINTS["blip-vqa-base"]], "cpu")  # a classroom's BLIP alone

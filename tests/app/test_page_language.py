@@ -81,7 +81,7 @@ def test_a_number_out_of_range_is_refused_with_its_range(live, english_page, chi
         assert f"`width`: must be at least 64 and at most 1024, not {width}" in api
         english = refusal(english_page, **request)
         assert_english(english)
-        assert f"“{EN['create.width']}” must be between 64 and 1024, not {width}" in english
+        assert f"“{EN['create.width']}” must be at least 64 and at most 1024, not {width}" in english
         chinese = refusal(chinese_page, **request)
         assert_chinese(chinese)
         assert f"“{ZH['create.width']}”必须在 64 到 1024 之间" in chinese and str(width) in chinese

@@ -110,9 +110,10 @@ class Visitor:
 def endpoints(**collections):
     """The Search tab's endpoints over collections made with ``collections``' options."""
     from search.collections import Collections
+    from tests.conftest import ThroughTheChain
     from ui.tabs import search
 
-    return search.endpoints(SimpleNamespace(collections=Collections(**collections)))
+    return ThroughTheChain(search.endpoints(SimpleNamespace(collections=Collections(**collections))))
 
 
 def test_in_session_mode_no_visitor_sees_another_ones_images(models, tmp_path):

@@ -13,6 +13,7 @@ from evaluation import report, runner
 from evaluation.__main__ import main
 from evaluation.probes import ABILITIES, TASKS, load_probes
 from pipelines.cache import ModelCache
+from runtime import registry
 from tests.conftest import ROOT
 
 
@@ -251,3 +252,34 @@ def test_drawn_images_from_elsewhere_are_judged_only_when_asked(models, probes, 
     questions = probes.text_to_image[0]["questions"]
     assert metrics["overall", "CLIPScore"] == 1 and metrics["overall", "round-trip accuracy"] == len(questions)
     assert set(judged["run"]["judge"]) == {"clip", "vqa"}
+
+
+def test_without_a_model_picked_the_chinese_probes_go_to_a_model_that_reads_chinese(models):
+    # BLIP, the tiny profile's Caption and Ask default, reads English only; the Chinese
+    # probes go to a VLM of the picker that reads Chinese (the chat default on cpu and gpu).
+    results = runner.evaluate(["vqa"], probes=load_probes(2), limit=4, cache=models, use_judges=False)
+    run = results["run"]
+    assert run["models"]["vqa"]["key"] == "tiny-blip-vqa"
+    chinese = run["models_by_language"]["vqa"]["zh"]["key"]
+    assert chinese != "tiny-blip-vqa" and "Han" in registry.CHECKPOINTS[chinese].scripts
+    assert {(r["language"], r["ability"]) for r in results["results"]} >= {("en", "overall"), ("zh", "overall")}
+    assert f"(zh: **{run['models_by_language']['vqa']['zh']['label']}**" in report.to_markdown(results)
+    # A model that was picked answers every language.
+    picked = runner.evaluate(["vqa"], {"vqa": "tiny-blip-vqa"}, probes=load_probes(2), limit=4, cache=models)
+    assert picked["run"]["models_by_language"] == {}
+
+
+@pytest.mark.parametrize(
+    ("profile", "task", "chinese"),
+    [("cpu", "caption", "qwen3.5-0.8b"), ("cpu", "vqa", "qwen3.5-0.8b"), ("gpu", "vqa", "qwen3-vl-4b")],
+)
+def test_each_language_has_its_default(profile, task, chinese):
+    default = registry.default_checkpoint(task, profile)
+    assert registry.language_default(task, "en", profile) == default
+    assert registry.language_default(task, "zh", profile).key == chinese
+    items = [{"id": "1", "language": "zh"}, {"id": "2"}, {"id": "3", "language": "zh"}]
+    groups = runner.by_model(task, None, items, profile)
+    assert [(key, [i["id"] for i in group]) for key, group in groups] == [(default.key, ["2"]), (chinese, ["1", "3"])]
+    assert runner.by_model(task, "blip-base", items, profile) == [("blip-base", items)]  # picked: for all
+    # Search's default reads Chinese itself.
+    assert registry.language_default("retrieval", "zh", profile) == registry.default_checkpoint("retrieval", profile)

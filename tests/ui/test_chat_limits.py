@@ -13,9 +13,10 @@ CAT = str(IMAGES / "cat.jpg")
 
 @pytest.fixture(scope="module")
 def handlers(models):
+    from tests.conftest import ThroughTheChain
     from ui.tabs import chat
 
-    return chat.endpoints(None)
+    return ThroughTheChain(chat.endpoints(None))
 
 
 def fed_to(model, monkeypatch) -> list[dict]:

@@ -2,6 +2,7 @@
 Chinese text with the same placeholders, the page's language picks one, and a parameter
 is named by its control's label."""
 
+import ast
 import re
 import string
 
@@ -17,14 +18,54 @@ def fields(template: str) -> set[str]:
     return {field for _, field, _, _ in string.Formatter().parse(template) if field}
 
 
+# What makes a coded message: runtime.messages and its subclasses, and the errors beside them
+# that carry a code (downloads, model servers, an unavailable checkpoint).
+CODED = {"InputError", "InputTypeError", "ImageRefused", "ImageSizeError", "NeedsLocalModel", "Stopped", "Notice"}
+CODED_ELSEWHERE = {"DownloadError", "CheckpointUnavailable", "BackendError"}
+FOLDERS = ("runtime", "pipelines", "search", "classroom", "labs", "ui", "explain", "evaluation")
+
+
+def called(node: ast.Call) -> str | None:
+    """The name a call calls: ``InputError`` for ``InputError(...)`` and ``messages.InputError(...)``."""
+    return getattr(node.func, "id", getattr(node.func, "attr", None))
+
+
+def coded_calls() -> list[tuple[str, ast.Call]]:
+    """Every call in the app that makes a coded message, with where it is ("ui/speech.py:111")."""
+    found = []
+    for folder in FOLDERS:
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Call) and called(node) in CODED | CODED_ELSEWHERE:
+                    found.append((f"{path.relative_to(ROOT)}:{node.lineno}", node))
+    return found
+
+
+def codes(node: ast.expr) -> list[str]:
+    """The codes a call's first argument can be: a string, either of two ("a" if x else "b"),
+    or an f-string ("onnx_exported_{part}") as a pattern; none for a code passed along."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [node.value]
+    if isinstance(node, ast.IfExp):
+        return codes(node.body) + codes(node.orelse)
+    if isinstance(node, ast.JoinedStr):
+        pattern = "".join(re.escape(part.value) if isinstance(part, ast.Constant) else "[a-z]+" for part in node.values)
+        return [
+            key[len(PREFIX) :] for key in EN if key.startswith(PREFIX) and re.fullmatch(pattern, key[len(PREFIX) :])
+        ]
+    return []
+
+
+def is_text(node: ast.expr) -> bool:
+    """Whether ``node`` is written text: a string, an f-string, or text joined with ``+``."""
+    if isinstance(node, ast.BinOp):
+        return is_text(node.left) or is_text(node.right)
+    return isinstance(node, ast.JoinedStr) or (isinstance(node, ast.Constant) and isinstance(node.value, str))
+
+
 def codes_in_source() -> set[str]:
     """The codes given to InputError, its subclasses and Notice anywhere in the app."""
-    found = set()
-    call = re.compile(r"\b(?:InputError|InputTypeError|ImageRefused|ImageSizeError|Notice)\(\s*\"([a-z_]+)\"")
-    for folder in ("runtime", "pipelines", "search", "classroom", "labs", "ui", "explain", "evaluation"):
-        for path in (ROOT / folder).rglob("*.py"):
-            found |= set(call.findall(path.read_text(encoding="utf-8")))
-    return found
+    return {code for _, node in coded_calls() if node.args for code in codes(node.args[0])}
 
 
 def test_every_code_has_both_languages_with_the_same_placeholders():
@@ -32,9 +73,40 @@ def test_every_code_has_both_languages_with_the_same_placeholders():
     assert catalogue == {key for key in ZH if key.startswith(PREFIX)}
     for key in catalogue:
         assert fields(EN[key]) == fields(ZH[key]), key
-        assert EN[key] != ZH[key] and not re.search(r"[\u4e00-\u9fff]", EN[key]), key
+        assert EN[key] != ZH[key], key
+        # English only, but for the example of Chinese punctuation that a list of labels takes.
+        assert not re.search(r"[\u4e00-\u9fff]", EN[key].replace("'猫，狗'", "")), key
     used = codes_in_source()
     assert len(used) > 30 and not {PREFIX + code for code in used} - catalogue
+
+
+def test_each_coded_message_is_written_once_in_the_catalogue_not_in_the_code():
+    """A coded message's text lives in runtime/locales/<locale>/messages.json only: a call
+    gives its code and params, never an English sentence of its own (which would drift from
+    the catalogue's, as ``chat_context`` once did), and gives every param its text needs."""
+    calls = coded_calls()
+    assert len(calls) > 100
+    for where, node in calls:
+        assert not any(is_text(arg) for arg in node.args[1:]), f"{where}: English text beside the code"
+        if called(node) in CODED:
+            assert len(node.args) == 1, f"{where}: the code, then params by name"
+        if any(keyword.arg is None for keyword in node.keywords):
+            continue  # **params: passed along from another coded message
+        given = {keyword.arg for keyword in node.keywords}
+        if called(node) == "BackendError":
+            given |= {"what", "server", "setting", "retried"}  # BackendError adds the server's own
+        for code in codes(node.args[0]):
+            assert PREFIX + code in EN, f"{where}: {code} is not in the catalogue"
+            assert fields(EN[PREFIX + code]) <= given, f"{where}: {code} needs {fields(EN[PREFIX + code]) - given}"
+
+
+def test_the_english_of_a_coded_message_is_the_catalogues():
+    from runtime.messages import Notice, catalogue
+
+    assert catalogue("en")["chat_context"] == EN[PREFIX + "chat_context"]  # one file, read by both layers
+    notice = Notice("text_truncated", name="search text", count=90, limit=77)
+    assert notice == EN[PREFIX + "text_truncated"].format(name="search text", count=90, limit=77)
+    assert notice.startswith("The search text is 90 tokens long, but the model reads at most 77")
 
 
 def test_every_name_is_a_label_on_the_page():
@@ -153,12 +225,11 @@ def test_coded_messages_survive_a_copy_and_say_why_a_file_was_skipped():
     from runtime.inputs import ImageSizeError
     from runtime.messages import Notice
 
-    error = ImageSizeError(
-        "image_aspect", "The image is 2100x10 ...", name="image", width=2100, height=10, ratio=210, limit=20
-    )
+    error = ImageSizeError("image_aspect", name="image", width=2100, height=10, ratio=210, limit=20)
+    assert str(error) == "The image is 2100x10, an aspect ratio of 210:1; at most 20:1 is accepted. Please crop it."
     for again in (pickle.loads(pickle.dumps(error)), copy.deepcopy(error)):
         assert type(again) is ImageSizeError and again.params == error.params and str(again) == str(error)
-    skipped = Notice("skip_not_image", "not an image")
+    skipped = Notice("skip_not_image")
     assert skipped == "not an image" and translate(skipped, "zh-CN") == "不是图片"
 
 
@@ -177,7 +248,6 @@ def test_models_are_named_in_the_page_language_in_every_message():
     mms, kokoro = registry.CHECKPOINTS["mms-tts-eng"], registry.CHECKPOINTS["kokoro-zh"]
     switched = Notice(
         "voice_switched",
-        "...",
         model=model_names(mms),
         reader=model_names(kokoro),
         reads={"en": "the Latin alphabet", "zh-CN": "拉丁字母"},
@@ -186,7 +256,36 @@ def test_models_are_named_in_the_page_language_in_every_message():
     assert "Kokoro 82M 中文语音" in chinese and not re.search(r"English|voice|Chinese", chinese)
     assert "Kokoro 82M, Chinese voice" in english and not re.search(r"[\u4e00-\u9fff]", english)
     offline = CheckpointUnavailable(
-        "...", "checkpoint_offline", model=model_names(mms), repo=mms.repo_id, mirror={"en": "", "zh-CN": ""}
+        "checkpoint_offline", model=model_names(mms), repo=mms.repo_id, mirror={"en": "", "zh-CN": ""}
     )
     again = pickle.loads(pickle.dumps(offline))
     assert again.code == "checkpoint_offline" and translate(again, "zh-CN").startswith("MMS-TTS 英语（VITS）（facebook")
+
+
+def test_the_input_guard_says_the_catalogues_sentences():
+    """The guard's refusals (ui/server/security.py) come from the same catalogue: the API reads
+    the English as before, the page its own language, naming the control."""
+    import gradio as gr
+
+    from ui.i18n import FROM_PAGE, PAGE_LOCALE
+    from ui.server.security import check_input
+
+    def refused(component, value, name):
+        try:
+            check_input(component, value, name)
+        except gr.Error as error:
+            return error.message
+        raise AssertionError("not refused")
+
+    width = gr.Slider(minimum=64, maximum=1024, label="create.width")
+    assert refused(width, 5000, "width") == "`width`: must be at least 64 and at most 1024, not 5000."
+    assert refused(gr.Number(), "abc", "seed") == "`seed`: must be a number, not 'abc' (str)."
+    assert refused(gr.Textbox(), 42, "prompt") == "`prompt`: must be text, not 42 (int)."
+    tokens = (PAGE_LOCALE.set("zh-CN"), FROM_PAGE.set(True))
+    try:
+        assert refused(width, 5000, "width").startswith("“") and "必须在 64 到 1024 之间" in refused(
+            width, 5000, "width"
+        )
+    finally:
+        PAGE_LOCALE.reset(tokens[0])
+        FROM_PAGE.reset(tokens[1])

@@ -43,7 +43,6 @@ def test_what_is_ready_is_said_in_the_pages_language():
     blip, tiny = registry.CHECKPOINTS["blip-base"], registry.CHECKPOINTS["tiny-blip"]
     missing = DownloadError(
         "download_not_found",
-        "BLIP base was not found",
         model="BLIP base",
         where={"en": "the Hugging Face Hub", "zh-CN": " Hugging Face Hub "},
     )
@@ -71,13 +70,17 @@ def test_in_classroom_mode_a_students_click_is_refused_on_the_server(tmp_path, m
         "locked: {epochs: {max: 20}}\n", encoding="utf-8"
     )  # every tab, the panel too
     demo = build_demo("tiny", str(tmp_path / "classroom.yaml"))
+    # As Gradio calls them: the request first (for the page's language, ui/chain.py), then the handler's own.
     handler = next(fn.fn for fn in demo.fns.values() if getattr(fn.fn, "__name__", "") == "prepare_models")
     with pytest.raises(gr.Error, match="only the computer the app runs on"):
-        in_language("en", handler, request("10.0.0.7"))
+        in_language("en", handler, request("10.0.0.7"), request("10.0.0.7"))
     show = next(fn.fn for fn in demo.fns.values() if getattr(fn.fn, "__name__", "") == "show_prepare")
-    assert show(request("127.0.0.1")).visible is False, "the tiny profile downloads nothing"
+    assert show(request("127.0.0.1"), request("127.0.0.1")).visible is False, "the tiny profile downloads nothing"
     monkeypatch.setattr(panel, "MODELS", ModelCache("cpu"))
-    assert show(request("10.0.0.7")).visible is False and show(request("127.0.0.1")).visible is True
+    assert (
+        show(request("10.0.0.7"), request("10.0.0.7")).visible is False
+        and show(request("127.0.0.1"), request("127.0.0.1")).visible is True
+    )
     # The teacher's click, offline here (HF_HUB_OFFLINE=1): each model's row says why it isn't ready.
-    table = in_language("en", handler, request("127.0.0.1"))
+    table = in_language("en", handler, request("127.0.0.1"), request("127.0.0.1"))
     assert "BLIP base" in table and "failed: " in table and "can't be reached" in table and "0 of " in table

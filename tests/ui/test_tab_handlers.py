@@ -11,7 +11,7 @@ import gradio as gr
 import pytest
 
 from ui import handlers
-from ui.handlers import gpu_method, user_errors
+from ui.handlers import gpu_method
 
 
 def zero_gpu(fn):
@@ -30,7 +30,6 @@ class Endpoints:
         self.lock = threading.Lock()  # as the app's collections and indexes hold: can't be pickled
 
     @gpu_method
-    @user_errors
     def shout(self, text: str, times: int = 2, request: gr.Request = None, progress=gr.Progress()) -> str:
         """Say it louder.
 
@@ -57,7 +56,6 @@ def test_gradio_sees_a_gpu_method_as_the_function_it_wraps(monkeypatch):
     assert shout.__name__ == "shout"
     assert list(inspect.signature(shout).parameters) == ["text", "times", "request", "progress"]
     assert inspect.getdoc(shout).startswith("Say it louder.")
-    assert getattr(shout, "classroom_checked", False)  # the mark of @user_errors, for the classroom
     description, parameters, _ = gr.utils.get_function_description(shout)
     assert description == "Say it louder."
     assert (parameters["text"], parameters["times"]) == ("What to say.", "How many times.")

@@ -12,8 +12,9 @@ in ``ui/locales`` (see ``ui/i18n.py``).
 
 The server learns each request's language (``locale_of``) from a cookie the page keeps
 equal to the language it shows (``COOKIE``, written by ``LANGUAGE_SCRIPT``), else from
-the ``Accept-Language`` header (API clients), else English; ``follow_page_language``
-sets it for everything a request runs (input checks, the handler, its messages).
+the ``Accept-Language`` header (API clients), else English: ui/server/security.py's
+EventGuard says the inputs' refusals in it, and ui/chain.py sets it around each call of
+a handler (its messages, status lines and tables).
 """
 
 from __future__ import annotations
@@ -21,12 +22,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import gradio as gr
-from gradio.route_utils import Request
-
-from ui.i18n import EN, FROM_PAGE, PAGE_LOCALE, ZH
-from ui.messages import text as translate_title
-from ui.messages import translate
+from ui.i18n import EN, ZH
 
 # Where the browser keeps the choices (localStorage): the language, and presenter mode
 # (larger text and stronger contrast for a projector), remembered the same way.
@@ -151,29 +147,3 @@ def locale_of(request) -> str:
 def from_page(request) -> bool:
     """Whether ``request`` comes from the app's page (it carries the language cookie)."""
     return (getattr(request, "cookies", None) or {}).get(COOKIE) in ("en", "zh-CN")
-
-
-def follow_page_language(demo) -> None:
-    """Answer each of ``demo``'s requests in its language (``locale_of``): set for the
-    whole of Gradio's ``process_api`` (the inputs' checks, then the handler, which runs
-    in a thread that inherits it), so every message, status line and table header the
-    server writes for the request is in the page's language only."""
-    process_api = demo.process_api
-
-    async def in_page_language(*args, request: Request | list[Request] | None = None, **kwargs):
-        first = request[0] if isinstance(request, list) and request else request
-        token = PAGE_LOCALE.set(locale_of(first))
-        page = FROM_PAGE.set(from_page(first))
-        try:
-            return await process_api(*args, request=request, **kwargs)
-        except gr.Error as error:  # raised with the coded error it says (a classroom rule): said in this language
-            if getattr(error, "said", None) is not None:
-                error.message = translate(error.said)
-            if getattr(error, "title_code", None):
-                error.title = translate_title(error.title_code)
-            raise
-        finally:
-            PAGE_LOCALE.reset(token)
-            FROM_PAGE.reset(page)
-
-    demo.process_api = in_page_language

@@ -12,6 +12,14 @@ event with a ``gr.State`` output, its client hands back every output as one tupl
 the server then pops the state's index from a one-item list ("pop index out of range"),
 so every tool with a State output failed.
 
+This is the one place the app replaces a method of Gradio (tests/test_gradio_public.py
+names it): Gradio makes its MCP server inside ``launch()`` and calls
+``pop_returned_state`` on every tool result, with no option or hook for the results,
+and the failure happens inside the server, after any middleware has passed the request
+on. The alternatives are worse: events without State outputs would change what the
+tabs keep per session, and a server of the app's own would duplicate Gradio's tools.
+Remove it with the Gradio release that fixes the bug (the test then says it is gone).
+
 Tools that take lists of files use the components of ``ui/server/mcp_inputs.py``.
 """
 
@@ -31,6 +39,7 @@ def _without_state(components, data):
 
 
 def fix_state_outputs() -> None:
+    """Give Gradio's MCP server a ``pop_returned_state`` that handles both shapes of result."""
     from gradio.mcp import GradioMCPServer
 
     GradioMCPServer.pop_returned_state = staticmethod(_without_state)

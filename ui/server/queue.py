@@ -26,7 +26,9 @@ therefore sit where Gradio takes a job in and where it picks the next one
 (``install``); a gate inside the handlers instead would hide the waiting jobs from
 Gradio's queue, so the position and ETA the page shows would be false, and a job
 waiting there could not be cancelled. The Guard counts the result streams as they open
-and close (``Listeners``).
+and close (``Listeners``). This is one of the two places the app reaches into Gradio
+(tests/test_gradio_public.py names both, with this reason); it goes when Gradio's queue
+takes an order or a per-visitor limit of its own.
 """
 
 from __future__ import annotations
@@ -173,6 +175,3 @@ class Deadline:
     @property
     def passed(self) -> bool:
         return self.seconds > 0 and self.clock() - self.start > self.seconds
-
-    def describe(self) -> str:
-        return f"{self.seconds:g} s, the time one request may take on this server (JOB_TIME_LIMIT)"

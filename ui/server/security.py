@@ -8,15 +8,20 @@ who may log in, and how often a client may ask for work.
   see ``ui/server/limits.py``), answering 429 with the time to wait.
 - It applies the login to the MCP server and tells MCP agents apart (``_mcp``, see
   ``ui/server/callers.py``).
-- ``guard_inputs`` checks every event's raw inputs before Gradio processes them, so
-  an API client that sends a number as text, a path on the server or a URL instead of
-  an uploaded file gets a message naming the parameter, not an empty error.
+- ``EventGuard``, an ASGI middleware behind it, checks every event's raw inputs before
+  Gradio reads them, so an API client that sends a number as text, a path on the server
+  or a URL instead of an uploaded file gets a message naming the parameter, not an empty
+  error (a refused request runs ``input_refused``, which ``guard_inputs`` declares); and
+  it keeps the server's folders out of text results and says what a bare Gradio failure
+  may be.
 - ``parse_auth`` reads ``PLAYGROUND_AUTH``; ``login_kwargs`` makes Gradio's login
   check from it and from the classroom's password, if any.
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import hmac
 import json
 import logging
@@ -25,6 +30,7 @@ import os
 import re
 import secrets
 import urllib.parse
+from collections import OrderedDict
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
@@ -34,14 +40,14 @@ from starlette.requests import Request
 from runtime import settings
 from runtime.files import hide_paths
 from runtime.inputs import identity
-from runtime.messages import InputError
+from runtime.messages import InputError, english
 from ui.handlers import refusal
-from ui.i18n import t
+from ui.i18n import FROM_PAGE, PAGE_LOCALE, t
 from ui.messages import text, translate
 from ui.server.callers import CALLER_HEADER, loopback_login, stamp
-from ui.server.language import locale_of
+from ui.server.language import from_page, locale_of
 from ui.server.limits import RateLimiter, client_key, rate_limiter
-from ui.server.queue import Listeners
+from ui.server.queue import EVENT_STREAM, SESSION_STREAM, Listeners
 
 log = logging.getLogger("playground")
 URL_LIKE = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*:|//|\\\\)")  # http:, file:, data:, //host, \\host
@@ -432,8 +438,8 @@ async def _too_many(send, what: str, limiter: RateLimiter, wait: float, scope=No
     """429, in the language of the page that sent the request (its cookie) or that the
     client asks for (Accept-Language), as every message (ui/server/language.py)."""
     seconds = math.ceil(wait)
-    detail = (
-        f"Too many {what}: at most {limiter.count} every {_duration(limiter.period)}. Please try again in {seconds} s."
+    detail = english(
+        "rate_limited", {"what": what, "limit": limiter.count, "period": _duration(limiter.period), "seconds": seconds}
     )
     if scope is not None and locale_of(Request(scope)) == "zh-CN":
         detail = t("messages.rate_limited", "zh-CN").format(
@@ -462,8 +468,8 @@ def _on_failure(send, action):
 
 
 def middleware(listeners: Listeners | None = None) -> list:
-    """The middleware list for ``launch(app_kwargs={"middleware": ...})``; ``listeners``
-    are the queue's (``demo.queue_share.listeners``), counted as result streams open."""
+    """The middleware list for ``launch(app_kwargs={"middleware": ...})``: the Guard, then
+    the events' inputs and results (``EventGuard``). ``listeners`` are the queue's (``demo.queue_share.listeners``), counted as result streams open."""
     from starlette.middleware import Middleware
 
     # uvicorn rewrites the client's address from X-Forwarded-For for connections from
@@ -479,69 +485,351 @@ def middleware(listeners: Listeners | None = None) -> list:
             trusted_proxies=settings.TRUSTED_PROXIES,
             max_body=settings.MAX_REQUEST_BYTES,
             listeners=listeners,
-        )
+        ),
+        Middleware(EventGuard),  # every event's inputs checked before Gradio reads them; its results said safely
     ]
 
 
 # --- Inputs -----------------------------------------------------------------------
+#
+# Gradio reads an event's inputs before any handler runs: it downloads a URL given as a
+# file, reads a file given by path without "meta" from anywhere on disk, and answers what
+# it can't read with an empty error ("error": null). Gradio has no hook before that step,
+# so the inputs are checked where they arrive: in the JSON body of the request that starts
+# the event, by ``EventGuard``. A refused request never reaches the event's handler: it
+# runs ``input_refused`` instead, a declared endpoint that raises the refusal, so the
+# client reads it as every other message of the app (gradio_client's AppError, the page's
+# notice, an MCP tool error).
+
+REFUSED_HEADER = "x-playground-refused"  # set by EventGuard alone: a client's own is dropped
+REFUSED_API = "input_refused"
+JOIN_ROUTE = re.compile(r"^(.*?)/gradio_api/queue/join/?$")  # the page, gradio_client, Gradio's MCP client
+CALL_ROUTE = re.compile(r"^(.*?)/gradio_api/call/(v2/)?([^/]+)/?$")  # the plain-HTTP API
+DIRECT_ROUTE = re.compile(r"^(.*?)/gradio_api/(?:run|api)/([^/]+)/?$")  # events outside the queue
+
+
+def input_refused(request: gr.Request) -> None:
+    """Say why ``EventGuard`` refused this request's inputs (the event runs this instead;
+    called without a refusal, it has nothing to say)."""
+    said = json.loads(urllib.parse.unquote(request.headers.get(REFUSED_HEADER) or "") or "{}")
+    if said.get("message"):
+        raise gr.Error(said["message"], title=said.get("title"), print_exception=False)
 
 
 def guard_inputs(demo: gr.Blocks) -> gr.Blocks:
-    """Check the raw inputs of every event of ``demo`` before Gradio processes them, and
-    turn a failure while Gradio prepares a handler's outputs into a message.
+    """Declare the endpoint that says why ``EventGuard`` refused an event's inputs (the
+    middleware itself is in ``middleware()``)."""
+    with demo:
+        gr.api(input_refused, api_name=REFUSED_API, api_visibility="undocumented", concurrency_limit=None)
 
-    Gradio's own processing refuses most of what is checked here, but with an empty
-    error ("error": null) or a generic one, and it first downloads a URL given as a
-    file, and it reads a file given by path without "meta" from anywhere on disk."""
-    process = demo.preprocess_data
-
-    async def preprocess_data(block_fn, inputs, state, explicit_call=False):
-        if not explicit_call:  # explicit calls come from the app itself (examples)
-            names = list(getattr(block_fn, "input_parameter_names", None) or [])
-            for i, (component, value) in enumerate(zip(block_fn.inputs, inputs, strict=False)):
-                if state is not None and component._id in state:  # e.g. choices updated for this session
-                    component = state[component._id]
-                name = names[i] if i < len(names) and names[i] else f"input {i + 1}"
-                check_input(component, value, name)
-        try:
-            return await process(block_fn, inputs, state, explicit_call)
-        except gr.Error:
-            raise
-        except Exception as error:  # Gradio's own checks: keep their message, not "error": null
-            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise refusal(
-                InputError("input_unreadable", f"An input could not be read: {first_line}", detail=first_line)
-            ) from None
-
-    demo.preprocess_data = preprocess_data
-
-    # After a handler returns, Gradio turns its value into what the page receives (files
-    # copied into its cache, tables, plots). A failure there reaches the browser as a
-    # bare "Error" with no text, or as nothing at all: it is a fault of the app, so it
-    # is logged with its traceback and the user reads what went wrong.
-    postprocess = demo.postprocess_data
-
-    async def postprocess_data(block_fn, predictions, state):
-        try:
-            output = await postprocess(block_fn, predictions, state)
-            # No text or JSON the page receives names a folder of the server (a record's
-            # checkpoint folder, a message quoting a file): files go as Gradio's own references.
-            for i, block in enumerate(block_fn.outputs[: len(output)]):
-                if isinstance(block, TEXT_OUTPUTS):
-                    output[i] = _hide_paths(output[i])
-            return output
-        except gr.Error:
-            raise
-        except Exception as error:
-            name = getattr(block_fn, "api_name", None) or getattr(block_fn.fn, "__name__", "handler")
-            log.exception("the result of %s could not be sent to the page", name)
-            # The error's own text stays in the log: it names paths on the server.
-            raise gr.Error(  # its traceback is logged above
-                text("output_failed", kind=type(error).__name__), title=text("title_output"), print_exception=False
-            ) from None
-
-    demo.postprocess_data = postprocess_data
     return demo
+
+
+class EventGuard:
+    """ASGI middleware around Gradio's event routes: what a client sends an event, and
+    what it reads back.
+
+    - **Inputs**: the raw inputs of every event a client starts (the JSON body of
+      ``queue/join``, ``call/<api_name>`` and ``run/<api_name>``; an MCP tool call
+      reaches the first through Gradio's own client) are checked (``check_input``) before
+      Gradio reads them. A refused request starts ``input_refused`` instead, carrying the
+      message in the request's language; outside the queue the answer is Gradio's own
+      error reply.
+    - **Outputs**: in the results it streams back (``queue/data``, ``call/<api_name>/<id>``,
+      the reply of ``run/<api_name>``), no text output names a folder of the server (a
+      record's checkpoint folder, a message quoting a file; files go as Gradio's own
+      references), and a failure with no message (Gradio could not read an input or
+      prepare a handler's result: its traceback is in the log) says so in the page's
+      language instead of a bare "Error".
+
+    The event is found in Gradio's public records (``Blocks.fns``, read only); the events
+    started through the queue are remembered by id until their result is sent. Every
+    named endpoint is queued (the queue is opened with api_open=False), so an MCP tool
+    call comes through here too (Gradio's MCP server would run an event outside the queue
+    in-process, past any middleware: the app gives no such event a name)."""
+
+    def __init__(self, app, remembered: int = 10_000):
+        self.app = app
+        self.events: OrderedDict[str, object] = OrderedDict()  # event id -> its BlockFunction
+        self.remembered = remembered
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = [(k, v) for k, v in scope.get("headers", []) if k.lower() != REFUSED_HEADER.encode()]
+        scope = {**scope, "headers": headers}
+        blocks = getattr(scope.get("app"), "get_blocks", lambda: None)()
+        path, method = scope["path"], scope["method"]
+        if blocks is None:
+            return await self.app(scope, receive, send)
+        if method == "GET" and (SESSION_STREAM.match(path) or EVENT_STREAM.match(path)):
+            return await self.app(scope, receive, self._said_safely(scope, send))
+        if method == "POST" and (JOIN_ROUTE.match(path) or CALL_ROUTE.match(path) or DIRECT_ROUTE.match(path)):
+            return await self._start(blocks, scope, receive, send)
+        return await self.app(scope, receive, send)
+
+    async def _start(self, blocks, scope, receive, send):
+        path = scope["path"]
+        body = b""
+        while True:  # bounded by the Guard (MAX_REQUEST_BYTES)
+            message = await receive()
+            if message["type"] != "http.request":
+                return
+            body += message.get("body", b"")
+            if not message.get("more_body", False):
+                break
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            payload = None
+        fn = _event_of(blocks, path, payload) if isinstance(payload, dict) else None
+        refused = None
+        if fn is not None:
+            with _in_language(scope):
+                refused = _refusal_of(blocks, fn, path, payload)
+            body = json.dumps(payload).encode()  # the checks may have turned an agent's files into uploads
+        if refused is not None:
+            said = urllib.parse.quote(json.dumps({"message": refused.message, "title": refused.title}))
+            if DIRECT_ROUTE.match(path):  # what Gradio answers a gr.Error with there
+                return await _reply(send, 500, {"error": refused.message, "title": refused.title, "visible": True})
+            if match := CALL_ROUTE.match(path):
+                scope = {**scope, "path": f"{match.group(1)}/gradio_api/call/{REFUSED_API}"}
+                scope["raw_path"] = scope["path"].encode()
+                payload = {"data": []}
+            else:
+                index = next(i for i, f in blocks.fns.items() if f.api_name == REFUSED_API)
+                payload = {**payload, "fn_index": index, "data": [], "event_data": None, "trigger_id": None}
+            body = json.dumps(payload).encode()
+            scope = {**scope, "headers": [*scope["headers"], (REFUSED_HEADER.encode(), said.encode())]}
+            fn = None
+        headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-length"]
+        scope = {**scope, "headers": [*headers, (b"content-length", str(len(body)).encode())]}
+        sent = False
+
+        async def replay():
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        if fn is None:
+            return await self.app(scope, replay, send)
+        if DIRECT_ROUTE.match(path):
+            return await self.app(scope, replay, _whole_reply(send, lambda reply: _said(scope, fn, reply)))
+        return await self.app(scope, replay, _whole_reply(send, lambda reply: self._remember(reply, fn)))
+
+    def _remember(self, reply: dict, fn) -> dict:
+        """A queued event's id (``reply``, Gradio's answer to its start), for its results."""
+        if isinstance(reply, dict) and isinstance(reply.get("event_id"), str):
+            self.events[reply["event_id"]] = fn
+            while len(self.events) > self.remembered:
+                self.events.popitem(last=False)
+        return reply
+
+    def _said_safely(self, scope, send):
+        """``send`` for a result stream (server-sent events), each message rewritten by ``_said``."""
+        pending = b""
+        stream = EVENT_STREAM.match(scope["path"])
+
+        async def rewrite(message):
+            nonlocal pending
+            if message["type"] != "http.response.body":
+                return await send(message)
+            pending += message.get("body", b"")
+            *complete, pending = pending.split(b"\n\n")
+            if not message.get("more_body", False) and pending:
+                complete, pending = [*complete, pending], b""
+            out = b"".join(self._said_event(scope, chunk, stream) + b"\n\n" for chunk in complete)
+            if out or not message.get("more_body", False):
+                await send({**message, "body": out})
+
+        return rewrite
+
+    def _said_event(self, scope, chunk: bytes, stream) -> bytes:
+        """One server-sent event of a result stream, rewritten (``_said``)."""
+        lines = chunk.split(b"\n")
+        for i, line in enumerate(lines):
+            if not line.startswith(b"data: "):
+                continue
+            try:
+                data = json.loads(line[6:])
+            except ValueError:
+                continue
+            if stream is not None:  # call/<api_name>/<id>: the outputs, or the error, alone
+                fn = self.events.get(stream.group(1))
+                kind = next((k for k in lines if k.startswith(b"event: ")), b"")[7:]
+                if kind in (b"complete", b"error"):
+                    self.events.pop(stream.group(1), None)
+                message = {"output": data if kind == b"error" else {"data": data}, "success": kind != b"error"}
+                said = _said(scope, fn, message["output"], message["success"])
+                data = said if kind == b"error" else said.get("data")
+            elif isinstance(data, dict) and data.get("msg") in ("process_completed", "process_generating"):
+                fn = self.events.get(data.get("event_id"))
+                if data["msg"] == "process_completed":
+                    self.events.pop(data.get("event_id"), None)
+                if isinstance(data.get("output"), dict):
+                    data["output"] = _said(scope, fn, data["output"], data.get("success", True))
+            else:
+                continue  # heartbeats, estimates: as they are
+            lines[i] = b"data: " + json.dumps(data).encode()
+        return b"\n".join(lines)
+
+
+def _said(scope, fn, output, success: bool = True):
+    """``output`` (a result as Gradio sends it: {"data": [...]} or an error) with the
+    server's folders hidden in its text outputs, and a message for an error without one."""
+    if not isinstance(output, dict):
+        return output
+    if "error" in output or not success:
+        if output.get("error") is None:
+            with _in_language(scope):
+                output = {**output, "error": text("event_failed")}
+            output["visible"] = True
+        return output
+    data = output.get("data")
+    if fn is not None and isinstance(data, list):
+        for i, block in enumerate(fn.outputs[: len(data)]):
+            if isinstance(block, TEXT_OUTPUTS):
+                data[i] = _hide_paths(data[i])
+    return output
+
+
+@contextlib.contextmanager
+def _in_language(scope):
+    """Messages written meanwhile are in the language of the request ``scope`` (its page's
+    cookie, else Accept-Language), as a handler's are."""
+    request = Request(scope)
+    language, page = PAGE_LOCALE.set(locale_of(request)), FROM_PAGE.set(from_page(request))
+    try:
+        yield
+    finally:
+        PAGE_LOCALE.reset(language)
+        FROM_PAGE.reset(page)
+
+
+def _whole_reply(send, rewrite):
+    """``send`` for a small JSON reply: held until complete, then ``rewrite(reply)`` sent."""
+    start, chunks = None, []
+
+    async def held(message):
+        nonlocal start
+        if message["type"] == "http.response.start":
+            start = message
+            return
+        if message["type"] != "http.response.body" or start is None:
+            return await send(message)
+        chunks.append(message.get("body", b""))
+        if message.get("more_body", False):
+            return
+        body = b"".join(chunks)
+        with contextlib.suppress(ValueError):  # not JSON: sent as it is
+            body = json.dumps(rewrite(json.loads(body))).encode()
+        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+        await send({**start, "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+    return held
+
+
+def _event_of(blocks, path: str, payload: dict):
+    """The event (a ``BlockFunction`` of ``blocks.fns``) that a POST of ``payload`` to
+    ``path`` starts; None for one Gradio doesn't know (it answers that itself)."""
+    fns = blocks.fns
+    match = CALL_ROUTE.match(path) or DIRECT_ROUTE.match(path)
+    api_name = match.group(match.lastindex) if match else None
+    if match is None or api_name == "predict":  # the page names its event by number
+        fn = fns.get(payload.get("fn_index")) if isinstance(payload.get("fn_index"), int) else None
+    else:
+        fn = next((f for f in fns.values() if f.api_name == api_name), None)
+    return None if fn is None or fn.api_name == REFUSED_API else fn
+
+
+def _refusal_of(blocks, fn, path: str, payload: dict) -> gr.Error | None:
+    """Why the inputs ``payload`` gives the event ``fn`` are refused, or None. Checks every
+    input in place (an agent's list of files becomes uploads)."""
+    match = CALL_ROUTE.match(path) or DIRECT_ROUTE.match(path)
+    api_name = match.group(match.lastindex) if match else None
+    data = _positional(blocks, fn, api_name, payload, path)
+    if not isinstance(data, list):
+        return None  # not a list of inputs: Gradio refuses the body itself
+    names = list(getattr(fn, "input_parameter_names", None) or [])
+    session = payload.get("session_hash") if isinstance(payload.get("session_hash"), str) else None
+    try:
+        if len(data) < len(fn.inputs):
+            raise refusal(
+                InputError("input_unreadable", detail=f"{len(fn.inputs)} values are needed, {len(data)} were given")
+            )
+        for i, (component, value) in enumerate(zip(fn.inputs, data, strict=False)):
+            if getattr(component, "stateful", False):
+                continue  # a gr.State: Gradio ignores what a client sends for it
+            name = names[i] if i < len(names) and names[i] else f"input {i + 1}"
+            check_input(_in_session(blocks, session, component), value, name)
+            _readable(component, value)
+    except gr.Error as error:
+        return error
+    return None
+
+
+def _positional(blocks, fn, api_name: str | None, payload: dict, path: str):
+    """The event's inputs, one per component of ``fn.inputs``, as Gradio will read them
+    (the same objects as in ``payload``, so a check that changes one changes the body)."""
+    call = CALL_ROUTE.match(path)
+    if call is not None and call.group(2):  # call/v2: inputs by parameter name, defaults filled in
+        info = blocks.get_api_info()["named_endpoints"].get(f"/{api_name}", {})
+        from gradio_client import utils as client_utils
+
+        try:
+            values = client_utils.construct_args(info.get("parameters", []), (), dict(payload))
+        except (TypeError, ValueError):
+            return None  # Gradio refuses the arguments itself
+        return _with_skipped(fn, values)  # the body's own objects: what a check changes is sent on
+    data = payload.get("data")
+    return _with_skipped(fn, data) if call is not None and isinstance(data, list) else data
+
+
+def _with_skipped(fn, data: list) -> list:
+    """``data`` as the plain-HTTP API sends it (no value for inputs it skips) with None in
+    their places, as Gradio fills them."""
+    if len(data) == len(fn.inputs):
+        return data
+    shown = [block for block in fn.inputs if not getattr(block, "skip_api", False)]
+    if len(data) != len(shown):
+        return data
+    values = iter(data)
+    return [None if getattr(block, "skip_api", False) else next(values) for block in fn.inputs]
+
+
+def _in_session(blocks, session: str | None, component):
+    """``component`` as the session ``session`` has it: an event may have changed its
+    range or choices for that session. Gradio keeps those in its state holder and has no
+    public accessor for them, so it is read here (never written); a session it doesn't
+    hold sees the component as built."""
+    holder = getattr(blocks, "state_holder", None)
+    if not session or holder is None or session not in holder:
+        return component
+    key = next((key for key, block in blocks.blocks.items() if block is component), None)
+    return holder[session].get(key, component) if key is not None else component
+
+
+def _readable(component, value) -> None:
+    """Refuse ``value`` if Gradio could not read it as ``component``'s data (what it would
+    answer with an empty error)."""
+    model = getattr(component, "data_model", None)
+    if model is None or value is None:
+        return
+    try:
+        model.model_validate(copy.deepcopy(value), context={"validate_meta": True})
+    except Exception as error:  # noqa: BLE001 (pydantic's and Gradio's own, said the same way)
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise refusal(InputError("input_unreadable", detail=first_line)) from None
+
+
+async def _reply(send, status: int, content: dict) -> None:
+    body = json.dumps(content).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 TEXT_OUTPUTS = (gr.JSON, gr.Code, gr.Markdown, gr.Textbox, gr.Label, gr.HTML, gr.Dataframe)
@@ -560,14 +848,13 @@ def _hide_paths(value):
     return value
 
 
-def _refuse(name: str, message: str, component=None, code: str | None = None, **params) -> None:
-    """Refuse the input ``name``; with a ``code`` (ui/locales/*/messages.json) the message is
-    said in the page's language, naming the control by its label on the page."""
-    english = f"`{name}`: {message}"
+def _refuse(name: str, message: str = "", component=None, code: str | None = None, **params) -> None:
+    """Refuse the input ``name``: with a ``code`` (runtime/locales/*/messages.json), said in the
+    page's language, naming the control by its label on the page; else ``message``, in English."""
     if code is None:
-        raise refusal(english)
+        raise refusal(f"`{name}`: {message}")
     key = getattr(getattr(component, "label", None), "key", None)
-    error = InputError(code, english, name=name, **params)
+    error = InputError(code, name=name, **params)
     raise refusal(translate(error, labels={name: key} if key else None))
 
 
@@ -583,29 +870,17 @@ def check_input(component, value, name: str) -> None:
         low, high = component.minimum, component.maximum
         bounds = {"low": "−∞" if low is None else f"{low:g}", "high": "∞" if high is None else f"{high:g}"}
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            _refuse(name, f"must be a number, not {_show(value)}.", component, "number_type", **bounds)
+            _refuse(name, component=component, code="number_expected", value=_show(value))
         if not math.isfinite(value):
-            _refuse(
-                name, f"must be a finite number, not {value}.", component, "number_range", **bounds, value=str(value)
-            )
+            _refuse(name, component=component, code="number_range", **bounds, value=str(value))
         if _whole(component) and float(value) != int(value):  # Gradio would round it silently
-            _refuse(name, f"must be a whole number, not {value:g}.", component, "number_whole", value=f"{value:g}")
+            _refuse(name, component=component, code="number_whole", value=f"{value:g}")
         if (low is not None and value < low) or (high is not None and value > high):  # refused, never clamped
-            _refuse(
-                name,
-                (f"must be at least {low:g}" if low is not None else "must be")
-                + (" and" if low is not None and high is not None else "")
-                + (f" at most {high:g}" if high is not None else "")
-                + f", not {value:g}.",
-                component,
-                "number_range",
-                **bounds,
-                value=f"{value:g}",
-            )
+            _refuse(name, component=component, code="number_bounds", **bounds, value=f"{value:g}")
     elif isinstance(component, gr.Textbox) and not isinstance(value, str):
-        _refuse(name, f"must be text, not {_show(value)}.", component, "text_type", kind=type(value).__name__)
+        _refuse(name, component=component, code="text_expected", value=_show(value))
     elif isinstance(component, gr.Checkbox) and not isinstance(value, bool):
-        _refuse(name, f"must be true or false, not {_show(value)}.", component, "flag_type", value=_show(value))
+        _refuse(name, component=component, code="flag_type", value=_show(value))
     elif isinstance(component, (gr.Dropdown, gr.Radio)) and not getattr(component, "allow_custom_value", False):
         allowed = [choice[1] for choice in component.choices]
         chosen = value if getattr(component, "multiselect", False) and isinstance(value, list) else [value]

@@ -13,9 +13,10 @@ from runtime.backends import needs_local_model
 from runtime.batching import options_key
 from runtime.inputs import check_text, load_image
 from ui import panels
+from ui.chain import display, endpoint
 from ui.components import examples, image_input, model_picker, model_status, status_line
 from ui.context import Context
-from ui.handlers import get_model, gpu, shows_result, user_errors
+from ui.handlers import get_model, gpu
 from ui.i18n import _
 from ui.server.serving import batch_event, batched
 from ui.speech import ask_by_voice, read_aloud, voice_input
@@ -38,7 +39,6 @@ EXAMPLES_ZH = [
 
 
 @gpu
-@user_errors
 def vqa(image: str, question: str, model: str | None = None, progress=gr.Progress(track_tqdm=True)) -> str:
     """Answer a question about an image in a word or a few (BLIP VQA generates the answer, ViLT picks it from 3,129 answers, a vision-language model such as Qwen3.5, SmolVLM or Gemma 3 is asked for a short answer).
 
@@ -63,7 +63,6 @@ def vqa(image: str, question: str, model: str | None = None, progress=gr.Progres
 
 
 @gpu
-@user_errors
 def explain_vqa(
     image: str,
     question: str,
@@ -118,7 +117,7 @@ def vqa_code(image, question, model, output):
     )
 
 
-def vqa_panel(demo, *, image, question, picker, answer) -> None:
+def vqa_panel(demo, ctx, *, image, question, picker, answer) -> None:
     """The Ask tab's Explain, How it works and Show the code panels."""
     button, strategy, layer, summary, table, chart, maps, extra, record, state = panels.generation_panel(
         demo, "explain.vqa_title", "explain.vqa_intro", "explain.vqa_button"
@@ -145,26 +144,28 @@ def vqa_panel(demo, *, image, question, picker, answer) -> None:
     code, record_file = panels.show_code()
 
     inputs = [image, question, picker, candidates, top_k, strategy, layer]
-    event = button.click(explain_vqa, inputs, [record, maps, state], api_name="explain_vqa", concurrency_id="model")
+    event = button.click(
+        endpoint(explain_vqa, ctx, inputs),
+        inputs,
+        [record, maps, state],
+        api_name="explain_vqa",
+        concurrency_id="model",
+    )
     render = dict(
-        fn=panels.render_generation,
+        fn=display(panels.render_generation, ctx, [state, strategy, layer]),
         inputs=[state, strategy, layer],
         outputs=[summary, table, chart, maps],
         api_visibility="private",
         queue=False,
     )
-    event.success(**render).then(_answers_chart, state, answers, api_visibility="private", queue=False).then(
-        panels.layer_slider, state, layer, api_visibility="private", queue=False
-    )
+    event.success(**render).then(
+        display(_answers_chart, ctx, state), state, answers, api_visibility="private", queue=False
+    ).then(display(panels.layer_slider, ctx, state), state, layer, api_visibility="private", queue=False)
     strategy.change(**render)
     layer.release(**render)
 
-    answer.change(
-        user_errors(shows_result(vqa_code)),
-        [image, question, picker, answer],
-        [code, record_file],
-        api_visibility="private",
-    )
+    shown = [image, question, picker, answer]  # the answer, by the button or by voice: a display of it
+    answer.change(display(vqa_code, ctx, shown), shown, [code, record_file], api_visibility="private")
 
 
 def build(demo: gr.Blocks, ctx: Context) -> None:
@@ -179,16 +180,27 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                 button = gr.Button(_("ask.button"), variant="primary")
             with gr.Column():
                 answer = gr.Textbox(label=_("ask.answer"), lines=2, buttons=["copy"])
-                spoken = read_aloud(answer)
-                status = status_line(demo, "vqa", picker)
+                spoken = read_aloud(answer, ctx)
+                status = status_line(demo, "vqa", picker, ctx)
         pairs = [[[str(settings.EXAMPLE_IMAGES_DIR / name), q] for name, q in rows] for rows in (EXAMPLES, EXAMPLES_ZH)]
         examples(*pairs, inputs=[image, question])
 
+        inputs = [image, question, picker]
         event = gr.on(
-            [button.click, question.submit], vqa, [image, question, picker], answer, api_name="vqa", **batch_event()
+            [button.click, question.submit], endpoint(vqa, ctx, inputs), inputs, answer, api_name="vqa", **batch_event()
         )
-        event.then(lambda m: model_status("vqa", m), picker, status, api_visibility="private", queue=False)
-        vqa_panel(demo, image=image, question=question, picker=picker, answer=answer)
+        refresh = dict(
+            fn=display(lambda m: model_status("vqa", m), ctx, picker),
+            inputs=picker,
+            outputs=status,
+            api_visibility="private",
+            queue=False,
+        )
+        event.then(**refresh)
+        vqa_panel(demo, ctx, image=image, question=question, picker=picker, answer=answer)
         # Asked by voice: the transcript becomes the question, and the answer is read aloud.
-        event = ask_by_voice(voice, question, vqa, [image, question, picker], answer, spoken)
-        event.then(lambda m: model_status("vqa", m), picker, status, api_visibility="private", queue=False)
+        ask_by_voice(voice, question, vqa, inputs, answer, spoken, ctx).then(**refresh)
+
+
+# The public handlers of this tab (a lesson reaches them by name, a classroom lock by their parameters).
+ENDPOINTS = (vqa, explain_vqa)

@@ -11,9 +11,10 @@ from runtime.backends import needs_local_model
 from runtime.batching import options_key
 from runtime.inputs import is_random_seed, load_image
 from ui import panels
+from ui.chain import display, endpoint
 from ui.components import image_input, model_picker, model_status, seed_input, session_state, status_line
 from ui.context import Context
-from ui.handlers import get_model, gpu, shows_result, user_errors
+from ui.handlers import get_model, gpu
 from ui.i18n import _, both, page_language
 from ui.server.serving import batch_event, batched
 from ui.speech import read_aloud
@@ -22,7 +23,6 @@ EXAMPLES = ["astronaut.jpg", "cat.jpg", "coffee.jpg", "rocket.jpg", "grace_hoppe
 
 
 @gpu
-@user_errors
 def caption(
     image: str,
     model: str | None = None,
@@ -95,7 +95,6 @@ def caption_status(model: str | None, drawn: int | None = None) -> str:
 
 
 @gpu
-@user_errors
 def explain_caption(
     image: str,
     model: str | None = None,
@@ -170,9 +169,24 @@ def caption_code(image, model, prompt, max_new_tokens, num_beams, do_sample, tem
 
 
 def caption_panel(
-    demo, *, image, picker, prompt, max_new_tokens, num_beams, do_sample, temperature, top_p, seed, output, drawn
+    demo,
+    ctx,
+    captioned,
+    *,
+    image,
+    picker,
+    prompt,
+    max_new_tokens,
+    num_beams,
+    do_sample,
+    temperature,
+    top_p,
+    seed,
+    output,
+    drawn,
 ) -> None:
-    """The Caption tab's Explain, How it works and Show the code panels."""
+    """The Caption tab's Explain, How it works and Show the code panels; Show the code
+    follows each caption (``captioned``, its event) as a display of it, never a request."""
     button, strategy, layer, summary, table, chart, maps, _extra, record, state = panels.generation_panel(
         demo, "explain.caption_title", "explain.caption_intro", "explain.caption_button"
     )
@@ -181,25 +195,27 @@ def caption_panel(
 
     inputs = [image, picker, prompt, max_new_tokens, num_beams, temperature, top_p, seed, strategy, layer]
     event = button.click(
-        explain_caption, inputs, [record, maps, state], api_name="explain_caption", concurrency_id="model"
+        endpoint(explain_caption, ctx, inputs),
+        inputs,
+        [record, maps, state],
+        api_name="explain_caption",
+        concurrency_id="model",
     )
     render = dict(
-        fn=panels.render_generation,
+        fn=display(panels.render_generation, ctx, [state, strategy, layer]),
         inputs=[state, strategy, layer],
         outputs=[summary, table, chart, maps],
         api_visibility="private",
         queue=False,
     )
-    event.success(**render).then(panels.layer_slider, state, layer, api_visibility="private", queue=False)
+    event.success(**render).then(
+        display(panels.layer_slider, ctx, state), state, layer, api_visibility="private", queue=False
+    )
     strategy.change(**render)
     layer.release(**render)
 
-    output.change(
-        user_errors(shows_result(caption_code)),
-        [image, picker, prompt, max_new_tokens, num_beams, do_sample, temperature, top_p, seed, output, drawn],
-        [code, record_file],
-        api_visibility="private",
-    )
+    shown = [image, picker, prompt, max_new_tokens, num_beams, do_sample, temperature, top_p, seed, output, drawn]
+    captioned.success(display(caption_code, ctx, shown), shown, [code, record_file], api_visibility="private")
 
 
 def build(demo: gr.Blocks, ctx: Context) -> None:
@@ -233,8 +249,8 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                 button = gr.Button(_("caption.button"), variant="primary")
             with gr.Column():
                 output = gr.Textbox(label=_("caption.output"), lines=3, buttons=["copy"])
-                read_aloud(output)
-                status = status_line(demo, "caption", picker)
+                read_aloud(output, ctx)
+                status = status_line(demo, "caption", picker, ctx)
         gr.Examples(
             [[str(settings.EXAMPLE_IMAGES_DIR / name)] for name in EXAMPLES], inputs=[image], label=_("common.examples")
         )
@@ -243,10 +259,20 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
         # state, so the status line shows it and Show the code replays it.
         drawn = session_state(None)
         inputs = [image, picker, prompt, max_new_tokens, num_beams, do_sample, temperature, top_p, seed]
-        event = button.click(caption, inputs, [output, drawn], api_name="caption", **batch_event())
-        event.then(caption_status, [picker, drawn], status, api_visibility="private", queue=False)
+        event = button.click(
+            endpoint(caption, ctx, inputs), inputs, [output, drawn], api_name="caption", **batch_event()
+        )
+        event.then(
+            display(caption_status, ctx, [picker, drawn]),
+            [picker, drawn],
+            status,
+            api_visibility="private",
+            queue=False,
+        )
         caption_panel(
             demo,
+            ctx,
+            event,
             image=image,
             picker=picker,
             prompt=prompt,
@@ -259,3 +285,7 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
             output=output,
             drawn=drawn,
         )
+
+
+# The public handlers of this tab (a lesson reaches them by name, a classroom lock by their parameters).
+ENDPOINTS = (caption, explain_caption)

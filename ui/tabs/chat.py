@@ -17,9 +17,10 @@ from runtime.backends import needs_local_model
 from runtime.inputs import check_number, check_text, notify
 from runtime.messages import InputError, Notice
 from ui import panels
+from ui.chain import display, endpoint
 from ui.components import examples, model_picker, model_status, seed_input, session_state, status_line
 from ui.context import Context
-from ui.handlers import get_model, gpu_method, shows_result, user_errors
+from ui.handlers import get_model, gpu_method
 from ui.i18n import _, bilingual, both
 from ui.server.mcp_inputs import Conversation, Files
 from ui.server.queue import Deadline
@@ -89,7 +90,6 @@ class Chat:
         self.stops: dict[str, threading.Event] = {}  # session -> its answer's Stop
 
     @gpu_method
-    @user_errors
     def chat(
         self,
         message: str,
@@ -145,8 +145,6 @@ class Chat:
                     notify(
                         Notice(
                             "chat_deadline",
-                            f"The answer was stopped at {deadline.describe()}. Ask for a "
-                            "shorter answer (max_new_tokens) or fewer images.",
                             seconds=f"{deadline.seconds:g}",
                         )
                     )
@@ -168,7 +166,6 @@ class Chat:
             stop.set()
 
     @gpu_method
-    @user_errors
     def explain_chat(
         self,
         history: list[dict] | None,
@@ -194,11 +191,7 @@ class Chat:
         if isinstance(details, dict) and details.get("server"):  # an answer from a model server
             needs_local_model(get_model("chat", model, progress).pipeline, "where")
         if not turns or turns[-1]["role"] != "assistant" or not isinstance(details, dict) or not details.get("tokens"):
-            raise InputError(
-                "chat_no_answer",
-                "There is no answer to explain yet: send a message, then explain the answer with the details "
-                "/chat returned.",
-            )
+            raise InputError("chat_no_answer")
         loaded = get_model("chat", model, progress)
         chat = loaded.pipeline
         needs_local_model(chat, "where")
@@ -206,8 +199,6 @@ class Chat:
             count = len(details["tokens"]) if isinstance(details["tokens"], list) else 0
             raise InputError(
                 "chat_answer_tokens",
-                f"The details hold {count:,} answer tokens; an answer has at most "
-                f"{MAX_ANSWER_TOKENS:,}. Send the details /chat returned.",
                 count=count,
                 limit=MAX_ANSWER_TOKENS,
             )
@@ -225,10 +216,7 @@ class Chat:
         inputs, more = chat.prepare(checked[dropped:], system, min(len(ids), vlm.MAX_EXPLAINED_TOKENS))
         found = vlm.explain_chat(chat, checked[dropped + more :], system, ids, inputs=inputs)
         if not found["images"]:
-            raise InputError(
-                "nothing_to_map",
-                "This answer's conversation has no image (or its images were dropped): nothing to map.",
-            )
+            raise InputError("nothing_to_map")
         record = {
             "tokens": found["tokens"],
             "layers": found["layers"],
@@ -258,7 +246,6 @@ def check_dropped(dropped, messages: int) -> int:
     if dropped % 2:
         raise InputError(
             "chat_dropped_odd",
-            f"`messages_dropped` must be even (whole exchanges are dropped), not {dropped}.",
             value=dropped,
         )
     return dropped
@@ -346,7 +333,7 @@ def _conversation() -> SimpleNamespace:
 def _settings(demo: gr.Blocks, ctx: Context) -> SimpleNamespace:
     """The model, the system prompt and the decoding settings."""
     picker = model_picker("chat", ctx.classroom)
-    status = status_line(demo, "chat", picker)
+    status = status_line(demo, "chat", picker, ctx)
     system_prompt = gr.Textbox(
         label=_("chat.system_prompt"),
         placeholder=_("chat.system_placeholder"),
@@ -407,7 +394,7 @@ def _explain_panel() -> SimpleNamespace:
     )
 
 
-def _wire_chat(api: Chat, page: SimpleNamespace) -> None:
+def _wire_chat(api: Chat, page: SimpleNamespace, ctx: Context) -> None:
     """Send (streamed), Stop, New, and the answer's details once it is written."""
     inputs = [
         page.message,
@@ -422,7 +409,7 @@ def _wire_chat(api: Chat, page: SimpleNamespace) -> None:
     ]
     event = gr.on(
         [page.send.click, page.message.submit],
-        api.chat,
+        endpoint(api.chat, ctx, inputs),
         inputs,
         [page.answer, page.history, page.details],
         api_name="chat",
@@ -430,8 +417,9 @@ def _wire_chat(api: Chat, page: SimpleNamespace) -> None:
     )
     # The message and its images are cleared once answered, never when refused (nothing is lost).
     event.success(lambda: ("", None), None, [page.message, page.images], api_visibility="private", queue=False)
-    event.then(lambda m: model_status("chat", m), page.picker, page.status, api_visibility="private", queue=False)
-    page.stop.click(api.stop_chat, None, None, api_visibility="private", queue=False)
+    status_shown = display(lambda m: model_status("chat", m), ctx, page.picker)
+    event.then(status_shown, page.picker, page.status, api_visibility="private", queue=False)
+    page.stop.click(display(api.stop_chat, ctx), None, None, api_visibility="private", queue=False)
     page.new.click(
         lambda: ([], "", None, "", None, pd.DataFrame()),
         None,
@@ -440,18 +428,19 @@ def _wire_chat(api: Chat, page: SimpleNamespace) -> None:
         queue=False,
     )
     page.details.change(
-        user_errors(shows_result(chat_code)),
+        display(chat_code, ctx, page.details),
         page.details,
         [page.summary, page.table, page.code, page.record_file],
         api_visibility="private",
     )
 
 
-def _wire_where(api: Chat, page: SimpleNamespace) -> None:
+def _wire_where(api: Chat, page: SimpleNamespace, ctx: Context) -> None:
     """Where the answer looked: the heatmaps, then one token's at a time."""
+    asked = [page.history, page.details, page.system_prompt, page.picker]
     event = page.where_button.click(
-        api.explain_chat,
-        [page.history, page.details, page.system_prompt, page.picker],
+        endpoint(api.explain_chat, ctx, asked),
+        asked,
         [page.where_record, page.where_gallery, page.where_state],
         api_name="explain_chat",
         concurrency_id="model",
@@ -464,7 +453,7 @@ def _wire_where(api: Chat, page: SimpleNamespace) -> None:
         queue=False,
     )
     page.where_token.release(
-        user_errors(shows_result(where_maps)),
+        display(where_maps, ctx, [page.where_state, page.where_token]),
         [page.where_state, page.where_token],
         page.where_gallery,
         api_visibility="private",
@@ -487,5 +476,10 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
         ]
         examples(*rows, inputs=[conversation.message, conversation.images])
         page = SimpleNamespace(**vars(conversation), **vars(settings_), **vars(_explain_panel()))
-        _wire_chat(api, page)
-        _wire_where(api, page)
+        _wire_chat(api, page, ctx)
+        _wire_where(api, page, ctx)
+
+
+# The public handlers of this tab (a lesson reaches them by name, a classroom lock by their
+# parameters); the methods of Chat keep each visitor's Stop (``endpoints``).
+ENDPOINTS = (Chat.chat, Chat.explain_chat)

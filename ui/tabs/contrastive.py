@@ -15,9 +15,10 @@ from labs import contrastive, fusion
 from labs.contrastive import ContrastiveConfig, ContrastiveSet
 from labs.fusion import FusionLab
 from ui import panels
+from ui.chain import display, endpoint
 from ui.components import model_picker, model_status, page_locale, seed_input, status_line
 from ui.context import Context
-from ui.handlers import get_model, gpu_method, user_errors
+from ui.handlers import get_model, gpu_method
 from ui.i18n import _, bilingual, t
 
 DEFAULTS = ContrastiveConfig()
@@ -40,7 +41,6 @@ class Contrastive:
         self.lab = lab
 
     @gpu_method
-    @user_errors
     def train_contrastive(
         self,
         embedding_size: int = DEFAULTS.embedding_size,
@@ -263,7 +263,7 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                 train_button = gr.Button(_("contrastive.train"), variant="primary")
             with gr.Column(scale=3):
                 results = _results()
-                status = status_line(demo, "retrieval", page.picker)
+                status = status_line(demo, "retrieval", page.picker, ctx)
         panels.how_it_works("contrastive.how")
         with gr.Accordion(_("contrastive.raw"), open=False):
             raw = gr.JSON(label=_("contrastive.raw"))
@@ -279,9 +279,20 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
             page.picker,
         ]
         event = train_button.click(
-            api.train_contrastive, inputs, raw, api_name="train_contrastive", concurrency_id="model"
+            endpoint(api.train_contrastive, ctx, inputs),
+            inputs,
+            raw,
+            api_name="train_contrastive",
+            concurrency_id="model",
         )
         outputs = [results.summary, results.loss_plot, results.measures_plot, results.matrix]
-        raw.change(show, [raw, locale], outputs, api_visibility="private", queue=False)
-        locale.change(show, [raw, locale], outputs, api_visibility="private", queue=False)
-        event.then(lambda m: model_status("retrieval", m), page.picker, status, api_visibility="private", queue=False)
+        shown = display(show, ctx, [raw, locale])
+        raw.change(shown, [raw, locale], outputs, api_visibility="private", queue=False)
+        locale.change(shown, [raw, locale], outputs, api_visibility="private", queue=False)
+        status_shown = display(lambda m: model_status("retrieval", m), ctx, page.picker)
+        event.then(status_shown, page.picker, status, api_visibility="private", queue=False)
+
+
+# The public handlers of this tab (a lesson reaches them by name, a classroom lock by their
+# parameters); the method of Contrastive runs over the app's Fusion lab (``endpoints``).
+ENDPOINTS = (Contrastive.train_contrastive,)

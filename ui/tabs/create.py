@@ -24,11 +24,12 @@ from runtime.hub import locate
 from runtime.inputs import check_seed, check_text, collect_notices, notify
 from runtime.registry import Checkpoint
 from ui import panels
+from ui.chain import display, endpoint
 from ui.components import examples, model_picker, model_status, seed_input, status_line
 from ui.context import Context
-from ui.handlers import get_model, gpu, makes_images, shows_result, user_errors
-from ui.i18n import _, bilingual
-from ui.messages import model_name, text
+from ui.handlers import get_model, gpu
+from ui.i18n import _, bilingual, t
+from ui.messages import locale, model_name, text
 from ui.server import outputs
 
 EXAMPLES = [
@@ -48,8 +49,6 @@ FALLBACK_DEFAULTS = {"num_inference_steps": 25, "guidance_scale": 7.5, "width": 
 
 
 @gpu
-@user_errors
-@makes_images("num_images")
 def text_to_image(
     prompt: str,
     negative_prompt: str | None = None,
@@ -110,12 +109,25 @@ def text_to_image(
     yield made + (frames.frames if show_frames else [])
 
 
+def gallery_label(step: int | None = None, total: int | None = None) -> gr.Gallery:
+    """The gallery's label, in the request's language, with the denoising step while it runs:
+    "Images · Denoising step 3/8". A handler that yields shows no progress bar once it has
+    yielded (Gradio marks its outputs "generating"), and Create yields at each step so that
+    Stop and a closed page can end it: the step is written where the images will appear."""
+    label = t("create.output", locale())
+    if step is not None:
+        label = f"{label} · {text('denoising', step=step, total=total)}"
+    return gr.Gallery(label=label)
+
+
 def denoise(pipeline, prompt: str, kwargs: dict, progress, stoppable: bool = True):
     """Run ``pipeline(prompt, **kwargs)`` in a worker thread and return its images, yielding
-    ``gr.skip()`` at each step and twice a second meanwhile: the moments at which Gradio can
-    end this handler, for the Stop button (``cancels``) or a page that closed. Ending it
-    stops the denoising after the current step (``stop``), so the model is free for the next
-    visitor. Each step's progress says how long is left, from this request's own steps."""
+    at each step (the gallery's label with the step, ``gallery_label``) and twice a second
+    meanwhile (``gr.skip()``): the moments at which Gradio can end this handler, for the Stop
+    button (``cancels``) or a page that closed. Ending it stops the denoising after the
+    current step (``stop``), so the model is free for the next visitor. Each step's progress
+    (for API clients) says how long is left, from this request's own steps. The label is put
+    back before the images or an error."""
     steps: queue.Queue = queue.Queue()
     stop, result = threading.Event(), {}
     started, first = time.monotonic(), None
@@ -157,9 +169,10 @@ def denoise(pipeline, prompt: str, kwargs: dict, progress, stoppable: bool = Tru
                 else text("denoising", step=step, total=total)
             )
             progress((step, total), desc=desc)
-            yield gr.skip()
+            yield gallery_label(step, total)
     finally:
         stop.set()  # Stop, a closed page or an error: the worker ends after its current step; done: nothing to stop
+    yield gallery_label()
     for message in result.get("notices", []):
         notify(message)
     if (error := result.pop("error", None)) is not None:
@@ -245,8 +258,6 @@ def create_extras(loaded, decoder: str = "vae", timeline: bool = False, width=No
 
 
 @gpu
-@user_errors
-@makes_images(1)
 def explain_text_to_image(
     prompt: str,
     seed: int = -1,
@@ -399,7 +410,7 @@ def create_code(prompt, negative_prompt, steps, guidance, width, height, model, 
 
 
 def create_panel(
-    demo, *, prompt, negative_prompt, seed, steps, guidance, width, height, picker, decoder, gallery
+    demo, ctx, *, prompt, negative_prompt, seed, steps, guidance, width, height, picker, decoder, gallery
 ) -> None:
     """The Create tab's Explain, How it works and Show the code panels."""
     with gr.Accordion(_("explain.create_title"), open=False):
@@ -438,16 +449,17 @@ def create_panel(
 
     inputs = [prompt, seed, negative_prompt, steps, guidance, width, height, picker, preview, decoder]
     event = button.click(
-        explain_text_to_image, inputs, [record, words, frames], api_name="explain_text_to_image", concurrency_id="model"
+        endpoint(explain_text_to_image, ctx, inputs, images=1),  # explaining an image makes one
+        inputs,
+        [record, words, frames],
+        api_name="explain_text_to_image",
+        concurrency_id="model",
     )
-    event.success(_diffusion_plots, record, [sigma_plot, word_chart], api_visibility="private", queue=False)
+    plots = display(_diffusion_plots, ctx, record)
+    event.success(plots, record, [sigma_plot, word_chart], api_visibility="private", queue=False)
 
-    gallery.change(
-        user_errors(shows_result(create_code)),
-        [prompt, negative_prompt, steps, guidance, width, height, picker, decoder, gallery],
-        [code, record_file],
-        api_visibility="private",
-    )
+    shown = [prompt, negative_prompt, steps, guidance, width, height, picker, decoder, gallery]
+    gallery.change(display(create_code, ctx, shown), shown, [code, record_file], api_visibility="private")
 
 
 def apply_defaults(model):
@@ -519,25 +531,36 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                     object_fit="contain",
                     format="png",
                 )
-                status = status_line(demo, "text_to_image", picker)
+                status = status_line(demo, "text_to_image", picker, ctx)
         examples([[p] for p in EXAMPLES], [[p] for p in EXAMPLES_ZH], inputs=[prompt])
 
         settings_ = [page.steps, page.guidance, page.width, page.height]
-        picker.change(apply_defaults, picker, settings_, api_visibility="private", queue=False)
-        inputs = [prompt, page.negative_prompt, page.seed, *settings_, page.num_images, picker, page.decoder]
+        picker.change(display(apply_defaults, ctx, picker), picker, settings_, api_visibility="private", queue=False)
+        inputs = [
+            prompt,
+            page.negative_prompt,
+            page.seed,
+            *settings_,
+            page.num_images,
+            picker,
+            page.decoder,
+            page.timeline,
+        ]
         event = gr.on(
             [button.click, prompt.submit],
-            text_to_image,
-            [*inputs, page.timeline],
+            endpoint(text_to_image, ctx, inputs, images="num_images"),
+            inputs,
             gallery,
             api_name="text_to_image",
             concurrency_id="model",
         )
-        event.then(lambda m: model_status("text_to_image", m), picker, status, api_visibility="private", queue=False)
+        status_shown = display(lambda m: model_status("text_to_image", m), ctx, picker)
+        event.then(status_shown, picker, status, api_visibility="private", queue=False)
         # Stop ends the handler at its next step (see denoise), as a closed page does.
         stop.click(None, None, None, cancels=[event], api_visibility="private", queue=False)
         create_panel(
             demo,
+            ctx,
             prompt=prompt,
             negative_prompt=page.negative_prompt,
             seed=page.seed,
@@ -549,3 +572,7 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
             decoder=page.decoder,
             gallery=gallery,
         )
+
+
+# The public handlers of this tab (a lesson reaches them by name, a classroom lock by their parameters).
+ENDPOINTS = (text_to_image, explain_text_to_image)

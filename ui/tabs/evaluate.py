@@ -13,9 +13,10 @@ from pipelines.cache import MODELS
 from runtime import registry, settings
 from runtime.inputs import Range
 from runtime.messages import InputError
+from ui.chain import display, endpoint
 from ui.components import picker_choice
 from ui.context import Context
-from ui.handlers import gpu, makes_images, user_errors
+from ui.handlers import gpu
 from ui.i18n import EN, _, t
 from ui.messages import locale, model_name, text, translate
 from ui.server import outputs
@@ -40,8 +41,6 @@ def _progress(progress: gr.Progress, start: float, share: float, label: str, dea
         if deadline is not None and deadline.passed:
             raise InputError(
                 "evaluation_stopped",
-                f"The evaluation stopped after {done} of {total} steps: the time budget is {deadline.describe()}. "
-                "Evaluate fewer items (limit) or fewer tasks at once, or run `python -m evaluation` on the command line.",
                 done=done,
                 total=total,
                 seconds=f"{deadline.seconds:g}",
@@ -106,13 +105,25 @@ def _task(task: str) -> str:
     return t(f"evaluate.task.{task}", locale())
 
 
+def t_language(code: str) -> str:
+    """A probe language's name in the request's language ("Chinese", "中文")."""
+    key = f"evaluate.language.{code}"
+    return t(key, locale()) if key in EN else code
+
+
 def _summary(a: dict, b: dict | None) -> str:
     run = a["run"]
     lines = [text("evaluation_done", version=run["probe_set"]["version"], device=run["device"])]
     for name, res in (("A", a), ("B", b)):
         if res:
+            by_language = res["run"].get("models_by_language", {})
             models = ", ".join(
-                f"{_task(t)}: **{model_name(m['key'], m['label'])}**" for t, m in res["run"]["models"].items()
+                f"{_task(t)}: **{model_name(m['key'], m['label'])}**"
+                + "".join(
+                    f" ({t_language(lang)}: **{model_name(o['key'], o['label'])}**)"
+                    for lang, o in by_language.get(t, {}).items()
+                )
+                for t, m in res["run"]["models"].items()
             )
             lines.append(f"- {name}: {models}")
     if run["judge"]:
@@ -137,8 +148,6 @@ def _images_made(arguments: dict) -> int:
 
 
 @gpu(duration=240)  # ZeroGPU: an evaluation takes minutes, not the default 60 s
-@user_errors
-@makes_images(_images_made)
 def evaluate(
     tasks: list[str],
     limit: int = settings.EVAL_DEFAULT_ITEMS,
@@ -251,14 +260,29 @@ def show_probes() -> list[tuple[str, str]]:
     return shown
 
 
+def per_language(task: str, offered: list[registry.Checkpoint], profile: str | None = None) -> bool:
+    """Whether model A's picker for ``task`` offers "the default, per language": where the
+    picker's first model (BLIP) doesn't read Chinese and another it offers does (on the cpu
+    and gpu profiles, the chat default, a Qwen VLM), which then answers the Chinese probes."""
+    from evaluation.runner import PER_LANGUAGE
+
+    if task not in PER_LANGUAGE or not offered:
+        return False
+    chinese = registry.language_default(task, "zh", profile or MODELS.profile)
+    return chinese.key != offered[0].key and chinese.key in {c.key for c in offered}
+
+
 def _picker(task: str, label: str, compare: bool, classroom: ClassroomPolicy) -> gr.Dropdown:
     """A checkpoint picker of the Evaluate tab: what the classroom offers for ``task``
     (the second column may also be "none"), guarded like every other model picker."""
     offered = classroom.offered(task)
     options = [picker_choice(c) for c in offered]
+    value = NONE if compare else offered[0].key
     if compare:
         options = [(_("evaluate.none"), NONE), *options]
-    picker = gr.Dropdown(choices=options, value=NONE if compare else offered[0].key, label=_(label))
+    elif per_language(task, offered, classroom.profile):  # empty: each language's default (runner.by_model)
+        options, value = [(_("evaluate.per_language"), NONE), *options], NONE
+    picker = gr.Dropdown(choices=options, value=value, label=_(label))
     return classroom.guard_picker(picker, task, optional=compare)
 
 
@@ -315,7 +339,7 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
         inputs = [tasks, limit, *[models_a[i] for i in order], *[models_b[i] for i in order]]
         # One progress bar, over the scores table, naming the task and the item (not one per output).
         button.click(
-            evaluate,
+            endpoint(evaluate, ctx, inputs, images=_images_made),
             inputs,
             [summary, table, chart, downloads, items, round_trip],
             api_name="evaluate",
@@ -323,4 +347,8 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
             concurrency_limit=1,
             show_progress_on=table,
         )
-        probes_button.click(show_probes, None, probe_gallery, api_visibility="private")
+        probes_button.click(display(show_probes, ctx), None, probe_gallery, api_visibility="private")
+
+
+# The public handlers of this tab (a lesson reaches them by name, a classroom lock by their parameters).
+ENDPOINTS = (evaluate,)

@@ -18,9 +18,10 @@ from labs import fusion
 from labs.fusion import FusionConfig, FusionLab
 from runtime.inputs import notify
 from runtime.messages import InputError, Notice
+from ui.chain import display, endpoint
 from ui.components import model_picker, model_status, page_locale, seed_input, session_state, status_line
 from ui.context import Context
-from ui.handlers import get_model, gpu_method, user_errors
+from ui.handlers import get_model, gpu_method
 from ui.i18n import _, bilingual, t
 from ui.server.queue import Deadline
 
@@ -101,10 +102,8 @@ class Fusion:
                 left = [c.strategy for c in configs[len(finished) :]]
                 notify(
                     Notice(
-                        "training_stopped",
-                        f"Training stopped after {len(result['curves']['epoch'])} of {config.epochs} epochs"
-                        + (f" (not trained: {', '.join(left)})" if left else "")
-                        + f": the time budget is {deadline.describe()}. Use fewer epochs or a smaller hidden size.",
+                        "training_stopped_left" if left else "training_stopped",
+                        left=", ".join(left),
                         done=len(result["curves"]["epoch"]),
                         epochs=config.epochs,
                         seconds=f"{deadline.seconds:g}",
@@ -113,7 +112,6 @@ class Fusion:
                 return
 
     @gpu_method
-    @user_errors
     def train_fusion(
         self,
         strategy: str = DEFAULTS.strategy,
@@ -153,7 +151,6 @@ class Fusion:
             yield results[-1]
 
     @gpu_method
-    @user_errors
     def compare_fusion(
         self,
         hidden_size: int = DEFAULTS.hidden_size,
@@ -204,7 +201,7 @@ def _strategies(strategies) -> list[str]:
     if isinstance(strategies, str):
         strategies = [s for s in strategies.replace(" ", ",").split(",") if s]
     if not isinstance(strategies, (list, tuple)) or not strategies:
-        raise InputError("pick_strategy", f"Pick at least one strategy to compare: any of {list(fusion.STRATEGIES)}.")
+        raise InputError("pick_strategy", strategies=", ".join(fusion.STRATEGIES))
     chosen = [str(s).strip().lower() for s in strategies]
     if unknown := [s for s in chosen if s not in fusion.STRATEGIES]:
         raise ValueError(f"Unknown fusion strategy {unknown[0]!r}; available strategies = {list(fusion.STRATEGIES)}")
@@ -498,7 +495,7 @@ def _data_settings(ctx: Context) -> SimpleNamespace:
     )
 
 
-def _results(demo: gr.Blocks, picker: gr.Dropdown) -> SimpleNamespace:
+def _results(demo: gr.Blocks, picker: gr.Dropdown, ctx: Context) -> SimpleNamespace:
     """The latest run: its summary, curves, confusion matrix and mistakes."""
     summary = gr.Markdown(_("fusion.summary_empty"))
     with gr.Row():
@@ -515,7 +512,7 @@ def _results(demo: gr.Blocks, picker: gr.Dropdown) -> SimpleNamespace:
         accuracy_plot = gr.LinePlot(label=_("fusion.accuracy"), y_title=_("fusion.accuracy"), y_lim=[0, 1], **plot)
     confusion = gr.HTML()
     mistakes = gr.Gallery(label=_("fusion.mistakes"), interactive=False, columns=4, height=220, object_fit="contain")
-    status = status_line(demo, "retrieval", picker)
+    status = status_line(demo, "retrieval", picker, ctx)
     return SimpleNamespace(
         summary=summary,
         loss_plot=loss_plot,
@@ -526,7 +523,7 @@ def _results(demo: gr.Blocks, picker: gr.Dropdown) -> SimpleNamespace:
     )
 
 
-def _wire(demo: gr.Blocks, api: Fusion, page: SimpleNamespace) -> None:
+def _wire(demo: gr.Blocks, api: Fusion, page: SimpleNamespace, ctx: Context) -> None:
     """Train one strategy or compare several; each result is drawn in the page's language."""
     settings_ = [
         page.hidden_size,
@@ -540,16 +537,21 @@ def _wire(demo: gr.Blocks, api: Fusion, page: SimpleNamespace) -> None:
         page.modalities,
         page.audio_picker,
     ]
+    trained, compared = [page.strategy, *settings_], [*settings_, page.compared]
     training = page.train_button.click(
-        api.train_fusion, [page.strategy, *settings_], page.raw, api_name="train_fusion", concurrency_id="model"
+        endpoint(api.train_fusion, ctx, trained), trained, page.raw, api_name="train_fusion", concurrency_id="model"
     )
     comparing = page.compare_button.click(
-        api.compare_fusion, [*settings_, page.compared], page.raw, api_name="compare_fusion", concurrency_id="model"
+        endpoint(api.compare_fusion, ctx, compared),
+        compared,
+        page.raw,
+        api_name="compare_fusion",
+        concurrency_id="model",
     )
     outputs = [page.summary, page.loss_plot, page.accuracy_plot, page.confusion, page.mistakes, page.table, page.runs]
     shown = [page.raw, page.runs, page.locale]
-    page.raw.change(show, shown, outputs, api_visibility="private", queue=False)
-    page.locale.change(show, shown, outputs, api_visibility="private", queue=False)
+    page.raw.change(display(show, ctx, shown), shown, outputs, api_visibility="private", queue=False)
+    page.locale.change(display(show, ctx, shown), shown, outputs, api_visibility="private", queue=False)
     page.optimizer.input(
         lambda o: LEARNING_RATES[o], page.optimizer, page.learning_rate, api_visibility="private", queue=False
     )
@@ -565,9 +567,8 @@ def _wire(demo: gr.Blocks, api: Fusion, page: SimpleNamespace) -> None:
         queue=False,
     )
     for event in (training, comparing):
-        event.then(
-            lambda m: model_status("retrieval", m), page.picker, page.status, api_visibility="private", queue=False
-        )
+        status_shown = display(lambda m: model_status("retrieval", m), ctx, page.picker)
+        event.then(status_shown, page.picker, page.status, api_visibility="private", queue=False)
     demo.load(lambda loc: _table([], loc), page.locale, page.table, api_visibility="private", queue=False)
     # Drawn on first use, not at import.
     demo.load(_examples, None, page.examples, api_visibility="private", queue=False)
@@ -591,7 +592,7 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                     label=_("fusion.compare_strategies"),
                 )
             with gr.Column(scale=3):
-                results = _results(demo, data.picker)
+                results = _results(demo, data.picker, ctx)
         gr.Markdown(_("fusion.table_title"))
         table = gr.HTML()
         clear_button = gr.Button(_("fusion.clear"), size="sm")
@@ -611,4 +612,9 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
             raw=raw,
             runs=runs,
         )
-        _wire(demo, api, page)
+        _wire(demo, api, page, ctx)
+
+
+# The public handlers of this tab (a lesson reaches them by name, a classroom lock by their
+# parameters); the methods of Fusion run over the app's lab and classroom (``endpoints``).
+ENDPOINTS = (Fusion.train_fusion, Fusion.compare_fusion)

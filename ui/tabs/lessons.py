@@ -265,6 +265,24 @@ def _describe(lessons: list[Lesson], plans: dict) -> list[dict]:
     return described
 
 
+class Lessons:
+    """The Lessons tab's handlers over this app's lessons: the chooser, and /lessons."""
+
+    def __init__(self, shown: tuple[Lesson, ...], described: list[dict]):
+        self.shown, self.described = shown, described
+
+    def choose(self, lesson_id):
+        return [gr.Column(visible=lesson.id == lesson_id) for lesson in self.shown]
+
+    def lessons(self) -> list[dict]:
+        """The lessons of the Lessons tab, as data: each lesson's id, title and summary, and its steps (title, text and formula in English and Chinese, and what the step's Try it runs: the tab, the endpoint, the inputs and files it sets, and whether it is available here).
+
+        Returns:
+            The list of lessons.
+        """
+        return self.described
+
+
 def build(demo: gr.Blocks, ctx: Context) -> None:
     shown = ctx.lessons
     actions = collect(demo)  # every tab built so far: all of them, as this one is built last
@@ -303,10 +321,8 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                             )
             columns.append(column)
 
-        def choose(lesson_id):
-            return [gr.Column(visible=lesson.id == lesson_id) for lesson in shown]
-
-        chooser.change(choose, chooser, columns, api_visibility="private", queue=False)
+        api = Lessons(shown, _describe(shown, plans))
+        chooser.change(api.choose, chooser, columns, api_visibility="private", queue=False)
         relabel = dict(
             fn=lambda loc, chosen: gr.Radio(choices=_titles(shown, loc), value=chosen),
             inputs=[locale, chooser],
@@ -316,14 +332,4 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
         )
         locale.change(**relabel)
 
-        described = _describe(shown, plans)
-
-        def lessons() -> list[dict]:
-            """The lessons of the Lessons tab, as data: each lesson's id, title and summary, and its steps (title, text and formula in English and Chinese, and what the step's Try it runs: the tab, the endpoint, the inputs and files it sets, and whether it is available here).
-
-            Returns:
-                The list of lessons.
-            """
-            return described
-
-        gr.api(lessons, api_name="lessons")
+        gr.api(api.lessons, api_name="lessons")

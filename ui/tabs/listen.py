@@ -10,9 +10,9 @@ from explain import snippets
 from pipelines.limits import TEXT_TO_SPEECH
 from runtime import settings
 from ui import panels
+from ui.chain import display, endpoint
 from ui.components import examples, model_picker, model_status, session_state, status_line
 from ui.context import Context
-from ui.handlers import shows_result, user_errors
 from ui.i18n import _
 from ui.messages import locale, text
 from ui.server.serving import model_event
@@ -69,8 +69,6 @@ def show_result(result: dict | None) -> tuple[str, str]:
     return "\n".join(lines), text("language_line", name=language_name(result["language"]), count=len(lines))
 
 
-@user_errors
-@shows_result
 def transcribe_code(audio, task: str, model: str | None, result: dict | None):
     """Show the code for a transcription: a program that reads the clip as the app did."""
     loaded = panels.loaded_model("speech_recognition", model) if result else None
@@ -113,7 +111,7 @@ def _listen_row(demo: gr.Blocks, ctx: Context) -> SimpleNamespace:
             transcript = gr.Textbox(label=_("listen.transcript"), lines=4, buttons=["copy"])
             details = gr.Markdown()
             segments = gr.Textbox(label=_("listen.segments"), lines=6, max_lines=14, buttons=["copy"])
-            status = status_line(demo, "speech_recognition", picker)
+            status = status_line(demo, "speech_recognition", picker, ctx)
     clips = [
         [[str(settings.EXAMPLE_AUDIO_DIR / name)] for name in names] for names in (AUDIO_EXAMPLES, AUDIO_EXAMPLES_ZH)
     ]
@@ -153,53 +151,49 @@ def _speak_row(demo: gr.Blocks, ctx: Context) -> SimpleNamespace:
             button = gr.Button(_("speak.button"), variant="primary")
         with gr.Column():
             speech = gr.Audio(label=_("speak.output"), type="filepath", autoplay=True, interactive=False)
-            status = status_line(demo, "text_to_speech", picker)
+            status = status_line(demo, "text_to_speech", picker, ctx)
     examples([[t] for t in SPEAK_EXAMPLES], [[t] for t in SPEAK_EXAMPLES_ZH], inputs=[text])
     return SimpleNamespace(
         text=text, speaking_rate=speaking_rate, picker=picker, button=button, speech=speech, status=status
     )
 
 
-def _wire_listen(page: SimpleNamespace, code: gr.Code, record_file: gr.File) -> None:
+def _wire_listen(page: SimpleNamespace, code: gr.Code, record_file: gr.File, ctx: Context) -> None:
     """Transcribe: the transcript, then its segments, details and Show the code."""
     # The transcript is the endpoint's answer; the full result goes to a State, which
     # API clients don't see, and from there into the table.
     result = session_state()
+    inputs = [page.audio, page.language, page.task, page.picker]
     event = gr.on(
         [page.button.click, page.audio.stop_recording],
-        transcribe,
-        [page.audio, page.language, page.task, page.picker],
+        endpoint(transcribe, ctx, inputs),
+        inputs,
         [page.transcript, result],
         api_name="transcribe",
         **model_event("speech_recognition"),
     )
-    event.success(show_result, result, [page.segments, page.details], api_visibility="private", queue=False)
-    event.success(
-        transcribe_code, [page.audio, page.task, page.picker, result], [code, record_file], api_visibility="private"
-    )
-    event.then(
-        lambda m: model_status("speech_recognition", m), page.picker, page.status, api_visibility="private", queue=False
-    )
+    shown = display(show_result, ctx, result)
+    event.success(shown, result, [page.segments, page.details], api_visibility="private", queue=False)
+    code_of = [page.audio, page.task, page.picker, result]
+    event.success(display(transcribe_code, ctx, code_of), code_of, [code, record_file], api_visibility="private")
+    status_shown = display(lambda m: model_status("speech_recognition", m), ctx, page.picker)
+    event.then(status_shown, page.picker, page.status, api_visibility="private", queue=False)
 
 
-def _wire_speak(page: SimpleNamespace) -> None:
+def _wire_speak(page: SimpleNamespace, ctx: Context) -> None:
     """Speak: the speech, and the status line naming the voice that read it."""
+    inputs = [page.text, page.speaking_rate, page.picker]
     event = gr.on(
         [page.button.click, page.text.submit],
-        speak,
-        [page.text, page.speaking_rate, page.picker],
+        endpoint(speak, ctx, inputs),
+        inputs,
         page.speech,
         api_name="speak",
         concurrency_id="model",
     )
     # The status line names the voice that read the text (Chinese goes to the Chinese voice).
-    event.then(
-        lambda m, said: model_status("text_to_speech", voice_key(said, m)),
-        [page.picker, page.text],
-        page.status,
-        api_visibility="private",
-        queue=False,
-    )
+    voice = display(lambda m, said: model_status("text_to_speech", voice_key(said, m)), ctx, [page.picker, page.text])
+    event.then(voice, [page.picker, page.text], page.status, api_visibility="private", queue=False)
 
 
 def build(demo: gr.Blocks, ctx: Context) -> None:
@@ -209,5 +203,9 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
         speak_ = _speak_row(demo, ctx)
         panels.how_it_works("listen.how")
         code, record_file = panels.show_code()
-        _wire_listen(listen, code, record_file)
-        _wire_speak(speak_)
+        _wire_listen(listen, code, record_file, ctx)
+        _wire_speak(speak_, ctx)
+
+
+# The public handlers of this tab (a lesson reaches them by name, a classroom lock by their parameters).
+ENDPOINTS = (speak, transcribe)

@@ -12,6 +12,7 @@ from pipelines.cache import MODELS
 from runtime import registry, settings
 from runtime.download import DownloadError, origin, size_text
 from runtime.prepare import checkpoints, prepare
+from ui.chain import display
 from ui.context import Context
 from ui.i18n import _, both, t
 from ui.messages import locale, model_name, text, translate
@@ -170,6 +171,32 @@ def set_fast_path(on: bool):
     return refresh()
 
 
+class Downloads:
+    """The download button: shown to whoever ``may_prepare`` when the page loads, and
+    checked again on the server when clicked."""
+
+    def __init__(self, classroom: bool):
+        self.classroom = classroom  # in classroom mode, the teacher alone
+
+    def show_prepare(self, request: gr.Request):  # the tiny profile builds its models here: nothing to download
+        tiny = registry.resolve_profile(MODELS.profile) == "tiny"
+        return gr.Group(visible=may_prepare(request, self.classroom) and not tiny)
+
+    def prepare_models(self, request: gr.Request, progress=gr.Progress()):
+        """Download the profile's models (runtime/prepare.py), with progress; a table of what is ready."""
+        if not may_prepare(request, self.classroom):
+            raise gr.Error(both("models.prepare_teacher_only"), print_exception=False)
+
+        def on_progress(done: int, total: int) -> None:
+            progress((done, total), desc=f"{size_text(done)} / {size_text(total)}", unit="bytes")
+
+        try:
+            results = prepare(checkpoints(MODELS.profile), on_progress)
+        except DownloadError as error:  # the disk check: nothing was downloaded
+            raise gr.Error(translate(error), title=text("title_download"), print_exception=False) from None
+        return prepare_table(results)
+
+
 def build(demo: gr.Blocks, ctx: Context) -> None:
     """The panel; with MODELS_PANEL=view (a public Space without a login) or in classroom
     mode, only the list: what would act for every visitor (unloading, the fast-path
@@ -202,33 +229,18 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
 
     outputs = [summary, table, picked]
     private = dict(api_visibility="private", queue=False)
-    panel.expand(refresh, None, outputs, **private)
-    refresh_button.click(refresh, None, outputs, **private)
+    shown = display(refresh, ctx)
+    panel.expand(shown, None, outputs, **private)
+    refresh_button.click(shown, None, outputs, **private)
 
-    def show_prepare(request: gr.Request):  # the tiny profile builds its models here: nothing to download
-        tiny = registry.resolve_profile(MODELS.profile) == "tiny"
-        return gr.Group(visible=may_prepare(request, classroom) and not tiny)
-
-    def prepare_models(request: gr.Request, progress=gr.Progress()):
-        """Download the profile's models (runtime/prepare.py), with progress; a table of what is ready."""
-        if not may_prepare(request, classroom):
-            raise gr.Error(both("models.prepare_teacher_only"), print_exception=False)
-
-        def on_progress(done: int, total: int) -> None:
-            progress((done, total), desc=f"{size_text(done)} / {size_text(total)}", unit="bytes")
-
-        try:
-            results = prepare(checkpoints(MODELS.profile), on_progress)
-        except DownloadError as error:  # the disk check: nothing was downloaded
-            raise gr.Error(translate(error), title=text("title_download"), print_exception=False) from None
-        return prepare_table(results)
-
-    demo.load(show_prepare, None, preparing, **private)
-    prepare_button.click(prepare_models, None, prepared, api_visibility="private", concurrency_id="models-panel")
+    downloads = Downloads(classroom)
+    demo.load(display(downloads.show_prepare, ctx), None, preparing, **private)
+    prepared_by = dict(api_visibility="private", concurrency_id="models-panel")
+    prepare_button.click(display(downloads.prepare_models, ctx), None, prepared, **prepared_by)
     if not full:
         return
     acting = dict(api_visibility="private", concurrency_id="models-panel")  # queued: rate-limited
-    unload_button.click(unload, picked, outputs, **acting)
-    unload_all_button.click(unload_all, None, outputs, **acting)
-    fast.input(set_fast_path, fast, outputs, **acting)
+    unload_button.click(display(unload, ctx, picked), picked, outputs, **acting)
+    unload_all_button.click(display(unload_all, ctx), None, outputs, **acting)
+    fast.input(display(set_fast_path, ctx, fast), fast, outputs, **acting)
     demo.load(lambda: MODELS.fast_path, None, fast, **private)

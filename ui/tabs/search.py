@@ -27,9 +27,10 @@ from search.collections import Collections
 from search.index import SHOWN
 from search.uploads import UploadBudget, is_zip
 from ui import panels
+from ui.chain import display, endpoint
 from ui.components import examples, image_input, model_picker, model_status, session_state, status_line
 from ui.context import Context
-from ui.handlers import get_model, gpu, gpu_method, shows_result, user_errors
+from ui.handlers import get_model, gpu, gpu_method
 from ui.i18n import _, both
 from ui.messages import text, translate, words
 from ui.server.callers import session_of
@@ -85,7 +86,6 @@ def _session(request: gr.Request | None) -> str | None:
 
 
 @gpu
-@user_errors
 def classify(image: str, labels: str, model: str | None = None, progress=gr.Progress(track_tqdm=True)) -> dict:
     """Zero-shot classification: how well an image matches each of the labels you give, with no training (CLIP).
 
@@ -104,8 +104,9 @@ def classify(image: str, labels: str, model: str | None = None, progress=gr.Prog
 
 
 class Search:
-    """The Search tab's endpoints, over the app's collections: each public method is one
-    endpoint, named as its api_name, with the docstring the API docs and MCP tools show."""
+    """The Search tab's endpoints, over the app's collections: each public method but
+    ``collection`` (which the page loads) is one endpoint, named as its api_name, with the
+    docstring the API docs and MCP tools show."""
 
     def __init__(self, collections: Collections):
         self.collections = collections
@@ -122,7 +123,6 @@ class Search:
         return _gallery(hits), self.collections.public(hits)
 
     @gpu_method
-    @user_errors
     def search_by_text(
         self,
         query: str,
@@ -148,7 +148,6 @@ class Search:
         return self._answer(self.collections.search(found, query_embedding, top_k), request)
 
     @gpu_method
-    @user_errors
     def search_by_image(
         self,
         image: str,
@@ -168,14 +167,11 @@ class Search:
             The hits, best first, each captioned with its similarity and file name.
         """
         if image is None:
-            raise InputError(
-                "image_missing", "No image given: upload an image or pick one of the examples.", name="image"
-            )
+            raise InputError("image_missing", name="image")
         loaded, found = self._sources(model, request, progress)
         return self._answer(self.collections.search(found, loaded.pipeline.embed_query(image=image), top_k), request)
 
     @gpu_method
-    @user_errors
     def search(
         self,
         query: str | None = None,
@@ -205,7 +201,6 @@ class Search:
         return gallery, hits, hits
 
     @gpu_method
-    @user_errors
     def more_like_this(
         self,
         image_id: str,
@@ -226,19 +221,18 @@ class Search:
         """
         # The images closest to one already in the collection (by its id), itself left out.
         if not image_id or not isinstance(image_id, str):
-            raise InputError("no_result_chosen", "No image chosen: click a search result first, then 'More like this'.")
+            raise InputError("no_result_chosen")
         image_id = image_id.strip()
         _, found = self._sources(model, request, progress)
         owner = self.collections.owner(found, image_id)
         if owner is None:
-            raise InputError("unknown_image", f"No image with id {image_id!r} in your collection.")
+            raise InputError("unknown_image", id=image_id)
         gallery, hits = self._answer(
             self.collections.search(found, found[owner].embedding(image_id), top_k, exclude=[image_id]), request
         )
         return gallery, hits, hits
 
     @gpu_method
-    @user_errors
     def classify_collection(
         self,
         labels: str,
@@ -286,8 +280,6 @@ class Search:
             if max_images == 0:
                 raise InputError(
                     "uploads_per_hour",
-                    f"You have added {settings.UPLOAD_IMAGES_PER_HOUR:,} images in the last hour, the most this app "
-                    "allows one visitor; please try again later.",
                     limit=settings.UPLOAD_IMAGES_PER_HOUR,
                 )
             added = self.collections.add(paths, loaded.pipeline, loaded.checkpoint.key, _session(request), budget)
@@ -302,7 +294,6 @@ class Search:
         lines += [f"- {name}: {translate(why)}" for name, why in added.skipped[:30]]
         return *self.collection(model, request, items=True), "\n".join(lines)
 
-    @user_errors
     def add_to_gallery(
         self,
         files: list[str] | None,
@@ -323,10 +314,9 @@ class Search:
         """
         paths = [str(f) for f in [*(files or []), *(folder or [])]]
         if not paths:
-            raise InputError("no_files", "No files given: choose images, a folder or a zip file to add.")
+            raise InputError("no_files")
         return self._add(paths, model, request, progress)
 
-    @user_errors
     def index_zip(
         self,
         file: str | None,
@@ -344,12 +334,11 @@ class Search:
             The newest images of the collection, and a report of what was added and skipped.
         """
         if not file:
-            raise InputError("no_zip", "No zip file given: choose a .zip of images.")
+            raise InputError("no_zip")
         if not is_zip(file):
-            raise InputError("not_zip", f"{Path(str(file)).name!r} is not a zip file.", file=Path(str(file)).name)
+            raise InputError("not_zip", file=Path(str(file)).name)
         return self._add([str(file)], model, request, progress)
 
-    @user_errors
     def remove_from_gallery(
         self, image_id: str, model: str | None = None, request: gr.Request = None
     ) -> tuple[list[tuple[str, str]], list[dict], str]:
@@ -364,7 +353,7 @@ class Search:
         """
         # Remove an image you added (by id); the bundled gallery stays as it is.
         if not image_id or not isinstance(image_id, str):
-            raise InputError("no_image_chosen", "No image chosen: click one of your images in the results first.")
+            raise InputError("no_image_chosen")
         loaded = get_model("retrieval", model)
         names = self.collections.names(_session(request))  # read before the removal forgets the name
         path = self.collections.remove(image_id.strip(), loaded.pipeline, loaded.checkpoint.key, _session(request))
@@ -378,7 +367,6 @@ class Search:
         return (gallery, found) if items else gallery
 
     @gpu_method
-    @user_errors
     def embedding_map(
         self,
         query: str | None = None,
@@ -407,7 +395,7 @@ class Search:
             label = check_text(query, "search text")
             embedding = pipe.embed_texts([label])[0]
         else:
-            raise InputError("no_map_query", "Type a search text or give a query image to place on the map.")
+            raise InputError("no_map_query")
         paths, matrix = self.collections.embeddings(pipe, _session(request))
         record, picture = explain_clip.embedding_map(
             paths, matrix, embedding, label, int(top_k), words("explain.figure.")
@@ -443,7 +431,6 @@ def _selected(items: list[dict] | None, event: gr.SelectData):
 
 
 @gpu
-@user_errors
 def similarity_matrix(
     images: list[str] | None, texts: str, model: str | None = None, progress=gr.Progress(track_tqdm=True)
 ):
@@ -463,8 +450,6 @@ def similarity_matrix(
     return record, explain_clip.matrix_figure(record, thumbnails, words=words("explain.figure.")), (record, thumbnails)
 
 
-@user_errors
-@shows_result
 def rescale_matrix(state, temperature: float):
     if not state:
         return gr.skip(), gr.skip()
@@ -531,18 +516,12 @@ class SearchCode:
         record = snippets.search_record(loaded, text, image, weight, k, self.collections.named(items, session), found)
         return panels.code_and_record(record)
 
-    @user_errors
-    @shows_result
     def text_code(self, text, k, model, found, request: gr.Request):
         return self._code(text, None, None, k, model, found, request)
 
-    @user_errors
-    @shows_result
     def image_code(self, image, k, model, found, request: gr.Request):
         return self._code(None, image, None, k, model, found, request)
 
-    @user_errors
-    @shows_result
     def both_code(self, text, image, k, weight, model, found, request: gr.Request):
         return self._code(text, image, weight, k, model, found, request)
 
@@ -598,7 +577,7 @@ def _clip_lab() -> SimpleNamespace:
 
 
 def search_panel(
-    demo, *, query, query_image, picker, top_k, embedding_map, classify_image, confidences
+    demo, ctx, *, query, query_image, picker, top_k, embedding_map, classify_image, confidences
 ) -> tuple[gr.Code, gr.File]:
     """The Search tab's CLIP lab, How it works and Show the code panels; returns Show the
     code's program and record, which a search fills too."""
@@ -616,7 +595,7 @@ def search_panel(
         queue=False,
     )
     event = lab.button.click(
-        similarity_matrix,
+        endpoint(similarity_matrix, ctx, [lab.files, lab.texts, picker]),
         [lab.files, lab.texts, picker],
         [lab.record, lab.matrix, state],
         api_name="similarity_matrix",
@@ -630,25 +609,28 @@ def search_panel(
         api_visibility="private",
         queue=False,
     )
-    event.success(matrix_table, lab.record, lab.numbers, api_visibility="private", queue=False)
+    event.success(
+        display(matrix_table, ctx, lab.record), lab.record, lab.numbers, api_visibility="private", queue=False
+    )
+    rescaled = [state, lab.temperature]
     lab.temperature.release(
-        rescale_matrix, [state, lab.temperature], [lab.matrix, lab.numbers], api_visibility="private"
+        display(rescale_matrix, ctx, rescaled), rescaled, [lab.matrix, lab.numbers], api_visibility="private"
     )
     lab.map_button.click(
-        embedding_map,
+        endpoint(embedding_map, ctx, [query, query_image, picker, top_k]),
         [query, query_image, picker, top_k],
         [lab.picture, lab.map_record],
         api_name="embedding_map",
         concurrency_id="model",
     )
     lab.record.change(
-        user_errors(shows_result(matrix_code)),
+        display(matrix_code, ctx, [lab.files, picker, lab.record]),
         [lab.files, picker, lab.record],
         [code, record_file],
         api_visibility="private",
     )
     confidences.change(
-        user_errors(shows_result(classify_code)),
+        display(classify_code, ctx, [classify_image, picker, confidences]),
         [classify_image, picker, confidences],
         [code, record_file],
         api_visibility="private",
@@ -691,7 +673,7 @@ def _search_row(demo: gr.Blocks, ctx: Context) -> SimpleNamespace:
             # The hits as data: returned by /search and /more_like_this, kept for 'more like this'.
             hits_json = gr.JSON(visible=False)
             hits_state = session_state([])
-            status = status_line(demo, "retrieval", picker)
+            status = status_line(demo, "retrieval", picker, ctx)
     examples([[q] for q in QUERY_EXAMPLES], [[q] for q in QUERY_EXAMPLES_ZH], inputs=[query])
     return SimpleNamespace(
         query=query,
@@ -811,10 +793,10 @@ def _classify_row() -> SimpleNamespace:
     return SimpleNamespace(image=image, labels=labels, button=button, confidences=confidences)
 
 
-def _refresh(page: SimpleNamespace) -> dict:
+def _refresh(page: SimpleNamespace, ctx: Context) -> dict:
     """The status line's refresh, run after a model call."""
     return dict(
-        fn=lambda m: model_status("retrieval", m),
+        fn=display(lambda m: model_status("retrieval", m), ctx, page.picker),
         inputs=page.picker,
         outputs=page.status,
         api_visibility="private",
@@ -822,7 +804,7 @@ def _refresh(page: SimpleNamespace) -> dict:
     )
 
 
-def _wire_search(api: Search, page: SimpleNamespace, refresh: dict) -> tuple:
+def _wire_search(api: Search, page: SimpleNamespace, refresh: dict, ctx: Context) -> tuple:
     """Search by text, by image or both, select a hit, more like it, remove it; returns the
     three searches' events (Show the code follows them)."""
     model_call = dict(concurrency_id="model")
@@ -830,22 +812,23 @@ def _wire_search(api: Search, page: SimpleNamespace, refresh: dict) -> tuple:
     # part of the API); /search and /more_like_this also return the hits as data.
     by_text = gr.on(
         [page.text_button.click, page.query.submit],
-        api.search_by_text,
+        endpoint(api.search_by_text, ctx, [page.query, page.top_k, page.picker]),
         [page.query, page.top_k, page.picker],
         [page.hits, page.hits_state],
         api_name="search_by_text",
         **model_call,
     )
     by_image = page.image_button.click(
-        api.search_by_image,
+        endpoint(api.search_by_image, ctx, [page.query_image, page.top_k, page.picker]),
         [page.query_image, page.top_k, page.picker],
         [page.hits, page.hits_state],
         api_name="search_by_image",
         **model_call,
     )
+    both_inputs = [page.query, page.query_image, page.top_k, page.text_weight, page.picker]
     by_both = page.both_button.click(
-        api.search,
-        [page.query, page.query_image, page.top_k, page.text_weight, page.picker],
+        endpoint(api.search, ctx, both_inputs),
+        both_inputs,
         [page.hits, page.hits_json, page.hits_state],
         api_name="search",
         **model_call,
@@ -853,24 +836,25 @@ def _wire_search(api: Search, page: SimpleNamespace, refresh: dict) -> tuple:
     for event in (by_text, by_image, by_both):
         event.then(**refresh)
     chosen = [page.selected, page.selected_view, page.selected_picture, page.remove_button]
-    page.hits.select(_selected, page.hits_state, chosen, api_visibility="private", queue=False)
-    page.everything.select(_selected, page.everything_state, chosen, api_visibility="private", queue=False)
+    select = dict(api_visibility="private", queue=False)
+    page.hits.select(display(_selected, ctx, page.hits_state), page.hits_state, chosen, **select)
+    page.everything.select(display(_selected, ctx, page.everything_state), page.everything_state, chosen, **select)
     page.more_button.click(
-        api.more_like_this,
+        endpoint(api.more_like_this, ctx, [page.selected, page.top_k, page.picker]),
         [page.selected, page.top_k, page.picker],
         [page.hits, page.hits_json, page.hits_state],
         api_name="more_like_this",
         **model_call,
     )
     removed = page.remove_button.click(
-        api.remove_from_gallery,
+        endpoint(api.remove_from_gallery, ctx, [page.selected, page.picker]),
         [page.selected, page.picker],
         [page.everything, page.everything_state, page.report],
         api_name="remove_from_gallery",
         **model_call,
     )
     removed.success(
-        lambda: ("", both("search.nothing_selected"), None, gr.update(interactive=False)),
+        display(lambda: ("", both("search.nothing_selected"), None, gr.update(interactive=False)), ctx),
         None,
         chosen,
         api_visibility="private",
@@ -879,11 +863,11 @@ def _wire_search(api: Search, page: SimpleNamespace, refresh: dict) -> tuple:
     return by_text, by_image, by_both
 
 
-def _wire_classify(api: Search, page, single: SimpleNamespace, sorting: SimpleNamespace, refresh: dict) -> None:
+def _wire_classify(api: Search, page, single, sorting, refresh: dict, ctx: Context) -> None:
     """Classify one image, and sort the whole collection."""
     gr.on(
         [single.button.click, single.labels.submit],
-        classify,
+        endpoint(classify, ctx, [single.image, single.labels, page.picker]),
         [single.image, single.labels, page.picker],
         single.confidences,
         api_name="classify",
@@ -891,7 +875,7 @@ def _wire_classify(api: Search, page, single: SimpleNamespace, sorting: SimpleNa
     ).then(**refresh)
     gr.on(
         [sorting.button.click, sorting.labels.submit],
-        api.classify_collection,
+        endpoint(api.classify_collection, ctx, [sorting.labels, sorting.per_label, page.picker]),
         [sorting.labels, sorting.per_label, page.picker],
         [sorting.counts, sorting.label_examples, sorting.details],
         api_name="classify_collection",
@@ -899,10 +883,10 @@ def _wire_classify(api: Search, page, single: SimpleNamespace, sorting: SimpleNa
     ).then(**refresh)
 
 
-def _wire_collection(demo: gr.Blocks, api: Search, page: SimpleNamespace, sorting: SimpleNamespace) -> None:
+def _wire_collection(demo: gr.Blocks, api: Search, page, sorting, ctx: Context) -> None:
     """The collection on page load, and adding images, folders and zip files to it."""
     demo.load(
-        functools.partial(api.collection, items=True),
+        display(functools.partial(api.collection, items=True), ctx, page.picker),
         page.picker,
         [page.everything, page.everything_state],
         api_visibility="private",
@@ -910,11 +894,10 @@ def _wire_collection(demo: gr.Blocks, api: Search, page: SimpleNamespace, sortin
     )
     # The per-label table's headers before its first run, in the page's language (headers are
     # values, which Gradio's i18n doesn't translate).
-    demo.load(
-        lambda: {"headers": count_headers(), "data": []}, None, sorting.counts, api_visibility="private", queue=False
-    )
+    headers = display(lambda: {"headers": count_headers(), "data": []}, ctx)
+    demo.load(headers, None, sorting.counts, api_visibility="private", queue=False)
     page.add_button.click(
-        api.add_to_gallery,
+        endpoint(api.add_to_gallery, ctx, [page.files, page.folder, page.picker]),
         [page.files, page.folder, page.picker],
         [page.everything, page.everything_state, page.report],
         api_name="add_to_gallery",
@@ -923,7 +906,7 @@ def _wire_collection(demo: gr.Blocks, api: Search, page: SimpleNamespace, sortin
     # A zip on its own, for API clients (the UI takes zips in the files box above).
     zip_file = gr.File(file_types=[".zip"], visible=False)
     zip_file.upload(
-        api.index_zip,
+        endpoint(api.index_zip, ctx, [zip_file, page.picker]),
         [zip_file, page.picker],
         [page.everything, page.everything_state, page.report],
         api_name="index_zip",
@@ -931,17 +914,16 @@ def _wire_collection(demo: gr.Blocks, api: Search, page: SimpleNamespace, sortin
     )
 
 
-def _wire_search_code(code: SearchCode, page: SimpleNamespace, searches: tuple, outputs: list) -> None:
+def _wire_search_code(code: SearchCode, page, searches: tuple, outputs: list, ctx: Context) -> None:
     """Show the code for a search, once it found something."""
     by_text, by_image, by_both = searches
     private = dict(outputs=outputs, api_visibility="private")
-    by_text.success(code.text_code, [page.query, page.top_k, page.picker, page.hits_state], **private)
-    by_image.success(code.image_code, [page.query_image, page.top_k, page.picker, page.hits_state], **private)
-    by_both.success(
-        code.both_code,
-        [page.query, page.query_image, page.top_k, page.text_weight, page.picker, page.hits_state],
-        **private,
-    )
+    shown = [page.query, page.top_k, page.picker, page.hits_state]
+    by_text.success(display(code.text_code, ctx, shown), shown, **private)
+    shown = [page.query_image, page.top_k, page.picker, page.hits_state]
+    by_image.success(display(code.image_code, ctx, shown), shown, **private)
+    shown = [page.query, page.query_image, page.top_k, page.text_weight, page.picker, page.hits_state]
+    by_both.success(display(code.both_code, ctx, shown), shown, **private)
 
 
 def build(demo: gr.Blocks, ctx: Context) -> None:
@@ -954,12 +936,13 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
         sorting = _sorting_row()
         single = _classify_row()
 
-        refresh = _refresh(page)  # one status refresh, after every model call
-        searches = _wire_search(api, page, refresh)
-        _wire_classify(api, page, single, sorting, refresh)
-        _wire_collection(demo, api, page, sorting)
+        refresh = _refresh(page, ctx)  # one status refresh, after every model call
+        searches = _wire_search(api, page, refresh, ctx)
+        _wire_classify(api, page, single, sorting, refresh, ctx)
+        _wire_collection(demo, api, page, sorting, ctx)
         code, record_file = search_panel(
             demo,
+            ctx,
             query=page.query,
             query_image=page.query_image,
             picker=page.picker,
@@ -968,4 +951,21 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
             classify_image=single.image,
             confidences=single.confidences,
         )
-        _wire_search_code(SearchCode(ctx.collections), page, searches, [code, record_file])
+        _wire_search_code(SearchCode(ctx.collections), page, searches, [code, record_file], ctx)
+
+
+# The public handlers of this tab (a lesson reaches them by name, a classroom lock by their
+# parameters); the methods of Search run over the app's collections (``endpoints``).
+ENDPOINTS = (
+    classify,
+    similarity_matrix,
+    Search.search_by_text,
+    Search.search_by_image,
+    Search.search,
+    Search.more_like_this,
+    Search.classify_collection,
+    Search.add_to_gallery,
+    Search.index_zip,
+    Search.remove_from_gallery,
+    Search.embedding_map,
+)
