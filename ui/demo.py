@@ -25,10 +25,11 @@ from ui.actions import parameters
 from ui.components import language_switch, presenter_switch
 from ui.context import Context
 from ui.i18n import I18N, _, t
+from ui.server.events import EventGuard, guard_inputs
 from ui.server.language import PAGE, LanguageScript
 from ui.server.mcp import fix_state_outputs
 from ui.server.queue import QueueShare
-from ui.server.security import app_roots, guard_inputs, login_kwargs, middleware, parse_auth, serves
+from ui.server.security import app_roots, login_kwargs, middleware, parse_auth, serves
 from ui.tabs import ask, caption, chat, contrastive, create, evaluate, fusion, lessons, listen, models, search
 
 log = logging.getLogger("playground")
@@ -202,7 +203,13 @@ def launch_kwargs(demo: gr.Blocks) -> dict:
         blocked_paths=[str(path) for path in classroom.private_files()],
         # The file-serving policy, body and rate limits (ui/server/security.py) come first; then
         # the page is rendered in the language chosen with the switch (see ui/server/language.py).
-        app_kwargs={"middleware": [*middleware(built.queue_share.listeners), Middleware(LanguageScript)]},
+        app_kwargs={
+            "middleware": [
+                *middleware(built.queue_share.listeners),
+                Middleware(EventGuard),  # every event's inputs checked before Gradio reads them; its results said safely
+                Middleware(LanguageScript),
+            ]
+        },
         # PLAYGROUND_AUTH's users and, in classroom mode, the class password.
         **login_kwargs(parse_auth(settings.PLAYGROUND_AUTH), classroom.launch_kwargs()),
     )

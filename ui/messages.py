@@ -15,7 +15,7 @@ that sends ``Accept-Language: zh-CN`` reads Chinese. The page sends its language
 (ui/server/language.py), so it reads its own language, naming its controls.
 
 A number outside its control's range is refused before the handler runs, by
-``ui.server.security.check_input``, with the same catalogue: never clamped.
+``ui.server.events.check_input``, with the same catalogue: never clamped.
 """
 
 from __future__ import annotations

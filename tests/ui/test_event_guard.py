@@ -13,7 +13,7 @@ from starlette.middleware import Middleware
 
 from runtime import settings
 from tests.conftest import free_port
-from ui.server.security import REFUSED_HEADER, EventGuard, guard_inputs
+from ui.server.events import REFUSED_HEADER, EventGuard, guard_inputs
 
 
 def echo(text: str, steps: float) -> str:

@@ -268,7 +268,7 @@ def test_the_input_guard_says_the_catalogues_sentences():
     import gradio as gr
 
     from ui.i18n import FROM_PAGE, PAGE_LOCALE
-    from ui.server.security import check_input
+    from ui.server.events import check_input
 
     def refused(component, value, name):
         try:
