@@ -206,7 +206,9 @@ def launch_kwargs(demo: gr.Blocks) -> dict:
         app_kwargs={
             "middleware": [
                 *middleware(built.queue_share.listeners),
-                Middleware(EventGuard),  # every event's inputs checked before Gradio reads them; its results said safely
+                Middleware(
+                    EventGuard
+                ),  # every event's inputs checked before Gradio reads them; its results said safely
                 Middleware(LanguageScript),
             ]
         },

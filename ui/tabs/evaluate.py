@@ -46,7 +46,12 @@ def _progress(progress: gr.Progress, start: float, share: float, label: str, dea
                 total=total,
                 seconds=f"{deadline.seconds:g}",
             )
-        progress(start + share * (done / total if total else 0.0), desc=f"{label}{text}")
+        # The runner's line ("vqa · scene-000 · <the question>") is for the command line: the
+        # page says which task, in its language, and how far (a probe's text may be in the other).
+        task = text.partition(" · ")[0].replace("round trip", "text_to_image")
+        name = t(f"evaluate.task.{task}", locale()) if f"evaluate.task.{task}" in EN else ""
+        desc = f"{label}{name} · {done}/{total}" if name else f"{label}{done}/{total}"
+        progress(start + share * (done / total if total else 0.0), desc=desc)
 
     return report
 
