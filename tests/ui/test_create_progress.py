@@ -43,6 +43,7 @@ def test_each_denoising_step_is_shown_above_the_gallery_then_the_images(models):
 
 def test_the_label_is_put_back_before_an_error(models, monkeypatch):
     from pipelines.text_to_image import TextToImagePipeline
+    from tests.conftest import ThroughTheChain
     from ui.tabs import create
 
     def fail(self, prompt, callback=None, **kwargs):
@@ -52,7 +53,8 @@ def test_the_label_is_put_back_before_an_error(models, monkeypatch):
     monkeypatch.setattr(TextToImagePipeline, "__call__", fail)
     updates = []
     with pytest.raises(gr.Error, match="the denoiser failed"):
-        for update in create.text_to_image(
+        # as the app calls it (ui/chain.py): the pipeline's ValueError becomes the message
+        for update in ThroughTheChain(create).text_to_image(
             "a red fox", seed=1, num_inference_steps=3, width=64, height=64, model="tiny-sd", progress=Progress()
         ):
             updates.append(update)
