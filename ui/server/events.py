@@ -30,7 +30,7 @@ from ui.handlers import refusal
 from ui.messages import text, translate
 from ui.server.language import request_language
 from ui.server.queue import EVENT_STREAM, SESSION_STREAM
-from ui.server.security import NOT_UPLOADED, OWN_FILE_URL, URL_REFUSED, file_refusal, gradio_cache_dirs
+from ui.server.security import NOT_UPLOADED, OWN_FILE_URL, URL_REFUSED, file_refusal, gradio_cache_dirs, replaying
 
 log = logging.getLogger("playground")
 
@@ -137,14 +137,7 @@ class EventGuard:
             fn = None
         headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-length"]
         scope = {**scope, "headers": [*headers, (b"content-length", str(len(body)).encode())]}
-        sent = False
-
-        async def replay():
-            nonlocal sent
-            if sent:
-                return await receive()
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
+        replay = replaying(body, receive)
 
         if fn is None:
             return await self.app(scope, replay, send)

@@ -330,14 +330,7 @@ class Guard:
         ):
             if (wait := await limiter.wait_async(key if limiter is self.logins else address)) is not None:
                 return await _too_many(send, who, limiter, wait, scope)
-        replayed = False
-
-        async def replay():
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
+        replay = replaying(body, receive)
 
         async def failed():
             await self.logins.hit_async(key)
@@ -375,6 +368,21 @@ class Guard:
                 raise
         if too_large and not started:
             await _respond(send, 413, f"The request is larger than {self.max_body:,} bytes.")
+
+
+def replaying(body: bytes, receive):
+    """An ASGI ``receive`` that hands the app ``body``, which a middleware has read already,
+    then the client's own messages (a disconnect)."""
+    sent = False
+
+    async def replay():
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
 
 
 def _own(peer) -> bool:
