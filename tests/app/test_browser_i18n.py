@@ -101,12 +101,23 @@ def test_the_page_scripts_work_in_the_pages_language(browser, app_url):
     page.wait_for_selector("text=多模态游乐场", timeout=60_000)
     assert page.evaluate(presenter)  # before Gradio has drawn anything: no flash of small text
 
-    page.get_by_text(ZH["common.advanced"], exact=True).first.click()  # the Caption tab's settings
-    box = page.locator("input[type=number][max]").first  # its first slider's box
+    box = page.locator("input[type=number][max]").first  # the first slider's box in the Caption tab's settings
+    advanced = page.locator("button.label-wrap", has_text=ZH["common.advanced"]).first
+    for _ in range(5):  # clicked again if a click landed while the page was still being drawn
+        if "open" not in (advanced.get_attribute("class") or ""):
+            advanced.click()
+        page.wait_for_timeout(1000)
+        if box.is_visible():
+            break
+    expect(box).to_be_visible()
     high = box.get_attribute("max")
-    box.fill(str(float(high) * 10 + 7))
-    box.press("Tab")
     notice = page.locator(".range-notice").first
+    for _ in range(5):  # a box Gradio redraws while the page settles loses what was typed: type again
+        box.fill(str(float(high) * 10 + 7))
+        box.press("Tab")  # the notice is written as the box loses focus
+        if notice.is_visible():
+            break
+        page.wait_for_timeout(1000)
     expect(notice).to_be_visible()
     assert f"{high}：" in notice.inner_text() and "已改为" in notice.inner_text(), notice.inner_text()
     context.close()
