@@ -17,6 +17,7 @@ import pandas as pd
 from explain import snippets
 from pipelines.cache import MODELS
 from ui.actions import run_id
+from ui.chain import display
 from ui.components import session_state
 from ui.i18n import _, t
 from ui.messages import locale, text
@@ -190,6 +191,22 @@ def render_generation(explanation, strategy: str, layer: int):
         _steps_chart(steps),
         attention_gallery(explanation, strategy, layer),
     )
+
+
+def redraw_generation(ctx, state, strategy, layer, views: list) -> dict:
+    """Wire a generation panel's redraw: its ``views`` (summary, table, chart, maps) follow
+    the decoding strategy and the layer picked. Returns the redraw as event options, for the
+    explain event's ``.success`` to run once it has a result."""
+    render = dict(
+        fn=display(render_generation, ctx, [state, strategy, layer]),
+        inputs=[state, strategy, layer],
+        outputs=views,
+        api_visibility="private",
+        queue=False,
+    )
+    strategy.change(**render)
+    layer.release(**render)
+    return render
 
 
 def layer_slider(explanation):

@@ -152,18 +152,10 @@ def vqa_panel(demo, ctx, *, image, question, picker, answer) -> None:
         api_name="explain_vqa",
         concurrency_id="model",
     )
-    render = dict(
-        fn=display(panels.render_generation, ctx, [state, strategy, layer]),
-        inputs=[state, strategy, layer],
-        outputs=[summary, table, chart, maps],
-        api_visibility="private",
-        queue=False,
-    )
+    render = panels.redraw_generation(ctx, state, strategy, layer, [summary, table, chart, maps])
     event.success(**render).then(
         display(_answers_chart, ctx, state), state, answers, api_visibility="private", queue=False
     ).then(display(panels.layer_slider, ctx, state), state, layer, api_visibility="private", queue=False)
-    strategy.change(**render)
-    layer.release(**render)
 
     shown = [image, question, picker, answer]  # the answer, by the button or by voice: a display of it
     answer.change(display(vqa_code, ctx, shown), shown, [code, record_file], api_visibility="private")

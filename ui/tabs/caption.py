@@ -202,18 +202,10 @@ def caption_panel(
         api_name="explain_caption",
         concurrency_id="model",
     )
-    render = dict(
-        fn=display(panels.render_generation, ctx, [state, strategy, layer]),
-        inputs=[state, strategy, layer],
-        outputs=[summary, table, chart, maps],
-        api_visibility="private",
-        queue=False,
-    )
+    render = panels.redraw_generation(ctx, state, strategy, layer, [summary, table, chart, maps])
     event.success(**render).then(
         display(panels.layer_slider, ctx, state), state, layer, api_visibility="private", queue=False
     )
-    strategy.change(**render)
-    layer.release(**render)
 
     shown = [image, picker, prompt, max_new_tokens, num_beams, do_sample, temperature, top_p, seed, output, drawn]
     captioned.success(display(caption_code, ctx, shown), shown, [code, record_file], api_visibility="private")
