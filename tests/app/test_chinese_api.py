@@ -168,3 +168,19 @@ def test_an_input_gradio_cannot_read_is_refused_in_the_clients_language(live):
         chinese.predict(message="你好", history=bad, api_name="/chat")
     with pytest.raises(AppError, match="An input could not be read"):
         live.predict(message="hello", history=bad, api_name="/chat")
+
+
+def test_a_file_that_is_no_image_is_refused_in_the_clients_language(live):
+    # Gradio reads an uploaded image outside any request, where its refusal was English
+    # whatever the client's language; the event guard says it first, in the client's.
+    import pytest
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    from tools.loadtest import loopback_client
+
+    chinese = loopback_client(live.src, headers={"Accept-Language": "zh-CN"})
+    with pytest.raises(AppError, match="不是可以读取的图片"):
+        chinese.predict(image=handle_file(str(ROOT / "README.md")), api_name="/caption")
+    with pytest.raises(AppError, match="is not an image that can be read"):
+        live.predict(image=handle_file(str(ROOT / "README.md")), api_name="/caption")

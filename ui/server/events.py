@@ -22,9 +22,11 @@ from collections import OrderedDict
 from pathlib import Path
 
 import gradio as gr
+from PIL import Image, UnidentifiedImageError
 from starlette.requests import Request
 
 from runtime.files import hide_paths
+from runtime.inputs import IMAGE_FORMATS
 from runtime.messages import InputError
 from ui.handlers import refusal
 from ui.messages import text, translate
@@ -381,6 +383,8 @@ def check_input(component, value, name: str) -> None:
         value[:] = [_file_from_text(item) for item in value]  # an MCP agent's list of files
     if _takes_files(component):
         _check_files(value, name, gradio_cache_dirs()[:1])  # the upload folder
+    if isinstance(component, gr.Image) and isinstance(value, dict) and isinstance(value.get("path"), str):
+        _check_image(value["path"], name, component)
     if isinstance(component, (gr.Number, gr.Slider)):
         low, high = component.minimum, component.maximum
         bounds = {"low": "−∞" if low is None else f"{low:g}", "high": "∞" if high is None else f"{high:g}"}
@@ -412,6 +416,19 @@ def check_input(component, value, name: str) -> None:
         _refuse(name, 'must be a list of messages {"role": "user" or "assistant", "content": [...]}, as returned.')
     elif _takes_files(component) and not isinstance(value, (dict, list)):
         _refuse(name, f"must be a file uploaded to this app (gradio_client: handle_file(path)), not {_show(value)}.")
+
+
+def _check_image(path: str, name: str, component) -> None:
+    """An uploaded file Pillow can't identify as an image is refused here, in the request's
+    language: Gradio reads it later, outside any request. Only the header is read."""
+    try:
+        with Image.open(path) as opened:
+            opened.format  # noqa: B018 (identifying it is the check)
+    except UnidentifiedImageError:
+        formats = ", ".join(sorted(IMAGE_FORMATS))
+        _refuse(name, component=component, code="image_unreadable", file=Path(path).name, formats=formats)
+    except Exception:  # noqa: BLE001 (too large, truncated, missing: the pipeline's own checks say which)
+        return
 
 
 def _file_from_text(item):
