@@ -12,10 +12,11 @@ the server, for the page and the API alike. ``build_demo`` makes one ``Classroom
   (``num_inference_steps``, ``width``, ...), the text a student typed logged and the
   images the event says it makes counted. An event that only shows what a request made
   (Show the code, a status line) is held to the locks but neither counted nor logged.
-  The controls bound to locked parameters are narrowed or fixed too, so students see a
-  rule before the server refuses: a value outside a narrowed range is then refused by
-  the control itself, before any handler runs, and is not in the prompt log (Gradio has
-  no public hook that sees both the request and that refusal).
+  The controls that feed locked parameters are built narrowed or fixed (``control``,
+  which each tab builds them with), so students see a rule before the server refuses: a
+  value outside a narrowed range is then refused by the control itself, before any
+  handler runs, and is not in the prompt log (Gradio has no public hook that sees both
+  the request and that refusal).
 - Locked app settings (``safety_filter: on``) are read through ``setting``.
 - The class password (``launch_kwargs``).
 """
@@ -30,6 +31,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 import gradio as gr
 
@@ -47,6 +49,10 @@ TITLE = "Classroom rule / 课堂规则"  # the title of a refusal
 # the blocklist that screens image prompts (pipelines/safety.py); so are those of any
 # handler called with a chat model (Caption and Ask offer them: ``screened``).
 SCREENED = ("chat",)
+# The kinds of control a lock fits (``ClassroomPolicy.control``): each one bound to a locked
+# parameter must be built with its lock; other kinds (an image, a file) can't be fixed to a value.
+LOCKABLE = (gr.Slider, gr.Number, gr.Checkbox, gr.Radio, gr.Dropdown, gr.CheckboxGroup, gr.Textbox)
+C = TypeVar("C")
 
 
 @dataclass(frozen=True)
@@ -76,8 +82,9 @@ class ClassroomPolicy:
         path = rules.prompt_log_path() if rules is not None else None
         self.log = prompt_log(path) if path is not None else None
         self._pickers: dict[int, tuple[str, bool]] = {}  # id of a guarded model picker -> (task, optional)
-        self._problems: list[str] = []  # locks that could not fit their controls (``declare``)
-        self._locked: dict[int, str] = {}  # id of a control fitted to a lock -> the locked parameter
+        self._problems: list[str] = []  # locks that could not fit their controls (``control``, ``declare``)
+        self._built: dict[int, str] = {}  # id of a control built with a lock (``control``) -> its parameter
+        self._locked: dict[int, str] = {}  # id of a control bound to a locked parameter -> the parameter
         self.endpoints: list[Checked] = []  # every event declared in classroom mode, in order
         if rules is not None:
             log.info("Classroom mode from %s", rules.source)
@@ -184,9 +191,8 @@ class ClassroomPolicy:
         line): held to the locks of the controls it reads, but neither another request nor
         logged.
 
-        The controls bound to a request's locked parameters are narrowed or fixed here, so
-        students see a rule before the server refuses; a lock that can't fit its control (a
-        word for a number, an empty range) is kept for ``check_controls``."""
+        Each control bound to a request's locked parameter must have been built with its
+        lock (``control``); one that wasn't is a problem for ``check_controls``."""
         names = _parameters(fn)
         bound = list(zip(names, inputs, strict=False))
         if typed is None:
@@ -206,10 +212,28 @@ class ClassroomPolicy:
         for name, component in bound if counted else ():  # a display's parameters may be named alike
             if name in locks:
                 self._locked[id(component)] = name
-                if problem := _fit(component, locks[name]):
+                if self._built.get(id(component)) != name and (
+                    problem := _unfitted(component, locks[name], checked.endpoint)
+                ):
                     self._problems.append(f"locked.{name}: {problem}")
         self.endpoints.append(checked)
         return checked
+
+    def control(self, name: str, kind: type[C], *args, **kwargs) -> C:
+        """``kind(*args, **kwargs)``, the control that feeds the handlers' parameter ``name``,
+        built with the teacher's lock on it: its range narrowed, its value fixed and greyed
+        out, or its choices filtered. A lock that can't fit it (a word for a number, an empty
+        range) is kept for ``check_controls`` and the control built as asked."""
+        lock = self.rules.argument_locks().get(name) if self.rules is not None else None
+        if lock is None:
+            return kind(*args, **kwargs)
+        arguments = inspect.signature(kind).bind(*args, **kwargs).arguments
+        fitted, problem = _fit(kind, arguments, lock)
+        if problem:
+            self._problems.append(f"locked.{name}: {problem}")
+        built = kind(**(fitted if problem is None else arguments))
+        self._built[id(built)] = name
+        return built
 
     def check_controls(self) -> None:
         """Raise ClassroomError, listing them, when locks could not fit their controls
@@ -406,37 +430,60 @@ def _refusal(error) -> gr.Error:
     return gr.Error(message, title=TITLE, print_exception=False)
 
 
-def _fit(component, lock: Lock) -> str | None:
-    numeric = isinstance(component, (gr.Slider, gr.Number))
+def _unfitted(component, lock: Lock, endpoint: str) -> str | None:
+    """Why a control bound to a locked parameter of ``endpoint`` is not built with ``lock``
+    (``declare``), or None where no lock needs fitting to it (a list of values allowed for
+    an image: the server's check is the whole rule)."""
+    kind = type(component).__name__
+    if isinstance(component, LOCKABLE):  # a bug of its tab, caught by the classroom tests
+        return f"{endpoint}'s {kind} was built without its lock (build it with ClassroomPolicy.control)"
+    if lock.allowed is not None:
+        return None
+    if lock.value is None:
+        return "a range (min/max) needs a number control"
+    return f"{endpoint}'s {kind} can't be locked to one value; lockable: sliders, numbers, choices and text"
+
+
+def _fit(kind: type, arguments: dict, lock: Lock) -> tuple[dict, str | None]:
+    """The constructor ``arguments`` of a control of ``kind`` with ``lock`` applied, or why
+    the lock can't fit it."""
+    fitted = dict(arguments)
+    numeric = issubclass(kind, (gr.Slider, gr.Number))
     if lock.value is not None:
         if numeric and (isinstance(lock.value, bool) or not isinstance(lock.value, (int, float))):
-            return f"this control takes a number, not {lock.value!r}"
-        if isinstance(component, gr.Checkbox) and not isinstance(lock.value, bool):
-            return f"this control is on/off (true or false), not {lock.value!r}"
-        component.value, component.interactive = lock.value, False
-        return None
+            return fitted, f"this control takes a number, not {lock.value!r}"
+        if issubclass(kind, gr.Checkbox) and not isinstance(lock.value, bool):
+            return fitted, f"this control is on/off (true or false), not {lock.value!r}"
+        fitted.update(value=lock.value, interactive=False)
+        return fitted, None
     if lock.allowed is not None:
-        if isinstance(component, (gr.Radio, gr.Dropdown)):
-            choices = [c for c in component.choices if any(str(c[1]) == str(a) for a in lock.allowed)]
+        if issubclass(kind, (gr.Radio, gr.Dropdown)):
+            offered = [tuple(c) if isinstance(c, (tuple, list)) else (str(c), c) for c in fitted.get("choices") or []]
+            choices = [c for c in offered if any(str(c[1]) == str(a) for a in lock.allowed)]
             if not choices:
-                return f"none of {lock.allowed} is a choice here ({[c[1] for c in component.choices]})"
-            component.choices = choices
-            if component.value not in [c[1] for c in choices]:
-                component.value = choices[0][1]
-        return None
+                return fitted, f"none of {lock.allowed} is a choice here ({[c[1] for c in offered]})"
+            fitted["choices"] = choices
+            if fitted.get("value") not in [c[1] for c in choices]:
+                fitted["value"] = choices[0][1]
+        return fitted, None
     if not numeric:
-        return "a range (min/max) needs a number control"
-    low, high = component.minimum, component.maximum
+        return fitted, "a range (min/max) needs a number control"
+    parameters = inspect.signature(kind).parameters
+    minimum, maximum = (fitted.get(end, parameters[end].default) for end in ("minimum", "maximum"))
+    low, high = minimum, maximum
     if lock.min is not None:
         low = lock.min if low is None else max(low, lock.min)
     if lock.max is not None:
         high = lock.max if high is None else min(high, lock.max)
     if low is not None and high is not None and low > high:
-        return f"the range {lock.describe()} leaves no value this control can take ({component.minimum}-{component.maximum})"
-    component.minimum, component.maximum = low, high
-    if isinstance(component.value, (int, float)):
-        component.value = min(
-            max(component.value, low if low is not None else component.value),
-            high if high is not None else component.value,
-        )
-    return None
+        return fitted, f"the range {lock.describe()} leaves no value this control can take ({minimum}-{maximum})"
+    value = fitted.get("value", parameters["value"].default)
+    if issubclass(kind, gr.Slider) and low == high:  # a slider needs a range: one value left is a fixed one
+        fitted.update(value=low, interactive=False)
+        return fitted, None
+    fitted.update(minimum=low, maximum=high)
+    if issubclass(kind, gr.Slider) and value is None:
+        value = low  # a slider's value is its minimum when none is given
+    if isinstance(value, (int, float)):
+        fitted["value"] = min(max(value, low if low is not None else value), high if high is not None else value)
+    return fitted, None

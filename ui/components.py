@@ -73,11 +73,14 @@ def picker_choice(checkpoint: registry.Checkpoint) -> tuple[str, str]:
     return (name + f" · {checkpoint.size}" if checkpoint.size else name), checkpoint.key
 
 
-def model_picker(task: str, classroom: ClassroomPolicy) -> gr.Dropdown:
+def model_picker(task: str, classroom: ClassroomPolicy, parameter: str = "model") -> gr.Dropdown:
     """The model picker of ``task``: the checkpoints the profile offers (runtime/registry.py
-    ``choices``), narrowed and guarded by the classroom."""
+    ``choices``), narrowed and guarded by the classroom; ``parameter``: the handlers'
+    parameter it feeds, for the teacher's locks."""
     offered = classroom.offered(task)
-    picker = gr.Dropdown(
+    picker = classroom.control(
+        parameter,
+        gr.Dropdown,
         choices=[picker_choice(c) for c in offered],
         value=offered[0].key,
         label=_("common.model"),
@@ -168,15 +171,19 @@ def session_state(value=None) -> gr.State:
     return gr.State(value, time_to_live=settings.SESSION_TTL if settings.SESSION_TTL > 0 else None)
 
 
-def seed_input(value: int = -1, *, limit: Range | None = None, label=None, info=None) -> gr.Number:
+def seed_input(
+    classroom: ClassroomPolicy, value: int = -1, *, limit: Range | None = None, label=None, info=None
+) -> gr.Number:
     """The seed box, written once for every tab: a whole number, labelled "Seed" unless
-    the tab says otherwise.
+    the tab says otherwise, built with the teacher's lock on ``seed`` (``classroom``).
 
     A model's seed (``limit`` None) takes -1 to draw one; any other is checked by
     ``runtime.inputs.check_seed``, which refuses one outside 0-4294967295 in those words.
     A lab's training seed has a declared range (``labs.fusion.LIMITS["seed"]``): the box
     starts at its low end, and the lab's check says the high end, written out in full."""
-    return gr.Number(
+    return classroom.control(
+        "seed",
+        gr.Number,
         value,
         precision=0,
         minimum=None if limit is None else limit.low,

@@ -214,19 +214,24 @@ def layer_slider(explanation):
     return gr.Slider(maximum=explanation.num_layers) if explanation is not None else gr.skip()
 
 
-def generation_panel(demo, title: str, intro: str, button_label: str, endpoint: str):
-    """The components the caption and the VQA explain panels share."""
+def generation_panel(demo, classroom, title: str, intro: str, button_label: str, endpoint: str):
+    """The components the caption and the VQA explain panels share (``classroom``: their
+    controls are built with the teacher's locks)."""
     with gr.Accordion(_(title), open=False):
         gr.Markdown(_(intro))
         button = gr.Button(_(button_label), elem_id=run_id(endpoint), variant="secondary")
         with gr.Row():
-            strategy = gr.Radio(
+            strategy = classroom.control(
+                "decoding",
+                gr.Radio,
                 [(_(key), name) for name, key in STRATEGY_KEYS.items() if name != "classifier"],
                 value="greedy",
                 label=_("explain.strategy"),
                 info=_("explain.strategy_info"),
             )
-            layer = gr.Slider(0, 24, 0, step=1, label=_("explain.layer"), info=_("explain.layer_info"))
+            layer = classroom.control(
+                "layer", gr.Slider, 0, 24, 0, step=1, label=_("explain.layer"), info=_("explain.layer_info")
+            )
         summary = gr.Markdown()
         # The table across the page (its top-5 column is the widest), the chart under it.
         table = gr.Dataframe(

@@ -121,17 +121,19 @@ def vqa_code(image, question, model, output):
 def vqa_panel(demo, ctx, *, image, question, picker, answer) -> None:
     """The Ask tab's Explain, How it works and Show the code panels."""
     button, strategy, layer, summary, table, chart, maps, extra, record, state = panels.generation_panel(
-        demo, "explain.vqa_title", "explain.vqa_intro", "explain.vqa_button", "explain_vqa"
+        demo, ctx.classroom, "explain.vqa_title", "explain.vqa_intro", "explain.vqa_button", "explain_vqa"
     )
     with extra:
         with gr.Row():
-            candidates = gr.Textbox(
+            candidates = ctx.classroom.control(
+                "candidates",
+                gr.Textbox,
                 label=_("explain.candidates"),
                 info=_("explain.candidates_info"),
                 placeholder="cat, dog, bird",
                 max_length=1000,
             )
-            top_k = gr.Slider(*TOP_K.ends, 5, step=1, label=_("explain.top_k"))
+            top_k = ctx.classroom.control("top_k", gr.Slider, *TOP_K.ends, 5, step=1, label=_("explain.top_k"))
         answers = gr.BarPlot(
             x=panels.ANSWER,
             y=panels.PROB,
@@ -167,12 +169,15 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
         with gr.Row(equal_height=False):
             with gr.Column():
                 image = image_input(label=_("common.image"), sources=["upload", "clipboard", "webcam"], height=340)
-                question = gr.Textbox(label=_("ask.question"), placeholder=_("ask.placeholder"), max_length=500)
+                question = ctx.classroom.control(
+                    "question", gr.Textbox, label=_("ask.question"), placeholder=_("ask.placeholder"), max_length=500
+                )
                 voice = voice_input(label=_("speech.voice"))
                 picker = model_picker("vqa", ctx.classroom)
                 button = gr.Button(_("ask.button"), elem_id=run_id("vqa"), variant="primary")
             with gr.Column():
-                answer = gr.Textbox(label=_("ask.answer"), lines=2, buttons=["copy"])
+                # Read aloud's ``text`` too: a lock on that parameter fixes this box as well.
+                answer = ctx.classroom.control("text", gr.Textbox, label=_("ask.answer"), lines=2, buttons=["copy"])
                 spoken = read_aloud(answer, ctx)
                 status = status_line(demo, "vqa", picker, ctx)
         pairs = [[[str(settings.EXAMPLE_IMAGES_DIR / name), q] for name, q in rows] for rows in (EXAMPLES, EXAMPLES_ZH)]

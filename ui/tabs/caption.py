@@ -189,7 +189,12 @@ def caption_panel(
     """The Caption tab's Explain, How it works and Show the code panels; Show the code
     follows each caption (``captioned``, its event) as a display of it, never a request."""
     button, strategy, layer, summary, table, chart, maps, _extra, record, state = panels.generation_panel(
-        demo, "explain.caption_title", "explain.caption_intro", "explain.caption_button", "explain_caption"
+        demo,
+        ctx.classroom,
+        "explain.caption_title",
+        "explain.caption_intro",
+        "explain.caption_button",
+        "explain_caption",
     )
     panels.how_it_works("explain.caption_how")
     code, record_file = panels.show_code()
@@ -219,29 +224,50 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
                 image = image_input(label=_("common.image"), sources=["upload", "clipboard", "webcam"], height=340)
                 picker = model_picker("caption", ctx.classroom)
                 with gr.Accordion(_("common.advanced"), open=False):
-                    prompt = gr.Textbox(
-                        label=_("caption.prompt"), info=_("caption.prompt_info"), placeholder="a photography of"
+                    prompt = ctx.classroom.control(
+                        "prompt",
+                        gr.Textbox,
+                        label=_("caption.prompt"),
+                        info=_("caption.prompt_info"),
+                        placeholder="a photography of",
                     )
-                    max_new_tokens = gr.Slider(
-                        *CAPTION["max_new_tokens"].ends, 30, step=1, label=_("caption.max_new_tokens")
+                    max_new_tokens = ctx.classroom.control(
+                        "max_new_tokens",
+                        gr.Slider,
+                        *CAPTION["max_new_tokens"].ends,
+                        30,
+                        step=1,
+                        label=_("caption.max_new_tokens"),
                     )
-                    num_beams = gr.Slider(
+                    num_beams = ctx.classroom.control(
+                        "num_beams",
+                        gr.Slider,
                         *CAPTION["num_beams"].ends,
                         3,
                         step=1,
                         label=_("caption.num_beams"),
                         info=_("caption.num_beams_info"),
                     )
-                    do_sample = gr.Checkbox(False, label=_("caption.do_sample"), info=_("caption.do_sample_info"))
+                    do_sample = ctx.classroom.control(
+                        "do_sample", gr.Checkbox, False, label=_("caption.do_sample"), info=_("caption.do_sample_info")
+                    )
                     with gr.Row():
-                        temperature = gr.Slider(
-                            *CAPTION["temperature"].ends, 1.0, step=0.05, label=_("caption.temperature")
+                        temperature = ctx.classroom.control(
+                            "temperature",
+                            gr.Slider,
+                            *CAPTION["temperature"].ends,
+                            1.0,
+                            step=0.05,
+                            label=_("caption.temperature"),
                         )
-                        top_p = gr.Slider(*CAPTION["top_p"].ends, 0.9, step=0.05, label=_("caption.top_p"))
-                    seed = seed_input()
+                        top_p = ctx.classroom.control(
+                            "top_p", gr.Slider, *CAPTION["top_p"].ends, 0.9, step=0.05, label=_("caption.top_p")
+                        )
+                    seed = seed_input(ctx.classroom)
                 button = gr.Button(_("caption.button"), elem_id=run_id("caption"), variant="primary")
             with gr.Column():
-                output = gr.Textbox(label=_("caption.output"), lines=3, buttons=["copy"])
+                # Read aloud's ``text`` too: a lock on that parameter fixes this box as well.
+                output = ctx.classroom.control("text", gr.Textbox, label=_("caption.output"), lines=3, buttons=["copy"])
                 read_aloud(output, ctx)
                 status = status_line(demo, "caption", picker, ctx)
         gr.Examples(

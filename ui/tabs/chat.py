@@ -319,10 +319,12 @@ def chat_code(record):
 # --- The page: layout, then wiring --------------------------------------------------
 
 
-def _conversation() -> SimpleNamespace:
+def _conversation(ctx: Context) -> SimpleNamespace:
     """The conversation, the message with its images, and Send, Stop and New."""
     history = Conversation(label=_("chat.conversation"), height=440, buttons=["copy"])
-    message = gr.Textbox(label=_("chat.message"), placeholder=_("chat.placeholder"), max_length=4000, lines=2)
+    message = ctx.classroom.control(
+        "message", gr.Textbox, label=_("chat.message"), placeholder=_("chat.placeholder"), max_length=4000, lines=2
+    )
     images = Files(label=_("chat.images"), file_count="multiple", file_types=["image"], type="filepath", height=120)
     with gr.Row():
         send = gr.Button(_("chat.send"), elem_id=run_id("chat"), variant="primary")
@@ -335,23 +337,29 @@ def _settings(demo: gr.Blocks, ctx: Context) -> SimpleNamespace:
     """The model, the system prompt and the decoding settings."""
     picker = model_picker("chat", ctx.classroom)
     status = status_line(demo, "chat", picker, ctx)
-    system_prompt = gr.Textbox(
+    system_prompt = ctx.classroom.control(
+        "system_prompt",
+        gr.Textbox,
         label=_("chat.system_prompt"),
         placeholder=_("chat.system_placeholder"),
         max_length=MAX_SYSTEM_CHARS,
         lines=2,
     )
     with gr.Accordion(_("chat.decoding"), open=False):
-        max_new_tokens = gr.Slider(*CHAT["max_new_tokens"].ends, 128, step=1, label=_("chat.max_new_tokens"))
-        temperature = gr.Slider(
+        max_new_tokens = ctx.classroom.control(
+            "max_new_tokens", gr.Slider, *CHAT["max_new_tokens"].ends, 128, step=1, label=_("chat.max_new_tokens")
+        )
+        temperature = ctx.classroom.control(
+            "temperature",
+            gr.Slider,
             *CHAT["temperature"].ends,
             0.0,
             step=0.05,
             label=_("chat.temperature"),
             info=_("chat.temperature_info"),
         )
-        top_p = gr.Slider(*CHAT["top_p"].ends, 0.9, step=0.05, label=_("chat.top_p"))
-        seed = seed_input(label=_("chat.seed"), info=_("chat.seed_info"))
+        top_p = ctx.classroom.control("top_p", gr.Slider, *CHAT["top_p"].ends, 0.9, step=0.05, label=_("chat.top_p"))
+        seed = seed_input(ctx.classroom, label=_("chat.seed"), info=_("chat.seed_info"))
     answer = gr.Textbox(label=_("chat.answer"), visible=False)
     return SimpleNamespace(
         picker=picker,
@@ -468,7 +476,7 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
         gr.Markdown(_("chat.intro"))
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
-                conversation = _conversation()
+                conversation = _conversation(ctx)
             with gr.Column(scale=2):
                 settings_ = _settings(demo, ctx)
         rows = [

@@ -169,14 +169,18 @@ def show(result: dict | None, locale: str):
 def _settings(ctx: Context) -> SimpleNamespace:
     """The towers and their training: batch, width, temperature, epochs, learning rate, seed."""
     with gr.Row():
-        batch_size = gr.Slider(
+        batch_size = ctx.classroom.control(
+            "batch_size",
+            gr.Slider,
             *contrastive.batch_sizes(CONCEPTS).ends,
             DEFAULTS.batch_size,
             step=1,
             label=_("contrastive.batch_size"),
             info=_("contrastive.batch_size_info"),
         )
-        embedding_size = gr.Slider(
+        embedding_size = ctx.classroom.control(
+            "embedding_size",
+            gr.Slider,
             *contrastive.LIMITS["embedding_size"].ends,
             DEFAULTS.embedding_size,
             step=2,
@@ -184,27 +188,35 @@ def _settings(ctx: Context) -> SimpleNamespace:
             info=_("contrastive.embedding_size_info"),
         )
     with gr.Row():
-        temperature = gr.Slider(
+        temperature = ctx.classroom.control(
+            "temperature",
+            gr.Slider,
             *contrastive.LIMITS["temperature"].ends,
             DEFAULTS.temperature,
             step=0.01,
             label=_("contrastive.temperature"),
             info=_("contrastive.temperature_info"),
         )
-        learn_temperature = gr.Checkbox(
+        learn_temperature = ctx.classroom.control(
+            "learn_temperature",
+            gr.Checkbox,
             DEFAULTS.learn_temperature,
             label=_("contrastive.learn_temperature"),
             info=_("contrastive.learn_temperature_info"),
         )
     with gr.Row():
-        epochs = gr.Slider(
+        epochs = ctx.classroom.control(
+            "epochs",
+            gr.Slider,
             *contrastive.LIMITS["epochs"].ends,
             DEFAULTS.epochs,
             step=1,
             label=_("fusion.epochs"),
             info=_("contrastive.epochs_info"),
         )
-        learning_rate = gr.Number(
+        learning_rate = ctx.classroom.control(
+            "learning_rate",
+            gr.Number,
             DEFAULTS.learning_rate,
             minimum=contrastive.LIMITS["learning_rate"].low,
             maximum=contrastive.LIMITS["learning_rate"].high,
@@ -212,7 +224,7 @@ def _settings(ctx: Context) -> SimpleNamespace:
             label=_("fusion.learning_rate"),
             info=_("fusion.learning_rate_info"),
         )
-    seed = seed_input(DEFAULTS.seed, limit=contrastive.LIMITS["seed"], info=_("fusion.seed_info"))
+    seed = seed_input(ctx.classroom, DEFAULTS.seed, limit=contrastive.LIMITS["seed"], info=_("fusion.seed_info"))
     with gr.Accordion(_("fusion.data"), open=False):
         picker = model_picker("retrieval", ctx.classroom)
     return SimpleNamespace(

@@ -13,6 +13,7 @@ from types import SimpleNamespace
 import gradio as gr
 import pandas as pd
 
+from classroom.policy import ClassroomPolicy
 from explain import snippets
 from pipelines import safety
 from pipelines.cache import MODELS
@@ -225,15 +226,19 @@ def attach_taesd(loaded) -> None:
         pipe.taesd_id = source
 
 
-def create_options() -> tuple[gr.Radio, gr.Checkbox]:
+def create_options(classroom: ClassroomPolicy) -> tuple[gr.Radio, gr.Checkbox]:
     """The decoder and timeline options of /text_to_image, for the Advanced settings."""
-    decoder = gr.Radio(
+    decoder = classroom.control(
+        "decoder",
+        gr.Radio,
         [(_("explain.decoder_vae"), "vae"), (_("explain.decoder_taesd"), "taesd")],
         value="vae",
         label=_("explain.decoder"),
         info=_("explain.decoder_info"),
     )
-    timeline = gr.Checkbox(False, label=_("explain.timeline"), info=_("explain.timeline_info"))
+    timeline = classroom.control(
+        "timeline", gr.Checkbox, False, label=_("explain.timeline"), info=_("explain.timeline_info")
+    )
     return decoder, timeline
 
 
@@ -417,7 +422,9 @@ def create_panel(
     with gr.Accordion(_("explain.create_title"), open=False):
         gr.Markdown(_("explain.create_intro"))
         with gr.Row():
-            preview = gr.Radio(
+            preview = ctx.classroom.control(
+                "preview",
+                gr.Radio,
                 [(_("explain.preview_latent"), "latent"), (_("explain.preview_taesd"), "taesd")],
                 value="latent",
                 label=_("explain.preview"),
@@ -469,19 +476,25 @@ def apply_defaults(model):
     return d["num_inference_steps"], d["guidance_scale"], d["width"], d["height"]
 
 
-def _advanced(defaults: dict) -> SimpleNamespace:
+def _advanced(defaults: dict, ctx: Context) -> SimpleNamespace:
     """The negative prompt, seed, steps, guidance, size, image count and decoder."""
     with gr.Accordion(_("common.advanced"), open=False):
-        negative_prompt = gr.Textbox(label=_("create.negative_prompt"), info=_("create.negative_prompt_info"))
-        seed = seed_input()
+        negative_prompt = ctx.classroom.control(
+            "negative_prompt", gr.Textbox, label=_("create.negative_prompt"), info=_("create.negative_prompt_info")
+        )
+        seed = seed_input(ctx.classroom)
         with gr.Row():
-            steps = gr.Slider(
+            steps = ctx.classroom.control(
+                "num_inference_steps",
+                gr.Slider,
                 *LIMITS["num_inference_steps"].ends,
                 defaults["num_inference_steps"],
                 step=1,
                 label=_("create.steps"),
             )
-            guidance = gr.Slider(
+            guidance = ctx.classroom.control(
+                "guidance_scale",
+                gr.Slider,
                 *LIMITS["guidance_scale"].ends,
                 defaults["guidance_scale"],
                 step=0.5,
@@ -489,10 +502,16 @@ def _advanced(defaults: dict) -> SimpleNamespace:
                 info=_("create.guidance_info"),
             )
         with gr.Row():
-            width = gr.Slider(*LIMITS["width"].ends, defaults["width"], step=64, label=_("create.width"))
-            height = gr.Slider(*LIMITS["height"].ends, defaults["height"], step=64, label=_("create.height"))
-        num_images = gr.Slider(*LIMITS["num_images"].ends, 1, step=1, label=_("create.num_images"))
-        decoder, timeline = create_options()
+            width = ctx.classroom.control(
+                "width", gr.Slider, *LIMITS["width"].ends, defaults["width"], step=64, label=_("create.width")
+            )
+            height = ctx.classroom.control(
+                "height", gr.Slider, *LIMITS["height"].ends, defaults["height"], step=64, label=_("create.height")
+            )
+        num_images = ctx.classroom.control(
+            "num_images", gr.Slider, *LIMITS["num_images"].ends, 1, step=1, label=_("create.num_images")
+        )
+        decoder, timeline = create_options(ctx.classroom)
     return SimpleNamespace(
         negative_prompt=negative_prompt,
         seed=seed,
@@ -515,11 +534,16 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
         )
         with gr.Row(equal_height=False):
             with gr.Column():
-                prompt = gr.Textbox(
-                    label=_("create.prompt"), placeholder=_("create.placeholder"), lines=2, max_length=1000
+                prompt = ctx.classroom.control(
+                    "prompt",
+                    gr.Textbox,
+                    label=_("create.prompt"),
+                    placeholder=_("create.placeholder"),
+                    lines=2,
+                    max_length=1000,
                 )
                 picker = model_picker("text_to_image", ctx.classroom)
-                page = _advanced(checkpoint_defaults(picker.value))
+                page = _advanced(checkpoint_defaults(picker.value), ctx)
                 with gr.Row():
                     button = gr.Button(_("create.button"), elem_id=run_id("text_to_image"), variant="primary")
                     stop = gr.Button(_("create.stop"), variant="stop")

@@ -288,7 +288,8 @@ def _picker(task: str, label: str, compare: bool, classroom: ClassroomPolicy) ->
         options = [(_("evaluate.none"), NONE), *options]
     elif per_language(task, offered, classroom.profile):  # empty: each language's default (runner.by_model)
         options, value = [(_("evaluate.per_language"), NONE), *options], NONE
-    picker = gr.Dropdown(choices=options, value=value, label=_(label))
+    parameter = f"compare_{task}_model" if compare else f"{task}_model"  # the handler's, for the locks
+    picker = classroom.control(parameter, gr.Dropdown, choices=options, value=value, label=_(label))
     return classroom.guard_picker(picker, task, optional=compare)
 
 
@@ -296,14 +297,18 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
     with gr.Tab(_("evaluate.tab"), id="evaluate"):
         gr.Markdown(_("evaluate.intro"))
         with gr.Row(equal_height=False):
-            tasks = gr.CheckboxGroup(
+            tasks = ctx.classroom.control(
+                "tasks",
+                gr.CheckboxGroup,
                 [(_(f"evaluate.task.{t}"), t) for t in TASKS],
                 value=["caption", "vqa", "retrieval"],
                 label=_("evaluate.tasks"),
                 info=_("evaluate.tasks_info"),
                 scale=2,
             )
-            limit = gr.Slider(
+            limit = ctx.classroom.control(
+                "limit",
+                gr.Slider,
                 *ITEMS.ends,
                 settings.EVAL_DEFAULT_ITEMS,
                 step=1,

@@ -411,29 +411,37 @@ def _examples() -> list[tuple]:
 # --- The page: layout, then wiring --------------------------------------------------
 
 
-def _model_settings() -> SimpleNamespace:
+def _model_settings(ctx: Context) -> SimpleNamespace:
     """The model and its training: strategy, modalities, size, epochs, optimiser, seed."""
-    strategy = gr.Radio(
+    strategy = ctx.classroom.control(
+        "strategy",
+        gr.Radio,
         [(_(f"fusion.{s}"), s) for s in fusion.STRATEGIES],
         value=DEFAULTS.strategy,
         label=_("fusion.strategy"),
         info=_("fusion.strategy_info"),
     )
-    modalities = gr.CheckboxGroup(
+    modalities = ctx.classroom.control(
+        "modalities",
+        gr.CheckboxGroup,
         [(_(f"fusion.modality_{m}"), m) for m in fusion.MODALITIES],
         value=list(fusion.DEFAULT_MODALITIES),
         label=_("fusion.modalities"),
         info=_("fusion.modalities_info"),
     )
     with gr.Row():
-        hidden_size = gr.Slider(
+        hidden_size = ctx.classroom.control(
+            "hidden_size",
+            gr.Slider,
             *fusion.LIMITS["hidden_size"].ends,
             DEFAULTS.hidden_size,
             step=8,
             label=_("fusion.hidden_size"),
             info=_("fusion.hidden_size_info"),
         )
-        epochs = gr.Slider(
+        epochs = ctx.classroom.control(
+            "epochs",
+            gr.Slider,
             *fusion.LIMITS["epochs"].ends,
             DEFAULTS.epochs,
             step=1,
@@ -441,12 +449,16 @@ def _model_settings() -> SimpleNamespace:
             info=_("fusion.epochs_info"),
         )
     with gr.Row():
-        optimizer = gr.Radio(
+        optimizer = ctx.classroom.control(
+            "optimizer",
+            gr.Radio,
             [(_("fusion.optimizer_adam"), "adam"), (_("fusion.optimizer_sgd"), "sgd")],
             value=DEFAULTS.optimizer,
             label=_("fusion.optimizer"),
         )
-        learning_rate = gr.Number(
+        learning_rate = ctx.classroom.control(
+            "learning_rate",
+            gr.Number,
             DEFAULTS.learning_rate,
             minimum=fusion.LIMITS["learning_rate"].low,
             maximum=fusion.LIMITS["learning_rate"].high,
@@ -454,7 +466,7 @@ def _model_settings() -> SimpleNamespace:
             label=_("fusion.learning_rate"),
             info=_("fusion.learning_rate_info"),
         )
-    seed = seed_input(DEFAULTS.seed, limit=fusion.LIMITS["seed"], info=_("fusion.seed_info"))
+    seed = seed_input(ctx.classroom, DEFAULTS.seed, limit=fusion.LIMITS["seed"], info=_("fusion.seed_info"))
     return SimpleNamespace(
         strategy=strategy,
         modalities=modalities,
@@ -469,13 +481,17 @@ def _model_settings() -> SimpleNamespace:
 def _data_settings(ctx: Context) -> SimpleNamespace:
     """The data (held-out split, wrong captions) and the models that make the features."""
     with gr.Accordion(_("fusion.data"), open=False):
-        split = gr.Radio(
+        split = ctx.classroom.control(
+            "split",
+            gr.Radio,
             [(_("fusion.split_instances"), "instances"), (_("fusion.split_combinations"), "combinations")],
             value="instances",
             label=_("fusion.split"),
             info=_("fusion.split_info"),
         )
-        negatives = gr.Radio(
+        negatives = ctx.classroom.control(
+            "negatives",
+            gr.Radio,
             [
                 (_("fusion.negatives_either"), "either"),
                 (_("fusion.negatives_colour"), "colour"),
@@ -487,7 +503,7 @@ def _data_settings(ctx: Context) -> SimpleNamespace:
         )
         picker = model_picker("retrieval", ctx.classroom)
         gr.Markdown(_("fusion.audio_features"))
-        audio_picker = model_picker("speech_recognition", ctx.classroom)
+        audio_picker = model_picker("speech_recognition", ctx.classroom, "audio_model")
         examples = gr.Gallery(
             label=_("fusion.examples"), interactive=False, columns=6, height=220, object_fit="contain"
         )
@@ -582,12 +598,14 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
         locale = page_locale(demo)
         with gr.Row(equal_height=False):
             with gr.Column(scale=2):
-                model = _model_settings()
+                model = _model_settings(ctx)
                 data = _data_settings(ctx)
                 with gr.Row():
                     train_button = gr.Button(_("fusion.train"), elem_id=run_id("train_fusion"), variant="primary")
                     compare_button = gr.Button(_("fusion.compare"), elem_id=run_id("compare_fusion"))
-                compared = gr.CheckboxGroup(
+                compared = ctx.classroom.control(
+                    "strategies",
+                    gr.CheckboxGroup,
                     [(_(f"fusion.{s}"), s) for s in fusion.STRATEGIES],
                     value=["early", "late", "hybrid"],
                     label=_("fusion.compare_strategies"),

@@ -93,14 +93,18 @@ def _listen_row(demo: gr.Blocks, ctx: Context) -> SimpleNamespace:
         with gr.Column():
             audio = voice_input(label=_("listen.audio"))
             with gr.Row():
-                language = gr.Dropdown(
+                language = ctx.classroom.control(
+                    "language",
+                    gr.Dropdown,
                     [(_("listen.auto"), "auto"), *((f"{name} ({code})", code) for code, name in LANGUAGES.items())],
                     value="auto",
                     label=_("listen.language"),
                     info=_("listen.language_info"),
                     allow_custom_value=True,
                 )
-                task = gr.Radio(
+                task = ctx.classroom.control(
+                    "task",
+                    gr.Radio,
                     [(_("listen.transcribe"), "transcribe"), (_("listen.translate"), "translate")],
                     value="transcribe",
                     label=_("listen.task"),
@@ -135,13 +139,17 @@ def _speak_row(demo: gr.Blocks, ctx: Context) -> SimpleNamespace:
     gr.Markdown(_("speak.intro"))
     with gr.Row(equal_height=False):
         with gr.Column():
-            text = gr.Textbox(
+            text = ctx.classroom.control(
+                "text",
+                gr.Textbox,
                 label=_("speak.text"),
                 placeholder=_("speak.placeholder"),
                 lines=3,
                 max_length=settings.MAX_SPEECH_CHARS,
             )
-            speaking_rate = gr.Slider(
+            speaking_rate = ctx.classroom.control(
+                "speaking_rate",
+                gr.Slider,
                 *TEXT_TO_SPEECH["speaking_rate"].ends,
                 1.0,
                 step=0.1,

@@ -90,8 +90,8 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
         page = search_row(demo, ctx)
         collection = collection_row()
         page = SimpleNamespace(**vars(page), **vars(collection))
-        sorting = sorting_row()
-        single = classify_row()
+        sorting = sorting_row(ctx.classroom)
+        single = classify_row(ctx.classroom)
 
         after_model = refresh(page, ctx)  # one status refresh, after every model call
         searches = wire_search(api, page, after_model, ctx)

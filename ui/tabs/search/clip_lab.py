@@ -14,6 +14,7 @@ from types import SimpleNamespace
 
 import gradio as gr
 
+from classroom.policy import ClassroomPolicy
 from explain import clip as explain_clip
 from explain import snippets
 from runtime import settings
@@ -120,7 +121,7 @@ def matrix_code(images, model, matrix):
     )
 
 
-def _clip_lab() -> SimpleNamespace:
+def _clip_lab(classroom: ClassroomPolicy) -> SimpleNamespace:
     """The CLIP lab's controls: a similarity matrix of images x texts, and the embedding map."""
     with gr.Accordion(_("explain.clip_title"), open=False):
         gr.Markdown(_("explain.clip_intro"))
@@ -128,7 +129,9 @@ def _clip_lab() -> SimpleNamespace:
             with gr.Column():
                 files = Files(file_count="multiple", file_types=["image"], label=_("explain.matrix_images"))
                 examples = gr.Button(_("explain.matrix_examples"), size="sm")
-            texts = gr.Textbox(
+            texts = classroom.control(
+                "texts",
+                gr.Textbox,
                 label=_("explain.matrix_texts"),
                 info=_("explain.matrix_texts_info"),
                 lines=5,
@@ -172,7 +175,7 @@ def search_panel(
 ) -> tuple[gr.Code, gr.File]:
     """The Search tab's CLIP lab, How it works and Show the code panels; returns Show the
     code's program and record, which a search fills too."""
-    lab = _clip_lab()
+    lab = _clip_lab(ctx.classroom)
     state = session_state()
     panels.how_it_works("explain.search_how")
     code, record_file = panels.show_code()
@@ -229,13 +232,19 @@ def search_panel(
     return code, record_file
 
 
-def classify_row() -> SimpleNamespace:
+def classify_row(classroom: ClassroomPolicy) -> SimpleNamespace:
     """Classify one image against labels the visitor types."""
     gr.Markdown(_("search.classify_intro"))
     with gr.Row(equal_height=False):
         with gr.Column():
             image = image_input(label=_("common.image"), sources=["upload", "clipboard", "webcam"], height=260)
-            labels = gr.Textbox(label=_("search.labels"), placeholder=_("search.labels_placeholder"), max_length=1000)
+            labels = classroom.control(
+                "labels",
+                gr.Textbox,
+                label=_("search.labels"),
+                placeholder=_("search.labels_placeholder"),
+                max_length=1000,
+            )
             button = gr.Button(_("search.classify"), elem_id=run_id("classify"), variant="primary")
         with gr.Column():
             confidences = gr.Label(num_top_classes=5, label=_("search.confidences"))

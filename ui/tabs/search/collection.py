@@ -14,6 +14,7 @@ from types import SimpleNamespace
 
 import gradio as gr
 
+from classroom.policy import ClassroomPolicy
 from explain import clip as explain_clip
 from runtime import settings
 from runtime.inputs import check_text
@@ -255,15 +256,21 @@ def collection_row() -> SimpleNamespace:
     )
 
 
-def sorting_row() -> SimpleNamespace:
+def sorting_row(classroom: ClassroomPolicy) -> SimpleNamespace:
     """Classify the whole collection against labels the visitor types."""
     gr.Markdown(_("search.classify_collection_intro"))
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
-            labels = gr.Textbox(
-                label=_("search.labels"), placeholder=_("search.collection_labels_placeholder"), max_length=1000
+            labels = classroom.control(
+                "labels",
+                gr.Textbox,
+                label=_("search.labels"),
+                placeholder=_("search.collection_labels_placeholder"),
+                max_length=1000,
             )
-            per_label = gr.Slider(*EXAMPLES.ends, 4, step=1, label=_("search.examples_per_label"))
+            per_label = classroom.control(
+                "examples", gr.Slider, *EXAMPLES.ends, 4, step=1, label=_("search.examples_per_label")
+            )
             button = gr.Button(
                 _("search.classify_collection"), elem_id=run_id("classify_collection"), variant="primary"
             )

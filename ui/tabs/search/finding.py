@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 import gradio as gr
 
+from classroom.policy import ClassroomPolicy
 from explain import snippets
 from pipelines.limits import RETRIEVAL
 from runtime.inputs import check_text
@@ -207,7 +208,9 @@ def search_row(demo: gr.Blocks, ctx: Context) -> SimpleNamespace:
     """The search box, the example image, the model and the hits with the selection beside them."""
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
-            query = gr.Textbox(label=_("search.query"), placeholder=_("search.query_placeholder"), max_length=1000)
+            query = ctx.classroom.control(
+                "query", gr.Textbox, label=_("search.query"), placeholder=_("search.query_placeholder"), max_length=1000
+            )
             text_button = gr.Button(_("search.by_text"), elem_id=run_id("search_by_text"), variant="primary")
             query_image = image_input(label=_("search.query_image"), sources=["upload", "clipboard"], height=200)
             with gr.Row():
@@ -215,8 +218,10 @@ def search_row(demo: gr.Blocks, ctx: Context) -> SimpleNamespace:
                 both_button = gr.Button(_("search.both"), elem_id=run_id("search"))
             picker = model_picker("retrieval", ctx.classroom)
             with gr.Accordion(_("common.advanced"), open=False):
-                top_k = gr.Slider(*SHOWN.ends, 8, step=1, label=_("search.top_k"))
-                text_weight = gr.Slider(
+                top_k = ctx.classroom.control("top_k", gr.Slider, *SHOWN.ends, 8, step=1, label=_("search.top_k"))
+                text_weight = ctx.classroom.control(
+                    "text_weight",
+                    gr.Slider,
                     *RETRIEVAL["text_weight"].ends,
                     0.5,
                     step=0.05,
@@ -234,7 +239,7 @@ def search_row(demo: gr.Blocks, ctx: Context) -> SimpleNamespace:
                 allow_preview=False,
                 elem_classes="search-hits",
             )
-            selection = _selection()
+            selection = _selection(ctx.classroom)
             # The hits as data: returned by /search and /more_like_this, kept for 'more like this'.
             hits_json = gr.JSON(visible=False)
             hits_state = session_state([])
@@ -257,7 +262,7 @@ def search_row(demo: gr.Blocks, ctx: Context) -> SimpleNamespace:
     )
 
 
-def _selection() -> SimpleNamespace:
+def _selection(classroom: ClassroomPolicy) -> SimpleNamespace:
     """The selected image by name and thumbnail, with More like this and Remove; its id (a
     content hash) travels hidden."""
     with gr.Group(elem_classes="search-selection"):
@@ -286,7 +291,7 @@ def _selection() -> SimpleNamespace:
                 min_width=120,
                 interactive=False,
             )
-    selected = gr.Textbox(label=_("search.selected"), visible=False)
+    selected = classroom.control("image_id", gr.Textbox, label=_("search.selected"), visible=False)
     return SimpleNamespace(
         selected_picture=selected_picture,
         selected_view=selected_view,
