@@ -14,9 +14,9 @@ subclass setting its own attributes (``self.x = ...``) is the documented route a
 not a finding.
 
 Where Gradio has no public hook for something the app needs, the patch stays, named in
-``EXCEPTIONS`` with the reason (the code's docstring says the same). ``BUILT`` names what
-the same rule finds but is no patch of Gradio: public properties of the app's own
-controls set while the page is built, and the app's objects kept on its Blocks."""
+``EXCEPTIONS`` with the reason (the code's docstring says the same). A control the app
+makes is built as it should be (a teacher's lock goes to its constructor, see
+``ClassroomPolicy.control``), never changed afterwards."""
 
 from __future__ import annotations
 
@@ -49,21 +49,6 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
         "option or hook for its results"
     ),
     **{("ui/server/queue.py", what): QUEUE for what in QUEUE_PATCHES},
-}
-
-# Not patches of Gradio's behaviour, but found by the same rule: a public property of a
-# control the app made, set while the page is built (before Gradio reads the properties
-# into the page's config). Each must still
-# be found, like the exceptions above; a new one fails the test.
-LOCK = (
-    "a teacher's lock narrows, fixes or greys out a control the tab made, while the page is built (public "
-    "properties; passing each lock to every tab's constructor would make every tab know the classroom)"
-)
-BUILT: dict[tuple[str, str], str] = {
-    **{
-        ("classroom/policy.py", f"component.{name} = ..."): LOCK
-        for name in ("choices", "interactive", "maximum", "minimum", "value")
-    },
 }
 
 ALWAYS_GRADIO = {"demo", "block_fn", "component", "block"}
@@ -317,13 +302,11 @@ def test_the_app_uses_gradio_through_its_public_api_only():
         for line, what in scan(path.read_text(encoding="utf-8")):
             found.setdefault((path.relative_to(ROOT).as_posix(), what), []).append(line)
     unexplained = {
-        f"{file}:{lines[0]}: {what}"
-        for (file, what), lines in found.items()
-        if (file, what) not in EXCEPTIONS and (file, what) not in BUILT
+        f"{file}:{lines[0]}: {what}" for (file, what), lines in found.items() if (file, what) not in EXCEPTIONS
     }
     assert not unexplained, (
         "Gradio patched at run time (use its public API, an ASGI middleware, a component subclass, or the "
         f"handler chain; see tests/test_gradio_public.py): {sorted(unexplained)}"
     )
-    stale = (set(EXCEPTIONS) | set(BUILT)) - set(found)
-    assert not stale, f"EXCEPTIONS or BUILT name patches that are gone; remove them: {sorted(stale)}"
+    stale = set(EXCEPTIONS) - set(found)
+    assert not stale, f"EXCEPTIONS name patches that are gone; remove them: {sorted(stale)}"

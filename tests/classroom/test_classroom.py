@@ -261,6 +261,49 @@ def test_a_lock_on_a_hidden_tab_is_fine(build, tmp_path):
     build("tiny", str(write(tmp_path, "tabs: [caption]\nlocked: {num_inference_steps: {max: 2}}")))
 
 
+def test_a_lock_is_built_into_its_control(tmp_path):
+    # Issue 34: the lock goes to the control's constructor; nothing is changed on it afterwards.
+    import gradio as gr
+
+    from classroom.policy import ClassroomPolicy
+
+    text = "locked: {temperature: {min: 0.5, max: 0.8}, optimizer: {allowed: [sgd]}, top_p: {min: 0.9, max: 0.9}}"
+    policy = ClassroomPolicy(classroom.load(write(tmp_path, text)), "tiny")
+    with gr.Blocks():
+        temperature = policy.control("temperature", gr.Slider, 0, 2, 1.5, step=0.05)
+        optimizer = policy.control("optimizer", gr.Radio, [("Adam", "adam"), ("SGD", "sgd")], value="adam")
+        top_p = policy.control("top_p", gr.Slider, 0, 1, 0.5, step=0.05)
+        top_k = policy.control("top_k", gr.Slider, 1, 50, 5, step=1)  # no lock: as asked
+    assert (temperature.minimum, temperature.maximum, temperature.value) == (0.5, 0.8, 0.8)
+    assert optimizer.choices == [("SGD", "sgd")] and optimizer.value == "sgd"
+    assert (top_p.value, top_p.interactive) == (0.9, False)  # one value left: fixed (a slider needs a range)
+    assert (top_k.minimum, top_k.maximum, top_k.value) == (1, 50, 5)
+    policy.check_controls()
+
+
+def test_a_control_built_without_its_lock_is_reported(tmp_path):
+    # A tab that builds a locked parameter's control itself (gr.Slider, not
+    # ClassroomPolicy.control) would show students a rule the server doesn't keep: the
+    # app refuses to start, naming it.
+    import gradio as gr
+
+    from classroom.policy import ClassroomPolicy
+
+    policy = ClassroomPolicy(classroom.load(write(tmp_path, "locked: {temperature: {max: 0.8}, seed: 7}")), "tiny")
+
+    def chat(temperature: float, seed: int):
+        return ""
+
+    with gr.Blocks():
+        temperature = gr.Slider(0, 2, 1.0, step=0.05)
+        seed = policy.control("seed", gr.Number, -1, precision=0)
+        policy.declare(chat, [temperature, seed])
+    with pytest.raises(ClassroomError, match="locked.temperature: chat's Slider was built without its lock") as error:
+        policy.check_controls()
+    assert "locked.seed" not in str(error.value)
+    assert temperature.maximum == 2 and (seed.value, seed.interactive) == (7, False)
+
+
 def test_a_chat_model_picked_in_caption_or_ask_is_screened_like_chat(tmp_path):
     # Issue 36 (9): Caption and Ask offer the chat models, whose text reaches a model with no
     # filter of its own; the classroom's rule for Chat's text applies to them too.
