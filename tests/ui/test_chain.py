@@ -45,7 +45,7 @@ def logged(ctx: Context) -> list[dict]:
 
 def test_the_language_is_set_before_the_classroom_refuses(tmp_path):
     ctx = context(tmp_path, "locked: {num_inference_steps: {max: 2}}\nprompt_log: {enabled: true, file: p1.jsonl}")
-    steps = gr.Slider(1, 10, 1)
+    steps = ctx.classroom.control("num_inference_steps", gr.Slider, 1, 10, 1)  # as a tab builds it
     fn = endpoint(make, ctx, [gr.Textbox(), steps])
     assert steps.maximum == 2  # the control shows the rule too
     with pytest.raises(gr.Error) as refused:
@@ -149,7 +149,7 @@ def test_a_display_is_held_to_the_locks_of_the_controls_it_reads_not_to_a_name(t
     # parameter is also called `strategy`: that display must not be refused, nor its radio narrowed.
     ctx = context(tmp_path, "locked: {strategy: {allowed: [early, late]}, num_beams: 1}")
     decoding = gr.Radio(["greedy", "beam"], value="greedy")
-    beams = gr.Slider(1, 8, 3)
+    beams = ctx.classroom.control("num_beams", gr.Slider, 1, 8, 3)  # built with its lock, as a tab builds it
 
     def redraw(state, strategy: str = "greedy") -> str:
         return strategy
@@ -159,7 +159,7 @@ def test_a_display_is_held_to_the_locks_of_the_controls_it_reads_not_to_a_name(t
 
     assert display(redraw, ctx, [gr.State(), decoding])(EN_API, None, "beam") == "beam"
     assert [c[1] for c in decoding.choices] == ["greedy", "beam"]
-    endpoint(lambda num_beams=3: num_beams, ctx, [beams])  # a request fits the control to its lock
+    endpoint(lambda num_beams=3: num_beams, ctx, [beams])  # a request bound to the locked control
     assert beams.value == 1 and not beams.interactive
     with pytest.raises(gr.Error):  # whatever the display calls it, the locked control holds
         display(show_code, ctx, [beams])(EN_API, 4)

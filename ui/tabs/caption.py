@@ -216,6 +216,53 @@ def caption_panel(
     captioned.success(display(caption_code, ctx, shown), shown, [code, record_file], api_visibility="private")
 
 
+def _advanced(ctx: Context) -> tuple:
+    """The Advanced settings: the prompt, the decoding settings and the seed, each built
+    with the teacher's lock on its parameter."""
+    with gr.Accordion(_("common.advanced"), open=False):
+        prompt = ctx.classroom.control(
+            "prompt",
+            gr.Textbox,
+            label=_("caption.prompt"),
+            info=_("caption.prompt_info"),
+            placeholder="a photography of",
+        )
+        max_new_tokens = ctx.classroom.control(
+            "max_new_tokens",
+            gr.Slider,
+            *CAPTION["max_new_tokens"].ends,
+            30,
+            step=1,
+            label=_("caption.max_new_tokens"),
+        )
+        num_beams = ctx.classroom.control(
+            "num_beams",
+            gr.Slider,
+            *CAPTION["num_beams"].ends,
+            3,
+            step=1,
+            label=_("caption.num_beams"),
+            info=_("caption.num_beams_info"),
+        )
+        do_sample = ctx.classroom.control(
+            "do_sample", gr.Checkbox, False, label=_("caption.do_sample"), info=_("caption.do_sample_info")
+        )
+        with gr.Row():
+            temperature = ctx.classroom.control(
+                "temperature",
+                gr.Slider,
+                *CAPTION["temperature"].ends,
+                1.0,
+                step=0.05,
+                label=_("caption.temperature"),
+            )
+            top_p = ctx.classroom.control(
+                "top_p", gr.Slider, *CAPTION["top_p"].ends, 0.9, step=0.05, label=_("caption.top_p")
+            )
+        seed = seed_input(ctx.classroom)
+    return prompt, max_new_tokens, num_beams, do_sample, temperature, top_p, seed
+
+
 def build(demo: gr.Blocks, ctx: Context) -> None:
     with gr.Tab(_("caption.tab"), id="caption"):
         gr.Markdown(_("caption.intro"))
@@ -223,47 +270,7 @@ def build(demo: gr.Blocks, ctx: Context) -> None:
             with gr.Column():
                 image = image_input(label=_("common.image"), sources=["upload", "clipboard", "webcam"], height=340)
                 picker = model_picker("caption", ctx.classroom)
-                with gr.Accordion(_("common.advanced"), open=False):
-                    prompt = ctx.classroom.control(
-                        "prompt",
-                        gr.Textbox,
-                        label=_("caption.prompt"),
-                        info=_("caption.prompt_info"),
-                        placeholder="a photography of",
-                    )
-                    max_new_tokens = ctx.classroom.control(
-                        "max_new_tokens",
-                        gr.Slider,
-                        *CAPTION["max_new_tokens"].ends,
-                        30,
-                        step=1,
-                        label=_("caption.max_new_tokens"),
-                    )
-                    num_beams = ctx.classroom.control(
-                        "num_beams",
-                        gr.Slider,
-                        *CAPTION["num_beams"].ends,
-                        3,
-                        step=1,
-                        label=_("caption.num_beams"),
-                        info=_("caption.num_beams_info"),
-                    )
-                    do_sample = ctx.classroom.control(
-                        "do_sample", gr.Checkbox, False, label=_("caption.do_sample"), info=_("caption.do_sample_info")
-                    )
-                    with gr.Row():
-                        temperature = ctx.classroom.control(
-                            "temperature",
-                            gr.Slider,
-                            *CAPTION["temperature"].ends,
-                            1.0,
-                            step=0.05,
-                            label=_("caption.temperature"),
-                        )
-                        top_p = ctx.classroom.control(
-                            "top_p", gr.Slider, *CAPTION["top_p"].ends, 0.9, step=0.05, label=_("caption.top_p")
-                        )
-                    seed = seed_input(ctx.classroom)
+                prompt, max_new_tokens, num_beams, do_sample, temperature, top_p, seed = _advanced(ctx)
                 button = gr.Button(_("caption.button"), elem_id=run_id("caption"), variant="primary")
             with gr.Column():
                 # Read aloud's ``text`` too: a lock on that parameter fixes this box as well.
