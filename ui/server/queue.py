@@ -20,6 +20,9 @@ agent or a page/API session: ``ui/server/callers.py``):
   handler (training curves) once its client has left; a one-shot handler already
   running runs to its end, which ``deadline`` bounds (JOB_TIME_LIMIT).
 
+Which jobs may run side by side is Gradio's own public option, each event's concurrency
+group: ``batch_event`` and ``model_event`` say which group an endpoint joins.
+
 Gradio 6.31 has no public hook for the order of its queue or for a per-visitor share
 (``queue()`` takes a total ``max_size`` and per-group concurrency only). The two checks
 therefore sit where Gradio takes a job in and where it picks the next one
@@ -175,3 +178,22 @@ class Deadline:
     @property
     def passed(self) -> bool:
         return self.seconds > 0 and self.clock() - self.start > self.seconds
+
+
+def batch_event() -> dict:
+    """Event options of a batched endpoint: handlers enough for two batches (one running,
+    one gathering), in their own concurrency group since the model itself runs one batch
+    at a time (DEVICE_LOCK); with batching off, the one "model" group like every other."""
+    if settings.MAX_BATCH_SIZE <= 1:
+        return dict(concurrency_id="model")
+    return dict(concurrency_id="batched", concurrency_limit=2 * settings.MAX_BATCH_SIZE)
+
+
+def model_event(task: str) -> dict:
+    """Event options of an endpoint that runs ``task``'s model: the one "model" group (one
+    computation at a time in this process), or, when the task runs on a model server
+    (BACKEND_<TASK>), its own group with BACKEND_CONCURRENCY requests in flight: the server
+    batches them."""
+    if task in settings.BACKENDS:
+        return dict(concurrency_id=f"server-{task}", concurrency_limit=settings.BACKEND_CONCURRENCY)
+    return dict(concurrency_id="model")
