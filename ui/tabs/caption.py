@@ -16,7 +16,8 @@ from ui.chain import display, endpoint
 from ui.components import image_input, model_picker, model_status, seed_input, session_state, status_line
 from ui.context import Context
 from ui.handlers import get_model, gpu
-from ui.i18n import _, both, page_language
+from ui.i18n import _, both
+from ui.server.language import page_language
 from ui.server.queue import batch_event
 from ui.speech import read_aloud
 
