@@ -5,7 +5,7 @@ Gradio's queue (``demo.queue(max_size=...)``) bounds the jobs of everyone togeth
 runs each concurrency group first come, first served: one visitor who queues eight
 long jobs makes everyone behind wait for all eight, and one client joining a hundred
 times fills it for everyone. ``QueueShare`` adds to it, per visitor (a login, an MCP
-agent or a page/API session: ``ui/server/callers.py``):
+agent or a page/API session: ``ui/server/limits.py``):
 
 - **turns**: when a group can start a job, it starts the oldest job of the visitor with
   the fewest jobs running or ahead in line (round robin), so a student's short caption
@@ -45,8 +45,8 @@ from collections import Counter
 
 from runtime import settings
 from ui.i18n import t
-from ui.server.callers import caller, of_event
 from ui.server.language import locale_of
+from ui.server.limits import caller, of_event
 
 log = logging.getLogger("playground")
 # The routes that stream a job's result: the page's and gradio_client's stream per

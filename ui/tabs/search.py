@@ -34,8 +34,7 @@ from ui.context import Context
 from ui.handlers import get_model, gpu, gpu_method
 from ui.i18n import _, both
 from ui.messages import text, translate, words
-from ui.server.callers import session_of
-from ui.server.limits import Allowance, visitor
+from ui.server.limits import Allowance, session_of, visitor
 from ui.server.mcp_inputs import Files
 
 QUERY_EXAMPLES = [
