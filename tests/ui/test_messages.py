@@ -100,6 +100,32 @@ def test_each_coded_message_is_written_once_in_the_catalogue_not_in_the_code():
             assert fields(EN[PREFIX + code]) <= given, f"{where}: {code} needs {fields(EN[PREFIX + code]) - given}"
 
 
+def written(node: ast.AST) -> str | None:
+    """A string the code writes, as a pattern: a constant, an f-string ("onnx_exported_{part}")
+    with its fields as any name, or the start of a name joined with ``+`` ("source_" + where)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return re.escape(node.value)
+    if isinstance(node, ast.JoinedStr):
+        return "".join(re.escape(part.value) if isinstance(part, ast.Constant) else "[a-z_]+" for part in node.values)
+    if isinstance(node, ast.BinOp) and isinstance(node.left, ast.Constant) and isinstance(node.left.value, str):
+        return re.escape(node.left.value) + "[a-z_]+"
+    return None
+
+
+def test_every_entry_of_the_catalogue_is_said_somewhere():
+    """A message the app never says is a fact kept in two places for nothing (``title_output``
+    was one): each code is written in the app, whole or as the pattern it is made from."""
+    patterns = set()
+    for folder in FOLDERS:
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                pattern = (written(node) or "").removeprefix(re.escape(PREFIX))
+                if pattern.replace("[a-z_]+", ""):  # a bare "{code}" or PREFIX + code names no entry
+                    patterns.add(pattern)
+    catalogue = [key.removeprefix(PREFIX) for key in EN if key.startswith(PREFIX)]
+    assert [code for code in catalogue if not any(re.fullmatch(p, code) for p in patterns)] == []
+
+
 def test_the_english_of_a_coded_message_is_the_catalogues():
     from runtime.messages import Notice, catalogue
 
