@@ -6,7 +6,8 @@ request is handled in its own thread (Gradio runs several handlers at once); the
 handler checks its own inputs, then calls ``BATCHER(fn, key, item)``. Requests with the
 same ``key`` (the same pipeline and options) that are waiting when the model becomes
 free are run together as ``fn([item, ...])``; every caller gets its own result, or its
-own exception.
+own exception. A handler calls ``batched(loaded, fn, item, key)``, which also runs the
+request alone where batching is off (MAX_BATCH_SIZE=1) or the model is on a server.
 
 Why not Gradio's ``batch=True``: it fails every request of a batch when one of them
 fails (gradio/queueing.py, ``process_events``), so one visitor's unreadable upload
@@ -25,6 +26,9 @@ import threading
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
+
+from runtime import settings
+from runtime.inputs import collect_notices
 
 DEVICE_LOCK = threading.RLock()
 
@@ -119,3 +123,27 @@ class Batcher:
 def options_key(pipeline: Any, **options) -> tuple:
     """A batching key: the same pipeline object and the same options."""
     return (id(pipeline), *sorted(options.items()))
+
+
+def batched(loaded: Any, fn: Callable[[list], Any], item: Any, key: Hashable) -> Any:
+    """``fn([item])[0]``, run in one batch with concurrent requests to the same loaded
+    model (a ``pipelines.cache.Loaded``: its ``batcher``, and whether it is ``remote``)
+    with the same ``key``; alone when batching is off (MAX_BATCH_SIZE=1). Check ``item``
+    before: a failure inside a batch is retried alone, but costs time."""
+    if loaded.remote:  # a model server batches concurrent requests itself; in this request's thread, its notices
+        return fn([item])[0]
+    if settings.MAX_BATCH_SIZE <= 1:
+        with DEVICE_LOCK:
+            return _quietly(fn)([item])[0]
+    return loaded.batcher(_quietly(fn), key, item)
+
+
+def _quietly(fn: Callable[[list], Any]) -> Callable[[list], Any]:
+    # A batch runs in one request's thread: the notices its pipeline gives about the
+    # others' inputs would reach that request. Each request hears its own, once, from
+    # the checks its handler runs before it joins a batch (or runs alone).
+    def run(items):
+        with collect_notices():
+            return fn(items)
+
+    return run

@@ -30,7 +30,7 @@ QUEUE = (
     "per visitor (queue() takes one total max_size): its queue's push and get_events are wrapped, on every "
     "queue demo.queue() makes; a gate in the handlers would hide waiting jobs from the queue, so the "
     "page's position and ETA would be false (ui/server/queue.py; its jobs are read, never written, by "
-    "ui/server/callers.py of_event)"
+    "ui/server/limits.py of_event)"
 )
 QUEUE_PATCHES = (
     "demo._queue",

@@ -50,6 +50,10 @@ class Crossed:
         threading.setprofile(self._profile)
         sys.setprofile(self._profile)
 
+    def uninstall(self) -> None:  # threads started meanwhile keep it until they end (recording is off)
+        threading.setprofile(None)
+        sys.setprofile(None)
+
     def during(self, call) -> dict[str, list[str]]:
         self.modules.clear()
         self.recording = True
@@ -92,6 +96,7 @@ def trace(profile: str = "tiny") -> dict[str, dict[str, list[str]]]:
         return paths
     finally:
         demo.close()
+        crossed.uninstall()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -10,7 +10,7 @@ gives the tables to ``gr.I18n`` for component labels (``_("caption.tab")``) and 
 strings up itself for text the server writes (``t``, ``both``, ``bilingual``).
 
 Text the server writes during a request is in that request's language only
-(``PAGE_LOCALE``, which ``ui/server/language.py`` sets from the page's cookie or the
+(``page_language()``: ``ui/server/language.py`` sets it from the page's cookie or the
 ``Accept-Language`` header); written outside a request (while the page is built) it
 holds both languages, and CSS shows the page's.
 
@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import html
 import json
-from contextvars import ContextVar
 from pathlib import Path
 
 import gradio as gr
 
 from runtime.messages import LOCALES_DIR as MESSAGES_DIR
+from ui.server.language import page_language
 
 LOCALES_DIR = Path(__file__).parent / "locales"
 LOCALES = ("en", "zh-CN")  # the first is the reference and the fallback
@@ -91,17 +91,6 @@ EN, ZH = TABLES["en"], TABLES["zh-CN"]
 
 I18N = gr.I18n(**TABLES)
 _ = I18N
-
-# The language of the request being served ("en" or "zh-CN"); None outside a request.
-PAGE_LOCALE: ContextVar[str | None] = ContextVar("page_locale", default=None)
-# Whether the request comes from the page (it sends its language cookie) rather than an
-# API client: the page names parameters by their controls' labels, the API by its own.
-FROM_PAGE: ContextVar[bool] = ContextVar("from_page", default=False)
-
-
-def page_language() -> str | None:
-    """The language of the request being served, or None while the page is being built."""
-    return PAGE_LOCALE.get()
 
 
 def t(key: str, locale: str | None) -> str:

@@ -3,7 +3,7 @@
 Pipelines raise ``runtime.messages.InputError`` (a ``ValueError`` with a ``code`` and its
 ``params``, its English text for the API) and give ``Notice``s; here the code is looked
 up in the catalogue (``runtime/locales/<locale>/messages.json``) and written in the language
-of the request being served (``ui.i18n.page_language``). A ``name`` parameter ("width",
+of the request being served (``ui.server.language.page_language``). A ``name`` parameter ("width",
 "caption prompt") becomes the label of the control as the page shows it: the handler's
 own input of that name (ui/chain.py reads them where the event is declared), else the
 control that usually sets it (``NAMES``). A message without a code (or whose code the
@@ -20,7 +20,8 @@ A number outside its control's range is refused before the handler runs, by
 
 from __future__ import annotations
 
-from ui.i18n import EN, FROM_PAGE, page_language, t
+from ui.i18n import EN, t
+from ui.server.language import FROM_PAGE, page_language
 
 # What a parameter or a thing a check names is called on the page: the label key of the
 # control that usually sets it. A handler's own inputs come first (ui/chain.py's ``labels``).

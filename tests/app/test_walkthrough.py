@@ -512,8 +512,8 @@ def test_the_clip_lab_figures_read_in_the_page_language(monkeypatch, locale):
     import numpy as np
 
     from explain import clip as explain_clip
-    from ui.i18n import PAGE_LOCALE
     from ui.messages import words
+    from ui.server.language import PAGE_LOCALE
     from ui.tabs.search import rescale_matrix
 
     figures = []
@@ -554,7 +554,7 @@ def test_listen_says_who_reads_chinese_and_its_status_names_that_voice(models, l
     "numbers become English words" alone), and after a Chinese read-aloud the status line
     names that voice, not the picker's English one."""
     from ui.components import model_status
-    from ui.i18n import PAGE_LOCALE
+    from ui.server.language import PAGE_LOCALE
     from ui.speech import voice_key
 
     intro = label("speak.intro", locale)

@@ -88,7 +88,7 @@ def test_smolvlm_reading_chinese_gets_a_notice(models, cat):
 def test_a_chinese_reading_model_captions_in_chinese_on_the_chinese_page(models, cat):
     # The Caption tab asks in the page's language (no prompt given) a model that writes
     # Chinese; BLIP and SmolVLM are asked in English whatever the page.
-    from ui.i18n import PAGE_LOCALE
+    from ui.server.language import PAGE_LOCALE
     from ui.tabs.caption import caption_language
 
     qwen, smolvlm = models.get("caption", "tiny-qwen3.5").pipeline, models.get("caption", "tiny-smolvlm").pipeline

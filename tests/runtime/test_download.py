@@ -19,8 +19,8 @@ from runtime.hub import CheckpointUnavailable, hub_reachable, is_cached, locate
 from runtime.tiny import tiny_path
 from tests.conftest import free_port
 from tests.standins import HubStandIn, ModelScopeStandIn
-from ui.i18n import PAGE_LOCALE
 from ui.messages import translate
+from ui.server.language import PAGE_LOCALE
 
 REPO = "Salesforce/blip-image-captioning-base"  # the cpu profile's caption model, served tiny
 MS_REPO = registry.MODELSCOPE_IDS[REPO]

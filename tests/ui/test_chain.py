@@ -16,7 +16,8 @@ from classroom.policy import ClassroomPolicy
 from ui.actions import parameters
 from ui.chain import display, endpoint
 from ui.context import Context
-from ui.i18n import EN, ZH, page_language
+from ui.i18n import EN, ZH
+from ui.server.language import page_language
 
 ZH_PAGE = gr.Request(username="lena", cookies={"playground-locale": "zh-CN"})
 EN_API = gr.Request(username="lena")

@@ -106,7 +106,7 @@ def test_the_length_refusal_is_said_in_both_languages():
 
 def test_where_it_looked_before_any_answer_is_refused_in_the_pages_language(handlers):
     # The Chinese page's "Show where it looked" before a first answer said it in English.
-    from ui.i18n import PAGE_LOCALE
+    from ui.server.language import PAGE_LOCALE
 
     for locale, said in (("zh-CN", "还没有可解释的回答"), ("en", "There is no answer to explain yet")):
         token = PAGE_LOCALE.set(locale)

@@ -173,7 +173,7 @@ def test_the_language_of_a_request():
 
 
 def test_a_detected_language_is_named_once_in_the_pages_language():
-    from ui.i18n import PAGE_LOCALE
+    from ui.server.language import PAGE_LOCALE
     from ui.tabs.listen import show_result
 
     result = {"language": "mt", "chunks": [{"timestamp": (0.0, 1.0), "text": "Bonġu"}]}
@@ -223,7 +223,7 @@ def test_table_headers_and_chart_axes_follow_the_request():
     import pandas as pd
 
     from ui import panels
-    from ui.i18n import PAGE_LOCALE
+    from ui.server.language import PAGE_LOCALE
 
     frame = pd.DataFrame([[f"0{i} cat", 0.8] for i in range(3)], columns=[panels.STEP_LABEL, panels.PROB])
     record = {"strategies": [{"name": "greedy", "text": "a cat", "sequence_probability": 0.5, "steps": []}]}
@@ -293,8 +293,8 @@ def test_the_input_guard_says_the_catalogues_sentences():
     the English as before, the page its own language, naming the control."""
     import gradio as gr
 
-    from ui.i18n import FROM_PAGE, PAGE_LOCALE
     from ui.server.events import check_input
+    from ui.server.language import FROM_PAGE, PAGE_LOCALE
 
     def refused(component, value, name):
         try:

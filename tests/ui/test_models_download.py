@@ -13,7 +13,7 @@ from pipelines.cache import ModelCache
 from runtime import registry, settings
 from runtime.download import DownloadError
 from runtime.prepare import Prepared
-from ui.i18n import PAGE_LOCALE
+from ui.server.language import PAGE_LOCALE
 from ui.tabs import models as panel
 
 

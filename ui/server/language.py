@@ -14,16 +14,24 @@ The server learns each request's language (``locale_of``) from a cookie the page
 equal to the language it shows (``COOKIE``, written by ``LANGUAGE_SCRIPT``), else from
 the ``Accept-Language`` header (API clients), else English: ui/server/security.py's
 EventGuard says the inputs' refusals in it, and ui/chain.py sets it around each call of
-a handler (its messages, status lines and tables).
+a handler (``request_language``), where ``page_language()`` reads it back for the
+handler's messages, status lines and tables (ui/i18n.py).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+from contextvars import ContextVar
 from pathlib import Path
 
-from ui.i18n import EN, FROM_PAGE, PAGE_LOCALE, ZH
+from runtime.messages import catalogue
+
+# The language of the request being served ("en" or "zh-CN"); None outside a request.
+PAGE_LOCALE: ContextVar[str | None] = ContextVar("page_locale", default=None)
+# Whether the request comes from the page (it sends its language cookie) rather than an
+# API client: the page names parameters by their controls' labels, the API by its own.
+FROM_PAGE: ContextVar[bool] = ContextVar("from_page", default=False)
 
 # Where the browser keeps the choices (localStorage): the language, and presenter mode
 # (larger text and stronger contrast for a projector), remembered the same way.
@@ -54,16 +62,16 @@ LANGUAGE_SCRIPT = page_script("language", presenter_key=PRESENTER_KEY, storage_k
 # request: it is said as the app says it, in the page's language, naming the formats.
 TOAST_SCRIPT = page_script(
     "toast",
-    names={kind: ZH[f"messages.toast_{kind.lower()}"] for kind in ("Error", "Warning", "Info", "Success")},
+    names={kind: catalogue("zh-CN")[f"toast_{kind.lower()}"] for kind in ("Error", "Warning", "Info", "Success")},
     kinds={
-        kind: {"en": EN[f"messages.{kind}_file_type"], "zh-CN": ZH[f"messages.{kind}_file_type"]}
+        kind: {"en": catalogue("en")[f"{kind}_file_type"], "zh-CN": catalogue("zh-CN")[f"{kind}_file_type"]}
         for kind in ("audio", "image")
     },
 )
 # A number typed into a slider's box beyond its range: Gradio sets it to the nearest end
 # when the box loses focus; this says so, under the slider, in the page's language, instead
 # of letting it change quietly (the server refuses such a value outright, naming the range).
-RANGE_SCRIPT = page_script("range", say={"en": EN["messages.range_changed"], "zh-CN": ZH["messages.range_changed"]})
+RANGE_SCRIPT = page_script("range", say={locale: catalogue(locale)["range_changed"] for locale in ("en", "zh-CN")})
 # The page's language as the switch names it.
 LOCALE_JS = "() => ((document.documentElement.lang || 'en').toLowerCase().startsWith('zh') ? 'zh-CN' : 'en')"
 # The switch: remember the choice (in the address where storage is refused) and reload.
@@ -148,6 +156,11 @@ def locale_of(request) -> str:
 def from_page(request) -> bool:
     """Whether ``request`` comes from the app's page (it carries the language cookie)."""
     return (getattr(request, "cookies", None) or {}).get(COOKIE) in ("en", "zh-CN")
+
+
+def page_language() -> str | None:
+    """The language of the request being served, or None while the page is being built."""
+    return PAGE_LOCALE.get()
 
 
 @contextlib.contextmanager

@@ -5,7 +5,7 @@ Gradio's queue (``demo.queue(max_size=...)``) bounds the jobs of everyone togeth
 runs each concurrency group first come, first served: one visitor who queues eight
 long jobs makes everyone behind wait for all eight, and one client joining a hundred
 times fills it for everyone. ``QueueShare`` adds to it, per visitor (a login, an MCP
-agent or a page/API session: ``ui/server/callers.py``):
+agent or a page/API session: ``ui/server/limits.py``):
 
 - **turns**: when a group can start a job, it starts the oldest job of the visitor with
   the fewest jobs running or ahead in line (round robin), so a student's short caption
@@ -19,6 +19,9 @@ agent or a page/API session: ``ui/server/callers.py``):
   itself drops the waiting jobs of a client whose stream closes, and stops a streaming
   handler (training curves) once its client has left; a one-shot handler already
   running runs to its end, which ``deadline`` bounds (JOB_TIME_LIMIT).
+
+Which jobs may run side by side is Gradio's own public option, each event's concurrency
+group: ``batch_event`` and ``model_event`` say which group an endpoint joins.
 
 Gradio 6.31 has no public hook for the order of its queue or for a per-visitor share
 (``queue()`` takes a total ``max_size`` and per-group concurrency only). The two checks
@@ -42,8 +45,8 @@ from collections import Counter
 
 from runtime import settings
 from ui.i18n import t
-from ui.server.callers import caller, of_event
 from ui.server.language import locale_of
+from ui.server.limits import caller, of_event
 
 log = logging.getLogger("playground")
 # The routes that stream a job's result: the page's and gradio_client's stream per
@@ -175,3 +178,22 @@ class Deadline:
     @property
     def passed(self) -> bool:
         return self.seconds > 0 and self.clock() - self.start > self.seconds
+
+
+def batch_event() -> dict:
+    """Event options of a batched endpoint: handlers enough for two batches (one running,
+    one gathering), in their own concurrency group since the model itself runs one batch
+    at a time (DEVICE_LOCK); with batching off, the one "model" group like every other."""
+    if settings.MAX_BATCH_SIZE <= 1:
+        return dict(concurrency_id="model")
+    return dict(concurrency_id="batched", concurrency_limit=2 * settings.MAX_BATCH_SIZE)
+
+
+def model_event(task: str) -> dict:
+    """Event options of an endpoint that runs ``task``'s model: the one "model" group (one
+    computation at a time in this process), or, when the task runs on a model server
+    (BACKEND_<TASK>), its own group with BACKEND_CONCURRENCY requests in flight: the server
+    batches them."""
+    if task in settings.BACKENDS:
+        return dict(concurrency_id=f"server-{task}", concurrency_limit=settings.BACKEND_CONCURRENCY)
+    return dict(concurrency_id="model")

@@ -7,7 +7,7 @@ often a client may ask for work (the inputs an event takes: ui/server/events.py)
   bodies, and applies the per-client rate limits (``RATE_LIMIT``, ``LOGIN_RATE_LIMIT``,
   see ``ui/server/limits.py``), answering 429 with the time to wait.
 - It applies the login to the MCP server and tells MCP agents apart (``_mcp``, see
-  ``ui/server/callers.py``).
+  ``ui/server/limits.py``).
 - ``EventGuard`` (ui/server/events.py), the middleware behind it, checks every event's
   raw inputs before Gradio reads them and keeps the server's folders out of its results.
 - ``parse_auth`` reads ``PLAYGROUND_AUTH``; ``login_kwargs`` makes Gradio's login
@@ -33,9 +33,8 @@ from runtime import settings
 from runtime.inputs import identity
 from runtime.messages import english
 from ui.i18n import t
-from ui.server.callers import CALLER_HEADER, loopback_login, stamp
 from ui.server.language import locale_of
-from ui.server.limits import RateLimiter, client_key, rate_limiter
+from ui.server.limits import CALLER_HEADER, RateLimiter, client_key, loopback_login, rate_limiter, stamp
 from ui.server.queue import Listeners
 
 log = logging.getLogger("playground")
@@ -272,7 +271,7 @@ class Guard:
         return answer["status"] if method == "GET" else answer
 
     def _stamped(self, scope, send, address: str):
-        """``scope`` with the agent's stamp (``ui/server/callers.py``), which Gradio forwards
+        """``scope`` with the agent's stamp (``ui/server/limits.py``), which Gradio forwards
         with its tool calls, and ``send`` giving an agent without an MCP session one (MCP
         clients send it back with every request; Gradio's stateless server ignores it)."""
         headers = _headers(scope)

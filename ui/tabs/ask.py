@@ -10,7 +10,7 @@ from explain import snippets
 from explain.explanation import TOP_K
 from runtime import settings
 from runtime.backends import needs_local_model
-from runtime.batching import options_key
+from runtime.batching import batched, options_key
 from runtime.inputs import check_text, load_image
 from ui import panels
 from ui.actions import run_id
@@ -19,7 +19,7 @@ from ui.components import examples, image_input, model_picker, model_status, sta
 from ui.context import Context
 from ui.handlers import get_model, gpu
 from ui.i18n import _
-from ui.server.serving import batch_event, batched
+from ui.server.queue import batch_event
 from ui.speech import ask_by_voice, read_aloud, voice_input
 
 EXAMPLES = [

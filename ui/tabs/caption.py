@@ -8,7 +8,7 @@ from explain import snippets
 from pipelines.limits import CAPTION
 from runtime import settings
 from runtime.backends import needs_local_model
-from runtime.batching import options_key
+from runtime.batching import batched, options_key
 from runtime.inputs import is_random_seed, load_image
 from ui import panels
 from ui.actions import run_id
@@ -16,8 +16,9 @@ from ui.chain import display, endpoint
 from ui.components import image_input, model_picker, model_status, seed_input, session_state, status_line
 from ui.context import Context
 from ui.handlers import get_model, gpu
-from ui.i18n import _, both, page_language
-from ui.server.serving import batch_event, batched
+from ui.i18n import _, both
+from ui.server.language import page_language
+from ui.server.queue import batch_event
 from ui.speech import read_aloud
 
 EXAMPLES = ["astronaut.jpg", "cat.jpg", "coffee.jpg", "rocket.jpg", "grace_hopper.jpg"]

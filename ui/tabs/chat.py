@@ -24,8 +24,7 @@ from ui.context import Context
 from ui.handlers import get_model, gpu_method
 from ui.i18n import _, bilingual, both
 from ui.server.mcp_inputs import Conversation, Files
-from ui.server.queue import Deadline
-from ui.server.serving import model_event
+from ui.server.queue import Deadline, model_event
 
 # (message, images): examples in both languages, each with its images.
 EXAMPLES = [

@@ -29,8 +29,9 @@ from ui import panels
 from ui.actions import Action, collect
 from ui.components import page_locale
 from ui.context import Context
-from ui.i18n import EN, ZH, _, page_language
+from ui.i18n import EN, ZH, _
 from ui.server.events import check_input
+from ui.server.language import page_language
 
 log = logging.getLogger("playground.lessons")
 PRESS_SECONDS = 20  # how long Try it waits for the other tab's button to appear

@@ -16,7 +16,7 @@ from ui.components import examples, model_picker, model_status, session_state, s
 from ui.context import Context
 from ui.i18n import _
 from ui.messages import locale, text
-from ui.server.serving import model_event
+from ui.server.queue import model_event
 from ui.speech import speak, transcribe, voice_input, voice_key
 
 AUDIO_EXAMPLES = ["what-animal.wav", "multimodal-models.ogg"]

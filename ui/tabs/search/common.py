@@ -13,7 +13,7 @@ from ui.chain import display
 from ui.components import model_status
 from ui.context import Context
 from ui.handlers import get_model
-from ui.server.callers import session_of
+from ui.server.limits import session_of
 
 
 class Endpoints:
