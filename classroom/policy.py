@@ -231,13 +231,14 @@ class ClassroomPolicy:
         fitted, problem = _fit(kind, arguments, lock)
         if problem:
             self._problems.append(f"locked.{name}: {problem}")
-        built = kind(**(fitted if problem is None else arguments))
+        built = kind(**fitted)  # as asked where the lock can't fit
         self._built[id(built)] = name
         return built
 
     def check_controls(self) -> None:
         """Raise ClassroomError, listing them, when locks could not fit their controls
-        (``declare``); call once every tab is built."""
+        (``control``) or a control was built without its lock (``declare``); call once
+        every tab is built."""
         self._raise(sorted(set(self._problems)))
 
     def check(self, checked: Checked, arguments: dict, request=None) -> dict:
@@ -441,7 +442,7 @@ def _unfitted(component, lock: Lock, endpoint: str) -> str | None:
         return None
     if lock.value is None:
         return "a range (min/max) needs a number control"
-    return f"{endpoint}'s {kind} can't be locked to one value; lockable: sliders, numbers, choices and text"
+    return f"{kind} can't be locked to one value; lockable: sliders, numbers, choices and text boxes"
 
 
 def _fit(kind: type, arguments: dict, lock: Lock) -> tuple[dict, str | None]:

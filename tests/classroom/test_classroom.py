@@ -249,6 +249,7 @@ def test_hidden_tabs_have_no_endpoint_and_fixed_values_are_greyed_out(build, tmp
         ("locked: {num_inference_step: {max: 4}}", "locked.num_inference_step: no tab has a parameter of this name"),
         ("locked: {width: big}", "locked.width: this control takes a number, not 'big'"),
         ("locked: {width: {min: 2000}}", "locked.width: the range at least 2000 leaves no value"),
+        ("locked: {image: 3}", "locked.image: ImageInput can't be locked to one value"),
         ("models: {text_to_image: {allowed: [sd-turbo]}}", "none of \\['sd-turbo'\\] is offered under the 'tiny'"),
     ],
 )
