@@ -54,12 +54,10 @@ MCP_SESSION = "mcp-session-id"
 # An address may fail this many times more logins than one name from it: a class mistyping
 # stays far below it, someone trying password after password under new names does not.
 LOGIN_FLOOD_FACTOR = 10
-SERVED_ONLY = "Only the app's own files and the results made for you are served."
-NOT_UPLOADED = "The file was not uploaded to this app."
-URL_REFUSED = (
-    "This app doesn't fetch URLs for its clients: upload the file itself (gradio_client: handle_file; "
-    "over MCP: a base64 data: URL, or Gradio's upload_file_to_gradio tool)."
-)
+# Why a file is refused: codes of the catalogue (runtime/locales/*/messages.json).
+SERVED_ONLY = "file_not_served"
+NOT_UPLOADED = "file_not_uploaded"
+URL_REFUSED = "file_url"
 # A URL of a file uploaded to this app (what Gradio's upload tool hands an MCP agent):
 # the file is already here, so nothing is fetched.
 OWN_FILE_URL = re.compile(r"^https?://[^/]+(?:/[^/]*)*?/gradio_api/file=(/.+)$")
@@ -152,21 +150,22 @@ def _within(path: Path, roots: Iterable[Path]) -> Path | None:
 
 
 def file_refusal(target: str, roots: Iterable[Path], outside: str = SERVED_ONLY, dotfiles: bool = False) -> str | None:
-    """Why the file at ``target`` (a path a client gave) must not be served or read;
-    None if it may be. ``outside`` is the reason for a path outside ``roots``."""
+    """Why the file at ``target`` (a path a client gave) must not be served or read, as the
+    code of its message in the catalogue ("file_dotdot"); None if it may be. ``outside`` is
+    the reason for a path outside ``roots``."""
     if URL_LIKE.match(target):
         return URL_REFUSED
     if "\x00" in target:
-        return "The path contains a NUL character."
+        return "file_nul"
     parts = PurePosixPath(target.replace("\\", "/")).parts
     if ".." in parts:
-        return "Paths with '..' are not allowed."
+        return "file_dotdot"
     real = Path(os.path.realpath(target))  # symbolic links resolved, relative paths from the working directory
     root = _within(real, roots)
     if root is None:
         return outside
     if not dotfiles and any(part.startswith(".") for part in real.relative_to(root).parts):
-        return "Hidden files (dotfiles) are not served."
+        return "file_hidden"
     return None
 
 
@@ -220,11 +219,11 @@ class Guard:
             scope = await self._as_loopback(scope)
 
         if PROXY_ROUTE.match(path):
-            return await _respond(send, 403, URL_REFUSED)
+            return await _respond(send, 403, _said(scope, URL_REFUSED))
         if (match := FILE_ROUTE.match(path)) and method in ("GET", "HEAD"):
             reason = file_refusal(match.group(1), served_roots())
             if reason is not None:
-                return await _respond(send, 403, reason)
+                return await _respond(send, 403, _said(scope, reason))
         stream = Listeners.key(path, scope.get("query_string", b"")) if method == "GET" else None
         if stream is not None and self.listeners is not None:
             self.listeners.opened(stream)
@@ -242,7 +241,7 @@ class Guard:
             if not UPLOAD_ROUTE.match(path):  # uploads are bounded by max_file_size
                 length = _headers(scope).get("content-length", "")
                 if length.isdigit() and int(length) > self.max_body:
-                    return await _respond(send, 413, f"The request is larger than {self.max_body:,} bytes.")
+                    return await _respond(send, 413, _said(scope, "request_too_large", limit=self.max_body))
                 return await self._call_bounded(scope, receive, send)
         return await self.app(scope, receive, send)
 
@@ -320,7 +319,7 @@ class Guard:
             body += message.get("body", b"")
             more = message.get("more_body", False)
             if len(body) > self.max_body:
-                return await _respond(send, 413, f"The request is larger than {self.max_body:,} bytes.")
+                return await _respond(send, 413, _said(scope, "request_too_large", limit=self.max_body))
         form = urllib.parse.parse_qs(body.decode("latin-1"), max_num_fields=10)
         name = identity(urllib.parse.unquote_plus((form.get("username") or [""])[0]))
         key = f"{address}\n{name}"
@@ -367,7 +366,7 @@ class Guard:
             if not too_large:
                 raise
         if too_large and not started:
-            await _respond(send, 413, f"The request is larger than {self.max_body:,} bytes.")
+            await _respond(send, 413, _said(scope, "request_too_large", limit=self.max_body))
 
 
 def replaying(body: bytes, receive):
@@ -399,7 +398,12 @@ def _own(peer) -> bool:
 
 
 def _login_first(scope) -> str:
-    return t("messages.mcp_login", locale_of(Request(scope)))
+    return _said(scope, "mcp_login")
+
+
+def _said(scope, code: str, **values) -> str:
+    """The catalogue's ``code`` in the language of the request ``scope``, filled in."""
+    return t("messages." + code, locale_of(Request(scope))).format(**values)
 
 
 def _headers(scope) -> dict[str, str]:
