@@ -31,8 +31,7 @@ from starlette.requests import Request
 
 from runtime import settings
 from runtime.inputs import identity
-from runtime.messages import english
-from ui.i18n import t
+from runtime.messages import catalogue
 from ui.server.callers import CALLER_HEADER, loopback_login, stamp
 from ui.server.language import locale_of
 from ui.server.limits import RateLimiter, client_key, rate_limiter
@@ -237,7 +236,7 @@ class Guard:
                 return await self._login(scope, receive, send, address)
             limiter = self.runs if RUN_ROUTES.match(path) else self.uploads if UPLOAD_ROUTE.match(path) else None
             if limiter is not None and (wait := await limiter.hit_async(address)) is not None:
-                return await _too_many(send, "requests from your address", limiter, wait, scope)
+                return await _too_many(send, "limit_requests", limiter, wait, scope)
             if not UPLOAD_ROUTE.match(path):  # uploads are bounded by max_file_size
                 length = _headers(scope).get("content-length", "")
                 if length.isdigit() and int(length) > self.max_body:
@@ -324,8 +323,8 @@ class Guard:
         name = identity(urllib.parse.unquote_plus((form.get("username") or [""])[0]))
         key = f"{address}\n{name}"
         for limiter, who in (
-            (self.logins, "failed login attempts for this name"),
-            (self.login_floods, "failed login attempts from your address"),
+            (self.logins, "limit_login_name"),
+            (self.login_floods, "limit_login_address"),
         ):
             if (wait := await limiter.wait_async(key if limiter is self.logins else address)) is not None:
                 return await _too_many(send, who, limiter, wait, scope)
@@ -403,49 +402,37 @@ def _login_first(scope) -> str:
 
 def _said(scope, code: str, **values) -> str:
     """The catalogue's ``code`` in the language of the request ``scope``, filled in."""
-    return t("messages." + code, locale_of(Request(scope))).format(**values)
+    return catalogue(locale_of(Request(scope)))[code].format(**values)
 
 
 def _headers(scope) -> dict[str, str]:
     return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
 
 
-def _duration(seconds: float) -> str:
+def period(seconds: float, locale: str = "en") -> str:
+    """A rate limit's period in ``locale``'s words, as "at most 20 every {period}" says it:
+    "minute" / "分钟", "2 hours" / "2 小时", "90 seconds" / "90 秒"."""
+    words = catalogue(locale)
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
         if seconds % size == 0:
             count = int(seconds // size)
-            return f"{unit}" if count == 1 else f"{count} {unit}s"
-    return f"{seconds:g} seconds"
+            return words[f"period_{unit}"] if count == 1 else words[f"period_{unit}s"].format(count=count)
+    return words["period_seconds"].format(seconds=f"{seconds:g}")
 
 
-# The Chinese for what a limit counts, and for its period (``_duration``'s units).
-_COUNTED_ZH = {
-    "requests from your address": "来自你的地址的请求",
-    "failed login attempts for this name": "这个用户名的登录失败次数",
-    "failed login attempts from your address": "来自你的地址的登录失败次数",
-}
-_UNITS_ZH = {"day": "天", "hour": "小时", "minute": "分钟"}
-
-
-def _duration_zh(seconds: float) -> str:
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds % size == 0:
-            count = int(seconds // size)
-            return _UNITS_ZH[unit] if count == 1 else f"{count} {_UNITS_ZH[unit]}"
-    return f"{seconds:g} 秒"
-
-
-async def _too_many(send, what: str, limiter: RateLimiter, wait: float, scope=None) -> None:
+async def _too_many(send, what: str, limiter: RateLimiter, wait: float, scope) -> None:
     """429, in the language of the page that sent the request (its cookie) or that the
-    client asks for (Accept-Language), as every message (ui/server/language.py)."""
-    seconds = math.ceil(wait)
-    detail = english(
-        "rate_limited", {"what": what, "limit": limiter.count, "period": _duration(limiter.period), "seconds": seconds}
+    client asks for (Accept-Language), as every message (ui/server/language.py); ``what``
+    is the code of what the limit counts ("limit_requests")."""
+    seconds, locale = math.ceil(wait), locale_of(Request(scope))
+    detail = _said(
+        scope,
+        "rate_limited",
+        what=_said(scope, what),
+        limit=limiter.count,
+        period=period(limiter.period, locale),
+        seconds=seconds,
     )
-    if scope is not None and locale_of(Request(scope)) == "zh-CN":
-        detail = t("messages.rate_limited", "zh-CN").format(
-            what=_COUNTED_ZH.get(what, what), limit=limiter.count, period=_duration_zh(limiter.period), seconds=seconds
-        )
     await _respond(send, 429, detail, {"retry-after": str(seconds)})
 
 
