@@ -195,7 +195,7 @@ def test_a_refusal_comes_in_chinese_to_a_chinese_client_and_in_english_otherwise
     from tools.loadtest import loopback_client
 
     chinese = loopback_client(live.src, headers={"Accept-Language": "zh-CN"})
-    history = [{"role": "assistant", "content": "hi"}]
+    history = [{"role": "assistant", "content": [{"type": "text", "text": "hi"}]}]
     asked = dict(message="hi", history=history, model="tiny-qwen3.5", max_new_tokens=2, api_name="/chat")
     for client, picked, started in (
         (live, "`model`: must be one of [", "Message 1 must come from the user (user and assistant take turns"),

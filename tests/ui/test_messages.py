@@ -334,3 +334,23 @@ def test_the_input_guard_says_the_catalogues_sentences():
     finally:
         PAGE_LOCALE.reset(tokens[0])
         FROM_PAGE.reset(tokens[1])
+
+
+def test_a_conversation_sent_back_wrong_is_refused_in_the_pages_language():
+    import pytest
+
+    from ui.tabs.chat import turns_from_history
+
+    for history, code, chinese in (
+        ("hi", "chat_history_list", "`history`必须是消息列表，而不是 str。"),
+        (
+            [{"role": "system"}],
+            "chat_history_role",
+            "`history`的第 1 条消息必须是 role 为 'user' 或 'assistant' 的 dict。",
+        ),
+        ([{"role": "user", "content": [{"component": "audio"}]}], "chat_history_content", "文字和图片以外的内容"),
+    ):
+        with pytest.raises((ValueError, TypeError)) as refused:
+            turns_from_history(history)
+        assert refused.value.code == code and str(refused.value).startswith("`history`")
+        assert chinese in translate(refused.value, "zh-CN")
