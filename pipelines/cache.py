@@ -21,6 +21,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -199,11 +200,13 @@ class ModelCache:
         return None if loaded is None else loaded.serving(task)
 
     def get(
-        self, task: str, key: str | Checkpoint | None = None, on_load: Callable[[Checkpoint], None] | None = None
+        self, task: str, key: str | Checkpoint | None = None, on_load: Callable[[Checkpoint], Any] | None = None
     ) -> Loaded:
         """The pipeline for ``task`` and checkpoint ``key`` (the profile's default when None),
-        loading it on first use; ``on_load`` is called just before a load starts. A checkpoint
-        that ``task`` borrows from another (a chat model in Caption) is that task's model, loaded
+        loading it on first use; ``on_load(checkpoint)`` is called just before a load starts and,
+        when it returns a context manager (the caller's progress for a download or an export),
+        the load runs inside it: a use of a loaded model enters nothing. A checkpoint that
+        ``task`` borrows from another (a chat model in Caption) is that task's model, loaded
         once for both."""
         requested = self._checkpoint(task, key)
         if requested.task != task:
@@ -216,18 +219,22 @@ class ModelCache:
                 loaded = self._items.get(slot)
                 if loaded is not None:
                     self._items.move_to_end(slot)
+            # Sizes change with a load, a move back from the CPU, or a pipeline that loads
+            # parts on use (text-to-image's TAESD decoder): else the budget was checked already.
+            measure = loaded is None or loaded.offloaded or getattr(loaded.pipeline, "loads_on_use", False)
             if loaded is None:
-                if on_load is not None:
-                    on_load(requested)
-                loaded = self._load(task, requested)
+                loading = on_load(requested) if on_load is not None else None
+                with loading if isinstance(loading, AbstractContextManager) else nullcontext():
+                    loaded = self._load(task, requested)
                 with self._lock:
                     self._items[slot] = loaded
             elif loaded.offloaded:
                 self._make_room(loaded.home, loaded.nbytes("cpu"), keep=slot)
                 self._move(loaded, loaded.home)
             loaded.last_used = time.time()
-            loaded.sizes = None  # counted again: a pipeline may have grown (e.g. a decoder loaded on use)
-            self._make_room(loaded.home, 0, keep=slot)  # measured sizes may exceed the estimate
+            if measure:
+                loaded.sizes = None  # counted again
+                self._make_room(loaded.home, 0, keep=slot)  # measured sizes may exceed the estimate
             return loaded
 
     def _load(self, task: str, requested: Checkpoint) -> Loaded:

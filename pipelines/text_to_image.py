@@ -53,6 +53,10 @@ class Stopped(InputError):
 
 
 class TextToImagePipeline:
+    # Parts loaded on use (TAESD, for decoder="taesd"): the model cache counts this
+    # pipeline's memory again at each use, not only when it loads (pipelines/cache.py).
+    loads_on_use = True
+
     def __init__(
         self,
         pipe,

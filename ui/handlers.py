@@ -9,8 +9,10 @@ logged with its traceback, its memory freed, the user told that the app still ru
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
+from collections.abc import Iterator
 
 import gradio as gr
 
@@ -92,15 +94,6 @@ def is_out_of_memory(error: BaseException) -> bool:
 def get_model(task: str, model: str | None, progress: gr.Progress | None = None) -> Loaded:
     """The cached pipeline for ``task``/``model``, loading it (with a progress message) on first use."""
 
-    def on_load(checkpoint: registry.Checkpoint) -> None:
-        if progress is not None:
-            progress(
-                0,
-                desc=bilingual(
-                    "common.loading", model=f"{model_name(checkpoint.key, checkpoint.label)} ({checkpoint.size})"
-                ),
-            )
-
     def on_export() -> None:  # a first use that exports a component to ONNX Runtime (runtime/ort.py)
         if progress is not None:
             progress(0, desc=bilingual("common.exporting"))
@@ -110,9 +103,16 @@ def get_model(task: str, model: str | None, progress: gr.Progress | None = None)
             desc = bilingual("common.downloading", done=size_text(done), total=size_text(total))
             progress((done, total), desc=desc, unit="bytes")
 
-    try:
+    @contextlib.contextmanager
+    def loading(checkpoint: registry.Checkpoint) -> Iterator[None]:  # the cache enters it around a load, only
+        if progress is not None:
+            name = f"{model_name(checkpoint.key, checkpoint.label)} ({checkpoint.size})"
+            progress(0, desc=bilingual("common.loading", model=name))
         with export_progress(on_export), download_progress(on_download):
-            return MODELS.get(task, model or None, on_load=on_load)
+            yield
+
+    try:
+        return MODELS.get(task, model or None, on_load=loading)
     except (ValueError, TypeError, CheckpointUnavailable, DownloadError):
         raise
     except Exception as error:

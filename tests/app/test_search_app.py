@@ -144,7 +144,7 @@ def test_a_library_built_with_the_command_line_is_searched_read_only(models, tmp
     from PIL import Image as PILImage
 
     from search.index import ImageIndex, scan
-    from ui.tabs import search as tab
+    from ui.tabs.search import common  # where the tab's endpoints load the retrieval model
 
     pipe = models.get("retrieval").pipeline
     photos = tmp_path / "photos"
@@ -166,7 +166,7 @@ def test_a_library_built_with_the_command_line_is_searched_read_only(models, tmp
 
     search = endpoints(data_dir=tmp_path / "data", library=str(tmp_path / "library.idx"))
     monkeypatch.setattr(
-        tab,
+        common,
         "get_model",
         lambda *a, **k: type("L", (), {"pipeline": other_model(pipe), "checkpoint": type("C", (), {"key": "x"})})(),
     )

@@ -1,6 +1,7 @@
 """Fast path, memory budget, batching and the Models panel (issue #7), on tiny models.
 Speed itself is measured by `python -m benchmarks`, never here."""
 
+import contextlib
 import gc
 import os
 import threading
@@ -171,6 +172,46 @@ def test_unload_frees_a_model_and_a_model_bigger_than_the_budget_still_loads():
     assert [item.requested.task for item in cache.loaded()] == ["retrieval"]
     assert cache.unload("retrieval", "tiny-clip") is True
     assert cache.loaded() == [] and cache.unload("retrieval", "tiny-clip") is False
+
+
+def test_a_model_is_measured_when_it_loads_not_at_each_use(monkeypatch):
+    """Counting a model's tensors walks all of them: a use of a loaded model that loads
+    nothing more (a caption) leaves the sizes counted at its load."""
+    counted = []
+    monkeypatch.setattr("pipelines.cache.tensor_bytes", lambda p: counted.append(p) or memory.tensor_bytes(p))
+    cache = ModelCache("tiny", budget=2**40)  # a budget: each load checks it
+    for _ in range(3):
+        cache.get("caption")
+    assert len(counted) == 1 and cache.get("caption").nbytes() > 0
+
+
+def test_a_pipeline_that_loads_parts_on_use_is_measured_again():
+    """Text-to-image loads TAESD at the first decoder="taesd": the cache's next use counts it."""
+    from runtime.tiny import tiny_path
+
+    cache = ModelCache("tiny", budget=2**40)
+    before = cache.get("text_to_image", "tiny-sd").nbytes()
+    cache.get("text_to_image", "tiny-sd").pipeline.load_taesd(str(tiny_path("tiny/taesd")), local_files_only=True)
+    assert cache.get("text_to_image", "tiny-sd").nbytes() > before
+
+
+def test_what_on_load_returns_holds_while_the_model_loads_and_only_then():
+    """``on_load`` may return a context (the UI's download and export progress): the load
+    runs inside it, and a use of the loaded model enters nothing."""
+    held = []
+
+    @contextlib.contextmanager
+    def loading(checkpoint):
+        held.append(f"enter {checkpoint.key}")
+        yield
+        held.append("exit")
+
+    cache = ModelCache("tiny")
+    original = cache._load
+    cache._load = lambda task, checkpoint: held.append("load") or original(task, checkpoint)
+    cache.get("caption", on_load=loading)
+    cache.get("caption", on_load=loading)
+    assert held == ["enter tiny-blip", "load", "exit"]
 
 
 def test_peek_never_loads():
