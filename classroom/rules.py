@@ -32,7 +32,7 @@ from pydantic import (
 
 from lessons.files import check_markdown
 from runtime import registry, settings
-from runtime.messages import InputError
+from runtime.messages import LOCALES, InputError, catalogue
 
 FORMATS = {".yaml": "YAML", ".yml": "YAML", ".json": "JSON", ".toml": "TOML"}
 # Locks that set an app setting rather than a handler argument, with their values.
@@ -73,28 +73,22 @@ class Lock(_Strict):
             raise ValueError(f"min ({self.min:g}) is larger than max ({self.max:g})")
         return self
 
-    def describe(self) -> str:
+    def describe(self, locale: str = "en") -> str:
+        """The rule in ``locale``'s words (runtime/locales/<locale>/messages.json):
+        "= 0", "one of 1, 2" / "取值之一：1、2", "1 to 2" / "1 到 2", "at least 1" / "至少 1"."""
+        words = catalogue(locale)
         if self.value is not None:
             return f"= {self.value}"
         if self.allowed is not None:
-            return "one of " + ", ".join(map(str, self.allowed))
-        if self.min is not None and self.max is not None:
-            return f"{self.min:g} to {self.max:g}"
-        return f"at least {self.min:g}" if self.min is not None else f"at most {self.max:g}"
-
-    def describe_zh(self) -> str:
-        """``describe`` in Chinese, for the page's message."""
-        if self.value is not None:
-            return f"= {self.value}"
-        if self.allowed is not None:
-            return "取值之一：" + "、".join(map(str, self.allowed))
-        if self.min is not None and self.max is not None:
-            return f"{self.min:g} 到 {self.max:g}"
-        return f"至少 {self.min:g}" if self.min is not None else f"至多 {self.max:g}"
+            return words["rule_one_of"].format(values=words["list_separator"].join(map(str, self.allowed)))
+        low, high = ("" if bound is None else f"{bound:g}" for bound in (self.min, self.max))
+        if low and high:
+            return words["rule_range"].format(low=low, high=high)
+        return words["rule_at_least"].format(low=low) if low else words["rule_at_most"].format(high=high)
 
     def check(self, name: str, value: Any) -> None:
         """Raise ValueError, saying what the teacher allows, unless ``value`` obeys this lock."""
-        said = dict(name=name, rule={"en": self.describe(), "zh-CN": self.describe_zh()})
+        said = dict(name=name, rule={locale: self.describe(locale) for locale in LOCALES})
         if value is None:
             raise InputError("classroom_lock_missing", **said)
         if self.value is not None or self.allowed is not None:

@@ -30,7 +30,7 @@ import numpy as np
 from evaluation import metrics
 from evaluation.probes import ABILITIES, TASKS, ProbeSet, language, load_probes
 from runtime.inputs import check_number, collect_notices, load_image
-from runtime.messages import Notice
+from runtime.messages import InputError, Notice
 
 Progress = Callable[[int, int, str], None]  # (done, total, what is happening)
 T2I_SEED = 0  # prompt i is drawn with seed T2I_SEED + i, so a rerun draws the same images
@@ -43,10 +43,10 @@ def check_tasks(tasks) -> list[str]:
         tasks = tasks.split(",")
     tasks = [str(t).strip() for t in (tasks or []) if str(t).strip()]
     if not tasks:
-        raise ValueError(f"Choose at least one task; available tasks = {list(TASKS)}")
+        raise InputError("tasks_none", tasks=str(list(TASKS)))
     unknown = [t for t in tasks if t not in TASKS]
     if unknown:
-        raise ValueError(f"Unknown task(s) {unknown}; available tasks = {list(TASKS)}")
+        raise InputError("tasks_unknown", unknown=str(unknown), tasks=str(list(TASKS)))
     return [t for t in TASKS if t in tasks]
 
 

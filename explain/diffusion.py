@@ -45,6 +45,7 @@ from pipelines import safety
 from runtime import settings
 from runtime.files import shown_model
 from runtime.inputs import check_text
+from runtime.messages import InputError, said
 
 PREVIEWS = ("latent", "taesd")
 # Example photos the latent-to-RGB map is fitted on, and the side they are encoded at.
@@ -251,10 +252,8 @@ def check_explainable(pipeline) -> None:
     """The timeline and the word maps read a UNet's cross-attention and SD's 4-channel
     latents; a Z-Image transformer has neither."""
     if not pipeline.has_unet:
-        raise ValueError(
-            f"The denoising timeline and word maps explain UNet models (SD-Turbo, SDXL-Turbo, SD 1.5); "
-            f"{pipeline.model_id or 'this model'} is a {pipeline.family} transformer: pick one of those to explain."
-        )
+        model = pipeline.model_id or said("this_model_inline")
+        raise InputError("explain_unet_only", model=model, family=pipeline.family)
 
 
 class Timeline:

@@ -22,6 +22,7 @@ from collections.abc import Callable
 import torch
 
 from runtime.audio import load_audio
+from runtime.inputs import InputTypeError
 from runtime.messages import InputError
 
 SUPPORTED = ("whisper",)
@@ -80,9 +81,9 @@ class SpeechRecognitionPipeline:
         from transformers.models.whisper.tokenization_whisper import TO_LANGUAGE_CODE
 
         if task not in TASKS:
-            raise ValueError(f"`task` must be one of {list(TASKS)}, not {task!r}.")
+            raise InputError("speech_task", name="task", tasks=str(list(TASKS)), value=repr(task))
         if language is not None and not isinstance(language, str):
-            raise TypeError(f"`language` must be a language code such as 'en' or 'auto', not {language!r}.")
+            raise InputTypeError("language_type", name="language", value=repr(language))
         language = (language or "auto").strip().lower()
         if language in ("auto", ""):
             language = None

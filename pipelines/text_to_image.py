@@ -215,10 +215,7 @@ class TextToImagePipeline:
         """Load TAESD (``AutoencoderTiny``) for this pipeline's latent space, once; the
         default is the checkpoint in ``TAESD`` for its family."""
         if self.family not in TAESD:
-            raise ValueError(
-                f"TAESD decodes the latents of SD and SDXL only; {self.model_id or 'this model'} is "
-                f"a {self.family} model: use decoder='vae'."
-            )
+            raise InputError("taesd_family", model=self.model_id or said("this_model_inline"), family=self.family)
         if self.taesd is None:
             from diffusers import AutoencoderTiny
 

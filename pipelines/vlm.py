@@ -31,8 +31,8 @@ from pipelines.chat_budget import MAX_MESSAGE_CHARS, check_counts, fit_context
 from pipelines.limits import CHAT as LIMITS
 from runtime import settings
 from runtime.batching import DEVICE_LOCK
-from runtime.inputs import check_seed, check_text, is_random_seed, load_image
-from runtime.messages import InputError
+from runtime.inputs import InputTypeError, check_seed, check_text, is_random_seed, load_image
+from runtime.messages import InputError, said
 from runtime.scripts import ScriptCheck
 
 SUPPORTED = ("idefics3", "gemma3", "qwen3_vl", "qwen3_5")
@@ -164,23 +164,18 @@ class ChatPipeline:
         checked = []
         for n, turn in enumerate(turns):
             if not isinstance(turn, dict):
-                raise TypeError(
-                    f"Message {n + 1} must be a dict with role, text and images, not {type(turn).__name__}."
-                )
+                raise InputTypeError("chat_turn_type", number=n + 1, kind=type(turn).__name__)
             role = turn.get("role")
             expected = "user" if n % 2 == 0 else "assistant"
             if role != expected:
-                raise ValueError(
-                    f"Message {n + 1} must come from the {expected} (user and assistant take turns, the user first), "
-                    f"not {role!r}."
-                )
+                raise InputError("chat_turn_order", number=n + 1, expected=said(f"speaker_{expected}"), role=repr(role))
             images = turn.get("images") or []
             if not isinstance(images, (list, tuple)):
                 images = [images]
             if role == "assistant":
                 text = turn.get("text") or ""
                 if not isinstance(text, str):
-                    raise TypeError(f"Message {n + 1}'s text must be a string, not {type(text).__name__}.")
+                    raise InputTypeError("chat_text_type", number=n + 1, kind=type(text).__name__)
             elif n == len(turns) - 1:
                 text = check_text(turn.get("text"), "message", MAX_MESSAGE_CHARS)
             else:  # an earlier message may be images alone
@@ -189,7 +184,7 @@ class ChatPipeline:
             loaded = [load_image(image, f"image {i + 1} of message {n + 1}") for i, image in enumerate(images)]
             checked.append({"role": role, "text": text, "images": loaded})
         if checked[-1]["role"] != "user":
-            raise ValueError("The last message must be the user's: the model answers it.")
+            raise InputError("chat_last_not_user")
         self.scripts.check(checked[-1]["text"], "message")
         system = None
         if system_prompt is not None and str(system_prompt).strip():

@@ -18,6 +18,7 @@ import soundfile as sf
 import soxr
 
 from runtime import settings
+from runtime.inputs import InputTypeError
 from runtime.messages import InputError, said
 
 # Suffixes of the containers libsndfile reads; a file with one of them that still
@@ -54,15 +55,13 @@ def load_audio(audio, sampling_rate: int, max_seconds: float | None = None, name
         data = _from_array(data, name)
         _check_rate_and_length(_as_rate(rate, name), len(data), max_seconds, name)
     else:
-        raise TypeError(
-            f"`{name}` must be an audio file path or a (sampling_rate, array) pair, not {type(audio).__name__}."
-        )
+        raise InputTypeError("audio_kind", name=name, kind=type(audio).__name__)
 
     # Mix down: (samples, channels) -> (samples,). Averaging keeps the level of a
     # mono recording stored as two identical channels.
     mono = data.mean(axis=1, dtype=np.float32) if data.ndim == 2 else data.astype(np.float32)
     if not np.isfinite(mono).all():
-        raise ValueError(f"The {name} contains NaN or infinite samples.")
+        raise InputError("audio_not_finite", name=name)
     peak = float(np.abs(mono).max())
     if peak == 0 or 20 * np.log10(peak) < SILENCE_DBFS:
         raise InputError(
@@ -115,14 +114,14 @@ def _read(path: Path, max_seconds: float, name: str) -> tuple[np.ndarray, int]:
 
 def _as_rate(rate, name: str) -> int:
     if isinstance(rate, bool) or not isinstance(rate, (int, float, np.integer, np.floating)) or rate != int(rate):
-        raise TypeError(f"The {name}'s sampling rate must be a whole number of Hz, not {rate!r}.")
+        raise InputTypeError("audio_rate_type", name=name, rate=repr(rate))
     return int(rate)
 
 
 def _from_array(data, name: str) -> np.ndarray:
     data = np.asarray(data)
     if data.ndim not in (1, 2) or 0 in data.shape[1:]:
-        raise ValueError(f"The {name} array must have shape (samples,) or (samples, channels), not {data.shape}.")
+        raise InputError("audio_array_shape", name=name, shape=str(data.shape))
     if np.issubdtype(data.dtype, np.integer):
         # Integer PCM -> [-1, 1): int16 divides by 32768, int32 by 2**31; unsigned
         # (8-bit WAV) has its silence at mid-scale.
@@ -130,7 +129,7 @@ def _from_array(data, name: str) -> np.ndarray:
         half = (info.max + 1) / 2 if info.min == 0 else 0
         data = (data.astype(np.float64) - half) / (half or info.max + 1)
     elif not np.issubdtype(data.dtype, np.floating):
-        raise TypeError(f"The {name} array must hold numbers, not {data.dtype}.")
+        raise InputTypeError("array_dtype", name=name, dtype=str(data.dtype))
     return data.astype(np.float32)
 
 

@@ -225,14 +225,14 @@ def _from_array(array: np.ndarray, name: str) -> Image.Image:
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)) or 0 in array.shape:
-        raise ValueError(f"The {name} array must have shape HxW, HxWx3 or HxWx4, not {array.shape}.")
+        raise InputError("array_shape", name=name, shape=str(array.shape))
     _check_size(array.shape[1], array.shape[0], name)
     if array.dtype != np.uint8:
         if not np.issubdtype(array.dtype, np.number) or np.iscomplexobj(array):
-            raise ValueError(f"The {name} array must hold numbers, not {array.dtype}.")
+            raise InputError("array_dtype", name=name, dtype=str(array.dtype))
         array = np.array(array, dtype=np.float32)  # a copy: the caller's array stays as it is
         if not np.isfinite(array).all():
-            raise ValueError(f"The {name} array contains NaN or infinite values.")
+            raise InputError("array_not_finite", name=name)
         top = 1.0 if array.max(initial=0) <= 1.0 else 255.0 if array.max() <= 255 else float(array.max())
         array *= 255.0 / top
         array = np.clip(array, 0, 255, out=array).round().astype(np.uint8)

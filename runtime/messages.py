@@ -37,7 +37,7 @@ def catalogue(locale: str = "en") -> dict[str, str]:
 
 def english(code: str, params: dict) -> str:
     """The English text of ``code`` filled in with ``params``, as an API client reads it."""
-    return catalogue("en")[code].format_map({key: _english(value) for key, value in params.items()})
+    return catalogue("en")[code].format_map({key: _in_language(value) for key, value in params.items()})
 
 
 def said(code: str, **values) -> dict[str, str]:
@@ -46,8 +46,30 @@ def said(code: str, **values) -> dict[str, str]:
     return {locale: catalogue(locale)[code].format(**values) for locale in LOCALES}
 
 
-def _english(value):
-    return value["en"] if isinstance(value, dict) and "en" in value else value
+def listed(items: list[str], locale: str = "en") -> str:
+    """``items`` as a sentence lists them in ``locale``: "a, b and c" or "a、b、c"."""
+    words = catalogue(locale)
+    if len(items) < 2:
+        return "".join(items)
+    return words["list_and"].format(first=words["list_separator"].join(items[:-1]), last=items[-1])
+
+
+def in_each(message) -> dict[str, str]:
+    """A coded message (an ``InputError`` or ``Notice``) said in each language, as a param
+    of another message: ``{"en": ..., "zh-CN": ...}``, parameters named as the API names them."""
+    return {
+        locale: catalogue(locale)[message.code].format_map(
+            {key: _in_language(value, locale) for key, value in message.params.items()}
+        )
+        for locale in LOCALES
+    }
+
+
+def _in_language(value, locale: str = "en"):
+    """A param as ``locale`` says it (its English when it has no text of that language)."""
+    if isinstance(value, dict) and "en" in value:
+        return value.get(locale, value["en"])
+    return value
 
 
 class InputError(ValueError):

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from runtime.inputs import notify
-from runtime.messages import Notice, said
+from runtime.messages import LOCALES, Notice, catalogue, listed, said
 
 # The scripts told apart, by their Unicode names; letters of any other script count as "Other".
 KNOWN = (
@@ -39,23 +39,8 @@ KNOWN = (
     "Tamil",
     "Thai",
 )
-# How the notice names them, in English and in Chinese.
-NAMES = {
-    "Latin": ("the Latin alphabet", "拉丁字母"),
-    "Han": ("Chinese characters", "汉字"),
-    "Hiragana": ("Japanese kana", "日文假名"),
-    "Katakana": ("Japanese kana", "日文假名"),
-    "Hangul": ("Korean Hangul", "韩文"),
-    "Cyrillic": ("Cyrillic", "西里尔字母"),
-    "Greek": ("Greek", "希腊字母"),
-    "Arabic": ("Arabic", "阿拉伯字母"),
-    "Hebrew": ("Hebrew", "希伯来字母"),
-    "Devanagari": ("Devanagari", "天城文"),
-    "Bengali": ("Bengali", "孟加拉文"),
-    "Tamil": ("Tamil", "泰米尔文"),
-    "Thai": ("Thai", "泰文"),
-    "Other": ("a script it was not trained on", "它没有学过的文字"),
-}
+# How a notice names each script (and "Other"): script_name_<script> in the catalogue,
+# runtime/locales/<locale>/messages.json.
 # Scripts that write a word or syllable per character.
 _CHARACTER_SCRIPTS = {"Han", "Hiragana", "Katakana", "Hangul"}
 # Every script above: what a model trained on many languages (SigLIP 2's WebLI) reads.
@@ -116,12 +101,15 @@ def unreadable(text: str, reads: Iterable[str]) -> list[str]:
     return [script for script, _ in scripts_of(text).most_common() if script not in reads]
 
 
-def describe(scripts: Iterable[str], language: int) -> str:
-    """ "Chinese characters and Cyrillic" (``language`` 0) or "汉字、西里尔字母" (1)."""
-    names = list(dict.fromkeys(NAMES[s][language] for s in scripts))
-    if language == 1:
-        return "、".join(names)
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+def describe(scripts: Iterable[str]) -> dict[str, str]:
+    """``scripts`` named in each language, as a message's param says them:
+    ``{"en": "Chinese characters and Cyrillic", "zh-CN": "汉字、西里尔字母"}``."""
+    scripts = list(scripts)
+
+    def names(locale: str) -> list[str]:  # kana once, for Hiragana and Katakana alike
+        return list(dict.fromkeys(catalogue(locale)[f"script_name_{s.lower()}"] for s in scripts))
+
+    return {locale: listed(names(locale), locale) for locale in LOCALES}
 
 
 @dataclass(frozen=True)
@@ -153,13 +141,12 @@ class ScriptCheck:
         params) for the UI to say it in Chinese."""
         others = self.readers(set(missing))
         names = [getattr(other, "label", other) for other in others]
-        both = {"en": describe(self.reads, 0), "zh-CN": describe(self.reads, 1)}
-        unread = {"en": describe(missing, 0), "zh-CN": describe(missing, 1)}
+        both, unread = describe(self.reads), describe(missing)
         model = {"en": self.model, "zh-CN": self.model} if self.model else said("this_model")
         if self.key:
             model["models"] = [[self.key, self.model]]
         if others:
-            readers = {"en": ", ".join(names), "zh-CN": "、".join(names)}
+            readers = {locale: catalogue(locale)["list_separator"].join(names) for locale in LOCALES}
             if all(hasattr(other, "key") for other in others):
                 readers["models"] = [[other.key, other.label] for other in others]
             return Notice("script_unreadable", model=model, reads=both, missing=unread, name=what, readers=readers)

@@ -25,7 +25,7 @@ import numpy as np
 from runtime import settings
 from runtime.files import atomic_write_text
 from runtime.inputs import notify
-from runtime.messages import InputError, Notice, said
+from runtime.messages import LOCALES, InputError, Notice, in_each, said
 from search.index import ImageIndex, content_hash, scan
 from search.uploads import UploadBudget, distinct, extract_zip, is_zip, store_images
 
@@ -205,15 +205,20 @@ class Collections:
                     continue
                 try:
                     written, refused = extract_zip(path, Path(unpacked) / str(number), budget=budget)
-                except ValueError as error:  # the whole archive: unsafe, too many files, over the budget
-                    refused_zips.append(str(error))
-                    coded = getattr(error, "code", None)
-                    skipped.append((path.name, Notice(coded, **error.params) if coded else str(error)))
+                except InputError as error:  # the whole archive: unsafe, too many files, over the budget
+                    refused_zips.append(error)
+                    skipped.append((path.name, Notice(error.code, **error.params)))
                     continue
                 images += [(f"{path.name}/{member}", file) for member, file in written]
                 skipped += [(f"{path.name}/{member}", why) for member, why in refused]
-            if refused_zips and len(refused_zips) == len(paths):
-                raise ValueError(" ".join(refused_zips))
+            if refused_zips and len(refused_zips) == len(paths):  # nothing to add: why, for each archive
+                if len(refused_zips) == 1:
+                    raise refused_zips[0]
+                reasons = [in_each(error) for error in refused_zips]
+                raise InputError(
+                    "zips_refused",
+                    reasons={locale: " ".join(reason[locale] for reason in reasons) for locale in LOCALES},
+                )
             if len(images) > settings.MAX_INDEX_UPLOAD:
                 raise InputError(
                     "too_many_images",

@@ -107,10 +107,7 @@ def _safe_name(name: str) -> PurePosixPath:
     posix = name.replace("\\", "/")
     path = PurePosixPath(posix)
     if "\x00" in name or path.is_absolute() or (len(posix) > 1 and posix[1] == ":") or ".." in path.parts:
-        raise ValueError(
-            f"The zip file contains the unsafe path {_shown(name)!r}, which would be written outside the folder it "
-            "is unpacked into. The whole archive was refused."
-        )
+        raise InputError("zip_unsafe", member=repr(_shown(name)))
     return path
 
 
@@ -156,9 +153,13 @@ def extract_zip(
         total = sum(m.file_size for m in wanted)
         if not budget.take_bytes(total):
             left = max(budget.max_bytes - budget.bytes_used, 0)
-            raise ValueError(
-                f"{name!r} would unpack to {total:,} bytes; this request may unpack {left:,} more (at most "
-                f"{settings.MAX_ZIP_BYTES:,} per request, {settings.UPLOAD_BYTES_PER_HOUR:,} per visitor and hour)."
+            raise InputError(
+                "zip_over_budget",
+                file=repr(name),
+                total=total,
+                left=left,
+                per_request=settings.MAX_ZIP_BYTES,
+                per_hour=settings.UPLOAD_BYTES_PER_HOUR,
             )
         # 2. Unpack member by member, under numbered names, skipping what can't be an image we accept.
         root = Path(target)

@@ -3,9 +3,10 @@ every API call goes through, composed here once and applied where each event is 
 
     button.click(endpoint(caption, ctx, inputs), inputs, outputs, api_name="caption")
 
-Before the chain, the app's middleware checks the request and its raw inputs
-(ui/server/security.py), the queue gives it its turn (ui/server/queue.py), and Gradio
-prepares the inputs (each component's ``preprocess``). Then, for each call:
+Before the chain, the app's middleware checks the request (ui/server/security.py) and
+its raw inputs (ui/server/events.py), the queue gives it its turn (ui/server/queue.py),
+and Gradio prepares the inputs (each component's ``preprocess``). Then, for each call
+(docs/architecture.md lists every module a caption and a chat request cross):
 
 1. Page language: the request's language (``ui.server.language.locale_of``: the page's
    cookie, else Accept-Language, else English) is set for everything the call runs, so
@@ -14,7 +15,7 @@ prepares the inputs (each component's ``preprocess``). Then, for each call:
    request (``endpoint``, not ``display``), the student's limits, the images it makes
    and the prompt log. A refusal is said in the request's language.
 3. Input guard: the raw inputs are checked before Gradio reads them (a file reference
-   must be refused before Gradio opens it), so ahead of this chain: ui/server/security.py's
+   must be refused before Gradio opens it), so ahead of this chain: ui/server/events.py's
    EventGuard, an ASGI middleware, in the request's language. A check that needs the
    prepared values belongs here.
 4. The handler. Its failures become messages (``_errors_and_notices``): a pipeline's

@@ -21,6 +21,7 @@ from runtime import registry
 from runtime.download import DownloadError, download_progress, size_text
 from runtime.files import hide_paths
 from runtime.hub import CheckpointUnavailable
+from runtime.messages import english
 from runtime.ort import export_progress
 from ui.i18n import bilingual
 from ui.messages import model_name, text, translate
@@ -118,9 +119,7 @@ def get_model(task: str, model: str | None, progress: gr.Progress | None = None)
         if is_out_of_memory(error):
             raise
         checkpoint = registry.get_checkpoint(task, model or None, MODELS.profile)
-        failure = ModelLoadError(
-            f"{checkpoint.label} ({checkpoint.repo_id}) could not be loaded: {type(error).__name__}: {error}. "
-            "Other models and tabs still work; try again, or pick another model."
-        )
-        failure.model, failure.detail = f"{checkpoint.label} ({checkpoint.repo_id})", f"{type(error).__name__}: {error}"
+        model, detail = f"{checkpoint.label} ({checkpoint.repo_id})", f"{type(error).__name__}: {error}"
+        failure = ModelLoadError(english("load_failed", {"model": model, "detail": detail}))  # ui/chain.py says it
+        failure.model, failure.detail = model, detail
         raise failure from error

@@ -117,9 +117,7 @@ def model_name(key: str, label: str, where: str | None = None) -> str:
 
 def _value(key: str, value, where: str, labels: dict[str, str] | None):
     if isinstance(value, dict) and "models" in value:  # checkpoints (runtime.messages.model_names): their names
-        return ("、" if where.startswith("zh") else ", ").join(
-            model_name(k, name, where) for k, name in value["models"]
-        )
+        return t(PREFIX + "list_separator", where).join(model_name(k, name, where) for k, name in value["models"])
     if isinstance(value, dict) and "en" in value:  # said in each language by the pipeline: {"en": .., "zh-CN": ..}
         return value.get(where, value["en"])
     if key == "task" and f"evaluate.task.{value}" in EN:  # a probe task, as the Evaluate tab names it

@@ -78,7 +78,7 @@ def voice_for(text: str, model: str | None) -> str:
             "voice_switched",
             model=model_names(checkpoint),
             reader=model_names(readers[0]),
-            reads={"en": describe(checkpoint.scripts, 0), "zh-CN": describe(checkpoint.scripts, 1)},
+            reads=describe(checkpoint.scripts),
         )
     )
     return readers[0].key

@@ -184,3 +184,26 @@ def test_a_file_that_is_no_image_is_refused_in_the_clients_language(live):
         chinese.predict(image=handle_file(str(ROOT / "README.md")), api_name="/caption")
     with pytest.raises(AppError, match="is not an image that can be read"):
         live.predict(image=handle_file(str(ROOT / "README.md")), api_name="/caption")
+
+
+def test_a_refusal_comes_in_chinese_to_a_chinese_client_and_in_english_otherwise(live):
+    # One refused by the event guard (a model the picker doesn't offer), one by the pipeline
+    # (a conversation that starts with the assistant): both were English-only sentences.
+    import pytest
+    from gradio_client.exceptions import AppError
+
+    from tools.loadtest import loopback_client
+
+    chinese = loopback_client(live.src, headers={"Accept-Language": "zh-CN"})
+    history = [{"role": "assistant", "content": [{"type": "text", "text": "hi"}]}]
+    asked = dict(message="hi", history=history, model="tiny-qwen3.5", max_new_tokens=2, api_name="/chat")
+    for client, picked, started in (
+        (live, "`model`: must be one of [", "Message 1 must come from the user (user and assistant take turns"),
+        (chinese, "之一，而不是 'tiny-blip' (str)。", "第 1 条消息必须来自用户（用户和助手轮流发言，用户先说）"),
+    ):
+        with pytest.raises(AppError) as refused:
+            client.predict(message="hi", model="tiny-blip", api_name="/chat")
+        assert picked in str(refused.value), str(refused.value)
+        with pytest.raises(AppError) as refused:
+            client.predict(**asked)
+        assert started in str(refused.value), str(refused.value)

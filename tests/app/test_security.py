@@ -16,6 +16,7 @@ import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
+from runtime.messages import english
 from tests.conftest import IMAGES, ROOT
 from tools.loadtest import loopback_client, start_app
 from ui.server.limits import RateLimiter, client_key, parse_rate
@@ -310,11 +311,12 @@ def test_file_refusal(tmp_path):
     (root / "sub").mkdir(parents=True)
     (root / "sub" / "a.png").write_bytes(b"x")
     assert file_refusal(str(root / "sub" / "a.png"), [root]) is None
-    assert "'..'" in file_refusal(str(root / "sub" / ".." / "sub" / "a.png"), [root])
-    assert "dotfiles" in file_refusal(str(root / ".cache" / "a.png"), [root])
+    assert file_refusal(str(root / "sub" / ".." / "sub" / "a.png"), [root]) == "file_dotdot"
+    assert file_refusal(str(root / ".cache" / "a.png"), [root]) == "file_hidden"
     assert file_refusal(str(root / ".cache" / "a.png"), [root], dotfiles=True) is None
-    assert "URL" in file_refusal("https://example.com/a.png", [root])
-    assert "served" in file_refusal(str(tmp_path / "elsewhere.png"), [root])
+    assert file_refusal("https://example.com/a.png", [root]) == "file_url"
+    assert file_refusal(str(tmp_path / "elsewhere.png"), [root]) == "file_not_served"
+    assert "'..'" in english("file_dotdot", {}) and "dotfiles" in english("file_hidden", {})  # the catalogue's words
     # A root may itself sit under a dot-folder (~/.cache/...): only what is below it counts.
     hidden_root = tmp_path / ".cache" / "app"
     hidden_root.mkdir(parents=True)
@@ -365,6 +367,27 @@ def test_guard_middleware_alone():
     assert run(_call(unlimited, "POST", "/other", [b"x"], [(b"content-length", b"11")]))[0] == 413
     assert run(_call(guard, "GET", "/gradio_api/file=/etc/passwd"))[0] == 403
     assert run(_call(guard, "GET", f"/gradio_api/file={os.path.abspath(CAT)}"))[0] == 200
+
+
+def test_the_guard_refuses_in_the_clients_language():
+    import asyncio
+
+    async def inner(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    guard, chinese = Guard(inner, max_body=10), [(b"accept-language", b"zh-CN,zh;q=0.9")]
+    big = [(b"content-length", b"11")]
+
+    def detail(path, headers=(), method="GET"):
+        return json.loads(asyncio.run(_call(guard, method, path, [b"x"], list(headers)))[1])["detail"]
+
+    assert detail("/gradio_api/file=/etc/passwd") == "Only the app's own files and the results made for you are served."
+    assert detail("/gradio_api/file=/etc/passwd", chinese) == "只提供应用自己的文件和为你生成的结果。"
+    assert detail("/gradio_api/file=a/../b.png", chinese) == "不允许含有“..”的路径。"
+    assert detail("/gradio_api/proxy=https://x", chinese).startswith("这个应用不替客户端获取 URL")
+    assert detail("/other", big, "POST") == "The request is larger than 10 bytes."
+    assert detail("/other", [*big, *chinese], "POST") == "请求超过了 10 字节。"
 
 
 def test_model_endpoints_cannot_skip_the_queue(app_url):

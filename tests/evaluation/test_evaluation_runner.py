@@ -283,3 +283,16 @@ def test_each_language_has_its_default(profile, task, chinese):
     assert runner.by_model(task, "blip-base", items, profile) == [("blip-base", items)]  # picked: for all
     # Search's default reads Chinese itself.
     assert registry.language_default("retrieval", "zh", profile) == registry.default_checkpoint("retrieval", profile)
+
+
+def test_no_task_or_an_unknown_one_is_refused_in_the_pages_language():
+    from evaluation.runner import check_tasks
+    from ui.messages import translate
+
+    for tasks, code, chinese in (
+        (["  "], "tasks_none", "请至少选择一个任务"),
+        ("vqa,dance", "tasks_unknown", "未知的任务 ['dance']"),
+    ):
+        with pytest.raises(ValueError) as refused:
+            check_tasks(tasks)
+        assert refused.value.code == code and translate(refused.value, "zh-CN").startswith(chinese)

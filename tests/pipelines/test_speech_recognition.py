@@ -98,8 +98,15 @@ def test_english_only_checkpoints_refuse_other_languages_and_translation(pipe, m
 )
 def test_bad_input_is_refused_before_the_model_runs(pipe, kwargs, message):
     kwargs = {"audio": QUESTION, **kwargs}
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=message) as refused:
         pipe(**kwargs)
+    assert refused.value.code  # said in the page's language (runtime/locales)
+
+
+def test_a_language_that_is_not_text_is_refused_with_a_code(pipe):
+    with pytest.raises(TypeError, match="`language` must be a language code such as 'en' or 'auto', not 5") as refused:
+        pipe.check_inputs(5, "transcribe")
+    assert refused.value.code == "language_type"
 
 
 def test_speech_checkpoints_follow_profiles_and_overrides(monkeypatch):

@@ -42,12 +42,13 @@ def test_a_chinese_prompt_makes_images_without_a_notice(z_image):
 def test_what_z_image_does_not_do_is_refused_with_a_message(z_image):
     with pytest.raises(ValueError, match="divisible by 16"):  # 2x2 patches of 8x latents, as the real model
         z_image("一只猫", width=66, height=64)
-    with pytest.raises(ValueError, match="TAESD decodes the latents of SD and SDXL only"):
+    with pytest.raises(ValueError, match="TAESD decodes the latents of SD and SDXL only") as taesd:
         z_image("一只猫", decoder="taesd")
     from explain.diffusion import explain_text_to_image
 
-    with pytest.raises(ValueError, match="explain UNet models"):
+    with pytest.raises(ValueError, match="explain UNet models") as explained:
         explain_text_to_image(z_image, "一只猫", seed=1)
+    assert (taesd.value.code, explained.value.code) == ("taesd_family", "explain_unet_only")  # said in Chinese too
 
 
 def test_sd_says_it_cant_read_a_chinese_prompt_and_names_z_image(models):

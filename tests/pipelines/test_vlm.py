@@ -125,8 +125,9 @@ def test_an_image_too_large_is_refused_with_its_name(pipe):
     ],
 )
 def test_bad_conversations_are_refused(pipe, turns, message):
-    with pytest.raises((ValueError, TypeError), match=message):
+    with pytest.raises((ValueError, TypeError), match=message) as refused:
         pipe(turns)
+    assert refused.value.code  # said in the page's language (runtime/locales)
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ import soundfile as sf
 
 from runtime import audio, settings
 from runtime.audio import load_audio, save_audio
+from runtime.messages import catalogue
 from tests.conftest import ROOT
 
 AUDIO = ROOT / "assets" / "audio"
@@ -131,8 +132,9 @@ def test_the_length_limit_is_a_setting(monkeypatch):
     ],
 )
 def test_bad_arrays_are_refused(value, error, message):
-    with pytest.raises(error, match=message):
+    with pytest.raises(error, match=message) as refused:
         load_audio(value, 16_000)
+    assert refused.value.code in catalogue("zh-CN")  # said in Chinese on the Chinese page
 
 
 def test_the_silence_threshold_is_just_above_a_quiet_voice():

@@ -6,6 +6,7 @@ from PIL import Image
 
 from runtime import settings
 from runtime.inputs import check_number, check_seed, check_text, load_image, parse_labels
+from runtime.messages import InputError
 
 
 def save(image: Image.Image, path, **kwargs) -> str:
@@ -67,6 +68,23 @@ def test_arrays_of_any_range_are_accepted():
         load_image(np.zeros((8, 9, 2), np.uint8))
     with pytest.raises(ValueError, match="NaN"):
         load_image(np.full((4, 4), np.nan))
+
+
+@pytest.mark.parametrize(
+    ("array", "code", "chinese"),
+    [
+        (np.zeros((8, 9, 2), np.uint8), "array_shape", "数组的形状必须是 HxW、HxWx3 或 HxWx4，而不是 (8, 9, 2)。"),
+        (np.array([["a", "b"]]), "array_dtype", "数组里必须是数字，而不是 <U1。"),
+        (np.full((4, 4), np.nan), "array_not_finite", "数组含有 NaN 或无穷大的值。"),
+    ],
+)
+def test_a_bad_array_is_refused_with_a_code_in_both_languages(array, code, chinese):
+    from ui.messages import translate
+
+    with pytest.raises(InputError) as refused:
+        load_image(array)
+    assert refused.value.code == code and str(refused.value).startswith("The image array")
+    assert translate(refused.value, "zh-CN").endswith(chinese)
 
 
 def test_gif_gives_its_first_frame(tmp_path):

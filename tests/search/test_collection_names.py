@@ -55,3 +55,23 @@ def test_uploads_keep_their_names_and_duplicates_are_recognised(models, tmp_path
     # Removed, it is forgotten by name too.
     collections.remove(hits[0]["id"], pipe, key, None)
     assert collections.names(None) == {} and len(collections.browse(None, 10)) == 3
+
+
+def test_archives_that_are_all_refused_say_why_each_in_both_languages(models, tmp_path):
+    import pytest
+
+    from runtime.messages import InputError
+    from ui.messages import translate
+
+    loaded = models.get("retrieval")
+    archives = []
+    for name in ("one.zip", "two.zip"):
+        archives.append(str(tmp_path / name))
+        with zipfile.ZipFile(archives[-1], "w") as zf:
+            zf.writestr("../evil.png", name.encode())  # two archives, not one given twice
+    with pytest.raises(InputError) as refused:
+        collection(tmp_path).add(archives, loaded.pipeline, loaded.checkpoint.key, None)
+    assert str(refused.value).startswith("None of the zip files could be added: The zip file contains the unsafe")
+    assert str(refused.value).count("unsafe path '../evil.png'") == 2
+    chinese = translate(refused.value, "zh-CN")
+    assert chinese.startswith("没有一个 zip 文件能添加：") and chinese.count("不安全的路径") == 2

@@ -98,3 +98,21 @@ def test_stored_copies_are_named_by_content_and_stored_once(tmp_path):
     stored, skipped = store_images([tmp_path / "a.png", tmp_path / "a.png", tmp_path / "b.txt"], tmp_path / "store")
     assert len(stored) == 2 and stored[0] == stored[1] and len(list((tmp_path / "store").iterdir())) == 1
     assert max(Image.open(stored[0]).size) == 1024 and skipped == [("b.txt", "not an image")]
+
+
+def test_a_refused_archive_says_why_in_both_languages(tmp_path):
+    from runtime.messages import InputError, in_each
+
+    hostile = make_zip(tmp_path / "hostile.zip", {"../evil.png": png()})
+    with pytest.raises(InputError) as unsafe:
+        extract_zip(hostile, tmp_path / "out")
+    bomb = make_zip(tmp_path / "bomb.zip", {"zeros.bin": bytes(2_000_000)})
+    with pytest.raises(InputError) as too_big:
+        extract_zip(bomb, tmp_path / "out", budget=UploadBudget(1_000_000, 10))
+    assert in_each(unsafe.value) == {
+        "en": str(unsafe.value),
+        "zh-CN": "这个 zip 文件含有不安全的路径 '../evil.png'，解压时会写到它所解压的文件夹之外。整个压缩包都被拒绝了。",
+    }
+    assert in_each(too_big.value)["zh-CN"].startswith(
+        "'bomb.zip' 解压后有 2,000,000 字节；这个请求最多还能解压 1,000,000 字节"
+    )

@@ -4,6 +4,8 @@ client starts an event by; results with no server folder in their text, and a re
 Gradio can't prepare said as a message instead of a bare error. It is middleware in
 front of Gradio, so no Gradio method is replaced (tests/test_gradio_public.py)."""
 
+import json
+
 import gradio as gr
 import httpx
 import pytest
@@ -24,6 +26,10 @@ def broken(text: str) -> str:
     return "/nowhere/at/all.png"  # a gr.Image output Gradio can't prepare
 
 
+def pick(choice: str, several: list, upload) -> str:
+    return f"{choice} {several}"
+
+
 @pytest.fixture(scope="module")
 def app():
     with gr.Blocks() as demo:
@@ -31,6 +37,8 @@ def app():
         image = gr.Image()
         gr.Button().click(echo, [text, steps], out, api_name="echo")
         gr.Button().click(broken, text, image, api_name="broken")
+        picks = [gr.Dropdown(["a", "b"]), gr.CheckboxGroup(["x", "y"]), gr.File(file_count="multiple")]
+        gr.Button().click(pick, picks, out, api_name="pick")
     guard_inputs(demo)
     demo.queue(api_open=False)
     port = free_port()
@@ -106,3 +114,36 @@ def test_an_error_reply_on_a_result_route_comes_back_whole(app):
     # A result stream's route answered with an error (no session given): JSON, not an event stream.
     answer = httpx.get(f"{app}gradio_api/queue/data", timeout=30)
     assert answer.status_code >= 400 and answer.json(), answer.text
+
+
+def refused(app, data: list, language: str | None = None) -> str:
+    """The message of the error that the plain-HTTP API answers ``data`` for /pick with."""
+    headers = {"Accept-Language": language} if language else {}
+    with httpx.Client(base_url=app, timeout=60, headers=headers) as http:
+        started = http.post("gradio_api/call/pick", json={"data": data})
+        assert started.status_code == 200, started.text
+        stream = http.get(f"gradio_api/call/pick/{started.json()['event_id']}").text
+    assert "event: error" in stream, stream
+    return json.loads(stream.split("event: error", 1)[1].split("data:", 1)[1].splitlines()[0])["error"]
+
+
+def test_every_refusal_of_the_guard_is_said_in_the_clients_language(app):
+    # A choice that isn't offered, a file that wasn't uploaded: English for a client that asks
+    # for no language (as the tests of the whole app read it), Chinese for one that asks for it.
+    upload = {"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}}
+    assert refused(app, ["c", [], None]) == "`choice`: must be one of ['a', 'b'], not 'c' (str)."
+    assert refused(app, ["c", [], None], "zh-CN") == "`choice`必须是 ['a', 'b'] 之一，而不是 'c' (str)。"
+    assert refused(app, ["a", ["z"], None]) == "`several`: must be a list of some of ['x', 'y'], not ['z'] (list)."
+    assert "中若干项组成的列表" in refused(app, ["a", ["z"], None], "zh-CN")
+    assert refused(app, ["a", [], "/etc/passwd"]).startswith("`upload`: must be a file uploaded to this app")
+    assert refused(app, ["a", [], "/etc/passwd"], "zh-CN").startswith("`upload`必须是上传到这个应用的文件")
+    assert refused(app, ["a", [], [upload]]) == (
+        "`upload`: The file was not uploaded to this app. Upload the file first (gradio_client: handle_file(path))."
+    )
+    assert refused(app, ["a", [], [upload]], "zh-CN") == (
+        "`upload`：这个文件不是上传到这个应用的。请先上传文件（gradio_client：handle_file(path)）。"
+    )
+    assert refused(app, ["a", [], [{"url": "https://example.com/a.png"}]], "zh-CN").startswith(
+        "`upload`：这个应用不替客户端获取 URL"
+    )
+    assert refused(app, ["a", [], ["data:image/png;base64,A"]], "zh-CN") == "以 data: URL 给出的文件无法解码。"

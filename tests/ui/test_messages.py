@@ -100,30 +100,32 @@ def test_each_coded_message_is_written_once_in_the_catalogue_not_in_the_code():
             assert fields(EN[PREFIX + code]) <= given, f"{where}: {code} needs {fields(EN[PREFIX + code]) - given}"
 
 
-def written(node: ast.AST) -> str | None:
-    """A string the code writes, as a pattern: a constant, an f-string ("onnx_exported_{part}")
+def written(node: ast.AST) -> str | re.Pattern | None:
+    """A string the code writes: a constant, or as a pattern an f-string ("onnx_exported_{part}")
     with its fields as any name, or the start of a name joined with ``+`` ("source_" + where)."""
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return re.escape(node.value)
+        return node.value.removeprefix(PREFIX)
     if isinstance(node, ast.JoinedStr):
-        return "".join(re.escape(part.value) if isinstance(part, ast.Constant) else "[a-z_]+" for part in node.values)
-    if isinstance(node, ast.BinOp) and isinstance(node.left, ast.Constant) and isinstance(node.left.value, str):
-        return re.escape(node.left.value) + "[a-z_]+"
-    return None
+        parts = [re.escape(p.value) if isinstance(p, ast.Constant) else "[a-z_]+" for p in node.values]
+        pattern = "".join(parts).removeprefix(re.escape(PREFIX))
+    elif isinstance(node, ast.BinOp) and isinstance(node.left, ast.Constant) and isinstance(node.left.value, str):
+        pattern = re.escape(node.left.value.removeprefix(PREFIX)) + "[a-z_]+"
+    else:
+        return None
+    return re.compile(pattern) if pattern.replace("[a-z_]+", "") else None  # "{code}" names no entry
 
 
 def test_every_entry_of_the_catalogue_is_said_somewhere():
     """A message the app never says is a fact kept in two places for nothing (``title_output``
     was one): each code is written in the app, whole or as the pattern it is made from."""
-    patterns = set()
+    found = set()
     for folder in FOLDERS:
         for path in sorted((ROOT / folder).rglob("*.py")):
-            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-                pattern = (written(node) or "").removeprefix(re.escape(PREFIX))
-                if pattern.replace("[a-z_]+", ""):  # a bare "{code}" or PREFIX + code names no entry
-                    patterns.add(pattern)
+            found |= {written(node) for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))}
+    patterns = [p for p in found if isinstance(p, re.Pattern)]
     catalogue = [key.removeprefix(PREFIX) for key in EN if key.startswith(PREFIX)]
-    assert [code for code in catalogue if not any(re.fullmatch(p, code) for p in patterns)] == []
+    unsaid = [code for code in catalogue if code not in found and not any(p.fullmatch(code) for p in patterns)]
+    assert unsaid == []
 
 
 def test_the_english_of_a_coded_message_is_the_catalogues():
@@ -207,16 +209,33 @@ def test_a_classroom_rule_and_the_rate_limit_speak_the_pages_language():
         sent.append(message)
 
     page = {"type": "http", "headers": [(b"cookie", b"playground-locale=zh-CN")]}
-    asyncio.run(_too_many(send, "requests from your address", RateLimiter(20, 60), 12.2, page))
+    asyncio.run(_too_many(send, "limit_requests", RateLimiter(20, 60), 12.2, page))
     assert sent[0]["status"] == 429
     assert json.loads(sent[1]["body"])["detail"] == "来自你的地址的请求过多：每分钟最多 20 次。请 13 秒后再试。"
     sent.clear()
-    asyncio.run(
-        _too_many(send, "requests from your address", RateLimiter(20, 60), 12.2, {"type": "http", "headers": []})
-    )
+    asyncio.run(_too_many(send, "limit_requests", RateLimiter(20, 60), 12.2, {"type": "http", "headers": []}))
     assert json.loads(sent[1]["body"])["detail"].startswith(
         "Too many requests from your address: at most 20 every minute"
     )
+
+
+def test_rules_periods_and_scripts_are_said_by_one_function_from_the_catalogue():
+    """One function renders each in either language, from runtime/locales (no Chinese copy in the code)."""
+    from classroom.rules import Lock
+    from runtime.scripts import describe
+    from ui.server.security import period
+
+    locks = [Lock(value=0), Lock(allowed=[1, 2, 3]), Lock(min=0.5, max=2), Lock(min=0), Lock(max=8)]
+    assert [lock.describe() for lock in locks] == ["= 0", "one of 1, 2, 3", "0.5 to 2", "at least 0", "at most 8"]
+    assert [lock.describe("zh-CN") for lock in locks] == ["= 0", "取值之一：1、2、3", "0.5 到 2", "至少 0", "至多 8"]
+    periods = [60, 120, 3600, 7200, 86400, 172800, 90]
+    assert [period(p) for p in periods] == ["minute", "2 minutes", "hour", "2 hours", "day", "2 days", "90 seconds"]
+    assert [period(p, "zh-CN") for p in periods] == ["分钟", "2 分钟", "小时", "2 小时", "天", "2 天", "90 秒"]
+    assert describe(["Han"]) == {"en": "Chinese characters", "zh-CN": "汉字"}
+    assert describe(["Latin", "Hiragana", "Katakana", "Other"]) == {
+        "en": "the Latin alphabet, Japanese kana and a script it was not trained on",
+        "zh-CN": "拉丁字母、日文假名、它没有学过的文字",
+    }
 
 
 def test_table_headers_and_chart_axes_follow_the_request():
@@ -315,3 +334,23 @@ def test_the_input_guard_says_the_catalogues_sentences():
     finally:
         PAGE_LOCALE.reset(tokens[0])
         FROM_PAGE.reset(tokens[1])
+
+
+def test_a_conversation_sent_back_wrong_is_refused_in_the_pages_language():
+    import pytest
+
+    from ui.tabs.chat import turns_from_history
+
+    for history, code, chinese in (
+        ("hi", "chat_history_list", "`history`必须是消息列表，而不是 str。"),
+        (
+            [{"role": "system"}],
+            "chat_history_role",
+            "`history`的第 1 条消息必须是 role 为 'user' 或 'assistant' 的 dict。",
+        ),
+        ([{"role": "user", "content": [{"component": "audio"}]}], "chat_history_content", "文字和图片以外的内容"),
+    ):
+        with pytest.raises((ValueError, TypeError)) as refused:
+            turns_from_history(history)
+        assert refused.value.code == code and str(refused.value).startswith("`history`")
+        assert chinese in translate(refused.value, "zh-CN")

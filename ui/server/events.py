@@ -27,7 +27,7 @@ from starlette.requests import Request
 
 from runtime.files import hide_paths
 from runtime.inputs import IMAGE_FORMATS
-from runtime.messages import InputError
+from runtime.messages import InputError, said
 from ui.handlers import refusal
 from ui.messages import text, translate
 from ui.server.language import request_language
@@ -46,9 +46,9 @@ DIRECT_ROUTE = re.compile(r"^(.*?)/gradio_api/(?:run|api)/([^/]+)/?$")  # events
 def input_refused(request: gr.Request) -> None:
     """Say why ``EventGuard`` refused this request's inputs (the event runs this instead;
     called without a refusal, it has nothing to say)."""
-    said = json.loads(urllib.parse.unquote(request.headers.get(REFUSED_HEADER) or "") or "{}")
-    if said.get("message"):
-        raise gr.Error(said["message"], title=said.get("title"), print_exception=False)
+    carried = json.loads(urllib.parse.unquote(request.headers.get(REFUSED_HEADER) or "") or "{}")
+    if carried.get("message"):
+        raise gr.Error(carried["message"], title=carried.get("title"), print_exception=False)
 
 
 def guard_inputs(demo: gr.Blocks) -> gr.Blocks:
@@ -124,7 +124,7 @@ class EventGuard:
                 refused = _refusal_of(blocks, fn, path, payload)
             body = json.dumps(payload).encode()  # the checks may have turned an agent's files into uploads
         if refused is not None:
-            said = urllib.parse.quote(json.dumps({"message": refused.message, "title": refused.title}))
+            carried = urllib.parse.quote(json.dumps({"message": refused.message, "title": refused.title}))
             if DIRECT_ROUTE.match(path):  # what Gradio answers a gr.Error with there
                 return await _reply(send, 500, {"error": refused.message, "title": refused.title, "visible": True})
             if match := CALL_ROUTE.match(path):
@@ -135,7 +135,7 @@ class EventGuard:
                 index = next(i for i, f in blocks.fns.items() if f.api_name == REFUSED_API)
                 payload = {**payload, "fn_index": index, "data": [], "event_data": None, "trigger_id": None}
             body = json.dumps(payload).encode()
-            scope = {**scope, "headers": [*scope["headers"], (REFUSED_HEADER.encode(), said.encode())]}
+            scope = {**scope, "headers": [*scope["headers"], (REFUSED_HEADER.encode(), carried.encode())]}
             fn = None
         headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-length"]
         scope = {**scope, "headers": [*headers, (b"content-length", str(len(body)).encode())]}
@@ -365,11 +365,9 @@ def _hide_paths(value):
     return value
 
 
-def _refuse(name: str, message: str = "", component=None, code: str | None = None, **params) -> None:
-    """Refuse the input ``name``: with a ``code`` (runtime/locales/*/messages.json), said in the
-    page's language, naming the control by its label on the page; else ``message``, in English."""
-    if code is None:
-        raise refusal(f"`{name}`: {message}")
+def _refuse(name: str, code: str, component=None, **params) -> None:
+    """Refuse the input ``name`` with the message ``code`` (runtime/locales/*/messages.json),
+    said in the request's language, naming the control by its label on the page."""
     key = getattr(getattr(component, "label", None), "key", None)
     error = InputError(code, name=name, **params)
     raise refusal(translate(error, labels={name: key} if key else None))
@@ -389,33 +387,33 @@ def check_input(component, value, name: str) -> None:
         low, high = component.minimum, component.maximum
         bounds = {"low": "−∞" if low is None else f"{low:g}", "high": "∞" if high is None else f"{high:g}"}
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            _refuse(name, component=component, code="number_expected", value=_show(value))
+            _refuse(name, "number_expected", component, value=_show(value))
         if not math.isfinite(value):
-            _refuse(name, component=component, code="number_range", **bounds, value=str(value))
+            _refuse(name, "number_range", component, **bounds, value=str(value))
         if _whole(component) and float(value) != int(value):  # Gradio would round it silently
-            _refuse(name, component=component, code="number_whole", value=f"{value:g}")
+            _refuse(name, "number_whole", component, value=f"{value:g}")
         if (low is not None and value < low) or (high is not None and value > high):  # refused, never clamped
-            _refuse(name, component=component, code="number_bounds", **bounds, value=f"{value:g}")
+            _refuse(name, "number_bounds", component, **bounds, value=f"{value:g}")
     elif isinstance(component, gr.Textbox) and not isinstance(value, str):
-        _refuse(name, component=component, code="text_expected", value=_show(value))
+        _refuse(name, "text_expected", component, value=_show(value))
     elif isinstance(component, gr.Checkbox) and not isinstance(value, bool):
-        _refuse(name, component=component, code="flag_type", value=_show(value))
+        _refuse(name, "flag_type", component, value=_show(value))
     elif isinstance(component, (gr.Dropdown, gr.Radio)) and not getattr(component, "allow_custom_value", False):
         allowed = [choice[1] for choice in component.choices]
         chosen = value if getattr(component, "multiselect", False) and isinstance(value, list) else [value]
         if any(item not in allowed for item in chosen):
-            _refuse(name, f"must be one of {allowed}, not {_show(value)}.")
+            _refuse(name, "choice_unknown", component, allowed=str(allowed), value=_show(value))
     elif isinstance(component, gr.CheckboxGroup):
         allowed = [choice[1] for choice in component.choices]
         if not isinstance(value, list) or any(item not in allowed for item in value):
-            _refuse(name, f"must be a list of some of {allowed}, not {_show(value)}.")
+            _refuse(name, "choices_unknown", component, allowed=str(allowed), value=_show(value))
     elif isinstance(component, gr.Chatbot) and (
         not isinstance(value, list)
         or any(not isinstance(m, dict) or m.get("role") not in ("user", "assistant") for m in value)
     ):
-        _refuse(name, 'must be a list of messages {"role": "user" or "assistant", "content": [...]}, as returned.')
+        _refuse(name, "chat_history_type", component)
     elif _takes_files(component) and not isinstance(value, (dict, list)):
-        _refuse(name, f"must be a file uploaded to this app (gradio_client: handle_file(path)), not {_show(value)}.")
+        _refuse(name, "file_expected", component, value=_show(value))
 
 
 def _check_image(path: str, name: str, component) -> None:
@@ -426,7 +424,7 @@ def _check_image(path: str, name: str, component) -> None:
             opened.format  # noqa: B018 (identifying it is the check)
     except UnidentifiedImageError:
         formats = ", ".join(sorted(IMAGE_FORMATS))
-        _refuse(name, component=component, code="image_unreadable", file=Path(path).name, formats=formats)
+        _refuse(name, "image_unreadable", component, file=Path(path).name, formats=formats)
     except Exception:  # noqa: BLE001 (too large, truncated, missing: the pipeline's own checks say which)
         return
 
@@ -444,7 +442,7 @@ def _file_from_text(item):
         try:
             path = processing_utils.save_base64_to_cache(item, str(gradio_cache_dirs()[0]))
         except Exception:  # noqa: BLE001 (any undecodable data: URL is refused the same way)
-            raise refusal("A file given as a data: URL could not be decoded.") from None
+            raise refusal(InputError("data_url_undecodable")) from None
         return {"path": path, "meta": {"_type": "gradio.FileData"}}
     if OWN_FILE_URL.match(item):
         return {"path": None, "url": item, "meta": {"_type": "gradio.FileData"}}  # _check_files reads it
@@ -479,17 +477,16 @@ def _check_files(value, name: str, upload_dirs: list[Path]) -> None:
                 value["path"], value["url"] = urllib.parse.unquote(own.group(1)), None
         path, url = value.get("path"), value.get("url")
         if isinstance(url, str) and url.lower().startswith("data:"):  # Gradio would decode it instead of the path
-            _refuse(name, "Send files as uploads, not as data: URLs.")
+            _refuse(name, "data_url_refused")
         if path is not None:
             if not isinstance(path, str):
-                _refuse(name, f"the file path must be text, not {_show(path)}.")
+                _refuse(name, "file_path_type", value=_show(path))
             # A file uploaded by a client may be named ".photo.png": it's theirs to send.
             reason = file_refusal(path, upload_dirs, outside=NOT_UPLOADED, dotfiles=True)
-            if reason is not None:
-                hint = "" if reason == URL_REFUSED else " Upload the file first (gradio_client: handle_file(path))."
-                _refuse(name, reason + hint)
+            if reason is not None:  # with how to send it instead, unless it was a URL
+                _refuse(name, "file_refused" if reason == URL_REFUSED else "file_refused_upload", reason=said(reason))
         elif url is not None:
-            _refuse(name, URL_REFUSED)
+            _refuse(name, "file_refused", reason=said(URL_REFUSED))
         for key, item in value.items():
             if key not in ("path", "url", "meta") and isinstance(item, (dict, list)):
                 _check_files(item, name, upload_dirs)

@@ -31,8 +31,7 @@ from starlette.requests import Request
 
 from runtime import settings
 from runtime.inputs import identity
-from runtime.messages import english
-from ui.i18n import t
+from runtime.messages import catalogue
 from ui.server.language import locale_of
 from ui.server.limits import CALLER_HEADER, RateLimiter, client_key, loopback_login, rate_limiter, stamp
 from ui.server.queue import Listeners
@@ -53,12 +52,10 @@ MCP_SESSION = "mcp-session-id"
 # An address may fail this many times more logins than one name from it: a class mistyping
 # stays far below it, someone trying password after password under new names does not.
 LOGIN_FLOOD_FACTOR = 10
-SERVED_ONLY = "Only the app's own files and the results made for you are served."
-NOT_UPLOADED = "The file was not uploaded to this app."
-URL_REFUSED = (
-    "This app doesn't fetch URLs for its clients: upload the file itself (gradio_client: handle_file; "
-    "over MCP: a base64 data: URL, or Gradio's upload_file_to_gradio tool)."
-)
+# Why a file is refused: codes of the catalogue (runtime/locales/*/messages.json).
+SERVED_ONLY = "file_not_served"
+NOT_UPLOADED = "file_not_uploaded"
+URL_REFUSED = "file_url"
 # A URL of a file uploaded to this app (what Gradio's upload tool hands an MCP agent):
 # the file is already here, so nothing is fetched.
 OWN_FILE_URL = re.compile(r"^https?://[^/]+(?:/[^/]*)*?/gradio_api/file=(/.+)$")
@@ -151,21 +148,22 @@ def _within(path: Path, roots: Iterable[Path]) -> Path | None:
 
 
 def file_refusal(target: str, roots: Iterable[Path], outside: str = SERVED_ONLY, dotfiles: bool = False) -> str | None:
-    """Why the file at ``target`` (a path a client gave) must not be served or read;
-    None if it may be. ``outside`` is the reason for a path outside ``roots``."""
+    """Why the file at ``target`` (a path a client gave) must not be served or read, as the
+    code of its message in the catalogue ("file_dotdot"); None if it may be. ``outside`` is
+    the reason for a path outside ``roots``."""
     if URL_LIKE.match(target):
         return URL_REFUSED
     if "\x00" in target:
-        return "The path contains a NUL character."
+        return "file_nul"
     parts = PurePosixPath(target.replace("\\", "/")).parts
     if ".." in parts:
-        return "Paths with '..' are not allowed."
+        return "file_dotdot"
     real = Path(os.path.realpath(target))  # symbolic links resolved, relative paths from the working directory
     root = _within(real, roots)
     if root is None:
         return outside
     if not dotfiles and any(part.startswith(".") for part in real.relative_to(root).parts):
-        return "Hidden files (dotfiles) are not served."
+        return "file_hidden"
     return None
 
 
@@ -219,11 +217,11 @@ class Guard:
             scope = await self._as_loopback(scope)
 
         if PROXY_ROUTE.match(path):
-            return await _respond(send, 403, URL_REFUSED)
+            return await _respond(send, 403, _said(scope, URL_REFUSED))
         if (match := FILE_ROUTE.match(path)) and method in ("GET", "HEAD"):
             reason = file_refusal(match.group(1), served_roots())
             if reason is not None:
-                return await _respond(send, 403, reason)
+                return await _respond(send, 403, _said(scope, reason))
         stream = Listeners.key(path, scope.get("query_string", b"")) if method == "GET" else None
         if stream is not None and self.listeners is not None:
             self.listeners.opened(stream)
@@ -237,11 +235,11 @@ class Guard:
                 return await self._login(scope, receive, send, address)
             limiter = self.runs if RUN_ROUTES.match(path) else self.uploads if UPLOAD_ROUTE.match(path) else None
             if limiter is not None and (wait := await limiter.hit_async(address)) is not None:
-                return await _too_many(send, "requests from your address", limiter, wait, scope)
+                return await _too_many(send, "limit_requests", limiter, wait, scope)
             if not UPLOAD_ROUTE.match(path):  # uploads are bounded by max_file_size
                 length = _headers(scope).get("content-length", "")
                 if length.isdigit() and int(length) > self.max_body:
-                    return await _respond(send, 413, f"The request is larger than {self.max_body:,} bytes.")
+                    return await _respond(send, 413, _said(scope, "request_too_large", limit=self.max_body))
                 return await self._call_bounded(scope, receive, send)
         return await self.app(scope, receive, send)
 
@@ -319,13 +317,13 @@ class Guard:
             body += message.get("body", b"")
             more = message.get("more_body", False)
             if len(body) > self.max_body:
-                return await _respond(send, 413, f"The request is larger than {self.max_body:,} bytes.")
+                return await _respond(send, 413, _said(scope, "request_too_large", limit=self.max_body))
         form = urllib.parse.parse_qs(body.decode("latin-1"), max_num_fields=10)
         name = identity(urllib.parse.unquote_plus((form.get("username") or [""])[0]))
         key = f"{address}\n{name}"
         for limiter, who in (
-            (self.logins, "failed login attempts for this name"),
-            (self.login_floods, "failed login attempts from your address"),
+            (self.logins, "limit_login_name"),
+            (self.login_floods, "limit_login_address"),
         ):
             if (wait := await limiter.wait_async(key if limiter is self.logins else address)) is not None:
                 return await _too_many(send, who, limiter, wait, scope)
@@ -366,7 +364,7 @@ class Guard:
             if not too_large:
                 raise
         if too_large and not started:
-            await _respond(send, 413, f"The request is larger than {self.max_body:,} bytes.")
+            await _respond(send, 413, _said(scope, "request_too_large", limit=self.max_body))
 
 
 def replaying(body: bytes, receive):
@@ -398,49 +396,42 @@ def _own(peer) -> bool:
 
 
 def _login_first(scope) -> str:
-    return t("messages.mcp_login", locale_of(Request(scope)))
+    return _said(scope, "mcp_login")
+
+
+def _said(scope, code: str, **values) -> str:
+    """The catalogue's ``code`` in the language of the request ``scope``, filled in."""
+    return catalogue(locale_of(Request(scope)))[code].format(**values)
 
 
 def _headers(scope) -> dict[str, str]:
     return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
 
 
-def _duration(seconds: float) -> str:
+def period(seconds: float, locale: str = "en") -> str:
+    """A rate limit's period in ``locale``'s words, as "at most 20 every {period}" says it:
+    "minute" / "分钟", "2 hours" / "2 小时", "90 seconds" / "90 秒"."""
+    words = catalogue(locale)
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
         if seconds % size == 0:
             count = int(seconds // size)
-            return f"{unit}" if count == 1 else f"{count} {unit}s"
-    return f"{seconds:g} seconds"
+            return words[f"period_{unit}"] if count == 1 else words[f"period_{unit}s"].format(count=count)
+    return words["period_seconds"].format(seconds=f"{seconds:g}")
 
 
-# The Chinese for what a limit counts, and for its period (``_duration``'s units).
-_COUNTED_ZH = {
-    "requests from your address": "来自你的地址的请求",
-    "failed login attempts for this name": "这个用户名的登录失败次数",
-    "failed login attempts from your address": "来自你的地址的登录失败次数",
-}
-_UNITS_ZH = {"day": "天", "hour": "小时", "minute": "分钟"}
-
-
-def _duration_zh(seconds: float) -> str:
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds % size == 0:
-            count = int(seconds // size)
-            return _UNITS_ZH[unit] if count == 1 else f"{count} {_UNITS_ZH[unit]}"
-    return f"{seconds:g} 秒"
-
-
-async def _too_many(send, what: str, limiter: RateLimiter, wait: float, scope=None) -> None:
+async def _too_many(send, what: str, limiter: RateLimiter, wait: float, scope) -> None:
     """429, in the language of the page that sent the request (its cookie) or that the
-    client asks for (Accept-Language), as every message (ui/server/language.py)."""
-    seconds = math.ceil(wait)
-    detail = english(
-        "rate_limited", {"what": what, "limit": limiter.count, "period": _duration(limiter.period), "seconds": seconds}
+    client asks for (Accept-Language), as every message (ui/server/language.py); ``what``
+    is the code of what the limit counts ("limit_requests")."""
+    seconds, locale = math.ceil(wait), locale_of(Request(scope))
+    detail = _said(
+        scope,
+        "rate_limited",
+        what=_said(scope, what),
+        limit=limiter.count,
+        period=period(limiter.period, locale),
+        seconds=seconds,
     )
-    if scope is not None and locale_of(Request(scope)) == "zh-CN":
-        detail = t("messages.rate_limited", "zh-CN").format(
-            what=_COUNTED_ZH.get(what, what), limit=limiter.count, period=_duration_zh(limiter.period), seconds=seconds
-        )
     await _respond(send, 429, detail, {"retry-after": str(seconds)})
 
 

@@ -14,7 +14,7 @@ from pipelines.chat_budget import MAX_ANSWER_TOKENS, MAX_MESSAGE_CHARS, check_le
 from pipelines.limits import CHAT
 from runtime import settings
 from runtime.backends import needs_local_model
-from runtime.inputs import check_number, check_text, notify
+from runtime.inputs import InputTypeError, check_number, check_text, notify
 from runtime.messages import InputError, Notice
 from ui import panels
 from ui.actions import run_id
@@ -49,11 +49,11 @@ def turns_from_history(history) -> list[dict]:
     if history is None:
         return []
     if not isinstance(history, list):
-        raise TypeError(f"`history` must be a list of messages, not {type(history).__name__}.")
+        raise InputTypeError("chat_history_list", name="history", kind=type(history).__name__)
     turns: list[dict] = []
     for n, message in enumerate(history):
         if not isinstance(message, dict) or message.get("role") not in ("user", "assistant"):
-            raise ValueError(f"`history` message {n + 1} must be a dict with role 'user' or 'assistant'.")
+            raise InputError("chat_history_role", name="history", number=n + 1)
         content = message.get("content")
         items = content if isinstance(content, list) else [content]
         texts, images = [], []
@@ -67,7 +67,7 @@ def turns_from_history(history) -> list[dict]:
             elif isinstance(item, dict) and item.get("path"):
                 images.append(item["path"])
             elif item is not None:
-                raise ValueError(f"`history` message {n + 1} holds something other than text and images.")
+                raise InputError("chat_history_content", name="history", number=n + 1)
         if turns and turns[-1]["role"] == message["role"]:
             turns[-1]["text"] = " ".join(t for t in (turns[-1]["text"], *texts) if t)
             turns[-1]["images"] += images
