@@ -126,3 +126,27 @@ def test_an_answer_past_the_time_budget_stops_and_says_why(handlers, monkeypatch
     with pytest.warns(UserWarning, match="JOB_TIME_LIMIT"):
         *_, (answer, history, details) = handlers.chat("Describe it.", [CAT], model="tiny-smolvlm", max_new_tokens=64)
     assert history[-1]["role"] == "assistant" and len(details["tokens"]) < 64
+
+
+def test_a_fast_answer_is_redrawn_a_few_times_a_second_not_at_every_token(handlers, models, monkeypatch):
+    # Each redraw sends the whole conversation, its images checked and named again: some
+    # 25 ms of the server's time. A tiny (or served) model writes hundreds of tokens a second,
+    # and redrawing at each one made a 0.2-s answer with four images take 7 s of the server.
+    from types import SimpleNamespace
+
+    from ui.tabs import chat
+
+    steps, stream = [], models.get("chat", "tiny-smolvlm").pipeline.stream
+    monkeypatch.setattr(
+        models.get("chat", "tiny-smolvlm").pipeline,
+        "stream",
+        lambda *a, **k: (steps.append(s) or s for s in stream(*a, **k)),
+    )
+    now = iter(range(10**6))  # a clock that moves 10 ms each time it is read
+    monkeypatch.setattr(chat, "time", SimpleNamespace(monotonic=lambda: next(now) / 100), raising=False)
+    *drawn, (answer, history, details) = handlers.chat(
+        "Describe it.", [CAT] * 4, model="tiny-smolvlm", max_new_tokens=96
+    )
+    assert len(steps) >= 40, len(steps)  # an answer long enough to tell
+    assert 1 <= len(drawn) <= len(steps) / 2, (len(drawn), len(steps))  # 0.05 s apart: every fifth step or fewer
+    assert history[-1]["content"] == answer and details["output"] == answer  # the last redraw has it all

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from types import SimpleNamespace
 
 import gradio as gr
@@ -40,6 +41,10 @@ EXAMPLES_ZH = [
     ("图里有几枚硬币？它们是什么做的？", ["coins.jpg"]),
 ]
 MAX_SYSTEM_CHARS = 4000
+# The answer is redrawn at most this often while it is written: each redraw sends the whole
+# conversation, its images checked and named again (some 25 ms of the server's time), and a
+# small or served model writes hundreds of tokens a second, faster than anyone reads.
+REDRAW_EVERY_S = 0.05
 
 
 def turns_from_history(history) -> list[dict]:
@@ -129,6 +134,7 @@ class Chat:
         stop = self.stops[session] = threading.Event()
         shown = [m for turn in turns for m in _shown(turn)]
         deadline = Deadline()  # the answer's wall-clock budget (JOB_TIME_LIMIT), as Create's
+        drawn = 0.0  # when the answer was last redrawn
         try:
             steps = loaded.pipeline.stream(
                 turns,
@@ -151,7 +157,9 @@ class Chat:
                 answer = step["answer"]
                 history_now = [*shown, {"role": "assistant", "content": answer}]
                 if not step["done"]:
-                    yield answer, history_now, gr.skip()
+                    if time.monotonic() - drawn >= REDRAW_EVERY_S:
+                        drawn = time.monotonic()
+                        yield answer, history_now, gr.skip()
                 else:  # the details, as the record Show the code reproduces
                     used = turns[step["messages_dropped"] :]
                     yield answer, history_now, snippets.chat_record(loaded, step, used, system_prompt)
