@@ -49,7 +49,6 @@ def pytest_collection_finish(session):
 # to the end, where one worker ran them while the other had nothing left to do).
 LONGEST_FIRST = (
     "tests/app/test_walkthrough.py",
-    "tests/explain/test_snippets.py",
     "tests/app/test_class_load.py",
     "tests/app/test_browser_i18n.py",
     "tests/app/test_model_servers.py",
