@@ -9,9 +9,10 @@ import pytest
 
 from tools.loadtest import run_class, start_app
 
-# Chat's longest answer (1,024 tokens of a tiny model over four images) takes over a minute
-# alone here, and Chat has no time budget yet: its length stays at the default. Create goes
-# at its largest: its budget refuses that up front, with the numbers (a correct answer).
+# Chat has no time budget yet: its length stays at the default (128 tokens; 1,024 took over
+# a minute while each token redrew the conversation, some 3 s since ui/tabs/chat.py redraws
+# at most every 50 ms). Create goes at its largest: its budget refuses that up front, with
+# the numbers (a correct answer).
 UNBUDGETED = ("chat.max_new_tokens",)
 
 
