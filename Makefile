@@ -34,9 +34,10 @@ run: $(VENV)/.app-installed  ## install and launch the app (make run ARGS="--pro
 
 # Two workers (pytest-xdist), a test file each at a time: tiny models run one thread
 # (runtime/devices.py) and many tests wait on an app, a server or a browser, so two
-# keep both cores of a laptop or a CI machine busy (about 7 min instead of 11).
+# keep both cores of a laptop or a CI machine busy (about 7 min instead of 11); the
+# longest files first (tests/conftest.py), so that both workers end together.
 test: $(VENV)/.dev-installed  ## install and run the test suite, offline, on tiny models
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n 2 --dist loadfile --durations=15
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=15
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

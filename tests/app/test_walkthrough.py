@@ -424,41 +424,49 @@ def test_the_server_log_has_no_stray_warnings(app_process, pages):
     assert not stray, "\n".join(stray)
 
 
+@pytest.fixture(scope="module")
+def offline_url(tmp_path_factory):
+    """`make run` offline (profile auto, no model in the cache), for both languages: the
+    second finds the stand-ins the first loaded, whose notices must follow its own page."""
+    from tools.loadtest import start_app
+
+    folder = tmp_path_factory.mktemp("offline")
+    env = {"HF_HOME": str(folder / "hf"), "HF_HUB_OFFLINE": "1"}  # an empty cache: nothing downloaded yet
+    (folder / "data").mkdir()
+    with start_app("auto", env=env, data_dir=folder / "data") as (url, _):
+        yield url
+
+
 @pytest.mark.parametrize("locale", ["en", "zh-CN"])
-def test_offline_stand_ins_are_said_in_the_page_language(browser, tmp_path, locale):
+def test_offline_stand_ins_are_said_in_the_page_language(browser, offline_url, locale):
     """`make run` offline (profile auto, no model in the cache): the tiny twins stand in for
     the `cpu` checkpoints, and the notice saying so, and the notices that name models, are
     in the page's language."""
     from playwright.sync_api import Error
 
-    from tools.loadtest import start_app
-
-    env = {"HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1"}  # an empty cache: nothing downloaded yet
-    (tmp_path / "data").mkdir()
-    with start_app("auto", env=env, data_dir=tmp_path / "data") as (url, _):
-        page = browser.new_context(locale=locale, viewport={"width": 1280, "height": 900}).new_page()
-        page.set_default_timeout(60_000)
-        page.goto(url + ("?lang=zh-CN" if locale == "zh-CN" else "?lang=en"))
-        page.wait_for_selector("button[role=tab]")
-        found = []
-        for tab in ("caption", "ask"):
-            page.get_by_role("tab", name=label(f"{tab}.tab", locale), exact=True).click()
-            panel = page.locator(".tabitem:visible").first
-            panel.locator(".gallery-item:visible, tr.tr-body:visible").first.click()
-            with contextlib.suppress(Error):  # the example's picture reaches the input
-                panel.locator("[data-testid=image] img").first.wait_for(timeout=10_000)
-            page.wait_for_timeout(1_000)
-            panel.get_by_role("button", name=label(f"{tab}.button", locale), exact=True).first.click()
-            settle(page)
-            with contextlib.suppress(Error):  # the status line is refreshed after the run
-                panel.locator(".model-status").filter(has_text="⚠").first.wait_for(timeout=60_000)
-            status = "\n".join(panel.locator(".model-status").all_inner_texts())
-            if "⚠" not in status:
-                found.append(f"{tab}: no notice that a tiny model stands in ({status!r})")
-            found += [f"{tab}: {p}" for p in problems(page, locale) if "random" not in p]
-            found += [f"{tab}: {p}" for p in dropdowns(page, panel, locale)]
-            close_toasts(page)
-        page.context.close()
+    page = browser.new_context(locale=locale, viewport={"width": 1280, "height": 900}).new_page()
+    page.set_default_timeout(60_000)
+    page.goto(offline_url + ("?lang=zh-CN" if locale == "zh-CN" else "?lang=en"))
+    page.wait_for_selector("button[role=tab]")
+    found = []
+    for tab in ("caption", "ask"):
+        page.get_by_role("tab", name=label(f"{tab}.tab", locale), exact=True).click()
+        panel = page.locator(".tabitem:visible").first
+        panel.locator(".gallery-item:visible, tr.tr-body:visible").first.click()
+        with contextlib.suppress(Error):  # the example's picture reaches the input
+            panel.locator("[data-testid=image] img").first.wait_for(timeout=10_000)
+        page.wait_for_timeout(1_000)
+        panel.get_by_role("button", name=label(f"{tab}.button", locale), exact=True).first.click()
+        settle(page)
+        with contextlib.suppress(Error):  # the status line is refreshed after the run
+            panel.locator(".model-status").filter(has_text="⚠").first.wait_for(timeout=60_000)
+        status = "\n".join(panel.locator(".model-status").all_inner_texts())
+        if "⚠" not in status:
+            found.append(f"{tab}: no notice that a tiny model stands in ({status!r})")
+        found += [f"{tab}: {p}" for p in problems(page, locale) if "random" not in p]
+        found += [f"{tab}: {p}" for p in dropdowns(page, panel, locale)]
+        close_toasts(page)
+    page.context.close()
     assert not found, "\n".join(dict.fromkeys(found))
 
 

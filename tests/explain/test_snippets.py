@@ -21,22 +21,81 @@ from tests.conftest import IMAGES, ROOT
 CAT = str(IMAGES / "cat.jpg")
 
 
+# A program that runs the snippets, each as `python snippet.py` runs it: it imports what a
+# snippet imports, then forks, and the child runs the snippet as __main__ in its own folder
+# with fresh globals, its output and exit status its own. Importing torch, transformers and
+# diffusers was most of each run (some 5 s, 19 times); here it is paid once.
+RUNNER = """
+import ast, json, os, runpy, sys, traceback
+
+for line in sys.stdin:
+    job = json.loads(line)
+    with open(job["script"], encoding="utf-8") as file:
+        tree = ast.parse(file.read())
+    for node in tree.body:  # the snippet's imports, ahead of the fork (the child runs them again)
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            try:
+                exec(compile(ast.Module([node], []), job["script"], "exec"), {})
+            except Exception:
+                pass  # the snippet itself says what is missing
+    pid = os.fork()
+    if pid == 0:
+        os.chdir(job["cwd"])
+        for fd, name in ((1, "stdout"), (2, "stderr")):
+            os.dup2(os.open(job[name], os.O_WRONLY | os.O_CREAT | os.O_TRUNC), fd)
+        sys.argv, sys.path[0], status = [job["script"]], job["cwd"], 0
+        try:
+            runpy.run_path(job["script"], run_name="__main__")
+        except SystemExit as stop:
+            status = stop.code if isinstance(stop.code, int) else int(stop.code is not None)
+        except BaseException:
+            traceback.print_exc()
+            status = 1
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    print(json.dumps(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])), flush=True)
+"""
+RUNNING: list[subprocess.Popen] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def runner():
+    yield
+    for process in RUNNING:
+        process.stdin.close()
+        process.wait(timeout=60)
+
+
 def run(code: str, folder) -> str:
     """Run ``code`` as a fresh program in ``folder``, offline, and return what it printed."""
     script = folder / "snippet.py"
     script.write_text(code)
     if not (folder / "assets").exists():  # a bundled example is named relative to the app's folder
         (folder / "assets").symlink_to(IMAGES.parent)
-    import torch
+    if not RUNNING:
+        import torch
 
-    # As many threads as the app ran the model with (one for tiny models: runtime/devices.py):
-    # a float sum split over other threads rounds differently, and a UNet's pixels show it.
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": str(torch.get_num_threads())}
-    done = subprocess.run(
-        [sys.executable, str(script)], cwd=folder, env=env, capture_output=True, text=True, timeout=240
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout.strip()
+        # As many threads as the app ran the model with (one for tiny models: runtime/devices.py):
+        # a float sum split over other threads rounds differently, and a UNet's pixels show it.
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": str(torch.get_num_threads())}
+        RUNNING.append(
+            subprocess.Popen(
+                [sys.executable, "-c", RUNNER],
+                cwd=folder,
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+        )
+    out, err = folder / "snippet.out", folder / "snippet.err"
+    job = {"script": str(script), "cwd": str(folder), "stdout": str(out), "stderr": str(err)}
+    RUNNING[0].stdin.write(json.dumps(job) + "\n")
+    RUNNING[0].stdin.flush()
+    returncode = json.loads(RUNNING[0].stdout.readline())
+    assert returncode == 0, err.read_text()[-3000:]
+    return out.read_text().strip()
 
 
 @pytest.mark.parametrize(
