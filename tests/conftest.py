@@ -9,7 +9,6 @@ import contextlib
 import gc
 import os
 import shutil
-import socket
 import tempfile
 from pathlib import Path
 
@@ -27,6 +26,8 @@ os.environ.pop("SHARED_STATE", None)
 
 import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
+
+from tools.loadtest import free_port  # noqa: E402,F401  (tests import it from here)
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGES = ROOT / "assets" / "images"
@@ -89,12 +90,6 @@ def cat_path() -> str:
 @pytest.fixture
 def cat(cat_path) -> Image.Image:
     return Image.open(cat_path).convert("RGB")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextlib.contextmanager

@@ -77,8 +77,7 @@ def requests(client, cat: str) -> dict:
 def trace(profile: str = "tiny") -> dict[str, dict[str, list[str]]]:
     """{endpoint: {module its warm request crossed: the functions entered there}}, each
     in the order first entered."""
-    from tests.conftest import free_port
-    from tools.loadtest import loopback_client
+    from tools.loadtest import free_port, loopback_client
     from ui import build_demo, launch_kwargs
 
     crossed = Crossed()
