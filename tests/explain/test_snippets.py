@@ -148,21 +148,20 @@ def test_chat_snippet_replays_the_conversation(models, tmp_path, model, options)
 
 
 @pytest.fixture
-def one_thread():
-    """One PyTorch thread, as the app runs tiny models (runtime/devices.py), whatever an
-    earlier test of this worker set: the pixels are compared exactly, so the app's run and
-    the program's must split their float sums alike (a fresh-clone CI run, with another
-    test before this one, gave one image that differed in its last bits)."""
+def app_threads():
+    """The threads the app runs tiny models with (runtime/devices.py: one), whatever an
+    earlier test of this worker left: the pixels are compared with the program's, which
+    runs with as many (``run``), and a float sum split over other threads rounds differently."""
     import torch
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    from runtime import devices
+
+    # Left so afterwards, as after any model the app loads: what configure_torch() says.
+    torch.set_num_threads(devices.configure_torch())
 
 
 @pytest.mark.parametrize("decoder", ["vae", "taesd"])
-def test_text_to_image_snippet_reproduces_every_image(models, tmp_path, decoder, one_thread):
+def test_text_to_image_snippet_reproduces_every_image(models, tmp_path, decoder, app_threads):
     from ui.tabs.create import text_to_image
 
     *_, gallery = text_to_image(
